@@ -1,0 +1,1 @@
+"""Dagster assets, one module per group. Thin adapters: call ``moodtune``, log, return."""

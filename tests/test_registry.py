@@ -1,0 +1,92 @@
+"""The registry gate against a real SQLite-backed MLflow store in a temp dir."""
+
+import mlflow
+import mlflow.pyfunc
+import pytest
+
+from moodtune import registry
+from moodtune.errors import ModelNotFound
+
+NAME = "moodtune-test"
+
+
+class Constant(mlflow.pyfunc.PythonModel):
+    def __init__(self, value: float):
+        self.value = value
+
+    def predict(self, context, model_input, params=None):
+        return [self.value] * len(model_input)
+
+
+def _new_version(settings, value: float):
+    with registry.start_run(f"train-{value}", settings=settings):
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value))
+        return registry.register(info.model_uri, NAME, settings=settings)
+
+
+FLOORS = {"auc": 0.6}
+
+
+def test_no_champion_is_normal(settings):
+    assert registry.champion(NAME, settings) is None
+    with pytest.raises(ModelNotFound, match="no champion .*materialize"):
+        registry.champion_uri(NAME, settings)
+
+
+def test_gate_sequence(settings):
+    v1 = _new_version(settings, 1.0)
+    d1 = registry.promote(NAME, v1.version, {"auc": 0.80}, FLOORS, 0.01, metric="auc", settings=settings)
+    assert d1.promoted and d1.champion_version is None
+    assert registry.champion(NAME, settings).version == v1.version
+
+    # worse challenger: not promoted, stays challenger, champion unchanged
+    v2 = _new_version(settings, 2.0)
+    d2 = registry.promote(NAME, v2.version, {"auc": 0.75}, FLOORS, 0.01, metric="auc", settings=settings)
+    assert not d2.promoted
+    assert d2.champion_score == pytest.approx(0.80)
+    assert registry.champion(NAME, settings).version == v1.version
+    assert registry.get_alias(NAME, "challenger", settings).version == v2.version
+
+    # better by less than the margin: not promoted
+    v3 = _new_version(settings, 3.0)
+    d3 = registry.promote(NAME, v3.version, {"auc": 0.805}, FLOORS, 0.01, metric="auc", settings=settings)
+    assert not d3.promoted and "does not beat" in d3.reason
+
+    # better by the margin: promoted, and the served model is the new one
+    v4 = _new_version(settings, 4.0)
+    d4 = registry.promote(NAME, v4.version, {"auc": 0.9}, FLOORS, 0.01, metric="auc", settings=settings)
+    assert d4.promoted and d4.champion_version == str(v1.version)
+    assert registry.champion(NAME, settings).version == v4.version
+    model = registry.load_champion_pyfunc(NAME, settings)
+    assert list(model.predict([[0], [0]])) == [4.0, 4.0]
+
+    # the decision is recorded on the version and on the run
+    client = registry.configure(settings)
+    tags = client.get_model_version(NAME, v2.version).tags
+    assert tags["gate.decision"] == "rejected"
+    run = client.get_run(v4.run_id)
+    assert run.data.tags["gate.decision"] == "promoted"
+    assert run.data.metrics["gate.champion_score"] == pytest.approx(0.80)
+
+
+def test_below_floor_never_promoted_even_first(settings):
+    v1 = _new_version(settings, 1.0)
+    d = registry.promote(NAME, v1.version, {"auc": 0.55}, FLOORS, 0.0, metric="auc", settings=settings)
+    assert not d.promoted and "below floors" in d.reason
+    assert registry.champion(NAME, settings) is None
+
+
+def test_missing_floor_metric_fails_the_floor(settings):
+    v1 = _new_version(settings, 1.0)
+    d = registry.promote(NAME, v1.version, {"auc": 0.9}, {"auc": 0.5, "f1": 0.5}, 0.0,
+                         metric="auc", settings=settings)
+    assert not d.promoted and "f1 missing" in d.reason
+
+
+def test_champion_rescored_on_same_data(settings):
+    v1 = _new_version(settings, 1.0)
+    registry.promote(NAME, v1.version, 0.7, {}, 0.0, settings=settings)
+    v2 = _new_version(settings, 2.0)
+    # recorded champion score (0.7) would lose; the champion re-measured on the same data wins
+    d = registry.promote(NAME, v2.version, 0.75, {}, 0.0, champion_score=0.8, settings=settings)
+    assert not d.promoted and d.champion_score == pytest.approx(0.8)
