@@ -6,8 +6,9 @@ SQLite MLflow store instead of the defaults (the same classes, other configurati
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import yaml
 from dagster import ConfigurableResource
@@ -22,9 +23,9 @@ class SettingsResource(ConfigurableResource):
     ``overrides_yaml`` holds nested overrides as YAML text, e.g. ``"audio: {clip_seconds: 2}"``.
     """
 
-    params_path: Optional[str] = None
-    data_dir: Optional[str] = None
-    tracking_uri: Optional[str] = None
+    params_path: str | None = None
+    data_dir: str | None = None
+    tracking_uri: str | None = None
     overrides_yaml: str = ""
 
     def get(self) -> Settings:

@@ -14,9 +14,10 @@ labels onto one category sums their mass, it never overwrites.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -208,11 +209,11 @@ class EmotionVector:
         self.granularity: Granularity = granularity
 
     @classmethod
-    def zeros(cls, granularity: Granularity = "fine") -> "EmotionVector":
+    def zeros(cls, granularity: Granularity = "fine") -> EmotionVector:
         return cls(np.zeros(len(codes_of(granularity))), granularity)
 
     @classmethod
-    def from_dict(cls, strengths: Mapping[str, float], granularity: Granularity = "fine") -> "EmotionVector":
+    def from_dict(cls, strengths: Mapping[str, float], granularity: Granularity = "fine") -> EmotionVector:
         """Build from {code: strength}; repeated mass is summed, unknown codes are an error."""
         index = _FINE_INDEX if granularity == "fine" else _COARSE_INDEX
         arr = np.zeros(len(index))
@@ -233,13 +234,13 @@ class EmotionVector:
     def is_empty(self) -> bool:
         return self.total <= 0.0
 
-    def to_coarse(self) -> "EmotionVector":
+    def to_coarse(self) -> EmotionVector:
         """Sum the 21 fine categories into their 7 groups (coarse stays as it is)."""
         if self.granularity == "coarse":
             return self
         return EmotionVector(self.values @ _FINE_TO_COARSE, "coarse")
 
-    def normalise(self) -> "EmotionVector":
+    def normalise(self) -> EmotionVector:
         """Scale to sum 1 (L1). An empty vector cannot be normalised: that is an error, not
         a uniform distribution that would silently match anything."""
         if self.is_empty():
@@ -247,7 +248,7 @@ class EmotionVector:
         return EmotionVector(self.values / self.total, self.granularity)
 
     def as_dict(self) -> dict[str, float]:
-        return {c: float(v) for c, v in zip(self.codes, self.values)}
+        return {c: float(v) for c, v in zip(self.codes, self.values, strict=True)}
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` strongest categories with their strengths, strongest first (zeros left out)."""
@@ -263,12 +264,12 @@ class EmotionVector:
         w = self.values / self.total
         return float(w @ _VALENCE), float(w @ _AROUSAL)
 
-    def __add__(self, other: "EmotionVector") -> "EmotionVector":
+    def __add__(self, other: EmotionVector) -> EmotionVector:
         if other.granularity != self.granularity:
             raise ValueError(f"cannot add a {other.granularity} vector to a {self.granularity} one")
         return EmotionVector(self.values + other.values, self.granularity)
 
-    def __mul__(self, factor: float) -> "EmotionVector":
+    def __mul__(self, factor: float) -> EmotionVector:
         return EmotionVector(self.values * float(factor), self.granularity)
 
     __rmul__ = __mul__

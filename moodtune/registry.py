@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
