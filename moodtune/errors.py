@@ -36,6 +36,11 @@ class InvalidImage(InvalidInput):
     """An image that cannot be decoded, is too large, or shows nobody."""
 
 
+class InvalidFeedback(InvalidInput):
+    """A recommendation or feedback row that cannot be stored: unknown recommendation, a track
+    that was not among its candidates, an invalid stress level, mood or metric."""
+
+
 class ModelNotFound(MoodtuneError):
     """A registered model (or its champion) that does not exist yet."""
 

@@ -76,12 +76,27 @@ class ServiceSettings(Section):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+class StressRewards(Section):
+    """The reward for each HRV stress level of a listener's response (see moodtune.feedback.reward)."""
+
+    low: float = 1.0
+    medium: float = 0.5
+    high: float = 0.0
+
+
 class FeedbackSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """The feedback store: ``url`` null -> a SQLite file (WAL) at ``<data_dir>/feedback/feedback.db``."""
+
+    url: str | None = None
+    reward: StressRewards = Field(default_factory=StressRewards)
+    busy_timeout_ms: int = Field(30_000, ge=0)  # how long a SQLite writer waits for the write lock
 
 
 class RetrainSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """The feedback retraining sensor: how many new rows trigger a run, how often it looks."""
+
+    min_new_feedback: int = Field(20, ge=1)
+    sensor_interval_seconds: int = Field(30, ge=1)
 
 
 class ImageSettings(Section):
