@@ -56,8 +56,50 @@ class TaxonomySettings(Section):
     pass
 
 
+class AudioFeatureSettings(Section):
+    """How a clip becomes features (one STFT per clip; see moodtune.audio.features)."""
+
+    preemphasis: float = 0.97
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    n_mfcc: int = 20
+    logmel_bands: int = 32
+    silence_top_db: float = 30.0
+    n_jobs: int = 2
+
+
+class AudioModelSettings(Section):
+    """The multi-label network (6 GEMS emotions + 4 genres) and its training."""
+
+    hidden: list[int] = Field(default_factory=lambda: [128, 64])
+    dropout: float = 0.2
+    epochs: int = 300
+    batch_size: int = 32
+    learning_rate: float = 0.003
+    weight_decay: float = 0.0001
+    test_size: float = 0.25
+    decision_threshold: float = 0.5
+
+
+class AudioGateSettings(Section):
+    floors: dict[str, float] = Field(default_factory=lambda: {"macro_auc": 0.75, "genre_accuracy": 0.7})
+    margin: float = 0.01
+
+
 class AudioSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    emotify_dir: Path | None = None
+    music_dir: Path | None = None
+    label_threshold: float = 0.3
+    clips_per_cell: int = 10
+    clip_seconds: float = 10.0
+    sample_rate: int = 22050
+    min_seconds: float = 1.0
+    max_seconds: float = 30.0
+    silence_peak: float = 1e-4
+    features: AudioFeatureSettings = Field(default_factory=AudioFeatureSettings)
+    model: AudioModelSettings = Field(default_factory=AudioModelSettings)
+    gate: AudioGateSettings = Field(default_factory=AudioGateSettings)
 
 
 class HrvSettings(Section):
