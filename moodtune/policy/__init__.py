@@ -1,0 +1,1 @@
+"""The recommendation policy: simulated listeners, gymnasium environments, A2C, ranking."""

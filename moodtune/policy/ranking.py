@@ -1,0 +1,98 @@
+"""Ranking API: the same code the evaluation and the service call.
+
+``rank`` scores every song of a playlist for a listener and returns each with its score and
+the probability that the (softmax) policy would pick it first. The service logs these
+probabilities with every recommendation, so logged feedback supports off-policy evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from moodtune.errors import InvalidInput
+from moodtune.policy.features import SONG_COLUMNS, ListenerContext, state_matrix
+
+
+@dataclass(frozen=True)
+class RankedTrack:
+    track_id: str
+    score: float
+    probability: float
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = np.asarray(scores, dtype=float) / max(temperature, 1e-6)
+    z = z - z.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def session_observation(playlist_features: np.ndarray, listener: ListenerContext) -> np.ndarray:
+    """The listening-session observation at the start of a session (no HRV reading yet:
+    a uniform prior over the three stress levels)."""
+    prior = np.full(3, 1 / 3)
+    return np.concatenate(
+        [listener.vector(), prior, [0.0], np.asarray(playlist_features, dtype=float).mean(axis=0)]
+    ).astype(np.float32)
+
+
+class PolicyRanker:
+    """Scores songs with a trained SB3 policy.
+
+    ``kind="session"``: the policy names a target point in song space; a song's score is
+    minus its distance to the target. ``kind="seed"``: the policy's recommend probability for
+    each (listener, song) state is the score.
+    """
+
+    def __init__(self, model, kind: str = "session", temperature: float = 0.1):
+        if kind not in ("session", "seed"):
+            raise ValueError(f"kind must be 'session' or 'seed', got {kind!r}")
+        self.model = model
+        self.kind = kind
+        self.temperature = temperature
+
+    def scores(self, playlist_features: np.ndarray, listener: ListenerContext) -> np.ndarray:
+        songs = np.asarray(playlist_features, dtype=float)
+        if self.kind == "seed":
+            return self._action_means(state_matrix(songs, listener)).reshape(-1)
+        target, _ = self.model.predict(session_observation(songs, listener), deterministic=True)
+        target = np.clip(np.asarray(target, dtype=float).reshape(-1), 0.0, 1.0)
+        return -np.linalg.norm(songs - target, axis=1)
+
+    def _action_means(self, observations: np.ndarray) -> np.ndarray:
+        """The policy's Gaussian action means before clipping to [0, 1]: a trained seed
+        policy often saturates above 1 for many songs, and the clipped actions would tie."""
+        import torch
+
+        obs, _ = self.model.policy.obs_to_tensor(np.asarray(observations, dtype=np.float32))
+        with torch.no_grad():
+            mean = self.model.policy.get_distribution(obs).distribution.mean
+        return mean.cpu().numpy().astype(float)
+
+    def rank(self, playlist: pd.DataFrame, listener: ListenerContext, k: int | None = None) -> list[RankedTrack]:
+        """Rank a playlist (index = track ids, columns = the 10 song features), best first."""
+        return rank_with_scores(playlist, self.scores(_features(playlist), listener), self.temperature, k)
+
+
+def _features(playlist: pd.DataFrame) -> np.ndarray:
+    missing = [c for c in SONG_COLUMNS if c not in playlist.columns]
+    if missing:
+        raise InvalidInput(f"playlist features are missing columns {missing}")
+    if len(playlist) == 0:
+        raise InvalidInput("the playlist is empty: give at least one song")
+    values = playlist[list(SONG_COLUMNS)].to_numpy(dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise InvalidInput("playlist features contain NaN or infinite values")
+    return values
+
+
+def rank_with_scores(playlist: pd.DataFrame, scores: np.ndarray, temperature: float, k: int | None = None) -> list[RankedTrack]:
+    """Sort by score (stable) and attach softmax choice probabilities."""
+    probs = softmax(scores, temperature)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    k = len(order) if k is None else min(k, len(order))
+    ids = [str(i) for i in playlist.index]
+    return [RankedTrack(ids[i], float(scores[i]), float(probs[i])) for i in order[:k]]
