@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,7 +103,40 @@ class AudioSettings(Section):
 
 
 class HrvSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """HRV -> stress level (see moodtune.hrv and README "HRV")."""
+
+    # real data: a SWELL/WESAD-derived metrics table, or a folder of RR files + labels.csv
+    dataset_csv: Path | None = None
+    rr_dir: Path | None = None
+    condition_column: str = "condition"
+    subject_column: str = "subject"
+    # dataset condition (case-insensitive) -> stress level; the levels themselves always map
+    condition_levels: dict[str, Literal["low", "medium", "high"]] = Field(default_factory=lambda: {
+        "no stress": "low", "interruption": "medium", "time pressure": "high",
+        "baseline": "low", "meditation": "low", "amusement": "medium", "stress": "high",
+    })
+    window_seconds: float | None = Field(300.0, gt=0)  # RR files are cut into windows this long
+    # embedded demo: simulated RR series
+    subjects: int = Field(24, ge=2)
+    recordings_per_level: int = Field(3, ge=1)
+    recording_seconds: float = Field(300.0, gt=0)
+    # RR -> metrics: validity and artefact handling
+    min_seconds: float = Field(60.0, gt=0)
+    min_intervals: int = Field(50, ge=3)
+    rr_min_ms: float = Field(300.0, gt=0)  # 200 bpm
+    rr_max_ms: float = Field(2000.0, gt=0)  # 30 bpm
+    gap_ms: float = Field(5000.0, gt=0)  # a longer interval is a gap in the recording, not a beat
+    max_deviation: float = Field(0.2, gt=0)  # relative jump from the local median that marks an artefact
+    max_artifact_fraction: float = Field(0.2, ge=0, le=1)
+    interpolation_hz: float = Field(4.0, gt=0)
+    # stress model (CatBoost) and its leave-subjects-out evaluation
+    cv_folds: int = Field(4, ge=2)
+    iterations: int = Field(300, ge=1)
+    depth: int = Field(4, ge=1)
+    learning_rate: float = Field(0.08, gt=0)
+    thread_count: int = Field(2, ge=1)
+    gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_f1": 0.5})
+    gate_margin: float = 0.01
 
 
 class TextSettings(Section):
