@@ -7,8 +7,8 @@ see: the audio model's predicted emotion/genre probabilities and the listener's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import gymnasium as gym
 import numpy as np

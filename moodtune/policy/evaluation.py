@@ -65,7 +65,7 @@ class SupervisedRanker:
     def __init__(self, seed: int = 0):
         self.model = HistGradientBoostingClassifier(max_iter=150, random_state=seed)
 
-    def fit(self, world: World) -> "SupervisedRanker":
+    def fit(self, world: World) -> SupervisedRanker:
         xs, ys = [], []
         for _, listener in world.listeners.iterrows():
             xs.append(state_matrix(world.song_features, world.context(listener)))

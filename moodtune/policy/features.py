@@ -29,7 +29,7 @@ class ListenerContext:
     mood: float
 
     @classmethod
-    def parse(cls, age, gender, mood) -> "ListenerContext":
+    def parse(cls, age, gender, mood) -> ListenerContext:
         """Validate raw input; errors say what to fix."""
         try:
             age_v = float(age)

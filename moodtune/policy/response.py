@@ -8,8 +8,8 @@ draws one recording at the listener's current stress and uses the model's readin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class ResponseBank:
         per_point: int,
         seconds: float,
         rng: np.random.Generator,
-    ) -> "ResponseBank":
+    ) -> ResponseBank:
         grid = np.linspace(0.0, 1.0, grid_size)
         rows = []
         for stress in grid:

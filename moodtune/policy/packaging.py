@@ -1,0 +1,61 @@
+"""The policy as an MLflow pyfunc: candidates + listener context in, ranked tracks out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from moodtune.errors import InvalidInput
+from moodtune.policy.features import SONG_COLUMNS, ListenerContext
+from moodtune.policy.ranking import PolicyRanker
+
+INPUT_COLUMNS = ("track_id",) + SONG_COLUMNS + ("age", "gender", "mood")
+
+
+def load_ranker(policy_zip: str | Path, meta: dict) -> PolicyRanker:
+    from stable_baselines3 import A2C
+
+    model = A2C.load(str(policy_zip), device="cpu")
+    return PolicyRanker(model, kind=meta["kind"], temperature=float(meta["temperature"]))
+
+
+class PolicyPyfunc(mlflow.pyfunc.PythonModel):
+    """Rows = the candidate songs of one playlist, each with the same listener context."""
+
+    def load_context(self, context):
+        meta = json.loads(Path(context.artifacts["meta"]).read_text())
+        self.ranker = load_ranker(context.artifacts["policy"], meta)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        missing = [c for c in INPUT_COLUMNS if c not in model_input.columns]
+        if missing:
+            raise InvalidInput(f"policy input is missing columns {missing}")
+        first = model_input.iloc[0]
+        listener = ListenerContext.parse(first["age"], first["gender"], first["mood"])
+        playlist = model_input.set_index("track_id")[list(SONG_COLUMNS)]
+        ranked = self.ranker.rank(playlist, listener)
+        return pd.DataFrame([r.__dict__ for r in ranked])
+
+
+def input_example(song_features: np.ndarray, track_ids, listener: ListenerContext) -> pd.DataFrame:
+    df = pd.DataFrame(song_features, columns=list(SONG_COLUMNS))
+    df.insert(0, "track_id", [str(t) for t in track_ids])
+    df["age"], df["gender"], df["mood"] = listener.age, listener.gender, float(listener.mood)
+    return df
+
+
+def ranker_from_registry(settings, alias: str = "champion") -> tuple[PolicyRanker, str]:
+    """Load ``moodtune-policy@alias`` as a :class:`PolicyRanker`; returns it and its version."""
+    from moodtune import registry
+
+    version = registry.get_alias("moodtune-policy", alias, settings)
+    if version is None:
+        registry.champion_uri("moodtune-policy", settings)  # raises ModelNotFound with the fix
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/moodtune-policy@{alias}"))
+    artifacts = local / "artifacts"
+    meta = json.loads((artifacts / "meta.json").read_text())
+    return load_ranker(next(artifacts.glob("*.zip")), meta), str(version.version)
