@@ -221,6 +221,7 @@ class RetrainSettings(Section):
 
     min_new_feedback: int = Field(20, ge=1)
     sensor_interval_seconds: int = Field(30, ge=1)
+    timesteps: int = Field(8000, ge=0)  # A2C timesteps of continued training per retrain run
 
 
 class ImageSettings(Section):
