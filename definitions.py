@@ -22,7 +22,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 import assets
 import jobs
-from assets.resources import MlflowResource, SettingsResource
+from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
 from moodtune.settings import get_settings
 
 
@@ -47,6 +47,7 @@ def build_resources(settings_resource: SettingsResource | None = None) -> dict:
     return {
         "settings": settings_resource,
         "mlflow": MlflowResource(settings=settings_resource),
+        "feedback": FeedbackStoreResource(settings=settings_resource),
         "io_manager": FilesystemIOManager(base_dir=str(settings.data_path("assets"))),
     }
 

@@ -14,6 +14,7 @@ import yaml
 from dagster import ConfigurableResource
 
 from moodtune import registry
+from moodtune.feedback import FeedbackStore, open_store
 from moodtune.settings import Settings, load_settings
 
 
@@ -59,3 +60,21 @@ class MlflowResource(ConfigurableResource):
                 f"MLflow run {active.info.run_id} in {self.get_settings().tracking_uri}"
             )
             yield active
+
+
+class FeedbackStoreResource(ConfigurableResource):
+    """The feedback store (:class:`moodtune.feedback.FeedbackStore`) for sensors and jobs.
+
+    ``url`` is any SQLAlchemy URL; ``None`` takes ``feedback.url`` from the settings (the
+    ``settings`` resource when given, else ``params.yaml`` + environment), i.e. the SQLite file
+    ``<data_dir>/feedback/feedback.db`` by default. Resolved when :meth:`store` is called, so
+    the environment at run time decides.
+    """
+
+    url: str | None = None
+    settings: SettingsResource | None = None
+
+    def store(self) -> FeedbackStore:
+        """The process-wide store for this URL (one connection pool per process)."""
+        settings = (self.settings or SettingsResource()).get()
+        return open_store(self.url or None, settings=settings)
