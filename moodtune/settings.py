@@ -197,7 +197,25 @@ class PolicySettings(Section):
 
 
 class ServiceSettings(Section):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """The BentoML service: what it accepts (limits), how it runs, where the catalog lives."""
+
+    catalog_dir: Path = Path("catalog")  # relative to the data dir: catalog.parquet + catalog.json
+    bento_models: tuple[str, ...] = (  # what `bento/models.py` imports into the BentoML store
+        "moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
+    )
+    max_request_bytes: int = Field(60_000_000, ge=1_000)  # a larger request body is refused (413)
+    max_file_bytes: int = Field(20_000_000, ge=1_000)  # one uploaded audio file or photo
+    max_files: int = Field(20, ge=1)  # audio files in one uploaded playlist
+    max_playlist: int = Field(500, ge=1)  # catalog ids in one playlist
+    max_k: int = Field(50, ge=1)
+    default_k: int = Field(10, ge=1)
+    max_text_chars: int = Field(2000, ge=1)
+    max_hrv_bytes: int = Field(2_000_000, ge=100)  # an uploaded RR / metrics CSV
+    max_rr_intervals: int = Field(20_000, ge=10)
+    reason_top: int = Field(2, ge=1)  # emotions named in a recommendation's reason
+    workers: int = Field(1, ge=1)  # BentoML worker processes
+    timeout_s: int = Field(60, ge=1)  # per-request timeout
+    log_batch_max: int = Field(256, ge=1)  # recommendation events committed together (group commit)
 
 
 class StressRewards(Section):
