@@ -117,8 +117,8 @@ class HrvSettings(Section):
     })
     window_seconds: float | None = Field(300.0, gt=0)  # RR files are cut into windows this long
     # embedded demo: simulated RR series
-    subjects: int = Field(24, ge=2)
-    recordings_per_level: int = Field(3, ge=1)
+    subjects: int = Field(36, ge=2)
+    recordings_per_level: int = Field(4, ge=1)
     recording_seconds: float = Field(300.0, gt=0)
     # RR -> metrics: validity and artefact handling
     min_seconds: float = Field(60.0, gt=0)
@@ -132,8 +132,8 @@ class HrvSettings(Section):
     # stress model (CatBoost) and its leave-subjects-out evaluation
     cv_folds: int = Field(4, ge=2)
     iterations: int = Field(300, ge=1)
-    depth: int = Field(4, ge=1)
-    learning_rate: float = Field(0.08, gt=0)
+    depth: int = Field(3, ge=1)
+    learning_rate: float = Field(0.05, gt=0)
     thread_count: int = Field(2, ge=1)
     gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_f1": 0.5})
     gate_margin: float = 0.01

@@ -1,0 +1,158 @@
+"""The stress model (CatBoost on the eight metrics) and its leave-subjects-out evaluation.
+
+HRV windows of one person are alike, so a random row split puts a subject's windows on both
+sides and overstates accuracy. Every score here is out-of-fold over a grouped k-fold by
+subject: each recording is predicted by a model that never saw its subject. The CatBoost
+model is compared with two baselines on exactly the same folds: the majority class and a
+logistic regression (on log band powers, standardised).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS
+
+POWER_COLUMNS = ("VLF", "LF", "HF")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    iterations: int = 300
+    depth: int = 3
+    learning_rate: float = 0.05
+    thread_count: int = 2
+    cv_folds: int = 4
+    seed: int = 42
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ModelConfig:
+        hrv = settings.hrv
+        values = {f.name: getattr(hrv, f.name) for f in fields(cls) if f.name != "seed"}
+        return cls(**values, seed=settings.project.seed)
+
+
+def features(df: pd.DataFrame) -> pd.DataFrame:
+    """The model's input: the eight metrics as floats, in :data:`METRIC_COLUMNS` order."""
+    return df.loc[:, list(METRIC_COLUMNS)].astype(float)
+
+
+def make_catboost(cfg: ModelConfig):
+    from catboost import CatBoostClassifier
+
+    return CatBoostClassifier(
+        iterations=cfg.iterations, depth=cfg.depth, learning_rate=cfg.learning_rate,
+        loss_function="MultiClass", class_names=list(LEVELS), random_seed=cfg.seed,
+        thread_count=cfg.thread_count, verbose=False, allow_writing_files=False,
+    )
+
+
+def _log_powers(x: pd.DataFrame) -> pd.DataFrame:
+    x = x.copy()
+    for col in POWER_COLUMNS:
+        x[col] = np.log1p(x[col].clip(lower=0))
+    return x
+
+
+def make_logistic(cfg: ModelConfig):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    return make_pipeline(FunctionTransformer(_log_powers), StandardScaler(),
+                         LogisticRegression(max_iter=2000, random_state=cfg.seed))
+
+
+def make_majority(cfg: ModelConfig):
+    from sklearn.dummy import DummyClassifier
+
+    return DummyClassifier(strategy="most_frequent")
+
+
+CANDIDATES: dict[str, Callable[[ModelConfig], Any]] = {
+    "catboost": make_catboost,
+    "logistic_regression": make_logistic,
+    "majority": make_majority,
+}
+
+
+def predict_levels_proba(model, x: pd.DataFrame) -> np.ndarray:
+    """``(n, 3)`` probabilities in :data:`LEVELS` order, whatever the model's class order."""
+    proba = np.asarray(model.predict_proba(x), dtype=float)
+    classes = [str(c) for c in getattr(model, "classes_", LEVELS)]
+    out = np.zeros((len(x), len(LEVELS)))
+    for j, cls in enumerate(classes):
+        out[:, LEVELS.index(cls)] = proba[:, j]
+    return out
+
+
+@dataclass
+class Scores:
+    """Out-of-fold scores of one model."""
+
+    name: str
+    macro_f1: float
+    accuracy: float
+    recall: dict[str, float]
+    confusion: np.ndarray  # rows: true level, columns: predicted level (LEVELS order)
+    predicted: np.ndarray  # out-of-fold predicted level per recording
+
+    def as_metrics(self) -> dict[str, float]:
+        return {f"{self.name}.macro_f1": self.macro_f1, f"{self.name}.accuracy": self.accuracy,
+                **{f"{self.name}.recall_{lvl}": r for lvl, r in self.recall.items()}}
+
+
+def grouped_folds(subjects: pd.Series | np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped k-fold by subject (no subject on both sides); ``min(n_folds, subjects)`` folds."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = np.asarray(subjects).astype(str)
+    n = min(n_folds, len(np.unique(groups)))
+    if n < 2:
+        raise ValueError("a leave-subjects-out evaluation needs at least 2 subjects")
+    splitter = GroupKFold(n_splits=n, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(groups)), groups=groups))
+
+
+def score(name: str, truth: np.ndarray, predicted: np.ndarray) -> Scores:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+
+    labels = list(LEVELS)
+    recall = recall_score(truth, predicted, labels=labels, average=None, zero_division=0)
+    return Scores(
+        name=name,
+        macro_f1=float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
+        accuracy=float(accuracy_score(truth, predicted)),
+        recall={lvl: float(r) for lvl, r in zip(labels, recall, strict=True)},
+        confusion=confusion_matrix(truth, predicted, labels=labels),
+        predicted=np.asarray(predicted),
+    )
+
+
+def evaluate(df: pd.DataFrame, cfg: ModelConfig, progress: bool = False,
+             log: Callable[[str], None] | None = None) -> dict[str, Scores]:
+    """Out-of-fold scores of every candidate on the same grouped folds (leave subjects out)."""
+    from tqdm.auto import tqdm
+
+    x, y = features(df), df["level"].astype(str).to_numpy()
+    folds = grouped_folds(df["subject"], cfg.cv_folds, cfg.seed)
+    predicted = {name: np.empty(len(df), dtype=object) for name in CANDIDATES}
+    for k, (train, test) in enumerate(tqdm(folds, desc="leave-subjects-out folds", disable=not progress)):
+        for name, make in CANDIDATES.items():
+            model = make(cfg).fit(x.iloc[train], y[train])
+            proba = predict_levels_proba(model, x.iloc[test])
+            predicted[name][test] = np.asarray(LEVELS)[proba.argmax(axis=1)]
+        if log:
+            log(f"fold {k + 1}/{len(folds)}: {len(test)} held-out recordings of "
+                f"{df['subject'].iloc[test].nunique()} subjects")
+    return {name: score(name, y, pred.astype(str)) for name, pred in predicted.items()}
+
+
+def fit(df: pd.DataFrame, cfg: ModelConfig):
+    """The CatBoost model fitted on every recording (what gets registered)."""
+    return make_catboost(cfg).fit(features(df), df["level"].astype(str).to_numpy())

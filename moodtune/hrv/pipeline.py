@@ -1,0 +1,63 @@
+"""The steps of the ``hrv`` asset group, as plain functions (the Dagster assets call these)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from moodtune.errors import InvalidHRV
+from moodtune.hrv.constants import METRIC_COLUMNS
+from moodtune.hrv.data import load_dataset_csv, load_rr_dir
+from moodtune.hrv.metrics import MetricsConfig, analyze
+from moodtune.hrv.simulate import simulate_dataset
+
+RECORDING_COLUMNS = ("recording_id", "subject", "level", "condition", "source")
+
+
+def load_recordings(settings, progress: bool = False) -> pd.DataFrame:
+    """The raw recordings: ``hrv.dataset_csv``, else ``hrv.rr_dir``, else the simulated demo."""
+    h = settings.hrv
+    if h.dataset_csv is not None:
+        return load_dataset_csv(settings.path(h.dataset_csv), condition_column=h.condition_column,
+                                subject_column=h.subject_column, condition_levels=h.condition_levels)
+    if h.rr_dir is not None:
+        return load_rr_dir(settings.path(h.rr_dir), condition_column=h.condition_column,
+                           subject_column=h.subject_column, condition_levels=h.condition_levels,
+                           window_seconds=h.window_seconds, min_seconds=h.min_seconds)
+    return simulate_dataset(h.subjects, h.recordings_per_level, h.recording_seconds, settings.project.seed,
+                            progress=progress)
+
+
+def compute_metrics(
+    recordings: pd.DataFrame,
+    config: MetricsConfig,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The eight metrics per recording (+ subject, level, artefact counts), and the refused
+    recordings with the reason (an RR recording that :func:`analyze` refuses is not used,
+    and is listed, never dropped silently). Rows that already carry metrics pass through."""
+    from tqdm.auto import tqdm
+
+    rows, refused = [], []
+    has_rr = "rr_ms" in recordings.columns
+    for rec in tqdm(recordings.itertuples(index=False), total=len(recordings), desc="HRV metrics",
+                    disable=not progress):
+        base = {c: getattr(rec, c) for c in RECORDING_COLUMNS}
+        rr = rec.rr_ms if has_rr else None
+        if rr is None or (isinstance(rr, float) and np.isnan(rr)):
+            rows.append({**base, **{c: float(getattr(rec, c)) for c in METRIC_COLUMNS},
+                         "n_intervals": np.nan, "n_artifacts": np.nan, "artifact_fraction": np.nan,
+                         "duration_s": np.nan})
+            continue
+        try:
+            rows.append({**base, **analyze(rr, config).as_dict()})
+        except InvalidHRV as exc:
+            refused.append({**base, "reason": str(exc)})
+            if log:
+                log(f"recording {base['recording_id']} refused: {exc}")
+    table = pd.DataFrame(rows, columns=[*RECORDING_COLUMNS, *METRIC_COLUMNS, "n_intervals", "n_artifacts",
+                                        "artifact_fraction", "duration_s"])
+    return table, pd.DataFrame(refused, columns=[*RECORDING_COLUMNS, "reason"])
