@@ -73,11 +73,11 @@ class AudioModelSettings(Section):
     """The multi-label network (6 GEMS emotions + 4 genres) and its training."""
 
     hidden: list[int] = Field(default_factory=lambda: [128, 64])
-    dropout: float = 0.2
-    epochs: int = 300
+    dropout: float = 0.3
+    epochs: int = 120
     batch_size: int = 32
     learning_rate: float = 0.003
-    weight_decay: float = 0.0001
+    weight_decay: float = 0.001
     test_size: float = 0.25
     decision_threshold: float = 0.5
 

@@ -1,0 +1,327 @@
+"""Clip -> features, from ONE short-time Fourier transform per clip.
+
+Seed A's recipe: pre-emphasis, then the timbral set (chroma, roll-off, zero-crossing rate,
+RMS, spectral flux, spectral contrast, flatness, silence share, 20 MFCC means, tempo), plus
+tempogram statistics and a log-mel summary for the network. The seed calls librosa once per
+feature on the waveform, so every call recomputes its own STFT (nine times per clip, see
+:mod:`moodtune.audio.reference`); here the STFT is computed once and every spectral feature
+is derived from it (magnitude -> roll-off, contrast, flatness; power -> chroma, mel; log-mel ->
+MFCC, spectral flux -> tempo and tempogram), while ZCR and RMS come from the same frames in
+O(n) with cumulative sums. Clips are processed in parallel worker processes, and the
+features of each file are cached by its content hash (and the feature configuration), so a
+re-materialization only computes changed clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moodtune.audio.decode import DecodeLimits, decode
+from moodtune.errors import InvalidAudio
+
+FEATURE_VERSION = 1
+# tempogram summary bands, in beats per minute
+TEMPO_BANDS: tuple[float, ...] = (30, 50, 70, 90, 110, 130, 160, 200, 300)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that changes the features of a clip (and therefore its cache key)."""
+
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    preemphasis: float = 0.97
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    n_mfcc: int = 20
+    logmel_bands: int = 32
+    silence_top_db: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings) -> FeatureConfig:
+        f = settings.audio.features
+        return cls(
+            limits=DecodeLimits.from_settings(settings),
+            preemphasis=f.preemphasis, n_fft=f.n_fft, hop_length=f.hop_length, n_mels=f.n_mels,
+            n_mfcc=f.n_mfcc, logmel_bands=f.logmel_bands, silence_top_db=f.silence_top_db,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FeatureConfig:
+        data = dict(data)
+        data.pop("version", None)
+        limits = DecodeLimits(**data.pop("limits"))
+        return cls(limits=limits, **data)
+
+    def as_dict(self) -> dict:
+        return {"version": FEATURE_VERSION, **asdict(self)}
+
+    @property
+    def key(self) -> str:
+        """A short hash of the configuration (and extractor version): the cache namespace."""
+        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _as_config(config) -> FeatureConfig:
+    if config is None:
+        from moodtune.settings import get_settings
+
+        return FeatureConfig.from_settings(get_settings())
+    if isinstance(config, FeatureConfig):
+        return config
+    if isinstance(config, Mapping):
+        return FeatureConfig.from_dict(config)
+    return FeatureConfig.from_settings(config)  # a Settings object
+
+
+def feature_names(config: FeatureConfig | None = None) -> list[str]:
+    """The feature columns, in the order every extractor returns them."""
+    c = config or FeatureConfig()
+    names = [f"chroma_mean_{i}" for i in range(12)] + [f"chroma_std_{i}" for i in range(12)]
+    for base in ("rolloff", "zcr", "rms", "flux"):
+        names += [f"{base}_mean", f"{base}_std"]
+    names += [f"contrast_mean_{i}" for i in range(7)] + [f"contrast_std_{i}" for i in range(7)]
+    names += ["flatness_mean", "flatness_std", "silence_share"]
+    names += [f"mfcc_mean_{i}" for i in range(c.n_mfcc)] + [f"mfcc_std_{i}" for i in range(c.n_mfcc)]
+    names += ["tempo", "tempogram_mean", "tempogram_std", "tempogram_peak_bpm", "tempogram_clarity"]
+    names += [f"tempogram_band_{i}" for i in range(len(TEMPO_BANDS) - 1)]
+    names += [f"logmel_mean_{i}" for i in range(c.logmel_bands)]
+    names += [f"logmel_std_{i}" for i in range(c.logmel_bands)]
+    return names
+
+
+@lru_cache(maxsize=8)
+def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+
+
+def _mean_std(prefix: str, x: np.ndarray, out: dict[str, float]) -> None:
+    """Per-row mean and std of a (rows, frames) feature matrix (or a 1-D frame series)."""
+    if x.ndim == 1:
+        out[f"{prefix}_mean"] = float(np.mean(x))
+        out[f"{prefix}_std"] = float(np.std(x))
+        return
+    for i, v in enumerate(np.mean(x, axis=1)):
+        out[f"{prefix}_mean_{i}"] = float(v)
+    for i, v in enumerate(np.std(x, axis=1)):
+        out[f"{prefix}_std_{i}"] = float(v)
+
+
+def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None = None) -> dict[str, float]:
+    """The features of mono samples ``y`` at rate ``sr`` (one STFT)."""
+    import librosa
+
+    c = config or FeatureConfig()
+    n_fft, hop = c.n_fft, c.hop_length
+    y = librosa.effects.preemphasis(np.asarray(y, dtype=np.float32), coef=c.preemphasis)
+
+    # --- the one STFT ---------------------------------------------------------------------
+    D = librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant")
+    S = np.abs(D)  # magnitude
+    P = S * S  # power
+    n_frames = S.shape[1]
+
+    out: dict[str, float] = {}
+    chroma = librosa.feature.chroma_stft(S=P, sr=sr, n_fft=n_fft, hop_length=hop)
+    _mean_std("chroma", chroma, out)
+    _mean_std("rolloff", librosa.feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft, hop_length=hop)[0], out)
+
+    # ZCR and RMS over the STFT's own frames (centred, zero-padded), by cumulative sums
+    pad = n_fft // 2
+    yp = np.pad(y, pad, mode="constant").astype(np.float64)
+    starts = np.arange(n_frames) * hop
+    cross = np.zeros(len(yp))
+    sign = np.signbit(np.where(np.abs(yp) <= 1e-10, 0.0, yp))
+    cross[1:] = sign[1:] != sign[:-1]
+    ccum = np.concatenate([[0.0], np.cumsum(cross)])
+    zcr = (ccum[starts + n_fft] - ccum[starts + 1]) / n_fft
+    qcum = np.concatenate([[0.0], np.cumsum(yp * yp)])
+    rms = np.sqrt(np.maximum(qcum[starts + n_fft] - qcum[starts], 0.0) / n_fft)
+    _mean_std("zcr", zcr, out)
+    _mean_std("rms", rms, out)
+
+    mel = _mel_basis(sr, n_fft, c.n_mels) @ P
+    logmel = librosa.power_to_db(mel)
+    flux = librosa.onset.onset_strength(S=logmel, sr=sr, hop_length=hop)
+    _mean_std("flux", flux, out)
+    _mean_std("contrast", librosa.feature.spectral_contrast(S=S, sr=sr, n_fft=n_fft, hop_length=hop), out)
+    _mean_std("flatness", librosa.feature.spectral_flatness(S=S, n_fft=n_fft, hop_length=hop)[0], out)
+    rms_db = 20 * np.log10(np.maximum(rms, 1e-10) / max(float(rms.max()), 1e-10))
+    out["silence_share"] = float(np.mean(rms_db < -c.silence_top_db))
+    _mean_std("mfcc", librosa.feature.mfcc(S=logmel, sr=sr, n_mfcc=c.n_mfcc), out)
+
+    # --- rhythm: tempo and tempogram from the spectral flux ---------------------------------
+    out["tempo"] = float(librosa.feature.tempo(onset_envelope=flux, sr=sr, hop_length=hop)[0])
+    tg = librosa.feature.tempogram(onset_envelope=flux, sr=sr, hop_length=hop)
+    out["tempogram_mean"] = float(np.mean(tg))
+    out["tempogram_std"] = float(np.std(tg))
+    profile = tg.mean(axis=1)
+    bpms = librosa.tempo_frequencies(tg.shape[0], sr=sr, hop_length=hop)  # lag 0 -> inf
+    valid = (bpms >= TEMPO_BANDS[0]) & (bpms <= TEMPO_BANDS[-1])
+    peak = int(np.argmax(np.where(valid, profile, -np.inf)))
+    out["tempogram_peak_bpm"] = float(bpms[peak])
+    out["tempogram_clarity"] = float(profile[peak] / max(float(profile[valid].mean()), 1e-10))
+    for i, (lo, hi) in enumerate(zip(TEMPO_BANDS[:-1], TEMPO_BANDS[1:], strict=True)):
+        band = (bpms >= lo) & (bpms < hi)
+        out[f"tempogram_band_{i}"] = float(profile[band].mean()) if band.any() else 0.0
+
+    # --- log-mel summary: mel bands pooled into logmel_bands groups -------------------------
+    groups = np.array_split(np.arange(c.n_mels), c.logmel_bands)
+    pooled = np.stack([logmel[g].mean(axis=0) for g in groups])
+    _mean_std("logmel", pooled, out)
+
+    bad = [k for k, v in out.items() if not np.isfinite(v)]
+    if bad:
+        raise InvalidAudio(f"features {', '.join(bad[:5])} are not finite for this audio")
+    return {k: out[k] for k in feature_names(c)}
+
+
+def extract_features(
+    source: str | os.PathLike | bytes,
+    config: FeatureConfig | Mapping | object | None = None,
+    *,
+    name: str | None = None,
+) -> dict[str, float]:
+    """The features of one clip, from a path or the raw bytes of a file (an upload).
+
+    ``config`` is a :class:`FeatureConfig`, its dict (as saved with a model), a ``Settings``
+    or ``None`` for the project's settings. Bad audio raises :class:`InvalidAudio`.
+    """
+    c = _as_config(config)
+    y, sr = decode(source, c.limits, name=name)
+    return features_from_waveform(y, sr, c)
+
+
+# --- batches with a content-hash cache ----------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """Features of a batch (index = the ids given), the ids that failed and why, cache use."""
+
+    features: pd.DataFrame
+    failed: dict[str, str]
+    cache_hits: int
+    computed: int
+    seconds: float
+
+    @property
+    def clips_per_second(self) -> float:
+        n = len(self.features) + len(self.failed)
+        return n / self.seconds if self.seconds > 0 else float("inf")
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _cache_file(cache_dir: Path, config: FeatureConfig, digest: str) -> Path:
+    return cache_dir / config.key / digest[:2] / f"{digest}.json"
+
+
+def _compute_one(track_id: str, path: str, config: FeatureConfig, cache_path: str | None):
+    """Worker: features of one file, written to the cache; never raises for bad audio."""
+    try:
+        feats = extract_features(path, config)
+    except InvalidAudio as exc:
+        return track_id, None, str(exc)
+    except Exception as exc:  # an unexpected failure on one clip must not lose the batch
+        return track_id, None, f"{path}: feature extraction failed ({type(exc).__name__}: {exc})"
+    if cache_path:
+        target = Path(cache_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(feats))
+        os.replace(tmp, target)
+    return track_id, feats, None
+
+
+def extract_batch(
+    items: Mapping[str, str | os.PathLike] | Iterable[tuple[str, str | os.PathLike]],
+    config: FeatureConfig | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    show_progress: bool = True,
+) -> BatchResult:
+    """Features of many files ``{id: path}``, in parallel, cached by file content.
+
+    A cached clip (same bytes, same :class:`FeatureConfig`) is read back, not recomputed. A
+    bad clip does not stop the batch: it is left out of ``features`` and its problem is in
+    ``failed``. ``progress(done, total)`` is called as clips finish (for Dagster logs).
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    c = config or FeatureConfig()
+    pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+    start = time.perf_counter()
+    cache = Path(cache_dir) if cache_dir else None
+    results: dict[str, dict[str, float]] = {}
+    failed: dict[str, str] = {}
+    todo: list[tuple[str, str, str | None]] = []
+    hits = 0
+    for track_id, path in pairs:
+        path = str(path)
+        try:
+            digest = file_hash(path)
+        except OSError as exc:
+            failed[track_id] = f"{path}: cannot be read ({exc.strerror or exc})"
+            continue
+        cache_path = _cache_file(cache, c, digest) if cache else None
+        if cache_path is not None and cache_path.exists():
+            try:
+                results[track_id] = json.loads(cache_path.read_text())
+                hits += 1
+                continue
+            except (OSError, ValueError):
+                pass  # a damaged cache entry is recomputed
+        todo.append((track_id, path, str(cache_path) if cache_path else None))
+
+    total = len(pairs)
+    done = total - len(todo)
+    bar = tqdm(total=total, initial=done, desc="audio features", unit="clip", disable=not show_progress)
+    if progress:
+        progress(done, total)
+    jobs = max(1, int(n_jobs))
+    if jobs == 1 or len(todo) < 4:
+        stream = (_compute_one(t, p, c, cp) for t, p, cp in todo)
+    else:
+        stream = Parallel(n_jobs=min(jobs, len(todo)), backend="loky", return_as="generator_unordered")(
+            delayed(_compute_one)(t, p, c, cp) for t, p, cp in todo
+        )
+    for track_id, feats, problem in stream:
+        if feats is None:
+            failed[track_id] = problem
+        else:
+            results[track_id] = feats
+        done += 1
+        bar.update(1)
+        if progress and (done % 10 == 0 or done == total):
+            progress(done, total)
+    bar.close()
+
+    names = feature_names(c)
+    order = [t for t, _ in pairs if t in results]
+    frame = pd.DataFrame([[results[t][n] for n in names] for t in order], index=pd.Index(order, name="track_id"),
+                         columns=names, dtype=np.float64)
+    return BatchResult(frame, failed, hits, len(todo) - sum(1 for t, _, _ in todo if t in failed),
+                       time.perf_counter() - start)
