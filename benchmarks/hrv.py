@@ -1,0 +1,88 @@
+"""HRV throughput: recordings/s for RR intervals -> eight metrics -> stress level.
+
+Measured in one run on the same simulated 5-minute recordings:
+
+* ours, one recording at a time (``StressReader.read(rr)``: validation, artefact correction,
+  metrics, CatBoost) and in a batch (``analyze`` per recording, one ``predict_proba``);
+* the reference: neurokit2's stock route to the same indices, ``nk.hrv_time`` +
+  ``nk.hrv_frequency`` with its defaults (100 Hz interpolation), no artefact handling;
+* the simulator the policy environment calls (``simulate_rr``), in calls/s.
+
+Run: ``.venv/bin/python benchmarks/hrv.py [recordings]`` (default 120; about a minute).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from moodtune.hrv import METRIC_COLUMNS, StressReader, analyze  # noqa: E402
+from moodtune.hrv.metrics import MetricsConfig  # noqa: E402
+from moodtune.hrv.model import ModelConfig, fit  # noqa: E402
+from moodtune.hrv.pipeline import compute_metrics  # noqa: E402
+from moodtune.hrv.simulate import simulate_dataset, simulate_rr  # noqa: E402
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:10.1f}/s ({seconds * 1000 / n:6.2f} ms each)"
+
+
+def main(n: int = 120) -> None:
+    warnings.simplefilter("ignore")
+    import neurokit2 as nk
+
+    train, _ = compute_metrics(simulate_dataset(12, 2, 300, seed=0), MetricsConfig())
+    reader = StressReader(fit(train, ModelConfig(iterations=200)))
+    per_level = max(1, n // 3 // 10)
+    recordings = simulate_dataset(10, per_level, 300, seed=1)["rr_ms"].tolist()[:n]
+    n = len(recordings)
+    reader.read(recordings[0])  # warm up imports
+
+    t = time.perf_counter()
+    one_by_one = [reader.read(rr) for rr in recordings]
+    t_single = time.perf_counter() - t
+
+    t = time.perf_counter()
+    table = pd.DataFrame([analyze(rr).values for rr in recordings])
+    proba = reader.predict_proba(table)
+    t_batch = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for rr in recordings:
+        peaks = {"RRI": rr, "RRI_Time": np.cumsum(rr) / 1000.0}
+        nk.hrv_time(peaks)
+        nk.hrv_frequency(peaks, normalize=False)
+    t_ref = time.perf_counter() - t
+
+    rng = np.random.default_rng(0)
+    sims = 1000
+    t = time.perf_counter()
+    for i in range(sims):
+        simulate_rr((i % 11) / 10, 300, rng)
+    t_sim = time.perf_counter() - t
+
+    t = time.perf_counter()
+    big = pd.concat([table[list(METRIC_COLUMNS)]] * 50, ignore_index=True)
+    reader.predict_proba(big)
+    t_proba = time.perf_counter() - t
+
+    agree = np.mean([r["level"].iloc[0] for r in one_by_one] == np.asarray(["low", "medium", "high"])[proba.argmax(1)])
+    print(f"HRV benchmark: {n} simulated 5-min recordings (~{np.mean([len(r) for r in recordings]):.0f} beats each)")
+    print(f"  ours, RR -> metrics -> level, one at a time  {_rate(n, t_single)}")
+    print(f"  ours, RR -> metrics, then one predict_proba  {_rate(n, t_batch)}")
+    print(f"  reference nk.hrv_time + nk.hrv_frequency     {_rate(n, t_ref)}  (metrics only, no level)")
+    print(f"  ratio ours (batch, incl. level) / reference: {t_ref / t_batch:.2f}x")
+    print(f"  {f'predict_proba on {len(big)} metric rows':<45}{_rate(len(big), t_proba)}")
+    print(f"  {'simulate_rr(stress, 300 s)':<45}{_rate(sims, t_sim)}")
+    print(f"  single and batch paths agree on {agree:.0%} of levels")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 120)
