@@ -101,7 +101,7 @@ def load_tracks_db(url: str, *, limit: int | None = None) -> tuple[pd.DataFrame,
     tracks["track_id"] = tracks["id"].astype(str)
     comments["track_id"] = comments["track_id"].astype(str)
     empty = comments["content"].isna() | (comments["content"].astype(str).str.strip() == "")
-    comments = comments[~empty]
+    comments = comments[~empty].copy()
     comments["liked_count"] = pd.to_numeric(comments["liked_count"], errors="coerce").fillna(0)
     comments["liked_count"] = comments["liked_count"].clip(lower=0).astype(np.int64)
     known = comments["track_id"].isin(set(tracks["track_id"]))
