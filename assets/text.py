@@ -173,10 +173,11 @@ def _evaluate(index: EmotionIndex, table: pd.DataFrame, queries: pd.DataFrame, k
 
 @asset(group_name="text", compute_kind="python")
 def emotion_index(context, settings: SettingsResource, mlflow: MlflowResource, emotion_lexicon: Lexicon,
-                  track_text_emotions: pd.DataFrame) -> EmotionIndex:
+                  track_text_emotions: pd.DataFrame) -> dict:
     """Nearest-neighbour index over the tracks' emotion vectors, registered as
     ``moodtune-text-index`` and promoted through the gate on held-out query texts
-    (precision@k: do queries written for an emotion rank that emotion's tracks first?)."""
+    (precision@k: do queries written for an emotion rank that emotion's tracks first?).
+    Returns the registry pointer (the index itself lives in MLflow, not in DVC)."""
     s = settings.get()
     t = s.text
     index = EmotionIndex.from_table(track_text_emotions, emotion_lexicon, s)
@@ -187,7 +188,7 @@ def emotion_index(context, settings: SettingsResource, mlflow: MlflowResource, e
                      f"popularity {scores['baseline_popularity_precision_at_k']:.3f})")
     gate_scores = {k: float(v) for k, v in scores.items()
                    if k.endswith("precision_at_k")}
-    with mlflow.run(context):
+    with mlflow.run(context) as run:
         registry.log_params({"index_norm": t.index_norm, "index_algorithm": t.index_algorithm,
                              "leaf_size": t.leaf_size, "eval_k": t.eval_k, "granularity": index.granularity,
                              "eval_queries_per_emotion": t.eval_queries_per_emotion,
@@ -209,6 +210,7 @@ def emotion_index(context, settings: SettingsResource, mlflow: MlflowResource, e
                 context.log.warning(f"could not re-measure champion v{current.version}: {exc}")
         decision = registry.promote(MODEL_NAME, version.version, gate_scores, t.gate_floors, t.gate_margin,
                                     metric="precision_at_k", champion_score=champion_score, settings=s)
+        run_id = run.info.run_id
     context.log.info(f"gate: {decision.reason}")
     context.add_output_metadata({
         "tracks": len(index),
@@ -224,4 +226,6 @@ def emotion_index(context, settings: SettingsResource, mlflow: MlflowResource, e
         "gate_reason": decision.reason,
         "queries": MetadataValue.md(queries.head(12).to_markdown(index=False)),
     })
-    return index
+    return {"name": MODEL_NAME, "version": str(version.version), "model_uri": f"models:/{MODEL_NAME}/{version.version}",
+            "run_id": run_id, "promoted": decision.promoted, "scores": gate_scores,
+            "granularity": index.granularity, "tracks": len(index)}

@@ -105,7 +105,9 @@ def test_real_data_path_dlut_csv_and_netease_database(tmp_path, settings):
     idx = metadata(result, "emotion_index")
     assert idx["granularity"] == "fine"
     assert idx["ground_truth"].startswith("dominant category")
-    index = result.output_for_node("emotion_index")
-    assert index.granularity == "fine"
+    pointer = result.output_for_node("emotion_index")
+    assert pointer["name"] == MODEL_NAME and pointer["granularity"] == "fine"
+    index = mlflow.pyfunc.load_model(pointer["model_uri"]).unwrap_python_model().index
+    assert index.granularity == "fine" and len(index) == pointer["tracks"]
     hits = index.recommend_text("心碎，好悲伤", 3).hits
     assert all(table.set_index("track_id").loc[h.track_id, "NB"] > 0 for h in hits)
