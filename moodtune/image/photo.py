@@ -144,9 +144,11 @@ class PhotoRecommendation:
 
     def as_dict(self) -> dict[str, Any]:
         tracks = self.tracks
-        if hasattr(tracks, "to_dict"):
+        if hasattr(tracks, "to_dict"):  # a DataFrame
             tracks = tracks.to_dict(orient="records")
-        return {**self.emotion.as_dict(), "tracks": tracks}
+        elif isinstance(tracks, (list, tuple)):  # e.g. moodtune.text.index.Hit objects
+            tracks = [t.as_dict() if hasattr(t, "as_dict") else t for t in tracks]
+        return {**self.emotion.as_dict(), "query": self.query.as_dict(), "tracks": tracks}
 
 
 def recommend_from_image(
