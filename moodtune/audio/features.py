@@ -200,9 +200,15 @@ def extract_features(
     ``config`` is a :class:`FeatureConfig`, its dict (as saved with a model), a ``Settings``
     or ``None`` for the project's settings. Bad audio raises :class:`InvalidAudio`.
     """
+    from threadpoolctl import threadpool_limits
+
     c = _as_config(config)
-    y, sr = decode(source, c.limits, name=name)
-    return features_from_waveform(y, sr, c)
+    # One BLAS thread: faster for these small products, and the same summation order in the
+    # main process and in worker processes, so a clip's features do not depend on where they
+    # were computed (the cache and the CLI rely on that).
+    with threadpool_limits(1):
+        y, sr = decode(source, c.limits, name=name)
+        return features_from_waveform(y, sr, c)
 
 
 # --- batches with a content-hash cache ----------------------------------------------------
