@@ -65,7 +65,8 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root)
     assert [h.track_id for h in index.recommend_text("想念你，好难过", 3).hits] == list(first["track_id"])
 
     # the CLI prints the emotion and the tracks; a text without emotion exits 2 with a reason
-    cli = [sys.executable, "-m", "moodtune.cli", "recommend-text"]
+    # (the `moodtune` entry point; `python -m moodtune.cli` would register commands on __main__)
+    cli = [sys.executable, "-c", "import sys; from moodtune.cli import main; sys.exit(main())", "recommend-text"]
     ok = subprocess.run([*cli, "后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", "-k", "4"],
                         capture_output=True, text=True, cwd=project_root, timeout=120)
     assert ok.returncode == 0, ok.stderr
@@ -80,7 +81,7 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root)
     md = metadata(again, "emotion_index")
     assert md["model_version"] == "2" and md["gate_decision"] == "rejected"
     assert "does not beat champion v1" in md["gate_reason"]
-    assert registry.champion(MODEL_NAME, settings).version == "1"
+    assert str(registry.champion(MODEL_NAME, settings).version) == "1"
 
 
 def test_real_data_path_dlut_csv_and_netease_database(tmp_path, settings):
