@@ -115,29 +115,33 @@ def load_dataset_csv(path: Path, *, condition_column: str, subject_column: str,
 
 
 def parse_rr_text(text: str, where: str = "the RR file") -> np.ndarray:
-    """RR intervals from text: one number per line, or a CSV with an RR column (see module doc)."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    """RR intervals from text: one number per line (an optional header line naming the RR
+    column is allowed), or a CSV (``,``, ``;`` or tab) with an RR column (see module doc)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise InvalidHRV(f"{where} is empty; give one RR interval in milliseconds per line")
-    first = lines[0].replace(";", ",").split(",")
-    has_header = any(_not_number(cell) for cell in first)
-    if not has_header and len(first) == 1:
-        values = pd.to_numeric(pd.Series([ln.strip() for ln in lines]), errors="coerce")
+    sep = next((d for d in (",", ";", "\t") if d in lines[0]), None)
+    if sep is None:
+        body = lines[1:] if lines[0].lower().strip('"') in RR_COLUMN_NAMES else lines
+        values = pd.to_numeric(pd.Series(body, dtype=object), errors="coerce")
         if values.isna().any():
-            i = int(values.isna().to_numpy().nonzero()[0][0])
-            raise InvalidHRV(f"{where}: line {i + 1} ({lines[i].strip()[:40]!r}) is not a number; give one RR "
-                             "interval in milliseconds per line")
+            i = int(values.isna().to_numpy().nonzero()[0][0]) + len(lines) - len(body)
+            raise InvalidHRV(f"{where}: line {i + 1} ({lines[i][:40]!r}) is not a number; give one RR interval in "
+                             f"milliseconds per line (an optional header may name the column: "
+                             f"{', '.join(RR_COLUMN_NAMES[:5])})")
         return values.to_numpy(dtype=float)
-    df = pd.read_csv(io.StringIO("\n".join(lines)), sep=None, engine="python", header=0 if has_header else None)
-    if not has_header:
-        raise InvalidHRV(f"{where} has {df.shape[1]} columns and no header; give one RR interval per line or "
-                         f"a header naming the RR column ({', '.join(RR_COLUMN_NAMES)})")
+    if not any(_not_number(cell) for cell in lines[0].split(sep)):
+        raise InvalidHRV(f"{where} has {len(lines[0].split(sep))} columns and no header; give one RR interval per "
+                         f"line or a header naming the RR column ({', '.join(RR_COLUMN_NAMES[:5])})")
+    try:
+        df = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep)
+    except Exception as exc:  # pandas raises several parser errors
+        raise InvalidHRV(f"{where} is not a readable CSV ({exc})") from None
     col = rr_column(df)
     if col is None:
         raise InvalidHRV(f"{where} has no RR column (columns: {', '.join(map(str, df.columns))}); name it one "
                          f"of {', '.join(RR_COLUMN_NAMES)}")
-    values = pd.to_numeric(df[col], errors="coerce")
-    return values.to_numpy(dtype=float)
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
 
 
 def rr_column(df: pd.DataFrame) -> str | None:
