@@ -1,8 +1,9 @@
 """Nearest-neighbour recommendation over track emotion vectors.
 
 Track vectors are normalised (L2 by default, or L1) and searched with Euclidean distance in a
-scikit-learn tree (KD-tree by default), which answers a query in ~log n, unlike a brute-force
-cosine scan. The index is built at the granularity its lexicon gives (fine 21 / coarse 7); a
+scikit-learn tree (``KDTree`` by default, or ``BallTree``: the trees behind ``NearestNeighbors``,
+queried directly to skip the estimator's per-call overhead), which answers a query in ~log n,
+unlike a brute-force cosine scan. The index is built at the granularity its lexicon gives (fine 21 / coarse 7); a
 fine query vector (e.g. from a photo) is summed into groups for a coarse index.
 
 Near-identical tracks (the same normalised name and artists: case, width, spaces,
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import BallTree, KDTree
 
 from moodtune import emotions
 from moodtune.emotions import EmotionVector
@@ -30,6 +31,7 @@ from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, a
 from moodtune.text.lexicon import Lexicon
 
 MODEL_NAME = "moodtune-text-index"
+TREES = {"kd_tree": KDTree, "ball_tree": BallTree}
 _BRACKETS = re.compile(r"[(\[（【「『<《].*?[)\]）】」』>》]")
 _VERSION = re.compile(r"(remix|live|version|ver|伴奏|现场版?|dj版?|抖音版?|翻唱|cover|remastered)", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -116,7 +118,10 @@ class EmotionIndex:
         self.overfetch = overfetch
         self.max_query_chars = max_query_chars
         self.points = self._normalise(vectors)
-        self.nn = NearestNeighbors(algorithm=algorithm, leaf_size=leaf_size, metric="euclidean").fit(self.points)
+        if algorithm not in TREES:
+            raise ValueError(f"algorithm must be one of {sorted(TREES)}, got {algorithm!r}")
+        self.algorithm = algorithm
+        self.tree = TREES[algorithm](self.points, leaf_size=leaf_size, metric="euclidean")
         keys = [dedupe_key(n, a) for n, a in zip(self.tracks["name"], self.tracks["artists"], strict=True)]
         self.group_ids = pd.factorize(pd.Series(keys))[0]
         self._ids = self.tracks["track_id"].to_numpy()
@@ -172,7 +177,7 @@ class EmotionIndex:
         results: list[list[tuple[int, float]] | None] = [None] * len(points)
         todo = np.arange(len(points))
         while len(todo):
-            dist, idx = self.nn.kneighbors(points[todo], n_neighbors=fetch)
+            dist, idx = self.tree.query(points[todo], k=fetch, return_distance=True, sort_results=True)
             again = []
             for row, q in enumerate(todo):
                 seen: set[int] = set()
