@@ -4,8 +4,8 @@ from dagster import AssetSelection, define_asset_job
 
 all_assets_job = define_asset_job(
     "all_assets_job",
-    selection=AssetSelection.all(),
-    description="Build every asset from raw data to registered models (what `make up` runs).",
+    selection=AssetSelection.all() - AssetSelection.groups("retraining"),
+    description="Build every asset from raw data to registered models (retraining runs from its sensor).",
 )
 
 taxonomy_job = define_asset_job("taxonomy_job", selection=AssetSelection.groups("taxonomy"))

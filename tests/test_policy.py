@@ -37,18 +37,17 @@ policy:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """Materialize audio, hrv, listeners and policy groups once, on small data."""
+    from dagster import load_assets_from_modules
+
+    from assets import audio, hrv, policy
     from assets.resources import SettingsResource
-    from definitions import build_resources, defs
+    from definitions import build_resources
 
     base = tmp_path_factory.mktemp("policy_stack")
     res = SettingsResource(data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
                            overrides_yaml=SMALL + f"mlflow: {{artifact_root: {base / 'artifacts'}}}\n")
     resources = build_resources(res)
-    graph = defs.get_repository_def().asset_graph
-    keys = [k for k in graph.get_all_asset_keys()
-            if graph.get(k).group_name in ("audio", "hrv", "listeners", "policy")]
-    assets = [graph.assets_def_for_key(k) for k in keys]
-    result = materialize(list({id(a): a for a in assets}.values()), resources=resources)
+    result = materialize(load_assets_from_modules([audio, hrv, policy]), resources=resources)
     assert result.success
     return {"settings": res.get(), "result": result, "resources": resources, "settings_resource": res}
 
