@@ -48,7 +48,7 @@ class TextIndexModel(mlflow.pyfunc.PythonModel):
         self.default_k = int((context.model_config or {}).get("default_k", self.default_k))
         self.index = EmotionIndex.load(context.artifacts["index"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if self.index is None:
             raise RuntimeError("the model's index is not loaded")
         df = pd.DataFrame(model_input)
