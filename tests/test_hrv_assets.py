@@ -22,7 +22,7 @@ from moodtune.hrv.pipeline import load_recordings
 from moodtune.hrv.simulate import simulate_rr, simulate_subject
 from moodtune.settings import load_settings
 
-SMALL = "hrv: {subjects: 12, recordings_per_level: 2, recording_seconds: 120, iterations: 60}"
+SMALL = "hrv: {subjects: 16, recordings_per_level: 2, recording_seconds: 120, iterations: 150}"
 GROUP = [hrv_recordings, hrv_metrics, hrv_stress_model, hrv_metrics_plausible, hrv_metrics_cover_levels]
 
 
@@ -37,12 +37,12 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
     assert all(c.passed for c in result.get_asset_check_evaluations())
 
     recordings = result.output_for_node("hrv_recordings")
-    assert len(recordings) == 12 * 3 * 2 and recordings["rr_ms"].map(len).min() > 100  # raw RR kept
+    assert len(recordings) == 16 * 3 * 2 and recordings["rr_ms"].map(len).min() > 100  # raw RR kept
     table = result.output_for_node("hrv_metrics")
     assert len(table) == len(recordings) and table[list(METRIC_COLUMNS)].notna().all().all()
 
     info = result.output_for_node("hrv_stress_model")
-    settings = load_settings(overrides={"hrv": {"subjects": 12}})
+    settings = load_settings(overrides={"hrv": {"subjects": 16}})
     assert info["promoted"] and info["version"] == "1"
     champion = registry.champion("moodtune-hrv", settings)
     assert champion is not None and str(champion.version) == "1"

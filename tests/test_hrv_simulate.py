@@ -16,7 +16,7 @@ def test_same_seed_same_series_and_subjects_differ():
     c = simulate_rr(0.5, 120, np.random.default_rng(2))
     np.testing.assert_array_equal(a, b)
     assert a.shape != c.shape or not np.allclose(a, c)
-    assert 115 <= a.sum() / 1000 <= 120.5
+    assert 120 <= a.sum() / 1000 <= 122  # covers the requested seconds, at most one beat more
     s1, s2 = simulate_subject(np.random.default_rng(5)), simulate_subject(np.random.default_rng(6))
     assert s1 != s2 and 50 <= s1.hr_rest <= 92
 

@@ -55,7 +55,7 @@ class SubjectProfile:
     resp_hz: float  # breathing rate when relaxed
     resp_stress_hz: float  # breathing rate added at stress 1
     drift_ms: float  # scale of the linear drift over a recording
-    noise_ms: float  # beat-detection jitter (SD, ms)
+    noise_ms: float  # beat-detection jitter of each beat's time stamp (SD, ms)
     ectopic_rate: float  # ectopic beats per beat
     missed_rate: float  # missed beats per beat
 
@@ -76,7 +76,7 @@ def simulate_subject(rng: np.random.Generator) -> SubjectProfile:
         resp_hz=float(rng.uniform(0.2, 0.3)),
         resp_stress_hz=float(rng.uniform(0.03, 0.08)),
         drift_ms=float(rng.uniform(5.0, 30.0)),
-        noise_ms=float(rng.uniform(2.0, 5.0)),
+        noise_ms=float(rng.uniform(1.5, 3.5)),
         ectopic_rate=float(rng.uniform(0.0005, 0.004)),
         missed_rate=float(rng.uniform(0.0, 0.0015)),
     )
@@ -107,7 +107,8 @@ def simulate_rr(
     rng: np.random.Generator,
     subject: SubjectProfile | None = None,
 ) -> np.ndarray:
-    """RR intervals (ms) of ``seconds`` of recording at ``stress`` in ``[0, 1]``.
+    """RR intervals (ms) covering ``seconds`` of recording (at most one beat more) at ``stress``
+    in ``[0, 1]``.
 
     ``stress`` is a number, or a sequence read as a trajectory spread evenly over the
     recording. ``subject`` is a :class:`SubjectProfile` (a fresh one is drawn from ``rng`` when
@@ -116,7 +117,7 @@ def simulate_rr(
     if not seconds > 0:
         raise ValueError(f"seconds must be positive; got {seconds!r}")
     subject = subject or simulate_subject(rng)
-    span = float(seconds) + 5.0  # a little extra so the last beats exist
+    span = float(seconds) + 10.0  # a little extra so the last beats exist
     t = np.arange(0.0, span, 1.0 / _GRID_HZ)
     s = _stress_curve(stress, t)
 
@@ -145,9 +146,11 @@ def simulate_rr(
     grid = np.concatenate([[0.0], t + 1.0 / _GRID_HZ])
     crossings = np.arange(np.ceil(phase[0]), np.floor(phase[-1]) + 1)
     beats = np.interp(crossings, phase, grid)
-    beats = beats[beats <= seconds + beats[0]]
+    # the intervals cover at least ``seconds`` (up to one beat more); the detector's jitter
+    # is on each beat's time stamp, so it never accumulates over the recording
+    beats = beats[: int(np.searchsorted(beats, beats[0] + seconds + 0.05)) + 1]
+    beats = beats + rng.normal(0.0, subject.noise_ms / 1000.0, beats.size)
     rr = np.diff(beats) * 1000.0
-    rr = rr + rng.normal(0.0, subject.noise_ms, rr.size)
 
     # ectopic beats: a premature beat (interval 55-78 % of normal) and its compensatory pause
     n = rr.size
