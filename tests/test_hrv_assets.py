@@ -11,12 +11,18 @@ import pandas as pd
 import pytest
 from dagster import materialize
 
-from assets.hrv import hrv_metrics, hrv_metrics_cover_levels, hrv_metrics_plausible, hrv_recordings, hrv_stress_model
+from assets.hrv import (
+    hrv_metrics,
+    hrv_metrics_cover_levels,
+    hrv_metrics_plausible,
+    hrv_recordings,
+    hrv_stress_model,
+)
 from assets.resources import SettingsResource
 from definitions import build_resources
 from moodtune import registry
 from moodtune.errors import ConfigError, InvalidHRV
-from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader
+from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader, metrics
 from moodtune.hrv.data import load_rr_dir
 from moodtune.hrv.pipeline import load_recordings
 from moodtune.hrv.simulate import simulate_rr, simulate_subject
@@ -107,8 +113,6 @@ def _swell_like(path, rng) -> pd.DataFrame:
         subject = simulate_subject(rng)
         for condition, level in stress.items():
             for _ in range(2):
-                from moodtune.hrv import metrics
-
                 rows.append({**metrics(simulate_rr(level, 120, rng, subject)), "condition": condition,
                              "subject_id": f"p{s}", "NasaTLX": 1.0})
     table = pd.DataFrame(rows).rename(columns={"pNN50": "PNN50"})
