@@ -1,0 +1,312 @@
+// moodtune's page: plain JS, no build step. Talks to the service's JSON API on the same origin.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const state = { catalog: [], picked: new Set(), recommendation: null, uploads: new Map(), reading: null, limits: {} };
+const EMOTIONS = ["tenderness", "calmness", "power", "joyful_activation", "tension", "sadness"];
+const GENRES = ["classical", "pop", "rock", "electronic"];
+
+function showError(message) {
+  const box = $("#error");
+  box.textContent = message;
+  box.hidden = !message;
+  if (message) box.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+async function call(endpoint, body) {
+  // body: a plain object (sent as JSON) or FormData (multipart, for files)
+  const init = { method: "POST" };
+  if (body instanceof FormData) init.body = body;
+  else { init.body = JSON.stringify(body || {}); init.headers = { "Content-Type": "application/json" }; }
+  const response = await fetch("/" + endpoint, init);
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  if (Array.isArray(data) && data.length === 1) data = data[0];
+  if (!response.ok) {
+    let message = (data && data.error) || `${endpoint} failed with HTTP ${response.status}`;
+    if (data && Array.isArray(data.detail)) {
+      message += ": " + data.detail.map((d) => `${(d.loc || []).join(".")} ${d.msg}`).join("; ");
+    }
+    throw new Error(message);
+  }
+  return data;
+}
+
+async function busy(button, work) {
+  showError("");
+  button.disabled = true;
+  try { await work(); } catch (err) { showError(err.message); } finally { button.disabled = false; }
+}
+
+// ---------- charts (SVG) ----------
+function bars(values, labels, { width = 250, color = "#3b5bdb", max = 1 } = {}) {
+  const row = 16, labelW = 112;
+  const height = labels.length * row + 4;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", width); svg.setAttribute("height", height);
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.classList.add("bars");
+  labels.forEach((label, i) => {
+    const v = Math.max(0, Number(values[label] || 0));
+    const y = i * row + 2;
+    const text = document.createElementNS(ns, "text");
+    text.setAttribute("x", 0); text.setAttribute("y", y + 11); text.setAttribute("font-size", "11");
+    text.textContent = label.replace("_", " ");
+    const bg = document.createElementNS(ns, "rect");
+    bg.setAttribute("x", labelW); bg.setAttribute("y", y + 2); bg.setAttribute("height", 10);
+    bg.setAttribute("width", width - labelW - 34); bg.setAttribute("fill", "#eef0f6");
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("x", labelW); bar.setAttribute("y", y + 2); bar.setAttribute("height", 10);
+    bar.setAttribute("width", Math.min(1, v / max) * (width - labelW - 34)); bar.setAttribute("fill", color);
+    const num = document.createElementNS(ns, "text");
+    num.setAttribute("x", width - 30); num.setAttribute("y", y + 11); num.setAttribute("font-size", "10");
+    num.textContent = v.toFixed(2);
+    svg.append(text, bg, bar, num);
+  });
+  return svg;
+}
+
+// ---------- catalog ----------
+async function loadCatalog() {
+  const response = await fetch("/ui/api/catalog?limit=1000");
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || "could not load the catalog");
+  state.catalog = data.tracks;
+  renderCatalog();
+}
+
+function renderCatalog() {
+  const q = $("#catalog-search").value.trim().toLowerCase();
+  const list = $("#catalog-list");
+  list.replaceChildren();
+  for (const t of state.catalog) {
+    const hay = `${t.title} ${t.artist} ${t.genre} ${t.emotion} ${t.track_id}`.toLowerCase();
+    if (q && !hay.includes(q)) continue;
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox"; box.value = t.track_id; box.checked = state.picked.has(t.track_id);
+    box.addEventListener("change", () => {
+      if (box.checked) state.picked.add(t.track_id); else state.picked.delete(t.track_id);
+      $("#picked-count").textContent = `${state.picked.size} chosen`;
+    });
+    const name = document.createElement("span");
+    name.textContent = `${t.title} — ${t.artist}`;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = `${t.genre} · ${t.emotion.replace("_", " ")}`;
+    label.append(box, name, meta);
+    list.append(label);
+  }
+  $("#picked-count").textContent = `${state.picked.size} chosen`;
+}
+
+function pickRandom(n) {
+  const ids = state.catalog.map((t) => t.track_id);
+  for (let i = ids.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [ids[i], ids[j]] = [ids[j], ids[i]]; }
+  state.picked = new Set(ids.slice(0, n));
+  renderCatalog();
+}
+
+// ---------- listener ----------
+function listener() {
+  return { age: Number($("#age").value), gender: $("#gender").value, mood: Number($("#mood").value), k: Number($("#k").value) };
+}
+
+// ---------- results ----------
+function audioSource(track) {
+  if (track.track_id.startsWith("upload-")) return state.uploads.get(track.track_id) || null;
+  if (track.profile === null || track.in_catalog === false) return null;
+  return `/ui/audio/${encodeURIComponent(track.track_id)}`;
+}
+
+function renderTracks(answer, detected) {
+  state.recommendation = answer;
+  $("#step-results").hidden = false;
+  const detectedBox = $("#detected");
+  detectedBox.replaceChildren();
+  if (detected) detectedBox.append(detected);
+  const list = $("#results");
+  list.replaceChildren();
+  for (const t of answer.tracks) {
+    const p = t.profile || {};
+    const li = document.createElement("li");
+    li.className = "track";
+    li.dataset.trackId = t.track_id;
+    const head = document.createElement("div");
+    const h3 = document.createElement("h3");
+    h3.textContent = `${t.rank}. ${p.title || t.name || t.track_id}${p.artist || t.artists ? " — " + (p.artist || t.artists) : ""}`;
+    const numbers = document.createElement("div");
+    numbers.className = "numbers";
+    const parts = [`score ${Number(t.score).toFixed(3)}`];
+    if (t.probability !== undefined && t.probability !== null) parts.push(`p(choice) ${Number(t.probability).toFixed(3)}`);
+    if (p.genre) parts.push(`${p.genre}, ${String(p.emotion || "").replace("_", " ")}`);
+    numbers.textContent = parts.join(" · ");
+    head.append(h3, numbers);
+    const src = audioSource(t);
+    if (src) { const audio = document.createElement("audio"); audio.controls = true; audio.preload = "none"; audio.src = src; head.append(audio); }
+    const reason = document.createElement("div");
+    reason.className = "reason";
+    reason.textContent = t.reason || "";
+    const chart = document.createElement("div");
+    chart.className = "chart";
+    if (p.emotions) { chart.append(bars(p.emotions, EMOTIONS)); chart.append(bars(p.genres, GENRES, { color: "#2f9e44" })); }
+    li.append(head, reason, chart);
+    list.append(li);
+  }
+  const versions = Object.entries(answer.model_versions || {}).map(([n, v]) => `${n} v${v}`).join(", ");
+  $("#results-meta").textContent = `recommendation ${answer.recommendation_id || "(not logged)"} · ${versions}`;
+  // feedback needs a logged recommendation
+  const select = $("#feedback-track");
+  select.replaceChildren();
+  for (const t of answer.tracks) {
+    const o = document.createElement("option");
+    o.value = t.track_id; o.textContent = `${t.rank}. ${(t.profile && t.profile.title) || t.name || t.track_id}`;
+    select.append(o);
+  }
+  $("#step-feedback").hidden = !answer.recommendation_id;
+  $("#feedback-result").hidden = true;
+}
+
+function emotionSummary(title, answer) {
+  const box = document.createElement("div");
+  const h = document.createElement("p");
+  h.innerHTML = "";
+  h.textContent = `${title}: ` + (answer.top_emotions || answer.query_top || []).map((e) => `${e.name} ${Number(e.strength).toFixed(2)}`).join(", ");
+  box.append(h);
+  if (answer.keywords && answer.keywords.length) {
+    const chips = document.createElement("div");
+    chips.className = "chips";
+    for (const kw of answer.keywords) { const s = document.createElement("span"); s.textContent = kw.word; chips.append(s); }
+    box.append(chips);
+  }
+  const vec = answer.query_emotion || answer.emotion;
+  if (vec) box.append(bars(vec, Object.keys(vec).filter((c) => vec[c] > 0.005), { width: 320, color: "#e8590c" }));
+  return box;
+}
+
+// ---------- actions ----------
+async function recommend() {
+  const who = listener();
+  const files = Array.from($("#audio-files").files || []);
+  const uploading = !$("#tab-upload").hidden && files.length > 0;
+  let answer;
+  if (uploading) {
+    const form = new FormData();
+    for (const f of files) form.append("files", f, f.name);
+    for (const [key, value] of Object.entries(who)) form.append(key, String(value));
+    answer = await call("recommend", form);
+    // play uploads from the browser's own copy
+    state.uploads.clear();
+    for (const t of answer.tracks) {
+      const f = files.find((file) => file.name && t.profile && t.profile.title && t.profile.title.endsWith(file.name));
+      if (f) state.uploads.set(t.track_id, URL.createObjectURL(f));
+    }
+  } else {
+    if (state.picked.size === 0) throw new Error("choose some songs from the catalog first (or upload songs)");
+    answer = await call("recommend", { ...who, track_ids: Array.from(state.picked) });
+  }
+  renderTracks(answer, null);
+}
+
+async function recommendText() {
+  const who = listener();
+  const answer = await call("recommend_text", { text: $("#text").value, ...who });
+  renderTracks(answer, emotionSummary("the text reads", answer));
+}
+
+async function recommendPhoto() {
+  const file = ($("#photo").files || [])[0];
+  if (!file) throw new Error("choose a photo first");
+  const who = listener();
+  const form = new FormData();
+  form.append("image", file, file.name);
+  for (const [key, value] of Object.entries(who)) form.append(key, String(value));
+  const answer = await call("recommend_image", form);
+  const box = emotionSummary("the people look", answer);
+  const faces = document.createElement("div");
+  faces.className = "faces";
+  const img = document.createElement("img");
+  img.src = URL.createObjectURL(file);
+  faces.append(img);
+  img.addEventListener("load", () => {
+    const sx = img.clientWidth / answer.width, sy = img.clientHeight / answer.height;
+    for (const f of answer.faces) {
+      const [x, y, w, h] = f.box;
+      const b = document.createElement("div");
+      b.className = "box";
+      Object.assign(b.style, { left: `${x * sx}px`, top: `${y * sy}px`, width: `${w * sx}px`, height: `${h * sy}px` });
+      const s = document.createElement("span"); s.textContent = f.top; b.append(s);
+      faces.append(b);
+    }
+  });
+  box.append(faces);
+  renderTracks(answer, box);
+}
+
+async function readStress() {
+  const file = ($("#hrv-file").files || [])[0];
+  if (!file) throw new Error("choose an HRV file first (RR intervals, or a CSV with the eight metrics)");
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const reading = await call("analyze_hrv", form);
+  state.reading = reading;
+  $("#stress").hidden = false;
+  $("#stress-level").textContent = reading.level;
+  $("#stress-chart").replaceChildren(bars(reading.probabilities, ["low", "medium", "high"], { color: "#c2255c" }));
+}
+
+async function saveFeedback() {
+  const rec = state.recommendation;
+  if (!rec || !rec.recommendation_id) throw new Error("get a recommendation first");
+  const track = $("#feedback-track").value;
+  const explicit = $("#explicit-level").value;
+  const file = ($("#hrv-file").files || [])[0];
+  let row;
+  if (explicit) {
+    row = await call("feedback", { recommendation_id: rec.recommendation_id, track_id: track, stress_level: explicit });
+  } else {
+    if (!file) throw new Error("upload an HRV file or say how stressed you felt");
+    const form = new FormData();
+    form.append("recommendation_id", rec.recommendation_id);
+    form.append("track_id", track);
+    form.append("file", file, file.name);
+    row = await call("feedback", form);
+  }
+  const out = $("#feedback-result");
+  out.hidden = false;
+  out.dataset.feedbackId = row.id;
+  out.textContent = `saved feedback #${row.id}: stress ${row.stress_level}, reward ${Number(row.reward).toFixed(2)}`;
+}
+
+async function showVersions() {
+  try {
+    const m = await call("models", {});
+    const parts = Object.entries(m.models).map(([n, d]) => `${n.replace("moodtune-", "")} v${d.version}`);
+    $("#versions").textContent = `serving ${parts.join(" · ")} · catalog of ${m.catalog.tracks} tracks`;
+  } catch (err) { $("#versions").textContent = err.message; }
+}
+
+function init() {
+  document.querySelectorAll(".tab").forEach((tab) => tab.addEventListener("click", () => {
+    document.querySelectorAll(".tab").forEach((t) => t.classList.toggle("active", t === tab));
+    document.querySelectorAll(".tabpanel").forEach((p) => { p.hidden = p.id !== tab.dataset.tab; });
+  }));
+  $("#catalog-search").addEventListener("input", renderCatalog);
+  $("#btn-pick-random").addEventListener("click", () => pickRandom(12));
+  $("#btn-clear").addEventListener("click", () => { state.picked.clear(); renderCatalog(); });
+  $("#btn-recommend").addEventListener("click", (e) => busy(e.target, recommend));
+  $("#btn-text").addEventListener("click", (e) => busy(e.target, recommendText));
+  $("#btn-photo").addEventListener("click", (e) => busy(e.target, recommendPhoto));
+  $("#btn-hrv").addEventListener("click", (e) => busy(e.target, readStress));
+  $("#btn-feedback").addEventListener("click", (e) => busy(e.target, saveFeedback));
+  fetch("/ui/api/limits").then((r) => r.json()).then((l) => {
+    state.limits = l;
+    $("#k").max = l.max_k;
+    $("#upload-limits").textContent = `up to ${l.max_files} files of at most ${(l.max_file_bytes / 1e6).toFixed(0)} MB each`;
+  }).catch(() => {});
+  showVersions();
+  loadCatalog().catch((err) => showError(err.message));
+}
+
+document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,335 @@
+"""The catalog: every known track as the champion models hear and read it.
+
+One row per track of ``audio_clips`` (demo clips, Emotify, a folder of the user's music) with
+
+* the **audio profile**: the champion audio model's probabilities of the six GEMS emotions and
+  the four genres (the ten song features the policy ranks on), the predicted ``genre`` and
+  top ``emotion``, and the valence-arousal point of the profile mapped into DLUT;
+* the **text profile**, where the track has texts (``track_text_emotions``): its normalised
+  DLUT vector (columns ``text.<code>``), the top code and the keywords behind it;
+* what the dataset says (``label_genre``, title, artist, source) and where its audio lives
+  on the server (``path``; served by track id only, never by a path a client names).
+
+Stored as ``<data_dir>/<service.catalog_dir>/catalog.parquet`` plus ``catalog.json`` (the model
+versions it was built from, counts, the text granularity). The service loads it with
+:meth:`Catalog.load`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moodtune import emotions
+from moodtune.emotions import CATEGORY_BY_CODE, GEMS6, GENRES
+from moodtune.errors import InvalidInput, ModelNotFound
+
+SONG_COLUMNS: tuple[str, ...] = tuple(GEMS6) + tuple(GENRES)  # = moodtune.policy.features.SONG_COLUMNS
+TABLE_FILE = "catalog.parquet"
+META_FILE = "catalog.json"
+TEXT_PREFIX = "text."
+GROUP_NAMES = {g.code: g for g in emotions.DLUT_GROUPS}
+
+
+def catalog_dir(settings) -> Path:
+    """Where the catalog lives: ``service.catalog_dir`` under the data dir (or absolute)."""
+    configured = Path(settings.service.catalog_dir)
+    return configured if configured.is_absolute() else settings.data_path(*configured.parts)
+
+
+def _gems_to_va(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Valence and arousal of each row of GEMS-6 probabilities (mapped into fine DLUT)."""
+    table = emotions.mapping("gems6")
+    weights = np.zeros((len(GEMS6), len(emotions.DLUT_CODES)))
+    for i, label in enumerate(GEMS6):
+        for code, w in table[label].items():
+            weights[i, emotions.DLUT_CODES.index(code)] = w
+    dlut = np.asarray(probs, dtype=float) @ weights
+    totals = dlut.sum(axis=1, keepdims=True)
+    share = np.divide(dlut, totals, out=np.zeros_like(dlut), where=totals > 0)
+    valence = np.array([c.valence for c in emotions.DLUT_CATEGORIES])
+    arousal = np.array([c.arousal for c in emotions.DLUT_CATEGORIES])
+    return share @ valence, share @ arousal
+
+
+def build_catalog(
+    clips: pd.DataFrame,
+    predicted: pd.DataFrame,
+    text_emotions: pd.DataFrame | None,
+    *,
+    model_versions: Mapping[str, str],
+    text_granularity: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The catalog table and its metadata.
+
+    ``clips``: ``audio_clips`` (track_id, path, title, artist, genre, source, ...);
+    ``predicted``: the champion audio model's output indexed by track id, columns
+    :data:`SONG_COLUMNS`; ``text_emotions``: ``track_text_emotions`` (track_id, found, one
+    column per DLUT code, keywords) or ``None``. A clip the model has no prediction for is
+    an error naming it (nothing is dropped silently).
+    """
+    missing_cols = [c for c in SONG_COLUMNS if c not in predicted.columns]
+    if missing_cols:
+        raise InvalidInput(f"the audio model's output lacks the columns {missing_cols}")
+    clips = clips.drop_duplicates("track_id").copy()
+    clips["track_id"] = clips["track_id"].astype(str)
+    predicted = predicted.copy()
+    predicted.index = predicted.index.astype(str)
+    absent = [t for t in clips["track_id"] if t not in predicted.index]
+    if absent:
+        listed = ", ".join(absent[:5]) + (" …" if len(absent) > 5 else "")
+        raise InvalidInput(f"{len(absent)} clips have no audio prediction ({listed}); rebuild audio_features")
+
+    profile = predicted.loc[clips["track_id"], list(SONG_COLUMNS)].to_numpy(dtype=float)
+    if not np.all(np.isfinite(profile)):
+        raise InvalidInput("the audio model returned NaN or infinite probabilities")
+    table = pd.DataFrame({
+        "track_id": clips["track_id"].to_numpy(),
+        "title": clips.get("title", clips["track_id"]).fillna("").astype(str).to_numpy(),
+        "artist": clips.get("artist", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
+        "source": clips.get("source", pd.Series(["unknown"] * len(clips))).fillna("").astype(str).to_numpy(),
+        "path": clips.get("path", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
+        "label_genre": clips.get("genre", pd.Series([None] * len(clips))).astype(object).to_numpy(),
+    })
+    for j, column in enumerate(SONG_COLUMNS):
+        table[column] = profile[:, j]
+    gems = profile[:, : len(GEMS6)]
+    genres = profile[:, len(GEMS6):]
+    table["emotion"] = np.asarray(GEMS6)[gems.argmax(axis=1)]
+    table["genre"] = np.asarray(GENRES)[genres.argmax(axis=1)]
+    table["valence"], table["arousal"] = _gems_to_va(gems)
+
+    text_codes: list[str] = []
+    granularity = text_granularity
+    with_text = 0
+    if text_emotions is not None and len(text_emotions):
+        granularity = granularity or text_emotions.attrs.get("granularity")
+        codes_fine = [c for c in emotions.DLUT_CODES if c in text_emotions.columns]
+        codes_coarse = [c for c in emotions.DLUT_GROUP_CODES if c in text_emotions.columns]
+        if granularity is None:
+            granularity = "fine" if len(codes_fine) == len(emotions.DLUT_CODES) else "coarse"
+        text_codes = list(emotions.codes_of(granularity))
+        have = codes_fine if granularity == "fine" else codes_coarse
+        if len(have) != len(text_codes):
+            raise InvalidInput(f"track_text_emotions lacks {granularity} columns "
+                               f"{sorted(set(text_codes) - set(have))}")
+        text = text_emotions.copy()
+        text["track_id"] = text["track_id"].astype(str)
+        text = text.drop_duplicates("track_id").set_index("track_id")
+        found = text["found"].astype(bool) if "found" in text.columns else text[text_codes].sum(axis=1) > 0
+        text = text[found.reindex(text.index).fillna(False).to_numpy()]
+        joined = text.reindex(table["track_id"])
+        has_text = joined[text_codes].notna().all(axis=1).to_numpy()
+        values = joined[text_codes].fillna(0.0).to_numpy(dtype=float)
+        for j, code in enumerate(text_codes):
+            table[f"{TEXT_PREFIX}{code}"] = values[:, j]
+        table["has_text"] = has_text
+        tops = np.asarray(text_codes, dtype=object)[values.argmax(axis=1)]
+        table["text_emotion"] = np.where(has_text, tops, None)
+        keywords = joined["keywords"] if "keywords" in joined.columns else pd.Series([""] * len(joined))
+        table["text_keywords"] = [
+            (_keyword_text(k) if h else "") for k, h in zip(keywords, has_text, strict=True)
+        ]
+        with_text = int(has_text.sum())
+    else:
+        table["has_text"] = False
+        table["text_emotion"] = None
+        table["text_keywords"] = ""
+
+    meta = {
+        "built_at": datetime.now(UTC).isoformat(),
+        "tracks": len(table),
+        "tracks_with_text": with_text,
+        "text_granularity": granularity,
+        "text_codes": text_codes,
+        "song_columns": list(SONG_COLUMNS),
+        "model_versions": {str(k): str(v) for k, v in model_versions.items()},
+        "genres": table["genre"].value_counts().to_dict(),
+        "emotions": table["emotion"].value_counts().to_dict(),
+    }
+    return table, meta
+
+
+def _keyword_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Iterable):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def save_catalog(table: pd.DataFrame, meta: Mapping[str, Any], directory: Path) -> Path:
+    """Write ``catalog.parquet`` and ``catalog.json`` (atomically: a reader never sees half)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp_table = directory / f".{TABLE_FILE}.tmp"
+    tmp_meta = directory / f".{META_FILE}.tmp"
+    out = table.copy()
+    out["label_genre"] = out["label_genre"].astype("string")
+    out["text_emotion"] = out["text_emotion"].astype("string")
+    out.to_parquet(tmp_table, index=False)
+    tmp_meta.write_text(json.dumps(dict(meta), indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp_table.replace(directory / TABLE_FILE)
+    tmp_meta.replace(directory / META_FILE)
+    return directory / TABLE_FILE
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The catalog as the service uses it: a table indexed by track id, the song-feature matrix
+    in :data:`SONG_COLUMNS` order, and a JSON-ready profile per track (built once)."""
+
+    table: pd.DataFrame
+    meta: dict[str, Any]
+    features: np.ndarray
+    positions: dict[str, int]
+    profiles: list[dict[str, Any]]
+    directory: Path | None = None
+    _paths: tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, meta: Mapping[str, Any], directory: Path | None = None) -> Catalog:
+        table = table.reset_index(drop=True).copy()
+        table["track_id"] = table["track_id"].astype(str)
+        if table["track_id"].duplicated().any():
+            raise InvalidInput("the catalog lists a track twice; rebuild it")
+        features = table[list(SONG_COLUMNS)].to_numpy(dtype=np.float64)
+        positions = {t: i for i, t in enumerate(table["track_id"])}
+        text_codes = list(meta.get("text_codes") or [])
+        profiles = [_profile(row, text_codes) for row in table.to_dict("records")]
+        paths = tuple(str(p or "") for p in table.get("path", pd.Series([""] * len(table))))
+        return cls(table.set_index("track_id", drop=False), dict(meta), features, positions, profiles,
+                   directory, paths)
+
+    @classmethod
+    def load(cls, directory: Path) -> Catalog:
+        """Read ``catalog.parquet`` + ``catalog.json``; :class:`ModelNotFound` saying how to build it."""
+        directory = Path(directory)
+        table_path, meta_path = directory / TABLE_FILE, directory / META_FILE
+        if not table_path.is_file() or not meta_path.is_file():
+            raise ModelNotFound(
+                f"no catalog in {directory}; build it with "
+                "`dagster asset materialize -m definitions --select 'group:catalog'` or `make up`"
+            )
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return cls.from_table(pd.read_parquet(table_path), meta, directory)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __contains__(self, track_id: object) -> bool:
+        return track_id in self.positions
+
+    @property
+    def model_versions(self) -> dict[str, str]:
+        return dict(self.meta.get("model_versions") or {})
+
+    def rows(self, track_ids: Sequence[str]) -> list[int]:
+        """Row positions of ``track_ids``; :class:`InvalidInput` naming unknown or repeated ids."""
+        unknown = [t for t in track_ids if t not in self.positions]
+        if unknown:
+            listed = ", ".join(repr(t) for t in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            raise InvalidInput(
+                f"{len(unknown)} track id(s) are not in the catalog: {listed}; "
+                "pick ids from the catalog (GET /ui/api/catalog) or upload the audio files instead"
+            )
+        seen: set[str] = set()
+        dupes = [t for t in track_ids if t in seen or seen.add(t)]
+        if dupes:
+            raise InvalidInput(f"the playlist lists {dupes[0]!r} more than once; give each track once")
+        return [self.positions[t] for t in track_ids]
+
+    def playlist(self, track_ids: Sequence[str]) -> pd.DataFrame:
+        """The songs' ten features, indexed by track id (what the policy ranks)."""
+        rows = self.rows(track_ids)
+        return pd.DataFrame(self.features[rows], index=pd.Index(list(track_ids), name="track_id"),
+                            columns=list(SONG_COLUMNS))
+
+    def profile(self, track_id: str) -> dict[str, Any]:
+        return self.profiles[self.positions[track_id]]
+
+    def audio_path(self, track_id: str) -> Path | None:
+        """The server-side audio file of a catalog track (``None`` when it has none on disk)."""
+        i = self.positions.get(track_id)
+        if i is None or not self._paths[i]:
+            return None
+        path = Path(self._paths[i])
+        return path if path.is_file() else None
+
+    def listing(self, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Compact rows for choosing songs: id, title, artist, genre, emotion, text emotion."""
+        stop = None if limit is None else offset + limit
+        return [
+            {"track_id": p["track_id"], "title": p["title"], "artist": p["artist"], "genre": p["genre"],
+             "emotion": p["emotion"], "text_emotion": (p["text"] or {}).get("top"),
+             "playable": bool(self._paths[self.positions[p["track_id"]]])}
+            for p in self.profiles[offset:stop]
+        ]
+
+
+def _profile(row: Mapping[str, Any], text_codes: Sequence[str]) -> dict[str, Any]:
+    """A track's JSON-ready profile (returned with every recommendation of it)."""
+    text = None
+    if bool(row.get("has_text")):
+        vector = {c: round(float(row[f"{TEXT_PREFIX}{c}"]), 4) for c in text_codes}
+        top = row.get("text_emotion")
+        text = {
+            "emotion": vector,
+            "top": top,
+            "top_name": _code_name(top),
+            "keywords": [w.split(":")[0] for w in str(row.get("text_keywords") or "").split() if w][:10],
+        }
+    label = row.get("label_genre")
+    return {
+        "track_id": str(row["track_id"]),
+        "title": str(row.get("title") or ""),
+        "artist": str(row.get("artist") or ""),
+        "source": str(row.get("source") or ""),
+        "genre": str(row["genre"]),
+        "emotion": str(row["emotion"]),
+        "emotions": {e: round(float(row[e]), 4) for e in GEMS6},
+        "genres": {g: round(float(row[g]), 4) for g in GENRES},
+        "valence": round(float(row["valence"]), 4),
+        "arousal": round(float(row["arousal"]), 4),
+        "label_genre": None if label is None or (isinstance(label, float) and math.isnan(label))
+        or pd.isna(label) else str(label),
+        "text": text,
+    }
+
+
+def _code_name(code: Any) -> str | None:
+    if not isinstance(code, str):
+        return None
+    if code in CATEGORY_BY_CODE:
+        c = CATEGORY_BY_CODE[code]
+        return f"{c.chinese} {c.english}"
+    if code in GROUP_NAMES:
+        g = GROUP_NAMES[code]
+        return f"{g.chinese} {g.english}"
+    return code
+
+
+def song_profile(track_id: str, probabilities: Mapping[str, float], title: str = "") -> dict[str, Any]:
+    """The same profile for an uploaded song (no catalog row): from the audio model's output."""
+    gems = np.array([[float(probabilities[e]) for e in GEMS6]])
+    valence, arousal = _gems_to_va(gems)
+    genre = max(GENRES, key=lambda g: float(probabilities[g]))
+    emotion = max(GEMS6, key=lambda e: float(probabilities[e]))
+    return {
+        "track_id": track_id, "title": title, "artist": "", "source": "upload", "genre": genre,
+        "emotion": emotion,
+        "emotions": {e: round(float(probabilities[e]), 4) for e in GEMS6},
+        "genres": {g: round(float(probabilities[g]), 4) for g in GENRES},
+        "valence": round(float(valence[0]), 4), "arousal": round(float(arousal[0]), 4),
+        "label_genre": None, "text": None,
+    }

@@ -1,0 +1,212 @@
+"""One writer for the feedback store, with group commit for recommendation events.
+
+The store commits every row in its own transaction with ``synchronous=FULL``: one fsync per
+row, several milliseconds each, and SQLite admits one writer at a time. A service that logs
+every recommendation that way serialises all requests behind the disk (50 concurrent
+clients wait ~50 fsyncs). :class:`EventWriter` keeps the store's guarantee, *acknowledged
+only after commit*, and removes the queue: one thread owns the writes; every recommendation
+event that arrived while the previous commit was running goes into the next transaction
+(one fsync for all of them), and each caller's future resolves only after that commit.
+Feedback rows go through :meth:`FeedbackStore.record_feedback` unchanged (its validation,
+reward and cursor ordering), one by one on the same thread, so in-process writers never
+contend for SQLite's lock.
+
+The group insert writes the same row :meth:`FeedbackStore.record_recommendation` writes (the
+table is :data:`moodtune.feedback.schema.recommendations`); the events are validated here
+first, and a batch the database refuses is retried row by row through the store, so a bad
+event fails alone with the store's message.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moodtune.errors import InvalidFeedback
+from moodtune.feedback import FeedbackStore
+from moodtune.feedback.schema import GENDER_LENGTH, RECOMMENDATION_SOURCES, TRACK_ID_LENGTH, recommendations
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class RecommendationEvent:
+    """What :meth:`FeedbackStore.record_recommendation` takes, validated."""
+
+    source: str
+    age: int
+    gender: str
+    mood: int
+    candidates: Sequence[Mapping[str, Any]]
+    chosen: Sequence[str]
+    model_versions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in RECOMMENDATION_SOURCES:
+            raise InvalidFeedback(f"source must be one of {', '.join(RECOMMENDATION_SOURCES)}; got {self.source!r}")
+        if not (isinstance(self.age, int) and 0 <= self.age <= 130):
+            raise InvalidFeedback(f"age must be a whole number from 0 to 130; got {self.age!r}")
+        if not (isinstance(self.mood, int) and 1 <= self.mood <= 5):
+            raise InvalidFeedback(f"mood must be a whole number from 1 to 5; got {self.mood!r}")
+        if not self.gender or len(self.gender) > GENDER_LENGTH:
+            raise InvalidFeedback(f"gender must be 1 to {GENDER_LENGTH} characters")
+        if not self.candidates:
+            raise InvalidFeedback("a recommendation needs at least one candidate")
+        ids = [str(c["track_id"]) for c in self.candidates]
+        if len(set(ids)) != len(ids) or any(not t or len(t) > TRACK_ID_LENGTH for t in ids):
+            raise InvalidFeedback("candidate track ids must be unique and 1 to 200 characters")
+        if not self.chosen or not set(self.chosen) <= set(ids) or len(set(self.chosen)) != len(self.chosen):
+            raise InvalidFeedback("chosen tracks must be distinct candidates")
+        for c in self.candidates:
+            for key in ("score", "probability"):
+                v = c.get(key)
+                if v is not None and not math.isfinite(float(v)):
+                    raise InvalidFeedback(f"candidate {c['track_id']!r} has a non-finite {key}")
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"source": self.source, "age": self.age, "gender": self.gender, "mood": self.mood,
+                "candidates": [dict(c) for c in self.candidates], "chosen": list(self.chosen),
+                "k": len(self.chosen), "model_versions": dict(self.model_versions)}
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4().hex,
+            "created_at": datetime.now(UTC),
+            "source": self.source,
+            "age": self.age,
+            "gender": self.gender,
+            "mood": self.mood,
+            "k": len(self.chosen),
+            "model_versions": {str(k): str(v) for k, v in self.model_versions.items()},
+            "candidates": [
+                {"track_id": str(c["track_id"]),
+                 "features": {str(k): float(v) for k, v in (c.get("features") or {}).items()},
+                 "score": None if c.get("score") is None else float(c["score"]),
+                 "probability": None if c.get("probability") is None else float(c["probability"])}
+                for c in self.candidates
+            ],
+            "chosen": [str(t) for t in self.chosen],
+        }
+
+
+@dataclass
+class _Job:
+    kind: str  # "recommendation" | "feedback"
+    payload: Any
+    future: Future = field(default_factory=Future)
+
+
+class EventWriter:
+    """The single writer of a :class:`FeedbackStore` (one per process).
+
+    ``submit_recommendation(event)`` / ``submit_feedback(**kwargs)`` return futures that
+    resolve once the row is committed (the recommendation id / the stored
+    :class:`~moodtune.feedback.FeedbackRow`) or fail with the store's error.
+    """
+
+    def __init__(self, store: FeedbackStore, *, batch_max: int = 256, name: str = "moodtune-event-writer"):
+        self.store = store
+        self.batch_max = int(batch_max)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self.commits = 0
+        self.rows = 0
+        self.largest_batch = 0
+        store.ensure_schema()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # --- producers -----------------------------------------------------------------------
+
+    def submit_recommendation(self, event: RecommendationEvent) -> Future:
+        return self._submit(_Job("recommendation", event))
+
+    def submit_feedback(self, **kwargs: Any) -> Future:
+        return self._submit(_Job("feedback", kwargs))
+
+    def record_recommendation(self, event: RecommendationEvent, timeout: float | None = None) -> str:
+        return self.submit_recommendation(event).result(timeout)
+
+    def record_feedback(self, timeout: float | None = None, **kwargs: Any):
+        return self.submit_feedback(**kwargs).result(timeout)
+
+    def _submit(self, job: _Job) -> Future:
+        if self._closed:
+            raise RuntimeError("the event writer is closed")
+        self._queue.put(job)
+        return job.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what is queued, then stop the thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # --- the writer thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            jobs = [first]
+            while len(jobs) < self.batch_max:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(j is _STOP for j in jobs)
+            jobs = [j for j in jobs if j is not _STOP]
+            recs = [j for j in jobs if j.kind == "recommendation"]
+            if recs:
+                self._commit_recommendations(recs)
+            for job in jobs:
+                if job.kind == "feedback":
+                    self._run_one(job, lambda p: self.store.record_feedback(**p))
+            if stop:
+                return
+
+    def _commit_recommendations(self, jobs: list[_Job]) -> None:
+        live = [j for j in jobs if j.future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        rows = [j.payload.row() for j in live]
+        try:
+            with self.store.engine.begin() as conn:
+                conn.execute(recommendations.insert(), rows)
+        except Exception as exc:  # one bad row must not fail the others: retry alone, via the store
+            log.warning("group insert of %d recommendation events failed (%s); retrying one by one",
+                        len(rows), exc)
+            for job in live:
+                try:
+                    job.future.set_result(self.store.record_recommendation(**job.payload.as_kwargs()))
+                    self.commits += 1
+                    self.rows += 1
+                except BaseException as one:  # noqa: BLE001 - handed to the waiting caller
+                    job.future.set_exception(one)
+            return
+        self.commits += 1
+        self.rows += len(rows)
+        self.largest_batch = max(self.largest_batch, len(rows))
+        for job, row in zip(live, rows, strict=True):
+            job.future.set_result(row["id"])
+
+    def _run_one(self, job: _Job, call) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            result = call(job.payload)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            job.future.set_exception(exc)
+        else:
+            self.commits += 1
+            self.rows += 1
+            job.future.set_result(result)

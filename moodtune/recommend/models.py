@@ -1,0 +1,301 @@
+"""The champions the service serves, held together and swapped atomically.
+
+A :class:`ModelSet` is immutable: the five models (audio, HRV, policy, text index, face) and
+the catalog, each with the registry version it came from and when it was loaded. The
+service keeps one in a :class:`ModelHolder`; a request reads ``holder.current`` once and uses
+that set for its whole life, so replacing the reference (one attribute assignment, atomic
+under the GIL) switches every *later* request to the new models without a lock and without
+a request ever mixing two sets. :meth:`ModelHolder.refresh` builds a new set from the
+registry's champions (reusing the models that did not change) and swaps it in; if anything
+fails to load, the old set keeps serving and the reason is returned.
+
+Models come from two places, through the same loaders:
+
+* a directory holding an MLflow model (what ``bento/models.py`` copies into the BentoML model
+  store, so a built Bento carries them): :func:`load_model_dir`;
+* the MLflow registry (``models:/<name>/<version>``): :func:`load_registered`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from moodtune.errors import ModelNotFound
+from moodtune.recommend.catalog import Catalog, catalog_dir
+
+log = logging.getLogger(__name__)
+
+AUDIO, HRV, POLICY, TEXT, FACE = (
+    "moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
+)
+MODEL_NAMES: tuple[str, ...] = (AUDIO, HRV, POLICY, TEXT, FACE)
+CATALOG = "moodtune-catalog"
+# which asset group builds each model (for messages that say how to build a missing one)
+BUILD_GROUPS = {AUDIO: "audio", HRV: "hrv", POLICY: "policy", TEXT: "text", FACE: "image", CATALOG: "catalog"}
+
+
+def how_to_build(name: str) -> str:
+    group = BUILD_GROUPS.get(name, "*")
+    return (f"build it with `dagster asset materialize -m definitions --select 'group:{group}'` "
+            "then `python -m bento.models`, or run `make up`")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One loaded model: the object the domain code calls, and where it came from."""
+
+    name: str
+    obj: Any
+    version: str
+    source: str  # e.g. "bentoml:moodtune-audio:v3-1a2b3c4d" or "mlflow:models:/moodtune-audio/3"
+    loaded_at: datetime
+    run_id: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"version": self.version, "source": self.source, "run_id": self.run_id,
+                "loaded_at": self.loaded_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Everything one request needs; never mutated (build a new one with :meth:`with_model`)."""
+
+    models: Mapping[str, LoadedModel]
+    catalog: Catalog
+    catalog_loaded_at: datetime
+    catalog_source: str = ""
+
+    def __post_init__(self) -> None:
+        missing = [n for n in MODEL_NAMES if n not in self.models]
+        if missing:
+            raise ModelNotFound(f"the model set lacks {', '.join(missing)}")
+
+    @property
+    def audio(self):
+        return self.models[AUDIO].obj
+
+    @property
+    def hrv(self):
+        return self.models[HRV].obj
+
+    @property
+    def policy(self):
+        return self.models[POLICY].obj
+
+    @property
+    def text(self):
+        return self.models[TEXT].obj
+
+    @property
+    def face(self):
+        return self.models[FACE].obj
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """``{registered model name: version}`` of every model served (logged with each event)."""
+        return {name: m.version for name, m in self.models.items()}
+
+    def with_model(self, loaded: LoadedModel) -> ModelSet:
+        return replace(self, models={**self.models, loaded.name: loaded})
+
+    def describe(self) -> dict[str, Any]:
+        built = self.catalog.model_versions
+        stale = {n: v for n, v in built.items() if n in self.models and self.models[n].version != v}
+        return {
+            "models": {name: m.describe() for name, m in self.models.items()},
+            "catalog": {
+                "tracks": len(self.catalog),
+                "tracks_with_text": int(self.catalog.meta.get("tracks_with_text", 0)),
+                "built_at": self.catalog.meta.get("built_at"),
+                "built_from": built,
+                "stale": stale,  # the catalog was built with another version than the one serving
+                "source": self.catalog_source,
+                "loaded_at": self.catalog_loaded_at.isoformat(),
+            },
+        }
+
+
+# --- loaders ---------------------------------------------------------------------------------
+
+
+def _unwrap(path: Path, attribute: str):
+    import mlflow.pyfunc
+
+    return getattr(mlflow.pyfunc.load_model(str(path)).unwrap_python_model(), attribute)
+
+
+def _load_audio(path: Path, settings):
+    return _unwrap(path, "model")
+
+
+def _load_hrv(path: Path, settings):
+    from moodtune.hrv import StressReader
+
+    return StressReader.from_uri(str(path), settings)
+
+
+def _load_policy(path: Path, settings):
+    import json
+
+    from moodtune.policy.packaging import load_ranker
+
+    artifacts = path / "artifacts"
+    meta = json.loads((artifacts / "meta.json").read_text(encoding="utf-8"))
+    zips = sorted(artifacts.glob("*.zip"))
+    if not zips:
+        raise ModelNotFound(f"the policy model in {path} has no SB3 zip in its artifacts")
+    return load_ranker(zips[0], meta)
+
+
+def _load_text(path: Path, settings):
+    return _unwrap(path, "index")
+
+
+def _load_face(path: Path, settings):
+    return _unwrap(path, "model")
+
+
+LOADERS: dict[str, Callable[[Path, Any], Any]] = {
+    AUDIO: _load_audio, HRV: _load_hrv, POLICY: _load_policy, TEXT: _load_text, FACE: _load_face,
+}
+
+
+def _set_version(obj: Any, version: str) -> None:
+    if hasattr(obj, "version"):
+        try:
+            obj.version = version
+        except AttributeError:
+            pass
+
+
+def load_model_dir(name: str, path: Path, version: str, settings, *, source: str,
+                   run_id: str | None = None) -> LoadedModel:
+    """Load a registered model's MLflow model directory (e.g. from the BentoML model store)."""
+    if name not in LOADERS:
+        raise KeyError(f"no loader for {name!r}; known: {', '.join(LOADERS)}")
+    obj = LOADERS[name](Path(path), settings)
+    _set_version(obj, str(version))
+    return LoadedModel(name, obj, str(version), source, datetime.now(UTC), run_id)
+
+
+def registry_champion(name: str, settings):
+    """The champion ``ModelVersion`` of ``name`` (:class:`ModelNotFound` saying how to build it)."""
+    from moodtune import registry
+
+    found = registry.champion(name, settings)
+    if found is None:
+        raise ModelNotFound(f"no champion for {name!r} in {settings.tracking_uri}; {how_to_build(name)}")
+    return found
+
+
+def load_registered(name: str, settings, version: str | None = None) -> LoadedModel:
+    """Load ``name`` from the MLflow registry: ``version``, or the champion when ``None``."""
+    import mlflow
+
+    from moodtune import registry
+
+    client = registry.configure(settings)
+    mv = client.get_model_version(name, str(version)) if version else registry_champion(name, settings)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}"))
+    return load_model_dir(name, local, str(mv.version), settings,
+                          source=f"mlflow:models:/{name}/{mv.version}", run_id=mv.run_id)
+
+
+def load_catalog(settings, directory: Path | None = None) -> tuple[Catalog, str]:
+    directory = Path(directory) if directory is not None else catalog_dir(settings)
+    return Catalog.load(directory), str(directory)
+
+
+def registry_model_set(settings) -> ModelSet:
+    """Every champion from the registry plus the catalog from the data dir."""
+    models = {name: load_registered(name, settings) for name in MODEL_NAMES}
+    catalog, source = load_catalog(settings)
+    return ModelSet(models, catalog, datetime.now(UTC), source)
+
+
+# --- the holder ------------------------------------------------------------------------------
+
+
+@dataclass
+class RefreshResult:
+    swapped: bool
+    changed: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # name -> (old, new)
+    error: str | None = None
+
+
+class ModelHolder:
+    """Holds the serving :class:`ModelSet`; swapping it is one reference assignment.
+
+    Readers call :attr:`current` once per request (no lock). Writers (a reload, a poller)
+    serialise among themselves with a lock, build the new set completely, then swap.
+    """
+
+    def __init__(self, initial: ModelSet | None = None):
+        self._current: ModelSet | None = initial
+        self._write_lock = threading.Lock()
+        self.swaps = 0
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> ModelSet:
+        current = self._current
+        if current is None:
+            raise ModelNotFound("the models are still loading; retry in a moment (see /readyz)")
+        return current
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def swap(self, new: ModelSet) -> ModelSet | None:
+        """Serve ``new`` from now on; returns the set it replaced."""
+        with self._write_lock:
+            old, self._current = self._current, new
+            self.swaps += 1
+            return old
+
+    def refresh(self, settings, *, loader: Callable[[str, Any, str], LoadedModel] | None = None,
+                reload_catalog: bool = True) -> RefreshResult:
+        """Compare the registry's champions with the serving versions; load what changed and
+        swap the new set in. On any failure the serving set stays and the error is returned."""
+        loader = loader or (lambda name, s, version: load_registered(name, s, version))
+        with self._write_lock:
+            current = self._current
+            try:
+                changed: dict[str, tuple[str | None, str]] = {}
+                new = current
+                loaded: dict[str, LoadedModel] = {}
+                for name in MODEL_NAMES:
+                    champion = str(registry_champion(name, settings).version)
+                    serving = None if current is None else current.models[name].version
+                    if champion != serving:
+                        loaded[name] = loader(name, settings, champion)
+                        changed[name] = (serving, champion)
+                if current is None:
+                    catalog, source = load_catalog(settings)
+                    new = ModelSet(loaded, catalog, datetime.now(UTC), source)
+                else:
+                    for model in loaded.values():
+                        new = new.with_model(model)
+                    if reload_catalog:
+                        catalog, source = load_catalog(settings)
+                        if catalog.meta.get("built_at") != current.catalog.meta.get("built_at"):
+                            new = replace(new, catalog=catalog, catalog_loaded_at=datetime.now(UTC),
+                                          catalog_source=source)
+                            changed[CATALOG] = (current.catalog.meta.get("built_at"),
+                                                catalog.meta.get("built_at"))
+            except Exception as exc:  # keep serving what we have; say why
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("model refresh failed, the serving models stay: %s", self.last_error)
+                return RefreshResult(False, {}, self.last_error)
+            if new is not current:
+                self._current = new
+                self.swaps += 1
+            self.last_error = None
+            return RefreshResult(new is not current, changed, None)
