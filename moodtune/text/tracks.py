@@ -13,6 +13,7 @@ emotion word is reported as "no emotion found" (``found`` false), never given a 
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing as mp
 import os
@@ -160,18 +161,25 @@ def annotate_tracks(
     else:
         global _WORKER
         _WORKER = analyzer  # inherited by forked workers
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(analyzer.lexicon, analyzer.options)) as pool:
-            # at most 2 batches in flight per worker: memory stays bounded on big catalogs
-            pending = []
-            for batch in batches:
-                pending.append(pool.submit(_worker_batch, batch))
-                if len(pending) >= 2 * workers:
-                    collect(pending.pop(0).result())
-            for fut in pending:
-                collect(fut.result())
+        fork = "fork" in mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if fork else "spawn")
+        if fork:
+            # keep the collector from touching (and so copying) the inherited dictionaries
+            gc.freeze()
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(analyzer.lexicon, analyzer.options)) as pool:
+                # at most 2 batches in flight per worker: memory stays bounded on big catalogs
+                pending = []
+                for batch in batches:
+                    pending.append(pool.submit(_worker_batch, batch))
+                    if len(pending) >= 2 * workers:
+                        collect(pending.pop(0).result())
+                for fut in pending:
+                    collect(fut.result())
+        finally:
+            if fork:
+                gc.unfreeze()
     bar.close()
     n_codes = len(analyzer.codes)
     values = np.vstack(results) if results else np.zeros((0, n_codes))
