@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from dagster import materialize
-from mlflow.tracking import MlflowClient
 
 import assets.audio as audio_assets
 from assets.resources import SettingsResource

@@ -6,7 +6,7 @@ tempogram statistics and a log-mel summary for the network. The seed calls libro
 feature on the waveform, so every call recomputes its own STFT (nine times per clip, see
 :mod:`moodtune.audio.reference`); here the STFT is computed once and every spectral feature
 is derived from it (magnitude -> roll-off, contrast, flatness; power -> chroma, mel; log-mel ->
-MFCC, spectral flux -> tempo and tempogram), while ZCR and RMS come from the same frames in
+MFCC, spectral flux -> one tempogram -> tempo and tempogram statistics), while ZCR and RMS come from the same frames in
 O(n) with cumulative sums. Clips are processed in parallel worker processes, and the
 features of each file are cached by its content hash (and the feature configuration), so a
 re-materialization only computes changed clips.
@@ -25,11 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.fft
 
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.errors import InvalidAudio
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+# the tempogram's autocorrelation window (librosa's tempo estimate uses 8 s)
+TEMPOGRAM_SECONDS = 8.0
 # tempogram summary bands, in beats per minute
 TEMPO_BANDS: tuple[float, ...] = (30, 50, 70, 90, 110, 130, 160, 200, 300)
 
@@ -102,10 +105,101 @@ def feature_names(config: FeatureConfig | None = None) -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+def _mel_basis(sr: int, n_fft: int, n_mels: int):
+    """The mel filter bank as a sparse matrix (each filter spans a few bins)."""
+    import librosa
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32))
+
+
+@lru_cache(maxsize=1)
+def _threadpools():
+    """threadpoolctl's view of the loaded BLAS/OpenMP pools, found once per process (finding
+    them costs milliseconds; limiting them afterwards is cheap)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@lru_cache(maxsize=8)
+def _window(n_fft: int) -> np.ndarray:
     import librosa
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
+    return librosa.filters.get_window("hann", n_fft, fftbins=True)
+
+
+def _zcr_rms(yp: np.ndarray, n_fft: int, hop: int, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-crossing rate and RMS of each STFT frame of the padded signal ``yp``, in O(n):
+    per-hop block sums, added up over the ``n_fft / hop`` blocks of each frame (cumulative
+    sums when ``hop`` does not divide ``n_fft``). Crossings are counted as librosa does
+    (``|x| <= 1e-10`` counts as zero, zero is positive; a frame's first sample starts none)."""
+    x = yp.astype(np.float64)
+    sign = np.signbit(np.where(np.abs(x) <= 1e-10, 0.0, x))
+    cross = np.zeros(len(x))
+    cross[1:] = sign[1:] != sign[:-1]
+    starts = np.arange(n_frames) * hop
+    if n_fft % hop == 0:
+        k = n_fft // hop
+        n_blocks = n_frames + k - 1
+        csum = np.concatenate([[0.0], np.cumsum(cross[: n_blocks * hop].reshape(n_blocks, hop).sum(axis=1))])
+        qsum = np.concatenate([[0.0], np.cumsum((x[: n_blocks * hop] ** 2).reshape(n_blocks, hop).sum(axis=1))])
+        idx = np.arange(n_frames)
+        crossings = csum[idx + k] - csum[idx] - cross[starts]
+        power = qsum[idx + k] - qsum[idx]
+    else:
+        ccum = np.concatenate([[0.0], np.cumsum(cross)])
+        qcum = np.concatenate([[0.0], np.cumsum(x * x)])
+        crossings = ccum[starts + n_fft] - ccum[starts + 1]
+        power = qcum[starts + n_fft] - qcum[starts]
+    return crossings / n_fft, np.sqrt(np.maximum(power, 0.0) / n_fft)
+
+
+@lru_cache(maxsize=64)
+def _chroma_basis(sr: int, n_fft: int, tuning: float) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=12)
+
+
+def _estimate_tuning(P: np.ndarray, sr: int, n_fft: int, fmin: float = 150.0, fmax: float = 4000.0,
+                     threshold: float = 0.1) -> float:
+    """``librosa.estimate_tuning(S=P)`` (what ``chroma_stft`` does first), computed only on the
+    bins between ``fmin`` and ``fmax`` that piptrack keeps: parabolic peak interpolation,
+    local maxima above ``threshold`` x the frame's maximum, magnitude-median selection and
+    librosa's residual histogram. Same result, a fraction of the work."""
+    import librosa
+
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    keep = np.flatnonzero((fmin <= freqs) & (freqs < min(fmax, sr / 2)))
+    k0, k1 = int(keep[0]), int(keep[-1]) + 1
+    lo, hi = max(k0 - 1, 0), min(k1 + 1, P.shape[0])
+    x = P[lo:hi]
+    below, mid, above = x[:-2], x[1:-1], x[2:]  # neighbours of rows lo+1 .. hi-2
+    a = above + below - 2 * mid
+    b = (above - below) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(np.abs(b) >= np.abs(a), np.float32(0), -b / a).astype(P.dtype)
+    dskew = 0.5 * b * shift  # np.gradient's central difference is b
+    ref = threshold * P.max(axis=0)
+    thresholded = x * (x > ref)
+    tm, tb, ta = thresholded[1:-1], thresholded[:-2], thresholded[2:]
+    peaks = (tm > tb) & (tm >= ta)
+    rows = np.arange(lo + 1, hi - 1)
+    inside = (rows >= k0) & (rows < k1)
+    peaks &= inside[:, None]
+    r, c = np.nonzero(peaks)
+    pitch = ((rows[r] + shift[r, c]) * float(sr) / n_fft).astype(P.dtype)
+    mag = (mid[r, c] + dskew[r, c]).astype(P.dtype)
+    voiced = pitch > 0
+    if not voiced.any():
+        return 0.0
+    cut = np.median(mag[voiced])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "empty frequency set" -> 0.0, as librosa returns
+        return float(librosa.pitch_tuning(pitch[(mag >= cut) & voiced], bins_per_octave=12))
 
 
 def _mean_std(prefix: str, x: np.ndarray, out: dict[str, float]) -> None:
@@ -128,32 +222,33 @@ def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None 
     n_fft, hop = c.n_fft, c.hop_length
     y = librosa.effects.preemphasis(np.asarray(y, dtype=np.float32), coef=c.preemphasis)
 
-    # --- the one STFT ---------------------------------------------------------------------
-    D = librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant")
-    S = np.abs(D)  # magnitude
+    # --- the one STFT: frame the zero-padded signal once (as librosa.stft(center=True) does),
+    # window, FFT. ZCR and RMS are read off the same frames. -------------------------------
+    pad = n_fft // 2
+    yp = np.pad(y, pad, mode="constant")
+    frames = librosa.util.frame(yp, frame_length=n_fft, hop_length=hop)  # (n_fft, T), a view
+    n_frames = frames.shape[1]
+    # float64 window and FFT rounded to complex64: bit for bit what librosa.stft gives
+    D = scipy.fft.rfft(frames.T * _window(n_fft), axis=-1).astype(np.complex64)  # (T, 1 + n_fft/2)
+    S_tf = np.abs(D)  # magnitude, (time, freq)
+    S = np.ascontiguousarray(S_tf.T)  # (freq, time), as librosa lays it out
     P = S * S  # power
-    n_frames = S.shape[1]
 
     out: dict[str, float] = {}
-    chroma = librosa.feature.chroma_stft(S=P, sr=sr, n_fft=n_fft, hop_length=hop)
+    # chroma as chroma_stft(S=P) computes it: tuning, filter bank (cached per tuning), inf-norm
+    chroma = librosa.util.normalize(_chroma_basis(sr, n_fft, _estimate_tuning(P, sr, n_fft)) @ P,
+                                    norm=np.inf, axis=0)
     _mean_std("chroma", chroma, out)
-    _mean_std("rolloff", librosa.feature.spectral_rolloff(S=S, sr=sr, n_fft=n_fft, hop_length=hop)[0], out)
+    # roll-off: the first frequency below which 85 % of the frame's magnitude lies
+    cum = np.cumsum(S_tf, axis=1)
+    rolloff = librosa.fft_frequencies(sr=sr, n_fft=n_fft)[np.argmax(cum >= 0.85 * cum[:, -1:], axis=1)]
+    _mean_std("rolloff", rolloff, out)
 
-    # ZCR and RMS over the STFT's own frames (centred, zero-padded), by cumulative sums
-    pad = n_fft // 2
-    yp = np.pad(y, pad, mode="constant").astype(np.float64)
-    starts = np.arange(n_frames) * hop
-    cross = np.zeros(len(yp))
-    sign = np.signbit(np.where(np.abs(yp) <= 1e-10, 0.0, yp))
-    cross[1:] = sign[1:] != sign[:-1]
-    ccum = np.concatenate([[0.0], np.cumsum(cross)])
-    zcr = (ccum[starts + n_fft] - ccum[starts + 1]) / n_fft
-    qcum = np.concatenate([[0.0], np.cumsum(yp * yp)])
-    rms = np.sqrt(np.maximum(qcum[starts + n_fft] - qcum[starts], 0.0) / n_fft)
+    zcr, rms = _zcr_rms(yp, n_fft, hop, n_frames)
     _mean_std("zcr", zcr, out)
     _mean_std("rms", rms, out)
 
-    mel = _mel_basis(sr, n_fft, c.n_mels) @ P
+    mel = np.asarray(_mel_basis(sr, n_fft, c.n_mels) @ P)
     logmel = librosa.power_to_db(mel)
     flux = librosa.onset.onset_strength(S=logmel, sr=sr, hop_length=hop)
     _mean_std("flux", flux, out)
@@ -163,9 +258,11 @@ def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None 
     out["silence_share"] = float(np.mean(rms_db < -c.silence_top_db))
     _mean_std("mfcc", librosa.feature.mfcc(S=logmel, sr=sr, n_mfcc=c.n_mfcc), out)
 
-    # --- rhythm: tempo and tempogram from the spectral flux ---------------------------------
-    out["tempo"] = float(librosa.feature.tempo(onset_envelope=flux, sr=sr, hop_length=hop)[0])
-    tg = librosa.feature.tempogram(onset_envelope=flux, sr=sr, hop_length=hop)
+    # --- rhythm: ONE tempogram of the spectral flux (8 s autocorrelation windows, the one
+    # librosa's tempo estimate uses), giving the tempo and the tempogram statistics ----------
+    win = int(librosa.time_to_frames(TEMPOGRAM_SECONDS, sr=sr, hop_length=hop))
+    tg = librosa.feature.tempogram(onset_envelope=flux, sr=sr, hop_length=hop, win_length=win)
+    out["tempo"] = float(librosa.feature.tempo(tg=tg, sr=sr, hop_length=hop)[0])
     out["tempogram_mean"] = float(np.mean(tg))
     out["tempogram_std"] = float(np.std(tg))
     profile = tg.mean(axis=1)
@@ -200,13 +297,11 @@ def extract_features(
     ``config`` is a :class:`FeatureConfig`, its dict (as saved with a model), a ``Settings``
     or ``None`` for the project's settings. Bad audio raises :class:`InvalidAudio`.
     """
-    from threadpoolctl import threadpool_limits
-
     c = _as_config(config)
     # One BLAS thread: faster for these small products, and the same summation order in the
     # main process and in worker processes, so a clip's features do not depend on where they
     # were computed (the cache and the CLI rely on that).
-    with threadpool_limits(1):
+    with _threadpools().limit(limits=1):
         y, sr = decode(source, c.limits, name=name)
         return features_from_waveform(y, sr, c)
 
@@ -216,13 +311,15 @@ def extract_features(
 
 @dataclass
 class BatchResult:
-    """Features of a batch (index = the ids given), the ids that failed and why, cache use."""
+    """Features of a batch (index = the ids given), the ids that failed and why, cache use,
+    wall-clock seconds and the CPU seconds the extraction itself took (summed over workers)."""
 
     features: pd.DataFrame
     failed: dict[str, str]
     cache_hits: int
     computed: int
     seconds: float
+    cpu_seconds: float = 0.0
 
     @property
     def clips_per_second(self) -> float:
@@ -243,20 +340,23 @@ def _cache_file(cache_dir: Path, config: FeatureConfig, digest: str) -> Path:
 
 
 def _compute_one(track_id: str, path: str, config: FeatureConfig, cache_path: str | None):
-    """Worker: features of one file, written to the cache; never raises for bad audio."""
+    """Worker: features of one file, written to the cache; never raises for bad audio.
+    Returns ``(track_id, features or None, problem or None, CPU seconds spent)``."""
+    cpu = time.process_time()
     try:
         feats = extract_features(path, config)
     except InvalidAudio as exc:
-        return track_id, None, str(exc)
+        return track_id, None, str(exc), time.process_time() - cpu
     except Exception as exc:  # an unexpected failure on one clip must not lose the batch
-        return track_id, None, f"{path}: feature extraction failed ({type(exc).__name__}: {exc})"
+        return (track_id, None, f"{path}: feature extraction failed ({type(exc).__name__}: {exc})",
+                time.process_time() - cpu)
     if cache_path:
         target = Path(cache_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(feats))
         os.replace(tmp, target)
-    return track_id, feats, None
+    return track_id, feats, None, time.process_time() - cpu
 
 
 def extract_batch(
@@ -314,7 +414,9 @@ def extract_batch(
         stream = Parallel(n_jobs=min(jobs, len(todo)), backend="loky", return_as="generator_unordered")(
             delayed(_compute_one)(t, p, c, cp) for t, p, cp in todo
         )
-    for track_id, feats, problem in stream:
+    cpu_seconds = 0.0
+    for track_id, feats, problem, cpu in stream:
+        cpu_seconds += cpu
         if feats is None:
             failed[track_id] = problem
         else:
@@ -330,4 +432,4 @@ def extract_batch(
     frame = pd.DataFrame([[results[t][n] for n in names] for t in order], index=pd.Index(order, name="track_id"),
                          columns=names, dtype=np.float64)
     return BatchResult(frame, failed, hits, len(todo) - sum(1 for t, _, _ in todo if t in failed),
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, cpu_seconds)
