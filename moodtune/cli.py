@@ -89,4 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m moodtune.cli`, this file is `__main__`, a second copy of the module;
+    # domain commands register into `moodtune.cli`, so dispatch through that one.
+    from moodtune.cli import main as _main
+
+    sys.exit(_main())

@@ -46,3 +46,42 @@ def resources(isolated_env):
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# Upstream models for the policy and retraining tests: audio, hrv, listeners and policy
+# groups materialized once per session on small demo data, in their own stores.
+SMALL = """
+audio: {clips_per_cell: 4, clip_seconds: 3.0}
+hrv: {subjects: 8, recordings_per_level: 2, recording_seconds: 180, iterations: 100}
+policy:
+  n_listeners: 80
+  bank_grid: 6
+  bank_per_point: 4
+  bank_seconds: 120
+  timesteps: 6000
+  seed_timesteps: 2000
+  seeds: [0]
+  eval_sessions: 80
+  playlist_size: 8
+  session_length: 4
+"""
+
+
+@pytest.fixture(scope="session")
+def policy_stack(tmp_path_factory):
+    """Materialize audio, hrv, listeners and policy groups once, on small data."""
+    from dagster import load_assets_from_modules, materialize
+
+    from assets import audio, hrv, policy
+    from assets.resources import SettingsResource
+    from definitions import build_resources
+
+    base = tmp_path_factory.mktemp("policy_stack")
+    res = SettingsResource(data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+                           overrides_yaml=SMALL + f"mlflow: {{artifact_root: {base / 'artifacts'}}}\n")
+    resources = build_resources(res)
+    result = materialize(load_assets_from_modules([audio, hrv, policy]), resources=resources)
+    assert result.success
+    return {"settings": res.get(), "result": result, "resources": resources, "settings_resource": res}
+
+

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import materialize
 from gymnasium.utils.env_checker import check_env
 
 from moodtune import registry
@@ -16,40 +15,6 @@ from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward
 from moodtune.policy.evaluation import RandomRanker, ndcg_at_k
 from moodtune.policy.features import N_STATE, SONG_COLUMNS, ListenerContext, state_matrix
 from moodtune.policy.ranking import PolicyRanker
-
-SMALL = """
-audio: {clips_per_cell: 4, clip_seconds: 3.0}
-hrv: {subjects: 8, recordings_per_level: 2, recording_seconds: 180, iterations: 100}
-policy:
-  n_listeners: 80
-  bank_grid: 6
-  bank_per_point: 4
-  bank_seconds: 120
-  timesteps: 6000
-  seed_timesteps: 2000
-  seeds: [0]
-  eval_sessions: 80
-  playlist_size: 8
-  session_length: 4
-"""
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    """Materialize audio, hrv, listeners and policy groups once, on small data."""
-    from dagster import load_assets_from_modules
-
-    from assets import audio, hrv, policy
-    from assets.resources import SettingsResource
-    from definitions import build_resources
-
-    base = tmp_path_factory.mktemp("policy_stack")
-    res = SettingsResource(data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-                           overrides_yaml=SMALL + f"mlflow: {{artifact_root: {base / 'artifacts'}}}\n")
-    resources = build_resources(res)
-    result = materialize(load_assets_from_modules([audio, hrv, policy]), resources=resources)
-    assert result.success
-    return {"settings": res.get(), "result": result, "resources": resources, "settings_resource": res}
 
 
 def test_seed_reward_rule():
@@ -82,8 +47,8 @@ def test_ndcg():
     assert ndcg_at_k(np.array([0, 0, 0]), 3) is None
 
 
-def test_envs_pass_check_env(stack):
-    spec = stack["result"].output_for_node("recommendation_env")
+def test_envs_pass_check_env(policy_stack):
+    spec = policy_stack["result"].output_for_node("recommendation_env")
     world = spec.world("train")
     check_env(SeedBanditEnv(world, seed=0))
     env = ListeningSessionEnv(world, playlist_size=8, session_length=4, seed=0)
@@ -94,8 +59,8 @@ def test_envs_pass_check_env(stack):
     assert len(set(played)) == 4
 
 
-def test_response_bank_reads_stress_through_the_hrv_model(stack):
-    spec = stack["result"].output_for_node("recommendation_env")
+def test_response_bank_reads_stress_through_the_hrv_model(policy_stack):
+    spec = policy_stack["result"].output_for_node("recommendation_env")
     bank = spec.bank
     # the real HRV model separates relaxed from stressed simulated responses
     p_high_relaxed = bank.probabilities[0, :, 2].mean()
@@ -104,8 +69,8 @@ def test_response_bank_reads_stress_through_the_hrv_model(stack):
     assert bank.level_accuracy() > 0.5
 
 
-def test_trained_policy_beats_random_on_held_out(stack):
-    table = stack["result"].output_for_node("policy_evaluation")
+def test_trained_policy_beats_random_on_held_out(policy_stack):
+    table = policy_stack["result"].output_for_node("policy_evaluation")
     by = table.set_index("policy")
     assert set(by.index) >= {"a2c_session", "a2c_seed_bandit", "random", "popularity", "emotion_match",
                              "supervised", "oracle"}
@@ -118,15 +83,15 @@ def test_trained_policy_beats_random_on_held_out(stack):
         assert ((by[col] >= 0) & (by[col] <= 1)).all()
 
 
-def test_policy_registered_promoted_and_ranks(stack):
+def test_policy_registered_promoted_and_ranks(policy_stack):
     from moodtune.policy.packaging import ranker_from_registry
 
-    s = stack["settings"]
+    s = policy_stack["settings"]
     champion = registry.champion("moodtune-policy", s)
     assert champion is not None and champion.tags["gate.decision"] == "promoted"
     ranker, version = ranker_from_registry(s)
     assert version == str(champion.version)
-    spec = stack["result"].output_for_node("recommendation_env")
+    spec = policy_stack["result"].output_for_node("recommendation_env")
     playlist = pd.DataFrame(spec.song_features[:6], index=spec.track_ids[:6], columns=list(SONG_COLUMNS))
     ranked = ranker.rank(playlist, ListenerContext.parse(25, "male", 2), k=3)
     assert len(ranked) == 3
@@ -140,10 +105,10 @@ def test_policy_registered_promoted_and_ranks(stack):
     assert list(out["track_id"][:3]) == [r.track_id for r in ranked]
 
 
-def test_gate_refuses_an_untrained_policy(stack):
-    s = stack["settings"]
+def test_gate_refuses_an_untrained_policy(policy_stack):
+    s = policy_stack["settings"]
     p = s.policy
-    spec = stack["result"].output_for_node("recommendation_env")
+    spec = policy_stack["result"].output_for_node("recommendation_env")
     untrained = pipeline.train_policies(spec, p.model_copy(update={"seed_timesteps": 0}),
                                         s.data_path("policy", "untrained"), timesteps=0)
     table = pipeline.evaluate_policy(spec, {"a2c_session": pipeline.load_a2c(untrained["session"][0], "session", 0.1),
@@ -166,10 +131,10 @@ def test_gate_refuses_an_untrained_policy(stack):
     assert registry.champion("moodtune-policy", s).version == before
 
 
-def test_untrained_ranker_is_not_better_than_random_by_much(stack):
+def test_untrained_ranker_is_not_better_than_random_by_much(policy_stack):
     """Sanity: the lift of the trained policy comes from training, not the action encoding."""
-    s = stack["settings"]
-    spec = stack["result"].output_for_node("recommendation_env")
+    s = policy_stack["settings"]
+    spec = policy_stack["result"].output_for_node("recommendation_env")
     from stable_baselines3 import A2C
 
     env = pipeline.make_session_env(spec, s.policy)()

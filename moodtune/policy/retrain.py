@@ -86,11 +86,15 @@ def retrain(spec: EnvSpec, champion: PolicyRanker, feedback: pd.DataFrame, p: Po
 
     world = training_world(spec, feedback, seed)
     # A copy of the champion, so the serving champion object is never modified.
-    model = A2C("MlpPolicy", ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight),
-                seed=seed, device="cpu", **dict(p.a2c))
+    from stable_baselines3.common.env_util import make_vec_env
+
+    def make_env():
+        return ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight)
+
+    model = A2C("MlpPolicy", make_vec_env(make_env, n_envs=p.n_envs, seed=seed), seed=seed, device="cpu",
+                **dict(p.a2c))
     model.policy.load_state_dict(champion.model.policy.state_dict())
-    model, _ = train_a2c(lambda: ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight),
-                         timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
+    model, _ = train_a2c(make_env, timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
     if degrade_scale > 0:
         degrade(model, degrade_scale, seed)
     challenger = PolicyRanker(model, "session", p.temperature)

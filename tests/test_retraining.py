@@ -1,0 +1,139 @@
+"""Retraining: feedback -> sensor (build_sensor_context) -> job in-process -> gate.
+
+Starts from a weak registered champion, writes real feedback rows for real recommendations
+made by that champion, evaluates the sensor, runs the job, and checks that a better
+challenger is promoted and a deliberately degraded one is not.
+"""
+
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+    load_assets_from_modules,
+)
+
+from assets.policy import POLICY_MODEL
+from assets.retraining import retrained_policy
+from jobs.retraining import feedback_retraining_sensor, policy_retraining_job
+from moodtune import registry
+from moodtune.feedback.reward import reward_for_stress
+from moodtune.policy import pipeline
+from moodtune.policy.features import SONG_COLUMNS, ListenerContext
+from moodtune.policy.packaging import PolicyPyfunc, ranker_from_registry
+
+
+def _register_weak_champion(stack) -> str:
+    """A policy trained for a few hundred steps, made champion by hand (the test's start)."""
+    s = stack["settings"]
+    spec = stack["result"].output_for_node("recommendation_env")
+    weak = pipeline.train_policies(spec, s.policy.model_copy(update={"seeds": (0,), "seed_timesteps": 0}),
+                                   s.data_path("policy", "weak"), timesteps=400)
+    meta = pipeline.write_meta(s.data_path("policy", "weak", "meta.json"), "session", s.policy.temperature)
+    with registry.start_run("weak champion", settings=s):
+        info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(),
+                                       artifacts={"policy": weak["session"][0], "meta": str(meta)})
+    version = registry.register(info.model_uri, POLICY_MODEL, settings=s)
+    registry.configure(s).set_registered_model_alias(POLICY_MODEL, s.registry.champion_alias, version.version)
+    return str(version.version)
+
+
+def _log_feedback(stack, n: int, seed: int = 0) -> int:
+    """n recommendations by the champion, each with one feedback row (as the service does)."""
+    s = stack["settings"]
+    spec = stack["result"].output_for_node("recommendation_env")
+    store = stack["resources"]["feedback"].store()
+    ranker, version = ranker_from_registry(s)
+    rng = np.random.default_rng(seed)
+    last = 0
+    for _ in range(n):
+        idx = rng.choice(len(spec.track_ids), size=8, replace=False)
+        playlist = pd.DataFrame(spec.song_features[idx], index=[spec.track_ids[i] for i in idx], columns=list(SONG_COLUMNS))
+        ctx = ListenerContext(int(rng.integers(18, 70)), int(rng.integers(0, 2)), float(rng.integers(1, 6)))
+        ranked = ranker.rank(playlist, ctx)
+        candidates = [{"track_id": r.track_id, "score": r.score, "probability": r.probability,
+                       "features": dict(zip(SONG_COLUMNS, playlist.loc[r.track_id].tolist(), strict=True))}
+                      for r in ranked]
+        rec = store.record_recommendation(source="catalog", age=ctx.age, gender="male" if ctx.gender else "female",
+                                          mood=int(ctx.mood), k=3, candidates=candidates,
+                                          model_versions={POLICY_MODEL: version})
+        chosen = ranked[int(rng.integers(0, 3))]
+        level = ["low", "medium", "high"][int(rng.integers(0, 3))]
+        row = store.record_feedback(rec, chosen.track_id, stress_level=level,
+                                    reward=reward_for_stress(level, s.feedback.reward))
+        last = row.id
+    return last
+
+
+@pytest.fixture(scope="module")
+def retrain_defs(policy_stack):
+    from assets import audio, hrv, policy
+
+    upstream = load_assets_from_modules([audio, hrv, policy])
+    return Definitions(assets=[*upstream, retrained_policy], jobs=[policy_retraining_job],
+                       sensors=[feedback_retraining_sensor], resources=policy_stack["resources"])
+
+
+def test_sensor_requests_one_run_per_batch_and_skips_otherwise(policy_stack, retrain_defs):
+    s = policy_stack["settings"]
+    _register_weak_champion(policy_stack)
+    need = s.retrain.min_new_feedback
+    store = policy_stack["resources"]["feedback"].store()
+    start = store.latest_feedback_id()
+    resources = policy_stack["resources"]
+    with DagsterInstance.ephemeral() as instance:
+        with build_sensor_context(instance=instance, cursor=str(start), resources=resources) as ctx:
+            skipped = feedback_retraining_sensor(ctx)
+        assert isinstance(skipped, SkipReason) and f"waiting for {need}" in skipped.skip_message
+
+        last = _log_feedback(policy_stack, need)
+        with build_sensor_context(instance=instance, cursor=str(start), resources=resources) as ctx:
+            request = feedback_retraining_sensor(ctx)
+            cursor = ctx.cursor
+        assert isinstance(request, RunRequest)
+        assert request.run_key == f"feedback-{last}"
+        assert request.run_config["ops"]["retrained_policy"]["config"] == {"from_id": start, "to_id": last}
+        assert cursor == str(last)
+
+        with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+            again = feedback_retraining_sensor(ctx)
+        assert isinstance(again, SkipReason) and "0 new feedback rows" in again.skip_message
+
+
+def _run_job(retrain_defs, config: dict):
+    job = retrain_defs.resolve_job_def("policy_retraining_job")
+    with DagsterInstance.ephemeral() as instance:
+        # the upstream recommendation_env is read from the stack's IO manager storage
+        result = job.execute_in_process(run_config={"ops": {"retrained_policy": {"config": config}}},
+                                        instance=instance)
+    assert result.success
+    return result.output_for_node("retrained_policy")
+
+
+def test_better_challenger_promoted_and_degraded_one_refused(policy_stack, retrain_defs):
+    s = policy_stack["settings"]
+    weak = _register_weak_champion(policy_stack)
+    store = policy_stack["resources"]["feedback"].store()
+    start = store.latest_feedback_id()
+    last = _log_feedback(policy_stack, s.retrain.min_new_feedback, seed=1)
+
+    better = _run_job(retrain_defs, {"from_id": start, "to_id": last, "timesteps": 8000})
+    assert better["promoted"], better["reason"]
+    assert better["scores"]["mean_reward"] > better["scores"]["champion_mean_reward"]
+    assert better["scores"]["replay_rows"] == s.retrain.min_new_feedback
+    assert better["scores"]["ope_effective_sample_size"] > 0
+    champion = registry.champion(POLICY_MODEL, s)
+    assert str(champion.version) == better["version"] != weak
+
+    worse = _run_job(retrain_defs, {"from_id": start, "to_id": last, "timesteps": 0, "degrade_scale": 2.0})
+    assert not worse["promoted"]
+    assert str(registry.champion(POLICY_MODEL, s).version) == better["version"]
+    # the run shows the data window it used
+    run = registry.configure(s).get_run(registry.configure(s).get_model_version(POLICY_MODEL, worse["version"]).run_id)
+    assert run.data.params["window.count"] == str(s.retrain.min_new_feedback)
