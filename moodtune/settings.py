@@ -213,7 +213,7 @@ class ServiceSettings(Section):
     max_hrv_bytes: int = Field(2_000_000, ge=100)  # an uploaded RR / metrics CSV
     max_rr_intervals: int = Field(20_000, ge=10)
     reason_top: int = Field(2, ge=1)  # emotions named in a recommendation's reason
-    workers: int = Field(1, ge=1)  # BentoML worker processes
+    workers: int = Field(2, ge=1)  # BentoML worker processes
     timeout_s: int = Field(60, ge=1)  # per-request timeout
     log_batch_max: int = Field(256, ge=1)  # recommendation events committed together (group commit)
 

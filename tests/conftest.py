@@ -85,3 +85,34 @@ def policy_stack(tmp_path_factory):
     return {"settings": res.get(), "result": result, "resources": resources, "settings_resource": res}
 
 
+
+
+# The real service for tests/test_service*.py: text, image and catalog groups materialized on
+# top of the policy stack's stores, the champions imported into a temp BentoML home, and
+# `bentoml serve` started once per session on a free port (one worker, small input limits).
+SERVICE_LIMITS = {"MOODTUNE_SERVICE__WORKERS": "1", "MOODTUNE_SERVICE__MAX_FILE_BYTES": "2000000",
+                  "MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "3000000", "MOODTUNE_SERVICE__MAX_TEXT_CHARS": "200",
+                  "MOODTUNE_SERVICE__MAX_PLAYLIST": "60", "MOODTUNE_SERVICE__MAX_FILES": "4"}
+
+
+@pytest.fixture(scope="session")
+def service_stack(policy_stack, tmp_path_factory):
+    from dagster import AssetSelection, load_assets_from_package_module, materialize
+
+    import assets
+    from bento.testing import ServiceProcess, import_models
+
+    s = policy_stack["settings"]
+    result = materialize(load_assets_from_package_module(assets), resources=policy_stack["resources"],
+                         selection=AssetSelection.groups("text", "image", "catalog"))
+    assert result.success
+    base = tmp_path_factory.mktemp("service")
+    env = {**os.environ, "MOODTUNE_DATA_DIR": str(s.data_dir), "MLFLOW_TRACKING_URI": s.tracking_uri,
+           "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(s.artifact_root), "BENTOML_HOME": str(base / "bentoml"),
+           "BENTOML_DO_NOT_TRACK": "True", **SERVICE_LIMITS}
+    import_models(env)
+    service = ServiceProcess(env, base / "service.log").start()
+    try:
+        yield {"url": service.url, "settings": s, "env": env, "service": service, "base": base}
+    finally:
+        service.stop()

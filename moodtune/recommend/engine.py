@@ -24,6 +24,7 @@ import pandas as pd
 
 from moodtune.emotions import CATEGORY_BY_CODE, GEMS6
 from moodtune.errors import InvalidAudio, InvalidHRV, InvalidInput, InvalidText
+from moodtune.policy.ranking import softmax
 from moodtune.recommend.catalog import GROUP_NAMES, SONG_COLUMNS, song_profile
 from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
 from moodtune.recommend.models import HRV, ModelHolder, ModelSet
@@ -85,6 +86,7 @@ class Engine:
         self.limits = settings.service
         self.holder = holder
         self.writer = writer
+        self._summaries: dict[tuple[str, int], str] = {}
 
     # ------------------------------------------------------------------ validation
 
@@ -193,28 +195,34 @@ class Engine:
             ids = ids + up_ids
             features = np.vstack([features, up_features])
             profiles = profiles + up_profiles
-        playlist = pd.DataFrame(features, index=pd.Index(ids, name="track_id"), columns=list(SONG_COLUMNS))
-        ranked = ms.policy.rank(playlist, who.context)
-        position = {t: i for i, t in enumerate(ids)}
-        n = len(ranked)
-        top = ranked[: min(k, n)]
+        policy = ms.policy
+        scores = np.asarray(policy.scores(features, who.context), dtype=float).reshape(-1)
+        if scores.shape != (len(ids),) or not np.all(np.isfinite(scores)):
+            raise InvalidInput("the policy could not score this playlist (non-finite scores)")
+        probs = softmax(scores, policy.temperature)  # = PolicyRanker.rank, without the DataFrame
+        order = np.argsort(-scores, kind="stable")
+        n = len(order)
         versions = ms.versions
+        head = f"for a {who.age}-year-old {who.gender} in mood {who.mood}/5 ({MOODS[who.mood]})"
         tracks = []
-        for rank, r in enumerate(top, start=1):
-            profile = profiles[position[r.track_id]]
+        for rank, i in enumerate(order[: min(k, n)], start=1):
+            profile = profiles[i]
+            p = float(probs[i])
             tracks.append({
                 "rank": rank,
-                "track_id": r.track_id,
-                "score": round(float(r.score), 6),
-                "probability": round(float(r.probability), 6),
-                "reason": self.reason(profile, rank, n, who, float(r.probability)),
+                "track_id": ids[i],
+                "score": round(float(scores[i]), 6),
+                "probability": round(p, 6),
+                "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; "
+                          f"the policy picks it first with probability {p:.2f}",
                 "profile": profile,
             })
+        columns = list(SONG_COLUMNS)
+        logged = np.round(features, 6).tolist()  # what the policy saw, to 1e-6 (keeps the event small)
         candidates = [
-            {"track_id": r.track_id,
-             "features": dict(zip(SONG_COLUMNS, map(float, features[position[r.track_id]]), strict=True)),
-             "score": float(r.score), "probability": float(r.probability)}
-            for r in ranked
+            {"track_id": ids[i], "features": dict(zip(columns, logged[i], strict=True)),
+             "score": float(scores[i]), "probability": float(probs[i])}
+            for i in order
         ]
         event = RecommendationEvent(
             source="upload" if uploads else "catalog", age=who.age, gender=who.gender, mood=who.mood,
@@ -231,7 +239,13 @@ class Engine:
         }
         return Plan(answer, event)
 
-    def reason(self, profile: Mapping[str, Any], rank: int, n: int, who: Listener, probability: float) -> str:
+    def summary(self, profile: Mapping[str, Any]) -> str:
+        """Why a song suits: its strongest emotions, its genre and what its texts say (cached
+        per catalog track; uploads are computed each time)."""
+        key = (profile["track_id"], id(profile))
+        cached = self._summaries.get(key)
+        if cached is not None:
+            return cached
         emotions = sorted(GEMS6, key=lambda e: -profile["emotions"][e])[: self.limits.reason_top]
         sound = " and ".join(f"{_pretty(e)} ({profile['emotions'][e]:.2f})" for e in emotions)
         genre = profile["genre"]
@@ -240,8 +254,12 @@ class Engine:
         if text and text.get("top"):
             words = ", ".join(text.get("keywords", [])[:3])
             parts.append(f"its texts read {text.get('top_name') or text['top']}" + (f" ({words})" if words else ""))
-        return (f"#{rank} of {n} for a {who.age}-year-old {who.gender} in mood {who.mood}/5 ({MOODS[who.mood]}): "
-                + "; ".join(parts) + f"; the policy picks it first with probability {probability:.2f}")
+        out = "; ".join(parts)
+        if profile.get("source") != "upload":
+            if len(self._summaries) > 100_000:
+                self._summaries.clear()
+            self._summaries[key] = out
+        return out
 
     # ------------------------------------------------------------------ text and photo
 
@@ -252,7 +270,7 @@ class Engine:
             profile = catalog.profile(h.track_id) if h.track_id in catalog else None
             out.append({
                 "rank": rank, "track_id": h.track_id, "name": h.name, "artists": h.artists,
-                "distance": round(float(h.distance), 6), "score": round(-float(h.distance), 6),
+                "distance": round(float(h.distance), 6), "score": round(0.0 - float(h.distance), 6),
                 "in_catalog": profile is not None, "profile": profile,
                 "reason": f"#{rank}: {why}; emotion distance {float(h.distance):.3f}",
             })
@@ -311,8 +329,10 @@ class Engine:
         why = f"its emotion is closest to the photo's ({', '.join(t['name'] for t in top[:2])})"
         tracks = self._hit_tracks(ms, result.tracks, why)
         answer = {
-            **{key: emotion[key] for key in ("message", "width", "height", "faces", "top_emotions",
-                                             "emotion", "emotion_coarse", "valence", "arousal") if key in emotion},
+            **{key: emotion[key] for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse",
+                                             "valence", "arousal") if key in emotion},
+            "top_emotions": [{"code": c, "name": code_name(c), "strength": round(v, 4)}
+                             for c, v in result.emotion.emotion.top(3)],
             "query_emotion": {c: round(v, 4) for c, v in result.query.as_dict().items()},
             "query_top": top,
             "tracks": tracks,
@@ -468,7 +488,11 @@ class Engine:
 
     def models(self) -> dict[str, Any]:
         ms = self.holder.current
-        return {**ms.describe(), "swaps": self.holder.swaps, "last_error": self.holder.last_error}
+        out = {**ms.describe(), "swaps": self.holder.swaps, "last_error": self.holder.last_error}
+        if self.writer is not None:  # this worker's writes: group commits make commits < rows
+            out["event_log"] = {"commits": self.writer.commits, "rows": self.writer.rows,
+                                "largest_batch": self.writer.largest_batch}
+        return out
 
 
 def _plain(value: Any) -> Any:

@@ -9,7 +9,10 @@ event that arrived while the previous commit was running goes into the next tran
 (one fsync for all of them), and each caller's future resolves only after that commit.
 Feedback rows go through :meth:`FeedbackStore.record_feedback` unchanged (its validation,
 reward and cursor ordering), one by one on the same thread, so in-process writers never
-contend for SQLite's lock.
+contend for SQLite's lock. Across processes (several service workers on one SQLite file) the
+writers take turns through an ``flock`` on ``<db>.writer.lock`` before each transaction: the
+kernel wakes the next one the moment the lock is free, where SQLite's busy handler would
+poll with sleeps of up to 100 ms.
 
 The group insert writes the same row :meth:`FeedbackStore.record_recommendation` writes (the
 table is :data:`moodtune.feedback.schema.recommendations`); the events are validated here
@@ -19,15 +22,19 @@ event fails alone with the store's message.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import math
+import os
 import queue
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from moodtune.errors import InvalidFeedback
@@ -69,8 +76,11 @@ class RecommendationEvent:
         for c in self.candidates:
             for key in ("score", "probability"):
                 v = c.get(key)
-                if v is not None and not math.isfinite(float(v)):
+                if v is not None and (not isinstance(v, float | int) or not math.isfinite(v)):
                     raise InvalidFeedback(f"candidate {c['track_id']!r} has a non-finite {key}")
+            features = c.get("features") or {}
+            if not all(isinstance(v, float | int) and math.isfinite(v) for v in features.values()):
+                raise InvalidFeedback(f"candidate {c['track_id']!r} has non-numeric or non-finite features")
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"source": self.source, "age": self.age, "gender": self.gender, "mood": self.mood,
@@ -87,11 +97,10 @@ class RecommendationEvent:
             "mood": self.mood,
             "k": len(self.chosen),
             "model_versions": {str(k): str(v) for k, v in self.model_versions.items()},
+            # built by the engine from floats; features rounded there (6 decimals keep the JSON small)
             "candidates": [
-                {"track_id": str(c["track_id"]),
-                 "features": {str(k): float(v) for k, v in (c.get("features") or {}).items()},
-                 "score": None if c.get("score") is None else float(c["score"]),
-                 "probability": None if c.get("probability") is None else float(c["probability"])}
+                {"track_id": str(c["track_id"]), "features": c.get("features") or {},
+                 "score": c.get("score"), "probability": c.get("probability")}
                 for c in self.candidates
             ],
             "chosen": [str(t) for t in self.chosen],
@@ -121,6 +130,7 @@ class EventWriter:
         self.commits = 0
         self.rows = 0
         self.largest_batch = 0
+        self._lock_fd = _writer_lock_file(store)
         store.ensure_schema()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -151,6 +161,21 @@ class EventWriter:
             self._closed = True
             self._queue.put(_STOP)
             self._thread.join(timeout)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Hold the cross-process writer lock (SQLite only) for one transaction."""
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     # --- the writer thread -----------------------------------------------------------------
 
@@ -170,7 +195,7 @@ class EventWriter:
                 self._commit_recommendations(recs)
             for job in jobs:
                 if job.kind == "feedback":
-                    self._run_one(job, lambda p: self.store.record_feedback(**p))
+                    self._run_one(job, self._record_feedback)
             if stop:
                 return
 
@@ -180,14 +205,16 @@ class EventWriter:
             return
         rows = [j.payload.row() for j in live]
         try:
-            with self.store.engine.begin() as conn:
+            with self._turn(), self.store.engine.begin() as conn:
                 conn.execute(recommendations.insert(), rows)
         except Exception as exc:  # one bad row must not fail the others: retry alone, via the store
             log.warning("group insert of %d recommendation events failed (%s); retrying one by one",
                         len(rows), exc)
             for job in live:
                 try:
-                    job.future.set_result(self.store.record_recommendation(**job.payload.as_kwargs()))
+                    with self._turn():
+                        rec_id = self.store.record_recommendation(**job.payload.as_kwargs())
+                    job.future.set_result(rec_id)
                     self.commits += 1
                     self.rows += 1
                 except BaseException as one:  # noqa: BLE001 - handed to the waiting caller
@@ -198,6 +225,10 @@ class EventWriter:
         self.largest_batch = max(self.largest_batch, len(rows))
         for job, row in zip(live, rows, strict=True):
             job.future.set_result(row["id"])
+
+    def _record_feedback(self, kwargs: dict[str, Any]):
+        with self._turn():
+            return self.store.record_feedback(**kwargs)
 
     def _run_one(self, job: _Job, call) -> None:
         if not job.future.set_running_or_notify_cancel():
@@ -210,3 +241,13 @@ class EventWriter:
             self.commits += 1
             self.rows += 1
             job.future.set_result(result)
+
+
+def _writer_lock_file(store: FeedbackStore) -> int | None:
+    """An open lock file beside a SQLite database (``None`` for other databases)."""
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    path = Path(url.database).with_suffix(".writer.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

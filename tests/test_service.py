@@ -1,0 +1,444 @@
+"""The real service over HTTP: `bentoml serve` on a free port, champions built on small demo
+data and imported from the MLflow registry, a real SQLite feedback store. Every endpoint with
+good and bad input (the fixture `service_stack` is in conftest.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from moodtune import registry
+from moodtune.feedback import FeedbackStore, default_url, reward_for_stress
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+MODELS = ("moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face")
+
+
+@pytest.fixture(scope="module")
+def svc(service_stack):
+    with httpx.Client(base_url=service_stack["url"], timeout=120) as client:
+        yield {**service_stack, "client": client}
+
+
+@pytest.fixture(scope="module")
+def catalog(svc) -> pd.DataFrame:
+    return pd.read_parquet(svc["settings"].data_path("catalog", "catalog.parquet")).set_index("track_id")
+
+
+@pytest.fixture(scope="module")
+def store(svc) -> FeedbackStore:
+    return FeedbackStore(default_url(svc["settings"]), settings=svc["settings"])
+
+
+def post(svc, endpoint: str, **kwargs) -> httpx.Response:
+    return svc["client"].post(f"/{endpoint}", **kwargs)
+
+
+def error_of(response: httpx.Response) -> str:
+    body = response.json()
+    body = body[0] if isinstance(body, list) else body
+    return json.dumps(body, ensure_ascii=False)
+
+
+def ids_of(catalog: pd.DataFrame, n: int, seed: int = 0) -> list[str]:
+    return list(np.random.default_rng(seed).choice(catalog.index.to_numpy(), size=n, replace=False))
+
+
+def rr_file(tmp_path: Path, stress: float, seed: int) -> Path:
+    from moodtune.hrv.simulate import simulate_rr
+
+    path = tmp_path / f"rr_{stress}_{seed}.txt"
+    np.savetxt(path, simulate_rr(stress, 300, np.random.default_rng(seed)), fmt="%.1f")
+    return path
+
+
+# --- health, versions, OpenAPI ---------------------------------------------------------------------
+
+
+def test_health_models_and_openapi(svc, catalog):
+    c = svc["client"]
+    assert c.get("/livez").status_code == 200 and c.get("/readyz").status_code == 200
+    answer = post(svc, "models", json={}).json()
+    for name in MODELS:  # serving exactly the registry's champions
+        assert answer["models"][name]["version"] == str(registry.champion(name, svc["settings"]).version)
+        assert answer["models"][name]["source"].startswith(f"bentoml:{name}:v")
+    assert answer["catalog"]["tracks"] == len(catalog) == 96
+    assert answer["catalog"]["built_from"]["moodtune-audio"] == answer["models"]["moodtune-audio"]["version"]
+    assert answer["catalog"]["stale"] == {}
+    paths = c.get("/docs.json").json()["paths"]
+    for endpoint in ("recommend", "recommend_text", "recommend_image", "analyze_audio", "analyze_hrv",
+                     "feedback", "models"):
+        assert f"/{endpoint}" in paths
+
+
+# --- recommend -------------------------------------------------------------------------------------
+
+
+def test_recommend_from_catalog_ranks_logs_and_explains(svc, catalog, store):
+    ids = ids_of(catalog, 12)
+    body = {"track_ids": ids, "age": 34, "gender": "female", "mood": 2, "k": 5}
+    r = post(svc, "recommend", json=body)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["k"] == 5 and a["candidates"] == 12 and a["source"] == "catalog"
+    tracks = a["tracks"]
+    assert [t["rank"] for t in tracks] == [1, 2, 3, 4, 5]
+    assert [t["score"] for t in tracks] == sorted((t["score"] for t in tracks), reverse=True)
+    assert all(t["track_id"] in ids for t in tracks)
+    probs = [t["probability"] for t in tracks]
+    assert probs == sorted(probs, reverse=True) and all(0 < p <= 1 for p in probs)
+    for t in tracks:  # each song's profile is the catalog's: emotion and genre probabilities
+        row = catalog.loc[t["track_id"]]
+        p = t["profile"]
+        assert p["genre"] == row["genre"] and p["emotion"] == row["emotion"]
+        assert p["emotions"]["sadness"] == pytest.approx(row["sadness"], abs=1e-4)
+        assert sum(p["genres"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert t["reason"].startswith(f"#{t['rank']} of 12 for a 34-year-old female in mood 2/5")
+        assert row["genre"] in t["reason"]
+    assert set(a["model_versions"]) == set(MODELS)
+    # the event is in the feedback store: every candidate with its logged choice probability
+    rec = store.get_recommendation(a["recommendation_id"])
+    assert rec.source == "catalog" and (rec.age, rec.gender, rec.mood, rec.k) == (34, "female", 2, 5)
+    assert rec.chosen == [t["track_id"] for t in tracks]
+    assert sorted(c["track_id"] for c in rec.candidates) == sorted(ids)
+    assert sum(c["probability"] for c in rec.candidates) == pytest.approx(1.0, abs=1e-6)
+    logged = {c["track_id"]: c for c in rec.candidates}
+    assert logged[tracks[0]["track_id"]]["probability"] == pytest.approx(tracks[0]["probability"], abs=1e-6)
+    assert logged[ids[0]]["features"]["sadness"] == pytest.approx(catalog.loc[ids[0], "sadness"], abs=1e-6)
+    assert rec.model_versions == a["model_versions"]
+    # the same request ranks the same way; another mood ranks differently
+    again = post(svc, "recommend", json=body).json()
+    assert [t["track_id"] for t in again["tracks"]] == [t["track_id"] for t in tracks]
+    assert again["recommendation_id"] != a["recommendation_id"]
+    happy = post(svc, "recommend", json={**body, "mood": 5, "k": 12}).json()
+    sad = post(svc, "recommend", json={**body, "mood": 1, "k": 12}).json()
+    assert [t["score"] for t in happy["tracks"]] != [t["score"] for t in sad["tracks"]]
+
+
+def test_recommend_k_larger_than_the_playlist_returns_all(svc, catalog):
+    a = post(svc, "recommend", json={"track_ids": ids_of(catalog, 3), "age": 20, "gender": "male",
+                                     "mood": 4, "k": 10}).json()
+    assert a["k"] == 3 and a["requested_k"] == 10 and len(a["tracks"]) == 3
+
+
+@pytest.mark.parametrize("change,status,words", [
+    ({"track_ids": ["nope-1", "nope-2"]}, 422, ["2 track id(s) are not in the catalog", "nope-1"]),
+    ({"track_ids": "REPEAT"}, 422, ["more than once"]),
+    ({"track_ids": []}, 422, ["playlist is empty"]),
+    ({"k": 0}, 422, ["k must be from 1 to 50"]),
+    ({"k": 51}, 422, ["k must be from 1 to 50"]),
+    ({"mood": 7}, 422, ["mood must be a whole number from 1 (sad) to 5 (happy)"]),
+    ({"mood": 2.5}, 400, ["mood", "integer"]),
+    ({"gender": "robot"}, 422, ["gender must be 'female' or 'male'"]),
+    ({"age": 300}, 422, ["age must be between 5 and 120"]),
+    ({"age": None}, 400, ["age"]),
+    ({"track_ids": "TOO_MANY"}, 422, ["the limit is 60"]),
+])
+def test_recommend_bad_input_says_what_to_fix(svc, catalog, change, status, words):
+    body = {"track_ids": ids_of(catalog, 5), "age": 30, "gender": "male", "mood": 3, "k": 3, **change}
+    if body["track_ids"] == "REPEAT":
+        body["track_ids"] = ids_of(catalog, 3) * 2
+    if body["track_ids"] == "TOO_MANY":
+        body["track_ids"] = [f"t{i}" for i in range(61)]
+    if body["age"] is None:
+        del body["age"]
+    r = post(svc, "recommend", json=body)
+    assert r.status_code == status, r.text
+    for w in words:
+        assert w in error_of(r)
+
+
+def test_recommend_uploaded_songs_hears_them_as_the_catalog_does(svc, catalog, store):
+    ids = ["demo-classical-calmness-000", "demo-rock-tension-001"]
+    paths = [Path(catalog.loc[t, "path"]) for t in ids]
+    files = [("files", (p.name, p.read_bytes(), "audio/flac")) for p in paths]
+    r = post(svc, "recommend", files=files, data={"age": "25", "gender": "male", "mood": "4", "k": "2"})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["source"] == "upload" and a["k"] == 2
+    by_title = {t["profile"]["title"]: t for t in a["tracks"]}
+    for track_id, path in zip(ids, paths, strict=True):
+        t = by_title[path.name]
+        assert t["track_id"].startswith("upload-")
+        # the uploaded audio gets the profile its catalog entry has (same audio, same model)
+        assert t["profile"]["genre"] == catalog.loc[track_id, "genre"]
+        for e, v in t["profile"]["emotions"].items():
+            assert v == pytest.approx(catalog.loc[track_id, e], abs=0.01)
+    assert store.get_recommendation(a["recommendation_id"]).source == "upload"
+
+
+def test_recommend_upload_errors(svc, catalog):
+    clip = Path(catalog.iloc[0]["path"]).read_bytes()
+    listener = {"age": "25", "gender": "male", "mood": "4"}
+    r = post(svc, "recommend", files=[("files", ("notes.wav", b"not audio at all" * 100, "audio/wav"))], data=listener)
+    assert r.status_code == 422 and "notes.wav" in error_of(r) and "not audio" in error_of(r)
+    r = post(svc, "recommend", files=[("files", ("a.flac", clip, "audio/flac")), ("files", ("b.flac", clip, "audio/flac"))],
+             data=listener)
+    assert r.status_code == 422 and "same audio" in error_of(r)
+    r = post(svc, "recommend", files=[("files", (f"{i}.flac", clip + bytes([i]), "audio/flac")) for i in range(5)],
+             data=listener)
+    assert r.status_code == 422 and "the limit is 4 per playlist" in error_of(r)
+    big = b"\0" * 2_100_000
+    r = post(svc, "recommend", files=[("files", ("big.wav", big, "audio/wav"))], data=listener)
+    assert r.status_code == 400 and "the limit is 2,000,000" in error_of(r)
+    r = post(svc, "recommend", files=[("files", ("huge.wav", b"\0" * 3_100_000, "audio/wav"))], data=listener)
+    assert r.status_code == 413 and "larger than 3,000,000 bytes" in error_of(r)
+    # a file field given as a URL or a path is refused, never fetched or opened
+    r = post(svc, "recommend", data=listener, files={"files": (None, "http://example.com/song.wav")})
+    assert r.status_code == 400 and "not fetched" in error_of(r)
+    r = post(svc, "analyze_audio", json={"file": "/etc/passwd"})
+    assert r.status_code == 400
+
+
+# --- text and photo --------------------------------------------------------------------------------
+
+
+def test_recommend_text_reads_the_emotion_and_finds_matching_tracks(svc, store):
+    r = post(svc, "recommend_text", json={"text": "想念你，好难过，心里很伤心", "k": 5})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["top_emotions"][0]["code"] == "sorrow" and "哀" in a["top_emotions"][0]["name"]
+    assert {"想念", "难过"} <= {k["word"] for k in a["keywords"]}
+    assert a["recommendation_id"] is None  # no listener context: nothing to give feedback on
+    dists = [t["distance"] for t in a["tracks"]]
+    assert len(dists) == 5 and dists == sorted(dists)
+    # the demo catalog's sad songs have sad texts: most of the nearest tracks are sad ones
+    assert sum("-sadness-" in t["track_id"] for t in a["tracks"]) >= 3
+    assert all(t["in_catalog"] and t["profile"]["text"] for t in a["tracks"])
+    logged = post(svc, "recommend_text", json={"text": "今天好开心，快乐极了", "k": 3, "age": 22, "gender": "female",
+                                               "mood": 5}).json()
+    assert logged["top_emotions"][0]["code"] == "joy"
+    rec = store.get_recommendation(logged["recommendation_id"])
+    assert rec.source == "text" and rec.chosen == [t["track_id"] for t in logged["tracks"]]
+
+
+@pytest.mark.parametrize("body,words", [
+    ({"text": ""}, ["text is empty"]),
+    ({"text": "城市的街道"}, ["no emotion found"]),
+    ({"text": "开心" * 101}, ["202 characters", "keep it to 200"]),
+    ({"text": "开心", "k": 0}, ["k must be from 1"]),
+    ({"text": "开心", "age": 30}, ["give age, gender and mood together"]),
+])
+def test_recommend_text_bad_input(svc, body, words):
+    r = post(svc, "recommend_text", json=body)
+    assert r.status_code == 422, r.text
+    for w in words:
+        assert w in error_of(r)
+
+
+def _jpeg(array) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_recommend_image_finds_the_face_and_its_expression(svc):
+    from skimage import data
+
+    r = post(svc, "recommend_image", files={"image": ("astronaut.jpg", _jpeg(data.astronaut()), "image/jpeg")},
+             data={"k": "4"})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert len(a["faces"]) == 1 and a["faces"][0]["top"] == "happy"
+    x, y, w, h = a["faces"][0]["box"]
+    assert 0 <= x < x + w <= a["width"] and 0 <= y < y + h <= a["height"]
+    assert a["top_emotions"][0]["code"] == "PA"  # 快乐 happiness
+    assert len(a["tracks"]) == 4 and a["query_top"][0]["code"] == "joy"
+    assert set(a["model_versions"]) == {"moodtune-face", "moodtune-text-index"}
+
+
+def test_recommend_image_without_a_face_is_422(svc):
+    from skimage import data
+
+    r = post(svc, "recommend_image", files={"image": ("coffee.jpg", _jpeg(data.coffee()), "image/jpeg")})
+    assert r.status_code == 422 and "no person found" in error_of(r)
+    r = post(svc, "recommend_image", files={"image": ("x.jpg", b"GIF89a nonsense", "image/jpeg")})
+    assert r.status_code == 422 and "not an image" in error_of(r)
+    r = post(svc, "recommend_image", json={})
+    assert r.status_code == 400 and "image" in error_of(r)
+
+
+# --- analysis --------------------------------------------------------------------------------------
+
+
+def test_analyze_audio(svc, catalog):
+    track = "demo-pop-joyful_activation-002"
+    path = Path(catalog.loc[track, "path"])
+    r = post(svc, "analyze_audio", files={"file": (path.name, path.read_bytes(), "audio/flac")})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["genre"] == catalog.loc[track, "genre"] and a["emotion"] == catalog.loc[track, "emotion"]
+    assert all(0 <= v <= 1 for v in a["emotions"].values())
+    assert sum(a["genres"].values()) == pytest.approx(1.0, abs=1e-3)
+    r = post(svc, "analyze_audio", files={"file": ("x.mp3", b"ID3" + b"\0" * 500, "audio/mpeg")})
+    assert r.status_code == 422 and "x.mp3" in error_of(r)
+    assert post(svc, "analyze_audio", json={}).status_code == 400
+
+
+def test_analyze_hrv_from_rr_metrics_and_files(svc, tmp_path):
+    relaxed = post(svc, "analyze_hrv", files={"file": ("calm.txt", rr_file(tmp_path, 0.05, 1).read_bytes())}).json()
+    stressed = post(svc, "analyze_hrv", files={"file": ("busy.txt", rr_file(tmp_path, 0.95, 2).read_bytes())}).json()
+    assert relaxed["source"] == "rr" and relaxed["recording"]["n_intervals"] > 200
+    assert stressed["probabilities"]["high"] > relaxed["probabilities"]["high"] + 0.2
+    assert relaxed["level"] == "low" and stressed["level"] in ("medium", "high")
+    assert sum(relaxed["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+    # the same recording as a JSON list, and its eight metrics as JSON or CSV, read the same
+    rr = np.loadtxt(rr_file(tmp_path, 0.05, 1)).tolist()
+    as_list = post(svc, "analyze_hrv", json={"rr": rr}).json()
+    assert as_list["probabilities"] == relaxed["probabilities"]
+    metrics = relaxed["metrics"]
+    as_metrics = post(svc, "analyze_hrv", json={"metrics": metrics}).json()
+    assert as_metrics["source"] == "metrics" and as_metrics["level"] == relaxed["level"]
+    assert as_metrics["probabilities"]["low"] == pytest.approx(relaxed["probabilities"]["low"], abs=1e-3)
+    csv = pd.DataFrame([metrics, metrics]).to_csv(index=False).encode()
+    as_csv = post(svc, "analyze_hrv", files={"file": ("metrics.csv", csv, "text/csv")}).json()
+    assert as_csv["rows"] == 2 and as_csv["level"] == as_metrics["level"]
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"json": {}}, ["give exactly one of rr", "got none"]),
+    ({"json": {"rr": [800, 810], "metrics": {"HR": 70}}}, ["got rr, metrics"]),
+    ({"json": {"rr": [800.0] * 10}}, ["too short"]),
+    ({"json": {"metrics": {"HR": 70, "SDRR": 50}}}, ["lack the columns", "MEAN_RR"]),
+    ({"json": {"metrics": {"MEAN_RR": 800, "SDRR": 50, "HR": 900, "RMSSD": 40, "pNN50": 20, "VLF": 300, "LF": 800,
+                           "HF": 600}}}, ["HR is 900", "plausible"]),
+    ({"files": {"file": ("x.bin", bytes(range(256)) * 4)}}, ["not a text file"]),
+    ({"files": {"file": ("rr.txt", b"800\n810\nabc\n")}}, ["line 3", "not a number"]),
+])
+def test_analyze_hrv_bad_input(svc, kwargs, words):
+    r = post(svc, "analyze_hrv", **kwargs)
+    assert r.status_code == 422, r.text
+    for w in words:
+        assert w in error_of(r)
+
+
+# --- feedback --------------------------------------------------------------------------------------
+
+
+def _recommendation(svc, catalog, seed=3):
+    return post(svc, "recommend", json={"track_ids": ids_of(catalog, 8, seed), "age": 41, "gender": "male",
+                                        "mood": 3, "k": 3}).json()
+
+
+def test_feedback_from_hrv_file_is_stored_with_its_reward(svc, catalog, store, tmp_path):
+    a = _recommendation(svc, catalog)
+    track = a["tracks"][0]
+    r = post(svc, "feedback", data={"recommendation_id": a["recommendation_id"], "track_id": track["track_id"]},
+             files={"file": ("rr.txt", rr_file(tmp_path, 0.05, 7).read_bytes(), "text/plain")})
+    assert r.status_code == 200, r.text
+    row = r.json()
+    assert row["source"] == "rr" and row["stress_level"] == row["reading"]["level"]
+    assert row["reward"] == reward_for_stress(row["stress_level"], svc["settings"].feedback.reward)
+    assert row["choice_probability"] == pytest.approx(track["probability"], abs=1e-6)
+    stored = store.get_feedback(row["id"])  # committed before the answer
+    assert stored.recommendation_id == a["recommendation_id"] and stored.track_id == track["track_id"]
+    assert stored.metrics["RMSSD"] == pytest.approx(row["reading"]["metrics"]["RMSSD"], rel=1e-4)
+    assert stored.probabilities["low"] == pytest.approx(row["reading"]["probabilities"]["low"], abs=1e-6)
+    assert stored.model_versions["moodtune-hrv"] == a["model_versions"]["moodtune-hrv"]
+
+
+def test_feedback_explicit_level_and_metrics(svc, catalog, store):
+    a = _recommendation(svc, catalog, seed=4)
+    rec_id, track = a["recommendation_id"], a["tracks"][1]["track_id"]
+    high = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "High"}).json()
+    assert high["stress_level"] == "high" and high["source"] == "explicit" and high["reward"] == 0.0
+    metrics = {"MEAN_RR": 900, "SDRR": 60, "HR": 66.7, "RMSSD": 45, "pNN50": 25, "VLF": 900, "LF": 700, "HF": 800}
+    m = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "metrics": metrics}).json()
+    assert m["source"] == "metrics" and m["id"] > high["id"]
+    assert store.get_feedback(m["id"]).metrics["HF"] == 800.0
+    assert store.latest_feedback_id() >= m["id"]
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"recommendation_id": "0" * 32}, ["unknown recommendation_id"]),
+    ({"track_id": "demo-not-a-candidate"}, ["was not among the candidates"]),
+    ({"stress_level": "calm"}, ["stress_level must be one of low, medium, high"]),
+    ({"stress_level": None}, ["give HRV", "or an explicit stress_level"]),
+    ({"rr": [800.0] * 100}, ["either HRV", "not both"]),
+])
+def test_feedback_bad_input(svc, catalog, change, words):
+    a = _recommendation(svc, catalog, seed=5)
+    body = {"recommendation_id": a["recommendation_id"], "track_id": a["tracks"][0]["track_id"],
+            "stress_level": "low", **change}
+    body = {k: v for k, v in body.items() if v is not None}
+    r = post(svc, "feedback", json=body)
+    assert r.status_code == 422, r.text
+    for w in words:
+        assert w in error_of(r)
+
+
+def test_concurrent_recommendations_are_group_committed_and_none_lost(svc, catalog, store):
+    results, errors = [], []
+
+    def one(i):
+        try:
+            with httpx.Client(base_url=svc["url"], timeout=120) as c:
+                r = c.post("/recommend", json={"track_ids": ids_of(catalog, 10, 100 + i), "age": 30,
+                                               "gender": "female", "mood": 1 + i % 5, "k": 2})
+                results.append((r.status_code, r.json().get("recommendation_id")))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    before = post(svc, "models", json={}).json()["event_log"]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and [s for s, _ in results] == [200] * 40
+    ids = [i for _, i in results]
+    assert len(set(ids)) == 40
+    for rec_id in ids:  # every acknowledged event is in the database
+        assert store.get_recommendation(rec_id).k == 2
+    after = post(svc, "models", json={}).json()["event_log"]
+    assert after["rows"] - before["rows"] == 40
+    assert after["commits"] - before["commits"] < 40 and after["largest_batch"] > 1
+
+
+# --- the web page's routes -------------------------------------------------------------------------
+
+
+def test_ui_routes_serve_the_page_the_catalog_and_audio_by_id_only(svc, catalog):
+    c = svc["client"]
+    page = c.get("/ui/")
+    assert page.status_code == 200 and "moodtune" in page.text and "/ui/static/app.js" in page.text
+    assert c.get("/ui/static/app.js").status_code == 200
+    listing = c.get("/ui/api/catalog", params={"limit": 1000}).json()
+    assert listing["total"] == len(catalog) and {t["track_id"] for t in listing["tracks"]} == set(catalog.index)
+    sad = [t for t in listing["tracks"] if "sadness" in " ".join(str(v) for v in t.values()).casefold()]
+    assert c.get("/ui/api/catalog", params={"q": "Sadness"}).json()["total"] == len(sad) >= 16
+    track = catalog.index[0]
+    audio = c.get(f"/ui/audio/{track}")
+    assert audio.status_code == 200 and audio.content == Path(catalog.loc[track, "path"]).read_bytes()
+    assert c.get("/ui/audio/not-a-track").status_code == 404
+    assert c.get("/ui/audio/..%2F..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert c.get("/ui/api/limits").json()["max_files"] == 4
+
+
+# --- start-up without models -----------------------------------------------------------------------
+
+
+def test_start_up_names_every_missing_model_and_how_to_build_it(svc, tmp_path):
+    env = {**svc["env"], "BENTOML_HOME": str(tmp_path / "empty-bentoml")}
+    done = subprocess.run([sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--port", "1"],
+                          cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "moodtune cannot start, models are missing from the BentoML store" in out
+    for name in (*MODELS, "moodtune-catalog"):
+        assert f"{name}: not in the BentoML store" in out
+    # the champions exist in the registry: the message says to import them
+    assert "import it with `python -m bento.models`" in out
+    assert os.fspath(tmp_path / "empty-bentoml") in out
