@@ -10,6 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(BIN):$(PATH)
 # jieba prints to stderr on first use; keep its cache inside the project tree
 export MPLBACKEND := Agg
+export BENTOML_DO_NOT_TRACK := True
 
 HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
@@ -60,13 +61,14 @@ up: build
 	@mkdir -p $(LOGS)
 	@bash scripts/start.sh dagster "$(BIN)/dagster dev -m definitions -h $(HOST) -p $(DAGSTER_PORT)" $(DAGSTER_PORT)
 	@bash scripts/start.sh mlflow "$(BIN)/mlflow ui --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT)
-	@if [ -f bento/service.py ]; then \
-	  bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT); \
-	else echo "service: no service yet (lands with the service issue)"; fi
+	@# the champions (built by dvc repro above) into the BentoML model store, then the service
+	$(BIN)/python -m bento.models
+	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT)
+	@$(BIN)/python -m bento.wait http://$(HOST):$(SERVICE_PORT)/readyz 300
 	@echo ""
 	@echo "Dagster UI:  http://$(HOST):$(DAGSTER_PORT)"
 	@echo "MLflow UI:   http://$(HOST):$(MLFLOW_PORT)"
-	@if [ -f bento/service.py ]; then echo "Service:     http://$(HOST):$(SERVICE_PORT)  (web page at /ui, API docs at /docs)"; fi
+	@echo "Service:     http://$(HOST):$(SERVICE_PORT)/ui  (the web page; API and OpenAPI at http://$(HOST):$(SERVICE_PORT)/)"
 	@echo "Logs in $(LOGS)/; stop with 'make down'."
 
 down:
