@@ -58,7 +58,7 @@ policy:
   bank_grid: 6
   bank_per_point: 4
   bank_seconds: 120
-  timesteps: 6000
+  timesteps: 12000
   seed_timesteps: 2000
   seeds: [0]
   eval_sessions: 80
