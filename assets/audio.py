@@ -21,7 +21,7 @@ from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
 from moodtune.audio import REGISTERED_MODEL
 from moodtune.audio.datasets import load_clips
-from moodtune.audio.features import FeatureConfig, extract_batch
+from moodtune.audio.features import FeatureConfig, extract_batch, release_workers
 from moodtune.audio.model import AudioModel, log_model
 from moodtune.audio.plots import confusion_figure, per_label_figure, training_curve_figure
 from moodtune.audio.train import evaluate, label_balance, labelled, split, train
@@ -38,7 +38,10 @@ def audio_clips(context, settings: SettingsResource) -> pd.DataFrame:
     """Audio clips with their labels: Emotify (``audio.emotify_dir``) and/or a music folder
     (``audio.music_dir``), else the synthesised demo set. Bad files are reported, not used."""
     s = settings.get()
-    clipset = load_clips(s, log=context.log.info)
+    try:
+        clipset = load_clips(s, log=context.log.info)
+    finally:
+        release_workers()
     for b in clipset.bad:
         context.log.warning(f"skipped bad audio: {b['problem']}")
     if clipset.clips.empty:
@@ -66,13 +69,16 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
     STFT per clip; parallel across clips, cached by file content (index: track_id)."""
     s = settings.get()
     config = FeatureConfig.from_settings(s)
-    result = extract_batch(
-        dict(zip(audio_clips["track_id"], audio_clips["path"], strict=True)),
-        config,
-        cache_dir=s.data_path("audio", "feature_cache"),
-        n_jobs=s.audio.features.n_jobs,
-        progress=lambda done, total: context.log.info(f"audio features: {done}/{total} clips"),
-    )
+    try:
+        result = extract_batch(
+            dict(zip(audio_clips["track_id"], audio_clips["path"], strict=True)),
+            config,
+            cache_dir=s.data_path("audio", "feature_cache"),
+            n_jobs=s.audio.features.n_jobs,
+            progress=lambda done, total: context.log.info(f"audio features: {done}/{total} clips"),
+        )
+    finally:
+        release_workers()
     for track_id, problem in result.failed.items():
         context.log.warning(f"no features for {track_id}: {problem}")
     if result.features.empty:
@@ -88,6 +94,7 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
         "failed_count": len(result.failed),
         "failed": MetadataValue.json(result.failed),
         "seconds": round(result.seconds, 2),
+        "cpu_seconds": round(result.cpu_seconds, 2),
         "clips_per_second": round(result.clips_per_second, 2),
         "feature_config": MetadataValue.json(config.as_dict()),
     })

@@ -309,6 +309,15 @@ def extract_features(
 # --- batches with a content-hash cache ----------------------------------------------------
 
 
+def release_workers() -> None:
+    """Stop joblib's reusable worker processes now. They otherwise idle for 5 minutes after
+    the last batch, and a process that started them (a Dagster step subprocess) waits for
+    them before it exits."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
 @dataclass
 class BatchResult:
     """Features of a batch (index = the ids given), the ids that failed and why, cache use,
