@@ -105,3 +105,25 @@ def test_upload_profile_matches_catalog_profile_shape():
     p = song_profile("upload-1", probs, title="x.wav")
     assert p["genre"] == "classical" and p["emotion"] == "calmness" and p["source"] == "upload"
     assert p["valence"] > 0 and p["arousal"] < 0  # calm and tender: pleasant, low arousal
+
+
+def test_pre_encoded_event_and_answer_text_equal_plain_json():
+    import json
+
+    from moodtune.recommend.catalog import logged_features, profile_json
+    from moodtune.recommend.engine import Plan
+    from moodtune.recommend.eventlog import encode_candidates
+
+    rng = np.random.default_rng(1)
+    feats = [logged_features(rng.random(10)) for _ in range(5)]
+    items = [(f"t{i}", json.dumps(f), float(rng.normal()), float(rng.random()) if i else None)
+             for i, f in enumerate(feats)]
+    plain = [{"track_id": t, "features": f, "score": s, "probability": p} for (t, _, s, p), f in zip(items, feats, strict=True)]
+    assert encode_candidates(items) == json.dumps(plain)
+    with pytest.raises(Exception, match="non-finite"):
+        encode_candidates([("t", "{}", float("nan"), 0.1)])
+    profiles = [song_profile(f"u{i}", dict(zip(SONG_COLUMNS, rng.random(10), strict=True)), title="歌") for i in range(2)]
+    answer = {"tracks": [{"rank": i + 1, "track_id": p["track_id"], "profile": p} for i, p in enumerate(profiles)],
+              "k": 2, "model_versions": {"m": "1"}}
+    plan = Plan(answer, None, tuple(profile_json(p) for p in profiles))
+    assert json.loads(plan.json("abc")) == plan.complete("abc")

@@ -196,6 +196,11 @@ class Catalog:
     profiles: list[dict[str, Any]]
     directory: Path | None = None
     _paths: tuple[str, ...] = field(default=(), repr=False)
+    # built once, reused by every request: the features as logged with a recommendation (to
+    # 1e-6) and their JSON text, and each profile's JSON text (the answer's biggest part)
+    logged_features: tuple[dict[str, float], ...] = field(default=(), repr=False)
+    features_json: tuple[str, ...] = field(default=(), repr=False)
+    profiles_json: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, meta: Mapping[str, Any], directory: Path | None = None) -> Catalog:
@@ -204,12 +209,16 @@ class Catalog:
         if table["track_id"].duplicated().any():
             raise InvalidInput("the catalog lists a track twice; rebuild it")
         features = table[list(SONG_COLUMNS)].to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(features)):
+            raise InvalidInput("the catalog holds NaN or infinite song features; rebuild it")
         positions = {t: i for i, t in enumerate(table["track_id"])}
         text_codes = list(meta.get("text_codes") or [])
         profiles = [_profile(row, text_codes) for row in table.to_dict("records")]
         paths = tuple(str(p or "") for p in table.get("path", pd.Series([""] * len(table))))
+        logged = tuple(logged_features(row) for row in features)
         return cls(table.set_index("track_id", drop=False), dict(meta), features, positions, profiles,
-                   directory, paths)
+                   directory, paths, logged, tuple(json.dumps(f) for f in logged),
+                   tuple(profile_json(p) for p in profiles))
 
     @classmethod
     def load(cls, directory: Path) -> Catalog:
@@ -275,6 +284,16 @@ class Catalog:
              "playable": bool(self._paths[self.positions[p["track_id"]]])}
             for p in self.profiles[offset:stop]
         ]
+
+
+def logged_features(values: Sequence[float]) -> dict[str, float]:
+    """A song's ten features as a recommendation event logs them (rounded to 1e-6)."""
+    return dict(zip(SONG_COLUMNS, np.round(np.asarray(values, dtype=float), 6).tolist(), strict=True))
+
+
+def profile_json(profile: Mapping[str, Any]) -> str:
+    """A profile as the service's answers carry it (compact JSON, UTF-8 text kept)."""
+    return json.dumps(profile, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _profile(row: Mapping[str, Any], text_codes: Sequence[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +26,8 @@ import pandas as pd
 from moodtune.emotions import CATEGORY_BY_CODE, GEMS6
 from moodtune.errors import InvalidAudio, InvalidHRV, InvalidInput, InvalidText
 from moodtune.policy.ranking import softmax
-from moodtune.recommend.catalog import GROUP_NAMES, SONG_COLUMNS, song_profile
-from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+from moodtune.recommend.catalog import GROUP_NAMES, SONG_COLUMNS, logged_features, profile_json, song_profile
+from moodtune.recommend.eventlog import EventWriter, RecommendationEvent, encode_candidates
 from moodtune.recommend.models import HRV, ModelHolder, ModelSet
 
 MOODS = {1: "sad", 2: "low", 3: "neutral", 4: "good", 5: "happy"}
@@ -55,9 +56,25 @@ class Plan:
 
     answer: dict[str, Any]
     event: RecommendationEvent | None
+    profiles_json: tuple[str, ...] = ()  # answer["tracks"][i]["profile"] as JSON text, when known
 
     def complete(self, recommendation_id: str | None) -> dict[str, Any]:
         return {**self.answer, "recommendation_id": recommendation_id}
+
+    def json(self, recommendation_id: str | None) -> bytes:
+        """The completed answer as compact JSON, reusing the profiles' pre-encoded text."""
+        tracks = self.answer.get("tracks")
+        if not tracks or len(self.profiles_json) != len(tracks):
+            return _dumps(self.complete(recommendation_id)).encode()
+        head = {k: v for k, v in self.answer.items() if k != "tracks"}
+        head["recommendation_id"] = recommendation_id
+        items = ",".join(_dumps({k: v for k, v in t.items() if k != "profile"})[:-1] + ',"profile":' + pj + "}"
+                         for t, pj in zip(tracks, self.profiles_json, strict=True))
+        return (_dumps(head)[:-1] + ',"tracks":[' + items + "]}").encode()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 ADJECTIVES = {"tenderness": "tender", "calmness": "calm", "power": "powerful", "joyful_activation": "joyful",
@@ -86,7 +103,9 @@ class Engine:
         self.limits = settings.service
         self.holder = holder
         self.writer = writer
-        self._summaries: dict[tuple[str, int], str] = {}
+        self._summaries: dict[str, str] = {}
+        self._summary_catalog = None
+        self._scorer = None  # (policy, its scores function): kept with the policy it belongs to
 
     # ------------------------------------------------------------------ validation
 
@@ -187,6 +206,9 @@ class Engine:
         rows = catalog.rows(ids)
         features = catalog.features[rows]
         profiles = [catalog.profiles[i] for i in rows]
+        logged = [catalog.logged_features[i] for i in rows]
+        logged_json = [catalog.features_json[i] for i in rows]
+        profiles_json = [catalog.profiles_json[i] for i in rows]
         if uploads:
             up_ids, up_features, up_profiles = self._upload_profiles(ms, uploads)
             clash = set(up_ids) & set(ids)
@@ -195,8 +217,12 @@ class Engine:
             ids = ids + up_ids
             features = np.vstack([features, up_features])
             profiles = profiles + up_profiles
+            up_logged = [logged_features(row) for row in up_features]
+            logged += up_logged
+            logged_json += [json.dumps(f) for f in up_logged]
+            profiles_json += [profile_json(p) for p in up_profiles]
         policy = ms.policy
-        scores = np.asarray(policy.scores(features, who.context), dtype=float).reshape(-1)
+        scores = np.asarray(self.scorer(policy)(features, who.context), dtype=float).reshape(-1)
         if scores.shape != (len(ids),) or not np.all(np.isfinite(scores)):
             raise InvalidInput("the policy could not score this playlist (non-finite scores)")
         probs = softmax(scores, policy.temperature)  # = PolicyRanker.rank, without the DataFrame
@@ -204,7 +230,8 @@ class Engine:
         n = len(order)
         versions = ms.versions
         head = f"for a {who.age}-year-old {who.gender} in mood {who.mood}/5 ({MOODS[who.mood]})"
-        tracks = []
+        self._use_catalog(catalog)
+        tracks, chosen_json = [], []
         for rank, i in enumerate(order[: min(k, n)], start=1):
             profile = profiles[i]
             p = float(probs[i])
@@ -217,16 +244,18 @@ class Engine:
                           f"the policy picks it first with probability {p:.2f}",
                 "profile": profile,
             })
-        columns = list(SONG_COLUMNS)
-        logged = np.round(features, 6).tolist()  # what the policy saw, to 1e-6 (keeps the event small)
-        candidates = [
-            {"track_id": ids[i], "features": dict(zip(columns, logged[i], strict=True)),
-             "score": float(scores[i]), "probability": float(probs[i])}
-            for i in order
-        ]
+            chosen_json.append(profiles_json[i])
+        # every candidate with what the policy saw (to 1e-6), its score and choice probability;
+        # the JSON text is assembled from the catalog's pre-encoded features (json.dumps format)
+        score_list, prob_list = scores.tolist(), probs.tolist()
+        candidates = [{"track_id": ids[i], "features": logged[i], "score": score_list[i],
+                       "probability": prob_list[i]} for i in order]
+        candidates_json = encode_candidates(
+            [(ids[i], logged_json[i], score_list[i], prob_list[i]) for i in order])
         event = RecommendationEvent(
             source="upload" if uploads else "catalog", age=who.age, gender=who.gender, mood=who.mood,
             candidates=candidates, chosen=[t["track_id"] for t in tracks], model_versions=versions,
+            candidates_json=candidates_json,
         )
         answer = {
             "tracks": tracks,
@@ -237,13 +266,13 @@ class Engine:
             "model_versions": versions,
             "source": event.source,
         }
-        return Plan(answer, event)
+        return Plan(answer, event, tuple(chosen_json))
 
     def summary(self, profile: Mapping[str, Any]) -> str:
         """Why a song suits: its strongest emotions, its genre and what its texts say (cached
         per catalog track; uploads are computed each time)."""
-        key = (profile["track_id"], id(profile))
-        cached = self._summaries.get(key)
+        key = profile["track_id"]
+        cached = self._summaries.get(key) if profile.get("source") != "upload" else None
         if cached is not None:
             return cached
         emotions = sorted(GEMS6, key=lambda e: -profile["emotions"][e])[: self.limits.reason_top]
@@ -256,10 +285,24 @@ class Engine:
             parts.append(f"its texts read {text.get('top_name') or text['top']}" + (f" ({words})" if words else ""))
         out = "; ".join(parts)
         if profile.get("source") != "upload":
-            if len(self._summaries) > 100_000:
-                self._summaries.clear()
             self._summaries[key] = out
         return out
+
+    def scorer(self, policy):
+        """``policy.scores`` or its checked fast path (built once per policy object)."""
+        held = self._scorer
+        if held is None or held[0] is not policy:
+            from moodtune.recommend.fastpolicy import fast_scorer
+
+            held = self._scorer = (policy, fast_scorer(policy))
+        return held[1]
+
+    def _use_catalog(self, catalog) -> None:
+        """Summaries are cached per track of one catalog: a new catalog starts a new cache (the
+        engine keeps the catalog it cached for, so its identity is never reused)."""
+        if catalog is not self._summary_catalog:
+            self._summaries = {}
+            self._summary_catalog = catalog
 
     # ------------------------------------------------------------------ text and photo
 

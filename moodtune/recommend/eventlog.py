@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import math
 import os
@@ -56,6 +57,7 @@ class RecommendationEvent:
     candidates: Sequence[Mapping[str, Any]]
     chosen: Sequence[str]
     model_versions: Mapping[str, str] = field(default_factory=dict)
+    candidates_json: str | None = field(default=None, repr=False)  # json.dumps(candidates), if known
 
     def __post_init__(self) -> None:
         if self.source not in RECOMMENDATION_SOURCES:
@@ -131,6 +133,9 @@ class EventWriter:
         self.rows = 0
         self.largest_batch = 0
         self._lock_fd = _writer_lock_file(store)
+        # SQLite keeps JSON as text: send the JSON columns as ready strings (json.dumps, as the
+        # JSON type would), so the cross-process turn does not include encoding them
+        self._insert_text = _text_insert() if store.engine.url.get_backend_name() == "sqlite" else None
         store.ensure_schema()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -204,9 +209,15 @@ class EventWriter:
         if not live:
             return
         rows = [j.payload.row() for j in live]
+        params = rows
+        if self._insert_text is not None:  # encode outside the lock: the turn is insert + fsync only
+            params = [{**r, **{c: (j.payload.candidates_json if c == "candidates" and j.payload.candidates_json
+                                   else json.dumps(r[c])) for c in _JSON_COLUMNS}}
+                      for r, j in zip(rows, live, strict=True)]
         try:
             with self._turn(), self.store.engine.begin() as conn:
-                conn.execute(recommendations.insert(), rows)
+                conn.execute(self._insert_text if self._insert_text is not None else recommendations.insert(),
+                             params)
         except Exception as exc:  # one bad row must not fail the others: retry alone, via the store
             log.warning("group insert of %d recommendation events failed (%s); retrying one by one",
                         len(rows), exc)
@@ -251,3 +262,30 @@ def _writer_lock_file(store: FeedbackStore) -> int | None:
     path = Path(url.database).with_suffix(".writer.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+_JSON_COLUMNS = ("model_versions", "candidates", "chosen")
+
+
+def _text_insert():
+    """INSERT INTO recommendations with the JSON columns bound as text (SQLite only)."""
+    from sqlalchemy import Text, bindparam
+
+    return recommendations.insert().values({
+        c.name: bindparam(c.name, type_=Text()) if c.name in _JSON_COLUMNS else bindparam(c.name, type_=c.type)
+        for c in recommendations.c
+    })
+
+
+def encode_candidates(items: Sequence[tuple[str, str, float, float | None]]) -> str:
+    """``json.dumps(candidates)`` assembled from pre-encoded parts: each item is (track id,
+    the features' JSON text, score, probability). Floats are written as ``json.dumps`` writes
+    them (``repr``); non-finite ones are refused (JSON has none)."""
+    parts = []
+    for track_id, features_json, score, probability in items:
+        for value in (score, probability):
+            if value is not None and not math.isfinite(value):
+                raise InvalidFeedback(f"candidate {track_id!r} has a non-finite score or probability")
+        parts.append(f'{{"track_id": {json.dumps(track_id)}, "features": {features_json}, '
+                     f'"score": {json.dumps(score)}, "probability": {json.dumps(probability)}}}')
+    return "[" + ", ".join(parts) + "]"

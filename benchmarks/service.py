@@ -1,0 +1,265 @@
+"""Bounded load test of the service on loopback: latency and throughput of the hot endpoints.
+
+Starts its own ``bentoml serve bento.service:Moodtune`` on a free port, with the feedback store
+pointed at a temporary SQLite file (the project's feedback database is never touched), then
+runs one phase per endpoint: ``--clients`` concurrent keep-alive clients for ``--duration``
+seconds each:
+
+* ``recommend``       a playlist of ``--playlist`` random catalog ids, k=10;
+* ``recommend_text``  a Chinese sentence from a fixed list, k=10;
+* ``feedback``        the eight HRV metrics for a track of a recommendation made in phase 1.
+
+Prints p50/p99 latency, requests/s and the 4xx/5xx counts per phase, then the feedback rows
+the service acknowledged (HTTP 200 with an id) against the rows found in the database
+afterwards: they must be equal. Targets on 2 cores: recommend_text p99 <= 50 ms and recommend
+p99 <= 100 ms at 50 concurrent clients, no 5xx, no lost rows. Exit status 1 when a target is
+missed. ``--url`` measures an already running service instead (then the database check is
+skipped unless ``--feedback-db`` names its file).
+
+The clients speak plain HTTP/1.1 over asyncio streams (no client library), so the load
+generator spends little of the two cores the server needs.
+
+    python benchmarks/service.py                 # the defaults: 50 clients, 10 s per phase
+    python benchmarks/service.py --duration 20 --clients 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sqlite3
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TEXTS = [
+    "今天阳光很好，心情特别愉快", "想念你，好难过", "考试没考好，很失望也很伤心", "和朋友一起出去玩，开心极了",
+    "晚上一个人走在路上有点害怕", "终于放假了，轻松又快乐", "他总是骗我，我很生气", "工作压力太大，心里很烦躁很害怕",
+    "收到礼物，感动又惊喜", "安安静静地喝杯茶，很安心", "思念远方的家人", "这首歌让我想起美好的时光",
+]
+METRICS = {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 70.5, "RMSSD": 38.0, "pNN50": 18.0, "VLF": 900.0,
+           "LF": 700.0, "HF": 650.0}
+TARGETS_MS = {"recommend": 100.0, "recommend_text": 50.0}
+
+
+# --- a minimal HTTP/1.1 keep-alive client -----------------------------------------------------------
+
+
+class Connection:
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict) -> tuple[int, bytes]:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            sock = self.writer.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n".encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        if "content-length" in headers:
+            data = await self.reader.readexactly(int(headers["content-length"]))
+        else:  # chunked
+            data = b""
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                data += chunk[:-2]
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status, data
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+@dataclass
+class Phase:
+    name: str
+    clients: int
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    status: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def row(self) -> dict:
+        lat = np.asarray(self.latencies) * 1000
+        fours = sum(n for s, n in self.status.items() if 400 <= s < 500)
+        fives = sum(n for s, n in self.status.items() if s >= 500)
+        return {"endpoint": self.name, "clients": self.clients, "requests": len(lat),
+                "req_per_s": len(lat) / self.seconds if self.seconds else 0.0,
+                "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
+                "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
+                "4xx": fours, "5xx": fives}
+
+
+async def run_phase(name: str, host: str, port: int, clients: int, seconds: float, make_payload,
+                    on_answer=None, warmup: float = 1.0) -> Phase:
+    phase = Phase(name, clients)
+    start = time.perf_counter()
+    measure_from = start + warmup
+    end = measure_from + seconds
+
+    async def client(i: int) -> None:
+        conn = Connection(host, port)
+        rng = random.Random(i)
+        try:
+            while time.perf_counter() < end:
+                payload = make_payload(rng)
+                t0 = time.perf_counter()
+                status, data = await conn.post(f"/{name}", payload)
+                t1 = time.perf_counter()
+                if t0 >= measure_from:
+                    phase.latencies.append(t1 - t0)
+                    phase.status[status] = phase.status.get(status, 0) + 1
+                    if status >= 400 and len(phase.errors) < 3:
+                        phase.errors.append(f"{status}: {data[:200]!r}")
+                if on_answer is not None:
+                    on_answer(status, data, payload, counted=t0 >= measure_from)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    phase.seconds = time.perf_counter() - measure_from
+    return phase
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+
+def post(url: str, endpoint: str, payload: dict) -> dict:
+    req = urllib.request.Request(f"{url}/{endpoint}", data=json.dumps(payload).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def catalog_ids(url: str) -> list[str]:
+    with urllib.request.urlopen(f"{url}/ui/api/catalog?limit=1000", timeout=30) as r:
+        return [t["track_id"] for t in json.loads(r.read())["tracks"]]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="measure a running service instead of starting one")
+    parser.add_argument("--feedback-db", help="with --url: the service's SQLite feedback file, to count rows")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--text-clients", type=int, default=None, help="clients for recommend_text (default --clients)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase (after 1 s of warm-up)")
+    parser.add_argument("--playlist", type=int, default=24, help="catalog ids per recommend request")
+    parser.add_argument("--workers", type=int, default=None, help="BentoML workers (default: params.yaml)")
+    args = parser.parse_args(argv)
+
+    service = None
+    tmp = tempfile.TemporaryDirectory(prefix="moodtune-bench-")
+    db_path = Path(args.feedback_db) if args.feedback_db else None
+    if args.url:
+        url = args.url.rstrip("/")
+    else:
+        from bento.testing import ServiceProcess, import_models
+
+        db_path = Path(tmp.name) / "feedback.db"
+        env = {**os.environ, "MOODTUNE_FEEDBACK__URL": f"sqlite:///{db_path}", "BENTOML_DO_NOT_TRACK": "True"}
+        if args.workers:
+            env["MOODTUNE_SERVICE__WORKERS"] = str(args.workers)
+        import_models(env)
+        service = ServiceProcess(env, Path(tmp.name) / "service.log")
+        url = service.url
+    try:
+        if service is not None:
+            service.start()
+        host, port = url.split("//", 1)[1].split(":")
+        port = int(port)
+        ids = catalog_ids(url)
+        size = min(args.playlist, len(ids))
+        print(f"service {url}: catalog of {len(ids)} tracks; {args.clients} clients, {args.duration:g} s per "
+              f"phase; {os.cpu_count()} CPUs")
+
+        pairs: list[tuple[str, str]] = []
+
+        def keep_pair(status, data, payload, counted):
+            if status == 200 and len(pairs) < 5000:
+                answer = json.loads(data)
+                pairs.append((answer["recommendation_id"], answer["tracks"][0]["track_id"]))
+
+        acknowledged: list[int] = []
+
+        def keep_ack(status, data, payload, counted):
+            if status == 200:
+                acknowledged.append(int(json.loads(data)["id"]))
+
+        def rec_payload(rng):
+            return {"track_ids": rng.sample(ids, size), "age": rng.randint(18, 70),
+                    "gender": rng.choice(["female", "male"]), "mood": rng.randint(1, 5), "k": 10}
+
+        def text_payload(rng):
+            return {"text": rng.choice(TEXTS), "k": 10}
+
+        def feedback_payload(rng):
+            rec_id, track = rng.choice(pairs)
+            return {"recommendation_id": rec_id, "track_id": track, "metrics": METRICS}
+
+        phases = [
+            asyncio.run(run_phase("recommend", host, port, args.clients, args.duration, rec_payload, keep_pair)),
+            asyncio.run(run_phase("recommend_text", host, port, args.text_clients or args.clients, args.duration,
+                                  text_payload)),
+            asyncio.run(run_phase("feedback", host, port, args.clients, args.duration, feedback_payload, keep_ack)),
+        ]
+        rows = [p.row() for p in phases]
+        print(f"\n{'endpoint':16} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'4xx':>5} {'5xx':>5}")
+        for r in rows:
+            print(f"{r['endpoint']:16} {r['clients']:7d} {r['requests']:8d} {r['req_per_s']:8.1f} "
+                  f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['4xx']:5d} {r['5xx']:5d}")
+        for p in phases:
+            for e in p.errors:
+                print(f"  {p.name} error {e}")
+
+        ok = True
+        for r in rows:
+            target = TARGETS_MS.get(r["endpoint"])
+            if target is not None and not r["p99_ms"] <= target:
+                print(f"MISSED: {r['endpoint']} p99 {r['p99_ms']:.1f} ms > {target:.0f} ms")
+                ok = False
+            if r["5xx"]:
+                print(f"MISSED: {r['endpoint']} answered {r['5xx']} requests with 5xx")
+                ok = False
+        if db_path is not None and db_path.exists():
+            with sqlite3.connect(db_path) as conn:
+                ids_in_db = {row[0] for row in conn.execute("SELECT id FROM feedback")}
+            found = sum(1 for i in acknowledged if i in ids_in_db)
+            print(f"\nfeedback rows acknowledged: {len(acknowledged)}, found in the database: {found} "
+                  f"(lost: {len(acknowledged) - found})")
+            ok = ok and found == len(acknowledged)
+        else:
+            print(f"\nfeedback rows acknowledged: {len(acknowledged)} (database not checked)")
+        print("targets met" if ok else "targets MISSED")
+        return 0 if ok else 1
+    finally:
+        if service is not None:
+            service.stop()
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
