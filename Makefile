@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml
 	@# runtime to 4.9.*, so the resolver picks 4.9 and `--select group:x` breaks. dvc never
 	@# loads hydra unless hydra composition is enabled (we do not), so override the runtime.
 	$(BIN)/pip install --quiet --no-deps "antlr4-python3-runtime==4.13.2"
+	$(BIN)/python scripts/warm_caches.py
 	@$(BIN)/bentoml --version | grep -q "1.4.39" || (echo "bentoml did not resolve to 1.4.39" && exit 1)
 	@touch $(STAMP)
 
