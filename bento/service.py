@@ -307,7 +307,10 @@ class Moodtune:
         nearest tracks. With age, gender and mood the recommendation is logged (its
         `recommendation_id` takes feedback)."""
         plan = self.engine.plan_text(text, k, age=age, gender=gender, mood=mood)
-        return await self._logged(plan)
+        rec_id = None
+        if plan.event is not None:
+            rec_id = await asyncio.wrap_future(self.writer.submit_recommendation(plan.event))
+        return Response(plan.json(rec_id), media_type="application/json")
 
     @bentoml.api
     @answers

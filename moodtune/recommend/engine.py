@@ -319,6 +319,12 @@ class Engine:
             })
         return out
 
+    @staticmethod
+    def _profiles_json(ms: ModelSet, tracks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+        catalog = ms.catalog
+        return tuple(catalog.profiles_json[catalog.positions[t["track_id"]]] if t["profile"] is not None else "null"
+                     for t in tracks)
+
     def _text_event(self, source: str, who: Listener | None, ms: ModelSet, tracks: list[dict]) -> RecommendationEvent | None:
         if who is None or not tracks:
             return None
@@ -353,7 +359,7 @@ class Engine:
             "tracks": tracks,
             "model_versions": {n: ms.versions[n] for n in ("moodtune-text-index",)},
         }
-        return Plan(answer, self._text_event("text", who, ms, tracks))
+        return Plan(answer, self._text_event("text", who, ms, tracks), self._profiles_json(ms, tracks))
 
     def plan_image(self, upload: Upload, k: Any = None, *, age: Any = None, gender: Any = None,
                    mood: Any = None) -> Plan:
@@ -381,7 +387,7 @@ class Engine:
             "tracks": tracks,
             "model_versions": {n: ms.versions[n] for n in ("moodtune-face", "moodtune-text-index")},
         }
-        return Plan(answer, self._text_event("image", who, ms, tracks))
+        return Plan(answer, self._text_event("image", who, ms, tracks), self._profiles_json(ms, tracks))
 
     # ------------------------------------------------------------------ analysis
 
