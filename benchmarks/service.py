@@ -147,6 +147,31 @@ async def run_phase(name: str, host: str, port: int, clients: int, seconds: floa
 # --- the server -------------------------------------------------------------------------------------
 
 
+def tree_cpu_seconds(root: int | None) -> float:
+    """User + system CPU seconds of a process and all its live descendants (Linux /proc); the
+    BentoML workers run in sessions of their own, so the tree is followed by parent pid."""
+    if root is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # after "pid (name)": state ppid pgrp ... utime (index 11) stime (12)
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
 def post(url: str, endpoint: str, payload: dict) -> dict:
     req = urllib.request.Request(f"{url}/{endpoint}", data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json"})
@@ -219,18 +244,27 @@ def main(argv=None) -> int:
             rec_id, track = rng.choice(pairs)
             return {"recommendation_id": rec_id, "track_id": track, "metrics": METRICS}
 
-        phases = [
-            asyncio.run(run_phase("recommend", host, port, args.clients, args.duration, rec_payload, keep_pair)),
-            asyncio.run(run_phase("recommend_text", host, port, args.text_clients or args.clients, args.duration,
-                                  text_payload)),
-            asyncio.run(run_phase("feedback", host, port, args.clients, args.duration, feedback_payload, keep_ack)),
-        ]
+        group = service.proc.pid if service is not None else None  # the `bentoml serve` process
+        phases, cpu_ms, loads = [], [], []
+        for name, clients, payload, hook in (
+            ("recommend", args.clients, rec_payload, keep_pair),
+            ("recommend_text", args.text_clients or args.clients, text_payload, None),
+            ("feedback", args.clients, feedback_payload, keep_ack),
+        ):
+            loads.append(os.getloadavg()[0])
+            before = tree_cpu_seconds(group)
+            phase = asyncio.run(run_phase(name, host, port, clients, args.duration, payload, hook))
+            phases.append(phase)
+            used = tree_cpu_seconds(group) - before
+            cpu_ms.append(used * 1000 / max(1, sum(phase.status.values())) if group else float("nan"))
         rows = [p.row() for p in phases]
         print(f"\n{'endpoint':16} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'4xx':>5} {'5xx':>5}")
-        for r in rows:
+              f"{'4xx':>5} {'5xx':>5} {'srv CPU ms/req':>14} {'load':>5}")
+        for r, c, load in zip(rows, cpu_ms, loads, strict=True):
             print(f"{r['endpoint']:16} {r['clients']:7d} {r['requests']:8d} {r['req_per_s']:8.1f} "
-                  f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['4xx']:5d} {r['5xx']:5d}")
+                  f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['4xx']:5d} {r['5xx']:5d} {c:14.2f} {load:5.2f}")
+        print("(srv CPU ms/req: CPU time of the service's processes per request, warm-up included; "
+              "load: the machine's 1-minute load average when the phase started)")
         for p in phases:
             for e in p.errors:
                 print(f"  {p.name} error {e}")

@@ -18,7 +18,6 @@ Endpoints (POST, JSON or multipart; OpenAPI at ``/docs.json``, try-it page at ``
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 import logging
@@ -263,7 +262,7 @@ class Moodtune:
     async def _logged(self, plan) -> dict[str, Any]:
         if plan.event is None:
             return plan.complete(None)
-        rec_id = await asyncio.wrap_future(self.writer.submit_recommendation(plan.event))
+        rec_id = await self.writer.recommendation(plan.event)
         return plan.complete(rec_id)
 
     # --- endpoints -------------------------------------------------------------------------
@@ -290,7 +289,7 @@ class Moodtune:
                 mood=mood, k=k))
         else:
             plan = self.engine.plan_recommend(track_ids=track_ids, age=age, gender=gender, mood=mood, k=k)
-        rec_id = await asyncio.wrap_future(self.writer.submit_recommendation(plan.event))
+        rec_id = await self.writer.recommendation(plan.event)
         return Response(plan.json(rec_id), media_type="application/json")
 
     @bentoml.api
@@ -309,7 +308,7 @@ class Moodtune:
         plan = self.engine.plan_text(text, k, age=age, gender=gender, mood=mood)
         rec_id = None
         if plan.event is not None:
-            rec_id = await asyncio.wrap_future(self.writer.submit_recommendation(plan.event))
+            rec_id = await self.writer.recommendation(plan.event)
         return Response(plan.json(rec_id), media_type="application/json")
 
     @bentoml.api
@@ -366,14 +365,14 @@ class Moodtune:
         uploaded `file`) read into a stress level, or an explicit `stress_level`. Returns the
         stored row (its `id`, the `reward`) once it is committed."""
         data = upload(file, "HRV file", LIMITS.max_hrv_bytes)
-        if rr is not None or data is not None:  # computing HRV metrics takes a few ms
+        if rr is not None or metrics is not None or data is not None:  # reading HRV takes a few ms
             extra, kwargs = await anyio.to_thread.run_sync(functools.partial(
                 self.engine.plan_feedback, recommendation_id=recommendation_id, track_id=track_id, rr=rr,
                 metrics=metrics, upload=data, stress_level=stress_level))
         else:
             extra, kwargs = self.engine.plan_feedback(recommendation_id=recommendation_id, track_id=track_id,
                                                       metrics=metrics, stress_level=stress_level)
-        row = await asyncio.wrap_future(self.writer.submit_feedback(**kwargs))
+        row = await self.writer.feedback(**kwargs)
         return self.engine.feedback_answer(row, extra["reading"])
 
     @bentoml.api

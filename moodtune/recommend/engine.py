@@ -446,25 +446,24 @@ class Engine:
             except (TypeError, ValueError):
                 raise InvalidHRV("rr must hold numbers (RR intervals in milliseconds)") from None
             table = ms.hrv.read(values)
-        else:
-            table = ms.hrv.read(metrics_frame)
-        probs = table[["p_low", "p_medium", "p_high"]].to_numpy(dtype=float).mean(axis=0)
-        level = STRESS_LEVELS[int(np.argmax(probs))]
-        if source == "rr":
+            proba = table[["p_low", "p_medium", "p_high"]].to_numpy(dtype=float)
             used = {m: float(table[m].iloc[0]) for m in METRIC_COLUMNS}
             extra = {k: _plain(table[k].iloc[0]) for k in table.columns
                      if k not in METRIC_COLUMNS and k not in ("level", "p_low", "p_medium", "p_high")}
-        else:
+        else:  # validated above (names, numbers, plausible ranges): the reader's batch path
+            proba = np.asarray(ms.hrv.predict_proba(metrics_frame), dtype=float).reshape(-1, len(STRESS_LEVELS))
             used = {m: float(metrics_frame[m].mean()) for m in METRIC_COLUMNS}
             extra = {}
+        probs = proba.mean(axis=0)
+        level = STRESS_LEVELS[int(np.argmax(probs))]
         return {
             "level": level,
             "probabilities": {lvl: round(float(p), 6) for lvl, p in zip(STRESS_LEVELS, probs, strict=True)},
             "metrics": {k: round(v, 6) for k, v in used.items()},
             "source": source,
-            "rows": len(table),
-            "per_row": [{"level": str(r["level"]), "p_low": float(r["p_low"]), "p_medium": float(r["p_medium"]),
-                         "p_high": float(r["p_high"])} for r in table.head(50).to_dict("records")],
+            "rows": len(proba),
+            "per_row": [{"level": STRESS_LEVELS[int(np.argmax(row))], "p_low": float(row[0]), "p_medium": float(row[1]),
+                         "p_high": float(row[2])} for row in proba[:50]],
             **({"recording": extra} if extra else {}),
         }
 

@@ -22,6 +22,7 @@ event fails alone with the store's message.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -113,7 +114,15 @@ class RecommendationEvent:
 class _Job:
     kind: str  # "recommendation" | "feedback"
     payload: Any
-    future: Future = field(default_factory=Future)
+    future: Future | None = None  # a thread waiting (record_*)
+    loop: asyncio.AbstractEventLoop | None = None  # or a coroutine waiting (await *_async)
+    afuture: asyncio.Future | None = None
+
+    def start(self) -> bool:
+        """False when the caller gave up already (a cancelled future or task)."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        return not self.afuture.done()
 
 
 class EventWriter:
@@ -121,7 +130,9 @@ class EventWriter:
 
     ``submit_recommendation(event)`` / ``submit_feedback(**kwargs)`` return futures that
     resolve once the row is committed (the recommendation id / the stored
-    :class:`~moodtune.feedback.FeedbackRow`) or fail with the store's error.
+    :class:`~moodtune.feedback.FeedbackRow`) or fail with the store's error;
+    ``await recommendation(event)`` / ``await feedback(**kwargs)`` do the same for coroutines,
+    and a group commit wakes each event loop once for all of its waiting requests.
     """
 
     def __init__(self, store: FeedbackStore, *, batch_max: int = 256, name: str = "moodtune-event-writer"):
@@ -136,6 +147,7 @@ class EventWriter:
         # SQLite keeps JSON as text: send the JSON columns as ready strings (json.dumps, as the
         # JSON type would), so the cross-process turn does not include encoding them
         self._insert_text = _text_insert() if store.engine.url.get_backend_name() == "sqlite" else None
+        self._deliveries: dict[asyncio.AbstractEventLoop, list] = {}
         store.ensure_schema()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -143,10 +155,10 @@ class EventWriter:
     # --- producers -----------------------------------------------------------------------
 
     def submit_recommendation(self, event: RecommendationEvent) -> Future:
-        return self._submit(_Job("recommendation", event))
+        return self._submit(_Job("recommendation", event, Future())).future
 
     def submit_feedback(self, **kwargs: Any) -> Future:
-        return self._submit(_Job("feedback", kwargs))
+        return self._submit(_Job("feedback", kwargs, Future())).future
 
     def record_recommendation(self, event: RecommendationEvent, timeout: float | None = None) -> str:
         return self.submit_recommendation(event).result(timeout)
@@ -154,11 +166,21 @@ class EventWriter:
     def record_feedback(self, timeout: float | None = None, **kwargs: Any):
         return self.submit_feedback(**kwargs).result(timeout)
 
-    def _submit(self, job: _Job) -> Future:
+    async def recommendation(self, event: RecommendationEvent) -> str:
+        """The recommendation id, once the event is committed."""
+        loop = asyncio.get_running_loop()
+        return await self._submit(_Job("recommendation", event, None, loop, loop.create_future())).afuture
+
+    async def feedback(self, **kwargs: Any):
+        """The stored :class:`~moodtune.feedback.FeedbackRow`, once it is committed."""
+        loop = asyncio.get_running_loop()
+        return await self._submit(_Job("feedback", kwargs, None, loop, loop.create_future())).afuture
+
+    def _submit(self, job: _Job) -> _Job:
         if self._closed:
             raise RuntimeError("the event writer is closed")
         self._queue.put(job)
-        return job.future
+        return job
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish what is queued, then stop the thread."""
@@ -198,14 +220,33 @@ class EventWriter:
             recs = [j for j in jobs if j.kind == "recommendation"]
             if recs:
                 self._commit_recommendations(recs)
+                self._deliver()  # one wake-up per event loop for the whole group
             for job in jobs:
                 if job.kind == "feedback":
                     self._run_one(job, self._record_feedback)
+                    self._deliver()
             if stop:
                 return
 
+    def _finish(self, job: _Job, result: Any = None, error: BaseException | None = None) -> None:
+        if job.future is not None:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+        else:
+            self._deliveries.setdefault(job.loop, []).append((job.afuture, result, error))
+
+    def _deliver(self) -> None:
+        deliveries, self._deliveries = self._deliveries, {}
+        for loop, items in deliveries.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, items)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
     def _commit_recommendations(self, jobs: list[_Job]) -> None:
-        live = [j for j in jobs if j.future.set_running_or_notify_cancel()]
+        live = [j for j in jobs if j.start()]
         if not live:
             return
         rows = [j.payload.row() for j in live]
@@ -225,33 +266,44 @@ class EventWriter:
                 try:
                     with self._turn():
                         rec_id = self.store.record_recommendation(**job.payload.as_kwargs())
-                    job.future.set_result(rec_id)
                     self.commits += 1
                     self.rows += 1
-                except BaseException as one:  # noqa: BLE001 - handed to the waiting caller
-                    job.future.set_exception(one)
+                    self._finish(job, rec_id)
+                except Exception as one:  # handed to the waiting caller
+                    self._finish(job, error=one)
             return
         self.commits += 1
         self.rows += len(rows)
         self.largest_batch = max(self.largest_batch, len(rows))
         for job, row in zip(live, rows, strict=True):
-            job.future.set_result(row["id"])
+            self._finish(job, row["id"])
 
     def _record_feedback(self, kwargs: dict[str, Any]):
         with self._turn():
             return self.store.record_feedback(**kwargs)
 
     def _run_one(self, job: _Job, call) -> None:
-        if not job.future.set_running_or_notify_cancel():
+        if not job.start():
             return
         try:
             result = call(job.payload)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-            job.future.set_exception(exc)
+        except Exception as exc:  # handed to the waiting caller
+            self._finish(job, error=exc)
         else:
             self.commits += 1
             self.rows += 1
-            job.future.set_result(result)
+            self._finish(job, result)
+
+
+def _resolve(items: list) -> None:
+    """On the event loop: complete the futures of one delivery (skipping abandoned ones)."""
+    for future, result, error in items:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 def _writer_lock_file(store: FeedbackStore) -> int | None:
