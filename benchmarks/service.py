@@ -272,7 +272,9 @@ def main(argv=None) -> int:
         ok = True
         for r in rows:
             target = TARGETS_MS.get(r["endpoint"])
-            if target is not None and not r["p99_ms"] <= target:
+            if target is not None and r["clients"] < 50:
+                print(f"({r['endpoint']}: latency targets are set at 50 clients; not judged at {r['clients']})")
+            elif target is not None and not r["p99_ms"] <= target:
                 print(f"MISSED: {r['endpoint']} p99 {r['p99_ms']:.1f} ms > {target:.0f} ms")
                 ok = False
             if r["5xx"]:
