@@ -19,6 +19,10 @@ skipped unless ``--feedback-db`` names its file).
 The clients speak plain HTTP/1.1 over asyncio streams (no client library), so the load
 generator spends little of the two cores the server needs.
 
+First, in-process, the reference comparison of the benchmarks/ convention: 50 threads
+logging recommendation events through the service's group-committing ``EventWriter`` vs one
+commit per event through ``FeedbackStore.record_recommendation``; the ratio is printed.
+
     python benchmarks/service.py                 # the defaults: 50 clients, 10 s per phase
     python benchmarks/service.py --duration 20 --clients 50
 """
@@ -184,6 +188,52 @@ def catalog_ids(url: str) -> list[str]:
         return [t["track_id"] for t in json.loads(r.read())["tracks"]]
 
 
+def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
+    """In-process: ``threads`` writers logging recommendation events (24 candidates each)
+    through the service's group-committing EventWriter vs one commit per event through
+    FeedbackStore.record_recommendation (the reference), on the same kind of SQLite file."""
+    import threading
+
+    from moodtune.feedback import FeedbackStore
+    from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+
+    rng = np.random.default_rng(0)
+    candidates = [{"track_id": f"t{i}", "features": {f"f{j}": float(v) for j, v in enumerate(rng.random(10).round(6))},
+                   "score": float(-rng.random()), "probability": 1 / 24} for i in range(24)]
+    event = RecommendationEvent(source="catalog", age=30, gender="female", mood=3, candidates=candidates,
+                                chosen=[c["track_id"] for c in candidates[:10]], model_versions={"moodtune-policy": "1"})
+
+    def timed(log_one) -> float:
+        barrier = threading.Barrier(threads)
+
+        def work():
+            barrier.wait()
+            for _ in range(per_thread):
+                log_one()
+
+        pool = [threading.Thread(target=work) for _ in range(threads)]
+        start = time.perf_counter()
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory(prefix="moodtune-bench-log-") as tmp:
+        grouped_store = FeedbackStore(f"sqlite:///{tmp}/grouped.db")
+        writer = EventWriter(grouped_store)
+        grouped = timed(lambda: writer.record_recommendation(event))
+        writer.close()
+        plain_store = FeedbackStore(f"sqlite:///{tmp}/plain.db")
+        plain_store.ensure_schema()
+        plain = timed(lambda: plain_store.record_recommendation(**event.as_kwargs()))
+        n = threads * per_thread
+        assert grouped_store.count_recommendations() == plain_store.count_recommendations() == n
+    print(f"event log, {threads} concurrent writers x {per_thread} events: group commit {n / grouped:7.0f} events/s "
+          f"({writer.commits} commits), one commit per event (FeedbackStore) {n / plain:7.0f} events/s: "
+          f"ratio {plain / grouped:.1f}x")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="measure a running service instead of starting one")
@@ -193,7 +243,10 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase (after 1 s of warm-up)")
     parser.add_argument("--playlist", type=int, default=24, help="catalog ids per recommend request")
     parser.add_argument("--workers", type=int, default=None, help="BentoML workers (default: params.yaml)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the in-process event-log comparison")
     args = parser.parse_args(argv)
+    if not args.no_reference:
+        event_log_reference()
 
     service = None
     tmp = tempfile.TemporaryDirectory(prefix="moodtune-bench-")

@@ -442,3 +442,37 @@ def test_start_up_names_every_missing_model_and_how_to_build_it(svc, tmp_path):
     # the champions exist in the registry: the message says to import them
     assert "import it with `python -m bento.models`" in out
     assert os.fspath(tmp_path / "empty-bentoml") in out
+
+
+# --- the hot-swap building block (issue: retraining reloads without a restart) ----------------------
+
+
+def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failure(svc):
+    import mlflow
+
+    from moodtune.recommend.models import TEXT, ModelHolder, registry_model_set
+
+    s = svc["settings"]
+    holder = ModelHolder(registry_model_set(s))
+    before = holder.current
+    assert holder.refresh(s).swapped is False and holder.current is before  # nothing changed
+
+    client = registry.configure(s)
+    champion = registry.champion(TEXT, s)
+    new = mlflow.register_model(f"models:/{TEXT}/{champion.version}", TEXT)  # same index, new version
+    try:
+        client.set_registered_model_alias(TEXT, s.registry.champion_alias, new.version)
+        failed = holder.refresh(s, loader=lambda name, settings, version: 1 / 0)
+        assert failed.swapped is False and "ZeroDivisionError" in failed.error
+        assert holder.current is before and holder.last_error  # the old set keeps serving
+
+        done = holder.refresh(s)
+        assert done.swapped is True and done.changed == {TEXT: (str(champion.version), str(new.version))}
+        after = holder.current
+        assert after.versions[TEXT] == str(new.version) and after.text is not before.text
+        assert all(after.models[n] is before.models[n] for n in after.models if n != TEXT)  # reused
+        assert after.catalog is before.catalog and holder.swaps == 1 and holder.last_error is None
+        hits = after.text.recommend_text("想念你，好难过", 3).hits
+        assert [h.track_id for h in hits] == [h.track_id for h in before.text.recommend_text("想念你，好难过", 3).hits]
+    finally:
+        client.set_registered_model_alias(TEXT, s.registry.champion_alias, champion.version)
