@@ -152,15 +152,25 @@ def champion(name: str, settings: Settings | None = None) -> ModelVersion | None
     return get_alias(name, settings.registry.champion_alias, settings)
 
 
-def champion_uri(name: str, settings: Settings | None = None) -> str:
-    """``models:/name@champion``, or :class:`ModelNotFound` saying how to build it."""
+def require_alias(name: str, alias: str | None = None, settings: Settings | None = None) -> ModelVersion:
+    """The version behind ``name@alias`` (default ``champion``), or :class:`ModelNotFound`
+    saying how to build it."""
     settings = settings or get_settings()
-    if champion(name, settings) is None:
+    alias = alias or settings.registry.champion_alias
+    version = get_alias(name, alias, settings)
+    if version is None:
         raise ModelNotFound(
-            f"no champion for {name!r} in {settings.tracking_uri}; build it with "
+            f"no {alias} for {name!r} in {settings.tracking_uri}; build it with "
             f"`dagster asset materialize -m definitions --select '{MODEL_SOURCES.get(name, '*')}'` "
             "or `make up`"
         )
+    return version
+
+
+def champion_uri(name: str, settings: Settings | None = None) -> str:
+    """``models:/name@champion``, or :class:`ModelNotFound` saying how to build it."""
+    settings = settings or get_settings()
+    require_alias(name, None, settings)
     return f"models:/{name}@{settings.registry.champion_alias}"
 
 

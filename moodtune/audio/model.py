@@ -152,14 +152,7 @@ class AudioModel:
         from moodtune.settings import get_settings
 
         settings = settings or get_settings()
-        alias = alias or settings.registry.champion_alias
-        version = registry.get_alias(REGISTERED_MODEL, alias, settings)
-        if version is None:
-            raise ModelNotFound(
-                f"no {alias!r} version of {REGISTERED_MODEL!r} in {settings.tracking_uri}; build it with "
-                f"`dagster asset materialize -m definitions --select '{registry.MODEL_SOURCES[REGISTERED_MODEL]}'`"
-                " or `make up`"
-            )
+        version = registry.require_alias(REGISTERED_MODEL, alias, settings)
         loaded = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/{version.version}")
         model = loaded.unwrap_python_model().model
         model.version = str(version.version)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moodtune.errors import InvalidHRV, ModelNotFound
+from moodtune.errors import InvalidHRV
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS
 from moodtune.hrv.data import normalise_metric_columns, parse_rr_text, rr_column, validate_metrics
 from moodtune.hrv.metrics import MetricsConfig, analyze
@@ -57,12 +57,7 @@ class StressReader:
         from moodtune.settings import get_settings
 
         settings = settings or get_settings()
-        found = registry.get_alias(MODEL_NAME, alias, settings)
-        if found is None:
-            raise ModelNotFound(
-                f"no {MODEL_NAME}@{alias} in {settings.tracking_uri}; build it with "
-                "`dagster asset materialize -m definitions --select 'group:hrv'` or `make up`"
-            )
+        found = registry.require_alias(MODEL_NAME, alias, settings)
         return cls.from_uri(f"models:/{MODEL_NAME}/{found.version}", settings, version=str(found.version))
 
     # --- the fast path -------------------------------------------------------------------

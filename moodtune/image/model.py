@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from moodtune.emotions import FER7
-from moodtune.errors import ModelNotFound
 from moodtune.image import network
 from moodtune.image.people import Box
 from moodtune.settings import ImageSettings, Settings, get_settings
@@ -150,13 +149,7 @@ class FaceEmotionModel:
         from moodtune import registry
 
         settings = settings or get_settings()
-        version = registry.get_alias(MODEL_NAME, alias, settings)
-        if version is None:
-            raise ModelNotFound(
-                f"no {alias!r} version of {MODEL_NAME!r} in {settings.tracking_uri}; build it with "
-                f"`dagster asset materialize -m definitions --select '{registry.MODEL_SOURCES[MODEL_NAME]}'` "
-                "or `make up`"
-            )
+        version = registry.require_alias(MODEL_NAME, alias, settings)
         pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
         model = pyfunc.unwrap_python_model().model
         model.version = str(version.version)

@@ -52,9 +52,7 @@ def ranker_from_registry(settings, alias: str = "champion") -> tuple[PolicyRanke
     """Load ``moodtune-policy@alias`` as a :class:`PolicyRanker`; returns it and its version."""
     from moodtune import registry
 
-    version = registry.get_alias("moodtune-policy", alias, settings)
-    if version is None:
-        registry.champion_uri("moodtune-policy", settings)  # raises ModelNotFound with the fix
+    version = registry.require_alias("moodtune-policy", alias, settings)
     local = Path(mlflow.artifacts.download_artifacts(f"models:/moodtune-policy@{alias}"))
     artifacts = local / "artifacts"
     meta = json.loads((artifacts / "meta.json").read_text())

@@ -26,7 +26,7 @@ from sklearn.neighbors import BallTree, KDTree
 
 from moodtune import emotions
 from moodtune.emotions import EmotionVector
-from moodtune.errors import InvalidInput, InvalidText, ModelNotFound
+from moodtune.errors import InvalidInput, InvalidText
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, analyzer_for
 from moodtune.text.lexicon import Lexicon
 
@@ -277,11 +277,7 @@ class EmotionIndex:
 
         settings = settings or get_settings()
         alias = alias or settings.registry.champion_alias
-        if registry.get_alias(MODEL_NAME, alias, settings) is None:
-            raise ModelNotFound(
-                f"no {alias} for {MODEL_NAME!r} in {settings.tracking_uri}; build it with "
-                f"`dagster asset materialize -m definitions --select '{registry.MODEL_SOURCES[MODEL_NAME]}'` "
-                "or `make up`")
+        registry.require_alias(MODEL_NAME, alias, settings)
         model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{alias}")
         return model.unwrap_python_model().index
 
