@@ -7,7 +7,14 @@ import pytest
 
 from moodtune.emotions import DLUT_GROUP_CODES, GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
-from moodtune.recommend.catalog import SONG_COLUMNS, Catalog, build_catalog, catalog_dir, save_catalog, song_profile
+from moodtune.recommend.catalog import (
+    SONG_COLUMNS,
+    Catalog,
+    build_catalog,
+    catalog_dir,
+    save_catalog,
+    song_profile,
+)
 
 
 def _inputs(n=6, seed=0):
