@@ -23,6 +23,8 @@ import gc
 import logging
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +218,18 @@ class Moodtune:
         gc.collect()
         gc.freeze()
         log.info("moodtune serving %s", self.holder.current.versions)
+        if LIMITS.reload_interval_seconds > 0:
+            threading.Thread(target=self._follow_registry, name="moodtune-champion-poller", daemon=True).start()
+
+    def _follow_registry(self) -> None:
+        """Poll the registry's champion aliases; load what changed and swap it in between
+        requests. A failed load keeps the serving models (``refresh`` logs why)."""
+        while True:
+            time.sleep(LIMITS.reload_interval_seconds)
+            # The catalog stays the one packed with the Bento; models follow the registry.
+            result = self.holder.refresh(SETTINGS, reload_catalog=False)
+            if result.swapped:
+                log.info("hot-swapped %s; now serving %s", result.changed, self.holder.current.versions)
 
     def _stored(self) -> dict[str, Any]:
         check_models_present()

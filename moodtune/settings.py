@@ -214,6 +214,7 @@ class ServiceSettings(Section):
     max_rr_intervals: int = Field(20_000, ge=10)
     reason_top: int = Field(2, ge=1)  # emotions named in a recommendation's reason
     workers: int = Field(2, ge=1)  # BentoML worker processes
+    reload_interval_seconds: float = Field(30.0, ge=0)  # poll the registry's champions; 0 = never
     timeout_s: int = Field(60, ge=1)  # per-request timeout
     log_batch_max: int = Field(256, ge=1)  # recommendation events committed together (group commit)
 

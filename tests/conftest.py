@@ -92,7 +92,8 @@ def policy_stack(tmp_path_factory):
 # `bentoml serve` started once per session on a free port (one worker, small input limits).
 SERVICE_LIMITS = {"MOODTUNE_SERVICE__WORKERS": "1", "MOODTUNE_SERVICE__MAX_FILE_BYTES": "2000000",
                   "MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "3000000", "MOODTUNE_SERVICE__MAX_TEXT_CHARS": "200",
-                  "MOODTUNE_SERVICE__MAX_PLAYLIST": "60", "MOODTUNE_SERVICE__MAX_FILES": "4"}
+                  "MOODTUNE_SERVICE__MAX_PLAYLIST": "60", "MOODTUNE_SERVICE__MAX_FILES": "4",
+                  "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "1"}
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,9 @@ made by that champion, evaluates the sensor, runs the job, and checks that a bet
 challenger is promoted and a deliberately degraded one is not.
 """
 
+import time
+
+import httpx
 import mlflow
 import mlflow.pyfunc
 import numpy as np
@@ -137,3 +140,67 @@ def test_better_challenger_promoted_and_degraded_one_refused(policy_stack, retra
     # the run shows the data window it used
     run = registry.configure(s).get_run(registry.configure(s).get_model_version(POLICY_MODEL, worse["version"]).run_id)
     assert run.data.params["window.count"] == str(s.retrain.min_new_feedback)
+
+
+def _serving_version(client, name: str) -> str:
+    return client.post("/models", json={}).json()["models"][name]["version"]
+
+
+def _wait_for_serving(client, name: str, version: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _serving_version(client, name) == version:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the service still serves {name} v{_serving_version(client, name)}, not v{version}")
+
+
+def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(policy_stack, service_stack, retrain_defs):
+    """The whole loop against the running `bentoml serve` (it polls the champion alias)."""
+    s = policy_stack["settings"]
+    spec = policy_stack["result"].output_for_node("recommendation_env")
+    need = s.retrain.min_new_feedback
+    weak = _register_weak_champion(policy_stack)
+    store = policy_stack["resources"]["feedback"].store()
+    start = store.latest_feedback_id()
+    rng = np.random.default_rng(5)
+    with httpx.Client(base_url=service_stack["url"], timeout=120) as client:
+        _wait_for_serving(client, POLICY_MODEL, weak)
+        for _ in range(need):
+            ids = [str(t) for t in rng.choice(spec.track_ids, size=8, replace=False)]
+            rec = client.post("/recommend", json={"track_ids": ids, "age": int(rng.integers(18, 70)),
+                                                  "gender": ["female", "male"][int(rng.integers(0, 2))],
+                                                  "mood": int(rng.integers(1, 6)), "k": 3})
+            assert rec.status_code == 200, rec.text
+            rec = rec.json()
+            assert rec["model_versions"][POLICY_MODEL] == weak
+            chosen = rec["tracks"][int(rng.integers(0, 3))]["track_id"]
+            fb = client.post("/feedback", json={"recommendation_id": rec["recommendation_id"], "track_id": chosen,
+                                                "stress_level": ["low", "medium", "high"][int(rng.integers(0, 3))]})
+            assert fb.status_code == 200, fb.text
+        last = store.latest_feedback_id()
+        assert last - start == need  # every acknowledged row is in the store
+
+        resources = policy_stack["resources"]
+        with DagsterInstance.ephemeral() as instance:
+            with build_sensor_context(instance=instance, cursor=str(start), resources=resources) as ctx:
+                request = feedback_retraining_sensor(ctx)
+                cursor = ctx.cursor
+            assert isinstance(request, RunRequest) and request.run_key == f"feedback-{last}"
+            with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+                assert isinstance(feedback_retraining_sensor(ctx), SkipReason)
+
+        config = {**request.run_config["ops"]["retrained_policy"]["config"], "timesteps": 8000}
+        better = _run_job(retrain_defs, config)
+        assert better["promoted"], better["reason"]
+        assert better["scores"]["replay_rows"] == need
+        _wait_for_serving(client, POLICY_MODEL, better["version"])  # hot-swapped, no restart
+
+        worse = _run_job(retrain_defs, {**config, "timesteps": 0, "degrade_scale": 2.0})
+        assert not worse["promoted"]
+        time.sleep(3 * float(service_stack["env"]["MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS"]) + 2)
+        assert _serving_version(client, POLICY_MODEL) == better["version"]
+        # and the service still answers with the promoted policy
+        ids = [str(t) for t in spec.track_ids[:8]]
+        answer = client.post("/recommend", json={"track_ids": ids, "age": 30, "gender": "female", "mood": 2, "k": 3})
+        assert answer.status_code == 200 and answer.json()["model_versions"][POLICY_MODEL] == better["version"]
