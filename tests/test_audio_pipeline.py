@@ -169,5 +169,5 @@ def test_no_model_is_a_clear_error(settings, capsys, tmp_path):
     clip = tmp_path / "x.wav"
     clip.write_bytes(b"")
     assert main(["analyze-audio", str(clip)]) == 2
-    assert "no 'champion' version of 'moodtune-audio'" in capsys.readouterr().err
+    assert "no champion for 'moodtune-audio'" in capsys.readouterr().err
     assert load_settings().audio.gate.floors["macro_auc"] > 0.5

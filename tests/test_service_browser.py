@@ -112,3 +112,21 @@ def test_text_flow_and_errors_are_shown(page):
     page.click("#btn-text")
     page.wait_for_selector("#error:not([hidden])")
     assert "no emotion found" in page.text_content("#error")
+
+
+def test_photo_flow_shows_the_faces_and_recommends(page, tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    page.goto("/ui/")
+    page.wait_for_selector("#catalog-list input[type=checkbox]")
+    page.click("#alt-inputs summary")
+    page.set_input_files("#photo", str(photo))
+    page.click("#btn-photo")
+    page.wait_for_selector(".faces .box span")
+    assert page.locator(".faces .box").count() == 1  # one person, boxed on the photo
+    assert page.text_content(".faces .box span") == "happy"
+    assert page.locator("#results li.track").count() >= 1
+    assert page.locator("#error").is_hidden()
