@@ -290,6 +290,15 @@ _VALENCE = np.array([c.valence for c in DLUT_CATEGORIES])
 _AROUSAL = np.array([c.arousal for c in DLUT_CATEGORIES])
 
 
+GROUP_BY_CODE = MappingProxyType({g.code: g for g in DLUT_GROUPS})
+
+
+def display_name(code: str) -> str:
+    """"中文 english" for a fine category or a coarse group code; other strings unchanged."""
+    named = CATEGORY_BY_CODE.get(code) or GROUP_BY_CODE.get(code)
+    return f"{named.chinese} {named.english}" if named else code
+
+
 def codes_of(granularity: Granularity) -> tuple[str, ...]:
     """The codes of a granularity: 21 DLUT categories (fine) or 7 groups (coarse)."""
     if granularity == "fine":

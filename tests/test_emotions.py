@@ -88,3 +88,9 @@ def test_valence_arousal_of_sad_and_happy():
     calm_v, calm_a = to_dlut("gems6", {"calmness": 1.0}).valence_arousal()
     assert sad_v < 0 < happy_v
     assert calm_a < 0 < happy_a
+
+
+def test_display_names_of_fine_and_coarse_codes():
+    assert emotions.display_name("NB") == "悲伤 sadness"
+    assert emotions.display_name("sorrow") == "哀 sorrow"
+    assert emotions.display_name("not-a-code") == "not-a-code"

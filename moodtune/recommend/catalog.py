@@ -29,14 +29,13 @@ import numpy as np
 import pandas as pd
 
 from moodtune import emotions
-from moodtune.emotions import CATEGORY_BY_CODE, GEMS6, GENRES
+from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
 
 SONG_COLUMNS: tuple[str, ...] = tuple(GEMS6) + tuple(GENRES)  # = moodtune.policy.features.SONG_COLUMNS
 TABLE_FILE = "catalog.parquet"
 META_FILE = "catalog.json"
 TEXT_PREFIX = "text."
-GROUP_NAMES = {g.code: g for g in emotions.DLUT_GROUPS}
 
 
 def catalog_dir(settings) -> Path:
@@ -327,15 +326,7 @@ def _profile(row: Mapping[str, Any], text_codes: Sequence[str]) -> dict[str, Any
 
 
 def _code_name(code: Any) -> str | None:
-    if not isinstance(code, str):
-        return None
-    if code in CATEGORY_BY_CODE:
-        c = CATEGORY_BY_CODE[code]
-        return f"{c.chinese} {c.english}"
-    if code in GROUP_NAMES:
-        g = GROUP_NAMES[code]
-        return f"{g.chinese} {g.english}"
-    return code
+    return emotions.display_name(code) if isinstance(code, str) else None
 
 
 def song_profile(track_id: str, probabilities: Mapping[str, float], title: str = "") -> dict[str, Any]:

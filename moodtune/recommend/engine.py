@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moodtune.emotions import CATEGORY_BY_CODE, GEMS6
+from moodtune.emotions import GEMS6, display_name
 from moodtune.errors import InvalidAudio, InvalidHRV, InvalidInput, InvalidText
 from moodtune.policy.ranking import softmax
-from moodtune.recommend.catalog import GROUP_NAMES, SONG_COLUMNS, logged_features, profile_json, song_profile
+from moodtune.recommend.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
 from moodtune.recommend.eventlog import EventWriter, RecommendationEvent, encode_candidates
 from moodtune.recommend.models import HRV, ModelHolder, ModelSet
 
@@ -85,14 +85,6 @@ def _pretty(emotion: str) -> str:
     return ADJECTIVES.get(emotion, emotion.replace("_", " "))
 
 
-def code_name(code: str) -> str:
-    if code in CATEGORY_BY_CODE:
-        c = CATEGORY_BY_CODE[code]
-        return f"{c.chinese} {c.english}"
-    if code in GROUP_NAMES:
-        g = GROUP_NAMES[code]
-        return f"{g.chinese} {g.english}"
-    return code
 
 
 class Engine:
@@ -345,7 +337,7 @@ class Engine:
         index = ms.text
         rec = index.recommend_text(text, k)
         vector = rec.vector
-        top = [{"code": c, "name": code_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
+        top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
         why = f"its emotion is closest to the text's ({', '.join(t['name'] for t in top[:2])})"
         tracks = self._hit_tracks(ms, rec.hits, why)
         answer = {
@@ -374,13 +366,13 @@ class Engine:
         who = self.optional_listener(age, gender, mood)
         result = recommend_from_image(upload.data, ms.face, ms.text, k, settings=self.settings)
         emotion = result.emotion.as_dict()
-        top = [{"code": c, "name": code_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
+        top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
         why = f"its emotion is closest to the photo's ({', '.join(t['name'] for t in top[:2])})"
         tracks = self._hit_tracks(ms, result.tracks, why)
         answer = {
             **{key: emotion[key] for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse",
                                              "valence", "arousal") if key in emotion},
-            "top_emotions": [{"code": c, "name": code_name(c), "strength": round(v, 4)}
+            "top_emotions": [{"code": c, "name": display_name(c), "strength": round(v, 4)}
                              for c, v in result.emotion.emotion.top(3)],
             "query_emotion": {c: round(v, 4) for c, v in result.query.as_dict().items()},
             "query_top": top,
