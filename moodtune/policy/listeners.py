@@ -59,17 +59,18 @@ def emotion_taste(mood: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ListenerParams:
-    """Numbers of the simulator (from ``params.yaml`` ``policy.listeners``)."""
+    """Numbers of the simulator; built from ``params.yaml`` ``policy:`` by
+    ``moodtune.policy.pipeline.listener_params`` (no defaults here: one source of numbers)."""
 
-    taste_noise: float = 0.25
-    song_noise: float = 0.15
-    like_threshold: float = 0.45
-    neutral_utility: float = 0.2
-    sensitivity: tuple[float, float] = (0.25, 0.45)
-    mood_gain: float = 0.6
+    taste_noise: float
+    song_noise: float
+    like_threshold: float
+    neutral_utility: float
+    sensitivity: tuple[float, float]
+    mood_gain: float
 
 
-def simulate_listeners(n: int, rng: np.random.Generator, params: ListenerParams = ListenerParams()) -> pd.DataFrame:
+def simulate_listeners(n: int, rng: np.random.Generator, params: ListenerParams) -> pd.DataFrame:
     """``n`` listeners: visible context (age, gender, mood) and hidden offsets and physiology."""
     ages = rng.integers(15, 75, size=n)
     genders = rng.integers(0, 2, size=n)
@@ -100,7 +101,7 @@ class TasteModel:
     ``genre_taste[l, genre(s)] + mean over s's marks of emotion_taste(m)[l] + song noise``.
     """
 
-    def __init__(self, truth: pd.DataFrame, params: ListenerParams = ListenerParams()):
+    def __init__(self, truth: pd.DataFrame, params: ListenerParams):
         self.track_ids = truth["track_id"].to_numpy()
         marks = truth[list(GEMS6)].to_numpy(dtype=float)
         self.marks = marks / np.maximum(marks.sum(axis=1, keepdims=True), 1.0)
