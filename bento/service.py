@@ -35,9 +35,16 @@ from pydantic import Field
 from starlette.responses import JSONResponse, Response
 
 from bento import webapp
+from bento.middleware import BodyLimit, cancel_request_timers
 from moodtune.errors import MoodtuneError
 from moodtune.recommend.engine import Engine, Upload
 from moodtune.settings import get_settings
+
+# The workers share one listening socket and libuv accepts greedily: the first worker awake
+# can take a whole burst of new keep-alive connections (46 of 50 once in the load test) and
+# serve them on one core while the other idles. libuv's single-accept mode (one accept, then
+# a yield) gives the other worker a chance at the burst; splits still vary (see README).
+os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 
 log = logging.getLogger("moodtune.service")
 SETTINGS = get_settings()
@@ -90,46 +97,6 @@ def upload(path: Path | None, what: str, limit: int) -> Upload | None:
     return Upload(display or what, resolved.read_bytes())
 
 
-class BodyLimit:
-    """ASGI middleware: refuse a request body over ``max_bytes`` with 413 before reading it all."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = int(max_bytes)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for key, value in scope.get("headers", ()):
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                return await self._refuse(send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send):
-        response = JSONResponse({"error": f"the request is larger than {self.max_bytes:,} bytes; "
-                                 "upload fewer or smaller files", "type": "RequestTooLarge"}, status_code=413)
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
-
-
-class _TooLarge(Exception):
-    pass
-
-
 def _refuse_remote_files() -> None:
     """BentoML's multipart parser downloads a file field given as a URL string; moodtune never
     fetches anything a client names, so such a field is refused (400) instead."""
@@ -147,6 +114,7 @@ def _refuse_remote_files() -> None:
 
 
 _refuse_remote_files()
+cancel_request_timers()
 
 
 def missing_models_message(missing: list[tuple[str, str]]) -> str:
@@ -210,7 +178,8 @@ class Moodtune:
         self.settings = SETTINGS
         self.holder = ModelHolder(self._load_bento_models())
         self.store = open_store(settings=SETTINGS)
-        self.writer = EventWriter(self.store, batch_max=LIMITS.log_batch_max)
+        self.writer = EventWriter(self.store, batch_max=LIMITS.log_batch_max,
+                                  recommendation_sync=SETTINGS.feedback.recommendation_sync)
         self.engine = Engine(SETTINGS, self.holder, self.writer)
         self._warm_up()
         # Models, jieba's dictionary and the catalog are millions of long-lived objects: keep
