@@ -233,6 +233,11 @@ class FeedbackSettings(Section):
     url: str | None = None
     reward: StressRewards = Field(default_factory=StressRewards)
     busy_timeout_ms: int = Field(30_000, ge=0)  # how long a SQLite writer waits for the write lock
+    # SQLite: how the service's event writer commits recommendation events. "full" fsyncs each
+    # group commit; "normal" (WAL) commits without fsync: the event survives a crash of the
+    # service, and reaches the disk at the next feedback commit (always "full", which syncs
+    # the whole WAL) or checkpoint; only an OS crash or power loss before then can lose it.
+    recommendation_sync: Literal["full", "normal"] = "normal"
 
 
 class RetrainSettings(Section):

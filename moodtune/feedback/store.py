@@ -405,6 +405,22 @@ class FeedbackStore:
                 conn.execute(select(func.pg_advisory_xact_lock(_PG_FEEDBACK_LOCK)))
             yield conn
 
+    def dedicated_writer(self, *, synchronous: str = "full") -> Connection:
+        """A connection of its own for write transactions (``with conn.begin(): ...``), kept
+        by one writer thread. SQLite: ``synchronous`` ``"full"`` or ``"normal"`` for this
+        connection only; every other write of the store stays ``FULL``."""
+        if synchronous not in ("full", "normal"):
+            raise ConfigError(f"synchronous must be 'full' or 'normal'; got {synchronous!r}")
+        self.ensure_schema()
+        conn = self._writer.connect()
+        if self.dialect == "sqlite":  # on the driver's connection: no transaction is begun for it
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            finally:
+                cursor.close()
+        return conn
+
     def _read(self):
         self.ensure_schema()
         return self.engine.connect()

@@ -7,6 +7,12 @@ clients wait ~50 fsyncs). :class:`EventWriter` keeps the store's guarantee, *ack
 only after commit*, and removes the queue: one thread owns the writes; every recommendation
 event that arrived while the previous commit was running goes into the next transaction
 (one fsync for all of them), and each caller's future resolves only after that commit.
+On SQLite the group commits go through a connection of the writer's own, whose
+``synchronous`` mode is ``feedback.recommendation_sync``: ``"normal"`` (the service's
+default) commits a group without an fsync. A committed event then survives a crash of the
+service (it is in the WAL, in the OS's cache) and reaches the disk with the next feedback row
+(those are always ``FULL``, and syncing the WAL syncs every earlier commit) or checkpoint, so
+an acknowledged feedback row never points at an event a power cut could take back.
 Feedback rows go through :meth:`FeedbackStore.record_feedback` unchanged (its validation,
 reward and cursor ordering), one by one on the same thread, so in-process writers never
 contend for SQLite's lock. Across processes (several service workers on one SQLite file) the
@@ -82,7 +88,7 @@ class RecommendationEvent:
                 if v is not None and (not isinstance(v, float | int) or not math.isfinite(v)):
                     raise InvalidFeedback(f"candidate {c['track_id']!r} has a non-finite {key}")
             features = c.get("features") or {}
-            if not all(isinstance(v, float | int) and math.isfinite(v) for v in features.values()):
+            if features and not _all_finite(features.values()):
                 raise InvalidFeedback(f"candidate {c['track_id']!r} has non-numeric or non-finite features")
 
     def as_kwargs(self) -> dict[str, Any]:
@@ -110,6 +116,17 @@ class RecommendationEvent:
         }
 
 
+def _all_finite(values) -> bool:
+    """Every value a finite float or int (bools count, as ``isinstance`` counts them)."""
+    try:
+        total = sum(values, 0.0)
+    except TypeError:
+        total = None
+    if type(total) is float and math.isfinite(total):  # the common case, in one C loop
+        return True
+    return all(isinstance(v, float | int) and math.isfinite(v) for v in values)
+
+
 @dataclass
 class _Job:
     kind: str  # "recommendation" | "feedback"
@@ -135,9 +152,14 @@ class EventWriter:
     and a group commit wakes each event loop once for all of its waiting requests.
     """
 
-    def __init__(self, store: FeedbackStore, *, batch_max: int = 256, name: str = "moodtune-event-writer"):
+    def __init__(self, store: FeedbackStore, *, batch_max: int = 256, recommendation_sync: str = "full",
+                 name: str = "moodtune-event-writer"):
+        if recommendation_sync not in ("full", "normal"):
+            raise ValueError(f"recommendation_sync must be 'full' or 'normal'; got {recommendation_sync!r}")
         self.store = store
         self.batch_max = int(batch_max)
+        self.recommendation_sync = recommendation_sync
+        self._conn = None  # the group commits' own connection (SQLite), opened on the writer thread
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self.commits = 0
@@ -226,7 +248,35 @@ class EventWriter:
                     self._run_one(job, self._record_feedback)
                     self._deliver()
             if stop:
+                self._drop_connection()
                 return
+
+    def _group_connection(self):
+        """The connection group commits use: the writer's own on SQLite, ``None`` elsewhere
+        (then a pooled one per transaction, so PostgreSQL's pre-ping still applies)."""
+        if self._conn is None and self._insert_text is not None:
+            self._conn = self.store.dedicated_writer(synchronous=self.recommendation_sync)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def _insert_group(self, params: list[dict[str, Any]]) -> None:
+        statement = self._insert_text if self._insert_text is not None else recommendations.insert()
+        conn = self._group_connection()
+        if conn is None:
+            with self.store.engine.begin() as pooled:
+                pooled.execute(statement, params)
+            return
+        try:
+            with conn.begin():
+                conn.execute(statement, params)
+        except Exception:
+            self._drop_connection()  # a broken connection is opened afresh (with its pragma) next time
+            raise
 
     def _finish(self, job: _Job, result: Any = None, error: BaseException | None = None) -> None:
         if job.future is not None:
@@ -256,9 +306,8 @@ class EventWriter:
                                    else json.dumps(r[c])) for c in _JSON_COLUMNS}}
                       for r, j in zip(rows, live, strict=True)]
         try:
-            with self._turn(), self.store.engine.begin() as conn:
-                conn.execute(self._insert_text if self._insert_text is not None else recommendations.insert(),
-                             params)
+            with self._turn():
+                self._insert_group(params)
         except Exception as exc:  # one bad row must not fail the others: retry alone, via the store
             log.warning("group insert of %d recommendation events failed (%s); retrying one by one",
                         len(rows), exc)
@@ -338,6 +387,16 @@ def encode_candidates(items: Sequence[tuple[str, str, float, float | None]]) -> 
         for value in (score, probability):
             if value is not None and not math.isfinite(value):
                 raise InvalidFeedback(f"candidate {track_id!r} has a non-finite score or probability")
-        parts.append(f'{{"track_id": {json.dumps(track_id)}, "features": {features_json}, '
-                     f'"score": {json.dumps(score)}, "probability": {json.dumps(probability)}}}')
+        parts.append(f'{{"track_id": {_json_str(track_id)}, "features": {features_json}, '
+                     f'"score": {_json_number(score)}, "probability": {_json_number(probability)}}}')
     return "[" + ", ".join(parts) + "]"
+
+
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str (C-accelerated)
+
+
+def _json_number(value: float | int | None) -> str:
+    """``json.dumps(value)`` for a finite number or None, without building an encoder."""
+    if value is None:
+        return "null"
+    return float.__repr__(value) if type(value) is float else json.dumps(value)

@@ -1,0 +1,107 @@
+"""The service's event writer: group commits, its own ``synchronous`` mode for recommendation
+events, and what an acknowledged event survives (a killed process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from moodtune.errors import ConfigError, InvalidFeedback
+from moodtune.feedback import FeedbackStore
+from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+from moodtune.settings import PROJECT_ROOT, load_settings
+
+METRICS = {"MEAN_RR": 812.5, "SDRR": 48.1, "HR": 74.2, "RMSSD": 35.0, "pNN50": 12.5,
+           "VLF": 350.0, "LF": 820.0, "HF": 640.0}
+
+
+def event(mood: int = 3, n: int = 6) -> RecommendationEvent:
+    candidates = [{"track_id": f"t{i}", "features": {"calmness": i / n, "tension": 1 - i / n},
+                   "score": -i / n, "probability": 1 / n} for i in range(n)]
+    return RecommendationEvent(source="catalog", age=30, gender="female", mood=mood, candidates=candidates,
+                               chosen=["t0", "t1"], model_versions={"moodtune-policy": "1"})
+
+
+def test_the_service_default_is_normal_sync_for_recommendations_only(settings):
+    assert load_settings().feedback.recommendation_sync == "normal"  # params.yaml
+    store = FeedbackStore(settings=settings)
+    conn = store.dedicated_writer(synchronous="normal")
+    try:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL, this connection only
+        with store.engine.connect() as other:
+            assert other.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # the store's: FULL
+    finally:
+        conn.close()
+    with pytest.raises(ConfigError, match="'full' or 'normal'"):
+        store.dedicated_writer(synchronous="off")
+    with pytest.raises(ValueError, match="'full' or 'normal'"):
+        EventWriter(store, recommendation_sync="off")
+
+
+@pytest.mark.parametrize("sync", ["full", "normal"])
+def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(settings, sync):
+    store = FeedbackStore(settings=settings)
+    writer = EventWriter(store, recommendation_sync=sync)
+    ids, errors = [], []
+
+    def log(mood):
+        try:
+            ids.append(writer.record_recommendation(event(mood), timeout=60))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=log, args=(1 + i % 5,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(ids)) == 40
+    assert writer.rows == 40 and writer.commits < 40 and writer.largest_batch > 1
+    row = writer.record_feedback(recommendation_id=ids[0], track_id="t1", stress_level="low", metrics=METRICS,
+                                timeout=60)
+    writer.close()
+    # an independent store (a new connection, FULL) sees every acknowledged row
+    reader = FeedbackStore(store.url)
+    assert reader.count_recommendations() == 40
+    assert {reader.get_recommendation(i).id for i in ids} == set(ids)
+    assert reader.get_feedback(row.id).recommendation_id == ids[0]
+    # an event the store refuses fails alone, with the store's message
+    with pytest.raises(InvalidFeedback, match="mood"):
+        event(mood=9)
+    reader.close()
+    store.close()
+
+
+CHILD = textwrap.dedent("""
+    import json, os, signal, sys
+    from moodtune.feedback import FeedbackStore
+    from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+    store = FeedbackStore(sys.argv[1], rewards={"low": 1, "medium": 0.5, "high": 0}, busy_timeout_ms=5000)
+    writer = EventWriter(store, recommendation_sync="normal")
+    cands = [{"track_id": f"t{i}", "features": {"calmness": 0.5}, "score": -i, "probability": 0.5} for i in range(2)]
+    for n in range(30):
+        rid = writer.record_recommendation(RecommendationEvent(
+            source="catalog", age=30, gender="male", mood=3, candidates=cands, chosen=["t0"]), timeout=60)
+        print(json.dumps(rid), flush=True)  # acknowledged
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint, no clean exit
+""")
+
+
+def test_acknowledged_events_survive_a_killed_writer_process(settings):
+    url = f"sqlite:///{settings.data_path('feedback', 'killed.db')}"
+    done = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True, timeout=180,
+                          cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    acknowledged = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(acknowledged) == 30
+    store = FeedbackStore(url, settings=settings)
+    assert store.count_recommendations() == 30
+    assert all(store.get_recommendation(i).chosen == ["t0"] for i in acknowledged)
+    store.close()
