@@ -75,6 +75,13 @@ def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(sett
     # an event the store refuses fails alone, with the store's message
     with pytest.raises(InvalidFeedback, match="mood"):
         event(mood=9)
+    good = event()
+    for bad, words in (({"score": float("nan")}, "'t2' has a non-finite score"),
+                       ({"features": {"calmness": float("inf")}}, "'t2' has non-numeric or non-finite features"),
+                       ({"features": {"calmness": "high"}}, "'t2' has non-numeric")):
+        cands = [dict(c, **bad) if c["track_id"] == "t2" else c for c in good.candidates]
+        with pytest.raises(InvalidFeedback, match=words):
+            RecommendationEvent(source="catalog", age=30, gender="female", mood=3, candidates=cands, chosen=["t0"])
     reader.close()
     store.close()
 

@@ -143,3 +143,26 @@ def test_untrained_ranker_is_not_better_than_random_by_much(policy_stack):
     table = pipeline.evaluate_policy(spec, {"u": untrained, "random": RandomRanker(0)}, s.policy, 0)
     by = table.set_index("policy")["mean_reward"]
     assert by["u"] < by["random"] + s.policy.gate_floors["reward_lift_over_random"]
+
+
+def test_fast_scorer_matches_the_rankers_own_scores(policy_stack):
+    """The service's NumPy path through the policy network gives the ranker's scores (to
+    float32 rounding) and its order; a policy it cannot read falls back to the ranker."""
+    from moodtune.policy.packaging import ranker_from_registry
+    from moodtune.recommend import fastpolicy
+
+    ranker, _ = ranker_from_registry(policy_stack["settings"])
+    fast = fastpolicy.fast_scorer(ranker)
+    assert fast.__qualname__.startswith("_numpy_scorer")
+    spec = policy_stack["result"].output_for_node("recommendation_env")
+    songs = np.asarray(spec.song_features[:30], dtype=float)
+    for age, gender, mood in ((19, "female", 1), (45, "male", 3), (80, "female", 5)):
+        listener = ListenerContext.parse(age, gender, mood)
+        got, want = fast(songs, listener), ranker.scores(songs, listener)
+        assert np.allclose(got, want, rtol=0, atol=1e-5)
+        assert list(np.argsort(-got, kind="stable")) == list(np.argsort(-want, kind="stable"))
+    # the torch path is exact; the seed kind has no fast path at all
+    exact = fastpolicy._session_scorer(ranker)
+    assert np.array_equal(exact(songs, listener), ranker.scores(songs, listener))
+    seed = PolicyRanker(ranker.model, kind="seed")
+    assert fastpolicy.fast_scorer(seed) == seed.scores

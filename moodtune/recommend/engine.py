@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from moodtune.emotions import GEMS6, display_name
@@ -74,7 +75,11 @@ class Plan:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON text (orjson; the standard library for what orjson does not take)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 ADJECTIVES = {"tenderness": "tender", "calmness": "calm", "power": "powerful", "joyful_activation": "joyful",

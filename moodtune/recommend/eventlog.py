@@ -82,21 +82,24 @@ class RecommendationEvent:
             raise InvalidFeedback("candidate track ids must be unique and 1 to 200 characters")
         if not self.chosen or not set(self.chosen) <= set(ids) or len(set(self.chosen)) != len(self.chosen):
             raise InvalidFeedback("chosen tracks must be distinct candidates")
-        for c in self.candidates:
-            for key in ("score", "probability"):
-                v = c.get(key)
-                if v is not None and (not isinstance(v, float | int) or not math.isfinite(v)):
-                    raise InvalidFeedback(f"candidate {c['track_id']!r} has a non-finite {key}")
-            features = c.get("features") or {}
-            if features and not _all_finite(features.values()):
-                raise InvalidFeedback(f"candidate {c['track_id']!r} has non-numeric or non-finite features")
+        numbers = [v for c in self.candidates for v in (c.get("score"), c.get("probability")) if v is not None]
+        features = [v for c in self.candidates for v in (c.get("features") or {}).values()]
+        if not (_all_finite(numbers) and _all_finite(features)):  # find the culprit to name it
+            for c in self.candidates:
+                for key in ("score", "probability"):
+                    v = c.get(key)
+                    if v is not None and (not isinstance(v, float | int) or not math.isfinite(v)):
+                        raise InvalidFeedback(f"candidate {c['track_id']!r} has a non-finite {key}")
+                if not _all_finite((c.get("features") or {}).values()):
+                    raise InvalidFeedback(f"candidate {c['track_id']!r} has non-numeric or non-finite features")
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"source": self.source, "age": self.age, "gender": self.gender, "mood": self.mood,
                 "candidates": [dict(c) for c in self.candidates], "chosen": list(self.chosen),
                 "k": len(self.chosen), "model_versions": dict(self.model_versions)}
 
-    def row(self) -> dict[str, Any]:
+    def row(self, *, with_candidates: bool = True) -> dict[str, Any]:
+        """The table row (``candidates`` left out when the caller binds ``candidates_json``)."""
         return {
             "id": uuid.uuid4().hex,
             "created_at": datetime.now(UTC),
@@ -111,7 +114,7 @@ class RecommendationEvent:
                 {"track_id": str(c["track_id"]), "features": c.get("features") or {},
                  "score": c.get("score"), "probability": c.get("probability")}
                 for c in self.candidates
-            ],
+            ] if with_candidates else None,
             "chosen": [str(t) for t in self.chosen],
         }
 
@@ -299,9 +302,10 @@ class EventWriter:
         live = [j for j in jobs if j.start()]
         if not live:
             return
-        rows = [j.payload.row() for j in live]
+        text = self._insert_text is not None
+        rows = [j.payload.row(with_candidates=not (text and j.payload.candidates_json)) for j in live]
         params = rows
-        if self._insert_text is not None:  # encode outside the lock: the turn is insert + fsync only
+        if text:  # encode outside the lock: the turn is insert + fsync only
             params = [{**r, **{c: (j.payload.candidates_json if c == "candidates" and j.payload.candidates_json
                                    else json.dumps(r[c])) for c in _JSON_COLUMNS}}
                       for r, j in zip(rows, live, strict=True)]
