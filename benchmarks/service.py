@@ -190,6 +190,22 @@ def tree_cpu_seconds(root: int | None) -> float:
     return sum(stats[pid][1] for pid in tree if pid in stats)
 
 
+def wait_settled(root: int | None, timeout: float = 180.0, idle_cpu: float = 0.1) -> float:
+    """Wait until the service's processes use under ``idle_cpu`` of a core: ``/readyz`` answers
+    as soon as one worker is ready, while another may still be loading its models (which would
+    take CPU from the first phase and leave that worker few of the clients). Seconds waited."""
+    start = time.perf_counter()
+    if root is None:
+        return 0.0
+    last, calm = tree_cpu_seconds(root), 0
+    while time.perf_counter() - start < timeout and calm < 2:
+        time.sleep(0.5)
+        now = tree_cpu_seconds(root)
+        calm = calm + 1 if now - last < idle_cpu * 0.5 else 0
+        last = now
+    return time.perf_counter() - start
+
+
 def post(url: str, endpoint: str, payload: dict) -> dict:
     req = urllib.request.Request(f"{url}/{endpoint}", data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json"})
@@ -280,6 +296,7 @@ def main(argv=None) -> int:
     try:
         if service is not None:
             service.start()
+            print(f"service ready; its workers settled {wait_settled(service.proc.pid):.1f} s later")
         host, port = url.split("//", 1)[1].split(":")
         port = int(port)
         ids = catalog_ids(url)

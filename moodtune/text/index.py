@@ -178,16 +178,17 @@ class EmotionIndex:
         todo = np.arange(len(points))
         while len(todo):
             dist, idx = self.tree.query(points[todo], k=fetch, return_distance=True, sort_results=True)
+            groups = self.group_ids
             again = []
             for row, q in enumerate(todo):
                 seen: set[int] = set()
                 hits: list[tuple[int, float]] = []
-                for i, d in zip(idx[row], dist[row], strict=True):
-                    g = self.group_ids[i]
+                rows = idx[row].tolist()  # Python ints and floats: cheaper to loop over than NumPy scalars
+                for i, d, g in zip(rows, dist[row].tolist(), groups[rows].tolist(), strict=True):
                     if g in seen:
                         continue
                     seen.add(g)
-                    hits.append((int(i), float(d)))
+                    hits.append((i, d))
                     if len(hits) == k:
                         break
                 if len(hits) < k and fetch < n:
