@@ -157,6 +157,9 @@ def _sqlite_file(url) -> Path:
     return Path(database)
 
 
+SYNC_MODES = ("full", "normal")  # SQLite ``synchronous`` modes a dedicated writer may use
+
+
 def _make_engine(url: str, busy_timeout_ms: int) -> Engine:
     try:
         parsed = make_url(url)
@@ -409,7 +412,7 @@ class FeedbackStore:
         """A connection of its own for write transactions (``with conn.begin(): ...``), kept
         by one writer thread. SQLite: ``synchronous`` ``"full"`` or ``"normal"`` for this
         connection only; every other write of the store stays ``FULL``."""
-        if synchronous not in ("full", "normal"):
+        if synchronous not in SYNC_MODES:
             raise ConfigError(f"synchronous must be 'full' or 'normal'; got {synchronous!r}")
         self.ensure_schema()
         conn = self._writer.connect()

@@ -48,6 +48,7 @@ from typing import Any
 from moodtune.errors import InvalidFeedback
 from moodtune.feedback import FeedbackStore
 from moodtune.feedback.schema import GENDER_LENGTH, RECOMMENDATION_SOURCES, TRACK_ID_LENGTH, recommendations
+from moodtune.feedback.store import SYNC_MODES
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -157,7 +158,7 @@ class EventWriter:
 
     def __init__(self, store: FeedbackStore, *, batch_max: int = 256, recommendation_sync: str = "full",
                  name: str = "moodtune-event-writer"):
-        if recommendation_sync not in ("full", "normal"):
+        if recommendation_sync not in SYNC_MODES:  # checked here: the connection opens later, on the thread
             raise ValueError(f"recommendation_sync must be 'full' or 'normal'; got {recommendation_sync!r}")
         self.store = store
         self.batch_max = int(batch_max)
