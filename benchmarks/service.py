@@ -118,6 +118,7 @@ class Phase:
     status: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     answered: int = 0  # every answered request, warm-up included (for CPU per request)
+    split: str = "-"  # clients per worker, sampled half-way through
 
     def row(self) -> dict:
         lat = np.asarray(self.latencies) * 1000
@@ -131,7 +132,7 @@ class Phase:
 
 
 async def run_phase(name: str, host: str, port: int, clients: int, seconds: float, make_payload,
-                    on_answer=None, warmup: float = 1.0) -> Phase:
+                    on_answer=None, warmup: float = 1.0, sample_split=None) -> Phase:
     phase = Phase(name, clients)
     start = time.perf_counter()
     measure_from = start + warmup
@@ -157,7 +158,11 @@ async def run_phase(name: str, host: str, port: int, clients: int, seconds: floa
         finally:
             await conn.close()
 
-    await asyncio.gather(*(client(i) for i in range(clients)))
+    async def sampler() -> None:
+        await asyncio.sleep(warmup + seconds / 2)
+        phase.split = sample_split()
+
+    await asyncio.gather(*(client(i) for i in range(clients)), *([sampler()] if sample_split else []))
     phase.seconds = time.perf_counter() - measure_from
     return phase
 
@@ -165,11 +170,11 @@ async def run_phase(name: str, host: str, port: int, clients: int, seconds: floa
 # --- the server -------------------------------------------------------------------------------------
 
 
-def tree_cpu_seconds(root: int | None) -> float:
-    """User + system CPU seconds of a process and all its live descendants (Linux /proc); the
-    BentoML workers run in sessions of their own, so the tree is followed by parent pid."""
+def process_tree(root: int | None) -> dict[int, float]:
+    """Pid -> user + system CPU seconds of a process and all its live descendants (Linux /proc);
+    the BentoML workers run in sessions of their own, so the tree is followed by parent pid."""
     if root is None:
-        return 0.0
+        return {}
     tick = os.sysconf("SC_CLK_TCK")
     stats = {}
     for entry in os.listdir("/proc"):
@@ -187,7 +192,20 @@ def tree_cpu_seconds(root: int | None) -> float:
             if ppid == parent and pid not in tree:
                 tree.add(pid)
                 frontier.append(pid)
-    return sum(stats[pid][1] for pid in tree if pid in stats)
+    return {pid: stats[pid][1] for pid in tree if pid in stats}
+
+
+def tree_cpu_seconds(root: int | None) -> float:
+    """CPU seconds of the service's whole process tree (see :func:`process_tree`)."""
+    return sum(process_tree(root).values())
+
+
+def client_split(root: int | None, port: int) -> str:
+    """How the open client connections are spread over the service's processes, e.g. ``26/24``."""
+    from bento.testing import connections_by_process
+
+    counts = sorted((n for n in connections_by_process(process_tree(root), port).values() if n), reverse=True)
+    return "/".join(map(str, counts)) or "-"
 
 
 def wait_settled(root: int | None, timeout: float = 180.0, idle_cpu: float = 0.1) -> float:
@@ -337,20 +355,22 @@ def main(argv=None) -> int:
         ):
             loads.append(os.getloadavg()[0])
             before, own_before = tree_cpu_seconds(group), time.process_time()
-            phase = run_loop(run_phase(name, host, port, clients, args.duration, payload, hook))
+            phase = run_loop(run_phase(name, host, port, clients, args.duration, payload, hook,
+                                       sample_split=(lambda: client_split(group, port)) if group else None))
             phases.append(phase)
             used, own = tree_cpu_seconds(group) - before, time.process_time() - own_before
             cpu_ms.append(used * 1000 / max(1, phase.answered) if group else float("nan"))
             client_ms.append(own * 1000 / max(1, phase.answered))
         rows = [p.row() for p in phases]
         print(f"\n{'endpoint':16} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'4xx':>5} {'5xx':>5} {'CPU ms/req srv':>14} {'client':>6} {'load':>5}")
-        for r, c, own, load in zip(rows, cpu_ms, client_ms, loads, strict=True):
+              f"{'4xx':>5} {'5xx':>5} {'CPU ms/req srv':>14} {'client':>6} {'load':>5} {'split':>7}")
+        for r, c, own, load, p in zip(rows, cpu_ms, client_ms, loads, phases, strict=True):
             print(f"{r['endpoint']:16} {r['clients']:7d} {r['requests']:8d} {r['req_per_s']:8.1f} "
                   f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['4xx']:5d} {r['5xx']:5d} {c:14.2f} {own:6.2f} "
-                  f"{load:5.2f}")
+                  f"{load:5.2f} {p.split:>7}")
         print("(CPU ms/req: CPU time per request, warm-up included, of the service's processes (srv) and of "
-              "this load generator (client); load: the machine's 1-minute load average when the phase started)")
+              "this load generator (client); load: the machine's 1-minute load average when the phase started; "
+              "split: the clients' connections per worker half-way through)")
         for p in phases:
             for e in p.errors:
                 print(f"  {p.name} error {e}")

@@ -36,15 +36,10 @@ from starlette.responses import JSONResponse, Response
 
 from bento import webapp
 from bento.middleware import BodyLimit, cancel_request_timers
+from bento.sockets import per_worker_sockets
 from moodtune.errors import MoodtuneError
 from moodtune.recommend.engine import Engine, Upload
 from moodtune.settings import get_settings
-
-# The workers share one listening socket and libuv accepts greedily: the first worker awake
-# can take a whole burst of new keep-alive connections (46 of 50 once in the load test) and
-# serve them on one core while the other idles. libuv's single-accept mode (one accept, then
-# a yield) gives the other worker a chance at the burst; splits still vary (see README).
-os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 
 log = logging.getLogger("moodtune.service")
 SETTINGS = get_settings()
@@ -115,6 +110,7 @@ def _refuse_remote_files() -> None:
 
 _refuse_remote_files()
 cancel_request_timers()
+per_worker_sockets()  # applies in `bentoml serve`'s own process, which imports this module first
 
 
 def missing_models_message(missing: list[tuple[str, str]]) -> str:

@@ -23,6 +23,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _tcp_table(port: int) -> dict[int, str]:
+    """Socket inode -> TCP state (hex, as in /proc/net/tcp) of the sockets whose local port is ``port``."""
+    table = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                table[int(fields[9])] = fields[3]
+    return table
+
+
+def listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on ``port`` (Linux /proc)."""
+    return sum(1 for state in _tcp_table(port).values() if state == "0A")
+
+
+def connections_by_process(pids, port: int) -> dict[int, int]:
+    """Established TCP connections on local ``port`` held by each of ``pids`` (Linux /proc):
+    which worker serves how many clients."""
+    established = {inode for inode, state in _tcp_table(port).items() if state == "01"}
+    counts = {}
+    for pid in pids:
+        inodes = set()
+        try:
+            for fd in os.scandir(f"/proc/{pid}/fd"):
+                target = os.readlink(fd.path)
+                if target.startswith("socket:["):
+                    inodes.add(int(target[8:-1]))
+        except OSError:
+            continue
+        counts[pid] = len(inodes & established)
+    return counts
+
+
 def import_models(env: Mapping[str, str]) -> subprocess.CompletedProcess:
     """``python -m bento.models`` with ``env`` (raises with its output when it fails)."""
     done = subprocess.run([sys.executable, "-m", "bento.models"], cwd=ROOT, env=dict(env),

@@ -478,3 +478,46 @@ def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failu
         assert [h.track_id for h in hits] == [h.track_id for h in before.text.recommend_text("想念你，好难过", 3).hits]
     finally:
         client.set_registered_model_alias(TEXT, s.registry.champion_alias, champion.version)
+
+
+# --- two workers, one socket each -------------------------------------------------------------------
+
+
+def _descendants(root: int) -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process(root).children(recursive=True)}
+
+
+def test_each_worker_listens_on_its_own_socket_and_both_get_clients(svc, tmp_path):
+    import http.client
+    import socket
+
+    from bento.testing import ServiceProcess, connections_by_process, listening_sockets
+
+    env = {**svc["env"], "MOODTUNE_SERVICE__WORKERS": "2", "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "0"}
+    with ServiceProcess(env, tmp_path / "two-workers.log") as service:
+        # one listening socket per worker; the arbiter's own only holds the port (not listening)
+        assert listening_sockets(service.port) == 2
+        conns = [http.client.HTTPConnection("127.0.0.1", service.port, timeout=60) for _ in range(40)]
+        try:
+            for c in conns:  # 40 keep-alive clients, each answered
+                c.request("GET", "/livez")
+                assert c.getresponse().read() is not None
+            counts = connections_by_process(_descendants(service.proc.pid), service.port)
+            busy = sorted(n for n in counts.values() if n)
+            # the kernel hashes each connection to a worker: both get a share (P(< 8 of 40) ~ 1e-5)
+            assert len(busy) == 2 and sum(busy) == 40 and busy[0] >= 8, counts
+        finally:
+            for c in conns:
+                c.close()
+        # while it serves, another server cannot take the port, nor can a second moodtune
+        with socket.socket() as other, pytest.raises(OSError):
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            other.bind(("127.0.0.1", service.port))
+        second = subprocess.run([sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--host",
+                                 "127.0.0.1", "--port", str(service.port)], cwd=Path(__file__).resolve().parent.parent,
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert second.returncode != 0
+        assert f"cannot serve on 127.0.0.1:{service.port}: Address already in use" in second.stdout + second.stderr
+        assert listening_sockets(service.port) == 2
