@@ -157,7 +157,7 @@ class TextSettings(Section):
     batch_size: int = Field(256, ge=1)  # tracks per annotation batch
     workers: int = Field(0, ge=0)  # annotation processes; 0 -> every core
     index_norm: Literal["l1", "l2"] = "l2"
-    index_algorithm: Literal["kd_tree", "ball_tree"] = "kd_tree"
+    index_algorithm: Literal["ckd_tree", "kd_tree", "ball_tree"] = "ckd_tree"
     leaf_size: int = Field(40, ge=1)
     recommend_k: int = Field(10, ge=1)
     dedupe_overfetch: int = Field(3, ge=1)

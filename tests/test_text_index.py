@@ -130,3 +130,22 @@ def test_save_and_load_give_the_same_answers(demo, tmp_path):
 def test_no_champion_is_a_clear_error(settings):
     with pytest.raises(ModelNotFound, match="group:text"):
         EmotionIndex.from_registry(settings)
+
+
+@pytest.mark.parametrize("k", [1, 4, 40])
+def test_every_tree_finds_the_same_neighbours(demo, k):
+    lexicon, _, table = demo
+    indexes = {a: EmotionIndex.from_table(table, lexicon, algorithm=a) for a in ("ckd_tree", "kd_tree", "ball_tree")}
+    rng = np.random.default_rng(7)
+    points = rng.random((25, len(lexicon.codes)))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    found = {a: index.search(points, k) for a, index in indexes.items()}
+    for a in ("kd_tree", "ball_tree"):
+        for ours, theirs in zip(found["ckd_tree"], found[a], strict=True):
+            np.testing.assert_allclose([d for _, d in ours], [d for _, d in theirs], rtol=1e-12)
+            # equally distant tracks may come in either order; those nearer than the last must agree
+            last = ours[-1][1] - 1e-12
+            assert {r for r, d in ours if d < last} == {r for r, d in theirs if d < last}
+    assert all(len(hits) == min(k, len(set(indexes["ckd_tree"].group_ids))) for hits in found["ckd_tree"])
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        EmotionIndex.from_table(table, lexicon, algorithm="brute")
