@@ -146,6 +146,43 @@ def get_alias(name: str, alias: str, settings: Settings | None = None) -> ModelV
         return None
 
 
+def store_token(settings: Settings | None = None) -> tuple[int, ...] | None:
+    """A cheap fingerprint of the tracking store that changes whenever MLflow writes to it: size
+    and modification time of a ``sqlite:///`` database and its journal files. ``None`` where it
+    cannot tell (a tracking server, or no file yet): then every check must ask the registry."""
+    settings = settings or get_settings()
+    uri = settings.tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///"):])
+    token: list[int] = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if path == db:
+                return None
+            token += (-1, -1)
+        else:
+            token += (st.st_size, st.st_mtime_ns)
+    return tuple(token)
+
+
+def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | None = None) -> dict[str, str | None]:
+    """The champion version of each of ``names`` (``None`` where there is none), read with one
+    client and without :func:`configure`'s experiment set-up: what a serving process polls."""
+    settings = settings or get_settings()
+    uri = settings.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = str(client.get_model_version_by_alias(name, settings.registry.champion_alias).version)
+        except MlflowException:
+            found[name] = None
+    return found
+
+
 def champion(name: str, settings: Settings | None = None) -> ModelVersion | None:
     """The serving version of ``name``; ``None`` (not an error) when there is none yet."""
     settings = settings or get_settings()

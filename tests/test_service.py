@@ -480,6 +480,30 @@ def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failu
         client.set_registered_model_alias(TEXT, s.registry.champion_alias, champion.version)
 
 
+def test_polling_reads_the_registry_only_after_the_store_changed(svc, monkeypatch):
+    from moodtune.recommend.models import TEXT, ModelHolder, registry_model_set
+
+    s = svc["settings"]
+    holder = ModelHolder(registry_model_set(s))
+    reads = []
+    real = registry.champion_versions
+    monkeypatch.setattr(registry, "champion_versions", lambda *a, **kw: reads.append(1) or real(*a, **kw))
+    assert holder.refresh(s, reload_catalog=False).swapped is False and len(reads) == 1  # first poll reads
+    token = registry.store_token(s)
+    assert token is not None and holder.refresh(s, reload_catalog=False).swapped is False
+    assert len(reads) == 1  # store untouched: no registry read
+    client = registry.configure(s)
+    champion = registry.champion(TEXT, s)
+    try:
+        client.set_model_version_tag(TEXT, champion.version, "poll.test", "1")  # any write to the store
+        assert registry.store_token(s) != token
+        assert holder.refresh(s, reload_catalog=False).swapped is False and len(reads) == 2
+        assert holder.refresh(s, reload_catalog=False).swapped is False and len(reads) == 2
+        assert holder.refresh(s).swapped is False and len(reads) == 3  # a catalog check always reads
+    finally:
+        client.delete_model_version_tag(TEXT, champion.version, "poll.test")
+
+
 # --- two workers, one socket each -------------------------------------------------------------------
 
 

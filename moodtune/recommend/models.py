@@ -190,8 +190,12 @@ def registry_champion(name: str, settings):
 
     found = registry.champion(name, settings)
     if found is None:
-        raise ModelNotFound(f"no champion for {name!r} in {settings.tracking_uri}; {how_to_build(name)}")
+        raise no_champion(name, settings)
     return found
+
+
+def no_champion(name: str, settings) -> ModelNotFound:
+    return ModelNotFound(f"no champion for {name!r} in {settings.tracking_uri}; {how_to_build(name)}")
 
 
 def load_registered(name: str, settings, version: str | None = None) -> LoadedModel:
@@ -241,6 +245,7 @@ class ModelHolder:
         self._write_lock = threading.Lock()
         self.swaps = 0
         self.last_error: str | None = None
+        self._checked_token: tuple | None = None  # the registry store's fingerprint at the last full check
 
     @property
     def current(self) -> ModelSet:
@@ -264,15 +269,26 @@ class ModelHolder:
                 reload_catalog: bool = True) -> RefreshResult:
         """Compare the registry's champions with the serving versions; load what changed and
         swap the new set in. On any failure the serving set stays and the error is returned."""
+        from moodtune import registry
+
         loader = loader or (lambda name, s, version: load_registered(name, s, version))
         with self._write_lock:
             current = self._current
+            # Polling runs beside requests and a registry read costs ~15-40 ms of CPU (under the
+            # GIL): skip it while the store's files are untouched since the last full check.
+            token = registry.store_token(settings)
+            if (current is not None and not reload_catalog and token is not None
+                    and token == self._checked_token):
+                return RefreshResult(False, {}, None)
             try:
                 changed: dict[str, tuple[str | None, str]] = {}
                 new = current
                 loaded: dict[str, LoadedModel] = {}
+                champions = registry.champion_versions(MODEL_NAMES, settings)
                 for name in MODEL_NAMES:
-                    champion = str(registry_champion(name, settings).version)
+                    champion = champions[name]
+                    if champion is None:
+                        raise no_champion(name, settings)
                     serving = None if current is None else current.models[name].version
                     if champion != serving:
                         loaded[name] = loader(name, settings, champion)
@@ -298,4 +314,5 @@ class ModelHolder:
                 self._current = new
                 self.swaps += 1
             self.last_error = None
+            self._checked_token = token
             return RefreshResult(new is not current, changed, None)
