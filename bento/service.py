@@ -35,6 +35,7 @@ from pydantic import Field
 from starlette.responses import JSONResponse, Response
 
 from bento import webapp
+from bento.apicalls import bind_api_methods_once
 from bento.middleware import BodyLimit, cancel_request_timers
 from bento.sockets import per_worker_sockets
 from moodtune.errors import MoodtuneError
@@ -110,6 +111,7 @@ def _refuse_remote_files() -> None:
 
 _refuse_remote_files()
 cancel_request_timers()
+bind_api_methods_once()
 per_worker_sockets()  # applies in `bentoml serve`'s own process, which imports this module first
 
 
