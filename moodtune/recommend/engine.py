@@ -67,11 +67,11 @@ class Plan:
         tracks = self.answer.get("tracks")
         if not tracks or len(self.profiles_json) != len(tracks):
             return _dumps(self.complete(recommendation_id)).encode()
-        head = {k: v for k, v in self.answer.items() if k != "tracks"}
-        head["recommendation_id"] = recommendation_id
-        items = ",".join(_dumps({k: v for k, v in t.items() if k != "profile"})[:-1] + ',"profile":' + pj + "}"
-                         for t, pj in zip(tracks, self.profiles_json, strict=True))
-        return (_dumps(head)[:-1] + ',"tracks":[' + items + "]}").encode()
+        try:
+            return orjson.dumps({**self.answer, "recommendation_id": recommendation_id, "tracks": [
+                {**t, "profile": orjson.Fragment(pj)} for t, pj in zip(tracks, self.profiles_json, strict=True)]})
+        except TypeError:  # a value orjson does not take: the general path
+            return _dumps(self.complete(recommendation_id)).encode()
 
 
 def _dumps(value: Any) -> str:
