@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timed rounds; the best of each is kept")
     args = parser.parse_args(argv)
 
-    config = FeatureConfig()
+    config = FeatureConfig.default()
     with tempfile.TemporaryDirectory() as tmp:
         per_cell = max(1, -(-args.clips // 24))
         folder = write_demo(Path(tmp) / "clips", n_per_cell=per_cell, seconds=args.seconds,

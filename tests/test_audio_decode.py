@@ -43,7 +43,7 @@ def test_bytes_and_path_give_the_same_samples(tmp_path):
 def test_long_audio_is_cut_to_max_seconds(tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, tone(5.0), SR)
-    y, _ = decode(path, DecodeLimits(max_seconds=3.0))
+    y, _ = decode(path, DecodeLimits.default(max_seconds=3.0))
     assert len(y) == 3 * SR
 
 
@@ -104,4 +104,4 @@ def test_limits_follow_the_settings(settings, tmp_path):
     sf.write(path, tone(1.5), SR)
     decode(path, limits)  # 1.5 s passes the default 1 s minimum
     with pytest.raises(InvalidAudio, match="too short"):
-        decode(path, DecodeLimits(min_seconds=2.0))
+        decode(path, DecodeLimits.default(min_seconds=2.0))

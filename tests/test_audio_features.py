@@ -65,8 +65,8 @@ def test_agrees_with_the_seeds_per_feature_librosa_calls(tmp_path):
     for row in catalog.to_dict("records"):
         y, _ = synthesise(row, 4.0, SR, 7)
         path = write(tmp_path / f"{row['track_id']}.wav", y)
-        ours[row["track_id"]] = extract_features(path, FeatureConfig())
-        ref[row["track_id"]] = reference_features(str(path), FeatureConfig())
+        ours[row["track_id"]] = extract_features(path, FeatureConfig.default())
+        ref[row["track_id"]] = reference_features(str(path), FeatureConfig.default())
     worst = compare(ours, ref)
     assert set(worst) == set(SHARED_FEATURES)
     assert max(worst.values()) < 1e-3, sorted(worst.items(), key=lambda kv: -kv[1])[:3]
@@ -100,13 +100,13 @@ def test_batch_is_parallel_cached_by_content_and_reports_bad_clips(tmp_path):
     assert (changed.cache_hits, changed.computed) == (3, 1)
     assert changed.features.loc["t1", "rolloff_mean"] != first.features.loc["t1", "rolloff_mean"]
 
-    other = FeatureConfig(n_mfcc=13)  # another configuration is another cache namespace
-    assert other.key != FeatureConfig().key
+    other = FeatureConfig.default(n_mfcc=13)  # another configuration is another cache namespace
+    assert other.key != FeatureConfig.default().key
     assert extract_batch(items, other, cache_dir=cache, show_progress=False).cache_hits == 0
 
 
 def test_a_feature_config_travels_as_a_dict(tmp_path):
-    config = FeatureConfig(n_mfcc=13, logmel_bands=16)
+    config = FeatureConfig.default(n_mfcc=13, logmel_bands=16)
     assert FeatureConfig.from_dict(config.as_dict()) == config
     f = extract_features(write(tmp_path / "x.wav", tone(300)), config.as_dict())
     assert list(f) == feature_names(config) and "mfcc_mean_12" in f and "mfcc_mean_13" not in f

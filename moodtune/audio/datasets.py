@@ -91,7 +91,7 @@ def load_folder(folder: str | Path, limits: DecodeLimits | None = None, *, sourc
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise ConfigError(f"audio folder {folder} does not exist or is not a folder")
-    limits = limits or DecodeLimits()
+    limits = limits or DecodeLimits.default()
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     audio = [p for p in files if is_audio_path(p)]
     audio_set = set(audio)
@@ -187,7 +187,7 @@ def load_emotify(emotify_dir: str | Path, threshold: float, limits: DecodeLimits
                  n_jobs: int = 1) -> ClipSet:
     """Emotify's tracks with their listener-share labels (see the module docstring)."""
     root = Path(emotify_dir).resolve()
-    limits = limits or DecodeLimits()
+    limits = limits or DecodeLimits.default()
     labels = emotify_labels(read_emotify_annotations(root), threshold).sort_values("track_id")
     found: dict[int, Path] = {}
     bad: list[dict[str, str]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +28,25 @@ _MAGIC: tuple[bytes, ...] = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM"
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """What counts as usable audio, and the rate every clip is brought to."""
+    """What counts as usable audio, and the rate every clip is brought to (``audio`` in
+    params.yaml: :meth:`from_settings` or :meth:`default`)."""
 
-    sample_rate: int = 22050
-    min_seconds: float = 1.0
-    max_seconds: float = 30.0
-    silence_peak: float = 1e-4
+    sample_rate: int
+    min_seconds: float
+    max_seconds: float
+    silence_peak: float
 
     @classmethod
     def from_settings(cls, settings) -> DecodeLimits:
         a = settings.audio
         return cls(a.sample_rate, a.min_seconds, a.max_seconds, a.silence_peak)
+
+    @classmethod
+    def default(cls, **changes) -> DecodeLimits:
+        """The project's limits (params.yaml and ``MOODTUNE_*`` overrides), with ``changes``."""
+        from moodtune.settings import get_settings
+
+        return replace(cls.from_settings(get_settings()), **changes)
 
 
 def _looks_like_audio(head: bytes) -> bool:
@@ -90,7 +98,7 @@ def decode(
     ``source`` is a path or the raw bytes of a file (an upload); ``name`` is how the input is
     called in error messages (default: the path, or "uploaded audio").
     """
-    limits = limits or DecodeLimits()
+    limits = limits or DecodeLimits.default()
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         label = name or "uploaded audio"

@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,16 +39,25 @@ TEMPO_BANDS: tuple[float, ...] = (30, 50, 70, 90, 110, 130, 160, 200, 300)
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Everything that changes the features of a clip (and therefore its cache key)."""
+    """Everything that changes the features of a clip (and therefore its cache key). The
+    numbers live in ``audio.features`` of params.yaml: build it with :meth:`from_settings`
+    or :meth:`default`."""
 
-    limits: DecodeLimits = field(default_factory=DecodeLimits)
-    preemphasis: float = 0.97
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-    n_mfcc: int = 20
-    logmel_bands: int = 32
-    silence_top_db: float = 30.0
+    limits: DecodeLimits
+    preemphasis: float
+    n_fft: int
+    hop_length: int
+    n_mels: int
+    n_mfcc: int
+    logmel_bands: int
+    silence_top_db: float
+
+    @classmethod
+    def default(cls, **changes) -> FeatureConfig:
+        """The project's configuration (params.yaml and ``MOODTUNE_*`` overrides), with ``changes``."""
+        from moodtune.settings import get_settings
+
+        return replace(cls.from_settings(get_settings()), **changes)
 
     @classmethod
     def from_settings(cls, settings) -> FeatureConfig:
@@ -78,9 +87,7 @@ class FeatureConfig:
 
 def _as_config(config) -> FeatureConfig:
     if config is None:
-        from moodtune.settings import get_settings
-
-        return FeatureConfig.from_settings(get_settings())
+        return FeatureConfig.default()
     if isinstance(config, FeatureConfig):
         return config
     if isinstance(config, Mapping):
@@ -90,7 +97,7 @@ def _as_config(config) -> FeatureConfig:
 
 def feature_names(config: FeatureConfig | None = None) -> list[str]:
     """The feature columns, in the order every extractor returns them."""
-    c = config or FeatureConfig()
+    c = _as_config(config)
     names = [f"chroma_mean_{i}" for i in range(12)] + [f"chroma_std_{i}" for i in range(12)]
     for base in ("rolloff", "zcr", "rms", "flux"):
         names += [f"{base}_mean", f"{base}_std"]
@@ -218,7 +225,7 @@ def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None 
     """The features of mono samples ``y`` at rate ``sr`` (one STFT)."""
     import librosa
 
-    c = config or FeatureConfig()
+    c = _as_config(config)
     n_fft, hop = c.n_fft, c.hop_length
     y = librosa.effects.preemphasis(np.asarray(y, dtype=np.float32), coef=c.preemphasis)
 
@@ -386,7 +393,7 @@ def extract_batch(
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    c = config or FeatureConfig()
+    c = _as_config(config)
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     start = time.perf_counter()
     cache = Path(cache_dir) if cache_dir else None

@@ -30,7 +30,7 @@ def reference_features(path: str, config: FeatureConfig | None = None) -> dict[s
     """Seed-style extraction: decode, pre-emphasis, then each feature called separately."""
     import librosa
 
-    c = config or FeatureConfig()
+    c = config or FeatureConfig.default()
     y, sr = decode(path, c.limits)
     y = librosa.effects.preemphasis(y, coef=c.preemphasis)
     out: dict[str, float] = {}
