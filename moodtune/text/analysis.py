@@ -29,6 +29,7 @@ import logging
 import threading
 import warnings
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,43 +171,16 @@ class TextAnalyzer:
         top = sorted(weights, key=weights.__getitem__, reverse=True)[: self.options.top_keywords]
         return [(w, weights[w]) for w in top], counts, negated
 
-    def raw(self, text: str) -> tuple[list[float] | None, list[tuple[str, float]], list[str]]:
-        """Fast path for bulk annotation: ``(strengths or None, [(word, contribution)], negated)``."""
-        top, counts, negated = self.keywords(text)
-        values = [0.0] * len(self.codes)
-        used: list[tuple[str, float]] = []
+    def weigh(self, top: list[tuple[str, float]], counts: Mapping[str, int], negated: Mapping[str, int]
+              ) -> tuple[list[tuple[str, float, float, tuple]], list[str]]:
+        """The emotion words among the ``top`` keywords, each as ``(word, tfidf, weight,
+        profile)`` with its weight cut by the share of negated occurrences, and the words
+        dropped because every occurrence was negated (also inside a token: 别难过)."""
+        kept: list[tuple[str, float, float, tuple]] = []
         dropped: list[str] = []
         profiles = self._profiles
-        for word, weight in top:
-            prof = profiles.get(word)
-            if prof is None:
-                continue
-            n_neg = negated.get(word, 0)
-            if n_neg:
-                weight *= (counts[word] - n_neg) / counts[word]
-                if weight <= 0:
-                    dropped.append(word)
-                    continue
-            added = 0.0
-            for i, strength in prof:
-                values[i] += weight * strength
-                added += weight * strength
-            used.append((word, added))
-        dropped.extend(w for w in negated if w not in counts)  # negated inside a token (别难过)
-        return (values if used else None), used, dropped
-
-    def analyse(self, text: str) -> TextEmotion:
-        """The emotion of ``text`` with the keywords that produced it."""
-        if not isinstance(text, str):
-            raise InvalidText(f"expected a text, got {type(text).__name__}")
-        if not text.strip():
-            raise InvalidText("the text is empty; write a sentence about how you feel, e.g. 今天很开心")
-        top, counts, negated = self.keywords(text)
-        values = np.zeros(len(self.codes))
-        kws: list[Keyword] = []
-        dropped: list[str] = []
         for word, tfidf in top:
-            prof = self._profiles.get(word)
+            prof = profiles.get(word)
             if prof is None:
                 continue
             weight = tfidf
@@ -216,11 +190,37 @@ class TextAnalyzer:
             if weight <= 0:
                 dropped.append(word)
                 continue
+            kept.append((word, tfidf, weight, prof))
+        dropped.extend(w for w in negated if w not in counts)
+        return kept, dropped
+
+    def raw(self, text: str) -> tuple[list[float] | None, list[tuple[str, float]], list[str]]:
+        """Fast path for bulk annotation: ``(strengths or None, [(word, contribution)], negated)``."""
+        kept, dropped = self.weigh(*self.keywords(text))
+        values = [0.0] * len(self.codes)
+        used: list[tuple[str, float]] = []
+        for word, _, weight, prof in kept:
+            added = 0.0
+            for i, strength in prof:
+                values[i] += weight * strength
+                added += weight * strength
+            used.append((word, added))
+        return (values if used else None), used, dropped
+
+    def analyse(self, text: str) -> TextEmotion:
+        """The emotion of ``text`` with the keywords that produced it."""
+        if not isinstance(text, str):
+            raise InvalidText(f"expected a text, got {type(text).__name__}")
+        if not text.strip():
+            raise InvalidText("the text is empty; write a sentence about how you feel, e.g. 今天很开心")
+        kept, dropped = self.weigh(*self.keywords(text))
+        values = np.zeros(len(self.codes))
+        kws: list[Keyword] = []
+        for word, tfidf, weight, prof in kept:
             contrib = {self.codes[i]: weight * s for i, s in prof}
             for i, s in prof:
                 values[i] += weight * s
             kws.append(Keyword(word, tfidf, weight, contrib))
-        dropped.extend(w for w in negated if w not in counts)
         if not kws:
             why = (f"{NO_EMOTION}: its emotion words are negated ({', '.join(dropped)})" if dropped else
                    f"{NO_EMOTION}: none of its keywords is in the emotion lexicon; "
