@@ -341,18 +341,22 @@ class Moodtune:
         metrics: dict[str, float] | None = None,
         file: Path = None,  # see the note on file parameters
         stress_level: str | None = None,
+        client_key: str | None = None,
     ) -> dict:
         """Store how a listener responded to a recommended track: HRV (`rr`, `metrics` or an
         uploaded `file`) read into a stress level, or an explicit `stress_level`. Returns the
-        stored row (its `id`, the `reward`) once it is committed."""
+        stored row (its `id`, the `reward`) once it is committed. `client_key` (8-64 letters,
+        digits, `-_.:`; e.g. a UUID per feedback) makes a retry safe: the same key again returns
+        the stored row with `replayed: true` instead of storing it twice."""
         data = upload(file, "HRV file", LIMITS.max_hrv_bytes)
         if rr is not None or metrics is not None or data is not None:  # reading HRV takes a few ms
             extra, kwargs = await anyio.to_thread.run_sync(functools.partial(
                 self.engine.plan_feedback, recommendation_id=recommendation_id, track_id=track_id, rr=rr,
-                metrics=metrics, upload=data, stress_level=stress_level))
+                metrics=metrics, upload=data, stress_level=stress_level, client_key=client_key))
         else:
             extra, kwargs = self.engine.plan_feedback(recommendation_id=recommendation_id, track_id=track_id,
-                                                      metrics=metrics, stress_level=stress_level)
+                                                      metrics=metrics, stress_level=stress_level,
+                                                      client_key=client_key)
         row = await self.writer.feedback(**kwargs)
         return self.engine.feedback_answer(row, extra["reading"])
 

@@ -472,3 +472,61 @@ def test_dagster_resource(settings, tmp_path):
 def test_code_location_has_the_feedback_resource(resources, settings):
     assert isinstance(resources["feedback"], FeedbackStoreResource)
     assert resources["feedback"].store().url == default_url(settings)
+
+
+# --- retries: client keys -------------------------------------------------------------------------
+
+
+def test_a_retry_with_the_same_client_key_stores_nothing_new(store):
+    rid = recommend(store)
+    first = store.record_feedback(rid, "demo-001", "low", metrics=METRICS, client_key="retry-key-0001")
+    again = store.record_feedback(rid, "demo-001", "low", metrics=METRICS, client_key="retry-key-0001")
+    assert first.replayed is False and again.replayed is True
+    assert again.id == first.id and again.client_key == "retry-key-0001" and again.reward == first.reward
+    assert store.count_since(0) == 1 and store.get_feedback(first.id).client_key == "retry-key-0001"
+    # without a key, or with another key, the same response is a new row
+    assert store.record_feedback(rid, "demo-001", "low").id == first.id + 1
+    assert store.record_feedback(rid, "demo-001", "low", client_key="retry-key-0002").id == first.id + 2
+    with pytest.raises(InvalidFeedback, match=f"client_key 'retry-key-0001' was already used for feedback {first.id}"):
+        store.record_feedback(rid, "demo-002", "high", client_key="retry-key-0001")
+    for bad in ("short", "x" * 65, "has space!", 12345678):
+        with pytest.raises(InvalidFeedback, match="client_key must be 8 to 64 characters"):
+            store.record_feedback(rid, "demo-001", "low", client_key=bad)
+    assert store.count_since(0) == 3  # nothing refused was stored
+
+
+def test_concurrent_retries_store_one_row(store):
+    rid = recommend(store)
+    ids: list[int] = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        start.wait()
+        ids.append(store.record_feedback(rid, "demo-003", "medium", client_key="same-key-everywhere").id)
+
+    pool = [threading.Thread(target=send) for _ in range(8)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert len(ids) == 8 and len(set(ids)) == 1 and store.count_since(0) == 1
+
+
+def test_a_database_from_before_client_keys_gains_the_column_and_keeps_its_rows(settings):
+    path = settings.data_path("feedback", "old.db")
+    old = FeedbackStore(f"sqlite:///{path}", settings=settings)
+    rid = recommend(old)
+    kept = old.record_feedback(rid, "demo-000", "high", metrics=METRICS)
+    old.close()
+    with sqlite3.connect(path) as raw:  # back to the earlier schema
+        raw.execute("DROP INDEX ix_feedback_client_key")
+        raw.execute("ALTER TABLE feedback DROP COLUMN client_key")
+    store = FeedbackStore(f"sqlite:///{path}", settings=settings)
+    row = store.get_feedback(kept.id)
+    assert (row.client_key, row.stress_level, row.metrics["HR"]) == (None, "high", METRICS["HR"])
+    assert store.record_feedback(rid, "demo-001", "low", client_key="after-upgrade").replayed is False
+    assert store.record_feedback(rid, "demo-001", "low", client_key="after-upgrade").replayed is True
+    with sqlite3.connect(path) as raw:
+        indexes = {r[1]: r[2] for r in raw.execute("PRAGMA index_list(feedback)")}
+        assert indexes.get("ix_feedback_client_key") == 1  # unique
+        assert raw.execute("SELECT count(*) FROM feedback").fetchone()[0] == 2

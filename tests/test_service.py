@@ -362,12 +362,30 @@ def test_feedback_explicit_level_and_metrics(svc, catalog, store):
     assert store.latest_feedback_id() >= m["id"]
 
 
+def test_a_retried_feedback_with_its_client_key_is_stored_once(svc, catalog, store, tmp_path):
+    a = _recommendation(svc, catalog, seed=6)
+    rec_id, track = a["recommendation_id"], a["tracks"][0]["track_id"]
+    before = store.latest_feedback_id()
+    body = {"recommendation_id": rec_id, "track_id": track, "stress_level": "low", "client_key": "f7c1d2e3a4b5"}
+    first, again = (post(svc, "feedback", json=body).json() for _ in range(2))
+    assert (first["replayed"], again["replayed"]) == (False, True) and again["id"] == first["id"]
+    upload = {"recommendation_id": rec_id, "track_id": track, "client_key": "upload-retry-01"}
+    rr = rr_file(tmp_path, 0.9, 3).read_bytes()
+    sent = [post(svc, "feedback", data=upload, files={"file": ("rr.txt", rr, "text/plain")}).json() for _ in range(2)]
+    assert sent[0]["id"] == sent[1]["id"] and sent[1]["replayed"] is True and sent[0]["source"] == "rr"
+    assert store.count_since(before) == 2  # four calls, two rows
+    other = post(svc, "feedback", json={**body, "track_id": a["tracks"][1]["track_id"]})
+    assert other.status_code == 422 and "was already used for feedback" in error_of(other)
+    assert store.count_since(before) == 2
+
+
 @pytest.mark.parametrize("change,words", [
     ({"recommendation_id": "0" * 32}, ["unknown recommendation_id"]),
     ({"track_id": "demo-not-a-candidate"}, ["was not among the candidates"]),
     ({"stress_level": "calm"}, ["stress_level must be one of low, medium, high"]),
     ({"stress_level": None}, ["give HRV", "or an explicit stress_level"]),
     ({"rr": [800.0] * 100}, ["either HRV", "not both"]),
+    ({"client_key": "has spaces"}, ["client_key must be 8 to 64 characters"]),
 ])
 def test_feedback_bad_input(svc, catalog, change, words):
     a = _recommendation(svc, catalog, seed=5)

@@ -92,6 +92,13 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     store = FeedbackStore(default_url(service_stack["settings"]), settings=service_stack["settings"])
     row = store.get_feedback(feedback_id)
     assert (row.recommendation_id, row.track_id, row.stress_level, row.source) == (rec_id, track_id, level, "rr")
+    assert row.client_key is not None and len(row.client_key) == 32
+
+    # saving the same feedback again (a retry) finds the stored row instead of adding one
+    page.click("#btn-feedback")
+    page.wait_for_selector("#feedback-result:has-text('already saved as feedback')")
+    assert int(page.get_attribute("#feedback-result", "data-feedback-id")) == feedback_id
+    assert store.latest_feedback_id() == feedback_id
 
 
 def test_text_flow_and_errors_are_shown(page):

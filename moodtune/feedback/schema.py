@@ -13,7 +13,12 @@ Two tables, created on first use by :class:`moodtune.feedback.FeedbackStore`:
     the recommendation and track it answers, the eight HRV metrics (SWELL names), how the
     stress level was obtained (``source``), the stress level and its probabilities, the
     ``reward``, the logged ``choice_probability`` of that track (copied from the
-    recommendation, for off-policy evaluation) and the model versions involved.
+    recommendation, for off-policy evaluation), the model versions involved, and the
+    client's ``client_key`` when it sent one (unique: a retried request with the same key
+    finds the row it stored instead of storing a second one).
+
+Columns added after a database was created (nullable ones only) are added to it on first
+use; see :meth:`moodtune.feedback.FeedbackStore.ensure_schema`.
 
 Timestamps are stored as naive UTC and read back as timezone-aware UTC.
 """
@@ -51,6 +56,7 @@ FEEDBACK_SOURCES: tuple[str, ...] = ("rr", "metrics", "explicit")
 ID_LENGTH = 32  # uuid4().hex
 TRACK_ID_LENGTH = 200
 GENDER_LENGTH = 32
+CLIENT_KEY_LENGTH = 64
 
 
 class UTCDateTime(TypeDecorator):
@@ -131,8 +137,10 @@ feedback = Table(
     Column("reward", Float, nullable=False),
     Column("choice_probability", Float, nullable=True),
     Column("model_versions", JSONType, nullable=False),
+    Column("client_key", String(CLIENT_KEY_LENGTH), nullable=True),
     CheckConstraint(_in("source", FEEDBACK_SOURCES), name="source"),
     CheckConstraint(_in("stress_level", STRESS_LEVELS), name="stress_level"),
     Index(None, "recommendation_id"),
+    Index(None, "client_key", unique=True),  # NULLs (no key) never collide
     sqlite_autoincrement=True,
 )

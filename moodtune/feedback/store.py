@@ -28,7 +28,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,9 @@ class FeedbackRow:
     metrics: dict[str, float | None] = field(default_factory=dict)
     probabilities: dict[str, float] | None = None
     model_versions: dict[str, str] = field(default_factory=dict)
+    client_key: str | None = None
+    # True when this call found the row an earlier call with the same client_key stored
+    replayed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -331,6 +334,20 @@ def _probabilities(value: Any) -> dict[str, float] | None:
     return out
 
 
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
+
+
+def _client_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if (not isinstance(value, str) or not 8 <= len(value) <= schema.CLIENT_KEY_LENGTH
+            or not set(value) <= _KEY_CHARS):
+        raise InvalidFeedback(
+            f"client_key must be 8 to {schema.CLIENT_KEY_LENGTH} characters of letters, digits and - _ . : "
+            f"(a fresh one per feedback, e.g. a UUID, reused only to retry it); got {value!r}")
+    return value
+
+
 def _cursor(value: Any, name: str = "cursor") -> int:
     return _integer(value, name, 0, 2**63 - 1, " (a feedback id; 0 means from the start)")
 
@@ -395,6 +412,7 @@ class FeedbackStore:
                 if self.dialect == "postgresql":
                     conn.execute(select(func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
                 schema.metadata.create_all(conn, checkfirst=True)
+                _add_new_columns(conn)
             self._schema_ready = True
 
     @contextmanager
@@ -502,6 +520,7 @@ class FeedbackStore:
         probabilities: Mapping[str, float] | Sequence[float] | None = None,
         source: str | None = None,
         model_versions: Mapping[str, Any] | None = None,
+        client_key: str | None = None,
     ) -> FeedbackRow:
         """Store a listener's response to one recommended track; returns the committed row.
 
@@ -512,6 +531,10 @@ class FeedbackStore:
         the recommendation's, updated with ``model_versions`` (e.g. the HRV model's).
         The track must be one of the recommendation's candidates; its logged probability is
         copied to ``choice_probability``.
+
+        ``client_key`` (optional, unique) makes a retry safe: a call with a key already stored
+        for the same recommendation and track returns that row (``replayed=True``) and stores
+        nothing; the same key for another recommendation or track is refused.
         """
         rec_id = _text(recommendation_id, "recommendation_id", 200)
         track = _text(track_id, "track_id", schema.TRACK_ID_LENGTH)
@@ -527,8 +550,18 @@ class FeedbackStore:
             reward_for_stress(level, self.rewards) if reward is None else _number(reward, "reward")
         )
         extra_versions = _versions(model_versions)
+        key = _client_key(client_key)
 
-        with self._write(serialise_feedback=True) as conn:
+        with self._write(serialise_feedback=True) as conn:  # one writer at a time: no check-then-insert race
+            if key is not None:
+                earlier = conn.execute(select(feedback).where(feedback.c.client_key == key)).mappings().first()
+                if earlier is not None:
+                    if (earlier["recommendation_id"], earlier["track_id"]) != (rec_id, track):
+                        raise InvalidFeedback(
+                            f"client_key {key!r} was already used for feedback {earlier['id']} on track "
+                            f"{earlier['track_id']!r} of recommendation {earlier['recommendation_id']}; "
+                            "send a new key with new feedback")
+                    return replace(_feedback_row(earlier), replayed=True)
             rec = conn.execute(
                 select(recommendations.c.candidates, recommendations.c.model_versions)
                 .where(recommendations.c.id == rec_id)
@@ -555,6 +588,7 @@ class FeedbackStore:
                 "reward": reward_value,
                 "choice_probability": candidate.get("probability"),
                 "model_versions": {**(rec.model_versions or {}), **extra_versions},
+                "client_key": key,
             }
             new_id = conn.execute(feedback.insert().values(**row).returning(feedback.c.id)).scalar_one()
         return _feedback_row({"id": new_id, **row})
@@ -686,7 +720,27 @@ def _feedback_row(row: Mapping[str, Any]) -> FeedbackRow:
         metrics={name: row[name] for name in HRV_METRICS},
         probabilities=probs,
         model_versions=dict(row["model_versions"] or {}),
+        client_key=row.get("client_key"),
     )
+
+
+def _add_new_columns(conn: Connection) -> None:
+    """Bring a database created by an earlier schema up to date: add the (nullable) columns
+    the schema has gained since, and their indexes. Nothing is dropped or changed."""
+    db = inspect(conn)
+    for table in schema.metadata.sorted_tables:
+        present = {c["name"] for c in db.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise ConfigError(f"the feedback database lacks {table.name}.{column.name}, which cannot be "
+                                  "added in place; migrate it or point feedback.url at a new database")
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+            for index in table.indexes:
+                if column.name in index.columns:
+                    index.create(conn, checkfirst=True)
 
 
 # --------------------------------------------------------------------------- shared stores

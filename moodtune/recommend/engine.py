@@ -472,9 +472,10 @@ class Engine:
     # ------------------------------------------------------------------ feedback
 
     def plan_feedback(self, *, recommendation_id: Any, track_id: Any, rr: Any = None, metrics: Any = None,
-                      upload: Upload | None = None, stress_level: Any = None) -> tuple[dict[str, Any], dict]:
+                      upload: Upload | None = None, stress_level: Any = None,
+                      client_key: Any = None) -> tuple[dict[str, Any], dict]:
         """The stress level of the listener's response (read from HRV, or stated) and the
-        keyword arguments of :meth:`FeedbackStore.record_feedback`."""
+        keyword arguments of :meth:`FeedbackStore.record_feedback` (which checks ``client_key``)."""
         ms = self.holder.current
         if not isinstance(recommendation_id, str) or not recommendation_id.strip():
             raise InvalidInput("recommendation_id is missing: give the id a recommend call returned")
@@ -499,7 +500,7 @@ class Engine:
                 raise InvalidInput(f"stress_level must be one of low, medium, high; got {stress_level!r}")
             kwargs = {"stress_level": level, "source": "explicit"}
         kwargs.update(recommendation_id=recommendation_id.strip(), track_id=track_id.strip(),
-                      model_versions=versions)
+                      model_versions=versions, client_key=client_key)
         return ({"reading": reading}, kwargs)
 
     @staticmethod

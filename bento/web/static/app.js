@@ -256,6 +256,17 @@ async function readStress() {
   $("#stress-chart").replaceChildren(bars(reading.probabilities, ["low", "medium", "high"], { color: "#c2255c" }));
 }
 
+// One key per feedback: sending the same inputs again (a retry after a lost answer) reuses
+// it, so the service returns the row it stored instead of storing it twice.
+function feedbackKey(inputs) {
+  if (state.feedbackInputs !== inputs) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    state.feedbackKey = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    state.feedbackInputs = inputs;
+  }
+  return state.feedbackKey;
+}
+
 async function saveFeedback() {
   const rec = state.recommendation;
   if (!rec || !rec.recommendation_id) throw new Error("get a recommendation first");
@@ -264,19 +275,23 @@ async function saveFeedback() {
   const file = ($("#hrv-file").files || [])[0];
   let row;
   if (explicit) {
-    row = await call("feedback", { recommendation_id: rec.recommendation_id, track_id: track, stress_level: explicit });
+    const key = feedbackKey([rec.recommendation_id, track, explicit].join("|"));
+    row = await call("feedback", { recommendation_id: rec.recommendation_id, track_id: track, stress_level: explicit,
+                                   client_key: key });
   } else {
     if (!file) throw new Error("upload an HRV file or say how stressed you felt");
     const form = new FormData();
     form.append("recommendation_id", rec.recommendation_id);
     form.append("track_id", track);
     form.append("file", file, file.name);
+    form.append("client_key", feedbackKey([rec.recommendation_id, track, file.name, file.size, file.lastModified].join("|")));
     row = await call("feedback", form);
   }
   const out = $("#feedback-result");
   out.hidden = false;
   out.dataset.feedbackId = row.id;
-  out.textContent = `saved feedback #${row.id}: stress ${row.stress_level}, reward ${Number(row.reward).toFixed(2)}`;
+  const what = row.replayed ? "already saved as feedback" : "saved feedback";
+  out.textContent = `${what} #${row.id}: stress ${row.stress_level}, reward ${Number(row.reward).toFixed(2)}`;
 }
 
 async function showVersions() {
