@@ -38,8 +38,8 @@ def main(n: int = 120) -> None:
     warnings.simplefilter("ignore")
     import neurokit2 as nk
 
-    train, _ = compute_metrics(simulate_dataset(12, 2, 300, seed=0), MetricsConfig())
-    reader = StressReader(fit(train, ModelConfig(iterations=200)))
+    train, _ = compute_metrics(simulate_dataset(12, 2, 300, seed=0), MetricsConfig.default())
+    reader = StressReader(fit(train, ModelConfig.default(iterations=200)))
     per_level = max(1, n // 3 // 10)
     recordings = simulate_dataset(10, per_level, 300, seed=1)["rr_ms"].tolist()[:n]
     n = len(recordings)

@@ -383,3 +383,15 @@ def load_settings(
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests call :func:`load_settings` directly)."""
     return load_settings()
+
+
+class FromSettings:
+    """Mixin for the domain's frozen config dataclasses, whose numbers live in params.yaml
+    only (no defaults of their own): the class gives ``from_settings(settings)``, the mixin
+    ``default(**changes)``, the project's configuration with some fields changed."""
+
+    @classmethod
+    def default(cls, **changes):
+        from dataclasses import replace
+
+        return replace(cls.from_settings(get_settings()), **changes)

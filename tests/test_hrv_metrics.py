@@ -176,5 +176,5 @@ def test_too_many_artefacts_are_refused():
     with pytest.raises(InvalidHRV, match="too many implausible RR intervals"):
         metrics(rr)
     # ... unless the limit allows it
-    lenient = MetricsConfig(max_artifact_fraction=0.5)
+    lenient = MetricsConfig.default(max_artifact_fraction=0.5)
     assert analyze(rr, lenient).n_artifacts > 0.2 * 300

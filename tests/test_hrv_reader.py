@@ -19,9 +19,9 @@ COLUMNS = ["level", "p_low", "p_medium", "p_high"]
 def reader() -> StressReader:
     from moodtune.hrv.metrics import MetricsConfig
 
-    table, refused = compute_metrics(simulate_dataset(10, 2, 120, seed=1), MetricsConfig())
+    table, refused = compute_metrics(simulate_dataset(10, 2, 120, seed=1), MetricsConfig.default())
     assert refused.empty
-    return StressReader(fit(table, ModelConfig(iterations=80)))
+    return StressReader(fit(table, ModelConfig.default(iterations=80)))
 
 
 @pytest.fixture(scope="module")

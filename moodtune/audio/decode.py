@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from moodtune.errors import InvalidAudio
+from moodtune.settings import FromSettings
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".mp3")
 
@@ -27,9 +28,9 @@ _MAGIC: tuple[bytes, ...] = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM"
 
 
 @dataclass(frozen=True)
-class DecodeLimits:
+class DecodeLimits(FromSettings):
     """What counts as usable audio, and the rate every clip is brought to (``audio`` in
-    params.yaml: :meth:`from_settings` or :meth:`default`)."""
+    params.yaml: :meth:`from_settings` or ``default(**changes)``)."""
 
     sample_rate: int
     min_seconds: float
@@ -40,13 +41,6 @@ class DecodeLimits:
     def from_settings(cls, settings) -> DecodeLimits:
         a = settings.audio
         return cls(a.sample_rate, a.min_seconds, a.max_seconds, a.silence_peak)
-
-    @classmethod
-    def default(cls, **changes) -> DecodeLimits:
-        """The project's limits (params.yaml and ``MOODTUNE_*`` overrides), with ``changes``."""
-        from moodtune.settings import get_settings
-
-        return replace(cls.from_settings(get_settings()), **changes)
 
 
 def _looks_like_audio(head: bytes) -> bool:

@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import scipy.fft
 
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.errors import InvalidAudio
+from moodtune.settings import FromSettings
 
 FEATURE_VERSION = 2
 # the tempogram's autocorrelation window (librosa's tempo estimate uses 8 s)
@@ -38,10 +39,10 @@ TEMPO_BANDS: tuple[float, ...] = (30, 50, 70, 90, 110, 130, 160, 200, 300)
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(FromSettings):
     """Everything that changes the features of a clip (and therefore its cache key). The
     numbers live in ``audio.features`` of params.yaml: build it with :meth:`from_settings`
-    or :meth:`default`."""
+    or ``default(**changes)``."""
 
     limits: DecodeLimits
     preemphasis: float
@@ -51,13 +52,6 @@ class FeatureConfig:
     n_mfcc: int
     logmel_bands: int
     silence_top_db: float
-
-    @classmethod
-    def default(cls, **changes) -> FeatureConfig:
-        """The project's configuration (params.yaml and ``MOODTUNE_*`` overrides), with ``changes``."""
-        from moodtune.settings import get_settings
-
-        return replace(cls.from_settings(get_settings()), **changes)
 
     @classmethod
     def from_settings(cls, settings) -> FeatureConfig:

@@ -29,22 +29,24 @@ import numpy as np
 
 from moodtune.errors import InvalidHRV
 from moodtune.hrv.constants import BANDS, METRIC_COLUMNS
+from moodtune.settings import FromSettings
 
 _MEDIAN_WINDOW = 11
 
 
 @dataclass(frozen=True)
-class MetricsConfig:
-    """Validity limits and artefact handling (``params.yaml`` ``hrv:``; defaults equal)."""
+class MetricsConfig(FromSettings):
+    """Validity limits and artefact handling (``hrv:`` in params.yaml: :meth:`from_settings`
+    or ``default(**changes)``)."""
 
-    min_seconds: float = 60.0
-    min_intervals: int = 50
-    rr_min_ms: float = 300.0
-    rr_max_ms: float = 2000.0
-    gap_ms: float = 5000.0
-    max_deviation: float = 0.2
-    max_artifact_fraction: float = 0.2
-    interpolation_hz: float = 4.0
+    min_seconds: float
+    min_intervals: int
+    rr_min_ms: float
+    rr_max_ms: float
+    gap_ms: float
+    max_deviation: float
+    max_artifact_fraction: float
+    interpolation_hz: float
 
     @classmethod
     def from_settings(cls, settings: Any) -> MetricsConfig:
@@ -198,7 +200,7 @@ def _frequency_domain(rr: np.ndarray, config: MetricsConfig) -> dict[str, float]
 
 def analyze(rr_ms: Any, config: MetricsConfig | None = None) -> HrvResult:
     """Validate, correct artefacts and compute the eight metrics of one RR recording (ms)."""
-    config = config or MetricsConfig()
+    config = config or MetricsConfig.default()
     rr = as_intervals(rr_ms)
     _validate(rr, config)
     clean, n_artifacts = correct_artifacts(rr, config)

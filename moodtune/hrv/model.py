@@ -17,18 +17,21 @@ import numpy as np
 import pandas as pd
 
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS
+from moodtune.settings import FromSettings
 
 POWER_COLUMNS = ("VLF", "LF", "HF")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    iterations: int = 300
-    depth: int = 3
-    learning_rate: float = 0.05
-    thread_count: int = 2
-    cv_folds: int = 4
-    seed: int = 42
+class ModelConfig(FromSettings):
+    """CatBoost and cross-validation (``hrv:`` in params.yaml, the seed from ``project:``)."""
+
+    iterations: int
+    depth: int
+    learning_rate: float
+    thread_count: int
+    cv_folds: int
+    seed: int
 
     @classmethod
     def from_settings(cls, settings: Any) -> ModelConfig:

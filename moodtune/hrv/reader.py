@@ -35,7 +35,7 @@ class StressReader:
 
     def __init__(self, model: Any, config: MetricsConfig | None = None, version: str | None = None):
         self.model = model
-        self.config = config or MetricsConfig()
+        self.config = config or MetricsConfig.default()
         self.version = version
 
     @classmethod

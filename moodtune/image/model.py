@@ -22,7 +22,7 @@ import torch
 from moodtune.emotions import FER7
 from moodtune.image import network
 from moodtune.image.people import Box
-from moodtune.settings import ImageSettings, Settings, get_settings
+from moodtune.settings import FromSettings, ImageSettings, Settings, get_settings
 
 MODEL_NAME = "moodtune-face"
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -42,19 +42,22 @@ PROVENANCE = {
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
-    """How faces are found and cropped (a part of the model: it is evaluated and registered with it)."""
+class DetectorConfig(FromSettings):
+    """How faces are found and cropped (a part of the model: it is evaluated and registered
+    with it); ``image:`` in params.yaml."""
 
-    detect_max_side: int = 1600
-    scale_factor: float = 1.1
-    min_neighbors: int = 5
-    min_face_px: int = 40
-    min_confidence: float = 1.0
-    max_faces: int = 20
-    crop_margin: float = 0.1
+    detect_max_side: int
+    scale_factor: float
+    min_neighbors: int
+    min_face_px: int
+    min_confidence: float
+    max_faces: int
+    crop_margin: float
 
     @classmethod
-    def from_settings(cls, image: ImageSettings) -> DetectorConfig:
+    def from_settings(cls, settings: Settings | ImageSettings) -> DetectorConfig:
+        """From a :class:`moodtune.settings.Settings` (or its ``image`` section)."""
+        image = getattr(settings, "image", settings)
         return cls(**{f.name: getattr(image, f.name) for f in fields(cls)})
 
 
