@@ -168,8 +168,8 @@ def audio_emotion_model(
                                     tags={"feature_key": config.key})
         champ_version, champ_score = _champion_score(s, x_test, clips.loc[test_ids], m.decision_threshold,
                                                      context.log.info)
-        decision = registry.promote(REGISTERED_MODEL, version.version, scores, s.audio.gate.floors,
-                                    s.audio.gate.margin, metric="macro_auc", champion_score=champ_score,
+        decision = registry.promote(REGISTERED_MODEL, version.version, scores, s.audio.gate_floors,
+                                    s.audio.gate_margin, metric="macro_auc", champion_score=champ_score,
                                     settings=s)
         run_id = run.info.run_id
     context.log.info(f"{REGISTERED_MODEL} v{version.version}: macro AUC {scores['macro_auc']:.3f}, genre accuracy "
@@ -196,7 +196,7 @@ def audio_emotion_model(
         "model_uri": model_uri,
         "run_id": run_id,
         "metrics": {k: float(v) for k, v in ev.metrics.items()},
-        "floors": dict(s.audio.gate.floors),
+        "floors": dict(s.audio.gate_floors),
         "promoted": decision.promoted,
         "reason": decision.reason,
         "champion_score": decision.champion_score,

@@ -82,11 +82,6 @@ class AudioModelSettings(Section):
     decision_threshold: float = 0.5
 
 
-class AudioGateSettings(Section):
-    floors: dict[str, float] = Field(default_factory=lambda: {"macro_auc": 0.75, "genre_accuracy": 0.7})
-    margin: float = 0.01
-
-
 class AudioSettings(Section):
     emotify_dir: Path | None = None
     music_dir: Path | None = None
@@ -99,7 +94,8 @@ class AudioSettings(Section):
     silence_peak: float = 1e-4
     features: AudioFeatureSettings = Field(default_factory=AudioFeatureSettings)
     model: AudioModelSettings = Field(default_factory=AudioModelSettings)
-    gate: AudioGateSettings = Field(default_factory=AudioGateSettings)
+    gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_auc": 0.75, "genre_accuracy": 0.7})
+    gate_margin: float = 0.01
 
 
 class HrvSettings(Section):

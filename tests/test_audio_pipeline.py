@@ -63,7 +63,7 @@ def test_audio_group_registers_a_promoted_champion_above_the_floor(built):
     result, s = built.result, built.settings
     assert result.success
     summary = result.output_for_node("audio_emotion_model")
-    floors = s.audio.gate.floors
+    floors = s.audio.gate_floors
     assert summary["version"] == "1" and summary["promoted"], summary["reason"]
     assert summary["metrics"]["macro_auc"] >= floors["macro_auc"]
     assert summary["metrics"]["genre_accuracy"] >= floors["genre_accuracy"]
@@ -170,4 +170,4 @@ def test_no_model_is_a_clear_error(settings, capsys, tmp_path):
     clip.write_bytes(b"")
     assert main(["analyze-audio", str(clip)]) == 2
     assert "no champion for 'moodtune-audio'" in capsys.readouterr().err
-    assert load_settings().audio.gate.floors["macro_auc"] > 0.5
+    assert load_settings().audio.gate_floors["macro_auc"] > 0.5
