@@ -240,11 +240,11 @@ class Moodtune:
     def _close(self) -> None:
         self.writer.close()
 
-    async def _logged(self, plan) -> dict[str, Any]:
-        if plan.event is None:
-            return plan.complete(None)
-        rec_id = await self.writer.recommendation(plan.event)
-        return plan.complete(rec_id)
+    async def _logged(self, plan) -> Response:
+        """The plan's answer as JSON, with its ``recommendation_id`` once its event is
+        committed (``null`` when there is no event to log)."""
+        rec_id = None if plan.event is None else await self.writer.recommendation(plan.event)
+        return Response(plan.json(rec_id), media_type="application/json")
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -270,8 +270,7 @@ class Moodtune:
                 mood=mood, k=k))
         else:
             plan = self.engine.plan_recommend(track_ids=track_ids, age=age, gender=gender, mood=mood, k=k)
-        rec_id = await self.writer.recommendation(plan.event)
-        return Response(plan.json(rec_id), media_type="application/json")
+        return await self._logged(plan)
 
     @bentoml.api
     @answers
@@ -287,10 +286,7 @@ class Moodtune:
         nearest tracks. With age, gender and mood the recommendation is logged (its
         `recommendation_id` takes feedback)."""
         plan = self.engine.plan_text(text, k, age=age, gender=gender, mood=mood)
-        rec_id = None
-        if plan.event is not None:
-            rec_id = await self.writer.recommendation(plan.event)
-        return Response(plan.json(rec_id), media_type="application/json")
+        return await self._logged(plan)
 
     @bentoml.api
     @answers

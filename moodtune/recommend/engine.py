@@ -90,8 +90,6 @@ def _pretty(emotion: str) -> str:
     return ADJECTIVES.get(emotion, emotion.replace("_", " "))
 
 
-
-
 class Engine:
     """The service's logic over a :class:`ModelHolder` and an :class:`EventWriter`."""
 
