@@ -137,9 +137,11 @@ def register(
     return client.get_model_version(name, version.version)
 
 
-def get_alias(name: str, alias: str, settings: Settings | None = None) -> ModelVersion | None:
-    """The version behind ``name@alias``, or ``None`` when the model or alias does not exist."""
-    client = configure(settings)
+def get_alias(name: str, alias: str, settings: Settings | None = None, *,
+              client: MlflowClient | None = None) -> ModelVersion | None:
+    """The version behind ``name@alias``, or ``None`` when the model or alias does not exist.
+    ``client``: one to reuse (for several reads); by default :func:`configure` makes one."""
+    client = client or configure(settings)
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -174,13 +176,8 @@ def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | N
     settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    found: dict[str, str | None] = {}
-    for name in names:
-        try:
-            found[name] = str(client.get_model_version_by_alias(name, settings.registry.champion_alias).version)
-        except MlflowException:
-            found[name] = None
-    return found
+    versions = {name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names}
+    return {name: None if v is None else str(v.version) for name, v in versions.items()}
 
 
 def champion(name: str, settings: Settings | None = None) -> ModelVersion | None:
