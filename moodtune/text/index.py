@@ -33,7 +33,12 @@ from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, a
 from moodtune.text.lexicon import Lexicon
 
 MODEL_NAME = "moodtune-text-index"
-TREES = ("ckd_tree", "kd_tree", "ball_tree")
+# text.index_algorithm -> how to build that tree over (points, leaf size), Euclidean
+TREES = {
+    "ckd_tree": lambda points, leaf_size: cKDTree(points, leafsize=leaf_size),
+    "kd_tree": lambda points, leaf_size: KDTree(points, leaf_size=leaf_size, metric="euclidean"),
+    "ball_tree": lambda points, leaf_size: BallTree(points, leaf_size=leaf_size, metric="euclidean"),
+}
 _BRACKETS = re.compile(r"[(\[（【「『<《].*?[)\]）】」』>》]")
 _VERSION = re.compile(r"(remix|live|version|ver|伴奏|现场版?|dj版?|抖音版?|翻唱|cover|remastered)", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -55,16 +60,9 @@ def dedupe_key(name: str, artists: str) -> str:
     return normalise_title(name) + "|" + "/".join(people)
 
 
-def build_tree(algorithm: str, points: np.ndarray, leaf_size: int):
-    """The nearest-neighbour tree over ``points`` (Euclidean) named by ``algorithm``."""
-    if algorithm == "ckd_tree":
-        return cKDTree(points, leafsize=leaf_size)
-    return {"kd_tree": KDTree, "ball_tree": BallTree}[algorithm](points, leaf_size=leaf_size, metric="euclidean")
-
-
 def query_tree(tree, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``(distances, rows)`` of the ``k`` nearest points to each of ``points``, nearest first,
-    each of shape ``(len(points), k)``, whichever tree :func:`build_tree` made."""
+    each of shape ``(len(points), k)``, whichever of :data:`TREES` built it."""
     if isinstance(tree, cKDTree):
         dist, idx = tree.query(points, k=k)
         return dist.reshape(len(points), k), idx.reshape(len(points), k)  # k=1 comes back squeezed
@@ -139,7 +137,7 @@ class EmotionIndex:
         if algorithm not in TREES:
             raise ValueError(f"algorithm must be one of {sorted(TREES)}, got {algorithm!r}")
         self.algorithm = algorithm
-        self.tree = build_tree(algorithm, self.points, leaf_size)
+        self.tree = TREES[algorithm](self.points, leaf_size)
         keys = [dedupe_key(n, a) for n, a in zip(self.tracks["name"], self.tracks["artists"], strict=True)]
         self.group_ids = pd.factorize(pd.Series(keys))[0]
         self._ids = self.tracks["track_id"].to_numpy()
