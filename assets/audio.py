@@ -22,7 +22,7 @@ from moodtune import registry
 from moodtune.audio import REGISTERED_MODEL
 from moodtune.audio.datasets import load_clips
 from moodtune.audio.features import FeatureConfig, extract_batch, release_workers
-from moodtune.audio.model import AudioModel, log_model
+from moodtune.audio.model import log_model
 from moodtune.audio.plots import confusion_figure, per_label_figure, training_curve_figure
 from moodtune.audio.train import evaluate, label_balance, labelled, split, train
 from moodtune.emotions import GEMS6, GENRES
@@ -107,7 +107,7 @@ def _champion_score(s, x_heldout: pd.DataFrame, clips_heldout: pd.DataFrame, thr
     if registry.champion(REGISTERED_MODEL, s) is None:
         return None, None
     try:
-        champ = AudioModel.from_registry(s)
+        champ = registry.load(registry.AUDIO, None, s)
         score = evaluate(champ, x_heldout, clips_heldout, threshold).metrics["macro_auc"]
         return champ.version, float(score)
     except MoodtuneError as exc:

@@ -24,10 +24,9 @@ def catalog(
 ) -> pd.DataFrame:
     """Every clip with the champion audio model's genre and emotion profile and, where the
     track has texts, its text emotion; written to ``<data>/catalog/`` for the service."""
-    from moodtune.audio.model import AudioModel
 
     s = settings.get()
-    model = AudioModel.from_registry(s)
+    model = registry.load(registry.AUDIO, None, s)
     features = audio_features.loc[[t for t in audio_clips["track_id"].astype(str) if t in audio_features.index]]
     predicted = model.predict_proba(features)
     version = str(model.version or registry.champion(AUDIO_MODEL, s).version)

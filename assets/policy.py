@@ -53,14 +53,13 @@ def recommendation_env(
 ) -> pipeline.EnvSpec:
     """Songs as the champion audio model hears them, simulated listeners, and the HRV
     response bank read by the champion stress model."""
-    from moodtune.audio.model import AudioModel
-    from moodtune.hrv import METRIC_COLUMNS, StressReader, metrics
+    from moodtune.hrv import METRIC_COLUMNS, metrics
     from moodtune.hrv.simulate import simulate_rr
 
     s = settings.get()
     p = s.policy
-    audio_model = AudioModel.from_registry(s)
-    reader = StressReader.from_registry(s)
+    audio_model = registry.load(registry.AUDIO, None, s)
+    reader = registry.load(registry.HRV, None, s)
     predicted = audio_model.predict_proba(audio_features)
     rng = np.random.default_rng(s.project.seed)
     bank = ResponseBank.build(
@@ -166,11 +165,10 @@ def _bar_plot(summary: pd.DataFrame, k: int):
 
 def _champion_score(spec, p, s) -> float | None:
     """The current champion re-evaluated on the same held-out sessions (first seed)."""
-    from moodtune.policy.packaging import ranker_from_registry
 
     if registry.champion(POLICY_MODEL, s) is None:
         return None
-    ranker, _ = ranker_from_registry(s)
+    ranker = registry.load(registry.POLICY, None, s)
     table = pipeline.evaluate_policy(spec, {"champion": ranker}, p, p.seeds[0])
     return float(table.iloc[0]["mean_reward"])
 

@@ -11,7 +11,7 @@ from assets.policy import POLICY_MODEL
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
 from moodtune import registry
 from moodtune.policy import pipeline
-from moodtune.policy.packaging import PolicyPyfunc, ranker_from_registry
+from moodtune.policy.packaging import PolicyPyfunc
 from moodtune.policy.retrain import retrain
 
 
@@ -37,7 +37,8 @@ def retrained_policy(context: AssetExecutionContext, config: RetrainConfig, sett
     window = store.window(config.from_id, to_id)
     rows = store.feedback_since(config.from_id)
     rows = rows[rows["id"] <= to_id]
-    champion, champion_version = ranker_from_registry(s)
+    loaded = registry.load_version(registry.POLICY, None, s)
+    champion, champion_version = loaded.obj, loaded.version
     timesteps = s.retrain.timesteps if config.timesteps < 0 else config.timesteps
     result = retrain(recommendation_env, champion, rows, p, timesteps=timesteps, seed=p.seeds[0],
                      degrade_scale=config.degrade_scale)

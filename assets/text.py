@@ -204,7 +204,7 @@ def emotion_index(context, settings: SettingsResource, mlflow: MlflowResource, e
         current = registry.champion(MODEL_NAME, s)
         if current is not None and str(current.version) != str(version.version):
             try:  # re-measure the champion on the same held-out queries
-                champion = EmotionIndex.from_registry(s)
+                champion = registry.load(registry.TEXT, None, s)
                 champion_score = float(_evaluate(champion, track_text_emotions, queries, t.eval_k)["precision_at_k"])
             except Exception as exc:  # an older, unloadable champion: fall back to its recorded score
                 context.log.warning(f"could not re-measure champion v{current.version}: {exc}")

@@ -30,7 +30,7 @@ from bentoml.exceptions import NotFound
 
 from moodtune import registry
 from moodtune.recommend.catalog import META_FILE, TABLE_FILE, catalog_dir
-from moodtune.recommend.models import CATALOG, how_to_build
+from moodtune.registry import CATALOG, how_to_build
 from moodtune.settings import Settings, get_settings
 
 LABEL_MODEL = "registered_model"

@@ -119,7 +119,7 @@ def missing_models_message(missing: list[tuple[str, str]]) -> str:
     """One line per model missing from the BentoML store: is there a champion to import, or
     must it be built first?"""
     from moodtune import registry
-    from moodtune.recommend.models import how_to_build
+    from moodtune.registry import how_to_build
 
     lines = []
     for name, problem in missing:

@@ -50,6 +50,8 @@ class MlflowSettings(Section):
 class RegistrySettings(Section):
     champion_alias: str = "champion"
     challenger_alias: str = "challenger"
+    bootstrap_samples: int = Field(2000, ge=100)  # paired bootstrap of the gate's score difference
+    confidence: float = Field(0.95, gt=0, lt=1)  # ... its confidence level
 
 
 class TaxonomySettings(Section):

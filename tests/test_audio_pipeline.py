@@ -19,7 +19,7 @@ from definitions import build_resources
 from moodtune import registry
 from moodtune.audio import REGISTERED_MODEL
 from moodtune.audio.features import extract_features
-from moodtune.audio.model import OUTPUT_COLUMNS, AudioModel
+from moodtune.audio.model import OUTPUT_COLUMNS
 from moodtune.cli import main
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
@@ -145,7 +145,7 @@ def test_cli_reports_bad_files_and_keeps_going(built, store, capsys, tmp_path):
 
 
 def test_audio_model_from_registry_predicts_probabilities(built, store):
-    model = AudioModel.from_registry(store)
+    model = registry.load(registry.AUDIO, None, store)
     assert model.version == "1"
     features = built.result.output_for_node("audio_features")
     summary = built.result.output_for_node("audio_emotion_model")
@@ -159,13 +159,13 @@ def test_audio_model_from_registry_predicts_probabilities(built, store):
     assert accuracy == pytest.approx(summary["metrics"]["genre_accuracy"])
     with pytest.raises(InvalidInput, match="lack"):
         model.predict_proba(held.drop(columns=["tempo"]))
-    challenger = AudioModel.from_registry(store, alias="challenger")
+    challenger = registry.load(registry.AUDIO, "challenger", store)
     assert challenger.version == "2"
 
 
 def test_no_model_is_a_clear_error(settings, capsys, tmp_path):
     with pytest.raises(ModelNotFound, match="group:audio"):
-        AudioModel.from_registry(settings)
+        registry.load(registry.AUDIO, None, settings)
     clip = tmp_path / "x.wav"
     clip.write_bytes(b"")
     assert main(["analyze-audio", str(clip)]) == 2

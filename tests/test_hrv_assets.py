@@ -22,7 +22,7 @@ from assets.resources import SettingsResource
 from definitions import build_resources
 from moodtune import registry
 from moodtune.errors import ConfigError, InvalidHRV
-from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader, metrics
+from moodtune.hrv import LEVELS, METRIC_COLUMNS, metrics
 from moodtune.hrv.data import load_rr_dir
 from moodtune.hrv.pipeline import load_recordings
 from moodtune.hrv.simulate import simulate_rr, simulate_subject
@@ -68,7 +68,7 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
     assert {"evaluation/confusion_matrices.png", "evaluation/baselines.csv"} <= artifacts
 
     # the champion reads stress: a relaxed and a stressed recording of the same person
-    reader = StressReader.from_registry(settings)
+    reader = registry.load(registry.HRV, None, settings)
     assert reader.version == "1"
     subject = simulate_subject(np.random.default_rng(0))
     rr_low = simulate_rr(0.0, 180, np.random.default_rng(1), subject)

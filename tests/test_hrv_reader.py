@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from moodtune import registry
 from moodtune.errors import InvalidHRV, ModelNotFound
 from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader, metrics
 from moodtune.hrv.model import ModelConfig, fit
@@ -115,4 +116,4 @@ def test_bad_input_is_refused_with_a_message(reader, data, message):
 
 def test_from_registry_without_a_model_says_how_to_build_it(settings):
     with pytest.raises(ModelNotFound, match="group:hrv"):
-        StressReader.from_registry(settings)
+        registry.load(registry.HRV, None, settings)

@@ -57,7 +57,7 @@ def test_a_different_network_is_refused():
 
 def test_no_registered_model_is_a_clear_error(settings):
     with pytest.raises(ModelNotFound, match="moodtune-face.*group:image"):
-        FaceEmotionModel.from_registry(settings)
+        registry.load(registry.FACE, None, settings)
 
 
 def test_asset_registers_and_promotes_the_face_model(resources, settings):
@@ -83,7 +83,7 @@ def test_asset_registers_and_promotes_the_face_model(resources, settings):
     assert run.data.metrics["sanity_score"] == pytest.approx(scores["sanity_score"])
 
     # the service's way in: the champion, identical to the package's network
-    served = FaceEmotionModel.from_registry(settings)
+    served = registry.load(registry.FACE, None, settings)
     assert served.version == "1"
     astronaut = Image.fromarray(data.astronaut())
     import io
@@ -104,7 +104,7 @@ def test_asset_registers_and_promotes_the_face_model(resources, settings):
     again = register_face_model(settings)
     assert again.version == "2" and not again.promoted and "does not beat" in again.reason
     assert str(registry.champion(MODEL_NAME, settings).version) == "1"
-    assert FaceEmotionModel.from_registry(settings, alias="challenger").version == "2"
+    assert registry.load(registry.FACE, "challenger", settings).version == "2"
 
 
 def test_cli_analyze_image(tmp_path, capsys):

@@ -3,6 +3,7 @@ models (audio and HRV groups materialized once on small demo data)."""
 
 from __future__ import annotations
 
+import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,12 +86,12 @@ def test_trained_policy_beats_random_on_held_out(policy_stack):
 
 
 def test_policy_registered_promoted_and_ranks(policy_stack):
-    from moodtune.policy.packaging import ranker_from_registry
 
     s = policy_stack["settings"]
     champion = registry.champion("moodtune-policy", s)
     assert champion is not None and champion.tags["gate.decision"] == "promoted"
-    ranker, version = ranker_from_registry(s)
+    loaded = registry.load_version(registry.POLICY, None, s)
+    ranker, version = loaded.obj, loaded.version
     assert version == str(champion.version)
     spec = policy_stack["result"].output_for_node("recommendation_env")
     playlist = pd.DataFrame(spec.song_features[:6], index=spec.track_ids[:6], columns=list(SONG_COLUMNS))
@@ -100,7 +101,7 @@ def test_policy_registered_promoted_and_ranks(policy_stack):
     all_ranked = ranker.rank(playlist, ListenerContext.parse(25, "male", 2))
     assert sum(r.probability for r in all_ranked) == pytest.approx(1.0)
     # the pyfunc in the registry gives the same ranking as the ranker
-    model = registry.load_champion_pyfunc("moodtune-policy", s)
+    model = mlflow.pyfunc.load_model(registry.champion_uri("moodtune-policy", s))
     frame = playlist.reset_index(names="track_id").assign(age=25, gender=1, mood=2.0)
     out = model.predict(frame)
     assert list(out["track_id"][:3]) == [r.track_id for r in ranked]
@@ -148,10 +149,9 @@ def test_untrained_ranker_is_not_better_than_random_by_much(policy_stack):
 def test_fast_scorer_matches_the_rankers_own_scores(policy_stack):
     """The service's NumPy path through the policy network gives the ranker's scores (to
     float32 rounding) and its order; a policy it cannot read falls back to the ranker."""
-    from moodtune.policy.packaging import ranker_from_registry
     from moodtune.recommend import fastpolicy
 
-    ranker, _ = ranker_from_registry(policy_stack["settings"])
+    ranker = registry.load(registry.POLICY, None, policy_stack["settings"])
     fast = fastpolicy.fast_scorer(ranker)
     assert fast.__qualname__.startswith("_numpy_scorer")
     spec = policy_stack["result"].output_for_node("recommendation_env")

@@ -57,7 +57,7 @@ def test_gate_sequence(settings):
     d4 = registry.promote(NAME, v4.version, {"auc": 0.9}, FLOORS, 0.01, metric="auc", settings=settings)
     assert d4.promoted and d4.champion_version == str(v1.version)
     assert registry.champion(NAME, settings).version == v4.version
-    model = registry.load_champion_pyfunc(NAME, settings)
+    model = mlflow.pyfunc.load_model(registry.champion_uri(NAME, settings))
     assert list(model.predict([[0], [0]])) == [4.0, 4.0]
 
     # the decision is recorded on the version and on the run

@@ -29,7 +29,7 @@ from moodtune import registry
 from moodtune.feedback.reward import reward_for_stress
 from moodtune.policy import pipeline
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
-from moodtune.policy.packaging import PolicyPyfunc, ranker_from_registry
+from moodtune.policy.packaging import PolicyPyfunc
 
 
 def _register_weak_champion(stack) -> str:
@@ -52,7 +52,8 @@ def _log_feedback(stack, n: int, seed: int = 0) -> int:
     s = stack["settings"]
     spec = stack["result"].output_for_node("recommendation_env")
     store = stack["resources"]["feedback"].store()
-    ranker, version = ranker_from_registry(s)
+    loaded = registry.load_version(registry.POLICY, None, s)
+    ranker, version = loaded.obj, loaded.version
     rng = np.random.default_rng(seed)
     last = 0
     for _ in range(n):

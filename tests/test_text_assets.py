@@ -18,7 +18,7 @@ from assets.text import (
 )
 from definitions import build_resources
 from moodtune import registry
-from moodtune.text.index import MODEL_NAME, EmotionIndex
+from moodtune.text.index import MODEL_NAME
 from moodtune.text.lexicon import load_dlut_csv
 from moodtune.text.sources import PROTOTYPES, DemoTextWriter, demo_track_texts, write_tracks_db
 
@@ -61,7 +61,7 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root)
     assert len(second) == 1 and second["track_id"].isna().all() and "no emotion found" in second["message"].iloc[0]
 
     # the same index is what EmotionIndex.from_registry gives the service and the photo path
-    index = EmotionIndex.from_registry(settings)
+    index = registry.load(registry.TEXT, None, settings)
     assert [h.track_id for h in index.recommend_text("想念你，好难过", 3).hits] == list(first["track_id"])
 
     # the CLI prints the emotion and the tracks; a text without emotion exits 2 with a reason

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from moodtune import emotions
+from moodtune import emotions, registry
 from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidInput, InvalidText, ModelNotFound
 from moodtune.text.analysis import analyzer_for
@@ -129,7 +129,7 @@ def test_save_and_load_give_the_same_answers(demo, tmp_path):
 
 def test_no_champion_is_a_clear_error(settings):
     with pytest.raises(ModelNotFound, match="group:text"):
-        EmotionIndex.from_registry(settings)
+        registry.load(registry.TEXT, None, settings)
 
 
 @pytest.mark.parametrize("k", [1, 4, 40])

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from moodtune import registry
 from moodtune.cli import command
 from moodtune.errors import InvalidAudio
 
@@ -19,11 +20,10 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("analyze-audio", "genre and emotion probabilities of audio files, from the champion model", _arguments)
 def analyze_audio(args: argparse.Namespace) -> int:
-    from moodtune.audio.model import AudioModel
     from moodtune.emotions import GEMS6, GENRES
     from moodtune.settings import get_settings
 
-    model = AudioModel.from_registry(get_settings(), alias=args.alias)
+    model = registry.load(registry.AUDIO, args.alias, get_settings())
     failures = 0
     for path in args.files:
         try:

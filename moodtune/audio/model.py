@@ -27,7 +27,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from moodtune.audio import REGISTERED_MODEL
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
 
@@ -142,23 +141,6 @@ class AudioModel:
         return cls(net, config["feature_columns"], config["feature_config"], hidden=config["hidden"],
                    dropout=config["dropout"], meta=config.get("meta"))
 
-    @classmethod
-    def from_registry(cls, settings=None, alias: str | None = None) -> AudioModel:
-        """The registered ``moodtune-audio`` version behind ``alias`` (default: the champion).
-
-        Raises :class:`~moodtune.errors.ModelNotFound` saying how to build it when there is none.
-        """
-        from moodtune import registry
-        from moodtune.settings import get_settings
-
-        settings = settings or get_settings()
-        version = registry.require_alias(REGISTERED_MODEL, alias, settings)
-        loaded = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}/{version.version}")
-        model = loaded.unwrap_python_model().model
-        model.version = str(version.version)
-        return model
-
-
 class AudioPyfunc(mlflow.pyfunc.PythonModel):
     """The MLflow face of :class:`AudioModel`: features DataFrame in, 10 probabilities out."""
 
@@ -192,3 +174,8 @@ def log_model(model: AudioModel, example: pd.DataFrame, artifact_name: str = "mo
             pip_requirements=pip_requirements(),
         )
     return info.model_uri
+
+
+def load_model_dir(path: Path, settings=None) -> AudioModel:
+    """The :class:`AudioModel` in a logged MLflow model directory (the registry's loader)."""
+    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model().model

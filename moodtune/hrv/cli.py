@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from moodtune import registry
 from moodtune.cli import command
 from moodtune.errors import InvalidHRV
 
@@ -21,12 +22,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 @command("analyze-hrv", "read the stress level (low/medium/high) from RR intervals or HRV metrics", _arguments)
 def analyze_hrv(args: argparse.Namespace) -> int:
     from moodtune.hrv.constants import METRIC_COLUMNS, UNITS
-    from moodtune.hrv.reader import StressReader
     from moodtune.settings import get_settings
 
     if not args.file.is_file():
         raise InvalidHRV(f"{args.file} is not a file; give RR intervals (ms, one per line) or a metrics CSV")
-    reader = StressReader.from_registry(get_settings(), alias=args.alias)
+    reader = registry.load(registry.HRV, args.alias, get_settings())
     result = reader.read(args.file)
     if args.json:
         for row in result.to_dict("records"):

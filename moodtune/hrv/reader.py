@@ -50,18 +50,6 @@ class StressReader:
         registry.configure(settings)
         return cls(mlflow.catboost.load_model(model_uri), MetricsConfig.from_settings(settings), version)
 
-    @classmethod
-    def from_registry(cls, settings=None, alias: str = "champion") -> StressReader:
-        """``moodtune-hrv@alias`` (``champion`` by default); :class:`ModelNotFound` if absent."""
-        from moodtune import registry
-        from moodtune.settings import get_settings
-
-        settings = settings or get_settings()
-        found = registry.require_alias(MODEL_NAME, alias, settings)
-        return cls.from_uri(f"models:/{MODEL_NAME}/{found.version}", settings, version=str(found.version))
-
-    # --- the fast path -------------------------------------------------------------------
-
     def predict_proba(self, metrics: pd.DataFrame | np.ndarray) -> np.ndarray:
         """``(n, 3)`` probabilities of low / medium / high for a frame of the eight metrics
         (or an ``(n, 8)`` array in :data:`METRIC_COLUMNS` order). No plausibility checks."""
@@ -161,3 +149,8 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidHRV("the file is not text; give RR intervals (ms, one per line) or a metrics CSV") from None
+
+
+def load_model_dir(path: Path, settings=None) -> StressReader:
+    """The :class:`StressReader` of a logged CatBoost model directory (the registry's loader)."""
+    return StressReader.from_uri(str(path), settings)

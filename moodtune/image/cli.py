@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from moodtune import registry
 from moodtune.cli import command
 from moodtune.errors import InvalidImage
 
@@ -31,7 +32,7 @@ def analyze_image(args: argparse.Namespace) -> int:
         raise InvalidImage(f"{path} is {path.stat().st_size / 1e6:.1f} MB, over the "
                            f"{settings.image.max_bytes / 1e6:.1f} MB limit (image.max_bytes)")
     model = (FaceEmotionModel.from_package(settings) if args.model == "package"
-             else FaceEmotionModel.from_registry(settings, alias=args.model))
+             else registry.load(registry.FACE, args.model, settings))
     result = emotion_of(path.read_bytes(), model, settings=settings)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))

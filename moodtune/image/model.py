@@ -141,25 +141,6 @@ class FaceEmotionModel:
         return cls(net, Path(cascade), DetectorConfig(**cfg["detector"]),
                    metadata=cfg.get("metadata"), version=version)
 
-    @classmethod
-    def from_registry(cls, settings: Settings | None = None, alias: str = "champion") -> FaceEmotionModel:
-        """The version of ``moodtune-face`` behind ``alias`` (default the champion).
-
-        Raises :class:`ModelNotFound` saying how to build it when there is none.
-        """
-        import mlflow.pyfunc
-
-        from moodtune import registry
-
-        settings = settings or get_settings()
-        version = registry.require_alias(MODEL_NAME, alias, settings)
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
-        model = pyfunc.unwrap_python_model().model
-        model.version = str(version.version)
-        return model
-
-    # --- inference ---------------------------------------------------------------------------
-
     def detect(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
         """Faces in an (h, w, 3) uint8 RGB image: (box in image pixels, cascade confidence),
         largest first, at most ``max_faces``."""
@@ -236,3 +217,10 @@ def _grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image.astype(np.uint8, copy=False), cv2.COLOR_RGB2GRAY)
     raise ValueError(f"expected an (h, w) or (h, w, 3) image, got shape {image.shape}")
+
+
+def load_model_dir(path: Path, settings=None) -> FaceEmotionModel:
+    """The :class:`FaceEmotionModel` in a logged MLflow model directory (the registry's loader)."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model().model

@@ -86,14 +86,13 @@ def register_face_model(settings: Settings | None = None) -> FaceModelReport:
             )
         tags = {k: str(meta[k])[:5000] for k in ("source", "licence", "training_data", "fer_version",
                                                    "weights_sha256", "runtime", "detector")}
-        version = registry.register(info.model_uri, MODEL_NAME, scores=report.scores, tags=tags,
-                                    settings=settings)
-        decision = registry.promote(
-            MODEL_NAME, version.version, report.scores, dict(image.gate_floors), image.gate_margin,
-            metric=image.gate_metric, settings=settings,
-        )
+        gate = registry.register_and_gate(registry.Candidate(
+            name=MODEL_NAME, model_uri=info.model_uri, evaluation=registry.Evaluation(report.scores),
+            metric=image.gate_metric, floors=dict(image.gate_floors), margin=image.gate_margin,
+            rescore=lambda champion: registry.Evaluation(sanity.evaluate(champion).scores), tags=tags,
+        ), settings)
         return FaceModelReport(
-            version=str(version.version), run_id=run.info.run_id, scores=report.scores,
-            promoted=decision.promoted, reason=decision.reason, champion_version=decision.champion_version,
+            version=gate.version, run_id=run.info.run_id, scores=report.scores,
+            promoted=gate.promoted, reason=gate.reason, champion_version=gate.decision.champion_version,
             metadata=meta, checks=report.rows,
         )

@@ -9,7 +9,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from moodtune.errors import InvalidInput
+from moodtune.errors import InvalidInput, ModelNotFound
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
 from moodtune.policy.ranking import PolicyRanker
 
@@ -48,12 +48,11 @@ def input_example(song_features: np.ndarray, track_ids, listener: ListenerContex
     return df
 
 
-def ranker_from_registry(settings, alias: str = "champion") -> tuple[PolicyRanker, str]:
-    """Load ``moodtune-policy@alias`` as a :class:`PolicyRanker`; returns it and its version."""
-    from moodtune import registry
-
-    version = registry.require_alias("moodtune-policy", alias, settings)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/moodtune-policy@{alias}"))
-    artifacts = local / "artifacts"
-    meta = json.loads((artifacts / "meta.json").read_text())
-    return load_ranker(next(artifacts.glob("*.zip")), meta), str(version.version)
+def load_model_dir(path: Path, settings=None) -> PolicyRanker:
+    """The :class:`PolicyRanker` in a logged policy model directory (the registry's loader)."""
+    artifacts = Path(path) / "artifacts"
+    meta = json.loads((artifacts / "meta.json").read_text(encoding="utf-8"))
+    zips = sorted(artifacts.glob("*.zip"))
+    if not zips:
+        raise ModelNotFound(f"the policy model in {path} has no SB3 zip in its artifacts")
+    return load_ranker(zips[0], meta)

@@ -14,6 +14,8 @@ Models come from two places, through the same loaders:
 * a directory holding an MLflow model (what ``bento/models.py`` copies into the BentoML model
   store, so a built Bento carries them): :func:`load_model_dir`;
 * the MLflow registry (``models:/<name>/<version>``): :func:`load_registered`.
+
+Both go through :mod:`moodtune.registry`'s one loader (``load_dir`` / ``load_version``).
 """
 
 from __future__ import annotations
@@ -31,19 +33,18 @@ from moodtune.recommend.catalog import Catalog, catalog_dir
 
 log = logging.getLogger(__name__)
 
-AUDIO, HRV, POLICY, TEXT, FACE = (
-    "moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
+from moodtune.registry.names import (  # noqa: E402  (the one list of names)
+    AUDIO,
+    CATALOG,
+    FACE,
+    HRV,
+    MODEL_NAMES,
+    POLICY,
+    TEXT,
+    how_to_build,
 )
-MODEL_NAMES: tuple[str, ...] = (AUDIO, HRV, POLICY, TEXT, FACE)
-CATALOG = "moodtune-catalog"
-# which asset group builds each model (for messages that say how to build a missing one)
-BUILD_GROUPS = {AUDIO: "audio", HRV: "hrv", POLICY: "policy", TEXT: "text", FACE: "image", CATALOG: "catalog"}
 
-
-def how_to_build(name: str) -> str:
-    group = BUILD_GROUPS.get(name, "*")
-    return (f"build it with `dagster asset materialize -m definitions --select 'group:{group}'` "
-            "then `python -m bento.models`, or run `make up`")
+__all__ = ["AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "POLICY", "TEXT", "how_to_build"]
 
 
 @dataclass(frozen=True)
@@ -121,94 +122,21 @@ class ModelSet:
         }
 
 
-# --- loaders ---------------------------------------------------------------------------------
-
-
-def _unwrap(path: Path, attribute: str):
-    import mlflow.pyfunc
-
-    return getattr(mlflow.pyfunc.load_model(str(path)).unwrap_python_model(), attribute)
-
-
-def _load_audio(path: Path, settings):
-    return _unwrap(path, "model")
-
-
-def _load_hrv(path: Path, settings):
-    from moodtune.hrv import StressReader
-
-    return StressReader.from_uri(str(path), settings)
-
-
-def _load_policy(path: Path, settings):
-    import json
-
-    from moodtune.policy.packaging import load_ranker
-
-    artifacts = path / "artifacts"
-    meta = json.loads((artifacts / "meta.json").read_text(encoding="utf-8"))
-    zips = sorted(artifacts.glob("*.zip"))
-    if not zips:
-        raise ModelNotFound(f"the policy model in {path} has no SB3 zip in its artifacts")
-    return load_ranker(zips[0], meta)
-
-
-def _load_text(path: Path, settings):
-    return _unwrap(path, "index")
-
-
-def _load_face(path: Path, settings):
-    return _unwrap(path, "model")
-
-
-LOADERS: dict[str, Callable[[Path, Any], Any]] = {
-    AUDIO: _load_audio, HRV: _load_hrv, POLICY: _load_policy, TEXT: _load_text, FACE: _load_face,
-}
-
-
-def _set_version(obj: Any, version: str) -> None:
-    if hasattr(obj, "version"):
-        try:
-            obj.version = version
-        except AttributeError:
-            pass
-
-
 def load_model_dir(name: str, path: Path, version: str, settings, *, source: str,
                    run_id: str | None = None) -> LoadedModel:
     """Load a registered model's MLflow model directory (e.g. from the BentoML model store)."""
-    if name not in LOADERS:
-        raise KeyError(f"no loader for {name!r}; known: {', '.join(LOADERS)}")
-    obj = LOADERS[name](Path(path), settings)
-    _set_version(obj, str(version))
-    return LoadedModel(name, obj, str(version), source, datetime.now(UTC), run_id)
-
-
-def registry_champion(name: str, settings):
-    """The champion ``ModelVersion`` of ``name`` (:class:`ModelNotFound` saying how to build it)."""
     from moodtune import registry
 
-    found = registry.champion(name, settings)
-    if found is None:
-        raise no_champion(name, settings)
-    return found
-
-
-def no_champion(name: str, settings) -> ModelNotFound:
-    return ModelNotFound(f"no champion for {name!r} in {settings.tracking_uri}; {how_to_build(name)}")
+    obj = registry.load_dir(name, path, version, settings)
+    return LoadedModel(name, obj, str(version), source, datetime.now(UTC), run_id)
 
 
 def load_registered(name: str, settings, version: str | None = None) -> LoadedModel:
     """Load ``name`` from the MLflow registry: ``version``, or the champion when ``None``."""
-    import mlflow
-
     from moodtune import registry
 
-    client = registry.configure(settings)
-    mv = client.get_model_version(name, str(version)) if version else registry_champion(name, settings)
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}"))
-    return load_model_dir(name, local, str(mv.version), settings,
-                          source=f"mlflow:models:/{name}/{mv.version}", run_id=mv.run_id)
+    found = registry.load_version(name, version, settings)
+    return LoadedModel(name, found.obj, found.version, found.source, datetime.now(UTC), found.run_id)
 
 
 def load_catalog(settings, directory: Path | None = None) -> tuple[Catalog, str]:
@@ -288,7 +216,8 @@ class ModelHolder:
                 for name in MODEL_NAMES:
                     champion = champions[name]
                     if champion is None:
-                        raise no_champion(name, settings)
+                        raise ModelNotFound(f"no champion for {name!r} in {settings.tracking_uri}; "
+                                            f"{how_to_build(name)}")
                     serving = None if current is None else current.models[name].version
                     if champion != serving:
                         loaded[name] = loader(name, settings, champion)

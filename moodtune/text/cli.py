@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from moodtune import registry
 from moodtune.cli import command
 
 
@@ -17,10 +18,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def recommend_text(args: argparse.Namespace) -> int:
     from moodtune.emotions import CATEGORY_BY_CODE, DLUT_GROUPS
     from moodtune.settings import get_settings
-    from moodtune.text.index import EmotionIndex
 
     settings = get_settings()
-    index = EmotionIndex.from_registry(settings, alias=args.alias)
+    index = registry.load(registry.TEXT, args.alias, settings)
     result = index.recommend_text(args.text, args.k if args.k is not None else settings.text.recommend_k)
     names = {c.code: f"{c.chinese} {c.english}" for c in CATEGORY_BY_CODE.values()}
     names.update({g.code: f"{g.chinese} {g.english}" for g in DLUT_GROUPS})

@@ -283,22 +283,6 @@ class EmotionIndex:
             raise ValueError(f"{path} does not hold an EmotionIndex")
         return obj
 
-    @classmethod
-    def from_registry(cls, settings=None, alias: str | None = None) -> EmotionIndex:
-        """The index behind ``moodtune-text-index@alias`` (default: the champion);
-        :class:`ModelNotFound` saying how to build it when there is none."""
-        import mlflow.pyfunc
-
-        from moodtune import registry
-        from moodtune.settings import get_settings
-
-        settings = settings or get_settings()
-        alias = alias or settings.registry.champion_alias
-        registry.require_alias(MODEL_NAME, alias, settings)
-        model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{alias}")
-        return model.unwrap_python_model().index
-
-
 # --- the held-out check ------------------------------------------------------------------
 def dominant_codes(vectors: np.ndarray, codes: Sequence[str]) -> np.ndarray:
     return np.asarray(codes, dtype=object)[np.argmax(vectors, axis=1)]
@@ -356,3 +340,9 @@ def precision_at_k(
         "per_label": {str(key): float(v) for key, v in by_label.items()},
     }
 
+
+def load_model_dir(path: Path, settings=None) -> EmotionIndex:
+    """The :class:`EmotionIndex` in a logged MLflow model directory (the registry's loader)."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model().index

@@ -1,0 +1,59 @@
+"""MLflow tracking, the model registry, the one loader and the promotion gate.
+
+Aliases, not stages: ``champion`` serves, a new version is ``challenger`` until the gate
+(:func:`register_and_gate`) decides. Load any registered model with :func:`load`.
+"""
+
+from moodtune.registry.gate import (
+    Candidate,
+    Evaluation,
+    GateReport,
+    PromotionDecision,
+    paired_bootstrap_ci,
+    promote,
+    register_and_gate,
+)
+from moodtune.registry.loader import Loaded, load, load_dir, load_version
+from moodtune.registry.names import (
+    AUDIO,
+    CATALOG,
+    FACE,
+    HRV,
+    MODEL_NAMES,
+    MODELS,
+    POLICY,
+    TEXT,
+    how_to_build,
+)
+from moodtune.registry.tracking import (
+    configure,
+    flatten,
+    log_dataframe,
+    log_figure,
+    log_json,
+    log_metrics,
+    log_params,
+    log_text,
+    start_run,
+    store_token,
+)
+from moodtune.registry.versions import (
+    SCORE_TAG,
+    champion,
+    champion_uri,
+    champion_versions,
+    get_alias,
+    register,
+    require_alias,
+    resolve,
+    version_score,
+)
+
+__all__ = [
+    "AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "MODELS", "POLICY", "SCORE_TAG", "TEXT",
+    "Candidate", "Evaluation", "GateReport", "Loaded", "PromotionDecision",
+    "champion", "champion_uri", "champion_versions", "configure", "flatten", "get_alias", "how_to_build",
+    "load", "load_dir", "load_version", "log_dataframe", "log_figure", "log_json", "log_metrics",
+    "log_params", "log_text", "paired_bootstrap_ci", "promote", "register", "register_and_gate",
+    "require_alias", "resolve", "start_run", "store_token", "version_score",
+]

@@ -1,0 +1,120 @@
+"""MLflow tracking: the project's store and experiment, runs, and logging helpers."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from moodtune.settings import Settings, get_settings
+
+
+def configure(settings: Settings | None = None) -> MlflowClient:
+    """Point MLflow at the project's store (or ``MLFLOW_TRACKING_URI``), ensure the experiment."""
+    settings = settings or get_settings()
+    uri = settings.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name(settings.mlflow.experiment)
+    if experiment is None:
+        artifact_root = settings.artifact_root
+        artifact_root.mkdir(parents=True, exist_ok=True)
+        client.create_experiment(
+            settings.mlflow.experiment, artifact_location=artifact_root.resolve().as_uri()
+        )
+    mlflow.set_experiment(settings.mlflow.experiment)
+    return client
+
+
+@contextmanager
+def start_run(
+    run_name: str,
+    *,
+    settings: Settings | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    """Start a run in the project's experiment (nested when a run is already active)."""
+    configure(settings)
+    nested = mlflow.active_run() is not None
+    with mlflow.start_run(run_name=run_name, tags=dict(tags or {}), nested=nested) as run:
+        yield run
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested params to ``a.b.c`` keys, the way MLflow shows them."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
+    """Log (nested) params to the active run; paths and lists become strings."""
+    mlflow.log_params({k: str(v) if not isinstance(v, (int, float, str, bool)) else v
+                       for k, v in flatten(params, prefix).items()})
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log finite metrics to the active run; NaN/inf are skipped (MLflow rejects them)."""
+    clean = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+    if clean:
+        mlflow.log_metrics(clean, step=step)
+
+
+def log_figure(figure, artifact_file: str) -> None:
+    """Log a matplotlib figure as an artifact of the active run and close it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(figure, artifact_file)
+    plt.close(figure)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    mlflow.log_text(text, artifact_file)
+
+
+def log_json(data: Any, artifact_file: str) -> None:
+    mlflow.log_dict(data, artifact_file)
+
+
+def log_dataframe(df, artifact_file: str) -> None:
+    """Log a pandas DataFrame as a CSV artifact."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        df.to_csv(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=str(Path(artifact_file).parent) or None)
+
+
+def store_token(settings: Settings | None = None) -> tuple[int, ...] | None:
+    """A cheap fingerprint of the tracking store that changes whenever MLflow writes to it: size
+    and modification time of a ``sqlite:///`` database and its journal files. ``None`` where it
+    cannot tell (a tracking server, or no file yet): then every check must ask the registry."""
+    settings = settings or get_settings()
+    uri = settings.tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri[len("sqlite:///"):])
+    token: list[int] = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if path == db:
+                return None
+            token += (-1, -1)
+        else:
+            token += (st.st_size, st.st_mtime_ns)
+    return tuple(token)
