@@ -9,7 +9,7 @@ from dagster import AssetCheckResult, MetadataValue, asset, asset_check
 from assets.resources import SettingsResource
 from moodtune import registry
 from moodtune.emotions import GEMS6, GENRES
-from moodtune.recommend.catalog import build_catalog, catalog_dir, save_catalog
+from moodtune.serving.catalog import build_catalog, catalog_dir, save_catalog
 
 AUDIO_MODEL = "moodtune-audio"
 

@@ -243,7 +243,7 @@ def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
     import threading
 
     from moodtune.feedback import FeedbackStore
-    from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+    from moodtune.serving.eventlog import EventWriter, RecommendationEvent
 
     rng = np.random.default_rng(0)
     candidates = [{"track_id": f"t{i}", "features": {f"f{j}": float(v) for j, v in enumerate(rng.random(10).round(6))},

@@ -29,7 +29,7 @@ import bentoml
 from bentoml.exceptions import NotFound
 
 from moodtune import registry
-from moodtune.recommend.catalog import META_FILE, TABLE_FILE, catalog_dir
+from moodtune.serving.catalog import META_FILE, TABLE_FILE, catalog_dir
 from moodtune.registry import CATALOG, how_to_build
 from moodtune.settings import Settings, get_settings
 

@@ -5,9 +5,9 @@ Models are class-level :class:`bentoml.models.BentoModel` references to the cham
 ``dvc repro``), so ``bentoml build`` packs them into the Bento. At start-up every one must be
 present; a missing one stops the service with a message naming it and how to build it.
 
-The loaded models live in one :class:`~moodtune.recommend.models.ModelHolder`; each request
+The loaded models live in one :class:`~moodtune.serving.models.ModelHolder`; each request
 reads the serving set once, so a swap (issue: hot reload) is one atomic reference change.
-The endpoint logic is :class:`moodtune.recommend.engine.Engine`; this module only adapts HTTP:
+The endpoint logic is :class:`moodtune.serving.engine.Engine`; this module only adapts HTTP:
 uploads become bytes, domain errors become 4xx JSON ``{"error": ..., "type": ...}`` with the
 error's status code, and answers are returned as ready JSON responses.
 
@@ -39,7 +39,7 @@ from bento.apicalls import bind_api_methods_once
 from bento.middleware import BodyLimit, cancel_request_timers
 from bento.sockets import per_worker_sockets
 from moodtune.errors import MoodtuneError
-from moodtune.recommend.engine import Engine, Upload
+from moodtune.serving.engine import Engine, Upload
 from moodtune.settings import get_settings
 
 log = logging.getLogger("moodtune.service")
@@ -169,8 +169,8 @@ class Moodtune:
         import torch
 
         from moodtune.feedback import open_store
-        from moodtune.recommend.eventlog import EventWriter
-        from moodtune.recommend.models import ModelHolder
+        from moodtune.serving.eventlog import EventWriter
+        from moodtune.serving.models import ModelHolder
 
         torch.set_num_threads(1)  # small networks; leave the cores to concurrent requests
         self.settings = SETTINGS
@@ -206,8 +206,8 @@ class Moodtune:
     def _load_bento_models(self):
         from datetime import UTC, datetime
 
-        from moodtune.recommend.catalog import Catalog
-        from moodtune.recommend.models import ModelSet, load_model_dir
+        from moodtune.serving.catalog import Catalog
+        from moodtune.serving.models import ModelSet, load_model_dir
 
         stored = self._stored()
         models = {}

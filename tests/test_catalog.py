@@ -7,7 +7,7 @@ import pytest
 
 from moodtune.emotions import DLUT_GROUP_CODES, GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
-from moodtune.recommend.catalog import (
+from moodtune.serving.catalog import (
     SONG_COLUMNS,
     Catalog,
     build_catalog,
@@ -117,9 +117,9 @@ def test_upload_profile_matches_catalog_profile_shape():
 def test_pre_encoded_event_and_answer_text_equal_plain_json():
     import json
 
-    from moodtune.recommend.catalog import logged_features, profile_json
-    from moodtune.recommend.engine import Plan
-    from moodtune.recommend.eventlog import encode_candidates
+    from moodtune.serving.catalog import logged_features, profile_json
+    from moodtune.serving.engine import Plan
+    from moodtune.serving.eventlog import encode_candidates
 
     rng = np.random.default_rng(1)
     feats = [logged_features(rng.random(10)) for _ in range(5)]

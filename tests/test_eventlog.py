@@ -15,7 +15,7 @@ import pytest
 
 from moodtune.errors import ConfigError, InvalidFeedback
 from moodtune.feedback import FeedbackStore
-from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+from moodtune.serving.eventlog import EventWriter, RecommendationEvent
 from moodtune.settings import PROJECT_ROOT, load_settings
 
 METRICS = {"MEAN_RR": 812.5, "SDRR": 48.1, "HR": 74.2, "RMSSD": 35.0, "pNN50": 12.5,
@@ -89,7 +89,7 @@ def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(sett
 CHILD = textwrap.dedent("""
     import json, os, signal, sys
     from moodtune.feedback import FeedbackStore
-    from moodtune.recommend.eventlog import EventWriter, RecommendationEvent
+    from moodtune.serving.eventlog import EventWriter, RecommendationEvent
     store = FeedbackStore(sys.argv[1], rewards={"low": 1, "medium": 0.5, "high": 0}, busy_timeout_ms=5000)
     writer = EventWriter(store, recommendation_sync="normal")
     cands = [{"track_id": f"t{i}", "features": {"calmness": 0.5}, "score": -i, "probability": 0.5} for i in range(2)]

@@ -149,7 +149,7 @@ def test_untrained_ranker_is_not_better_than_random_by_much(policy_stack):
 def test_fast_scorer_matches_the_rankers_own_scores(policy_stack):
     """The service's NumPy path through the policy network gives the ranker's scores (to
     float32 rounding) and its order; a policy it cannot read falls back to the ranker."""
-    from moodtune.recommend import fastpolicy
+    from moodtune.serving import fastpolicy
 
     ranker = registry.load(registry.POLICY, None, policy_stack["settings"])
     fast = fastpolicy.fast_scorer(ranker)

@@ -470,7 +470,7 @@ def test_start_up_names_every_missing_model_and_how_to_build_it(svc, tmp_path):
 def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failure(svc):
     import mlflow
 
-    from moodtune.recommend.models import TEXT, ModelHolder, registry_model_set
+    from moodtune.serving.models import TEXT, ModelHolder, registry_model_set
 
     s = svc["settings"]
     holder = ModelHolder(registry_model_set(s))
@@ -499,7 +499,7 @@ def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failu
 
 
 def test_polling_reads_the_registry_only_after_the_store_changed(svc, monkeypatch):
-    from moodtune.recommend.models import TEXT, ModelHolder, registry_model_set
+    from moodtune.serving.models import TEXT, ModelHolder, registry_model_set
 
     s = svc["settings"]
     holder = ModelHolder(registry_model_set(s))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from moodtune.errors import ModelNotFound
-from moodtune.recommend.catalog import Catalog, catalog_dir
+from moodtune.serving.catalog import Catalog, catalog_dir
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ import pandas as pd
 from moodtune.emotions import GEMS6, display_name
 from moodtune.errors import InvalidAudio, InvalidHRV, InvalidInput, InvalidText
 from moodtune.policy.ranking import softmax
-from moodtune.recommend.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
-from moodtune.recommend.eventlog import EventWriter, RecommendationEvent, encode_candidates
-from moodtune.recommend.models import HRV, ModelHolder, ModelSet
+from moodtune.serving.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
+from moodtune.serving.eventlog import EventWriter, RecommendationEvent, encode_candidates
+from moodtune.serving.models import HRV, ModelHolder, ModelSet
 
 MOODS = {1: "sad", 2: "low", 3: "neutral", 4: "good", 5: "happy"}
 STRESS_LEVELS = ("low", "medium", "high")
@@ -287,7 +287,7 @@ class Engine:
         """``policy.scores`` or its checked fast path (built once per policy object)."""
         held = self._scorer
         if held is None or held[0] is not policy:
-            from moodtune.recommend.fastpolicy import fast_scorer
+            from moodtune.serving.fastpolicy import fast_scorer
 
             held = self._scorer = (policy, fast_scorer(policy))
         return held[1]
