@@ -42,10 +42,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages the browser tests need (chromium for playwright); only when missing.
+# Debian packages: chromium (browser tests), PostgreSQL (the server profile and the store's
+# PostgreSQL tests); installed only when missing.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium missing: run 'sudo apt-get install chromium' for the browser tests"; fi; }
+	@missing=""; for p in $(SYSTEM_PACKAGES); do test -e "$${p#*:}" || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing; run 'sudo apt-get install$$missing'"; fi; fi
 
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
