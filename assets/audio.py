@@ -18,15 +18,11 @@ from dagster import (
 )
 
 from assets.resources import MlflowResource, SettingsResource
-from moodtune import registry
-from moodtune.audio import REGISTERED_MODEL
 from moodtune.audio.datasets import load_clips
 from moodtune.audio.features import FeatureConfig, extract_batch, release_workers
-from moodtune.audio.model import log_model
-from moodtune.audio.plots import confusion_figure, per_label_figure, training_curve_figure
-from moodtune.audio.train import evaluate, label_balance, labelled, split, train
+from moodtune.audio.train import label_balance, train_and_register
 from moodtune.emotions import GEMS6, GENRES
-from moodtune.errors import MoodtuneError
+from moodtune.errors import ConfigError
 
 
 def _md(df: pd.DataFrame, rows: int = 20) -> MetadataValue:
@@ -82,37 +78,14 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
     for track_id, problem in result.failed.items():
         context.log.warning(f"no features for {track_id}: {problem}")
     if result.features.empty:
-        raise Failure(description="no clip yielded features",
-                      metadata={"failed": MetadataValue.json(result.failed)})
-    context.log.info(f"{len(result.features)} clips: {result.cache_hits} from cache, {result.computed} computed "
-                     f"in {result.seconds:.1f} s")
+        raise Failure(description="no clip yielded features", metadata={"failed": MetadataValue.json(result.failed)})
     context.add_output_metadata({
-        "clips": len(result.features),
-        "features": result.features.shape[1],
-        "cache_hits": result.cache_hits,
-        "computed": result.computed,
-        "failed_count": len(result.failed),
-        "failed": MetadataValue.json(result.failed),
-        "seconds": round(result.seconds, 2),
-        "cpu_seconds": round(result.cpu_seconds, 2),
-        "clips_per_second": round(result.clips_per_second, 2),
-        "feature_config": MetadataValue.json(config.as_dict()),
+        "clips": len(result.features), "features": result.features.shape[1], "cache_hits": result.cache_hits,
+        "computed": result.computed, "failed_count": len(result.failed), "failed": MetadataValue.json(result.failed),
+        "seconds": round(result.seconds, 2), "cpu_seconds": round(result.cpu_seconds, 2),
+        "clips_per_second": round(result.clips_per_second, 2), "feature_config": MetadataValue.json(config.as_dict()),
     })
     return result.features
-
-
-def _champion_score(s, x_heldout: pd.DataFrame, clips_heldout: pd.DataFrame, threshold: float, log):
-    """The current champion's macro AUC re-measured on this held-out split (None if it cannot
-    be: no champion, or it needs features this run does not have)."""
-    if registry.champion(REGISTERED_MODEL, s) is None:
-        return None, None
-    try:
-        champ = registry.load(registry.AUDIO, None, s)
-        score = evaluate(champ, x_heldout, clips_heldout, threshold).metrics["macro_auc"]
-        return champ.version, float(score)
-    except MoodtuneError as exc:
-        log(f"champion not re-measured ({exc}); the gate uses its recorded score")
-        return None, None
 
 
 @asset(group_name="audio", compute_kind="torch")
@@ -126,83 +99,22 @@ def audio_emotion_model(
     """Multi-label network (6 GEMS emotions + 4 genres) trained on a genre-stratified split,
     evaluated on the held-out clips, registered as ``moodtune-audio`` and gated."""
     s = settings.get()
-    m = s.audio.model
-    seed = s.project.seed
-    clips = labelled(audio_clips, audio_features)
-    if len(clips) < 8:
-        raise Failure(description=f"only {len(clips)} labelled clips with features; the audio model "
-                                  "needs labelled data (the demo set, or Emotify)")
-    train_ids, test_ids = split(clips, m.test_size, seed)
-    x_train, x_test = audio_features.loc[train_ids], audio_features.loc[test_ids]
-    config = FeatureConfig.from_settings(s)
-    context.log.info(f"training on {len(train_ids)} clips, holding out {len(test_ids)} (stratified by genre)")
-
-    with mlflow.run(context) as run:
-        registry.log_params({"audio": s.audio.model_dump(mode="json", exclude={"emotify_dir", "music_dir"}),
-                             "project.seed": seed, "n_train": len(train_ids), "n_heldout": len(test_ids),
-                             "n_features": audio_features.shape[1], "feature_key": config.key,
-                             "sources": ",".join(sorted(clips["source"].unique()))})
-        every = max(1, m.epochs // 10)
-        result = train(
-            x_train, clips.loc[train_ids], hidden=m.hidden, dropout=m.dropout, epochs=m.epochs,
-            batch_size=m.batch_size, learning_rate=m.learning_rate, weight_decay=m.weight_decay, seed=seed,
-            feature_config=config.as_dict(), x_heldout=x_test, clips_heldout=clips.loc[test_ids],
-            progress=lambda epoch, loss: (epoch % every == 0) and context.log.info(
-                f"epoch {epoch}/{m.epochs}: train loss {loss:.4f}"),
-        )
-        for row in result.history.itertuples():
-            registry.log_metrics({"train_loss": row.train_loss, "heldout_loss": row.heldout_loss}, step=row.epoch)
-        ev = evaluate(result.model, x_test, clips.loc[test_ids], m.decision_threshold)
-        registry.log_metrics(ev.metrics)
-        registry.log_figure(confusion_figure(ev.confusion), "plots/genre_confusion.png")
-        registry.log_figure(training_curve_figure(result.history), "plots/training_curve.png")
-        registry.log_figure(per_label_figure(ev.per_label), "plots/per_label_scores.png")
-        registry.log_dataframe(ev.per_label, "evaluation/per_label.csv")
-        registry.log_dataframe(ev.confusion.reset_index(), "evaluation/genre_confusion.csv")
-        registry.log_dataframe(label_balance(clips), "evaluation/label_balance.csv")
-        registry.log_dataframe(ev.probabilities.reset_index(), "evaluation/heldout_predictions.csv")
-
-        model_uri = log_model(result.model, x_train.head(20))
-        scores = {"macro_auc": ev.metrics["macro_auc"], "genre_accuracy": ev.metrics["genre_accuracy"]}
-        version = registry.register(model_uri, REGISTERED_MODEL, scores=scores, settings=s,
-                                    tags={"feature_key": config.key})
-        champ_version, champ_score = _champion_score(s, x_test, clips.loc[test_ids], m.decision_threshold,
-                                                     context.log.info)
-        decision = registry.promote(REGISTERED_MODEL, version.version, scores, s.audio.gate_floors,
-                                    s.audio.gate_margin, metric="macro_auc", champion_score=champ_score,
-                                    settings=s)
-        run_id = run.info.run_id
-    context.log.info(f"{REGISTERED_MODEL} v{version.version}: macro AUC {scores['macro_auc']:.3f}, genre accuracy "
-                     f"{scores['genre_accuracy']:.3f} -> {'promoted' if decision.promoted else 'not promoted'} "
-                     f"({decision.reason})")
+    with mlflow.run(context):
+        try:
+            report = train_and_register(s, audio_clips, audio_features, log=context.log.info)
+        except ConfigError as exc:
+            raise Failure(description=str(exc)) from exc
+    ev = report.evaluation
     context.add_output_metadata({
-        "version": str(version.version),
-        "promoted": decision.promoted,
-        "gate_reason": decision.reason,
+        **report.gate.metadata(),
         "macro_auc": float(ev.metrics["macro_auc"]),
         "macro_f1": float(ev.metrics["macro_f1"]),
         "genre_accuracy": float(ev.metrics["genre_accuracy"]),
-        "champion_version": str(decision.champion_version or champ_version or ""),
-        "champion_score": MetadataValue.float(float(decision.champion_score))
-        if decision.champion_score is not None else MetadataValue.text("none"),
         "per_label": _md(ev.per_label),
         "genre_confusion": MetadataValue.md(ev.confusion.to_markdown()),
-        "mlflow_run_id": run_id,
-        "model_uri": model_uri,
+        "mlflow_run_id": report.gate.run_id or "",
     })
-    return {
-        "model": REGISTERED_MODEL,
-        "version": str(version.version),
-        "model_uri": model_uri,
-        "run_id": run_id,
-        "metrics": {k: float(v) for k, v in ev.metrics.items()},
-        "floors": dict(s.audio.gate_floors),
-        "promoted": decision.promoted,
-        "reason": decision.reason,
-        "champion_score": decision.champion_score,
-        "train_ids": list(train_ids),
-        "heldout_ids": list(test_ids),
-    }
+    return report.summary()
 
 
 # --- checks -------------------------------------------------------------------------------

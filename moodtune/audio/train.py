@@ -18,6 +18,7 @@ from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from moodtune import registry
 from moodtune.audio.model import N_EMOTIONS, AudioModel, AudioNet
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import ConfigError
@@ -189,3 +190,84 @@ def label_balance(clips: pd.DataFrame) -> pd.DataFrame:
         rows.append({"label": name, "kind": "genre", "positives": n, "labelled": len(genres),
                      "share": n / len(genres) if len(genres) else float("nan")})
     return pd.DataFrame(rows)
+
+
+# --- train -> evaluate -> log -> register -> gate -------------------------------------------
+
+
+@dataclass
+class AudioReport:
+    """What :func:`train_and_register` did: the gate's report, the held-out evaluation and the split."""
+
+    gate: registry.GateReport
+    evaluation: Evaluation
+    train_ids: list[str]
+    heldout_ids: list[str]
+    floors: dict[str, float]
+
+    def summary(self) -> dict:
+        """Plain values (the asset's output)."""
+        d = self.gate.decision
+        return {
+            "model": self.gate.name, "version": self.gate.version, "model_uri": self.gate.model_uri,
+            "run_id": self.gate.run_id, "metrics": {k: float(v) for k, v in self.evaluation.metrics.items()},
+            "floors": dict(self.floors), "promoted": d.promoted, "reason": d.reason,
+            "champion_score": d.champion_score, "train_ids": self.train_ids, "heldout_ids": self.heldout_ids,
+        }
+
+
+def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
+                       log: Callable[[str], None] = lambda _msg: None) -> AudioReport:
+    """Train the audio network on a genre-stratified split of the labelled ``clips``, evaluate
+    it on the held-out clips, log params, metrics, plots and tables to the active MLflow run,
+    register it as ``moodtune-audio`` and gate it against the champion re-scored on the same
+    held-out clips."""
+    from moodtune.audio.features import FeatureConfig, feature_names
+    from moodtune.audio.model import log_model
+    from moodtune.audio.plots import confusion_figure, per_label_figure, training_curve_figure
+
+    s, m = settings, settings.audio.model
+    labelled_clips = labelled(clips, features)
+    if len(labelled_clips) < 8:
+        raise ConfigError(f"only {len(labelled_clips)} labelled clips with features; the audio model needs "
+                          "labelled data (the demo set, or Emotify)")
+    train_ids, test_ids = split(labelled_clips, m.test_size, s.project.seed)
+    config = FeatureConfig.from_settings(s)
+    names = set(feature_names(config))  # the hand-made features (the table may hold tagger columns too)
+    columns = [c for c in features.columns if c in names]
+    x_train, x_test = features.loc[train_ids, columns], features.loc[test_ids, columns]
+    held = labelled_clips.loc[test_ids]
+    log(f"training on {len(train_ids)} clips, holding out {len(test_ids)} (stratified by genre)")
+    registry.log_params({"audio": s.audio.model_dump(mode="json", exclude={"emotify_dir", "music_dir"}),
+                         "project.seed": s.project.seed, "n_train": len(train_ids), "n_heldout": len(test_ids),
+                         "n_features": len(columns), "feature_key": config.key,
+                         "sources": ",".join(sorted(labelled_clips["source"].unique()))})
+    every = max(1, m.epochs // 10)
+    result = train(
+        x_train, labelled_clips.loc[train_ids], hidden=m.hidden, dropout=m.dropout, epochs=m.epochs,
+        batch_size=m.batch_size, learning_rate=m.learning_rate, weight_decay=m.weight_decay, seed=s.project.seed,
+        feature_config=config.as_dict(), x_heldout=x_test, clips_heldout=held,
+        progress=lambda epoch, loss: (epoch % every == 0) and log(f"epoch {epoch}/{m.epochs}: train loss {loss:.4f}"),
+    )
+    for row in result.history.itertuples():
+        registry.log_metrics({"train_loss": row.train_loss, "heldout_loss": row.heldout_loss}, step=row.epoch)
+    ev = evaluate(result.model, x_test, held, m.decision_threshold)
+    registry.log_metrics(ev.metrics)
+    registry.log_figure(confusion_figure(ev.confusion), "plots/genre_confusion.png")
+    registry.log_figure(training_curve_figure(result.history), "plots/training_curve.png")
+    registry.log_figure(per_label_figure(ev.per_label), "plots/per_label_scores.png")
+    registry.log_dataframe(ev.per_label, "evaluation/per_label.csv")
+    registry.log_dataframe(ev.confusion.reset_index(), "evaluation/genre_confusion.csv")
+    registry.log_dataframe(label_balance(labelled_clips), "evaluation/label_balance.csv")
+    registry.log_dataframe(ev.probabilities.reset_index(), "evaluation/heldout_predictions.csv")
+    model_uri = log_model(result.model, x_train.head(20))
+    scores = {"macro_auc": ev.metrics["macro_auc"], "genre_accuracy": ev.metrics["genre_accuracy"]}
+    gate = registry.register_and_gate(registry.Candidate(
+        name=registry.AUDIO, model_uri=model_uri, evaluation=registry.Evaluation(scores), metric="macro_auc",
+        floors=dict(s.audio.gate_floors), margin=s.audio.gate_margin,
+        rescore=lambda champion: registry.Evaluation(
+            {k: evaluate(champion, features.loc[test_ids], held, m.decision_threshold).metrics[k]
+             for k in scores}),
+        tags={"feature_key": config.key},
+    ), s, log=log)
+    return AudioReport(gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], dict(s.audio.gate_floors))
