@@ -54,6 +54,15 @@ class RegistrySettings(Section):
     confidence: float = Field(0.95, gt=0, lt=1)  # ... its confidence level
 
 
+class DagsterSettings(Section):
+    """How Dagster runs steps: the profile's executor (configuration, not code paths)."""
+
+    executor: Literal["in_process", "multiprocess", "celery"] = "multiprocess"
+    max_concurrent: int = Field(2, ge=1)  # multiprocess: steps at once
+    celery_broker: str = "redis://127.0.0.1:6380/0"
+    celery_backend: str = "redis://127.0.0.1:6380/1"
+
+
 class TaxonomySettings(Section):
     pass
 
@@ -271,6 +280,7 @@ class Settings(Section):
     project: ProjectSettings = Field(default_factory=ProjectSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    dagster: DagsterSettings = Field(default_factory=DagsterSettings)
     taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
     hrv: HrvSettings = Field(default_factory=HrvSettings)

@@ -2,7 +2,7 @@
 # stop.sh NAME: stop what start.sh started under NAME (the whole process group): SIGTERM, then
 # SIGKILL for whatever is still running after 15 s (dagster dev's children can outlive a TERM).
 name=$1
-pidfile=.logs/$name.pid
+pidfile=${LOGS:-.logs}/$name.pid
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   pgid=$(cat "$pidfile")
   kill -- -"$pgid" 2>/dev/null || kill "$pgid"

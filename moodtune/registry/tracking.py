@@ -25,7 +25,10 @@ def configure(settings: Settings | None = None) -> MlflowClient:
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.get_experiment_by_name(settings.mlflow.experiment)
-    if experiment is None:
+    if experiment is None and uri.startswith(("http://", "https://")):
+        # a tracking server with served artifacts: its own artifact root (mlflow-artifacts:/)
+        client.create_experiment(settings.mlflow.experiment)
+    elif experiment is None:
         artifact_root = settings.artifact_root
         artifact_root.mkdir(parents=True, exist_ok=True)
         client.create_experiment(

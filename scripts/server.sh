@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# server.sh up|down|build: the server profile on one machine (what `make up-server` runs).
+#   PostgreSQL (Dagster storage, MLflow backend, feedback store) run by an unprivileged user,
+#   Redis (Celery broker), an MLflow tracking server serving artifacts, two Celery workers,
+#   dagster-daemon (sensors, schedules, run queue) and dagster-webserver as separate processes,
+#   and the Bento service following the MLflow server. deploy/server.env holds the configuration;
+#   a variable already set in the environment wins. State lives under $MOODTUNE_SERVER_DIR
+#   (default data/server); logs and pids under $MOODTUNE_SERVER_DIR/logs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+while IFS='=' read -r key value; do
+  [[ -z "$key" || "$key" == \#* ]] && continue
+  [ -z "${!key+x}" ] && export "$key=$value"
+done < deploy/server.env
+export MOODTUNE_SERVER_DIR=${MOODTUNE_SERVER_DIR:-$ROOT/data/server}
+STATE=$MOODTUNE_SERVER_DIR
+export LOGS=$STATE/logs
+export DAGSTER_HOME=$STATE/dagster
+export MOODTUNE_DATA_DIR=${MOODTUNE_DATA_DIR:-$STATE/data}
+export BENTOML_HOME=${BENTOML_HOME:-$STATE/bentoml}
+export BENTOML_DO_NOT_TRACK=True MPLBACKEND=Agg PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
+PG_DIR=${MOODTUNE_PG_DIR:-$STATE/postgres}
+HOST=${HOST:-127.0.0.1}
+DAGSTER_PORT=${DAGSTER_PORT:-3000}
+MLFLOW_PORT=${MLFLOW_PORT:-5000}
+SERVICE_PORT=${SERVICE_PORT:-3001}
+BIN=$ROOT/.venv/bin
+start() { bash scripts/start.sh "$@"; }
+PROCESSES="service webserver daemon worker2 worker1 mlflow redis"
+
+up() {
+  mkdir -p "$STATE" "$DAGSTER_HOME" "$LOGS" "$MOODTUNE_DATA_DIR"
+  cp deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+  bash scripts/postgres.sh start "$PG_DIR" "$PG_PORT"
+  for db in mlflow dagster feedback; do
+    psql -h 127.0.0.1 -p "$PG_PORT" -U moodtune -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" \
+      | grep -q 1 || createdb -h 127.0.0.1 -p "$PG_PORT" -U moodtune "$db"
+  done
+  start redis "redis-server --bind 127.0.0.1 --port $REDIS_PORT --save '' --appendonly no" "$REDIS_PORT"
+  start mlflow "$BIN/mlflow server --backend-store-uri $MLFLOW_BACKEND_URI --serve-artifacts \
+    --artifacts-destination $STATE/mlflow-artifacts --host $HOST --port $MLFLOW_PORT --workers 2" "$MLFLOW_PORT"
+  printf 'execution:\n  config:\n    broker: %s\n    backend: %s\n' \
+    "$MOODTUNE_DAGSTER__CELERY_BROKER" "$MOODTUNE_DAGSTER__CELERY_BACKEND" > "$STATE/celery.yaml"
+  for w in worker1 worker2; do
+    start "$w" "$BIN/dagster-celery worker start -A dagster_celery.app -y $STATE/celery.yaml -n $w@%h -- --concurrency=1" -
+  done
+  start daemon "$BIN/dagster-daemon run -m definitions" -
+  start webserver "$BIN/dagster-webserver -m definitions -h $HOST -p $DAGSTER_PORT" "$DAGSTER_PORT"
+  build
+  start service "$BIN/bentoml serve bento.service:Moodtune --host $HOST --port $SERVICE_PORT" "$SERVICE_PORT"
+  "$BIN/python" -m bento.wait "http://$HOST:$SERVICE_PORT/readyz" 300
+  echo ""
+  echo "Dagster UI:  http://$HOST:$DAGSTER_PORT   (daemon, webserver and 2 Celery workers; storage on PostgreSQL)"
+  echo "MLflow UI:   http://$HOST:$MLFLOW_PORT   (tracking server on PostgreSQL, artifacts in $STATE/mlflow-artifacts)"
+  echo "Service:     http://$HOST:$SERVICE_PORT/ui"
+  echo "State in $STATE; logs in $LOGS; stop with 'make down-server'."
+}
+
+build() {
+  # every asset but retraining, its steps run by the Celery workers; skipped when already built
+  if [ -f "$STATE/.built" ] && [ "${FORCE:-0}" != 1 ]; then echo "build: already done ($STATE/.built)"; return; fi
+  "$BIN/dagster" job execute -m definitions -j all_assets_job
+  touch "$STATE/.built"
+}
+
+down() {
+  for p in $PROCESSES; do bash scripts/stop.sh "$p"; done
+  bash scripts/postgres.sh stop "$PG_DIR" "$PG_PORT"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  build) build ;;
+  *) echo "usage: server.sh up|down|build" >&2; exit 2 ;;
+esac
