@@ -23,6 +23,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 import assets
 import jobs
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
+from jobs.executor import executor_for
 from moodtune.settings import get_settings
 
 
@@ -61,6 +62,7 @@ defs = Definitions(
     sensors=_found["sensors"],
     schedules=_found["schedules"],
     resources=build_resources(),
+    executor=executor_for(get_settings()),
 )
 
 __all__ = ["defs", "build_resources", "get_settings"]
