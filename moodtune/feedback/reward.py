@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from moodtune.errors import InvalidFeedback
-
-STRESS_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+from moodtune.hrv.constants import LEVELS as STRESS_LEVELS
 
 
 def normalise_level(level: Any) -> str:

@@ -44,9 +44,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from moodtune.feedback.reward import STRESS_LEVELS
+from moodtune.hrv.constants import METRIC_COLUMNS as HRV_METRICS  # the eight HRV metrics (SWELL names)
 
-#: The eight HRV metrics, as named by SWELL-style datasets (frequency domain in ms²).
-HRV_METRICS: tuple[str, ...] = ("MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF", "HF")
 #: Where a recommendation's playlist came from.
 RECOMMENDATION_SOURCES: tuple[str, ...] = ("catalog", "upload", "text", "image")
 #: How a feedback row's stress level was obtained: from RR intervals, from the eight metrics,

@@ -1,4 +1,5 @@
-"""HRV -> stress level (seed A's reward signal): metrics, simulation, the model and its reader.
+"""HRV -> stress level (seed A's reward signal): beats, artefact correction, metrics, the model
+and its reader.
 
 Imports stay light: neurokit2, CatBoost and MLflow load when first used.
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LEVELS = ("low", "medium", "high")
+from moodtune.hrv.constants import LEVELS  # noqa: F401  (re-exported: envs and assets read it here)
 
 
 @dataclass
