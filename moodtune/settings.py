@@ -127,16 +127,31 @@ class HrvSettings(Section):
     subjects: int = Field(36, ge=2)
     recordings_per_level: int = Field(4, ge=1)
     recording_seconds: float = Field(300.0, gt=0)
-    # RR -> metrics: validity and artefact handling
+    baseline_seconds: float = Field(300.0, gt=0)  # each simulated subject's resting baseline
+    baseline_condition: str | None = None  # real data: the condition of each subject's baseline recordings
+    # RR -> metrics: validity and artefact correction (Lipponen & Tarvainen 2019, neurokit2's Kubios)
     min_seconds: float = Field(60.0, gt=0)
     min_intervals: int = Field(50, ge=3)
     rr_min_ms: float = Field(300.0, gt=0)  # 200 bpm
     rr_max_ms: float = Field(2000.0, gt=0)  # 30 bpm
     gap_ms: float = Field(5000.0, gt=0)  # a longer interval is a gap in the recording, not a beat
-    max_deviation: float = Field(0.2, gt=0)  # relative jump from the local median that marks an artefact
+    kubios_c1: float = 0.13
+    kubios_c2: float = 0.17
+    kubios_alpha: float = Field(5.2, gt=0)
+    kubios_window: int = Field(91, ge=3)
+    kubios_median_window: int = Field(11, ge=3)
     max_artifact_fraction: float = Field(0.2, ge=0, le=1)
+    max_irregularity: float = Field(0.2, gt=0)
     interpolation_hz: float = Field(4.0, gt=0)
-    # stress model (CatBoost) and its leave-subjects-out evaluation
+    welch_window_s: float = Field(256.0, gt=0)
+    # input files and raw ECG/PPG signals
+    max_file_bytes: int = Field(20_000_000, ge=1)
+    signal_min_rate_hz: float = Field(20.0, gt=0)
+    signal_max_rate_hz: float = Field(5000.0, gt=0)
+    signal_max_seconds: float = Field(3600.0, gt=0)
+    signal_clip_fraction: float = Field(0.05, gt=0, lt=1)
+    # stress model (CatBoost) and its evaluation: leave-subjects-out CV, then held-out gate subjects
+    gate_subject_fraction: float = Field(0.25, gt=0, lt=1)
     cv_folds: int = Field(4, ge=2)
     iterations: int = Field(300, ge=1)
     depth: int = Field(3, ge=1)

@@ -6,15 +6,15 @@
   pNN50 in % (NN50 / number of intervals, neurokit2's definition); HR in bpm is the mean
   instantaneous heart rate, ``mean(60000 / RR)`` (SWELL's HR, which exceeds ``60000 / MEAN_RR``);
 * frequency domain: the RR series is interpolated at ``interpolation_hz`` (cubic,
-  ``nk.intervals_process``) and its Welch spectrum integrated over the Task Force bands
+  ``nk.intervals_process``) and its Welch spectrum (Hann segments of ``welch_window_s``, at
+  most half the recording, 50 % overlap) integrated over the Task Force bands
   (``nk.signal_power``) **without neurokit2's default normalisation**, so VLF, LF and HF are
   absolute powers in ms², like SWELL's (neurokit2's default divides by the peak of the PSD).
 
-Artefacts: an interval outside ``[rr_min_ms, rr_max_ms]`` or jumping more than
-``max_deviation`` from the median of its 11 neighbours (ectopic beats, missed or extra
-detections) is replaced by linear interpolation from its valid neighbours; how many is
-reported. A recording that is empty, not numeric, NaN, zero/negative, in seconds rather than
-milliseconds, has gaps, is too short or has too many artefacts raises :class:`InvalidHRV`
+Artefacts are classified and corrected with the Lipponen & Tarvainen (2019) method that
+neurokit2 ships (:mod:`moodtune.hrv.artefacts`): ectopic, missed, extra and long/short beats,
+counted per type. A recording that is empty, not numeric, NaN, zero/negative, in seconds rather
+than milliseconds, has gaps, is too short or has too many artefacts raises :class:`InvalidHRV`
 saying what is wrong and what is needed.
 """
 
@@ -28,15 +28,14 @@ from typing import Any
 import numpy as np
 
 from moodtune.errors import InvalidHRV
-from moodtune.hrv.constants import BANDS, METRIC_COLUMNS
+from moodtune.hrv.artefacts import KubiosThresholds, correct
+from moodtune.hrv.constants import ARTEFACT_TYPES, BANDS, METRIC_COLUMNS
 from moodtune.settings import FromSettings
-
-_MEDIAN_WINDOW = 11
 
 
 @dataclass(frozen=True)
 class MetricsConfig(FromSettings):
-    """Validity limits and artefact handling (``hrv:`` in params.yaml: :meth:`from_settings`
+    """Validity limits and artefact correction (``hrv:`` in params.yaml: :meth:`from_settings`
     or ``default(**changes)``)."""
 
     min_seconds: float
@@ -44,9 +43,20 @@ class MetricsConfig(FromSettings):
     rr_min_ms: float
     rr_max_ms: float
     gap_ms: float
-    max_deviation: float
+    kubios_c1: float
+    kubios_c2: float
+    kubios_alpha: float
+    kubios_window: int
+    kubios_median_window: int
     max_artifact_fraction: float
+    max_irregularity: float
     interpolation_hz: float
+    welch_window_s: float
+
+    @property
+    def thresholds(self) -> KubiosThresholds:
+        return KubiosThresholds(c1=self.kubios_c1, c2=self.kubios_c2, alpha=self.kubios_alpha,
+                                window=self.kubios_window, median_window=self.kubios_median_window)
 
     @classmethod
     def from_settings(cls, settings: Any) -> MetricsConfig:
@@ -57,13 +67,17 @@ class MetricsConfig(FromSettings):
 
 @dataclass(frozen=True)
 class HrvResult:
-    """The eight metrics of one recording plus what artefact handling did to it."""
+    """The eight metrics of one recording plus what artefact correction did to it."""
 
     values: dict[str, float]
     n_intervals: int  # intervals given
-    n_artifacts: int  # intervals replaced by interpolation
+    artifacts: dict[str, int]  # beats corrected, per type (ectopic, missed, extra, longshort)
     duration_s: float  # sum of the intervals given
     rr_clean: np.ndarray = field(repr=False)  # the corrected series the metrics come from
+
+    @property
+    def n_artifacts(self) -> int:
+        return int(sum(self.artifacts.values()))
 
     @property
     def artifact_fraction(self) -> float:
@@ -74,6 +88,7 @@ class HrvResult:
             **self.values,
             "n_intervals": self.n_intervals,
             "n_artifacts": self.n_artifacts,
+            **{f"n_{kind}": self.artifacts.get(kind, 0) for kind in ARTEFACT_TYPES},
             "artifact_fraction": self.artifact_fraction,
             "duration_s": self.duration_s,
         }
@@ -97,18 +112,6 @@ def as_intervals(rr_ms: Any) -> np.ndarray:
     if arr.ndim != 1:
         raise InvalidHRV(f"RR intervals must be one series of numbers (ms); got an array of shape {arr.shape}")
     return arr
-
-
-def find_artifacts(rr: np.ndarray, config: MetricsConfig) -> np.ndarray:
-    """Boolean mask of implausible intervals: out of range or a jump from the local median."""
-    from scipy.ndimage import median_filter
-
-    out_of_range = (rr < config.rr_min_ms) | (rr > config.rr_max_ms)
-    # the local median is taken over plausible intervals only (out-of-range ones are clipped
-    # to the range first, so a burst of absurd values does not drag it)
-    local = median_filter(np.clip(rr, config.rr_min_ms, config.rr_max_ms), size=_MEDIAN_WINDOW, mode="nearest")
-    jump = np.abs(rr - local) > config.max_deviation * local
-    return out_of_range | jump
 
 
 def _validate(rr: np.ndarray, config: MetricsConfig) -> None:
@@ -143,23 +146,26 @@ def _validate(rr: np.ndarray, config: MetricsConfig) -> None:
                          f"and at least {config.min_intervals} intervals")
 
 
-def correct_artifacts(rr: np.ndarray, config: MetricsConfig) -> tuple[np.ndarray, int]:
-    """Replace artefacts by linear interpolation over beat index; returns (series, count)."""
-    mask = find_artifacts(rr, config)
-    n = int(mask.sum())
+def correct_artifacts(rr: np.ndarray, config: MetricsConfig) -> tuple[np.ndarray, dict[str, int]]:
+    """Kubios artefact correction; returns (corrected series, beats per artefact type), or
+    :class:`InvalidHRV` when more than ``max_artifact_fraction`` of the beats are artefacts."""
+    fixed = correct(rr, config.thresholds)
+    n = fixed.total
     if n > config.max_artifact_fraction * rr.size:
+        kinds = ", ".join(f"{fixed.counts[k]} {k}" for k in ARTEFACT_TYPES if fixed.counts[k])
         raise InvalidHRV(
-            f"too many implausible RR intervals: {n} of {rr.size} ({n / rr.size:.0%}) are outside "
-            f"{config.rr_min_ms:g}–{config.rr_max_ms:g} ms or jump more than {config.max_deviation:.0%} from "
-            f"their neighbours; at most {config.max_artifact_fraction:.0%} can be corrected — check the "
-            "sensor or the beat detection"
+            f"too many implausible RR intervals: {n} of {rr.size} beats ({n / rr.size:.0%}) are artefacts "
+            f"({kinds}); at most {config.max_artifact_fraction:.0%} can be corrected — check the sensor "
+            "or the beat detection"
         )
-    if n == 0:
-        return rr.copy(), 0
-    idx = np.arange(rr.size)
-    clean = rr.copy()
-    clean[mask] = np.interp(idx[mask], idx[~mask], rr[~mask])
-    return clean, n
+    irregularity = float(np.mean(np.abs(np.diff(fixed.rr))) / np.mean(fixed.rr))
+    if irregularity > config.max_irregularity:
+        raise InvalidHRV(
+            f"too many implausible RR intervals: even after artefact correction successive intervals differ by "
+            f"{irregularity:.0%} of the mean interval on average (a heart in sinus rhythm: under "
+            f"{config.max_irregularity:.0%}); the beats look like noise — check the sensor or the beat detection"
+        )
+    return fixed.rr, fixed.counts
 
 
 def _time_domain(rr: np.ndarray) -> dict[str, float]:
@@ -189,7 +195,7 @@ def _frequency_domain(rr: np.ndarray, config: MetricsConfig) -> dict[str, float]
         )
         power = nk.signal_power(
             signal, bands, sampling_rate=rate, method="welch", normalize=False,
-            min_frequency=bands[0][0], max_frequency=bands[-1][1],
+            min_frequency=bands[0][0], max_frequency=bands[-1][1], window=config.welch_window_s,
         )
     values = power.iloc[0].to_numpy(dtype=float)
     # neurokit2 reports a band with no spectral bins (recording too short for it) as NaN:
@@ -199,14 +205,14 @@ def _frequency_domain(rr: np.ndarray, config: MetricsConfig) -> dict[str, float]
 
 
 def analyze(rr_ms: Any, config: MetricsConfig | None = None) -> HrvResult:
-    """Validate, correct artefacts and compute the eight metrics of one RR recording (ms)."""
+    """Validate, correct artefacts (Kubios) and compute the eight metrics of one RR recording (ms)."""
     config = config or MetricsConfig.default()
     rr = as_intervals(rr_ms)
     _validate(rr, config)
-    clean, n_artifacts = correct_artifacts(rr, config)
+    clean, counts = correct_artifacts(rr, config)
     values = {**_time_domain(clean), **_frequency_domain(clean, config)}
     values = {k: values[k] for k in METRIC_COLUMNS}
-    return HrvResult(values=values, n_intervals=int(rr.size), n_artifacts=n_artifacts,
+    return HrvResult(values=values, n_intervals=int(rr.size), artifacts=counts,
                      duration_s=float(rr.sum()) / 1000.0, rr_clean=clean)
 
 

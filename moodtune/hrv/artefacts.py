@@ -1,0 +1,87 @@
+"""Artefact correction of an RR series: the Lipponen & Tarvainen (2019) beat classification that
+neurokit2 ships as ``signal_fixpeaks(..., method="Kubios")``.
+
+Each beat is classed from the successive differences of the intervals and their deviation from a
+local median, both against time-varying thresholds (``alpha`` × the quartile deviation over a
+``window`` of beats): an **ectopic** beat (a short-long or long-short pair) and a **long/short**
+beat are moved to the midpoint of their neighbours, a **missed** beat is inserted, an **extra**
+detection is deleted. Like neurokit2's ``iterative=True`` (and with the same result), the pass is
+repeated while it finds fewer artefacts than the pass before. The counts are those of the first
+pass: the beats of the recording as given that the method classes as artefacts (neurokit2's
+iterative call reports only its last pass, and later passes re-class neighbours of beats already
+moved, so summing them would count one artefact several times).
+
+Real respiratory sinus arrhythmia that swings by more than 20 % is not an artefact here: the
+thresholds follow the series' own variability, not a fixed share of the median.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moodtune.hrv.constants import ARTEFACT_TYPES
+
+# Peaks are handed to neurokit2 as integer sample indices; microseconds keep the intervals exact
+# to 1 µs (neurokit2 rounds moved beats to whole samples).
+_TICKS_PER_SECOND = 1_000_000
+
+
+@dataclass(frozen=True)
+class KubiosThresholds:
+    """The constants of Lipponen & Tarvainen (2019); the values are in params.yaml (``hrv.kubios_*``,
+    read by :attr:`moodtune.hrv.metrics.MetricsConfig.thresholds`)."""
+
+    c1: float  # slope of the ectopic-beat decision boundary
+    c2: float  # its intercept
+    alpha: float  # threshold = alpha x quartile deviation of the local dRR / mRR
+    window: int  # beats over which that quartile deviation is taken
+    median_window: int  # beats of the local median RR
+
+    def as_kwargs(self) -> dict[str, float]:
+        return {"c1": self.c1, "c2": self.c2, "alpha": self.alpha, "window_width": self.window,
+                "medfilt_order": self.median_window}
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A corrected series and what was done to it."""
+
+    rr: np.ndarray = field(repr=False)  # the corrected intervals (ms)
+    counts: dict[str, int]  # beats of each artefact type in the series as given (the first pass)
+    passes: int  # correction passes applied
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.counts.values()))
+
+
+def _one_pass(peaks: np.ndarray, thresholds: KubiosThresholds) -> tuple[dict, np.ndarray]:
+    import neurokit2 as nk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info, clean = nk.signal_fixpeaks(peaks, sampling_rate=_TICKS_PER_SECOND, iterative=False,
+                                         method="Kubios", **thresholds.as_kwargs())
+    return {t: len(info[t]) for t in ARTEFACT_TYPES}, np.asarray(clean, dtype=np.int64)
+
+
+def peaks_from_rr(rr_ms: np.ndarray) -> np.ndarray:
+    """Beat times (µs ticks, the first at 0) of an RR series in ms."""
+    return np.round(np.concatenate([[0.0], np.cumsum(rr_ms)]) * (_TICKS_PER_SECOND / 1000)).astype(np.int64)
+
+
+def correct(rr_ms: np.ndarray, thresholds: KubiosThresholds, *, max_passes: int = 10) -> Correction:
+    """Classify and correct the artefacts of an RR series (ms) with the Kubios method."""
+    peaks = peaks_from_rr(np.asarray(rr_ms, dtype=float))
+    first, peaks = _one_pass(peaks, thresholds)
+    counts, passes = first, 1
+    while passes < max_passes and sum(counts.values()):
+        again, fixed = _one_pass(peaks, thresholds)
+        if sum(again.values()) >= sum(counts.values()):  # neurokit2's stopping rule
+            break
+        counts, peaks, passes = again, fixed, passes + 1
+    rr = np.diff(peaks).astype(float) * (1000 / _TICKS_PER_SECOND)
+    return Correction(rr=rr, counts=first, passes=passes)
