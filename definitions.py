@@ -1,68 +1,51 @@
-"""The Dagster code location: every asset, check, job, schedule, sensor and resource.
+"""The Dagster code location: every asset, check, job, sensor and resource, listed here.
 
-Assets and checks are loaded from the ``assets`` package, jobs/schedules/sensors from the
-``jobs`` package, so adding a module there is all it takes to add a stage.
+A new asset module, job or sensor is added to the lists below (a new asset group also needs
+its DVC stage: ``tests/test_dvc_stages.py`` says which). The settings are read when Dagster
+loads the code location (``defs`` is lazy), never when this module is imported.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import dagster as dg
 
-from dagster import (
-    Definitions,
-    FilesystemIOManager,
-    JobDefinition,
-    ScheduleDefinition,
-    SensorDefinition,
-    load_asset_checks_from_package_module,
-    load_assets_from_package_module,
-)
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from assets import audio, catalog, hrv, image, policy, retraining, serving, taxonomy, text
+from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource, StoredOutputsIOManager
+from jobs.pipeline import all_assets_job, taxonomy_job
+from jobs.retraining import build_feedback_retraining_sensor, policy_retraining_job
+from moodtune.settings import Settings, get_settings
 
-import assets
-import jobs
-from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
-from jobs.executor import executor_for
-from moodtune.settings import get_settings
-
-
-def _jobs_sensors_schedules():
-    found = {"jobs": [], "sensors": [], "schedules": []}
-    for info in pkgutil.iter_modules(jobs.__path__):
-        module = importlib.import_module(f"{jobs.__name__}.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, (JobDefinition, UnresolvedAssetJobDefinition)):
-                found["jobs"].append(value)
-            elif isinstance(value, SensorDefinition):
-                found["sensors"].append(value)
-            elif isinstance(value, ScheduleDefinition):
-                found["schedules"].append(value)
-    return found
+ASSET_MODULES = [taxonomy, audio, image, hrv, text, policy, catalog, serving, retraining]
+JOBS = [all_assets_job, taxonomy_job, policy_retraining_job]
 
 
 def build_resources(settings_resource: SettingsResource | None = None) -> dict:
-    """The resources of the code location; tests pass a SettingsResource on temp dirs."""
+    """The code location's resources. Tests pass a SettingsResource on temp dirs; the same
+    classes serve every profile (PostgreSQL, an MLflow server: configuration, not code)."""
     settings_resource = settings_resource or SettingsResource()
-    settings = settings_resource.get()
     return {
         "settings": settings_resource,
         "mlflow": MlflowResource(settings=settings_resource),
         "feedback": FeedbackStoreResource(settings=settings_resource),
-        "io_manager": FilesystemIOManager(base_dir=str(settings.data_path("assets"))),
+        "io_manager": StoredOutputsIOManager(settings=settings_resource),
     }
 
 
-_found = _jobs_sensors_schedules()
+def build_definitions(settings: Settings, settings_resource: SettingsResource | None = None) -> dg.Definitions:
+    """Every asset, check, job and sensor, with ``settings`` deciding the sensor's interval."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=JOBS,
+        sensors=[build_feedback_retraining_sensor(settings.retrain.sensor_interval_seconds)],
+        resources=build_resources(settings_resource),
+    )
 
-defs = Definitions(
-    assets=load_assets_from_package_module(assets),
-    asset_checks=load_asset_checks_from_package_module(assets),
-    jobs=_found["jobs"],
-    sensors=_found["sensors"],
-    schedules=_found["schedules"],
-    resources=build_resources(),
-    executor=executor_for(get_settings()),
-)
 
-__all__ = ["defs", "build_resources", "get_settings"]
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What ``dagster ... -m definitions`` loads (at start-up, with that moment's environment)."""
+    return build_definitions(get_settings())
+
+
+__all__ = ["ASSET_MODULES", "JOBS", "build_definitions", "build_resources", "defs"]

@@ -1,7 +1,12 @@
-"""Dagster resources: moodtune's settings and our own small MLflow resource.
+"""Dagster resources: each a small class around one moodtune part.
 
-Each is a small ``ConfigurableResource``; tests build them with a temp data dir and a temp
-SQLite MLflow store instead of the defaults (the same classes, other configuration).
+``SettingsResource`` (params.yaml + overrides), ``MlflowResource`` (runs in the project's
+experiment), ``FeedbackStoreResource`` (the SQLAlchemy feedback store) and
+``StoredOutputsIOManager`` (assets' outputs under ``<data_dir>/assets``). None reads the
+settings when it is constructed: they are read when a run (or sensor tick) uses the resource,
+so the environment at start-up decides. Tests build the same classes with a temp data dir and a
+temp SQLite MLflow store (``definitions.build_resources``); every part they stand for runs here
+for real, so there is no stand-in implementation.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import yaml
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, FilesystemIOManager, InitResourceContext
 
 from moodtune import registry
 from moodtune.feedback import FeedbackStore, open_store
@@ -78,3 +83,18 @@ class FeedbackStoreResource(ConfigurableResource):
         """The process-wide store for this URL (one connection pool per process)."""
         settings = (self.settings or SettingsResource()).get()
         return open_store(self.url or None, settings=settings)
+
+
+class StoredOutputsIOManager(FilesystemIOManager):
+    """Dagster's pickling filesystem IO manager rooted at ``<data_dir>/assets``.
+
+    The directory comes from ``settings`` when a run starts (not when the code location is
+    imported), so ``MOODTUNE_DATA_DIR`` set for a run is the one its outputs go to; DVC's stage
+    outs are these files (``data/assets/<asset>``).
+    """
+
+    settings: SettingsResource
+
+    def create_io_manager(self, context: InitResourceContext):
+        base_dir = self.base_dir or str(self.settings.get().data_path("assets"))
+        return FilesystemIOManager(base_dir=base_dir).create_io_manager(context)

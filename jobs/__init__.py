@@ -1,2 +1,1 @@
-"""Asset jobs, schedules and sensors. ``definitions.py`` collects every job, schedule and
-sensor defined at module level in this package's modules."""
+"""Asset jobs, schedules and sensors; each is listed in ``definitions.py``."""

@@ -5,6 +5,7 @@ from dagster import (
     AssetSelection,
     DefaultSensorStatus,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
@@ -12,7 +13,6 @@ from dagster import (
 )
 
 from assets.resources import FeedbackStoreResource, SettingsResource
-from moodtune.settings import get_settings
 
 policy_retraining_job = define_asset_job(
     "policy_retraining_job",
@@ -21,14 +21,8 @@ policy_retraining_job = define_asset_job(
 )
 
 
-@sensor(
-    job=policy_retraining_job,
-    minimum_interval_seconds=get_settings().retrain.sensor_interval_seconds,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Requests policy retraining when retrain.min_new_feedback rows arrived since the cursor.",
-)
-def feedback_retraining_sensor(context: SensorEvaluationContext, feedback: FeedbackStoreResource,
-                               settings: SettingsResource):
+def _feedback_retraining(context: SensorEvaluationContext, feedback: FeedbackStoreResource,
+                         settings: SettingsResource):
     cursor = int(context.cursor or 0)
     needed = settings.get().retrain.min_new_feedback
     store = feedback.store()
@@ -43,3 +37,25 @@ def feedback_retraining_sensor(context: SensorEvaluationContext, feedback: Feedb
         run_config={"ops": {"retrained_policy": {"config": {"from_id": cursor, "to_id": last}}}},
         tags={"feedback.from_id": str(cursor), "feedback.to_id": str(last)},
     )
+
+
+def build_feedback_retraining_sensor(interval_seconds: int) -> SensorDefinition:
+    """The feedback sensor, evaluated at most every ``interval_seconds``
+    (``retrain.sensor_interval_seconds``; ``definitions.py`` passes it when the code location loads)."""
+    return sensor(
+        name="feedback_retraining_sensor",
+        job=policy_retraining_job,
+        minimum_interval_seconds=interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Requests policy retraining when retrain.min_new_feedback rows arrived since the cursor.",
+    )(_feedback_retraining)
+
+
+def __getattr__(name: str):
+    # ``feedback_retraining_sensor`` for callers that import it by name: built on first use with
+    # the settings of that moment, so importing this module reads no settings.
+    if name == "feedback_retraining_sensor":
+        from moodtune.settings import get_settings
+
+        return build_feedback_retraining_sensor(get_settings().retrain.sensor_interval_seconds)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
