@@ -1,10 +1,14 @@
-"""StressReader: RR intervals or HRV metrics -> stress level and probabilities, per row.
+"""StressReader: RR intervals, a raw ECG/PPG signal or HRV metrics -> stress level, per row.
 
-Used by the CLI (``moodtune analyze-hrv``), the service and the policy's listener simulator.
-``read`` accepts whatever a person has: RR intervals (a list/array, or a file with one
-interval per line or an RR column), the eight metrics as a dict (scalars or lists), a
-DataFrame, or a CSV file (path or bytes) with any number of rows. ``predict_proba`` is the
-fast batch path on a metrics frame.
+Used by the CLI (``moodtune analyze-hrv``), the service and the policy's listener simulator;
+the one place HRV input is parsed. ``read(source, *, baseline=None, filename=None,
+sampling_rate=None)`` accepts whatever a person has: RR intervals (a list/array, or a file with
+one interval per line or an RR column), a raw ECG or PPG CSV (an ``ecg``/``ppg`` column and a
+sampling rate: :mod:`moodtune.hrv.signals`), the eight metrics as a dict (scalars or lists), a
+DataFrame, or a CSV file (path or raw bytes, as uploaded) with any number of rows. An optional
+``baseline`` (the same person at rest, in any of the recording forms) adds the baseline-relative
+features (:mod:`moodtune.hrv.baseline`) a model trained with them reads; a model trained
+without them ignores it. ``predict_proba`` is the fast batch path on a metrics frame.
 """
 
 from __future__ import annotations
@@ -19,24 +23,38 @@ import numpy as np
 import pandas as pd
 
 from moodtune.errors import InvalidHRV
-from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS
+from moodtune.hrv import baseline as base
+from moodtune.hrv.constants import BASELINE_METRICS, LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
 from moodtune.hrv.data import normalise_metric_columns, parse_rr_text, rr_column, validate_metrics
 from moodtune.hrv.metrics import MetricsConfig, analyze
 from moodtune.hrv.model import predict_levels_proba
+from moodtune.hrv.signals import SignalLimits, rate_from_comments, rr_from_frame, signal_column
 
 MODEL_NAME = "moodtune-hrv"
 PROBA_COLUMNS = tuple(f"p_{lvl}" for lvl in LEVELS)
-MAX_BYTES = 20_000_000
 
 
 class StressReader:
     """A fitted stress model (anything with ``predict_proba`` and ``classes_``) and the
     metrics settings that turn RR intervals into its input."""
 
-    def __init__(self, model: Any, config: MetricsConfig | None = None, version: str | None = None):
+    def __init__(self, model: Any, config: MetricsConfig | None = None, version: str | None = None,
+                 limits: SignalLimits | None = None, max_bytes: int | None = None):
+        from moodtune.settings import get_settings
+
         self.model = model
         self.config = config or MetricsConfig.default()
+        self.limits = limits or SignalLimits.default()
+        self.max_bytes = max_bytes or get_settings().hrv.max_file_bytes
         self.version = version
+        names = [str(c) for c in (getattr(model, "feature_names_", None) or METRIC_COLUMNS)]
+        # a model trained with the baseline-relative features reads them (NaN: no baseline given)
+        self.features: tuple[str, ...] = tuple(names) if set(names) <= {*METRIC_COLUMNS, *RATIO_COLUMNS} \
+            else METRIC_COLUMNS
+
+    @property
+    def uses_baseline(self) -> bool:
+        return any(c in RATIO_COLUMNS for c in self.features)
 
     @classmethod
     def from_uri(cls, model_uri: str, settings=None, version: str | None = None) -> StressReader:
@@ -48,35 +66,49 @@ class StressReader:
 
         settings = settings or get_settings()
         registry.configure(settings)
-        return cls(mlflow.catboost.load_model(model_uri), MetricsConfig.from_settings(settings), version)
+        return cls(mlflow.catboost.load_model(model_uri), MetricsConfig.from_settings(settings), version,
+                   SignalLimits.from_settings(settings), settings.hrv.max_file_bytes)
 
     def predict_proba(self, metrics: pd.DataFrame | np.ndarray) -> np.ndarray:
         """``(n, 3)`` probabilities of low / medium / high for a frame of the eight metrics
-        (or an ``(n, 8)`` array in :data:`METRIC_COLUMNS` order). No plausibility checks."""
+        (or an ``(n, 8)`` array in :data:`METRIC_COLUMNS` order), plus the ``dlog_*`` baseline
+        ratios where the model reads them (missing ones are NaN: no baseline). No plausibility checks."""
         if isinstance(metrics, pd.DataFrame):
             x = normalise_metric_columns(metrics)
             missing = [c for c in METRIC_COLUMNS if c not in x.columns]
             if missing:
                 raise InvalidHRV(f"the metrics lack the columns {', '.join(missing)}")
-            x = x.loc[:, list(METRIC_COLUMNS)].astype(float)
+            x = x.reindex(columns=list(self.features)).astype(float)
         else:
             arr = np.asarray(metrics, dtype=float)
-            if arr.ndim != 2 or arr.shape[1] != len(METRIC_COLUMNS):
+            if arr.ndim != 2 or arr.shape[1] not in (len(METRIC_COLUMNS), len(self.features)):
                 raise InvalidHRV(f"metrics must be an (n, {len(METRIC_COLUMNS)}) array in the order "
                                  f"{', '.join(METRIC_COLUMNS)}; got shape {arr.shape}")
-            x = pd.DataFrame(arr, columns=list(METRIC_COLUMNS))
+            x = pd.DataFrame(arr, columns=list(self.features[: arr.shape[1]])).reindex(columns=list(self.features))
         if len(x) == 0:
             return np.zeros((0, len(LEVELS)))
         return predict_levels_proba(self.model, x)
 
     # --- the forgiving path --------------------------------------------------------------
 
-    def read(self, data: Any) -> pd.DataFrame:
+    def read(self, source: Any, *, baseline: Any = None, filename: str | None = None,
+             sampling_rate: float | None = None) -> pd.DataFrame:
         """Stress level and probabilities per row: columns ``level, p_low, p_medium, p_high``.
 
-        For RR input (one recording) the metrics and artefact counts are added as columns.
+        ``source`` and ``baseline`` take any form in the module doc (raw upload bytes included;
+        ``filename`` names them in messages); ``sampling_rate`` (Hz) is that of a raw ECG/PPG
+        signal without a time column or a rate comment. For one recording (RR or a signal) the
+        metrics and artefact counts per type are added as columns; with a baseline, ``dlog_*``.
         """
-        metrics, extra = self._to_metrics(data)
+        metrics, extra = self._to_metrics(source, filename, sampling_rate)
+        if baseline is not None:
+            ref, _ = self._to_metrics(baseline, "the baseline", sampling_rate)
+            if len(ref) != 1:
+                raise InvalidHRV(f"the baseline must be one recording (RR intervals, an ECG/PPG signal or one row of "
+                                 f"metrics); got {len(ref)} rows")
+            ratios = base.ratios(base.attach(metrics, ref.iloc[0][list(BASELINE_METRICS)].to_dict()))
+            metrics = pd.concat([metrics, ratios], axis=1)
+            extra = ratios if extra is None else pd.concat([extra, ratios.set_index(extra.index)], axis=1)
         proba = self.predict_proba(metrics)
         out = pd.DataFrame(proba, columns=list(PROBA_COLUMNS), index=metrics.index)
         out.insert(0, "level", np.asarray(LEVELS)[proba.argmax(axis=1)])
@@ -84,18 +116,20 @@ class StressReader:
             out = pd.concat([out, extra.set_index(out.index)], axis=1)
         return out.reset_index(drop=True)
 
-    def _to_metrics(self, data: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _to_metrics(self, data: Any, where: str | None = None,
+                    sampling_rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        rate = sampling_rate
         if isinstance(data, (bytes, bytearray, memoryview)):
-            return self._from_text(_decode(bytes(data)), "the upload")
+            return self._from_text(self._decode(bytes(data)), where or "the upload", rate)
         if isinstance(data, (str, Path)):
             path = Path(data)
             if not path.is_file():
-                raise InvalidHRV(f"{path} is not a file; give an RR-interval file or a metrics CSV")
-            if path.stat().st_size > MAX_BYTES:
-                raise InvalidHRV(f"{path.name} is larger than {MAX_BYTES // 1_000_000} MB")
-            return self._from_text(_decode(path.read_bytes()), path.name)
+                raise InvalidHRV(f"{path} is not a file; give an RR-interval file, an ECG/PPG CSV or a metrics CSV")
+            if path.stat().st_size > self.max_bytes:
+                raise InvalidHRV(f"{path.name} is larger than {self.max_bytes / 1_000_000:g} MB")
+            return self._from_text(self._decode(path.read_bytes()), path.name, rate)
         if isinstance(data, pd.DataFrame):
-            return self._from_frame(data, "the table")
+            return self._from_frame(data, where or "the table", rate)
         if isinstance(data, pd.Series):
             data = data.to_dict() if not pd.api.types.is_numeric_dtype(data.index) else data.to_numpy()
         if isinstance(data, Mapping):
@@ -108,7 +142,7 @@ class StressReader:
             except ValueError as exc:
                 raise InvalidHRV(f"the metrics could not form a table ({exc}); give one value (or "
                                  "equally long lists) per metric") from None
-            return self._from_frame(frame, "the metrics")
+            return self._from_frame(frame, where or "the metrics", rate)
         if data is None:
             raise InvalidHRV("no HRV data given; give RR intervals (ms) or the eight metrics")
         return self._from_rr(data)
@@ -120,7 +154,9 @@ class StressReader:
         extra = pd.DataFrame([{k: v for k, v in row.items() if k not in METRIC_COLUMNS}])
         return metrics, pd.concat([metrics, extra], axis=1)
 
-    def _from_frame(self, frame: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _from_frame(self, frame: pd.DataFrame, where: str, rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        if signal_column(frame) is not None:
+            return self._from_rr(rr_from_frame(frame, self.limits, sampling_rate=rate, where=where))
         col = rr_column(frame)
         has_metrics = any(str(c).strip().lower() in {m.lower() for m in METRIC_COLUMNS} for c in frame.columns)
         if col is not None and not has_metrics:
@@ -128,27 +164,32 @@ class StressReader:
             return self._from_rr(values)
         return validate_metrics(frame, where), None
 
-    def _from_text(self, text: str, where: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _from_text(self, text: str, where: str, rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if not lines:
             raise InvalidHRV(f"{where} is empty; give RR intervals (ms, one per line) or a metrics CSV")
         header = {cell.strip().strip('"').lower() for cell in re.split(r"[,;\t]", lines[0])}
-        if header & {m.lower() for m in METRIC_COLUMNS}:
+        is_signal = signal_column(pd.DataFrame(columns=sorted(header))) is not None
+        if is_signal:
+            rate = rate or rate_from_comments(text)
+        if is_signal or header & {m.lower() for m in METRIC_COLUMNS}:
+            sep = next((d for d in (",", ";", "\t") if d in lines[0]), ",")
             try:
-                frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=None, engine="python")
+                frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep)
             except Exception as exc:  # pandas raises several parser errors
                 raise InvalidHRV(f"{where} is not a readable CSV ({exc})") from None
-            return self._from_frame(frame, where)
+            return self._from_frame(frame, where, rate)
         return self._from_rr(parse_rr_text(text, where))
 
 
-def _decode(raw: bytes) -> str:
-    if len(raw) > MAX_BYTES:
-        raise InvalidHRV(f"the data is larger than {MAX_BYTES // 1_000_000} MB")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidHRV("the file is not text; give RR intervals (ms, one per line) or a metrics CSV") from None
+    def _decode(self, raw: bytes) -> str:
+        if len(raw) > self.max_bytes:
+            raise InvalidHRV(f"the data is larger than {self.max_bytes / 1_000_000:g} MB")
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidHRV("the file is not text; give RR intervals (ms, one per line), an ECG/PPG CSV or a "
+                             "metrics CSV") from None
 
 
 def load_model_dir(path: Path, settings=None) -> StressReader:

@@ -1,0 +1,124 @@
+"""Raw ECG or PPG -> beats -> RR intervals (ms), with neurokit2 (``ecg_peaks`` / ``ppg_peaks``).
+
+What a wearable exports: a CSV with an ``ecg`` (chest strap) or ``ppg`` column (a watch's pulse,
+also ``pleth``, ``bvp``) and its sampling rate, given as an argument, as a header comment
+(``# sampling_rate: 250``) or by a time column in seconds (``time``, ``time_s``, ``timestamp``).
+A signal that is flat, clipped, too long, sampled too slowly or with too few beats is refused
+with :class:`InvalidHRV` saying what to fix; the intervals then go through the same artefact
+correction and metrics as RR files (:func:`moodtune.hrv.metrics.analyze`).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moodtune.errors import InvalidHRV
+from moodtune.settings import FromSettings
+
+SIGNAL_COLUMNS: dict[str, str] = {"ecg": "ecg", "ppg": "ppg", "pleth": "ppg", "bvp": "ppg", "pulse": "ppg"}
+TIME_COLUMNS = ("time", "time_s", "timestamp", "seconds", "t")
+_RATE_COMMENT = re.compile(r"#\s*(?:sampling[_ ]?rate|fs|sample[_ ]?rate)\s*[:=]\s*([0-9.]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SignalLimits(FromSettings):
+    """What a raw signal must satisfy (``hrv.signal_*`` and ``hrv.min_intervals`` in params.yaml)."""
+
+    signal_min_rate_hz: float
+    signal_max_rate_hz: float
+    signal_max_seconds: float
+    signal_clip_fraction: float
+    min_intervals: int
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SignalLimits:
+        hrv = getattr(settings, "hrv", settings)
+        return cls(**{f.name: getattr(hrv, f.name) for f in fields(cls)})
+
+
+def rate_from_comments(text: str) -> float | None:
+    """A sampling rate named in a header comment (``# sampling_rate: 250``), if any."""
+    match = _RATE_COMMENT.search(text)
+    return float(match.group(1)) if match else None
+
+
+def signal_column(frame: pd.DataFrame) -> tuple[str, str] | None:
+    """``(column, kind)`` of the ECG or PPG column of a frame, by name, if any."""
+    for col in frame.columns:
+        kind = SIGNAL_COLUMNS.get(str(col).strip().lower())
+        if kind:
+            return col, kind
+    return None
+
+
+def _rate_from_time(frame: pd.DataFrame) -> float | None:
+    for col in frame.columns:
+        if str(col).strip().lower() in TIME_COLUMNS:
+            t = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+            steps = np.diff(t[np.isfinite(t)])
+            if steps.size and np.median(steps) > 0:
+                return float(1.0 / np.median(steps))
+    return None
+
+
+def rr_from_frame(frame: pd.DataFrame, limits: SignalLimits, *, sampling_rate: float | None = None,
+                  where: str = "the signal") -> np.ndarray:
+    """The RR intervals (ms) of the ECG/PPG column of ``frame`` (see module doc)."""
+    col, kind = signal_column(frame) or (None, None)
+    if col is None:
+        raise InvalidHRV(f"{where} has no ecg or ppg column")
+    rate = sampling_rate or _rate_from_time(frame)
+    if rate is None:
+        raise InvalidHRV(f"{where} holds a raw {kind.upper()} signal but no sampling rate; give it (sampling_rate, "
+                         "in Hz), a header line '# sampling_rate: 250' or a time column in seconds")
+    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+    return rr_from_signal(values, rate, kind, limits, where=where)
+
+
+def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: SignalLimits,
+                   *, where: str = "the signal") -> np.ndarray:
+    """Detect the beats of an ECG (``ecg_peaks``) or PPG (``ppg_peaks``) signal; RR intervals in ms."""
+    import neurokit2 as nk
+
+    x = np.asarray(signal, dtype=float)
+    name = kind.upper()
+    if not limits.signal_min_rate_hz <= sampling_rate <= limits.signal_max_rate_hz:
+        raise InvalidHRV(f"{where}: a sampling rate of {sampling_rate:g} Hz is outside "
+                         f"{limits.signal_min_rate_hz:g}–{limits.signal_max_rate_hz:g} Hz; check the rate (in Hz)")
+    if x.size == 0 or not np.isfinite(x).any():
+        raise InvalidHRV(f"{where}: the {name} column holds no numbers")
+    if not np.isfinite(x).all():
+        raise InvalidHRV(f"{where}: {int((~np.isfinite(x)).sum())} samples of the {name} signal are missing or "
+                         "not numbers; cut the recording around the gap")
+    seconds = x.size / sampling_rate
+    if seconds > limits.signal_max_seconds:
+        raise InvalidHRV(f"{where}: {seconds:.0f} s of {name} is longer than {limits.signal_max_seconds:g} s; "
+                         "split the recording")
+    if np.ptp(x) == 0 or np.unique(x).size < 4:
+        raise InvalidHRV(f"{where}: the {name} signal is flat (no heartbeat in it); check the sensor contact")
+    at_rails = float(np.mean(x == x.max()) + np.mean(x == x.min()))
+    if at_rails > limits.signal_clip_fraction:
+        raise InvalidHRV(f"{where}: the {name} signal is clipped ({at_rails:.0%} of the samples sit at its minimum "
+                         f"or maximum; at most {limits.signal_clip_fraction:.0%}); lower the gain or re-record")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if kind == "ecg":
+                _, info = nk.ecg_peaks(x, sampling_rate=sampling_rate)
+                peaks = info["ECG_R_Peaks"]
+            else:
+                _, info = nk.ppg_peaks(x, sampling_rate=sampling_rate)
+                peaks = info["PPG_Peaks"]
+        except Exception as exc:  # neurokit2 raises several errors on signals it cannot read
+            raise InvalidHRV(f"{where}: no heartbeat could be found in the {name} signal ({exc})") from None
+    peaks = np.asarray(peaks, dtype=float)
+    if peaks.size - 1 < limits.min_intervals:
+        raise InvalidHRV(f"{where}: only {max(peaks.size, 0)} beats found in {seconds:.0f} s of {name}; need at least "
+                         f"{limits.min_intervals + 1} (a longer recording, or a cleaner signal)")
+    return np.diff(peaks) / sampling_rate * 1000.0
