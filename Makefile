@@ -11,17 +11,21 @@ export PATH := $(BIN):$(PATH)
 # jieba prints to stderr on first use; keep its cache inside the project tree
 export MPLBACKEND := Agg
 export BENTOML_DO_NOT_TRACK := True
+# assets/, jobs/, bento/ and definitions.py are not installed (only moodtune is): every command
+# finds them from the repository root, also scripts run by path (python benchmarks/x.py)
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVICE_PORT ?= 3001
 
-.PHONY: help install system-deps build rebuild up down status test lint bench clean
+.PHONY: help install system-deps build rebuild up down status test test-fast lint bench clean
 
 help:
 	@echo "make up      install, build every asset on the demo data, start Dagster, MLflow UI and the service"
 	@echo "make test    install if needed, run the test suite"
+	@echo "make test-fast  the in-process tests only (no server, no training, no browser)"
 	@echo "make lint    ruff check"
 	@echo "make bench   run the speed benchmarks in benchmarks/"
 	@echo "make down    stop what make up started"
@@ -79,8 +83,12 @@ up: build
 down:
 	@for name in dagster mlflow service; do bash scripts/stop.sh $$name; done
 
+# the whole suite (what CI runs) / the in-process tier: no server, no training, no browser
 test: install
 	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow and not service and not browser"
 
 lint: install
 	$(BIN)/ruff check .
