@@ -93,6 +93,26 @@ class AudioModelSettings(Section):
     decision_threshold: float = 0.5
 
 
+class AudioTaggerSettings(Section):
+    """The pretrained musicnn tagger (MTT + MSD models, torch port; see moodtune.audio.musicnn)."""
+
+    enabled: bool = True
+    max_seconds: float = 30.0
+    batch_patches: int = Field(64, ge=1)
+    threads: int = Field(2, ge=1)
+
+
+class AudioRealSetSettings(Section):
+    """The real-music validation set: game soundtracks from Debian packages (moodtune/audio/realset.yaml)."""
+
+    enabled: bool = True
+    cache_dir: Path | None = None
+    clip_seconds: float = 30.0
+    max_tracks_per_package: int = Field(40, ge=1)
+    head_c: float = Field(0.1, gt=0)
+    gate_floors: dict[str, float] = Field(default_factory=lambda: {"genre_accuracy": 0.85})
+
+
 class AudioSettings(Section):
     emotify_dir: Path | None = None
     music_dir: Path | None = None
@@ -105,6 +125,8 @@ class AudioSettings(Section):
     silence_peak: float = 1e-4
     features: AudioFeatureSettings = Field(default_factory=AudioFeatureSettings)
     model: AudioModelSettings = Field(default_factory=AudioModelSettings)
+    tagger: AudioTaggerSettings = Field(default_factory=AudioTaggerSettings)
+    real_set: AudioRealSetSettings = Field(default_factory=AudioRealSetSettings)
     gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_auc": 0.75, "genre_accuracy": 0.7})
     gate_margin: float = 0.01
 

@@ -1,0 +1,1 @@
+"""musicnn (Pons & Serra 2019) without TensorFlow: checkpoint reader, torch network, tagger."""

@@ -1,0 +1,113 @@
+"""The musicnn network (Pons & Serra, 2019) in torch, with the weights of its TensorFlow checkpoints.
+
+Input: log-mel patches ``(batch, 187 frames, 96 bands)``. Front end: batch norm on the input,
+then musically motivated filters — timbral (7 x 38 and 7 x 67 conv2d, 204 filters each, on the
+input padded by 3 frames each side) and temporal (128 x 1, 64 x 1, 32 x 1 conv2d, 51 filters
+each, TensorFlow "same" padding: the extra padding frame goes after) — each ReLU, batch norm,
+max over frequency. Mid end: three 7-tap conv1d with 64 filters over time (ReLU, batch norm),
+the last two residual. Back end: max and mean over time of the 753 stacked channels (interleaved
+per channel, as TensorFlow flattens them), batch norm, dense 200 (ReLU, batch norm: the
+embedding), dense 50 (the tags' logits). Batch norm epsilon is TensorFlow's 1e-3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+BN_EPS = 1e-3
+TIMBRAL = (("conv2d", "batch_normalization_1"), ("conv2d_1", "batch_normalization_2"))
+TEMPORAL = (("conv2d_2", "batch_normalization_3"), ("conv2d_3", "batch_normalization_4"),
+            ("conv2d_4", "batch_normalization_5"))
+MIDEND = (("conv2d_5", "batch_normalization_6"), ("conv2d_6", "batch_normalization_7"),
+          ("conv2d_7", "batch_normalization_8"))
+
+
+def _bn(prefix: str, w: Mapping[str, np.ndarray]) -> nn.BatchNorm1d:
+    gamma = w[f"{prefix}/gamma"]
+    bn = nn.BatchNorm1d(len(gamma), eps=BN_EPS)
+    bn.weight.data = torch.from_numpy(gamma.copy())
+    bn.bias.data = torch.from_numpy(w[f"{prefix}/beta"].copy())
+    bn.running_mean = torch.from_numpy(w[f"{prefix}/moving_mean"].copy())
+    bn.running_var = torch.from_numpy(w[f"{prefix}/moving_variance"].copy())
+    return bn.eval()
+
+
+def _conv2d(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Conv2d:
+    kernel = w[f"{prefix}/kernel"]  # TF: (kh, kw, in, out)
+    kh, kw, cin, cout = kernel.shape
+    conv = nn.Conv2d(cin, cout, (kh, kw))
+    conv.weight.data = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
+    conv.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())
+    return conv
+
+
+def _conv1d(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Conv1d:
+    kernel = w[f"{prefix}/kernel"]  # TF conv2d over (time, channels, 1): (7, in, 1, out)
+    taps, cin, _one, cout = kernel.shape
+    conv = nn.Conv1d(cin, cout, taps)
+    conv.weight.data = torch.from_numpy(np.ascontiguousarray(kernel[:, :, 0, :].transpose(2, 1, 0)))
+    conv.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())
+    return conv
+
+
+def _dense(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Linear:
+    kernel = w[f"{prefix}/kernel"]  # (in, out)
+    lin = nn.Linear(*kernel.shape)
+    lin.weight.data = torch.from_numpy(np.ascontiguousarray(kernel.T))
+    lin.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())
+    return lin
+
+
+class Musicnn(nn.Module):
+    """One musicnn model (MTT or MSD); :meth:`forward` gives (tag probabilities, embedding)."""
+
+    def __init__(self, weights: Mapping[str, np.ndarray]):
+        super().__init__()
+        self.bn_input = _bn("batch_normalization", weights)
+        self.timbral = nn.ModuleList(_conv2d(c, weights) for c, _ in TIMBRAL)
+        self.timbral_bn = nn.ModuleList(_bn(b, weights) for _, b in TIMBRAL)
+        self.temporal = nn.ModuleList(_conv2d(c, weights) for c, _ in TEMPORAL)
+        self.temporal_bn = nn.ModuleList(_bn(b, weights) for _, b in TEMPORAL)
+        self.midend = nn.ModuleList(_conv1d(c, weights) for c, _ in MIDEND)
+        self.midend_bn = nn.ModuleList(_bn(b, weights) for _, b in MIDEND)
+        self.bn_pool = _bn("batch_normalization_9", weights)
+        self.dense = _dense("dense", weights)
+        self.bn_dense = _bn("batch_normalization_10", weights)
+        self.output = _dense("dense_1", weights)
+        self.eval()
+
+    @staticmethod
+    def _freq_max(x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        """(B, C, T, F) after ReLU -> batch norm per channel -> max over F: (B, C, T)."""
+        b, c, t, f = x.shape
+        x = bn(x.reshape(b, c, t * f)).reshape(b, c, t, f)
+        return x.amax(dim=3)
+
+    def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, t, f = mel.shape
+        x = self.bn_input(mel.reshape(b, 1, t * f)).reshape(b, 1, t, f)
+        padded = F.pad(x, (0, 0, 3, 3))
+        front = [self._freq_max(F.relu(conv(padded)), bn) for conv, bn in zip(self.timbral, self.timbral_bn,
+                                                                                 strict=True)]
+        for conv, bn in zip(self.temporal, self.temporal_bn, strict=True):
+            k = conv.kernel_size[0]
+            same = F.pad(x, (0, 0, (k - 1) // 2, k - 1 - (k - 1) // 2))  # TF "same": the odd frame after
+            front.append(self._freq_max(F.relu(conv(same)), bn))
+        h = torch.cat(front, dim=1)  # (B, 561, T)
+        layers = [h]
+        prev = None
+        for i, (conv, bn) in enumerate(zip(self.midend, self.midend_bn, strict=True)):
+            out = bn(F.relu(conv(F.pad(layers[-1] if i else h, (3, 3)))))
+            if prev is not None:
+                out = out + prev
+            layers.append(out)
+            prev = out
+        feats = torch.cat(layers, dim=1)  # (B, 753, T)
+        pooled = torch.stack([feats.amax(dim=2), feats.mean(dim=2)], dim=2).reshape(b, -1)
+        emb = self.bn_dense(F.relu(self.dense(self.bn_pool(pooled))))
+        return torch.sigmoid(self.output(emb)), emb

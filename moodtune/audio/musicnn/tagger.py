@@ -1,0 +1,256 @@
+"""The pretrained musicnn tagger: audio -> 50 MagnaTagATune tags, 50 Million Song Dataset
+tags and a 200-d embedding per model, without TensorFlow.
+
+The weights are the TensorFlow checkpoints that ship in the ``musicnn`` 0.1.0 wheel (ISC
+licence, installed ``--no-deps``), read by :mod:`moodtune.audio.musicnn.checkpoint` into the
+torch port in :mod:`moodtune.audio.musicnn.network`. Preprocessing follows the models' training:
+16 kHz mono, mel spectrogram (n_fft 512, hop 256, 96 bands, librosa), ``log10(10000 x + 1)``
+computed in float32 (the original casts to float16 first, which overflows under numpy 2),
+3 s patches of 187 frames; a clip shorter than one patch is repeat-padded (as in training).
+A clip's tags and embedding are the means over its patches.
+
+One pass computes the mel once and runs both models on it, batched over the patches of many
+clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moodtune.audio.decode import DecodeLimits, decode
+from moodtune.audio.musicnn.vocab import EMBEDDING_SIZE, MSD_TAGS, MTT_TAGS, TAGGER_COLUMNS
+from moodtune.errors import InvalidAudio, ModelNotFound
+from moodtune.settings import FromSettings
+
+SAMPLE_RATE, N_FFT, HOP, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
+MODELS: tuple[str, ...] = ("MTT_musicnn", "MSD_musicnn")
+TAGGER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TaggerConfig(FromSettings):
+    """How files are tagged (``audio.tagger`` in params.yaml, and the decode limits)."""
+
+    max_seconds: float  # tag at most this much of each file (its start)
+    min_seconds: float
+    silence_peak: float
+    batch_patches: int  # patches per forward pass
+    threads: int  # torch intra-op threads
+
+    @classmethod
+    def from_settings(cls, settings) -> TaggerConfig:
+        t, a = settings.audio.tagger, settings.audio
+        return cls(t.max_seconds, a.min_seconds, a.silence_peak, t.batch_patches, t.threads)
+
+    @property
+    def limits(self) -> DecodeLimits:
+        return DecodeLimits(SAMPLE_RATE, self.min_seconds, self.max_seconds, self.silence_peak)
+
+    @property
+    def key(self) -> str:
+        """What changes a clip's outputs (not batch size or threads): the cache namespace."""
+        blob = json.dumps({"version": TAGGER_VERSION, "weights": weights_digest(), "max_seconds": self.max_seconds,
+                           "min_seconds": self.min_seconds, "silence_peak": self.silence_peak}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def as_dict(self) -> dict:
+        return {"version": TAGGER_VERSION, **asdict(self)}
+
+
+def checkpoint_prefix(model: str) -> str:
+    """Where ``model``'s checkpoint lies inside the installed ``musicnn`` package: its files
+    are named ``.index`` and ``.data-00000-of-00001`` inside the model's folder."""
+    try:
+        root = Path(str(resources.files("musicnn")))
+    except ModuleNotFoundError:
+        raise ModelNotFound("the musicnn weights are not installed: pip install --no-deps 'musicnn==0.1.0' "
+                            "(make install does it)") from None
+    prefix = f"{root / model}{os.sep}"
+    if not Path(prefix + ".index").is_file():
+        raise ModelNotFound(f"musicnn is installed but has no {model} checkpoint under {root}")
+    return prefix
+
+
+@lru_cache(maxsize=1)
+def weights_digest() -> str:
+    h = hashlib.sha256()
+    for model in MODELS:
+        h.update(Path(checkpoint_prefix(model) + ".data-00000-of-00001").read_bytes())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=len(MODELS))
+def network(model: str):
+    """The torch port of one musicnn model, with its checkpoint's weights (cached per process)."""
+    from moodtune.audio.musicnn.checkpoint import load_checkpoint
+    from moodtune.audio.musicnn.network import Musicnn
+
+    return Musicnn(load_checkpoint(checkpoint_prefix(model)))
+
+
+def log_mel(y: np.ndarray) -> np.ndarray:
+    """``(frames, 96)`` log-compressed mel spectrogram of 16 kHz mono samples, float32."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=np.asarray(y, dtype=np.float32), sr=SAMPLE_RATE, hop_length=HOP,
+                                         n_fft=N_FFT, n_mels=N_MELS).T
+    return np.log10(10000.0 * mel.astype(np.float32) + 1.0).astype(np.float32)
+
+
+def patches(mel: np.ndarray) -> np.ndarray:
+    """``(n, 187, 96)`` non-overlapping patches; a short clip is repeated to fill one patch."""
+    if len(mel) == 0:
+        raise InvalidAudio("no mel frames to tag")
+    if len(mel) < PATCH_FRAMES:
+        mel = np.tile(mel, (int(np.ceil(PATCH_FRAMES / len(mel))), 1))[:PATCH_FRAMES]
+    n = len(mel) // PATCH_FRAMES
+    return mel[:n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
+
+
+def run_models(batch: np.ndarray, *, batch_patches: int = 64, models: Sequence[str] = MODELS) -> dict[str, tuple]:
+    """``{model: (tags (n, 50), embedding (n, 200))}`` for a stack of patches."""
+    import torch
+
+    out = {}
+    with torch.inference_mode():
+        for model in models:
+            net = network(model)
+            tags, embs = [], []
+            for start in range(0, len(batch), batch_patches):
+                t, e = net(torch.from_numpy(np.ascontiguousarray(batch[start:start + batch_patches])))
+                tags.append(t.numpy())
+                embs.append(e.numpy())
+            out[model] = (np.concatenate(tags), np.concatenate(embs))
+    return out
+
+
+class _threads:
+    def __init__(self, n: int):
+        self.n = max(1, int(n))
+
+    def __enter__(self):
+        import torch
+
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.before)
+
+
+def tag_waveforms(waveforms: Sequence[np.ndarray], config: TaggerConfig | None = None) -> np.ndarray:
+    """``(clips, 500)`` outputs in :data:`TAGGER_COLUMNS` order for 16 kHz mono clips: MTT tags,
+    MSD tags, MTT embedding, MSD embedding, each averaged over the clip's patches."""
+    config = config or TaggerConfig.default()
+    per_clip = [patches(log_mel(y)) for y in waveforms]
+    counts = np.array([len(p) for p in per_clip])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    with _threads(config.threads):
+        outputs = run_models(np.concatenate(per_clip), batch_patches=config.batch_patches)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(x.astype(np.float64), starts, axis=0) / counts[:, None]
+
+    (mtt_t, mtt_e), (msd_t, msd_e) = outputs["MTT_musicnn"], outputs["MSD_musicnn"]
+    result = np.concatenate([mean(mtt_t), mean(msd_t), mean(mtt_e), mean(msd_e)], axis=1)
+    assert result.shape[1] == len(MTT_TAGS) + len(MSD_TAGS) + 2 * EMBEDDING_SIZE
+    return result
+
+
+def tag(source: str | os.PathLike | bytes, config: TaggerConfig | None = None, *,
+        name: str | None = None) -> dict[str, float]:
+    """The tagger's outputs for one file (a path or uploaded bytes), by column name."""
+    config = config or TaggerConfig.default()
+    y, _sr = decode(source, config.limits, name=name)
+    return dict(zip(TAGGER_COLUMNS, tag_waveforms([y], config)[0].tolist(), strict=True))
+
+
+@dataclass
+class TagBatch:
+    """Tagger outputs of a batch (index = the ids given), failures and why, cache use, seconds."""
+
+    features: pd.DataFrame
+    failed: dict[str, str]
+    cache_hits: int
+    computed: int
+    seconds: float
+
+    @property
+    def clips_per_second(self) -> float:
+        n = self.computed + len(self.failed)
+        return n / self.seconds if self.seconds > 0 else float("inf")
+
+
+def tag_batch(
+    items: Mapping[str, str | os.PathLike] | Iterable[tuple[str, str | os.PathLike]],
+    config: TaggerConfig | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    clips_per_pass: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> TagBatch:
+    """Tag many files ``{id: path}``; cached by file content (``<cache>/<config key>/<sha256>.npy``).
+    A bad file is listed in ``failed`` with its reason and never stops the batch."""
+    from moodtune.audio.features import file_hash
+
+    config = config or TaggerConfig.default()
+    pairs = [(str(t), str(p)) for t, p in (items.items() if isinstance(items, Mapping) else items)]
+    start = time.perf_counter()
+    cache = Path(cache_dir) / config.key if cache_dir else None
+    results: dict[str, np.ndarray] = {}
+    failed: dict[str, str] = {}
+    todo: list[tuple[str, str, Path | None]] = []
+    for track_id, path in pairs:
+        try:
+            digest = file_hash(path)
+        except OSError as exc:
+            failed[track_id] = f"{path}: cannot be read ({exc.strerror or exc})"
+            continue
+        target = cache / digest[:2] / f"{digest}.npy" if cache else None
+        if target is not None and target.exists():
+            try:
+                results[track_id] = np.load(target)
+                continue
+            except (OSError, ValueError):
+                pass  # a damaged cache entry is recomputed
+        todo.append((track_id, path, target))
+    hits = len(results)
+    done = hits + len(failed)
+    for i in range(0, len(todo), max(1, clips_per_pass)):
+        chunk, waves = [], []
+        for track_id, path, target in todo[i:i + clips_per_pass]:
+            try:
+                waves.append(decode(path, config.limits)[0])
+                chunk.append((track_id, target))
+            except InvalidAudio as exc:
+                failed[track_id] = str(exc)
+            except Exception as exc:  # one unreadable file must not lose the batch
+                failed[track_id] = f"{path}: decoding failed ({type(exc).__name__}: {exc})"
+        if waves:
+            for (track_id, target), row in zip(chunk, tag_waveforms(waves, config), strict=True):
+                results[track_id] = row
+                if target is not None:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
+                    np.save(tmp, row)
+                    os.replace(tmp, target)
+        done += len(todo[i:i + clips_per_pass])
+        if progress:
+            progress(done, len(pairs))
+    order = [t for t, _ in pairs if t in results]
+    frame = pd.DataFrame(np.array([results[t] for t in order]).reshape(len(order), len(TAGGER_COLUMNS)),
+                         index=pd.Index(order, name="track_id"), columns=list(TAGGER_COLUMNS), dtype=np.float64)
+    return TagBatch(frame, failed, hits, len(results) - hits, time.perf_counter() - start)

@@ -1,0 +1,126 @@
+"""The musicnn port: the checkpoint reader, the torch network against musicnn's own TensorFlow
+outputs (stored once in tests/fixtures/musicnn_reference.npz, see musicnn_reference.py),
+the preprocessing, batching, the file cache, and that TensorFlow is never imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from moodtune.audio.musicnn import tagger
+from moodtune.audio.musicnn.checkpoint import load_checkpoint, read_index
+from moodtune.audio.musicnn.network import Musicnn
+from moodtune.audio.musicnn.vocab import EMBEDDING_COLUMNS, MSD_COLUMNS, MTT_COLUMNS, TAGGER_COLUMNS
+from moodtune.errors import InvalidAudio, ModelNotFound
+
+FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+from musicnn_reference import clips  # noqa: E402  (the reference clips, numpy only)
+
+REFERENCE = np.load(FIXTURES / "musicnn_reference.npz")
+
+
+def test_checkpoint_reader_finds_every_variable_with_its_shape():
+    index = read_index(tagger.checkpoint_prefix("MTT_musicnn") + ".index")
+    assert len(index) == 150
+    weights = load_checkpoint(tagger.checkpoint_prefix("MTT_musicnn"))
+    assert weights["conv2d/kernel"].shape == (7, 38, 1, 204)
+    assert weights["conv2d_1/kernel"].shape == (7, 67, 1, 204)
+    assert weights["conv2d_2/kernel"].shape == (128, 1, 1, 51)
+    assert weights["dense/kernel"].shape == (1506, 200) and weights["dense_1/kernel"].shape == (200, 50)
+    real = sum(v.size for k, v in weights.items() if "Adam" not in k and "power" not in k)
+    assert 790_000 < real < 795_000
+    assert np.all(weights["batch_normalization_9/moving_variance"] > 0)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    bad = tmp_path / "x.index"
+    bad.write_bytes(b"\0" * 100)
+    with pytest.raises(ModelNotFound, match="not a TensorFlow checkpoint"):
+        read_index(bad)
+
+
+@pytest.mark.parametrize("model", tagger.MODELS)
+def test_port_matches_tensorflow_within_1e_5(model):
+    net = Musicnn(load_checkpoint(tagger.checkpoint_prefix(model)))
+    for name in clips():
+        mel = REFERENCE[f"{name}/mel"]
+        with torch.no_grad():
+            tags, emb = net(torch.from_numpy(mel))
+        np.testing.assert_allclose(tags.numpy(), REFERENCE[f"{name}/{model}/tags"], rtol=0, atol=1e-5)
+        ref = REFERENCE[f"{name}/{model}/embedding"]
+        # the embedding is post-batch-norm (values up to ~4): 1e-5 relative to its scale
+        np.testing.assert_allclose(emb.numpy(), ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+
+
+def test_preprocessing_matches_the_reference_mel_and_repeat_pads_short_clips():
+    for name, y in clips().items():
+        np.testing.assert_allclose(tagger.patches(tagger.log_mel(y)), REFERENCE[f"{name}/mel"], rtol=0, atol=1e-5)
+    short = tagger.patches(tagger.log_mel(clips()["melody"]))  # 2.2 s: one patch, repeated frames
+    assert short.shape == (1, 187, 96)
+    n = len(tagger.log_mel(clips()["melody"]))
+    np.testing.assert_array_equal(short[0, n:2 * n], short[0, :min(n, 187 - n)])
+    assert len(tagger.patches(tagger.log_mel(clips()["beat"]))) == 2  # 6.5 s: two whole patches
+
+
+def test_one_pass_over_many_clips_equals_each_clip_alone_and_averages_patches():
+    config = tagger.TaggerConfig.default(batch_patches=3)
+    waves = list(clips().values())
+    together = tagger.tag_waveforms(waves, config)
+    assert together.shape == (3, len(TAGGER_COLUMNS))
+    for i, y in enumerate(waves):
+        np.testing.assert_allclose(tagger.tag_waveforms([y], config)[0], together[i], rtol=0, atol=1e-5)
+    beat = list(clips()).index("beat")
+    ref_mtt = REFERENCE["beat/MTT_musicnn/tags"].mean(axis=0)
+    np.testing.assert_allclose(together[beat, :50], ref_mtt, atol=1e-5)
+    ref_msd_emb = REFERENCE["beat/MSD_musicnn/embedding"].mean(axis=0)
+    np.testing.assert_allclose(together[beat, -200:], ref_msd_emb, atol=1e-4)
+    assert len(MTT_COLUMNS) == len(MSD_COLUMNS) == 50 and len(EMBEDDING_COLUMNS) == 400
+
+
+def test_known_tag_behaviour_on_the_synthetic_clips():
+    out = tagger.tag_waveforms(list(clips().values()))
+    col = {c: i for i, c in enumerate(TAGGER_COLUMNS)}
+    chord, beat, melody = out
+
+    def score(row, *tags):
+        return sum(row[col[t]] for t in tags)
+
+    # a sustained sine chord is slow, quiet, ambient; a noise-burst beat on a square bass is techno
+    assert score(chord, "mtt.slow", "mtt.quiet", "mtt.ambient") > 3 * score(beat, "mtt.slow", "mtt.quiet", "mtt.ambient")
+    assert score(beat, "mtt.techno", "mtt.electronic", "mtt.beat") > 3 * score(chord, "mtt.techno", "mtt.electronic",
+                                                                             "mtt.beat")
+    # two pure sine notes: MTT's top tag is flute
+    assert max(MTT_COLUMNS, key=lambda c: melody[col[c]]) == "mtt.flute"
+
+
+def test_tag_batch_caches_by_content_and_lists_bad_files(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, clips()["chord"], 16000)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF" + b"\0" * 40)
+    config = tagger.TaggerConfig.default()
+    first = tagger.tag_batch({"g": good, "b": bad, "missing": tmp_path / "none.wav"}, config, cache_dir=tmp_path / "c")
+    assert list(first.features.index) == ["g"] and first.computed == 1 and first.cache_hits == 0
+    assert set(first.failed) == {"b", "missing"} and "bad.wav" in first.failed["b"]
+    again = tagger.tag_batch({"g": good}, config, cache_dir=tmp_path / "c")
+    assert again.cache_hits == 1 and again.computed == 0
+    np.testing.assert_array_equal(again.features.to_numpy(), first.features.to_numpy())
+    one = tagger.tag(good, config)
+    assert one["mtt.piano"] == pytest.approx(first.features.loc["g", "mtt.piano"], abs=1e-6)
+    with pytest.raises(InvalidAudio):
+        tagger.tag(bad, config)
+
+
+def test_nothing_imports_tensorflow():
+    code = ("import sys; import moodtune.audio.musicnn.tagger as t, numpy as np; "
+            "t.tag_waveforms([np.sin(np.arange(16000 * 4) / 9.0).astype('float32')]); "
+            "assert not any(m == 'tensorflow' or m.startswith('tensorflow.') for m in sys.modules), 'tensorflow'; "
+            "import importlib.util; assert importlib.util.find_spec('tensorflow') is None, 'installed'")
+    subprocess.run([sys.executable, "-c", code], check=True)
