@@ -5,6 +5,11 @@ sides and overstates accuracy. Every score here is out-of-fold over a grouped k-
 subject: each recording is predicted by a model that never saw its subject. The CatBoost
 model is compared with two baselines on exactly the same folds: the majority class and a
 logistic regression (on log band powers, standardised).
+
+Two feature sets: ``absolute`` (the eight metrics) and ``baseline`` (the eight plus the
+log-ratios to the person's resting baseline, :mod:`moodtune.hrv.baseline`). The baseline
+CatBoost is also trained on a copy of every row with the ratios missing, so the one registered
+model still reads a recording given without a baseline (CatBoost routes missing values).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS
+from moodtune.hrv import baseline as base
+from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
 from moodtune.settings import FromSettings
 
 POWER_COLUMNS = ("VLF", "LF", "HF")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"absolute": METRIC_COLUMNS, "baseline": (*METRIC_COLUMNS, *RATIO_COLUMNS)}
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,23 @@ class ModelConfig(FromSettings):
         return cls(**values, seed=settings.project.seed)
 
 
-def features(df: pd.DataFrame) -> pd.DataFrame:
-    """The model's input: the eight metrics as floats, in :data:`METRIC_COLUMNS` order."""
-    return df.loc[:, list(METRIC_COLUMNS)].astype(float)
+def features(df: pd.DataFrame, feature_set: str = "absolute") -> pd.DataFrame:
+    """The model's input: the eight metrics as floats, in :data:`METRIC_COLUMNS` order, and for
+    the ``baseline`` set the ``dlog_*`` ratios (from ``baseline_*`` columns, NaN without)."""
+    x = df.loc[:, list(METRIC_COLUMNS)].astype(float)
+    if feature_set == "baseline":
+        ratios = df.loc[:, list(RATIO_COLUMNS)] if set(RATIO_COLUMNS) <= set(df.columns) else base.ratios(df)
+        x = pd.concat([x, ratios.astype(float)], axis=1)
+    return x
+
+
+def _fit_one(name: str, cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray):
+    """Fit candidate ``name``; a baseline CatBoost also learns the rows without their ratios."""
+    if name == "catboost" and set(RATIO_COLUMNS) <= set(x.columns):
+        blind = x.copy()
+        blind.loc[:, list(RATIO_COLUMNS)] = np.nan
+        x, y = pd.concat([x, blind], ignore_index=True), np.concatenate([y, y])
+    return CANDIDATES[name](cfg).fit(x, y)
 
 
 def make_catboost(cfg: ModelConfig):
@@ -138,16 +159,16 @@ def score(name: str, truth: np.ndarray, predicted: np.ndarray) -> Scores:
 
 
 def evaluate(df: pd.DataFrame, cfg: ModelConfig, progress: bool = False,
-             log: Callable[[str], None] | None = None) -> dict[str, Scores]:
+             log: Callable[[str], None] | None = None, feature_set: str = "absolute") -> dict[str, Scores]:
     """Out-of-fold scores of every candidate on the same grouped folds (leave subjects out)."""
     from tqdm.auto import tqdm
 
-    x, y = features(df), df["level"].astype(str).to_numpy()
+    x, y = features(df, feature_set), df["level"].astype(str).to_numpy()
     folds = grouped_folds(df["subject"], cfg.cv_folds, cfg.seed)
     predicted = {name: np.empty(len(df), dtype=object) for name in CANDIDATES}
     for k, (train, test) in enumerate(tqdm(folds, desc="leave-subjects-out folds", disable=not progress)):
-        for name, make in CANDIDATES.items():
-            model = make(cfg).fit(x.iloc[train], y[train])
+        for name in CANDIDATES:
+            model = _fit_one(name, cfg, x.iloc[train], y[train])
             proba = predict_levels_proba(model, x.iloc[test])
             predicted[name][test] = np.asarray(LEVELS)[proba.argmax(axis=1)]
         if log:
@@ -156,6 +177,6 @@ def evaluate(df: pd.DataFrame, cfg: ModelConfig, progress: bool = False,
     return {name: score(name, y, pred.astype(str)) for name, pred in predicted.items()}
 
 
-def fit(df: pd.DataFrame, cfg: ModelConfig):
-    """The CatBoost model fitted on every recording (what gets registered)."""
-    return make_catboost(cfg).fit(features(df), df["level"].astype(str).to_numpy())
+def fit(df: pd.DataFrame, cfg: ModelConfig, feature_set: str = "absolute", name: str = "catboost"):
+    """Candidate ``name`` (CatBoost by default: what gets registered) fitted on every recording."""
+    return _fit_one(name, cfg, features(df, feature_set), df["level"].astype(str).to_numpy())

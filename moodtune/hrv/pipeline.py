@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from moodtune.errors import InvalidHRV
-from moodtune.hrv.constants import METRIC_COLUMNS
+from moodtune.hrv.constants import ARTEFACT_TYPES, BASELINE_COLUMNS, BASELINE_METRICS, METRIC_COLUMNS
 from moodtune.hrv.data import load_dataset_csv, load_rr_dir
 from moodtune.hrv.metrics import MetricsConfig, analyze
 from moodtune.hrv.simulate import simulate_dataset
@@ -27,7 +27,7 @@ def load_recordings(settings, progress: bool = False) -> pd.DataFrame:
                            subject_column=h.subject_column, condition_levels=h.condition_levels,
                            window_seconds=h.window_seconds, min_seconds=h.min_seconds)
     return simulate_dataset(h.subjects, h.recordings_per_level, h.recording_seconds, settings.project.seed,
-                            progress=progress)
+                            progress=progress, baseline_seconds=h.baseline_seconds)
 
 
 def compute_metrics(
@@ -35,14 +35,21 @@ def compute_metrics(
     config: MetricsConfig,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    baseline_condition: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The eight metrics per recording (+ subject, level, artefact counts), and the refused
-    recordings with the reason (an RR recording that :func:`analyze` refuses is not used,
-    and is listed, never dropped silently). Rows that already carry metrics pass through."""
+    """The eight metrics per recording (+ subject, level, artefact counts per type, and the
+    subject's ``baseline_<m>`` metrics where a baseline exists), and the refused recordings with
+    the reason (an RR recording that :func:`analyze` refuses is not used, and is listed, never
+    dropped silently). Rows that already carry metrics pass through.
+
+    A subject's baseline is its ``baseline_rr_ms`` recording (the simulated demo), or the median
+    of its rows whose condition is ``baseline_condition`` (real data; those rows are then the
+    baseline, not recordings to classify)."""
     from tqdm.auto import tqdm
 
     rows, refused = [], []
     has_rr = "rr_ms" in recordings.columns
+    baselines = _baseline_recordings(recordings, config, refused, log)
     for rec in tqdm(recordings.itertuples(index=False), total=len(recordings), desc="HRV metrics",
                     disable=not progress):
         base = {c: getattr(rec, c) for c in RECORDING_COLUMNS}
@@ -50,7 +57,7 @@ def compute_metrics(
         if rr is None or (isinstance(rr, float) and np.isnan(rr)):
             rows.append({**base, **{c: float(getattr(rec, c)) for c in METRIC_COLUMNS},
                          "n_intervals": np.nan, "n_artifacts": np.nan, "artifact_fraction": np.nan,
-                         "duration_s": np.nan})
+                         "duration_s": np.nan, **{f"n_{k}": np.nan for k in ARTEFACT_TYPES}})
             continue
         try:
             rows.append({**base, **analyze(rr, config).as_dict()})
@@ -59,5 +66,29 @@ def compute_metrics(
             if log:
                 log(f"recording {base['recording_id']} refused: {exc}")
     table = pd.DataFrame(rows, columns=[*RECORDING_COLUMNS, *METRIC_COLUMNS, "n_intervals", "n_artifacts",
-                                        "artifact_fraction", "duration_s"])
+                                        *(f"n_{k}" for k in ARTEFACT_TYPES), "artifact_fraction", "duration_s"])
+    if baseline_condition is not None:
+        is_base = table["condition"].astype(str).str.strip().str.lower() == baseline_condition.strip().lower()
+        medians = table[is_base].groupby("subject")[list(BASELINE_METRICS)].median()
+        baselines.update({str(s): row.to_dict() for s, row in medians.iterrows()})
+        table = table[~is_base].reset_index(drop=True)
+    for m, col in zip(BASELINE_METRICS, BASELINE_COLUMNS, strict=True):
+        table[col] = [baselines.get(str(s), {}).get(m, np.nan) for s in table["subject"]]
     return table, pd.DataFrame(refused, columns=[*RECORDING_COLUMNS, "reason"])
+
+
+def _baseline_recordings(recordings: pd.DataFrame, config: MetricsConfig, refused: list,
+                         log: Callable[[str], None] | None) -> dict[str, dict[str, float]]:
+    """Subject -> baseline metrics, from a ``baseline_rr_ms`` column (one recording per subject)."""
+    if "baseline_rr_ms" not in recordings.columns:
+        return {}
+    out = {}
+    for subject, rr in recordings.groupby("subject")["baseline_rr_ms"].first().items():
+        try:
+            out[str(subject)] = analyze(rr, config).values
+        except InvalidHRV as exc:
+            refused.append({"recording_id": f"{subject}-baseline", "subject": subject, "level": "", "condition":
+                            "baseline", "source": "baseline", "reason": str(exc)})
+            if log:
+                log(f"baseline of {subject} refused: {exc}")
+    return out

@@ -38,9 +38,10 @@ def feature_importance(model):
     import matplotlib.pyplot as plt
 
     values = np.asarray(model.get_feature_importance(), dtype=float)
+    names = np.asarray(getattr(model, "feature_names_", None) or METRIC_COLUMNS)
     order = np.argsort(values)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.barh(np.asarray(METRIC_COLUMNS)[order], values[order], color="#4c72b0")
+    fig, ax = plt.subplots(figsize=(5, 0.3 * len(values) + 1.5))
+    ax.barh(names[order], values[order], color="#4c72b0")
     ax.set_xlabel("CatBoost feature importance")
     fig.tight_layout()
     return fig

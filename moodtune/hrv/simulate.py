@@ -12,9 +12,14 @@ What the modulations are, and how stress moves them, follows textbook autonomic 
 * **Mayer waves (LF, ~0.1 Hz)**: band-limited baroreflex oscillations, which keep or slightly
   gain power under stress, so the LF share of power grows;
 * **VLF (< 0.04 Hz)** slow fluctuations (thermoregulation, hormones) and a slow linear drift;
-* **noise**: beat-detection jitter of a few ms, and **ectopic beats** (a premature beat followed
-  by a compensatory pause) and occasionally a **missed beat** (two intervals merged), which the
-  artefact handling of :mod:`moodtune.hrv.metrics` must catch.
+* **noise**: beat-detection jitter of a few ms, and the four artefact types of the Kubios
+  correction (:mod:`moodtune.hrv.artefacts`): **ectopic beats** (a premature beat followed by a
+  compensatory pause), **missed beats** (two intervals merged), **extra detections** (one interval
+  split in two) and **long/short** intervals (one beat detected late or early), so the model
+  trains on series corrected the way real ones are.
+
+:func:`simulate_dataset` also records each subject's resting **baseline** (stress 0), for the
+baseline-relative model.
 
 Every subject has its own baseline (:func:`simulate_subject`), so a classifier cannot read
 stress from the heart rate alone. Stress is continuous in ``[0, 1]`` (0 relaxed, 0.5 medium,
@@ -58,6 +63,8 @@ class SubjectProfile:
     noise_ms: float  # beat-detection jitter of each beat's time stamp (SD, ms)
     ectopic_rate: float  # ectopic beats per beat
     missed_rate: float  # missed beats per beat
+    extra_rate: float  # spurious extra detections per beat
+    longshort_rate: float  # single long or short intervals per beat
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -79,6 +86,8 @@ def simulate_subject(rng: np.random.Generator) -> SubjectProfile:
         noise_ms=float(rng.uniform(1.5, 3.5)),
         ectopic_rate=float(rng.uniform(0.0005, 0.004)),
         missed_rate=float(rng.uniform(0.0, 0.0015)),
+        extra_rate=float(rng.uniform(0.0, 0.0015)),
+        longshort_rate=float(rng.uniform(0.0, 0.002)),
     )
 
 
@@ -167,6 +176,17 @@ def simulate_rr(
         if missed.size:
             rr[missed] += rr[missed + 1]
             rr = np.delete(rr, missed + 1)
+        # long/short: one interval stretched or shortened (a beat detected late or early)
+        odd = np.flatnonzero(rng.random(rr.size) < subject.longshort_rate)
+        if odd.size:
+            rr[odd] *= np.where(rng.random(odd.size) < 0.5, rng.uniform(1.3, 1.5, odd.size),
+                                rng.uniform(0.65, 0.75, odd.size))
+        # extra detections (a T wave or motion read as a beat): one interval split in two
+        extra = np.flatnonzero(rng.random(rr.size) < subject.extra_rate)
+        if extra.size:
+            share = rng.uniform(0.3, 0.6, extra.size)
+            rr = np.insert(rr, extra + 1, rr[extra] * (1 - share))
+            rr[extra + np.arange(extra.size)] *= share
     return rr
 
 
@@ -176,11 +196,14 @@ def simulate_dataset(
     seconds: float,
     seed: int,
     progress: bool = False,
+    baseline_seconds: float | None = None,
 ) -> pd.DataFrame:
     """The embedded demo: ``subjects`` × 3 levels × ``recordings_per_level`` RR recordings.
 
     Columns: ``recording_id, subject, level, condition, stress, source, rr_ms`` (an array per
-    row). Deterministic for a given argument tuple.
+    row) and, with ``baseline_seconds``, ``baseline_rr_ms``: the subject's resting recording
+    (stress 0, drawn from its own generator, so the recordings do not change with it).
+    Deterministic for a given argument tuple.
     """
     from tqdm.auto import tqdm
 
@@ -189,6 +212,8 @@ def simulate_dataset(
     for i in tqdm(range(subjects), desc="simulating subjects", disable=not progress):
         subject = simulate_subject(rng)
         sid = f"sim-{i:03d}"
+        rest = (simulate_rr(0.0, baseline_seconds, np.random.default_rng([seed, i]), subject)
+                if baseline_seconds else None)
         for level in LEVELS:
             for j in range(recordings_per_level):
                 stress = float(np.clip(LEVEL_STRESS[level] + rng.normal(0.0, LEVEL_JITTER), 0.0, 1.0))
@@ -200,5 +225,6 @@ def simulate_dataset(
                     "stress": stress,
                     "source": "simulated",
                     "rr_ms": simulate_rr(stress, seconds, rng, subject),
+                    **({"baseline_rr_ms": rest} if rest is not None else {}),
                 })
     return pd.DataFrame(rows)
