@@ -274,7 +274,7 @@ def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
         writer.close()
         plain_store = FeedbackStore(f"sqlite:///{tmp}/plain.db")
         plain_store.ensure_schema()
-        plain = timed(lambda: plain_store.record_recommendation(**event.as_kwargs()))
+        plain = timed(lambda: plain_store.record_recommendation(event))
         n = threads * per_thread
         assert grouped_store.count_recommendations() == plain_store.count_recommendations() == n
     print(f"event log, {threads} concurrent writers x {per_thread} events: group commit {n / grouped:7.0f} events/s "

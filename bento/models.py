@@ -29,8 +29,8 @@ import bentoml
 from bentoml.exceptions import NotFound
 
 from moodtune import registry
-from moodtune.serving.catalog import META_FILE, TABLE_FILE, catalog_dir
 from moodtune.registry import CATALOG, how_to_build
+from moodtune.serving.catalog import META_FILE, TABLE_FILE, catalog_dir
 from moodtune.settings import Settings, get_settings
 
 LABEL_MODEL = "registered_model"

@@ -8,8 +8,15 @@ present; a missing one stops the service with a message naming it and how to bui
 The loaded models live in one :class:`~moodtune.serving.models.ModelHolder`; each request
 reads the serving set once, so a swap (issue: hot reload) is one atomic reference change.
 The endpoint logic is :class:`moodtune.serving.engine.Engine`; this module only adapts HTTP:
-uploads become bytes, domain errors become 4xx JSON ``{"error": ..., "type": ...}`` with the
-error's status code, and answers are returned as ready JSON responses.
+each endpoint takes its request model (:mod:`moodtune.serving.requests`, plus its file
+fields) as the whole body, uploads become bytes (:mod:`bento.uploads`), domain errors become
+``{"error": ..., "type": ...}`` with the error's status code, and answers are ready JSON.
+
+Start-up (``bentoml serve`` loads this module in the arbiter and in each worker): the patches
+of BentoML's internals are applied (:func:`bento.patches.apply`, failing loudly), the settings
+are read once (:func:`startup_settings`) for what BentoML needs when the class is declared
+(workers, timeout, the request models' bounds, the body limit); each worker's instance reads
+them again in ``__init__``.
 
 Endpoints (POST, JSON or multipart; OpenAPI at ``/docs.json``, try-it page at ``/``):
 ``recommend``, ``recommend_text``, ``recommend_image``, ``analyze_audio``, ``analyze_hrv``,
@@ -22,7 +29,6 @@ import functools
 import gc
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,33 +38,37 @@ import anyio
 import bentoml
 from bentoml.models import BentoModel
 from pydantic import Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from bento import webapp
-from bento.apicalls import bind_api_methods_once
-from bento.middleware import BodyLimit, cancel_request_timers
-from bento.sockets import per_worker_sockets
+from bento import patches, webapp
+from bento.middleware import BodyLimit
+from bento.uploads import upload, uploads
 from moodtune.errors import MoodtuneError
-from moodtune.serving.engine import Engine, Upload
-from moodtune.settings import get_settings
+from moodtune.serving.engine import Engine
+from moodtune.serving.requests import request_models
 
 log = logging.getLogger("moodtune.service")
-SETTINGS = get_settings()
-LIMITS = SETTINGS.service
-MODEL_NAMES = tuple(LIMITS.bento_models)
+PATCHED = patches.apply()  # before BentoML builds anything; raises PatchError when BentoML moved on
 CATALOG_MODEL = "moodtune-catalog"
 
 
-# Optional file parameters are spelled ``file: Path = None`` and ``files: list[Path] =
-# Field(default_factory=list)``: BentoML 1.4.39 makes ``Path`` an upload (FileSchema) only when
-# it is not inside a union; ``Path | None`` would validate a JSON string as a server path and
-# ``Optional[Path]`` fails to build the schema (FileSchema is unhashable).
+@functools.cache
+def startup_settings():
+    """The settings, read once when ``bentoml serve`` loads this module."""
+    from moodtune.settings import get_settings
+
+    return get_settings()
+
+
+LIMITS = startup_settings().service
+REQUESTS = request_models(LIMITS)
+
 
 # --- HTTP helpers ------------------------------------------------------------------------------
 
 
-def error_response(exc: MoodtuneError) -> JSONResponse:
-    return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status_code=exc.status_code)
+def error_response(exc: MoodtuneError):
+    return patches.error_body(exc.status_code, type(exc).__name__, str(exc))
 
 
 def answers(fn):
@@ -70,52 +80,50 @@ def answers(fn):
             answer = await fn(self, *args, **kwargs)
         except MoodtuneError as exc:
             return error_response(exc)
-        return answer if isinstance(answer, Response) else JSONResponse(answer)
+        if isinstance(answer, Response):
+            return answer
+        from moodtune.serving.answers import dumps
+
+        return Response(dumps(answer), media_type="application/json")
 
     return wrapper
 
 
-def upload(path: Path | None, what: str, limit: int) -> Upload | None:
-    """Read a file BentoML stored for this request (its own temp file, never a client path)."""
-    if path is None:
-        return None
-    path = Path(path)
-    temp_root = Path(tempfile.gettempdir()).resolve()
-    resolved = path.resolve()
-    if temp_root not in resolved.parents or not resolved.parent.name.startswith("bentoml-request-"):
-        raise MoodtuneError(f"{what}: upload the file itself (multipart/form-data); paths are not read")
-    size = resolved.stat().st_size
-    if size > limit:
-        raise MoodtuneError(f"{what} is {size:,} bytes; the limit is {limit:,}")
-    name = resolved.name
-    # BentoML names the temp file "tmpXXXXXXXX<client file name>"; keep the client's name for display
-    display = name[11:] if name.startswith("tmp") and len(name) > 11 else name
-    return Upload(display or what, resolved.read_bytes())
+# --- the request bodies: the request models plus their file fields ---------------------------------
+# Files are spelled ``file: Path = None`` / ``files: list[Path] = Field(default_factory=list)``:
+# BentoML 1.4.39 makes ``Path`` an upload (FileSchema) only when it is not inside a union. The
+# endpoints read the files from the form (bento/uploads.py), never from these paths.
 
 
-def _refuse_remote_files() -> None:
-    """BentoML's multipart parser downloads a file field given as a URL string; moodtune never
-    fetches anything a client names, so such a field is refused (400) instead."""
-    from _bentoml_impl import serde
-    from bentoml.exceptions import BadInput
-    from starlette.datastructures import UploadFile
-
-    async def ensure_file(obj):
-        if isinstance(obj, UploadFile):
-            return obj
-        raise BadInput("file fields take an uploaded file (multipart/form-data); "
-                       "URLs and paths are not fetched")
-
-    serde.MultipartSerde.ensure_file = staticmethod(ensure_file)
+class RecommendBody(REQUESTS.Recommend):
+    files: list[Path] = Field(default_factory=list, description="audio files to rank with the catalog ids")
 
 
-_refuse_remote_files()
-cancel_request_timers()
-bind_api_methods_once()
-per_worker_sockets()  # applies in `bentoml serve`'s own process, which imports this module first
+class RecommendTextBody(REQUESTS.RecommendText):
+    pass
 
 
-def missing_models_message(missing: list[tuple[str, str]]) -> str:
+class RecommendImageBody(REQUESTS.RecommendImage):
+    image: Path = Field(description="a photo with a face (JPEG, PNG, WEBP, BMP, GIF, TIFF)")
+
+
+class AnalyzeAudioBody(REQUESTS.AnalyzeAudio):
+    file: Path = Field(description="one audio clip (wav, mp3, ogg, flac)")
+
+
+class AnalyzeHrvBody(REQUESTS.AnalyzeHrv):
+    file: Path = Field(None, description="RR intervals (ms, one per line) or a CSV with the eight metrics")
+
+
+class FeedbackBody(REQUESTS.Feedback):
+    file: Path = Field(None, description="RR intervals (ms, one per line) or a CSV with the eight metrics")
+
+
+class ModelsBody(REQUESTS.Models):
+    pass
+
+
+def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str:
     """One line per model missing from the BentoML store: is there a champion to import, or
     must it be built first?"""
     from moodtune import registry
@@ -126,7 +134,7 @@ def missing_models_message(missing: list[tuple[str, str]]) -> str:
         champion = None
         if name != CATALOG_MODEL:
             try:
-                champion = registry.champion(name, SETTINGS)
+                champion = registry.champion(name, settings or startup_settings())
             except Exception:  # the registry itself may be unreachable
                 champion = None
         if champion is not None:
@@ -171,37 +179,40 @@ class Moodtune:
         from moodtune.feedback import open_store
         from moodtune.serving.eventlog import EventWriter
         from moodtune.serving.models import ModelHolder
+        from moodtune.settings import get_settings
 
         torch.set_num_threads(1)  # small networks; leave the cores to concurrent requests
-        self.settings = SETTINGS
+        self.settings = settings = get_settings()
+        self.limits = settings.service
         self.holder = ModelHolder(self._load_bento_models())
-        self.store = open_store(settings=SETTINGS)
-        self.writer = EventWriter(self.store, batch_max=LIMITS.log_batch_max,
-                                  recommendation_sync=SETTINGS.feedback.recommendation_sync)
-        self.engine = Engine(SETTINGS, self.holder, self.writer)
+        self.store = open_store(settings=settings)
+        self.writer = EventWriter(self.store, batch_max=self.limits.log_batch_max,
+                                  recommendation_sync=settings.feedback.recommendation_sync)
+        self.engine = Engine(settings, self.holder, self.writer)
         self._warm_up()
         # Models, jieba's dictionary and the catalog are millions of long-lived objects: keep
         # them out of the cyclic GC, whose full passes over them stalled every request ~0.5 s.
         gc.collect()
         gc.freeze()
-        log.info("moodtune serving %s", self.holder.current.versions)
-        if LIMITS.reload_interval_seconds > 0:
+        log.info("moodtune serving %s (patches: %s)", self.holder.current.versions, ", ".join(PATCHED))
+        if self.limits.reload_interval_seconds > 0:
             threading.Thread(target=self._follow_registry, name="moodtune-champion-poller", daemon=True).start()
 
     def _follow_registry(self) -> None:
         """Poll the registry's champion aliases; load what changed and swap it in between
         requests. A failed load keeps the serving models (``refresh`` logs why)."""
         while True:
-            time.sleep(LIMITS.reload_interval_seconds)
+            time.sleep(self.limits.reload_interval_seconds)
             # The catalog stays the one packed with the Bento; models follow the registry.
-            result = self.holder.refresh(SETTINGS, reload_catalog=False)
+            result = self.holder.refresh(self.settings, reload_catalog=False)
             if result.swapped:
                 log.info("hot-swapped %s; now serving %s", result.changed, self.holder.current.versions)
 
     def _stored(self) -> dict[str, Any]:
-        check_models_present()
+        check_models_present(self.settings)
+        names = set(self.limits.bento_models)
         return {name: getattr(self, attr) for name, attr in self.REFS.items()  # resolved stored models
-                if name == CATALOG_MODEL or name in MODEL_NAMES}
+                if name == CATALOG_MODEL or name in names}
 
     def _load_bento_models(self):
         from datetime import UTC, datetime
@@ -216,7 +227,7 @@ class Moodtune:
                 continue
             labels = model.info.labels
             models[name] = load_model_dir(
-                name, Path(model.path), labels.get("mlflow_version", str(model.tag.version)), SETTINGS,
+                name, Path(model.path), labels.get("mlflow_version", str(model.tag.version)), self.settings,
                 source=f"bentoml:{model.tag}", run_id=labels.get("run_id") or None,
             )
         catalog = stored[CATALOG_MODEL]
@@ -231,7 +242,7 @@ class Moodtune:
             pass
         ids = list(ms.catalog.positions)[:4]
         if ids:
-            self.engine.plan_recommend(track_ids=ids, age=30, gender="female", mood=3, k=1)
+            self.engine.plan_recommend(REQUESTS.Recommend(track_ids=ids, age=30, gender="female", mood=3, k=1))
 
     def __is_ready__(self) -> bool:
         return self.holder.ready
@@ -250,115 +261,74 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def recommend(
-        self,
-        age: int,
-        gender: str,
-        mood: int,
-        track_ids: list[str] | None = None,
-        files: list[Path] = Field(default_factory=list),  # see the note on file parameters
-        k: int = LIMITS.default_k,
-    ) -> dict:
+    async def recommend(self, req: RecommendBody, /, ctx: bentoml.Context) -> dict:
         """Top-k of a playlist (catalog `track_ids` and/or uploaded audio `files`) for a listener
         (age in years, gender female/male, mood 1 = sad .. 5 = happy): each track with its score,
         the probability the policy picks it first, its emotion and genre profile and a reason;
         the model versions; and the `recommendation_id` to send feedback for."""
-        uploads = [upload(f, "audio file", LIMITS.max_file_bytes) for f in (files or [])]
-        if uploads:  # feature extraction takes a while: keep the event loop free
-            plan = await anyio.to_thread.run_sync(functools.partial(
-                self.engine.plan_recommend, track_ids=track_ids, uploads=uploads, age=age, gender=gender,
-                mood=mood, k=k))
+        songs = await uploads(ctx, "files", "audio file", self.limits.max_file_bytes)
+        if songs:  # feature extraction takes a while: keep the event loop free
+            plan = await anyio.to_thread.run_sync(self.engine.plan_recommend, req, songs)
         else:
-            plan = self.engine.plan_recommend(track_ids=track_ids, age=age, gender=gender, mood=mood, k=k)
+            plan = self.engine.plan_recommend(req)
         return await self._logged(plan)
 
     @bentoml.api
     @answers
-    async def recommend_text(
-        self,
-        text: str,
-        k: int = LIMITS.default_k,
-        age: int | None = None,
-        gender: str | None = None,
-        mood: int | None = None,
-    ) -> dict:
+    async def recommend_text(self, req: RecommendTextBody, /) -> dict:
         """Tracks for a Chinese text: its emotion (DLUT), the keywords behind it and the
         nearest tracks. With age, gender and mood the recommendation is logged (its
         `recommendation_id` takes feedback)."""
-        plan = self.engine.plan_text(text, k, age=age, gender=gender, mood=mood)
-        return await self._logged(plan)
+        return await self._logged(self.engine.plan_text(req))
 
     @bentoml.api
     @answers
-    async def recommend_image(
-        self,
-        image: Path,
-        k: int = LIMITS.default_k,
-        age: int | None = None,
-        gender: str | None = None,
-        mood: int | None = None,
-    ) -> dict:
+    async def recommend_image(self, req: RecommendImageBody, /, ctx: bentoml.Context) -> dict:
         """Tracks for a photo: the faces found (boxes, expressions), the people's emotion and
         the nearest tracks. A photo without a face is refused with 422."""
-        photo = upload(image, "photo", LIMITS.max_file_bytes)
-        plan = await anyio.to_thread.run_sync(functools.partial(
-            self.engine.plan_image, photo, k, age=age, gender=gender, mood=mood))
+        photo = await upload(ctx, "image", "photo", self.limits.max_file_bytes)
+        if photo is None:
+            raise MoodtuneError("image: upload the photo itself (multipart/form-data)")
+        plan = await anyio.to_thread.run_sync(self.engine.plan_image, req, photo)
         return await self._logged(plan)
 
     @bentoml.api
     @answers
-    async def analyze_audio(self, file: Path) -> dict:
+    async def analyze_audio(self, req: AnalyzeAudioBody, /, ctx: bentoml.Context) -> dict:
         """One clip -> its GEMS-6 emotion and genre probabilities."""
-        clip = upload(file, "audio file", LIMITS.max_file_bytes)
+        clip = await upload(ctx, "file", "audio file", self.limits.max_file_bytes)
+        if clip is None:
+            raise MoodtuneError("file: upload the audio file itself (multipart/form-data)")
         return await anyio.to_thread.run_sync(self.engine.analyze_audio, clip)
 
     @bentoml.api
     @answers
-    async def analyze_hrv(
-        self,
-        rr: list[float] | None = None,
-        metrics: dict[str, float] | None = None,
-        file: Path = None,  # see the note on file parameters
-    ) -> dict:
+    async def analyze_hrv(self, req: AnalyzeHrvBody, /, ctx: bentoml.Context) -> dict:
         """HRV -> stress level (low, medium, high) and probabilities, from exactly one of: `rr`
         (RR intervals in ms), `metrics` (MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF) or
         `file` (RR intervals one per line, or a CSV with the eight metrics)."""
-        data = upload(file, "HRV file", LIMITS.max_hrv_bytes)
-        return await anyio.to_thread.run_sync(functools.partial(
-            self.engine.analyze_hrv, rr=rr, metrics=metrics, upload=data))
+        data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
+        return await anyio.to_thread.run_sync(self.engine.analyze_hrv, req, data)
 
     @bentoml.api
     @answers
-    async def feedback(
-        self,
-        recommendation_id: str,
-        track_id: str,
-        rr: list[float] | None = None,
-        metrics: dict[str, float] | None = None,
-        file: Path = None,  # see the note on file parameters
-        stress_level: str | None = None,
-        client_key: str | None = None,
-    ) -> dict:
+    async def feedback(self, req: FeedbackBody, /, ctx: bentoml.Context) -> dict:
         """Store how a listener responded to a recommended track: HRV (`rr`, `metrics` or an
         uploaded `file`) read into a stress level, or an explicit `stress_level`. Returns the
         stored row (its `id`, the `reward`) once it is committed. `client_key` (8-64 letters,
         digits, `-_.:`; e.g. a UUID per feedback) makes a retry safe: the same key again returns
         the stored row with `replayed: true` instead of storing it twice."""
-        data = upload(file, "HRV file", LIMITS.max_hrv_bytes)
-        if rr is not None or metrics is not None or data is not None:  # reading HRV takes a few ms
-            extra, kwargs = await anyio.to_thread.run_sync(functools.partial(
-                self.engine.plan_feedback, recommendation_id=recommendation_id, track_id=track_id, rr=rr,
-                metrics=metrics, upload=data, stress_level=stress_level, client_key=client_key))
+        data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
+        if req.rr is not None or req.metrics is not None or data is not None:  # reading HRV takes a few ms
+            reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data)
         else:
-            extra, kwargs = self.engine.plan_feedback(recommendation_id=recommendation_id, track_id=track_id,
-                                                      metrics=metrics, stress_level=stress_level,
-                                                      client_key=client_key)
+            reading, kwargs = self.engine.plan_feedback(req)
         row = await self.writer.feedback(**kwargs)
-        return self.engine.feedback_answer(row, extra["reading"])
+        return self.engine.feedback_answer(row, reading)
 
     @bentoml.api
     @answers
-    async def models(self) -> dict:
+    async def models(self, req: ModelsBody, /) -> dict:
         """The serving model versions, where each came from and when it was loaded."""
         return self.engine.models()
 
@@ -366,17 +336,19 @@ class Moodtune:
 Moodtune.add_asgi_middleware(BodyLimit, max_bytes=LIMITS.max_request_bytes)
 
 
-def check_models_present() -> None:
+def check_models_present(settings=None) -> None:
     """Every referenced model must be in the BentoML store (checked when this module is loaded,
     before BentoML resolves the references): otherwise stop with what to build or import."""
+    settings = settings or startup_settings()
+    names = set(settings.service.bento_models)
     missing = []
     for name, attr in Moodtune.inner.REFS.items():
-        if name != CATALOG_MODEL and name not in MODEL_NAMES:
+        if name != CATALOG_MODEL and name not in names:
             continue
         if getattr(Moodtune.inner, attr).stored is None:
             missing.append((name, "not in the BentoML store"))
     if missing:
-        raise RuntimeError(missing_models_message(missing))
+        raise RuntimeError(missing_models_message(missing, settings))
 
 
 check_models_present()

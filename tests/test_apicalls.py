@@ -1,4 +1,4 @@
-"""BentoML API methods bound to the service instance once (bento/apicalls.py)."""
+"""BentoML API methods bound to the service instance once (bento/patches.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import inspect
 import bentoml
 from pydantic import Field
 
-from bento.apicalls import bind_api_methods_once
+from bento.patches import bind_api_methods_once
 
 
 @bentoml.service

@@ -112,3 +112,74 @@ def test_acknowledged_events_survive_a_killed_writer_process(settings):
     assert store.count_recommendations() == 30
     assert all(store.get_recommendation(i).chosen == ["t0"] for i in acknowledged)
     store.close()
+
+
+@pytest.fixture
+def held_writer(settings):
+    """A store, its writer, and a way to hold the writer's cross-process lock: jobs submitted
+    while it is held queue up and go into one group when it is released."""
+    import contextlib
+    import fcntl
+    from pathlib import Path
+
+    store = FeedbackStore(settings=settings)
+    writer = EventWriter(store, recommendation_sync="normal")
+
+    @contextlib.contextmanager
+    def held():
+        fd = os.open(Path(store.engine.url.database).with_suffix(".writer.lock"), os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    yield store, writer, held
+    writer.close()
+    store.close()
+
+
+def test_a_group_the_database_refuses_is_retried_row_by_row(held_writer):
+    store, writer, held = held_writer
+    # past the request model (model_construct skips validation): the table's CHECK refuses age 200
+    bad = RecommendationEvent.model_construct(**{**dict(event()), "age": 200})
+    with held():
+        first = writer.submit_recommendation(event())  # taken alone, waits for the lock
+        futures = [writer.submit_recommendation(event(1 + i % 5)) for i in range(10)]
+        refused = writer.submit_recommendation(bad)
+        futures += [writer.submit_recommendation(event()) for _ in range(5)]
+    first.result(60)
+    ids = [f.result(60) for f in futures]
+    with pytest.raises(Exception, match="CHECK constraint failed"):
+        refused.result(60)
+    # the group of 16 failed as a whole, then each row went alone: 15 stored, the bad one not
+    assert writer.commits == 1 + 15 and writer.rows == 16
+    assert store.count_recommendations() == 16
+    assert all(store.get_recommendation(i).k == 2 for i in ids)
+
+
+def test_feedback_is_group_committed_and_a_refused_row_fails_alone(held_writer):
+    store, writer, held = held_writer
+    rid = writer.record_recommendation(event(), timeout=60)
+    with held():
+        blocker = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="low")
+        good = [writer.submit_feedback(recommendation_id=rid, track_id=f"t{i % 6}", stress_level="medium",
+                                       metrics=METRICS, client_key=f"group-key-{i:04d}") for i in range(20)]
+        retry = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="medium",
+                                       metrics=METRICS, client_key="group-key-0000")  # same key, same group
+        wrong = writer.submit_feedback(recommendation_id=rid, track_id="not-a-candidate", stress_level="high")
+    blocker.result(60)
+    rows = [f.result(60) for f in good]
+    with pytest.raises(InvalidFeedback, match="was not among the candidates"):
+        wrong.result(60)
+    again = retry.result(60)
+    assert again.replayed and again.id == rows[0].id  # found inside the same transaction
+    # one FULL commit for the group of 22 (plus the blocker's own, unless it joined the group)
+    assert writer.feedback_commits in (1, 2)
+    assert [r.id for r in rows] == sorted(r.id for r in rows) and len({r.id for r in rows}) == 20
+    assert store.count_since(0) == 21
+    assert store.get_feedback(rows[-1].id).client_key == "group-key-0019"
+    # a bad row is refused in the caller, before it reaches the writer
+    with pytest.raises(InvalidFeedback, match="stress level"):
+        writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="calm")

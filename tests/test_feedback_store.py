@@ -191,7 +191,8 @@ def test_chosen_tracks_and_k(store):
 # --------------------------------------------------------------------------- bad input
 
 BAD_RECOMMENDATIONS = [
-    (dict(mood=0), "mood must be a whole number from 1 to 5"),
+    # one rule set for the service and the store (moodtune.fields): its message names the scale
+    (dict(mood=0), "mood must be a whole number from 1 \\(sad\\) to 5 \\(happy\\)"),
     (dict(mood=6), "mood"),
     (dict(mood=2.5), "mood"),
     (dict(mood=True), "mood"),

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from starlette.responses import JSONResponse, StreamingResponse
 
-from bento.middleware import RequestTimeout, cancel_request_timers
+from bento.patches import RequestTimeout
+from bento.patches import request_timeout as cancel_request_timers
 
 
 async def fast(scope, receive, send):
@@ -57,7 +58,8 @@ def bentoml_original():
 def test_a_request_that_does_not_answer_in_time_gets_504():
     [answer], _ = call(RequestTimeout(slow, timeout=0.1))
     assert answer.status_code == 504
-    assert answer.json() == {"error": "Not able to process the request in 0.1 seconds"}
+    # the service's one error shape (bento/patches.py error_body): BentoML's had no "type"
+    assert answer.json() == {"error": "Not able to process the request in 0.1 seconds", "type": "Timeout"}
 
 
 def test_a_started_response_is_not_cut_and_a_fast_one_passes():

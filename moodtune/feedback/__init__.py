@@ -1,19 +1,19 @@
 """The feedback store: logged recommendations and the listener feedback that answers them.
 
 Plain Python (SQLAlchemy); the service writes to it, the retraining sensor and job read it.
+:mod:`~moodtune.feedback.schema` (tables), :mod:`~moodtune.feedback.models` (the records it
+takes, validated), :mod:`~moodtune.feedback.records` (what it returns),
+:mod:`~moodtune.feedback.database` (URL, SQLite pragmas), :mod:`~moodtune.feedback.migration`,
+:mod:`~moodtune.feedback.store` (the store), :mod:`~moodtune.feedback.shared` (one per process).
 """
 
+from moodtune.feedback.database import default_url
+from moodtune.feedback.models import FeedbackInput, RecommendationEvent
+from moodtune.feedback.records import FeedbackRow, FeedbackWindow, Recommendation
 from moodtune.feedback.reward import STRESS_LEVELS, reward_for_stress
 from moodtune.feedback.schema import FEEDBACK_SOURCES, HRV_METRICS, RECOMMENDATION_SOURCES
-from moodtune.feedback.store import (
-    REPLAY_COLUMNS,
-    FeedbackRow,
-    FeedbackStore,
-    FeedbackWindow,
-    Recommendation,
-    default_url,
-    open_store,
-)
+from moodtune.feedback.shared import open_store
+from moodtune.feedback.store import REPLAY_COLUMNS, FeedbackStore
 
 __all__ = [
     "FEEDBACK_SOURCES",
@@ -21,10 +21,12 @@ __all__ = [
     "RECOMMENDATION_SOURCES",
     "REPLAY_COLUMNS",
     "STRESS_LEVELS",
+    "FeedbackInput",
     "FeedbackRow",
     "FeedbackStore",
     "FeedbackWindow",
     "Recommendation",
+    "RecommendationEvent",
     "default_url",
     "open_store",
     "reward_for_stress",

@@ -1,0 +1,359 @@
+"""Every change moodtune makes to BentoML's and circus's private internals, in one place.
+
+BentoML is pinned (``bentoml==1.4.39``, which pins its circus); each patch checks that version
+and that what it replaces exists, and :func:`apply` raises :class:`PatchError` at start-up
+when either does not hold, so an upgrade fails loudly instead of silently serving without a
+fix. Each patch is idempotent, and ``MOODTUNE_BENTO_PATCHES_OFF`` (comma-separated names)
+leaves some out, for the benchmark that measures what each buys (``benchmarks/service.py
+--without NAME``).
+
+* ``error_answers`` (:func:`error_answers`): request errors answer in the service's one error
+  shape: a body that does not match the request model is 422 naming every problem (BentoML:
+  400 with a list); a body that cannot be parsed (bad JSON, multipart without a boundary, a
+  part without headers) is 400 (BentoML turned Starlette's 400 into a 500); a media type other
+  than JSON or multipart is 415 (BentoML read it as JSON). Client errors are logged at INFO in
+  one line (BentoML: a traceback at ERROR per bad request).
+* ``refuse_remote_files`` (:func:`refuse_remote_files`): BentoML's multipart parser downloads a
+  file field given as a URL; moodtune never fetches what a client names (a security fix, no
+  speed figure).
+* ``request_timeout`` (:class:`RequestTimeout`): BentoML's ``TimeoutMiddleware`` left a 60 s
+  timer per request, and full GC passes over ~10,000 of them stalled a worker 15-65 ms.
+* ``per_worker_sockets`` (:func:`per_worker_sockets`): one ``SO_REUSEPORT`` listening socket per
+  worker; with the shared one a burst of connections landed mostly on one worker (46 of 50;
+  per-client means ~19 ms against ~57 ms).
+* ``bind_api_methods_once`` (:func:`bind_api_methods_once`): BentoML rebuilt each API method's
+  bound caller per request (``inspect.signature``, ~28 µs).
+
+The figures are from ``benchmarks/service.py`` (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import weakref
+from collections.abc import Callable
+
+BENTOML_VERSION = "1.4.39"
+log = logging.getLogger("moodtune.service")
+
+
+class PatchError(RuntimeError):
+    """A patch whose target is not the BentoML/circus it was written for."""
+
+
+def _require(name: str, owner, attribute: str) -> None:
+    import bentoml
+
+    if bentoml.__version__ != BENTOML_VERSION:
+        raise PatchError(f"patch {name!r} was written for BentoML {BENTOML_VERSION}, this is "
+                         f"{bentoml.__version__}: check bento/patches.py against the new version before serving")
+    if not hasattr(owner, attribute):
+        raise PatchError(f"patch {name!r}: {getattr(owner, '__name__', owner)}.{attribute} no longer exists in "
+                         f"BentoML {bentoml.__version__}; update bento/patches.py")
+
+
+# --- the one error shape -------------------------------------------------------------------------
+
+
+def error_body(status: int, kind: str, message: str):
+    """The service's error answer: ``{"error": <what to fix>, "type": <kind>}`` with ``status``."""
+    from starlette.responses import JSONResponse
+
+    response = JSONResponse({"error": message, "type": kind}, status_code=status)
+    response.moodtune_error = message  # for the one-line log
+    return response
+
+
+MEDIA_TYPES = ("application/json", "multipart/form-data")
+
+
+def _unsupported_media(request):
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        empty = request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+        if empty:
+            return None  # no body: BentoML reads it as {}
+        return error_body(415, "UnsupportedMediaType",
+                          "send the body as application/json (or multipart/form-data with files)")
+    media = content_type.split(";")[0].strip().lower()
+    if media not in MEDIA_TYPES:
+        return error_body(415, "UnsupportedMediaType",
+                          f"{media or 'this media type'} is not accepted: send application/json "
+                          "(or multipart/form-data with files)")
+    return None
+
+
+def _validation_answer(exc, model):
+    from moodtune.fields import describe
+
+    errors = exc.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        detail = next(e for e in errors if e["type"] == "json_invalid").get("ctx", {}).get("error", "")
+        return error_body(400, "InvalidBody", f"the body is not valid JSON ({detail})")
+    return error_body(422, "InvalidRequest", describe(exc, model))
+
+
+def error_answers() -> None:
+    """Wrap ``ServiceAppFactory.api_endpoint`` so request errors answer in the one shape."""
+    from _bentoml_impl.server.app import ServiceAppFactory
+
+    _require("error_answers", ServiceAppFactory, "api_endpoint")
+    if getattr(ServiceAppFactory.api_endpoint, "moodtune_patched", False):
+        return
+    from bentoml.exceptions import BentoMLException
+    from pydantic import ValidationError
+    from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException
+
+    endpoint = ServiceAppFactory.api_endpoint
+
+    async def api_endpoint(self, name, request):
+        response = _unsupported_media(request)
+        if response is None:
+            try:
+                response = await endpoint(self, name, request)
+            except ValidationError as exc:
+                response = _validation_answer(exc, self.service.apis[name].input_spec)
+            except HTTPException as exc:  # Starlette's form parser: missing boundary, a part without headers
+                if exc.status_code >= 500:
+                    raise
+                response = error_body(exc.status_code, "InvalidBody", f"the body cannot be read: {exc.detail}")
+            except MultiPartException as exc:
+                response = error_body(400, "InvalidBody", f"the body cannot be read: {exc.message}")
+            except BentoMLException as exc:
+                if exc.error_code.value >= 500:
+                    raise
+                response = error_body(exc.error_code.value, "BadRequest", str(exc))
+            except ValueError as exc:  # e.g. a form field of more than 4,300 digits (int parsing limit)
+                if not _from_parsing(exc):
+                    raise
+                response = error_body(400, "InvalidBody", f"the body cannot be read: {exc}")
+        if 400 <= response.status_code < 500:
+            log.info("%s %s %d %s", request.method, request.url.path, response.status_code,
+                     getattr(response, "moodtune_error", ""))
+        return response
+
+    api_endpoint.moodtune_patched = True
+    ServiceAppFactory.api_endpoint = api_endpoint
+
+
+def _from_parsing(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "parse_request":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+# --- remote files ----------------------------------------------------------------------------------
+
+
+def refuse_remote_files() -> None:
+    """A file field given as a URL string is refused (400), never downloaded."""
+    from _bentoml_impl import serde
+
+    _require("refuse_remote_files", serde.MultipartSerde, "ensure_file")
+    if getattr(serde.MultipartSerde.ensure_file, "moodtune_patched", False):
+        return
+    from bentoml.exceptions import BadInput
+    from starlette.datastructures import UploadFile
+
+    async def ensure_file(obj):
+        if isinstance(obj, UploadFile):
+            return obj
+        raise BadInput("file fields take an uploaded file (multipart/form-data); URLs and paths are not fetched")
+
+    ensure_file.moodtune_patched = True
+    serde.MultipartSerde.ensure_file = staticmethod(ensure_file)
+
+
+# --- request timeout -------------------------------------------------------------------------------
+
+
+class RequestTimeout:
+    """The request timeout of BentoML's ``TimeoutMiddleware`` (``traffic.timeout``: 504 when
+    the response has not started in time), with its timer cancelled once the response starts.
+
+    BentoML 1.4.39's middleware starts ``loop.call_later(timeout, ...)`` for every request and
+    never cancels it, so each request leaves a timer, a future and a bound method alive for the
+    whole timeout (60 s): ~10,000 per worker at 1,000 requests/s in the load test. They reach
+    the GC's oldest generation, and every full collection then walked them all, stalling the
+    worker 15 to 65 ms at a time."""
+
+    def __init__(self, app, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        deadline = asyncio.timeout(self.timeout)
+
+        async def started(message):
+            deadline.reschedule(None)  # a response under way is not timed out
+            await send(message)
+
+        try:
+            async with deadline:
+                await self.app(scope, receive, started)
+        except TimeoutError:
+            if not deadline.expired():  # the app's own TimeoutError
+                raise
+            await error_body(504, "Timeout", f"Not able to process the request in {self.timeout} seconds")(
+                scope, receive, send)
+
+
+def request_timeout() -> None:
+    """Make BentoML build :class:`RequestTimeout` where it builds its ``TimeoutMiddleware``
+    (it looks the class up in its module each time it assembles the app)."""
+    from bentoml._internal.server.http import traffic
+
+    _require("request_timeout", traffic, "TimeoutMiddleware")
+    if not getattr(traffic.TimeoutMiddleware, "moodtune_fixed", False):
+        fixed = type("TimeoutMiddleware", (RequestTimeout, traffic.TimeoutMiddleware), {"moodtune_fixed": True})
+        traffic.TimeoutMiddleware = fixed
+
+
+# --- one listening socket per worker ------------------------------------------------------------
+
+API_SOCKET = "_bento_api_server"  # the name BentoML gives the HTTP socket in circus
+
+
+def _per_worker(sock) -> bool:
+    return (getattr(sock, "name", None) == API_SOCKET and sock.family in (socket.AF_INET, socket.AF_INET6)
+            and sock.type == socket.SOCK_STREAM)
+
+
+def worker_socket(address: tuple, family: int, backlog: int) -> socket.socket:
+    """A non-blocking, inheritable TCP socket listening on ``address`` with ``SO_REUSEPORT``."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def per_worker_sockets() -> bool:
+    """Patch the circus arbiter that ``bentoml serve`` runs in-process so each HTTP worker
+    listens on its own ``SO_REUSEPORT`` socket; the kernel then hashes new connections over
+    the workers. Returns whether the patch is in place (not on platforms without the option).
+
+    BentoML 1.4.39 hands every worker the same listening socket (circus binds it once and
+    passes its fd) and whichever worker's loop wakes first accepts. Here the API server's
+    socket is bound with ``SO_REUSEPORT`` but never listens: it only reserves the port (a port
+    already in use still fails at start-up: it is first bound without the option), and each
+    worker gets its own listening socket on that address. Circus has this itself
+    (``so_reuseport``) but only for sockets named in the watcher's ``cmd``; BentoML names it in
+    ``args``. As with any ``SO_REUSEPORT`` listener, a process of the same user that sets the
+    option too could join the group; the kernel refuses it to other users."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return False
+    from circus.process import Process
+    from circus.sockets import CircusSocket
+
+    _require("per_worker_sockets", Process, "_get_sockets_fds")
+    _require("per_worker_sockets", CircusSocket, "bind_and_listen")
+    if getattr(Process._get_sockets_fds, "moodtune_per_worker", False):
+        return True
+    bind_and_listen = CircusSocket.bind_and_listen
+    get_sockets_fds = Process._get_sockets_fds
+
+    def reserve_port(self):
+        if not _per_worker(self):
+            return bind_and_listen(self)
+        try:
+            with socket.socket(self.family, socket.SOCK_STREAM) as probe:  # is anyone on the port?
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((self.host, self.port))
+            self.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            self.bind((self.host, self.port))
+        except OSError as e:
+            raise OSError(e.errno, f"cannot serve on {self.host}:{self.port}: {e.strerror} "
+                                   "(choose another --port, or stop what holds it)") from e
+        self.setblocking(False)
+
+    def own_socket_fds(self):
+        fds = get_sockets_fds(self)
+        shared = (self.watcher.sockets or {}).get(API_SOCKET) if self.watcher is not None else None
+        if fds and shared is not None and API_SOCKET in fds and _per_worker(shared):
+            own = worker_socket(shared.getsockname(), shared.family, shared.backlog)
+            fds[API_SOCKET] = own.fileno()
+            self._sockets.append(own)  # circus drops (and so closes) these once the worker is forked
+        return fds
+
+    own_socket_fds.moodtune_per_worker = True
+    CircusSocket.bind_and_listen = reserve_port
+    Process._get_sockets_fds = own_socket_fds
+    return True
+
+
+# --- API methods bound once ----------------------------------------------------------------------
+
+
+def bind_api_methods_once() -> bool:
+    """Patch ``APIMethod._local_call`` to reuse the bound caller per (instance, method).
+
+    BentoML 1.4.39 finds the function to call with ``getattr(instance, name).local`` per
+    request, and ``APIMethod.__get__`` rebuilds it each time: ``inspect.signature``, a new
+    closure and ``functools.wraps``, about 28 µs. What it builds depends only on the method and
+    the instance. Returns whether the patch is in place."""
+    from _bentoml_sdk.method import APIMethod
+
+    _require("bind_api_methods_once", APIMethod, "_local_call")
+    if getattr(APIMethod._local_call, "moodtune_cached", False):
+        return True
+    build = APIMethod._local_call
+    bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # instance -> {id(method): caller}
+
+    def local_call(self, instance):
+        try:
+            callers = bound.setdefault(instance, {})
+        except TypeError:  # an instance that cannot be a weak key: build every time, as BentoML does
+            return build(self, instance)
+        caller = callers.get(id(self))
+        if caller is None:
+            caller = callers[id(self)] = build(self, instance)
+        return caller
+
+    local_call.moodtune_cached = True
+    APIMethod._local_call = local_call
+    return True
+
+
+PATCHES: dict[str, Callable[[], object]] = {
+    "error_answers": error_answers,
+    "refuse_remote_files": refuse_remote_files,
+    "request_timeout": request_timeout,
+    "per_worker_sockets": per_worker_sockets,
+    "bind_api_methods_once": bind_api_methods_once,
+}
+
+
+def apply() -> list[str]:
+    """Apply every patch (but those named in ``MOODTUNE_BENTO_PATCHES_OFF``); the names applied.
+    Raises :class:`PatchError` when a target is not what the patch was written for."""
+    off = {n.strip() for n in os.environ.get("MOODTUNE_BENTO_PATCHES_OFF", "").split(",") if n.strip()}
+    unknown = off - set(PATCHES)
+    if unknown:
+        raise PatchError(f"MOODTUNE_BENTO_PATCHES_OFF names unknown patches {sorted(unknown)}; "
+                         f"they are {', '.join(PATCHES)}")
+    applied = []
+    for name, patch in PATCHES.items():
+        if name not in off:
+            patch()
+            applied.append(name)
+    return applied
+
+
+__all__ = ["PATCHES", "PatchError", "RequestTimeout", "apply", "error_body"]

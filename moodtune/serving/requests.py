@@ -1,0 +1,146 @@
+"""The service's request models: one pydantic model per endpoint, with the bounds in the types.
+
+They are the contract: BentoML builds the OpenAPI schema and validates every request body from
+them (the ``bento`` adapter adds the file fields), and the :class:`~moodtune.serving.engine.Engine`
+takes the validated objects. Strict: an unknown field is refused and named, numbers are not
+parsed from strings, a bool is not a number. The bounds that are settings (``max_k``,
+``max_text_chars``, ``max_playlist``, ``max_rr_intervals``, ``default_k``) come from
+``params.yaml`` ``service``, so the models are built per settings by :func:`request_models`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from moodtune.fields import Age, ClientKey, Gender, Mood, RecommendationId, StressLevel, TrackId
+
+Number = Annotated[float, Field(strict=True)]  # an int or a float, never a string or a bool
+
+
+class Request(BaseModel):
+    """Strict: unknown fields are refused (and named in the message)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OptionalListener(Request):
+    """age, gender and mood: all three (the recommendation is logged for feedback) or none."""
+
+    age: Age | None = None
+    gender: Gender | None = None
+    mood: Mood | None = None
+
+    @model_validator(mode="after")
+    def _together(self) -> OptionalListener:
+        given = [v is not None for v in (self.age, self.gender, self.mood)]
+        if any(given) and not all(given):
+            raise ValueError("give age, gender and mood together (to log the recommendation for feedback), "
+                             "or none of them")
+        return self
+
+    @property
+    def has_listener(self) -> bool:
+        return self.age is not None
+
+
+class AnalyzeAudio(Request):
+    """One audio clip (the file field is added by the HTTP adapter)."""
+
+
+class Models(Request):
+    """No fields."""
+
+
+@dataclass(frozen=True)
+class RequestModels:
+    """The request models for one set of limits (``settings.service``)."""
+
+    Recommend: type[Request]
+    RecommendText: type[Request]
+    RecommendImage: type[Request]
+    AnalyzeAudio: type[Request]
+    AnalyzeHrv: type[Request]
+    Feedback: type[Request]
+    Models: type[Request]
+
+
+def request_models(limits) -> RequestModels:
+    """The request models with the bounds of ``limits`` (``settings.service``)."""
+    return _build(int(limits.max_k), int(limits.default_k), int(limits.max_playlist), int(limits.max_text_chars),
+                  int(limits.max_rr_intervals))
+
+
+@functools.cache
+def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr: int) -> RequestModels:
+    K = Annotated[int, Field(strict=True, ge=1, le=max_k, description=f"from 1 to {max_k} (how many tracks)")]
+    rr_rule = f"RR intervals in milliseconds (at most {max_rr:,})"
+    RR = Annotated[list[Number], Field(description=rr_rule, json_schema_extra={"maxItems": max_rr})]
+    Metrics = Annotated[dict[str, Number], Field(
+        description="the eight HRV metrics MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF (numbers)")]
+
+    def _count(value: Any, what: str, limit: int, unit: str) -> Any:
+        if isinstance(value, list) and len(value) > limit:
+            raise ValueError(f"{what} has {len(value):,} {unit}; the limit is {limit:,}")
+        return value
+
+    class Recommend(Request):
+        """Rank a playlist (catalog ``track_ids`` and/or uploaded audio) for a listener."""
+
+        age: Age
+        gender: Gender
+        mood: Mood
+        track_ids: Annotated[list[TrackId], Field(
+            description=f"catalog track ids (at most {max_playlist})",
+            json_schema_extra={"maxItems": max_playlist})] | None = None
+        k: K = default_k
+
+        @field_validator("track_ids", mode="before")
+        @classmethod
+        def _playlist(cls, value: Any) -> Any:
+            return _count(value, "the playlist", max_playlist, "tracks")
+
+    class RecommendText(OptionalListener):
+        """Tracks for a Chinese text."""
+
+        text: Annotated[str, Field(strict=True, description=f"a sentence in Chinese (1 to {max_text} characters)",
+                                   json_schema_extra={"minLength": 1, "maxLength": max_text})]
+        k: K = default_k
+
+        @field_validator("text")
+        @classmethod
+        def _text(cls, value: str) -> str:
+            if not value.strip():
+                raise ValueError("text is empty: write a sentence (in Chinese) about how you feel")
+            if len(value) > max_text:
+                raise ValueError(f"text has {len(value)} characters; keep it to {max_text}")
+            return value
+
+    class RecommendImage(OptionalListener):
+        """Tracks for a photo (the file field is added by the HTTP adapter)."""
+
+        k: K = default_k
+
+    class AnalyzeHrv(Request):
+        """HRV from exactly one of ``rr``, ``metrics`` or an uploaded file."""
+
+        rr: RR | None = None
+        metrics: Metrics | None = None
+
+        @field_validator("rr", mode="before")
+        @classmethod
+        def _rr(cls, value: Any) -> Any:
+            return _count(value, "rr", max_rr, "RR intervals")
+
+    class Feedback(AnalyzeHrv):
+        """How a listener responded to a recommended track: HRV or a stated stress level."""
+
+        recommendation_id: RecommendationId
+        track_id: TrackId
+        stress_level: StressLevel | None = None
+        client_key: ClientKey | None = None
+
+    return RequestModels(Recommend, RecommendText, RecommendImage, AnalyzeAudio, AnalyzeHrv, Feedback, Models)
