@@ -292,6 +292,8 @@ def main(argv=None) -> int:
     parser.add_argument("--playlist", type=int, default=24, help="catalog ids per recommend request")
     parser.add_argument("--workers", type=int, default=None, help="BentoML workers (default: params.yaml)")
     parser.add_argument("--no-reference", action="store_true", help="skip the in-process event-log comparison")
+    parser.add_argument("--without", action="append", default=[], metavar="PATCH",
+                        help="serve without this patch of bento/patches.py (repeatable), to measure what it buys")
     args = parser.parse_args(argv)
     if not args.no_reference:
         event_log_reference()
@@ -305,7 +307,9 @@ def main(argv=None) -> int:
         from bento.testing import ServiceProcess, import_models
 
         db_path = Path(tmp.name) / "feedback.db"
-        env = {**os.environ, "MOODTUNE_FEEDBACK__URL": f"sqlite:///{db_path}", "BENTOML_DO_NOT_TRACK": "True"}
+        env = {**os.environ, "MOODTUNE_FEEDBACK__URL": f"sqlite:///{db_path}", "BENTOML_DO_NOT_TRACK": "True",
+               "MOODTUNE_SERVICE__RATE_LIMIT_PER_MINUTE": "0",  # the load comes from one address
+               "MOODTUNE_BENTO_PATCHES_OFF": ",".join(args.without)}
         if args.workers:
             env["MOODTUNE_SERVICE__WORKERS"] = str(args.workers)
         import_models(env)

@@ -40,7 +40,11 @@ from bentoml.models import BentoModel
 from pydantic import Field
 from starlette.responses import Response
 
+import moodtune
 from bento import patches, webapp
+from bento.access import AccessControl
+from bento.apidocs import ApiDocs
+from bento.lifecycle import die_with_parent
 from bento.middleware import BodyLimit
 from bento.uploads import upload, uploads
 from moodtune.errors import MoodtuneError
@@ -181,6 +185,7 @@ class Moodtune:
         from moodtune.serving.models import ModelHolder
         from moodtune.settings import get_settings
 
+        die_with_parent()  # a worker never outlives the arbiter that supervises it
         torch.set_num_threads(1)  # small networks; leave the cores to concurrent requests
         self.settings = settings = get_settings()
         self.limits = settings.service
@@ -334,6 +339,8 @@ class Moodtune:
 
 
 Moodtune.add_asgi_middleware(BodyLimit, max_bytes=LIMITS.max_request_bytes)
+Moodtune.add_asgi_middleware(AccessControl, api_keys=LIMITS.api_keys, per_minute=LIMITS.rate_limit_per_minute)
+Moodtune.add_asgi_middleware(ApiDocs, service=Moodtune, version=moodtune.__version__)
 
 
 def check_models_present(settings=None) -> None:

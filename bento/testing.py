@@ -1,6 +1,8 @@
 """Start the real service in a subprocess (``bentoml serve`` on a free port), for the tests and
 the benchmark: the champions are imported first (``python -m bento.models``), readiness is
-``/readyz``, and the whole process group is stopped at the end."""
+``/readyz``, and the whole process group is stopped at the end. The service gets SIGTERM when
+the process that started it dies (a test run stopped by a CI limit or ``timeout`` included),
+and its workers die with it (:mod:`bento.lifecycle`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+
+from bento.lifecycle import child_dies_with_us
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +90,7 @@ class ServiceProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--host", "127.0.0.1",
              "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=child_dies_with_us(),
         )
         log.close()
         self.wait_ready(timeout)

@@ -261,6 +261,8 @@ class ServiceSettings(Section):
     reload_interval_seconds: float = Field(30.0, ge=0)  # poll the registry's champions; 0 = never
     timeout_s: int = Field(60, ge=1)  # per-request timeout
     log_batch_max: int = Field(256, ge=1)  # recommendation events committed together (group commit)
+    api_keys: tuple[str, ...] = ()  # when set, /feedback and /metrics need one (X-API-Key)
+    rate_limit_per_minute: int = Field(600, ge=0)  # writes per client per minute (per worker); 0 = off
 
 
 class StressRewards(Section):

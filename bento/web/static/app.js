@@ -13,21 +13,24 @@ function showError(message) {
   if (message) box.scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 
-async function call(endpoint, body) {
+const API_KEY = "moodtune-api-key";  // only needed when the service sets service.api_keys (feedback)
+
+async function call(endpoint, body, retried) {
   // body: a plain object (sent as JSON) or FormData (multipart, for files)
-  const init = { method: "POST" };
+  const init = { method: "POST", headers: {} };
   if (body instanceof FormData) init.body = body;
-  else { init.body = JSON.stringify(body || {}); init.headers = { "Content-Type": "application/json" }; }
+  else { init.body = JSON.stringify(body || {}); init.headers["Content-Type"] = "application/json"; }
+  const key = localStorage.getItem(API_KEY);
+  if (key) init.headers["X-API-Key"] = key;
   const response = await fetch("/" + endpoint, init);
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }
-  if (Array.isArray(data) && data.length === 1) data = data[0];
-  if (!response.ok) {
-    let message = (data && data.error) || `${endpoint} failed with HTTP ${response.status}`;
-    if (data && Array.isArray(data.detail)) {
-      message += ": " + data.detail.map((d) => `${(d.loc || []).join(".")} ${d.msg}`).join("; ");
-    }
-    throw new Error(message);
+  if (response.status === 401 && !retried) {  // this service wants a key for writes: ask once
+    const given = window.prompt("This service needs an API key to save feedback:");
+    if (given) { localStorage.setItem(API_KEY, given.trim()); return call(endpoint, body, true); }
+  }
+  if (!response.ok) {  // every error answers {"error": <what to fix>, "type": <kind>}
+    throw new Error((data && data.error) || `${endpoint} failed with HTTP ${response.status}`);
   }
   return data;
 }
