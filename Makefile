@@ -20,7 +20,7 @@ DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVICE_PORT ?= 3001
 
-.PHONY: help install system-deps build rebuild up down status test test-fast lint bench clean
+.PHONY: help install system-deps build rebuild push pull up down status test test-fast lint bench clean
 
 help:
 	@echo "make up      install, build every asset on the demo data, start Dagster, MLflow UI and the service"
@@ -67,6 +67,14 @@ build: install $(DAGSTER_HOME)/dagster.yaml
 
 rebuild: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dvc repro --force
+
+# DVC's stored outputs to / from the default remote (.dvc/config: the folder moodtune-dvc-remote
+# beside the clone; another with `dvc remote modify --local local url s3://bucket/path`)
+push: install
+	$(BIN)/dvc push
+
+pull: install
+	$(BIN)/dvc pull
 
 up: build
 	@mkdir -p $(LOGS)

@@ -105,3 +105,28 @@ def test_every_code_dep_and_param_exists(stages):
             for part in str(param).split("."):
                 assert isinstance(node, dict) and part in node, f"stage {name}: no param {param} in params.yaml"
                 node = node[part]
+
+
+def test_dvcignore_keeps_bytecode_out_of_a_stage_s_code_hash(tmp_path):
+    """A stage that depends on a code folder stays up to date when Python writes __pycache__ there."""
+    import shutil
+    import subprocess
+    import sys
+
+    dvc = [sys.executable, "-m", "dvc"]
+    run = lambda *args: subprocess.run([*dvc, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)  # noqa: E731
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "code.py").write_text("X = 1\n")
+    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: python -c \"open('out.txt','w').write('1')\"\n"
+                                       "    deps: [pkg]\n    outs: [out.txt]\n")
+    assert run("init", "--no-scm", "-q").returncode == 0
+    shutil.copy(ROOT / ".dvcignore", tmp_path / ".dvcignore")
+    done = run("repro", "-q")
+    assert done.returncode == 0, done.stderr
+    cache = tmp_path / "pkg" / "__pycache__"
+    cache.mkdir()
+    (cache / "code.cpython-311.pyc").write_bytes(b"\x00bytecode")
+    status = run("status")
+    assert status.returncode == 0 and "changed" not in status.stdout, status.stdout
+    (tmp_path / "pkg" / "code.py").write_text("X = 2\n")  # a real change is still seen
+    assert "changed deps" in run("status").stdout
