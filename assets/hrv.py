@@ -41,7 +41,7 @@ def hrv_recordings(context, settings: SettingsResource) -> pd.DataFrame:
         per_file = table.groupby("file").agg(file_s=("file_seconds", "first"),
                                              used_s=("rr_ms", lambda x: sum(float(r.sum()) for r in x) / 1000))
         meta["rr_seconds_left_out"] = float((per_file["file_s"] - per_file["used_s"]).sum())
-    preview = table.drop(columns=[c for c in ("rr_ms",) if c in table]).head(12)
+    preview = table.drop(columns=[c for c in ("rr_ms", "baseline_rr_ms") if c in table]).head(12)
     meta["preview"] = MetadataValue.md(preview.to_markdown(index=False))
     context.add_output_metadata(meta)
     return table

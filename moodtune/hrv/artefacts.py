@@ -61,6 +61,7 @@ class Correction:
 def _one_pass(peaks: np.ndarray, thresholds: KubiosThresholds) -> tuple[dict, np.ndarray]:
     import neurokit2 as nk
 
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info, clean = nk.signal_fixpeaks(peaks, sampling_rate=_TICKS_PER_SECOND, iterative=False,
