@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets import audio, catalog, hrv, image, policy, retraining, serving, taxonomy, text
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource, StoredOutputsIOManager
+from jobs.executor import executor_for
 from jobs.pipeline import all_assets_job, taxonomy_job
 from jobs.retraining import build_feedback_retraining_sensor, policy_retraining_job
 from moodtune.settings import Settings, get_settings
@@ -39,6 +40,7 @@ def build_definitions(settings: Settings, settings_resource: SettingsResource | 
         jobs=JOBS,
         sensors=[build_feedback_retraining_sensor(settings.retrain.sensor_interval_seconds)],
         resources=build_resources(settings_resource),
+        executor=executor_for(settings),  # dagster.executor: multiprocess, or celery in the server profile
     )
 
 
