@@ -13,29 +13,34 @@ from typing import Any
 import numpy as np
 
 from moodtune.errors import InvalidHRV
+from moodtune.hrv.constants import LEVELS as STRESS_LEVELS
 from moodtune.serving.answers import Upload
 
-STRESS_LEVELS = ("low", "medium", "high")
 PROBA = ("p_low", "p_medium", "p_high")
 
 
 def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str, float] | None = None,
-             upload: Upload | None = None) -> dict[str, Any]:
-    """Exactly one of RR intervals (ms), the eight metrics, or an uploaded file -> the stress
-    level, its probabilities, the metrics it was read from and how (``source``)."""
+             upload: Upload | None = None, baseline: Upload | None = None,
+             sampling_rate: float | None = None) -> dict[str, Any]:
+    """Exactly one of RR intervals (ms), the eight metrics, or an uploaded file (RR, metrics or a
+    raw ECG/PPG CSV; ``sampling_rate`` in Hz for a signal without a time column) -> the stress
+    level, its probabilities, the metrics it was read from and how (``source``). An optional
+    ``baseline`` upload (the listener at rest) is read against, where the model uses it."""
     from moodtune.hrv import METRIC_COLUMNS
 
     given = [name for name, v in (("rr", rr), ("metrics", metrics), ("file", upload)) if v is not None]
     if len(given) != 1:
         raise InvalidHRV("give exactly one of rr (RR intervals in ms), metrics (the eight HRV metrics) "
                          f"or an RR/metrics CSV file; got {', '.join(given) or 'none'}")
+    ref = None if baseline is None else baseline.data
     if upload is not None:
         try:
-            table = reader.read(upload.data)
+            table = reader.read(upload.data, baseline=ref, filename=upload.name, sampling_rate=sampling_rate)
         except InvalidHRV as exc:
             raise InvalidHRV(f"{upload.name!r}: {exc}") from None
     else:
-        table = reader.read(dict(metrics) if metrics is not None else np.asarray(rr, dtype=float))
+        table = reader.read(dict(metrics) if metrics is not None else np.asarray(rr, dtype=float), baseline=ref,
+                            sampling_rate=sampling_rate)
     proba = table[list(PROBA)].to_numpy(dtype=float)
     from_rr = "n_intervals" in table.columns  # the reader adds the recording's counts to RR input
     used = {m: float(table[m].mean()) for m in METRIC_COLUMNS if m in table.columns}
