@@ -238,6 +238,7 @@ class PolicySettings(Section):
     eval_k: int = 3
     gate_floors: dict[str, float] = Field(default_factory=dict)
     gate_margin: float = 0.02
+    ope_min_ess: float = 10.0
 
 
 class ServiceSettings(Section):

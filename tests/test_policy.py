@@ -11,10 +11,11 @@ from gymnasium.utils.env_checker import check_env
 
 from moodtune import registry
 from moodtune.errors import InvalidInput
-from moodtune.policy import pipeline
+from moodtune.policy import pipeline, registration, train
 from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward
 from moodtune.policy.evaluation import RandomRanker, ndcg_at_k
 from moodtune.policy.features import N_STATE, SONG_COLUMNS, ListenerContext, state_matrix
+from moodtune.policy.packaging import load_ranker
 from moodtune.policy.ranking import PolicyRanker
 
 
@@ -111,24 +112,12 @@ def test_gate_refuses_an_untrained_policy(policy_stack):
     s = policy_stack["settings"]
     p = s.policy
     spec = policy_stack["result"].output_for_node("recommendation_env")
-    untrained = pipeline.train_policies(spec, p.model_copy(update={"seed_timesteps": 0}),
-                                        s.data_path("policy", "untrained"), timesteps=0)
-    table = pipeline.evaluate_policy(spec, {"a2c_session": pipeline.load_a2c(untrained["session"][0], "session", 0.1),
-                                            "random": RandomRanker(0)}, p, p.seeds[0])
-    by = table.set_index("policy")["mean_reward"]
-    scores = {"mean_reward": by["a2c_session"], "reward_lift_over_random": by["a2c_session"] - by["random"]}
+    untrained = train.train_policies(spec, p.model_copy(update={"seed_timesteps": 0}),
+                                     s.data_path("policy", "untrained"), timesteps=0)
+    ranker = load_ranker(untrained["session"][0], {"kind": "session", "temperature": 0.1})
     before = registry.champion("moodtune-policy", s).version
-    import mlflow
-    import mlflow.pyfunc
-
-    from moodtune.policy.packaging import PolicyPyfunc
-    meta = pipeline.write_meta(s.data_path("policy", "untrained", "meta.json"), "session", 0.1)
     with registry.start_run("untrained", settings=s):
-        info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(),
-                                       artifacts={"policy": untrained["session"][0], "meta": str(meta)})
-    version = registry.register(info.model_uri, "moodtune-policy", settings=s)
-    decision = registry.promote("moodtune-policy", version.version, scores, p.gate_floors, p.gate_margin,
-                                metric="mean_reward", settings=s)
+        decision = registration.register_policy(s, spec, ranker).gate.decision
     assert not decision.promoted
     assert registry.champion("moodtune-policy", s).version == before
 

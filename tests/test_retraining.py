@@ -8,8 +8,6 @@ challenger is promoted and a deliberately degraded one is not.
 import time
 
 import httpx
-import mlflow
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,22 +25,22 @@ from assets.retraining import retrained_policy
 from jobs.retraining import feedback_retraining_sensor, policy_retraining_job
 from moodtune import registry
 from moodtune.feedback.reward import reward_for_stress
-from moodtune.policy import pipeline
+from moodtune.policy import train
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
-from moodtune.policy.packaging import PolicyPyfunc
+from moodtune.policy.packaging import load_ranker, log_policy_model
 
 
 def _register_weak_champion(stack) -> str:
-    """A policy trained for a few hundred steps, made champion by hand (the test's start)."""
+    """An untrained policy (0 steps), made champion by hand (the test's start): the gate decides
+    on a paired interval, so the challenger must be clearly better, not better by noise."""
     s = stack["settings"]
     spec = stack["result"].output_for_node("recommendation_env")
-    weak = pipeline.train_policies(spec, s.policy.model_copy(update={"seeds": (0,), "seed_timesteps": 0}),
-                                   s.data_path("policy", "weak"), timesteps=400)
-    meta = pipeline.write_meta(s.data_path("policy", "weak", "meta.json"), "session", s.policy.temperature)
+    weak = train.train_policies(spec, s.policy.model_copy(update={"seeds": (0,), "seed_timesteps": 0}),
+                                s.data_path("policy", "weak"), timesteps=0)
+    ranker = load_ranker(weak["session"][0], {"kind": "session", "temperature": s.policy.temperature})
     with registry.start_run("weak champion", settings=s):
-        info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(),
-                                       artifacts={"policy": weak["session"][0], "meta": str(meta)})
-    version = registry.register(info.model_uri, POLICY_MODEL, settings=s)
+        uri = log_policy_model(ranker.model, "session", s.policy.temperature)
+    version = registry.register(uri, POLICY_MODEL, settings=s)
     registry.configure(s).set_registered_model_alias(POLICY_MODEL, s.registry.champion_alias, version.version)
     return str(version.version)
 
@@ -127,7 +125,7 @@ def test_better_challenger_promoted_and_degraded_one_refused(policy_stack, retra
     start = store.latest_feedback_id()
     last = _log_feedback(policy_stack, s.retrain.min_new_feedback, seed=1)
 
-    better = _run_job(retrain_defs, {"from_id": start, "to_id": last, "timesteps": 8000})
+    better = _run_job(retrain_defs, {"from_id": start, "to_id": last, "timesteps": 16000})
     assert better["promoted"], better["reason"]
     assert better["scores"]["mean_reward"] > better["scores"]["champion_mean_reward"]
     assert better["scores"]["replay_rows"] == s.retrain.min_new_feedback

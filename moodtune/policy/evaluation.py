@@ -140,8 +140,11 @@ def initial_ranking(world: World, policy, session: dict) -> np.ndarray:
 
 
 def evaluate(world: World, policies: dict, *, n_sessions: int, playlist_size: int, session_length: int,
-             calm_weight: float, k: int, seed: int) -> pd.DataFrame:
-    """One row per policy: mean_reward, hit_rate_at_k, ndcg_at_k, stress_reduction."""
+             calm_weight: float, k: int, seed: int, per_session: dict | None = None) -> pd.DataFrame:
+    """One row per policy: mean_reward, hit_rate_at_k, ndcg_at_k, stress_reduction.
+
+    ``per_session``: a dict to fill with each policy's session rewards, in session order (the
+    gate's paired comparison)."""
     env = ListeningSessionEnv(world, playlist_size=playlist_size, session_length=session_length, calm_weight=calm_weight)
     plan = sessions(world, n_sessions, playlist_size, seed)
     rows = []
@@ -159,6 +162,8 @@ def evaluate(world: World, policies: dict, *, n_sessions: int, playlist_size: in
             n = ndcg_at_k(rel, k)
             if n is not None:
                 ndcgs.append(n)
+        if per_session is not None:
+            per_session[name] = rewards
         rows.append({
             "policy": name,
             "mean_reward": float(np.mean(rewards)),

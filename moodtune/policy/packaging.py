@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -46,6 +47,23 @@ def input_example(song_features: np.ndarray, track_ids, listener: ListenerContex
     df.insert(0, "track_id", [str(t) for t in track_ids])
     df["age"], df["gender"], df["mood"] = listener.age, listener.gender, float(listener.mood)
     return df
+
+
+def write_meta(path: Path, kind: str, temperature: float, extra: dict | None = None) -> Path:
+    path.write_text(json.dumps({"kind": kind, "temperature": temperature, **(extra or {})}))
+    return path
+
+
+def log_policy_model(model, kind: str, temperature: float, meta: dict | None = None,
+                     example: pd.DataFrame | None = None) -> str:
+    """Log an SB3 model as the policy pyfunc in the active MLflow run; returns its model URI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        zip_path = Path(tmp) / "policy.zip"
+        model.save(zip_path)
+        meta_path = write_meta(Path(tmp) / "meta.json", kind, temperature, meta)
+        info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(), input_example=example,
+                                       artifacts={"policy": str(zip_path), "meta": str(meta_path)})
+    return info.model_uri
 
 
 def load_model_dir(path: Path, settings=None) -> PolicyRanker:

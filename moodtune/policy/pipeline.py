@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pandas as pd
 
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput
-from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, World
+from moodtune.policy.envs import ListeningSessionEnv, World
 from moodtune.policy.evaluation import (
     EmotionMatchRanker,
     PopularityRanker,
@@ -28,9 +27,8 @@ from moodtune.policy.listeners import (
     simulate_ratings,
     split_listeners,
 )
-from moodtune.policy.ranking import PolicyRanker
+from moodtune.policy.packaging import load_ranker
 from moodtune.policy.response import ResponseBank
-from moodtune.policy.train import train_a2c
 from moodtune.settings import PolicySettings
 
 
@@ -106,31 +104,6 @@ def make_session_env(spec: EnvSpec, p: PolicySettings, split: str = "train"):
     return lambda: ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight)
 
 
-def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
-    """Train the session policy once per seed and seed A's bandit policy once; save them."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    timesteps = p.timesteps if timesteps is None else timesteps
-    result = {"session": {}, "curves": {}, "timesteps": timesteps}
-    for seed in p.seeds:
-        model, curve = train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, hyper=dict(p.a2c))
-        path = out_dir / f"session_seed{seed}.zip"
-        model.save(path)
-        result["session"][seed] = str(path)
-        result["curves"][f"session_seed{seed}"] = curve.smoothed()
-    world = spec.world("train")
-    seed0 = p.seeds[0]
-    bandit, curve = train_a2c(lambda: SeedBanditEnv(world, p.seed_episode_length), timesteps=p.seed_timesteps,
-                              seed=seed0, n_envs=p.n_envs)
-    path = out_dir / "seed_bandit.zip"
-    bandit.save(path)
-    result["seed_bandit"] = str(path)
-    result["curves"]["seed_bandit"] = curve.smoothed()
-    # Seed A's score: mean reward per step over the last episodes of training.
-    tail = [r for _, r in curve.points[-50:]]
-    result["seed_score"] = float(np.mean(tail) / p.seed_episode_length) if tail else float("nan")
-    return result
-
-
 def baselines(spec: EnvSpec, seed: int) -> dict:
     train = spec.world("train")
     return {
@@ -142,23 +115,19 @@ def baselines(spec: EnvSpec, seed: int) -> dict:
     }
 
 
-def evaluate_policy(spec: EnvSpec, policies: dict, p: PolicySettings, seed: int) -> pd.DataFrame:
+def evaluate_policy(spec: EnvSpec, policies: dict, p: PolicySettings, seed: int,
+                    per_session: dict | None = None) -> pd.DataFrame:
     return evaluate(spec.world("test"), policies, n_sessions=p.eval_sessions, playlist_size=p.playlist_size,
-                    session_length=p.session_length, calm_weight=p.calm_weight, k=p.eval_k, seed=seed)
-
-
-def load_a2c(path: str | Path, kind: str, temperature: float) -> PolicyRanker:
-    from stable_baselines3 import A2C
-
-    return PolicyRanker(A2C.load(str(path), device="cpu"), kind=kind, temperature=temperature)
+                    session_length=p.session_length, calm_weight=p.calm_weight, k=p.eval_k, seed=seed,
+                    per_session=per_session)
 
 
 def evaluation_table(spec: EnvSpec, trained: dict, p: PolicySettings) -> pd.DataFrame:
     """Every policy on the held-out listeners, once per seed (A2C: the policy of that seed)."""
     frames = []
-    bandit = load_a2c(trained["seed_bandit"], "seed", p.temperature)
+    bandit = load_ranker(trained["seed_bandit"], {"kind": "seed", "temperature": p.temperature})
     for seed in p.seeds:
-        policies = {"a2c_session": load_a2c(trained["session"][seed], "session", p.temperature),
+        policies = {"a2c_session": load_ranker(trained["session"][seed], {"kind": "session", "temperature": p.temperature}),
                     "a2c_seed_bandit": bandit, **baselines(spec, seed)}
         table = evaluate_policy(spec, policies, p, seed)
         table.insert(1, "seed", seed)
@@ -174,6 +143,25 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("mean_reward_mean", ascending=False).reset_index()
 
 
-def write_meta(path: Path, kind: str, temperature: float, extra: dict | None = None) -> Path:
-    path.write_text(json.dumps({"kind": kind, "temperature": temperature, **(extra or {})}))
-    return path
+def recommendation_env(settings, audio_clips: pd.DataFrame, audio_features: pd.DataFrame,
+                       listeners: pd.DataFrame) -> EnvSpec:
+    """Songs as the champion audio model hears them, the listeners, and the HRV response bank
+    read by the champion stress model (both loaded through the one registry loader)."""
+    from moodtune import registry
+    from moodtune.feedback.reward import reward_for_stress
+    from moodtune.hrv import METRIC_COLUMNS, metrics
+    from moodtune.hrv.simulate import simulate_rr
+    from moodtune.policy.response import LEVELS
+
+    p = settings.policy
+    audio = registry.load_version(registry.AUDIO, None, settings)
+    hrv = registry.load_version(registry.HRV, None, settings)
+    bank = ResponseBank.build(
+        simulate_rr, metrics, lambda m: hrv.obj.predict_proba(pd.DataFrame(m, columns=list(METRIC_COLUMNS))),
+        tuple(METRIC_COLUMNS), grid_size=p.bank_grid, per_point=p.bank_per_point, seconds=p.bank_seconds,
+        rng=np.random.default_rng(settings.project.seed),
+    )
+    rewards = {level: reward_for_stress(level, settings.feedback.reward) for level in LEVELS}
+    versions = {registry.AUDIO: str(audio.version), registry.HRV: str(hrv.version)}
+    return build_env_spec(audio_clips, audio.obj.predict_proba(audio_features), listeners, bank, rewards, p,
+                          versions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -10,6 +11,10 @@ import torch
 from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+
+from moodtune.policy.envs import SeedBanditEnv
+from moodtune.policy.pipeline import EnvSpec, make_session_env
+from moodtune.settings import PolicySettings
 
 
 class LearningCurve(BaseCallback):
@@ -55,3 +60,28 @@ def train_a2c(
     if timesteps > 0:
         model.learn(total_timesteps=timesteps, callback=curve, reset_num_timesteps=False)
     return model, curve
+
+
+def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
+    """Train the session policy once per seed and seed A's bandit policy once; save them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timesteps = p.timesteps if timesteps is None else timesteps
+    result = {"session": {}, "curves": {}, "timesteps": timesteps}
+    for seed in p.seeds:
+        model, curve = train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs,
+                                 hyper=dict(p.a2c))
+        path = out_dir / f"session_seed{seed}.zip"
+        model.save(path)
+        result["session"][seed] = str(path)
+        result["curves"][f"session_seed{seed}"] = curve.smoothed()
+    world = spec.world("train")
+    bandit, curve = train_a2c(lambda: SeedBanditEnv(world, p.seed_episode_length), timesteps=p.seed_timesteps,
+                              seed=p.seeds[0], n_envs=p.n_envs)
+    path = out_dir / "seed_bandit.zip"
+    bandit.save(path)
+    result["seed_bandit"] = str(path)
+    result["curves"]["seed_bandit"] = curve.smoothed()
+    # Seed A's score: mean reward per step over the last episodes of training.
+    tail = [r for _, r in curve.points[-50:]]
+    result["seed_score"] = float(np.mean(tail) / p.seed_episode_length) if tail else float("nan")
+    return result

@@ -1,0 +1,182 @@
+"""The policy's one path: train -> evaluate on held-out listeners -> log -> register -> gate.
+
+The initial training (:func:`train_and_log` then :func:`evaluate_and_register`) and the
+retraining job (:func:`retrain_and_register`) both end in :func:`register_policy`: the
+candidate plays the held-out sessions (same listeners, playlists and random streams for every
+policy), the shared gate re-scores the champion on those same sessions and decides on the
+paired per-session difference (bootstrap interval), and, when logged feedback is given, the
+off-policy estimates of both on the same logged rows can veto a challenger that is worse
+there beyond the interval (only when the effective sample size allows a verdict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from moodtune import registry
+from moodtune.policy import pipeline, plots
+from moodtune.policy.evaluation import RandomRanker
+from moodtune.policy.features import ListenerContext
+from moodtune.policy.offpolicy import OffPolicyComparison, compare
+from moodtune.policy.packaging import input_example, load_ranker, log_policy_model
+from moodtune.policy.ranking import PolicyRanker
+from moodtune.policy.retrain import continue_training
+from moodtune.policy.train import train_policies
+from moodtune.settings import Settings
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class PolicyReport:
+    """A registered policy version, the gate's verdict and what it was decided on."""
+
+    gate: registry.GateReport
+    scores: dict[str, float]
+    table: pd.DataFrame  # held-out results (per seed and policy)
+    summary: pd.DataFrame | None = None  # mean and std over seeds, per policy
+    ope: OffPolicyComparison | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return self.gate.promoted
+
+    @property
+    def version(self) -> str:
+        return self.gate.version
+
+    @property
+    def reason(self) -> str:
+        return self.gate.reason
+
+    def metadata(self) -> dict[str, Any]:
+        """Plain values for Dagster metadata: the gate's, the scores and the off-policy check."""
+        meta = {**self.gate.metadata(), **{k: round(float(v), 4) for k, v in self.scores.items()}}
+        meta["ope_verdict"] = "no logged feedback" if self.ope is None else (
+            self.ope.refusal() or ("no worse than the champion" if self.ope.has_verdict
+                                   else "too few effective samples for a verdict"))
+        return meta
+
+
+def held_out(spec: pipeline.EnvSpec, ranker, settings: Settings, name: str = "candidate") -> registry.Evaluation:
+    """``ranker`` on the held-out sessions of the first seed: the gate's scores and per-session rewards."""
+    p = settings.policy
+    seed = p.seeds[0]
+    per: dict[str, list[float]] = {}
+    table = pipeline.evaluate_policy(spec, {name: ranker, "random": RandomRanker(seed)}, p, seed, per_session=per)
+    row = table.set_index("policy")
+    scores = {
+        "mean_reward": float(row.loc[name, "mean_reward"]),
+        "reward_lift_over_random": float(row.loc[name, "mean_reward"] - row.loc["random", "mean_reward"]),
+        f"hit_rate_at_{p.eval_k}": float(row.loc[name, f"hit_rate_at_{p.eval_k}"]),
+        f"ndcg_at_{p.eval_k}": float(row.loc[name, f"ndcg_at_{p.eval_k}"]),
+        "stress_reduction": float(row.loc[name, "stress_reduction"]),
+    }
+    return registry.Evaluation(scores, per[name])
+
+
+def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRanker, *,
+                    meta: dict | None = None, tags: dict | None = None, extra_scores: dict | None = None,
+                    feedback: pd.DataFrame | None = None, log: Log = lambda _m: None) -> PolicyReport:
+    """Evaluate ``ranker``, log it as the policy pyfunc in the active run, register and gate it."""
+    p = settings.policy
+    evaluation = held_out(spec, ranker, settings)
+    scores = {**evaluation.scores, **(extra_scores or {})}
+    found: dict[str, OffPolicyComparison] = {}
+    rows = [] if feedback is None else feedback.to_dict("records")
+
+    def ope_veto(champion) -> str | None:
+        if champion is None or not rows:
+            return None
+        r = settings.registry
+        found["ope"] = compare(rows, ranker, champion, p.temperature, samples=r.bootstrap_samples,
+                               confidence=r.confidence, min_ess=p.ope_min_ess, seed=settings.project.seed)
+        return found["ope"].refusal()
+
+    n = min(p.playlist_size, len(spec.track_ids))
+    example = input_example(spec.song_features[:n], spec.track_ids[:n], ListenerContext(30, 0, 2.0))
+    uri = log_policy_model(ranker.model, ranker.kind, ranker.temperature,
+                           {**spec.model_versions, **(meta or {})}, example)
+    gate = registry.register_and_gate(registry.Candidate(
+        name=registry.POLICY, model_uri=uri, evaluation=registry.Evaluation(scores, evaluation.per_item),
+        metric="mean_reward", floors=dict(p.gate_floors), margin=p.gate_margin,
+        rescore=lambda champion: held_out(spec, champion, settings, "champion"),
+        vetoes=[ope_veto], tags={k: str(v) for k, v in (tags or {}).items()},
+    ), settings, log=log)
+    ope = found.get("ope")
+    if gate.decision.champion_score is not None:
+        scores["champion_mean_reward"] = gate.decision.champion_score
+    if ope is not None:
+        scores.update(ope.scores())
+        registry.log_json({"challenger": ope.challenger.as_dict(), "champion": ope.champion.as_dict(),
+                           "difference_ci": ope.difference_ci, "min_ess": ope.min_ess,
+                           "refusal": ope.refusal()}, "gate/off_policy.json")
+        client = registry.configure(settings)
+        for key, value in ope.scores().items():
+            client.set_model_version_tag(registry.POLICY, gate.version, f"gate.{key}", repr(float(value)))
+    registry.log_metrics(scores)
+    rows_out = [{"policy": "candidate", **evaluation.scores}]
+    if gate.decision.champion_score is not None:
+        rows_out.append({"policy": f"champion v{gate.decision.champion_version}",
+                         "mean_reward": gate.decision.champion_score})
+    return PolicyReport(gate, scores, pd.DataFrame(rows_out), ope=ope)
+
+
+def train_and_log(settings: Settings, spec: pipeline.EnvSpec) -> dict:
+    """Train the session policy per seed and seed A's bandit; log params, curves and seed A's score."""
+    p = settings.policy
+    registry.log_params({"policy": p.model_dump(exclude={"gate_floors"})})
+    trained = train_policies(spec, p, settings.data_path("policy", "models"))
+    registry.log_metrics({"seed_score": trained["seed_score"]})
+    registry.log_figure(plots.learning_curves(trained["curves"]), "policy/learning_curve.png")
+    for name, curve in trained["curves"].items():
+        for step, value in curve[:: max(1, len(curve) // 200)]:
+            registry.log_metrics({f"curve.{name}": value}, step=int(step))
+    return trained
+
+
+def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: dict,
+                          log: Log = lambda _m: None) -> PolicyReport:
+    """Every policy on the held-out listeners per seed (logged); the first seed's A2C is gated."""
+    p = settings.policy
+    table = pipeline.evaluation_table(spec, trained, p)
+    summary = pipeline.summarise(table)
+    registry.log_dataframe(table, "evaluation/per_seed.csv")
+    registry.log_text(summary.to_markdown(index=False), "evaluation/summary.md")
+    registry.log_figure(plots.policy_bars(summary, p.eval_k), "evaluation/policies.png")
+    seed = p.seeds[0]
+    ranker = load_ranker(trained["session"][seed], {"kind": "session", "temperature": p.temperature})
+    report = register_policy(settings, spec, ranker, meta={"seed": seed, "timesteps": trained["timesteps"]},
+                             tags={"kind": "listening-session A2C", "timesteps": trained["timesteps"]},
+                             extra_scores={"seed_score": float(trained["seed_score"])}, log=log)
+    report.table, report.summary = table, summary
+    return report
+
+
+def retrain_and_register(settings: Settings, spec: pipeline.EnvSpec, champion: registry.Loaded,
+                         feedback: pd.DataFrame, *, timesteps: int, degrade_scale: float = 0.0,
+                         window: dict | None = None, log: Log = lambda _m: None) -> PolicyReport:
+    """Continue training the champion on the feedback window plus the simulator, then gate it
+    (held-out reward against the champion re-scored on the same sessions; off-policy veto)."""
+    p = settings.policy
+    window = {k: str(v) for k, v in (window or {}).items()}
+    registry.log_params({"window": window, "champion_version": champion.version, "timesteps": timesteps,
+                         "degrade_scale": degrade_scale})
+    model, curve = continue_training(spec, champion.obj, feedback, p, timesteps=timesteps, seed=p.seeds[0],
+                                     degrade_scale=degrade_scale)
+    for step, value in curve.smoothed()[:: max(1, len(curve.points) // 200)]:
+        registry.log_metrics({"curve.retrain": value}, step=int(step))
+    ranker = PolicyRanker(model, "session", p.temperature)
+    report = register_policy(
+        settings, spec, ranker, meta={"retrained_from": champion.version},
+        tags={"retrained_from": champion.version, "feedback_window": f"{window.get('cursor_from')}-"
+              f"{window.get('cursor_to')}"},
+        extra_scores={"replay_rows": float(len(feedback))}, feedback=feedback, log=log)
+    report.extra["timesteps"] = timesteps
+    return report
+
