@@ -67,53 +67,132 @@ policy:
 """
 
 
-@pytest.fixture(scope="session")
-def policy_stack(tmp_path_factory):
-    """Materialize audio, hrv, listeners and policy groups once, on small data."""
-    from dagster import load_assets_from_modules, materialize
-
-    from assets import audio, hrv, policy
+def _stack_settings(base: Path, data_dir: Path, artifacts: Path):
     from assets.resources import SettingsResource
+
+    return SettingsResource(data_dir=str(data_dir), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+                            overrides_yaml=SMALL + f"mlflow: {{artifact_root: {artifacts}}}\n")
+
+
+def _needs_service(session) -> bool:
+    return any("service_stack" in getattr(item, "fixturenames", ()) for item in session.items)
+
+
+@pytest.fixture(scope="session")
+def _built_stack(request, tmp_path_factory):
+    """audio, hrv, listeners and policy (and, when a collected test uses the service, text, image
+    and catalog) materialized once per session on small data. Read only: tests get copies."""
+    from dagster import AssetSelection, load_assets_from_package_module, materialize
+
+    import assets
     from definitions import build_resources
 
-    base = tmp_path_factory.mktemp("policy_stack")
-    res = SettingsResource(data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-                           overrides_yaml=SMALL + f"mlflow: {{artifact_root: {base / 'artifacts'}}}\n")
+    base = tmp_path_factory.mktemp("built_stack")
+    res = _stack_settings(base, base / "data", base / "artifacts")
     resources = build_resources(res)
-    result = materialize(load_assets_from_modules([audio, hrv, policy]), resources=resources)
+    all_assets = load_assets_from_package_module(assets)
+    result = materialize(all_assets, resources=resources,
+                         selection=AssetSelection.groups("audio", "hrv", "listeners", "policy"))
     assert result.success
-    return {"settings": res.get(), "result": result, "resources": resources, "settings_resource": res}
+    if _needs_service(request.session):
+        assert materialize(all_assets, resources=resources,
+                           selection=AssetSelection.groups("text", "image", "catalog")).success
+    return {"base": base, "settings": res.get(), "result": result}
 
 
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """Copy a SQLite database through its backup API (consistent even while it is open, WAL included)."""
+    import sqlite3
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
 
 
-# The real service for tests/test_service*.py: text, image and catalog groups materialized on
-# top of the policy stack's stores, the champions imported into a temp BentoML home, and
-# `bentoml serve` started once per session on a free port (one worker, small input limits).
+def copy_stack(built: dict, dest: Path) -> dict:
+    """A private copy of a built stack's stores: the data dir (stored outputs, catalog, feedback
+    database) and the MLflow database, so a test module may move champions and write feedback
+    without another module seeing it. Artifacts stay where they are: runs in the copy write
+    under new run ids, and nothing rewrites an existing artifact."""
+    import shutil
+
+    from definitions import build_resources
+
+    src = built["base"]
+    databases = ("*.db", "*.db-wal", "*.db-shm", "*.lock")
+    shutil.copytree(src / "data", dest / "data", ignore=shutil.ignore_patterns(*databases))
+    for db in (src / "data").rglob("*.db"):
+        _sqlite_copy(db, dest / "data" / db.relative_to(src / "data"))
+    _sqlite_copy(src / "mlflow.db", dest / "mlflow.db")
+    res = _stack_settings(dest, dest / "data", src / "artifacts")
+    return {"settings": res.get(), "result": built["result"], "resources": build_resources(res),
+            "settings_resource": res, "base": dest}
+
+
+@pytest.fixture(scope="module")
+def policy_stack(_built_stack, tmp_path_factory):
+    """The trained small stack, copied for this test module (its own registry and feedback store).
+
+    ``result`` is the session's materialization result (read only); ``settings`` and
+    ``resources`` point at the copy."""
+    return copy_stack(_built_stack, tmp_path_factory.mktemp("policy_stack"))
+
+
+# The real service for tests/test_service*.py: the stack's champions imported into a temp
+# BentoML home and `bentoml serve` started on a free port (one worker, small input limits),
+# on this module's copy of the stack: what a module posts is not seen by another. The service
+# is started when a test first asks for its "url" or "service" (a test that needs only the
+# stores and "env" starts nothing).
 SERVICE_LIMITS = {"MOODTUNE_SERVICE__WORKERS": "1", "MOODTUNE_SERVICE__MAX_FILE_BYTES": "2000000",
                   "MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "3000000", "MOODTUNE_SERVICE__MAX_TEXT_CHARS": "200",
                   "MOODTUNE_SERVICE__MAX_PLAYLIST": "60", "MOODTUNE_SERVICE__MAX_FILES": "4",
                   "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "1"}
 
 
-@pytest.fixture(scope="session")
+class _ServiceStack(dict):
+    """``url``, ``service``: the running service, started on first access; ``settings``,
+    ``env``, ``base``: its stores, available without starting it."""
+
+    def __init__(self, settings, env: dict, base: Path):
+        super().__init__(settings=settings, env=env, base=base)
+        self.process = None
+
+    def __getitem__(self, key):
+        if key in ("url", "service") and self.process is None:
+            from bento.testing import ServiceProcess, import_models
+
+            import_models(self["env"])
+            self.process = ServiceProcess(self["env"], self["base"] / "service.log").start()
+            self.update(url=self.process.url, service=self.process)
+        return super().__getitem__(key)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+@pytest.fixture(scope="module")
 def service_stack(policy_stack, tmp_path_factory):
-    from dagster import AssetSelection, load_assets_from_package_module, materialize
-
-    import assets
-    from bento.testing import ServiceProcess, import_models
-
     s = policy_stack["settings"]
-    result = materialize(load_assets_from_package_module(assets), resources=policy_stack["resources"],
-                         selection=AssetSelection.groups("text", "image", "catalog"))
-    assert result.success
+    assert s.data_path("catalog", "catalog.parquet").exists(), "the built stack has no catalog"
     base = tmp_path_factory.mktemp("service")
     env = {**os.environ, "MOODTUNE_DATA_DIR": str(s.data_dir), "MLFLOW_TRACKING_URI": s.tracking_uri,
            "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(s.artifact_root), "BENTOML_HOME": str(base / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "True", **SERVICE_LIMITS}
-    import_models(env)
-    service = ServiceProcess(env, base / "service.log").start()
+    stack = _ServiceStack(s, env, base)
     try:
-        yield {"url": service.url, "settings": s, "env": env, "service": service, "base": base}
+        yield stack
     finally:
-        service.stop()
+        stack.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """A test on the trained stack is slow; one on the running service is also a service test
+    (so ``-m "not slow and not service"`` leaves them out whatever their file says)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & {"policy_stack", "service_stack", "_built_stack"}:
+            item.add_marker(pytest.mark.slow)
+        if "service_stack" in names:
+            item.add_marker(pytest.mark.service)
