@@ -4,6 +4,9 @@ Measured in one run on the same simulated 5-minute recordings:
 
 * ours, one recording at a time (``StressReader.read(rr)``: validation, artefact correction,
   metrics, CatBoost) and in a batch (``analyze`` per recording, one ``predict_proba``);
+* the cost of the Kubios artefact correction: RR -> level one at a time and the batch path,
+  each with and without it (``correct_artifacts`` swapped for the identity in this process
+  only), as ratios; correction must not make RR -> level more than 2x slower;
 * the reference: neurokit2's stock route to the same indices, ``nk.hrv_time`` +
   ``nk.hrv_frequency`` with its defaults (100 Hz interpolation), no artefact handling;
 * the simulator the policy environment calls (``simulate_rr``), in calls/s.
@@ -24,6 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from moodtune.hrv import METRIC_COLUMNS, StressReader, analyze  # noqa: E402
+from moodtune.hrv.constants import ARTEFACT_TYPES  # noqa: E402
 from moodtune.hrv.metrics import MetricsConfig  # noqa: E402
 from moodtune.hrv.model import ModelConfig, fit  # noqa: E402
 from moodtune.hrv.pipeline import compute_metrics  # noqa: E402
@@ -54,6 +58,27 @@ def main(n: int = 120) -> None:
     proba = reader.predict_proba(table)
     t_batch = time.perf_counter() - t
 
+    import importlib
+
+    iterative = MetricsConfig.default(kubios_iterate_above=0.0)
+    t = time.perf_counter()
+    reader.predict_proba(pd.DataFrame([analyze(rr, iterative).values for rr in recordings]))
+    t_batch_iterative = time.perf_counter() - t
+
+    hrv_metrics = importlib.import_module("moodtune.hrv.metrics")  # the module (the package exports a function so named)
+    corrected = hrv_metrics.correct_artifacts
+    hrv_metrics.correct_artifacts = lambda rr, config: (rr.copy(), dict.fromkeys(ARTEFACT_TYPES, 0))
+    try:
+        t = time.perf_counter()
+        for rr in recordings:
+            reader.read(rr)
+        t_single_raw = time.perf_counter() - t
+        t = time.perf_counter()
+        reader.predict_proba(pd.DataFrame([analyze(rr).values for rr in recordings]))
+        t_batch_raw = time.perf_counter() - t
+    finally:
+        hrv_metrics.correct_artifacts = corrected
+
     t = time.perf_counter()
     for rr in recordings:
         peaks = {"RRI": rr, "RRI_Time": np.cumsum(rr) / 1000.0}
@@ -78,6 +103,12 @@ def main(n: int = 120) -> None:
     print(f"  ours, RR -> metrics -> level, one at a time  {_rate(n, t_single)}")
     print(f"  ours, RR -> metrics, then one predict_proba  {_rate(n, t_batch)}")
     print(f"  reference nk.hrv_time + nk.hrv_frequency     {_rate(n, t_ref)}  (metrics only, no level)")
+    print(f"  the same without artefact correction, single {_rate(n, t_single_raw)}")
+    print(f"  the same without artefact correction, batch  {_rate(n, t_batch_raw)}")
+    print(f"  ratio with / without Kubios correction: RR -> level one at a time {t_single / t_single_raw:.2f}x, "
+          f"batch {t_batch / t_batch_raw:.2f}x (must stay < 2x)")
+    print(f"  batch, every correction iterated             {_rate(n, t_batch_iterative)}  "
+          f"({t_batch_iterative / t_batch_raw:.2f}x without correction)")
     print(f"  ratio ours (batch, incl. level) / reference: {t_ref / t_batch:.2f}x")
     print(f"  {f'predict_proba on {len(big)} metric rows':<45}{_rate(len(big), t_proba)}")
     print(f"  {'simulate_rr(stress, 300 s)':<45}{_rate(sims, t_sim)}")

@@ -162,6 +162,7 @@ class HrvSettings(Section):
     kubios_alpha: float = Field(5.2, gt=0)
     kubios_window: int = Field(91, ge=3)
     kubios_median_window: int = Field(11, ge=3)
+    kubios_iterate_above: float = Field(0.0, ge=0, le=1)
     max_artifact_fraction: float = Field(0.2, ge=0, le=1)
     max_irregularity: float = Field(0.2, gt=0)
     interpolation_hz: float = Field(4.0, gt=0)

@@ -176,3 +176,25 @@ def test_long_signals_are_refused():
     limits = SignalLimits.default(signal_max_seconds=60)
     with pytest.raises(InvalidHRV, match="longer than 60 s"):
         rr_from_signal(_ecg(90), 1000.0, "ecg", limits)
+
+
+def test_correction_is_neurokit2s_iterative_kubios_and_counts_its_first_pass():
+    import neurokit2 as nk
+
+    from moodtune.hrv.artefacts import correct, peaks_from_rr
+    from moodtune.hrv.simulate import simulate_rr
+
+    ppg = np.load(os.path.join(SYSTOLE, "ppg.npy")).astype(float)
+    series = [rr_from_signal(_ecg(300), 1000.0, "ecg", SignalLimits.default()),
+              rr_from_signal(ppg, 75.0, "ppg", SignalLimits.default()),
+              *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate((0.1, 0.5, 0.9)))]
+    thresholds = MetricsConfig.default().thresholds
+    for rr in series:
+        ours = correct(rr, thresholds)
+        peaks = peaks_from_rr(rr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, theirs = nk.signal_fixpeaks(peaks, sampling_rate=1_000_000, iterative=True, method="Kubios")
+            first, _ = nk.signal_fixpeaks(peaks, sampling_rate=1_000_000, iterative=False, method="Kubios")
+        np.testing.assert_allclose(ours.rr, np.diff(theirs) / 1000.0, atol=1e-9)
+        assert ours.counts == {k: len(first[k]) for k in ARTEFACT_TYPES}

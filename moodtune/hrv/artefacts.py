@@ -5,8 +5,10 @@ Each beat is classed from the successive differences of the intervals and their 
 local median, both against time-varying thresholds (``alpha`` × the quartile deviation over a
 ``window`` of beats): an **ectopic** beat (a short-long or long-short pair) and a **long/short**
 beat are moved to the midpoint of their neighbours, a **missed** beat is inserted, an **extra**
-detection is deleted. Like neurokit2's ``iterative=True`` (and with the same result), the pass is
-repeated while it finds fewer artefacts than the pass before. The counts are those of the first
+detection is deleted. When the first pass flags more than ``iterate_above`` of the beats (by
+default any), the pass is repeated while it finds fewer artefacts than the pass before, like
+neurokit2's ``iterative=True`` and with the same result; below it, the one pass of the paper
+(cheaper, but a moved beat can still deviate after one pass). The counts are those of the first
 pass: the beats of the recording as given that the method classes as artefacts (neurokit2's
 iterative call reports only its last pass, and later passes re-class neighbours of beats already
 moved, so summing them would count one artefact several times).
@@ -74,11 +76,16 @@ def peaks_from_rr(rr_ms: np.ndarray) -> np.ndarray:
     return np.round(np.concatenate([[0.0], np.cumsum(rr_ms)]) * (_TICKS_PER_SECOND / 1000)).astype(np.int64)
 
 
-def correct(rr_ms: np.ndarray, thresholds: KubiosThresholds, *, max_passes: int = 10) -> Correction:
-    """Classify and correct the artefacts of an RR series (ms) with the Kubios method."""
-    peaks = peaks_from_rr(np.asarray(rr_ms, dtype=float))
+def correct(rr_ms: np.ndarray, thresholds: KubiosThresholds, *, iterate_above: float = 0.0,
+            max_passes: int = 10) -> Correction:
+    """Classify and correct the artefacts of an RR series (ms) with the Kubios method; repeat the
+    pass (neurokit2's ``iterative=True``) when the first flags more than ``iterate_above`` of the beats."""
+    rr_ms = np.asarray(rr_ms, dtype=float)
+    peaks = peaks_from_rr(rr_ms)
     first, peaks = _one_pass(peaks, thresholds)
     counts, passes = first, 1
+    if sum(first.values()) <= iterate_above * rr_ms.size:
+        max_passes = 1
     while passes < max_passes and sum(counts.values()):
         again, fixed = _one_pass(peaks, thresholds)
         if sum(again.values()) >= sum(counts.values()):  # neurokit2's stopping rule
