@@ -92,6 +92,19 @@ up: build
 
 down:
 	@for name in dagster mlflow service; do bash scripts/stop.sh $$name; done
+	@if [ -d data/server/logs ]; then bash scripts/server.sh down; fi
+
+# the server profile (docs/operations.md): PostgreSQL, Redis, an MLflow tracking server, two
+# Celery workers, dagster-daemon + dagster-webserver, the service; configuration in deploy/
+up-server: install system-deps
+	bash scripts/server.sh up
+
+down-server:
+	bash scripts/server.sh down
+
+# the server profile's own test (slow: brings the whole stack up on small data)
+test-server: install system-deps
+	$(BIN)/pytest -m server
 
 # the whole suite (what CI runs) / the in-process tier: no server, no training, no browser
 test: install
