@@ -50,7 +50,7 @@ $(STAMP): pyproject.toml
 # Debian packages the browser tests need (chromium for playwright); only when missing.
 # Debian packages: chromium (browser tests), PostgreSQL (the server profile and the store's
 # PostgreSQL tests); installed only when missing.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql redis-server:/usr/bin/redis-server
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do test -e "$${p#*:}" || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
