@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from moodtune.hrv import METRIC_COLUMNS, StressReader, analyze  # noqa: E402
+from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader, analyze  # noqa: E402
 from moodtune.hrv.constants import ARTEFACT_TYPES  # noqa: E402
 from moodtune.hrv.metrics import MetricsConfig  # noqa: E402
 from moodtune.hrv.model import ModelConfig, fit  # noqa: E402
@@ -98,7 +98,7 @@ def main(n: int = 120) -> None:
     reader.predict_proba(big)
     t_proba = time.perf_counter() - t
 
-    agree = np.mean([r["level"].iloc[0] for r in one_by_one] == np.asarray(["low", "medium", "high"])[proba.argmax(1)])
+    agree = np.mean([r["level"].iloc[0] for r in one_by_one] == np.asarray(LEVELS)[proba.argmax(1)])
     print(f"HRV benchmark: {n} simulated 5-min recordings (~{np.mean([len(r) for r in recordings]):.0f} beats each)")
     print(f"  ours, RR -> metrics -> level, one at a time  {_rate(n, t_single)}")
     print(f"  ours, RR -> metrics, then one predict_proba  {_rate(n, t_batch)}")

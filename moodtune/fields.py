@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from moodtune.hrv.constants import LEVELS
+
 MAX_TRACK_ID = 200  # = moodtune.feedback.schema.TRACK_ID_LENGTH
 CLIENT_KEY_PATTERN = r"^[A-Za-z0-9\-_.:]{8,64}$"
 
@@ -35,7 +37,7 @@ Gender = Annotated[Literal["female", "male"], BeforeValidator(_lower),
 TrackId = Annotated[str, BeforeValidator(_strip), Field(
     strict=True, min_length=1, max_length=MAX_TRACK_ID,
     description=f"a catalog track id (1 to {MAX_TRACK_ID} characters)")]
-StressLevel = Annotated[Literal["low", "medium", "high"], BeforeValidator(_lower),
+StressLevel = Annotated[Literal[LEVELS], BeforeValidator(_lower),
                         Field(description="one of low, medium, high")]
 ClientKey = Annotated[str, Field(
     strict=True, pattern=CLIENT_KEY_PATTERN,
