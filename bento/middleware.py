@@ -29,13 +29,16 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise TooLarge(self.message())
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        except TooLarge:  # read outside an API endpoint (those answer 413 themselves, bento/patches.py)
             await self._refuse(send)
+
+    def message(self) -> str:
+        return f"the request is larger than {self.max_bytes:,} bytes; upload fewer or smaller files"
 
     async def _refuse(self, send, length: bytes | None = None):
         from bento.patches import error_body
@@ -43,11 +46,10 @@ class BodyLimit:
         if length is not None and not length.isdigit():
             response = error_body(400, "InvalidBody", f"Content-Length {length[:40].decode('latin-1')!r} is not a number")
         else:
-            response = error_body(413, "RequestTooLarge", f"the request is larger than {self.max_bytes:,} bytes; "
-                                  "upload fewer or smaller files")
+            response = error_body(413, "RequestTooLarge", self.message())
         await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
 
-class _TooLarge(Exception):
-    pass
+class TooLarge(Exception):
+    """A streamed body went over the limit while it was being read."""

@@ -37,7 +37,7 @@ import weakref
 from collections.abc import Callable
 
 BENTOML_VERSION = "1.4.39"
-log = logging.getLogger("moodtune.service")
+log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
 
 
 class PatchError(RuntimeError):
@@ -68,6 +68,7 @@ def error_body(status: int, kind: str, message: str):
 
 
 MEDIA_TYPES = ("application/json", "multipart/form-data")
+FORM_KEY = "moodtune.form"  # the request's parsed multipart form, in its ASGI scope
 
 
 def _unsupported_media(request):
@@ -108,13 +109,21 @@ def error_answers() -> None:
     from starlette.exceptions import HTTPException
     from starlette.formparsers import MultiPartException
 
+    from bento.middleware import TooLarge
+
     endpoint = ServiceAppFactory.api_endpoint
 
     async def api_endpoint(self, name, request):
         response = _unsupported_media(request)
         if response is None:
             try:
+                if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+                    # parsed here (Starlette caches it for BentoML's parser) and kept in the scope,
+                    # where the endpoint's context request (another Request object) finds it
+                    request.scope[FORM_KEY] = await request.form()
                 response = await endpoint(self, name, request)
+            except TooLarge as exc:  # a chunked body cut off at the limit (bento/middleware.py)
+                response = error_body(413, "RequestTooLarge", str(exc))
             except ValidationError as exc:
                 response = _validation_answer(exc, self.service.apis[name].input_spec)
             except HTTPException as exc:  # Starlette's form parser: missing boundary, a part without headers

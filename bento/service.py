@@ -51,7 +51,7 @@ from moodtune.errors import MoodtuneError
 from moodtune.serving.engine import Engine
 from moodtune.serving.requests import request_models
 
-log = logging.getLogger("moodtune.service")
+log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
 PATCHED = patches.apply()  # before BentoML builds anything; raises PatchError when BentoML moved on
 CATALOG_MODEL = "moodtune-catalog"
 
@@ -83,6 +83,9 @@ def answers(fn):
         try:
             answer = await fn(self, *args, **kwargs)
         except MoodtuneError as exc:
+            ctx = kwargs.get("ctx")
+            if ctx is not None:  # BentoML answers with the context's status when there is one
+                ctx.response.status_code = exc.status_code
             return error_response(exc)
         if isinstance(answer, Response):
             return answer

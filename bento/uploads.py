@@ -1,8 +1,9 @@
 """Uploaded files of a request, read from the request's own multipart form.
 
 BentoML stores each file field in a temporary file; the file's bytes and the name the client
-gave are taken from the parsed form itself (Starlette's ``UploadFile``), so nothing depends on
-how BentoML names its temporary files, and no path is ever opened.
+gave are taken from the parsed form itself (Starlette's ``UploadFile``, which the
+``error_answers`` patch keeps in the request's scope), so nothing depends on how BentoML names
+its temporary files, and no path is ever opened. Without that patch there are no uploads.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ async def uploads(ctx, field: str, what: str, limit: int) -> list[Upload]:
     against ``limit`` bytes before it is read."""
     from starlette.datastructures import UploadFile
 
-    request = ctx.request
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+    from bento.patches import FORM_KEY
+
+    form = ctx.request.scope.get(FORM_KEY)  # parsed before BentoML's parser (bento/patches.py)
+    if form is None:  # a JSON request
         return []
-    form = await request.form()  # parsed (and cached) by BentoML already
     out = []
     for item in form.getlist(field):
         if not isinstance(item, UploadFile):
