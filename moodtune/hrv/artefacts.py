@@ -5,11 +5,12 @@ Each beat is classed from the successive differences of the intervals and their 
 local median, both against time-varying thresholds (``alpha`` × the quartile deviation over a
 ``window`` of beats): an **ectopic** beat (a short-long or long-short pair) and a **long/short**
 beat are moved to the midpoint of their neighbours, a **missed** beat is inserted, an **extra**
-detection is deleted. When the first pass flags more than ``iterate_above`` of the beats (by
-default any), the pass is repeated while it finds fewer artefacts than the pass before, like
-neurokit2's ``iterative=True`` and with the same result; below it, the one pass of the paper
-(cheaper, but a moved beat can still deviate after one pass). The counts are those of the first
-pass: the beats of the recording as given that the method classes as artefacts (neurokit2's
+detection is deleted. The pass is repeated while it finds fewer artefacts than the pass before,
+as neurokit2's ``iterative=True`` does (with the same result when ``max_passes`` is not reached),
+up to ``max_passes`` (``hrv.kubios_max_passes``: 1 is the single pass of the paper, after which a
+moved beat can still deviate; each further pass costs a full one), and without limit for a noisy
+series, whose first pass flags more than ``iterate_above`` of its beats. The counts are those of
+the first pass: the beats of the recording as given that the method classes as artefacts (neurokit2's
 iterative call reports only its last pass, and later passes re-class neighbours of beats already
 moved, so summing them would count one artefact several times).
 
@@ -76,16 +77,17 @@ def peaks_from_rr(rr_ms: np.ndarray) -> np.ndarray:
     return np.round(np.concatenate([[0.0], np.cumsum(rr_ms)]) * (_TICKS_PER_SECOND / 1000)).astype(np.int64)
 
 
-def correct(rr_ms: np.ndarray, thresholds: KubiosThresholds, *, iterate_above: float = 0.0,
-            max_passes: int = 10) -> Correction:
-    """Classify and correct the artefacts of an RR series (ms) with the Kubios method; repeat the
-    pass (neurokit2's ``iterative=True``) when the first flags more than ``iterate_above`` of the beats."""
+def correct(rr_ms: np.ndarray, thresholds: KubiosThresholds, *, max_passes: int = 10,
+            iterate_above: float = 1.0) -> Correction:
+    """Classify and correct the artefacts of an RR series (ms) with the Kubios method, repeating the
+    pass while it finds fewer artefacts, at most ``max_passes`` times (10: neurokit2's ``iterative=True``),
+    or until it settles when the first pass flags more than ``iterate_above`` of the beats."""
     rr_ms = np.asarray(rr_ms, dtype=float)
     peaks = peaks_from_rr(rr_ms)
     first, peaks = _one_pass(peaks, thresholds)
     counts, passes = first, 1
-    if sum(first.values()) <= iterate_above * rr_ms.size:
-        max_passes = 1
+    if sum(first.values()) > iterate_above * rr_ms.size:
+        max_passes = max(max_passes, 10)
     while passes < max_passes and sum(counts.values()):
         again, fixed = _one_pass(peaks, thresholds)
         if sum(again.values()) >= sum(counts.values()):  # neurokit2's stopping rule

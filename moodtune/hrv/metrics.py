@@ -48,6 +48,7 @@ class MetricsConfig(FromSettings):
     kubios_alpha: float
     kubios_window: int
     kubios_median_window: int
+    kubios_max_passes: int
     kubios_iterate_above: float
     max_artifact_fraction: float
     max_irregularity: float
@@ -150,7 +151,8 @@ def _validate(rr: np.ndarray, config: MetricsConfig) -> None:
 def correct_artifacts(rr: np.ndarray, config: MetricsConfig) -> tuple[np.ndarray, dict[str, int]]:
     """Kubios artefact correction; returns (corrected series, beats per artefact type), or
     :class:`InvalidHRV` when more than ``max_artifact_fraction`` of the beats are artefacts."""
-    fixed = correct(rr, config.thresholds, iterate_above=config.kubios_iterate_above)
+    fixed = correct(rr, config.thresholds, max_passes=config.kubios_max_passes,
+                    iterate_above=config.kubios_iterate_above)
     n = fixed.total
     if n > config.max_artifact_fraction * rr.size:
         kinds = ", ".join(f"{fixed.counts[k]} {k}" for k in ARTEFACT_TYPES if fixed.counts[k])
