@@ -20,7 +20,7 @@ DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVICE_PORT ?= 3001
 
-.PHONY: help install system-deps build rebuild push pull up down status test test-fast lint bench clean
+.PHONY: help install system-deps build rebuild push pull up down status test test-fast lint bench fuzz clean
 
 help:
 	@echo "make up      install, build every asset on the demo data, start Dagster, MLflow UI and the service"
@@ -118,6 +118,10 @@ lint: install
 
 bench: build
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# the schema fuzzer against a real `bentoml serve`: >= 5,000 cases (fixed seed), no 5xx, answers match the OpenAPI
+fuzz: install
+	MOODTUNE_FUZZ_CASES=750 $(BIN)/pytest tests/test_service_fuzz.py
 
 clean: down
 	rm -rf .dagster data mlflow/mlflow.db mlflow/artifacts $(LOGS)
