@@ -44,3 +44,24 @@ def test_signal_file_baseline_and_rate_reach_the_reader(reader):
     assert "dlog_RMSSD" not in read_hrv(reader, rr=list(now))["recording"]
     with pytest.raises(InvalidHRV, match="'strap.csv'.*no sampling rate"):
         read_hrv(reader, upload=Upload("strap.csv", _ecg_bytes(now)))
+
+
+def test_engine_analyze_hrv_takes_a_baseline_upload(reader):
+    from types import SimpleNamespace
+
+    from moodtune import registry
+    from moodtune.serving.engine import Engine
+    from moodtune.settings import load_settings
+
+    holder = SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "7"}))
+    engine = Engine(load_settings(), holder, None)
+    subject = simulate_subject(np.random.default_rng(4))
+    rest = simulate_rr(0.0, 150, np.random.default_rng(1), subject)
+    now = simulate_rr(1.0, 150, np.random.default_rng(2), subject)
+    as_file = lambda name, rr: Upload(name, "\n".join(f"{v:.1f}" for v in rr).encode())  # noqa: E731
+    out = engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now), as_file("rest.txt", rest))
+    assert out["model_versions"] == {registry.HRV: "7"} and out["recording"]["dlog_HF"] < 0
+    plain = engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now))
+    assert "dlog_HF" not in plain["recording"] and plain["metrics"] == out["metrics"]
+    with pytest.raises(Exception, match="baseline HRV file 'rest.txt' is empty"):
+        engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now), Upload("rest.txt", b""))

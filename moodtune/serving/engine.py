@@ -260,14 +260,17 @@ class Engine:
                                {c: float(probs[c]) for c in SONG_COLUMNS}, title=upload.name)
         return {**profile, "model_versions": {"moodtune-audio": ms.versions["moodtune-audio"]}}
 
-    def _read_hrv(self, ms: ModelSet, req, upload: Upload | None) -> dict[str, Any]:
-        if upload is not None:
-            self._check_upload(upload, "HRV file", self.limits.max_hrv_bytes)
-        return read_hrv(ms.hrv, rr=req.rr, metrics=req.metrics, upload=upload)
+    def _read_hrv(self, ms: ModelSet, req, upload: Upload | None, baseline: Upload | None = None) -> dict[str, Any]:
+        for file, what in ((upload, "HRV file"), (baseline, "baseline HRV file")):
+            if file is not None:
+                self._check_upload(file, what, self.limits.max_hrv_bytes)
+        return read_hrv(ms.hrv, rr=req.rr, metrics=req.metrics, upload=upload, baseline=baseline,
+                        sampling_rate=getattr(req, "sampling_rate", None))
 
-    def analyze_hrv(self, req, upload: Upload | None = None) -> dict[str, Any]:
+    def analyze_hrv(self, req, upload: Upload | None = None, baseline: Upload | None = None) -> dict[str, Any]:
+        """``baseline``: the listener's resting recording (RR, ECG or PPG), read against."""
         ms = self.holder.current
-        return {**self._read_hrv(ms, req, upload), "model_versions": {HRV: ms.versions[HRV]}}
+        return {**self._read_hrv(ms, req, upload, baseline), "model_versions": {HRV: ms.versions[HRV]}}
 
     # ------------------------------------------------------------------ feedback
 
