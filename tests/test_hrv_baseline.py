@@ -96,3 +96,23 @@ def test_train_and_register_compares_feature_sets_and_rescores_the_champion(isol
     # the champion was loaded and re-scored on the same held-out subjects: the same model, the same score
     assert d.champion_version == "1" and d.rescore_error is None
     assert d.champion_score == pytest.approx(first.scores["macro_f1"]) and not d.promoted
+
+
+def test_a_real_tables_baseline_condition_becomes_each_subjects_baseline():
+    rng = np.random.default_rng(12)
+    rows = []
+    for s in range(3):
+        subject = simulate_subject(rng)
+        for condition, stress in (("baseline", 0.0), ("baseline", 0.05), ("no stress", 0.1), ("time pressure", 0.9)):
+            rows.append({**metrics(simulate_rr(stress, 120, rng, subject)), "recording_id": f"p{s}-{len(rows)}",
+                         "subject": f"p{s}", "condition": condition, "level": "low" if stress < 0.5 else "high",
+                         "source": "dataset_csv", "rr_ms": None})
+    frame = pd.DataFrame(rows)
+    table, refused = compute_metrics(frame, MetricsConfig.default(), baseline_condition="Baseline")
+    assert refused.empty and len(table) == 6 and set(table["condition"]) == {"no stress", "time pressure"}
+    for s in ("p0", "p1", "p2"):
+        rest = frame[(frame["subject"] == s) & (frame["condition"] == "baseline")]
+        assert (table.loc[table["subject"] == s, "baseline_RMSSD"] == rest["RMSSD"].median()).all()
+    # without a baseline condition the rows stay and carry no baseline
+    plain, _ = compute_metrics(frame, MetricsConfig.default())
+    assert len(plain) == 12 and plain["baseline_RMSSD"].isna().all()

@@ -11,7 +11,7 @@ from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS, UNITS
 from moodtune.hrv.model import Scores
 
 
-def confusion_matrices(scores: Mapping[str, Scores]):
+def confusion_matrices(scores: Mapping[str, Scores], title: str = "held-out subjects"):
     """One row-normalised confusion matrix per model, side by side, counts in the cells."""
     import matplotlib.pyplot as plt
 
@@ -29,7 +29,7 @@ def confusion_matrices(scores: Mapping[str, Scores]):
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{name}\nmacro-F1 {s.macro_f1:.3f}")
-    fig.suptitle("leave-subjects-out (grouped by subject) out-of-fold predictions")
+    fig.suptitle(f"predictions on {title}")
     fig.tight_layout()
     return fig
 

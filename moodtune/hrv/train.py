@@ -159,6 +159,8 @@ def _log_tables(table: pd.DataFrame, dev: pd.DataFrame, held: pd.DataFrame, cv: 
     registry.log_dataframe(oof, "evaluation/out_of_fold_predictions.csv")
     registry.log_dataframe(held[["recording_id", "subject", "level"]].assign(
         **{f"predicted_{name}": sc.predicted for name, sc in holdout.items()}), "evaluation/gate_predictions.csv")
-    registry.log_figure(plots.confusion_matrices(holdout), "evaluation/confusion_matrices.png")
+    registry.log_figure(plots.confusion_matrices(holdout, f"the {held['subject'].nunique()} gate subjects "
+                                                          f"(held out, {chosen} features)"),
+                        "evaluation/confusion_matrices.png")
     registry.log_figure(plots.metrics_by_level(table), "data/metrics_by_level.png")
     mlflow.set_tag("hrv.feature_set", chosen)
