@@ -105,3 +105,20 @@ def test_below_the_floor_is_refused_even_without_champion(settings):
 def test_paired_bootstrap_needs_equal_arrays():
     with pytest.raises(ValueError, match="equal"):
         registry.paired_bootstrap_ci([1, 2, 3], [1, 2], samples=100, confidence=0.9)
+
+
+def test_the_ui_sees_a_training_experiment_and_the_verdict(settings):
+    report = gate(settings, 1.0)
+    client = registry.configure(settings)
+    experiment = client.get_experiment_by_name(settings.mlflow.experiment)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "training runs" in experiment.tags["mlflow.note.content"]
+    version = client.get_model_version(NAME, report.version)
+    assert version.description.startswith("Gate: PROMOTED. reward 1")
+    with registry.start_run("x", settings=settings, tags={"dagster.run_id": "abc", "dagster.asset": "a"},
+                            description="what this run is") as run:
+        pass
+    tags = client.get_run(run.info.run_id).data.tags
+    assert tags["dagster.run_url"] == f"{settings.dagster.webserver_url}/runs/abc"
+    assert tags["mlflow.note.content"] == "what this run is" and tags["mlflow.source.name"] == "dagster:a"
+    assert registry.mlflow_run_url(run.info.run_id, settings).endswith(f"/runs/{run.info.run_id}")

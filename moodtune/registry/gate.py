@@ -256,6 +256,10 @@ def _log_decision(client: MlflowClient, decision: PromotionDecision) -> None:
         tags["gate.rescore_error"] = decision.rescore_error[:5000]
     for key, value in tags.items():
         client.set_model_version_tag(decision.name, decision.version, key, value)
+    champ = "no champion before" if decision.champion_score is None else (
+        f"champion v{decision.champion_version}: {decision.champion_score:.4g}")
+    client.update_model_version(decision.name, decision.version, description=(
+        f"Gate: {verdict.upper()}. {decision.metric} {decision.candidate_score:.4g} ({champ}). {decision.reason}"))
     run_id = client.get_model_version(decision.name, decision.version).run_id
     active = mlflow.active_run()
     run_id = active.info.run_id if active is not None else run_id

@@ -20,16 +20,22 @@ class ModelSpec:
     name: str
     group: str   # the Dagster asset group that trains and registers it
     loader: str  # "module:function" (model_dir, settings) -> domain object
+    description: str = ""  # what the registered model is, shown in the MLflow model registry
 
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(AUDIO, "audio", "moodtune.audio.model:load_model_dir"),
-        ModelSpec(HRV, "hrv", "moodtune.hrv.reader:load_model_dir"),
-        ModelSpec(POLICY, "policy", "moodtune.policy.packaging:load_model_dir"),
-        ModelSpec(TEXT, "text", "moodtune.text.index:load_model_dir"),
-        ModelSpec(FACE, "image", "moodtune.image.model:load_model_dir"),
+        ModelSpec(AUDIO, "audio", "moodtune.audio.model:load_model_dir",
+                  "A music clip -> 4 genres + 6 GEMS emotions (docs/audio.md)."),
+        ModelSpec(HRV, "hrv", "moodtune.hrv.reader:load_model_dir",
+                  "Heart-rate variability of a recording -> stress low / medium / high (docs/hrv.md)."),
+        ModelSpec(POLICY, "policy", "moodtune.policy.packaging:load_model_dir",
+                  "The A2C recommender: ranks a playlist for a listener's state (docs/policy.md)."),
+        ModelSpec(TEXT, "text", "moodtune.text.index:load_model_dir",
+                  "Chinese text -> DLUT emotion vector, and the track index searched by it (docs/text.md)."),
+        ModelSpec(FACE, "image", "moodtune.image.model:load_model_dir",
+                  "Faces in a photo -> FER-7 expressions -> DLUT emotions (docs/image.md)."),
     )
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)

@@ -15,6 +15,16 @@ from mlflow.tracking import MlflowClient
 from moodtune.settings import Settings, get_settings
 
 
+KIND_TAG = "mlflow.experimentKind"
+NOTE_TAG = "mlflow.note.content"  # the description the MLflow UI shows
+EXPERIMENT_NOTE = (
+    "moodtune's training runs: one run per Dagster asset execution that trains or evaluates a "
+    "model (audio, HRV, text index, face, policy, retraining). Each registers a version in the "
+    "model registry (Models tab); the gate's verdict is on the run (tags gate.*) and on the version. "
+    "Runs are tagged dagster.run_url (the Dagster run that made them) and dagster.asset."
+)
+
+
 def configure(settings: Settings | None = None) -> MlflowClient:
     """Point MLflow at the project's store (or ``MLFLOW_TRACKING_URI``), ensure the experiment."""
     settings = settings or get_settings()
@@ -34,8 +44,27 @@ def configure(settings: Settings | None = None) -> MlflowClient:
         client.create_experiment(
             settings.mlflow.experiment, artifact_location=artifact_root.resolve().as_uri()
         )
+    experiment = experiment or client.get_experiment_by_name(settings.mlflow.experiment)
+    wanted = {KIND_TAG: "custom_model_development", NOTE_TAG: EXPERIMENT_NOTE}
+    for key, value in wanted.items():  # the UI opens on training runs and the model registry
+        if experiment.tags.get(key) != value:
+            client.set_experiment_tag(experiment.experiment_id, key, value)
     mlflow.set_experiment(settings.mlflow.experiment)
     return client
+
+
+def dagster_run_url(run_id: str, settings: Settings | None = None) -> str:
+    """The Dagster UI's page of a run (``dagster.webserver_url``)."""
+    settings = settings or get_settings()
+    return f"{settings.dagster.webserver_url.rstrip('/')}/runs/{run_id}"
+
+
+def mlflow_run_url(run_id: str, settings: Settings | None = None) -> str:
+    """The MLflow UI's page of a run (``mlflow.ui_url``)."""
+    settings = settings or get_settings()
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    experiment_id = client.get_run(run_id).info.experiment_id
+    return f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 @contextmanager
@@ -44,11 +73,20 @@ def start_run(
     *,
     settings: Settings | None = None,
     tags: Mapping[str, str] | None = None,
+    description: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
-    """Start a run in the project's experiment (nested when a run is already active)."""
+    """Start a run in the project's experiment (nested when a run is already active). A
+    ``dagster.run_id`` tag gains ``dagster.run_url``; a ``description`` becomes the run's note."""
+    settings = settings or get_settings()
     configure(settings)
+    tags = dict(tags or {})
+    if "dagster.run_id" in tags:
+        tags.setdefault("dagster.run_url", dagster_run_url(tags["dagster.run_id"], settings))
+        tags.setdefault("mlflow.source.name", f"dagster:{tags.get('dagster.asset', run_name)}")
+    if description:
+        tags[NOTE_TAG] = description
     nested = mlflow.active_run() is not None
-    with mlflow.start_run(run_name=run_name, tags=dict(tags or {}), nested=nested) as run:
+    with mlflow.start_run(run_name=run_name, tags=tags, nested=nested) as run:
         yield run
 
 

@@ -10,7 +10,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from moodtune.errors import ModelNotFound
-from moodtune.registry.names import how_to_build
+from moodtune.registry.names import MODELS, how_to_build
 from moodtune.registry.tracking import configure
 from moodtune.settings import Settings, get_settings
 
@@ -29,6 +29,9 @@ def register(
     later gate can compare against it."""
     client = configure(settings)
     version = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
+    spec = MODELS.get(name)
+    if spec is not None and spec.description and client.get_registered_model(name).description != spec.description:
+        client.update_registered_model(name, description=spec.description)
     for metric, value in (scores or {}).items():
         client.set_model_version_tag(name, version.version, f"{SCORE_TAG}{metric}", repr(float(value)))
     return client.get_model_version(name, version.version)
