@@ -116,3 +116,10 @@ def test_a_real_tables_baseline_condition_becomes_each_subjects_baseline():
     # without a baseline condition the rows stay and carry no baseline
     plain, _ = compute_metrics(frame, MetricsConfig.default())
     assert len(plain) == 12 and plain["baseline_RMSSD"].isna().all()
+
+
+def test_a_bad_baseline_is_refused_as_the_baseline(table):
+    reader = StressReader(fit(table, ModelConfig.default(iterations=30), "baseline"))
+    rr = simulate_rr(0.5, 120, np.random.default_rng(0))
+    with pytest.raises(Exception, match="the baseline: the recording is too short"):
+        reader.read(rr, baseline=rr[:20])
