@@ -45,6 +45,7 @@ class MlflowSettings(Section):
     tracking_uri: str | None = None
     artifact_root: Path = Path("mlflow/artifacts")
     experiment: str = "moodtune"
+    ui_url: str = "http://127.0.0.1:5000"  # where links to MLflow runs point (Dagster metadata)
 
 
 class RegistrySettings(Section):
@@ -61,6 +62,7 @@ class DagsterSettings(Section):
     max_concurrent: int = Field(2, ge=1)  # multiprocess: steps at once
     celery_broker: str = "redis://127.0.0.1:6380/0"
     celery_backend: str = "redis://127.0.0.1:6380/1"
+    webserver_url: str = "http://127.0.0.1:3000"  # where links to Dagster runs point (MLflow tags)
 
 
 class TaxonomySettings(Section):
