@@ -25,6 +25,7 @@ Endpoints (POST, JSON or multipart; OpenAPI at ``/docs.json``, try-it page at ``
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import logging
@@ -49,6 +50,7 @@ from bento.middleware import BodyLimit
 from bento.uploads import upload, uploads
 from moodtune.errors import MoodtuneError
 from moodtune.serving.engine import Engine
+from moodtune.serving.hrvbatch import MetricsReadings
 from moodtune.serving.requests import request_models
 
 log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
@@ -197,6 +199,7 @@ class Moodtune:
         self.writer = EventWriter(self.store, batch_max=self.limits.log_batch_max,
                                   recommendation_sync=settings.feedback.recommendation_sync)
         self.engine = Engine(settings, self.holder, self.writer)
+        self.readings = MetricsReadings()
         self._warm_up()
         # Models, jieba's dictionary and the catalog are millions of long-lived objects: keep
         # them out of the cyclic GC, whose full passes over them stalled every request ~0.5 s.
@@ -327,7 +330,11 @@ class Moodtune:
         digits, `-_.:`; e.g. a UUID per feedback) makes a retry safe: the same key again returns
         the stored row with `replayed: true` instead of storing it twice."""
         data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
-        if req.rr is not None or req.metrics is not None or data is not None:  # reading HRV takes a few ms
+        if req.metrics is not None and req.rr is None and data is None and req.stress_level is None:
+            # concurrent metrics are read together: the reader's table checks cost per call, not per row
+            read = await asyncio.wrap_future(self.readings.submit(self.holder.current.hrv, req.metrics))
+            reading, kwargs = self.engine.plan_feedback(req, reading=read)
+        elif req.rr is not None or req.metrics is not None or data is not None:  # reading HRV takes a few ms
             reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data)
         else:
             reading, kwargs = self.engine.plan_feedback(req)

@@ -274,9 +274,11 @@ class Engine:
 
     # ------------------------------------------------------------------ feedback
 
-    def plan_feedback(self, req, upload: Upload | None = None) -> tuple[dict[str, Any] | None, dict]:
+    def plan_feedback(self, req, upload: Upload | None = None, reading: dict[str, Any] | None = None,
+                      ) -> tuple[dict[str, Any] | None, dict]:
         """The HRV reading of the listener's response (``None`` for a stated stress level) and
-        the keyword arguments of :meth:`FeedbackStore.record_feedback`."""
+        the keyword arguments of :meth:`FeedbackStore.record_feedback`. ``reading``: the HRV
+        already read (the service reads concurrent metrics together, ``hrvbatch``)."""
         ms = self.holder.current
         has_hrv = req.rr is not None or req.metrics is not None or upload is not None
         if has_hrv and req.stress_level is not None:
@@ -287,7 +289,7 @@ class Engine:
         reading = None
         versions: dict[str, str] = {}
         if has_hrv:
-            reading = self._read_hrv(ms, req, upload)
+            reading = reading if reading is not None else self._read_hrv(ms, req, upload)
             kwargs = {"stress_level": reading["level"], "metrics": reading["metrics"],
                       "probabilities": reading["probabilities"], "source": reading["source"]}
             versions[HRV] = ms.versions[HRV]

@@ -1,0 +1,99 @@
+"""Readings of the eight HRV metrics that arrive together, read as one table.
+
+Reading one set of metrics costs ~5-15 ms of CPU, nearly all of it in the per-call table
+checks of :meth:`~moodtune.hrv.reader.StressReader.read` (pandas, column by column), not in
+the model; the checks and the model are row by row. So the feedback endpoint hands its
+metrics to :class:`MetricsReadings`: one thread takes every reading that is waiting and reads
+them in one ``StressReader.read`` call; each caller gets the answer
+:func:`~moodtune.serving.hrvreading.read_hrv` gives for its row alone. When the table is
+refused (one bad row), every row is read alone, so each gets its own message.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moodtune.hrv.constants import LEVELS
+from moodtune.serving.hrvreading import PROBA, read_hrv
+
+log = logging.getLogger(__name__)
+
+
+class MetricsReadings:
+    """``submit(reader, metrics)`` -> a future of the reading (``read_hrv``'s answer)."""
+
+    def __init__(self, batch_max: int = 256, name: str = "moodtune-hrv-readings"):
+        self.batch_max = int(batch_max)
+        self.batches = 0
+        self.readings = 0
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, reader, metrics: Mapping[str, float]) -> Future:
+        future: Future = Future()
+        self._queue.put((reader, dict(metrics), future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            jobs = [self._queue.get()]
+            while len(jobs) < self.batch_max:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            by_reader: dict[int, list] = {}
+            for job in jobs:
+                by_reader.setdefault(id(job[0]), []).append(job)
+            for group in by_reader.values():
+                self._read(group)
+
+    def _read(self, jobs: list) -> None:
+        live = [j for j in jobs if j[2].set_running_or_notify_cancel()]
+        if not live:
+            return
+        reader = live[0][0]
+        try:
+            if len(live) == 1:
+                raise _Alone
+            table = reader.read(pd.DataFrame([m for _, m, _ in live]))
+            proba = table[list(PROBA)].to_numpy(dtype=float)
+            if proba.shape != (len(live), len(LEVELS)):
+                raise _Alone
+        except Exception:  # one row refused (or a single row): each alone, with its own message
+            for _, metrics, future in live:
+                try:
+                    future.set_result(read_hrv(reader, metrics=metrics))
+                except Exception as exc:  # handed to the caller
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.readings += len(live)
+        for (_, metrics, future), row in zip(live, proba, strict=True):
+            future.set_result(_answer(metrics, row))
+
+
+class _Alone(Exception):
+    pass
+
+
+def _answer(metrics: Mapping[str, Any], row: np.ndarray) -> dict[str, Any]:
+    """What :func:`read_hrv` answers for one row of metrics (its ``probabilities`` rounded)."""
+    level = LEVELS[int(np.argmax(row))]
+    return {
+        "level": level,
+        "probabilities": {lvl: round(float(p), 6) for lvl, p in zip(LEVELS, row, strict=True)},
+        "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
+        "source": "metrics",
+        "rows": 1,
+        "per_row": [{"level": level, "p_low": float(row[0]), "p_medium": float(row[1]), "p_high": float(row[2])}],
+    }

@@ -1,0 +1,65 @@
+"""Metrics readings read together (moodtune/serving/hrvbatch.py) answer as each read alone."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from moodtune.errors import InvalidHRV
+from moodtune.serving.hrvbatch import MetricsReadings
+from moodtune.serving.hrvreading import read_hrv
+
+
+class Reader:
+    """A StressReader stand-in whose table checks are the real ones (validate_metrics) and
+    whose model is a fixed function of the metrics; it counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def read(self, data, **_):
+        import pandas as pd
+
+        from moodtune.hrv.data import validate_metrics
+
+        with self.lock:
+            self.calls += 1
+        frame = validate_metrics(pd.DataFrame([data]) if isinstance(data, dict) else data)
+        z = np.stack([frame["HR"] / 100, frame["RMSSD"] / 50, frame["LF"] / frame["HF"]], axis=1)
+        p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        out = pd.DataFrame(p, columns=["p_low", "p_medium", "p_high"])
+        out.insert(0, "level", np.array(["low", "medium", "high"])[p.argmax(axis=1)])
+        return out
+
+
+def metrics(i: int) -> dict:
+    return {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 60.0 + i, "RMSSD": 20.0 + i, "pNN50": 18.0, "VLF": 900.0,
+            "LF": 700.0, "HF": 650.0 + 10 * i}
+
+
+def test_a_batch_answers_as_each_row_alone_and_a_bad_row_fails_alone():
+    reader, readings = Reader(), MetricsReadings()
+    gate = threading.Lock()
+    gate.acquire()
+    blocker = readings.submit(type("Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]})(),
+                              metrics(0))  # holds the thread while the others queue up
+    futures = [readings.submit(reader, metrics(i)) for i in range(30)]
+    gate.release()
+    blocker.result(30)
+    got = [f.result(30) for f in futures]
+    assert got == [read_hrv(reader, metrics=metrics(i)) for i in range(30)]
+    assert readings.batches == 1 and readings.readings == 30
+    bad = {**metrics(1), "HR": 900.0}
+    gate.acquire()
+    blocker = readings.submit(type("Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]})(),
+                              metrics(0))
+    mixed = [readings.submit(reader, m) for m in (metrics(2), bad, metrics(3))]
+    gate.release()
+    blocker.result(30)
+    assert mixed[0].result(30) == read_hrv(reader, metrics=metrics(2))
+    with pytest.raises(InvalidHRV, match="HR is 900"):
+        mixed[1].result(30)
+    assert mixed[2].result(30)["level"] == read_hrv(reader, metrics=metrics(3))["level"]
