@@ -97,6 +97,11 @@ CHILD = textwrap.dedent("""
         rid = writer.record_recommendation(RecommendationEvent(
             source="catalog", age=30, gender="male", mood=3, candidates=cands, chosen=["t0"]), timeout=60)
         print(json.dumps(rid), flush=True)  # acknowledged
+    for n in range(3):  # feedback in groups: 20 submitted at once, each printed once acknowledged
+        futures = [writer.submit_feedback(recommendation_id=rid, track_id=f"t{i % 2}", stress_level="low")
+                   for i in range(20)]
+        for f in futures:
+            print(json.dumps({"feedback": f.result(60).id}), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint, no clean exit
 """)
 
@@ -106,11 +111,15 @@ def test_acknowledged_events_survive_a_killed_writer_process(settings):
     done = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True, timeout=180,
                           cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     assert done.returncode == -signal.SIGKILL, done.stderr
-    acknowledged = [json.loads(line) for line in done.stdout.splitlines()]
-    assert len(acknowledged) == 30
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    acknowledged = [x for x in lines if isinstance(x, str)]
+    feedback_ids = [x["feedback"] for x in lines if isinstance(x, dict)]
+    assert len(acknowledged) == 30 and len(feedback_ids) == 60
     store = FeedbackStore(url, settings=settings)
     assert store.count_recommendations() == 30
     assert all(store.get_recommendation(i).chosen == ["t0"] for i in acknowledged)
+    # every acknowledged feedback row (group-committed, FULL) is there after the kill
+    assert store.count_since(0) == 60 and all(store.get_feedback(i).stress_level == "low" for i in feedback_ids)
     store.close()
 
 
