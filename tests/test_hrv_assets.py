@@ -104,6 +104,27 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
     bad = subprocess.run([*cli, str(short)], capture_output=True, text=True, cwd=project_root, timeout=120)
     assert bad.returncode == 2 and "at least 60 s of RR intervals" in bad.stderr
 
+    # a raw ECG (systole's real recording) read against a resting RR baseline; a signal without rate exits 2
+    systole = pytest.importorskip("systole")
+    from pathlib import Path
+
+    ecg = np.load(Path(systole.__file__).parent / "datasets" / "Task1_ECG.npy")[:120_000]
+    ecg_file = isolated_env / "strap.csv"
+    ecg_file.write_text("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in ecg))
+    rest_file = isolated_env / "rest.txt"
+    rest_file.write_text("\n".join(f"{v:.1f}" for v in rr_low))
+    signal = subprocess.run([*cli, str(ecg_file), "--baseline", str(rest_file)], capture_output=True, text=True,
+                            cwd=project_root, timeout=120)
+    assert signal.returncode == 0, signal.stderr
+    assert "artefacts corrected" in signal.stdout and "against the baseline" in signal.stdout
+    no_rate = isolated_env / "norate.csv"
+    no_rate.write_text("ecg\n" + "\n".join(f"{v:.5f}" for v in ecg))
+    refused = subprocess.run([*cli, str(no_rate)], capture_output=True, text=True, cwd=project_root, timeout=120)
+    assert refused.returncode == 2 and "no sampling rate" in refused.stderr
+    rated = subprocess.run([*cli, str(no_rate), "--sampling-rate", "1000", "--json"], capture_output=True, text=True,
+                           cwd=project_root, timeout=120)
+    assert rated.returncode == 0 and '"n_ectopic"' in rated.stdout
+
 
 def _swell_like(path, rng) -> pd.DataFrame:
     """A SWELL-style table: the eight metrics per window, SWELL's condition names, a subject id."""
