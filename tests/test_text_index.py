@@ -20,7 +20,7 @@ def demo():
     analyzer = analyzer_for(lexicon)
     writer = DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ)
     texts = demo_track_texts(writer, 5, seed=42)
-    raw, keywords = annotate_tracks(analyzer, tracks_from_frame(texts), workers=1)
+    raw, keywords, _ = annotate_tracks(analyzer, tracks_from_frame(texts), workers=1)
     table = text_emotion_table(texts, raw, keywords, lexicon.codes, lexicon.granularity)
     return lexicon, writer, table
 

