@@ -73,6 +73,11 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root)
     lines = ok.stdout.splitlines()
     assert lines[0].startswith("emotion (coarse): 哀 sorrow") and "后悔" in lines[1]
     assert sum(line.strip()[:2] in {"1.", "2.", "3.", "4."} for line in lines) == 4
+    # the CLI lists what the API answers, in the same order, and the distances do not all tie
+    ranked = [line for line in lines if line.strip()[:2] in {"1.", "2.", "3.", "4."}]
+    api = index.recommend_text("后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", 4).hits
+    assert [line.rsplit("(", 1)[1].rstrip(")") for line in ranked] == [h.track_id for h in api]
+    assert len({line.split("dist=")[1].split()[0] for line in ranked}) > 1
     bad = subprocess.run([*cli, "城市的街道"], capture_output=True, text=True, cwd=project_root, timeout=120)
     assert bad.returncode == 2 and "no emotion found" in bad.stderr
 
