@@ -49,6 +49,7 @@ from bento.lifecycle import die_with_parent
 from bento.middleware import BodyLimit
 from bento.uploads import upload, uploads
 from moodtune.errors import MoodtuneError
+from moodtune.serving import responses as answers_
 from moodtune.serving.engine import Engine
 from moodtune.serving.hrvbatch import MetricsReadings
 from moodtune.serving.requests import request_models
@@ -272,7 +273,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def recommend(self, req: RecommendBody, /, ctx: bentoml.Context) -> dict:
+    async def recommend(self, req: RecommendBody, /, ctx: bentoml.Context) -> answers_.Recommendation:
         """Top-k of a playlist (catalog `track_ids` and/or uploaded audio `files`) for a listener
         (age in years, gender female/male, mood 1 = sad .. 5 = happy): each track with its score,
         the probability the policy picks it first, its emotion and genre profile and a reason;
@@ -286,7 +287,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def recommend_text(self, req: RecommendTextBody, /) -> dict:
+    async def recommend_text(self, req: RecommendTextBody, /) -> answers_.TextRecommendation:
         """Tracks for a Chinese text: its emotion (DLUT), the keywords behind it and the
         nearest tracks. With age, gender and mood the recommendation is logged (its
         `recommendation_id` takes feedback)."""
@@ -294,7 +295,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def recommend_image(self, req: RecommendImageBody, /, ctx: bentoml.Context) -> dict:
+    async def recommend_image(self, req: RecommendImageBody, /, ctx: bentoml.Context) -> answers_.ImageRecommendation:
         """Tracks for a photo: the faces found (boxes, expressions), the people's emotion and
         the nearest tracks. A photo without a face is refused with 422."""
         photo = await upload(ctx, "image", "photo", self.limits.max_file_bytes)
@@ -305,7 +306,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def analyze_audio(self, req: AnalyzeAudioBody, /, ctx: bentoml.Context) -> dict:
+    async def analyze_audio(self, req: AnalyzeAudioBody, /, ctx: bentoml.Context) -> answers_.AudioAnalysis:
         """One clip -> its GEMS-6 emotion and genre probabilities."""
         clip = await upload(ctx, "file", "audio file", self.limits.max_file_bytes)
         if clip is None:
@@ -314,7 +315,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def analyze_hrv(self, req: AnalyzeHrvBody, /, ctx: bentoml.Context) -> dict:
+    async def analyze_hrv(self, req: AnalyzeHrvBody, /, ctx: bentoml.Context) -> answers_.HrvAnalysis:
         """HRV -> stress level (low, medium, high) and probabilities, from exactly one of: `rr`
         (RR intervals in ms), `metrics` (MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF) or
         `file` (RR intervals one per line, or a CSV with the eight metrics)."""
@@ -323,7 +324,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def feedback(self, req: FeedbackBody, /, ctx: bentoml.Context) -> dict:
+    async def feedback(self, req: FeedbackBody, /, ctx: bentoml.Context) -> answers_.StoredFeedback:
         """Store how a listener responded to a recommended track: HRV (`rr`, `metrics` or an
         uploaded `file`) read into a stress level, or an explicit `stress_level`. Returns the
         stored row (its `id`, the `reward`) once it is committed. `client_key` (8-64 letters,
@@ -343,7 +344,7 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def models(self, req: ModelsBody, /) -> dict:
+    async def models(self, req: ModelsBody, /) -> answers_.ServingModels:
         """The serving model versions, where each came from and when it was loaded."""
         return self.engine.models()
 
