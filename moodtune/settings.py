@@ -109,9 +109,10 @@ class AudioRealSetSettings(Section):
 
     enabled: bool = True
     cache_dir: Path | None = None
-    clip_seconds: float = 30.0
+    clip_seconds: float = 15.0
     max_tracks_per_package: int = Field(40, ge=1)
     head_c: float = Field(0.1, gt=0)
+    head_weight: float = Field(0.5, ge=0, le=1)
     gate_floors: dict[str, float] = Field(default_factory=lambda: {"genre_accuracy": 0.85})
 
 

@@ -27,8 +27,9 @@ from moodtune.settings import get_settings, load_settings
 
 pytestmark = pytest.mark.slow
 
-SMALL = "{clips_per_cell: 4, clip_seconds: 3.0}"
-GROUP = [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_emotion_model,
+SMALL = "{clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}}"
+GROUP = [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
+         audio_assets.audio_real_features, audio_assets.audio_emotion_model,
          audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
          audio_assets.audio_model_auc_above_floor]
 

@@ -145,7 +145,12 @@ class AudioPyfunc(mlflow.pyfunc.PythonModel):
     """The MLflow face of :class:`AudioModel`: features DataFrame in, 10 probabilities out."""
 
     def load_context(self, context) -> None:
-        self.model = AudioModel.load(context.artifacts["audio_model"])
+        if "tagged_audio_model" in context.artifacts:
+            from moodtune.audio.tagmodel import TaggedAudioModel
+
+            self.model = TaggedAudioModel.load(context.artifacts["tagged_audio_model"])
+        else:
+            self.model = AudioModel.load(context.artifacts["audio_model"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return self.model.predict_proba(pd.DataFrame(model_input))
@@ -157,18 +162,20 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("torch", "numpy", "pandas", "librosa", "soundfile", "mlflow")]
 
 
-def log_model(model: AudioModel, example: pd.DataFrame, artifact_name: str = "model") -> str:
-    """Log ``model`` to the active MLflow run as a pyfunc with an input example and a
-    signature; returns the model URI to register."""
+def log_model(model, example: pd.DataFrame, artifact_name: str = "model") -> str:
+    """Log ``model`` (an :class:`AudioModel` or a tag-based
+    :class:`~moodtune.audio.tagmodel.TaggedAudioModel`) to the active MLflow run as a pyfunc
+    with an input example and a signature; returns the model URI to register."""
     from mlflow.models import infer_signature
 
     example = example[model.feature_columns].astype(np.float64)
+    key = "tagged_audio_model" if getattr(model, "kind", None) == "musicnn-tags" else "audio_model"
     with tempfile.TemporaryDirectory() as tmp:
-        path = model.save(Path(tmp) / "audio_model")
+        path = model.save(Path(tmp) / key)
         info = mlflow.pyfunc.log_model(
             name=artifact_name,
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={"audio_model": str(path)},
+            artifacts={key: str(path)},
             input_example=example.head(2),
             signature=infer_signature(example, model.predict_proba(example)),
             pip_requirements=pip_requirements(),

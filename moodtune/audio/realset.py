@@ -1,0 +1,174 @@
+"""The real-music validation set: game soundtracks from Debian packages, labelled by package.
+
+``realset.yaml`` (beside this module) names each package, its genre, the reason for that
+label and which side of the split it is on. :func:`assemble` fetches each package once
+(``apt-get download`` + ``dpkg -x`` into the cache), cuts clips of ``clip_seconds`` from evenly
+spaced points of each track (mixing stems where a song is kept in parts) and writes them as
+WAV files, so every later step reads small files and caches their features by content.
+Nothing here is committed; where apt is unavailable the set is empty and says why.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import yaml
+
+from moodtune.emotions import GENRES
+from moodtune.errors import ConfigError
+
+SPEC = Path(__file__).with_name("realset.yaml")
+COLUMNS = ["track_id", "path", "genre", "package", "side", "title", "source"]
+
+
+@dataclass(frozen=True)
+class RealPackage:
+    name: str
+    genre: str
+    side: str  # "train" or "heldout"
+    files: str
+    reason: str
+    licence: str
+    archive: str | None = None
+    stems: tuple[str, ...] = ()
+    clips_per_track: int = 1
+
+
+def packages(spec: Path = SPEC) -> list[RealPackage]:
+    """The packages of the set, as written down in ``realset.yaml``."""
+    raw = yaml.safe_load(spec.read_text())["packages"]
+    out = []
+    for name, p in raw.items():
+        pkg = RealPackage(name=name, genre=p["genre"], side=p["side"], files=p["files"], reason=" ".join(p["reason"].split()),
+                          licence=p["licence"], archive=p.get("archive"), stems=tuple(p.get("stems", ())),
+                          clips_per_track=int(p.get("clips_per_track", 1)))
+        if pkg.genre not in GENRES or pkg.side not in ("train", "heldout"):
+            raise ConfigError(f"{spec}: {name} has genre {pkg.genre!r} / side {pkg.side!r}")
+        out.append(pkg)
+    return out
+
+
+def labels_table(spec: Path = SPEC) -> pd.DataFrame:
+    """package -> genre -> side -> reason (for docs, MLflow and the asset's metadata)."""
+    return pd.DataFrame([{"package": p.name, "genre": p.genre, "side": p.side, "licence": p.licence,
+                          "reason": p.reason} for p in packages(spec)])
+
+
+@dataclass
+class RealSet:
+    clips: pd.DataFrame  # COLUMNS
+    unavailable: str | None = None  # why there is no set, when there is none
+    problems: list[str] = field(default_factory=list)  # packages or tracks skipped, with the reason
+
+
+def apt_unavailable() -> str | None:
+    """Why apt cannot fetch packages here (None when it can)."""
+    missing = [tool for tool in ("apt-get", "dpkg") if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not found: no Debian packaging tools" if missing else None
+
+
+def fetch(package: str, cache: Path) -> Path:
+    """The package's files, extracted under ``cache/packages/<name>`` (downloaded once)."""
+    target = cache / "packages" / package
+    done = target / ".extracted"
+    if done.exists():
+        return target
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
+        found = sorted(debs.glob(f"{package}_*.deb"))
+        if run.returncode != 0 or not found:
+            tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise OSError(f"apt-get download {package} failed: {tail[0]} (run apt-get update once?)")
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    subprocess.run(["dpkg", "-x", str(found[-1]), str(target)], check=True, capture_output=True, timeout=900)
+    done.touch()
+    return target
+
+
+def _tracks(pkg: RealPackage, root: Path, cache: Path) -> list[Path]:
+    if pkg.archive is None:
+        return sorted(p for p in root.glob(pkg.files) if p.is_file())
+    out = cache / "archives" / pkg.name
+    with zipfile.ZipFile(next(root.glob(pkg.archive))) as zf:
+        for member in zf.namelist():
+            if fnmatch.fnmatch(member, pkg.files) and not (out / member).exists():
+                zf.extract(member, out)
+    return sorted(p for p in out.glob(pkg.files) if p.is_file())
+
+
+def _read_segment(path: Path, start_fraction: float, seconds: float) -> tuple[np.ndarray, int]:
+    with sf.SoundFile(str(path)) as f:
+        sr, n = f.samplerate, f.frames
+        length = min(n, int(seconds * sr))
+        f.seek(max(0, int((n - length) * start_fraction)))
+        data = f.read(length, dtype="float32", always_2d=True)
+    return data.mean(axis=1), sr
+
+
+def cut_clips(pkg: RealPackage, track: Path, out_dir: Path, seconds: float) -> list[tuple[str, Path]]:
+    """Clips of ``seconds`` from evenly spaced points of ``track`` (stems mixed), as WAV files."""
+    title = track.parent.name if pkg.stems else track.stem
+    made = []
+    for k in range(pkg.clips_per_track):
+        target = out_dir / pkg.name / f"{title}_{k}.wav"
+        if not target.exists():
+            fraction = (k + 1) / (pkg.clips_per_track + 1)
+            parts = [track.with_name(s) for s in pkg.stems] if pkg.stems else [track]
+            segments = [_read_segment(p, fraction, seconds) for p in parts if p.exists()]
+            sr = segments[0][1]
+            y = np.zeros(max(len(s) for s, _ in segments), dtype=np.float32)
+            for s, _ in segments:
+                y[:len(s)] += s
+            peak = float(np.abs(y).max())
+            if peak > 1.0:
+                y /= peak
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp.wav")
+            sf.write(str(tmp), y, sr, subtype="PCM_16")
+            tmp.replace(target)
+        made.append((f"real:{pkg.name}:{title}:{k}", target))
+    return made
+
+
+def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path = SPEC) -> RealSet:
+    """Fetch, cut and list the set (cached: a second call reads what the first wrote)."""
+    r = settings.audio.real_set
+    if not r.enabled:
+        return RealSet(pd.DataFrame(columns=COLUMNS), "disabled (audio.real_set.enabled: false)")
+    reason = apt_unavailable()
+    if reason:
+        return RealSet(pd.DataFrame(columns=COLUMNS), reason)
+    cache = Path(r.cache_dir) if r.cache_dir else settings.data_path("audio", "real_set")
+    rows, problems = [], []
+    for pkg in packages(spec):
+        try:
+            root = fetch(pkg.name, cache)
+            tracks = _tracks(pkg, root, cache)[:r.max_tracks_per_package]
+        except (OSError, subprocess.SubprocessError, zipfile.BadZipFile, StopIteration) as exc:
+            problems.append(f"{pkg.name}: {exc}")
+            log(f"real set: {pkg.name} skipped ({exc})")
+            continue
+        for track in tracks:
+            try:
+                for track_id, path in cut_clips(pkg, track, cache / "clips" / f"{r.clip_seconds:g}s", r.clip_seconds):
+                    rows.append({"track_id": track_id, "path": str(path), "genre": pkg.genre, "package": pkg.name,
+                                 "side": pkg.side, "title": track_id.split(":")[2], "source": "real"})
+            except (OSError, RuntimeError, ValueError, IndexError) as exc:  # sf errors are RuntimeError
+                problems.append(f"{pkg.name}/{track.name}: {exc}")
+        log(f"real set: {pkg.name} ({pkg.genre}, {pkg.side}): {len(tracks)} tracks")
+    clips = pd.DataFrame(rows, columns=COLUMNS)
+    return RealSet(clips, None if len(clips) else "no package could be fetched: " + "; ".join(problems), problems)
