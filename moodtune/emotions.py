@@ -412,39 +412,3 @@ TAG_GEMS_WEIGHTS: dict[str, dict[str, float]] = {
     "sadness": {"msd.sad": 1.0, "mtt.cello": 0.4, "mtt.slow": 0.4, "mtt.violin": 0.3, "msd.mellow": 0.3,
                 "mtt.piano": 0.2},
 }
-
-
-# --- musicnn tags -> genre and GEMS-6 (the audio model's zero-shot mapping) ------------------
-# Design choice (docs/audio.md "Labels from tags"): which of the tagger's outputs count for each
-# label, with weights. A tag's probability is divided by its base rate (its mean over the clips
-# the model is built on), so that a rare tag at twice its usual level counts as much as a
-# common one at twice its level; a label's score is the weighted mean of those ratios. Genre
-# probabilities are the scores normalised to sum 1; an emotion's probability is r / (1 + r), so
-# a clip at the base rate reads 0.5. Genre leans on MagnaTagATune, whose vocabulary has
-# "classical": the Million Song Dataset's has none and calls orchestral music ambient,
-# instrumental, even electronic, so its "electronic"-like tags carry little weight here.
-TAG_GENRE_WEIGHTS: dict[str, dict[str, float]] = {
-    "classical": {"mtt.classical": 1.0, "mtt.strings": 0.8, "mtt.violin": 0.6, "mtt.cello": 0.5,
-                  "mtt.harpsichord": 0.4, "mtt.opera": 0.4, "mtt.classic": 0.5, "mtt.choir": 0.3,
-                  "mtt.choral": 0.3, "mtt.harp": 0.3, "mtt.flute": 0.3},
-    "pop": {"mtt.pop": 1.0, "msd.pop": 1.0, "msd.catchy": 0.5, "msd.indie_pop": 0.5, "msd.female_vocalists": 0.3,
-            "msd.soul": 0.3, "msd.rnb": 0.3, "msd.hip-hop": 0.3, "mtt.female_vocal": 0.2},
-    "rock": {"mtt.rock": 1.0, "msd.rock": 1.0, "mtt.metal": 0.8, "msd.metal": 0.8, "msd.heavy_metal": 0.8,
-             "msd.hard_rock": 0.8, "msd.alternative_rock": 0.5, "msd.classic_rock": 0.5, "msd.punk": 0.5,
-             "msd.progressive_rock": 0.5, "mtt.guitar": 0.4},
-    "electronic": {"mtt.electronic": 1.0, "mtt.techno": 1.0, "mtt.synth": 0.5, "mtt.beats": 0.4, "mtt.dance": 0.4,
-                   "msd.electronica": 0.4, "msd.electro": 0.4, "msd.house": 0.4, "msd.electronic": 0.2},
-}
-TAG_GEMS_WEIGHTS: dict[str, dict[str, float]] = {
-    "tenderness": {"mtt.soft": 1.0, "msd.beautiful": 1.0, "msd.mellow": 0.8, "mtt.harp": 0.4, "mtt.piano": 0.3,
-                   "msd.acoustic": 0.3},
-    "calmness": {"mtt.quiet": 1.0, "mtt.slow": 0.8, "mtt.ambient": 0.8, "msd.chillout": 0.8, "msd.chill": 0.8,
-                 "mtt.new_age": 0.6, "msd.easy_listening": 0.6},
-    "power": {"mtt.loud": 1.0, "mtt.metal": 0.8, "msd.heavy_metal": 0.6, "msd.hard_rock": 0.6, "mtt.drums": 0.4,
-              "mtt.fast": 0.4, "mtt.choir": 0.3},
-    "joyful_activation": {"msd.happy": 1.0, "msd.party": 0.8, "mtt.dance": 0.6, "msd.dance": 0.6, "msd.catchy": 0.5,
-                          "msd.funk": 0.4, "mtt.fast": 0.4},
-    "tension": {"mtt.weird": 1.0, "msd.experimental": 0.8, "mtt.loud": 0.3, "mtt.fast": 0.3, "mtt.techno": 0.3},
-    "sadness": {"msd.sad": 1.0, "mtt.cello": 0.4, "mtt.slow": 0.4, "mtt.violin": 0.3, "msd.mellow": 0.3,
-                "mtt.piano": 0.2},
-}
