@@ -55,7 +55,8 @@ def recommendation_env(context: AssetExecutionContext, settings: SettingsResourc
 @asset(group_name="policy", compute_kind="stable-baselines3")
 def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
                recommendation_env: pipeline.EnvSpec) -> dict:
-    """A2C on the listening-session environment (one policy per seed) and on seed A's bandit."""
+    """The candidate-aware A2C on the listening session (one policy per seed, and per seed under
+    each comparison dynamics) and A2C on seed A's bandit."""
     s = settings.get()
     with mlflow.run(context):
         trained = registration.train_and_log(s, recommendation_env)
@@ -63,6 +64,10 @@ def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflo
         "seed_score": trained["seed_score"],
         "timesteps_per_seed": trained["timesteps"],
         "seeds": MetadataValue.json(list(s.policy.seeds)),
+        "train_seconds": round(trained["train_seconds"], 1),
+        "train_cpu_seconds": round(trained["train_cpu_seconds"], 1),
+        "total_train_seconds": round(trained["total_train_seconds"], 1),
+        "learning_curves": MetadataValue.json(registration.curve_summary(trained["curves"])),
     })
     return trained
 
@@ -70,14 +75,18 @@ def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflo
 @asset(group_name="policy", compute_kind="mlflow")
 def policy_evaluation(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
                       recommendation_env: pipeline.EnvSpec, a2c_policy: dict) -> pd.DataFrame:
-    """A2C vs random, popularity, emotion matching, supervised and the oracle on held-out
-    listeners, per seed; registers the first seed's policy and gates it (paired per-session CI)."""
+    """A2C vs random, popularity, emotion-match, supervised greedy, greedy-calm, the iso
+    heuristic and the planning oracle on held-out listeners, per seed, under the session
+    dynamics and the comparison ones; registers the first seed's policy and gates it."""
+    s = settings.get()
     with mlflow.run(context):
-        report = registration.evaluate_and_register(settings.get(), recommendation_env, a2c_policy,
-                                                    log=context.log.info)
+        report = registration.evaluate_and_register(s, recommendation_env, a2c_policy, log=context.log.info)
+    summaries = {f"summary_{d}_dynamics": MetadataValue.md(t.round(3).to_markdown(index=False))
+                 for d, t in report.extra["summaries"].items()}
     context.add_output_metadata({
-        **report.metadata(),
-        "summary": MetadataValue.md(report.summary.round(3).to_markdown(index=False)),
+        **report.metadata(), **summaries,
+        "targets": MetadataValue.json(report.extra["targets"]),
+        "learning_curves": MetadataValue.json(registration.curve_summary(a2c_policy["curves"])),
         "registered_version": report.version,
     })
     return report.table

@@ -268,17 +268,33 @@ class PolicySettings(Section):
     playlist_size: int = 12
     session_length: int = 5
     calm_weight: float = 0.5
-    timesteps: int = 20000
+    timesteps: int = 80000
     seed_timesteps: int = 10000
     n_envs: int = 4
     seeds: tuple[int, ...] = (0, 1, 2)
     a2c: dict[str, float | int] = Field(default_factory=dict)
-    temperature: float = 0.1
+    temperature: float = 1.0
     eval_sessions: int = 200
     eval_k: int = 3
     gate_floors: dict[str, float] = Field(default_factory=dict)
     gate_margin: float = 0.02
     ope_min_ess: float = 10.0
+    # listening-session dynamics (moodtune.policy.dynamics; sources in docs/policy.md)
+    dynamics: Literal["iso", "taste"] = "iso"
+    iso_reach: float = 0.9
+    iso_entrainment: float = 0.9
+    iso_tolerance: float = 0.6
+    iso_mismatch_gain: float = 0.5
+    iso_coupling: float = 0.5
+    iso_taste_share: float = 0.25
+    iso_calm_point: tuple[float, float] = (0.58, -0.47)
+    iso_point_jitter: float = 0.1
+    iso_point_seed: int = 7
+    iso_heuristic_step: float = 0.6
+    oracle_beam: int = 16
+    compare_dynamics: tuple[str, ...] = ("taste",)
+    compare_seeds: tuple[int, ...] = (0, 1, 2)
+    a2c_hidden: int = 64
 
 
 class ServiceSettings(Section):

@@ -74,6 +74,7 @@ policy:
   timesteps: 12000
   seed_timesteps: 2000
   seeds: [0]
+  compare_seeds: [0]
   eval_sessions: 80
   playlist_size: 8
   session_length: 4

@@ -1,5 +1,6 @@
-"""Policy: environments, training vs baselines, the gate, the ranking API — on real upstream
-models (audio and HRV groups materialized once on small demo data)."""
+"""Policy: environments, dynamics, the candidate-aware network, training vs baselines, the
+gate, the ranking API — on real upstream models (audio and HRV groups materialized once on
+small demo data; the tests that need them are marked slow)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,17 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from moodtune import registry
+from moodtune.emotions import GEMS6
 from moodtune.errors import InvalidInput
 from moodtune.policy import pipeline, registration, train
+from moodtune.policy.dynamics import (
+    GEMS6_POINTS,
+    IsoParams,
+    ListenerState,
+    initial_point,
+    predicted_points,
+    taste_step,
+)
 from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward
 from moodtune.policy.evaluation import RandomRanker, ndcg_at_k
 from moodtune.policy.features import N_STATE, SONG_COLUMNS, ListenerContext, state_matrix
@@ -49,6 +59,45 @@ def test_ndcg():
     assert ndcg_at_k(np.array([0, 0, 0]), 3) is None
 
 
+ISO = IsoParams(reach=0.9, entrainment=0.9, tolerance=0.6, mismatch_gain=0.5, coupling=0.5, taste_share=0.25,
+                calm_point=(0.58, -0.47))
+
+
+def _session(points, state, iso=ISO):
+    for point in points:
+        state = taste_step(state, 0.2, 0.35, 0.2, 0.6, np.asarray(point), iso)
+    return state
+
+
+def test_iso_dynamics_meet_the_listener_then_step_toward_calm():
+    tense = ListenerState(0.8, 1.0, initial_point(1, 0.8))  # sad and stressed: valence -1, arousal 0.6
+    near, far = GEMS6_POINTS[GEMS6.index("tension")], GEMS6_POINTS[GEMS6.index("calmness")]
+    # a song far from where the listener is raises stress (mismatch); one near it does not
+    assert _session([far], tense).stress > tense.stress
+    assert _session([near], tense).stress <= tense.stress + 1e-9
+    # the listener follows a matched song's point, not a far one's
+    assert np.linalg.norm(_session([near], tense).point - near) < np.linalg.norm(tense.point - near) / 2
+    assert np.allclose(_session([far], tense).point, tense.point, atol=0.05)
+    # meeting the listener (tense, then sad music at low arousal: their valence, calmer) lowers
+    # stress; jumping to the calmest song every time raises it
+    sadness = GEMS6_POINTS[GEMS6.index("sadness")]
+    iso_path, jump = _session([near] + [sadness] * 4, tense).stress, _session([far] * 5, tense).stress
+    assert iso_path < tense.stress - 0.3 and jump > tense.stress and iso_path < jump - 0.5
+    # mood follows the listener's valence; the taste dynamics ignore the points
+    assert _session([far], tense, None).point is tense.point
+
+
+def test_predicted_points_follow_the_gems_probabilities():
+    songs = np.zeros((3, 10))
+    songs[0, GEMS6.index("calmness")] = 1.0
+    songs[1, [GEMS6.index("tension"), GEMS6.index("sadness")]] = 0.5
+    points = predicted_points(songs)
+    assert np.allclose(points[0], GEMS6_POINTS[GEMS6.index("calmness")])
+    assert np.allclose(points[1], GEMS6_POINTS[[GEMS6.index("tension"), GEMS6.index("sadness")]].mean(axis=0))
+    assert np.allclose(points[2], 0.0)  # no emotion predicted: the neutral point
+
+
+@pytest.mark.slow
 def test_envs_pass_check_env(policy_stack):
     spec = policy_stack["result"].output_for_node("recommendation_env")
     world = spec.world("train")
@@ -57,10 +106,28 @@ def test_envs_pass_check_env(policy_stack):
     check_env(env)
     # songs never repeat within a session, whatever the actions
     env.reset(seed=1)
-    played = [env.step(np.zeros(10))[4]["track_index"] for _ in range(4)]
+    played = [env.step(0)[4]["track_index"] for _ in range(4)]
     assert len(set(played)) == 4
+    # the old dynamics stay selectable and pass too
+    check_env(ListeningSessionEnv(spec.world("train", "taste"), playlist_size=8, session_length=4, seed=0))
 
 
+@pytest.mark.slow
+def test_short_playlists_are_padded_and_masked(policy_stack):
+    spec = policy_stack["result"].output_for_node("recommendation_env")
+    env = ListeningSessionEnv(spec.world("train"), playlist_size=8, session_length=4, seed=0)
+    obs, _ = env.reset(seed=3, options={"listener": 0, "playlist": [5, 9, 11]})
+    assert obs.shape == env.observation_space.shape and env.observation_space.contains(obs)
+    assert list(env.mask()) == [1, 1, 1, 0, 0, 0, 0, 0]
+    obs, _, _, _, info = env.step(6)  # a padded slot: not played, the first playable slot is
+    assert info["invalid_action"] and info["track_index"] == 5 and list(env.mask()[:3]) == [0, 1, 1]
+    policy = PolicyRanker(_untrained(spec, policy_stack["settings"].policy).model)
+    probs = policy.model.policy.get_distribution(policy.model.policy.obs_to_tensor(obs)[0]).distribution.probs
+    probs = probs.detach().numpy()[0]
+    assert probs[[0, 3, 4, 5, 6, 7]].max() == 0.0 and probs[1:3].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.slow
 def test_response_bank_reads_stress_through_the_hrv_model(policy_stack):
     spec = policy_stack["result"].output_for_node("recommendation_env")
     bank = spec.bank
@@ -72,6 +139,7 @@ def test_response_bank_reads_stress_through_the_hrv_model(policy_stack):
     assert bank.level_accuracy() > 0.4
 
 
+@pytest.mark.slow
 def test_trained_policy_beats_random_on_held_out(policy_stack):
     table = policy_stack["result"].output_for_node("policy_evaluation")
     by = table.set_index("policy")
@@ -81,11 +149,15 @@ def test_trained_policy_beats_random_on_held_out(policy_stack):
     # standard error of ~0.2 per policy; trained policies measured +0.4 to +1.5 over random.
     assert by.loc["a2c_session", "mean_reward"] > by.loc["random", "mean_reward"] + 0.3
     assert by.loc["oracle", "mean_reward"] >= by.loc["a2c_session", "mean_reward"]
+    # the baselines a sceptic would pick, and the planning oracle above every one of them
+    assert {"greedy_calm", "iso_heuristic"} <= set(by.index)
+    assert by.loc["oracle", "mean_reward"] >= by.drop(index="oracle")["mean_reward"].max()
     assert by.loc["oracle", "ndcg_at_3"] == pytest.approx(1.0)
     for col in ("hit_rate_at_3", "ndcg_at_3"):
         assert ((by[col] >= 0) & (by[col] <= 1)).all()
 
 
+@pytest.mark.slow
 def test_policy_registered_promoted_and_ranks(policy_stack):
 
     s = policy_stack["settings"]
@@ -108,6 +180,7 @@ def test_policy_registered_promoted_and_ranks(policy_stack):
     assert list(out["track_id"][:3]) == [r.track_id for r in ranked]
 
 
+@pytest.mark.slow
 def test_gate_refuses_an_untrained_policy(policy_stack):
     s = policy_stack["settings"]
     p = s.policy
@@ -122,19 +195,23 @@ def test_gate_refuses_an_untrained_policy(policy_stack):
     assert registry.champion("moodtune-policy", s).version == before
 
 
+@pytest.mark.slow
 def test_untrained_ranker_is_not_better_than_random_by_much(policy_stack):
     """Sanity: the lift of the trained policy comes from training, not the action encoding."""
     s = policy_stack["settings"]
     spec = policy_stack["result"].output_for_node("recommendation_env")
-    from stable_baselines3 import A2C
-
-    env = pipeline.make_session_env(spec, s.policy)()
-    untrained = PolicyRanker(A2C("MlpPolicy", env, seed=0, device="cpu"), "session")
+    untrained = _untrained(spec, s.policy)
     table = pipeline.evaluate_policy(spec, {"u": untrained, "random": RandomRanker(0)}, s.policy, 0)
     by = table.set_index("policy")["mean_reward"]
     assert by["u"] < by["random"] + s.policy.gate_floors["reward_lift_over_random"]
 
 
+def _untrained(spec, p) -> PolicyRanker:
+    model, _ = train.train_session_policy(spec, p, timesteps=0, seed=0)
+    return PolicyRanker(model, "session")
+
+
+@pytest.mark.slow
 def test_fast_scorer_matches_the_rankers_own_scores(policy_stack):
     """The service's NumPy path through the policy network gives the ranker's scores (to
     float32 rounding) and its order; a policy it cannot read falls back to the ranker."""
@@ -155,3 +232,22 @@ def test_fast_scorer_matches_the_rankers_own_scores(policy_stack):
     assert np.array_equal(exact(songs, listener), ranker.scores(songs, listener))
     seed = PolicyRanker(ranker.model, kind="seed")
     assert fastpolicy.fast_scorer(seed) == seed.scores
+
+
+@pytest.mark.slow
+def test_evaluation_is_in_the_dagster_metadata_under_both_dynamics(policy_stack):
+    meta = policy_stack["result"].asset_materializations_for_node("policy_evaluation")[0].metadata
+    for dynamics in ("iso", "taste"):
+        summary = meta[f"summary_{dynamics}_dynamics"].value
+        assert all(name in summary for name in ("a2c_session", "iso_heuristic", "oracle", "mean_reward_std",
+                                                "stress_reduction_mean"))
+    targets = meta["targets"].value
+    assert set(targets) == {"iso", "taste"}
+    by = policy_stack["result"].output_for_node("policy_evaluation").groupby("policy")["mean_reward"].mean()
+    assert targets["iso"]["a2c_over_oracle"] == pytest.approx(by["a2c_session"] / by["oracle"])
+    assert targets["iso"]["best_baseline_mean_reward"] == pytest.approx(
+        by[["random", "popularity", "emotion_match", "supervised", "greedy_calm"]].max())
+    assert "session_seed0" in meta["learning_curves"].value
+    assert meta["promoted"].value is True and "gate_reason" in meta
+    train_meta = policy_stack["result"].asset_materializations_for_node("a2c_policy")[0].metadata
+    assert train_meta["train_seconds"].value > 0 and "session_taste_seed0" in train_meta["learning_curves"].value

@@ -125,7 +125,7 @@ def test_better_challenger_promoted_and_degraded_one_refused(policy_stack, retra
     start = store.latest_feedback_id()
     last = _log_feedback(policy_stack, s.retrain.min_new_feedback, seed=1)
 
-    better = _run_job(retrain_defs, {"from_id": start, "to_id": last, "timesteps": 16000})
+    better = _run_job(retrain_defs, {"from_id": start, "to_id": last, "timesteps": 8000})
     assert better["promoted"], better["reason"]
     assert better["scores"]["mean_reward"] > better["scores"]["champion_mean_reward"]
     assert better["scores"]["replay_rows"] == s.retrain.min_new_feedback

@@ -4,6 +4,14 @@ Every policy plays the same sessions (same held-out listener, same playlist, sam
 stream) in :class:`ListeningSessionEnv`. Reported per policy: mean episode reward,
 hit-rate@k and NDCG@k of its initial top-k against the listener's true likes, and the mean
 stress reduction over the session (hidden true stress, start minus end).
+
+Baselines choose from what the service could see (the predicted song features, the
+listener's context now, the last HRV reading): random, popularity, emotion-match (the song
+nearest the listener's current mood), supervised greedy (a like-probability classifier, re-
+scored at each step), greedy-calm (always the calmest-sounding song) and a hand-written iso
+heuristic (meet the listener's estimated point, then step toward calm). The planning oracle
+searches orders with the true simulator (beam search on the hidden state, the expected
+reward over HRV readings): the ceiling.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from moodtune.emotions import GEMS6, to_dlut
+from moodtune.policy.dynamics import ListenerState
 from moodtune.policy.envs import ListeningSessionEnv, World
 from moodtune.policy.features import ListenerContext, state_matrix
 from moodtune.policy.ranking import PolicyRanker
@@ -77,6 +86,72 @@ class SupervisedRanker:
         return self.model.predict_proba(state_matrix(playlist_features, listener))[:, 1]
 
 
+class GreedyCalm:
+    """Always the unplayed song that sounds nearest the calm point (predicted valence-arousal)."""
+
+    def __init__(self, calm_point):
+        self.calm_point = np.asarray(calm_point, dtype=float)
+
+    def scores(self, playlist_features, listener):
+        from moodtune.policy.dynamics import predicted_points
+
+        return -np.linalg.norm(predicted_points(playlist_features) - self.calm_point, axis=1)
+
+
+class IsoHeuristic:
+    """The iso principle by hand: estimate the listener's point (valence from their mood,
+    arousal from the last HRV reading, or from the mood before any reading), aim one step of
+    ``step`` toward the calm point, play the unplayed song that sounds nearest that aim."""
+
+    def __init__(self, calm_point, step: float):
+        self.calm_point = np.asarray(calm_point, dtype=float)
+        self.step = step
+
+    def estimate(self, listener: ListenerContext, reading) -> np.ndarray:
+        valence = (listener.mood - 3.0) / 2.0
+        if reading is None:  # the population's stress at this mood (0.8 at mood 1, 0.4 at mood 5)
+            arousal = 2 * (0.8 - 0.1 * (listener.mood - 1)) - 1
+        else:
+            arousal = float(reading[2] - reading[0])
+        return np.array([valence, arousal])
+
+    def choose(self, env: ListeningSessionEnv) -> int:
+        from moodtune.policy.dynamics import predicted_points
+
+        here = self.estimate(env.context, env.last_reading)
+        gap = self.calm_point - here
+        dist = float(np.linalg.norm(gap))
+        aim = self.calm_point if dist <= self.step else here + gap * (self.step / dist)
+        songs = env.unplayed
+        d = np.linalg.norm(predicted_points(env.world.song_features[songs]) - aim, axis=1)
+        return songs[int(d.argmin())]
+
+
+class PlanningOracle:
+    """Beam search over song orders with the true simulator (hidden state and taste), each
+    order scored by its expected reward over the HRV readings; plays the best order found."""
+
+    def __init__(self, beam: int, calm_weight: float):
+        self.beam = beam
+        self.calm_weight = calm_weight
+
+    def plan(self, env: ListeningSessionEnv) -> list[int]:
+        world, li = env.world, env.listener_index
+        beams: list[tuple[float, ListenerState, list[int]]] = [(0.0, env.hidden_state, [])]
+        for _ in range(min(env.session_length, len(env.playlist))):
+            grown = []
+            for total, state, order in beams:
+                for song in env.playlist:
+                    if song in order:
+                        continue
+                    nxt, _ = world.next_state(li, state, song)
+                    r = world.expected_reward(state.stress, nxt.stress, self.calm_weight)
+                    grown.append((total + r, nxt, [*order, song]))
+            grown.sort(key=lambda b: -b[0])
+            beams = grown[: self.beam]
+        return beams[0][2]
+
+
 def like_rates(world: World) -> np.ndarray:
     return np.mean([world.taste.liked(row) for _, row in world.listeners.iterrows()], axis=0)
 
@@ -106,24 +181,19 @@ def sessions(world: World, n: int, playlist_size: int, seed: int) -> list[dict]:
 def _play(env: ListeningSessionEnv, policy, session: dict) -> tuple[float, float, list[int]]:
     obs, _ = env.reset(seed=session["seed"], options=session)
     total, done, played, info = 0.0, False, [], {}
-    listener = env.world.listeners.iloc[session["listener"]]
-    order = None
+    plan = policy.plan(env) if isinstance(policy, PlanningOracle) else None
     while not done:
-        if policy == "oracle":
-            u = env.world.taste.utilities(listener, env._mood)
-            remaining = [s for s in env.playlist if s not in env._played]
-            song = max(remaining, key=lambda s: u[s])
-            obs, r, done, _, info = env.play(song)
+        if plan is not None:
+            obs, r, done, _, info = env.play(plan[len(env.played)])
         elif isinstance(policy, PolicyRanker) and policy.kind == "session":
             action, _ = policy.model.predict(obs, deterministic=True)
             obs, r, done, _, info = env.step(action)
-        else:
-            if order is None:
-                ctx = env.world.context(listener)
-                s = policy.scores(env.world.song_features[session["playlist"]], ctx)
-                order = [session["playlist"][i] for i in np.argsort(-s, kind="stable")]
-            song = next(s for s in order if s not in env._played)
-            obs, r, done, _, info = env.play(int(song))
+        elif hasattr(policy, "choose"):
+            obs, r, done, _, info = env.play(policy.choose(env))
+        else:  # a ranker, greedy: re-scored on the unplayed songs with the listener's context now
+            songs = env.unplayed
+            s = np.asarray(policy.scores(env.world.song_features[songs], env.context), dtype=float)
+            obs, r, done, _, info = env.play(int(songs[int(np.argmax(s))]))
         total += r
         played.append(info["track_index"])
     return total, float(info["stress_reduction"]), played
@@ -132,8 +202,11 @@ def _play(env: ListeningSessionEnv, policy, session: dict) -> tuple[float, float
 def initial_ranking(world: World, policy, session: dict) -> np.ndarray:
     listener = world.listeners.iloc[session["listener"]]
     feats = world.song_features[session["playlist"]]
-    if policy == "oracle":
+    if isinstance(policy, PlanningOracle):
         s = world.taste.utilities(listener)[session["playlist"]]
+    elif hasattr(policy, "choose"):  # a sequential heuristic: the order it plays from the start
+        env = ListeningSessionEnv(world, len(session["playlist"]), len(session["playlist"]))
+        return np.asarray(_play(env, policy, {**session, "seed": session["seed"]})[2])
     else:
         s = policy.scores(feats, world.context(listener))
     return np.asarray(session["playlist"])[np.argsort(-np.asarray(s), kind="stable")]
@@ -145,7 +218,8 @@ def evaluate(world: World, policies: dict, *, n_sessions: int, playlist_size: in
 
     ``per_session``: a dict to fill with each policy's session rewards, in session order (the
     gate's paired comparison)."""
-    env = ListeningSessionEnv(world, playlist_size=playlist_size, session_length=session_length, calm_weight=calm_weight)
+    env = ListeningSessionEnv(world, playlist_size=playlist_size, session_length=session_length,
+                              calm_weight=calm_weight)
     plan = sessions(world, n_sessions, playlist_size, seed)
     rows = []
     for name, policy in policies.items():

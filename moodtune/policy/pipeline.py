@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +11,13 @@ import pandas as pd
 
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput
+from moodtune.policy.dynamics import IsoParams
 from moodtune.policy.envs import ListeningSessionEnv, World
 from moodtune.policy.evaluation import (
     EmotionMatchRanker,
+    GreedyCalm,
+    IsoHeuristic,
+    PlanningOracle,
     PopularityRanker,
     RandomRanker,
     SupervisedRanker,
@@ -80,10 +85,30 @@ class EnvSpec:
     rewards: dict[str, float]
     listener_params: ListenerParams
     model_versions: dict[str, str]
+    iso: IsoParams | None = None  # the session dynamics: iso (these effect sizes) or taste (None)
+    point_seed: int = 0
+    point_jitter: float = 0.0
 
-    def world(self, split: str) -> World:
+    def world(self, split: str, dynamics: str | None = None) -> World:
+        """The listeners of ``split``; ``dynamics`` ("iso" / "taste") overrides the spec's."""
         listeners = self.listeners[self.listeners["split"] == split].reset_index(drop=True)
-        return World(self.song_features, TasteModel(self.truth, self.listener_params), listeners, self.bank, self.rewards)
+        iso = self.iso if dynamics is None else (self.iso or _missing_iso()) if dynamics == "iso" else None
+        return World(self.song_features, TasteModel(self.truth, self.listener_params), listeners, self.bank,
+                     self.rewards, iso, self.point_seed, self.point_jitter)
+
+    def with_dynamics(self, dynamics: str, p: PolicySettings) -> EnvSpec:
+        """The same spec under other session dynamics ("iso" or "taste")."""
+        return dataclasses.replace(self, iso=iso_params(p) if dynamics == "iso" else None)
+
+
+def _missing_iso():
+    raise InvalidInput("this environment has no iso dynamics parameters; build it with policy.dynamics: iso")
+
+
+def iso_params(p: PolicySettings) -> IsoParams:
+    return IsoParams(reach=p.iso_reach, entrainment=p.iso_entrainment, tolerance=p.iso_tolerance,
+                     mismatch_gain=p.iso_mismatch_gain, coupling=p.iso_coupling, taste_share=p.iso_taste_share,
+                     calm_point=tuple(p.iso_calm_point))
 
 
 def build_env_spec(truth: pd.DataFrame, predicted: pd.DataFrame, listeners: pd.DataFrame, bank: ResponseBank,
@@ -96,7 +121,10 @@ def build_env_spec(truth: pd.DataFrame, predicted: pd.DataFrame, listeners: pd.D
         raise InvalidInput(f"only {len(ids)} labelled tracks with audio features; the sessions need {p.playlist_size}")
     truth_aligned = labelled.set_index("track_id").loc[ids].reset_index()
     features = predicted.loc[ids, list(SONG_COLUMNS)].to_numpy(dtype=float)
-    return EnvSpec(ids, features, truth_aligned, listeners, bank, dict(rewards), listener_params(p), model_versions)
+    if p.dynamics not in ("iso", "taste"):
+        raise InvalidInput(f"policy.dynamics must be 'iso' or 'taste', got {p.dynamics!r}")
+    return EnvSpec(ids, features, truth_aligned, listeners, bank, dict(rewards), listener_params(p), model_versions,
+                   iso_params(p) if p.dynamics == "iso" else None, p.iso_point_seed, p.iso_point_jitter)
 
 
 def make_session_env(spec: EnvSpec, p: PolicySettings, split: str = "train"):
@@ -104,14 +132,17 @@ def make_session_env(spec: EnvSpec, p: PolicySettings, split: str = "train"):
     return lambda: ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight)
 
 
-def baselines(spec: EnvSpec, seed: int) -> dict:
+def baselines(spec: EnvSpec, seed: int, p: PolicySettings) -> dict:
+    """The baselines a sceptic would pick, and the planning oracle (the ceiling)."""
     train = spec.world("train")
     return {
         "random": RandomRanker(seed),
         "popularity": PopularityRanker(like_rates(train), train.song_features),
         "emotion_match": EmotionMatchRanker(),
         "supervised": SupervisedRanker(seed).fit(train),
-        "oracle": "oracle",
+        "greedy_calm": GreedyCalm(p.iso_calm_point),
+        "iso_heuristic": IsoHeuristic(p.iso_calm_point, p.iso_heuristic_step),
+        "oracle": PlanningOracle(p.oracle_beam, p.calm_weight),
     }
 
 
@@ -122,13 +153,17 @@ def evaluate_policy(spec: EnvSpec, policies: dict, p: PolicySettings, seed: int,
                     per_session=per_session)
 
 
-def evaluation_table(spec: EnvSpec, trained: dict, p: PolicySettings) -> pd.DataFrame:
-    """Every policy on the held-out listeners, once per seed (A2C: the policy of that seed)."""
+def evaluation_table(spec: EnvSpec, trained: dict, p: PolicySettings, dynamics: str | None = None) -> pd.DataFrame:
+    """Every policy on the held-out listeners, once per seed (A2C: the policy of that seed).
+    ``dynamics``: one of ``policy.compare_dynamics`` (A2C trained under it, ``trained["compare"]``)."""
     frames = []
     bandit = load_ranker(trained["seed_bandit"], {"kind": "seed", "temperature": p.temperature})
-    for seed in p.seeds:
-        policies = {"a2c_session": load_ranker(trained["session"][seed], {"kind": "session", "temperature": p.temperature}),
-                    "a2c_seed_bandit": bandit, **baselines(spec, seed)}
+    sessions, seeds = trained["session"], p.seeds
+    if dynamics is not None:
+        spec, sessions, seeds = spec.with_dynamics(dynamics, p), trained["compare"][dynamics], p.compare_seeds
+    for seed in seeds:
+        a2c = load_ranker(sessions[seed], {"kind": "session", "temperature": p.temperature})
+        policies = {"a2c_session": a2c, "a2c_seed_bandit": bandit, **baselines(spec, seed, p)}
         table = evaluate_policy(spec, policies, p, seed)
         table.insert(1, "seed", seed)
         frames.append(table)
@@ -165,3 +200,23 @@ def recommendation_env(settings, audio_clips: pd.DataFrame, audio_features: pd.D
     versions = {registry.AUDIO: str(audio.version), registry.HRV: str(hrv.version)}
     return build_env_spec(audio_clips, audio.obj.predict_proba(audio_features), listeners, bank, rewards, p,
                           versions)
+
+
+MYOPIC_BASELINES = ("random", "popularity", "emotion_match", "supervised", "greedy_calm")
+
+
+def targets(summary: pd.DataFrame, policy: str = "a2c_session") -> dict[str, float | str]:
+    """Issue 21's targets read from a summary: the policy's mean reward over seeds against the
+    best myopic baseline (x1.10), the iso heuristic (x1.00) and the planning oracle (x0.90)."""
+    mean = summary.set_index("policy")["mean_reward_mean"]
+    best = max(MYOPIC_BASELINES, key=lambda name: mean.get(name, float("-inf")))
+    out = {
+        "a2c_mean_reward": float(mean[policy]), "best_baseline": best, "best_baseline_mean_reward": float(mean[best]),
+        "a2c_over_best_baseline": float(mean[policy] / mean[best]),
+    }
+    for name, key in (("iso_heuristic", "a2c_over_iso_heuristic"), ("oracle", "a2c_over_oracle")):
+        if name in mean:
+            out[key] = float(mean[policy] / mean[name])
+    out["targets_met"] = float(out["a2c_over_best_baseline"] >= 1.10 and out.get("a2c_over_iso_heuristic", 1) >= 1.0
+                               and out.get("a2c_over_oracle", 1) >= 0.90)
+    return out

@@ -14,6 +14,7 @@ import pandas as pd
 
 from moodtune.errors import InvalidInput
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext, state_matrix
+from moodtune.policy.observation import rank_inputs
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,13 @@ def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum()
 
 
-def session_observation(playlist_features: np.ndarray, listener: ListenerContext) -> np.ndarray:
-    """The listening-session observation at the start of a session (no HRV reading yet:
-    a uniform prior over the three stress levels)."""
-    prior = np.full(3, 1 / 3)
-    return np.concatenate(
-        [listener.vector(), prior, [0.0], np.asarray(playlist_features, dtype=float).mean(axis=0)]
-    ).astype(np.float32)
-
-
 class PolicyRanker:
     """Scores songs with a trained SB3 policy.
 
-    ``kind="session"``: the policy names a target point in song space; a song's score is
-    minus its distance to the target. ``kind="seed"``: the policy's recommend probability for
-    each (listener, song) state is the score.
+    ``kind="session"``: the candidate-aware listening-session policy; a song's score is its
+    slot logit at the start of a session (:class:`moodtune.policy.network.CandidatePolicy`),
+    for any number of songs. ``kind="seed"``: the policy's recommend probability for each
+    (listener, song) state is the score.
     """
 
     def __init__(self, model, kind: str = "session", temperature: float = 0.1):
@@ -58,9 +51,8 @@ class PolicyRanker:
         songs = np.asarray(playlist_features, dtype=float)
         if self.kind == "seed":
             return self._action_means(state_matrix(songs, listener)).reshape(-1)
-        target, _ = self.model.predict(session_observation(songs, listener), deterministic=True)
-        target = np.clip(np.asarray(target, dtype=float).reshape(-1), 0.0, 1.0)
-        return -np.linalg.norm(songs - target, axis=1)
+        block, rows = rank_inputs(songs, listener)
+        return self.model.policy.slot_scores(block, rows)
 
     def _action_means(self, observations: np.ndarray) -> np.ndarray:
         """The policy's Gaussian action means before clipping to [0, 1]: a trained seed

@@ -128,33 +128,53 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
 
 
 def train_and_log(settings: Settings, spec: pipeline.EnvSpec) -> dict:
-    """Train the session policy per seed and seed A's bandit; log params, curves and seed A's score."""
+    """Train the session policy per seed (and under the comparison dynamics) and seed A's
+    bandit; log params, learning curves, training time and seed A's score."""
     p = settings.policy
     registry.log_params({"policy": p.model_dump(exclude={"gate_floors"})})
     trained = train_policies(spec, p, settings.data_path("policy", "models"))
-    registry.log_metrics({"seed_score": trained["seed_score"]})
+    registry.log_metrics({k: float(trained[k]) for k in ("seed_score", "train_seconds", "train_cpu_seconds",
+                                                         "total_train_seconds", "total_train_cpu_seconds")})
     registry.log_figure(plots.learning_curves(trained["curves"]), "policy/learning_curve.png")
+    registry.log_json(trained["curves"], "policy/learning_curves.json")
     for name, curve in trained["curves"].items():
         for step, value in curve[:: max(1, len(curve) // 200)]:
             registry.log_metrics({f"curve.{name}": value}, step=int(step))
     return trained
 
 
+def curve_summary(curves: dict, points: int = 12) -> dict[str, list[list[float]]]:
+    """A few (timestep, smoothed episode reward) points per curve, for Dagster metadata."""
+    return {name: [[int(t), round(float(r), 3)] for t, r in c[:: max(1, len(c) // points)]]
+            for name, c in curves.items() if c}
+
+
 def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: dict,
                           log: Log = lambda _m: None) -> PolicyReport:
-    """Every policy on the held-out listeners per seed (logged); the first seed's A2C is gated."""
+    """Every policy on the held-out listeners per seed, under the configured dynamics and each
+    comparison dynamics (logged: tables, summaries, targets); the first seed's A2C is gated."""
     p = settings.policy
-    table = pipeline.evaluation_table(spec, trained, p)
-    summary = pipeline.summarise(table)
-    registry.log_dataframe(table, "evaluation/per_seed.csv")
-    registry.log_text(summary.to_markdown(index=False), "evaluation/summary.md")
-    registry.log_figure(plots.policy_bars(summary, p.eval_k), "evaluation/policies.png")
+    tables = {p.dynamics: pipeline.evaluation_table(spec, trained, p)}
+    for dynamics in trained.get("compare", {}):
+        tables[dynamics] = pipeline.evaluation_table(spec, trained, p, dynamics)
+    summaries = {d: pipeline.summarise(t) for d, t in tables.items()}
+    goals = {d: pipeline.targets(summary) for d, summary in summaries.items()}
+    for d, table in tables.items():
+        prefix = "evaluation" if d == p.dynamics else f"evaluation/{d}_dynamics"
+        registry.log_dataframe(table, f"{prefix}/per_seed.csv")
+        registry.log_text(summaries[d].to_markdown(index=False), f"{prefix}/summary.md")
+        registry.log_figure(plots.policy_bars(summaries[d], p.eval_k), f"{prefix}/policies.png")
+        registry.log_json(goals[d], f"{prefix}/targets.json")
+        registry.log_metrics({(k if d == p.dynamics else f"{d}.{k}"): v for k, v in goals[d].items()
+                              if isinstance(v, float)})
     seed = p.seeds[0]
     ranker = load_ranker(trained["session"][seed], {"kind": "session", "temperature": p.temperature})
     report = register_policy(settings, spec, ranker, meta={"seed": seed, "timesteps": trained["timesteps"]},
-                             tags={"kind": "listening-session A2C", "timesteps": trained["timesteps"]},
+                             tags={"kind": "candidate-aware listening-session A2C", "dynamics": p.dynamics,
+                                   "timesteps": trained["timesteps"]},
                              extra_scores={"seed_score": float(trained["seed_score"])}, log=log)
-    report.table, report.summary = table, summary
+    report.table, report.summary = tables[p.dynamics], summaries[p.dynamics]
+    report.extra.update({"summaries": summaries, "targets": goals})
     return report
 
 

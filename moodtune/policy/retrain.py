@@ -39,7 +39,8 @@ def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.Dat
 def training_world(spec: EnvSpec, feedback: pd.DataFrame, seed: int) -> World:
     train = spec.listeners[spec.listeners["split"] == "train"]
     listeners = pd.concat([train, replay_listeners(feedback, spec, seed)], ignore_index=True)
-    return World(spec.song_features, TasteModel(spec.truth, spec.listener_params), listeners, spec.bank, spec.rewards)
+    return World(spec.song_features, TasteModel(spec.truth, spec.listener_params), listeners, spec.bank, spec.rewards,
+                 spec.iso, spec.point_seed, spec.point_jitter)
 
 
 def degrade(model, scale: float, seed: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from moodtune.policy.envs import SeedBanditEnv
+from moodtune.policy.network import CandidatePolicy
 from moodtune.policy.pipeline import EnvSpec, make_session_env
 from moodtune.settings import PolicySettings
 
@@ -48,12 +50,16 @@ def train_a2c(
     n_envs: int = 4,
     hyper: dict | None = None,
     model: A2C | None = None,
+    policy=None,
+    policy_kwargs: dict | None = None,
 ) -> tuple[A2C, LearningCurve]:
-    """Train (or, given ``model``, continue training) an A2C policy; returns it and its curve."""
+    """Train (or, given ``model``, continue training) an A2C policy; returns it and its curve.
+    ``policy``: the SB3 policy class (default ``MlpPolicy``)."""
     torch.set_num_threads(1)
     vec = make_vec_env(make_env, n_envs=n_envs, seed=seed)
     if model is None:
-        model = A2C("MlpPolicy", vec, seed=seed, verbose=0, device="cpu", **(hyper or {}))
+        model = A2C(policy or "MlpPolicy", vec, seed=seed, verbose=0, device="cpu", policy_kwargs=policy_kwargs,
+                    **(hyper or {}))
     else:
         model.set_env(vec)
     curve = LearningCurve()
@@ -62,18 +68,31 @@ def train_a2c(
     return model, curve
 
 
+def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, seed: int):
+    """The candidate-aware A2C on the listening session (training listeners)."""
+    return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, hyper=dict(p.a2c),
+                     policy=CandidatePolicy, policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden})
+
+
 def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
-    """Train the session policy once per seed and seed A's bandit policy once; save them."""
+    """Train the session policy once per seed (and per seed of ``compare_seeds`` under each of
+    ``compare_dynamics``) and seed A's bandit policy once; save them. Records the time taken."""
     out_dir.mkdir(parents=True, exist_ok=True)
     timesteps = p.timesteps if timesteps is None else timesteps
-    result = {"session": {}, "curves": {}, "timesteps": timesteps}
-    for seed in p.seeds:
-        model, curve = train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs,
-                                 hyper=dict(p.a2c))
-        path = out_dir / f"session_seed{seed}.zip"
+    started, cpu = time.perf_counter(), time.process_time()
+    result = {"session": {}, "compare": {}, "curves": {}, "timesteps": timesteps}
+    runs = [(p.dynamics, seed, spec) for seed in p.seeds]
+    runs += [(d, seed, spec.with_dynamics(d, p)) for d in p.compare_dynamics if d != p.dynamics for seed in p.compare_seeds]
+    for dynamics, seed, env_spec in runs:
+        model, curve = train_session_policy(env_spec, p, timesteps=timesteps, seed=seed)
+        main = dynamics == p.dynamics
+        path = out_dir / (f"session_seed{seed}.zip" if main else f"session_{dynamics}_seed{seed}.zip")
         model.save(path)
-        result["session"][seed] = str(path)
-        result["curves"][f"session_seed{seed}"] = curve.smoothed()
+        (result["session"] if main else result["compare"].setdefault(dynamics, {}))[seed] = str(path)
+        result["curves"][f"session_seed{seed}" if main else f"session_{dynamics}_seed{seed}"] = curve.smoothed()
+        if main and seed == p.seeds[-1]:
+            result["train_seconds"] = time.perf_counter() - started
+            result["train_cpu_seconds"] = time.process_time() - cpu
     world = spec.world("train")
     bandit, curve = train_a2c(lambda: SeedBanditEnv(world, p.seed_episode_length), timesteps=p.seed_timesteps,
                               seed=p.seeds[0], n_envs=p.n_envs)
@@ -84,4 +103,6 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     # Seed A's score: mean reward per step over the last episodes of training.
     tail = [r for _, r in curve.points[-50:]]
     result["seed_score"] = float(np.mean(tail) / p.seed_episode_length) if tail else float("nan")
+    result["total_train_seconds"] = time.perf_counter() - started
+    result["total_train_cpu_seconds"] = time.process_time() - cpu
     return result

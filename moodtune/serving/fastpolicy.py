@@ -1,16 +1,13 @@
 """A faster path to the policy's scores, checked against the policy's own method.
 
-:meth:`moodtune.policy.ranking.PolicyRanker.scores` asks stable-baselines3's ``predict`` for
-the session policy's target point; ``predict`` switches the network to eval mode, builds a
-torch distribution and converts observations on every call, which is most of a
-recommendation's CPU time. For the listening-session policy (a Box action space, a diagonal
-Gaussian) the deterministic action is just the actor network's mean, so :func:`fast_scorer`
-computes that directly: in NumPy from the network's weights when it is a plain MLP (Linear
-layers with Tanh/ReLU, a flattening features extractor), else with torch. A fast path is only
-used after it reproduced ``ranker.scores`` on a set of random playlists and listeners: the torch
-one exactly, the NumPy one to 1e-5 (it skips torch's float32 rounding) with the same order;
-otherwise (another policy kind, another SB3 layout, any difference) the ranker's own method is
-used.
+:meth:`moodtune.policy.ranking.PolicyRanker.scores` runs the candidate-aware network's shared
+slot scorer (:mod:`moodtune.policy.network`) in torch, which costs tensor conversions and
+autograd bookkeeping on every call: most of a recommendation's CPU time. :func:`fast_scorer`
+computes the same logits in NumPy from the scorer's weights when it is a plain MLP (Linear
+layers with Tanh/ReLU), else with torch. A fast path is only used after it reproduced
+``ranker.scores`` on a set of random playlists and listeners: the torch one exactly, the NumPy
+one to 1e-5 (it skips torch's float32 rounding) with the same order; otherwise (another
+policy kind, another layout, any difference) the ranker's own method is used.
 """
 
 from __future__ import annotations
@@ -39,36 +36,26 @@ def fast_scorer(ranker, *, checks: int = 64, seed: int = 0) -> Scorer:
 
 
 def _session_policy(ranker):
-    """The SB3 policy and action bounds of a listening-session ranker with a diagonal Gaussian
-    over a Box (the deterministic action is the actor's mean), else ``None``."""
-    from gymnasium import spaces
-    from stable_baselines3.common.distributions import DiagGaussianDistribution
+    """The candidate-aware SB3 policy of a listening-session ranker, else ``None``."""
+    from moodtune.policy.network import CandidatePolicy
 
     if getattr(ranker, "kind", None) != "session":
         return None
-    model = ranker.model
-    policy = model.policy
-    space = model.action_space
-    if not isinstance(space, spaces.Box) or not isinstance(policy.action_dist, DiagGaussianDistribution) \
-            or getattr(policy, "squash_output", False):
-        return None
-    return policy, space.low.astype(float), space.high.astype(float)
+    policy = ranker.model.policy
+    return policy if isinstance(policy, CandidatePolicy) else None
 
 
 def _numpy_scorer(ranker) -> Scorer | None:
     import torch.nn as nn
-    from stable_baselines3.common.torch_layers import FlattenExtractor
 
-    from moodtune.policy.ranking import session_observation
+    from moodtune.policy.network import pair_inputs_numpy
+    from moodtune.policy.observation import rank_inputs
 
-    found = _session_policy(ranker)
-    if found is None:
-        return None
-    policy, low, high = found
-    if not isinstance(policy.pi_features_extractor, FlattenExtractor) or len(policy.observation_space.shape) != 1:
+    policy = _session_policy(ranker)
+    if policy is None:
         return None
     steps = []
-    for module in [*policy.mlp_extractor.policy_net, policy.action_net]:
+    for module in policy.mlp_extractor.scorer:
         if isinstance(module, nn.Linear):
             weight = module.weight.detach().cpu().numpy().astype(float).T.copy()
             bias = module.bias.detach().cpu().numpy().astype(float) if module.bias is not None else 0.0
@@ -81,36 +68,25 @@ def _numpy_scorer(ranker) -> Scorer | None:
             return None
 
     def scores(features: np.ndarray, listener) -> np.ndarray:
-        songs = np.asarray(features, dtype=float)
-        x = np.asarray(session_observation(songs, listener), dtype=float)
+        block, rows = rank_inputs(np.asarray(features, dtype=float), listener)
+        x = pair_inputs_numpy(block.astype(float), rows.astype(float))
         for step in steps:
             x = x @ step[0] + step[1] if isinstance(step, tuple) else step(x)
-        target = np.clip(np.clip(x, low, high), 0.0, 1.0)
-        return -np.linalg.norm(songs - target, axis=1)
+        return x[:, 0]
 
     return scores
 
 
 def _session_scorer(ranker) -> Scorer | None:
-    import torch
+    from moodtune.policy.observation import rank_inputs
 
-    from moodtune.policy.ranking import session_observation
-
-    found = _session_policy(ranker)
-    if found is None:
+    policy = _session_policy(ranker)
+    if policy is None:
         return None
-    policy, low, high = found
     policy.set_training_mode(False)
-    device = policy.device
 
     def scores(features: np.ndarray, listener) -> np.ndarray:
-        songs = np.asarray(features, dtype=float)
-        obs = torch.as_tensor(session_observation(songs, listener)[None], device=device)
-        with torch.no_grad():
-            latent = policy.mlp_extractor.forward_actor(policy.extract_features(obs, policy.pi_features_extractor))
-            mean = policy.action_net(latent)
-        target = np.clip(np.clip(mean.cpu().numpy().reshape(-1).astype(float), low, high), 0.0, 1.0)
-        return -np.linalg.norm(songs - target, axis=1)
+        return policy.slot_scores(*rank_inputs(np.asarray(features, dtype=float), listener))
 
     return scores
 

@@ -1,0 +1,86 @@
+"""How a listener's hidden state changes with each song of a session.
+
+Two dynamics, selected by ``policy.dynamics``:
+
+* ``taste`` (the first version): a song's effect depends only on how much the listener likes
+  it (utility): liked songs calm, disliked ones stress, and the mood follows the utility.
+* ``iso`` (music therapy's iso principle: Altshuler 1948; Heiderscheit & Madson 2015): the
+  listener has a valence-arousal point; music near it is followed (the point moves toward
+  the song's), music far from it is not followed and raises stress (mismatch), and stress
+  relaxes toward the level the listener's arousal implies. So a sequence that meets the
+  listener where they are and steps toward calm lowers stress more than a jump to the
+  calmest song. The utility still counts (``iso_taste_share`` of the taste effect).
+
+Every number is in ``params.yaml`` (``policy.iso_*``); docs/policy.md gives the sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from moodtune.emotions import GEMS6, to_dlut
+
+# The valence-arousal point of each GEMS-6 label (through its DLUT categories).
+GEMS6_POINTS = np.array([to_dlut("gems6", {g: 1.0}).valence_arousal() for g in GEMS6])
+
+
+def predicted_points(song_features: np.ndarray) -> np.ndarray:
+    """The valence-arousal point a song sounds like: its predicted GEMS-6 probabilities
+    (the first six features) weighted over the labels' points; (0, 0) when they are all 0."""
+    feats = np.asarray(song_features, dtype=float)[..., :6]
+    total = feats.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, feats @ GEMS6_POINTS / np.maximum(total, 1e-12), 0.0)
+
+
+def true_points(marks: np.ndarray, seed: int, jitter: float) -> np.ndarray:
+    """Each song's true point: its ground-truth GEMS marks' mean point plus a small fixed
+    per-song offset (two recordings of one emotion are not the same point)."""
+    marks = np.asarray(marks, dtype=float)
+    base = predicted_points(marks)
+    offset = np.random.default_rng(seed).normal(0.0, jitter, size=base.shape)
+    return np.clip(base + offset, -1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class IsoParams:
+    """Effect sizes of the iso dynamics (``policy.iso_*`` in params.yaml)."""
+
+    reach: float  # VA distance at which the listener follows a song with weight 1/e
+    entrainment: float  # share of the way toward a matched song's point the listener moves
+    tolerance: float  # VA distance a song may be from the listener without mismatch stress
+    mismatch_gain: float  # stress added per unit of distance beyond the tolerance
+    coupling: float  # share of the gap to the arousal-implied stress closed per song
+    taste_share: float  # weight of the utility (taste) effect on stress
+    calm_point: tuple[float, float]  # valence, arousal the sessions aim at (for heuristics)
+
+
+@dataclass
+class ListenerState:
+    stress: float
+    mood: float
+    point: np.ndarray  # valence, arousal
+
+
+def initial_point(mood: float, stress: float) -> np.ndarray:
+    """A listener's starting point: valence from mood (1..5 -> -1..1), arousal from stress."""
+    return np.array([(float(mood) - 3.0) / 2.0, 2.0 * float(stress) - 1.0])
+
+
+def taste_step(state: ListenerState, utility: float, sensitivity: float, neutral: float,
+               mood_gain: float, song_point=None, iso: IsoParams | None = None) -> ListenerState:
+    """The next state after one song (``iso`` None: the taste dynamics)."""
+    liked = utility - neutral
+    if iso is None:
+        stress = state.stress - sensitivity * liked
+        mood = state.mood + mood_gain * liked
+        return ListenerState(float(np.clip(stress, 0, 1)), float(np.clip(mood, 1, 5)), state.point)
+    gap = np.asarray(song_point, dtype=float) - state.point
+    d = float(np.hypot(gap[0], gap[1]))
+    point = np.clip(state.point + iso.entrainment * np.exp(-((d / iso.reach) ** 2)) * gap, -1.0, 1.0)
+    target = (point[1] + 1.0) / 2.0
+    stress = (state.stress + iso.coupling * (target - state.stress) + iso.mismatch_gain * max(0.0, d - iso.tolerance)
+              - iso.taste_share * sensitivity * liked)
+    mood = 3.0 + 2.0 * point[0]
+    return ListenerState(float(np.clip(stress, 0, 1)), float(np.clip(mood, 1, 5)), point)
