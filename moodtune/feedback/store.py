@@ -50,6 +50,7 @@ from moodtune.feedback.schema import HRV_METRICS, feedback, recommendations
 _PG_SCHEMA_LOCK = 0x6D6F6F6474756E01
 _PG_FEEDBACK_LOCK = 0x6D6F6F6474756E02
 _JSON_COLUMNS = ("model_versions", "candidates", "chosen")
+_INSERT_FEEDBACK = feedback.insert().returning(feedback.c.id)
 
 
 class FeedbackStore:
@@ -230,11 +231,14 @@ class FeedbackStore:
         with self.write() as conn:
             return self.insert_feedback(conn, given)
 
-    def insert_feedback(self, conn: Connection, given: FeedbackInput) -> FeedbackRow:
+    def insert_feedback(self, conn: Connection, given: FeedbackInput,
+                        seen: dict[str, tuple[dict, dict]] | None = None) -> FeedbackRow:
         """Store one validated feedback row in ``conn``'s write transaction (the caller commits).
 
         Raises :class:`InvalidFeedback` (before writing) for an unknown recommendation, a track
-        that was not a candidate, or a ``client_key`` used for other feedback."""
+        that was not a candidate, or a ``client_key`` used for other feedback. ``seen``: a dict
+        the caller keeps for one transaction, so a recommendation's candidates are read and
+        decoded once for all of its rows (a recommendation never changes once written)."""
         if self.dialect == "postgresql":
             # sequences hand out ids before commit; serialising feedback inserts makes ids
             # become visible in id order, so a "last id seen" cursor never skips a row
@@ -250,15 +254,21 @@ class FeedbackStore:
                         "send a new key with new feedback")
                 return replace(feedback_row(earlier), replayed=True)
         rec_id, track = given.recommendation_id, given.track_id
-        rec = conn.execute(
-            select(recommendations.c.candidates, recommendations.c.model_versions)
-            .where(recommendations.c.id == rec_id)
-        ).first()
-        if rec is None:
-            raise InvalidFeedback(f"unknown recommendation_id {rec_id!r}: give the id a recommend call returned")
-        candidate = next((c for c in rec.candidates if c["track_id"] == track), None)
+        known = None if seen is None else seen.get(rec_id)
+        if known is None:
+            rec = conn.execute(
+                select(recommendations.c.candidates, recommendations.c.model_versions)
+                .where(recommendations.c.id == rec_id)
+            ).first()
+            if rec is None:
+                raise InvalidFeedback(f"unknown recommendation_id {rec_id!r}: give the id a recommend call returned")
+            known = ({c["track_id"]: c for c in rec.candidates}, rec.model_versions or {})
+            if seen is not None:
+                seen[rec_id] = known
+        candidates, rec_versions = known
+        candidate = candidates.get(track)
         if candidate is None:
-            shown = [c["track_id"] for c in rec.candidates]
+            shown = list(candidates)
             listed = ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
             raise InvalidFeedback(f"track {track!r} was not among the candidates of recommendation {rec_id} ({listed})")
         row = {
@@ -271,10 +281,10 @@ class FeedbackStore:
             **(given.probabilities or {"p_low": None, "p_medium": None, "p_high": None}),
             "reward": reward_for_stress(given.stress_level, self.rewards) if given.reward is None else given.reward,
             "choice_probability": candidate.get("probability"),
-            "model_versions": {**(rec.model_versions or {}), **given.model_versions},
+            "model_versions": {**rec_versions, **given.model_versions},
             "client_key": key,
         }
-        new_id = conn.execute(feedback.insert().values(**row).returning(feedback.c.id)).scalar_one()
+        new_id = conn.execute(_INSERT_FEEDBACK, row).scalar_one()
         return feedback_row({"id": new_id, **row})
 
     # ----------------------------------------------------------------- reads

@@ -244,9 +244,10 @@ class EventWriter:
             with self._turn():
                 try:
                     with self.store.write(self._connection("feedback")) as conn:
+                        seen: dict = {}  # each recommendation read once per group
                         for job in jobs:
                             try:  # a refused row is refused before it writes: the others stay
-                                results.append((job, self.store.insert_feedback(conn, job.payload), None))
+                                results.append((job, self.store.insert_feedback(conn, job.payload, seen), None))
                             except MoodtuneError as refused:
                                 results.append((job, None, refused))
                 except Exception:
