@@ -113,7 +113,7 @@ test: install
 	$(BIN)/pytest
 
 test-fast: install
-	$(BIN)/pytest -m "not slow and not service and not browser"
+	$(BIN)/pytest -n 2 -m "not slow and not service and not browser"
 
 lint: install
 	$(BIN)/ruff check .

@@ -372,20 +372,20 @@ class ImageSettings(Section):
 class Settings(Section):
     """All of moodtune's settings; paths are absolute once loaded through :func:`load_settings`."""
 
-    root: Path = PROJECT_ROOT
-    project: ProjectSettings = Field(default_factory=ProjectSettings)
-    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
-    registry: RegistrySettings = Field(default_factory=RegistrySettings)
-    dagster: DagsterSettings = Field(default_factory=DagsterSettings)
-    taxonomy: TaxonomySettings = Field(default_factory=TaxonomySettings)
-    audio: AudioSettings = Field(default_factory=AudioSettings)
-    hrv: HrvSettings = Field(default_factory=HrvSettings)
-    text: TextSettings = Field(default_factory=TextSettings)
-    policy: PolicySettings = Field(default_factory=PolicySettings)
-    service: ServiceSettings = Field(default_factory=ServiceSettings)
-    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
-    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
-    image: ImageSettings = Field(default_factory=ImageSettings)
+    root: Path
+    project: ProjectSettings
+    mlflow: MlflowSettings
+    registry: RegistrySettings
+    dagster: DagsterSettings
+    taxonomy: TaxonomySettings
+    audio: AudioSettings
+    hrv: HrvSettings
+    text: TextSettings
+    policy: PolicySettings
+    service: ServiceSettings
+    feedback: FeedbackSettings
+    retrain: RetrainSettings
+    image: ImageSettings
 
     @property
     def data_dir(self) -> Path:
