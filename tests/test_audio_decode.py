@@ -105,3 +105,29 @@ def test_limits_follow_the_settings(settings, tmp_path):
     decode(path, limits)  # 1.5 s passes the default 1 s minimum
     with pytest.raises(InvalidAudio, match="too short"):
         decode(path, DecodeLimits.default(min_seconds=2.0))
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])
+def test_a_truncated_file_is_refused_not_analysed_from_its_first_part(tmp_path, ext):
+    whole = tmp_path / f"whole.{ext}"
+    sf.write(whole, tone(4.0), SR)
+    data = whole.read_bytes()
+    assert decode(whole)[0].size > 0  # the whole file is fine
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(InvalidAudio, match=f"cut.{ext} is (empty.*)?truncated"):
+        decode(cut)
+    with pytest.raises(InvalidAudio, match="upload.* is (empty.*)?truncated"):
+        decode(data[: len(data) // 2], name=f"upload.{ext}")
+
+
+def test_a_wav_whose_header_claims_more_data_than_present_is_refused(tmp_path):
+    path = tmp_path / "liar.wav"
+    sf.write(path, tone(2.0), SR, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    pos = data.find(b"data")
+    declared = int.from_bytes(data[pos + 4:pos + 8], "little")
+    data[pos + 4:pos + 8] = (declared * 3).to_bytes(4, "little")  # the header now claims 6 s
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidAudio, match=f"declares {declared * 3} bytes of samples but only {declared} are present"):
+        decode(path)

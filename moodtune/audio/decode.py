@@ -80,6 +80,120 @@ def _read_audioread(path: str, max_seconds: float) -> tuple[np.ndarray, int]:
     return (y[:, None] if y.ndim == 1 else y.T), int(sr)
 
 
+# --- truncated files: a part decodes, the rest is missing -------------------------------------
+# libsndfile and mpg123 decode whatever part of a cut-off file they can and say nothing, so a
+# truncated upload would be analysed from its first seconds. Each container says how long it
+# should be; a file shorter than that is refused.
+
+_MP3_BITRATES = {  # kbit/s by (MPEG-1?, layer 3) and index
+    True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _wav_truncation(data: bytes) -> str | None:
+    """The WAV/RF64 ``data`` chunk's declared size against the bytes present."""
+    if data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if cid == b"data":
+            if data[:4] == b"RF64" or size in (0, 0xFFFFFFFF):
+                return None  # the size lives in the ds64 chunk / is unknown (a stream): nothing to compare
+            have = len(data) - pos - 8
+            if have < size:
+                return f"its header declares {size} bytes of samples but only {have} are present"
+            return None
+        pos += 8 + size + (size & 1)
+    return "it has no data chunk" if pos > len(data) else None
+
+
+def _ogg_truncation(data: bytes) -> str | None:
+    """An Ogg stream ends with a whole page flagged end-of-stream."""
+    last = data.rfind(b"OggS")
+    if last < 0 or last + 27 > len(data):
+        return "its last Ogg page is cut off"
+    n_segments = data[last + 26]
+    if last + 27 + n_segments > len(data):
+        return "its last Ogg page is cut off"
+    end = last + 27 + n_segments + sum(data[last + 27:last + 27 + n_segments])
+    if end > len(data):
+        return "its last Ogg page is cut off"
+    if not data[last + 5] & 0x04:
+        return "the Ogg stream stops before its end-of-stream page"
+    return None
+
+
+def _mp3_frame_length(header: bytes) -> int | None:
+    if len(header) < 4 or header[0] != 0xFF or (header[1] & 0xE0) != 0xE0:
+        return None
+    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
+    b_index, r_index, padding = header[2] >> 4, (header[2] >> 2) & 3, (header[2] >> 1) & 1
+    if layer != 1 or version == 1 or b_index in (0, 15) or r_index == 3:
+        return None  # only Layer III with a known bitrate is checked
+    mpeg1 = version == 3
+    bitrate, rate = _MP3_BITRATES[mpeg1][b_index] * 1000, _MP3_RATES[version][r_index]
+    return (144 if mpeg1 else 72) * bitrate // rate + padding
+
+
+def _mp3_truncation(data: bytes) -> str | None:
+    """Walk the MPEG frames from the first one; the last must end at the file's end (or its tags)."""
+    end = len(data) - (128 if data[-128:-125] == b"TAG" else 0)
+    pos = 0
+    if data[:3] == b"ID3" and len(data) >= 10:
+        pos = 10 + int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big")
+    while pos < end and _mp3_frame_length(data[pos:pos + 4]) is None:
+        pos += 1  # find the first frame
+        if pos > 65536:
+            return None  # no frame found near the start: leave it to the decoder
+    declared = None  # a Xing/Info header (LAME and others write one) in the first frame counts the frames
+    first = data[pos:pos + (_mp3_frame_length(data[pos:pos + 4]) or 0)]
+    for tag in (b"Xing", b"Info"):
+        at = first.find(tag)
+        if at >= 0 and len(first) >= at + 12 and int.from_bytes(first[at + 4:at + 8], "big") & 1:
+            declared = int.from_bytes(first[at + 8:at + 12], "big")
+            break
+    frames = 0
+    while pos + 4 <= end:
+        length = _mp3_frame_length(data[pos:pos + 4])
+        if length is None:
+            break  # trailing tags or junk after whole frames: not our concern
+        if pos + length > end:
+            return f"its last MPEG frame is cut off after {frames} whole frames"
+        pos += length
+        frames += 1
+    if declared is not None and frames - 1 < declared:  # the header frame itself is not counted
+        return f"its header declares {declared} MPEG frames but only {frames - 1} are present"
+    return None
+
+
+def _generic_truncation(fileobj) -> str | None:
+    """FLAC and the rest: the stream's declared length must decode to its end."""
+    try:
+        with sf.SoundFile(fileobj) as f:
+            if f.frames <= 0 or not f.seekable():
+                return None
+            tail = min(f.frames, 4096)
+            f.seek(f.frames - tail)
+            got = len(f.read(tail, dtype="float32", always_2d=True))
+    except Exception as exc:
+        return f"its end cannot be decoded ({_reason(exc)})"
+    return None if got >= tail else f"it declares {f.frames} samples but decoding stops short of them"
+
+
+def truncation(data: bytes) -> str | None:
+    """Why the file in ``data`` is cut short of what its container declares, or None."""
+    if data[:4] in (b"RIFF", b"RF64"):
+        return _wav_truncation(data) or _generic_truncation(io.BytesIO(data))
+    if data[:4] == b"OggS":
+        return _ogg_truncation(data)
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and (data[1] & 0xE0) == 0xE0):
+        return _mp3_truncation(data)
+    return _generic_truncation(io.BytesIO(data))
+
+
 def decode(
     source: str | os.PathLike | bytes,
     limits: DecodeLimits | None = None,
@@ -131,14 +245,22 @@ def decode(
         except Exception:
             pass
         if samples is None:
+            cut = truncation(data if data is not None else path.read_bytes()) if _looks_like_audio(head) else None
+            if cut:
+                raise InvalidAudio(f"{label} is truncated: {cut}; it cannot be decoded (re-export or "
+                                   "re-download the file)") from None
             if _looks_like_audio(head):
                 raise InvalidAudio(f"{label} is corrupt: it looks like audio but cannot be decoded "
                                    f"({reason})") from None
             raise InvalidAudio(f"{label} is not audio: not a wav, flac, ogg or mp3 file "
                                f"({reason})") from None
 
+    cut = truncation(data if data is not None else path.read_bytes())
     if samples.size == 0 or samples.shape[0] == 0:
-        raise InvalidAudio(f"{label} is empty: it contains no audio samples")
+        raise InvalidAudio(f"{label} is empty: it contains no audio samples" + (f" (it is truncated: {cut})" if cut else ""))
+    if cut:
+        raise InvalidAudio(f"{label} is truncated: {cut}; only part of it could be decoded, so it is refused "
+                           "(re-export or re-download the file)")
     if not np.all(np.isfinite(samples)):
         raise InvalidAudio(f"{label} is corrupt: it contains non-finite samples")
     seconds = samples.shape[0] / sr
