@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 while IFS='=' read -r key value; do
   [[ -z "$key" || "$key" == \#* ]] && continue
-  [ -z "${!key+x}" ] && export "$key=$value"
+  [ -z "${!key+x}" ] && export "$key=$(eval "echo \"$value\"")"
 done < deploy/server.env
 export MOODTUNE_SERVER_DIR=${MOODTUNE_SERVER_DIR:-$ROOT/data/server}
 STATE=$MOODTUNE_SERVER_DIR
@@ -22,10 +22,8 @@ export BENTOML_HOME=${BENTOML_HOME:-$STATE/bentoml}
 export BENTOML_DO_NOT_TRACK=True MPLBACKEND=Agg PYTHONPATH=$ROOT${PYTHONPATH:+:$PYTHONPATH}
 PG_DIR=${MOODTUNE_PG_DIR:-$STATE/postgres}
 HOST=${HOST:-127.0.0.1}
-DAGSTER_PORT=${DAGSTER_PORT:-3000}
-MLFLOW_PORT=${MLFLOW_PORT:-5000}
-SERVICE_PORT=${SERVICE_PORT:-3001}
 BIN=$ROOT/.venv/bin
+export PATH=$BIN:$PATH
 start() { bash scripts/start.sh "$@"; }
 PROCESSES="service webserver daemon worker2 worker1 mlflow redis"
 
