@@ -12,6 +12,7 @@ import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    DynamicPartitionsDefinition,
     Failure,
     MetadataValue,
     asset,
@@ -19,13 +20,15 @@ from dagster import (
 )
 
 from assets.resources import MlflowResource, SettingsResource
+from moodtune import registry
 from moodtune.audio.analysis import analyse
 from moodtune.audio.datasets import load_clips
 from moodtune.audio.features import FeatureConfig, release_workers
+from moodtune.audio.library import analyse_shard, shards
 from moodtune.audio.realset import assemble, labels_table
 from moodtune.audio.train import label_balance, train_and_register
 from moodtune.emotions import GEMS6, GENRES
-from moodtune.errors import ConfigError
+from moodtune.errors import ConfigError, ModelNotFound
 
 
 def _md(df: pd.DataFrame, rows: int = 20) -> MetadataValue:
@@ -129,6 +132,47 @@ def audio_emotion_model(context, settings: SettingsResource, mlflow: MlflowResou
         "mlflow_run_id": report.gate.run_id or "",
     })
     return report.summary()
+
+
+# --- a listener's library at scale: audio.music_dir in stable shards (dynamic partitions) -------
+
+LIBRARY_SHARDS = DynamicPartitionsDefinition(name="audio_library_shards")
+
+
+@asset(group_name="library", compute_kind="python")
+def audio_library_shards(context, settings: SettingsResource) -> pd.DataFrame:
+    """The shards of ``audio.music_dir`` (one row per file); registers each non-empty shard as a
+    partition of ``audio_library``, so an executor fans the shards out (processes or machines)."""
+    s = settings.get()
+    if not s.audio.music_dir:
+        context.log.warning("audio.music_dir is not set: no library to analyse")
+        return pd.DataFrame(columns=["shard", "file"])
+    table = shards(s.path(s.audio.music_dir), s.audio.library_shards)
+    new = [k for k in table if not context.instance.has_dynamic_partition(LIBRARY_SHARDS.name, k)]
+    context.instance.add_dynamic_partitions(LIBRARY_SHARDS.name, new)
+    rows = pd.DataFrame([(k, f) for k, files in table.items() for f in files], columns=["shard", "file"])
+    context.add_output_metadata({"files": len(rows), "shards": len(table), "new_shards": len(new)})
+    return rows
+
+
+@asset(group_name="library", compute_kind="torch", partitions_def=LIBRARY_SHARDS, deps=[audio_library_shards])
+def audio_library(context, settings: SettingsResource) -> pd.DataFrame:
+    """One shard of the library: features, tags and the champion's genre + emotion per file
+    (cached by content: a re-run analyses only new or changed files); bad files are listed."""
+    s = settings.get()
+    try:
+        model = registry.load(registry.AUDIO, None, s)
+    except ModelNotFound as exc:
+        model = None
+        context.log.warning(f"no predictions: {exc}")
+    result = analyse_shard(s, s.path(s.audio.music_dir), context.partition_key, model=model,
+                           progress=lambda part, done, total: context.log.info(f"{part}: {done}/{total} files"))
+    for b in result.bad:
+        context.log.warning(f"bad file {b['file']}: {b['problem']}")
+    context.add_output_metadata({**result.stats, "analysed": len(result.table), "bad_count": len(result.bad),
+                                 "bad_files": MetadataValue.json(result.bad),
+                                 "model_version": str(getattr(model, "version", "") or "")})
+    return result.table
 
 
 # --- checks -------------------------------------------------------------------------------

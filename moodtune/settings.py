@@ -130,6 +130,7 @@ class AudioSettings(Section):
     model: AudioModelSettings = Field(default_factory=AudioModelSettings)
     tagger: AudioTaggerSettings = Field(default_factory=AudioTaggerSettings)
     real_set: AudioRealSetSettings = Field(default_factory=AudioRealSetSettings)
+    library_shards: int = Field(16, ge=1)  # audio.music_dir is analysed in this many stable shards
     gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_auc": 0.75, "genre_accuracy": 0.7})
     gate_margin: float = 0.01
 

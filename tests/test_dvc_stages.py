@@ -25,6 +25,7 @@ OUTPUTS = "data/assets/"
 NOT_STAGES = {
     "serving": "`make up` runs `python -m bento.models`, which writes BentoML's model store, not data/",
     "retraining": "run by feedback_retraining_sensor on new feedback, not by `dvc repro`",
+    "library": "audio.music_dir analysed by shard (dynamic partitions), run per partition, not by `dvc repro`",
 }
 
 

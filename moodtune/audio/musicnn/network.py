@@ -66,6 +66,8 @@ def _dense(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Linear:
 class Musicnn(nn.Module):
     """One musicnn model (MTT or MSD); :meth:`forward` gives (tag probabilities, embedding)."""
 
+    channels_last = True  # the benchmark's reference turns it off
+
     def __init__(self, weights: Mapping[str, np.ndarray]):
         super().__init__()
         self.bn_input = _bn("batch_normalization", weights)
@@ -91,8 +93,9 @@ class Musicnn(nn.Module):
     def forward(self, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t, f = mel.shape
         x = self.bn_input(mel.reshape(b, 1, t * f)).reshape(b, 1, t, f)
-        # channels-last lets oneDNN pick a faster kernel for these one-channel convolutions
-        padded = F.pad(x, (0, 0, 3, 3)).contiguous(memory_format=torch.channels_last)
+        padded = F.pad(x, (0, 0, 3, 3))
+        if self.channels_last:  # lets oneDNN pick a faster kernel for these one-channel convolutions
+            padded = padded.contiguous(memory_format=torch.channels_last)
         front = [self._freq_max(F.relu(conv(padded)), bn) for conv, bn in zip(self.timbral, self.timbral_bn,
                                                                                  strict=True)]
         for conv, bn in zip(self.temporal, self.temporal_bn, strict=True):

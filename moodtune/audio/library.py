@@ -1,0 +1,62 @@
+"""A listener's music folder at library scale: files split into stable shards, each shard
+analysed on its own (a partition of the ``audio_library`` asset), cached by content.
+
+A file's shard is fixed by its path relative to the folder (a hash), so adding files never
+moves the others; re-analysing a shard reads every unchanged file back from the content-hash
+caches (:mod:`moodtune.audio.analysis`). A bad file is listed with its reason and never stops
+the shard. Predictions come from the champion audio model when there is one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from moodtune.audio.analysis import analyse
+from moodtune.audio.decode import is_audio_path
+
+
+def shard_of(relative_path: str, shards: int) -> str:
+    digest = hashlib.sha1(relative_path.encode()).hexdigest()
+    return f"shard-{int(digest[:8], 16) % shards:03d}"
+
+
+def library_files(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if is_audio_path(p))
+
+
+def shards(folder: str | Path, n_shards: int) -> dict[str, list[str]]:
+    """``{shard key: [relative paths]}`` of the audio files under ``folder`` (only non-empty shards)."""
+    folder = Path(folder)
+    out: dict[str, list[str]] = {}
+    for p in library_files(folder):
+        rel = p.relative_to(folder).as_posix()
+        out.setdefault(shard_of(rel, n_shards), []).append(rel)
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class ShardResult:
+    key: str
+    table: pd.DataFrame  # index: relative path; features + tags (+ the model's predictions)
+    bad: list[dict] = field(default_factory=list)  # {"file", "problem"}
+    stats: dict = field(default_factory=dict)
+
+
+def analyse_shard(settings, folder: str | Path, key: str, *, model=None,
+                  progress: Callable[[str, int, int], None] | None = None) -> ShardResult:
+    """Features, tags and (with ``model``) genre + emotion of every file of shard ``key``."""
+    folder = Path(folder)
+    files = shards(folder, settings.audio.library_shards).get(key, [])
+    result = analyse(settings, {rel: str(folder / rel) for rel in files}, progress=progress)
+    table = result.features
+    bad = [{"file": rel, "problem": problem} for rel, problem in sorted(result.failed.items())]
+    if model is not None and len(table):
+        table = table.join(model.predict_proba(table).add_prefix("p."))
+    table.index.name = "file"
+    return ShardResult(key, table, bad, {"files": len(files), **result.stats})
