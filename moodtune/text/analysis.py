@@ -21,6 +21,26 @@ Our differences from the seed, each deliberate:
   is scaled by its share of non-negated occurrences, and negated words are reported;
 * a text without emotional words gives an explicit "no emotion found" result, never a zero
   vector that would silently match anything.
+
+With ``AnalyzerOptions(rules=True)`` (what ``params.yaml`` sets) the text is read with the
+lexicon stack (:mod:`moodtune.text.stack`) and these rules, in one pass over jieba's tokens
+(a token that is a negator or degree adverb glued to an emotion word, 很差, 不开心, is split):
+
+* **negation scope**: a negator negates the emotion words after it up to the next punctuation
+  or ``negation_scope`` tokens; a second negator cancels the first. A negated word's evidence
+  flips: it goes, times ``negation_flip``, to the opposite category
+  (:data:`moodtune.emotions.NEGATED`), softened by ``weak_negation`` for 不太, 没那么 and for a
+  degree adverb between the negator and the word;
+* **degree**: a degree adverb multiplies the next emotion word of its clause (HowNet's levels);
+  好/太 before an emotion word are adverbs, not evidence;
+* **contrast**: after 但是, 可是, 不过, ... the rest of the sentence weighs ``contrast_after``,
+  what came before in the sentence ``contrast_before``;
+* **wishes**: after 希望, 如果, 建议, ... the clause weighs ``irrealis_weight``;
+* every emotion word counts (``every_emotion_word``), with seed B's TF-IDF weight as the base;
+* the **valence-arousal point** is the mean of the words' Chinese EmoBank ratings (or their
+  categories' design points) weighted by the same weights; a negated word's valence is mirrored.
+
+Rules and their measured effect: ``docs/text.md``.
 """
 
 from __future__ import annotations

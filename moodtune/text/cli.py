@@ -27,8 +27,12 @@ def recommend_text(args: argparse.Namespace) -> int:
     top = ", ".join(f"{names[c]} {v:.0%}" for c, v in result.vector.top(4))
     print(f"emotion ({result.vector.granularity}): {top}")
     print("keywords: " + " ".join(f"{k.word}({k.weight:.2f})" for k in result.emotion.keywords))
+    if result.emotion.va is not None:
+        v, a = result.emotion.va
+        print(f"valence {v:+.2f}  arousal {a:+.2f}  (Chinese EmoBank, -1..1)")
     if result.emotion.negated:
-        print("negated, not counted: " + " ".join(result.emotion.negated))
+        counted = "flipped" if result.emotion.va is not None else "not counted"
+        print(f"negated, {counted}: " + " ".join(result.emotion.negated))
     for rank, hit in enumerate(result.hits, start=1):
         print(f"{rank:3d}. dist={hit.distance:.4f}  {hit.name} - {hit.artists}  ({hit.track_id})")
     return 0

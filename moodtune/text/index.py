@@ -1,4 +1,8 @@
-"""Nearest-neighbour recommendation over track emotion vectors.
+"""Nearest-neighbour recommendation over track emotion vectors (and valence-arousal points).
+
+The search space (``text.index_space``) is the emotion vector, the valence-arousal point, or
+both side by side (the VA part scaled by ``text.va_weight``). Equal distances are ordered by
+catalog row, so every caller lists the same tracks in the same order.
 
 Track vectors are normalised (L2 by default, or L1) and searched with Euclidean distance in a
 k-d tree, which answers a query in ~log n, unlike a brute-force cosine scan. The default is
