@@ -62,4 +62,4 @@ def test_bento_models_asset_imports_every_champion_and_bentoml_build_packs_them(
     assert packed == set(tags.values())  # exactly the imported champions
     src = tmp_path / "bentoml" / "bentos" / "moodtune" / tag.split(":")[1] / "src"
     assert (src / "bento" / "service.py").is_file() and (src / "bento" / "web" / "index.html").is_file()
-    assert (src / "params.yaml").is_file() and (src / "moodtune" / "recommend" / "engine.py").is_file()
+    assert (src / "params.yaml").is_file() and (src / "moodtune" / "serving" / "engine.py").is_file()
