@@ -37,32 +37,32 @@ class Section(BaseModel):
 
 
 class ProjectSettings(Section):
-    seed: int = 42
-    data_dir: Path = Path("data")
+    seed: int
+    data_dir: Path
 
 
 class MlflowSettings(Section):
-    tracking_uri: str | None = None
-    artifact_root: Path = Path("mlflow/artifacts")
-    experiment: str = "moodtune"
-    ui_url: str = "http://127.0.0.1:5000"  # where links to MLflow runs point (Dagster metadata)
+    tracking_uri: str | None
+    artifact_root: Path
+    experiment: str
+    ui_url: str  # where links to MLflow runs point (Dagster metadata)
 
 
 class RegistrySettings(Section):
-    champion_alias: str = "champion"
-    challenger_alias: str = "challenger"
-    bootstrap_samples: int = Field(2000, ge=100)  # paired bootstrap of the gate's score difference
-    confidence: float = Field(0.95, gt=0, lt=1)  # ... its confidence level
+    champion_alias: str
+    challenger_alias: str
+    bootstrap_samples: int = Field(ge=100)  # paired bootstrap of the gate's score difference
+    confidence: float = Field(gt=0, lt=1)  # ... its confidence level
 
 
 class DagsterSettings(Section):
     """How Dagster runs steps: the profile's executor (configuration, not code paths)."""
 
-    executor: Literal["in_process", "multiprocess", "celery"] = "multiprocess"
-    max_concurrent: int = Field(2, ge=1)  # multiprocess: steps at once
-    celery_broker: str = "redis://127.0.0.1:6380/0"
-    celery_backend: str = "redis://127.0.0.1:6380/1"
-    webserver_url: str = "http://127.0.0.1:3000"  # where links to Dagster runs point (MLflow tags)
+    executor: Literal["in_process", "multiprocess", "celery"]
+    max_concurrent: int = Field(ge=1)  # multiprocess: steps at once
+    celery_broker: str
+    celery_backend: str
+    webserver_url: str  # where links to Dagster runs point (MLflow tags)
 
 
 class TaxonomySettings(Section):
@@ -347,27 +347,27 @@ class FeedbackSettings(Section):
 class RetrainSettings(Section):
     """The feedback retraining sensor: how many new rows trigger a run, how often it looks."""
 
-    min_new_feedback: int = Field(20, ge=1)
-    sensor_interval_seconds: int = Field(30, ge=1)
-    timesteps: int = Field(8000, ge=0)  # A2C timesteps of continued training per retrain run
+    min_new_feedback: int = Field(ge=1)
+    sensor_interval_seconds: int = Field(ge=1)
+    timesteps: int = Field(ge=0)  # A2C timesteps of continued training per retrain run
 
 
 class ImageSettings(Section):
     """Photos: what is accepted (decode limits), how faces are found, and the face model's gate."""
 
-    max_bytes: int = Field(20_000_000, ge=1)         # larger uploads/files are refused
-    max_pixels: int = Field(40_000_000, ge=1)        # width x height above this is refused before decoding
-    formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # Pillow decoders accepted
-    detect_max_side: int = Field(1600, ge=64)        # photos are scaled down to this longest side for detection
-    scale_factor: float = Field(1.1, gt=1.0)         # Haar cascade pyramid step
-    min_neighbors: int = Field(5, ge=0)              # Haar cascade: overlapping hits needed for a face
-    min_face_px: int = Field(40, ge=24)              # smallest face side searched (in the detection image)
-    min_confidence: float = 1.0                      # smallest Haar level weight kept as a face
-    max_faces: int = Field(20, ge=1)                 # the largest faces kept
-    crop_margin: float = Field(0.1, ge=0.0, le=1.0)  # context added around each face box, as a fraction of its side
-    gate_metric: str = "sanity_score"
-    gate_floors: dict[str, float] = Field(default_factory=dict)
-    gate_margin: float = 0.01
+    max_bytes: int = Field(ge=1)         # larger uploads/files are refused
+    max_pixels: int = Field(ge=1)        # width x height above this is refused before decoding
+    formats: tuple[str, ...]  # Pillow decoders accepted
+    detect_max_side: int = Field(ge=64)        # photos are scaled down to this longest side for detection
+    scale_factor: float = Field(gt=1.0)         # Haar cascade pyramid step
+    min_neighbors: int = Field(ge=0)              # Haar cascade: overlapping hits needed for a face
+    min_face_px: int = Field(ge=24)              # smallest face side searched (in the detection image)
+    min_confidence: float                      # smallest Haar level weight kept as a face
+    max_faces: int = Field(ge=1)                 # the largest faces kept
+    crop_margin: float = Field(ge=0.0, le=1.0)  # context added around each face box, as a fraction of its side
+    gate_metric: str
+    gate_floors: dict[str, float]
+    gate_margin: float
 
 
 class Settings(Section):
