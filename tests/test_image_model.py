@@ -60,6 +60,7 @@ def test_no_registered_model_is_a_clear_error(settings):
         registry.load(registry.FACE, None, settings)
 
 
+@pytest.mark.slow  # materializes face_model: the sanity evaluation on real photos, registration, the gate
 def test_asset_registers_and_promotes_the_face_model(resources, settings):
     result = materialize([face_model, face_model_meets_floors], resources=resources)
     assert result.success

@@ -5,6 +5,7 @@ import sys
 
 import mlflow.pyfunc
 import pandas as pd
+import pytest
 from dagster import materialize
 
 from assets.resources import SettingsResource
@@ -35,6 +36,7 @@ def metadata(result, key):
     return {k: v.value for k, v in events[-1].materialization.metadata.items()}
 
 
+@pytest.mark.slow  # builds, registers and gates the index (the text group), and runs the CLI
 def test_text_group_builds_registers_and_gates_the_index(settings, project_root):
     resources = small("text: {demo_per_cell: 4, eval_queries_per_emotion: 10}")
     result = materialize(GROUP, resources=resources)
