@@ -207,6 +207,7 @@ class TextRules(Section):
     contrast_before: float = Field(ge=0)
     contrast_after: float = Field(ge=0)
     irrealis_weight: float = Field(ge=0)
+    question_weight: float = Field(ge=0)
     negative_weight: float = Field(gt=0)
 
 

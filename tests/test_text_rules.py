@@ -146,3 +146,15 @@ def test_seed_mode_is_unchanged(lexicon):
     plain = TextAnalyzer(lexicon, AnalyzerOptions())
     assert plain.stack is None and plain.analyse("今天很开心").va is None
     assert plain.analyse("今天很开心").normalised().as_dict()["disgust"] == pytest.approx(0.5)
+
+
+def test_a_question_and_a_wish_weigh_less(analyzer, options):
+    asked = evidence(analyzer, "这样的服务也算满意？")[("满意", False)]
+    said = evidence(analyzer, "这样的服务也算满意。")[("满意", False)]
+    assert asked[1] == pytest.approx(said[1] * options.question_weight)
+    # a real review line: 希望 introduces a wish, not praise that was given
+    wish = evidence(analyzer, "希望酒店服务能更周到")
+    plain = evidence(analyzer, "酒店服务能更周到")
+    (w_tfidf, w_weight), = [v for (w, _), v in wish.items() if w == "周到"]
+    (p_tfidf, p_weight), = [v for (w, _), v in plain.items() if w == "周到"]
+    assert w_weight / w_tfidf == pytest.approx(options.irrealis_weight * p_weight / p_tfidf)

@@ -36,6 +36,7 @@ lexicon stack (:mod:`moodtune.text.stack`) and these rules, in one pass over jie
 * **contrast**: after 但是, 可是, 不过, ... the rest of the sentence weighs ``contrast_after``,
   what came before in the sentence ``contrast_before``;
 * **wishes**: after 希望, 如果, 建议, ... the clause weighs ``irrealis_weight``;
+* **questions**: a sentence that ends in ？ weighs ``question_weight`` (它也叫五星级？ asserts nothing);
 * every emotion word counts (``every_emotion_word``), with seed B's TF-IDF weight as the base;
 * the **valence-arousal point** is the mean of the words' Chinese EmoBank ratings (or their
   categories' design points) weighted by the same weights; a negated word's valence is mirrored.
@@ -94,6 +95,7 @@ class AnalyzerOptions:
     negative_weight: float = 1.0
     irrealis_weight: float = 1.0
     drop_ambiguous: bool = False
+    question_weight: float = 1.0
 
     @classmethod
     def from_settings(cls, settings) -> AnalyzerOptions:
@@ -108,7 +110,7 @@ class AnalyzerOptions:
                    contrast_after=r.contrast_after, every_emotion_word=r.every_emotion_word,
                    single_char_words=r.single_char_words, single_source_min_idf=r.single_source_min_idf,
                    negative_weight=r.negative_weight, irrealis_weight=r.irrealis_weight,
-                   drop_ambiguous=r.drop_ambiguous)
+                   drop_ambiguous=r.drop_ambiguous, question_weight=r.question_weight)
 
 
 @dataclass(frozen=True)
@@ -299,14 +301,18 @@ class TextAnalyzer:
         for tok in self.tokenizer.cut(text):
             stripped = tok.strip()
             if not stripped or stripped in CLAUSE_END:
-                pieces.append("\n" if not stripped or stripped in SENTENCE_END else "")
+                pieces.append("?" if stripped in ("?", "？") else
+                              "\n" if not stripped or stripped in SENTENCE_END else "")
             else:
                 pieces.extend(self._pieces(stripped))
         last = len(pieces) - 1
         for n, piece in enumerate(pieces):
-            if piece in ("", "\n"):
+            if piece in ("", "\n", "?"):
                 neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
-                if piece == "\n":
+                if piece == "?":  # a question asserts nothing (这也叫五星级？): its sentence weighs less
+                    for o in occ[sentence_start:]:
+                        o[1] *= opts.question_weight
+                if piece != "":
                     sentence_start, contrast = len(occ), 1.0
                 continue
             if piece in contrast_words:
