@@ -122,7 +122,10 @@ class AnalyzeAudioBody(REQUESTS.AnalyzeAudio):
 
 
 class AnalyzeHrvBody(REQUESTS.AnalyzeHrv):
-    file: Path = Field(None, description="RR intervals (ms, one per line) or a CSV with the eight metrics")
+    file: Path = Field(None, description="RR intervals (ms, one per line), a CSV with the eight metrics, "
+                                         "or a raw ECG/PPG CSV (with sampling_rate or a time column)")
+    baseline: Path = Field(None, description="optional: the same listener at rest (RR, ECG or PPG); the "
+                                             "reading is then relative to this person's own baseline")
 
 
 class FeedbackBody(REQUESTS.Feedback):
@@ -318,9 +321,12 @@ class Moodtune:
     async def analyze_hrv(self, req: AnalyzeHrvBody, /, ctx: bentoml.Context) -> answers_.HrvAnalysis:
         """HRV -> stress level (low, medium, high) and probabilities, from exactly one of: `rr`
         (RR intervals in ms), `metrics` (MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF) or
-        `file` (RR intervals one per line, or a CSV with the eight metrics)."""
+        `file` (RR intervals one per line, a CSV with the eight metrics, or a raw ECG/PPG CSV with
+        its `sampling_rate`). An optional `baseline` file (the same listener at rest) makes the
+        reading relative to that person's own baseline."""
         data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
-        return await anyio.to_thread.run_sync(self.engine.analyze_hrv, req, data)
+        baseline = await upload(ctx, "baseline", "baseline HRV file", self.limits.max_hrv_bytes)
+        return await anyio.to_thread.run_sync(self.engine.analyze_hrv, req, data, baseline)
 
     @bentoml.api
     @answers

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from moodtune.fields import Age, ClientKey, Gender, Mood, RecommendationId, StressLevel, TrackId
+from moodtune.fields import Age, ClientKey, Gender, Mood, RecommendationId, SamplingRate, StressLevel, TrackId
 
 Number = Annotated[float, Field(strict=True)]  # an int or a float, never a string or a bool
 
@@ -129,6 +129,7 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
 
         rr: RR | None = None
         metrics: Metrics | None = None
+        sampling_rate: SamplingRate | None = None
 
         @field_validator("rr", mode="before")
         @classmethod
