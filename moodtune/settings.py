@@ -302,47 +302,45 @@ class PolicySettings(Section):
 class ServiceSettings(Section):
     """The BentoML service: what it accepts (limits), how it runs, where the catalog lives."""
 
-    catalog_dir: Path = Path("catalog")  # relative to the data dir: catalog.parquet + catalog.json
-    bento_models: tuple[str, ...] = (  # what `bento/models.py` imports into the BentoML store
-        "moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
-    )
-    max_request_bytes: int = Field(60_000_000, ge=1_000)  # a larger request body is refused (413)
-    max_file_bytes: int = Field(20_000_000, ge=1_000)  # one uploaded audio file or photo
-    max_files: int = Field(20, ge=1)  # audio files in one uploaded playlist
-    max_playlist: int = Field(500, ge=1)  # catalog ids in one playlist
-    max_k: int = Field(50, ge=1)
-    default_k: int = Field(10, ge=1)
-    max_text_chars: int = Field(2000, ge=1)
-    max_hrv_bytes: int = Field(2_000_000, ge=100)  # an uploaded RR / metrics CSV
-    max_rr_intervals: int = Field(20_000, ge=10)
-    reason_top: int = Field(2, ge=1)  # emotions named in a recommendation's reason
-    workers: int = Field(2, ge=1)  # BentoML worker processes
-    reload_interval_seconds: float = Field(30.0, ge=0)  # poll the registry's champions; 0 = never
-    timeout_s: int = Field(60, ge=1)  # per-request timeout
-    log_batch_max: int = Field(256, ge=1)  # recommendation events committed together (group commit)
-    api_keys: tuple[str, ...] = ()  # when set, /feedback and /metrics need one (X-API-Key)
-    rate_limit_per_minute: int = Field(600, ge=0)  # writes per client per minute (per worker); 0 = off
+    catalog_dir: Path  # relative to the data dir: catalog.parquet + catalog.json
+    bento_models: tuple[str, ...]
+    max_request_bytes: int = Field(ge=1_000)  # a larger request body is refused (413)
+    max_file_bytes: int = Field(ge=1_000)  # one uploaded audio file or photo
+    max_files: int = Field(ge=1)  # audio files in one uploaded playlist
+    max_playlist: int = Field(ge=1)  # catalog ids in one playlist
+    max_k: int = Field(ge=1)
+    default_k: int = Field(ge=1)
+    max_text_chars: int = Field(ge=1)
+    max_hrv_bytes: int = Field(ge=100)  # an uploaded RR / metrics CSV
+    max_rr_intervals: int = Field(ge=10)
+    reason_top: int = Field(ge=1)  # emotions named in a recommendation's reason
+    workers: int = Field(ge=1)  # BentoML worker processes
+    reload_interval_seconds: float = Field(ge=0)  # poll the registry's champions; 0 = never
+    timeout_s: int = Field(ge=1)  # per-request timeout
+    log_batch_max: int = Field(ge=1)  # recommendation events committed together (group commit)
+    api_keys: tuple[str, ...]  # when set, /feedback and /metrics need one (X-API-Key)
+    rate_limit_per_minute: int = Field(ge=0)  # writes per client per minute (per worker); 0 = off
 
 
 class StressRewards(Section):
     """The reward for each HRV stress level of a listener's response (see moodtune.feedback.reward)."""
 
-    low: float = 1.0
-    medium: float = 0.5
-    high: float = 0.0
+    low: float
+    medium: float
+    high: float
 
 
 class FeedbackSettings(Section):
     """The feedback store: ``url`` null -> a SQLite file (WAL) at ``<data_dir>/feedback/feedback.db``."""
 
-    url: str | None = None
-    reward: StressRewards = Field(default_factory=StressRewards)
-    busy_timeout_ms: int = Field(30_000, ge=0)  # how long a SQLite writer waits for the write lock
+    url: str | None
+    reward: StressRewards
+    busy_timeout_ms: int = Field(ge=0)  # how long a SQLite writer waits for the write lock
     # SQLite: how the service's event writer commits recommendation events. "full" fsyncs each
     # group commit; "normal" (WAL) commits without fsync: the event survives a crash of the
     # service, and reaches the disk at the next feedback commit (always "full", which syncs
     # the whole WAL) or checkpoint; only an OS crash or power loss before then can lose it.
-    recommendation_sync: Literal["full", "normal"] = "normal"
+    recommendation_sync: Literal["full", "normal"]
 
 
 class RetrainSettings(Section):
