@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audio, catalog, hrv, image, policy, retraining, serving, taxonomy, text
+from assets import audio, catalog, gating, hrv, image, policy, retraining, serving, taxonomy, text
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource, StoredOutputsIOManager
 from jobs.executor import executor_for
 from jobs.pipeline import all_assets_job, taxonomy_job
@@ -36,7 +36,7 @@ def build_definitions(settings: Settings, settings_resource: SettingsResource | 
     """Every asset, check, job and sensor, with ``settings`` deciding the sensor's interval."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
-        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules([*ASSET_MODULES, gating]),  # gating: checks only
         jobs=JOBS,
         sensors=[build_feedback_retraining_sensor(settings.retrain.sensor_interval_seconds)],
         resources=build_resources(settings_resource),

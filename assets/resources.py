@@ -65,6 +65,22 @@ class MlflowResource(ConfigurableResource):
                 f"MLflow run {active.info.run_id} in {self.get_settings().tracking_uri}"
             )
             yield active
+        self._link(context, active.info.run_id)
+
+    def _link(self, context, run_id: str) -> None:
+        """The asset's materialization links to its MLflow run (a clickable URL in Dagster)."""
+        if not (getattr(context, "has_assets_def", False) and context.has_assets_def
+                and len(context.assets_def.keys) == 1):
+            return
+        from dagster import MetadataValue
+
+        from assets.gating import mlflow_run_link
+
+        meta = {"mlflow_run_id": run_id}
+        url = mlflow_run_link(run_id, self.get_settings())
+        if url:
+            meta["mlflow_run_url"] = MetadataValue.url(url)
+        context.add_output_metadata(meta)
 
 
 class FeedbackStoreResource(ConfigurableResource):

@@ -1,13 +1,22 @@
 """The ``moodtune`` command line. Each domain adds its subcommand with :func:`command`.
 
-Domain errors become a one-line message on stderr and exit code 2.
+Domain errors become a one-line message on stderr and exit code 2. Every command takes
+``--json`` (a command that does not print JSON itself has its output lines wrapped in one
+JSON object); libraries' warnings and MLflow's coloured log lines are kept off the terminal
+unless ``-v`` is given; :func:`loading` shows a spinner on a terminal while models load.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 from moodtune.errors import MoodtuneError
 
@@ -29,10 +38,48 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
     return None
 
 
+@contextlib.contextmanager
+def loading(what: str) -> Iterator[None]:
+    """A spinner on stderr while ``what`` runs (only on a terminal: pipes and ``--json`` stay clean)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"{what}…", spinner="dots"):
+        yield
+
+
+def print_json(value) -> int:
+    """``value`` as JSON on stdout (Chinese as is); returns exit code 0."""
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def quiet_libraries() -> None:
+    """Keep library warnings and MLflow's coloured INFO/WARNING lines off the terminal."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # read when mlflow configures its logger
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore")
+    for name in ("mlflow", "alembic", "urllib3", "numba", "matplotlib", "jieba"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _run_as_json(run: Callable, args: argparse.Namespace) -> int:
+    """A command that prints text, run with ``--json``: its lines as one JSON object."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = int(run(args) or 0)
+    print_json({"command": args.command, "lines": out.getvalue().splitlines()})
+    return code
+
+
 @command("taxonomy", "print the DLUT emotion space and every mapping into it", _no_arguments)
 def _taxonomy(args: argparse.Namespace) -> int:
     from moodtune.emotions import taxonomy_rows
 
+    if args.json:
+        return print_json(list(taxonomy_rows()))
     for row in taxonomy_rows():
         print(f"{row['taxonomy']:7} {row['label']:18} -> {row['dlut_code']} "
               f"{row['dlut_chinese']}({row['dlut_english']}) {row['weight']:.2f}")
@@ -44,6 +91,8 @@ def _settings(args: argparse.Namespace) -> int:
     from moodtune.settings import get_settings
 
     s = get_settings()
+    if args.json:
+        return print_json({**s.model_dump(mode="json"), "tracking_uri": s.tracking_uri})
     print(s.model_dump_json(indent=2))
     print(f"tracking_uri: {s.tracking_uri}")
     return 0
@@ -54,7 +103,7 @@ def _load_domain_commands() -> None:
     import importlib
 
     for module in ("moodtune.audio.cli", "moodtune.hrv.cli", "moodtune.text.cli",
-                   "moodtune.image.cli", "moodtune.policy.cli"):
+                   "moodtune.image.cli", "moodtune.policy.cli", "moodtune.serving.cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -67,15 +116,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moodtune", description="moodtune: emotion-aware music recommendation"
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the libraries' warnings and logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (help_text, add_arguments, run) in sorted(_COMMANDS.items()):
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_arguments(p)
-        p.set_defaults(_run=run)
+        native = any("--json" in a.option_strings for a in p._actions)
+        if not native:
+            p.add_argument("--json", action="store_true", help="print the output as JSON")
+        p.set_defaults(_run=run if native or name in _NATIVE_JSON else _wrapped(run))
     return parser
 
 
+_NATIVE_JSON = {"taxonomy", "settings", "recommend", "feedback"}  # read args.json themselves
+
+
+def _wrapped(run: Callable) -> Callable:
+    def run_maybe_as_json(args: argparse.Namespace):
+        return _run_as_json(run, args) if args.json else run(args)
+
+    return run_maybe_as_json
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-v" not in argv and "--verbose" not in argv:
+        quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

@@ -63,6 +63,7 @@ class DagsterSettings(Section):
     celery_broker: str
     celery_backend: str
     webserver_url: str  # where links to Dagster runs point (MLflow tags)
+    gate_check_severity: Literal["WARN", "ERROR"]  # assets/gating.py: a refused challenger's check
 
 
 class TaxonomySettings(Section):

@@ -36,7 +36,30 @@ from moodtune.serving.models import HRV, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries
 from moodtune.serving.requests import request_models
 
-__all__ = ["Engine", "Plan", "Upload"]
+__all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
+
+
+def _va_point(va) -> dict[str, float] | None:
+    """The text's valence-arousal point (-1..1 each), when its rules gave one."""
+    return None if va is None else {"valence": round(float(va[0]), 4), "arousal": round(float(va[1]), 4)}
+
+
+def match_percent(score: float, low: float, high: float) -> int:
+    """A score on a 0-100 scale within its playlist: 100 the policy's favourite, 0 its least
+    favourite (the policy's scores are relative: only their order and differences mean anything)."""
+    if high - low < 1e-12:
+        return 100
+    return int(round(100 * (score - low) / (high - low)))
+
+
+def first_pick_words(probability: float) -> str:
+    """The chance the policy picks a track first, in words (no "probability 0.00")."""
+    percent = round(probability * 100)
+    if percent >= 100:
+        return "the policy is all but certain to pick it first"
+    if percent < 1:
+        return "the policy would rarely pick it first (less than a 1 in 100 chance)"
+    return f"the policy picks it first {percent}% of the time"
 
 
 class Engine:
@@ -126,6 +149,7 @@ class Engine:
         head = f"for a {req.age}-year-old {req.gender} in mood {req.mood}/5 ({MOODS[req.mood]})"
         self.summary.use_catalog(catalog)
         tracks, chosen_json = [], []
+        low, high = float(scores.min()), float(scores.max())
         for rank, r in enumerate(ranked[: min(req.k, n)], start=1):
             i = order[rank - 1]
             profile = profiles[i]
@@ -134,8 +158,8 @@ class Engine:
                 "track_id": ids[i],
                 "score": round(r.score, 6),
                 "probability": round(r.probability, 6),
-                "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; "
-                          f"the policy picks it first with probability {r.probability:.2f}",
+                "match": match_percent(r.score, low, high),
+                "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; {first_pick_words(r.probability)}",
                 "profile": profile,
             })
             chosen_json.append(profiles_json[i])
@@ -220,6 +244,7 @@ class Engine:
                           "contributions": {c: round(float(v), 6) for c, v in kw.contributions.items()}}
                          for kw in rec.emotion.keywords],
             "negated": list(rec.emotion.negated),
+            "valence_arousal": _va_point(getattr(rec.emotion, "va", None)),
             "tracks": tracks,
             "model_versions": {n: ms.versions[n] for n in ("moodtune-text-index",)},
         }

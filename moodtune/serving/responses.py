@@ -38,6 +38,8 @@ class RankedTrack(Answer):
     track_id: str
     score: float
     probability: float = Field(description="the policy's probability of picking it first")
+    match: int = Field(description="the score on a 0-100 scale within this playlist (100: the policy's favourite, "
+                                   "0: its least favourite)")
     reason: str
     profile: Profile
 
@@ -80,6 +82,8 @@ class TextRecommendation(Answer):
     emotion: dict[str, float]
     top_emotions: list[Emotion]
     keywords: list[dict[str, Any]]
+    valence_arousal: OptionalObject = Field(description="the text's valence and arousal (-1..1 each), when its "
+                                                        "words give one")
     tracks: list[NearestTrack]
     model_versions: dict[str, str]
     recommendation_id: OptionalText = Field(description="set when age, gender and mood were given")

@@ -1,0 +1,149 @@
+"""``moodtune recommend`` and ``moodtune feedback``: the service's two main endpoints in a terminal.
+
+Both go through the service's own :class:`~moodtune.serving.engine.Engine` and request models
+(:mod:`moodtune.serving.requests`), on the registry's champions (the models the service
+follows), and log to the same feedback store: a recommendation made here takes feedback
+from the page or the API, and the other way round. ``--json`` prints the API's answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from moodtune.cli import command, loading, print_json
+from moodtune.errors import InvalidInput
+
+
+def local_engine(settings):
+    """An :class:`Engine` on the registry's champions and the catalog of the data dir (what
+    ``bento_models`` imports for the service); events are written straight to the store."""
+    from moodtune.serving.engine import Engine
+    from moodtune.serving.models import ModelHolder, registry_model_set
+
+    return Engine(settings, ModelHolder(registry_model_set(settings)), writer=None)
+
+
+def _request(model, **fields):
+    from pydantic import ValidationError
+
+    from moodtune.fields import describe
+
+    try:
+        return model(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidInput(describe(exc, model)) from None
+
+
+def _read_upload(path: Path, what: str):
+    from moodtune.serving.answers import Upload
+
+    try:
+        return Upload(path.name, path.read_bytes())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the {what} {str(path)!r}: {exc.strerror}") from None
+
+
+# --- recommend ------------------------------------------------------------------------------------
+
+
+def split_playlist(items, is_file=None) -> tuple[list[str], list[Path]]:
+    """Playlist items: an existing file is an upload, anything else a catalog track id."""
+    is_file = is_file or (lambda item: Path(item).is_file())
+    ids, files = [], []
+    for item in items:
+        (files.append(Path(item)) if is_file(item) else ids.append(item))
+    return ids, files
+
+
+def recommend(engine, store, *, playlist, age, gender, mood, k=None) -> dict:
+    """What ``POST /recommend`` answers for the same playlist and listener (the event logged)."""
+    ids, files = split_playlist(playlist)
+    req = _request(engine.requests.Recommend, track_ids=ids or None, age=age, gender=gender, mood=mood, k=k)
+    plan = engine.plan_recommend(req, [_read_upload(f, "audio file") for f in files])
+    return plan.complete(store.record_recommendation(plan.event))
+
+
+def _recommend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("playlist", nargs="+", metavar="TRACK",
+                        help="audio files (wav, mp3, ogg, flac) and/or catalog track ids to choose from")
+    parser.add_argument("--age", type=int, required=True, help="the listener's age in years")
+    parser.add_argument("--gender", required=True, choices=["female", "male"])
+    parser.add_argument("--mood", type=int, required=True, help="1 = sad, 2 = low, 3 = neutral, 4 = good, 5 = happy")
+    parser.add_argument("-k", type=int, default=None, help="how many tracks (default: service.default_k)")
+
+
+@command("recommend", "rank a playlist for a listener (what POST /recommend does)", _recommend_arguments)
+def _recommend(args: argparse.Namespace) -> int:
+    from moodtune.feedback import open_store
+    from moodtune.settings import get_settings
+
+    settings = get_settings()
+    with loading("loading the champion models"):
+        engine = local_engine(settings)
+    answer = recommend(engine, open_store(settings=settings), playlist=args.playlist, age=args.age,
+                       gender=args.gender, mood=args.mood, k=args.k)
+    if args.json:
+        return print_json(answer)
+    who = answer["listener"]
+    print(f"top {answer['k']} of {answer['candidates']} for a {who['age']}-year-old {who['gender']} "
+          f"in mood {who['mood']}/5 ({who['mood_name']})")
+    print("match: the policy's score on 0-100 within this playlist; first: the chance it plays the song first")
+    for t in answer["tracks"]:
+        p = t["profile"]
+        name = " — ".join(part for part in (p.get("title") or t["track_id"], p.get("artist")) if part)
+        chance = "<1%" if round(t["probability"] * 100) < 1 else f"{t['probability']:.0%}"
+        print(f"{t['rank']:3d}. match {t['match']:3d}/100  first {chance:>4}  {name}  "
+              f"[{p['genre']}, {p['emotion'].replace('_', ' ')}]  ({t['track_id']})")
+    print(f"recommendation {answer['recommendation_id']}: send feedback with "
+          f"`moodtune feedback {answer['recommendation_id']} TRACK_ID --stress low|medium|high`")
+    return 0
+
+
+# --- feedback -------------------------------------------------------------------------------------
+
+
+def feedback(engine, store, *, recommendation_id, track_id, stress_level=None, hrv_file=None,
+             client_key=None) -> dict:
+    """What ``POST /feedback`` answers for the same recommendation, track and response."""
+    req = _request(engine.requests.Feedback, recommendation_id=recommendation_id, track_id=track_id,
+                   stress_level=stress_level, client_key=client_key)
+    upload = None if hrv_file is None else _read_upload(Path(hrv_file), "HRV file")
+    reading, kwargs = engine.plan_feedback(req, upload)
+    return engine.feedback_answer(store.record_feedback(**kwargs), reading)
+
+
+def _feedback_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recommendation_id", help="the id `moodtune recommend` (or the API) gave")
+    parser.add_argument("track_id", help="the recommended track listened to")
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--stress", choices=["low", "medium", "high"], help="how stressed the listener felt")
+    how.add_argument("--hrv", metavar="FILE", help="RR intervals (ms, one per line) or a CSV with the eight metrics")
+    parser.add_argument("--client-key", default=None,
+                        help="8-64 letters/digits (e.g. a UUID): the same key again returns the stored row")
+
+
+@command("feedback", "store how a listener responded to a recommended track (what POST /feedback does)",
+         _feedback_arguments)
+def _feedback(args: argparse.Namespace) -> int:
+    from moodtune.feedback import open_store
+    from moodtune.settings import get_settings
+
+    settings = get_settings()
+    with loading("loading the champion models"):
+        engine = local_engine(settings)
+    row = feedback(engine, open_store(settings=settings), recommendation_id=args.recommendation_id,
+                   track_id=args.track_id, stress_level=args.stress, hrv_file=args.hrv, client_key=args.client_key)
+    if args.json:
+        return print_json(row)
+    what = "already stored as" if row["replayed"] else "stored"
+    print(f"{what} feedback #{row['id']}: stress {row['stress_level']}, reward {row['reward']:.2f}")
+    reading = row.get("reading")
+    if reading:
+        probs = ", ".join(f"{level} {p:.0%}" for level, p in reading["probabilities"].items())
+        print(f"read from HRV ({reading['source']}): {probs}")
+        print("  " + "  ".join(f"{m} {v:.1f}" for m, v in reading["metrics"].items()))
+    return 0
+
+
+__all__ = ["feedback", "local_engine", "recommend", "split_playlist"]

@@ -1,0 +1,79 @@
+"""The command line's own behaviour (no models): --json on every command, errors as one line,
+the playlist split and the score words shared with the service."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from moodtune import cli
+from moodtune.serving.cli import split_playlist
+from moodtune.serving.engine import first_pick_words, match_percent
+
+
+@pytest.fixture(autouse=True)
+def _cli_environment(monkeypatch):
+    """main() quiets the libraries through the environment: restore it after each test."""
+    for key in ("MLFLOW_LOGGING_LEVEL", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.setenv(key, os.environ.get(key, "ERROR" if key.startswith("MLFLOW") else "3"))
+
+
+def test_every_command_takes_json():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert {"recommend", "feedback", "taxonomy", "settings"} <= set(sub.choices)
+    for name, p in sub.choices.items():
+        assert any("--json" in a.option_strings for a in p._actions), name
+
+
+def test_json_output_of_native_and_wrapped_commands(capsys):
+    assert cli.main(["taxonomy", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"taxonomy", "label", "dlut_code", "weight"} <= set(rows[0])
+    assert any(r["dlut_chinese"] == "快乐" for r in rows)  # Chinese kept as is, not \\u escapes
+
+    @cli.command("echo-lines", "test only", lambda p: p.add_argument("word"))
+    def _echo(args):
+        print(f"one {args.word}")
+        print("two")
+        return 0
+
+    try:
+        assert cli.main(["echo-lines", "x", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"command": "echo-lines", "lines": ["one x", "two"]}
+        assert cli.main(["echo-lines", "y"]) == 0
+        assert capsys.readouterr().out == "one y\ntwo\n"
+    finally:
+        cli._COMMANDS.pop("echo-lines")
+
+
+def test_recommend_needs_the_listener(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["recommend", "t1"])
+    assert exc.value.code == 2 and "--age" in capsys.readouterr().err
+
+
+def test_playlist_items_are_files_or_catalog_ids(tmp_path):
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    ids, files = split_playlist([str(song), "track-7", "track-9"])
+    assert ids == ["track-7", "track-9"] and files == [song]
+
+
+@pytest.mark.parametrize(("p", "words"), [
+    (0.0, "the policy would rarely pick it first (less than a 1 in 100 chance)"),
+    (0.0049, "the policy would rarely pick it first (less than a 1 in 100 chance)"),
+    (0.006, "the policy picks it first 1% of the time"),
+    (0.234, "the policy picks it first 23% of the time"),
+    (0.9999, "the policy is all but certain to pick it first"),
+])
+def test_first_pick_in_words(p, words):
+    assert first_pick_words(p) == words
+    assert "0.00" not in first_pick_words(p)
+
+
+def test_match_is_the_score_on_0_to_100_within_the_playlist():
+    assert [match_percent(s, -2.0, 0.5) for s in (0.5, -2.0, -0.75)] == [100, 0, 50]
+    assert match_percent(1.0, 1.0, 1.0) == 100  # one song, or all equal
