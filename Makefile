@@ -52,7 +52,8 @@ $(STAMP): pyproject.toml
 # Debian packages the browser tests need (chromium for playwright); only when missing.
 # Debian packages: chromium (browser tests), PostgreSQL (the server profile and the store's
 # PostgreSQL tests); installed only when missing.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql redis-server:/usr/bin/redis-server
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql redis-server:/usr/bin/redis-server \
+                   fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do test -e "$${p#*:}" || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -82,8 +83,9 @@ up: build
 	@mkdir -p $(LOGS)
 	@bash scripts/start.sh dagster "$(BIN)/dagster dev -m definitions -h $(HOST) -p $(DAGSTER_PORT)" $(DAGSTER_PORT)
 	@bash scripts/start.sh mlflow "$(BIN)/mlflow ui --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT)
-	@# the champions (built by dvc repro above) into the BentoML model store, then the service
-	$(BIN)/python -m bento.models
+	@# the champions (built by dvc repro above) into the BentoML model store through Dagster (the
+	@# serving group shows Materialized, with the tags), then the service
+	$(BIN)/dagster asset materialize -m definitions --select bento_models
 	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT)
 	@$(BIN)/python -m bento.wait http://$(HOST):$(SERVICE_PORT)/readyz 300
 	@echo ""

@@ -1,8 +1,8 @@
 """The moodtune BentoML service (BentoML 1.4 API): ``bentoml serve bento.service:Moodtune``.
 
 Models are class-level :class:`bentoml.models.BentoModel` references to the champions that
-``python -m bento.models`` imported from the MLflow registry (``make up`` runs it after
-``dvc repro``), so ``bentoml build`` packs them into the Bento. At start-up every one must be
+the Dagster asset ``bento_models`` imported from the MLflow registry (``make up`` materializes
+it after ``dvc repro``; ``python -m bento.models`` does the same outside Dagster), so ``bentoml build`` packs them into the Bento. At start-up every one must be
 present; a missing one stops the service with a message naming it and how to build it.
 
 The loaded models live in one :class:`~moodtune.serving.models.ModelHolder`; each request

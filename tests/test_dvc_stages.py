@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUTS = "data/assets/"
 # groups DVC does not run, and why
 NOT_STAGES = {
-    "serving": "`make up` runs `python -m bento.models`, which writes BentoML's model store, not data/",
+    "serving": "`make up` materializes bento_models, which writes BentoML's model store, not data/",
     "retraining": "run by feedback_retraining_sensor on new feedback, not by `dvc repro`",
     "library": "audio.music_dir analysed by shard (dynamic partitions), run per partition, not by `dvc repro`",
 }
