@@ -76,3 +76,21 @@ def test_two_partitions_materialise_in_process_with_bad_files_listed(tmp_path):
     n = len(outputs[chosen[1]][0])
     assert meta["cache_hits"].value == n and meta["computed"].value == 0
     assert meta["tag_cache_hits"].value == n and meta["tags_computed"].value == 0
+
+
+def test_a_shard_with_a_model_gets_probabilities_and_a_valence_arousal_point(tmp_path, settings):
+    from moodtune.audio.library import analyse_shard
+    from moodtune.audio.musicnn.vocab import TAG_COLUMNS
+    from moodtune.audio.tagmodel import TaggedAudioModel
+    from moodtune.emotions import GEMS6, GENRES, to_dlut
+
+    music = _folder(tmp_path, n=3)
+    s = settings.model_copy(update={"audio": settings.audio.model_copy(update={"library_shards": 1})})
+    model = TaggedAudioModel(dict.fromkeys(TAG_COLUMNS, 0.05))
+    result = analyse_shard(s, music, "shard-000", model=model)
+    assert sorted(result.table.index) == ["sub/track1.wav", "track0.wav", "track2.wav"]
+    assert [b["file"] for b in result.bad] == ["cut.wav"]
+    row = result.table.loc["track0.wav"]
+    assert np.isclose(sum(row[f"p.{g}"] for g in GENRES), 1.0)
+    v, a = to_dlut("gems6", {e: row[f"p.{e}"] for e in GEMS6}).valence_arousal()
+    assert (row["valence"], row["arousal"]) == pytest.approx((v, a)) and -1 <= v <= 1 and -1 <= a <= 1

@@ -18,6 +18,7 @@ import pandas as pd
 
 from moodtune.audio.analysis import analyse
 from moodtune.audio.decode import is_audio_path
+from moodtune.emotions import GEMS6, to_dlut
 
 
 def shard_of(relative_path: str, shards: int) -> str:
@@ -43,7 +44,7 @@ def shards(folder: str | Path, n_shards: int) -> dict[str, list[str]]:
 @dataclass
 class ShardResult:
     key: str
-    table: pd.DataFrame  # index: relative path; features + tags (+ the model's predictions)
+    table: pd.DataFrame  # index: relative path; features + tags (+ p.<label> and valence, arousal)
     bad: list[dict] = field(default_factory=list)  # {"file", "problem"}
     stats: dict = field(default_factory=dict)
 
@@ -57,6 +58,10 @@ def analyse_shard(settings, folder: str | Path, key: str, *, model=None,
     table = result.features
     bad = [{"file": rel, "problem": problem} for rel, problem in sorted(result.failed.items())]
     if model is not None and len(table):
-        table = table.join(model.predict_proba(table).add_prefix("p."))
+        proba = model.predict_proba(table)
+        # the one emotion space: GEMS-6 -> DLUT -> each category's valence-arousal point
+        va = [to_dlut("gems6", dict(zip(GEMS6, row, strict=True))).valence_arousal()
+              for row in proba[list(GEMS6)].to_numpy(dtype=float)]
+        table = table.join(proba.add_prefix("p.")).assign(valence=[v for v, _ in va], arousal=[a for _, a in va])
     table.index.name = "file"
     return ShardResult(key, table, bad, {"files": len(files), **result.stats})
