@@ -64,7 +64,7 @@ def project_root() -> Path:
 # Upstream models for the policy and retraining tests: audio, hrv, listeners and policy
 # groups materialized once per session on small demo data, in their own stores.
 SMALL = """
-audio: {clips_per_cell: 4, clip_seconds: 3.0}
+audio: {clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}}  # no apt downloads in tests
 hrv: {subjects: 8, recordings_per_level: 2, recording_seconds: 180, iterations: 100}
 policy:
   n_listeners: 80
