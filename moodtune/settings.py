@@ -252,49 +252,49 @@ class TextSettings(Section):
 
 
 class PolicySettings(Section):
-    listeners_csv: str | None = None  # Emotify data.csv; null -> simulated listeners
-    n_listeners: int = 300
-    test_share: float = 0.3
-    taste_noise: float = 0.25
-    song_noise: float = 0.15
-    like_threshold: float = 0.45
-    neutral_utility: float = 0.2
-    sensitivity: tuple[float, float] = (0.25, 0.45)
-    mood_gain: float = 0.6
-    bank_grid: int = 11
-    bank_per_point: int = 16
-    bank_seconds: float = 300.0
-    seed_episode_length: int = 16
-    playlist_size: int = 12
-    session_length: int = 5
-    calm_weight: float = 0.5
-    timesteps: int = 80000
-    seed_timesteps: int = 10000
-    n_envs: int = 4
-    seeds: tuple[int, ...] = (0, 1, 2)
-    a2c: dict[str, float | int] = Field(default_factory=dict)
-    temperature: float = 1.0
-    eval_sessions: int = 200
-    eval_k: int = 3
-    gate_floors: dict[str, float] = Field(default_factory=dict)
-    gate_margin: float = 0.02
-    ope_min_ess: float = 10.0
+    listeners_csv: str | None  # Emotify data.csv; null -> simulated listeners
+    n_listeners: int
+    test_share: float
+    taste_noise: float
+    song_noise: float
+    like_threshold: float
+    neutral_utility: float
+    sensitivity: tuple[float, float]
+    mood_gain: float
+    bank_grid: int
+    bank_per_point: int
+    bank_seconds: float
+    seed_episode_length: int
+    playlist_size: int
+    session_length: int
+    calm_weight: float
+    timesteps: int
+    seed_timesteps: int
+    n_envs: int
+    seeds: tuple[int, ...]
+    a2c: dict[str, float | int]
+    temperature: float
+    eval_sessions: int
+    eval_k: int
+    gate_floors: dict[str, float]
+    gate_margin: float
+    ope_min_ess: float
     # listening-session dynamics (moodtune.policy.dynamics; sources in docs/policy.md)
-    dynamics: Literal["iso", "taste"] = "iso"
-    iso_reach: float = 0.9
-    iso_entrainment: float = 0.9
-    iso_tolerance: float = 0.6
-    iso_mismatch_gain: float = 0.5
-    iso_coupling: float = 0.5
-    iso_taste_share: float = 0.25
-    iso_calm_point: tuple[float, float] = (0.58, -0.47)
-    iso_point_jitter: float = 0.1
-    iso_point_seed: int = 7
-    iso_heuristic_step: float = 0.6
-    oracle_beam: int = 16
-    compare_dynamics: tuple[str, ...] = ("taste",)
-    compare_seeds: tuple[int, ...] = (0, 1, 2)
-    a2c_hidden: int = 64
+    dynamics: Literal["iso", "taste"]
+    iso_reach: float
+    iso_entrainment: float
+    iso_tolerance: float
+    iso_mismatch_gain: float
+    iso_coupling: float
+    iso_taste_share: float
+    iso_calm_point: tuple[float, float]
+    iso_point_jitter: float
+    iso_point_seed: int
+    iso_heuristic_step: float
+    oracle_beam: int
+    compare_dynamics: tuple[str, ...]
+    compare_seeds: tuple[int, ...]
+    a2c_hidden: int
 
 
 class ServiceSettings(Section):
