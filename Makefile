@@ -112,7 +112,7 @@ test-server: install system-deps
 
 # the whole suite (what CI runs) / the in-process tier: no server, no training, no browser
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not server"
 
 test-fast: install
 	$(BIN)/pytest -n 2 -m "not slow and not service and not browser"
