@@ -31,7 +31,8 @@ ENV_PREFIX = "MOODTUNE_"
 
 
 class Section(BaseModel):
-    """Base of every settings section: unknown keys are an error, not silently ignored."""
+    """Base of every settings section: unknown keys are an error, not silently ignored. Fields
+    carry no defaults: every value is in params.yaml (tests/test_params_settings.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
