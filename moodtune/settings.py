@@ -296,6 +296,12 @@ class PolicySettings(Section):
     compare_dynamics: tuple[str, ...]
     compare_seeds: tuple[int, ...]
     a2c_hidden: int
+    a2c_lr_decay: bool
+    warm_start: Literal["none", "oracle"]
+    warm_start_sessions: int
+    warm_start_beam: int
+    warm_start_epochs: int
+    warm_start_lr: float
 
 
 class ServiceSettings(Section):

@@ -251,3 +251,18 @@ def test_evaluation_is_in_the_dagster_metadata_under_both_dynamics(policy_stack)
     assert meta["promoted"].value is True and "gate_reason" in meta
     train_meta = policy_stack["result"].asset_materializations_for_node("a2c_policy")[0].metadata
     assert train_meta["train_seconds"].value > 0 and "session_taste_seed0" in train_meta["learning_curves"].value
+
+
+@pytest.mark.slow
+def test_behaviour_cloning_imitates_the_planning_oracle(policy_stack):
+    import torch
+
+    s = policy_stack["settings"]
+    spec = policy_stack["result"].output_for_node("recommendation_env")
+    p = s.policy.model_copy(update={"warm_start_sessions": 60, "warm_start_epochs": 400})
+    model, _ = train.train_session_policy(spec, p, timesteps=0, seed=0)  # 0 steps: no warm start either
+    x, y = train.oracle_demonstrations(spec, p, 0)
+    with torch.no_grad():
+        before = float((model.policy.mlp_extractor.forward_actor(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
+    after = train.behaviour_cloning(model, spec, p, 0)
+    assert after > 0.5 and after > before + 0.15

@@ -71,6 +71,10 @@ def continue_training(spec: EnvSpec, champion: PolicyRanker, feedback: pd.DataFr
     buffer.seek(0)
     model = A2C.load(buffer, device="cpu")
     model.set_random_seed(seed)
+    # a constant rate for the continued run (a decaying schedule saved with the champion would
+    # have reached ~0 by the end of its own training)
+    model.learning_rate = float(dict(p.a2c).get("learning_rate", 7e-4))
+    model._setup_lr_schedule()
     model, curve = train_a2c(make_env, timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
     if degrade_scale > 0:
         degrade(model, degrade_scale, seed)

@@ -69,9 +69,57 @@ def train_a2c(
 
 
 def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, seed: int):
-    """The candidate-aware A2C on the listening session (training listeners)."""
-    return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, hyper=dict(p.a2c),
-                     policy=CandidatePolicy, policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden})
+    """The candidate-aware A2C on the listening session (training listeners); with
+    ``policy.warm_start: oracle`` its actor first imitates the planning oracle."""
+    torch.set_num_threads(1)
+    vec = make_vec_env(make_session_env(spec, p), n_envs=p.n_envs, seed=seed)
+    hyper = dict(p.a2c)
+    if p.a2c_lr_decay:  # linear to 0 over the run: the last updates settle the policy instead of moving it
+        start = float(hyper.pop("learning_rate", 7e-4))
+        hyper["learning_rate"] = lambda remaining: start * remaining
+    model = A2C(CandidatePolicy, vec, seed=seed, verbose=0, device="cpu", **hyper,
+                policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden})
+    if p.warm_start == "oracle" and timesteps > 0:
+        behaviour_cloning(model, spec, p, seed)
+    return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
+
+
+def oracle_demonstrations(spec: EnvSpec, p: PolicySettings, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observations and the slot the planning oracle plays, on sessions of training listeners."""
+    from moodtune.policy.envs import ListeningSessionEnv
+    from moodtune.policy.evaluation import PlanningOracle
+
+    env = ListeningSessionEnv(spec.world("train"), p.playlist_size, p.session_length, p.calm_weight)
+    teacher = PlanningOracle(p.warm_start_beam, p.calm_weight)
+    rng = np.random.default_rng(seed)
+    observations, slots = [], []
+    for _ in range(p.warm_start_sessions):
+        obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+        for song in teacher.plan(env):
+            observations.append(obs)
+            slots.append(env.playlist.index(song))
+            obs, _, done, _, _ = env.play(song)
+            if done:
+                break
+    return np.asarray(observations, dtype=np.float32), np.asarray(slots)
+
+
+def behaviour_cloning(model: A2C, spec: EnvSpec, p: PolicySettings, seed: int) -> float:
+    """Fit the actor's slot logits to the oracle's choices (cross-entropy); returns the
+    share of demonstrations whose slot it then ranks first."""
+    x, y = oracle_demonstrations(spec, p, seed)
+    x_t, y_t = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long)
+    actor = model.policy.mlp_extractor
+    optimiser = torch.optim.Adam(model.policy.parameters(), lr=p.warm_start_lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(p.warm_start_epochs):
+        for batch in torch.randperm(len(x_t), generator=gen).split(256):
+            loss = torch.nn.functional.cross_entropy(actor.forward_actor(x_t[batch]), y_t[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    with torch.no_grad():
+        return float((actor.forward_actor(x_t).argmax(1) == y_t).float().mean())
 
 
 def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
