@@ -8,7 +8,7 @@ extract_features` returns them, and the feature configuration it was trained wit
 with it.
 
 :class:`AudioModel` is what the rest of moodtune calls (policy, catalog, service, CLI):
-``predict_proba(features) -> DataFrame[GEMS6 + GENRES]`` and ``AudioModel.from_registry()``.
+``predict_proba(features) -> DataFrame[GEMS6 + GENRES]``; load a registered one with ``registry.load(registry.AUDIO)``.
 The registered ``moodtune-audio`` pyfunc wraps the same object, so both give identical numbers.
 """
 

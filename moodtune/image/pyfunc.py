@@ -3,7 +3,7 @@
 ``predict`` takes a DataFrame with an ``image`` column of image-file bytes (or a list of them)
 and returns one row per face found: ``image`` (the row it came from), the box, the face's share
 of the weight and the 7 expression probabilities. Images without a face give no row. In-process
-users (the service, the CLI) call :meth:`FaceEmotionModel.from_registry`, which unwraps this.
+users (the service, the CLI) call ``registry.load(registry.FACE)``, which unwraps this.
 """
 
 from __future__ import annotations
