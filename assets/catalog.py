@@ -9,46 +9,28 @@ from dagster import AssetCheckResult, MetadataValue, asset, asset_check
 from assets.resources import SettingsResource
 from moodtune import registry
 from moodtune.emotions import GEMS6, GENRES
-from moodtune.serving.catalog import build_catalog, catalog_dir, save_catalog
-
-AUDIO_MODEL = "moodtune-audio"
+from moodtune.serving.catalog import build_catalog, catalog_dir, label_agreement, save_catalog
 
 
 @asset(group_name="catalog", compute_kind="python", deps=["audio_emotion_model"])
-def catalog(
-    context,
-    settings: SettingsResource,
-    audio_clips: pd.DataFrame,
-    audio_features: pd.DataFrame,
-    track_text_emotions: pd.DataFrame,
-) -> pd.DataFrame:
+def catalog(context, settings: SettingsResource, audio_clips: pd.DataFrame, audio_features: pd.DataFrame,
+            track_text_emotions: pd.DataFrame) -> pd.DataFrame:
     """Every clip with the champion audio model's genre and emotion profile and, where the
     track has texts, its text emotion; written to ``<data>/catalog/`` for the service."""
-
     s = settings.get()
-    model = registry.load(registry.AUDIO, None, s)
+    audio = registry.load_version(registry.AUDIO, None, s)
     features = audio_features.loc[[t for t in audio_clips["track_id"].astype(str) if t in audio_features.index]]
-    predicted = model.predict_proba(features)
-    version = str(model.version or registry.champion(AUDIO_MODEL, s).version)
-    table, meta = build_catalog(audio_clips, predicted, track_text_emotions,
-                                model_versions={AUDIO_MODEL: version})
+    table, meta = build_catalog(audio_clips, audio.obj.predict_proba(features), track_text_emotions,
+                                model_versions={registry.AUDIO: audio.version})
     path = save_catalog(table, meta, catalog_dir(s))
-    labelled = table.dropna(subset=["label_genre"])
-    agreement = float((labelled["genre"] == labelled["label_genre"]).mean()) if len(labelled) else float("nan")
     context.log.info(f"catalog: {len(table)} tracks ({meta['tracks_with_text']} with texts) -> {path}")
+    preview = table[["track_id", "title", "genre", "emotion", "valence", "arousal", "text_emotion"]].head(15)
     context.add_output_metadata({
-        "tracks": len(table),
-        "tracks_with_text": meta["tracks_with_text"],
-        "path": MetadataValue.path(str(path)),
-        "model_versions": MetadataValue.json(meta["model_versions"]),
-        "text_granularity": str(meta["text_granularity"]),
-        "genres": MetadataValue.json(meta["genres"]),
-        "emotions": MetadataValue.json(meta["emotions"]),
-        "genre_matches_label": agreement,
-        "preview": MetadataValue.md(
-            table[["track_id", "title", "genre", "emotion", "valence", "arousal", "text_emotion"]]
-            .head(15).round(3).to_markdown(index=False)
-        ),
+        "tracks": len(table), "tracks_with_text": meta["tracks_with_text"], "path": MetadataValue.path(str(path)),
+        "model_versions": MetadataValue.json(meta["model_versions"]), "text_granularity": str(meta["text_granularity"]),
+        "genres": MetadataValue.json(meta["genres"]), "emotions": MetadataValue.json(meta["emotions"]),
+        "genre_matches_label": label_agreement(table),
+        "preview": MetadataValue.md(preview.round(3).to_markdown(index=False)),
     })
     return table
 

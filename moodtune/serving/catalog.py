@@ -157,6 +157,12 @@ def build_catalog(
     return table, meta
 
 
+def label_agreement(table: pd.DataFrame) -> float:
+    """Share of labelled tracks whose predicted genre is their label's (NaN without labels)."""
+    labelled = table.dropna(subset=["label_genre"])
+    return float((labelled["genre"] == labelled["label_genre"]).mean()) if len(labelled) else float("nan")
+
+
 def _keyword_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
