@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 ERROR = {"type": "object", "required": ["error", "type"], "additionalProperties": False,
@@ -30,6 +31,7 @@ STATUSES = {
     "504": "no answer within `service.timeout_s`",
 }
 FILE_FIELDS = {"files", "file", "image"}
+FAVICON = Path(__file__).resolve().parent / "web" / "static" / "favicon.ico"
 WRITES = ("/feedback",)  # rate-limited and, with API keys, keyed (besides /metrics)
 
 
@@ -102,8 +104,8 @@ PAGE = """<!DOCTYPE html>
 
 
 class ApiDocs:
-    """ASGI middleware answering ``GET /docs.json`` with :func:`contract` and ``GET /`` with the
-    page; everything else passes through."""
+    """ASGI middleware answering ``GET /docs.json`` with :func:`contract`, ``GET /`` with the
+    page and ``GET /favicon.ico`` with the web page's icon; everything else passes through."""
 
     def __init__(self, app, service, version: str):
         self.app = app
@@ -136,9 +138,11 @@ class ApiDocs:
         return self._spec
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in ("/", "/docs.json"):
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in ("/", "/docs.json", "/favicon.ico"):
             if scope["path"] == "/":
                 body, media = (PAGE % {"version": self.version}).encode(), b"text/html; charset=utf-8"
+            elif scope["path"] == "/favicon.ico":  # the web page's icon, also for the API pages
+                body, media = FAVICON.read_bytes(), b"image/x-icon"
             else:
                 body, media = self.spec(), b"application/json"
             await send({"type": "http.response.start", "status": 200,

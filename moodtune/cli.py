@@ -61,8 +61,15 @@ def quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # read when mlflow configures its logger
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")
+    # libraries add their own filters when imported (some "default" or "always", ahead of the
+    # one above): not showing any warning is the only way that stays quiet
+    warnings.showwarning = _hide_warning
     for name in ("mlflow", "alembic", "urllib3", "numba", "matplotlib", "jieba"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _hide_warning(*args, **kwargs) -> None:
+    return None
 
 
 def _run_as_json(run: Callable, args: argparse.Namespace) -> int:

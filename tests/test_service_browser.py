@@ -4,7 +4,9 @@ that the feedback row landed in the database."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ from moodtune.feedback import FeedbackStore, default_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.service, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / ".logs" / "browser"  # screenshots kept as test artifacts
+CJK = re.compile(r"[\u4e00-\u9fff]")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -64,6 +68,18 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     first = tracks.first
     assert "for a 29-year-old male in mood 2/5" in first.locator(".reason").text_content()
     assert first.locator("svg.bars").count() == 2  # emotion and genre charts
+    # each chart has a title and a legend; the numbers are explained in words
+    assert first.locator("figure[data-chart=emotion] figcaption").text_content() == "Emotion profile (GEMS-6)"
+    assert first.locator("figure[data-chart=genre] figcaption").text_content() == "Genre"
+    assert "probability of each genre" in first.locator("figure[data-chart=genre] .legend").text_content()
+    help_text = page.text_content("#score-help")
+    assert page.locator("#score-help").is_visible() and "0–100" in help_text and "first pick" in help_text
+    assert page.locator("#score-help-distance").is_hidden()  # no distances in a playlist ranking
+    for i in range(tracks.count()):
+        numbers = tracks.nth(i).locator(".numbers").text_content()
+        assert re.search(r"match (\d+)/100", numbers) and "first pick: " in numbers, numbers
+        assert "probability 0.00" not in tracks.nth(i).text_content()
+    assert re.search(r"match 100/100", first.locator(".numbers").text_content())
     # 3. listen: the player streams the catalog track by id
     track_id = first.get_attribute("data-track-id")
     assert first.locator("audio").get_attribute("src") == f"/ui/audio/{track_id}"
@@ -77,12 +93,24 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     assert len(rec_id) == 32
 
     # 4. upload HRV, see the stress level, save the feedback
+    labels = page.locator("#feedback-track option").all_text_contents()
+    profile = page.evaluate("(id) => state.recommendation.tracks.find((t) => t.track_id === id).profile", track_id)
+    assert labels[0] == " — ".join(part for part in (profile["title"], profile["artist"], "#1") if part)
+    assert profile["title"] in labels[0]
+    assert all(label.endswith(f" — #{rank}") for rank, label in enumerate(labels, start=1))
     page.select_option("#feedback-track", track_id)
     page.set_input_files("#hrv-file", str(rr))
     page.click("#btn-hrv")
     page.wait_for_selector("#stress:not([hidden])")
     level = page.text_content("#stress-level")
     assert level in ("low", "medium", "high")
+    # the stress probabilities with a title and what they mean, and the HRV metrics read
+    assert page.text_content("#stress-chart figcaption") == "Stress level"
+    assert "heart-rate variability" in page.text_content("#stress .help")
+    metrics = {row.locator("td").first.text_content(): row.locator("td").nth(1).text_content()
+               for row in page.locator("#hrv-metrics tbody tr").all()}
+    assert {"MEAN_RR", "RMSSD", "HR", "HF"} <= set(metrics) and metrics["HR"].endswith("bpm")
+    assert 40 < float(metrics["HR"].split()[0]) < 200
     page.click("#btn-feedback")
     page.wait_for_selector("#feedback-result:not([hidden])")
     feedback_id = int(page.get_attribute("#feedback-result", "data-feedback-id"))
@@ -99,6 +127,30 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     page.wait_for_selector("#feedback-result:has-text('already saved as feedback')")
     assert int(page.get_attribute("#feedback-result", "data-feedback-id")) == feedback_id
     assert store.latest_feedback_id() == feedback_id
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "demo_flow.png"), full_page=True)
+
+
+def test_favicon_and_page_icon(page, service_stack):
+    import httpx
+
+    for path in ("/favicon.ico", "/ui/static/favicon.ico"):
+        r = httpx.get(service_stack["url"] + path, timeout=10)
+        assert r.status_code == 200 and r.content[:4] == b"\x00\x00\x01\x00", path  # an ICO file
+    page.goto("/ui/")
+    assert page.get_attribute("link[rel=icon]", "href") == "/ui/static/favicon.ico"
+
+
+def _rendering_fonts(page, selector: str) -> list[str]:
+    """The fonts Chromium actually drew a node's text with (DevTools: CSS.getPlatformFontsForNode)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    cdp.detach()
+    return [f["familyName"] for f in fonts if f["glyphCount"] > 0]
 
 
 def test_text_flow_and_errors_are_shown(page):
@@ -112,6 +164,25 @@ def test_text_flow_and_errors_are_shown(page):
     assert "想念" in words and "难过" in words
     assert "哀 sorrow" in page.text_content("#detected")
     assert page.locator("#results li.track").count() == 5
+    assert page.text_content("#detected figure[data-chart=categories] figcaption") == "Emotion categories (DLUT)"
+    va = page.evaluate("state.recommendation.valence_arousal")
+    if va is not None:  # the text's valence-arousal point beside its categories
+        caption = page.text_content("#detected figure[data-chart=valence-arousal] .legend")
+        assert f"valence {va['valence']:.2f}" in caption and f"arousal {va['arousal']:.2f}" in caption
+    assert page.locator("#score-help-distance").is_visible() and page.locator("#score-help-policy").is_hidden()
+    # Chinese is drawn with a CJK font (fonts-noto-cjk here), not as boxes
+    installed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    assert "Noto Sans CJK" in installed, "install Debian fonts-noto-cjk (make system-deps)"
+    assert any("CJK" in f for f in _rendering_fonts(page, "#detected .chips span")), \
+        _rendering_fonts(page, "#detected .chips span")
+    titles = page.locator("#results li.track h3").all_text_contents()
+    chinese = [i for i, title in enumerate(titles) if CJK.search(title)]
+    if chinese:
+        fonts = _rendering_fonts(page, f"#results li.track:nth-child({chinese[0] + 1}) h3")
+        assert any("CJK" in f for f in fonts), fonts
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "text_flow.png"), full_page=True)
+    assert (SHOTS / "text_flow.png").stat().st_size > 10_000
     # with the listener's details filled in, the text recommendation takes feedback too
     assert page.locator("#step-feedback").is_visible()
     # a bad input shows the service's message

@@ -5,6 +5,17 @@ const $ = (sel) => document.querySelector(sel);
 const state = { catalog: [], picked: new Set(), recommendation: null, uploads: new Map(), reading: null, limits: {} };
 const EMOTIONS = ["tenderness", "calmness", "power", "joyful_activation", "tension", "sadness"];
 const GENRES = ["classical", "pop", "rock", "electronic"];
+// what each HRV metric the service reads means (unit, in words)
+const HRV_METRICS = {
+  MEAN_RR: ["ms", "average time between heartbeats"],
+  SDRR: ["ms", "how much that time varies overall"],
+  HR: ["bpm", "heart rate"],
+  RMSSD: ["ms", "beat-to-beat variation (higher usually means more relaxed)"],
+  pNN50: ["%", "share of successive beats differing by more than 50 ms"],
+  VLF: ["ms²", "very-low-frequency power (slow rhythms)"],
+  LF: ["ms²", "low-frequency power (0.04–0.15 Hz)"],
+  HF: ["ms²", "high-frequency power (0.15–0.4 Hz, breathing-linked, relaxation)"],
+};
 
 function showError(message) {
   const box = $("#error");
@@ -50,6 +61,7 @@ function bars(values, labels, { width = 250, color = "#3b5bdb", max = 1 } = {}) 
   svg.setAttribute("width", width); svg.setAttribute("height", height);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.classList.add("bars");
+  svg.dataset.color = color;
   labels.forEach((label, i) => {
     const v = Math.max(0, Number(values[label] || 0));
     const y = i * row + 2;
@@ -67,6 +79,50 @@ function bars(values, labels, { width = 250, color = "#3b5bdb", max = 1 } = {}) 
     num.textContent = v.toFixed(2);
     svg.append(text, bg, bar, num);
   });
+  return svg;
+}
+
+// A titled chart: the bars with a caption naming what they show and a legend for the scale.
+function figure(title, legend, svg, name) {
+  const fig = document.createElement("figure");
+  fig.className = "chart-figure";
+  if (name) fig.dataset.chart = name;
+  const cap = document.createElement("figcaption");
+  cap.textContent = title;
+  const note = document.createElement("div");
+  note.className = "legend";
+  const swatch = document.createElement("span");
+  swatch.className = "swatch";
+  swatch.style.background = svg.dataset.color;
+  note.append(swatch, document.createTextNode(legend));
+  const svgTitle = document.createElementNS("http://www.w3.org/2000/svg", "title");
+  svgTitle.textContent = title;
+  svg.prepend(svgTitle);
+  fig.append(cap, svg, note);
+  return fig;
+}
+
+// The valence-arousal plane (-1..1 each) with one point.
+function vaPlane(point, size = 150) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", size); svg.setAttribute("height", size);
+  svg.setAttribute("viewBox", `0 0 ${size} ${size}`);
+  svg.classList.add("va-plane");
+  svg.dataset.color = "#e8590c";
+  const mid = size / 2, r = size / 2 - 14;
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text) e.textContent = text;
+    svg.append(e); return e;
+  };
+  el("rect", { x: mid - r, y: mid - r, width: 2 * r, height: 2 * r, fill: "#f6f7fb", stroke: "#e3e3ea" });
+  el("line", { x1: mid - r, y1: mid, x2: mid + r, y2: mid, stroke: "#bbb" });
+  el("line", { x1: mid, y1: mid - r, x2: mid, y2: mid + r, stroke: "#bbb" });
+  el("text", { x: mid + r, y: mid - 3, "font-size": 9, "text-anchor": "end" }, "pleasant →");
+  el("text", { x: mid + 3, y: mid - r + 9, "font-size": 9 }, "↑ aroused");
+  el("circle", { cx: mid + point.valence * r, cy: mid - point.arousal * r, r: 5, fill: "#e8590c" });
   return svg;
 }
 
@@ -141,8 +197,11 @@ function renderTracks(answer, detected) {
     h3.textContent = `${t.rank}. ${p.title || t.name || t.track_id}${p.artist || t.artists ? " — " + (p.artist || t.artists) : ""}`;
     const numbers = document.createElement("div");
     numbers.className = "numbers";
-    const parts = [`score ${Number(t.score).toFixed(3)}`];
-    if (t.probability !== undefined && t.probability !== null) parts.push(`p(choice) ${Number(t.probability).toFixed(3)}`);
+    const parts = [];
+    if (t.match !== undefined && t.match !== null) parts.push(`match ${t.match}/100`);
+    if (t.probability !== undefined && t.probability !== null) parts.push(`first pick: ${chance(t.probability)}`);
+    if (t.distance !== undefined && t.distance !== null) parts.push(`emotion distance ${Number(t.distance).toFixed(3)}`);
+    parts.push(`score ${Number(t.score).toFixed(2)}`);
     if (p.genre) parts.push(`${p.genre}, ${String(p.emotion || "").replace("_", " ")}`);
     numbers.textContent = parts.join(" · ");
     head.append(h3, numbers);
@@ -153,10 +212,17 @@ function renderTracks(answer, detected) {
     reason.textContent = t.reason || "";
     const chart = document.createElement("div");
     chart.className = "chart";
-    if (p.emotions) { chart.append(bars(p.emotions, EMOTIONS)); chart.append(bars(p.genres, GENRES, { color: "#2f9e44" })); }
+    if (p.emotions) {
+      chart.append(figure("Emotion profile (GEMS-6)", "probability of each emotion in the audio, 0–1",
+                          bars(p.emotions, EMOTIONS), "emotion"));
+      chart.append(figure("Genre", "probability of each genre, 0–1", bars(p.genres, GENRES, { color: "#2f9e44" }), "genre"));
+    }
     li.append(head, reason, chart);
     list.append(li);
   }
+  $("#score-help").hidden = false;
+  $("#score-help-policy").hidden = !answer.tracks.some((t) => t.probability !== undefined && t.probability !== null);
+  $("#score-help-distance").hidden = !answer.tracks.some((t) => t.distance !== undefined && t.distance !== null);
   const versions = Object.entries(answer.model_versions || {}).map(([n, v]) => `${n} v${v}`).join(", ");
   $("#results-meta").textContent = `recommendation ${answer.recommendation_id || "(not logged)"} · ${versions}`;
   // feedback needs a logged recommendation
@@ -164,11 +230,27 @@ function renderTracks(answer, detected) {
   select.replaceChildren();
   for (const t of answer.tracks) {
     const o = document.createElement("option");
-    o.value = t.track_id; o.textContent = `${t.rank}. ${(t.profile && t.profile.title) || t.name || t.track_id}`;
+    o.value = t.track_id; o.textContent = trackLabel(t);
     select.append(o);
   }
   $("#step-feedback").hidden = !answer.recommendation_id;
   $("#feedback-result").hidden = true;
+}
+
+// A probability in plain words: never "0.00"
+function chance(p) {
+  const percent = Math.round(Number(p) * 100);
+  if (percent < 1) return "less than 1%";
+  if (percent >= 100) return "almost certain";
+  return `${percent}%`;
+}
+
+// "title — artist — #rank" for the feedback list
+function trackLabel(t) {
+  const p = t.profile || {};
+  const title = p.title || t.name || t.track_id;
+  const artist = p.artist || t.artists;
+  return [title, artist, `#${t.rank}`].filter(Boolean).join(" — ");
 }
 
 function emotionSummary(title, answer) {
@@ -184,7 +266,19 @@ function emotionSummary(title, answer) {
     box.append(chips);
   }
   const vec = answer.query_emotion || answer.emotion;
-  if (vec) box.append(bars(vec, Object.keys(vec).filter((c) => vec[c] > 0.005), { width: 320, color: "#e8590c" }));
+  const row = document.createElement("div");
+  row.className = "row detected-charts";
+  if (vec) {
+    row.append(figure("Emotion categories (DLUT)", "share of each emotion category found, 0–1",
+                      bars(vec, Object.keys(vec).filter((c) => vec[c] > 0.005), { width: 320, color: "#e8590c" }), "categories"));
+  }
+  if (answer.valence_arousal) {
+    const va = answer.valence_arousal;
+    const fig = figure("Valence–arousal", `valence ${Number(va.valence).toFixed(2)} (unpleasant −1 … pleasant +1), ` +
+                       `arousal ${Number(va.arousal).toFixed(2)} (calm −1 … excited +1)`, vaPlane(va), "valence-arousal");
+    row.append(fig);
+  }
+  box.append(row);
   return box;
 }
 
@@ -256,7 +350,18 @@ async function readStress() {
   state.reading = reading;
   $("#stress").hidden = false;
   $("#stress-level").textContent = reading.level;
-  $("#stress-chart").replaceChildren(bars(reading.probabilities, ["low", "medium", "high"], { color: "#c2255c" }));
+  $("#stress-chart").replaceChildren(figure("Stress level", "the stress model's probability of each level, 0–1",
+                                            bars(reading.probabilities, ["low", "medium", "high"], { color: "#c2255c" }), "stress"));
+  const table = $("#hrv-metrics tbody");
+  table.replaceChildren();
+  for (const [name, value] of Object.entries(reading.metrics || {})) {
+    const tr = document.createElement("tr");
+    const [unit, meaning] = HRV_METRICS[name] || ["", ""];
+    for (const text of [name, `${Number(value).toFixed(1)} ${unit}`.trim(), meaning]) {
+      const td = document.createElement("td"); td.textContent = text; tr.append(td);
+    }
+    table.append(tr);
+  }
 }
 
 // One key per feedback: sending the same inputs again (a retry after a lost answer) reuses
