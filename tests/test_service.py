@@ -294,14 +294,18 @@ def test_analyze_hrv_from_rr_metrics_and_files(svc, tmp_path):
     relaxed = post(svc, "analyze_hrv", files={"file": ("calm.txt", rr_file(tmp_path, 0.05, 1).read_bytes())}).json()
     stressed = post(svc, "analyze_hrv", files={"file": ("busy.txt", rr_file(tmp_path, 0.95, 2).read_bytes())}).json()
     assert relaxed["source"] == "rr" and relaxed["recording"]["n_intervals"] > 200
-    # read against the listener's own resting baseline (issue 15), the two stand far apart; read
-    # absolutely (no baseline: what transfers poorly between people) they are only ordered
+    # The small test stack's HRV model (8 subjects, a quarter held out as gate subjects since
+    # issue 15) separates the two by ~0.05 in p(high), no longer by 0.2: only the order is asserted.
+    assert stressed["probabilities"]["high"] > relaxed["probabilities"]["high"]
+    # read against the listener's own resting baseline (issue 15): the reader reports the change
+    # from that baseline, and the stressed recording has lost more RMSSD than the calm one
     rest = ("rest.txt", rr_file(tmp_path, 0.0, 3).read_bytes())
     calm_b, busy_b = (post(svc, "analyze_hrv", files={"file": (name, rr_file(tmp_path, level, seed).read_bytes()),
                                                       "baseline": rest}).json()
                       for name, level, seed in (("calm.txt", 0.05, 1), ("busy.txt", 0.95, 2)))
-    assert busy_b["probabilities"]["high"] > calm_b["probabilities"]["high"] + 0.2, (calm_b, busy_b)
-    assert stressed["probabilities"]["high"] > relaxed["probabilities"]["high"]
+    assert busy_b["recording"]["dlog_RMSSD"] < calm_b["recording"]["dlog_RMSSD"] < 0.5, (calm_b, busy_b)
+    assert busy_b["probabilities"]["high"] > calm_b["probabilities"]["high"]
+    assert "dlog_RMSSD" not in relaxed["recording"]
     assert relaxed["level"] == "low" and stressed["level"] in ("medium", "high")
     assert sum(relaxed["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
     # the same recording as a JSON list, and its eight metrics as JSON or CSV, read the same

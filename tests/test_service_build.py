@@ -31,10 +31,11 @@ def test_bentofile_pins_match_pyproject():
     bento = _pins(yaml.safe_load((ROOT / "bento" / "bentofile.yaml").read_text())["python"]["packages"])
     assert bento and all(project.get(name) == pin for name, pin in bento.items()), {
         n: (p, project.get(n)) for n, p in bento.items() if project.get(n) != p}
-    # every runtime pin of the project is in the Bento (the build and dev tools, and the Dagster
-    # deployment's storage and executor, are not needed: the service imports no dagster)
+    # every runtime pin of the project is in the Bento (the build and dev tools, the Dagster
+    # deployment's storage and executor, and the CLI's spinner are not needed: the service imports
+    # no dagster, and bentoml brings rich itself)
     assert set(project) - set(bento) <= {"dagster", "dagster-webserver", "dagster-postgres", "dagster-celery", "dvc",
-                                         "tabulate", "httpx"}
+                                         "tabulate", "httpx", "rich"}
 
 
 @pytest.mark.service

@@ -1,5 +1,5 @@
 """A schema fuzzer against the served OpenAPI of a real ``bentoml serve`` (schemathesis): every
-operation, a fixed seed, bounded (150 generated cases per operation by default, over 1,000 in
+operation, a fixed seed, bounded (up to 250 generated cases per operation by default, over 1,000 in
 all): no answer is a 5xx, and every answer matches what the document says (its status is
 listed, its content type and body match the schema). ``make fuzz`` runs >= 5,000 cases.
 
@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
-CASES = int(os.environ.get("MOODTUNE_FUZZ_CASES", "150"))  # per operation
+CASES = int(os.environ.get("MOODTUNE_FUZZ_CASES", "250"))  # per operation (at most: small spaces give fewer)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -50,5 +50,6 @@ def test_no_5xx_and_every_answer_matches_the_openapi(service_stack):
         except Exception as exc:  # collected: every operation is fuzzed, then all failures shown
             failures[f"{operation.method.upper()} {operation.path}"] = f"{type(exc).__name__}: {exc}"[:3000]
     print(f"fuzzed {len(operations)} operations, {counted['cases']} cases")
-    assert counted["cases"] >= min(1000, CASES * len(operations) // 2)
+    # the GET operations take no input (one case each) and hypothesis stops early on small input spaces
+    assert counted["cases"] >= min(1000, CASES * 4)
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())
