@@ -44,7 +44,7 @@ ClientKey = Annotated[str, Field(
     description="8 to 64 characters of letters, digits and - _ . : (a fresh one per feedback, e.g. a UUID, "
                 "reused only to retry it)")]
 SamplingRate = Annotated[float, Field(
-    strict=True, gt=0, le=100_000, examples=[250.0],
+    strict=True, ge=1, le=100_000, examples=[250.0],
     description="Hz of an uploaded raw ECG/PPG signal that has no time column nor '# sampling_rate:' line")]
 RecommendationId = Annotated[str, BeforeValidator(_strip), Field(
     strict=True, min_length=1, max_length=200, description="the recommendation_id a recommend call returned")]
