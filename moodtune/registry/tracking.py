@@ -14,7 +14,6 @@ from mlflow.tracking import MlflowClient
 
 from moodtune.settings import Settings, get_settings
 
-
 KIND_TAG = "mlflow.experimentKind"
 NOTE_TAG = "mlflow.note.content"  # the description the MLflow UI shows
 EXPERIMENT_NOTE = (
