@@ -8,6 +8,7 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pytest
+from test_gate import Constant  # the test model and its loader (test_gate:load_constant)
 
 from assets.gating import dagster_metadata, gate_check, gate_verdict
 from assets.resources import MlflowResource, SettingsResource
@@ -18,21 +19,9 @@ NAME = "moodtune-gating-test"
 ITEMS = np.random.default_rng(0).normal(0.0, 1.0, 120)
 
 
-class Constant(mlflow.pyfunc.PythonModel):
-    def __init__(self, value: float):
-        self.value = value
-
-    def predict(self, context, model_input, params=None):
-        return [self.value] * len(model_input)
-
-
-def load_constant(path, settings):
-    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model()
-
-
 @pytest.fixture(autouse=True)
 def test_model(monkeypatch):
-    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gating:load_constant"))
+    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate:load_constant"))
 
 
 def _evaluation(value: float) -> registry.Evaluation:
