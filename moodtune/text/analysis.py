@@ -66,6 +66,7 @@ DEFAULT_NEGATORS: tuple[str, ...] = ("不", "没", "没有", "别")
 # negators that only soften (不太好 is "not very good", not "bad")
 WEAK_NEGATORS = frozenset({"不太", "不怎么", "没那么", "不大", "不够", "不算", "谈不上", "算不上", "称不上", "未必"})
 NO_EMOTION = "no emotion found"
+CACHE_ENTRIES = 200_000  # per cache (blocks, texts); cleared when full, so memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,9 @@ class TextAnalyzer:
             self._modifier_prefixes = tuple(sorted({*negators, *self._degree}, key=len, reverse=True))
             self._negator_prefixes = tuple(sorted(negators, key=len, reverse=True))
             self._piece_cache: dict[str, list[str]] = {}
+            self._block_cache: dict[str, list[str]] = {}
+            self._blocks = jieba.re_han_default  # the blocks jieba cuts independently
+            self._raw_cache: dict[str, tuple] = {}
         if opts.add_lexicon_words:
             freq = self.tokenizer.FREQ
             for word in words:
@@ -297,14 +301,7 @@ class TextAnalyzer:
         contrast = 1.0
         neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
         irrealis_words = self.resources.irrealis
-        pieces: list[str] = []  # "" marks a clause end, "\n" a sentence end
-        for tok in self.tokenizer.cut(text):
-            stripped = tok.strip()
-            if not stripped or stripped in CLAUSE_END:
-                pieces.append("?" if stripped in ("?", "？") else
-                              "\n" if not stripped or stripped in SENTENCE_END else "")
-            else:
-                pieces.extend(self._pieces(stripped))
+        pieces = self._text_pieces(text)
         last = len(pieces) - 1
         for n, piece in enumerate(pieces):
             if piece in ("", "\n", "?"):
@@ -377,6 +374,44 @@ class TextAnalyzer:
         out.sort(key=lambda e: -e[2])
         return out, negated_words
 
+    def clear_caches(self) -> None:
+        """Forget the cached pieces and results (a benchmark starts each timed run cold)."""
+        if self.stack is not None:
+            self._block_cache.clear()
+            self._raw_cache.clear()
+
+    def cache_stats(self) -> dict[str, int]:
+        """Cached blocks and texts (a measure of how much a corpus repeats itself)."""
+        if self.stack is None:
+            return {"blocks": 0, "texts": 0}
+        return {"blocks": len(self._block_cache), "texts": len(self._raw_cache)}
+
+    def _text_pieces(self, text: str) -> list[str]:
+        """The pieces the rules read ("" marks a clause end, "\n" a sentence end, "?" a question's
+        end), cut block by block as jieba does (its blocks are independent: runs of Han
+        characters and alphanumerics between other characters), each block's pieces cached:
+        lyrics repeat their lines and comments their phrases, and cutting is most of the cost."""
+        cache = self._block_cache
+        pieces: list[str] = []
+        for block in self._blocks.split(text):
+            if not block:
+                continue
+            cached = cache.get(block)
+            if cached is None:
+                cached = []
+                for tok in self.tokenizer.cut(block):
+                    stripped = tok.strip()
+                    if not stripped or stripped in CLAUSE_END:
+                        cached.append("?" if stripped in ("?", "？") else
+                                      "\n" if not stripped or stripped in SENTENCE_END else "")
+                    else:
+                        cached.extend(self._pieces(stripped))
+                if len(cache) >= CACHE_ENTRIES:
+                    cache.clear()
+                cache[block] = cached
+            pieces.extend(cached)
+        return pieces
+
     def _pieces(self, token: str) -> list[str]:
         """A token as the words the rules read: itself, or, when it is no known word but a
         negator or degree adverb followed by an emotion word (jieba keeps 很差, 不开心, 太贵
@@ -435,7 +470,20 @@ class TextAnalyzer:
         return [(w, t, wt, p, False) for w, t, wt, p in kept], dropped
 
     def raw_va(self, text: str) -> tuple[list[float] | None, list[tuple[str, float]], list[str], tuple[float, float, float]]:
-        """:meth:`raw` plus the valence-arousal sums ``(Σw·v, Σw·a, Σw)`` (zeros without rules)."""
+        """:meth:`raw` plus the valence-arousal sums ``(Σw·v, Σw·a, Σw)`` (zeros without rules).
+        With the rules, results are cached per text (comments repeat: 好听, 打卡); callers must
+        not modify them."""
+        if self.stack is not None:
+            cached = self._raw_cache.get(text)
+            if cached is None:
+                cached = self._raw_va(text)
+                if len(self._raw_cache) >= CACHE_ENTRIES:
+                    self._raw_cache.clear()
+                self._raw_cache[text] = cached
+            return cached
+        return self._raw_va(text)
+
+    def _raw_va(self, text: str):
         kept, dropped = self._kept(text)
         values = [0.0] * len(self.codes)
         used: list[tuple[str, float]] = []
