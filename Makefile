@@ -64,9 +64,11 @@ $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
 	@printf 'telemetry:\n  enabled: false\n' > $@
 
-# DVC reproduces the pipeline: each stage materializes one asset group; unchanged stages are skipped.
+# DVC decides what is stale (one stage per asset group); scripts/build.py materialises the stale
+# stages and what depends on them in ONE Dagster run, then records them in dvc.lock (`dvc commit`),
+# as `dvc repro` would, one start-up instead of nine. Unchanged stages are skipped.
 build: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dvc repro
+	$(BIN)/python scripts/build.py
 
 rebuild: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dvc repro --force
@@ -79,13 +81,13 @@ push: install
 pull: install
 	$(BIN)/dvc pull
 
-up: build
+# the build plus the champions into the BentoML model store (bento_models), in the same Dagster
+# run (the serving group shows Materialized, with the tags); then the UIs and the service
+up: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python scripts/build.py --also bento_models
 	@mkdir -p $(LOGS)
 	@bash scripts/start.sh dagster "$(BIN)/dagster dev -m definitions -h $(HOST) -p $(DAGSTER_PORT)" $(DAGSTER_PORT)
 	@bash scripts/start.sh mlflow "$(BIN)/mlflow ui --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT)
-	@# the champions (built by dvc repro above) into the BentoML model store through Dagster (the
-	@# serving group shows Materialized, with the tags), then the service
-	$(BIN)/dagster asset materialize -m definitions --select bento_models
 	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT)
 	@$(BIN)/python -m bento.wait http://$(HOST):$(SERVICE_PORT)/readyz 300
 	@echo ""

@@ -61,6 +61,7 @@ class DagsterSettings(Section):
 
     executor: Literal["in_process", "multiprocess", "celery"]
     max_concurrent: int = Field(ge=1)  # multiprocess: steps at once
+    start_method: Literal["spawn", "forkserver"]  # multiprocess: forkserver forks steps from a preloaded code location
     celery_broker: str
     celery_backend: str
     webserver_url: str  # where links to Dagster runs point (MLflow tags)
