@@ -25,7 +25,6 @@ Endpoints (POST, JSON or multipart; OpenAPI at ``/docs.json``, try-it page at ``
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 import logging
@@ -339,7 +338,7 @@ class Moodtune:
         data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
         if req.metrics is not None and req.rr is None and data is None and req.stress_level is None:
             # concurrent metrics are read together: the reader's table checks cost per call, not per row
-            read = await asyncio.wrap_future(self.readings.submit(self.holder.current.hrv, req.metrics))
+            read = await self.readings.read(self.holder.current.hrv, req.metrics)
             reading, kwargs = self.engine.plan_feedback(req, reading=read)
         elif req.rr is not None or req.metrics is not None or data is not None:  # reading HRV takes a few ms
             reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data)

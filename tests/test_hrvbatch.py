@@ -63,3 +63,51 @@ def test_a_batch_answers_as_each_row_alone_and_a_bad_row_fails_alone():
     with pytest.raises(InvalidHRV, match="HR is 900"):
         mixed[1].result(30)
     assert mixed[2].result(30)["level"] == read_hrv(reader, metrics=metrics(3))["level"]
+
+
+def test_coroutines_reading_together_get_one_batch_and_one_wake_up_per_batch():
+    import asyncio
+
+    reader, readings = Reader(), MetricsReadings()
+    gate = threading.Lock()
+    slow = type("Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]})()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        wakeups = []
+        plain = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *a, **k: (wakeups.append(a[0]), plain(*a, **k))[1]
+        gate.acquire()
+        blocker = asyncio.ensure_future(readings.read(slow, metrics(0)))
+        await asyncio.sleep(0.05)  # the thread now waits in the blocker's read
+        tasks = [asyncio.ensure_future(readings.read(reader, metrics(i))) for i in range(25)]
+        await asyncio.sleep(0.05)  # all 25 queued behind it
+        gate.release()
+        await blocker
+        return await asyncio.gather(*tasks), wakeups
+
+    got, wakeups = asyncio.run(main())
+    assert got == [read_hrv(reader, metrics=metrics(i)) for i in range(25)]
+    assert readings.batches == 1 and readings.readings == 25
+    assert len(wakeups) == 2  # the blocker's, then one for the batch of 25
+
+
+def test_the_engine_keeps_a_reading_made_in_a_batch():
+    """plan_feedback with the batch's reading stores it: the reader is not called again."""
+    from types import SimpleNamespace
+
+    from moodtune import registry
+    from moodtune.serving.engine import Engine
+    from moodtune.settings import load_settings
+
+    reader = Reader()
+    engine = Engine(load_settings(), SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "3"})),
+                    None)
+    req = engine.requests.Feedback(recommendation_id="a" * 32, track_id="t1", metrics=metrics(4))
+    batch = MetricsReadings().submit(reader, metrics(4)).result(30)
+    calls = reader.calls
+    reading, kwargs = engine.plan_feedback(req, reading=batch)
+    assert reader.calls == calls and reading is batch
+    assert kwargs["stress_level"] == batch["level"] and kwargs["model_versions"] == {registry.HRV: "3"}
+    alone, again = engine.plan_feedback(req)  # without one, the engine reads it itself, the same way
+    assert reader.calls == calls + 1 and alone == batch and again == kwargs

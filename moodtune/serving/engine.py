@@ -311,7 +311,6 @@ class Engine:
         if not has_hrv and req.stress_level is None:
             raise InvalidInput("give HRV (rr intervals, the eight metrics or a file) or an explicit "
                                "stress_level (low, medium, high)")
-        reading = None
         versions: dict[str, str] = {}
         if has_hrv:
             reading = reading if reading is not None else self._read_hrv(ms, req, upload)
@@ -319,7 +318,7 @@ class Engine:
                       "probabilities": reading["probabilities"], "source": reading["source"]}
             versions[HRV] = ms.versions[HRV]
         else:
-            kwargs = {"stress_level": req.stress_level, "source": "explicit"}
+            reading, kwargs = None, {"stress_level": req.stress_level, "source": "explicit"}
         kwargs.update(recommendation_id=req.recommendation_id, track_id=req.track_id, model_versions=versions,
                       client_key=req.client_key)
         return reading, kwargs

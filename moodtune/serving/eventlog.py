@@ -210,7 +210,7 @@ class EventWriter:
         deliveries, self._deliveries = self._deliveries, {}
         for loop, items in deliveries.items():
             try:
-                loop.call_soon_threadsafe(_resolve, items)
+                loop.call_soon_threadsafe(resolve_futures, items)
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 pass
 
@@ -277,8 +277,9 @@ class EventWriter:
             self._finish(job, result)
 
 
-def _resolve(items: list) -> None:
-    """On the event loop: complete the futures of one delivery (skipping abandoned ones)."""
+def resolve_futures(items: list) -> None:
+    """On the event loop: complete the ``(future, result, error)`` of one delivery (skipping
+    abandoned futures); called once per group through ``loop.call_soon_threadsafe``."""
     for future, result, error in items:
         if future.done():
             continue

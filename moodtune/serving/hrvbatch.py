@@ -6,29 +6,35 @@ the model; the checks and the model are row by row. So the feedback endpoint han
 metrics to :class:`MetricsReadings`: one thread takes every reading that is waiting and reads
 them in one ``StressReader.read`` call; each caller gets the answer
 :func:`~moodtune.serving.hrvreading.read_hrv` gives for its row alone. When the table is
-refused (one bad row), every row is read alone, so each gets its own message.
+refused (one bad row), every row is read alone, so each gets its own message. A coroutine
+awaits :meth:`MetricsReadings.read`: a batch wakes each event loop once for all of its rows
+(one ``call_soon_threadsafe``, not one per row).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from moodtune.hrv.constants import LEVELS
+from moodtune.serving.eventlog import resolve_futures
 from moodtune.serving.hrvreading import PROBA, read_hrv
 
 log = logging.getLogger(__name__)
 
 
 class MetricsReadings:
-    """``submit(reader, metrics)`` -> a future of the reading (``read_hrv``'s answer)."""
+    """``submit(reader, metrics)`` -> a future of the reading (``read_hrv``'s answer);
+    ``await read(reader, metrics)`` -> the reading."""
 
     def __init__(self, batch_max: int = 256, name: str = "moodtune-hrv-readings"):
         self.batch_max = int(batch_max)
@@ -40,8 +46,14 @@ class MetricsReadings:
 
     def submit(self, reader, metrics: Mapping[str, float]) -> Future:
         future: Future = Future()
-        self._queue.put((reader, dict(metrics), future))
+        self._queue.put(_Job(reader, dict(metrics), future))
         return future
+
+    async def read(self, reader, metrics: Mapping[str, float]) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        job = _Job(reader, dict(metrics), None, loop, loop.create_future())
+        self._queue.put(job)
+        return await job.afuture
 
     def _run(self) -> None:
         while True:
@@ -53,33 +65,62 @@ class MetricsReadings:
                     break
             by_reader: dict[int, list] = {}
             for job in jobs:
-                by_reader.setdefault(id(job[0]), []).append(job)
+                by_reader.setdefault(id(job.reader), []).append(job)
+            deliveries: dict[asyncio.AbstractEventLoop, list] = {}
             for group in by_reader.values():
-                self._read(group)
+                self._read(group, deliveries)
+            for loop, items in deliveries.items():
+                try:
+                    loop.call_soon_threadsafe(resolve_futures, items)
+                except RuntimeError:  # the loop is closed: nobody is waiting any more
+                    pass
 
-    def _read(self, jobs: list) -> None:
-        live = [j for j in jobs if j[2].set_running_or_notify_cancel()]
+    def _read(self, jobs: list[_Job], deliveries: dict) -> None:
+        live = [j for j in jobs if j.start()]
         if not live:
             return
-        reader = live[0][0]
+        reader = live[0].reader
         try:
             if len(live) == 1:
                 raise _Alone
-            table = reader.read(pd.DataFrame([m for _, m, _ in live]))
+            table = reader.read(pd.DataFrame([j.metrics for j in live]))
             proba = table[list(PROBA)].to_numpy(dtype=float)
             if proba.shape != (len(live), len(LEVELS)):
                 raise _Alone
         except Exception:  # one row refused (or a single row): each alone, with its own message
-            for _, metrics, future in live:
+            for job in live:
                 try:
-                    future.set_result(read_hrv(reader, metrics=metrics))
+                    job.finish(deliveries, read_hrv(reader, metrics=job.metrics))
                 except Exception as exc:  # handed to the caller
-                    future.set_exception(exc)
+                    job.finish(deliveries, error=exc)
             return
         self.batches += 1
         self.readings += len(live)
-        for (_, metrics, future), row in zip(live, proba, strict=True):
-            future.set_result(_answer(metrics, row))
+        for job, row in zip(live, proba, strict=True):
+            job.finish(deliveries, _answer(job.metrics, row))
+
+
+@dataclass
+class _Job:
+    reader: Any
+    metrics: dict[str, float]
+    future: Future | None = None  # a thread waiting (submit)
+    loop: asyncio.AbstractEventLoop | None = None  # or a coroutine waiting (await read)
+    afuture: asyncio.Future | None = None
+
+    def start(self) -> bool:
+        """False when the caller gave up already."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        return not self.afuture.done()
+
+    def finish(self, deliveries: dict, result: Any = None, error: BaseException | None = None) -> None:
+        if self.future is None:  # delivered on its loop, with the rest of the batch
+            deliveries.setdefault(self.loop, []).append((self.afuture, result, error))
+        elif error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)
 
 
 class _Alone(Exception):
