@@ -5,8 +5,9 @@ Measured in one run on the same simulated 5-minute recordings:
 * ours, one recording at a time (``StressReader.read(rr)``: validation, artefact correction,
   metrics, CatBoost) and in a batch (``analyze`` per recording, one ``predict_proba``);
 * the cost of the Kubios artefact correction: RR -> level with it, without it
-  (``correct_artifacts`` swapped for the identity in this process only) and with one pass only,
-  interleaved per recording, as ratios; correction must not make RR -> level more than 2x slower;
+  (``correct_artifacts`` swapped for the identity in this process only), with one pass only and
+  with neurokit2's own pandas thresholds (``moodtune.hrv.kubios_speedup`` undone), interleaved
+  per recording, as ratios; correction must not make RR -> level more than 2x slower;
 * the reference: neurokit2's stock route to the same indices, ``nk.hrv_time`` +
   ``nk.hrv_frequency`` with its defaults (100 Hz interpolation), no artefact handling;
 * the simulator the policy environment calls (``simulate_rr``), in calls/s.
@@ -68,7 +69,10 @@ def main(n: int = 120) -> None:
     identity = lambda rr, config: (rr.copy(), dict.fromkeys(ARTEFACT_TYPES, 0))  # noqa: E731
     one_pass = StressReader(reader.model, MetricsConfig.default(kubios_max_passes=1, kubios_iterate_above=1.0))
     iterative = StressReader(reader.model, MetricsConfig.default(kubios_max_passes=10))
-    t_with = t_without = t_one_pass = t_iterative = 0.0
+    from moodtune.hrv import kubios_speedup
+
+    swap = kubios_speedup.install()
+    t_with = t_without = t_one_pass = t_iterative = t_stock = 0.0
     for rr in recordings:
         t = time.perf_counter()
         reader.read(rr)
@@ -79,6 +83,10 @@ def main(n: int = 120) -> None:
         t = time.perf_counter()
         iterative.read(rr)
         t_iterative += time.perf_counter() - t
+        with kubios_speedup.switched_off():
+            t = time.perf_counter()
+            reader.read(rr)
+            t_stock += time.perf_counter() - t
         hrv_metrics.correct_artifacts = identity
         try:
             t = time.perf_counter()
@@ -115,8 +123,11 @@ def main(n: int = 120) -> None:
     print(f"                            without correction {_rate(n, t_without)}")
     print(f"                            one Kubios pass    {_rate(n, t_one_pass)}")
     print(f"                            nk iterative=True  {_rate(n, t_iterative)}")
+    print(f"                            nk's own thresholds{_rate(n, t_stock)}  (kubios_speedup off)")
     print(f"  ratio with / without Kubios correction:      {t_with / t_without:.2f}x (must stay < 2x; one pass "
-          f"{t_one_pass / t_without:.2f}x, iterative {t_iterative / t_without:.2f}x)")
+          f"{t_one_pass / t_without:.2f}x, iterative {t_iterative / t_without:.2f}x, "
+          f"nk's own thresholds {t_stock / t_without:.2f}x)")
+    print(f"  kubios_speedup: {swap['reason']}")
     print(f"  ratio ours (batch, incl. level) / reference: {t_ref / t_batch:.2f}x")
     print(f"  {f'predict_proba on {len(big)} metric rows':<45}{_rate(len(big), t_proba)}")
     print(f"  {'simulate_rr(stress, 300 s)':<45}{_rate(sims, t_sim)}")

@@ -64,7 +64,9 @@ class Correction:
 def _one_pass(peaks: np.ndarray, thresholds: KubiosThresholds) -> tuple[dict, np.ndarray]:
     import neurokit2 as nk
 
+    from moodtune.hrv import kubios_speedup
 
+    kubios_speedup.install()  # its thresholds without pandas, when checked identical (once per process)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info, clean = nk.signal_fixpeaks(peaks, sampling_rate=_TICKS_PER_SECOND, iterative=False,
@@ -88,7 +90,9 @@ def correct(rr_ms: np.ndarray, thresholds: KubiosThresholds, *, max_passes: int 
     counts, passes = first, 1
     if sum(first.values()) > iterate_above * rr_ms.size:
         max_passes = max(max_passes, 10)
-    while passes < max_passes and sum(counts.values()):
+    # a later pass is kept only when it finds fewer artefacts, so after a pass that found one the
+    # next could only be kept finding none, which moves nothing: it is not run
+    while passes < max_passes and sum(counts.values()) > 1:
         again, fixed = _one_pass(peaks, thresholds)
         if sum(again.values()) >= sum(counts.values()):  # neurokit2's stopping rule
             break
