@@ -16,10 +16,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import yaml
-from dagster import ConfigurableResource, FilesystemIOManager, InitResourceContext
+from dagster import (
+    ConfigurableResource,
+    FilesystemIOManager,
+    InitResourceContext,
+    InputContext,
+    IOManager,
+    OutputContext,
+)
 
 from moodtune import registry
 from moodtune.feedback import FeedbackStore, open_store
+from moodtune.portable import from_portable, to_portable
 from moodtune.settings import Settings, load_settings
 
 
@@ -106,11 +114,26 @@ class StoredOutputsIOManager(FilesystemIOManager):
 
     The directory comes from ``settings`` when a run starts (not when the code location is
     imported), so ``MOODTUNE_DATA_DIR`` set for a run is the one its outputs go to; DVC's stage
-    outs are these files (``data/assets/<asset>``).
+    outs are these files (``data/assets/<asset>``). Paths under the project root are stored
+    relative to it (:mod:`moodtune.portable`), so a clone elsewhere hashes the same outputs.
     """
 
     settings: SettingsResource
 
     def create_io_manager(self, context: InitResourceContext):
-        base_dir = self.base_dir or str(self.settings.get().data_path("assets"))
-        return FilesystemIOManager(base_dir=base_dir).create_io_manager(context)
+        settings = self.settings.get()
+        base_dir = self.base_dir or str(settings.data_path("assets"))
+        return _PortableIOManager(FilesystemIOManager(base_dir=base_dir).create_io_manager(context), settings.root)
+
+
+class _PortableIOManager(IOManager):
+    """Stores through ``inner`` with root-relative paths; loads them back under ``root``."""
+
+    def __init__(self, inner: IOManager, root) -> None:
+        self._inner, self._root = inner, root
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        self._inner.handle_output(context, to_portable(obj, self._root))
+
+    def load_input(self, context: InputContext) -> Any:
+        return from_portable(self._inner.load_input(context), self._root)

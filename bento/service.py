@@ -245,7 +245,7 @@ class Moodtune:
                 source=f"bentoml:{model.tag}", run_id=labels.get("run_id") or None,
             )
         catalog = stored[CATALOG_MODEL]
-        return ModelSet(models, Catalog.load(Path(catalog.path)), datetime.now(UTC), f"bentoml:{catalog.tag}")
+        return ModelSet(models, Catalog.load(Path(catalog.path), self.settings.data_dir), datetime.now(UTC), f"bentoml:{catalog.tag}")
 
     def _warm_up(self) -> None:
         """Load lazily initialised parts (jieba's dictionary, torch kernels) before traffic."""

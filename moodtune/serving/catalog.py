@@ -31,6 +31,7 @@ import pandas as pd
 from moodtune import emotions
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
+from moodtune.portable import from_portable, to_portable
 
 SONG_COLUMNS: tuple[str, ...] = tuple(GEMS6) + tuple(GENRES)  # = moodtune.policy.features.SONG_COLUMNS
 TABLE_FILE = "catalog.parquet"
@@ -144,7 +145,9 @@ def build_catalog(
         table["text_keywords"] = ""
 
     meta = {
-        "built_at": datetime.now(UTC).isoformat(),
+        # what the table holds, not when it was built (the same build gives the same bytes: DVC);
+        # the service swaps the catalog when this changes
+        "fingerprint": fingerprint(table),
         "tracks": len(table),
         "tracks_with_text": with_text,
         "text_granularity": granularity,
@@ -155,6 +158,12 @@ def build_catalog(
         "emotions": table["emotion"].value_counts().to_dict(),
     }
     return table, meta
+
+
+def fingerprint(table: pd.DataFrame) -> str:
+    """A digest of what a catalog table holds (its audio paths aside: they depend on the clone)."""
+    hashed = pd.util.hash_pandas_object(table.drop(columns=["path"], errors="ignore").astype(str), index=False)
+    return f"{int(hashed.sum()) % (1 << 64):016x}"
 
 
 def label_agreement(table: pd.DataFrame) -> float:
@@ -179,7 +188,9 @@ def save_catalog(table: pd.DataFrame, meta: Mapping[str, Any], directory: Path) 
     directory.mkdir(parents=True, exist_ok=True)
     tmp_table = directory / f".{TABLE_FILE}.tmp"
     tmp_meta = directory / f".{META_FILE}.tmp"
-    out = table.copy()
+    # the audio files' paths relative to the data dir (the catalog folder's parent): a clone
+    # elsewhere writes the same bytes (DVC), and loads them under its own data dir
+    out = to_portable(table, directory.resolve().parent).copy()
     out["label_genre"] = out["label_genre"].astype("string")
     out["text_emotion"] = out["text_emotion"].astype("string")
     out.to_parquet(tmp_table, index=False)
@@ -226,8 +237,11 @@ class Catalog:
                    tuple(profile_json(p) for p in profiles))
 
     @classmethod
-    def load(cls, directory: Path) -> Catalog:
-        """Read ``catalog.parquet`` + ``catalog.json``; :class:`ModelNotFound` saying how to build it."""
+    def load(cls, directory: Path, data_dir: Path | None = None) -> Catalog:
+        """Read ``catalog.parquet`` + ``catalog.json``; :class:`ModelNotFound` saying how to build it.
+
+        The audio paths are stored relative to the data dir; ``data_dir`` (default: the folder
+        above ``directory``, where :func:`catalog_dir` puts it) resolves them."""
         directory = Path(directory)
         table_path, meta_path = directory / TABLE_FILE, directory / META_FILE
         if not table_path.is_file() or not meta_path.is_file():
@@ -236,7 +250,9 @@ class Catalog:
                 "`dagster asset materialize -m definitions --select 'group:catalog'` or `make up`"
             )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return cls.from_table(pd.read_parquet(table_path), meta, directory)
+        meta["built_at"] = datetime.fromtimestamp(table_path.stat().st_mtime, UTC).isoformat()  # not stored: DVC
+        table = from_portable(pd.read_parquet(table_path), Path(data_dir or directory.resolve().parent))
+        return cls.from_table(table, meta, directory)
 
     def __len__(self) -> int:
         return len(self.positions)

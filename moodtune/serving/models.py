@@ -114,6 +114,7 @@ class ModelSet:
                 "tracks": len(self.catalog),
                 "tracks_with_text": int(self.catalog.meta.get("tracks_with_text", 0)),
                 "built_at": self.catalog.meta.get("built_at"),
+                "fingerprint": self.catalog.meta.get("fingerprint"),
                 "built_from": built,
                 "stale": stale,  # the catalog was built with another version than the one serving
                 "source": self.catalog_source,
@@ -230,11 +231,11 @@ class ModelHolder:
                         new = new.with_model(model)
                     if reload_catalog:
                         catalog, source = load_catalog(settings)
-                        if catalog.meta.get("built_at") != current.catalog.meta.get("built_at"):
+                        if catalog.meta.get("fingerprint") != current.catalog.meta.get("fingerprint"):
                             new = replace(new, catalog=catalog, catalog_loaded_at=datetime.now(UTC),
                                           catalog_source=source)
-                            changed[CATALOG] = (current.catalog.meta.get("built_at"),
-                                                catalog.meta.get("built_at"))
+                            changed[CATALOG] = (current.catalog.meta.get("fingerprint"),
+                                                catalog.meta.get("fingerprint"))
             except Exception as exc:  # keep serving what we have; say why
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("model refresh failed, the serving models stay: %s", self.last_error)
