@@ -65,7 +65,7 @@ def selection(names: list[str], graph: dict[str, dict], also: list[str]) -> str:
     for name in names:
         cmd = graph[name]["cmd"]
         groups.append(cmd.split("--select", 1)[1].strip().strip("'\""))
-    return " or ".join([*groups, *also])
+    return " or ".join([*groups, *(a if ":" in a else f"key:{a}" for a in also)])
 
 
 def main(argv: list[str] | None = None) -> int:
