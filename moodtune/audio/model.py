@@ -27,8 +27,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from moodtune.audio.frames import feature_matrix
 from moodtune.emotions import GEMS6, GENRES
-from moodtune.errors import InvalidInput, ModelNotFound
+from moodtune.errors import ModelNotFound
 
 OUTPUT_COLUMNS: tuple[str, ...] = (*GEMS6, *GENRES)
 N_EMOTIONS = len(GEMS6)
@@ -88,15 +89,7 @@ class AudioModel:
         ``features`` holds at least the model's feature columns (any order; extra columns are
         ignored). The result keeps ``features``' index; columns are GEMS6 then GENRES.
         """
-        if not isinstance(features, pd.DataFrame):
-            raise InvalidInput("audio features must be a DataFrame with one column per feature")
-        missing = [c for c in self.feature_columns if c not in features.columns]
-        if missing:
-            raise InvalidInput(f"audio features lack {len(missing)} columns the model needs, e.g. "
-                               f"{', '.join(missing[:5])}; extract them with moodtune.audio.features")
-        x = features[self.feature_columns].to_numpy(dtype=np.float32)
-        if not np.all(np.isfinite(x)):
-            raise InvalidInput("audio features contain NaN or infinite values")
+        x = feature_matrix(features, self.feature_columns, "extract them with moodtune.audio.features", np.float32)
         with torch.no_grad():
             p = probabilities(self.net(torch.from_numpy(x))).numpy().astype(np.float64)
         return pd.DataFrame(p, index=features.index, columns=list(OUTPUT_COLUMNS))

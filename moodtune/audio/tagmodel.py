@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moodtune.audio.frames import feature_matrix
 from moodtune.audio.musicnn.vocab import TAG_COLUMNS, TAGGER_COLUMNS
 from moodtune.emotions import GEMS6, GENRES, TAG_GEMS_WEIGHTS, TAG_GENRE_WEIGHTS
-from moodtune.errors import InvalidInput, ModelNotFound
+from moodtune.errors import ModelNotFound
 
 OUTPUT_COLUMNS: tuple[str, ...] = (*GEMS6, *GENRES)
 MODEL_FILE = "tagged_audio_model.json"
@@ -107,14 +108,7 @@ class TaggedAudioModel:
         self.feature_columns = list(TAGGER_COLUMNS) if head else list(TAG_COLUMNS)
 
     def _check(self, features: pd.DataFrame) -> None:
-        if not isinstance(features, pd.DataFrame):
-            raise InvalidInput("audio features must be a DataFrame with one column per feature")
-        missing = [c for c in self.feature_columns if c not in features.columns]
-        if missing:
-            raise InvalidInput(f"audio features lack {len(missing)} columns the model needs, e.g. "
-                               f"{', '.join(missing[:5])}; tag the clips with moodtune.audio.musicnn.tagger")
-        if not np.all(np.isfinite(features[self.feature_columns].to_numpy(dtype=float))):
-            raise InvalidInput("audio features contain NaN or infinite values")
+        feature_matrix(features, self.feature_columns, "tag the clips with moodtune.audio.musicnn.tagger")
 
     def predict_proba(self, features: pd.DataFrame) -> pd.DataFrame:
         """Per row: GEMS-6 probabilities and genre probabilities (sum 1), index kept."""
