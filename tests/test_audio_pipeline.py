@@ -83,13 +83,13 @@ def test_audio_group_registers_a_promoted_champion_above_the_floor(built):
     champion = registry.champion(REGISTERED_MODEL, s)
     assert champion is not None and str(champion.version) == "1"
     assert champion.tags["gate.decision"] == "promoted"
-    run = client.get_run(summary["run_id"])
+    run = client.get_run(champion.run_id)
     assert run.data.metrics["macro_auc"] == pytest.approx(summary["metrics"]["macro_auc"])
     assert {"genre_accuracy", "macro_f1", "auc.sadness", "f1.power", "train_loss"} <= set(run.data.metrics)
     assert run.data.params["audio.model.epochs"] == str(s.audio.model.epochs)
-    curve = client.get_metric_history(summary["run_id"], "train_loss")
+    curve = client.get_metric_history(champion.run_id, "train_loss")
     assert len(curve) == s.audio.model.epochs and curve[-1].value < curve[0].value
-    plots = {a.path for a in client.list_artifacts(summary["run_id"], "plots")}
+    plots = {a.path for a in client.list_artifacts(champion.run_id, "plots")}
     assert {"plots/genre_confusion.png", "plots/training_curve.png"} <= plots
     info = mlflow.models.get_model_info(f"models:/{REGISTERED_MODEL}/1")
     assert info.signature is not None and info.saved_input_example_info is not None

@@ -57,14 +57,14 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
 
     # the run holds grouped-split macro-F1 for the model and both baselines, and the plots
     registry.configure(settings)
-    run = mlflow.get_run(info["run_id"])
+    run = mlflow.get_run(champion.run_id)
     m = run.data.metrics
     assert m["macro_f1"] == m["catboost.macro_f1"] >= 0.5
     assert m["majority.macro_f1"] < 0.2 < m["logistic_regression.macro_f1"]
     assert m["macro_f1"] > m["macro_f1_majority"]
     assert {f"catboost.recall_{lvl}" for lvl in LEVELS} <= set(m)
     assert run.data.params["evaluation"].startswith("grouped k-fold by subject")
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(info["run_id"], "evaluation")}
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(champion.run_id, "evaluation")}
     assert {"evaluation/confusion_matrices.png", "evaluation/baselines.csv"} <= artifacts
 
     # the champion reads stress: a relaxed and a stressed recording of the same person

@@ -206,11 +206,12 @@ class AudioReport:
     floors: dict[str, float]
 
     def summary(self) -> dict:
-        """Plain values (the asset's output)."""
+        """Plain values (the asset's stored output: no run id, which is in the metadata, so that
+        the same build stores the same bytes for DVC)."""
         d = self.gate.decision
         return {
-            "model": self.gate.name, "version": self.gate.version, "model_uri": self.gate.model_uri,
-            "run_id": self.gate.run_id, "metrics": {k: float(v) for k, v in self.evaluation.metrics.items()},
+            "model": self.gate.name, "version": self.gate.version,
+            "model_uri": f"models:/{self.gate.name}/{self.gate.version}", "metrics": {k: float(v) for k, v in self.evaluation.metrics.items()},
             "floors": dict(self.floors), "promoted": d.promoted, "reason": d.reason,
             "champion_score": d.champion_score, "train_ids": self.train_ids, "heldout_ids": self.heldout_ids,
         }

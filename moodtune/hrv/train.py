@@ -54,10 +54,10 @@ class HrvReport:
                 "recall": {lvl: round(r, 4) for lvl, r in self.holdout["catboost"].recall.items()}}
 
     def pointer(self) -> dict[str, Any]:
-        """The registry pointer the asset returns."""
+        """The registry pointer the asset returns (no run id: the same build stores the same bytes)."""
         g = self.gate
         return {"name": g.name, "version": g.version, "model_uri": f"models:/{g.name}/{g.version}",
-                "run_id": g.run_id, "promoted": g.promoted, "scores": self.scores, "feature_set": self.feature_set}
+                "promoted": g.promoted, "scores": self.scores, "feature_set": self.feature_set}
 
 
 def gate_split(subjects: pd.Series, fraction: float, seed: int) -> np.ndarray:

@@ -39,7 +39,8 @@ class FaceModelReport:
     checks: list[dict]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The asset's stored output: no run id (in the metadata), so the same build stores the same bytes."""
+        return {k: v for k, v in asdict(self).items() if k != "run_id"}
 
 
 def _requirements() -> list[str]:

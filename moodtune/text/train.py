@@ -135,10 +135,11 @@ class TextIndexReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def pointer(self) -> dict[str, Any]:
-        """The registry pointer the asset returns (the index itself lives in MLflow)."""
+        """The registry pointer the asset returns (the index itself lives in MLflow; no run id:
+        the same build stores the same bytes)."""
         g = self.gate
         return {"name": g.name, "version": g.version, "model_uri": f"models:/{g.name}/{g.version}",
-                "run_id": g.run_id, "promoted": g.promoted, "scores": g.scores,
+                "promoted": g.promoted, "scores": g.scores,
                 "granularity": self.index.granularity, "tracks": len(self.index), "space": self.index.space}
 
     def metadata(self) -> dict[str, Any]:
