@@ -122,6 +122,9 @@ def paired_bootstrap_ci(candidate: Sequence[float], champion_items: Sequence[flo
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
+_READ = object()  # promote(): read the champion alias itself
+
+
 def promote(
     name: str,
     version: str | int,
@@ -135,6 +138,7 @@ def promote(
     vetoed: Sequence[str] = (),
     rescore_error: str | None = None,
     settings: Settings | None = None,
+    current_champion: Any = _READ,
 ) -> PromotionDecision:
     """Gate a registered version: set ``challenger``, compare with ``champion``, move it if it wins.
 
@@ -143,7 +147,9 @@ def promote(
     ``difference_ci`` the candidate wins when it beats ``champion_score`` (re-measured by the
     caller, else the score recorded on the champion) by at least ``margin``, strictly; with it,
     when the interval's lower end is at least ``margin`` and the mean difference is positive.
-    Any reason in ``vetoed`` refuses the candidate.
+    Any reason in ``vetoed`` refuses the candidate. ``current_champion`` is the champion's
+    model version as the caller already read it (``None``: there was none), so that the version
+    re-scored is the version compared; by default it is read here.
     """
     settings = settings or get_settings()
     client = configure(settings)
@@ -155,8 +161,8 @@ def promote(
     client.set_model_version_tag(name, version, f"{SCORE_TAG}{metric}", repr(candidate))
     client.set_registered_model_alias(name, settings.registry.challenger_alias, version)
 
-    current = champion(name, settings)
-    if current is not None and current.version == version:
+    current = champion(name, settings) if current_champion is _READ else current_champion
+    if current is not None and str(current.version) == version:
         current = None
     if champion_score is None and current is not None:
         champion_score = version_score(current, metric)
@@ -239,7 +245,7 @@ def register_and_gate(candidate: Candidate, settings: Settings | None = None,
     vetoed = [reason for veto in candidate.vetoes if (reason := veto(champ_obj))]
     decision = promote(candidate.name, version.version, scores, candidate.floors, candidate.margin,
                        metric=candidate.metric, champion_score=champion_score, difference_ci=ci,
-                       vetoed=vetoed, rescore_error=error, settings=settings)
+                       vetoed=vetoed, rescore_error=error, settings=settings, current_champion=current)
     active = mlflow.active_run()
     log(f"{candidate.name} v{version.version}: {candidate.metric} {scores[candidate.metric]:.4g} -> "
         f"{'promoted' if decision.promoted else 'not promoted'} ({decision.reason})")
