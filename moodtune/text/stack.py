@@ -14,6 +14,10 @@ For each word (documented rules, ``docs/text.md``):
 * optionally (``emobank_polarity``), a word only Chinese EmoBank rates takes its polarity from
   its valence when that is clearly away from neutral.
 
+Optionally (``learned``), the learned layer: words none of the above holds, whose log-odds on
+the tuning split of the validation corpus (:mod:`moodtune.text.learned`) give them a polarity,
+at ``learned_weight`` × the default intensity in the polarity's target.
+
 Words that the tuning split of the validation corpus contradicts (``drop``: the list in
 :mod:`moodtune.text.ambiguous`, made by ``benchmarks/text_real.py --write-ambiguous``) are
 left out: 对, 实在, 一定 are in the lists but say nothing about how a text feels.
@@ -24,6 +28,7 @@ Each word's negated profile (where its evidence goes under negation) is precompu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +44,7 @@ EMOBANK_POLARITY_MIN = 0.25  # |valence| on -1..1 (6.0 / 4.0 on EmoBank's 1..9)
 @dataclass(frozen=True)
 class Stack:
     """word -> profile (what it adds), negated profile, valence-arousal point, and where each
-    word's profile came from (``dutir``, ``resolved``, ``polarity``, ``emobank``)."""
+    word's profile came from (``dutir``, ``resolved``, ``polarity``, ``emobank``, ``learned``)."""
 
     profiles: dict[str, Profile]
     negated: dict[str, Profile]
@@ -90,7 +95,8 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
                 polarity_weight: float = 1.0, emobank_polarity: bool = False,
                 idf: dict[str, float] | None = None, median_idf: float = 0.0,
                 single_source_min_idf: float = 0.0, negative_weight: float = 1.0,
-                drop: frozenset[str] = frozenset()) -> Stack:
+                drop: frozenset[str] = frozenset(), learned: Mapping[str, float] | None = None,
+                learned_weight: float = 1.0) -> Stack:
     """Merge the lexicon with the polarity lists (rules in the module docstring)."""
     codes, gran = lexicon.codes, lexicon.granularity
     index = {c: i for i, c in enumerate(codes)}
@@ -135,6 +141,13 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
     for word in drop:
         if profiles.pop(word, None) is not None:
             origin.pop(word)
+    if learned and learned_weight > 0:
+        # the learned layer: words no lexicon holds (or that the rules above left out), with the
+        # polarity of their log-odds on the tuning split (moodtune.text.learned)
+        for word, log_odds in learned.items():
+            if word not in profiles and log_odds != 0:
+                profiles[word] = ((index[target[1 if log_odds > 0 else -1]], strength * learned_weight),)
+                origin[word] = "learned"
     if negative_weight != 1.0:
         for word, prof in profiles.items():
             profiles[word] = tuple((i, s * negative_weight if emotions.polarity_of(codes[i]) < 0 else s)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -170,3 +171,75 @@ def ambiguous_words(analyzer, df: pd.DataFrame, *, min_texts: int = 8, max_agree
             seen[word][0] += int(side == label)
             seen[word][1] += 1
     return sorted(w for w, (agree, n) in seen.items() if n >= min_texts and (agree + 1) / (n + 2) < max_agreement)
+
+
+# jieba part-of-speech tags a learned word may not have: names, places, organisations, numbers,
+# measure words, times, places and directions, pronouns, symbols. A word jieba's dictionary does
+# not tag (《, 250G) is left out too. Common nouns stay: 性价比, 外观 judge a product.
+LEARNED_EXCLUDED_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "ng", "m", "mq", "q", "t", "tg", "s", "f",
+                                   "r", "x", "eng"})
+
+
+def jieba_tags() -> dict[str, str]:
+    """word -> jieba's part-of-speech tag (its dictionary's first entry for the word)."""
+    import jieba
+
+    tags: dict[str, str] = {}
+    path = Path(jieba.__file__).parent / "dict.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            tags.setdefault(parts[0], parts[2])
+    return tags
+
+
+def document_words(analyzer, text: str) -> set[tuple[str, bool]]:
+    """The words of ``text`` as the rules read them (``analyzer``'s pieces), each with whether
+    it is negated (a negator before it in its clause, within ``negation_scope`` words)."""
+    out: set[tuple[str, bool]] = set()
+    scope = analyzer.options.negation_scope
+    neg_left, odd = 0, False
+    for piece in analyzer._text_pieces(text):
+        if piece in ("", "\n", "?") or piece in analyzer.resources.contrast:
+            neg_left, odd = 0, False
+            continue
+        if piece in analyzer.negators:
+            neg_left, odd = scope, not (neg_left > 0 and odd)
+            continue
+        out.add((piece, neg_left > 0 and odd))
+        if neg_left > 0:
+            neg_left -= 1
+    return out
+
+
+def learned_words(analyzer, df: pd.DataFrame, *, min_texts: int = 10, min_log_odds: float = 1.0,
+                  tags: dict[str, str] | None = None) -> dict[str, float]:
+    """The learned lexicon layer: words the stack does not hold, with their log-odds of a
+    positive against a negative label on the labelled texts ``df`` (tuning split only).
+
+    A word counts once per text, for the opposite label where it is negated (不推荐 is evidence
+    against 推荐). log-odds = log((pos + 1) / (P + 2)) - log((neg + 1) / (N + 2)) over the P
+    positive and N negative texts. Kept: seen in >= ``min_texts`` texts, |log-odds| >=
+    ``min_log_odds``, not a stop word nor a negator, degree adverb, contrast or wish word, a
+    part of speech outside :data:`LEARNED_EXCLUDED_TAGS`, one character only for adjectives."""
+    tags = jieba_tags() if tags is None else tags
+    pos: dict[str, int] = {}
+    neg: dict[str, int] = {}
+    n_pos, n_neg = int((df["label"] == 1).sum()), int((df["label"] == -1).sum())
+    for text, label in zip(df["text"], df["label"], strict=True):
+        for word, negated in document_words(analyzer, text):
+            into = pos if (label == 1) != negated else neg
+            into[word] = into.get(word, 0) + 1
+    res = analyzer.resources
+    skip = analyzer.negators | set(analyzer._degree) | set(res.contrast) | set(res.irrealis) | analyzer.stop_words
+    out: dict[str, float] = {}
+    for word in set(pos) | set(neg):
+        a, b = pos.get(word, 0), neg.get(word, 0)
+        tag = tags.get(word)
+        if (a + b < min_texts or word in analyzer._profiles or word in skip or tag is None
+                or tag in LEARNED_EXCLUDED_TAGS or (len(word) == 1 and tag != "a")):
+            continue
+        lo = math.log((a + 1) / (n_pos + 2)) - math.log((b + 1) / (n_neg + 2))
+        if abs(lo) >= min_log_odds:
+            out[word] = round(lo, 3)
+    return dict(sorted(out.items()))
