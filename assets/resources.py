@@ -76,19 +76,22 @@ class MlflowResource(ConfigurableResource):
         self._link(context, active.info.run_id)
 
     def _link(self, context, run_id: str) -> None:
-        """The asset's materialization links to its MLflow run (a clickable URL in Dagster)."""
+        """The asset's materialization links to its MLflow run (a clickable URL in Dagster) and
+        shows the plots the run logged (:func:`assets.plots.run_plots`)."""
         if not (getattr(context, "has_assets_def", False) and context.has_assets_def
                 and len(context.assets_def.keys) == 1):
             return
         from dagster import MetadataValue
 
         from assets.gating import mlflow_run_link
+        from assets.plots import run_plots
 
+        settings = self.get_settings()
         meta = {"mlflow_run_id": run_id}
-        url = mlflow_run_link(run_id, self.get_settings())
+        url = mlflow_run_link(run_id, settings)
         if url:
             meta["mlflow_run_url"] = MetadataValue.url(url)
-        context.add_output_metadata(meta)
+        context.add_output_metadata({**meta, **run_plots(run_id, settings, url)})
 
 
 class FeedbackStoreResource(ConfigurableResource):

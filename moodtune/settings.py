@@ -66,6 +66,7 @@ class DagsterSettings(Section):
     celery_backend: str
     webserver_url: str  # where links to Dagster runs point (MLflow tags)
     gate_check_severity: Literal["WARN", "ERROR"]  # assets/gating.py: a refused challenger's check
+    plot_max_kb: int = Field(ge=8)  # assets/plots.py: a run's PNG embedded in Dagster metadata
 
 
 class TaxonomySettings(Section):
