@@ -106,6 +106,7 @@ class AudioTaggerSettings(Section):
     max_seconds: float
     batch_patches: int = Field(ge=1)
     threads: int = Field(ge=1)
+    patches_per_clip: int = Field(ge=0)  # 0: every 3 s patch of a clip; else this many, evenly spaced
 
 
 class AudioRealSetSettings(Section):
@@ -323,7 +324,8 @@ class ServiceSettings(Section):
     max_k: int = Field(ge=1)
     default_k: int = Field(ge=1)
     max_text_chars: int = Field(ge=1)
-    max_hrv_bytes: int = Field(ge=100)  # an uploaded RR / metrics CSV
+    max_hrv_bytes: int = Field(ge=100)  # an uploaded RR / metrics / ECG / PPG file
+    max_hrv_signal_seconds: float = Field(gt=0)  # an uploaded ECG / PPG signal at most this long
     max_rr_intervals: int = Field(ge=10)
     reason_top: int = Field(ge=1)  # emotions named in a recommendation's reason
     workers: int = Field(ge=1)  # BentoML worker processes

@@ -46,17 +46,47 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
         read_index(bad)
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "plain"])
 @pytest.mark.parametrize("model", tagger.MODELS)
-def test_port_matches_tensorflow_within_1e_5(model):
+def test_port_matches_tensorflow_within_1e_5(model, fused):
     net = Musicnn(load_checkpoint(tagger.checkpoint_prefix(model)))
     for name in clips():
         mel = REFERENCE[f"{name}/mel"]
         with torch.no_grad():
-            tags, emb = net(torch.from_numpy(mel))
+            tags, emb = (net if fused else net.plain)(torch.from_numpy(mel))
         np.testing.assert_allclose(tags.numpy(), REFERENCE[f"{name}/{model}/tags"], rtol=0, atol=1e-5)
         ref = REFERENCE[f"{name}/{model}/embedding"]
         # the embedding is post-batch-norm (values up to ~4): 1e-5 relative to its scale
         np.testing.assert_allclose(emb.numpy(), ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+
+
+def test_fused_front_end_negates_the_filters_whose_batch_norm_scale_is_negative():
+    net = tagger.network("MTT_musicnn")
+    conv, bn = net.timbral[0], net.timbral_bn[0]
+    weight, sign, *_ = net._front[0]
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    assert 0 < int((scale < 0).sum()) < len(scale)  # both kinds occur: the min-over-frequency path is exercised
+    torch.testing.assert_close(weight, conv.weight * torch.where(scale < 0, -1.0, 1.0)[:, None, None, None])
+    assert torch.equal(sign[:, 0] < 0, scale < 0)
+    x = torch.from_numpy(np.random.default_rng(1).normal(size=(4, 187, 96)).astype(np.float32) * 3)
+    with torch.inference_mode():
+        for a, b in zip(net(x), net.plain(x), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=2e-5)
+
+
+def test_sampled_patches_are_evenly_spaced_and_change_the_cache_key():
+    mel = np.arange(187 * 10 * 96, dtype=np.float32).reshape(187 * 10, 96)
+    every = tagger.patches(mel)
+    assert every.shape == (10, 187, 96)
+    kept = tagger.patches(mel, 3)
+    np.testing.assert_array_equal(kept, every[[0, 4, 9]])  # first, middle, last
+    np.testing.assert_array_equal(tagger.patches(mel, 20), every)  # asking for more keeps them all
+    np.testing.assert_array_equal(tagger.patches(mel[:187 * 2], 1), every[:1])
+    full, sampled = tagger.TaggerConfig.default(), tagger.TaggerConfig.default(patches_per_clip=3)
+    assert full.key != sampled.key and full.key == tagger.TaggerConfig.default(threads=1, batch_patches=5).key
+    waves = [clips()["beat"]]  # 6.5 s: two patches; keeping one gives that patch's own tags
+    one = tagger.tag_waveforms(waves, tagger.TaggerConfig.default(patches_per_clip=1))[0]
+    np.testing.assert_allclose(one[:50], REFERENCE["beat/MTT_musicnn/tags"][0], atol=1e-5)
 
 
 def test_preprocessing_matches_the_reference_mel_and_repeat_pads_short_clips():

@@ -36,6 +36,7 @@ from moodtune.settings import FromSettings
 SAMPLE_RATE, N_FFT, HOP, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
 MODELS: tuple[str, ...] = ("MTT_musicnn", "MSD_musicnn")
 TAGGER_VERSION = 1
+PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE  # 2.992 s
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,12 @@ class TaggerConfig(FromSettings):
     silence_peak: float
     batch_patches: int  # patches per forward pass
     threads: int  # torch intra-op threads
+    patches_per_clip: int = 0  # 0: every 3 s patch; else this many, evenly spaced over the clip
 
     @classmethod
     def from_settings(cls, settings) -> TaggerConfig:
         t, a = settings.audio.tagger, settings.audio
-        return cls(t.max_seconds, a.min_seconds, a.silence_peak, t.batch_patches, t.threads)
+        return cls(t.max_seconds, a.min_seconds, a.silence_peak, t.batch_patches, t.threads, t.patches_per_clip)
 
     @property
     def limits(self) -> DecodeLimits:
@@ -61,7 +63,9 @@ class TaggerConfig(FromSettings):
     def key(self) -> str:
         """What changes a clip's outputs (not batch size or threads): the cache namespace."""
         blob = json.dumps({"version": TAGGER_VERSION, "weights": weights_digest(), "max_seconds": self.max_seconds,
-                           "min_seconds": self.min_seconds, "silence_peak": self.silence_peak}, sort_keys=True)
+                           "min_seconds": self.min_seconds, "silence_peak": self.silence_peak,
+                           **({"patches_per_clip": self.patches_per_clip} if self.patches_per_clip else {})},
+                          sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def as_dict(self) -> dict:
@@ -108,14 +112,18 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     return np.log10(10000.0 * mel.astype(np.float32) + 1.0).astype(np.float32)
 
 
-def patches(mel: np.ndarray) -> np.ndarray:
-    """``(n, 187, 96)`` non-overlapping patches; a short clip is repeated to fill one patch."""
+def patches(mel: np.ndarray, keep: int = 0) -> np.ndarray:
+    """``(n, 187, 96)`` non-overlapping patches; a short clip is repeated to fill one patch.
+    ``keep > 0``: only that many of them, evenly spaced from the first to the last."""
     if len(mel) == 0:
         raise InvalidAudio("no mel frames to tag")
     if len(mel) < PATCH_FRAMES:
         mel = np.tile(mel, (int(np.ceil(PATCH_FRAMES / len(mel))), 1))[:PATCH_FRAMES]
     n = len(mel) // PATCH_FRAMES
-    return mel[:n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
+    out = mel[:n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
+    if 0 < keep < n:
+        out = out[np.unique(np.linspace(0, n - 1, keep).round().astype(int))]
+    return out
 
 
 def run_models(batch: np.ndarray, *, batch_patches: int = 64, models: Sequence[str] = MODELS) -> dict[str, tuple]:
@@ -155,7 +163,7 @@ def tag_waveforms(waveforms: Sequence[np.ndarray], config: TaggerConfig | None =
     """``(clips, 500)`` outputs in :data:`TAGGER_COLUMNS` order for 16 kHz mono clips: MTT tags,
     MSD tags, MTT embedding, MSD embedding, each averaged over the clip's patches."""
     config = config or TaggerConfig.default()
-    per_clip = [patches(log_mel(y)) for y in waveforms]
+    per_clip = [patches(log_mel(y), config.patches_per_clip) for y in waveforms]
     counts = np.array([len(p) for p in per_clip])
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     with _threads(config.threads):
