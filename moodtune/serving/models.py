@@ -77,25 +77,15 @@ class ModelSet:
         if missing:
             raise ModelNotFound(f"the model set lacks {', '.join(missing)}")
 
-    @property
-    def audio(self):
-        return self.models[AUDIO].obj
+    def obj(self, name: str):
+        """The domain object of model ``name`` (``registry.AUDIO``, ...)."""
+        return self.models[name].obj
 
-    @property
-    def hrv(self):
-        return self.models[HRV].obj
-
-    @property
-    def policy(self):
-        return self.models[POLICY].obj
-
-    @property
-    def text(self):
-        return self.models[TEXT].obj
-
-    @property
-    def face(self):
-        return self.models[FACE].obj
+    audio = property(lambda self: self.obj(AUDIO))
+    hrv = property(lambda self: self.obj(HRV))
+    policy = property(lambda self: self.obj(POLICY))
+    text = property(lambda self: self.obj(TEXT))
+    face = property(lambda self: self.obj(FACE))
 
     @property
     def versions(self) -> dict[str, str]:
