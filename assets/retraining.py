@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, Config, MetadataValue, asset
 
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
 from moodtune import registry
+from moodtune.hrv.feedback_rewards import reread_with_champion
 from moodtune.policy import pipeline, registration
 
 
@@ -29,7 +30,7 @@ def retrained_policy(context: AssetExecutionContext, config: RetrainConfig, sett
     to_id = store.latest_feedback_id() if config.to_id < 0 else config.to_id
     window = store.window(config.from_id, to_id)
     rows = store.feedback_since(config.from_id)
-    rows = rows[rows["id"] <= to_id]
+    rows = reread_with_champion(rows[rows["id"] <= to_id], s, log=context.log.info)  # against stored baselines
     champion = registry.load_version(registry.POLICY, None, s)
     timesteps = s.retrain.timesteps if config.timesteps < 0 else config.timesteps
     with mlflow.run(context, run_name=f"retrain feedback {window.first_id}-{window.last_id}"):

@@ -128,7 +128,10 @@ class AnalyzeHrvBody(REQUESTS.AnalyzeHrv):
 
 
 class FeedbackBody(REQUESTS.Feedback):
-    file: Path = Field(None, description="RR intervals (ms, one per line) or a CSV with the eight metrics")
+    file: Path = Field(None, description="RR intervals (ms, one per line), a CSV with the eight metrics, "
+                                         "or a raw ECG/PPG CSV (with sampling_rate or a time column)")
+    baseline: Path = Field(None, description="optional: the same listener at rest (RR, ECG or PPG), read "
+                                             "against and stored with the feedback")
 
 
 class ModelsBody(REQUESTS.Models):
@@ -334,9 +337,13 @@ class Moodtune:
         uploaded `file`) read into a stress level, or an explicit `stress_level`. Returns the
         stored row (its `id`, the `reward`) once it is committed. `client_key` (8-64 letters,
         digits, `-_.:`; e.g. a UUID per feedback) makes a retry safe: the same key again returns
-        the stored row with `replayed: true` instead of storing it twice."""
+        the stored row with `replayed: true` instead of storing it twice. An optional `baseline`
+        file (the same listener at rest) is read against and stored with the row."""
         data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
-        if req.metrics is not None and req.rr is None and data is None and req.stress_level is None:
+        baseline = await upload(ctx, "baseline", "baseline HRV file", self.limits.max_hrv_bytes)
+        if baseline is not None:  # read against the listener's rest (and stored with the row)
+            reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data, None, baseline)
+        elif req.metrics is not None and req.rr is None and data is None and req.stress_level is None:
             # concurrent metrics are read together: the reader's table checks cost per call, not per row
             read = await self.readings.read(self.holder.current.hrv, req.metrics)
             reading, kwargs = self.engine.plan_feedback(req, reading=read)

@@ -65,3 +65,32 @@ def test_engine_analyze_hrv_takes_a_baseline_upload(reader):
     assert "dlog_HF" not in plain["recording"] and plain["metrics"] == out["metrics"]
     with pytest.raises(Exception, match="baseline HRV file 'rest.txt' is empty"):
         engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now), Upload("rest.txt", b""))
+
+
+def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_refused(reader):
+    import os
+    from types import SimpleNamespace
+
+    from moodtune import registry
+    from moodtune.hrv import analyze
+    from moodtune.hrv.signals import SignalLimits, rr_from_signal
+    from moodtune.serving.engine import Engine
+    from moodtune.settings import load_settings
+
+    systole = pytest.importorskip("systole")
+    ecg = np.load(os.path.join(os.path.dirname(systole.__file__), "datasets", "Task1_ECG.npy"))  # 25.6 min, 1000 Hz
+    settings = load_settings()
+    engine = Engine(settings, SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "7"})), None)
+    five = ecg[:300_000]
+    data = ("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in five)).encode()
+    assert 2_000_000 < len(data) <= settings.service.max_hrv_bytes  # refused by the old 2 MB limit
+    out = engine.analyze_hrv(engine.requests.AnalyzeHrv(), Upload("strap.csv", data))
+    expected = analyze(rr_from_signal(np.round(five, 5), 1000.0, "ecg", SignalLimits.default()))
+    assert out["source"] == "rr" and out["recording"]["n_intervals"] == expected.n_intervals > 300
+    for name, value in expected.values.items():
+        assert out["metrics"][name] == pytest.approx(value, rel=1e-5), name
+    # the whole 25.6 minutes (at 250 Hz, so that it fits the byte limit) is longer than the service reads
+    long = ("# sampling_rate: 250\necg\n" + "\n".join(f"{v:.4f}" for v in ecg[::4])).encode()
+    assert len(long) <= settings.service.max_hrv_bytes
+    with pytest.raises(InvalidHRV, match=f"longer than {settings.service.max_hrv_signal_seconds:g} s"):
+        engine.analyze_hrv(engine.requests.AnalyzeHrv(), Upload("long.csv", long))

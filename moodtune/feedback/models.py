@@ -208,6 +208,7 @@ class FeedbackInput(Record):
     source: Literal[FEEDBACK_SOURCES] | None = None  # type: ignore[valid-type]
     model_versions: dict[str, Any] = Field(default_factory=dict)
     client_key: ClientKey | None = None
+    baseline: dict[str, Any] = Field(default_factory=dict)  # the resting baseline's metrics the HRV was read against
 
     _versions = field_validator("model_versions", mode="before")(RecommendationEvent._versions.__func__)
 
@@ -239,18 +240,12 @@ class FeedbackInput(Record):
     @field_validator("metrics", mode="before")
     @classmethod
     def _metrics(cls, value: Any) -> Any:
-        if value is None:
-            return {}
-        if not hasattr(value, "items"):
-            raise ValueError(f"metrics must map HRV metric names ({', '.join(HRV_METRICS)}) to numbers")
-        out: dict[str, float] = {}
-        for key, raw in value.items():
-            name = METRIC_NAMES.get(str(key).strip().lower())
-            if name is None:
-                raise ValueError(f"unknown HRV metric {key!r}; expected some of {', '.join(HRV_METRICS)}")
-            if raw is not None:
-                out[name] = _number(raw, f"HRV metric {name}", low=0.0)
-        return out
+        return _metric_map(value, "metrics", "HRV metric")
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline(cls, value: Any) -> Any:
+        return _metric_map(value, "baseline", "baseline HRV metric")
 
     @field_validator("probabilities", mode="before")
     @classmethod
@@ -281,7 +276,26 @@ class FeedbackInput(Record):
             object.__setattr__(self, "source", "metrics" if self.metrics else "explicit")
         if self.source in ("rr", "metrics") and not self.metrics:
             raise ValueError(f"feedback from {self.source!r} needs the HRV metrics it was computed from")
+        if self.baseline and not self.metrics:
+            raise ValueError("a baseline goes with HRV feedback: give the metrics (or RR intervals) read against it, "
+                             "or leave the baseline out with an explicit stress level")
         return self
+
+
+def _metric_map(value: Any, field: str, what: str) -> dict[str, float]:
+    """HRV metrics by name (case-insensitive, ``SDNN`` as ``SDRR``), each a finite number >= 0."""
+    if value is None:
+        return {}
+    if not hasattr(value, "items"):
+        raise ValueError(f"{field} must map HRV metric names ({', '.join(HRV_METRICS)}) to numbers")
+    out: dict[str, float] = {}
+    for key, raw in value.items():
+        name = METRIC_NAMES.get(str(key).strip().lower())
+        if name is None:
+            raise ValueError(f"unknown {what} {key!r}; expected some of {', '.join(HRV_METRICS)}")
+        if raw is not None:
+            out[name] = _number(raw, f"{what} {name}", low=0.0)
+    return out
 
 
 def cursor(value: Any, name: str = "cursor") -> int:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moodtune.feedback.schema import HRV_METRICS
+from moodtune.feedback.schema import HRV_BASELINE_COLUMNS, HRV_METRICS
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class FeedbackRow:
     probabilities: dict[str, float] | None = None
     model_versions: dict[str, str] = field(default_factory=dict)
     client_key: str | None = None
+    # the listener's resting baseline (eight metrics) the HRV was read against; None without one
+    baseline: dict[str, float | None] | None = None
     # True when this call found the row an earlier call with the same client_key stored
     replayed: bool = False
 
@@ -81,6 +83,7 @@ def feedback_row(row: Mapping[str, Any]) -> FeedbackRow:
     probs = None
     if row["p_low"] is not None:
         probs = {"low": row["p_low"], "medium": row["p_medium"], "high": row["p_high"]}
+    baseline = {name: row.get(column) for name, column in zip(HRV_METRICS, HRV_BASELINE_COLUMNS, strict=True)}
     created = row["created_at"]
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
@@ -97,4 +100,5 @@ def feedback_row(row: Mapping[str, Any]) -> FeedbackRow:
         probabilities=probs,
         model_versions=dict(row["model_versions"] or {}),
         client_key=row.get("client_key"),
+        baseline=baseline if any(v is not None for v in baseline.values()) else None,
     )

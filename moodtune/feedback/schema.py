@@ -15,7 +15,9 @@ Two tables, created on first use by :class:`moodtune.feedback.FeedbackStore`:
     ``reward``, the logged ``choice_probability`` of that track (copied from the
     recommendation, for off-policy evaluation), the model versions involved, and the
     client's ``client_key`` when it sent one (unique: a retried request with the same key
-    finds the row it stored instead of storing a second one).
+    finds the row it stored instead of storing a second one), and the eight metrics of the
+    listener's resting baseline the HRV was read against (``baseline_<metric>``; NULL without
+    one), so retraining re-reads the reward against the same baseline.
 
 Columns added after a database was created (nullable ones only) are added to it on first
 use; see :meth:`moodtune.feedback.FeedbackStore.ensure_schema`.
@@ -51,6 +53,8 @@ RECOMMENDATION_SOURCES: tuple[str, ...] = ("catalog", "upload", "text", "image")
 #: How a feedback row's stress level was obtained: from RR intervals, from the eight metrics,
 #: or stated by the listener.
 FEEDBACK_SOURCES: tuple[str, ...] = ("rr", "metrics", "explicit")
+#: The listener's resting baseline (its eight metrics) a feedback row's HRV was read against.
+HRV_BASELINE_COLUMNS: tuple[str, ...] = tuple(f"baseline_{name}" for name in HRV_METRICS)
 
 ID_LENGTH = 32  # uuid4().hex
 TRACK_ID_LENGTH = 200
@@ -137,6 +141,7 @@ feedback = Table(
     Column("choice_probability", Float, nullable=True),
     Column("model_versions", JSONType, nullable=False),
     Column("client_key", String(CLIENT_KEY_LENGTH), nullable=True),
+    *(Column(name, Float, nullable=True) for name in HRV_BASELINE_COLUMNS),  # added after client_key
     CheckConstraint(_in("source", FEEDBACK_SOURCES), name="source"),
     CheckConstraint(_in("stress_level", STRESS_LEVELS), name="stress_level"),
     Index(None, "recommendation_id"),

@@ -44,7 +44,7 @@ from moodtune.feedback.migration import add_new_columns
 from moodtune.feedback.models import FeedbackInput, RecommendationEvent, cursor
 from moodtune.feedback.records import FeedbackRow, FeedbackWindow, Recommendation, feedback_row
 from moodtune.feedback.reward import reward_for_stress, reward_table
-from moodtune.feedback.schema import HRV_METRICS, feedback, recommendations
+from moodtune.feedback.schema import HRV_BASELINE_COLUMNS, HRV_METRICS, feedback, recommendations
 
 # Transaction-level advisory lock keys (PostgreSQL): schema creation, feedback inserts.
 _PG_SCHEMA_LOCK = 0x6D6F6F6474756E01
@@ -210,6 +210,7 @@ class FeedbackStore:
         source: str | None = None,
         model_versions: Mapping[str, Any] | None = None,
         client_key: str | None = None,
+        baseline: Mapping[str, float] | None = None,
     ) -> FeedbackRow:
         """Store a listener's response to one recommended track; returns the committed row.
 
@@ -224,10 +225,13 @@ class FeedbackStore:
         ``client_key`` (optional, unique) makes a retry safe: a call with a key already stored
         for the same recommendation and track returns that row (``replayed=True``) and stores
         nothing; the same key for another recommendation or track is refused.
+
+        ``baseline``: the eight metrics of the listener's resting recording the HRV was read
+        against (stored with the row, for retraining to read it the same way).
         """
         given = FeedbackInput(recommendation_id=recommendation_id, track_id=track_id, stress_level=stress_level,
                               reward=reward, metrics=metrics, probabilities=probabilities, source=source,
-                              model_versions=model_versions, client_key=client_key)
+                              model_versions=model_versions, client_key=client_key, baseline=baseline)
         with self.write() as conn:
             return self.insert_feedback(conn, given)
 
@@ -283,6 +287,7 @@ class FeedbackStore:
             "choice_probability": candidate.get("probability"),
             "model_versions": {**rec_versions, **given.model_versions},
             "client_key": key,
+            **{f"baseline_{name}": given.baseline.get(name) for name in HRV_METRICS},
         }
         new_id = conn.execute(_INSERT_FEEDBACK, row).scalar_one()
         return feedback_row({"id": new_id, **row})
@@ -359,7 +364,8 @@ class FeedbackStore:
             row["features"] = candidate.get("features", {})
             row["score"] = candidate.get("score")
         frame = pd.DataFrame(rows, columns=list(REPLAY_COLUMNS))
-        for column in (*HRV_METRICS, "p_low", "p_medium", "p_high", "reward", "choice_probability", "score"):
+        for column in (*HRV_METRICS, *HRV_BASELINE_COLUMNS, "p_low", "p_medium", "p_high", "reward",
+                       "choice_probability", "score"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)  # None -> NaN
         for column in ("created_at", "recommendation_created_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)

@@ -13,6 +13,8 @@ without them ignores it. ``predict_proba`` is the fast batch path on a metrics f
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
 import re
 from collections.abc import Mapping
@@ -51,6 +53,12 @@ class StressReader:
         # a model trained with the baseline-relative features reads them (NaN: no baseline given)
         self.features: tuple[str, ...] = tuple(names) if set(names) <= {*METRIC_COLUMNS, *RATIO_COLUMNS} \
             else METRIC_COLUMNS
+
+    def with_limits(self, **changes: Any) -> StressReader:
+        """The same model with other signal limits (e.g. a service's shorter ``signal_max_seconds``)."""
+        other = copy.copy(self)
+        other.limits = dataclasses.replace(self.limits, **changes)
+        return other
 
     @property
     def uses_baseline(self) -> bool:
@@ -97,8 +105,9 @@ class StressReader:
 
         ``source`` and ``baseline`` take any form in the module doc (raw upload bytes included;
         ``filename`` names them in messages); ``sampling_rate`` (Hz) is that of a raw ECG/PPG
-        signal without a time column or a rate comment. For one recording (RR or a signal) the
-        metrics and artefact counts per type are added as columns; with a baseline, ``dlog_*``.
+        signal without a time column or a rate comment. The metrics read are added as columns (for
+        a recording, RR or a signal, also its artefact counts per type); with a baseline, ``dlog_*``
+        and the baseline's own metrics, ``baseline_<metric>``.
         """
         metrics, extra = self._to_metrics(source, filename, sampling_rate)
         if baseline is not None:
@@ -110,8 +119,11 @@ class StressReader:
             if len(ref) != 1:
                 raise InvalidHRV(f"the baseline must be one recording (RR intervals, an ECG/PPG signal or one row of "
                                  f"metrics); got {len(ref)} rows")
-            ratios = base.ratios(base.attach(metrics, ref.iloc[0][list(BASELINE_METRICS)].to_dict()))
+            rest = ref.iloc[0][list(METRIC_COLUMNS)].astype(float)
+            ratios = base.ratios(base.attach(metrics, rest[list(BASELINE_METRICS)].to_dict()))
             metrics = pd.concat([metrics, ratios], axis=1)
+            # the baseline's eight metrics go out too: feedback stores them, so retraining reads alike
+            ratios = ratios.assign(**{f"baseline_{m}": float(rest[m]) for m in METRIC_COLUMNS})
             extra = ratios if extra is None else pd.concat([extra, ratios.set_index(extra.index)], axis=1)
         proba = self.predict_proba(metrics)
         out = pd.DataFrame(proba, columns=list(PROBA_COLUMNS), index=metrics.index)
@@ -166,7 +178,8 @@ class StressReader:
         if col is not None and not has_metrics:
             values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             return self._from_rr(values)
-        return validate_metrics(frame, where), None
+        table = validate_metrics(frame, where)
+        return table, table.copy()  # the metrics read go out with the levels (feedback stores them)
 
     def _from_text(self, text: str, where: str, rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

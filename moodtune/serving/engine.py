@@ -286,10 +286,14 @@ class Engine:
         return {**profile, "model_versions": {"moodtune-audio": ms.versions["moodtune-audio"]}}
 
     def _read_hrv(self, ms: ModelSet, req, upload: Upload | None, baseline: Upload | None = None) -> dict[str, Any]:
+        reader = ms.hrv
         for file, what in ((upload, "HRV file"), (baseline, "baseline HRV file")):
             if file is not None:
                 self._check_upload(file, what, self.limits.max_hrv_bytes)
-        return read_hrv(ms.hrv, rr=req.rr, metrics=req.metrics, upload=upload, baseline=baseline,
+                # an uploaded ECG/PPG signal is held to the service's (shorter) duration limit
+                reader = reader.with_limits(signal_max_seconds=min(
+                    reader.limits.signal_max_seconds, self.limits.max_hrv_signal_seconds))
+        return read_hrv(reader, rr=req.rr, metrics=req.metrics, upload=upload, baseline=baseline,
                         sampling_rate=getattr(req, "sampling_rate", None))
 
     def analyze_hrv(self, req, upload: Upload | None = None, baseline: Upload | None = None) -> dict[str, Any]:
@@ -300,22 +304,28 @@ class Engine:
     # ------------------------------------------------------------------ feedback
 
     def plan_feedback(self, req, upload: Upload | None = None, reading: dict[str, Any] | None = None,
-                      ) -> tuple[dict[str, Any] | None, dict]:
+                      baseline: Upload | None = None) -> tuple[dict[str, Any] | None, dict]:
         """The HRV reading of the listener's response (``None`` for a stated stress level) and
         the keyword arguments of :meth:`FeedbackStore.record_feedback`. ``reading``: the HRV
-        already read (the service reads concurrent metrics together, ``hrvbatch``)."""
+        already read (the service reads concurrent metrics together, ``hrvbatch``). ``baseline``:
+        the listener's resting recording, read against and stored with the row."""
         ms = self.holder.current
         has_hrv = req.rr is not None or req.metrics is not None or upload is not None
         if has_hrv and req.stress_level is not None:
             raise InvalidInput("give either HRV (rr, metrics or a file) or an explicit stress_level, not both")
+        if baseline is not None and not has_hrv:
+            raise InvalidInput("a baseline is read with HRV (rr, metrics or a file); with an explicit stress_level "
+                               "leave it out")
         if not has_hrv and req.stress_level is None:
             raise InvalidInput("give HRV (rr intervals, the eight metrics or a file) or an explicit "
                                "stress_level (low, medium, high)")
         versions: dict[str, str] = {}
         if has_hrv:
-            reading = reading if reading is not None else self._read_hrv(ms, req, upload)
+            reading = reading if reading is not None else self._read_hrv(ms, req, upload, baseline)
             kwargs = {"stress_level": reading["level"], "metrics": reading["metrics"],
                       "probabilities": reading["probabilities"], "source": reading["source"]}
+            if reading.get("baseline"):
+                kwargs["baseline"] = reading["baseline"]
             versions[HRV] = ms.versions[HRV]
         else:
             reading, kwargs = None, {"stress_level": req.stress_level, "source": "explicit"}

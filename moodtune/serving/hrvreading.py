@@ -25,7 +25,8 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
     """Exactly one of RR intervals (ms), the eight metrics, or an uploaded file (RR, metrics or a
     raw ECG/PPG CSV; ``sampling_rate`` in Hz for a signal without a time column) -> the stress
     level, its probabilities, the metrics it was read from and how (``source``). An optional
-    ``baseline`` upload (the listener at rest) is read against, where the model uses it."""
+    ``baseline`` upload (the listener at rest) is read against, where the model uses it; its
+    metrics come back as ``baseline`` (feedback stores them)."""
     from moodtune.hrv import METRIC_COLUMNS
 
     given = [name for name, v in (("rr", rr), ("metrics", metrics), ("file", upload)) if v is not None]
@@ -46,8 +47,10 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
     used = {m: float(table[m].mean()) for m in METRIC_COLUMNS if m in table.columns}
     if not used and metrics is not None:
         used = {m: float(v) for m, v in metrics.items()}
+    rest = {m: float(table[f"baseline_{m}"].iloc[0]) for m in METRIC_COLUMNS if f"baseline_{m}" in table.columns}
     extra = {k: _plain(table[k].iloc[0]) for k in table.columns
-             if k not in METRIC_COLUMNS and k != "level" and k not in PROBA} if from_rr else {}
+             if k not in METRIC_COLUMNS and k != "level" and k not in PROBA and not k.startswith("baseline_")
+             } if from_rr else {}
     probs = proba.mean(axis=0)
     return {
         "level": STRESS_LEVELS[int(np.argmax(probs))],
@@ -58,6 +61,7 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
         "per_row": [{"level": STRESS_LEVELS[int(np.argmax(row))], "p_low": float(row[0]), "p_medium": float(row[1]),
                      "p_high": float(row[2])} for row in proba[:50]],
         **({"recording": extra} if extra else {}),
+        **({"baseline": {k: round(v, 6) for k, v in rest.items()}} if rest else {}),
     }
 
 
