@@ -89,8 +89,12 @@ def _polarity(values: Sequence[float], codes: Sequence[str]) -> int:
 
 
 def _word_side(analyzer: TextAnalyzer, word: str) -> int:
-    prof = analyzer.stack.profiles.get(word) or analyzer.stack.negated.get(word) or ()
-    return _polarity([s for _, s in prof], [analyzer.codes[i] for i, _ in prof])
+    sides = analyzer.__dict__.setdefault("_word_sides", {})  # per analyzer: a word's side never changes
+    side = sides.get(word)
+    if side is None:
+        prof = analyzer.stack.profiles.get(word) or analyzer.stack.negated.get(word) or ()
+        side = sides[word] = _polarity([s for _, s in prof], [analyzer.codes[i] for i, _ in prof])
+    return side
 
 
 def annotate_batch(analyzer: TextAnalyzer, tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str], np.ndarray]:
