@@ -19,6 +19,7 @@ from dagster import (
     asset_check,
 )
 
+from assets import CRITICAL_PATH
 from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
 from moodtune.audio.analysis import analyse
@@ -35,7 +36,7 @@ def _md(df: pd.DataFrame, rows: int = 20) -> MetadataValue:
     return MetadataValue.md(df.head(rows).to_markdown(index=False, floatfmt=".3f"))
 
 
-@asset(group_name="audio", compute_kind="python")
+@asset(group_name="audio", compute_kind="python", op_tags=CRITICAL_PATH)
 def audio_clips(context, settings: SettingsResource) -> pd.DataFrame:
     """Audio clips with their labels: Emotify (``audio.emotify_dir``) and/or a music folder
     (``audio.music_dir``), else the synthesised demo set. Bad files are reported, not used."""
@@ -74,7 +75,7 @@ def _analysed(context, s, clips: pd.DataFrame, what: str):
     return result
 
 
-@asset(group_name="audio", compute_kind="librosa")
+@asset(group_name="audio", compute_kind="librosa", op_tags=CRITICAL_PATH)
 def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFrame) -> pd.DataFrame:
     """Per clip: pre-emphasis + timbral set + tempogram statistics + log-mel summary (one STFT),
     and the musicnn tagger's 100 tags and two 200-d embeddings; cached by file content."""
@@ -86,7 +87,7 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
     return result.features
 
 
-@asset(group_name="audio", compute_kind="apt")
+@asset(group_name="audio", compute_kind="apt", op_tags=CRITICAL_PATH)
 def audio_real_set(context, settings: SettingsResource) -> pd.DataFrame:
     """Real recordings for validation: game soundtracks from Debian packages, one genre per
     package (moodtune/audio/realset.yaml), fetched once into the data dir. Empty, with the
@@ -102,7 +103,7 @@ def audio_real_set(context, settings: SettingsResource) -> pd.DataFrame:
     return real.clips
 
 
-@asset(group_name="audio", compute_kind="torch")
+@asset(group_name="audio", compute_kind="torch", op_tags=CRITICAL_PATH)
 def audio_real_features(context, settings: SettingsResource, audio_real_set: pd.DataFrame) -> pd.DataFrame:
     """The real set's features and tags (cached by content hash: a rebuild reads them back)."""
     if audio_real_set.empty:
@@ -110,7 +111,7 @@ def audio_real_features(context, settings: SettingsResource, audio_real_set: pd.
     return _analysed(context, settings.get(), audio_real_set, "real set").features
 
 
-@asset(group_name="audio", compute_kind="torch")
+@asset(group_name="audio", compute_kind="torch", op_tags=CRITICAL_PATH)
 def audio_emotion_model(context, settings: SettingsResource, mlflow: MlflowResource, audio_clips: pd.DataFrame,
                         audio_features: pd.DataFrame, audio_real_set: pd.DataFrame,
                         audio_real_features: pd.DataFrame) -> dict:

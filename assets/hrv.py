@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset, asset_check
 
+from assets import CRITICAL_PATH
 from assets.resources import MlflowResource, SettingsResource
 from moodtune.errors import InvalidHRV
 from moodtune.hrv import LEVELS, METRIC_COLUMNS, MetricsConfig
@@ -17,7 +18,7 @@ from moodtune.hrv.pipeline import compute_metrics, load_recordings
 from moodtune.hrv.train import train_and_register
 
 
-@asset(group_name="hrv", compute_kind="python")
+@asset(group_name="hrv", compute_kind="python", op_tags=CRITICAL_PATH)
 def hrv_recordings(context, settings: SettingsResource) -> pd.DataFrame:
     """Raw HRV recordings with subject and stress level: the SWELL/WESAD-derived metrics table
     (``hrv.dataset_csv``), RR-interval files with labels (``hrv.rr_dir``), or by default RR
@@ -47,7 +48,7 @@ def hrv_recordings(context, settings: SettingsResource) -> pd.DataFrame:
     return table
 
 
-@asset(group_name="hrv", compute_kind="neurokit2")
+@asset(group_name="hrv", compute_kind="neurokit2", op_tags=CRITICAL_PATH)
 def hrv_metrics(context, settings: SettingsResource, hrv_recordings: pd.DataFrame) -> pd.DataFrame:
     """The eight metrics per recording (MEAN_RR, SDRR, HR, RMSSD, pNN50 in ms/bpm/%, VLF, LF,
     HF in ms²) with subject, level and artefact counts; refused recordings are listed in the
@@ -93,7 +94,7 @@ def hrv_metrics_cover_levels(hrv_metrics: pd.DataFrame) -> AssetCheckResult:
                             metadata={"per_level": MetadataValue.json(counts.to_dict())})
 
 
-@asset(group_name="hrv", compute_kind="catboost")
+@asset(group_name="hrv", compute_kind="catboost", op_tags=CRITICAL_PATH)
 def hrv_stress_model(context, settings: SettingsResource, mlflow: MlflowResource,
                      hrv_metrics: pd.DataFrame) -> dict:
     """CatBoost on the eight metrics (and, when every subject has a resting baseline, their

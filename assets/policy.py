@@ -8,6 +8,7 @@ Thin adapters: the work is in :mod:`moodtune.policy` (``pipeline`` builds the en
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, asset
 
+from assets import CRITICAL_PATH
 from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
 from moodtune.policy import pipeline, registration
@@ -15,7 +16,7 @@ from moodtune.policy import pipeline, registration
 POLICY_MODEL = registry.POLICY
 
 
-@asset(group_name="listeners", compute_kind="python")
+@asset(group_name="listeners", compute_kind="python", op_tags=CRITICAL_PATH)
 def listener_ratings(context: AssetExecutionContext, settings: SettingsResource, audio_clips: pd.DataFrame) -> dict:
     """Listeners (age, gender, mood, hidden taste and physiology; train/test split) and their
     liked/disliked ratings of the catalog's tracks. Emotify annotations when configured."""
@@ -36,7 +37,7 @@ def listener_ratings(context: AssetExecutionContext, settings: SettingsResource,
     return out
 
 
-@asset(group_name="policy", compute_kind="python", deps=["audio_emotion_model", "hrv_stress_model"])
+@asset(group_name="policy", compute_kind="python", deps=["audio_emotion_model", "hrv_stress_model"], op_tags=CRITICAL_PATH)
 def recommendation_env(context: AssetExecutionContext, settings: SettingsResource, audio_clips: pd.DataFrame,
                        audio_features: pd.DataFrame, listener_ratings: dict) -> pipeline.EnvSpec:
     """Songs as the champion audio model hears them, simulated listeners, and the HRV
@@ -52,7 +53,7 @@ def recommendation_env(context: AssetExecutionContext, settings: SettingsResourc
     return spec
 
 
-@asset(group_name="policy", compute_kind="stable-baselines3")
+@asset(group_name="policy", compute_kind="stable-baselines3", op_tags=CRITICAL_PATH)
 def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
                recommendation_env: pipeline.EnvSpec) -> dict:
     """The candidate-aware A2C on the listening session (one policy per seed, and per seed under
@@ -74,7 +75,7 @@ def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflo
     return {k: v for k, v in trained.items() if not k.endswith("_seconds")}
 
 
-@asset(group_name="policy", compute_kind="mlflow")
+@asset(group_name="policy", compute_kind="mlflow", op_tags=CRITICAL_PATH)
 def policy_evaluation(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
                       recommendation_env: pipeline.EnvSpec, a2c_policy: dict) -> pd.DataFrame:
     """A2C vs random, popularity, emotion-match, supervised greedy, greedy-calm, the iso
