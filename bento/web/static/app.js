@@ -17,6 +17,14 @@ const HRV_METRICS = {
   HF: ["ms²", "high-frequency power (0.15–0.4 Hz, breathing-linked, relaxation)"],
 };
 
+// what a change from the resting baseline means, per baseline-relative feature (dlog_<metric>)
+const BASELINE_READ = {
+  RMSSD: "lower than at rest: less beat-to-beat variation, as under stress",
+  HF: "lower than at rest: less breathing-linked (vagal) activity, as under stress",
+  LF: "slower rhythms; changes with posture and stress",
+  MEAN_RR: "lower than at rest: a faster heart",
+};
+
 function showError(message) {
   const box = $("#error");
   box.textContent = message;
@@ -346,6 +354,8 @@ async function readStress() {
   if (!file) throw new Error("choose an HRV file first (RR intervals, or a CSV with the eight metrics)");
   const form = new FormData();
   form.append("file", file, file.name);
+  const rest = ($("#hrv-baseline").files || [])[0];
+  if (rest) form.append("baseline", rest, rest.name);
   const reading = await call("analyze_hrv", form);
   state.reading = reading;
   $("#stress").hidden = false;
@@ -361,6 +371,29 @@ async function readStress() {
       const td = document.createElement("td"); td.textContent = text; tr.append(td);
     }
     table.append(tr);
+  }
+  renderBaseline(reading);
+}
+
+// the reading against the listener's own rest: the baseline's metrics and each ratio (exp dlog)
+function renderBaseline(reading) {
+  const box = $("#hrv-baseline-read");
+  const rows = box.querySelector("tbody");
+  rows.replaceChildren();
+  const rest = reading.baseline || {};
+  const recording = reading.recording || {};
+  box.hidden = !reading.baseline;
+  for (const [name, meaning] of Object.entries(BASELINE_READ)) {
+    if (!(name in rest)) continue;
+    const [unit] = HRV_METRICS[name] || [""];
+    const dlog = recording[`dlog_${name}`];
+    const share = dlog === undefined ? "—" : `${Math.round(100 * Math.exp(dlog))} %`;
+    const tr = document.createElement("tr");
+    tr.dataset.metric = name;
+    for (const text of [name, `${Number(rest[name]).toFixed(1)} ${unit}`.trim(), share, meaning]) {
+      const td = document.createElement("td"); td.textContent = text; tr.append(td);
+    }
+    rows.append(tr);
   }
 }
 
@@ -392,14 +425,19 @@ async function saveFeedback() {
     form.append("recommendation_id", rec.recommendation_id);
     form.append("track_id", track);
     form.append("file", file, file.name);
-    form.append("client_key", feedbackKey([rec.recommendation_id, track, file.name, file.size, file.lastModified].join("|")));
+    const rest = ($("#hrv-baseline").files || [])[0];
+    if (rest) form.append("baseline", rest, rest.name);
+    const inputs = [rec.recommendation_id, track, file.name, file.size, file.lastModified];
+    if (rest) inputs.push(rest.name, rest.size, rest.lastModified);
+    form.append("client_key", feedbackKey(inputs.join("|")));
     row = await call("feedback", form);
   }
   const out = $("#feedback-result");
   out.hidden = false;
   out.dataset.feedbackId = row.id;
   const what = row.replayed ? "already saved as feedback" : "saved feedback";
-  out.textContent = `${what} #${row.id}: stress ${row.stress_level}, reward ${Number(row.reward).toFixed(2)}`;
+  const against = row.baseline ? " (read against your resting baseline, stored with it)" : "";
+  out.textContent = `${what} #${row.id}: stress ${row.stress_level}, reward ${Number(row.reward).toFixed(2)}${against}`;
 }
 
 async function showVersions() {
