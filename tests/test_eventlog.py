@@ -178,13 +178,21 @@ def test_feedback_is_group_committed_and_a_refused_row_fails_alone(held_writer):
         retry = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="medium",
                                        metrics=METRICS, client_key="group-key-0000")  # same key, same group
         wrong = writer.submit_feedback(recommendation_id=rid, track_id="not-a-candidate", stress_level="high")
+        reused = writer.submit_feedback(recommendation_id=rid, track_id="t5", stress_level="low",
+                                        client_key="group-key-0001")  # key of another track, same group
+        unknown = writer.submit_feedback(recommendation_id="f" * 32, track_id="t0", stress_level="low")
     blocker.result(60)
     rows = [f.result(60) for f in good]
     with pytest.raises(InvalidFeedback, match="was not among the candidates"):
         wrong.result(60)
+    with pytest.raises(InvalidFeedback, match="client_key 'group-key-0001' was already used for feedback"):
+        reused.result(60)
+    with pytest.raises(InvalidFeedback, match="unknown recommendation_id"):
+        unknown.result(60)
     again = retry.result(60)
     assert again.replayed and again.id == rows[0].id  # found inside the same transaction
-    # one FULL commit for the group of 22 (plus the blocker's own, unless it joined the group)
+    assert writer.store.record_feedback(rid, "t0", "medium", client_key="group-key-0000").id == rows[0].id  # later, too
+    # one FULL commit for the group of 24 (plus the blocker's own, unless it joined the group)
     assert writer.feedback_commits in (1, 2)
     assert [r.id for r in rows] == sorted(r.id for r in rows) and len({r.id for r in rows}) == 20
     assert store.count_since(0) == 21

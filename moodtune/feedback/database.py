@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -57,7 +58,8 @@ def make_engine(url: str, busy_timeout_ms: int) -> Engine:
             raise ConfigError(f"no database driver for feedback.url {parsed!r}: {exc}") from exc
     path = sqlite_file(parsed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    # orjson decodes the JSON columns (a recommendation's candidates) several times faster than json
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, json_deserializer=orjson.loads)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

@@ -20,7 +20,7 @@ Guarantees:
   written; nothing already stored is touched.
 
 Every recommendation row is written by :meth:`FeedbackStore.insert_recommendations` (one
-event or a group-committed batch); every feedback row by :meth:`FeedbackStore.insert_feedback`.
+event or a group-committed batch); every feedback row by :meth:`FeedbackStore.insert_feedback_group` (one row or a group).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ from moodtune.feedback.schema import HRV_BASELINE_COLUMNS, HRV_METRICS, feedback
 _PG_SCHEMA_LOCK = 0x6D6F6F6474756E01
 _PG_FEEDBACK_LOCK = 0x6D6F6F6474756E02
 _JSON_COLUMNS = ("model_versions", "candidates", "chosen")
-_INSERT_FEEDBACK = feedback.insert().returning(feedback.c.id)
+# one INSERT for a group of rows (SQLAlchemy's "insertmanyvalues"), ids handed back in the rows' order
+_INSERT_FEEDBACK = feedback.insert().returning(feedback.c.id, sort_by_parameter_order=True)
 
 
 class FeedbackStore:
@@ -235,62 +236,79 @@ class FeedbackStore:
         with self.write() as conn:
             return self.insert_feedback(conn, given)
 
-    def insert_feedback(self, conn: Connection, given: FeedbackInput,
-                        seen: dict[str, tuple[dict, dict]] | None = None) -> FeedbackRow:
-        """Store one validated feedback row in ``conn``'s write transaction (the caller commits).
+    def insert_feedback(self, conn: Connection, given: FeedbackInput) -> FeedbackRow:
+        """Store one validated feedback row in ``conn``'s write transaction (the caller commits):
+        :meth:`insert_feedback_group` of one row, its refusal raised."""
+        (result,) = self.insert_feedback_group(conn, [given])
+        if isinstance(result, InvalidFeedback):
+            raise result
+        return result
 
-        Raises :class:`InvalidFeedback` (before writing) for an unknown recommendation, a track
-        that was not a candidate, or a ``client_key`` used for other feedback. ``seen``: a dict
-        the caller keeps for one transaction, so a recommendation's candidates are read and
-        decoded once for all of its rows (a recommendation never changes once written)."""
+    def insert_feedback_group(self, conn: Connection, group: Sequence[FeedbackInput],
+                              ) -> list[FeedbackRow | InvalidFeedback]:
+        """Store validated feedback rows in ``conn``'s write transaction (the caller commits):
+        one query for the group's client keys, one for its recommendations, one INSERT for all
+        of its rows. Returns, per row in order, the stored row or the :class:`InvalidFeedback`
+        that refused it before anything was written (an unknown recommendation, a track that
+        was not a candidate, a ``client_key`` used for other feedback); the others are stored.
+        A key given twice in one group stores the first and replays it for the second."""
         if self.dialect == "postgresql":
             # sequences hand out ids before commit; serialising feedback inserts makes ids
             # become visible in id order, so a "last id seen" cursor never skips a row
             conn.execute(select(func.pg_advisory_xact_lock(_PG_FEEDBACK_LOCK)))
-        key = given.client_key
-        if key is not None:  # inside the write transaction: no check-then-insert race
-            earlier = conn.execute(select(feedback).where(feedback.c.client_key == key)).mappings().first()
-            if earlier is not None:
-                if (earlier["recommendation_id"], earlier["track_id"]) != (given.recommendation_id, given.track_id):
-                    raise InvalidFeedback(
-                        f"client_key {key!r} was already used for feedback {earlier['id']} on track "
-                        f"{earlier['track_id']!r} of recommendation {earlier['recommendation_id']}; "
-                        "send a new key with new feedback")
-                return replace(feedback_row(earlier), replayed=True)
-        rec_id, track = given.recommendation_id, given.track_id
-        known = None if seen is None else seen.get(rec_id)
-        if known is None:
-            rec = conn.execute(
-                select(recommendations.c.candidates, recommendations.c.model_versions)
-                .where(recommendations.c.id == rec_id)
-            ).first()
-            if rec is None:
-                raise InvalidFeedback(f"unknown recommendation_id {rec_id!r}: give the id a recommend call returned")
-            known = ({c["track_id"]: c for c in rec.candidates}, rec.model_versions or {})
-            if seen is not None:
-                seen[rec_id] = known
-        candidates, rec_versions = known
-        candidate = candidates.get(track)
-        if candidate is None:
-            shown = list(candidates)
-            listed = ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
-            raise InvalidFeedback(f"track {track!r} was not among the candidates of recommendation {rec_id} ({listed})")
-        row = {
-            "recommendation_id": rec_id,
-            "track_id": track,
-            "created_at": datetime.now(UTC),
-            **{name: given.metrics.get(name) for name in HRV_METRICS},
-            "source": given.source,
-            "stress_level": given.stress_level,
-            **(given.probabilities or {"p_low": None, "p_medium": None, "p_high": None}),
-            "reward": reward_for_stress(given.stress_level, self.rewards) if given.reward is None else given.reward,
-            "choice_probability": candidate.get("probability"),
-            "model_versions": {**rec_versions, **given.model_versions},
-            "client_key": key,
-            **{f"baseline_{name}": given.baseline.get(name) for name in HRV_METRICS},
-        }
-        new_id = conn.execute(_INSERT_FEEDBACK, row).scalar_one()
-        return feedback_row({"id": new_id, **row})
+        keys = {g.client_key for g in group if g.client_key is not None}
+        earlier = {} if not keys else {  # inside the write transaction: no check-then-insert race
+            m["client_key"]: m for m in conn.execute(select(feedback).where(feedback.c.client_key.in_(keys))).mappings()}
+        known = {  # a recommendation never changes once written: each is read once per group
+            r.id: ({c["track_id"]: c for c in r.candidates}, r.model_versions or {})
+            for r in conn.execute(select(recommendations.c.id, recommendations.c.candidates,
+                                         recommendations.c.model_versions)
+                                  .where(recommendations.c.id.in_({g.recommendation_id for g in group})))}
+        results: list[FeedbackRow | InvalidFeedback | None] = [None] * len(group)
+        rows, slots, first_with_key = [], [], {}
+        now = datetime.now(UTC)
+        for i, given in enumerate(group):
+            key, rec_id, track = given.client_key, given.recommendation_id, given.track_id
+            if key in earlier or key in first_with_key:
+                continue  # answered once the group's rows have ids (below)
+            if rec_id not in known:
+                results[i] = InvalidFeedback(f"unknown recommendation_id {rec_id!r}: give the id a recommend call returned")
+                continue
+            candidates, rec_versions = known[rec_id]
+            candidate = candidates.get(track)
+            if candidate is None:
+                shown = list(candidates)
+                listed = ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
+                results[i] = InvalidFeedback(
+                    f"track {track!r} was not among the candidates of recommendation {rec_id} ({listed})")
+                continue
+            rows.append({
+                "recommendation_id": rec_id,
+                "track_id": track,
+                "created_at": now,
+                **{name: given.metrics.get(name) for name in HRV_METRICS},
+                "source": given.source,
+                "stress_level": given.stress_level,
+                **(given.probabilities or {"p_low": None, "p_medium": None, "p_high": None}),
+                "reward": reward_for_stress(given.stress_level, self.rewards) if given.reward is None else given.reward,
+                "choice_probability": candidate.get("probability"),
+                "model_versions": {**rec_versions, **given.model_versions},
+                "client_key": key,
+                **{f"baseline_{name}": given.baseline.get(name) for name in HRV_METRICS},
+            })
+            slots.append(i)
+            if key is not None:
+                first_with_key[key] = i
+        if rows:
+            new_ids = conn.execute(_INSERT_FEEDBACK, rows).scalars().all()
+            for i, row, new_id in zip(slots, rows, new_ids, strict=True):
+                results[i] = feedback_row({"id": new_id, **row})
+        for i, given in enumerate(group):
+            if results[i] is None:  # a key stored before, or earlier in this group
+                key = given.client_key
+                first = feedback_row(earlier[key]) if key in earlier else results[first_with_key[key]]
+                results[i] = _replay(first, given)
+        return results
 
     # ----------------------------------------------------------------- reads
 
@@ -401,6 +419,16 @@ REPLAY_COLUMNS: tuple[str, ...] = (
     "recommendation_created_at", "recommendation_source", "age", "gender", "mood", "k",
     "candidates", "chosen", "recommendation_model_versions", "features", "score",
 )
+
+
+def _replay(row: FeedbackRow, given: FeedbackInput) -> FeedbackRow | InvalidFeedback:
+    """The answer to a row whose ``client_key`` ``row`` already has (stored before, or earlier
+    in the same group): that row, replayed, for the same recommendation and track; else a refusal."""
+    if (row.recommendation_id, row.track_id) != (given.recommendation_id, given.track_id):
+        return InvalidFeedback(
+            f"client_key {given.client_key!r} was already used for feedback {row.id} on track "
+            f"{row.track_id!r} of recommendation {row.recommendation_id}; send a new key with new feedback")
+    return replace(row, replayed=True)
 
 
 def _text_insert():

@@ -15,8 +15,9 @@ each caller's future resolves only after that commit.
   in the OS's cache) and reaches the disk with the next feedback group (always ``FULL``, and
   syncing the WAL syncs every earlier commit) or checkpoint, so an acknowledged feedback row
   never points at an event a power cut could take back.
-* Feedback rows go through :meth:`FeedbackStore.insert_feedback` (validation, reward, replay by
-  ``client_key``, cursor order), all of a group in one ``synchronous=FULL`` transaction on a
+* Feedback rows go through :meth:`FeedbackStore.insert_feedback_group` (validation, reward,
+  replay by ``client_key``, cursor order; one query per group for its keys, one for its
+  recommendations, one INSERT), all of a group in one ``synchronous=FULL`` transaction on a
   second connection. A row the store refuses fails alone (it is refused before it writes).
 
 A group the database refuses is retried row by row through the store's one-row methods, so a
@@ -244,12 +245,11 @@ class EventWriter:
             with self._turn():
                 try:
                     with self.store.write(self._connection("feedback")) as conn:
-                        seen: dict = {}  # each recommendation read once per group
-                        for job in jobs:
-                            try:  # a refused row is refused before it writes: the others stay
-                                results.append((job, self.store.insert_feedback(conn, job.payload, seen), None))
-                            except MoodtuneError as refused:
-                                results.append((job, None, refused))
+                        # a refused row is refused before it writes: the others stay
+                        stored = self.store.insert_feedback_group(conn, [j.payload for j in jobs])
+                        for job, result in zip(jobs, stored, strict=True):
+                            failed = isinstance(result, MoodtuneError)
+                            results.append((job, None if failed else result, result if failed else None))
                 except Exception:
                     self._drop_connections("feedback")
                     raise
