@@ -266,3 +266,23 @@ def test_behaviour_cloning_imitates_the_planning_oracle(policy_stack):
         before = float((model.policy.mlp_extractor.forward_actor(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
     after = train.behaviour_cloning(model, spec, p, 0)
     assert after > 0.5 and after > before + 0.15
+
+
+def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebuild(tmp_path):
+    """An old policy zip (an MlpPolicy, as before issue 21) loads in SB3 but has no slot scorer:
+    the loader says so and how to rebuild instead of failing later on ``slot_scores``."""
+    import gymnasium as gym
+    from stable_baselines3 import A2C
+
+    from moodtune.errors import ModelNotFound
+    from moodtune.policy.packaging import load_model_dir, write_meta
+
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    A2C("MlpPolicy", gym.make("CartPole-v1"), device="cpu").save(artifacts / "policy.zip")
+    write_meta(artifacts / "meta.json", "session", 1.0)
+    with pytest.raises(ModelNotFound, match=r"ActorCriticPolicy, not the candidate-aware.*rebuild the policy.*group:policy"):
+        load_model_dir(tmp_path)
+    (artifacts / "policy.zip").write_bytes(b"not a zip")
+    with pytest.raises(ModelNotFound, match="cannot load it.*group:policy"):
+        load_model_dir(tmp_path)

@@ -18,10 +18,41 @@ INPUT_COLUMNS = ("track_id",) + SONG_COLUMNS + ("age", "gender", "mood")
 
 
 def load_ranker(policy_zip: str | Path, meta: dict) -> PolicyRanker:
+    """The ranker in an SB3 zip; :class:`ModelNotFound` (saying how to rebuild it) when the zip
+    is not a policy this version can run, e.g. one trained before the candidate-aware network."""
     from stable_baselines3 import A2C
 
-    model = A2C.load(str(policy_zip), device="cpu")
+    try:
+        model = A2C.load(str(policy_zip), device="cpu")
+    except Exception as exc:  # a zip SB3 cannot rebuild (another layout, a missing class)
+        raise _outdated(policy_zip, f"stable-baselines3 cannot load it ({type(exc).__name__}: {exc})") from exc
+    if meta.get("kind") == "session":
+        problem = _session_layout_problem(model)
+        if problem:
+            raise _outdated(policy_zip, problem)
     return PolicyRanker(model, kind=meta["kind"], temperature=float(meta["temperature"]))
+
+
+def _session_layout_problem(model) -> str | None:
+    """Why ``model`` is not the candidate-aware session policy of this version, else ``None``."""
+    from moodtune.policy import observation as ob
+    from moodtune.policy.network import CandidatePolicy
+
+    policy = model.policy
+    if not isinstance(policy, CandidatePolicy):
+        return (f"its network is {type(policy).__name__}, not the candidate-aware CandidatePolicy "
+                "(a policy trained before issue 21)")
+    expected = ob.space(policy.max_slots).shape
+    if tuple(model.observation_space.shape) != tuple(expected):
+        return f"it reads observations of shape {model.observation_space.shape}, this version gives {expected}"
+    return None
+
+
+def _outdated(policy_zip, problem: str) -> ModelNotFound:
+    from moodtune.registry.names import POLICY, how_to_build
+
+    return ModelNotFound(f"the policy model {Path(policy_zip).name} cannot be used: {problem}; rebuild the policy: "
+                         f"{how_to_build(POLICY)}")
 
 
 class PolicyPyfunc(mlflow.pyfunc.PythonModel):
