@@ -76,7 +76,7 @@ def reference(paths: dict[str, str]) -> np.ndarray:
 def _worker(args) -> tuple[np.ndarray, int]:
     items, threads, keep = args
     torch.set_num_threads(threads)
-    config = tagger.TaggerConfig.default(threads=threads, patches_per_clip=keep)
+    config = tagger.TaggerConfig.default(threads=threads, patches_per_clip=keep, workers=1)
     result = tagger.tag_batch(items, config)
     return result.features.loc[list(items)].to_numpy(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         ref = reference(paths)
         t_ref = time.perf_counter() - t0
 
-        config = tagger.TaggerConfig.default(threads=a.threads)
+        config = tagger.TaggerConfig.default(threads=a.threads, workers=1)
         t0 = time.perf_counter()
         ours = tagger.tag_batch(paths, config).features.loc[list(paths)].to_numpy()
         t_ours = time.perf_counter() - t0
@@ -122,7 +122,8 @@ def main(argv=None) -> int:
             pooled, t_pool, rss_worker = pooled_run(pool, 0)
             sampled_pool, t_sampled_pool, _ = pooled_run(pool, a.patches)
         t0 = time.perf_counter()
-        sampled = tagger.tag_batch(paths, tagger.TaggerConfig.default(threads=a.threads, patches_per_clip=a.patches)
+        sampled = tagger.tag_batch(paths, tagger.TaggerConfig.default(threads=a.threads, patches_per_clip=a.patches,
+                                                                            workers=1)
                                    ).features.loc[list(paths)].to_numpy()
         t_sampled = time.perf_counter() - t0
 

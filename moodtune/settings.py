@@ -107,6 +107,8 @@ class AudioTaggerSettings(Section):
     batch_patches: int = Field(ge=1)
     threads: int = Field(ge=1)
     patches_per_clip: int = Field(ge=0)  # 0: every 3 s patch of a clip; else this many, evenly spaced
+    workers: int = Field(ge=1)  # processes tagging a batch (each with `threads` torch threads)
+    cache_dir: Path | None  # the content-hash cache of tagger outputs; None -> <data_dir>/audio/tag_cache
 
 
 class AudioRealSetSettings(Section):
@@ -310,6 +312,7 @@ class PolicySettings(Section):
     warm_start_beam: int
     warm_start_epochs: int
     warm_start_lr: float
+    warm_start_a2c_lr: float  # A2C's starting learning rate after a warm start (decays as a2c_lr_decay says)
 
 
 class ServiceSettings(Section):

@@ -82,8 +82,9 @@ def test_sampled_patches_are_evenly_spaced_and_change_the_cache_key():
     np.testing.assert_array_equal(kept, every[[0, 4, 9]])  # first, middle, last
     np.testing.assert_array_equal(tagger.patches(mel, 20), every)  # asking for more keeps them all
     np.testing.assert_array_equal(tagger.patches(mel[:187 * 2], 1), every[:1])
-    full, sampled = tagger.TaggerConfig.default(), tagger.TaggerConfig.default(patches_per_clip=3)
-    assert full.key != sampled.key and full.key == tagger.TaggerConfig.default(threads=1, batch_patches=5).key
+    full, sampled = tagger.TaggerConfig.default(patches_per_clip=0), tagger.TaggerConfig.default(patches_per_clip=3)
+    assert full.key != sampled.key
+    assert full.key == tagger.TaggerConfig.default(patches_per_clip=0, threads=2, workers=1, batch_patches=5).key
     waves = [clips()["beat"]]  # 6.5 s: two patches; keeping one gives that patch's own tags
     one = tagger.tag_waveforms(waves, tagger.TaggerConfig.default(patches_per_clip=1))[0]
     np.testing.assert_allclose(one[:50], REFERENCE["beat/MTT_musicnn/tags"][0], atol=1e-5)
@@ -146,6 +147,21 @@ def test_tag_batch_caches_by_content_and_lists_bad_files(tmp_path):
     assert one["mtt.piano"] == pytest.approx(first.features.loc["g", "mtt.piano"], abs=1e-6)
     with pytest.raises(InvalidAudio):
         tagger.tag(bad, config)
+
+
+def test_tag_batch_in_worker_processes_equals_one_process(tmp_path):
+    items = {}
+    for name, y in clips().items():
+        items[name] = tmp_path / f"{name}.wav"
+        sf.write(items[name], y, 16000)
+    items["bad"] = tmp_path / "bad.wav"
+    items["bad"].write_bytes(b"RIFF" + b"\0" * 40)
+    one = tagger.tag_batch(items, tagger.TaggerConfig.default(workers=1), clips_per_pass=1)
+    two = tagger.tag_batch(items, tagger.TaggerConfig.default(workers=2), clips_per_pass=1,
+                           cache_dir=tmp_path / "cache")
+    assert list(two.features.index) == list(clips()) and set(two.failed) == {"bad"} and two.computed == 3
+    np.testing.assert_allclose(two.features.to_numpy(), one.features.to_numpy(), rtol=0, atol=1e-6)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 3  # the parent wrote the workers' results
 
 
 def test_nothing_imports_tensorflow():

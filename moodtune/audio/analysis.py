@@ -44,7 +44,9 @@ def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int,
         from moodtune.audio.musicnn.tagger import TaggerConfig, tag_batch
 
         todo = {k: v for k, v in items.items() if k in frame.index}
-        tags = tag_batch(todo, TaggerConfig.from_settings(settings), cache_dir=settings.data_path("audio", "tag_cache"),
+        t = settings.audio.tagger
+        cache = settings.path(t.cache_dir) if t.cache_dir else settings.data_path("audio", "tag_cache")
+        tags = tag_batch(todo, TaggerConfig.from_settings(settings), cache_dir=cache,
                          progress=(lambda d, t: progress("tags", d, t)) if progress else None)
         failed.update(tags.failed)
         frame = frame.join(tags.features, how="inner")

@@ -96,6 +96,8 @@ def fetch(package: str, cache: Path) -> Path:
     target.mkdir(parents=True)
     subprocess.run(["dpkg", "-x", str(found[-1]), str(target)], check=True, capture_output=True, timeout=900)
     done.touch()
+    for deb in found:  # the extracted tree is what later steps read: the archive is not kept
+        deb.unlink(missing_ok=True)
     return target
 
 

@@ -47,13 +47,15 @@ class TaggerConfig(FromSettings):
     min_seconds: float
     silence_peak: float
     batch_patches: int  # patches per forward pass
-    threads: int  # torch intra-op threads
+    threads: int  # torch intra-op threads (per process)
     patches_per_clip: int = 0  # 0: every 3 s patch; else this many, evenly spaced over the clip
+    workers: int = 1  # tag_batch: processes (each with ``threads`` threads)
 
     @classmethod
     def from_settings(cls, settings) -> TaggerConfig:
         t, a = settings.audio.tagger, settings.audio
-        return cls(t.max_seconds, a.min_seconds, a.silence_peak, t.batch_patches, t.threads, t.patches_per_clip)
+        return cls(t.max_seconds, a.min_seconds, a.silence_peak, t.batch_patches, t.threads, t.patches_per_clip,
+                   t.workers)
 
     @property
     def limits(self) -> DecodeLimits:
@@ -186,6 +188,22 @@ def tag(source: str | os.PathLike | bytes, config: TaggerConfig | None = None, *
     return dict(zip(TAGGER_COLUMNS, tag_waveforms([y], config)[0].tolist(), strict=True))
 
 
+def _tag_files(chunk: Sequence[tuple[str, str]], config: TaggerConfig) -> list[tuple[str, np.ndarray | None, str]]:
+    """``(id, outputs or None, why it failed)`` per file of ``chunk``, in one forward pass."""
+    decoded, waves, out = [], [], []
+    for track_id, path in chunk:
+        try:
+            waves.append(decode(path, config.limits)[0])
+            decoded.append(track_id)
+        except InvalidAudio as exc:
+            out.append((track_id, None, str(exc)))
+        except Exception as exc:  # one unreadable file must not lose the batch
+            out.append((track_id, None, f"{path}: decoding failed ({type(exc).__name__}: {exc})"))
+    if waves:
+        out += [(t, row, "") for t, row in zip(decoded, tag_waveforms(waves, config), strict=True)]
+    return out
+
+
 @dataclass
 class TagBatch:
     """Tagger outputs of a batch (index = the ids given), failures and why, cache use, seconds."""
@@ -237,27 +255,37 @@ def tag_batch(
         todo.append((track_id, path, target))
     hits = len(results)
     done = hits + len(failed)
-    for i in range(0, len(todo), max(1, clips_per_pass)):
-        chunk, waves = [], []
-        for track_id, path, target in todo[i:i + clips_per_pass]:
-            try:
-                waves.append(decode(path, config.limits)[0])
-                chunk.append((track_id, target))
-            except InvalidAudio as exc:
-                failed[track_id] = str(exc)
-            except Exception as exc:  # one unreadable file must not lose the batch
-                failed[track_id] = f"{path}: decoding failed ({type(exc).__name__}: {exc})"
-        if waves:
-            for (track_id, target), row in zip(chunk, tag_waveforms(waves, config), strict=True):
+    targets = {track_id: target for track_id, _path, target in todo}
+    step = max(1, clips_per_pass)
+    chunks = [[(t, p) for t, p, _ in todo[i:i + step]] for i in range(0, len(todo), step)]
+    workers = min(max(1, config.workers), len(chunks))
+    pool = None
+    if workers > 1:  # spawned, not forked: a forked OpenMP runtime can hang
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        tagged = pool.map(_tag_files, chunks, [config] * len(chunks)) if pool else \
+            (_tag_files(chunk, config) for chunk in chunks)
+        for chunk, rows in zip(chunks, tagged, strict=True):
+            for track_id, row, problem in rows:
+                if row is None:
+                    failed[track_id] = problem
+                    continue
                 results[track_id] = row
+                target = targets[track_id]
                 if target is not None:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
                     np.save(tmp, row)
                     os.replace(tmp, target)
-        done += len(todo[i:i + clips_per_pass])
-        if progress:
-            progress(done, len(pairs))
+            done += len(chunk)
+            if progress:
+                progress(done, len(pairs))
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
     order = [t for t, _ in pairs if t in results]
     frame = pd.DataFrame(np.array([results[t] for t in order]).reshape(len(order), len(TAGGER_COLUMNS)),
                          index=pd.Index(order, name="track_id"), columns=list(TAGGER_COLUMNS), dtype=np.float64)

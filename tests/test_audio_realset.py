@@ -1,0 +1,44 @@
+"""The real-music set's package handling, on a small .deb built here (no network)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from moodtune.audio.realset import RealPackage, cut_clips, fetch
+
+pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
+
+
+def _deb(tmp_path, name: str) -> None:
+    root = tmp_path / "build" / name
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
+                                            "Maintainer: test <t@example.org>\nDescription: test music\n")
+    music = root / "usr" / "share" / "music"
+    music.mkdir(parents=True)
+    t = np.arange(16000 * 8) / 16000
+    sf.write(music / "song.ogg", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    debs = tmp_path / "cache" / "debs"
+    debs.mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--build", str(root), str(debs / f"{name}_1.0_all.deb")], check=True,
+                   capture_output=True)
+
+
+def test_fetch_extracts_once_and_keeps_no_deb(tmp_path):
+    _deb(tmp_path, "moodtune-test-music")
+    cache = tmp_path / "cache"
+    root = fetch("moodtune-test-music", cache)
+    assert (root / "usr/share/music/song.ogg").is_file()
+    assert not list((cache / "debs").glob("*.deb"))  # deleted after extraction
+    assert fetch("moodtune-test-music", cache) == root  # a second call reads the extracted tree
+    pkg = RealPackage("moodtune-test-music", "classical", "train", "usr/share/music/*.ogg", "test", "CC0",
+                      clips_per_track=2)
+    made = cut_clips(pkg, root / "usr/share/music/song.ogg", cache / "clips", 3.0)
+    assert [t for t, _ in made] == ["real:moodtune-test-music:song:0", "real:moodtune-test-music:song:1"]
+    for _t, path in made:
+        assert sf.info(str(path)).duration == pytest.approx(3.0, abs=1e-3)
