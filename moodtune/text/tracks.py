@@ -17,8 +17,9 @@ import gc
 import math
 import multiprocessing as mp
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,7 +160,8 @@ def annotate_tracks(
     progress: Callable[[int, int | None], None] | None = None,
     show_progress: bool = False,
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Annotate tracks in batches, across ``workers`` processes (0: every core).
+    """Annotate tracks in batches, across ``workers`` processes (0: every core): this one and
+    ``workers - 1`` forked ones.
 
     Returns the raw strengths ``(n, n_codes)`` in input order (NaN rows: no emotion found),
     each track's strongest keywords and its valence-arousal point ``(n, 2)`` (NaN without
@@ -199,16 +201,26 @@ def annotate_tracks(
             # keep the collector from touching (and so copying) the inherited dictionaries
             gc.freeze()
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+            # this process is one of the workers: it reads every workers-th batch itself while
+            # workers - 1 forked ones read the others (one fewer process copying pages of the
+            # dictionaries it touches); results are collected in input order
+            with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
                                      initargs=(analyzer.lexicon, analyzer.options)) as pool:
-                # at most 2 batches in flight per worker: memory stays bounded on big catalogs
-                pending = []
-                for batch in batches:
-                    pending.append(pool.submit(_worker_batch, batch))
-                    if len(pending) >= 2 * workers:
-                        collect(pending.pop(0).result())
-                for fut in pending:
-                    collect(fut.result())
+                pending: deque = deque()
+
+                def drain(limit: int) -> None:
+                    while pending and (len(pending) > limit or not isinstance(pending[0], Future)
+                                       or pending[0].done()):
+                        head = pending.popleft()
+                        collect(head.result() if isinstance(head, Future) else head)
+
+                for i, batch in enumerate(batches):
+                    if i % workers == 0:
+                        pending.append(annotate_batch(analyzer, batch))
+                    else:
+                        pending.append(pool.submit(_worker_batch, batch))
+                    drain(2 * workers)  # at most 2 batches in flight per worker: memory stays bounded
+                drain(0)
         finally:
             if fork:
                 gc.unfreeze()
