@@ -20,6 +20,7 @@ from PIL import Image
 
 from moodtune import registry
 from moodtune.feedback import FeedbackStore, default_url, reward_for_stress
+from moodtune.serving.catalog import Catalog
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 MODELS = ("moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face")
@@ -33,7 +34,8 @@ def svc(service_stack):
 
 @pytest.fixture(scope="module")
 def catalog(svc) -> pd.DataFrame:
-    return pd.read_parquet(svc["settings"].data_path("catalog", "catalog.parquet")).set_index("track_id")
+    """The catalog table as the service reads it (audio paths resolved under this data dir)."""
+    return Catalog.load(svc["settings"].data_path("catalog")).table
 
 
 @pytest.fixture(scope="module")
