@@ -205,7 +205,7 @@ class Moodtune:
         self.writer = EventWriter(self.store, batch_max=self.limits.log_batch_max,
                                   recommendation_sync=settings.feedback.recommendation_sync)
         self.engine = Engine(settings, self.holder, self.writer)
-        self.readings = MetricsReadings()
+        self.readings = MetricsReadings(wait_ms=self.limits.hrv_batch_wait_ms)
         self._warm_up()
         # Models, jieba's dictionary and the catalog are millions of long-lived objects: keep
         # them out of the cyclic GC, whose full passes over them stalled every request ~0.5 s.

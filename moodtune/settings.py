@@ -335,6 +335,7 @@ class ServiceSettings(Section):
     reload_interval_seconds: float = Field(ge=0)  # poll the registry's champions; 0 = never
     timeout_s: int = Field(ge=1)  # per-request timeout
     log_batch_max: int = Field(ge=1)  # recommendation events committed together (group commit)
+    hrv_batch_wait_ms: float = Field(ge=0, le=1000)  # feedback's metrics readings wait this long to be read together
     api_keys: tuple[str, ...]  # when set, /feedback and /metrics need one (X-API-Key)
     rate_limit_per_minute: int = Field(ge=0)  # writes per client per minute (per worker); 0 = off
 

@@ -111,3 +111,15 @@ def test_the_engine_keeps_a_reading_made_in_a_batch():
     assert kwargs["stress_level"] == batch["level"] and kwargs["model_versions"] == {registry.HRV: "3"}
     alone, again = engine.plan_feedback(req)  # without one, the engine reads it itself, the same way
     assert reader.calls == calls + 1 and alone == batch and again == kwargs
+
+
+def test_a_batch_waits_wait_ms_for_more_readings():
+    import time
+
+    reader, readings = Reader(), MetricsReadings(wait_ms=2000)
+    first = readings.submit(reader, metrics(0))
+    time.sleep(0.1)  # well inside the wait: the batch is still open
+    later = [readings.submit(reader, metrics(i)) for i in range(1, 6)]
+    got = [f.result(30) for f in (first, *later)]
+    assert readings.batches == 1 and readings.readings == 6 and reader.calls == 1
+    assert got == [read_hrv(reader, metrics=metrics(i)) for i in range(6)]

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -34,10 +35,16 @@ log = logging.getLogger(__name__)
 
 class MetricsReadings:
     """``submit(reader, metrics)`` -> a future of the reading (``read_hrv``'s answer);
-    ``await read(reader, metrics)`` -> the reading."""
+    ``await read(reader, metrics)`` -> the reading.
 
-    def __init__(self, batch_max: int = 256, name: str = "moodtune-hrv-readings"):
+    A batch starts with the first reading waiting and takes every reading that arrives within
+    ``wait_ms`` (up to ``batch_max``): the read costs ~5 ms whether it holds 1 row or 50, so
+    under load a few ms of waiting make the batches (and the CPU they save) several times larger
+    (``service.hrv_batch_wait_ms``; 50 clients on 2 cores, feedback: 0 ms ~500 req/s, 5 ms ~1,200)."""
+
+    def __init__(self, batch_max: int = 256, wait_ms: float = 0.0, name: str = "moodtune-hrv-readings"):
         self.batch_max = int(batch_max)
+        self.wait_s = float(wait_ms) / 1000
         self.batches = 0
         self.readings = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -58,9 +65,11 @@ class MetricsReadings:
     def _run(self) -> None:
         while True:
             jobs = [self._queue.get()]
+            deadline = time.monotonic() + self.wait_s
             while len(jobs) < self.batch_max:
                 try:
-                    jobs.append(self._queue.get_nowait())
+                    wait = deadline - time.monotonic()
+                    jobs.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
                 except queue.Empty:
                     break
             by_reader: dict[int, list] = {}
