@@ -92,7 +92,8 @@ up: install $(DAGSTER_HOME)/dagster.yaml
 	@$(BIN)/python -m bento.wait http://$(HOST):$(SERVICE_PORT)/readyz 300
 	@echo ""
 	@echo "Dagster UI:  http://$(HOST):$(DAGSTER_PORT)"
-	@echo "MLflow UI:   http://$(HOST):$(MLFLOW_PORT)"
+	@# the experiment opened on its training runs (a bare URL opens MLflow 3 on its GenAI overview)
+	@echo "MLflow UI:   http://$(HOST):$(MLFLOW_PORT)/$$($(BIN)/python -c 'from moodtune.registry import mlflow_experiment_url as u; print(u().split("/", 3)[3])')"
 	@echo "Service:     http://$(HOST):$(SERVICE_PORT)/ui  (the web page; API and OpenAPI at http://$(HOST):$(SERVICE_PORT)/)"
 	@echo "Logs in $(LOGS)/; stop with 'make down'."
 

@@ -112,3 +112,12 @@ def test_plain_metadata_becomes_dagster_metadata():
     assert isinstance(meta["n"], dg.IntMetadataValue) and isinstance(meta["ok"], dg.BoolMetadataValue)
     assert meta["nan"].value == "nan" and meta["none"].value == ""
     assert isinstance(meta["report_url"], dg.UrlMetadataValue) and isinstance(meta["table"], dg.JsonMetadataValue)
+
+
+def test_the_experiment_link_opens_the_training_runs(settings):
+    from moodtune.registry import mlflow_experiment_url
+
+    url = mlflow_experiment_url(settings)
+    experiment = registry.configure(settings).get_experiment_by_name(settings.mlflow.experiment)
+    assert url == (f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}"
+                   "?workflowType=machine_learning")

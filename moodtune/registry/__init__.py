@@ -35,6 +35,7 @@ from moodtune.registry.tracking import (
     log_metrics,
     log_params,
     log_text,
+    mlflow_experiment_url,
     mlflow_run_url,
     start_run,
     store_token,
@@ -54,7 +55,7 @@ from moodtune.registry.versions import (
 __all__ = [
     "AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "MODELS", "POLICY", "SCORE_TAG", "TEXT",
     "Candidate", "Evaluation", "GateReport", "Loaded", "PromotionDecision",
-    "champion", "champion_uri", "champion_versions", "configure", "dagster_run_url", "mlflow_run_url", "flatten", "get_alias", "how_to_build",
+    "champion", "champion_uri", "champion_versions", "configure", "dagster_run_url", "mlflow_experiment_url", "mlflow_run_url", "flatten", "get_alias", "how_to_build",
     "load", "load_dir", "load_version", "log_dataframe", "log_figure", "log_json", "log_metrics",
     "log_params", "log_text", "paired_bootstrap_ci", "promote", "register", "register_and_gate",
     "require_alias", "resolve", "start_run", "store_token", "version_score",

@@ -58,6 +58,19 @@ def dagster_run_url(run_id: str, settings: Settings | None = None) -> str:
     return f"{settings.dagster.webserver_url.rstrip('/')}/runs/{run_id}"
 
 
+# MLflow 3's UI opens an experiment on its GenAI overview (traces, tokens) unless the link
+# names the workflow: the experiment's kind tag alone does not switch a fresh browser over
+TRAINING_VIEW = "workflowType=machine_learning"
+
+
+def mlflow_experiment_url(settings: Settings | None = None) -> str:
+    """The MLflow UI's page of the project's experiment, opened on its training runs (the side
+    bar then offers Models, the registry)."""
+    settings = settings or get_settings()
+    experiment = configure(settings).get_experiment_by_name(settings.mlflow.experiment)
+    return f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}?{TRAINING_VIEW}"
+
+
 def mlflow_run_url(run_id: str, settings: Settings | None = None) -> str:
     """The MLflow UI's page of a run (``mlflow.ui_url``)."""
     settings = settings or get_settings()
