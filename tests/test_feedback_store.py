@@ -378,11 +378,14 @@ def test_concurrent_threads_lose_nothing(store):
 CHILD = textwrap.dedent(
     """
     import json, os, sys, time
+    from pathlib import Path
     from moodtune.feedback import FeedbackStore
     url, go, n, worker = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    Path(f"{go}.ready-{worker}").touch()  # imported: waiting at the gate
     while not os.path.exists(go):
         time.sleep(0.005)
-    store = FeedbackStore(url)
+    # a long busy timeout: on a loaded machine a writer may wait long for its turn (not fail)
+    store = FeedbackStore(url, busy_timeout_ms=300_000)
     rid = store.record_recommendation(
         source="upload", age=40 + worker, gender="male", mood=3, k=2,
         candidates=[{"track_id": f"w{worker}-{i}", "features": {"x": i}, "score": i, "probability": 0.5}
@@ -404,13 +407,23 @@ def test_concurrent_processes_lose_nothing(store_url, tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         for w in range(processes)
     ]
-    time.sleep(1.0)  # let every child import and wait at the gate
-    go.touch()
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=180)
-        assert child.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        deadline = time.monotonic() + 300  # imports take long on a loaded machine: wait, never race them
+        while not all((tmp_path / f"go.ready-{w}").exists() for w in range(processes)):
+            assert time.monotonic() < deadline and all(c.poll() is None for c in children), \
+                [c.communicate()[1] for c in children if c.poll() is not None]
+            time.sleep(0.05)
+        go.touch()  # all four now open the fresh database and create the schema at the same moment
+        results = []
+        for child in children:
+            out, err = child.communicate(timeout=600)
+            assert child.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
     acknowledged = [i for r in results for i in r["ids"]]
     assert len(acknowledged) == processes * per_process == len(set(acknowledged))
 
