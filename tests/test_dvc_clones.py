@@ -2,7 +2,7 @@
 
 Two real git clones of this repository in a temp dir, the project's DVC remote (``.dvc/config``:
 the folder ``moodtune-dvc-remote`` beside the clone, here shared by both), and two real stages
-(``taxonomy``, ``text``: the text stage trains, registers and gates the emotion index). The second
+(``taxonomy``, ``image``: the image stage registers and gates the face model in MLflow). The second
 clone also rebuilds both stages from scratch and must record the same hashes: stored outputs
 hold no clone path, run id or build time (``moodtune/portable.py``).
 """
@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-STAGES = ["taxonomy", "text"]
+STAGES = ["taxonomy", "image"]
 
 pytestmark = pytest.mark.slow
 
