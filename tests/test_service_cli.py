@@ -123,3 +123,89 @@ def test_terminal_errors_are_one_line_and_exit_2(svc, stack_env, capsys):
     assert "mood" in capsys.readouterr().err
     assert cli.main(["feedback", "0" * 32, ids[0], "--stress", "low"]) == 2
     assert capsys.readouterr().err.startswith("moodtune feedback: error:")
+
+
+# --- the domain commands: --json is the API's answer for the same input ---------------------------
+
+
+def _clean(captured) -> None:
+    """No library warning or coloured log line reached the terminal."""
+    for stream in (captured.out, captured.err):
+        assert "\x1b[" not in stream and "Warning" not in stream, stream[-2000:]
+
+
+def _catalog_clip(svc):
+    from moodtune.serving.catalog import Catalog
+
+    track = _ids(svc, 1, seed=0)[0]
+    return track, str(Catalog.load(svc["settings"].data_path("catalog")).audio_path(track))
+
+
+def test_analyze_audio_json_is_the_api_analysis(svc, stack_env, capsys):
+    from pathlib import Path
+
+    _, path = _catalog_clip(svc)
+    assert cli.main(["analyze-audio", path, "--json"]) == 0
+    captured = capsys.readouterr()
+    _clean(captured)
+    (line,) = captured.out.strip().splitlines()  # one JSON object per file
+    terminal = json.loads(line)
+    data = Path(path).read_bytes()
+    api = svc["client"].post("/analyze_audio", files={"file": (Path(path).name, data, "audio/flac")}).json()
+    assert terminal["genre"] == api["genre"]
+    assert terminal["model_version"] == api["model_versions"]["moodtune-audio"]
+    assert terminal["genres"] == pytest.approx(api["genres"], abs=5e-5)  # the API rounds to 4 digits
+    assert terminal["emotions"] == pytest.approx(api["emotions"], abs=5e-5)
+    assert max(terminal["emotions"], key=terminal["emotions"].get) == api["emotion"]
+
+
+def test_analyze_hrv_json_is_the_api_reading(svc, stack_env, capsys, tmp_path):
+    from moodtune.hrv.simulate import simulate_rr
+
+    rr = tmp_path / "rr.txt"
+    np.savetxt(rr, simulate_rr(0.6, 300, np.random.default_rng(4)), fmt="%.1f")
+    assert cli.main(["analyze-hrv", str(rr), "--json"]) == 0
+    captured = capsys.readouterr()
+    _clean(captured)
+    (line,) = captured.out.strip().splitlines()  # one JSON object per row: an RR file is one row
+    terminal = json.loads(line)
+    api = svc["client"].post("/analyze_hrv", files={"file": ("rr.txt", rr.read_bytes(), "text/plain")}).json()
+    assert terminal["level"] == api["level"]
+    assert {lvl: terminal[f"p_{lvl}"] for lvl in ("low", "medium", "high")} == \
+        pytest.approx(api["probabilities"], abs=1e-6)
+    assert {m: terminal[m] for m in api["metrics"]} == pytest.approx(api["metrics"], abs=1e-6)
+    assert terminal["n_intervals"] == api["recording"]["n_intervals"]
+
+
+def test_recommend_text_json_is_the_api_answer(svc, stack_env, capsys):
+    text = "想念你，好难过，心里很伤心"
+    assert cli.main(["recommend-text", text, "-k", "5", "--json"]) == 0
+    captured = capsys.readouterr()
+    _clean(captured)
+    terminal = json.loads(captured.out)
+    api = svc["client"].post("/recommend_text", json={"text": text, "k": 5}).json()
+    for key in ("emotion", "granularity", "top_emotions", "keywords", "negated", "valence_arousal", "model_versions"):
+        assert terminal[key] == api[key], key
+    fields = ("rank", "track_id", "name", "artists", "distance")
+    assert terminal["tracks"] == [{k: t[k] for k in fields} for t in api["tracks"]]
+    assert len(terminal["tracks"]) == 5 and terminal["top_emotions"][0]["code"] == "sorrow"
+
+
+def test_analyze_image_json_is_the_api_reading_of_the_photo(svc, stack_env, capsys, tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    assert cli.main(["analyze-image", str(photo), "--json"]) == 0
+    captured = capsys.readouterr()
+    _clean(captured)
+    terminal = json.loads(captured.out)
+    api = svc["client"].post("/recommend_image", files={"image": ("astronaut.jpg", photo.read_bytes(), "image/jpeg")},
+                             data={"k": "3"}).json()
+    assert (terminal["width"], terminal["height"]) == (api["width"], api["height"])
+    assert len(terminal["faces"]) == len(api["faces"]) == 1
+    assert terminal["faces"][0]["box"] == api["faces"][0]["box"] and terminal["faces"][0]["top"] == "happy"
+    assert terminal["faces"][0]["expressions"] == pytest.approx(api["faces"][0]["expressions"], abs=1e-6)
+    assert terminal["emotion"] == pytest.approx(api["emotion"], abs=1e-6)
+    assert terminal["model_version"] == api["model_versions"]["moodtune-face"]

@@ -7,7 +7,7 @@ import json
 import sys
 
 from moodtune import registry
-from moodtune.cli import command
+from moodtune.cli import command, loading
 from moodtune.errors import InvalidAudio
 
 
@@ -23,7 +23,8 @@ def analyze_audio(args: argparse.Namespace) -> int:
     from moodtune.emotions import GEMS6, GENRES
     from moodtune.settings import get_settings
 
-    model = registry.load(registry.AUDIO, args.alias, get_settings())
+    with loading("loading the audio model"):
+        model = registry.load(registry.AUDIO, args.alias, get_settings())
     failures = 0
     for path in args.files:
         try:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from moodtune import registry
-from moodtune.cli import command
+from moodtune.cli import command, loading
 from moodtune.errors import InvalidHRV
 
 
@@ -36,7 +36,8 @@ def analyze_hrv(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             raise InvalidHRV(f"{path} is not a file; give RR intervals (ms, one per line), an ECG/PPG CSV or a "
                              "metrics CSV")
-    reader = registry.load(registry.HRV, args.alias, get_settings())
+    with loading("loading the HRV model"):
+        reader = registry.load(registry.HRV, args.alias, get_settings())
     result = reader.read(args.file, baseline=args.baseline, sampling_rate=args.sampling_rate)
     if args.json:
         for row in result.to_dict("records"):

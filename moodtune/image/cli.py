@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from moodtune import registry
-from moodtune.cli import command
+from moodtune.cli import command, loading
 from moodtune.errors import InvalidImage
 
 
@@ -31,8 +31,9 @@ def analyze_image(args: argparse.Namespace) -> int:
     if path.stat().st_size > settings.image.max_bytes:
         raise InvalidImage(f"{path} is {path.stat().st_size / 1e6:.1f} MB, over the "
                            f"{settings.image.max_bytes / 1e6:.1f} MB limit (image.max_bytes)")
-    model = (FaceEmotionModel.from_package(settings) if args.model == "package"
-             else registry.load(registry.FACE, args.model, settings))
+    with loading("loading the face model"):
+        model = (FaceEmotionModel.from_package(settings) if args.model == "package"
+                 else registry.load(registry.FACE, args.model, settings))
     result = emotion_of(path.read_bytes(), model, settings=settings)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
