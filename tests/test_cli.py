@@ -77,3 +77,24 @@ def test_first_pick_in_words(p, words):
 def test_match_is_the_score_on_0_to_100_within_the_playlist():
     assert [match_percent(s, -2.0, 0.5) for s in (0.5, -2.0, -0.75)] == [100, 0, 50]
     assert match_percent(1.0, 1.0, 1.0) == 100  # one song, or all equal
+
+
+def test_loading_shows_a_spinner_on_a_terminal_only(monkeypatch):
+    import io
+    import sys
+    import time
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli.loading("loading the audio model"):
+        time.sleep(0.3)
+    assert "loading the audio model…" in terminal.getvalue()
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    with cli.loading("loading the audio model"):
+        time.sleep(0.1)
+    assert pipe.getvalue() == ""  # piped or --json: nothing but the answer
