@@ -190,3 +190,25 @@ def test_retraining_reads_rewards_against_the_stored_baseline(reader, store, set
     # with no baseline anywhere retraining loads no HRV model and changes nothing
     no_rest = rows[rows["id"] != with_rest.id]
     assert reread_with_champion(no_rest, settings) is no_rest
+
+
+@pytest.mark.slow
+def test_retraining_reads_with_the_registered_hrv_champion(policy_stack):
+    """The retraining asset's reading (``reread_with_champion``) on the built stack: the HRV
+    champion from the registry reads the rows that carry a baseline, against it."""
+    s = policy_stack["settings"]
+    store = policy_stack["resources"]["feedback"].store()
+    start = store.latest_feedback_id()
+    subject = simulate_subject(np.random.default_rng(31))
+    rest = metrics(simulate_rr(0.0, 240, np.random.default_rng(32), subject))
+    now = metrics(simulate_rr(1.0, 240, np.random.default_rng(33), subject))
+    rec = _recommend(store)
+    row = store.record_feedback(rec, "t0", "low", metrics=now, baseline=rest)
+    lines: list[str] = []
+    out = reread_with_champion(store.feedback_since(start), s, log=lines.append).set_index("id")
+    champion = registry.load_version(registry.HRV, None, s)
+    expected = champion.obj.read(now, baseline=rest)
+    assert out.loc[row.id, "reread"] and out.loc[row.id, "stress_level"] == expected.loc[0, "level"]
+    assert out.loc[row.id, "p_low"] == pytest.approx(expected.loc[0, "p_low"], abs=1e-9)
+    assert out.loc[row.id, "reward"] == s.feedback.reward.model_dump()[expected.loc[0, "level"]]
+    assert lines and f"{registry.HRV} v{champion.version}" in lines[0]
