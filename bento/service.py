@@ -13,10 +13,11 @@ fields) as the whole body, uploads become bytes (:mod:`bento.uploads`), domain e
 ``{"error": ..., "type": ...}`` with the error's status code, and answers are ready JSON.
 
 Start-up (``bentoml serve`` loads this module in the arbiter and in each worker): the patches
-of BentoML's internals are applied (:func:`bento.patches.apply`, failing loudly), the settings
-are read once (:func:`startup_settings`) for what BentoML needs when the class is declared
-(workers, timeout, the request models' bounds, the body limit); each worker's instance reads
-them again in ``__init__``.
+of BentoML's internals are applied (:func:`bento.patches.apply`, failing loudly), and the
+settings are read once, into :data:`SETTINGS` (:func:`declaration_settings`): BentoML takes the
+workers, the timeout, the request models' bounds (they are the OpenAPI) and the middlewares'
+limits when the class is declared, so they cannot wait for ``__init__``; the instance uses the
+same object, so the declaration and the endpoints never disagree.
 
 Endpoints (POST, JSON or multipart; OpenAPI at ``/docs.json``, try-it page at ``/``):
 ``recommend``, ``recommend_text``, ``recommend_image``, ``analyze_audio``, ``analyze_hrv``,
@@ -58,15 +59,18 @@ PATCHED = patches.apply()  # before BentoML builds anything; raises PatchError w
 CATALOG_MODEL = "moodtune-catalog"
 
 
-@functools.cache
-def startup_settings():
-    """The settings, read once when ``bentoml serve`` loads this module."""
+def declaration_settings():
+    """The one read of the settings for this module: what the class declaration, the request
+    models and the middlewares take at import, and what the instance uses. ``bentoml serve``
+    imports this module in the arbiter and in each worker, each reading the same params.yaml
+    and ``MOODTUNE_*`` environment (``get_settings`` caches it per process)."""
     from moodtune.settings import get_settings
 
     return get_settings()
 
 
-LIMITS = startup_settings().service
+SETTINGS = declaration_settings()
+LIMITS = SETTINGS.service
 REQUESTS = request_models(LIMITS)
 
 
@@ -149,7 +153,7 @@ def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str
         champion = None
         if name != CATALOG_MODEL:
             try:
-                champion = registry.champion(name, settings or startup_settings())
+                champion = registry.champion(name, settings or SETTINGS)
             except Exception:  # the registry itself may be unreachable
                 champion = None
         if champion is not None:
@@ -194,11 +198,10 @@ class Moodtune:
         from moodtune.feedback import open_store
         from moodtune.serving.eventlog import EventWriter
         from moodtune.serving.models import ModelHolder
-        from moodtune.settings import get_settings
 
         die_with_parent()  # a worker never outlives the arbiter that supervises it
         torch.set_num_threads(1)  # small networks; leave the cores to concurrent requests
-        self.settings = settings = get_settings()
+        self.settings = settings = SETTINGS  # the declaration's (declaration_settings)
         self.limits = settings.service
         self.holder = ModelHolder(self._load_bento_models())
         self.store = open_store(settings=settings)
@@ -369,7 +372,7 @@ Moodtune.add_asgi_middleware(ApiDocs, service=Moodtune, version=moodtune.__versi
 def check_models_present(settings=None) -> None:
     """Every referenced model must be in the BentoML store (checked when this module is loaded,
     before BentoML resolves the references): otherwise stop with what to build or import."""
-    settings = settings or startup_settings()
+    settings = settings or SETTINGS
     names = set(settings.service.bento_models)
     missing = []
     for name, attr in Moodtune.inner.REFS.items():
