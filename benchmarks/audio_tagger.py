@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         ref = reference(paths)
         t_ref = time.perf_counter() - t0
 
-        config = tagger.TaggerConfig.default(threads=a.threads, workers=1)
+        config = tagger.TaggerConfig.default(threads=a.threads, workers=1, patches_per_clip=0)
         t0 = time.perf_counter()
         ours = tagger.tag_batch(paths, config).features.loc[list(paths)].to_numpy()
         t_ours = time.perf_counter() - t0
