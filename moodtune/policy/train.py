@@ -70,16 +70,21 @@ def train_a2c(
 
 def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, seed: int):
     """The candidate-aware A2C on the listening session (training listeners); with
-    ``policy.warm_start: oracle`` its actor first imitates the planning oracle."""
+    ``policy.warm_start: oracle`` its actor first imitates the planning oracle from the
+    observations (behaviour cloning), then A2C fine-tunes it at ``warm_start_a2c_lr``. A
+    policy trained for 0 steps gets no warm start."""
     torch.set_num_threads(1)
     vec = make_vec_env(make_session_env(spec, p), n_envs=p.n_envs, seed=seed)
     hyper = dict(p.a2c)
+    warm = p.warm_start == "oracle" and timesteps > 0
+    if warm:  # a small rate: A2C's noisy updates at the from-scratch rate undo the imitation (docs/policy.md)
+        hyper["learning_rate"] = p.warm_start_a2c_lr
     if p.a2c_lr_decay:  # linear to 0 over the run: the last updates settle the policy instead of moving it
         start = float(hyper.pop("learning_rate", 7e-4))
         hyper["learning_rate"] = lambda remaining: start * remaining
     model = A2C(CandidatePolicy, vec, seed=seed, verbose=0, device="cpu", **hyper,
                 policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden})
-    if p.warm_start == "oracle" and timesteps > 0:
+    if warm:
         behaviour_cloning(model, spec, p, seed)
     return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
 
