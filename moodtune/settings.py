@@ -313,7 +313,6 @@ class PolicySettings(Section):
     warm_start_epochs: int
     warm_start_lr: float
     warm_start_a2c_lr: float  # A2C's starting learning rate after a warm start (decays as a2c_lr_decay says)
-    warm_start_a2c_lr: float  # A2C's starting learning rate after a warm start (decays as a2c_lr_decay says)
 
 
 class ServiceSettings(Section):
