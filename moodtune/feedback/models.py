@@ -24,12 +24,28 @@ from pydantic import (
 from moodtune.errors import InvalidFeedback
 from moodtune.feedback.schema import FEEDBACK_SOURCES, HRV_METRICS, RECOMMENDATION_SOURCES
 from moodtune.fields import Age, ClientKey, Gender, Mood, RecommendationId, StressLevel, TrackId, describe
+from moodtune.hrv.constants import LEVELS
 
 CANDIDATE_KEYS = ("track_id", "features", "score", "probability")
 # Metric names accepted case-insensitively, plus seed A's name for SDRR.
 METRIC_NAMES = {name.lower(): name for name in HRV_METRICS} | {"sdnn": "SDRR"}
 _PROBABILITY_NAMES = {"low": "p_low", "medium": "p_medium", "high": "p_high",
                       "p_low": "p_low", "p_medium": "p_medium", "p_high": "p_high"}
+
+
+def one_of(what: str, choices: tuple[str, ...], optional: bool = False):
+    """A before-validator: the value, stripped and lower-cased, must be one of ``choices``
+    (``None`` passes when ``optional``); the message names ``what`` and the choices."""
+
+    def check(cls, value: Any) -> Any:
+        if value is None and optional:
+            return None
+        name = value.strip().lower() if isinstance(value, str) else value
+        if name not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
+        return name
+
+    return classmethod(check)
 
 
 class Record(BaseModel):
@@ -135,13 +151,7 @@ class RecommendationEvent(Record):
     def candidates_json(self) -> str | None:
         return self._candidates_json
 
-    @field_validator("source", mode="before")
-    @classmethod
-    def _source(cls, value: Any) -> Any:
-        name = value.strip().lower() if isinstance(value, str) else value
-        if name not in RECOMMENDATION_SOURCES:
-            raise ValueError(f"source must be one of {', '.join(RECOMMENDATION_SOURCES)}; got {value!r}")
-        return name
+    _source = field_validator("source", mode="before")(one_of("source", RECOMMENDATION_SOURCES))
 
     @field_validator("candidates", mode="before")
     @classmethod
@@ -212,25 +222,8 @@ class FeedbackInput(Record):
 
     _versions = field_validator("model_versions", mode="before")(RecommendationEvent._versions.__func__)
 
-    @field_validator("stress_level", mode="before")
-    @classmethod
-    def _level(cls, value: Any) -> Any:
-        from moodtune.feedback.reward import STRESS_LEVELS
-
-        name = value.strip().lower() if isinstance(value, str) else value
-        if name not in STRESS_LEVELS:
-            raise ValueError(f"stress level must be one of {', '.join(STRESS_LEVELS)}; got {value!r}")
-        return name
-
-    @field_validator("source", mode="before")
-    @classmethod
-    def _source(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        name = value.strip().lower() if isinstance(value, str) else value
-        if name not in FEEDBACK_SOURCES:
-            raise ValueError(f"feedback source must be one of {', '.join(FEEDBACK_SOURCES)}; got {value!r}")
-        return name
+    _level = field_validator("stress_level", mode="before")(one_of("stress level", LEVELS))
+    _source = field_validator("source", mode="before")(one_of("feedback source", FEEDBACK_SOURCES, optional=True))
 
     @field_validator("reward", mode="before")
     @classmethod
