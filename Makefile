@@ -113,9 +113,10 @@ down-server:
 test-server: install system-deps
 	$(BIN)/pytest -m server
 
-# the whole suite (what CI runs) / the in-process tier: no server, no training, no browser
+# the whole suite (what CI runs; two xdist workers, the tests on the trained stack in one of them,
+# tests/conftest.py) / the in-process tier: no server, no training, no browser
 test: install
-	$(BIN)/pytest -m "not server"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not server"
 
 test-fast: install
 	$(BIN)/pytest -n 2 -m "not slow and not service and not browser"

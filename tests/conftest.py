@@ -202,10 +202,13 @@ def service_stack(policy_stack, tmp_path_factory):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """A test on the trained stack is slow; one on the running service is also a service test
-    (so ``-m "not slow and not service"`` leaves them out whatever their file says)."""
+    (so ``-m "not slow and not service"`` leaves them out whatever their file says). Under
+    pytest-xdist (``--dist loadgroup``, ``make test``) every test on the stack runs in one worker,
+    so the stack is built once, and the other worker takes the rest."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & {"policy_stack", "service_stack", "_built_stack"}:
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("stack"))
         if "service_stack" in names:
             item.add_marker(pytest.mark.service)
