@@ -11,12 +11,11 @@ listening session they change as the mood changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from moodtune.emotions import GEMS6, GENRES
+from moodtune.settings import PolicySettings
 
 AGE_GROUPS: tuple[tuple[int, int, str], ...] = (
     (0, 19, "<20"),
@@ -57,17 +56,9 @@ def emotion_taste(mood: float) -> np.ndarray:
     return np.array([(1 - t) * _SAD_TASTE[e] + t * _HAPPY_TASTE[e] for e in GEMS6])
 
 
-@dataclass(frozen=True)
-class ListenerParams:
-    """Numbers of the simulator; built from ``params.yaml`` ``policy:`` by
-    ``moodtune.policy.pipeline.listener_params`` (no defaults here: one source of numbers)."""
-
-    taste_noise: float
-    song_noise: float
-    like_threshold: float
-    neutral_utility: float
-    sensitivity: tuple[float, float]
-    mood_gain: float
+# The simulator's numbers are ``params.yaml``'s ``policy:`` section itself (taste_noise,
+# song_noise, like_threshold, neutral_utility, sensitivity, mood_gain): no second copy.
+ListenerParams = PolicySettings
 
 
 def simulate_listeners(n: int, rng: np.random.Generator, params: ListenerParams) -> pd.DataFrame:

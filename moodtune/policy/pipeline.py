@@ -37,18 +37,11 @@ from moodtune.policy.response import ResponseBank
 from moodtune.settings import PolicySettings
 
 
-def listener_params(p: PolicySettings) -> ListenerParams:
-    return ListenerParams(
-        taste_noise=p.taste_noise, song_noise=p.song_noise, like_threshold=p.like_threshold,
-        neutral_utility=p.neutral_utility, sensitivity=tuple(p.sensitivity), mood_gain=p.mood_gain,
-    )
-
-
 def simulated_listener_ratings(truth: pd.DataFrame, p: PolicySettings, seed: int) -> dict[str, pd.DataFrame]:
     """Simulated listeners (with their hidden parameters and split) and their ratings."""
     rng = np.random.default_rng(seed)
-    listeners = split_listeners(simulate_listeners(p.n_listeners, rng, listener_params(p)), p.test_share, rng)
-    ratings = simulate_ratings(listeners, TasteModel(truth, listener_params(p)))
+    listeners = split_listeners(simulate_listeners(p.n_listeners, rng, p), p.test_share, rng)
+    ratings = simulate_ratings(listeners, TasteModel(truth, p))
     ratings = ratings.merge(listeners[["listener_id", "split"]], on="listener_id")
     return {"listeners": listeners, "ratings": ratings}
 
@@ -123,7 +116,7 @@ def build_env_spec(truth: pd.DataFrame, predicted: pd.DataFrame, listeners: pd.D
     features = predicted.loc[ids, list(SONG_COLUMNS)].to_numpy(dtype=float)
     if p.dynamics not in ("iso", "taste"):
         raise InvalidInput(f"policy.dynamics must be 'iso' or 'taste', got {p.dynamics!r}")
-    return EnvSpec(ids, features, truth_aligned, listeners, bank, dict(rewards), listener_params(p), model_versions,
+    return EnvSpec(ids, features, truth_aligned, listeners, bank, dict(rewards), p, model_versions,
                    iso_params(p) if p.dynamics == "iso" else None, p.iso_point_seed, p.iso_point_jitter)
 
 
