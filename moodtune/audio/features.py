@@ -29,7 +29,7 @@ import scipy.fft
 
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.errors import InvalidAudio
-from moodtune.settings import FromSettings
+from moodtune.settings import AudioFeatureSettings, FromSettings, get_settings
 
 FEATURE_VERSION = 2
 # the tempogram's autocorrelation window (librosa's tempo estimate uses 8 s)
@@ -38,39 +38,48 @@ TEMPOGRAM_SECONDS = 8.0
 TEMPO_BANDS: tuple[float, ...] = (30, 50, 70, 90, 110, 130, 160, 200, 300)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FeatureConfig(FromSettings):
-    """Everything that changes the features of a clip (and therefore its cache key). The
-    numbers live in ``audio.features`` of params.yaml: build it with :meth:`from_settings`
-    or ``default(**changes)``."""
+    """Everything that changes the features of a clip (and therefore its cache key): the
+    decoder's limits and ``audio.features`` of params.yaml, whose numbers read as attributes
+    (``config.n_fft``; ``n_jobs`` is how, not what, and stays out of the key). Build it with
+    :meth:`from_settings` or ``default()``."""
 
     limits: DecodeLimits
-    preemphasis: float
-    n_fft: int
-    hop_length: int
-    n_mels: int
-    n_mfcc: int
-    logmel_bands: int
-    silence_top_db: float
+    spectral: AudioFeatureSettings
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "spectral":  # pickling, copying, a half-built object
+            raise AttributeError(name)
+        return getattr(self.spectral, name)
 
     @classmethod
     def from_settings(cls, settings) -> FeatureConfig:
-        f = settings.audio.features
-        return cls(
-            limits=DecodeLimits.from_settings(settings),
-            preemphasis=f.preemphasis, n_fft=f.n_fft, hop_length=f.hop_length, n_mels=f.n_mels,
-            n_mfcc=f.n_mfcc, logmel_bands=f.logmel_bands, silence_top_db=f.silence_top_db,
-        )
+        return cls(limits=DecodeLimits.from_settings(settings), spectral=settings.audio.features)
+
+    @classmethod
+    def default(cls, **changes) -> FeatureConfig:
+        """The project's configuration with some numbers changed (``default(n_mfcc=13)``)."""
+        c = cls.from_settings(get_settings())
+        limits = changes.pop("limits", c.limits)
+        return cls(limits=limits, spectral=AudioFeatureSettings(**{**c.spectral.model_dump(), **changes}))
 
     @classmethod
     def from_dict(cls, data: Mapping) -> FeatureConfig:
         data = dict(data)
         data.pop("version", None)
         limits = DecodeLimits(**data.pop("limits"))
-        return cls(limits=limits, **data)
+        return cls(limits=limits, spectral=AudioFeatureSettings(n_jobs=1, **data))
 
     def as_dict(self) -> dict:
-        return {"version": FEATURE_VERSION, **asdict(self)}
+        return {"version": FEATURE_VERSION, "limits": asdict(self.limits),
+                **self.spectral.model_dump(exclude={"n_jobs"})}
+
+    def __eq__(self, other: object) -> bool:  # what changes the features; not n_jobs
+        return isinstance(other, FeatureConfig) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
     @property
     def key(self) -> str:
