@@ -16,6 +16,17 @@ STATE_COLUMNS: tuple[str, ...] = SONG_COLUMNS + LISTENER_COLUMNS
 N_STATE = len(STATE_COLUMNS)  # 17
 GENDERS = {"female": 0, "f": 0, "0": 0, "male": 1, "m": 1, "1": 1}
 
+def _bounded(value, name: str, kind: str, low: float, high: float, between: str) -> float:
+    """``value`` as a finite float in [low, high]; :class:`InvalidInput` saying what to give."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name} must be {kind}, got {value!r}") from None
+    if not np.isfinite(v) or not low <= v <= high:
+        raise InvalidInput(f"{name} must be between {between}, got {value!r}")
+    return v
+
+
 STATE_LOW = np.array([0.0] * 10 + [0.0, 1.0] + [0.0] * 5, dtype=np.float32)
 STATE_HIGH = np.array([1.0] * 10 + [1.0, 5.0] + [1.0] * 5, dtype=np.float32)
 
@@ -31,21 +42,11 @@ class ListenerContext:
     @classmethod
     def parse(cls, age, gender, mood) -> ListenerContext:
         """Validate raw input; errors say what to fix."""
-        try:
-            age_v = float(age)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"age must be a number of years, got {age!r}") from None
-        if not np.isfinite(age_v) or not 5 <= age_v <= 120:
-            raise InvalidInput(f"age must be between 5 and 120 years, got {age!r}")
+        age_v = _bounded(age, "age", "a number of years", 5, 120, "5 and 120 years")
         g = GENDERS.get(str(gender).strip().lower())
         if g is None:
             raise InvalidInput(f"gender must be 'female' or 'male' (or 0/1), got {gender!r}")
-        try:
-            mood_v = float(mood)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"mood must be a number from 1 (sad) to 5 (happy), got {mood!r}") from None
-        if not np.isfinite(mood_v) or not 1 <= mood_v <= 5:
-            raise InvalidInput(f"mood must be between 1 (sad) and 5 (happy), got {mood!r}")
+        mood_v = _bounded(mood, "mood", "a number from 1 (sad) to 5 (happy)", 1, 5, "1 (sad) and 5 (happy)")
         return cls(int(age_v), g, mood_v)
 
     def vector(self) -> np.ndarray:
