@@ -212,3 +212,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("stack"))
         if "service_stack" in names:
             item.add_marker(pytest.mark.service)
+
+
+# The web page in headless Chromium (Debian's chromium, driven by playwright), for the browser
+# tests on a module's service (tests/test_service_browser.py, tests/test_hrv_browser.py).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def page(service_stack):
+    """A browser page on the module's service; fails on any JavaScript error the page raised."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("chromium is missing: run `make system-deps` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(base_url=service_stack["url"])
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+        assert not errors, f"JavaScript errors on the page: {errors}"
+        context.close()
+        browser.close()

@@ -7,7 +7,6 @@ and a signal longer than ``service.max_hrv_signal_seconds`` is refused with a me
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import httpx
@@ -18,29 +17,7 @@ from moodtune.feedback import FeedbackStore, default_url
 from moodtune.hrv import metrics
 
 pytestmark = [pytest.mark.browser, pytest.mark.service, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / ".logs" / "browser"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def page(service_stack):
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("chromium is missing: run `make system-deps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(base_url=service_stack["url"])
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        assert not errors, f"JavaScript errors on the page: {errors}"
-        context.close()
-        browser.close()
 
 
 def _recordings(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:

@@ -5,7 +5,6 @@ that the feedback row landed in the database."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,30 +14,8 @@ import pytest
 from moodtune.feedback import FeedbackStore, default_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.service, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / ".logs" / "browser"  # screenshots kept as test artifacts
 CJK = re.compile(r"[\u4e00-\u9fff]")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def page(service_stack):
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("chromium is missing: run `make system-deps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(base_url=service_stack["url"])
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        assert not errors, f"JavaScript errors on the page: {errors}"
-        context.close()
-        browser.close()
 
 
 def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_stack, tmp_path):
