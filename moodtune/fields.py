@@ -50,6 +50,23 @@ RecommendationId = Annotated[str, BeforeValidator(_strip), Field(
     strict=True, min_length=1, max_length=200, description="the recommendation_id a recommend call returned")]
 
 
+def bounds(kind: Any) -> tuple[float, float]:
+    """The ``ge``/``le`` bounds of an annotated number type (``bounds(Age) == (5, 120)``), for
+    code that checks the same rule outside a pydantic model."""
+    import annotated_types
+
+    low = high = None
+    for meta in get_args(kind)[1:]:
+        for m in getattr(meta, "metadata", ()):
+            if isinstance(m, annotated_types.Ge):
+                low = m.ge
+            elif isinstance(m, annotated_types.Le):
+                high = m.le
+    if low is None or high is None:
+        raise TypeError(f"{kind} has no ge/le bounds")
+    return low, high
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"

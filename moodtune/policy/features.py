@@ -8,6 +8,7 @@ import numpy as np
 
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput
+from moodtune.fields import Age, Mood, bounds
 from moodtune.policy.listeners import AGE_GROUPS, age_group
 
 SONG_COLUMNS: tuple[str, ...] = tuple(GEMS6) + tuple(GENRES)
@@ -42,11 +43,13 @@ class ListenerContext:
     @classmethod
     def parse(cls, age, gender, mood) -> ListenerContext:
         """Validate raw input; errors say what to fix."""
-        age_v = _bounded(age, "age", "a number of years", 5, 120, "5 and 120 years")
+        lo, hi = bounds(Age)  # the request models' and the store's rule (moodtune.fields)
+        age_v = _bounded(age, "age", "a number of years", lo, hi, f"{lo} and {hi} years")
         g = GENDERS.get(str(gender).strip().lower())
         if g is None:
             raise InvalidInput(f"gender must be 'female' or 'male' (or 0/1), got {gender!r}")
-        mood_v = _bounded(mood, "mood", "a number from 1 (sad) to 5 (happy)", 1, 5, "1 (sad) and 5 (happy)")
+        lo, hi = bounds(Mood)
+        mood_v = _bounded(mood, "mood", f"a number from {lo} (sad) to {hi} (happy)", lo, hi, f"{lo} (sad) and {hi} (happy)")
         return cls(int(age_v), g, mood_v)
 
     def vector(self) -> np.ndarray:
