@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import gymnasium as gym
@@ -127,35 +129,74 @@ def behaviour_cloning(model: A2C, spec: EnvSpec, p: PolicySettings, seed: int) -
         return float((actor.forward_actor(x_t).argmax(1) == y_t).float().mean())
 
 
+def side_by_side(fn: Callable, jobs: list, workers: int) -> list:
+    """``[fn(job) for job in jobs]`` in up to ``workers`` processes, results in order. Spawned,
+    not forked: a fresh interpreter, never a copy of one whose torch or OpenMP threads run."""
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        return [fn(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float]:
+    """One policy of :func:`train_policies`, in a worker process or this one: train it, save it
+    to ``path``; returns its learning curve's points and the CPU seconds it took."""
+    kind, spec, p, timesteps, seed, path = job
+    cpu = time.process_time()
+    if kind == "bandit":
+        world = spec.world("train")
+        model, curve = train_a2c(lambda: SeedBanditEnv(world, p.seed_episode_length), timesteps=timesteps,
+                                 seed=seed, n_envs=p.n_envs)
+    else:
+        model, curve = train_session_policy(spec, p, timesteps=timesteps, seed=seed)
+    model.save(path)
+    return curve.points, time.process_time() - cpu
+
+
 def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
     """Train the session policy once per seed (and per seed of ``compare_seeds`` under each of
-    ``compare_dynamics``) and seed A's bandit policy once; save them. Records the time taken."""
+    ``compare_dynamics``) and seed A's bandit policy once; save them. The policies train side by
+    side in ``policy.workers`` processes (each single-threaded and seeded, so the result
+    does not depend on how many). Records the wall time and the CPU time of the session seeds
+    (``train_*``) and of everything (``total_train_*``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     timesteps = p.timesteps if timesteps is None else timesteps
     started, cpu = time.perf_counter(), time.process_time()
     result = {"session": {}, "compare": {}, "curves": {}, "timesteps": timesteps}
-    runs = [(p.dynamics, seed, spec) for seed in p.seeds]
-    runs += [(d, seed, spec.with_dynamics(d, p)) for d in p.compare_dynamics if d != p.dynamics for seed in p.compare_seeds]
-    for dynamics, seed, env_spec in runs:
-        model, curve = train_session_policy(env_spec, p, timesteps=timesteps, seed=seed)
-        main = dynamics == p.dynamics
-        path = out_dir / (f"session_seed{seed}.zip" if main else f"session_{dynamics}_seed{seed}.zip")
-        model.save(path)
-        (result["session"] if main else result["compare"].setdefault(dynamics, {}))[seed] = str(path)
-        result["curves"][f"session_seed{seed}" if main else f"session_{dynamics}_seed{seed}"] = curve.smoothed()
-        if main and seed == p.seeds[-1]:
-            result["train_seconds"] = time.perf_counter() - started
-            result["train_cpu_seconds"] = time.process_time() - cpu
-    world = spec.world("train")
-    bandit, curve = train_a2c(lambda: SeedBanditEnv(world, p.seed_episode_length), timesteps=p.seed_timesteps,
-                              seed=p.seeds[0], n_envs=p.n_envs)
-    path = out_dir / "seed_bandit.zip"
-    bandit.save(path)
-    result["seed_bandit"] = str(path)
-    result["curves"]["seed_bandit"] = curve.smoothed()
-    # Seed A's score: mean reward per step over the last episodes of training.
-    tail = [r for _, r in curve.points[-50:]]
-    result["seed_score"] = float(np.mean(tail) / p.seed_episode_length) if tail else float("nan")
-    result["total_train_seconds"] = time.perf_counter() - started
-    result["total_train_cpu_seconds"] = time.process_time() - cpu
+    jobs, names = [], []
+    for seed in p.seeds:
+        jobs.append(("session", spec, p, timesteps, seed, str(out_dir / f"session_seed{seed}.zip")))
+        names.append((None, seed, f"session_seed{seed}"))
+    for d in p.compare_dynamics:
+        if d == p.dynamics:
+            continue
+        compare = spec.with_dynamics(d, p)
+        for seed in p.compare_seeds:
+            jobs.append(("session", compare, p, timesteps, seed, str(out_dir / f"session_{d}_seed{seed}.zip")))
+            names.append((d, seed, f"session_{d}_seed{seed}"))
+    jobs.append(("bandit", spec, p, p.seed_timesteps, p.seeds[0], str(out_dir / "seed_bandit.zip")))
+    names.append(("bandit", p.seeds[0], "seed_bandit"))
+    done = side_by_side(_train_job, jobs, p.workers)
+    workers = min(p.workers, len(jobs))
+    session_cpu = 0.0
+    for (dynamics, seed, name), job, (points, job_cpu) in zip(names, jobs, done, strict=True):
+        curve = LearningCurve()
+        curve.points = points
+        result["curves"][name] = curve.smoothed()
+        if dynamics == "bandit":
+            result["seed_bandit"] = job[-1]
+            # Seed A's score: mean reward per step over the last episodes of training.
+            tail = [r for _, r in points[-50:]]
+            result["seed_score"] = float(np.mean(tail) / p.seed_episode_length) if tail else float("nan")
+        elif dynamics is None:
+            result["session"][seed] = job[-1]
+            session_cpu += job_cpu
+        else:
+            result["compare"].setdefault(dynamics, {})[seed] = job[-1]
+    wall = time.perf_counter() - started
+    result["train_seconds"] = wall  # the session seeds trained beside the rest: the whole run's wall time
+    result["train_cpu_seconds"] = session_cpu
+    result["total_train_seconds"] = wall
+    result["total_train_cpu_seconds"] = time.process_time() - cpu + sum(c for _, c in done) * (workers > 1)
     return result
