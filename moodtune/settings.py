@@ -282,7 +282,7 @@ class PolicySettings(Section):
     timesteps: int
     seed_timesteps: int
     n_envs: int
-    workers: int = Field(ge=1)  # processes that train and evaluate the seeds' policies side by side
+    workers: int = Field(ge=1)  # processes that train the seeds' policies side by side
     seeds: tuple[int, ...]
     a2c: dict[str, float | int]
     temperature: float
