@@ -71,7 +71,7 @@ build: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python scripts/build.py
 
 rebuild: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dvc repro --force
+	PYTHONHASHSEED=0 $(BIN)/dvc repro --force  # the hash seed make build sets too (scripts/build.py)
 
 # DVC's stored outputs to / from the default remote (.dvc/config: the folder moodtune-dvc-remote
 # beside the clone; another with `dvc remote modify --local local url s3://bucket/path`)

@@ -83,8 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry:
         return 0
     started = time.perf_counter()
+    # A fixed hash seed: a set pickled inside a stored output (recommendation_env) is written in
+    # the order of its string hashes, so with Python's per-process random seed the same content
+    # gives other bytes each run, and DVC would see a changed output. Every step process and
+    # worker inherits it.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     run = subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m", "definitions", "--select", select],
-                         cwd=ROOT, env=os.environ.copy())
+                         cwd=ROOT, env=env)
     if run.returncode != 0:
         print("build: the Dagster run failed; dvc.lock is unchanged (see the run in the Dagster UI "
               "or the log above), fix it and run `make build` again", file=sys.stderr)
