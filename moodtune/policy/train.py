@@ -133,7 +133,7 @@ def side_by_side(fn: Callable, jobs: list, workers: int) -> list:
     """``[fn(job) for job in jobs]`` in up to ``workers`` processes, results in order. Spawned,
     not forked: a fresh interpreter, never a copy of one whose torch or OpenMP threads run."""
     workers = min(workers, len(jobs))
-    if workers <= 1:
+    if workers <= 1 or multiprocessing.current_process().daemon:  # a Celery worker's task process may not fork
         return [fn(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(fn, jobs))

@@ -189,7 +189,7 @@ def annotate_tracks(
         if progress is not None:
             progress(done, total)
 
-    if workers == 1 or (total is not None and total <= batch_size):
+    if workers == 1 or (total is not None and total <= batch_size) or mp.current_process().daemon:
         for batch in batches:
             collect(annotate_batch(analyzer, batch))
     else:

@@ -258,10 +258,13 @@ def tag_batch(
     targets = {track_id: target for track_id, _path, target in todo}
     step = max(1, clips_per_pass)
     chunks = [[(t, p) for t, p, _ in todo[i:i + step]] for i in range(0, len(todo), step)]
+    import multiprocessing
+
     workers = min(max(1, config.workers), len(chunks))
+    if multiprocessing.current_process().daemon:  # a Celery worker's task process may not have children
+        workers = 1
     pool = None
     if workers > 1:  # spawned, not forked: a forked OpenMP runtime can hang
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
