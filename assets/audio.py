@@ -127,7 +127,7 @@ def audio_emotion_model(context, settings: SettingsResource, mlflow: MlflowResou
     context.add_output_metadata({
         **report.gate.metadata(),
         **{k: float(ev.metrics[k]) for k in ("macro_auc", "macro_f1", "genre_accuracy", "zero_shot.genre_accuracy",
-                                             "demo.macro_auc") if k in ev.metrics},
+                                             "catalogue.macro_auc", "catalogue.genre_accuracy") if k in ev.metrics},
         "per_label": _md(ev.per_label),
         "genre_confusion": MetadataValue.md(ev.confusion.to_markdown()),
         "mlflow_run_id": report.gate.run_id or "",

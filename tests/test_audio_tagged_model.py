@@ -21,7 +21,7 @@ from assets.resources import SettingsResource
 from definitions import build_resources
 from moodtune import registry
 from moodtune.audio.musicnn.vocab import TAG_COLUMNS
-from moodtune.audio.tagmodel import TaggedAudioModel
+from moodtune.audio.tagmodel import LinearHead, TaggedAudioModel
 from moodtune.audio.train import genre_report, train_and_register
 from moodtune.emotions import GEMS6, GENRES
 
@@ -43,10 +43,12 @@ def tagged(tmp_path_factory):
     clips = result.output_for_node("audio_clips")
     features = result.output_for_node("audio_features")
     assert not result.output_for_node("audio_real_set").shape[0]  # disabled: the demo gate alone
-    real = clips[["track_id", "path", "genre"]].copy()
-    order = real.groupby("genre").cumcount()
-    real["package"] = real["genre"] + np.where(order % 2 == 0, "-a", "-b")
-    real["side"] = np.where(order % 2 == 0, "train", "heldout")
+    # two thirds of the clips play the real set (invented packages a: train, b: held out); the
+    # rest stay the labelled catalogue, whose training side teaches the heads
+    order = clips.groupby("genre").cumcount()
+    real = clips.loc[order % 3 != 2, ["track_id", "path", "genre"]].copy()
+    real["package"] = real["genre"] + np.where(order[real.index] % 3 == 0, "-a", "-b")
+    real["side"] = np.where(order[real.index] % 3 == 0, "train", "heldout")
     with registry.start_run("tagged-test", settings=s):
         report = train_and_register(s, clips, features, real_clips=real, real_features=features)
     return SimpleNamespace(s=s, clips=clips, features=features, real=real.set_index("track_id"), report=report)
@@ -68,6 +70,15 @@ def test_tagged_model_is_registered_and_gated_against_the_rescored_champion(tagg
     assert m["genre_accuracy"] == max(m["zero_shot.genre_accuracy"], m["head.genre_accuracy"]) or \
         m["genre_accuracy"] == m["zero_shot.genre_accuracy"]
     assert int(report.evaluation.confusion.to_numpy().sum()) == len(held)
+    # the catalogue side: no real-set clip, and the emotion head serves only if it beat the mapping
+    assert {"catalogue.zero_shot.macro_auc", "catalogue.head.macro_auc", "catalogue.macro_auc"} <= set(m)
+    beat = m["catalogue.head.macro_auc"] >= m["catalogue.zero_shot.macro_auc"] + s.audio.gate_margin
+    served = registry.load(registry.AUDIO, "2", s)
+    n_catalogue = len(tagged.clips) - len(tagged.real)
+    assert served.meta["n_catalogue_train"] == n_catalogue - int(np.ceil(s.audio.model.test_size * n_catalogue))
+    assert (served.emotion_head is not None) == beat
+    assert m["catalogue.macro_auc"] == pytest.approx(m["catalogue.head.macro_auc" if beat else
+                                                       "catalogue.zero_shot.macro_auc"])
     client = registry.configure(s)
     files = {a.path for a in client.list_artifacts(report.gate.run_id, "evaluation")}
     assert {"evaluation/heldout_tracks.csv", "evaluation/genre_confusion.csv",
@@ -89,6 +100,24 @@ def test_registered_tag_model_loads_and_predicts_like_analyze(tagged):
     np.testing.assert_allclose(one.to_numpy(dtype=float), proba.iloc[0].to_numpy(dtype=float), atol=1e-6)
     with pytest.raises(Exception, match="lack"):
         model.predict_proba(tagged.features.drop(columns=[TAG_COLUMNS[0]]))
+
+
+def test_emotion_head_is_one_sigmoid_per_label_and_survives_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    cols = list(TAG_COLUMNS)
+    x = pd.DataFrame(rng.uniform(0, 1, (80, len(cols))), columns=cols)
+    marks = pd.DataFrame({e: (x[cols[j]] > 0.5).astype(int) for j, e in enumerate(GEMS6)})
+    head = LinearHead.fit_labels(x, marks, c=1.0, seed=0)
+    p = head.proba(x)
+    assert p.shape == (80, 6) and ((p > 0) & (p < 1)).all()
+    assert (p.sum(axis=1) != 1).any()  # independent labels, not a softmax
+    for j in range(len(GEMS6)):  # each label follows the tag it was made from
+        assert np.corrcoef(p[:, j], x[cols[j]])[0, 1] > 0.8
+    model = TaggedAudioModel(dict.fromkeys(cols, 0.5), emotion_head=head)
+    loaded = TaggedAudioModel.load(model.save(tmp_path))
+    np.testing.assert_allclose(loaded.predict_proba(x)[list(GEMS6)].to_numpy(), p)
+    with pytest.raises(ValueError, match="emotion head"):
+        TaggedAudioModel(dict.fromkeys(cols, 0.5), emotion_head=LinearHead.fit_labels(x, marks.iloc[:, :2], c=1.0, seed=0))
 
 
 def test_zero_shot_mapping_reads_base_rate_ratios():

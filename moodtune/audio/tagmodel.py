@@ -6,9 +6,15 @@ Two parts, both held in :class:`TaggedAudioModel`:
   :mod:`moodtune.emotions`): each tag divided by its base rate over the clips the model was
   built on, weighted mean per label; genres normalised to sum 1, emotions ``r / (1 + r)``;
 * optionally a genre head: multinomial logistic regression on the standardised tags and
-  embeddings, trained on labelled real recordings, blended with the mapping's genre
-  probabilities (``head_weight``, 0.5: equal say, fixed beforehand, not tuned on held-out data);
-  a genre the head never saw keeps only the mapping's share.
+  embeddings, trained on labelled recordings (the real set's training packages and the
+  catalogue's labelled training clips), blended with the mapping's genre probabilities
+  (``head_weight``, 0.5: equal say, fixed beforehand, not tuned on held-out data); a genre the
+  head never saw keeps only the mapping's share;
+* optionally an emotion head: one binary logistic regression per GEMS-6 label on the same
+  columns, trained on the catalogue's labelled clips (the demo's or Emotify's marks). It
+  replaces the mapping's emotions outright: averaging with the mapping (whose emotions sit
+  near 0.5) flattens every clip's valence-arousal point toward the centre (measured in
+  docs/audio.md).
 
 ``predict_proba(features) -> DataFrame[GEMS6 + GENRES]``, as the other audio model.
 """
@@ -58,54 +64,86 @@ def zero_shot(tags: pd.DataFrame, base: Mapping[str, float]) -> pd.DataFrame:
     return pd.DataFrame(np.hstack([emo, genre]), index=tags.index, columns=list(OUTPUT_COLUMNS))
 
 
-class GenreHead:
-    """A linear softmax over standardised tagger columns (fitted with scikit-learn, stored as numbers)."""
+def _standardised(x: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    cols = [col for col in TAGGER_COLUMNS if col in x.columns]
+    v = x[cols].to_numpy(dtype=float)
+    mean, scale = v.mean(axis=0), v.std(axis=0)
+    scale = np.where(scale > 1e-8, scale, 1.0)
+    return cols, mean, scale, (v - mean) / scale
 
-    def __init__(self, columns: Sequence[str], classes: Sequence[str], mean, scale, coef, intercept):
-        self.columns, self.classes = list(columns), list(classes)
+
+class LinearHead:
+    """A linear model over standardised tagger columns (fitted with scikit-learn, stored as
+    numbers): ``softmax`` over exclusive classes (genre) or one ``sigmoid`` per label (emotions)."""
+
+    def __init__(self, columns: Sequence[str], classes: Sequence[str], mean, scale, coef, intercept,
+                 link: str = "softmax"):
+        if link not in ("softmax", "sigmoid"):
+            raise ValueError(f"link must be softmax or sigmoid, got {link!r}")
+        self.columns, self.classes, self.link = list(columns), list(classes), link
         self.mean, self.scale = np.asarray(mean, float), np.asarray(scale, float)
         self.coef, self.intercept = np.asarray(coef, float), np.asarray(intercept, float)
 
     @classmethod
-    def fit(cls, x: pd.DataFrame, genres: Sequence[str], *, c: float, seed: int) -> GenreHead:
+    def fit(cls, x: pd.DataFrame, genres: Sequence[str], *, c: float, seed: int) -> LinearHead:
+        """A multinomial head over the classes in ``genres`` (one label per row)."""
         from sklearn.linear_model import LogisticRegression
 
-        cols = [col for col in TAGGER_COLUMNS if col in x.columns]
-        v = x[cols].to_numpy(dtype=float)
-        mean, scale = v.mean(axis=0), v.std(axis=0)
-        scale = np.where(scale > 1e-8, scale, 1.0)
+        cols, mean, scale, z = _standardised(x)
         lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=seed)
-        lr.fit((v - mean) / scale, list(genres))
+        lr.fit(z, list(genres))
         coef, intercept = lr.coef_, lr.intercept_
         if len(lr.classes_) == 2:  # scikit-learn keeps one row for two classes
             coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
         return cls(cols, [str(k) for k in lr.classes_], mean, scale, coef, intercept)
 
+    @classmethod
+    def fit_labels(cls, x: pd.DataFrame, marks: pd.DataFrame, *, c: float, seed: int) -> LinearHead:
+        """One binary head per column of ``marks`` (0/1; each column needs both values)."""
+        from sklearn.linear_model import LogisticRegression
+
+        cols, mean, scale, z = _standardised(x)
+        coef, intercept = [], []
+        for label in marks.columns:
+            lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=seed)
+            lr.fit(z, marks[label].to_numpy(dtype=int))
+            coef.append(lr.coef_[0])
+            intercept.append(lr.intercept_[0])
+        return cls(cols, [str(k) for k in marks.columns], mean, scale, np.array(coef), np.array(intercept), "sigmoid")
+
     def proba(self, x: pd.DataFrame) -> np.ndarray:
         z = ((x[self.columns].to_numpy(dtype=float) - self.mean) / self.scale) @ self.coef.T + self.intercept
+        if self.link == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
     def as_dict(self) -> dict:
         return {"columns": self.columns, "classes": self.classes, "mean": self.mean.tolist(),
-                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept.tolist()}
+                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
+                "link": self.link}
 
 
 class TaggedAudioModel:
-    """Zero-shot tag mapping (+ an optional genre head) over the tagger's columns."""
+    """Zero-shot tag mapping (+ optional genre and emotion heads) over the tagger's columns."""
 
     kind = KIND
 
-    def __init__(self, base: Mapping[str, float], head: GenreHead | None = None, meta: Mapping[str, Any] | None = None,
-                 tagger_config: Mapping[str, Any] | None = None, head_weight: float = 0.5):
+    def __init__(self, base: Mapping[str, float], head: LinearHead | None = None, meta: Mapping[str, Any] | None = None,
+                 tagger_config: Mapping[str, Any] | None = None, head_weight: float = 0.5,
+                 emotion_head: LinearHead | None = None):
+        if emotion_head is not None and emotion_head.classes != list(GEMS6):
+            raise ValueError(f"an emotion head predicts {list(GEMS6)}, got {emotion_head.classes}")
         self.base = dict(base)
         self.head = head
         self.head_weight = float(head_weight)
+        self.emotion_head = emotion_head
         self.meta = dict(meta or {})
         self.tagger_config = dict(tagger_config or {})
         self.version: str | None = None
-        self.feature_columns = list(TAGGER_COLUMNS) if head else list(TAG_COLUMNS)
+        needed = set(TAG_COLUMNS).union(*(h.columns for h in (head, emotion_head) if h is not None))
+        self.feature_columns = [c for c in TAGGER_COLUMNS if c in needed]
 
     def _check(self, features: pd.DataFrame) -> None:
         feature_matrix(features, self.feature_columns, "tag the clips with moodtune.audio.musicnn.tagger")
@@ -124,6 +162,8 @@ class TaggedAudioModel:
                     head[:, j] = p[:, self.head.classes.index(g)]
             w = self.head_weight
             out[list(GENRES)] = w * head + (1.0 - w) * out[list(GENRES)].to_numpy()
+        if self.emotion_head is not None:
+            out[list(GEMS6)] = self.emotion_head.proba(features)
         return out
 
     def predict_genre(self, features: pd.DataFrame) -> pd.Series:
@@ -142,7 +182,8 @@ class TaggedAudioModel:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / MODEL_FILE).write_text(json.dumps({
             "kind": KIND, "outputs": list(OUTPUT_COLUMNS), "base_rates": self.base,
-            "head": self.head.as_dict() if self.head else None, "head_weight": self.head_weight, "meta": self.meta,
+            "head": self.head.as_dict() if self.head else None, "head_weight": self.head_weight,
+            "emotion_head": self.emotion_head.as_dict() if self.emotion_head else None, "meta": self.meta,
             "tagger_config": self.tagger_config,
         }))
         return directory
@@ -152,5 +193,7 @@ class TaggedAudioModel:
         data = json.loads((Path(directory) / MODEL_FILE).read_text())
         if data.get("kind") != KIND or data.get("outputs") != list(OUTPUT_COLUMNS):
             raise ModelNotFound(f"{directory} does not hold a {KIND} audio model with outputs {list(OUTPUT_COLUMNS)}")
-        head = GenreHead(**data["head"]) if data.get("head") else None
-        return cls(data["base_rates"], head, data.get("meta"), data.get("tagger_config"), data.get("head_weight", 0.5))
+        head = LinearHead(**data["head"]) if data.get("head") else None
+        emotion_head = LinearHead(**data["emotion_head"]) if data.get("emotion_head") else None
+        return cls(data["base_rates"], head, data.get("meta"), data.get("tagger_config"), data.get("head_weight", 0.5),
+                   emotion_head)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import gymnasium as gym
@@ -19,6 +17,7 @@ from moodtune.policy.envs import SeedBanditEnv
 from moodtune.policy.network import CandidatePolicy
 from moodtune.policy.pipeline import EnvSpec, make_session_env
 from moodtune.settings import PolicySettings
+from moodtune.workers import spawn_pool, worker_count
 
 
 class LearningCurve(BaseCallback):
@@ -130,12 +129,11 @@ def behaviour_cloning(model: A2C, spec: EnvSpec, p: PolicySettings, seed: int) -
 
 
 def side_by_side(fn: Callable, jobs: list, workers: int) -> list:
-    """``[fn(job) for job in jobs]`` in up to ``workers`` processes, results in order. Spawned,
-    not forked: a fresh interpreter, never a copy of one whose torch or OpenMP threads run."""
-    workers = min(workers, len(jobs))
-    if workers <= 1 or multiprocessing.current_process().daemon:  # a Celery worker's task process may not fork
+    """``[fn(job) for job in jobs]`` in up to ``workers`` spawned processes, results in order."""
+    workers = worker_count(workers, len(jobs))
+    if workers == 1:
         return [fn(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with spawn_pool(workers) as pool:
         return list(pool.map(fn, jobs))
 
 

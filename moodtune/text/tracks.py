@@ -27,6 +27,7 @@ import pandas as pd
 
 from moodtune import emotions
 from moodtune.text.analysis import TextAnalyzer
+from moodtune.workers import worker_count
 
 TOP_TRACK_KEYWORDS = 5
 
@@ -189,7 +190,7 @@ def annotate_tracks(
         if progress is not None:
             progress(done, total)
 
-    if workers == 1 or (total is not None and total <= batch_size) or mp.current_process().daemon:
+    if worker_count(workers) == 1 or (total is not None and total <= batch_size):
         for batch in batches:
             collect(annotate_batch(analyzer, batch))
     else:

@@ -258,16 +258,10 @@ def tag_batch(
     targets = {track_id: target for track_id, _path, target in todo}
     step = max(1, clips_per_pass)
     chunks = [[(t, p) for t, p, _ in todo[i:i + step]] for i in range(0, len(todo), step)]
-    import multiprocessing
+    from moodtune.workers import spawn_pool, worker_count
 
-    workers = min(max(1, config.workers), len(chunks))
-    if multiprocessing.current_process().daemon:  # a Celery worker's task process may not have children
-        workers = 1
-    pool = None
-    if workers > 1:  # spawned, not forked: a forked OpenMP runtime can hang
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    workers = worker_count(config.workers, len(chunks))
+    pool = spawn_pool(workers) if workers > 1 else None
     try:
         tagged = pool.map(_tag_files, chunks, [config] * len(chunks)) if pool else \
             (_tag_files(chunk, config) for chunk in chunks)
