@@ -78,6 +78,7 @@ policy:
   eval_sessions: 80
   playlist_size: 8
   session_length: 4
+  warm_start_beam: 4  # the demo's 16 costs the suite ~2x the demonstrations' planning
 """
 
 
