@@ -90,3 +90,23 @@ def test_champion_rescored_on_same_data(settings):
     # recorded champion score (0.7) would lose; the champion re-measured on the same data wins
     d = registry.promote(NAME, v2.version, 0.75, {}, 0.0, champion_score=0.8, settings=settings)
     assert not d.promoted and d.champion_score == pytest.approx(0.8)
+
+
+def _configure_in_child(db: str) -> str:
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{db}"
+    from moodtune import registry as reg
+    from moodtune.settings import load_settings
+
+    return reg.configure(load_settings()).get_experiment_by_name(load_settings().mlflow.experiment).experiment_id
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    """The first use of a new SQLite store creates its tables; without the lock in
+    ``configure`` two Dagster steps doing it at once failed ("duplicate column name")."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        ids = pool.map(_configure_in_child, [str(tmp_path / "mlflow.db")] * 4)
+    assert len(set(ids)) == 1  # one experiment, created once

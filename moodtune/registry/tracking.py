@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -28,11 +29,33 @@ def configure(settings: Settings | None = None) -> MlflowClient:
     """Point MLflow at the project's store (or ``MLFLOW_TRACKING_URI``), ensure the experiment."""
     settings = settings or get_settings()
     uri = settings.tracking_uri
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with _creating(uri):  # the client's first store opens (and, when new, creates) the database
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        _ensure_experiment(client, settings, uri)
+    mlflow.set_experiment(settings.mlflow.experiment)
+    return client
+
+
+@contextmanager
+def _creating(uri: str) -> Iterator[None]:
+    """For a SQLite store, one process at a time: the first use of a new database creates and
+    migrates its tables, and two Dagster steps doing it at once fail ("duplicate column name")."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".init-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure_experiment(client: MlflowClient, settings: Settings, uri: str):
     experiment = client.get_experiment_by_name(settings.mlflow.experiment)
     if experiment is None and uri.startswith(("http://", "https://")):
         # a tracking server with served artifacts: its own artifact root (mlflow-artifacts:/)
@@ -48,8 +71,7 @@ def configure(settings: Settings | None = None) -> MlflowClient:
     for key, value in wanted.items():  # the UI opens on training runs and the model registry
         if experiment.tags.get(key) != value:
             client.set_experiment_tag(experiment.experiment_id, key, value)
-    mlflow.set_experiment(settings.mlflow.experiment)
-    return client
+    return experiment
 
 
 def dagster_run_url(run_id: str, settings: Settings | None = None) -> str:
