@@ -315,11 +315,6 @@ def _catalogue_side(settings, clips: pd.DataFrame, features: pd.DataFrame, exclu
     return cat, train_ids, test_ids
 
 
-def _macro_auc(proba: pd.DataFrame, marks: pd.DataFrame) -> float:
-    aucs = [roc_auc_score(marks[e], proba[e]) for e in GEMS6 if 0 < marks[e].sum() < len(marks)]
-    return float(np.mean(aucs)) if aucs else float("nan")
-
-
 def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioReport:
     from moodtune.audio.model import log_model
     from moodtune.audio.musicnn.tagger import TaggerConfig
@@ -352,17 +347,19 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     held = real_features.loc[test_ids]
     head_metrics, head_confusion, head_table = genre_report(with_head.predict_proba(held), truth)
     zs_metrics, zs_confusion, zs_table = genre_report(mapping.predict_proba(held), truth)
+
+    def on_catalogue(candidate) -> Evaluation:  # on the catalogue's held-out clips
+        return evaluate(candidate, features.loc[cat_test], cat.loc[cat_test], s.audio.model.decision_threshold)
+
     cat_metrics = {}
     if len(cat_test):
-        cat_held = features.loc[cat_test]
-        for name, candidate in (("zero_shot", mapping), ("head", with_head)):
-            cat_metrics[f"catalogue.{name}.genre_accuracy"] = genre_report(candidate.predict_proba(cat_held),
-                                                                           cat_truth)[0]["genre_accuracy"]
-        cat_metrics["catalogue.zero_shot.macro_auc"] = _macro_auc(mapping.predict_proba(cat_held), cat.loc[cat_test])
+        zs_cat = on_catalogue(mapping).metrics
+        cat_metrics = {"catalogue.zero_shot.genre_accuracy": zs_cat["genre_accuracy"],
+                       "catalogue.zero_shot.macro_auc": zs_cat["macro_auc"],
+                       "catalogue.head.genre_accuracy": on_catalogue(with_head).metrics["genre_accuracy"]}
         if emotion_head is not None:
-            cat_metrics["catalogue.head.macro_auc"] = _macro_auc(
-                pd.DataFrame(emotion_head.proba(cat_held), index=cat_held.index, columns=list(GEMS6)),
-                cat.loc[cat_test])
+            cat_metrics["catalogue.head.macro_auc"] = on_catalogue(
+                TaggedAudioModel(base, None, meta, tagger_config, emotion_head=emotion_head)).metrics["macro_auc"]
     # the genre head serves when it loses nothing on the real held-out packages and beats the
     # mapping by the margin there or on the catalogue's held-out clips; the emotion head when it
     # beats the mapping's macro AUC on the catalogue's held-out clips by the margin. (Choosing on
@@ -389,7 +386,7 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     metrics.update(cat_metrics)
     per_label = pd.DataFrame(columns=["label", "positives", "auc", "f1"])
     if len(cat_test):  # the served model on the catalogue's held-out clips
-        cat_ev = evaluate(model, features.loc[cat_test], cat.loc[cat_test], s.audio.model.decision_threshold)
+        cat_ev = on_catalogue(model)
         per_label = cat_ev.per_label
         metrics.update({f"catalogue.{k}": v for k, v in cat_ev.metrics.items() if k in ("macro_auc", "genre_accuracy")})
         metrics["macro_auc"] = cat_ev.metrics["macro_auc"]

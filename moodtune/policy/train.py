@@ -176,7 +176,7 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     jobs.append(("bandit", spec, p, p.seed_timesteps, p.seeds[0], str(out_dir / "seed_bandit.zip")))
     names.append(("bandit", p.seeds[0], "seed_bandit"))
     done = side_by_side(_train_job, jobs, p.workers)
-    workers = min(p.workers, len(jobs))
+    workers = worker_count(p.workers, len(jobs))  # as side_by_side decided: 1 in a daemonic process
     session_cpu = 0.0
     for (dynamics, seed, name), job, (points, job_cpu) in zip(names, jobs, done, strict=True):
         curve = LearningCurve()
