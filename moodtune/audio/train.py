@@ -355,8 +355,8 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     if len(cat_test):
         zs_cat = on_catalogue(mapping).metrics
         cat_metrics = {"catalogue.zero_shot.genre_accuracy": zs_cat["genre_accuracy"],
-                       "catalogue.zero_shot.macro_auc": zs_cat["macro_auc"],
-                       "catalogue.head.genre_accuracy": on_catalogue(with_head).metrics["genre_accuracy"]}
+                       "catalogue.head.genre_accuracy": on_catalogue(with_head).metrics["genre_accuracy"],
+                       "catalogue.zero_shot.macro_auc": zs_cat["macro_auc"]}  # this order: the stored output's bytes
         if emotion_head is not None:
             cat_metrics["catalogue.head.macro_auc"] = on_catalogue(
                 TaggedAudioModel(base, None, meta, tagger_config, emotion_head=emotion_head)).metrics["macro_auc"]
