@@ -119,12 +119,14 @@ test-server: install system-deps
 	$(BIN)/pytest -m server
 
 # the whole suite (what CI runs; two xdist workers, the tests on the trained stack in one of them,
-# tests/conftest.py) / the in-process tier: no server, no training, no browser
-test: install
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not server"
+# tests/conftest.py), in random order (pytest-randomly; the seed is in the header), with a
+# throwaway PostgreSQL cluster of its own (scripts/test.sh) / the in-process tier: no server, no
+# training, no browser
+test: install system-deps
+	bash scripts/test.sh -n 2 --dist loadgroup -m "not server"
 
 test-fast: install
-	$(BIN)/pytest -n 2 -m "not slow and not service and not browser"
+	bash scripts/test.sh -n 2 -m "not slow and not service and not browser"
 
 lint: install
 	$(BIN)/ruff check .

@@ -20,12 +20,22 @@ from dagster import MetadataValue
 from mlflow.tracking import MlflowClient
 
 
-def png_paths(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
-    """Every ``*.png`` artifact of a run, recursively, in artifact order."""
+def _run_repository(client: MlflowClient, run_id: str):
+    """The run's own artifact store (its ``artifact_uri``), not ``runs:/``: MLflow 3 lists a run's
+    *logged models* under ``runs:/<id>/<dir>`` too, and resolves each one, so a logged-model record
+    that is gone (or lives in another store) would fail the listing of plain files."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(client.get_run(run_id).info.artifact_uri)
+
+
+def png_paths(client: MlflowClient, run_id: str, path: str | None = None, *, _repo=None) -> list[str]:
+    """Every ``*.png`` artifact of a run (its own files, not its logged models), recursively."""
+    repo = _repo or _run_repository(client, run_id)
     found: list[str] = []
-    for info in client.list_artifacts(run_id, path):
+    for info in repo.list_artifacts(path):
         if info.is_dir:
-            found += png_paths(client, run_id, info.path)
+            found += png_paths(client, run_id, info.path, _repo=repo)
         elif info.path.lower().endswith(".png"):
             found.append(info.path)
     return found
@@ -64,15 +74,25 @@ def plot_markdown(data: bytes, path: str, link: str | None) -> str:
 
 def run_plots(run_id: str, settings, run_url: str | None = None) -> dict[str, MetadataValue]:
     """``plot: <path>`` -> markdown with the run's PNG (shrunk to ``dagster.plot_max_kb``) and a
-    link to it in the MLflow UI (when ``run_url``, the run's page, is given)."""
+    link to it in the MLflow UI (when ``run_url``, the run's page, is given).
+
+    A run that is gone or an artifact store that cannot be read gives one ``plots_unavailable``
+    note instead of plots: the plots are a view of the run, never a reason to fail the asset."""
+    from mlflow.exceptions import MlflowException
+
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     max_bytes = settings.dagster.plot_max_kb * 1024
     out: dict[str, MetadataValue] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in png_paths(client, run_id):
-            local = Path(client.download_artifacts(run_id, path, tmp))
-            data = shrink_png(local.read_bytes(), max_bytes)
-            out[f"plot: {path}"] = MetadataValue.md(plot_markdown(data, path, run_url and artifact_url(run_url, path)))
+    try:
+        repo = _run_repository(client, run_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in png_paths(client, run_id, _repo=repo):
+                local = Path(repo.download_artifacts(path, tmp))
+                data = shrink_png(local.read_bytes(), max_bytes)
+                out[f"plot: {path}"] = MetadataValue.md(plot_markdown(data, path, run_url and artifact_url(run_url, path)))
+    except (MlflowException, OSError, ValueError) as exc:
+        return {"plots_unavailable": MetadataValue.text(f"the plots of MLflow run {run_id} could not be read: "
+                                                        f"{type(exc).__name__}: {str(exc)[:300]}")}
     return out
 
 

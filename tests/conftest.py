@@ -200,6 +200,10 @@ def service_stack(policy_stack, tmp_path_factory):
         stack.stop()
 
 
+STACK_TIMEOUT_S = 1200  # the cap of a test on the trained stack: its setup may build it and start the service
+HEAVY_TIMEOUT_S = 900  # other slow, service, browser and server tests (the default, pyproject.toml: 300)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """A test on the trained stack is slow; one on the running service is also a service test
@@ -211,8 +215,14 @@ def pytest_collection_modifyitems(config, items):
         if names & {"policy_stack", "service_stack", "_built_stack"}:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.xdist_group("stack"))
+            # whichever stack test runs first builds the stack in its setup (minutes on 2 cores)
+            if not item.get_closest_marker("timeout"):
+                item.add_marker(pytest.mark.timeout(STACK_TIMEOUT_S))
         if "service_stack" in names:
             item.add_marker(pytest.mark.service)
+        heavy = any(item.get_closest_marker(m) for m in ("slow", "service", "browser", "server"))
+        if heavy and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(HEAVY_TIMEOUT_S))
 
 
 # The web page in headless Chromium (Debian's chromium, driven by playwright), for the browser

@@ -108,3 +108,50 @@ def test_the_training_assets_show_their_runs_plots(policy_stack):
         assert set(embedded(meta)) == set(pngs), name
         seen[name] = len(pngs)
     assert all(seen.get(name, 0) >= 1 for name in TRAINING_ASSETS_WITH_PLOTS), seen
+
+
+def _run_with_a_plot_beside_a_logged_model(settings) -> str:
+    """A run whose ``model/`` folder holds a plot and whose logged model is also named ``model``."""
+    import mlflow
+    import mlflow.pyfunc
+
+    class Constant(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return [1.0] * len(model_input)
+
+    with registry.start_run("plots-beside-a-model", settings=settings) as run:
+        registry.log_figure(_figure(0), "model/curve.png")
+        mlflow.pyfunc.log_model(name="model", python_model=Constant())
+    return run.info.run_id
+
+
+def test_a_logged_model_in_another_store_does_not_hide_the_runs_plots(settings, tmp_path):
+    """MLflow 3 lists ``runs:/<id>/model`` through the run's logged model named ``model`` and looks
+    that model up in the *process's* tracking store, not the client's: with the two apart (a test
+    module on its copy of the stack, a user's MLFLOW_TRACKING_URI beside the settings) it raised
+    "Logged model ... not found" and failed every training asset. This failed before the fix."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    run_id = _run_with_a_plot_beside_a_logged_model(settings)
+    elsewhere = f"sqlite:///{tmp_path / 'other.db'}"
+    MlflowClient(elsewhere).search_experiments()
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(elsewhere)
+    try:
+        client = MlflowClient(settings.tracking_uri)
+        with pytest.raises(MlflowException, match="not found"):
+            client.list_artifacts(run_id, "model")  # the path png_paths took before
+        assert png_paths(client, run_id) == ["model/curve.png"]
+        from assets.plots import run_plots
+
+        assert set(run_plots(run_id, settings)) == {"plot: model/curve.png"}
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def test_a_run_that_is_gone_gives_a_note_not_a_failure(settings):
+    from assets.plots import run_plots
+
+    meta = run_plots("0" * 32, settings)
+    assert list(meta) == ["plots_unavailable"] and "0" * 32 in meta["plots_unavailable"].value

@@ -92,21 +92,41 @@ def test_champion_rescored_on_same_data(settings):
     assert not d.promoted and d.champion_score == pytest.approx(0.8)
 
 
-def _configure_in_child(db: str) -> str:
+def _configure_in_child(db: str, out) -> None:
     import os
 
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{db}"
     from moodtune import registry as reg
     from moodtune.settings import load_settings
 
-    return reg.configure(load_settings()).get_experiment_by_name(load_settings().mlflow.experiment).experiment_id
+    out.put(reg.configure(load_settings()).get_experiment_by_name(load_settings().mlflow.experiment).experiment_id)
 
 
 def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
     """The first use of a new SQLite store creates its tables; without the lock in
-    ``configure`` two Dagster steps doing it at once failed ("duplicate column name")."""
-    import multiprocessing
+    ``configure`` two Dagster steps doing it at once failed ("duplicate column name").
 
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        ids = pool.map(_configure_in_child, [str(tmp_path / "mlflow.db")] * 4)
-    assert len(set(ids)) == 1  # one experiment, created once
+    Plain processes, each joined with a deadline and killed past it: a ``Pool`` hung the suite once
+    in ``terminate()`` (a worker blocked on the task queue's lock after another had died)."""
+    import multiprocessing
+    import queue
+
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_configure_in_child, args=(str(tmp_path / "mlflow.db"), out)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    ids = []
+    try:
+        for _ in procs:
+            ids.append(out.get(timeout=120))
+    except queue.Empty:
+        pass
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=10)
+    assert [p.exitcode for p in procs] == [0] * 4, [p.exitcode for p in procs]
+    assert len(ids) == 4 and len(set(ids)) == 1  # one experiment, created once
