@@ -4,29 +4,83 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dagster import AssetCheckResult, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, Failure, MetadataValue, asset, asset_check
 
 from assets.resources import SettingsResource
 from moodtune import registry
+from moodtune.audio.analysis import analyse
+from moodtune.audio.catalog_source import choose_catalog
+from moodtune.audio.features import release_workers
 from moodtune.emotions import GEMS6, GENRES
+from moodtune.errors import ConfigError
 from moodtune.serving.catalog import build_catalog, catalog_dir, label_agreement, save_catalog
 
 
+@asset(group_name="catalog", compute_kind="apt")
+def catalog_tracks(context, settings: SettingsResource) -> pd.DataFrame:
+    """The songs the service recommends from (``audio.catalog.source``): real, freely licensed
+    music from Debian packages by default, each credited (title, artist, package, version,
+    licence, duration); the listener's own folder; or the synthesised demo clips, saying why."""
+    try:
+        choice = choose_catalog(settings.get(), log=context.log.info)
+    except ConfigError as exc:
+        raise Failure(description=str(exc)) from exc
+    finally:
+        release_workers()
+    context.log.info(choice.summary())
+    for b in choice.bad:
+        context.log.warning(f"left out: {b.get('path', '')} {b['problem']}".strip())
+    if choice.tracks.empty:
+        raise Failure(description=f"no playable track for the catalog ({choice.reason})",
+                      metadata={"left_out": MetadataValue.json(choice.bad)})
+    tracks = choice.tracks
+    context.add_output_metadata({
+        "tracks": len(tracks), "source": choice.source, "why": choice.reason,
+        "packages": MetadataValue.md(pd.DataFrame(choice.packages).to_markdown(index=False) if choice.packages else "-"),
+        "labelled_genres": MetadataValue.json({str(k): int(v) for k, v in tracks["genre"].value_counts().items()}),
+        "hours": round(float(pd.to_numeric(tracks.get("duration"), errors="coerce").sum()) / 3600, 2)
+        if "duration" in tracks else 0.0,
+        "left_out": MetadataValue.json(choice.bad[:200]),
+        "preview": MetadataValue.md(tracks[["title", "artist", "package", "licence", "duration"]].head(12)
+                                    .to_markdown(index=False)),
+    })
+    return tracks
+
+
+@asset(group_name="catalog", compute_kind="librosa")
+def catalog_features(context, settings: SettingsResource, catalog_tracks: pd.DataFrame) -> pd.DataFrame:
+    """The catalog's features and tags (the first ``audio.max_seconds`` of each track), cached by
+    file content: a re-run analyses only new or changed files."""
+    result = analyse(settings.get(), dict(zip(catalog_tracks["track_id"], catalog_tracks["path"], strict=True)),
+                     progress=lambda part, done, total: context.log.info(f"catalog {part}: {done}/{total} tracks"))
+    for track_id, problem in result.failed.items():
+        context.log.warning(f"no features for {track_id}: {problem}")
+    context.add_output_metadata({**result.metadata(), "failed": MetadataValue.json(result.failed)})
+    if result.features.empty:
+        raise Failure(description="no catalog track yielded features", metadata={"failed": MetadataValue.json(result.failed)})
+    return result.features
+
+
 @asset(group_name="catalog", compute_kind="python", deps=["audio_emotion_model"])
-def catalog(context, settings: SettingsResource, audio_clips: pd.DataFrame, audio_features: pd.DataFrame,
+def catalog(context, settings: SettingsResource, catalog_tracks: pd.DataFrame, catalog_features: pd.DataFrame,
             track_text_emotions: pd.DataFrame) -> pd.DataFrame:
-    """Every clip with the champion audio model's genre and emotion profile and, where the
-    track has texts, its text emotion; written to ``<data>/catalog/`` for the service."""
+    """Every catalog track with the champion audio model's genre and emotion profile and, where
+    the track has texts, its text emotion; written to ``<data>/catalog/`` for the service.
+    Tracks without features (listed in catalog_features' metadata) are left out."""
     s = settings.get()
     audio = registry.load_version(registry.AUDIO, None, s)
-    features = audio_features.loc[[t for t in audio_clips["track_id"].astype(str) if t in audio_features.index]]
-    table, meta = build_catalog(audio_clips, audio.obj.predict_proba(features), track_text_emotions,
+    tracks = catalog_tracks[catalog_tracks["track_id"].astype(str).isin(catalog_features.index.astype(str))]
+    features = catalog_features.loc[tracks["track_id"].astype(str)]
+    table, meta = build_catalog(tracks, audio.obj.predict_proba(features), track_text_emotions,
                                 model_versions={registry.AUDIO: audio.version})
+    sources = table["source"].value_counts().to_dict()
+    meta["sources"] = {str(k): int(v) for k, v in sources.items()}
     path = save_catalog(table, meta, catalog_dir(s))
-    context.log.info(f"catalog: {len(table)} tracks ({meta['tracks_with_text']} with texts) -> {path}")
+    context.log.info(f"catalog: {len(table)} tracks ({meta['tracks_with_text']} with texts; {meta['sources']}) -> {path}")
     preview = table[["track_id", "title", "genre", "emotion", "valence", "arousal", "text_emotion"]].head(15)
     context.add_output_metadata({
         "tracks": len(table), "tracks_with_text": meta["tracks_with_text"], "path": MetadataValue.path(str(path)),
+        "sources": MetadataValue.json(meta["sources"]),
         "model_versions": MetadataValue.json(meta["model_versions"]), "text_granularity": str(meta["text_granularity"]),
         "genres": MetadataValue.json(meta["genres"]), "emotions": MetadataValue.json(meta["emotions"]),
         "genre_matches_label": label_agreement(table),

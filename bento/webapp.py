@@ -9,7 +9,10 @@ API (``/recommend``, ``/recommend_text``, ``/recommend_image``, ``/analyze_hrv``
 * ``GET /ui/api/catalog``            the catalog's tracks to choose from (``q``, ``offset``, ``limit``);
 * ``GET /ui/api/limits``             the input limits, so the page checks them before uploading;
 * ``GET /ui/audio/<track_id>``       a catalog track's audio, looked up **by id** in the catalog
-  (the file path comes from the catalog on the server, never from the request).
+  (the file path comes from the catalog on the server, never from the request); HTTP range
+  requests are answered (206), so a long track starts at once and seeks;
+* ``GET /ui/licence/<package>``      the copyright file of a Debian package the catalog's tracks
+  come from (looked up in the catalog, never a path from the request).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".flac": "audio/flac"}
+AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
+               ".flac": "audio/flac"}
 
 
 def _service():
@@ -86,12 +90,24 @@ async def audio(request: Request) -> Response:
     return FileResponse(path, media_type=media)
 
 
+async def licence(request: Request) -> Response:
+    ms, error = _holder_or_503()
+    if error:
+        return error
+    package = request.path_params["package"]
+    path = ms.catalog.licence_path(package)
+    if path is None:
+        return JSONResponse({"error": f"no catalog track comes from a package {package!r}"}, status_code=404)
+    return PlainTextResponse(path.read_text(encoding="utf-8", errors="replace"))
+
+
 def create_app() -> Starlette:
     return Starlette(routes=[
         Route("/", index),
         Route("/api/catalog", catalog),
         Route("/api/limits", limits),
-        Route("/audio/{track_id:str}", audio),
+        Route("/audio/{track_id:path}", audio),
+        Route("/licence/{package:str}", licence),
         Mount("/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
     ])
 

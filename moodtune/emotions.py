@@ -100,6 +100,22 @@ GEMS6: tuple[str, ...] = (
 )
 GENRES: tuple[str, ...] = ("classical", "pop", "rock", "electronic")
 
+# A file's own GENRE tag -> one of GENRES (lower-cased substring match, first hit wins); tags
+# that name none of these (Soundtrack, Game, Ambient, folk) give no label.
+GENRE_TAG_WORDS: tuple[tuple[str, str], ...] = (  # rock words first: "Symphonic Metal" is metal
+    ("metal", "rock"), ("rock", "rock"), ("punk", "rock"),
+    ("classical", "classical"), ("orchestra", "classical"), ("symphon", "classical"),
+    ("electro", "electronic"), ("techno", "electronic"), ("trance", "electronic"), ("dnb", "electronic"),
+    ("drum and bass", "electronic"), ("house", "electronic"), ("synth", "electronic"),
+    ("pop", "pop"),
+)
+
+
+def genre_from_tag(tag: str | None) -> str | None:
+    """The genre a file's GENRE tag names (:data:`GENRE_TAG_WORDS`), or ``None``."""
+    text = (tag or "").casefold()
+    return next((genre for word, genre in GENRE_TAG_WORDS if word in text), None)
+
 EMOTIC26: tuple[str, ...] = (
     "Affection", "Anger", "Annoyance", "Anticipation", "Aversion", "Confidence",
     "Disapproval", "Disconnection", "Disquietment", "Doubt/Confusion", "Embarrassment",
@@ -297,6 +313,11 @@ def display_name(code: str) -> str:
     """"中文 english" for a fine category or a coarse group code; other strings unchanged."""
     named = CATEGORY_BY_CODE.get(code) or GROUP_BY_CODE.get(code)
     return f"{named.chinese} {named.english}" if named else code
+
+
+def fine_to_coarse(values: np.ndarray) -> np.ndarray:
+    """Rows of fine (21) DLUT strengths summed into their 7 groups."""
+    return np.asarray(values, dtype=float) @ _FINE_TO_COARSE
 
 
 def codes_of(granularity: Granularity) -> tuple[str, ...]:

@@ -123,6 +123,16 @@ class AudioRealSetSettings(Section):
     gate_floors: dict[str, float]
 
 
+class AudioCatalogSettings(Section):
+    """What the service recommends from (moodtune/audio/catalog.yaml, docs/catalog.md)."""
+
+    source: Literal["auto", "debian", "folder", "demo"]  # auto: music_dir, else Debian music, else the demo clips
+    cache_dir: Path | None  # Debian packages, extracted; None -> $XDG_CACHE_HOME/moodtune/debian (outside the clone)
+    min_track_seconds: float = Field(ge=0)  # shorter files (jingles, stingers) are not songs
+    max_tracks_per_package: int = Field(ge=1)
+    packages: tuple[str, ...] | None  # only these Debian packages; None: every one listed
+
+
 class AudioSettings(Section):
     emotify_dir: Path | None
     music_dir: Path | None
@@ -137,6 +147,7 @@ class AudioSettings(Section):
     model: AudioModelSettings
     tagger: AudioTaggerSettings
     real_set: AudioRealSetSettings
+    catalog: AudioCatalogSettings
     library_shards: int = Field(ge=1)  # audio.music_dir is analysed in this many stable shards
     gate_floors: dict[str, float]
     gate_margin: float
@@ -440,7 +451,11 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
         section, _, name = key[len(ENV_PREFIX):].partition("__")
-        out.setdefault(section.lower(), {})[name.lower()] = yaml.safe_load(raw) if raw else None
+        *inner, last = name.lower().split("__")  # MOODTUNE_AUDIO__CATALOG__SOURCE: a nested key
+        node = out.setdefault(section.lower(), {})
+        for part in inner:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(raw) if raw else None
     return out
 
 

@@ -31,6 +31,8 @@ def isolated_env(tmp_path_factory, monkeypatch, _mlflow_template):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
     monkeypatch.setenv("MOODTUNE_MLFLOW__ARTIFACT_ROOT", str(base / "artifacts"))
     monkeypatch.setenv("DAGSTER_HOME", str(base / "dagster"))
+    # the catalog from the synthesised clips: no apt downloads unless a test asks for them
+    monkeypatch.setenv("MOODTUNE_AUDIO__CATALOG__SOURCE", "demo")
     (base / "dagster").mkdir()
     from moodtune.settings import get_settings
 
@@ -64,7 +66,7 @@ def project_root() -> Path:
 # Upstream models for the policy and retraining tests: audio, hrv, listeners and policy
 # groups materialized once per session on small demo data, in their own stores.
 SMALL = """
-audio: {clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}}  # no apt downloads in tests
+audio: {clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}, catalog: {source: demo}}  # no apt downloads
 hrv: {subjects: 8, recordings_per_level: 2, recording_seconds: 180, iterations: 100}
 policy:
   n_listeners: 80

@@ -281,6 +281,16 @@ def write_demo(folder: str | Path, *, n_per_cell: int, seconds: float, sample_ra
     return folder
 
 
+def demo_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
+    """The synthesised demo set (written once under ``<data>/audio/clips``): tests, and machines
+    where no real music can be had."""
+    a = settings.audio
+    folder = write_demo(settings.data_path("audio", "clips"), n_per_cell=a.clips_per_cell,
+                        seconds=a.clip_seconds, sample_rate=a.sample_rate, seed=settings.project.seed,
+                        n_jobs=a.features.n_jobs, log=log)
+    return load_folder(folder, DecodeLimits.from_settings(settings), source="demo", n_jobs=a.features.n_jobs)
+
+
 def load_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
     """The clips the settings ask for: Emotify and/or a music folder, else the demo set."""
     a = settings.audio
@@ -292,10 +302,7 @@ def load_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
     if a.music_dir:
         parts.append(load_folder(settings.path(a.music_dir), limits, source="folder", n_jobs=n_jobs))
     if not parts:
-        folder = write_demo(settings.data_path("audio", "clips"), n_per_cell=a.clips_per_cell,
-                            seconds=a.clip_seconds, sample_rate=a.sample_rate, seed=settings.project.seed,
-                            n_jobs=n_jobs, log=log)
-        parts.append(load_folder(folder, limits, source="demo", n_jobs=n_jobs))
+        parts.append(demo_clips(settings, log))
     clips = pd.concat([p.clips for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].clips
     dupes = clips["track_id"][clips["track_id"].duplicated()].tolist()
     if dupes:

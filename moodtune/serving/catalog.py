@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ SONG_COLUMNS: tuple[str, ...] = tuple(GEMS6) + tuple(GENRES)  # = moodtune.polic
 TABLE_FILE = "catalog.parquet"
 META_FILE = "catalog.json"
 TEXT_PREFIX = "text."
+CREDIT_TEXT: tuple[str, ...] = ("package", "version", "licence", "licence_path")
 
 
 def catalog_dir(settings) -> Path:
@@ -45,14 +47,19 @@ def catalog_dir(settings) -> Path:
     return configured if configured.is_absolute() else settings.data_path(*configured.parts)
 
 
-def _gems_to_va(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Valence and arousal of each row of GEMS-6 probabilities (mapped into fine DLUT)."""
+def gems_to_dlut(probs: np.ndarray) -> np.ndarray:
+    """Rows of GEMS-6 probabilities as fine DLUT strengths (``emotions.mapping("gems6")``)."""
     table = emotions.mapping("gems6")
     weights = np.zeros((len(GEMS6), len(emotions.DLUT_CODES)))
     for i, label in enumerate(GEMS6):
         for code, w in table[label].items():
             weights[i, emotions.DLUT_CODES.index(code)] = w
-    dlut = np.asarray(probs, dtype=float) @ weights
+    return np.asarray(probs, dtype=float) @ weights
+
+
+def _gems_to_va(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Valence and arousal of each row of GEMS-6 probabilities (mapped into fine DLUT)."""
+    dlut = gems_to_dlut(probs)
     totals = dlut.sum(axis=1, keepdims=True)
     share = np.divide(dlut, totals, out=np.zeros_like(dlut), where=totals > 0)
     valence = np.array([c.valence for c in emotions.DLUT_CATEGORIES])
@@ -99,6 +106,11 @@ def build_catalog(
         "path": clips.get("path", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
         "label_genre": clips.get("genre", pd.Series([None] * len(clips))).astype(object).to_numpy(),
     })
+    # the credit of a real track (Debian packages: moodtune.audio.debian_music; a folder's tags)
+    for column in CREDIT_TEXT:
+        table[column] = clips[column].fillna("").astype(str).to_numpy() if column in clips else ""
+    table["duration"] = (pd.to_numeric(clips["duration"], errors="coerce").to_numpy(dtype=float)
+                         if "duration" in clips else np.nan)
     for j, column in enumerate(SONG_COLUMNS):
         table[column] = profile[:, j]
     gems = profile[:, : len(GEMS6)]
@@ -296,12 +308,34 @@ class Catalog:
         path = Path(self._paths[i])
         return path if path.is_file() else None
 
+    def emotion_vectors(self, granularity: str) -> np.ndarray:
+        """Each track's emotion at ``granularity`` (fine 21 / coarse 7): its texts' vector where it
+        has texts read at that granularity, else its audio profile in DLUT (GEMS-6 mapped)."""
+        audio = gems_to_dlut(self.table[list(GEMS6)].to_numpy(dtype=float))
+        vectors = audio if granularity == "fine" else emotions.fine_to_coarse(audio)
+        codes = emotions.codes_of(granularity)
+        text_columns = [f"{TEXT_PREFIX}{c}" for c in codes]
+        if self.meta.get("text_granularity") == granularity and all(c in self.table for c in text_columns):
+            has_text = self.table["has_text"].to_numpy(dtype=bool)
+            vectors = np.where(has_text[:, None], self.table[text_columns].to_numpy(dtype=float), vectors)
+        return vectors
+
+    def licence_path(self, package: str) -> Path | None:
+        """The copyright file of a package the catalog's tracks come from (``None`` if none)."""
+        if "package" not in self.table or "licence_path" not in self.table:
+            return None
+        rows = self.table[self.table["package"] == package]
+        paths = [Path(p) for p in rows["licence_path"] if p]
+        return paths[0] if paths and paths[0].is_file() else None
+
     def listing(self, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """Compact rows for choosing songs: id, title, artist, genre, emotion, text emotion."""
         stop = None if limit is None else offset + limit
         return [
             {"track_id": p["track_id"], "title": p["title"], "artist": p["artist"], "genre": p["genre"],
              "emotion": p["emotion"], "text_emotion": (p["text"] or {}).get("top"),
+             "package": p["package"], "licence": p["licence"], "licence_url": p["licence_url"],
+             "duration": p["duration"], "source": p["source"],
              "playable": bool(self._paths[self.positions[p["track_id"]]])}
             for p in self.profiles[offset:stop]
         ]
@@ -330,11 +364,20 @@ def _profile(row: Mapping[str, Any], text_codes: Sequence[str]) -> dict[str, Any
             "keywords": [w.split(":")[0] for w in str(row.get("text_keywords") or "").split() if w][:10],
         }
     label = row.get("label_genre")
+    duration = row.get("duration")
+    package = str(row.get("package") or "")
     return {
         "track_id": str(row["track_id"]),
         "title": str(row.get("title") or ""),
         "artist": str(row.get("artist") or ""),
         "source": str(row.get("source") or ""),
+        # the credit: where a real track comes from, under which licence (text at licence_url)
+        "package": package,
+        "version": str(row.get("version") or ""),
+        "licence": str(row.get("licence") or ""),
+        "licence_url": f"/ui/licence/{package}" if package and row.get("licence_path") else None,
+        "duration": None if duration is None or not np.isfinite(float(duration)) else round(float(duration), 1),
+        "audio_url": f"/ui/audio/{quote(str(row['track_id']), safe='')}" if row.get("path") else None,
         "genre": str(row["genre"]),
         "emotion": str(row["emotion"]),
         "emotions": {e: round(float(row[e]), 4) for e in GEMS6},

@@ -231,7 +231,7 @@ class Engine:
     def plan_text(self, req) -> Plan:
         """Chinese text -> its emotion (with the keywords behind it) -> the nearest tracks."""
         ms = self.holder.current
-        rec = ms.text.recommend_text(req.text, req.k)
+        rec = ms.track_index.recommend_text(req.text, req.k)
         vector = rec.vector
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
         why = f"its emotion is closest to the text's ({', '.join(t['name'] for t in top[:2])})"
@@ -258,7 +258,7 @@ class Engine:
 
         ms = self.holder.current
         self._check_upload(upload, "photo", min(self.limits.max_file_bytes, self.settings.image.max_bytes))
-        result = recommend_from_image(upload.data, ms.face, ms.text, req.k, settings=self.settings)
+        result = recommend_from_image(upload.data, ms.face, ms.track_index, req.k, settings=self.settings)
         emotion = result.emotion.as_dict()
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
         why = f"its emotion is closest to the photo's ({', '.join(t['name'] for t in top[:2])})"

@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,24 @@ class ModelSet:
     def obj(self, name: str):
         """The domain object of model ``name`` (``registry.AUDIO``, ...)."""
         return self.models[name].obj
+
+    @cached_property
+    def track_index(self):
+        """What text and photo queries search: the text index itself when every catalog track
+        is in it, else the same reading of text over the whole catalog (a track without texts
+        by its audio profile in DLUT: a real catalog's songs have no Chinese texts)."""
+        import numpy as np
+        import pandas as pd
+
+        text = self.text
+        if set(self.catalog.positions) <= set(text.tracks["track_id"]):
+            return text
+        table = self.catalog.table
+        tracks = pd.DataFrame({"track_id": table["track_id"].astype(str), "name": table["title"].astype(str),
+                               "artists": table["artist"].astype(str), "popularity": 0.0})
+        vectors = self.catalog.emotion_vectors(text.granularity) + 1e-9  # a silent profile still has a point
+        va = table[["valence", "arousal"]].to_numpy(dtype=float) if text.space != "emotion" else None
+        return text.over(tracks, np.asarray(vectors), va)
 
     audio = property(lambda self: self.obj(AUDIO))
     hrv = property(lambda self: self.obj(HRV))

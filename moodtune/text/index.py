@@ -18,6 +18,7 @@ are returned once, the nearest of them.
 
 from __future__ import annotations
 
+import copy
 import pickle
 import re
 import unicodedata
@@ -137,8 +138,6 @@ class EmotionIndex:
                              f"{len(lexicon.codes)}")
         if norm not in ("l1", "l2"):
             raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
-        self.tracks = tracks[["track_id", "name", "artists", "popularity"]].reset_index(drop=True).copy()
-        self.tracks["track_id"] = self.tracks["track_id"].astype(str)
         self.lexicon = lexicon
         self.granularity = lexicon.granularity
         self.options = options or AnalyzerOptions()
@@ -149,6 +148,17 @@ class EmotionIndex:
         self.max_query_chars = max_query_chars
         if space not in SPACES:
             raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
+        if algorithm not in TREES:
+            raise ValueError(f"algorithm must be one of {sorted(TREES)}, got {algorithm!r}")
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.va_weight = float(va_weight)
+        self._place(tracks, vectors, va, space)
+
+    def _place(self, tracks: pd.DataFrame, vectors: np.ndarray, va: np.ndarray | None, space: str) -> None:
+        """Index ``tracks`` at their (raw) emotion vectors and VA points."""
+        self.tracks = tracks[["track_id", "name", "artists", "popularity"]].reset_index(drop=True).copy()
+        self.tracks["track_id"] = self.tracks["track_id"].astype(str)
         self.emotion_points = self._normalise(vectors)
         va = None if va is None else np.asarray(va, dtype=float).reshape(len(vectors), 2)
         if va is not None and not np.all(np.isfinite(va)):
@@ -156,17 +166,25 @@ class EmotionIndex:
         # without rated words (rules off) a track has no VA point: search by emotion only
         self.space = space if va is not None else "emotion"
         self.va = va
-        self.va_weight = float(va_weight)
         self.points = self._space_points(self.emotion_points, va)
-        if algorithm not in TREES:
-            raise ValueError(f"algorithm must be one of {sorted(TREES)}, got {algorithm!r}")
-        self.algorithm = algorithm
-        self.tree = TREES[algorithm](self.points, leaf_size)
+        self.tree = TREES[self.algorithm](self.points, getattr(self, "leaf_size", 40))
         keys = [dedupe_key(n, a) for n, a in zip(self.tracks["name"], self.tracks["artists"], strict=True)]
         self.group_ids = pd.factorize(pd.Series(keys))[0]
         self._ids = self.tracks["track_id"].to_numpy()
         self._names = self.tracks["name"].astype(str).to_numpy()
         self._artists = self.tracks["artists"].astype(str).to_numpy()
+
+    def over(self, tracks: pd.DataFrame, vectors: np.ndarray, va: np.ndarray | None = None,
+             space: str | None = None) -> EmotionIndex:
+        """This index's reading of text (lexicon, rules, search space) over other tracks
+        (``track_id``, ``name``, ``artists``, ``popularity``) with their emotion vectors at this
+        index's granularity: the catalog's real tracks, most without texts of their own."""
+        vectors = np.asarray(vectors, dtype=float)
+        if vectors.shape != (len(tracks), len(self.codes)):
+            raise ValueError(f"expected {len(tracks)} x {len(self.codes)} vectors, got {vectors.shape}")
+        out = copy.copy(self)
+        out._place(tracks, vectors, va, space or self.space)
+        return out
 
     # -- construction -----------------------------------------------------------------------
     @classmethod

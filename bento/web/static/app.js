@@ -161,7 +161,7 @@ function renderCatalog() {
     name.textContent = `${t.title} — ${t.artist}`;
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = `${t.genre} · ${t.emotion.replace("_", " ")}`;
+    meta.textContent = [t.genre, t.emotion.replace("_", " "), t.package, t.licence].filter(Boolean).join(" · ");
     label.append(box, name, meta);
     list.append(label);
   }
@@ -185,6 +185,25 @@ function audioSource(track) {
   if (track.track_id.startsWith("upload-")) return state.uploads.get(track.track_id) || null;
   if (track.profile === null || track.in_catalog === false) return null;
   return `/ui/audio/${encodeURIComponent(track.track_id)}`;
+}
+
+// "from <package> <version> · <licence>", the licence linking to the package's copyright file
+function creditLine(p) {
+  if (!p.package && !p.licence) return null;
+  const div = document.createElement("div");
+  div.className = "credit";
+  const parts = [];
+  if (p.duration) parts.push(`${Math.floor(p.duration / 60)}:${String(Math.round(p.duration % 60)).padStart(2, "0")}`);
+  if (p.package) parts.push(`from Debian package ${p.package}${p.version ? " " + p.version : ""}`);
+  div.append(document.createTextNode(parts.join(" · ") + (p.licence ? " · licence: " : "")));
+  if (p.licence) {
+    if (p.licence_url) {
+      const a = document.createElement("a");
+      a.href = p.licence_url; a.target = "_blank"; a.rel = "noopener"; a.textContent = p.licence;
+      div.append(a);
+    } else div.append(document.createTextNode(p.licence));
+  }
+  return div;
 }
 
 function renderTracks(answer, detected) {
@@ -213,6 +232,8 @@ function renderTracks(answer, detected) {
     if (p.genre) parts.push(`${p.genre}, ${String(p.emotion || "").replace("_", " ")}`);
     numbers.textContent = parts.join(" · ");
     head.append(h3, numbers);
+    const credit = creditLine(p);
+    if (credit) head.append(credit);
     const src = audioSource(t);
     if (src) { const audio = document.createElement("audio"); audio.controls = true; audio.preload = "none"; audio.src = src; head.append(audio); }
     const reason = document.createElement("div");
