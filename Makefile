@@ -19,6 +19,11 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 # .dvcignore keeps __pycache__ out of the stages' hashes.
 unexport PYTHONDONTWRITEBYTECODE
 
+# make up MUSIC_DIR=~/Music: your own music is the catalog (docs/catalog.md)
+ifdef MUSIC_DIR
+export MOODTUNE_AUDIO__MUSIC_DIR := $(abspath $(MUSIC_DIR))
+endif
+
 HOST ?= 127.0.0.1
 DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
@@ -88,6 +93,7 @@ pull: install
 # run (the serving group shows Materialized, with the tags); then the UIs and the service
 up: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python scripts/build.py --also bento_models
+	@$(BIN)/python -m moodtune.serving.catalog
 	@mkdir -p $(LOGS)
 	@# the three start side by side (the service, loading every model, is the slowest): ~20 s, not ~40
 	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT) & s=$$!; \

@@ -33,7 +33,8 @@ def catalog_tracks(context, settings: SettingsResource) -> pd.DataFrame:
     if choice.tracks.empty:
         raise Failure(description=f"no playable track for the catalog ({choice.reason})",
                       metadata={"left_out": MetadataValue.json(choice.bad)})
-    tracks = choice.tracks
+    tracks = choice.tracks.copy()
+    tracks.attrs["catalog_source"] = choice.summary()  # travels with the table to the catalog's catalog.json
     context.add_output_metadata({
         "tracks": len(tracks), "source": choice.source, "why": choice.reason,
         "packages": MetadataValue.md(pd.DataFrame(choice.packages).to_markdown(index=False) if choice.packages else "-"),
@@ -75,12 +76,13 @@ def catalog(context, settings: SettingsResource, catalog_tracks: pd.DataFrame, c
                                 model_versions={registry.AUDIO: audio.version})
     sources = table["source"].value_counts().to_dict()
     meta["sources"] = {str(k): int(v) for k, v in sources.items()}
+    meta["built_from"] = catalog_tracks.attrs.get("catalog_source", "")
     path = save_catalog(table, meta, catalog_dir(s))
     context.log.info(f"catalog: {len(table)} tracks ({meta['tracks_with_text']} with texts; {meta['sources']}) -> {path}")
     preview = table[["track_id", "title", "genre", "emotion", "valence", "arousal", "text_emotion"]].head(15)
     context.add_output_metadata({
         "tracks": len(table), "tracks_with_text": meta["tracks_with_text"], "path": MetadataValue.path(str(path)),
-        "sources": MetadataValue.json(meta["sources"]),
+        "sources": MetadataValue.json(meta["sources"]), "built_from": meta["built_from"],
         "model_versions": MetadataValue.json(meta["model_versions"]), "text_granularity": str(meta["text_granularity"]),
         "genres": MetadataValue.json(meta["genres"]), "emotions": MetadataValue.json(meta["emotions"]),
         "genre_matches_label": label_agreement(table),

@@ -312,6 +312,7 @@ class PolicySettings(Section):
     iso_taste_share: float
     iso_calm_point: tuple[float, float]
     iso_point_jitter: float
+    real_truth_noise: float = Field(ge=0)  # the real catalog's truth: profile + a per-song offset of this sd
     iso_point_seed: int
     iso_heuristic_step: float
     oracle_beam: int

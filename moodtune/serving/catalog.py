@@ -408,3 +408,19 @@ def song_profile(track_id: str, probabilities: Mapping[str, float], title: str =
         "valence": round(float(valence[0]), 4), "arousal": round(float(arousal[0]), 4),
         "label_genre": None, "text": None,
     }
+
+
+def describe_built(settings=None) -> str:
+    """One line: which catalog is built, and why (``python -m moodtune.serving.catalog``; make up)."""
+    from moodtune.settings import get_settings
+
+    settings = settings or get_settings()
+    meta_path = catalog_dir(settings) / META_FILE
+    if not meta_path.is_file():
+        return f"no catalog in {meta_path.parent}; build it with make up"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    return meta.get("built_from") or f"catalog: {meta.get('tracks')} tracks ({meta.get('sources', {})})"
+
+
+if __name__ == "__main__":
+    print(describe_built())
