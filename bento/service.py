@@ -254,10 +254,11 @@ class Moodtune:
         return ModelSet(models, Catalog.load(Path(catalog.path), self.settings.data_dir), datetime.now(UTC), f"bentoml:{catalog.tag}")
 
     def _warm_up(self) -> None:
-        """Load lazily initialised parts (jieba's dictionary, torch kernels) before traffic."""
+        """Load lazily initialised parts (jieba's dictionary, torch kernels, the catalog's emotion
+        index) before traffic."""
         ms = self.holder.current
         try:
-            ms.text.recommend_text("今天很开心", 1)
+            ms.track_index.recommend_text("今天很开心", 1)
         except MoodtuneError:
             pass
         ids = list(ms.catalog.positions)[:4]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.policy.realcatalog import catalog_truth
@@ -43,8 +44,15 @@ def test_the_policy_trains_and_is_evaluated_on_the_catalog(policy_stack):
     from mlflow.tracking import MlflowClient
 
     import assets
+    from assets.resources import SettingsResource
+    from definitions import build_resources
 
-    result = materialize(load_assets_from_package_module(assets), resources=policy_stack["resources"],
+    old = policy_stack["settings_resource"]
+    # a short training: this checks the path (songs, listeners, baselines, MLflow), not the policy
+    overrides = yaml.safe_load(old.overrides_yaml)
+    overrides["policy"].update(timesteps=3000, eval_sessions=40, oracle_beam=4, warm_start_sessions=200)
+    quick = SettingsResource(data_dir=old.data_dir, tracking_uri=old.tracking_uri, overrides_yaml=yaml.safe_dump(overrides))
+    result = materialize(load_assets_from_package_module(assets), resources=build_resources(quick),
                          selection=AssetSelection.assets("real_catalog_policy_evaluation"))
     assert result.success
     table = result.output_for_node("real_catalog_policy_evaluation")
