@@ -206,25 +206,25 @@ STACK_TIMEOUT_S = 1200  # the cap of a test on the trained stack: its setup may 
 HEAVY_TIMEOUT_S = 900  # other slow, service, browser and server tests (the default, pyproject.toml: 300)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """A test on the trained stack is slow; one on the running service is also a service test
     (so ``-m "not slow and not service"`` leaves them out whatever their file says). Under
     pytest-xdist (``--dist loadgroup``, ``make test``) every test on the stack runs in one worker,
-    so the stack is built once, and the other worker takes the rest."""
-    for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if names & {"policy_stack", "service_stack", "_built_stack"}:
-            item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group("stack"))
-            # whichever stack test runs first builds the stack in its setup (minutes on 2 cores)
-            if not item.get_closest_marker("timeout"):
-                item.add_marker(pytest.mark.timeout(STACK_TIMEOUT_S))
-        if "service_stack" in names:
-            item.add_marker(pytest.mark.service)
-        heavy = any(item.get_closest_marker(m) for m in ("slow", "service", "browser", "server"))
-        if heavy and not item.get_closest_marker("timeout"):
-            item.add_marker(pytest.mark.timeout(HEAVY_TIMEOUT_S))
+    so the stack is built once, and the other worker takes the rest. (xdist 3.8 groups by a
+    ``@stack`` suffix it writes into ``item._nodeid``; pytest 9 ignores that attribute, so with it
+    both workers built the stack and each service module started twice: pytest is pinned to 8.4.)"""
+    names = set(getattr(item, "fixturenames", ()))
+    if names & {"policy_stack", "service_stack", "_built_stack"}:
+        item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group("stack"))
+        # whichever stack test runs first builds the stack in its setup (minutes on 2 cores)
+        if not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(STACK_TIMEOUT_S))
+    if "service_stack" in names:
+        item.add_marker(pytest.mark.service)
+    heavy = any(item.get_closest_marker(m) for m in ("slow", "service", "browser", "server"))
+    if heavy and not item.get_closest_marker("timeout"):
+        item.add_marker(pytest.mark.timeout(HEAVY_TIMEOUT_S))
 
 
 # The web page in headless Chromium (Debian's chromium, driven by playwright), for the browser
@@ -252,3 +252,4 @@ def page(service_stack):
         assert not errors, f"JavaScript errors on the page: {errors}"
         context.close()
         browser.close()
+
