@@ -129,7 +129,7 @@ test-server: install system-deps
 # throwaway PostgreSQL cluster of its own (scripts/test.sh) / the in-process tier: no server, no
 # training, no browser
 test: install system-deps
-	bash scripts/test.sh -n 2 --dist loadgroup -m "not server"
+	bash scripts/test.sh -n 2 --dist loadgroup -m "not server" --durations=12
 
 test-fast: install
 	bash scripts/test.sh -n 2 -m "not slow and not service and not browser"

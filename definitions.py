@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audio, catalog, gating, hrv, image, policy, retraining, serving, taxonomy, text
+from assets import (
+    audio,
+    catalog,
+    gating,
+    hrv,
+    image,
+    policy,
+    policy_real,
+    retraining,
+    serving,
+    taxonomy,
+    text,
+)
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource, StoredOutputsIOManager
 from jobs.executor import executor_for
 from jobs.pipeline import all_assets_job, taxonomy_job
 from jobs.retraining import build_feedback_retraining_sensor, policy_retraining_job
 from moodtune.settings import Settings, get_settings
 
-ASSET_MODULES = [taxonomy, audio, image, hrv, text, policy, catalog, serving, retraining]
+ASSET_MODULES = [taxonomy, audio, image, hrv, text, policy, catalog, policy_real, serving, retraining]
 JOBS = [all_assets_job, taxonomy_job, policy_retraining_job]
 
 

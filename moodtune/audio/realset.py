@@ -11,6 +11,7 @@ Nothing here is committed; where apt is unavailable the set is empty and says wh
 from __future__ import annotations
 
 import fnmatch
+import os
 import shutil
 import subprocess
 import zipfile
@@ -72,8 +73,6 @@ class RealSet:
 
 def default_cache() -> Path:
     """``$XDG_CACHE_HOME/moodtune/debian`` (``~/.cache``): outside the clone, shared by clones."""
-    import os
-
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "moodtune" / "debian"
 
@@ -95,6 +94,9 @@ def fetch(package: str, cache: Path) -> Path:
     found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
         run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
+        if run.returncode != 0 and os.geteuid() == 0:  # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=900)
+            run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
         found = sorted(debs.glob(f"{package}_*.deb"))
         if run.returncode != 0 or not found:
             tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
