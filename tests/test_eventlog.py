@@ -57,9 +57,22 @@ def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(sett
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
+    # Another connection holds the write lock while the 40 events arrive, so they queue behind the
+    # first commit as they would behind a slow disk: without it, a fast commit (synchronous=NORMAL)
+    # could finish before the next event came, and whether anything was grouped was up to timing.
+    import sqlite3
+    import time
+
+    from sqlalchemy.engine import make_url
+
+    blocker = sqlite3.connect(make_url(store.url).database, timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")
     threads = [threading.Thread(target=log, args=(1 + i % 5,)) for i in range(40)]
     for t in threads:
         t.start()
+    time.sleep(0.5)
+    blocker.rollback()
+    blocker.close()
     for t in threads:
         t.join()
     assert not errors and len(set(ids)) == 40
