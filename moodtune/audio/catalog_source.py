@@ -36,9 +36,7 @@ class CatalogChoice:
 
 def _with_tags(tracks: pd.DataFrame, bad: list[dict]) -> pd.DataFrame:
     """A folder's tracks with title, artist and duration from their tags (mutagen)."""
-    tracks = tracks.copy()
-    for column in CREDIT_COLUMNS:
-        tracks[column] = "" if column != "duration" else float("nan")
+    tracks = _credited(tracks)
     keep = []
     for i, row in tracks.iterrows():
         try:

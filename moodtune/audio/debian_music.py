@@ -72,8 +72,7 @@ def music_packages(spec: Path = SPEC, realset_spec: Path = realset.SPEC) -> list
 
 
 def cache_dir(settings) -> Path:
-    configured = settings.audio.catalog.cache_dir
-    return settings.path(configured) if configured else realset.default_cache()
+    return realset.package_cache(settings)
 
 
 # --- the copyright file (DEP-5) ------------------------------------------------------------------

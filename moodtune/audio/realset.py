@@ -77,6 +77,12 @@ def default_cache() -> Path:
     return Path(base) / "moodtune" / "debian"
 
 
+def package_cache(settings) -> Path:
+    """Where Debian packages are fetched to: ``audio.catalog.cache_dir``, else :func:`default_cache`."""
+    configured = settings.audio.catalog.cache_dir
+    return settings.path(configured) if configured else default_cache()
+
+
 def apt_unavailable() -> str | None:
     """Why apt cannot fetch packages here (None when it can)."""
     missing = [tool for tool in ("apt-get", "dpkg") if shutil.which(tool) is None]
@@ -171,8 +177,7 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
     if reason:
         return RealSet(pd.DataFrame(columns=COLUMNS), reason)
     # the packages are shared with the catalog's (moodtune.audio.debian_music): fetched once per machine
-    cache = Path(r.cache_dir) if r.cache_dir else settings.path(settings.audio.catalog.cache_dir) \
-        if settings.audio.catalog.cache_dir else default_cache()
+    cache = Path(r.cache_dir) if r.cache_dir else package_cache(settings)
     rows, problems = [], []
     for pkg in packages(spec):
         try:
