@@ -159,6 +159,21 @@ def held_writer(settings):
 
     yield store, writer, held
     writer.close()
+
+
+def waiting_for_lock(writer, deadline_s: float = 30.0) -> None:
+    """Return once the writer thread is blocked on the held lock (its top frame is ``_turn``):
+    what is submitted after this forms the next group, however slowly the thread woke up."""
+    import sys
+    import time
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        frame = sys._current_frames().get(writer._thread.ident)
+        if frame is not None and frame.f_code.co_name == "_turn":
+            return
+        time.sleep(0.005)
+    raise AssertionError("the writer thread never reached the held lock")
     store.close()
 
 
@@ -168,6 +183,7 @@ def test_a_group_the_database_refuses_is_retried_row_by_row(held_writer):
     bad = RecommendationEvent.model_construct(**{**dict(event()), "age": 200})
     with held():
         first = writer.submit_recommendation(event())  # taken alone, waits for the lock
+        waiting_for_lock(writer)
         futures = [writer.submit_recommendation(event(1 + i % 5)) for i in range(10)]
         refused = writer.submit_recommendation(bad)
         futures += [writer.submit_recommendation(event()) for _ in range(5)]
@@ -186,6 +202,7 @@ def test_feedback_is_group_committed_and_a_refused_row_fails_alone(held_writer):
     rid = writer.record_recommendation(event(), timeout=60)
     with held():
         blocker = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="low")
+        waiting_for_lock(writer)
         good = [writer.submit_feedback(recommendation_id=rid, track_id=f"t{i % 6}", stress_level="medium",
                                        metrics=METRICS, client_key=f"group-key-{i:04d}") for i in range(20)]
         retry = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="medium",

@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from sqlalchemy.engine import make_url
 
 from moodtune import registry
 from moodtune.feedback import FeedbackStore, default_url, reward_for_stress
@@ -427,9 +430,17 @@ def test_concurrent_recommendations_are_group_committed_and_none_lost(svc, catal
             errors.append(exc)
 
     before = post(svc, "models", json={}).json()["event_log"]
+    # Another connection holds the store's write lock while the 40 requests arrive, so their events
+    # queue behind the first commit as behind a slow disk (as in tests/test_eventlog.py): without it
+    # a fast commit could finish before the next request came, and grouping was up to timing.
+    blocker = sqlite3.connect(make_url(store.url).database, timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")
     threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
     for t in threads:
         t.start()
+    time.sleep(1.5)
+    blocker.rollback()
+    blocker.close()
     for t in threads:
         t.join()
     assert not errors and [s for s, _ in results] == [200] * 40
