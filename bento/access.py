@@ -4,7 +4,8 @@
   and ``/metrics`` need one, as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``
   (401 otherwise). Reads (recommend, analyze, the page) stay open.
 * ``service.rate_limit_per_minute``: writes (``/feedback``) per client per minute, a token
-  bucket per client (its API key, else its address) in each worker; over it, 429 with
+  bucket per client in each worker: its API key when keys are configured (a valid one: /feedback
+  needs one then), else its address, so a made-up ``X-API-Key`` never buys a fresh bucket; over it, 429 with
   ``Retry-After`` (seconds). 0 turns it off.
 """
 
@@ -44,6 +45,13 @@ class AccessControl:
     def _allowed(self, key: str | None) -> bool:
         return key is not None and any(hmac.compare_digest(key, k) for k in self.keys)
 
+    def _client(self, scope, key: str | None) -> str:
+        """Whose bucket a write takes from: its API key only when keys are configured and this
+        one is valid (any other header value would buy a fresh bucket), else its address."""
+        if key is not None and self.keys and self._allowed(key):
+            return "key:" + key
+        return "addr:" + str((scope.get("client") or ("?",))[0])
+
     def _take(self, client: str) -> float:
         """0 when the request may go, else the seconds until a token is there."""
         now = self.clock()
@@ -72,7 +80,7 @@ class AccessControl:
                                   "(or Authorization: Bearer <key>)")
             return await response(scope, receive, send)
         if self.rate and path in WRITES and scope.get("method") == "POST":
-            client = key or (scope.get("client") or ("?",))[0]
+            client = self._client(scope, key)
             wait = self._take(client)
             if wait > 0:
                 retry = max(1, math.ceil(wait))

@@ -87,6 +87,114 @@ def _unsupported_media(request):
     return None
 
 
+def _file_fields(spec) -> tuple[str, ...]:
+    return tuple(getattr(spec, "multipart_fields", ()) or ())
+
+
+def _no_files_here(spec):
+    """Multipart on an operation that takes no file: 415 (the OpenAPI lists JSON only)."""
+    if _file_fields(spec):
+        return None
+    return error_body(415, "UnsupportedMediaType", "this endpoint takes no file: send the body as application/json")
+
+
+async def _read_form(request):
+    """The parsed multipart form, and whether the body ended with its closing boundary
+    (Starlette's parser accepts a body cut off before it and drops the part it was in)."""
+    import re
+
+    boundary = re.search(r'boundary="?([^";]+)"?', request.headers.get("content-type", ""))
+    closing = b"--" + boundary.group(1).encode("latin-1") + b"--" if boundary else None
+    tail = bytearray()
+    receive = request._receive
+
+    async def watched():
+        message = await receive()
+        if message.get("type") == "http.request":
+            tail.extend(message.get("body", b"")[-(len(closing or b"") + 8):])
+            del tail[:-(len(closing or b"") + 8)]
+        return message
+
+    request._receive = watched
+    try:
+        form = await request.form()
+    finally:
+        request._receive = receive
+    complete = closing is None or bytes(tail).rstrip(b"\r\n \t").endswith(closing)
+    return form, complete
+
+
+def _form_problem(form, complete: bool, spec):
+    """A multipart form moodtune would otherwise misread: cut off before its closing boundary,
+    a file under a name that takes none (or an unknown name), a value field sent twice."""
+    from collections import Counter
+
+    from starlette.datastructures import UploadFile
+
+    if not complete:
+        return error_body(400, "InvalidBody", "the body cannot be read: the multipart body ends before its closing "
+                                              "boundary (it was cut off); send the whole form")
+    files = _file_fields(spec)
+    fields = getattr(spec, "model_fields", {})
+    counts: Counter = Counter()
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key not in files:
+                what = "takes a value, not a file" if key in fields else "is not a field"
+                return error_body(422, "InvalidRequest",
+                                  f"{key!r} {what}: upload files as {' or '.join(repr(f) for f in files)}")
+        elif key in files:
+            return error_body(422, "InvalidRequest", f"{key!r} takes an uploaded file (multipart/form-data: "
+                                                     f"-F {key}=@path), not a value")
+        else:
+            counts[key] += 1
+    repeated = [k for k, n in counts.items() if n > 1]
+    if repeated:
+        key = repeated[0]
+        if _is_list(fields.get(key)):
+            return error_body(422, "InvalidRequest",
+                              f"{key!r} was sent {counts[key]} times: send a list as one field holding a JSON array, "
+                              f"e.g. -F '{key}=[\"a\",\"b\"]' (or send the whole body as JSON)")
+        return error_body(422, "InvalidRequest", "each field once: " + ", ".join(
+            f"{k!r} was sent {counts[k]} times" for k in repeated))
+    return None
+
+
+def _is_list(info) -> bool:
+    from typing import get_args, get_origin
+
+    if info is None:
+        return False
+    kinds = [info.annotation, *get_args(info.annotation)]
+    return any(get_origin(k) is list or k is list for k in kinds) or any(
+        get_origin(a) is list for k in kinds for a in get_args(k))
+
+
+def _duplicate_keys(body: bytes):
+    """A JSON object that repeats a key (``{"mood": 2, "mood": 3}``) at any depth: 422 naming it
+    (a JSON parser keeps the last one)."""
+    import json
+
+    repeated: list[str] = []
+
+    def pairs(items):
+        seen = set()
+        for key, _ in items:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except ValueError:  # not JSON: BentoML's parser answers that
+        return None
+    if not repeated:
+        return None
+    names = ", ".join(repr(k[:60]) for k in repeated[:5])
+    return error_body(422, "InvalidRequest", f"the body gives {names} more than once; give each field once")
+
+
 def _validation_answer(exc, model):
     from moodtune.fields import describe
 
@@ -117,11 +225,20 @@ def error_answers() -> None:
         response = _unsupported_media(request)
         if response is None:
             try:
-                if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+                spec = self.service.apis[name].input_spec
+                media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+                if media == "multipart/form-data":
                     # parsed here (Starlette caches it for BentoML's parser) and kept in the scope,
                     # where the endpoint's context request (another Request object) finds it
-                    request.scope[FORM_KEY] = await request.form()
-                response = await endpoint(self, name, request)
+                    response = _no_files_here(spec)
+                    if response is None:
+                        form, complete = await _read_form(request)
+                        request.scope[FORM_KEY] = form
+                        response = _form_problem(form, complete, spec)
+                elif media == "application/json":
+                    response = _duplicate_keys(await request.body())
+                if response is None:
+                    response = await endpoint(self, name, request)
             except TooLarge as exc:  # a chunked body cut off at the limit (bento/middleware.py)
                 response = error_body(413, "RequestTooLarge", str(exc))
             except ValidationError as exc:
@@ -140,9 +257,7 @@ def error_answers() -> None:
                 if not _from_parsing(exc):
                     raise
                 response = error_body(400, "InvalidBody", f"the body cannot be read: {exc}")
-        if 400 <= response.status_code < 500:
-            log.info("%s %s %d %s", request.method, request.url.path, response.status_code,
-                     getattr(response, "moodtune_error", ""))
+        # the one log line of an error answer is the request log's (bento/requestlog.py)
         return response
 
     api_endpoint.moodtune_patched = True
@@ -206,14 +321,24 @@ class RequestTimeout:
             deadline.reschedule(None)  # a response under way is not timed out
             await send(message)
 
+        if scope["type"] == "http":
+            from bento.requestlog import request_id
+
+            request_id(scope)  # the id the request log (inside) answers and logs with
         try:
             async with deadline:
                 await self.app(scope, receive, started)
         except TimeoutError:
             if not deadline.expired():  # the app's own TimeoutError
                 raise
-            await error_body(504, "Timeout", f"Not able to process the request in {self.timeout} seconds")(
-                scope, receive, send)
+            from bento.requestlog import REQUEST_ID, log_error
+
+            message = f"Not able to process the request in {self.timeout} seconds"
+            response = error_body(504, "Timeout", message)
+            if REQUEST_ID in scope:
+                response.headers["X-Request-Id"] = scope[REQUEST_ID]
+                log_error(scope, 504, message)
+            await response(scope, receive, send)
 
 
 def request_timeout() -> None:

@@ -47,6 +47,7 @@ from bento.access import AccessControl
 from bento.apidocs import ApiDocs
 from bento.lifecycle import die_with_parent
 from bento.middleware import BodyLimit
+from bento.requestlog import RequestLog, install_filter
 from bento.uploads import upload, uploads
 from moodtune.errors import MoodtuneError
 from moodtune.serving import responses as answers_
@@ -56,6 +57,7 @@ from moodtune.serving.requests import request_models
 
 log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
 PATCHED = patches.apply()  # before BentoML builds anything; raises PatchError when BentoML moved on
+install_filter()  # no control character from a request reaches this logger's lines
 CATALOG_MODEL = "moodtune-catalog"
 
 
@@ -347,7 +349,8 @@ class Moodtune:
         baseline = await upload(ctx, "baseline", "baseline HRV file", self.limits.max_hrv_bytes)
         if baseline is not None:  # read against the listener's rest (and stored with the row)
             reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data, None, baseline)
-        elif req.metrics is not None and req.rr is None and data is None and req.stress_level is None:
+        elif (req.metrics is not None and req.rr is None and data is None and req.stress_level is None
+              and req.sampling_rate is None):
             # concurrent metrics are read together: the reader's table checks cost per call, not per row
             read = await self.readings.read(self.holder.current.hrv, req.metrics)
             reading, kwargs = self.engine.plan_feedback(req, reading=read)
@@ -365,6 +368,7 @@ class Moodtune:
         return self.engine.models()
 
 
+Moodtune.add_asgi_middleware(RequestLog)  # the outermost of ours: every answer has an id, every error one line
 Moodtune.add_asgi_middleware(BodyLimit, max_bytes=LIMITS.max_request_bytes)
 Moodtune.add_asgi_middleware(AccessControl, api_keys=LIMITS.api_keys, per_minute=LIMITS.rate_limit_per_minute)
 Moodtune.add_asgi_middleware(ApiDocs, service=Moodtune, version=moodtune.__version__)

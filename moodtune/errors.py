@@ -20,6 +20,13 @@ class InvalidInput(MoodtuneError):
     status_code = 422
 
 
+class TooMuchInput(InvalidInput):
+    """An input over a work budget (RR intervals, rows, samples, seconds of audio): refused
+    before the work starts; the message names the cap."""
+
+    status_code = 413
+
+
 class InvalidAudio(InvalidInput):
     """An audio file that is corrupt, empty, silent, too short or not audio."""
 

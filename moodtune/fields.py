@@ -20,10 +20,6 @@ MAX_TRACK_ID = 200  # = moodtune.feedback.schema.TRACK_ID_LENGTH
 CLIENT_KEY_PATTERN = r"^[A-Za-z0-9\-_.:]{8,64}$"
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -32,20 +28,20 @@ Age = Annotated[int, Field(strict=True, ge=5, le=120, description="between 5 and
                            examples=[30])]
 Mood = Annotated[int, Field(strict=True, ge=1, le=5, description="a whole number from 1 (sad) to 5 (happy)",
                             examples=[3])]
-Gender = Annotated[Literal["female", "male"], BeforeValidator(_lower),
-                   Field(description="'female' or 'male'", examples=["female"])]
+Gender = Annotated[Literal["female", "male"],
+                   Field(description="'female' or 'male' (lower case)", examples=["female"])]
 TrackId = Annotated[str, BeforeValidator(_strip), Field(
     strict=True, min_length=1, max_length=MAX_TRACK_ID,
     description=f"a catalog track id (1 to {MAX_TRACK_ID} characters)")]
-StressLevel = Annotated[Literal[LEVELS], BeforeValidator(_lower),
-                        Field(description="one of low, medium, high")]
+StressLevel = Annotated[Literal[LEVELS], Field(description="one of 'low', 'medium', 'high' (lower case)")]
 ClientKey = Annotated[str, Field(
     strict=True, pattern=CLIENT_KEY_PATTERN,
     description="8 to 64 characters of letters, digits and - _ . : (a fresh one per feedback, e.g. a UUID, "
                 "reused only to retry it)")]
 SamplingRate = Annotated[float, Field(
-    strict=True, ge=1, le=100_000, examples=[250.0],
-    description="Hz of an uploaded raw ECG/PPG signal that has no time column nor '# sampling_rate:' line")]
+    strict=True, ge=1, le=100_000, allow_inf_nan=False, examples=[250.0],
+    description="a number of samples per second (Hz, 1 to 100000) of an uploaded raw ECG/PPG file that has no "
+                "time column nor '# sampling_rate:' line")]
 RecommendationId = Annotated[str, BeforeValidator(_strip), Field(
     strict=True, min_length=1, max_length=200, description="the recommendation_id a recommend call returned")]
 

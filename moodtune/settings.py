@@ -342,7 +342,12 @@ class ServiceSettings(Section):
     max_text_chars: int = Field(ge=1)
     max_hrv_bytes: int = Field(ge=100)  # an uploaded RR / metrics / ECG / PPG file
     max_hrv_signal_seconds: float = Field(gt=0)  # an uploaded ECG / PPG signal at most this long
-    max_rr_intervals: int = Field(ge=10)
+    max_rr_intervals: int = Field(ge=10)  # RR intervals in one request (JSON or an uploaded file)
+    max_hrv_rows: int = Field(ge=1)  # rows of an uploaded metrics CSV
+    max_hrv_signal_samples: int = Field(ge=100)  # samples of an uploaded ECG / PPG signal
+    audio_min_rate_hz: int = Field(ge=1)  # an uploaded audio file's sample rate range (from its header)
+    audio_max_rate_hz: int = Field(ge=1)
+    max_audio_seconds: float = Field(gt=0)  # an uploaded audio file's declared length
     reason_top: int = Field(ge=1)  # emotions named in a recommendation's reason
     workers: int = Field(ge=1)  # BentoML worker processes
     reload_interval_seconds: float = Field(ge=0)  # poll the registry's champions; 0 = never

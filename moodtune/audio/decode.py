@@ -194,6 +194,28 @@ def truncation(data: bytes) -> str | None:
     return _generic_truncation(io.BytesIO(data))
 
 
+def check_header(data: bytes, *, min_rate: float, max_rate: float, max_seconds: float,
+                 label: str = "uploaded audio") -> None:
+    """Refuse, from the container's header alone (nothing is decoded), audio whose sample rate
+    lies outside ``min_rate``-``max_rate`` Hz or that declares more than ``max_seconds``
+    (:class:`~moodtune.errors.TooMuchInput`, 413, for the length). A header libsndfile cannot read
+    is left to :func:`decode`, which says what is wrong."""
+    from moodtune.errors import TooMuchInput
+
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            rate, frames = int(f.samplerate), int(f.frames)
+    except Exception:
+        return
+    if not min_rate <= rate <= max_rate:
+        raise InvalidAudio(f"{label} declares a sample rate of {rate:,} Hz; accepted are {min_rate:,.0f} to "
+                           f"{max_rate:,.0f} Hz (service.audio_min_rate_hz/audio_max_rate_hz): re-export it at "
+                           "e.g. 44,100 Hz")
+    if 0 < frames and frames / rate > max_seconds:
+        raise TooMuchInput(f"{label} declares {frames / rate:,.0f} s of audio; the limit is {max_seconds:,.0f} s "
+                           "(service.max_audio_seconds): upload a shorter excerpt")
+
+
 def decode(
     source: str | os.PathLike | bytes,
     limits: DecodeLimits | None = None,

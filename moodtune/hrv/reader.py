@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moodtune.errors import InvalidHRV
+from moodtune.errors import InvalidHRV, TooMuchInput
 from moodtune.hrv import baseline as base
 from moodtune.hrv.constants import BASELINE_METRICS, LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
 from moodtune.hrv.data import normalise_metric_columns, parse_rr_text, rr_column, validate_metrics
@@ -34,6 +34,17 @@ from moodtune.hrv.signals import SignalLimits, rate_from_comments, rr_from_frame
 
 MODEL_NAME = "moodtune-hrv"
 PROBA_COLUMNS = tuple(f"p_{lvl}" for lvl in LEVELS)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputCaps:
+    """A work budget for uploaded text (the service's ``service.max_rr_intervals``,
+    ``max_hrv_rows``, ``max_hrv_signal_samples``): the lines of a file are counted before any
+    parsing, so an oversized upload is refused in milliseconds (:class:`TooMuchInput`, 413)."""
+
+    max_intervals: int
+    max_rows: int
+    max_samples: int
 
 
 class StressReader:
@@ -49,6 +60,7 @@ class StressReader:
         self.limits = limits or SignalLimits.default()
         self.max_bytes = max_bytes or get_settings().hrv.max_file_bytes
         self.version = version
+        self.caps: InputCaps | None = None  # the CLI reads whatever it is given
         names = [str(c) for c in (getattr(model, "feature_names_", None) or METRIC_COLUMNS)]
         # a model trained with the baseline-relative features reads them (NaN: no baseline given)
         self.features: tuple[str, ...] = tuple(names) if set(names) <= {*METRIC_COLUMNS, *RATIO_COLUMNS} \
@@ -58,6 +70,12 @@ class StressReader:
         """The same model with other signal limits (e.g. a service's shorter ``signal_max_seconds``)."""
         other = copy.copy(self)
         other.limits = dataclasses.replace(self.limits, **changes)
+        return other
+
+    def with_caps(self, caps: InputCaps | None) -> StressReader:
+        """The same model refusing uploads over ``caps`` before reading them."""
+        other = copy.copy(self)
+        other.caps = caps
         return other
 
     @property
@@ -187,9 +205,11 @@ class StressReader:
             raise InvalidHRV(f"{where} is empty; give RR intervals (ms, one per line) or a metrics CSV")
         header = {cell.strip().strip('"').lower() for cell in re.split(r"[,;\t]", lines[0])}
         is_signal = signal_column(pd.DataFrame(columns=sorted(header))) is not None
+        is_metrics = not is_signal and bool(header & {m.lower() for m in METRIC_COLUMNS})
         if is_signal:
-            rate = rate or rate_from_comments(text)
-        if is_signal or header & {m.lower() for m in METRIC_COLUMNS}:
+            rate = rate or rate_from_comments(text, where)
+        self._check_budget(len(lines), where, "signal" if is_signal else "metrics" if is_metrics else "rr", rate)
+        if is_signal or is_metrics:
             sep = next((d for d in (",", ";", "\t") if d in lines[0]), ",")
             try:
                 frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep)
@@ -198,6 +218,26 @@ class StressReader:
             return self._from_frame(frame, where, rate)
         return self._from_rr(parse_rr_text(text, where))
 
+
+    def _check_budget(self, n_lines: int, where: str, kind: str, rate: float | None) -> None:
+        """Refuse a file over the work budget from its line count alone (before parsing)."""
+        caps = self.caps
+        if caps is None:
+            return
+        if kind == "rr" and n_lines > caps.max_intervals + 1:  # + an optional header line
+            raise TooMuchInput(f"{where} has {n_lines:,} lines; the limit is {caps.max_intervals:,} RR intervals "
+                               "(service.max_rr_intervals): send a shorter recording (about 5 minutes is enough)")
+        if kind == "metrics" and n_lines - 1 > caps.max_rows:
+            raise TooMuchInput(f"{where} has {n_lines - 1:,} rows of metrics; the limit is {caps.max_rows:,} rows "
+                               "(service.max_hrv_rows): send fewer rows per request")
+        if kind == "signal":
+            samples = n_lines - 1
+            if samples > caps.max_samples:
+                raise TooMuchInput(f"{where} has {samples:,} samples; the limit is {caps.max_samples:,} samples "
+                                   "(service.max_hrv_signal_samples): send a shorter recording")
+            if rate and rate > 0 and samples / rate > self.limits.signal_max_seconds:
+                raise TooMuchInput(f"{where} holds {samples / rate:,.0f} s of signal at {rate:g} Hz; the limit is "
+                                   f"{self.limits.signal_max_seconds:g} s: send a shorter recording")
 
     def _decode(self, raw: bytes) -> str:
         if len(raw) > self.max_bytes:

@@ -23,7 +23,7 @@ from moodtune.settings import FromSettings
 
 SIGNAL_COLUMNS: dict[str, str] = {"ecg": "ecg", "ppg": "ppg", "pleth": "ppg", "bvp": "ppg", "pulse": "ppg"}
 TIME_COLUMNS = ("time", "time_s", "timestamp", "seconds", "t")
-_RATE_COMMENT = re.compile(r"#\s*(?:sampling[_ ]?rate|fs|sample[_ ]?rate)\s*[:=]\s*([0-9.]+)", re.IGNORECASE)
+_RATE_COMMENT = re.compile(r"#\s*(?:sampling[_ ]?rate|fs|sample[_ ]?rate)\s*[:=][ \t]*([^\s,;]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,26 @@ class SignalLimits(FromSettings):
         return cls(**{f.name: getattr(hrv, f.name) for f in fields(cls)})
 
 
-def rate_from_comments(text: str) -> float | None:
-    """A sampling rate named in a header comment (``# sampling_rate: 250``), if any."""
-    match = _RATE_COMMENT.search(text)
-    return float(match.group(1)) if match else None
+def rate_from_comments(text: str, where: str = "the signal") -> float | None:
+    """A sampling rate named in a header comment (``# sampling_rate: 250``), if any; a comment
+    whose rate is not a positive number of Hz is refused, saying what it holds."""
+    match = _RATE_COMMENT.search(text[:4096])  # a header comment: at the top
+    if not match:
+        return None
+    return check_rate(match.group(1), where, "the '# sampling_rate:' line")
+
+
+def check_rate(value: Any, where: str, what: str) -> float:
+    """A sampling rate as a positive, finite number of Hz, or :class:`InvalidHRV` saying what is wrong."""
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = None
+    if rate is None or not np.isfinite(rate) or rate <= 0:
+        shown = str(value)[:40]
+        raise InvalidHRV(f"{where}: {what} gives the sampling rate as {shown!r}; it must be a positive number "
+                         "of samples per second (Hz), e.g. 250")
+    return rate
 
 
 def signal_column(frame: pd.DataFrame) -> tuple[str, str] | None:
@@ -57,13 +73,20 @@ def signal_column(frame: pd.DataFrame) -> tuple[str, str] | None:
     return None
 
 
-def _rate_from_time(frame: pd.DataFrame) -> float | None:
+def _rate_from_time(frame: pd.DataFrame, where: str = "the signal") -> float | None:
     for col in frame.columns:
         if str(col).strip().lower() in TIME_COLUMNS:
             t = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             steps = np.diff(t[np.isfinite(t)])
-            if steps.size and np.median(steps) > 0:
-                return float(1.0 / np.median(steps))
+            if not steps.size:
+                raise InvalidHRV(f"{where}: the time column {str(col)!r} holds fewer than two numbers, so it gives no "
+                                 "sampling rate; give times in seconds, or the sampling_rate (Hz)")
+            step = float(np.median(steps))
+            if not step > 0:
+                how = "does not advance (its steps are 0)" if step == 0 else "runs backwards"
+                raise InvalidHRV(f"{where}: the time column {str(col)!r} {how}, so it gives no sampling rate; "
+                                 "give increasing times in seconds, or the sampling_rate (Hz)")
+            return float(1.0 / step)
     return None
 
 
@@ -73,7 +96,7 @@ def rr_from_frame(frame: pd.DataFrame, limits: SignalLimits, *, sampling_rate: f
     col, kind = signal_column(frame) or (None, None)
     if col is None:
         raise InvalidHRV(f"{where} has no ecg or ppg column")
-    rate = sampling_rate or _rate_from_time(frame)
+    rate = sampling_rate or _rate_from_time(frame, where)
     if rate is None:
         raise InvalidHRV(f"{where} holds a raw {kind.upper()} signal but no sampling rate; give it (sampling_rate, "
                          "in Hz), a header line '# sampling_rate: 250' or a time column in seconds")

@@ -82,6 +82,15 @@ class Engine:
             raise InvalidInput(f"{what} {upload.name!r} is {len(upload.data):,} bytes; the limit is {limit:,}")
         return upload
 
+    def _check_audio(self, upload: Upload) -> Upload:
+        """Bytes, then the header's sample rate and length, before anything is decoded."""
+        from moodtune.audio.decode import check_header
+
+        self._check_upload(upload, "audio file")
+        check_header(upload.data, min_rate=self.limits.audio_min_rate_hz, max_rate=self.limits.audio_max_rate_hz,
+                     max_seconds=self.limits.max_audio_seconds, label=repr(upload.name))
+        return upload
+
     # ------------------------------------------------------------------ recommend
 
     def _upload_profiles(self, ms: ModelSet, uploads: Sequence[Upload]) -> tuple[list[str], np.ndarray, list[dict]]:
@@ -89,7 +98,7 @@ class Engine:
             raise InvalidInput(f"{len(uploads)} files uploaded; the limit is {self.limits.max_files} per playlist")
         ids, rows, profiles, seen = [], [], [], {}
         for up in uploads:
-            self._check_upload(up, "audio file")
+            self._check_audio(up)
             track_id = f"upload-{hashlib.sha256(up.data).hexdigest()[:16]}"
             if track_id in seen:
                 raise InvalidAudio(f"{up.name!r} and {seen[track_id]!r} are the same audio; upload each song once")
@@ -279,14 +288,24 @@ class Engine:
 
     def analyze_audio(self, upload: Upload) -> dict[str, Any]:
         ms = self.holder.current
-        self._check_upload(upload, "audio file")
+        self._check_audio(upload)
         probs = ms.audio.analyze(upload.data, name=upload.name)
         profile = song_profile(f"upload-{hashlib.sha256(upload.data).hexdigest()[:16]}",
                                {c: float(probs[c]) for c in SONG_COLUMNS}, title=upload.name)
         return {**profile, "model_versions": {"moodtune-audio": ms.versions["moodtune-audio"]}}
 
+    @staticmethod
+    def _check_sampling_rate(req, upload: Upload | None, baseline: Upload | None = None) -> None:
+        if getattr(req, "sampling_rate", None) is not None and upload is None and baseline is None:
+            raise InvalidInput("sampling_rate applies only to an uploaded ECG/PPG file (multipart field 'file'); "
+                               "leave it out with rr, metrics or a stress_level")
+
     def _read_hrv(self, ms: ModelSet, req, upload: Upload | None, baseline: Upload | None = None) -> dict[str, Any]:
-        reader = ms.hrv
+        from moodtune.hrv.reader import InputCaps
+
+        self._check_sampling_rate(req, upload, baseline)
+        reader = ms.hrv.with_caps(InputCaps(self.limits.max_rr_intervals, self.limits.max_hrv_rows,
+                                            self.limits.max_hrv_signal_samples))
         for file, what in ((upload, "HRV file"), (baseline, "baseline HRV file")):
             if file is not None:
                 self._check_upload(file, what, self.limits.max_hrv_bytes)
@@ -310,6 +329,7 @@ class Engine:
         already read (the service reads concurrent metrics together, ``hrvbatch``). ``baseline``:
         the listener's resting recording, read against and stored with the row."""
         ms = self.holder.current
+        self._check_sampling_rate(req, upload, baseline)
         has_hrv = req.rr is not None or req.metrics is not None or upload is not None
         if has_hrv and req.stress_level is not None:
             raise InvalidInput("give either HRV (rr, metrics or a file) or an explicit stress_level, not both")

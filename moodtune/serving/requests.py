@@ -55,6 +55,33 @@ class Models(Request):
     """No fields."""
 
 
+def check_metric_names(value: Any) -> Any:
+    """The keys of ``metrics`` must be the eight metrics (in their documented spelling; the
+    reader matches their case, so ``pnn50`` is ``pNN50``), each once: an unknown key is named."""
+    from moodtune.hrv.constants import METRIC_COLUMNS
+
+    if not isinstance(value, dict):
+        return value
+    wanted = {m.lower(): m for m in METRIC_COLUMNS}
+    unknown = [k for k in value if not isinstance(k, str) or k.strip().lower() not in wanted]
+    if unknown:
+        names = ", ".join(_short_key(k) for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ValueError(f"metrics has unknown keys {names}; the keys are the eight metrics "
+                         f"{', '.join(METRIC_COLUMNS)}")
+    seen: dict[str, str] = {}
+    for k in value:
+        name = wanted[k.strip().lower()]
+        if name in seen:
+            raise ValueError(f"metrics gives {name} twice ({seen[name]!r} and {k!r}); give each metric once")
+        seen[name] = k
+    return value
+
+
+def _short_key(key: Any) -> str:
+    text = repr(key)
+    return text if len(text) <= 60 else text[:60] + "…'"
+
+
 @dataclass(frozen=True)
 class RequestModels:
     """The request models for one set of limits (``settings.service``)."""
@@ -135,6 +162,11 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
         @classmethod
         def _rr(cls, value: Any) -> Any:
             return _count(value, "rr", max_rr, "RR intervals")
+
+        @field_validator("metrics", mode="before")
+        @classmethod
+        def _metrics(cls, value: Any) -> Any:
+            return check_metric_names(value)
 
     class Feedback(AnalyzeHrv):
         """How a listener responded to a recommended track: HRV or a stated stress level."""
