@@ -22,7 +22,8 @@ STATUSES = {
     "400": "the body cannot be read (bad JSON, broken multipart), or an uploaded file is over its limit",
     "401": "an API key is required (when `service.api_keys` is set) and was missing or wrong",
     "413": "the request body is larger than `service.max_request_bytes`",
-    "415": "the body is neither application/json nor multipart/form-data",
+    "415": "the body is not a media type this operation takes (its requestBody's content): JSON where a file is "
+           "required, multipart where the operation takes no file, or neither",
     "422": "the request breaks the request model (the message names each field and its rule), or the input "
            "cannot be used (unknown track id, audio that does not decode, no face, too-short RR data, ...)",
     "429": "too many writes from this client (`service.rate_limit_per_minute`); retry after `Retry-After` s",

@@ -98,6 +98,16 @@ def _no_files_here(spec):
     return error_body(415, "UnsupportedMediaType", "this endpoint takes no file: send the body as application/json")
 
 
+def _files_required(spec):
+    """JSON on an operation whose file is required (the OpenAPI lists multipart only): 415."""
+    fields = getattr(spec, "model_fields", {})
+    required = [f for f in _file_fields(spec) if f in fields and fields[f].is_required()]
+    if not required:
+        return None
+    return error_body(415, "UnsupportedMediaType", f"this endpoint takes an uploaded file: send multipart/form-data "
+                                                   f"with the file in {required[0]!r} (-F {required[0]}=@path)")
+
+
 async def _read_form(request):
     """The parsed multipart form, and whether the body ended with its closing boundary
     (Starlette's parser accepts a body cut off before it and drops the part it was in)."""
@@ -144,8 +154,8 @@ def _form_problem(form, complete: bool, spec):
                 return error_body(422, "InvalidRequest",
                                   f"{key!r} {what}: upload files as {' or '.join(repr(f) for f in files)}")
         elif key in files:
-            return error_body(422, "InvalidRequest", f"{key!r} takes an uploaded file (multipart/form-data: "
-                                                     f"-F {key}=@path), not a value")
+            return error_body(400, "BadRequest", f"{key!r} takes an uploaded file (multipart/form-data: -F {key}=@path), "
+                                                 "not a value; URLs and paths are not fetched")
         else:
             counts[key] += 1
     repeated = [k for k, n in counts.items() if n > 1]
@@ -230,13 +240,11 @@ def error_answers() -> None:
                 if media == "multipart/form-data":
                     # parsed here (Starlette caches it for BentoML's parser) and kept in the scope,
                     # where the endpoint's context request (another Request object) finds it
-                    response = _no_files_here(spec)
-                    if response is None:
-                        form, complete = await _read_form(request)
-                        request.scope[FORM_KEY] = form
-                        response = _form_problem(form, complete, spec)
+                    form, complete = await _read_form(request)  # an unreadable form is 400 first
+                    request.scope[FORM_KEY] = form
+                    response = _no_files_here(spec) or _form_problem(form, complete, spec)
                 elif media == "application/json":
-                    response = _duplicate_keys(await request.body())
+                    response = _files_required(spec) or _duplicate_keys(await request.body())
                 if response is None:
                     response = await endpoint(self, name, request)
             except TooLarge as exc:  # a chunked body cut off at the limit (bento/middleware.py)

@@ -207,7 +207,7 @@ def test_recommend_upload_errors(svc, catalog):
     r = post(svc, "recommend", data=listener, files={"files": (None, "http://example.com/song.wav")})
     assert r.status_code == 400 and "not fetched" in error_of(r)
     r = post(svc, "analyze_audio", json={"file": "/etc/passwd"})
-    assert r.status_code == 422  # a request-model error (was BentoML's 400): the path is never opened
+    assert r.status_code == 415 and "multipart" in error_of(r)  # the file is required: JSON is not its media type
 
 
 # --- text and photo --------------------------------------------------------------------------------
@@ -275,7 +275,9 @@ def test_recommend_image_without_a_face_is_422(svc):
     r = post(svc, "recommend_image", files={"image": ("x.jpg", b"GIF89a nonsense", "image/jpeg")})
     assert r.status_code == 422 and "not an image" in error_of(r)
     r = post(svc, "recommend_image", json={})
-    assert r.status_code == 422 and "image" in error_of(r)  # a missing field: the request model's 422
+    assert r.status_code == 415 and "'image'" in error_of(r)  # the photo is required: multipart only (as the OpenAPI)
+    r = post(svc, "recommend_image", data={"k": "3"}, files={"other": ("x.jpg", b"x", "image/jpeg")})
+    assert r.status_code == 422 and "'image'" in error_of(r)  # the file under another name: named
 
 
 # --- analysis --------------------------------------------------------------------------------------
@@ -292,7 +294,7 @@ def test_analyze_audio(svc, catalog):
     assert sum(a["genres"].values()) == pytest.approx(1.0, abs=1e-3)
     r = post(svc, "analyze_audio", files={"file": ("x.mp3", b"ID3" + b"\0" * 500, "audio/mpeg")})
     assert r.status_code == 422 and "x.mp3" in error_of(r)
-    assert post(svc, "analyze_audio", json={}).status_code == 422  # a missing field: the request model's 422
+    assert post(svc, "analyze_audio", json={}).status_code == 415  # the file is required: multipart only
 
 
 def test_analyze_hrv_from_rr_metrics_and_files(svc, tmp_path):
