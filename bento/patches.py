@@ -180,9 +180,9 @@ def _is_list(info) -> bool:
         get_origin(a) is list for k in kinds for a in get_args(k))
 
 
-def _duplicate_keys(body: bytes):
-    """A JSON object that repeats a key (``{"mood": 2, "mood": 3}``) at any depth: 422 naming it
-    (a JSON parser keeps the last one)."""
+def _repeated_keys(body: bytes) -> list[str] | None:
+    """The keys a JSON body repeats within one object (``{"mood": 2, "mood": 3}``), at any depth
+    (a JSON parser keeps the last one); ``None`` when the body is not JSON."""
     import json
 
     repeated: list[str] = []
@@ -197,8 +197,12 @@ def _duplicate_keys(body: bytes):
 
     try:
         json.loads(body, object_pairs_hook=pairs)
-    except ValueError:  # not JSON: BentoML's parser answers that
+    except ValueError:  # not JSON (or a number past Python's digit limit): BentoML's parser answers
         return None
+    return repeated
+
+
+def _duplicate_answer(repeated: list[str]):
     if not repeated:
         return None
     names = ", ".join(repr(k[:60]) for k in repeated[:5])
@@ -244,7 +248,9 @@ def error_answers() -> None:
                     request.scope[FORM_KEY] = form
                     response = _no_files_here(spec) or _form_problem(form, complete, spec)
                 elif media == "application/json":
-                    response = _files_required(spec) or _duplicate_keys(await request.body())
+                    repeated = _repeated_keys(await request.body())  # None: not JSON, BentoML answers 400
+                    if repeated is not None:
+                        response = _files_required(spec) or _duplicate_answer(repeated)
                 if response is None:
                     response = await endpoint(self, name, request)
             except TooLarge as exc:  # a chunked body cut off at the limit (bento/middleware.py)

@@ -35,6 +35,10 @@ class InvalidHRV(InvalidInput):
     """RR intervals or HRV metrics that are missing, too short or implausible."""
 
 
+class TooMuchHRV(TooMuchInput, InvalidHRV):
+    """An HRV upload over its work budget (RR intervals, metrics rows, signal samples or seconds): 413."""
+
+
 class InvalidText(InvalidInput):
     """Text that is empty, too long or carries no emotion."""
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moodtune.errors import InvalidHRV, TooMuchInput
+from moodtune.errors import InvalidHRV, TooMuchHRV
 from moodtune.hrv import baseline as base
 from moodtune.hrv.constants import BASELINE_METRICS, LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
 from moodtune.hrv.data import normalise_metric_columns, parse_rr_text, rr_column, validate_metrics
@@ -40,7 +40,7 @@ PROBA_COLUMNS = tuple(f"p_{lvl}" for lvl in LEVELS)
 class InputCaps:
     """A work budget for uploaded text (the service's ``service.max_rr_intervals``,
     ``max_hrv_rows``, ``max_hrv_signal_samples``): the lines of a file are counted before any
-    parsing, so an oversized upload is refused in milliseconds (:class:`TooMuchInput`, 413)."""
+    parsing, so an oversized upload is refused in milliseconds (:class:`~moodtune.errors.TooMuchHRV`, 413)."""
 
     max_intervals: int
     max_rows: int
@@ -225,19 +225,19 @@ class StressReader:
         if caps is None:
             return
         if kind == "rr" and n_lines > caps.max_intervals + 1:  # + an optional header line
-            raise TooMuchInput(f"{where} has {n_lines:,} lines; the limit is {caps.max_intervals:,} RR intervals "
+            raise TooMuchHRV(f"{where} has {n_lines:,} lines; the limit is {caps.max_intervals:,} RR intervals "
                                "(service.max_rr_intervals): send a shorter recording (about 5 minutes is enough)")
         if kind == "metrics" and n_lines - 1 > caps.max_rows:
-            raise TooMuchInput(f"{where} has {n_lines - 1:,} rows of metrics; the limit is {caps.max_rows:,} rows "
+            raise TooMuchHRV(f"{where} has {n_lines - 1:,} rows of metrics; the limit is {caps.max_rows:,} rows "
                                "(service.max_hrv_rows): send fewer rows per request")
         if kind == "signal":
             samples = n_lines - 1
             if samples > caps.max_samples:
-                raise TooMuchInput(f"{where} has {samples:,} samples; the limit is {caps.max_samples:,} samples "
+                raise TooMuchHRV(f"{where} has {samples:,} samples; the limit is {caps.max_samples:,} samples "
                                    "(service.max_hrv_signal_samples): send a shorter recording")
             if rate and rate > 0 and samples / rate > self.limits.signal_max_seconds:
-                raise TooMuchInput(f"{where} holds {samples / rate:,.0f} s of signal at {rate:g} Hz; the limit is "
-                                   f"{self.limits.signal_max_seconds:g} s: send a shorter recording")
+                raise TooMuchHRV(f"{where}: {samples / rate:,.0f} s of signal at {rate:g} Hz is longer than "
+                                 f"{self.limits.signal_max_seconds:g} s, the limit: send a shorter recording")
 
     def _decode(self, raw: bytes) -> str:
         if len(raw) > self.max_bytes:

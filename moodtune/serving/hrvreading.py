@@ -38,8 +38,7 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
         try:
             table = reader.read(upload.data, baseline=ref, filename=upload.name, sampling_rate=sampling_rate)
         except InvalidHRV as exc:
-            message = str(exc)
-            raise type(exc)(message if message.startswith(upload.name) else f"{upload.name!r}: {message}") from None
+            raise type(exc)(f"{upload.name!r}: {exc}") from None
     else:
         table = reader.read(dict(metrics) if metrics is not None else np.asarray(rr, dtype=float), baseline=ref,
                             sampling_rate=sampling_rate)
