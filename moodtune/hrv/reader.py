@@ -133,7 +133,7 @@ class StressReader:
                 ref, _ = self._to_metrics(baseline, "the baseline", sampling_rate)
             except InvalidHRV as exc:
                 message = str(exc)
-                raise InvalidHRV(message if "baseline" in message else f"the baseline: {message}") from None
+                raise type(exc)(message if "baseline" in message else f"the baseline: {message}") from None
             if len(ref) != 1:
                 raise InvalidHRV(f"the baseline must be one recording (RR intervals, an ECG/PPG signal or one row of "
                                  f"metrics); got {len(ref)} rows")
