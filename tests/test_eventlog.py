@@ -174,7 +174,6 @@ def waiting_for_lock(writer, deadline_s: float = 30.0) -> None:
             return
         time.sleep(0.005)
     raise AssertionError("the writer thread never reached the held lock")
-    store.close()
 
 
 def test_a_group_the_database_refuses_is_retried_row_by_row(held_writer):
