@@ -127,19 +127,24 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def copy_stack(built: dict, dest: Path) -> dict:
-    """A private copy of a built stack's stores: the data dir (stored outputs, catalog, feedback
+def copy_stores(src: Path, dest: Path) -> None:
+    """A private copy of the stores under ``src``: the data dir (stored outputs, catalog, feedback
     database) and the MLflow database, so a test module may move champions and write feedback
     without another module seeing it. Artifacts stay where they are: runs in the copy write
     under new run ids, and nothing rewrites an existing artifact."""
-    from definitions import build_resources
-
-    src = built["base"]
     databases = ("*.db", "*.db-wal", "*.db-shm", "*.lock")
     shutil.copytree(src / "data", dest / "data", ignore=shutil.ignore_patterns(*databases))
     for db in (src / "data").rglob("*.db"):
         _sqlite_copy(db, dest / "data" / db.relative_to(src / "data"))
     _sqlite_copy(src / "mlflow.db", dest / "mlflow.db")
+
+
+def copy_stack(built: dict, dest: Path) -> dict:
+    """A private copy of a built stack's stores (:func:`copy_stores`), with its settings and resources."""
+    from definitions import build_resources
+
+    src = built["base"]
+    copy_stores(src, dest)
     res = _stack_settings(dest, dest / "data", src / "artifacts")
     return {"settings": res.get(), "result": built["result"], "resources": build_resources(res),
             "settings_resource": res, "base": dest}
@@ -152,6 +157,35 @@ def policy_stack(_built_stack, tmp_path_factory):
     ``result`` is the session's materialization result (read only); ``settings`` and
     ``resources`` point at the copy."""
     return copy_stack(_built_stack, tmp_path_factory.mktemp("policy_stack"))
+
+
+# The audio group on a small demo set, materialized once per worker for the audio modules
+# (tests/test_audio_pipeline.py, tests/test_audio_tagged_model.py), each of which works on a
+# copy of its stores (:func:`copy_stores`): ~30 s of training instead of one per module.
+AUDIO_SMALL = "{clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}}"
+
+
+@pytest.fixture(scope="session")
+def built_audio(request, tmp_path_factory) -> dict:
+    """``base`` (its stores, read only: copy them) and ``result`` of the audio group's run."""
+    from dagster import materialize
+
+    import assets.audio as audio_assets
+    from assets.resources import SettingsResource
+    from definitions import build_resources
+
+    group = [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
+             audio_assets.audio_real_features, audio_assets.audio_emotion_model,
+             audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
+             audio_assets.audio_model_auc_above_floor]
+    base = tmp_path_factory.mktemp("built_audio")
+    shutil.copy(request.getfixturevalue("_mlflow_template"), base / "mlflow.db")
+    resources = build_resources(SettingsResource(
+        data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+        overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {AUDIO_SMALL}"))
+    result = materialize(group, resources=resources)
+    assert result.success
+    return {"base": base, "result": result}
 
 
 # The real service for tests/test_service*.py: the stack's champions imported into a temp

@@ -11,6 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import AUDIO_SMALL, copy_stores
 from dagster import materialize
 
 import assets.audio as audio_assets
@@ -27,7 +28,7 @@ from moodtune.settings import get_settings, load_settings
 
 pytestmark = pytest.mark.slow
 
-SMALL = "{clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}}"
+SMALL = AUDIO_SMALL
 GROUP = [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
          audio_assets.audio_real_features, audio_assets.audio_emotion_model,
          audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
@@ -41,12 +42,13 @@ def _resources(base, audio_yaml: str):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """The audio group materialized once on a small demo set, in its own stores."""
+def built(built_audio, tmp_path_factory):
+    """The audio group materialized on a small demo set (conftest's ``built_audio``, SMALL), on
+    this module's copy of its stores."""
     base = tmp_path_factory.mktemp("audio_group")
+    copy_stores(built_audio["base"], base)
     resources = _resources(base, SMALL)
-    result = materialize(GROUP, resources=resources)
-    return SimpleNamespace(base=base, result=result, settings=resources["settings"].get())
+    return SimpleNamespace(base=base, result=built_audio["result"], settings=resources["settings"].get())
 
 
 @pytest.fixture

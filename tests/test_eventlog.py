@@ -159,6 +159,7 @@ def held_writer(settings):
 
     yield store, writer, held
     writer.close()
+    store.close()
 
 
 def waiting_for_lock(writer, deadline_s: float = 30.0) -> None:

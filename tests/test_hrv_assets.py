@@ -21,6 +21,7 @@ from assets.hrv import (
 from assets.resources import SettingsResource
 from definitions import build_resources
 from moodtune import registry
+from moodtune.cli import main
 from moodtune.errors import ConfigError, InvalidHRV
 from moodtune.hrv import LEVELS, METRIC_COLUMNS, metrics
 from moodtune.hrv.data import load_rr_dir
@@ -37,7 +38,7 @@ def _resources(overrides: str):
 
 
 @pytest.mark.slow
-def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isolated_env, project_root):
+def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isolated_env, project_root, capsys):
     result = materialize(GROUP, resources=_resources(SMALL))
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
@@ -89,20 +90,27 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
     rr_file.write_text("\n".join(f"{v:.1f}" for v in rr_high))
     csv_file = isolated_env / "metrics.csv"
     table[list(METRIC_COLUMNS)].head(3).to_csv(csv_file, index=False)
-    # the `moodtune` console script's entry point (`python -m moodtune.cli` runs the module as
-    # __main__, a second copy that does not see the commands the domains register)
+    # once through the `moodtune` console script's entry point (`python -m moodtune.cli` runs the
+    # module as __main__, a second copy that does not see the commands the domains register) ...
     cli = [sys.executable, "-c", "import sys; from moodtune.cli import main; sys.exit(main())", "analyze-hrv"]
     ok = subprocess.run([*cli, str(rr_file)], capture_output=True, text=True, cwd=project_root, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "moodtune-hrv v1" in ok.stdout and "artefacts corrected" in ok.stdout
-    rows = subprocess.run([*cli, str(csv_file), "--json"], capture_output=True, text=True, cwd=project_root,
-                          timeout=120)
-    assert rows.returncode == 0, rows.stderr
-    assert len(rows.stdout.strip().splitlines()) == 3 and '"p_medium"' in rows.stdout
+
+    # ... the rest in this process (a CLI start-up is ~5 s of imports on 2 cores)
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["analyze-hrv", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, err = run(str(csv_file), "--json")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 3 and '"p_medium"' in out
     short = isolated_env / "short.txt"
     short.write_text("800\n810\n790\n")
-    bad = subprocess.run([*cli, str(short)], capture_output=True, text=True, cwd=project_root, timeout=120)
-    assert bad.returncode == 2 and "at least 60 s of RR intervals" in bad.stderr
+    code, _, err = run(str(short))
+    assert code == 2 and "at least 60 s of RR intervals" in err
 
     # a raw ECG (systole's real recording) read against a resting RR baseline; a signal without rate exits 2
     systole = pytest.importorskip("systole")
@@ -113,17 +121,15 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
     ecg_file.write_text("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in ecg))
     rest_file = isolated_env / "rest.txt"
     rest_file.write_text("\n".join(f"{v:.1f}" for v in rr_low))
-    signal = subprocess.run([*cli, str(ecg_file), "--baseline", str(rest_file)], capture_output=True, text=True,
-                            cwd=project_root, timeout=120)
-    assert signal.returncode == 0, signal.stderr
-    assert "artefacts corrected" in signal.stdout and "against the baseline" in signal.stdout
+    code, out, err = run(str(ecg_file), "--baseline", str(rest_file))
+    assert code == 0, err
+    assert "artefacts corrected" in out and "against the baseline" in out
     no_rate = isolated_env / "norate.csv"
     no_rate.write_text("ecg\n" + "\n".join(f"{v:.5f}" for v in ecg))
-    refused = subprocess.run([*cli, str(no_rate)], capture_output=True, text=True, cwd=project_root, timeout=120)
-    assert refused.returncode == 2 and "no sampling rate" in refused.stderr
-    rated = subprocess.run([*cli, str(no_rate), "--sampling-rate", "1000", "--json"], capture_output=True, text=True,
-                           cwd=project_root, timeout=120)
-    assert rated.returncode == 0 and '"n_ectopic"' in rated.stdout
+    code, _, err = run(str(no_rate))
+    assert code == 2 and "no sampling rate" in err
+    code, out, _ = run(str(no_rate), "--sampling-rate", "1000", "--json")
+    assert code == 0 and '"n_ectopic"' in out
 
 
 def _swell_like(path, rng) -> pd.DataFrame:

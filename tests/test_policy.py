@@ -25,7 +25,6 @@ from moodtune.policy.dynamics import (
 from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward
 from moodtune.policy.evaluation import RandomRanker, ndcg_at_k
 from moodtune.policy.features import N_STATE, SONG_COLUMNS, ListenerContext, state_matrix
-from moodtune.policy.packaging import load_ranker
 from moodtune.policy.ranking import PolicyRanker
 
 
@@ -185,9 +184,7 @@ def test_gate_refuses_an_untrained_policy(policy_stack):
     s = policy_stack["settings"]
     p = s.policy
     spec = policy_stack["result"].output_for_node("recommendation_env")
-    untrained = train.train_policies(spec, p.model_copy(update={"seed_timesteps": 0}),
-                                     s.data_path("policy", "untrained"), timesteps=0)
-    ranker = load_ranker(untrained["session"][0], {"kind": "session", "temperature": 0.1})
+    ranker = _untrained(spec, p)
     before = registry.champion("moodtune-policy", s).version
     with registry.start_run("untrained", settings=s):
         decision = registration.register_policy(s, spec, ranker).gate.decision
