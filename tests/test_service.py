@@ -374,7 +374,9 @@ def test_feedback_from_hrv_file_is_stored_with_its_reward(svc, catalog, store, t
 def test_feedback_explicit_level_and_metrics(svc, catalog, store):
     a = _recommendation(svc, catalog, seed=4)
     rec_id, track = a["recommendation_id"], a["tracks"][1]["track_id"]
-    high = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "High"}).json()
+    shouted = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "High"})
+    assert shouted.status_code == 422 and "'low', 'medium', 'high'" in error_of(shouted)  # exact values (#32)
+    high = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "high"}).json()
     assert high["stress_level"] == "high" and high["source"] == "explicit" and high["reward"] == 0.0
     metrics = {"MEAN_RR": 900, "SDRR": 60, "HR": 66.7, "RMSSD": 45, "pNN50": 25, "VLF": 900, "LF": 700, "HF": 800}
     m = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "metrics": metrics}).json()
@@ -403,7 +405,7 @@ def test_a_retried_feedback_with_its_client_key_is_stored_once(svc, catalog, sto
 @pytest.mark.parametrize("change,words", [
     ({"recommendation_id": "0" * 32}, ["unknown recommendation_id"]),
     ({"track_id": "demo-not-a-candidate"}, ["was not among the candidates"]),
-    ({"stress_level": "calm"}, ["stress_level must be one of low, medium, high"]),
+    ({"stress_level": "calm"}, ["stress_level must be one of 'low', 'medium', 'high'"]),
     ({"stress_level": None}, ["give HRV", "or an explicit stress_level"]),
     ({"rr": [800.0] * 100}, ["either HRV", "not both"]),
     ({"client_key": "has spaces"}, ["client_key must be 8 to 64 characters"]),
