@@ -11,8 +11,13 @@ leaves some out, for the benchmark that measures what each buys (``benchmarks/se
   shape: a body that does not match the request model is 422 naming every problem (BentoML:
   400 with a list); a body that cannot be parsed (bad JSON, multipart without a boundary, a
   part without headers) is 400 (BentoML turned Starlette's 400 into a 500); a media type other
-  than JSON or multipart is 415 (BentoML read it as JSON). Client errors are logged at INFO in
-  one line (BentoML: a traceback at ERROR per bad request).
+  than JSON or multipart is 415 (BentoML read it as JSON), and so is multipart where the
+  operation takes no file and JSON where its file is required (as the OpenAPI lists them); a
+  repeated JSON key or multipart field, a file under a name that takes none and a multipart body
+  cut off before its closing boundary are refused naming what is wrong (BentoML kept the last
+  value, failed to decode the file as text, or read the cut-off form as fields missing). Each
+  error answer is logged in one line by :mod:`bento.requestlog` (BentoML: a traceback at ERROR
+  per bad request).
 * ``refuse_remote_files`` (:func:`refuse_remote_files`): BentoML's multipart parser downloads a
   file field given as a URL; moodtune never fetches what a client names (a security fix, no
   speed figure).
