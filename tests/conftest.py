@@ -221,15 +221,39 @@ class _ServiceStack(dict):
             self.process.stop()
 
 
-@pytest.fixture(scope="module")
-def service_stack(policy_stack, tmp_path_factory):
-    s = policy_stack["settings"]
+def _service_on(stack: dict, base: Path, **limits: str) -> _ServiceStack:
+    s = stack["settings"]
     assert s.data_path("catalog", "catalog.parquet").exists(), "the built stack has no catalog"
-    base = tmp_path_factory.mktemp("service")
     env = {**os.environ, "MOODTUNE_DATA_DIR": str(s.data_dir), "MLFLOW_TRACKING_URI": s.tracking_uri,
            "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(s.artifact_root), "BENTOML_HOME": str(base / "bentoml"),
-           "BENTOML_DO_NOT_TRACK": "True", **SERVICE_LIMITS}
-    stack = _ServiceStack(s, env, base)
+           "BENTOML_DO_NOT_TRACK": "True", **SERVICE_LIMITS, **limits}
+    return _ServiceStack(s, env, base)
+
+
+@pytest.fixture(scope="module")
+def service_stack(policy_stack, tmp_path_factory):
+    stack = _service_on(policy_stack, tmp_path_factory.mktemp("service"))
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+# One service for the modules that neither move a champion nor count rows they did not write
+# (the contract, the CLI, the bad-input corpus, the browser pages): a module opts in by
+# overriding ``service_stack`` with a module fixture that returns ``_shared_service``. (The
+# fuzzer keeps its own: its hundreds of writes would empty the per-address rate-limit bucket
+# that the others' writes come from; the corpus writes from an address of its own.) A service start (importing the
+# champions, two processes loading every model) is ~15-20 s of the stack worker, the suite's
+# critical path; five modules on one service save four. Its request limit lets a 4 MB upload
+# reach the endpoints (the bad-input corpus sends a 1,000,000-interval RR file).
+SHARED_LIMITS = {"MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "12000000"}
+
+
+@pytest.fixture(scope="session")
+def _shared_service(_built_stack, tmp_path_factory):
+    stack = _service_on(copy_stack(_built_stack, tmp_path_factory.mktemp("shared_stack")),
+                        tmp_path_factory.mktemp("shared_service"), **SHARED_LIMITS)
     try:
         yield stack
     finally:

@@ -121,7 +121,7 @@ def _run_with_a_plot_beside_a_logged_model(settings) -> str:
 
     with registry.start_run("plots-beside-a-model", settings=settings) as run:
         registry.log_figure(_figure(0), "model/curve.png")
-        mlflow.pyfunc.log_model(name="model", python_model=Constant())
+        mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
     return run.info.run_id
 
 

@@ -38,7 +38,7 @@ def per_item(value: float) -> np.ndarray:
 
 
 def candidate(value: float, *, noise: float = 0.0, rescore=None, vetoes=()):
-    info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value))
+    info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
     items = per_item(value) + np.random.default_rng(1).normal(0, noise, len(ITEMS))
     return registry.Candidate(
         name=NAME, model_uri=info.model_uri,

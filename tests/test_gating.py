@@ -39,7 +39,7 @@ def toy_model(context, config: ToyConfig, mlflow: MlflowResource, settings: Sett
     import mlflow as mlf
 
     with mlflow.run(context):
-        info = mlf.pyfunc.log_model(name="model", python_model=Constant(config.value))
+        info = mlf.pyfunc.log_model(name="model", python_model=Constant(config.value), pip_requirements=["mlflow"])
         report = registry.register_and_gate(registry.Candidate(
             name=NAME, model_uri=info.model_uri, evaluation=_evaluation(config.value), metric="reward",
             floors={"reward": 0.0}, margin=0.02, rescore=lambda champ: _evaluation(champ.value)), settings.get())

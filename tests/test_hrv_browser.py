@@ -20,6 +20,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.service, pytest.mark.slow]
 SHOTS = Path(__file__).resolve().parent.parent / ".logs" / "browser"
 
 
+@pytest.fixture(scope="module")
+def service_stack(_shared_service):
+    """The session's shared service (tests/conftest.py): this module moves no champion and
+    counts only rows it wrote."""
+    return _shared_service
+
+
 def _recordings(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     from moodtune.hrv.simulate import simulate_rr, simulate_subject
 

@@ -20,7 +20,8 @@ class Constant(mlflow.pyfunc.PythonModel):
 
 def _new_version(settings, value: float):
     with registry.start_run(f"train-{value}", settings=settings):
-        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value))
+        # requirements given: MLflow would infer them in a subprocess (moodtune/registry/requirements.py)
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
         return registry.register(info.model_uri, NAME, settings=settings)
 
 

@@ -29,11 +29,26 @@ LISTENER = {"age": 30, "gender": "female", "mood": 3}
 
 
 @pytest.fixture(scope="module")
+def service_stack(_shared_service):
+    """The session's shared service (tests/conftest.py): its request limit (SHARED_LIMITS, 12 MB)
+    lets a 4 MB, 1,000,000-interval RR file reach the endpoint, so the work budget refuses it."""
+    assert int(_shared_service["env"]["MOODTUNE_SERVICE__MAX_REQUEST_BYTES"]) >= 12_000_000
+    return _shared_service
+
+
+# The shared service's writes are rate-limited per client address: this module's hundreds of
+# writes (the corpus, the rate-limit bypass) come from an address of its own on the loopback, so
+# they never empty the bucket of the modules that share the service (127.0.0.1).
+SOURCE = "127.0.0.2"
+
+
+def _client(url: str, timeout: float) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=timeout, transport=httpx.HTTPTransport(local_address=SOURCE))
+
+
+@pytest.fixture(scope="module")
 def svc(service_stack):
-    # this module's own service: a request limit that lets a 4 MB, 1,000,000-interval RR file reach
-    # the endpoint (the shared test limit, 3 MB, would refuse it before the work budget is tried)
-    service_stack["env"]["MOODTUNE_SERVICE__MAX_REQUEST_BYTES"] = "12000000"
-    with httpx.Client(base_url=service_stack["url"], timeout=120) as client:
+    with _client(service_stack["url"], 120) as client:
         yield {**service_stack, "client": client}
 
 
@@ -361,7 +376,7 @@ def test_a_million_interval_upload_is_refused_in_under_a_second_and_the_worker_s
     results: list[httpx.Response] = []
 
     def upload():
-        with httpx.Client(base_url=svc["url"], timeout=60) as other:
+        with _client(svc["url"], 60) as other:
             results.append(other.post("/analyze_hrv", files={"file": ("rr_1M.txt", big)}))
 
     threads = [threading.Thread(target=upload) for _ in range(2)]

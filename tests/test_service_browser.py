@@ -18,6 +18,13 @@ SHOTS = Path(__file__).resolve().parent.parent / ".logs" / "browser"  # screensh
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+@pytest.fixture(scope="module")
+def service_stack(_shared_service):
+    """The session's shared service (tests/conftest.py): this module moves no champion and
+    counts only rows it wrote."""
+    return _shared_service
+
+
 def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_stack, tmp_path):
     from moodtune.hrv.simulate import simulate_rr
 

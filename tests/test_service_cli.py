@@ -20,6 +20,13 @@ from moodtune.feedback import FeedbackStore, default_url
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 
+@pytest.fixture(scope="module")
+def service_stack(_shared_service):
+    """The session's shared service (tests/conftest.py): this module moves no champion and
+    counts only rows it wrote."""
+    return _shared_service
+
+
 @pytest.fixture(autouse=True)
 def _cli_environment(monkeypatch):
     """main() quiets the libraries through the environment: restore it after each test."""

@@ -24,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
+def service_stack(_shared_service):
+    """The session's shared service (tests/conftest.py): this module moves no champion and
+    counts only rows it wrote."""
+    return _shared_service
+
+
+@pytest.fixture(scope="module")
 def svc(service_stack):
     with httpx.Client(base_url=service_stack["url"], timeout=120) as client:
         yield {**service_stack, "client": client}

