@@ -304,8 +304,10 @@ class Engine:
         from moodtune.hrv.reader import InputCaps
 
         self._check_sampling_rate(req, upload, baseline)
-        reader = ms.hrv.with_caps(InputCaps(self.limits.max_rr_intervals, self.limits.max_hrv_rows,
-                                            self.limits.max_hrv_signal_samples))
+        reader = ms.hrv
+        if upload is not None or baseline is not None:  # JSON rr is capped by the request model
+            reader = reader.with_caps(InputCaps(self.limits.max_rr_intervals, self.limits.max_hrv_rows,
+                                                self.limits.max_hrv_signal_samples))
         for file, what in ((upload, "HRV file"), (baseline, "baseline HRV file")):
             if file is not None:
                 self._check_upload(file, what, self.limits.max_hrv_bytes)
