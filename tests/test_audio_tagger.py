@@ -149,6 +149,7 @@ def test_tag_batch_caches_by_content_and_lists_bad_files(tmp_path):
         tagger.tag(bad, config)
 
 
+@pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_tag_batch_in_worker_processes_equals_one_process(tmp_path):
     items = {}
     for name, y in clips().items():

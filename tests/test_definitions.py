@@ -6,11 +6,13 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from definitions import JOBS, build_definitions
 from moodtune.settings import load_settings
 
 
+@pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_importing_the_code_location_reads_no_settings(project_root, tmp_path):
     """With no params file, importing works and only loading the definitions fails (saying why)."""
     code = ("import definitions, jobs.retraining, jobs.pipeline\n"

@@ -397,6 +397,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_concurrent_processes_lose_nothing(store_url, tmp_path):
     """4 processes x 50 writes on a fresh database (they also race to create the schema)."""
     processes, per_process = 4, 50

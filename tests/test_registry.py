@@ -103,6 +103,7 @@ def _configure_in_child(db: str, out) -> None:
     out.put(reg.configure(load_settings()).get_experiment_by_name(load_settings().mlflow.experiment).experiment_id)
 
 
+@pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
     """The first use of a new SQLite store creates its tables; without the lock in
     ``configure`` two Dagster steps doing it at once failed ("duplicate column name").

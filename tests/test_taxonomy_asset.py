@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import mlflow
+import pytest
 from dagster import materialize
 
 from assets.taxonomy import emotion_taxonomy, taxonomy_weights_sum_to_one
@@ -27,6 +28,7 @@ def test_emotion_taxonomy_materializes_and_logs_a_run(resources, settings):
     assert (settings.data_path("assets", "emotion_taxonomy")).exists()
 
 
+@pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_definitions_validate(project_root):
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "definitions"],
@@ -35,6 +37,7 @@ def test_definitions_validate(project_root):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_cli_help_and_error_exit(project_root):
     ok = subprocess.run([sys.executable, "-m", "moodtune.cli", "--help"], capture_output=True, text=True)
     assert ok.returncode == 0 and "taxonomy" in ok.stdout
