@@ -545,3 +545,28 @@ def test_a_database_from_before_client_keys_gains_the_column_and_keeps_its_rows(
         indexes = {r[1]: r[2] for r in raw.execute("PRAGMA index_list(feedback)")}
         assert indexes.get("ix_feedback_client_key") == 1  # unique
         assert raw.execute("SELECT count(*) FROM feedback").fetchone()[0] == 2
+
+
+def test_opening_the_store_while_another_connection_writes_waits_instead_of_failing(tmp_path):
+    """SQLite answers ``PRAGMA journal_mode = WAL`` SQLITE_BUSY at once (no busy handler) while
+    another connection holds the write lock of a database still in rollback mode, as when
+    processes open a fresh store together: the store's connection retries until the writer is done."""
+    import sqlite3
+    import threading
+
+    from moodtune.feedback.database import make_engine
+
+    path = tmp_path / "fresh.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE other (x)")
+    done = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    done.start()
+    try:
+        engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=20_000)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()
+    finally:
+        done.join()
+        writer.close()

@@ -69,7 +69,7 @@ def make_engine(url: str, busy_timeout_ms: int) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _journal_mode_wal(cursor, busy_timeout_ms)
             if str(mode).lower() != "wal":
                 raise ConfigError(
                     f"could not switch the feedback database {path} to WAL mode (got {mode!r}); "
@@ -87,6 +87,28 @@ def make_engine(url: str, busy_timeout_ms: int) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
     return engine
+
+
+def _journal_mode_wal(cursor, busy_timeout_ms: int) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while the database is locked, up to the busy timeout.
+
+    SQLite answers this pragma SQLITE_BUSY at once, without calling the busy handler, while
+    another connection holds a lock it cannot wait for (processes opening a fresh database
+    together: one converts it to WAL or creates the schema while another asks for WAL). Seen in
+    tests/test_feedback_store.py's four processes racing to create a new store."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.005
+    while True:
+        try:
+            return cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 def set_synchronous(conn, synchronous: str) -> None:
