@@ -165,25 +165,30 @@ def policy_stack(_built_stack, tmp_path_factory):
 AUDIO_SMALL = "{clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}}"
 
 
+def audio_group() -> list:
+    """The audio group's assets and checks (what ``built_audio`` materializes)."""
+    import assets.audio as audio_assets
+
+    return [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
+            audio_assets.audio_real_features, audio_assets.audio_emotion_model,
+            audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
+            audio_assets.audio_model_auc_above_floor]
+
+
 @pytest.fixture(scope="session")
 def built_audio(request, tmp_path_factory) -> dict:
     """``base`` (its stores, read only: copy them) and ``result`` of the audio group's run."""
     from dagster import materialize
 
-    import assets.audio as audio_assets
     from assets.resources import SettingsResource
     from definitions import build_resources
 
-    group = [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
-             audio_assets.audio_real_features, audio_assets.audio_emotion_model,
-             audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
-             audio_assets.audio_model_auc_above_floor]
     base = tmp_path_factory.mktemp("built_audio")
     shutil.copy(request.getfixturevalue("_mlflow_template"), base / "mlflow.db")
     resources = build_resources(SettingsResource(
         data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
         overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {AUDIO_SMALL}"))
-    result = materialize(group, resources=resources)
+    result = materialize(audio_group(), resources=resources)
     assert result.success
     return {"base": base, "result": result}
 

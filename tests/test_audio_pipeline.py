@@ -11,10 +11,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import AUDIO_SMALL, copy_stores
+from conftest import AUDIO_SMALL, audio_group, copy_stores
 from dagster import materialize
 
-import assets.audio as audio_assets
 from assets.resources import SettingsResource
 from definitions import build_resources
 from moodtune import registry
@@ -29,10 +28,7 @@ from moodtune.settings import get_settings, load_settings
 pytestmark = pytest.mark.slow
 
 SMALL = AUDIO_SMALL
-GROUP = [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
-         audio_assets.audio_real_features, audio_assets.audio_emotion_model,
-         audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
-         audio_assets.audio_model_auc_above_floor]
+GROUP = audio_group()  # the group conftest's built_audio materializes
 
 
 def _resources(base, audio_yaml: str):

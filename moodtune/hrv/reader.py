@@ -218,7 +218,6 @@ class StressReader:
             return self._from_frame(frame, where, rate)
         return self._from_rr(parse_rr_text(text, where))
 
-
     def _check_budget(self, n_lines: int, where: str, kind: str, rate: float | None) -> None:
         """Refuse a file over the work budget from its line count alone (before parsing)."""
         caps = self.caps
