@@ -117,16 +117,22 @@ def _champion(settings):
         return None
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the workers), user + system."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _ours(folder: str, data_dir: str, queue) -> None:
     t0 = time.perf_counter()
     from moodtune.audio.library import analyse_shard
 
     settings = _settings(folder, data_dir)
     model = _champion(settings)
-    t_ready = time.perf_counter() - t0
+    t_ready, c_ready = time.perf_counter() - t0, _cpu()
     result = analyse_shard(settings, folder, "shard-000", model=model)
     queue.put({"table": result.table, "bad": result.bad, "ready": t_ready, "analyse": time.perf_counter() - t0 - t_ready,
-               "model": model is not None, "stats": result.stats,
+               "model": model is not None, "stats": result.stats, "cpu_ready": c_ready, "cpu": _cpu() - c_ready,
                "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss})
 
@@ -144,7 +150,7 @@ def _reference(folder: str, data_dir: str, queue) -> None:
     settings = _settings(folder, data_dir)
     model = _champion(settings)
     features, tags = FeatureConfig.from_settings(settings), tagger.TaggerConfig.from_settings(settings)
-    t_ready = time.perf_counter() - t0
+    t_ready, c_ready = time.perf_counter() - t0, _cpu()
     rows, bad = {}, []
     for path in library_files(folder):
         rel = path.relative_to(folder).as_posix()
@@ -161,7 +167,7 @@ def _reference(folder: str, data_dir: str, queue) -> None:
         rows[rel] = row
     table = pd.concat(rows.values()) if rows else pd.DataFrame()
     queue.put({"table": table, "bad": bad, "ready": t_ready, "analyse": time.perf_counter() - t0 - t_ready,
-               "model": model is not None, "stats": {},
+               "model": model is not None, "stats": {}, "cpu_ready": c_ready, "cpu": _cpu() - c_ready,
                "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss})
 
@@ -246,7 +252,11 @@ def describe(label: str, r: dict, n: int, shards: int) -> float:
           f"{r['load_after']}); process start + imports + model {r['ready']:.1f} s; whole process {r['wall']:.1f} s")
     print(f"  projection for {LIBRARY_TRACKS:,} tracks of {TRACK_SECONDS:g} s: {projection / 60:.1f} min "
           f"({shards} x {r['ready']:.1f} s start + {LIBRARY_TRACKS:,} x {r['analyse'] / n:.3f} s)")
-    workers = [p for p in r["peaks"] if p[1] != "analysis process"]
+    cores = len(os.sched_getaffinity(0))
+    idle = (shards * r["cpu_ready"] + LIBRARY_TRACKS * r["cpu"] / n) / cores
+    print(f"  CPU: {r['cpu'] / n:.3f} s per track (all its processes), start {r['cpu_ready']:.1f} s: on {cores} idle "
+          f"cores at best {idle / 60:.1f} min for {LIBRARY_TRACKS:,} tracks (CPU time is what other load inflates least)")
+    workers = [p for p in r["peaks"] if p[1] != "analysis process" and p[0] > 0]
     main = [p for p in r["peaks"] if p[1] == "analysis process"]
     print(f"  peak RSS: analysis process {main[0][0] / 2**20 if main else 0:.0f} MB (getrusage "
           f"{r['self_kb'] / 1024:.0f} MB); {len(workers)} worker processes: "
@@ -286,7 +296,8 @@ def main(argv=None) -> int:
             ref = run(_reference, folder, Path(tmp) / "data_ref")
             p_ref = describe("reference (per file: features, tags, predict; one process)", ref, len(files), shards)
             agree = agreement(ours["table"], ref["table"])
-            print(f"ratio ours / reference: {ref['analyse'] / ours['analyse']:.2f}x tracks/s, projection "
+            print(f"ratio ours / reference: {ref['analyse'] / ours['analyse']:.2f}x tracks/s, "
+                  f"{ref['cpu'] / ours['cpu']:.2f}x less CPU per track, projection "
                   f"{p_ours / 60:.1f} vs {p_ref / 60:.1f} min (load {load()})")
             fine = (agree["features"] <= FEATURE_TOLERANCE and agree["tags"] <= TAG_TOLERANCE
                     and agree["proba"] <= TAG_TOLERANCE and agree["ours_rows"] == agree["ref_rows"] == agree["rows"])

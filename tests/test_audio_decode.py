@@ -131,3 +131,20 @@ def test_a_wav_whose_header_claims_more_data_than_present_is_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(InvalidAudio, match=f"declares {declared * 3} bytes of samples but only {declared} are present"):
         decode(path)
+
+
+def test_one_read_conformed_to_two_rates_equals_two_decodes(tmp_path):
+    """The library reads a file once and brings it to the features' and the tagger's rates."""
+    from moodtune.audio.decode import conform, read_mono
+
+    path = tmp_path / "a.ogg"
+    sf.write(path, tone(4.0, 330.0, sr=44100, channels=2), 44100)
+    once = read_mono(path, 4.0)
+    assert once.sample_rate == 44100
+    for limits in (DecodeLimits(SR, 1.0, 4.0, 1e-4), DecodeLimits(16000, 1.0, 2.5, 1e-4)):
+        y, sr = conform(once, limits)
+        expected, expected_sr = decode(path, limits)
+        assert sr == expected_sr
+        np.testing.assert_array_equal(y, expected)
+    with pytest.raises(InvalidAudio, match="too short"):
+        conform(once, DecodeLimits(SR, 5.0, 30.0, 1e-4))

@@ -229,6 +229,24 @@ def decode(
     called in error messages (default: the path, or "uploaded audio").
     """
     limits = limits or DecodeLimits.default()
+    return conform(read_mono(source, limits.max_seconds, name=name), limits, resample=resample)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A file's first ``max_seconds`` as mono float32 samples at the file's own rate, checked for
+    truncation, emptiness and non-finite samples (:func:`read_mono`); :func:`conform` then
+    applies a :class:`DecodeLimits` (its length, silence and rate)."""
+
+    samples: np.ndarray
+    sample_rate: int
+    label: str
+
+
+def read_mono(source: str | os.PathLike | bytes, max_seconds: float, *, name: str | None = None) -> Decoded:
+    """Read (once) what :func:`decode` reads: the first ``max_seconds`` of ``source``, mixed to mono
+    at its own rate. Several :func:`conform` calls can share it (the hand features at 22,050 Hz
+    and the tagger at 16 kHz): the same samples as decoding the file once for each."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         label = name or "uploaded audio"
@@ -251,7 +269,7 @@ def decode(
         data = None
 
     try:
-        samples, sr = _read_soundfile(io.BytesIO(data) if path is None else str(path), limits.max_seconds)
+        samples, sr = _read_soundfile(io.BytesIO(data) if path is None else str(path), max_seconds)
     except Exception as first:  # libsndfile says why in its message; try audioread next
         samples = None
         reason = _reason(first)
@@ -261,9 +279,9 @@ def decode(
                 with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
                     tmp.write(data)
                     tmp.flush()
-                    samples, sr = _read_audioread(tmp.name, limits.max_seconds)
+                    samples, sr = _read_audioread(tmp.name, max_seconds)
             else:
-                samples, sr = _read_audioread(str(path), limits.max_seconds)
+                samples, sr = _read_audioread(str(path), max_seconds)
         except Exception:
             pass
         if samples is None:
@@ -285,11 +303,19 @@ def decode(
                            "(re-export or re-download the file)")
     if not np.all(np.isfinite(samples)):
         raise InvalidAudio(f"{label} is corrupt: it contains non-finite samples")
-    seconds = samples.shape[0] / sr
+    y = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
+    return Decoded(y, int(sr), label)
+
+
+def conform(decoded: Decoded, limits: DecodeLimits, *, resample: bool = True) -> tuple[np.ndarray, int]:
+    """``decoded`` under ``limits``: cut to ``max_seconds`` (as :func:`decode` reads it), refused when
+    too short or silent, resampled to ``limits.sample_rate`` when ``resample``."""
+    y, sr, label = decoded.samples, decoded.sample_rate, decoded.label
+    y = y[:int(round(limits.max_seconds * sr))]
+    seconds = y.shape[0] / sr
     if seconds < limits.min_seconds:
         raise InvalidAudio(f"{label} is too short ({seconds:.2f} s); at least "
                            f"{limits.min_seconds:g} s of audio is needed")
-    y = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
     peak = float(np.max(np.abs(y)))
     if peak < limits.silence_peak:
         raise InvalidAudio(f"{label} is silent (peak amplitude {peak:.1e}, below "
