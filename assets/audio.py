@@ -142,17 +142,29 @@ LIBRARY_SHARDS = DynamicPartitionsDefinition(name="audio_library_shards")
 
 @asset(group_name="library", compute_kind="python")
 def audio_library_shards(context, settings: SettingsResource) -> pd.DataFrame:
-    """The shards of ``audio.music_dir`` (one row per file); registers each non-empty shard as a
-    partition of ``audio_library``, so an executor fans the shards out (processes or machines)."""
+    """The shards of ``audio.music_dir`` (one row per file); the partitions of ``audio_library``
+    become exactly its non-empty shards (a backfill of every partition analyses the folder as it
+    is now), so an executor fans the shards out (processes, or Celery workers on other machines)."""
     s = settings.get()
     if not s.audio.music_dir:
         context.log.warning("audio.music_dir is not set: no library to analyse")
         return pd.DataFrame(columns=["shard", "file"])
-    table = shards(s.path(s.audio.music_dir), s.audio.library_shards)
-    new = [k for k in table if not context.instance.has_dynamic_partition(LIBRARY_SHARDS.name, k)]
+    folder = s.path(s.audio.music_dir)
+    try:
+        table = shards(folder, s.audio.library_shards)
+    except ConfigError as exc:
+        raise Failure(description=str(exc)) from exc
+    existing = set(context.instance.get_dynamic_partitions(LIBRARY_SHARDS.name))
+    new = [k for k in table if k not in existing]
+    gone = sorted(existing - set(table))  # emptied, or numbered for another audio.library_shards
     context.instance.add_dynamic_partitions(LIBRARY_SHARDS.name, new)
+    for key in gone:
+        context.instance.delete_dynamic_partition(LIBRARY_SHARDS.name, key)
+    if not table:
+        context.log.warning(f"no audio files under {folder}: no library partitions")
     rows = pd.DataFrame([(k, f) for k, files in table.items() for f in files], columns=["shard", "file"])
-    context.add_output_metadata({"files": len(rows), "shards": len(table), "new_shards": len(new)})
+    context.add_output_metadata({"files": len(rows), "shards": len(table), "new_shards": len(new),
+                                 "removed_shards": MetadataValue.json(gone), "music_dir": str(folder)})
     return rows
 
 
@@ -166,8 +178,13 @@ def audio_library(context, settings: SettingsResource) -> pd.DataFrame:
     except ModelNotFound as exc:
         model = None
         context.log.warning(f"no predictions: {exc}")
-    result = analyse_shard(s, s.path(s.audio.music_dir), context.partition_key, model=model,
-                           progress=lambda part, done, total: context.log.info(f"{part}: {done}/{total} files"))
+    if not s.audio.music_dir:
+        raise Failure(description="audio.music_dir is not set: there is no library to analyse")
+    try:
+        result = analyse_shard(s, s.path(s.audio.music_dir), context.partition_key, model=model,
+                               progress=lambda part, done, total: context.log.info(f"{part}: {done}/{total} files"))
+    except ConfigError as exc:
+        raise Failure(description=str(exc)) from exc
     for b in result.bad:
         context.log.warning(f"bad file {b['file']}: {b['problem']}")
     context.add_output_metadata({**result.stats, "analysed": len(result.table), "bad_count": len(result.bad),

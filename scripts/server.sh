@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# server.sh up|down|build: the server profile on one machine (what `make up-server` runs).
+# server.sh up|down|build|library|worker [NAME]: the server profile on one machine (what
+# `make up-server` runs); `library` lists audio.music_dir's shards and backfills audio_library
+# over them on the Celery workers; `worker NAME` starts one more Celery worker (how a second
+# machine joins: the same URLs in deploy/server.env or the environment, docs/operations.md).
 #   PostgreSQL (Dagster storage, MLflow backend, feedback store) run by an unprivileged user,
 #   Redis (Celery broker), an MLflow tracking server serving artifacts, two Celery workers,
 #   dagster-daemon (sensors, schedules, run queue) and dagster-webserver as separate processes,
@@ -38,11 +41,7 @@ up() {
   start redis "redis-server --bind 127.0.0.1 --port $REDIS_PORT --save '' --appendonly no" "$REDIS_PORT"
   start mlflow "$BIN/mlflow server --backend-store-uri $MLFLOW_BACKEND_URI --serve-artifacts \
     --artifacts-destination $STATE/mlflow-artifacts --host $HOST --port $MLFLOW_PORT --workers 2" "$MLFLOW_PORT"
-  printf 'execution:\n  config:\n    broker: %s\n    backend: %s\n' \
-    "$MOODTUNE_DAGSTER__CELERY_BROKER" "$MOODTUNE_DAGSTER__CELERY_BACKEND" > "$STATE/celery.yaml"
-  for w in worker1 worker2; do
-    start "$w" "$BIN/dagster-celery worker start -A dagster_celery.app -y $STATE/celery.yaml -n $w@%h -- --concurrency=1" -
-  done
+  for w in worker1 worker2; do worker "$w"; done
   start daemon "$BIN/dagster-daemon run -m definitions" -
   start webserver "$BIN/dagster-webserver -m definitions -h $HOST -p $DAGSTER_PORT" "$DAGSTER_PORT"
   build
@@ -62,8 +61,37 @@ build() {
   touch "$STATE/.built"
 }
 
+worker() {
+  # one Celery worker named NAME@<host> (concurrency WORKER_CONCURRENCY, default 1) on the broker
+  # of MOODTUNE_DAGSTER__CELERY_BROKER; steps it runs reach PostgreSQL, MLflow and the data dir
+  # through this environment, so on another machine every URL must name the shared services
+  local name=${1:?usage: server.sh worker NAME}
+  mkdir -p "$STATE" "$LOGS"
+  printf 'execution:\n  config:\n    broker: %s\n    backend: %s\n' \
+    "$MOODTUNE_DAGSTER__CELERY_BROKER" "$MOODTUNE_DAGSTER__CELERY_BACKEND" > "$STATE/celery.yaml"
+  start "$name" "$BIN/dagster-celery worker start -A dagster_celery.app -y $STATE/celery.yaml -n $name@%h \
+    -- --concurrency=${WORKER_CONCURRENCY:-1}" -
+}
+
+library() {
+  # audio.music_dir in audio.library_shards shards: list them (adds a partition per non-empty
+  # shard; a run whose step goes to a Celery worker), then a backfill of audio_library over every
+  # partition through the webserver, which the daemon runs (one run per partition, its step on a
+  # Celery worker); waits until it ends (BACKFILL_TIMEOUT seconds, default 3600)
+  "$BIN/dagster" asset materialize -m definitions --select audio_library_shards
+  "$BIN/python" scripts/backfill.py audio_library --url "http://$HOST:$DAGSTER_PORT" --wait \
+    --timeout "${BACKFILL_TIMEOUT:-3600}"
+}
+
 down() {
-  for p in $PROCESSES; do bash scripts/stop.sh "$p"; done
+  # the profile's processes, then any other worker started here (server.sh worker NAME)
+  local extra=""
+  for f in "$LOGS"/*.pid; do
+    [ -e "$f" ] || continue
+    n=$(basename "$f" .pid)
+    [[ " $PROCESSES " == *" $n "* ]] || extra="$extra $n"
+  done
+  for p in $extra $PROCESSES; do bash scripts/stop.sh "$p"; done
   bash scripts/postgres.sh stop "$PG_DIR" "$PG_PORT"
 }
 
@@ -71,5 +99,7 @@ case ${1:-} in
   up) up ;;
   down) down ;;
   build) build ;;
-  *) echo "usage: server.sh up|down|build" >&2; exit 2 ;;
+  library) library ;;
+  worker) shift; worker "$@" ;;
+  *) echo "usage: server.sh up|down|build|library|worker NAME" >&2; exit 2 ;;
 esac

@@ -159,6 +159,18 @@ def policy_stack(_built_stack, tmp_path_factory):
     return copy_stack(_built_stack, tmp_path_factory.mktemp("policy_stack"))
 
 
+@pytest.fixture(scope="session")
+def real_music_files():
+    """Real music files: seahorse-adventures' soundtrack (3.6 MB, Ogg Vorbis), fetched once per
+    machine with apt (tests/test_catalog_real.py, tests/test_server_profile.py)."""
+    from moodtune.audio.realset import default_cache, fetch
+
+    root = fetch("seahorse-adventures", default_cache())
+    files = sorted((root / "usr/share/games/seahorse-adventures/data/music").glob("*.ogg"))
+    assert len(files) >= 5, files
+    return files
+
+
 # The audio group on a small demo set, materialized once per worker for the audio modules
 # (tests/test_audio_pipeline.py, tests/test_audio_tagged_model.py), each of which works on a
 # copy of its stores (:func:`copy_stores`): ~30 s of training instead of one per module.

@@ -40,6 +40,20 @@ def test_shards_are_stable_when_files_are_added(tmp_path):
     assert shard_of("new.wav", 4) in after and "notes.txt" not in sum(after.values(), [])
 
 
+def test_a_missing_folder_or_a_stale_shard_is_a_clear_error(tmp_path, settings):
+    from moodtune.audio.library import analyse_shard
+    from moodtune.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is not a folder.*MOODTUNE_AUDIO__MUSIC_DIR"):
+        shards(tmp_path / "nowhere", 4)
+    with pytest.raises(ConfigError, match="library_shards must be at least 1"):
+        shards(tmp_path, 0)
+    music = _folder(tmp_path, n=2)
+    s = settings.model_copy(update={"audio": settings.audio.model_copy(update={"library_shards": 1})})
+    with pytest.raises(ConfigError, match="'shard-007' is not a shard of .*materialize audio_library_shards again"):
+        analyse_shard(s, music, "shard-007")
+
+
 def test_two_partitions_materialise_in_process_with_bad_files_listed(tmp_path):
     music = _folder(tmp_path)
     resources = build_resources(SettingsResource(
@@ -50,6 +64,10 @@ def test_two_partitions_materialise_in_process_with_bad_files_listed(tmp_path):
     listed = materialize([audio_assets.audio_library_shards], resources=resources, instance=instance)
     table = listed.output_for_node("audio_library_shards")
     keys = sorted(table["shard"].unique())
+    instance.add_dynamic_partitions("audio_library_shards", ["shard-999"])  # from another shard count
+    listed = materialize([audio_assets.audio_library_shards], resources=resources, instance=instance)
+    assert listed.asset_materializations_for_node("audio_library_shards")[0].metadata[
+        "removed_shards"].value == ["shard-999"]
     assert len(table) == 7 and set(instance.get_dynamic_partitions("audio_library_shards")) == set(keys)
     assert len(keys) >= 2
     bad_key = shard_of("cut.wav", 3)

@@ -124,15 +124,7 @@ def test_no_apt_falls_back_to_the_demo_clips_and_says_why(settings, monkeypatch)
 # --- a folder of real music (files from a Debian package of game music, fetched with apt) --------
 
 
-@pytest.fixture(scope="session")
-def real_music_files(tmp_path_factory):
-    """Real music files: seahorse-adventures' soundtrack (3.6 MB), fetched once per machine."""
-    from moodtune.audio.realset import default_cache, fetch
-
-    root = fetch("seahorse-adventures", default_cache())
-    files = sorted((root / "usr/share/games/seahorse-adventures/data/music").glob("*.ogg"))
-    assert len(files) >= 5, files
-    return files
+# real_music_files: tests/conftest.py (the server profile's library backfill uses them too)
 
 
 @pytest.mark.slow

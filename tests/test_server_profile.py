@@ -2,11 +2,14 @@
 Redis, an MLflow tracking server with served artifacts, two Celery workers, the Dagster daemon
 and webserver, the service. The build runs through the Celery executor; models register and
 promote through the MLflow server; feedback lands in PostgreSQL; the daemon's sensor requests
-the retraining run; the service hot-swaps to a new champion; `down` leaves nothing running."""
+the retraining run; the service hot-swaps to a new champion; a backfill of the listener library
+(two partitions of real music files) runs on the Celery workers; `down` leaves nothing running."""
 
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,16 +34,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def merge(a, b):
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(a.get(k), dict):
+            merge(a[k], v)
+        else:
+            a[k] = v
+    return a
+
+
 def small_params(path: Path) -> Path:
     from conftest import SMALL
-
-    def merge(a, b):
-        for k, v in b.items():
-            if isinstance(v, dict) and isinstance(a.get(k), dict):
-                merge(a[k], v)
-            else:
-                a[k] = v
-        return a
 
     params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(SMALL))
     merge(params, {"retrain": {"min_new_feedback": 3, "sensor_interval_seconds": 5},
@@ -168,3 +172,71 @@ def test_feedback_in_postgresql_triggers_retraining_and_the_service_hot_swaps(st
             break
         time.sleep(2)
     assert serving == str(latest), "the service did not follow the MLflow server's new champion"
+
+
+def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_music_files, tmp_path, monkeypatch):
+    """`server.sh library`: audio_library_shards lists a folder of real music in two shards (two
+    partitions), then a backfill launched through the webserver is run by the daemon, one run per
+    partition, each step on a Celery worker; both partitions end materialized in PostgreSQL, each
+    output one row per file with features, tags and the champion's probabilities."""
+    from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from moodtune.audio.library import shards
+    from moodtune.emotions import GEMS6, GENRES
+    from moodtune.portable import from_portable
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for f in real_music_files:
+        if f.name in ("2.ogg", "3.ogg", "8.ogg"):  # the three shortest full tracks (27-45 s)
+            shutil.copy(f, music / f.name)
+    expected = shards(music, 2)
+    assert len(expected) == 2, expected  # exactly two partitions (shard-000: 2.ogg, 8.ogg; shard-001: 3.ogg)
+    params = Path(stack["env"]["MOODTUNE_PARAMS"])
+    original = params.read_text()
+    # the workers read params.yaml at each step: the library is configured while the profile runs
+    params.write_text(yaml.safe_dump(merge(yaml.safe_load(original),
+                                           {"audio": {"music_dir": str(music), "library_shards": 2}})))
+    try:
+        done = server(stack["env"], "library", 900)
+    finally:
+        params.write_text(original)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "runs succeeded" in done.stdout, done.stdout[-2000:]
+
+    monkeypatch.setenv("MOODTUNE_DAGSTER_PG_URL",
+                       f"postgresql+psycopg2://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/dagster")
+    instance = DagsterInstance.from_config(str(stack["state"] / "dagster"))
+    assert set(instance.get_dynamic_partitions("audio_library_shards")) == set(expected)
+    backfill = instance.get_backfills()[0]  # the newest
+    assert backfill.is_asset_backfill and backfill.status.value in ("COMPLETED", "COMPLETED_SUCCESS")
+    runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+    assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(expected)
+    assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+    assert instance.get_materialized_partitions(AssetKey("audio_library")) == set(expected)
+    for run in runs:
+        # the daemon launched it; its step ran in a Celery worker (the executor's engine event)
+        workers = [str(e.dagster_event.engine_event_data.metadata["Celery worker"].value)
+                   for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+                   if "Celery worker" in e.dagster_event.engine_event_data.metadata]
+        assert len(workers) == 1 and workers[0].split("@")[0] in ("worker1", "worker2"), workers
+        key = run.tags["dagster/partition"]
+        stored = stack["state"] / "data" / "assets" / "audio_library" / key
+        table = from_portable(pickle.loads(stored.read_bytes()), ROOT)
+        assert sorted(table.index) == sorted(expected[key])  # one row per file of the shard
+        probabilities = [f"p.{label}" for label in (*GENRES, *GEMS6)]
+        assert {"tempo", "mtt.classical", "msd.rock", *probabilities, "valence", "arousal"} <= set(table.columns)
+        assert np.isfinite(table.to_numpy(dtype=float)).all()
+        assert np.allclose(table[[f"p.{g}" for g in GENRES]].sum(axis=1), 1.0)
+    # bad input to the backfill CLI: a clear message, exit status 2, nothing launched
+    url = f"http://127.0.0.1:{stack['ports']['DAGSTER_PORT']}"
+    bad = subprocess.run([sys.executable, "scripts/backfill.py", "audio_library", "--url", url,
+                          "--partitions", "shard-000,shard-009"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown partitions of 'audio_library': ['shard-009']" in bad.stderr, bad.stderr
+    bad = subprocess.run([sys.executable, "scripts/backfill.py", "audio_clips", "--url", url], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "'audio_clips' is not partitioned" in bad.stderr, bad.stderr
+    assert len(instance.get_backfills()) == 1
+    events = instance.fetch_materializations(AssetKey("audio_library"), limit=10).records
+    assert {e.partition_key for e in events} == set(expected)
+    assert all(e.asset_materialization.metadata["model_version"].value for e in events)  # the champion predicted

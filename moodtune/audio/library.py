@@ -19,6 +19,7 @@ import pandas as pd
 from moodtune.audio.analysis import analyse
 from moodtune.audio.decode import is_audio_path
 from moodtune.emotions import GEMS6, to_dlut
+from moodtune.errors import ConfigError
 
 
 def shard_of(relative_path: str, shards: int) -> str:
@@ -34,6 +35,11 @@ def library_files(folder: str | Path) -> list[Path]:
 def shards(folder: str | Path, n_shards: int) -> dict[str, list[str]]:
     """``{shard key: [relative paths]}`` of the audio files under ``folder`` (only non-empty shards)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"audio.music_dir {folder} is not a folder: set it in params.yaml or "
+                          "MOODTUNE_AUDIO__MUSIC_DIR (every machine that runs a shard must see it at that path)")
+    if n_shards < 1:
+        raise ConfigError(f"audio.library_shards must be at least 1, got {n_shards}")
     out: dict[str, list[str]] = {}
     for p in library_files(folder):
         rel = p.relative_to(folder).as_posix()
@@ -53,7 +59,13 @@ def analyse_shard(settings, folder: str | Path, key: str, *, model=None,
                   progress: Callable[[str, int, int], None] | None = None) -> ShardResult:
     """Features, tags and (with ``model``) genre + emotion of every file of shard ``key``."""
     folder = Path(folder)
-    files = shards(folder, settings.audio.library_shards).get(key, [])
+    table = shards(folder, settings.audio.library_shards)
+    if key not in table:
+        raise ConfigError(f"{key!r} is not a shard of {folder} with files in it (audio.library_shards="
+                          f"{settings.audio.library_shards}; the shards now: {', '.join(table) or 'none'}): "
+                          "the folder or the shard count changed since the partitions were listed; "
+                          "materialize audio_library_shards again")
+    files = table[key]
     result = analyse(settings, {rel: str(folder / rel) for rel in files}, progress=progress)
     table = result.features
     bad = [{"file": rel, "problem": problem} for rel, problem in sorted(result.failed.items())]
