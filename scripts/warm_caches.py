@@ -1,28 +1,18 @@
-"""Compile librosa's numba functions once, in one process, right after install.
+"""Compile librosa's numba functions once, in one process, right after librosa is installed.
 
 librosa caches numba-compiled code next to the package. On a fresh install two feature
 worker processes compiling the same function at once can leave a torn cache file that
 segfaults the next process that loads it (seen in CI). Compiling everything here first
-means workers only ever read a complete cache.
+means workers only ever read a complete cache. The functions moodtune's features use are
+vectorised with explicit signatures, so importing their modules compiles them (~20-30 s);
+scripts/install.py runs this while pip unpacks the other packages, so it needs librosa only.
 """
 
-import tempfile
-from pathlib import Path
+import importlib
 
-from moodtune.audio.features import extract_features
-from moodtune.audio.reference import reference_features
-from moodtune.audio.synth import synthesise
-from moodtune.data.demo_catalog import demo_catalog
+MODULES = ("librosa.util.utils", "librosa.core.audio", "librosa.core.pitch", "librosa.core.spectrum")
 
 if __name__ == "__main__":
-    import soundfile as sf
-
-    row = demo_catalog(1, 0).iloc[0].to_dict()
-    sr = 22050
-    y, _ = synthesise(row, 3.0, sr, 0)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "warm.wav"
-        sf.write(path, y, sr)
-        extract_features(path)
-        reference_features(str(path))
+    for name in MODULES:
+        importlib.import_module(name)
     print("numba caches warmed")
