@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import shutil
 import socket
 import subprocess
@@ -53,8 +54,8 @@ def small_params(path: Path) -> Path:
     return path
 
 
-def server(env: dict, command: str, timeout: int) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "scripts/server.sh", command], cwd=ROOT, env=env, timeout=timeout,
+def server(env: dict, command: str, timeout: int, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "scripts/server.sh", command, *args], cwd=ROOT, env=env, timeout=timeout,
                           capture_output=True, text=True)
 
 
@@ -197,11 +198,16 @@ def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_
     # the workers read params.yaml at each step: the library is configured while the profile runs
     params.write_text(yaml.safe_dump(merge(yaml.safe_load(original),
                                            {"audio": {"music_dir": str(music), "library_shards": 2}})))
+    # one more worker joins as a second machine would (docs/operations.md): the same broker,
+    # PostgreSQL, MLflow server and data dir; `down` stops it with the others
+    joined = server(stack["env"], "worker", 60, "worker3")
+    assert joined.returncode == 0, joined.stdout + joined.stderr
     try:
         done = server(stack["env"], "library", 900)
     finally:
         params.write_text(original)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert re.search(r"worker3@\S+ ready\.", (stack["state"] / "logs" / "worker3.log").read_text())  # on the broker
     assert "runs succeeded" in done.stdout, done.stdout[-2000:]
 
     monkeypatch.setenv("MOODTUNE_DAGSTER_PG_URL",
@@ -219,7 +225,7 @@ def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_
         workers = [str(e.dagster_event.engine_event_data.metadata["Celery worker"].value)
                    for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
                    if "Celery worker" in e.dagster_event.engine_event_data.metadata]
-        assert len(workers) == 1 and workers[0].split("@")[0] in ("worker1", "worker2"), workers
+        assert len(workers) == 1 and workers[0].split("@")[0] in ("worker1", "worker2", "worker3"), workers
         key = run.tags["dagster/partition"]
         stored = stack["state"] / "data" / "assets" / "audio_library" / key
         table = from_portable(pickle.loads(stored.read_bytes()), ROOT)
