@@ -171,3 +171,17 @@ def test_nothing_imports_tensorflow():
             "assert not any(m == 'tensorflow' or m.startswith('tensorflow.') for m in sys.modules), 'tensorflow'; "
             "import importlib.util; assert importlib.util.find_spec('tensorflow') is None, 'installed'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seconds,keep", [(30.0, 3), (10.0, 2), (7.0, 1), (7.0, 3), (2.0, 3), (9.4, 0)])
+def test_the_mel_of_the_kept_patches_alone_equals_the_whole_clips(seconds, keep, monkeypatch):
+    rng = np.random.default_rng(int(seconds * 10) + keep)
+    y = (0.3 * rng.standard_normal(int(seconds * tagger.SAMPLE_RATE))).astype(np.float32)
+    expected = tagger.patches(tagger.log_mel(y), keep)
+    frames = []
+    real = tagger.log_mel
+    monkeypatch.setattr(tagger, "log_mel", lambda y: frames.append(len(y)) or real(y))
+    got = tagger.clip_patches(y, keep)
+    np.testing.assert_array_equal(got, expected)
+    whole = 0 < keep < (1 + len(y) // tagger.HOP) // tagger.PATCH_FRAMES
+    assert frames == ([] if whole else [len(y)])  # a sampled clip's whole mel is never computed

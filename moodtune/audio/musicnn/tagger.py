@@ -128,6 +128,26 @@ def patches(mel: np.ndarray, keep: int = 0) -> np.ndarray:
     return out
 
 
+def clip_patches(y: np.ndarray, keep: int = 0) -> np.ndarray:
+    """``patches(log_mel(y), keep)``, computing the mel of the kept patches only: each kept patch's
+    187 frames come from its own stretch of the (centre-padded) samples, the frames librosa's
+    centred STFT gives there, so the numbers are the same (tested) for about a third of the
+    spectrogram work with 3 of a 30 s clip's 10 patches."""
+    import librosa
+
+    y = np.asarray(y, dtype=np.float32)
+    n = (1 + len(y) // HOP) // PATCH_FRAMES  # whole patches in log_mel(y)
+    if not 0 < keep < n:
+        return patches(log_mel(y), keep)
+    padded = np.pad(y, N_FFT // 2)  # what stft(center=True) does (pad_mode "constant")
+    span = (PATCH_FRAMES - 1) * HOP + N_FFT
+    starts = np.unique(np.linspace(0, n - 1, keep).round().astype(int)) * PATCH_FRAMES * HOP
+    mel = librosa.feature.melspectrogram(y=np.stack([padded[s:s + span] for s in starts]), sr=SAMPLE_RATE,
+                                         hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS, center=False)
+    mel = np.swapaxes(mel, 1, 2)  # (patches, 187, 96)
+    return np.log10(10000.0 * mel.astype(np.float32) + 1.0).astype(np.float32)
+
+
 def run_models(batch: np.ndarray, *, batch_patches: int = 64, models: Sequence[str] = MODELS) -> dict[str, tuple]:
     """``{model: (tags (n, 50), embedding (n, 200))}`` for a stack of patches."""
     import torch
@@ -165,7 +185,7 @@ def tag_waveforms(waveforms: Sequence[np.ndarray], config: TaggerConfig | None =
     """``(clips, 500)`` outputs in :data:`TAGGER_COLUMNS` order for 16 kHz mono clips: MTT tags,
     MSD tags, MTT embedding, MSD embedding, each averaged over the clip's patches."""
     config = config or TaggerConfig.default()
-    per_clip = [patches(log_mel(y), config.patches_per_clip) for y in waveforms]
+    per_clip = [clip_patches(y, config.patches_per_clip) for y in waveforms]
     counts = np.array([len(p) for p in per_clip])
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     with _threads(config.threads):
