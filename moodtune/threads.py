@@ -1,0 +1,26 @@
+"""One thread for the native pools (BLAS, OpenMP) around small numeric work.
+
+On a busy 2-core machine the pools' spin-waits dominate small calls: a HistGradientBoosting
+predict on 8 rows took 17 ms with sklearn's OpenMP threads and 0.9 ms with one, its fit on
+20,000 rows 3.8 s against 0.26 s (measured at load 6.5).
+"""
+
+from __future__ import annotations
+
+import sys
+
+_found: tuple[int, object] | None = None
+
+
+def one_thread():
+    """A context manager limiting every loaded BLAS/OpenMP pool to one thread (cheap to enter).
+
+    threadpoolctl finds the pools by scanning the loaded libraries (milliseconds): the scan is
+    kept and redone only after new modules were imported (which may have loaded a pool)."""
+    global _found
+    if _found is None or _found[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        controller = ThreadpoolController()
+        _found = (len(sys.modules), controller)
+    return _found[1].limit(limits=1)
