@@ -17,6 +17,10 @@ if [ -z "${MOODTUNE_TEST_POSTGRES_URL:-}" ]; then
   bash scripts/postgres.sh start "$pgdir" "$port"
   export MOODTUNE_TEST_POSTGRES_URL=$(bash scripts/postgres.sh url "$pgdir" "$port")
 fi
+# two xdist workers on two cores: each worker's (and each service's) native pools get one
+# thread, so OpenMP/BLAS threads do not spin against the other worker (a small sklearn predict
+# took 17 ms with its threads under such load, 0.9 ms with one: moodtune/threads.py)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 status=0
 "$py" -m pytest "$@" || status=$?
 exit $status
