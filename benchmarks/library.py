@@ -280,11 +280,11 @@ def describe(label: str, r: dict, n: int, shards: int) -> float:
           f"{r['ready']:.1f} s, workers' start ~{fixed:.1f} s; whole process {r['wall']:.1f} s")
     print(f"  projection for {LIBRARY_TRACKS:,} tracks of {TRACK_SECONDS:g} s, wall clock here: {projection / 60:.1f} min "
           f"({shards} shards x {r['ready'] + fixed:.1f} s start + {LIBRARY_TRACKS:,} x {per:.3f} s)")
-    cores = len(os.sched_getaffinity(0))
+    cores = min(len(os.sched_getaffinity(0)), int(r["stats"].get("workers", 1)))  # the cores the run can use
     cpu_per, cpu_fixed = steady(r["marks"], n, r["cpu"], 2)
     idle = (shards * (r["cpu_ready"] + cpu_fixed) + LIBRARY_TRACKS * cpu_per) / cores
     print(f"  CPU: {cpu_per:.3f} s per track after the first 10 (all processes), {r['cpu_ready'] + cpu_fixed:.1f} s per "
-          f"shard's start: {idle / 60:.1f} min for {LIBRARY_TRACKS:,} tracks on {cores} idle cores (the CPU-bound "
+          f"shard's start: {idle / 60:.1f} min for {LIBRARY_TRACKS:,} tracks on {cores} idle core(s) (the CPU-bound "
           "projection: other load inflates CPU time far less than wall time)")
     r["idle"] = idle
     workers = [p for p in r["peaks"] if p[1] != "analysis process" and p[0] > 0]
