@@ -62,14 +62,15 @@ build() {
 }
 
 worker() {
-  # one Celery worker named NAME@<host> (concurrency WORKER_CONCURRENCY, default 1) on the broker
+  # one Celery worker named NAME@<host> (dagster-celery appends the host; concurrency
+  # WORKER_CONCURRENCY, default 1) on the broker
   # of MOODTUNE_DAGSTER__CELERY_BROKER; steps it runs reach PostgreSQL, MLflow and the data dir
   # through this environment, so on another machine every URL must name the shared services
   local name=${1:?usage: server.sh worker NAME}
   mkdir -p "$STATE" "$LOGS"
   printf 'execution:\n  config:\n    broker: %s\n    backend: %s\n' \
     "$MOODTUNE_DAGSTER__CELERY_BROKER" "$MOODTUNE_DAGSTER__CELERY_BACKEND" > "$STATE/celery.yaml"
-  start "$name" "$BIN/dagster-celery worker start -A dagster_celery.app -y $STATE/celery.yaml -n $name@%h \
+  start "$name" "$BIN/dagster-celery worker start -A dagster_celery.app -y $STATE/celery.yaml -n $name \
     -- --concurrency=${WORKER_CONCURRENCY:-1}" -
 }
 
@@ -92,7 +93,8 @@ down() {
     [[ " $PROCESSES " == *" $n "* ]] || extra="$extra $n"
   done
   for p in $extra $PROCESSES; do bash scripts/stop.sh "$p"; done
-  bash scripts/postgres.sh stop "$PG_DIR" "$PG_PORT"
+  # a machine that only runs workers has no cluster here (and maybe no PostgreSQL installed)
+  if [ -f "$PG_DIR/PG_VERSION" ]; then bash scripts/postgres.sh stop "$PG_DIR" "$PG_PORT"; fi
 }
 
 case ${1:-} in
