@@ -52,6 +52,10 @@ def load() -> str:
 # --- the folder ---------------------------------------------------------------------------------
 
 
+class NoMusic(RuntimeError):
+    """Nothing to cut the library from (no extracted Debian package here): the run is skipped."""
+
+
 def real_tracks(settings) -> list[tuple[str, float]]:
     """(path, seconds) of the catalog's real tracks of at least 60 s, from extracted packages only."""
     from moodtune.audio import debian_music
@@ -79,8 +83,8 @@ def make_library(n: int, store: Path, folder: Path, settings) -> list[Path]:
             if tracks is None:
                 tracks = real_tracks(settings)
                 if not tracks:
-                    raise SystemExit("no real music in the Debian package cache: run `make up` (or build the "
-                                     "audio_real_set asset) once so the catalog's packages are fetched")
+                    raise NoMusic("no real music in the Debian package cache: run `make up` (or build the "
+                                  "audio_real_set asset) once so the catalog's packages are fetched")
             path, seconds = tracks[i % len(tracks)]
             windows = max(1, int((seconds - 5) // TRACK_SECONDS))
             start = 5.0 + TRACK_SECONDS * ((i // len(tracks)) % windows)  # a different window each round
@@ -287,6 +291,11 @@ def describe(label: str, r: dict, n: int, shards: int) -> float:
           f"shard's start: {idle / 60:.1f} min for {LIBRARY_TRACKS:,} tracks on {cores} idle core(s) (the CPU-bound "
           "projection: other load inflates CPU time far less than wall time)")
     r["idle"] = idle
+    st = r["stats"]
+    if "decode_seconds" in st:
+        print(f"  CPU per track by part (summed over the workers, first files included): decode "
+              f"{st['decode_seconds'] / n:.3f} s, hand features {st['feature_seconds'] / n:.3f} s, tagger "
+              f"{st.get('tag_seconds', 0) / n:.3f} s")
     workers = [p for p in r["peaks"] if p[1] != "analysis process" and p[0] > 0]
     main = [p for p in r["peaks"] if p[1] == "analysis process"]
     print(f"  peak RSS: analysis process {main[0][0] / 2**20 if main else 0:.0f} MB (getrusage "
@@ -311,7 +320,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "library"
         t0 = time.perf_counter()
-        files = make_library(a.tracks, a.store, folder, settings)
+        try:
+            files = make_library(a.tracks, a.store, folder, settings)
+        except NoMusic as exc:
+            print(f"skipped: {exc}")
+            return 0
         print(f"library: {len(files)} real 30 s tracks (Ogg Vorbis, cut from the catalog's Debian packages) in "
               f"{time.perf_counter() - t0:.1f} s; {len(os.sched_getaffinity(0))} cores, load {load()}")
         a_s, t_s = settings.audio, settings.audio.tagger
