@@ -527,6 +527,12 @@ def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failu
         assert [h.track_id for h in hits] == [h.track_id for h in before.text.recommend_text("想念你，好难过", 3).hits]
     finally:
         client.set_registered_model_alias(TEXT, s.registry.champion_alias, champion.version)
+        # the running service may have hot-swapped to the new version meanwhile: leave it serving
+        # the champion again before the next test (random order) asks which versions it serves
+        deadline = time.monotonic() + 60
+        while post(svc, "models", json={}).json()["models"][TEXT]["version"] != str(champion.version):
+            assert time.monotonic() < deadline, "the service did not swap back to the champion in 60 s"
+            time.sleep(0.2)
 
 
 def test_polling_reads_the_registry_only_after_the_store_changed(svc, monkeypatch):
