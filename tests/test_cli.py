@@ -98,3 +98,34 @@ def test_loading_shows_a_spinner_on_a_terminal_only(monkeypatch):
     with cli.loading("loading the audio model"):
         time.sleep(0.1)
     assert pipe.getvalue() == ""  # piped or --json: nothing but the answer
+
+
+# What `moodtune --help`, a command's --help and an argument error must not import (issue #31:
+# they took 4-6 s, nearly all of it importing these): each loads in the command that needs it.
+HEAVY_MODULES = ("mlflow", "torch", "dagster", "bentoml", "librosa", "sklearn", "pandas", "scipy",
+                 "cv2", "catboost", "neurokit2", "jieba")
+
+_IMPORTS_AFTER = """
+import contextlib, io, json, sys
+import moodtune.cli as cli
+for argv in sys.argv[1:]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            cli.main(json.loads(argv))
+        except SystemExit:
+            pass
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+@pytest.mark.slow  # starts a Python process: sys.modules of a fresh interpreter
+def test_help_and_argument_errors_import_no_heavy_library():
+    import subprocess
+    import sys
+
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    argvs = [["--help"], ["recommend", "t1"], ["no-such-command"]] + [[c, "--help"] for c in sorted(sub.choices)]
+    out = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER, *map(json.dumps, argvs)],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert not loaded & set(HEAVY_MODULES), f"imported by --help or a usage error: {sorted(loaded & set(HEAVY_MODULES))}"

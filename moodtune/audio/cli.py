@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from moodtune import registry
 from moodtune.cli import command, loading
 from moodtune.errors import InvalidAudio
 
@@ -20,6 +19,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("analyze-audio", "genre and emotion probabilities of audio files, from the champion model", _arguments)
 def analyze_audio(args: argparse.Namespace) -> int:
+    from moodtune import registry
     from moodtune.emotions import GEMS6, GENRES
     from moodtune.settings import get_settings
 

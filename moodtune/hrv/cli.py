@@ -7,7 +7,6 @@ import argparse
 import json
 from pathlib import Path
 
-from moodtune import registry
 from moodtune.cli import command, loading
 from moodtune.errors import InvalidHRV
 
@@ -29,6 +28,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def analyze_hrv(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from moodtune import registry
     from moodtune.hrv.constants import ARTEFACT_TYPES, METRIC_COLUMNS, RATIO_COLUMNS, UNITS
     from moodtune.settings import get_settings
 

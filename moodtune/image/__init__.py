@@ -8,20 +8,35 @@ Public API (what the service and the CLI call):
 * :func:`people_to_dlut`: area-weighted DLUT emotion from any per-person classifier (``fer``,
   ``emotic``), with :class:`PersonEmotion` and :class:`Box`;
 * :class:`NoPersonFound` (an :class:`~moodtune.errors.InvalidImage`).
+
+Names are imported lazily so that ``moodtune --help`` does not load torch and OpenCV.
 """
 
-from moodtune.image.decode import DecodedImage, decode_image
-from moodtune.image.model import MODEL_NAME, DetectorConfig, FaceEmotionModel, FaceReading
-from moodtune.image.people import Box, PersonEmotion, area_weights, people_to_dlut
-from moodtune.image.photo import (
-    Face,
-    ImageEmotion,
-    NoPersonFound,
-    PhotoRecommendation,
-    emotion_of,
-    emotion_of_decoded,
-    recommend_from_image,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moodtune.image.decode import DecodedImage, decode_image
+    from moodtune.image.model import MODEL_NAME, DetectorConfig, FaceEmotionModel, FaceReading
+    from moodtune.image.people import Box, PersonEmotion, area_weights, people_to_dlut
+    from moodtune.image.photo import (
+        Face,
+        ImageEmotion,
+        NoPersonFound,
+        PhotoRecommendation,
+        emotion_of,
+        emotion_of_decoded,
+        recommend_from_image,
+    )
+
+_LAZY = {
+    **dict.fromkeys(("DecodedImage", "decode_image"), "moodtune.image.decode"),
+    **dict.fromkeys(("MODEL_NAME", "DetectorConfig", "FaceEmotionModel", "FaceReading"), "moodtune.image.model"),
+    **dict.fromkeys(("Box", "PersonEmotion", "area_weights", "people_to_dlut"), "moodtune.image.people"),
+    **dict.fromkeys(("Face", "ImageEmotion", "NoPersonFound", "PhotoRecommendation", "emotion_of",
+                     "emotion_of_decoded", "recommend_from_image"), "moodtune.image.photo"),
+}
 
 __all__ = [
     "MODEL_NAME",
@@ -42,3 +57,11 @@ __all__ = [
     "people_to_dlut",
     "recommend_from_image",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'moodtune.image' has no attribute {name!r}")

@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from moodtune import registry
 from moodtune.cli import command, loading
 from moodtune.errors import InvalidImage
 
@@ -21,6 +20,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("analyze-image", "find the faces in a photo, read their expressions and the emotion", _arguments)
 def analyze_image(args: argparse.Namespace) -> int:
+    from moodtune import registry
     from moodtune.image import FaceEmotionModel, emotion_of
     from moodtune.settings import get_settings
 

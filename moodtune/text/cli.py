@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from moodtune import registry
 from moodtune.cli import command, loading, print_json
 
 
@@ -21,6 +20,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def text_answer(result, version) -> dict:
     """The text's part of ``POST /recommend_text``'s answer, with the tracks as the index found them."""
+    from moodtune import registry
     from moodtune.emotions import display_name
 
     vector, emotion = result.vector, result.emotion
@@ -43,6 +43,7 @@ def text_answer(result, version) -> dict:
 
 @command("recommend-text", "recommend tracks for a Chinese text (moodtune-text-index champion)", _arguments)
 def recommend_text(args: argparse.Namespace) -> int:
+    from moodtune import registry
     from moodtune.emotions import CATEGORY_BY_CODE, DLUT_GROUPS
     from moodtune.settings import get_settings
 
