@@ -58,10 +58,7 @@ async def catalog(request: Request) -> Response:
         limit = min(1000, max(1, int(request.query_params.get("limit", 500))))
     except ValueError:
         return JSONResponse({"error": "offset and limit must be whole numbers"}, status_code=422)
-    query = request.query_params.get("q", "").strip().casefold()
-    rows = ms.catalog.listing()
-    if query:
-        rows = [r for r in rows if query in " ".join(str(v) for v in r.values()).casefold()]
+    rows = ms.catalog.search(request.query_params.get("q", ""))
     return JSONResponse({"total": len(rows), "offset": offset, "tracks": rows[offset: offset + limit],
                          "built_from": ms.catalog.model_versions})
 

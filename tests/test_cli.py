@@ -129,3 +129,26 @@ def test_help_and_argument_errors_import_no_heavy_library():
                          capture_output=True, text=True, timeout=120, check=True).stdout
     loaded = set(json.loads(out.splitlines()[-1]))
     assert not loaded & set(HEAVY_MODULES), f"imported by --help or a usage error: {sorted(loaded & set(HEAVY_MODULES))}"
+
+
+def test_catalog_lists_the_ids_recommend_takes(settings, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from moodtune.serving.catalog import SONG_COLUMNS, build_catalog, catalog_dir, save_catalog
+
+    ids = ["debian:pkg:calm", "debian:pkg:storm", "demo-rock-tension-000"]
+    clips = pd.DataFrame({"track_id": ids, "path": "", "title": ["Calm Sea", "Storm", ""], "artist": "a",
+                          "genre": "rock", "source": ["debian", "debian", "demo"]})
+    predicted = pd.DataFrame(np.full((3, len(SONG_COLUMNS)), 0.25), index=ids, columns=list(SONG_COLUMNS))
+    save_catalog(*build_catalog(clips, predicted, None, model_versions={}), catalog_dir(settings))
+
+    assert cli.main(["catalog", "--ids"]) == 0
+    assert capsys.readouterr().out.split() == ids
+    assert cli.main(["catalog", "STORM", "--json"]) == 0  # the page's search: any value, any case
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["total"] == 1 and answer["tracks"][0]["track_id"] == "debian:pkg:storm"
+    assert cli.main(["catalog", "-n", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("debian:pkg:calm  Calm Sea — a") and lines[-1] == "1 of 3 track(s) (-n 0 lists them all)"
+    assert cli.main(["catalog", "-n", "-1"]) == 2 and "-n" in capsys.readouterr().err

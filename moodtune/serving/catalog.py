@@ -283,7 +283,7 @@ class Catalog:
             listed = ", ".join(repr(t) for t in unknown[:5]) + (" …" if len(unknown) > 5 else "")
             raise InvalidInput(
                 f"{len(unknown)} track id(s) are not in the catalog: {listed}; "
-                "pick ids from the catalog (GET /ui/api/catalog) or upload the audio files instead"
+                "pick ids from the catalog (`moodtune catalog`, GET /ui/api/catalog) or upload the audio files instead"
             )
         seen: set[str] = set()
         dupes = [t for t in track_ids if t in seen or seen.add(t)]
@@ -339,6 +339,14 @@ class Catalog:
              "playable": bool(self._paths[self.positions[p["track_id"]]])}
             for p in self.profiles[offset:stop]
         ]
+
+    def search(self, query: str = "") -> list[dict[str, Any]]:
+        """:meth:`listing`'s rows with ``query`` in any of their values (case-insensitive; every
+        row when it is empty): part of an id, a title, an artist, a package, a genre, an emotion."""
+        query = query.strip().casefold()
+        rows = self.listing()
+        return [r for r in rows if query in " ".join(str(v) for v in r.values()).casefold()] if query else rows
+
 
 
 def logged_features(values: Sequence[float]) -> dict[str, float]:

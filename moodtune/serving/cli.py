@@ -100,6 +100,42 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- catalog --------------------------------------------------------------------------------------
+
+
+def _catalog_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", nargs="?", default="",
+                        help="only the tracks with this in their id, title, artist, package, genre or emotion "
+                             "(case-insensitive), e.g. sadness or supertux")
+    parser.add_argument("-n", "--limit", type=int, default=20, help="how many tracks to list (default 20; 0: all)")
+    parser.add_argument("--ids", action="store_true", help="print only the track ids, one per line")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (those of GET /ui/api/catalog)")
+
+
+@command("catalog", "list the catalog's tracks with their ids (what GET /ui/api/catalog lists)", _catalog_arguments)
+def _catalog(args: argparse.Namespace) -> int:
+    from moodtune.serving.catalog import Catalog, catalog_dir
+    from moodtune.settings import get_settings
+
+    if args.limit < 0:
+        raise InvalidInput(f"-n is how many tracks to list (0: all); got {args.limit}")
+    settings = get_settings()
+    rows = Catalog.load(catalog_dir(settings), settings.data_dir).search(args.query)
+    shown = rows[:args.limit] if args.limit else rows
+    if args.json:
+        return print_json({"total": len(rows), "tracks": shown})
+    if args.ids:
+        for row in shown:
+            print(row["track_id"])
+        return 0
+    for row in shown:
+        name = " — ".join(part for part in (row["title"] or row["track_id"], row["artist"]) if part)
+        print(f"{row['track_id']}  {name}  [{row['genre']}, {row['emotion'].replace('_', ' ')}]")
+    more = " (-n 0 lists them all)" if len(shown) < len(rows) else ""
+    print(f"{len(shown)} of {len(rows)} track(s){' matching ' + repr(args.query) if args.query else ''}{more}")
+    return 0
+
+
 # --- feedback -------------------------------------------------------------------------------------
 
 
