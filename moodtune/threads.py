@@ -1,5 +1,8 @@
 """One thread for the native pools (BLAS, OpenMP) around small numeric work.
 
+Used where the summation order must not depend on where the work runs (audio features: the
+cache and the CLI rely on it) and where threads cost more than they give (small sklearn calls).
+
 On a busy 2-core machine the pools' spin-waits dominate small calls: a HistGradientBoosting
 predict on 8 rows took 17 ms with sklearn's OpenMP threads and 0.9 ms with one, its fit on
 20,000 rows 3.8 s against 0.26 s (measured at load 6.5).

@@ -66,7 +66,8 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
     """Worker: one file decoded once, its features and/or tags computed and cached. Never raises
     for a bad file: ``{"id", "features", "tags", "problem", "cpu": {part: seconds}}``."""
     from moodtune.audio.decode import conform, read_mono
-    from moodtune.audio.features import _threadpools, features_from_waveform
+    from moodtune.audio.features import features_from_waveform
+    from moodtune.threads import one_thread
 
     out = {"id": job.track_id, "features": None, "tags": None, "problem": None, "cpu": {}}
     clock = time.process_time()
@@ -80,7 +81,7 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
     seconds = max([features.limits.max_seconds] * job.features + [tagger_config.max_seconds] * job.tags)
     try:
         # one BLAS thread, as extract_features: the same summation order wherever it runs
-        with _threadpools().limit(limits=1):
+        with one_thread():
             decoded = read_mono(job.path, seconds)
             lap("decode")
             if job.features:

@@ -30,6 +30,7 @@ import scipy.fft
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.errors import InvalidAudio
 from moodtune.settings import AudioFeatureSettings, FromSettings, get_settings
+from moodtune.threads import one_thread
 
 FEATURE_VERSION = 2
 # the tempogram's autocorrelation window (librosa's tempo estimate uses 8 s)
@@ -121,15 +122,6 @@ def _mel_basis(sr: int, n_fft: int, n_mels: int):
     import scipy.sparse
 
     return scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32))
-
-
-@lru_cache(maxsize=1)
-def _threadpools():
-    """threadpoolctl's view of the loaded BLAS/OpenMP pools, found once per process (finding
-    them costs milliseconds; limiting them afterwards is cheap)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 @lru_cache(maxsize=8)
@@ -311,7 +303,7 @@ def extract_features(
     # One BLAS thread: faster for these small products, and the same summation order in the
     # main process and in worker processes, so a clip's features do not depend on where they
     # were computed (the cache and the CLI rely on that).
-    with _threadpools().limit(limits=1):
+    with one_thread():
         y, sr = decode(source, c.limits, name=name)
         return features_from_waveform(y, sr, c)
 
