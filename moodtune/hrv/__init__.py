@@ -9,20 +9,15 @@ name would be the module once anything imported ``moodtune.hrv.metrics``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS, UNITS
 from moodtune.hrv.metrics import HrvResult, MetricsConfig, analyze, metrics
+from moodtune.lazy import lazy_names
 
 if TYPE_CHECKING:
     from moodtune.hrv.reader import StressReader
 
 __all__ = ["LEVELS", "METRIC_COLUMNS", "UNITS", "HrvResult", "MetricsConfig", "analyze", "metrics", "StressReader"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "StressReader":
-        from moodtune.hrv.reader import StressReader
-
-        return StressReader
-    raise AttributeError(f"module 'moodtune.hrv' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, {"StressReader": "moodtune.hrv.reader"})

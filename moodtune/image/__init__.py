@@ -14,7 +14,9 @@ Names are imported lazily so that ``moodtune --help`` does not load torch and Op
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from moodtune.lazy import lazy_names
 
 if TYPE_CHECKING:
     from moodtune.image.decode import DecodedImage, decode_image
@@ -58,10 +60,4 @@ __all__ = [
     "recommend_from_image",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'moodtune.image' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -17,7 +17,9 @@ Names are imported lazily so that ``moodtune --help`` does not load jieba.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from moodtune.lazy import lazy_names
 
 if TYPE_CHECKING:
     from moodtune.text.analysis import TextAnalyzer, TextEmotion, emotion_of
@@ -34,10 +36,4 @@ _LAZY = {
 }
 __all__ = ["EmotionIndex", "Lexicon", "TextAnalyzer", "TextEmotion", "emotion_of", "load_lexicon"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'moodtune.text' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
