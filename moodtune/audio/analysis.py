@@ -20,7 +20,6 @@ activations) and writing both cache entries; nothing but the results comes back.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moodtune.audio.cachefile import write_atomic
 from moodtune.audio.features import FeatureConfig, _cache_file, feature_names, file_hash
 from moodtune.errors import InvalidAudio
 
@@ -52,14 +52,6 @@ class _Job:
     tag_cache: str | None
     features: bool  # compute them (False: read from the cache)
     tags: bool
-
-
-def _write_atomic(target: str, write: Callable[[Path], None], suffix: str) -> None:
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp{suffix}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
@@ -95,7 +87,7 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
         out["problem"] = f"{job.path}: feature extraction failed ({type(exc).__name__}: {exc})"
         return out
     if job.features and job.feature_cache:
-        _write_atomic(job.feature_cache, lambda p: p.write_text(json.dumps(out["features"])), "")
+        write_atomic(job.feature_cache, lambda p: p.write_text(json.dumps(out["features"])), "")
     if job.tags:
         from moodtune.audio.musicnn.tagger import tag_waveforms
 
@@ -111,7 +103,7 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
             return out
         lap("tags")
         if job.tag_cache:
-            _write_atomic(job.tag_cache, lambda p: np.save(p, out["tags"]), ".npy")
+            write_atomic(job.tag_cache, lambda p: np.save(p, out["tags"]), ".npy")
     return out
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
+from moodtune.audio.cachefile import write_atomic
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.errors import InvalidAudio
 from moodtune.settings import AudioFeatureSettings, FromSettings, get_settings
@@ -362,11 +363,7 @@ def _compute_one(track_id: str, path: str, config: FeatureConfig, cache_path: st
         return (track_id, None, f"{path}: feature extraction failed ({type(exc).__name__}: {exc})",
                 time.process_time() - cpu)
     if cache_path:
-        target = Path(cache_path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(feats))
-        os.replace(tmp, target)
+        write_atomic(cache_path, lambda tmp: tmp.write_text(json.dumps(feats)))
     return track_id, feats, None, time.process_time() - cpu
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from moodtune.audio.cachefile import write_atomic
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.audio.musicnn.vocab import EMBEDDING_SIZE, MSD_TAGS, MTT_TAGS, TAGGER_COLUMNS
 from moodtune.errors import InvalidAudio, ModelNotFound
@@ -293,10 +294,7 @@ def tag_batch(
                 results[track_id] = row
                 target = targets[track_id]
                 if target is not None:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_suffix(f".{os.getpid()}.tmp.npy")
-                    np.save(tmp, row)
-                    os.replace(tmp, target)
+                    write_atomic(target, lambda tmp, row=row: np.save(tmp, row), ".npy")
             done += len(chunk)
             if progress:
                 progress(done, len(pairs))
