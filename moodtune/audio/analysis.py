@@ -23,12 +23,11 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from moodtune.audio.cachefile import write_atomic
+from moodtune.audio.cachefile import read_json, read_npy, write_atomic
 from moodtune.audio.features import FeatureConfig, _cache_file, feature_names, file_hash
 from moodtune.errors import InvalidAudio
 
@@ -111,20 +110,6 @@ def _analyse_files(jobs: list[_Job], features: FeatureConfig, tagger_config) -> 
     return [analyse_file(job, features, tagger_config) for job in jobs]
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text()) if path.exists() else None
-    except (OSError, ValueError):
-        return None  # a damaged cache entry is recomputed
-
-
-def _read_npy(path: Path) -> np.ndarray | None:
-    try:
-        return np.load(path) if path.exists() else None
-    except (OSError, ValueError):
-        return None
-
-
 def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int, int], None] | None = None) -> Analysis:
     """Features (+ tags) of ``{id: path}``, cached under ``<data>/audio/``."""
     from moodtune.workers import spawn_pool, worker_count
@@ -154,8 +139,8 @@ def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int,
             continue
         f_path = _cache_file(feature_dir, config, digest)
         t_path = tag_dir / digest[:2] / f"{digest}.npy" if tag_dir else None
-        cached_f = _read_json(f_path)
-        cached_t = _read_npy(t_path) if t_path else None
+        cached_f = read_json(f_path)
+        cached_t = read_npy(t_path) if t_path else None
         if cached_f is not None:
             feats[track_id] = cached_f
         if cached_t is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 
 def write_atomic(target: str | os.PathLike, write: Callable[[Path], None], suffix: str = "") -> None:
@@ -15,3 +18,19 @@ def write_atomic(target: str | os.PathLike, write: Callable[[Path], None], suffi
     tmp = path.with_suffix(f".{os.getpid()}.tmp{suffix}")
     write(tmp)
     os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON cache entry, or None where there is none or it is damaged (then it is recomputed)."""
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def read_npy(path: Path) -> np.ndarray | None:
+    """An ``.npy`` cache entry, or None where there is none or it is damaged."""
+    try:
+        return np.load(path) if path.exists() else None
+    except (OSError, ValueError):
+        return None

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from moodtune.audio.cachefile import write_atomic
+from moodtune.audio.cachefile import read_json, write_atomic
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.errors import InvalidAudio
 from moodtune.settings import AudioFeatureSettings, FromSettings, get_settings
@@ -401,13 +401,11 @@ def extract_batch(
             failed[track_id] = f"{path}: cannot be read ({exc.strerror or exc})"
             continue
         cache_path = _cache_file(cache, c, digest) if cache else None
-        if cache_path is not None and cache_path.exists():
-            try:
-                results[track_id] = json.loads(cache_path.read_text())
-                hits += 1
-                continue
-            except (OSError, ValueError):
-                pass  # a damaged cache entry is recomputed
+        entry = read_json(cache_path) if cache_path is not None else None  # damaged: recomputed
+        if entry is not None:
+            results[track_id] = entry
+            hits += 1
+            continue
         todo.append((track_id, path, str(cache_path) if cache_path else None))
 
     total = len(pairs)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moodtune.audio.cachefile import write_atomic
+from moodtune.audio.cachefile import read_npy, write_atomic
 from moodtune.audio.decode import DecodeLimits, decode
 from moodtune.audio.musicnn.vocab import EMBEDDING_SIZE, MSD_TAGS, MTT_TAGS, TAGGER_COLUMNS
 from moodtune.errors import InvalidAudio, ModelNotFound
@@ -267,12 +267,10 @@ def tag_batch(
             failed[track_id] = f"{path}: cannot be read ({exc.strerror or exc})"
             continue
         target = cache / digest[:2] / f"{digest}.npy" if cache else None
-        if target is not None and target.exists():
-            try:
-                results[track_id] = np.load(target)
-                continue
-            except (OSError, ValueError):
-                pass  # a damaged cache entry is recomputed
+        row = read_npy(target) if target is not None else None  # damaged: recomputed
+        if row is not None:
+            results[track_id] = row
+            continue
         todo.append((track_id, path, target))
     hits = len(results)
     done = hits + len(failed)
