@@ -33,7 +33,7 @@ from moodtune.serving.catalog import SONG_COLUMNS, logged_features, profile_json
 from moodtune.serving.eventlog import EventWriter, encode_candidates
 from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import HRV, ModelHolder, ModelSet
-from moodtune.serving.reasons import MOODS, Summaries
+from moodtune.serving.reasons import MOODS, Summaries, named_emotions
 from moodtune.serving.requests import request_models
 
 __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
@@ -243,7 +243,7 @@ class Engine:
         rec = ms.track_index.recommend_text(req.text, req.k)
         vector = rec.vector
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
-        why = f"its emotion is closest to the text's ({', '.join(t['name'] for t in top[:2])})"
+        why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, rec.hits, why)
         answer = {
             "emotion": {c: round(v, 4) for c, v in vector.as_dict().items()},
@@ -270,7 +270,7 @@ class Engine:
         result = recommend_from_image(upload.data, ms.face, ms.track_index, req.k, settings=self.settings)
         emotion = result.emotion.as_dict()
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
-        why = f"its emotion is closest to the photo's ({', '.join(t['name'] for t in top[:2])})"
+        why = f"its emotion is closest to the photo's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, result.tracks, why)
         answer = {
             **{key: emotion[key] for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse",

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moodtune.emotions import GEMS6
 
 MOODS = {1: "sad", 2: "low", 3: "neutral", 4: "good", 5: "happy"}
+# A reason names an emotion only when its strength reads at least 0.01 at two decimals: the page
+# and the API show strengths that way, so a weaker one would be named with "0.00" beside it.
+MIN_NAMED_STRENGTH = 0.005
 ADJECTIVES = {"tenderness": "tender", "calmness": "calm", "power": "powerful", "joyful_activation": "joyful",
               "tension": "tense", "sadness": "sad"}
+
+
+def named_emotions(top: Sequence[Mapping[str, Any]], n: int) -> list[str]:
+    """The names of the first ``n`` of ``top`` (``{"name", "strength"}`` rows, strongest first):
+    the strongest always, the others only when they read above 0.00 (:data:`MIN_NAMED_STRENGTH`)."""
+    return [t["name"] for i, t in enumerate(top) if i == 0 or t["strength"] >= MIN_NAMED_STRENGTH][:n]
 
 
 def _pretty(emotion: str) -> str:
@@ -38,7 +47,9 @@ class Summaries:
         cached = None if upload else self._cache.get(key)
         if cached is not None:
             return cached
-        emotions = sorted(GEMS6, key=lambda e: -profile["emotions"][e])[: self.top]
+        ranked = sorted(GEMS6, key=lambda e: -profile["emotions"][e])
+        # the strongest always; the next ones only when they read above 0.00
+        emotions = ranked[:1] + [e for e in ranked[1: self.top] if profile["emotions"][e] >= MIN_NAMED_STRENGTH]
         sound = " and ".join(f"{_pretty(e)} ({profile['emotions'][e]:.2f})" for e in emotions)
         genre = profile["genre"]
         parts = [f"sounds {sound}", f"{genre} ({profile['genres'][genre]:.2f})"]
