@@ -61,16 +61,19 @@ class MlflowResource(ConfigurableResource):
 
     @contextmanager
     def run(self, context, run_name: str | None = None) -> Iterator[Any]:
-        """An MLflow run for this asset execution; yields the ``mlflow.ActiveRun``."""
-        tags = {"dagster.run_id": context.run_id}
+        """An MLflow run for this asset execution, described in markdown (:func:`run_description`;
+        the gate appends its verdict); yields the ``mlflow.ActiveRun``."""
+        tags = {"dagster.run_id": context.run.run_id}
         name = run_name
-        if getattr(context, "has_assets_def", False) and context.has_assets_def:
+        if _single_asset(context):
             key = context.asset_key.to_user_string()
             tags["dagster.asset"] = key
             name = name or key
-        with registry.start_run(name or context.op_def.name, settings=self.get_settings(), tags=tags) as active:
+        settings = self.get_settings()
+        with registry.start_run(name or context.op_def.name, settings=settings, tags=tags,
+                                description=run_description(context, settings)) as active:
             context.log.info(
-                f"MLflow run {active.info.run_id} in {self.get_settings().tracking_uri}"
+                f"MLflow run {active.info.run_id} in {settings.tracking_uri}"
             )
             yield active
         self._link(context, active.info.run_id)
@@ -78,8 +81,7 @@ class MlflowResource(ConfigurableResource):
     def _link(self, context, run_id: str) -> None:
         """The asset's materialization links to its MLflow run (a clickable URL in Dagster) and
         shows the plots the run logged (:func:`assets.plots.run_plots`)."""
-        if not (getattr(context, "has_assets_def", False) and context.has_assets_def
-                and len(context.assets_def.keys) == 1):
+        if not _single_asset(context):
             return
         from dagster import MetadataValue
 
@@ -92,6 +94,46 @@ class MlflowResource(ConfigurableResource):
         if url:
             meta["mlflow_run_url"] = MetadataValue.url(url)
         context.add_output_metadata({**meta, **run_plots(run_id, settings, url)})
+
+
+def _single_asset(context) -> bool:
+    return bool(getattr(context, "has_assets_def", False) and context.has_assets_def
+                and len(context.assets_def.keys) == 1)
+
+
+def _summary(text: str | None) -> str:
+    """A docstring's summary: its first paragraph on one line."""
+    first = (text or "").strip().split("\n\n", 1)[0]
+    return " ".join(first.split())
+
+
+def run_description(context, settings: Settings) -> str:
+    """Markdown for the MLflow run's description (``mlflow.note.content``): what the step trains
+    (the asset key and its docstring's summary), on what data (a link to the Dagster run, the
+    partition, the upstream assets it reads)."""
+    run_url = registry.dagster_run_url(context.run.run_id, settings)
+    if _single_asset(context):
+        key = context.asset_key
+        what = f"**{key.to_user_string()}**"
+        summary = _summary(context.assets_def.descriptions_by_key.get(key))
+        nothing = {d.name for d in context.op_def.input_defs if d.dagster_type.is_nothing}  # deps, not read
+        inputs = sorted({k.to_user_string() for name, k in context.assets_def.keys_by_input_name.items()
+                         if name not in nothing})
+        upstream = sorted({k.to_user_string() for k in context.assets_def.asset_deps.get(key, ())} - set(inputs))
+    else:
+        what = f"**{context.op_def.name}** (op)"
+        summary, inputs, upstream = _summary(context.op_def.description), [], []
+    lines = [f"{what}: {summary}" if summary else what, "",
+             f"- Made by [Dagster run {context.run.run_id}]({run_url})"]
+    if getattr(context, "has_partition_key", False) and context.has_partition_key:
+        lines.append(f"- Partition: `{context.partition_key}`")
+    elif getattr(context, "has_partition_key_range", False) and context.has_partition_key_range:
+        keys = context.partition_key_range
+        lines.append(f"- Partitions: `{keys.start}` to `{keys.end}`")
+    lines.append("- Inputs: " + (", ".join(f"`{k}`" for k in inputs) or "none"))
+    if upstream:
+        lines.append("- Also depends on: " + ", ".join(f"`{k}`" for k in upstream))
+    return "\n".join(lines)
 
 
 class FeedbackStoreResource(ConfigurableResource):

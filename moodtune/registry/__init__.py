@@ -25,6 +25,7 @@ from moodtune.registry.names import (
     TEXT,
     how_to_build,
 )
+from moodtune.registry.notes import append_note, rounded, tag_value
 from moodtune.registry.tracking import (
     configure,
     dagster_run_url,
@@ -55,8 +56,8 @@ from moodtune.registry.versions import (
 __all__ = [
     "AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "MODELS", "POLICY", "SCORE_TAG", "TEXT",
     "Candidate", "Evaluation", "GateReport", "Loaded", "PromotionDecision",
-    "champion", "champion_uri", "champion_versions", "configure", "dagster_run_url", "mlflow_experiment_url", "mlflow_run_url", "flatten", "get_alias", "how_to_build",
+    "append_note", "champion", "champion_uri", "champion_versions", "configure", "dagster_run_url", "mlflow_experiment_url", "mlflow_run_url", "flatten", "get_alias", "how_to_build",
     "load", "load_dir", "load_version", "log_dataframe", "log_figure", "log_json", "log_metrics",
     "log_params", "log_text", "paired_bootstrap_ci", "promote", "register", "register_and_gate",
-    "require_alias", "resolve", "start_run", "store_token", "version_score",
+    "require_alias", "resolve", "rounded", "start_run", "store_token", "tag_value", "version_score",
 ]

@@ -22,6 +22,7 @@ import numpy as np
 from mlflow.tracking import MlflowClient
 
 from moodtune.registry.loader import load
+from moodtune.registry.notes import append_note, rounded, tag_value
 from moodtune.registry.tracking import configure
 from moodtune.registry.versions import SCORE_TAG, champion, register, version_score
 from moodtune.settings import Settings, get_settings
@@ -70,6 +71,23 @@ class PromotionDecision:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def verdict(self) -> str:
+        """``promoted`` or ``rejected`` (the ``gate.decision`` tag)."""
+        return "promoted" if self.promoted else "rejected"
+
+    def champion_text(self) -> str:
+        """The champion compared with, e.g. ``champion v2: 0.8123`` or ``no champion before``."""
+        if self.champion_score is None:
+            return "no champion before" if self.champion_version is None else \
+                f"champion v{self.champion_version}: no recorded {self.metric}"
+        return f"champion v{self.champion_version}: {self.champion_score:.4g}"
+
+    def note(self) -> str:
+        """The verdict as a markdown paragraph for the training run's description."""
+        return (f"**Gate: {self.verdict.upper()}** `{self.name}` v{self.version}: {self.metric} "
+                f"{self.candidate_score:.4g} ({self.champion_text()}). {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -158,7 +176,7 @@ def promote(
     if metric not in scores:
         raise KeyError(f"candidate scores have no {metric!r}; got {sorted(scores)}")
     candidate = float(scores[metric])
-    client.set_model_version_tag(name, version, f"{SCORE_TAG}{metric}", repr(candidate))
+    client.set_model_version_tag(name, version, f"{SCORE_TAG}{metric}", tag_value(candidate))
     client.set_registered_model_alias(name, settings.registry.challenger_alias, version)
 
     current = champion(name, settings) if current_champion is _READ else current_champion
@@ -254,18 +272,19 @@ def register_and_gate(candidate: Candidate, settings: Settings | None = None,
 
 
 def _log_decision(client: MlflowClient, decision: PromotionDecision) -> None:
-    verdict = "promoted" if decision.promoted else "rejected"
+    """The verdict on the version (tags, description) and on the training run (tags, metrics,
+    ``gate/decision.json``, a paragraph appended to its description)."""
+    verdict = decision.verdict
     tags = {"gate.decision": verdict, "gate.reason": decision.reason[:5000]}
     if decision.difference_ci is not None:
-        tags["gate.difference_ci"] = json.dumps([round(x, 6) for x in decision.difference_ci])
+        tags["gate.difference_ci"] = json.dumps([rounded(x) for x in decision.difference_ci])
     if decision.rescore_error:
         tags["gate.rescore_error"] = decision.rescore_error[:5000]
     for key, value in tags.items():
         client.set_model_version_tag(decision.name, decision.version, key, value)
-    champ = "no champion before" if decision.champion_score is None else (
-        f"champion v{decision.champion_version}: {decision.champion_score:.4g}")
     client.update_model_version(decision.name, decision.version, description=(
-        f"Gate: {verdict.upper()}. {decision.metric} {decision.candidate_score:.4g} ({champ}). {decision.reason}"))
+        f"Gate: {verdict.upper()}. {decision.metric} {decision.candidate_score:.4g} ({decision.champion_text()}). "
+        f"{decision.reason}"))
     run_id = client.get_model_version(decision.name, decision.version).run_id
     active = mlflow.active_run()
     run_id = active.info.run_id if active is not None else run_id
@@ -280,3 +299,4 @@ def _log_decision(client: MlflowClient, decision: PromotionDecision) -> None:
         client.log_metric(run_id, "gate.difference_ci_low", decision.difference_ci[0])
         client.log_metric(run_id, "gate.difference_ci_high", decision.difference_ci[1])
     client.log_text(run_id, json.dumps(decision.as_dict(), indent=2), "gate/decision.json")
+    append_note(decision.note(), run_id, client=client)

@@ -21,7 +21,8 @@ EXPERIMENT_NOTE = (
     "moodtune's training runs: one run per Dagster asset execution that trains or evaluates a "
     "model (audio, HRV, text index, face, policy, retraining). Each registers a version in the "
     "model registry (Models tab); the gate's verdict is on the run (tags gate.*) and on the version. "
-    "Runs are tagged dagster.run_url (the Dagster run that made them) and dagster.asset."
+    "Runs are tagged dagster.run_url (the Dagster run that made them) and dagster.asset; each run's "
+    "description says what it trained, on what data (with a link to the Dagster run) and the gate's verdict."
 )
 
 

@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from moodtune.errors import ModelNotFound
 from moodtune.registry.names import MODELS, how_to_build
+from moodtune.registry.notes import tag_value
 from moodtune.registry.tracking import configure
 from moodtune.settings import Settings, get_settings
 
@@ -33,7 +34,7 @@ def register(
     if spec is not None and spec.description and client.get_registered_model(name).description != spec.description:
         client.update_registered_model(name, description=spec.description)
     for metric, value in (scores or {}).items():
-        client.set_model_version_tag(name, version.version, f"{SCORE_TAG}{metric}", repr(float(value)))
+        client.set_model_version_tag(name, version.version, f"{SCORE_TAG}{metric}", tag_value(value))
     return client.get_model_version(name, version.version)
 
 
