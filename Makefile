@@ -89,15 +89,16 @@ pull: install
 	$(BIN)/dvc pull
 
 # the build plus the champions into the BentoML model store (bento_models), in the same Dagster
-# run (the serving group shows Materialized, with the tags); then the UIs and the service
+# run (the serving group shows Materialized, with the tags); then the UIs and the service. The
+# demo catalog's policy study (policy_demo, ~5 min, nothing served reads it) is left to `make build`
 up: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python scripts/build.py --also bento_models
+	$(BIN)/python scripts/build.py --also bento_models --skip policy_demo
 	@$(BIN)/python -m moodtune.serving.catalog
 	@mkdir -p $(LOGS)
 	@# the three start side by side (the service, loading every model, is the slowest): ~20 s, not ~40
 	@bash scripts/start.sh service "$(BIN)/bentoml serve bento.service:Moodtune --host $(HOST) --port $(SERVICE_PORT)" $(SERVICE_PORT) & s=$$!; \
 	 bash scripts/start.sh dagster "$(BIN)/dagster dev -m definitions -h $(HOST) -p $(DAGSTER_PORT)" $(DAGSTER_PORT) & d=$$!; \
-	 bash scripts/start.sh mlflow "$(BIN)/mlflow ui --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT) & m=$$!; \
+	 bash scripts/start.sh mlflow "$(BIN)/mlflow ui --app-name moodtune --backend-store-uri $$($(BIN)/python -c 'from moodtune.settings import get_settings; print(get_settings().tracking_uri)') --host $(HOST) --port $(MLFLOW_PORT)" $(MLFLOW_PORT) & m=$$!; \
 	 ok=0; wait $$s || ok=1; wait $$d || ok=1; wait $$m || ok=1; exit $$ok
 	@$(BIN)/python -m bento.wait http://$(HOST):$(SERVICE_PORT)/readyz 300
 	@echo ""

@@ -16,7 +16,7 @@ from assets import (
     hrv,
     image,
     policy,
-    policy_real,
+    policy_demo,
     retraining,
     serving,
     taxonomy,
@@ -28,7 +28,7 @@ from jobs.pipeline import all_assets_job, taxonomy_job
 from jobs.retraining import build_feedback_retraining_sensor, policy_retraining_job
 from moodtune.settings import Settings, get_settings
 
-ASSET_MODULES = [taxonomy, audio, image, hrv, text, policy, catalog, policy_real, serving, retraining]
+ASSET_MODULES = [taxonomy, audio, image, hrv, text, policy, catalog, policy_demo, serving, retraining]
 JOBS = [all_assets_job, taxonomy_job, policy_retraining_job]
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from dagster import AssetCheckResult, Failure, MetadataValue, asset, asset_check
 
+from assets import CRITICAL_PATH, FETCH_FIRST
 from assets.resources import SettingsResource
 from moodtune import registry
 from moodtune.audio.analysis import analyse
@@ -16,7 +17,7 @@ from moodtune.errors import ConfigError
 from moodtune.serving.catalog import build_catalog, catalog_dir, label_agreement, save_catalog
 
 
-@asset(group_name="catalog", compute_kind="apt")
+@asset(group_name="catalog", compute_kind="apt", op_tags=FETCH_FIRST)
 def catalog_tracks(context, settings: SettingsResource) -> pd.DataFrame:
     """The songs the service recommends from (``audio.catalog.source``): real, freely licensed
     music from Debian packages by default, each credited (title, artist, package, version,
@@ -48,7 +49,7 @@ def catalog_tracks(context, settings: SettingsResource) -> pd.DataFrame:
     return tracks
 
 
-@asset(group_name="catalog", compute_kind="librosa")
+@asset(group_name="catalog", compute_kind="librosa", op_tags=CRITICAL_PATH)
 def catalog_features(context, settings: SettingsResource, catalog_tracks: pd.DataFrame) -> pd.DataFrame:
     """The catalog's features and tags (the first ``audio.max_seconds`` of each track), cached by
     file content: a re-run analyses only new or changed files."""

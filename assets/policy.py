@@ -11,38 +11,50 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from assets import CRITICAL_PATH
 from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
-from moodtune.policy import pipeline, registration
+from moodtune.policy import pipeline, registration, songs
 
 POLICY_MODEL = registry.POLICY
 
 
-@asset(group_name="listeners", compute_kind="python", op_tags=CRITICAL_PATH)
-def listener_ratings(context: AssetExecutionContext, settings: SettingsResource, audio_clips: pd.DataFrame) -> dict:
-    """Listeners (age, gender, mood, hidden taste and physiology; train/test split) and their
-    liked/disliked ratings of the catalog's tracks. Emotify annotations when configured."""
+@asset(group_name="listeners", compute_kind="python", deps=["audio_emotion_model"], op_tags=CRITICAL_PATH)
+def listener_ratings(context: AssetExecutionContext, settings: SettingsResource, catalog_tracks: pd.DataFrame,
+                     catalog_features: pd.DataFrame) -> dict:
+    """The served catalog's songs as they truly are to the listeners (labels where a song has
+    them, else the champion's profile plus a fixed per-song offset: moodtune/policy/songs.py),
+    the listeners (age, gender, mood, hidden taste and physiology; train/test split) and their
+    liked/disliked ratings of those songs. Emotify annotations when configured."""
     s = settings.get()
     p = s.policy
+    audio = registry.load_version(registry.AUDIO, None, s)
+    truth = songs.song_truth(catalog_tracks, audio.obj.predict_proba(catalog_features), s.project.seed,
+                             p.real_truth_noise)
     if p.listeners_csv:
         out = pipeline.emotify_listener_ratings(s.path(p.listeners_csv))
     else:
-        out = pipeline.simulated_listener_ratings(audio_clips.dropna(subset=["genre"]), p, s.project.seed)
+        out = pipeline.simulated_listener_ratings(truth, p, s.project.seed)
     listeners, ratings = out["listeners"], out["ratings"]
+    labelled = songs.labelled_share(catalog_tracks)
     context.add_output_metadata({
+        "songs": len(truth),
+        "songs_truth": "labels" if labelled == 1.0 else ("profile + offset" if labelled == 0.0
+                                                         else f"labels for {labelled:.0%}, else profile + offset"),
         "listeners": len(listeners),
         "ratings": len(ratings),
         "like_rate": float(ratings["liked"].mean()),
         "held_out_listeners": int((listeners.get("split") == "test").sum()) if "split" in listeners else 0,
         "like_rate_by_mood": MetadataValue.json(ratings.groupby("mood")["liked"].mean().round(3).to_dict()),
     })
-    return out
+    return {**out, "songs": truth}
 
 
-@asset(group_name="policy", compute_kind="python", deps=["audio_emotion_model", "hrv_stress_model"], op_tags=CRITICAL_PATH)
-def recommendation_env(context: AssetExecutionContext, settings: SettingsResource, audio_clips: pd.DataFrame,
-                       audio_features: pd.DataFrame, listener_ratings: dict) -> pipeline.EnvSpec:
-    """Songs as the champion audio model hears them, simulated listeners, and the HRV
-    response bank read by the champion stress model."""
-    spec = pipeline.recommendation_env(settings.get(), audio_clips, audio_features, listener_ratings["listeners"])
+@asset(group_name="policy", compute_kind="python", deps=["audio_emotion_model", "hrv_stress_model"],
+       op_tags=CRITICAL_PATH)
+def recommendation_env(context: AssetExecutionContext, settings: SettingsResource, catalog_features: pd.DataFrame,
+                       listener_ratings: dict) -> pipeline.EnvSpec:
+    """The served catalog's songs as the champion audio model hears them and as they truly are,
+    the simulated listeners, and the HRV response bank read by the champion stress model."""
+    spec = pipeline.recommendation_env(settings.get(), listener_ratings["songs"], catalog_features,
+                                       listener_ratings["listeners"])
     context.add_output_metadata({
         "songs": len(spec.track_ids),
         "listeners": len(spec.listeners),
@@ -56,8 +68,8 @@ def recommendation_env(context: AssetExecutionContext, settings: SettingsResourc
 @asset(group_name="policy", compute_kind="stable-baselines3", op_tags=CRITICAL_PATH)
 def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
                recommendation_env: pipeline.EnvSpec) -> dict:
-    """The candidate-aware A2C on the listening session (one policy per seed, and per seed under
-    each comparison dynamics) and A2C on seed A's bandit."""
+    """The candidate-aware A2C on the served catalog's listening sessions (one policy per seed) and
+    A2C on seed A's bandit; the comparison dynamics are the demo study's (demo_policy_evaluation)."""
     s = settings.get()
     with mlflow.run(context):
         trained = registration.train_and_log(s, recommendation_env)
@@ -79,8 +91,8 @@ def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflo
 def policy_evaluation(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
                       recommendation_env: pipeline.EnvSpec, a2c_policy: dict) -> pd.DataFrame:
     """A2C vs random, popularity, emotion-match, supervised greedy, greedy-calm, the iso
-    heuristic and the planning oracle on held-out listeners, per seed, under the session
-    dynamics and the comparison ones; registers the first seed's policy and gates it."""
+    heuristic and the planning oracle on held-out listeners of the served catalog, per seed;
+    registers the first seed's policy (the one the service ranks with) and gates it."""
     s = settings.get()
     with mlflow.run(context):
         report = registration.evaluate_and_register(s, recommendation_env, a2c_policy, log=context.log.info)
@@ -89,6 +101,8 @@ def policy_evaluation(context: AssetExecutionContext, settings: SettingsResource
     context.add_output_metadata({
         **report.metadata(), **summaries,
         "targets": MetadataValue.json(report.extra["targets"]),
+        # plain numbers too, so Dagster's Plots tab draws the targets across materializations
+        **{k: v for k, v in report.extra["targets"][s.policy.dynamics].items() if isinstance(v, float)},
         "learning_curves": MetadataValue.json(registration.curve_summary(a2c_policy["curves"])),
         "registered_version": report.version,
     })

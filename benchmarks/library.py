@@ -108,7 +108,8 @@ def _settings(folder: str, data_dir: str):
     from moodtune.settings import load_settings
 
     return load_settings(overrides={"project": {"data_dir": data_dir},
-                                    "audio": {"music_dir": folder, "library_shards": 1}})
+                                    "audio": {"music_dir": folder, "library_shards": 1,
+                                              "cache_dir": "audio"}})  # the scratch dir's: empty
 
 
 def _champion(settings):

@@ -108,7 +108,6 @@ class AudioTaggerSettings(Section):
     threads: int = Field(ge=1)
     patches_per_clip: int = Field(ge=0)  # 0: every 3 s patch of a clip; else this many, evenly spaced
     workers: int = Field(ge=1)  # processes tagging a batch (each with `threads` torch threads)
-    cache_dir: Path | None  # the content-hash cache of tagger outputs; None -> <data_dir>/audio/tag_cache
 
 
 class AudioRealSetSettings(Section):
@@ -149,6 +148,9 @@ class AudioSettings(Section):
     real_set: AudioRealSetSettings
     catalog: AudioCatalogSettings
     library_shards: int = Field(ge=1)  # audio.music_dir is analysed in this many stable shards
+    # the features' and tags' content-keyed caches (moodtune.audio.analysis.cache_root): None ->
+    # $XDG_CACHE_HOME/moodtune/analysis, shared by clones; a relative path is under the data dir
+    cache_dir: Path | None = None
     gate_floors: dict[str, float]
     gate_margin: float
 

@@ -7,9 +7,11 @@ stage and the executor (``dagster.executor``, multiprocess on 2 cores) runs inde
 side by side. Then ``dvc commit`` records exactly those stages in ``dvc.lock``, as ``dvc repro``
 would have. ``dvc repro`` stays equivalent (one stage after another, slower).
 
-    python scripts/build.py [--dry] [--also ASSET ...]
+    python scripts/build.py [--dry] [--also ASSET ...] [--skip STAGE ...]
 
-``--also`` adds assets outside DVC to the same run (``make up``: ``bento_models``).
+``--also`` adds assets outside DVC to the same run (``make up``: ``bento_models``); ``--skip``
+leaves stages out that nothing else reads (``make up``: ``policy_demo``, the demo catalog's
+policy study; they stay stale in ``dvc status`` until ``make build``).
 """
 
 from __future__ import annotations
@@ -72,9 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dry", action="store_true", help="print what would run, run nothing")
     parser.add_argument("--also", nargs="*", default=[], help="assets outside DVC to add to the run")
+    parser.add_argument("--skip", nargs="*", default=[], help="stages to leave out (nothing may read them)")
     args = parser.parse_args(argv)
     graph = stages()
+    unknown = sorted(set(args.skip) - set(graph))
+    if unknown:
+        parser.error(f"--skip names no DVC stage: {unknown}; dvc.yaml has {sorted(graph)}")
+    read = [name for name in downstream(set(args.skip), graph) if name not in args.skip]
+    if read:
+        parser.error(f"--skip {args.skip}: stage(s) {read} read their outputs")
     todo = downstream(stale_stages(), graph)
+    skipped = [name for name in todo if name in args.skip]
+    todo = [name for name in todo if name not in args.skip]
+    if skipped:
+        print(f"build: leaving out {skipped} (stale; `make build` builds them)", flush=True)
     if not todo and not args.also:
         print("build: every DVC stage is up to date (dvc status is clean); nothing to run")
         return 0

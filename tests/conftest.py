@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# the analysis caches of each test under its own data dir (the default is ~/.cache, shared by
+# clones: a test counting cache hits would see another run's entries)
+os.environ.setdefault("MOODTUNE_AUDIO__CACHE_DIR", "audio")
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +100,9 @@ def _needs_service(session) -> bool:
 
 @pytest.fixture(scope="session")
 def _built_stack(request, tmp_path_factory):
-    """audio, hrv, listeners and policy (and, when a collected test uses the service, text, image
-    and catalog) materialized once per session on small data. Read only: tests get copies."""
+    """audio, hrv, the catalog's tracks and features, listeners and policy (and, when a collected
+    test uses the service, text, image and the catalog) materialized once per session on small
+    data. Read only: tests get copies."""
     from dagster import AssetSelection, load_assets_from_package_module, materialize
 
     import assets
@@ -109,12 +113,14 @@ def _built_stack(request, tmp_path_factory):
     res = _stack_settings(base, base / "data", base / "artifacts")
     resources = build_resources(res)
     all_assets = load_assets_from_package_module(assets)
+    # the policy trains on the served catalog's songs (here the demo clips: catalog.source demo)
     result = materialize(all_assets, resources=resources,
-                         selection=AssetSelection.groups("audio", "hrv", "listeners", "policy"))
+                         selection=AssetSelection.groups("audio", "hrv", "listeners", "policy")
+                         | AssetSelection.assets("catalog_tracks", "catalog_features"))
     assert result.success
     if _needs_service(request.session):
         assert materialize(all_assets, resources=resources,
-                           selection=AssetSelection.groups("text", "image", "catalog")).success
+                           selection=AssetSelection.groups("text", "image") | AssetSelection.assets("catalog")).success
     return {"base": base, "settings": res.get(), "result": result}
 
 

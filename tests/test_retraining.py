@@ -77,9 +77,9 @@ def _log_feedback(stack, n: int, seed: int = 0) -> int:
 
 @pytest.fixture(scope="module")
 def retrain_defs(policy_stack):
-    from assets import audio, hrv, policy
+    from definitions import ASSET_MODULES
 
-    upstream = load_assets_from_modules([audio, hrv, policy])
+    upstream = load_assets_from_modules([m for m in ASSET_MODULES if m.__name__ != "assets.retraining"])
     return Definitions(assets=[*upstream, retrained_policy], jobs=[policy_retraining_job],
                        sensors=[feedback_retraining_sensor], resources=policy_stack["resources"])
 

@@ -23,11 +23,12 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from moodtune.audio.cachefile import read_json, read_npy, write_atomic
+from moodtune.audio.cachefile import read_json, read_npy, user_cache, write_atomic
 from moodtune.audio.features import FeatureConfig, _cache_file, feature_names, file_hash
 from moodtune.errors import InvalidAudio
 
@@ -110,8 +111,20 @@ def _analyse_files(jobs: list[_Job], features: FeatureConfig, tagger_config) -> 
     return [analyse_file(job, features, tagger_config) for job in jobs]
 
 
+def cache_root(settings) -> Path:
+    """Where the features' and tags' caches live (``audio.cache_dir``): by default
+    ``$XDG_CACHE_HOME/moodtune/analysis``, outside the clone, so another clone or data dir
+    analyses nothing twice (entries are keyed by file content and the configuration that made
+    them); a relative setting is under the data dir (the tests: one cache per data dir)."""
+    configured = settings.audio.cache_dir
+    if configured is None:
+        return user_cache("analysis")
+    path = Path(configured)
+    return path if path.is_absolute() else settings.data_path(*path.parts)
+
+
 def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int, int], None] | None = None) -> Analysis:
-    """Features (+ tags) of ``{id: path}``, cached under ``<data>/audio/``."""
+    """Features (+ tags) of ``{id: path}``, cached under :func:`cache_root`."""
     from moodtune.workers import spawn_pool, worker_count
 
     start = time.perf_counter()
@@ -122,9 +135,9 @@ def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int,
         from moodtune.audio.musicnn.tagger import TaggerConfig
 
         tagger_config = TaggerConfig.from_settings(settings)
-    feature_dir = settings.data_path("audio", "feature_cache")
-    tag_dir = (settings.path(t.cache_dir) if t.cache_dir else settings.data_path("audio", "tag_cache")) / \
-        tagger_config.key if tagger_config else None
+    root = cache_root(settings)
+    feature_dir = root / "feature_cache"
+    tag_dir = root / "tag_cache" / tagger_config.key if tagger_config else None
 
     pairs = [(str(k), str(v)) for k, v in items.items()]
     feats: dict[str, dict] = {}

@@ -34,3 +34,9 @@ def read_npy(path: Path) -> np.ndarray | None:
         return np.load(path) if path.exists() else None
     except (OSError, ValueError):
         return None
+
+
+def user_cache(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/moodtune/<parts>`` (``~/.cache`` when unset): outside every clone."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base, "moodtune", *parts)

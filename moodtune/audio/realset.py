@@ -24,6 +24,7 @@ import pandas as pd
 import soundfile as sf
 import yaml
 
+from moodtune.audio.cachefile import user_cache
 from moodtune.emotions import GENRES
 from moodtune.errors import ConfigError
 
@@ -73,8 +74,7 @@ class RealSet:
 
 def default_cache() -> Path:
     """``$XDG_CACHE_HOME/moodtune/debian`` (``~/.cache``): outside the clone, shared by clones."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "moodtune" / "debian"
+    return user_cache("debian")
 
 
 def package_cache(settings) -> Path:

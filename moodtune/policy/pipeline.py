@@ -173,10 +173,11 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("mean_reward_mean", ascending=False).reset_index()
 
 
-def recommendation_env(settings, audio_clips: pd.DataFrame, audio_features: pd.DataFrame,
-                       listeners: pd.DataFrame) -> EnvSpec:
-    """Songs as the champion audio model hears them, the listeners, and the HRV response bank
-    read by the champion stress model (both loaded through the one registry loader)."""
+def recommendation_env(settings, truth: pd.DataFrame, features: pd.DataFrame, listeners: pd.DataFrame) -> EnvSpec:
+    """Songs as the champion audio model hears them (from their audio ``features``) beside what
+    they truly are (``truth``: track_id, genre, GEMS-6 marks; :mod:`moodtune.policy.songs`), the
+    listeners, and the HRV response bank read by the champion stress model (both models loaded
+    through the one registry loader)."""
     from moodtune import registry
     from moodtune.feedback.reward import reward_for_stress
     from moodtune.hrv import METRIC_COLUMNS, metrics
@@ -193,8 +194,7 @@ def recommendation_env(settings, audio_clips: pd.DataFrame, audio_features: pd.D
     )
     rewards = {level: reward_for_stress(level, settings.feedback.reward) for level in LEVELS}
     versions = {registry.AUDIO: str(audio.version), registry.HRV: str(hrv.version)}
-    return build_env_spec(audio_clips, audio.obj.predict_proba(audio_features), listeners, bank, rewards, p,
-                          versions)
+    return build_env_spec(truth, audio.obj.predict_proba(features), listeners, bank, rewards, p, versions)
 
 
 MYOPIC_BASELINES = ("random", "popularity", "emotion_match", "supervised", "greedy_calm")

@@ -118,7 +118,7 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
                            "refusal": ope.refusal()}, "gate/off_policy.json")
         client = registry.configure(settings)
         for key, value in ope.scores().items():
-            client.set_model_version_tag(registry.POLICY, gate.version, f"gate.{key}", repr(float(value)))
+            client.set_model_version_tag(registry.POLICY, gate.version, f"gate.{key}", registry.tag_value(value))
     registry.log_metrics(scores)
     rows_out = [{"policy": "candidate", **evaluation.scores}]
     if gate.decision.champion_score is not None:
@@ -127,12 +127,14 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
     return PolicyReport(gate, scores, pd.DataFrame(rows_out), ope=ope)
 
 
-def train_and_log(settings: Settings, spec: pipeline.EnvSpec) -> dict:
-    """Train the session policy per seed (and under the comparison dynamics) and seed A's
-    bandit; log params, learning curves, training time and seed A's score."""
-    p = settings.policy
-    registry.log_params({"policy": p.model_dump(exclude={"gate_floors"})})
-    trained = train_policies(spec, p, settings.data_path("policy", "models"))
+def train_and_log(settings: Settings, spec: pipeline.EnvSpec, out_dir=None, *, compare: bool = False) -> dict:
+    """Train the session policy per seed and seed A's bandit (with ``compare``, also per seed of
+    ``policy.compare_seeds`` under each of ``policy.compare_dynamics``); log params, learning
+    curves, training time and seed A's score to the active run."""
+    p = settings.policy if compare else settings.policy.model_copy(update={"compare_dynamics": ()})
+    registry.log_params({"policy": p.model_dump(exclude={"gate_floors"}), "songs": len(spec.track_ids),
+                         "listeners": len(spec.listeners)})
+    trained = train_policies(spec, p, out_dir or settings.data_path("policy", "models"))
     registry.log_metrics({k: float(trained[k]) for k in ("seed_score", "train_seconds", "train_cpu_seconds",
                                                          "total_train_seconds", "total_train_cpu_seconds")})
     registry.log_figure(plots.learning_curves(trained["curves"]), "policy/learning_curve.png")
@@ -149,11 +151,16 @@ def curve_summary(curves: dict, points: int = 12) -> dict[str, list[list[float]]
             for name, c in curves.items() if c}
 
 
-def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: dict,
-                          log: Log = lambda _m: None) -> PolicyReport:
+def evaluate_and_log(settings: Settings, spec: pipeline.EnvSpec, trained: dict) -> dict:
     """Every policy on the held-out listeners per seed, under the configured dynamics and each
-    comparison dynamics (logged: tables, summaries, targets); the first seed's A2C is gated."""
+    dynamics ``trained`` has policies for; tables, summaries, plots and targets logged to the
+    active run (with the evaluation's params, so runs compare column by column)."""
     p = settings.policy
+    registry.log_params({"evaluation": {"songs": len(spec.track_ids), "seeds": list(p.seeds),
+                                        "eval_sessions": p.eval_sessions, "eval_k": p.eval_k,
+                                        "playlist_size": p.playlist_size, "session_length": p.session_length,
+                                        "dynamics": p.dynamics, "oracle_beam": p.oracle_beam,
+                                        "timesteps": trained["timesteps"], **spec.model_versions}})
     tables = {p.dynamics: pipeline.evaluation_table(spec, trained, p)}
     for dynamics in trained.get("compare", {}):
         tables[dynamics] = pipeline.evaluation_table(spec, trained, p, dynamics)
@@ -167,14 +174,23 @@ def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: d
         registry.log_json(goals[d], f"{prefix}/targets.json")
         registry.log_metrics({(k if d == p.dynamics else f"{d}.{k}"): v for k, v in goals[d].items()
                               if isinstance(v, float)})
+    return {"tables": tables, "summaries": summaries, "targets": goals}
+
+
+def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: dict,
+                          log: Log = lambda _m: None) -> PolicyReport:
+    """:func:`evaluate_and_log`, then the first seed's A2C is registered and gated."""
+    p = settings.policy
+    evaluated = evaluate_and_log(settings, spec, trained)
     seed = p.seeds[0]
     ranker = load_ranker(trained["session"][seed], {"kind": "session", "temperature": p.temperature})
-    report = register_policy(settings, spec, ranker, meta={"seed": seed, "timesteps": trained["timesteps"]},
+    report = register_policy(settings, spec, ranker, meta={"seed": seed, "timesteps": trained["timesteps"],
+                                                           "songs": len(spec.track_ids)},
                              tags={"kind": "candidate-aware listening-session A2C", "dynamics": p.dynamics,
-                                   "timesteps": trained["timesteps"]},
+                                   "timesteps": trained["timesteps"], "songs": len(spec.track_ids)},
                              extra_scores={"seed_score": float(trained["seed_score"])}, log=log)
-    report.table, report.summary = tables[p.dynamics], summaries[p.dynamics]
-    report.extra.update({"summaries": summaries, "targets": goals})
+    report.table, report.summary = evaluated["tables"][p.dynamics], evaluated["summaries"][p.dynamics]
+    report.extra.update({"summaries": evaluated["summaries"], "targets": evaluated["targets"]})
     return report
 
 
