@@ -3,18 +3,25 @@
 BentoML generates the OpenAPI document from the request models; :func:`contract` completes
 it: moodtune's title, version and description, every status an operation can answer with in
 the service's one error shape (``{"error": <what to fix>, "type": <kind>}``), the request body
-marked required, JSON beside multipart where the files are optional, and a working example
-per operation. :class:`ApiDocs` serves it and a Swagger UI page built from the bundle BentoML
-ships (no network needed), with a link to the web page at ``/ui``.
+marked required, JSON beside multipart where the files are optional and listed first (Swagger
+UI's default), a working example per operation, an example for every answer and schema (no open
+map left for Swagger UI to fill with ``additionalProp1``), a summary per operation, readable
+schema names (``RecommendRequest``, ``RecommendForm``, ``Recommendation``; not
+``...IODescriptor``) and the server ``/``. :class:`ApiDocs` serves it, with live examples (the
+serving catalog's ids and the serving models' answers; :meth:`ApiDocs.live`), and a Swagger UI
+page built from the bundle BentoML ships (no network needed), with a link to the web page at
+``/ui``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("bentoml.moodtune")
 ERROR = {"type": "object", "required": ["error", "type"], "additionalProperties": False,
          "properties": {"error": {"type": "string", "description": "what is wrong and what to do"},
                         "type": {"type": "string", "description": "the kind of error, e.g. InvalidRequest"}}}
@@ -31,14 +38,172 @@ STATUSES = {
     "503": "the models are not loaded (yet)",
     "504": "no answer within `service.timeout_s`",
 }
-FILE_FIELDS = {"files", "file", "image"}
+FILE_FIELDS = {"files", "file", "image", "baseline"}
 FAVICON = Path(__file__).resolve().parent / "web" / "static" / "favicon.ico"
 WRITES = ("/feedback",)  # rate-limited and, with API keys, keyed (besides /metrics)
+SERVER = "/"  # requests go to the origin the page was loaded from (BentoML's "." shows as ".")
+SUMMARIES = {
+    "/recommend": "Rank a playlist for a listener",
+    "/recommend_text": "Tracks for the emotion of a Chinese text",
+    "/recommend_image": "Tracks for the emotion of the people in a photo",
+    "/analyze_audio": "Emotion and genre of one audio clip",
+    "/analyze_hrv": "Stress level from heart-rate variability",
+    "/feedback": "Store how a listener responded to a recommended track",
+    "/models": "The serving model versions",
+    "/healthz": "Health check (200 while the process runs)",
+    "/livez": "Liveness check",
+    "/readyz": "Readiness check (200 once the models are loaded)",
+    "/metrics": "Prometheus metrics",
+}
+BENTOML_SCHEMAS = ("TaskStatusResponse", "InvalidArgument", "NotFound", "InternalServerError")  # unused here
+ERROR_TYPES = {"400": "BadRequest", "401": "Unauthorized", "413": "RequestTooLarge", "415": "UnsupportedMediaType",
+               "422": "InvalidRequest", "429": "TooManyRequests", "500": "InternalError",
+               "503": "ServiceUnavailable", "504": "Timeout"}
+# What the answers look like (the demo models' real answers, shortened). The docs page shows them
+# where the serving models give no live answer (ApiDocs.live_answers): a photo and an audio clip
+# cannot be made up, and feedback is a write.
+_PROFILE = {
+    "track_id": "debian:wesnoth-1.16-music:casualties_of_war", "title": "Casualties of War", "artist": "Tyler Johnson",
+    "source": "debian", "package": "wesnoth-1.16-music", "version": "1:1.16.9-1", "licence": "GPL-2",
+    "licence_url": "/ui/licence/wesnoth-1.16-music", "duration": 325.0,
+    "audio_url": "/ui/audio/debian%3Awesnoth-1.16-music%3Acasualties_of_war", "genre": "classical",
+    "emotion": "calmness", "emotions": {"tenderness": 0.2848, "calmness": 0.9988, "power": 0.0001,
+                                        "joyful_activation": 0.0207, "tension": 0.0002, "sadness": 0.0509},
+    "genres": {"classical": 0.6606, "pop": 0.1187, "rock": 0.0888, "electronic": 0.1319},
+    "valence": 0.535, "arousal": -0.3653}
+_VERSIONS = {"moodtune-audio": "1", "moodtune-hrv": "1", "moodtune-policy": "1", "moodtune-text-index": "1",
+             "moodtune-face": "1"}
+_METRICS = {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 70.5, "RMSSD": 38.0, "pNN50": 18.0, "VLF": 900.0, "LF": 700.0,
+            "HF": 650.0}
+_READING = {"level": "low", "probabilities": {"low": 0.792271, "medium": 0.177145, "high": 0.030584},
+            "metrics": _METRICS, "source": "metrics", "rows": 1}
+_NEAREST = {"rank": 1, "track_id": _PROFILE["track_id"], "name": _PROFILE["title"], "artists": _PROFILE["artist"],
+            "distance": 0.167627, "score": -0.167627, "in_catalog": True, "profile": _PROFILE,
+            "reason": "#1: its emotion is closest to the photo's (乐 joy, 惊 surprise); emotion distance 0.168"}
+ANSWERS: dict[str, dict[str, Any]] = {
+    "/recommend": {
+        "tracks": [{"rank": 1, "track_id": _PROFILE["track_id"], "score": -1.428611, "probability": 0.339159,
+                    "match": 100, "reason": "#1 of 4 for a 30-year-old female in mood 2/5 (low): sounds calm (1.00) "
+                                            "and tender (0.28); classical (0.66); the policy picks it first 34% of "
+                                            "the time", "profile": _PROFILE}],
+        "k": 1, "requested_k": 1, "candidates": 4,
+        "listener": {"age": 30, "gender": "female", "mood": 2, "mood_name": "low"},
+        "model_versions": _VERSIONS, "source": "catalog", "recommendation_id": "06b997e9b630420b837ee0b616f75b96"},
+    "/recommend_text": {
+        "emotion": {"joy": 0.0, "good": 0.0, "anger": 0.0, "sorrow": 1.0, "fear": 0.0, "disgust": 0.0, "surprise": 0.0},
+        "granularity": "coarse", "top_emotions": [{"code": "sorrow", "name": "哀 sorrow", "strength": 1.0}],
+        "keywords": [{"word": "难过", "tfidf": 3.761126, "weight": 5.641689, "contributions": {"sorrow": 28.208443}}],
+        "negated": [], "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
+        "tracks": [{**_NEAREST, "reason": "#1: its emotion is closest to the text's (哀 sorrow); emotion distance 0.168"}],
+        "model_versions": {"moodtune-text-index": "1"}, "recommendation_id": None},
+    "/recommend_image": {
+        "message": "1 face found", "width": 512, "height": 512,
+        "faces": [{"box": [178, 67, 92, 92], "expressions": {"angry": 0.0002, "disgust": 0.0, "fear": 0.0, "happy": 0.9773,
+                                                             "sad": 0.0, "surprise": 0.0217, "neutral": 0.0009},
+                   "top": "happy", "weight": 1.0, "confidence": 5.827}],
+        "top_emotions": [{"code": "PA", "name": "快乐 happiness", "strength": 0.9773},
+                         {"code": "PC", "name": "惊奇 surprise", "strength": 0.0217}],
+        "query_top": [{"code": "joy", "name": "乐 joy", "strength": 0.9777},
+                      {"code": "surprise", "name": "惊 surprise", "strength": 0.0217}],
+        "tracks": [_NEAREST], "model_versions": {"moodtune-face": "1", "moodtune-text-index": "1"},
+        "recommendation_id": None},
+    "/analyze_audio": {**{k: v for k, v in _PROFILE.items() if k in ("genre", "emotion", "emotions", "genres",
+                                                                       "valence", "arousal")},
+                       "track_id": "upload-2ba2ce8ecdb5fc54", "title": "clip.flac", "source": "upload",
+                       "model_versions": {"moodtune-audio": "1"}},
+    "/analyze_hrv": {**_READING, "model_versions": {"moodtune-hrv": "1"}},
+    "/feedback": {"id": 1, "recommendation_id": "06b997e9b630420b837ee0b616f75b96", "track_id": _PROFILE["track_id"],
+                  "created_at": "2026-12-05T20:56:29.610116+00:00", "source": "metrics", "stress_level": "low",
+                  "reward": 1.0, "choice_probability": 0.339159, "metrics": _METRICS,
+                  "probabilities": _READING["probabilities"], "model_versions": _VERSIONS, "client_key": None,
+                  "baseline": None, "replayed": False, "reading": _READING},
+    "/models": {"models": {name: {"version": v, "source": f"bentoml:{name}:v{v}-62d7faca",
+                                  "run_id": "5a21bb3153bb4d3fa07d7911eab88d82",
+                                  "loaded_at": "2026-12-05T20:55:51.209875+00:00"} for name, v in _VERSIONS.items()},
+                "catalog": {"tracks": 333, "built_from": {"moodtune-audio": "1"}, "stale": {}},
+                "swaps": 0, "last_error": None},
+}
+# An open object (a map) with no example of its own is drawn by Swagger UI as "additionalProp1":
+# these are the maps' examples by property name, for the request forms and the schemas' properties.
+MAP_EXAMPLES = {"metrics": _METRICS, "emotions": _PROFILE["emotions"], "genres": _PROFILE["genres"],
+                "model_versions": _VERSIONS, "probabilities": _READING["probabilities"],
+                "emotion": ANSWERS["/recommend_text"]["emotion"], "models": ANSWERS["/models"]["models"],
+                "catalog": ANSWERS["/models"]["catalog"], "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
+                "reading": _READING, "profile": _PROFILE}
 
 
-def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | None = None) -> dict[str, Any]:
-    """BentoML's OpenAPI document ``spec`` completed (see the module docstring)."""
+def schema_name(name: str) -> str:
+    """A readable name for BentoML's generated schema names: ``RecommendBodyIODescriptor`` ->
+    ``RecommendRequest``, ``RecommendationIODescriptor`` -> ``Recommendation``."""
+    if name.endswith("BodyIODescriptor"):
+        return name[: -len("BodyIODescriptor")] + "Request"
+    return name.removesuffix("IODescriptor")
+
+
+def _walk(node: Any):
+    """Every dict inside ``node`` (itself included)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def is_open(schema: dict) -> bool:
+    """Whether ``schema`` is an object that takes keys it does not list (Swagger UI draws them
+    as ``additionalProp1``...)."""
+    extra = schema.get("additionalProperties")
+    return extra is not None and extra is not False
+
+
+def open_without_example(node: Any, path: str = "") -> list[str]:
+    """Where Swagger UI would draw ``additionalProp1``: the paths of the open objects in ``node``
+    with no example of their own or above them."""
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in open_without_example(v, f"{path}/{i}")]
+    if not isinstance(node, dict) or "example" in node:
+        return []
+    here = [path] if is_open(node) and node.get("type", "object") == "object" else []
+    return here + [p for k, v in node.items() if k != "additionalProperties"
+                   for p in open_without_example(v, f"{path}/{k}")]
+
+
+def _examples_down(schema: dict, example: Any, schemas: dict[str, dict]) -> None:
+    """Give ``schema`` (and the schemas it refers to, its properties and items) ``example`` and
+    its parts, where they have none."""
+    if example is None or not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    for branch in schema.get("anyOf", ()):
+        _examples_down(branch, example, schemas)
+    if schema.get("type") == "object" or "properties" in schema:
+        if not isinstance(example, dict):
+            return
+        schema.setdefault("example", example)
+        for name, sub in schema.get("properties", {}).items():
+            _examples_down(sub, example.get(name), schemas)
+    elif schema.get("type") == "array" and isinstance(example, list) and example:
+        _examples_down(schema.get("items", {}), example[0], schemas)
+
+
+def _map_examples(schema: dict) -> None:
+    """Examples for the open maps among ``schema``'s properties (:data:`MAP_EXAMPLES`)."""
+    for name, sub in schema.get("properties", {}).items():
+        branches = [sub, *sub.get("anyOf", ())]
+        if name in MAP_EXAMPLES and "example" not in sub and any(is_open(b) or b.get("type") == "object"
+                                                                  for b in branches):
+            sub["example"] = MAP_EXAMPLES[name]
+
+
+def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | None = None,
+             answers: dict[str, dict] | None = None) -> dict[str, Any]:
+    """BentoML's OpenAPI document ``spec`` completed (see the module docstring): ``examples`` are
+    the request bodies per path, ``answers`` the 200 answers (over :data:`ANSWERS`)."""
     spec = copy.deepcopy(spec)
+    answers = {**ANSWERS, **(answers or {})}
     spec["info"] = {
         "title": "moodtune",
         "version": version,
@@ -48,8 +213,22 @@ def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | 
             "The web page is at [/ui](/ui). Every error answers `{\"error\": <what to fix>, \"type\": <kind>}`; "
             "request bodies are strict (unknown fields are refused, numbers are not read from strings)."),
     }
-    spec.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR
+    spec["servers"] = [{"url": SERVER, "description": "this service"}]
+    # readable schema names everywhere (keys, titles, references)
+    old = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas = {schema_name(k): v for k, v in old.items()}
+    for node in _walk(spec):
+        if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/components/schemas/"):
+            node["$ref"] = "#/components/schemas/" + schema_name(node["$ref"].rsplit("/", 1)[-1])
+        if isinstance(node.get("title"), str) and node["title"].endswith("IODescriptor"):
+            node["title"] = schema_name(node["title"])
+    schemas["Error"] = copy.deepcopy(ERROR)
+    schemas["Error"]["example"] = {"error": "age: between 5 and 120 (whole years)", "type": "InvalidRequest"}
+    spec["components"]["schemas"] = schemas
     for path, item in spec.get("paths", {}).items():
+        for op in item.values():
+            first = (op.get("description") or "").strip().split(". ")[0].split("\n")[0]
+            op.setdefault("summary", SUMMARIES.get(path) or first or path)
         post = item.get("post")
         if post is None:
             continue
@@ -59,8 +238,16 @@ def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | 
         codes = ["400", "413", "415", "422", "500", "503", "504"]
         if path in WRITES:
             codes[1:1] = ["401", "429"]
-        post["responses"] = {"200": ok, **{c: {"description": STATUSES[c], "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}} for c in sorted(codes)}}
+        post["responses"] = {"200": ok, **{c: {"description": STATUSES[c], "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"},
+            "example": {"error": STATUSES[c], "type": ERROR_TYPES[c]}}}} for c in sorted(codes)}}
+        ok_media = ok.get("content", {}).get("application/json")
+        if ok_media is not None and path in answers:
+            ok_media["example"] = answers[path]
+            _examples_down(ok_media["schema"], answers[path], schemas)
+            title = ok_media["schema"].get("title")
+            if title in schemas:
+                _examples_down(schemas[title], answers[path], schemas)
         body = post.get("requestBody")
         if body is None:
             continue
@@ -73,9 +260,32 @@ def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | 
                 as_json = copy.deepcopy(schema)
                 as_json["properties"] = {k: v for k, v in as_json["properties"].items() if k not in FILE_FIELDS}
                 content["application/json"] = {"schema": as_json}
+        if "application/json" in content:  # JSON first: Swagger UI's default media type
+            body["content"] = content = {"application/json": content["application/json"],
+                                         **{k: v for k, v in content.items() if k != "application/json"}}
+        if multipart is not None and "application/json" in content:
+            name = multipart["schema"].get("title", "")
+            if name.endswith("Request"):  # the form beside the JSON body: its own name
+                form = name[: -len("Request")] + "Form"
+                multipart["schema"]["title"] = form
+                schemas[form] = copy.deepcopy(multipart["schema"])
+                schemas[name] = copy.deepcopy(content["application/json"]["schema"])
+                schemas[name]["title"] = name
+                content["application/json"]["schema"]["title"] = name
         example = (examples or {}).get(path)
         if example is not None and "application/json" in content:
             content["application/json"]["example"] = example
+            _examples_down(content["application/json"]["schema"], example, schemas)
+            title = content["application/json"]["schema"].get("title")
+            if title in schemas:
+                _examples_down(schemas[title], example, schemas)
+    for node in list(_walk(spec)):
+        if "properties" in node:
+            _map_examples(node)
+    referenced = {n["$ref"].rsplit("/", 1)[-1] for n in _walk(spec) if isinstance(n.get("$ref"), str)}
+    for name in BENTOML_SCHEMAS:
+        if name not in referenced:
+            schemas.pop(name, None)
     return spec
 
 
@@ -85,8 +295,11 @@ PAGE = """<!DOCTYPE html>
   <meta charset="UTF-8">
   <title>moodtune API</title>
   <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" />
+  <link rel="stylesheet" href="/ui/static/fonts/noto-sans-sc.css">
   <style>header{font-family:sans-serif;padding:12px 20px;border-bottom:1px solid #ddd}
-  header a{margin-left:1em}</style>
+  header a{margin-left:1em}
+  /* the examples' Chinese in the web page's font (its faces cover CJK only: Latin stays monospace) */
+  .swagger-ui pre, .swagger-ui code, .swagger-ui textarea{font-family:"Noto Sans SC",monospace}</style>
 </head>
 <body>
   <header><strong>moodtune</strong> — the JSON API of the service (version %(version)s).
@@ -114,28 +327,50 @@ class ApiDocs:
         self.version = version
         self._spec: bytes | None = None
 
-    def _examples(self) -> dict[str, dict]:
-        import bentoml
-
-        try:
-            ids = list(bentoml.get_current_service().holder.current.catalog.positions)[:4]
-        except Exception:  # not loaded yet: an example without ids
-            ids = []
+    def examples(self, ids: list[str]) -> dict[str, dict]:
+        """A working request body per JSON operation, on catalog track ``ids``."""
         listener = {"age": 30, "gender": "female", "mood": 2}
         return {
             "/recommend": {"track_ids": ids, **listener, "k": 2},
             "/recommend_text": {"text": "想念你，好难过", "k": 5},
-            "/analyze_hrv": {"metrics": {"MEAN_RR": 850, "SDRR": 55, "HR": 70.5, "RMSSD": 38, "pNN50": 18,
-                                         "VLF": 900, "LF": 700, "HF": 650}},
+            "/analyze_hrv": {"metrics": dict(_METRICS)},
             "/feedback": {"recommendation_id": "<the recommendation_id a /recommend answer gave>",
                           "track_id": ids[0] if ids else "<one of its track ids>", "stress_level": "low"},
             "/models": {},
         }
 
-    def spec(self) -> bytes:
+    async def live(self) -> tuple[dict[str, dict], dict[str, dict]]:
+        """The request examples on the serving catalog and the serving models' answers to them.
+        The /recommend example is logged once per worker (a real recommendation, source
+        ``catalog``), so that the /feedback example names one that exists and succeeds."""
+        import bentoml
+
+        try:
+            svc = bentoml.get_current_service()
+            ids = list(svc.holder.current.catalog.positions)[:4]
+        except Exception:  # not loaded yet: examples without ids, the stored answers
+            return self.examples([]), {}
+        examples, answers = self.examples(ids), {}
+        engine, requests = svc.engine, svc.engine.requests
+        try:
+            plan = engine.plan_recommend(requests.Recommend(**examples["/recommend"]))
+            rec_id = await svc.writer.recommendation(plan.event)
+            answers["/recommend"] = json.loads(plan.json(rec_id))
+            examples["/feedback"] = {"recommendation_id": rec_id, "track_id": answers["/recommend"]["tracks"][0][
+                "track_id"], "stress_level": "low"}
+            answers["/recommend_text"] = json.loads(
+                engine.plan_text(requests.RecommendText(**examples["/recommend_text"])).json(None))
+            answers["/analyze_hrv"] = engine.analyze_hrv(requests.AnalyzeHrv(**examples["/analyze_hrv"]))
+            answers["/models"] = engine.models()
+        except Exception:  # the docs still load: these operations show the stored answers
+            log.warning("the API docs' live examples failed; showing the stored ones", exc_info=True)
+        return examples, answers
+
+    async def spec(self) -> bytes:
         if self._spec is None:
+            examples, answers = await self.live()
             self._spec = json.dumps(contract(self.service.openapi_spec.asdict(), version=self.version,
-                                             examples=self._examples())).encode()
+                                             examples=examples, answers=answers)).encode()
         return self._spec
 
     async def __call__(self, scope, receive, send):
@@ -145,7 +380,7 @@ class ApiDocs:
             elif scope["path"] == "/favicon.ico":  # the web page's icon, also for the API pages
                 body, media = FAVICON.read_bytes(), b"image/x-icon"
             else:
-                body, media = self.spec(), b"application/json"
+                body, media = await self.spec(), b"application/json"
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
