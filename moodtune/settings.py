@@ -129,6 +129,7 @@ class AudioCatalogSettings(Section):
     cache_dir: Path | None  # Debian packages, extracted; None -> $XDG_CACHE_HOME/moodtune/debian (outside the clone)
     min_track_seconds: float = Field(ge=0)  # shorter files (jingles, stingers) are not songs
     max_tracks_per_package: int = Field(ge=1)
+    fetch_workers: int = Field(ge=1)  # packages fetched at once (a fresh machine waits on the network)
     packages: tuple[str, ...] | None  # only these Debian packages; None: every one listed
 
 

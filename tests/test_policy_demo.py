@@ -37,6 +37,9 @@ def test_a_real_songs_truth_is_its_profile_plus_a_fixed_per_song_offset():
     heard_genre = np.asarray(GENRES)[heard[list(GENRES)].to_numpy().argmax(axis=1)]
     assert (a["genre"][5:].to_numpy() == heard_genre[5:]).all()  # ... else what the model hears
     assert not song_truth(tracks, heard, seed=4, noise=0.15).equals(a)
+    # per song: another order, or fewer songs, leaves each song's truth as it was
+    subset = song_truth(tracks, heard.iloc[::-2], seed=3, noise=0.15).set_index("track_id")
+    pd.testing.assert_frame_equal(subset, a.set_index("track_id").loc[subset.index])
     assert labelled_share(tracks) == 0.0
 
 

@@ -22,8 +22,6 @@ import configparser
 import fnmatch
 import gzip
 import re
-import subprocess
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,12 +303,12 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None,
                 raise ConfigError(f"audio.catalog.packages names {unknown}, which neither realset.yaml nor "
                                   f"catalog.yaml lists; add them to {SPEC}")
             packages = [p for p in packages if p.name in c.packages]
+    fetched = realset.fetch_all([pkg.name for pkg in packages], cache, c.fetch_workers)
     for pkg in packages:
-        try:
-            root = realset.fetch(pkg.name, cache)
-        except (OSError, subprocess.SubprocessError, zipfile.BadZipFile) as exc:
-            problems.append(f"{pkg.name}: {exc}")
-            log(f"catalog: {pkg.name} skipped ({exc})")
+        root = fetched[pkg.name]
+        if isinstance(root, Exception):
+            problems.append(f"{pkg.name}: {root}")
+            log(f"catalog: {pkg.name} skipped ({root})")
             continue
         found = package_tracks(pkg, root, cache, c.min_track_seconds, c.max_tracks_per_package, problems)
         rows += found

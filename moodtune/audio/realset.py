@@ -10,12 +10,14 @@ Nothing here is committed; where apt is unavailable the set is empty and says wh
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import os
 import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,18 +92,45 @@ def apt_unavailable() -> str | None:
 
 
 def fetch(package: str, cache: Path) -> Path:
-    """The package's files, extracted under ``cache/packages/<name>`` (downloaded once)."""
+    """The package's files, extracted under ``cache/packages/<name>`` (downloaded once). Safe to
+    call from several processes at once (the catalog and the real set share packages): one
+    fetches, the others wait on the package's lock and read what it extracted."""
     target = cache / "packages" / package
     done = target / ".extracted"
     if done.exists():
         return target
-    debs = cache / "debs"
+    locks = cache / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{package}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            _download_and_extract(package, cache, target)
+    return target
+
+
+def fetch_all(packages: list[str], cache: Path, workers: int = 4) -> dict[str, Path | Exception]:
+    """:func:`fetch` of every package, ``workers`` at a time (a fresh machine waits on the network
+    and on ``dpkg -x``, not on Python); each package's path, or the error that stopped it."""
+    def one(name: str) -> Path | Exception:
+        try:
+            return fetch(name, cache)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return dict(zip(packages, pool.map(one, packages), strict=True))
+
+
+def _download_and_extract(package: str, cache: Path, target: Path) -> None:
+    debs = cache / "debs" / package  # one folder per package: parallel downloads never share a file
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
         run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
         if run.returncode != 0 and os.geteuid() == 0:  # a fresh machine may have no package lists yet
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=900)
+            with open(cache / "locks" / "apt-get-update.lock", "w") as lock:  # one update at a time
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=900)
             run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
         found = sorted(debs.glob(f"{package}_*.deb"))
         if run.returncode != 0 or not found:
@@ -111,10 +140,9 @@ def fetch(package: str, cache: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     subprocess.run(["dpkg", "-x", str(found[-1]), str(target)], check=True, capture_output=True, timeout=900)
-    done.touch()
+    (target / ".extracted").touch()
     for deb in found:  # the extracted tree is what later steps read: the archive is not kept
         deb.unlink(missing_ok=True)
-    return target
 
 
 def package_files(name: str, root: Path, cache: Path, pattern: str, archive: str | None = None) -> list[Path]:

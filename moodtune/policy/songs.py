@@ -13,6 +13,8 @@ about that well (issue 28 measures it). docs/policy.md#the-songs-truth.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 
@@ -27,7 +29,7 @@ def song_truth(tracks: pd.DataFrame, heard: pd.DataFrame, seed: int, noise: floa
     rows = tracks.assign(track_id=tracks["track_id"].astype(str)).drop_duplicates("track_id").set_index("track_id")
     rows = rows.reindex(ids)
     probs = heard[list(GEMS6)].to_numpy(dtype=float)
-    offset = np.random.default_rng(seed).normal(0.0, noise, size=probs.shape)
+    offset = np.array([song_offset(t, seed, noise) for t in ids]).reshape(probs.shape)
     marks = np.clip(probs + offset, 0.0, 1.0)
     if set(GEMS6) <= set(rows.columns):
         labels = rows[list(GEMS6)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
@@ -42,6 +44,13 @@ def song_truth(tracks: pd.DataFrame, heard: pd.DataFrame, seed: int, noise: floa
     return truth
 
 
+def song_offset(track_id: str, seed: int, noise: float) -> np.ndarray:
+    """The fixed GEMS-6 offset of one song: drawn from its own stream (``seed`` and its id), so a
+    song's truth does not depend on the order of the catalog or on which other songs it holds."""
+    stream = np.random.default_rng([seed, zlib.crc32(str(track_id).encode("utf-8"))])
+    return stream.normal(0.0, noise, size=len(GEMS6))
+
+
 def labelled_share(tracks: pd.DataFrame) -> float:
     """The share of ``tracks`` whose truth is their labels (1.0 on the demo, 0.0 on real music)."""
     if not set(GEMS6) <= set(tracks.columns) or tracks.empty:
@@ -49,4 +58,4 @@ def labelled_share(tracks: pd.DataFrame) -> float:
     return float(tracks[list(GEMS6)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1).mean())
 
 
-__all__ = ["labelled_share", "song_truth"]
+__all__ = ["labelled_share", "song_offset", "song_truth"]
