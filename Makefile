@@ -59,8 +59,8 @@ lock:
 # Debian packages the browser tests need (chromium for playwright); only when missing.
 # Debian packages: chromium (browser tests), PostgreSQL (the server profile and the store's
 # PostgreSQL tests); installed only when missing.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql redis-server:/usr/bin/redis-server \
-                   fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+# (no CJK system font: the page ships its own, bento/web/static/fonts, docs/fonts.md)
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium postgresql:/usr/lib/postgresql redis-server:/usr/bin/redis-server
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do test -e "$${p#*:}" || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
