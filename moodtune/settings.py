@@ -151,7 +151,7 @@ class AudioSettings(Section):
     library_shards: int = Field(ge=1)  # audio.music_dir is analysed in this many stable shards
     # the features' and tags' content-keyed caches (moodtune.audio.analysis.cache_root): None ->
     # $XDG_CACHE_HOME/moodtune/analysis, shared by clones; a relative path is under the data dir
-    cache_dir: Path | None = None
+    cache_dir: Path | None
     gate_floors: dict[str, float]
     gate_margin: float
 

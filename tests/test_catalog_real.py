@@ -83,8 +83,8 @@ def _package(tmp_path, name: str = "moodtune-test-game-music"):
     _tone(music / "jingle.ogg", 4.0)  # a stinger, not a song
     (music / "broken.ogg").write_bytes(b"OggS" + b"\x00" * 200)
     cache = tmp_path / "cache"
-    (cache / "debs").mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "--build", str(root), str(cache / "debs" / f"{name}_2.5-1_all.deb")], check=True,
+    (cache / "debs" / name).mkdir(parents=True)  # where realset.fetch looks for a package's .deb
+    subprocess.run(["dpkg-deb", "--build", str(root), str(cache / "debs" / name / f"{name}_2.5-1_all.deb")], check=True,
                    capture_output=True)
     return MusicPackage(name, ("usr/share/games/testgame/music/*.ogg",), artist="Testgame team"), cache
 
