@@ -62,6 +62,7 @@ from moodtune.errors import InvalidText
 from moodtune.text.ambiguous import AMBIGUOUS
 from moodtune.text.learned import LEARNED
 from moodtune.text.lexicon import Lexicon
+from moodtune.text.listener import MOOD_SUBJECTS, listener_profiles, mood_profiles
 from moodtune.text.resources import CLAUSE_END, SENTENCE_END, Resources, load_resources
 from moodtune.text.stack import Stack, build_stack
 
@@ -102,6 +103,7 @@ class AnalyzerOptions:
     question_weight: float = 1.0
     learned_lexicon: bool = False
     learned_weight: float = 1.0
+    listener_lexicon: bool = True  # with the rules: the listener-state lexicon (moodtune.text.listener)
 
     @classmethod
     def from_settings(cls, settings) -> AnalyzerOptions:
@@ -206,8 +208,14 @@ class TextAnalyzer:
                                      negative_weight=opts.negative_weight,
                                      drop=AMBIGUOUS if opts.drop_ambiguous else frozenset(),
                                      learned=LEARNED if opts.learned_lexicon else None,
-                                     learned_weight=opts.learned_weight)
+                                     learned_weight=opts.learned_weight,
+                                     listener=(listener_profiles(lexicon.codes, lexicon.granularity)
+                                               if opts.listener_lexicon else None))
             negators = negators | self.resources.negators
+            # 心情很差, 心情特别好: a bare praise/blame word said of one's mood is 哀 / 乐
+            self._mood = (mood_profiles(self.stack.profiles, self.codes, self.granularity)
+                          if opts.listener_lexicon else {})
+            self._mood_subjects = MOOD_SUBJECTS if self._mood else frozenset()
             # polarity-only words are not taught to the tokenizer: 心情愉快 must stay 心情 + 愉快;
             # learned words were learned from its tokens
             words = [*(w for w, o in self.stack.origin.items() if o not in ("polarity", "learned")), *negators,
@@ -305,16 +313,18 @@ class TextAnalyzer:
         contrast_words = self.resources.contrast
         min_chars, scope = opts.min_keyword_chars, opts.negation_scope
         counts: dict[str, int] = {}
-        occ: list[list] = []  # [word, factor, negated]
+        occ: list[list] = []  # [word, factor, negated, said of one's mood]
         sentence_start = 0
         contrast = 1.0
         neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
         irrealis_words = self.resources.irrealis
+        mood_subjects, moody, mood = self._mood_subjects, self._mood, False
         pieces = self._text_pieces(text)
         last = len(pieces) - 1
         for n, piece in enumerate(pieces):
             if piece in ("", "\n", "?"):
                 neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
+                mood = False
                 if piece == "?":  # a question asserts nothing (这也叫五星级？): its sentence weighs less
                     for o in occ[sentence_start:]:
                         o[1] *= opts.question_weight
@@ -329,6 +339,9 @@ class TextAnalyzer:
                 continue
             if piece in irrealis_words:
                 irrealis = opts.irrealis_weight
+                continue
+            if piece in mood_subjects:
+                mood = True
                 continue
             if piece in negators:
                 neg_left, neg_odd = scope, not (neg_left > 0 and neg_odd)
@@ -345,7 +358,7 @@ class TextAnalyzer:
                 factor = pending * contrast * irrealis
                 if negated:
                     factor *= opts.negation_flip * (opts.weak_negation if neg_weak else 1.0)
-                occ.append([piece, factor, negated])
+                occ.append([piece, factor, negated, mood and piece in moody])
                 pending = 1.0
             elif piece in degree:
                 pending *= degree[piece]
@@ -363,19 +376,20 @@ class TextAnalyzer:
         if not opts.every_emotion_word:
             weights = {w: c * (idf.get(w, median) / total) for w, c in counts.items()}
             allowed = set(sorted(weights, key=weights.__getitem__, reverse=True)[: opts.top_keywords])
-        plain: dict[str, float] = {}
-        flipped: dict[str, float] = {}
-        for word, factor, negated in occ:
+        plain: dict[tuple[str, bool], float] = {}
+        flipped: dict[tuple[str, bool], float] = {}
+        for word, factor, negated, of_mood in occ:
             if allowed is not None and word not in allowed:
                 continue
             into = flipped if negated else plain
-            into[word] = into.get(word, 0.0) + factor
+            into[word, of_mood] = into.get((word, of_mood), 0.0) + factor
         out = []
         negated_words = []
-        for into, is_neg, source in ((plain, False, profiles), (flipped, True, self.stack.negated)):
-            for word, factor in into.items():
+        for into, is_neg in ((plain, False), (flipped, True)):
+            for (word, of_mood), factor in into.items():
                 unit = idf.get(word, median) / total
-                prof = source[word]
+                prof = (moody[word][is_neg] if of_mood else
+                        self.stack.negated[word] if is_neg else profiles[word])
                 if is_neg:
                     negated_words.append(word)
                 if factor > 0 and prof:

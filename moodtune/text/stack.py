@@ -18,6 +18,10 @@ Optionally (``learned``), the learned layer: words none of the above holds, whos
 the tuning split of the validation corpus (:mod:`moodtune.text.learned`) give them a polarity,
 at ``learned_weight`` × the default intensity in the polarity's target.
 
+Optionally (``listener``), the listener-state lexicon (:mod:`moodtune.text.listener`), applied
+last: words listeners use for their own state (压力, 焦虑 as 惧, 生气 as 怒), overriding every
+layer above; an entry without a category removes the word.
+
 Words that the tuning split of the validation corpus contradicts (``drop``: the list in
 :mod:`moodtune.text.ambiguous`, made by ``benchmarks/text_real.py --write-ambiguous``) are
 left out: 对, 实在, 一定 are in the lists but say nothing about how a text feels.
@@ -44,7 +48,8 @@ EMOBANK_POLARITY_MIN = 0.25  # |valence| on -1..1 (6.0 / 4.0 on EmoBank's 1..9)
 @dataclass(frozen=True)
 class Stack:
     """word -> profile (what it adds), negated profile, valence-arousal point, and where each
-    word's profile came from (``dutir``, ``resolved``, ``polarity``, ``emobank``, ``learned``)."""
+    word's profile came from (``dutir``, ``resolved``, ``polarity``, ``emobank``, ``learned``,
+    ``listener``)."""
 
     profiles: dict[str, Profile]
     negated: dict[str, Profile]
@@ -96,7 +101,7 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
                 idf: dict[str, float] | None = None, median_idf: float = 0.0,
                 single_source_min_idf: float = 0.0, negative_weight: float = 1.0,
                 drop: frozenset[str] = frozenset(), learned: Mapping[str, float] | None = None,
-                learned_weight: float = 1.0) -> Stack:
+                learned_weight: float = 1.0, listener: Mapping[str, Profile] | None = None) -> Stack:
     """Merge the lexicon with the polarity lists (rules in the module docstring)."""
     codes, gran = lexicon.codes, lexicon.granularity
     index = {c: i for i, c in enumerate(codes)}
@@ -148,6 +153,14 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
             if word not in profiles and log_odds != 0:
                 profiles[word] = ((index[target[1 if log_odds > 0 else -1]], strength * learned_weight),)
                 origin[word] = "learned"
+    for word, prof in (listener or {}).items():
+        # the listener-state lexicon (moodtune.text.listener) has the last word; an empty
+        # profile says the word is no feeling (迟到, 考试)
+        if prof:
+            profiles[word] = prof
+            origin[word] = "listener"
+        elif profiles.pop(word, None) is not None:
+            origin.pop(word)
     if negative_weight != 1.0:
         for word, prof in profiles.items():
             profiles[word] = tuple((i, s * negative_weight if emotions.polarity_of(codes[i]) < 0 else s)
