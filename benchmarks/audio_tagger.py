@@ -8,8 +8,8 @@ On the same synthesised 30 s clips (44.1 kHz WAV files):
   one clip per forward pass;
 * ours, one process - ``moodtune.audio.musicnn.tagger.tag_batch``: decode once, one mel for both
   models, the patches of several clips in one forward pass, the fused front end
-  (``Musicnn.forward``: max over frequency before bias, ReLU and batch norm) on channels-last
-  convolutions, ``--threads`` torch threads;
+  (``Musicnn.forward``: max over frequency before bias, ReLU and batch norm; the filters
+  training left dead skipped, their constant feature filled in), ``--threads`` torch threads;
 * ours, N processes - the same, files split across ``--workers`` processes of one thread each;
 * ours, sampled - as the best of the two above but only ``--patches`` evenly spaced 3 s patches
   per clip (``audio.tagger.patches_per_clip``): fewer network passes, different numbers
