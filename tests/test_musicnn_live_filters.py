@@ -1,7 +1,7 @@
 """The tagger's fast forward pass (``Musicnn.forward``: dead front-end filters skipped, the
 timbral convolutions transposed) against the plain network layer by layer (``Musicnn.plain``):
-the same tags and embeddings within float noise, on synthetic clips, on real music where the
-catalog's tracks are here, and on the extremes of the input range the dead-filter bound assumes."""
+the same tags and embeddings within float noise, on synthetic clips, on real music (a Debian
+game soundtrack), and on the extremes of the input range the dead-filter bound assumes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 from musicnn_reference import clips  # noqa: E402  (the reference clips, numpy only)
 
-REAL = sorted((Path.home() / ".cache" / "moodtune" / "library_bench").glob("track_*.ogg"))[:4]
 TOLERANCE = 1e-5  # the issue allows 1e-4; float noise here is ~1e-6
 
 
@@ -89,12 +88,11 @@ def test_fast_forward_equals_the_plain_network_at_the_extremes_of_the_input_rang
         assert tags < TOLERANCE and emb < 10 * TOLERANCE  # embeddings reach ~10 on these inputs
 
 
-@pytest.mark.skipif(not REAL, reason="no real tracks here (benchmarks/library.py cuts them from the catalog's packages)")
-def test_the_tagger_on_real_music_equals_the_plain_network():
+def test_the_tagger_on_real_music_equals_the_plain_network(real_music_files):
     from moodtune.audio.decode import decode
 
     config = tagger.TaggerConfig.default()
-    for path in REAL:
+    for path in real_music_files[:4]:  # seahorse-adventures' soundtrack (tests/conftest.py)
         y, _sr = decode(path, config.limits)
         tags, emb = _agree(tagger.clip_patches(y, config.patches_per_clip))
         assert tags < TOLERANCE and emb < TOLERANCE, path.name
