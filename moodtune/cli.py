@@ -1,6 +1,8 @@
 """The ``moodtune`` command line. Each domain adds its subcommand with :func:`command`.
 
-Domain errors become a one-line message on stderr and exit code 2. Every command takes
+Domain errors become a one-line message on stderr and exit code 2 (a service that fails to
+answer, exit code 1). The commands with a service endpoint ask the running service when there
+is one (:mod:`moodtune.serving.client`; ``--service URL|local``). Every command takes
 ``--json`` (a command that does not print JSON itself has its output lines wrapped in one
 JSON object); libraries' warnings and MLflow's coloured log lines are kept off the terminal
 unless ``-v`` is given; :func:`loading` shows a spinner on a terminal while models load.
@@ -163,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except MoodtuneError as exc:
         print(f"moodtune {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)  # 2: bad input; 1: the service failed (moodtune.serving.client)
 
 
 if __name__ == "__main__":

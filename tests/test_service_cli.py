@@ -1,6 +1,8 @@
 """`moodtune recommend` and `moodtune feedback` against the running service: the same input
 gives the same answer in the terminal as over HTTP, and a recommendation made on one side
-takes feedback on the other (one feedback store)."""
+takes feedback on the other (one feedback store). The local path runs with
+MOODTUNE_SERVICE_URL=local; the commands that ask the service (`--service URL`) print what the
+local path prints, and turn its error answers into the local path's errors."""
 
 from __future__ import annotations
 
@@ -43,14 +45,16 @@ def svc(service_stack):
 
 @pytest.fixture
 def stack_env(svc, monkeypatch):
-    """This process reads the service's stores and limits (what the CLI of that machine sees)."""
+    """This process reads the service's stores and limits (what the CLI of that machine sees);
+    the commands answer locally unless a test names the service."""
     from moodtune.settings import get_settings
 
-    for key, value in svc["env"].items():
+    env = {**svc["env"], "MOODTUNE_SERVICE_URL": "local"}
+    for key, value in env.items():
         if key.startswith(("MOODTUNE_", "MLFLOW_")):
             monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    yield svc["env"]
+    yield env
     get_settings.cache_clear()
 
 
@@ -216,3 +220,89 @@ def test_analyze_image_json_is_the_api_reading_of_the_photo(svc, stack_env, caps
     assert terminal["faces"][0]["expressions"] == pytest.approx(api["faces"][0]["expressions"], abs=1e-6)
     assert terminal["emotion"] == pytest.approx(api["emotion"], abs=1e-6)
     assert terminal["model_version"] == api["model_versions"]["moodtune-face"]
+
+
+# --- the commands that ask the running service: the local path's output and errors ------------------
+
+
+def _both(argv, svc, capsys) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    """(code, stdout, stderr) of ``argv`` answered by the service, then by the local models."""
+    runs = []
+    for where in (svc["url"], "local"):
+        code = cli.main([*argv, "--service", where])
+        captured = capsys.readouterr()
+        runs.append((code, captured.out, captured.err))
+    return runs[0], runs[1]
+
+
+def test_recommend_through_the_service_prints_what_the_local_path_prints(svc, stack_env, capsys):
+    ids = _ids(svc, 10, seed=7)
+    song = str(_catalog_clip(svc)[1])  # an uploaded file beside the ids: multipart
+    argv = ["recommend", *ids[:6], song, "--age", "35", "--gender", "male", "--mood", "1", "-k", "4"]
+    (rcode, remote, rerr), (lcode, local, lerr) = _both(argv, svc, capsys)
+    assert rcode == lcode == 0, rerr + lerr
+    assert rerr == f"moodtune: answered by the service at {svc['url']}\n"
+    assert lerr == "moodtune: answered by the local models (--service is local)\n"
+    *rlines, rlast = remote.splitlines()
+    *llines, llast = local.splitlines()
+    assert rlines == llines and len(rlines) == 2 + 4 and "upload-" in remote  # only the ids differ
+    assert rlast.split()[:1] == llast.split()[:1] == ["recommendation"] and rlast != llast
+    (rcode, remote, _), (lcode, local, _) = _both([*argv, "--json"], svc, capsys)
+    remote, local = json.loads(remote), json.loads(local)
+    assert [{k: t[k] for k in COMPARED} for t in remote["tracks"]] == [{k: t[k] for k in COMPARED} for t in local["tracks"]]
+    api = svc["client"].post("/recommend", json={"track_ids": ids[:6], "age": 35, "gender": "male", "mood": 1,
+                                                 "k": 4}).json()
+    assert set(remote) == set(api)  # the API's answer as it is
+    # the service's recommendation takes feedback from the terminal, through the service
+    track = remote["tracks"][0]["track_id"]
+    assert cli.main(["feedback", remote["recommendation_id"], track, "--stress", "medium", "--json",
+                     "--service", svc["url"]]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["recommendation_id"], row["track_id"], row["stress_level"]) == \
+        (remote["recommendation_id"], track, "medium")
+    assert row["choice_probability"] == pytest.approx(remote["tracks"][0]["probability"], abs=1e-6)
+
+
+def test_feedback_with_hrv_through_the_service_prints_what_the_local_path_prints(svc, stack_env, capsys, tmp_path):
+    from moodtune.hrv.simulate import simulate_rr
+
+    ids = _ids(svc, 5, seed=9)
+    rr = tmp_path / "rr.txt"
+    np.savetxt(rr, simulate_rr(0.3, 300, np.random.default_rng(6)), fmt="%.1f")
+    rec = svc["client"].post("/recommend", json={"track_ids": ids, "age": 50, "gender": "female", "mood": 3,
+                                                 "k": 2}).json()
+    outputs = []
+    for where, track in ((svc["url"], ids[0]), ("local", ids[1])):
+        assert cli.main(["feedback", rec["recommendation_id"], track, "--hrv", str(rr), "--service", where]) == 0
+        outputs.append(capsys.readouterr().out.splitlines())
+    (r_stored, *r_reading), (l_stored, *l_reading) = outputs
+    assert r_reading == l_reading and len(r_reading) == 2  # the same reading of the same file
+    assert r_stored.split("#")[0] == l_stored.split("#")[0] == "stored feedback "
+    assert r_stored.split(":", 1)[1] == l_stored.split(":", 1)[1]
+
+
+def test_service_errors_are_the_local_errors(svc, stack_env, capsys, tmp_path):
+    ids = _ids(svc, 3, seed=2)
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("not audio")
+    for argv in (["recommend", *ids, "no-such-track", "--age", "30", "--gender", "female", "--mood", "3"],
+                 ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "9"],
+                 ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "3", "-k", "0"],
+                 ["recommend", *ids, str(not_audio), "--age", "30", "--gender", "female", "--mood", "3"],
+                 ["feedback", "0" * 32, ids[0], "--stress", "low"],
+                 ["feedback", "not-an-id", ids[0], "--stress", "low"],
+                 ["feedback", "0" * 32, ids[0], "--hrv", str(tmp_path / "missing.txt")],
+                 ["recommend-text", "   "]):
+        (rcode, rout, rerr), (lcode, lout, lerr) = _both(argv, svc, capsys)
+        assert (rcode, rout, rerr) == (lcode, lout, lerr) == (2, "", rerr), argv
+        assert rerr.startswith(f"moodtune {argv[0]}: error: ") and rerr.count("\n") == 1, rerr
+
+
+def test_catalog_and_text_through_the_service_print_what_the_local_path_prints(svc, stack_env, capsys):
+    for argv in (["catalog"], ["catalog", "-n", "0", "--ids"], ["catalog", "sadness", "-n", "3", "--json"],
+                 ["catalog", "no-such-thing"], ["recommend-text", "想念你，好难过，心里很伤心", "-k", "5"],
+                 ["recommend-text", "今天很开心，阳光真好", "--json"]):
+        (rcode, remote, rerr), (lcode, local, _) = _both(argv, svc, capsys)
+        assert rcode == lcode == 0, rerr
+        assert remote == local and remote.strip(), argv
+        assert rerr == f"moodtune: answered by the service at {svc['url']}\n"

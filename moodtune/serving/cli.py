@@ -1,18 +1,23 @@
-"""``moodtune recommend`` and ``moodtune feedback``: the service's two main endpoints in a terminal.
+"""``moodtune recommend``, ``moodtune feedback`` and ``moodtune catalog``: the service's endpoints in a terminal.
 
-Both go through the service's own :class:`~moodtune.serving.engine.Engine` and request models
-(:mod:`moodtune.serving.requests`), on the registry's champions (the models the service
-follows), and log to the same feedback store: a recommendation made here takes feedback
-from the page or the API, and the other way round. ``--json`` prints the API's answer.
+When the service runs (:mod:`moodtune.serving.client`: ``--service URL``, ``$MOODTUNE_SERVICE_URL``
+or make up's address), each command posts the request to it and prints its answer (~0.3 s);
+otherwise the local path answers the same way: the service's own
+:class:`~moodtune.serving.engine.Engine` and request models (:mod:`moodtune.serving.requests`) on
+the registry's champions (the models the service follows), logging to the same feedback store,
+so a recommendation made here takes feedback from the page or the API, and the other way round.
+``--json`` prints the API's answer. One line on stderr says which side answered.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from moodtune.cli import command, loading, print_json
 from moodtune.errors import InvalidInput
+from moodtune.serving import client
 
 
 def local_engine(settings):
@@ -64,6 +69,24 @@ def recommend(engine, store, *, playlist, age, gender, mood, k=None) -> dict:
     return plan.complete(store.record_recommendation(plan.event))
 
 
+def _post(service, path: str, fields: dict, uploads: list[tuple[str, object]]) -> dict:
+    """POST the request fields (``None`` left out) as JSON, or as multipart with ``uploads``
+    (field name, :class:`Upload`); a list in multipart is one field holding a JSON array."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if not uploads:
+        return service.call("POST", path, json=fields)
+    data = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in fields.items()}
+    return service.call("POST", path, data=data, files=[(name, (u.name, u.data)) for name, u in uploads])
+
+
+def recommend_remote(service, *, playlist, age, gender, mood, k=None) -> dict:
+    """``POST /recommend`` on the running service for the same playlist and listener."""
+    ids, files = split_playlist(playlist)
+    uploads = [("files", _read_upload(f, "audio file")) for f in files]
+    return _post(service, "/recommend", {"track_ids": ids or None, "age": age, "gender": gender, "mood": mood,
+                                         "k": k}, uploads)
+
+
 def _recommend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("playlist", nargs="+", metavar="TRACK",
                         help="audio files (wav, mp3, ogg, flac) and/or catalog track ids to choose from")
@@ -71,18 +94,23 @@ def _recommend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gender", required=True, choices=["female", "male"])
     parser.add_argument("--mood", type=int, required=True, help="1 = sad, 2 = low, 3 = neutral, 4 = good, 5 = happy")
     parser.add_argument("-k", type=int, default=None, help="how many tracks (default: service.default_k)")
+    client.add_service_option(parser)
 
 
 @command("recommend", "rank a playlist for a listener (what POST /recommend does)", _recommend_arguments)
 def _recommend(args: argparse.Namespace) -> int:
-    from moodtune.feedback import open_store
-    from moodtune.settings import get_settings
+    listener = {"playlist": args.playlist, "age": args.age, "gender": args.gender, "mood": args.mood, "k": args.k}
 
-    settings = get_settings()
-    with loading("loading the champion models"):
-        engine = local_engine(settings)
-    answer = recommend(engine, open_store(settings=settings), playlist=args.playlist, age=args.age,
-                       gender=args.gender, mood=args.mood, k=args.k)
+    def local() -> dict:
+        from moodtune.feedback import open_store
+        from moodtune.settings import get_settings
+
+        settings = get_settings()
+        with loading("loading the champion models"):
+            engine = local_engine(settings)
+        return recommend(engine, open_store(settings=settings), **listener)
+
+    answer = client.answer(args.service, lambda service: recommend_remote(service, **listener), local)
     if args.json:
         return print_json(answer)
     who = answer["listener"]
@@ -110,20 +138,37 @@ def _catalog_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--limit", type=int, default=20, help="how many tracks to list (default 20; 0: all)")
     parser.add_argument("--ids", action="store_true", help="print only the track ids, one per line")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON (those of GET /ui/api/catalog)")
+    client.add_service_option(parser)
+
+
+def catalog_remote(service, query: str, limit: int) -> tuple[int, list[dict]]:
+    """The matching rows' count and the first ``limit`` (0: all) from ``GET /ui/api/catalog``."""
+    rows: list[dict] = []
+    while True:
+        want = 1000 if not limit else min(1000, limit - len(rows))
+        page = service.call("GET", "/ui/api/catalog", params={"q": query, "offset": len(rows), "limit": want})
+        rows += page["tracks"]
+        if not page["tracks"] or len(rows) >= page["total"] or (limit and len(rows) >= limit):
+            return page["total"], rows
 
 
 @command("catalog", "list the catalog's tracks with their ids (what GET /ui/api/catalog lists)", _catalog_arguments)
 def _catalog(args: argparse.Namespace) -> int:
-    from moodtune.serving.catalog import Catalog, catalog_dir
-    from moodtune.settings import get_settings
-
     if args.limit < 0:
         raise InvalidInput(f"-n is how many tracks to list (0: all); got {args.limit}")
-    settings = get_settings()
-    rows = Catalog.load(catalog_dir(settings), settings.data_dir).search(args.query)
-    shown = rows[:args.limit] if args.limit else rows
+
+    def local() -> tuple[int, list[dict]]:
+        from moodtune.serving.catalog import Catalog, catalog_dir
+        from moodtune.settings import get_settings
+
+        settings = get_settings()
+        rows = Catalog.load(catalog_dir(settings), settings.data_dir).search(args.query)
+        return len(rows), rows[:args.limit] if args.limit else rows
+
+    total, shown = client.answer(args.service, lambda service: catalog_remote(service, args.query, args.limit),
+                                 local)
     if args.json:
-        return print_json({"total": len(rows), "tracks": shown})
+        return print_json({"total": total, "tracks": shown})
     if args.ids:
         for row in shown:
             print(row["track_id"])
@@ -131,8 +176,8 @@ def _catalog(args: argparse.Namespace) -> int:
     for row in shown:
         name = " — ".join(part for part in (row["title"] or row["track_id"], row["artist"]) if part)
         print(f"{row['track_id']}  {name}  [{row['genre']}, {row['emotion'].replace('_', ' ')}]")
-    more = " (-n 0 lists them all)" if len(shown) < len(rows) else ""
-    print(f"{len(shown)} of {len(rows)} track(s){' matching ' + repr(args.query) if args.query else ''}{more}")
+    more = " (-n 0 lists them all)" if len(shown) < total else ""
+    print(f"{len(shown)} of {total} track(s){' matching ' + repr(args.query) if args.query else ''}{more}")
     return 0
 
 
@@ -149,6 +194,14 @@ def feedback(engine, store, *, recommendation_id, track_id, stress_level=None, h
     return engine.feedback_answer(store.record_feedback(**kwargs), reading)
 
 
+def feedback_remote(service, *, recommendation_id, track_id, stress_level=None, hrv_file=None,
+                    client_key=None) -> dict:
+    """``POST /feedback`` on the running service for the same recommendation, track and response."""
+    uploads = [] if hrv_file is None else [("file", _read_upload(Path(hrv_file), "HRV file"))]
+    return _post(service, "/feedback", {"recommendation_id": recommendation_id, "track_id": track_id,
+                                        "stress_level": stress_level, "client_key": client_key}, uploads)
+
+
 def _feedback_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recommendation_id", help="the id `moodtune recommend` (or the API) gave")
     parser.add_argument("track_id", help="the recommended track listened to")
@@ -157,19 +210,25 @@ def _feedback_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--hrv", metavar="FILE", help="RR intervals (ms, one per line) or a CSV with the eight metrics")
     parser.add_argument("--client-key", default=None,
                         help="8-64 letters/digits (e.g. a UUID): the same key again returns the stored row")
+    client.add_service_option(parser)
 
 
 @command("feedback", "store how a listener responded to a recommended track (what POST /feedback does)",
          _feedback_arguments)
 def _feedback(args: argparse.Namespace) -> int:
-    from moodtune.feedback import open_store
-    from moodtune.settings import get_settings
+    given = {"recommendation_id": args.recommendation_id, "track_id": args.track_id, "stress_level": args.stress,
+             "hrv_file": args.hrv, "client_key": args.client_key}
 
-    settings = get_settings()
-    with loading("loading the champion models"):
-        engine = local_engine(settings)
-    row = feedback(engine, open_store(settings=settings), recommendation_id=args.recommendation_id,
-                   track_id=args.track_id, stress_level=args.stress, hrv_file=args.hrv, client_key=args.client_key)
+    def local() -> dict:
+        from moodtune.feedback import open_store
+        from moodtune.settings import get_settings
+
+        settings = get_settings()
+        with loading("loading the champion models"):
+            engine = local_engine(settings)
+        return feedback(engine, open_store(settings=settings), **given)
+
+    row = client.answer(args.service, lambda service: feedback_remote(service, **given), local)
     if args.json:
         return print_json(row)
     what = "already stored as" if row["replayed"] else "stored"
@@ -182,4 +241,5 @@ def _feedback(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["feedback", "local_engine", "recommend", "split_playlist"]
+__all__ = ["catalog_remote", "feedback", "feedback_remote", "local_engine", "recommend", "recommend_remote",
+           "split_playlist"]

@@ -1,7 +1,8 @@
 """``moodtune recommend-text "…" -k 10``: the emotion of a Chinese text and the tracks for it.
 
 ``--json`` prints what ``POST /recommend_text`` answers about the text (emotion, top emotions,
-keywords, negation, valence-arousal) and its tracks (rank, id, name, artists, distance).
+keywords, negation, valence-arousal) and its tracks (rank, id, name, artists, distance). With the
+champion, a running service answers (:mod:`moodtune.serving.client`); the output is the same.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from moodtune.cli import command, loading, print_json
+from moodtune.serving import client
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +18,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=int, default=None, help="how many tracks (default: text.recommend_k)")
     parser.add_argument("--alias", default=None, help="registry alias to load (default: champion)")
     parser.add_argument("--json", action="store_true", help="print the answer as JSON (the API's fields)")
+    client.add_service_option(parser)
 
 
 def text_answer(result, version) -> dict:
@@ -41,30 +44,66 @@ def text_answer(result, version) -> dict:
     }
 
 
+def searched(index, settings):
+    """What the service searches: the catalog read through ``index`` (``ModelSet.track_index``:
+    a real catalog's songs have no texts), or the index's own tracks where no catalog is built."""
+    from types import SimpleNamespace
+
+    from moodtune.serving.catalog import Catalog, catalog_dir
+    from moodtune.serving.models import ModelSet
+
+    directory = catalog_dir(settings)
+    if not (directory / "catalog.parquet").exists():
+        return index
+    catalog = Catalog.load(directory, settings.data_dir)
+    return ModelSet.track_index.func(SimpleNamespace(text=index, catalog=catalog))  # the service's one rule
+
+
+FIELDS = ("emotion", "granularity", "top_emotions", "keywords", "negated", "valence_arousal", "model_versions")
+
+
+def remote_answer(service, text: str, k: int) -> dict:
+    """:func:`text_answer`'s fields of the running service's ``POST /recommend_text``."""
+    answer = service.call("POST", "/recommend_text", json={"text": text, "k": k})
+    return {**{key: answer[key] for key in FIELDS if key != "model_versions"},
+            "tracks": [{key: t[key] for key in ("rank", "track_id", "name", "artists", "distance")}
+                       for t in answer["tracks"]],
+            "model_versions": answer["model_versions"]}
+
+
 @command("recommend-text", "recommend tracks for a Chinese text (moodtune-text-index champion)", _arguments)
 def recommend_text(args: argparse.Namespace) -> int:
-    from moodtune import registry
     from moodtune.emotions import CATEGORY_BY_CODE, DLUT_GROUPS
     from moodtune.settings import get_settings
 
-    settings = get_settings()
-    with loading("loading the text index"):
-        loaded = registry.load_version(registry.TEXT, args.alias, settings)
-    index = loaded.obj
-    result = index.recommend_text(args.text, args.k if args.k is not None else settings.text.recommend_k)
+    k = args.k if args.k is not None else get_settings().text.recommend_k
+
+    def local() -> dict:
+        from moodtune import registry
+        from moodtune.serving.cli import _request
+        from moodtune.serving.requests import request_models
+
+        settings = get_settings()
+        _request(request_models(settings.service).RecommendText, text=args.text, k=k)  # the service's checks
+        with loading("loading the text index"):
+            loaded = registry.load_version(registry.TEXT, args.alias, settings)
+        return text_answer(searched(loaded.obj, settings).recommend_text(args.text, k), loaded.version)
+
+    service = client.LOCAL if args.alias not in (None, "champion") else args.service  # the service serves champions
+    answer = client.answer(service, lambda s: remote_answer(s, args.text, k), local)
     if args.json:
-        return print_json(text_answer(result, loaded.version))
+        return print_json(answer)
     names = {c.code: f"{c.chinese} {c.english}" for c in CATEGORY_BY_CODE.values()}
     names.update({g.code: f"{g.chinese} {g.english}" for g in DLUT_GROUPS})
-    top = ", ".join(f"{names[c]} {v:.0%}" for c, v in result.vector.top(4))
-    print(f"emotion ({result.vector.granularity}): {top}")
-    print("keywords: " + " ".join(f"{k.word}({k.weight:.2f})" for k in result.emotion.keywords))
-    if result.emotion.va is not None:
-        v, a = result.emotion.va
-        print(f"valence {v:+.2f}  arousal {a:+.2f}  (Chinese EmoBank, -1..1)")
-    if result.emotion.negated:
-        counted = "flipped" if result.emotion.va is not None else "not counted"
-        print(f"negated, {counted}: " + " ".join(result.emotion.negated))
-    for rank, hit in enumerate(result.hits, start=1):
-        print(f"{rank:3d}. dist={hit.distance:.4f}  {hit.name} - {hit.artists}  ({hit.track_id})")
+    ranked = [(c, v) for c, v in sorted(answer["emotion"].items(), key=lambda cv: -cv[1]) if v > 0][:4]
+    print(f"emotion ({answer['granularity']}): " + ", ".join(f"{names[c]} {v:.0%}" for c, v in ranked))
+    print("keywords: " + " ".join(f"{kw['word']}({kw['weight']:.2f})" for kw in answer["keywords"]))
+    va = answer["valence_arousal"]
+    if va is not None:
+        print(f"valence {va['valence']:+.2f}  arousal {va['arousal']:+.2f}  (Chinese EmoBank, -1..1)")
+    if answer["negated"]:
+        counted = "flipped" if va is not None else "not counted"
+        print(f"negated, {counted}: " + " ".join(answer["negated"]))
+    for t in answer["tracks"]:
+        print(f"{t['rank']:3d}. dist={t['distance']:.4f}  {t['name']} - {t['artists']}  ({t['track_id']})")
     return 0
