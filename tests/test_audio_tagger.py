@@ -187,3 +187,16 @@ def test_the_mel_of_the_kept_patches_alone_equals_the_whole_clips(seconds, keep,
     np.testing.assert_array_equal(got, expected)
     whole = 0 < keep < (1 + len(y) // tagger.HOP) // tagger.PATCH_FRAMES
     assert frames == ([] if whole else [len(y)])  # a sampled clip's whole mel is never computed
+
+
+def test_a_network_first_asked_for_in_inference_mode_is_still_usable_with_autograd():
+    tagger.network.cache_clear()  # the order m9 met: the analysis (inference mode) built it first
+    try:
+        with torch.inference_mode():
+            tagger.network("MTT_musicnn")
+        from moodtune.audio.musicnn.network import _affine
+
+        scale, shift = _affine(tagger.network("MTT_musicnn").bn_input)  # running_mean * scale: autograd
+        assert scale.requires_grad and shift.requires_grad
+    finally:
+        tagger.network.cache_clear()

@@ -99,11 +99,16 @@ def weights_digest() -> str:
 
 @lru_cache(maxsize=len(MODELS))
 def network(model: str):
-    """The torch port of one musicnn model, with its checkpoint's weights (cached per process)."""
+    """The torch port of one musicnn model, with its checkpoint's weights (cached per process).
+    Built outside inference mode whoever asks first: a cached network built inside it would hold
+    inference tensors that no later autograd-enabled caller (tests, analysis) may use."""
+    import torch
+
     from moodtune.audio.musicnn.checkpoint import load_checkpoint
     from moodtune.audio.musicnn.network import Musicnn
 
-    return Musicnn(load_checkpoint(checkpoint_prefix(model)))
+    with torch.inference_mode(False):
+        return Musicnn(load_checkpoint(checkpoint_prefix(model)))
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
