@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -315,16 +316,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="module")
-def page(service_stack):
-    """A browser page on the module's service; fails on any JavaScript error the page raised."""
+@contextlib.contextmanager
+def browser_page(url: str, env: dict | None = None):
+    """A page of a headless Chromium on ``url`` (``env``: the browser's environment, e.g. its
+    fontconfig); fails on any JavaScript error the page raised."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail("chromium is missing: run `make system-deps` (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(base_url=service_stack["url"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env=env)
+        context = browser.new_context(base_url=url)
         page = context.new_page()
         page.set_default_timeout(60_000)
         errors: list[str] = []
@@ -333,4 +335,23 @@ def page(service_stack):
         assert not errors, f"JavaScript errors on the page: {errors}"
         context.close()
         browser.close()
+
+
+def rendering_fonts(page, selector: str) -> list[str]:
+    """The fonts Chromium actually drew a node's text with (DevTools: CSS.getPlatformFontsForNode)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    cdp.detach()
+    return [f["familyName"] for f in fonts if f["glyphCount"] > 0]
+
+
+@pytest.fixture(scope="module")
+def page(service_stack):
+    """A browser page on the module's service; fails on any JavaScript error the page raised."""
+    with browser_page(service_stack["url"]) as page:
+        yield page
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import rendering_fonts
 
 from moodtune.feedback import FeedbackStore, default_url
 
@@ -124,18 +125,6 @@ def test_favicon_and_page_icon(page, service_stack):
     assert page.get_attribute("link[rel=icon]", "href") == "/ui/static/favicon.ico"
 
 
-def _rendering_fonts(page, selector: str) -> list[str]:
-    """The fonts Chromium actually drew a node's text with (DevTools: CSS.getPlatformFontsForNode)."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("DOM.enable")
-    cdp.send("CSS.enable")
-    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
-    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    cdp.detach()
-    return [f["familyName"] for f in fonts if f["glyphCount"] > 0]
-
-
 def test_text_flow_and_errors_are_shown(page):
     page.goto("/ui/")
     page.wait_for_selector("#catalog-list input[type=checkbox]")
@@ -157,12 +146,12 @@ def test_text_flow_and_errors_are_shown(page):
     assert page.locator("#score-help-distance").is_visible() and page.locator("#score-help-policy").is_hidden()
     # Chinese is drawn with the page's own web font, Noto Sans SC, not as boxes (without any system
     # CJK font too: tests/test_webfont_browser.py)
-    fonts = _rendering_fonts(page, "#detected .chips span")
+    fonts = rendering_fonts(page, "#detected .chips span")
     assert any(f.startswith("Noto Sans SC") for f in fonts), fonts
     titles = page.locator("#results li.track h3").all_text_contents()
     chinese = [i for i, title in enumerate(titles) if CJK.search(title)]
     if chinese:
-        fonts = _rendering_fonts(page, f"#results li.track:nth-child({chinese[0] + 1}) h3")
+        fonts = rendering_fonts(page, f"#results li.track:nth-child({chinese[0] + 1}) h3")
         assert any(f.startswith("Noto Sans SC") for f in fonts), fonts
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "text_flow.png"), full_page=True)

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS
+from conftest import browser_page, rendering_fonts
 
 pytestmark = [pytest.mark.browser, pytest.mark.service, pytest.mark.slow]
 LATIN_ONLY = Path("/usr/share/fonts/truetype/dejavu")
@@ -44,32 +44,9 @@ def latin_only_fontconfig(tmp: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def latin_page(service_stack, tmp_path_factory):
     """A page in a Chromium that has no CJK font; fails on any JavaScript error."""
-    from playwright.sync_api import sync_playwright
-
     env = latin_only_fontconfig(tmp_path_factory.mktemp("latin_fonts"))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env=env)
-        context = browser.new_context(base_url=service_stack["url"])
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with browser_page(service_stack["url"], env) as page:
         yield page
-        assert not errors, f"JavaScript errors on the page: {errors}"
-        context.close()
-        browser.close()
-
-
-def _rendering_fonts(page, selector: str) -> list[str]:
-    """The fonts Chromium drew a node's text with (DevTools: CSS.getPlatformFontsForNode)."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("DOM.enable")
-    cdp.send("CSS.enable")
-    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
-    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    cdp.detach()
-    return [f["familyName"] for f in fonts if f["glyphCount"] > 0]
 
 
 # Two different characters drawn with a node's own font on a canvas: real glyphs differ, tofu
@@ -103,7 +80,7 @@ def test_chinese_renders_with_the_shipped_font_without_any_system_cjk_font(latin
                                                       .map((f) => f.family.replace(/['"]/g, ""))""")
     assert "Noto Sans SC" in loaded, loaded
     assert page.evaluate("document.fonts.check('15px \"Noto Sans SC\"', '想念难过')")
-    fonts = _rendering_fonts(page, "#detected .chips span")
+    fonts = rendering_fonts(page, "#detected .chips span")
     assert fonts and all(f.startswith("Noto Sans SC") for f in fonts), fonts  # its name table: "Noto Sans SC Thin"
     # real glyphs, not tofu: distinct shapes, each a full em wide
     drawn = page.evaluate(DRAW, ["#detected .chips span", "想", "难"])
@@ -111,6 +88,6 @@ def test_chinese_renders_with_the_shipped_font_without_any_system_cjk_font(latin
     assert drawn["inked"] and not drawn["same"], "the two characters are drawn the same: boxes"
     assert drawn["widths"] == [48, 48], drawn["widths"]
     # Latin text keeps the system's fonts (the web font covers only CJK code points)
-    assert "Noto Sans SC" not in _rendering_fonts(page, "header h1")
+    assert "Noto Sans SC" not in rendering_fonts(page, "header h1")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "text_flow_latin_only_fonts.png"), full_page=True)
