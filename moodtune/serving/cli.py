@@ -97,20 +97,24 @@ def _recommend_arguments(parser: argparse.ArgumentParser) -> None:
     client.add_service_option(parser)
 
 
+def _on_local_models(run, **fields) -> dict:
+    """``run(engine, store, **fields)`` on a local engine (the champions loaded here) and the
+    settings' feedback store: the CLI's path when no service answers."""
+    from moodtune.feedback import open_store
+    from moodtune.settings import get_settings
+
+    settings = get_settings()
+    with loading("loading the champion models"):
+        engine = local_engine(settings)
+    return run(engine, open_store(settings=settings), **fields)
+
+
 @command("recommend", "rank a playlist for a listener (what POST /recommend does)", _recommend_arguments)
 def _recommend(args: argparse.Namespace) -> int:
     listener = {"playlist": args.playlist, "age": args.age, "gender": args.gender, "mood": args.mood, "k": args.k}
 
-    def local() -> dict:
-        from moodtune.feedback import open_store
-        from moodtune.settings import get_settings
-
-        settings = get_settings()
-        with loading("loading the champion models"):
-            engine = local_engine(settings)
-        return recommend(engine, open_store(settings=settings), **listener)
-
-    answer = client.answer(args.service, lambda service: recommend_remote(service, **listener), local)
+    answer = client.answer(args.service, lambda service: recommend_remote(service, **listener),
+                           lambda: _on_local_models(recommend, **listener))
     if args.json:
         return print_json(answer)
     who = answer["listener"]
@@ -219,16 +223,8 @@ def _feedback(args: argparse.Namespace) -> int:
     given = {"recommendation_id": args.recommendation_id, "track_id": args.track_id, "stress_level": args.stress,
              "hrv_file": args.hrv, "client_key": args.client_key}
 
-    def local() -> dict:
-        from moodtune.feedback import open_store
-        from moodtune.settings import get_settings
-
-        settings = get_settings()
-        with loading("loading the champion models"):
-            engine = local_engine(settings)
-        return feedback(engine, open_store(settings=settings), **given)
-
-    row = client.answer(args.service, lambda service: feedback_remote(service, **given), local)
+    row = client.answer(args.service, lambda service: feedback_remote(service, **given),
+                        lambda: _on_local_models(feedback, **given))
     if args.json:
         return print_json(row)
     what = "already stored as" if row["replayed"] else "stored"
