@@ -8,7 +8,7 @@ emotion, clipped to 0..1), and its genre is its package's label where it has one
 the model hears. What this implies: on real songs the policy sees the profile and the listener
 answers to profile + offset, so the model's error on real music is modelled as noise of a chosen
 size, not measured; a policy that does well there does well if the audio model hears real music
-about that well (issue 28 measures it). docs/policy.md#the-songs-truth.
+about that well (issue 28 measures it). docs/policy.md#the-songs-truth-and-the-two-catalogs.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def song_truth(tracks: pd.DataFrame, heard: pd.DataFrame, seed: int, noise: floa
     probs = heard[list(GEMS6)].to_numpy(dtype=float)
     offset = np.array([song_offset(t, seed, noise) for t in ids]).reshape(probs.shape)
     marks = np.clip(probs + offset, 0.0, 1.0)
-    if set(GEMS6) <= set(rows.columns):
-        labels = rows[list(GEMS6)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    labels = _labels(rows)
+    if labels is not None:
         labelled = np.isfinite(labels).all(axis=1)
         marks[labelled] = labels[labelled]
     heard_genre = np.asarray(GENRES)[heard[list(GENRES)].to_numpy(dtype=float).argmax(axis=1)]
@@ -53,9 +53,15 @@ def song_offset(track_id: str, seed: int, noise: float) -> np.ndarray:
 
 def labelled_share(tracks: pd.DataFrame) -> float:
     """The share of ``tracks`` whose truth is their labels (1.0 on the demo, 0.0 on real music)."""
-    if not set(GEMS6) <= set(tracks.columns) or tracks.empty:
-        return 0.0
-    return float(tracks[list(GEMS6)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1).mean())
+    labels = _labels(tracks)
+    return 0.0 if labels is None or not len(labels) else float(np.isfinite(labels).all(axis=1).mean())
+
+
+def _labels(tracks: pd.DataFrame) -> np.ndarray | None:
+    """The tracks' GEMS-6 label columns as floats (NaN where a mark is missing), or None without them."""
+    if not set(GEMS6) <= set(tracks.columns):
+        return None
+    return tracks[list(GEMS6)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
 
 __all__ = ["labelled_share", "song_offset", "song_truth"]
