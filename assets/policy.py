@@ -108,3 +108,39 @@ def policy_evaluation(context: AssetExecutionContext, settings: SettingsResource
     })
     return report.table
 
+
+
+@asset(group_name="policy", compute_kind="mlflow")
+def listener_state_study(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
+                         recommendation_env: pipeline.EnvSpec, a2c_policy: dict) -> pd.DataFrame:
+    """Held-out simulated listeners whose sentence or photo reflects their state: the stress
+    reduction when the policy ranks from the listener state (the service's default) vs the
+    songs nearest their emotion (seed B's matching), per seed (docs/state.md)."""
+    import mlflow as mlflow_lib
+
+    from moodtune.policy import statestudy
+    from moodtune.policy.packaging import load_ranker
+
+    s = settings.get()
+    p = s.policy
+    policies = {seed: load_ranker(a2c_policy["session"][seed], {"kind": "session", "temperature": p.temperature})
+                for seed in s.state.study.seeds if seed in a2c_policy["session"]}
+    table = statestudy.run_study(recommendation_env.world("test"), policies, p, s.state, seeds=list(policies))
+    summary = statestudy.summarise(table)
+    gains = statestudy.gains(table)
+    with mlflow.run(context):
+        mlflow_lib.log_params({"state.study.sessions": s.state.study.sessions,
+                               "state.study.seeds": ",".join(map(str, s.state.study.seeds)),
+                               **{f"state.sources.{k}.{axis}": v for k, spread in s.state.sources.model_dump().items()
+                                  for axis, v in spread.items()}})
+        mlflow_lib.log_metrics({f"{source}_{key}": value for source, g in gains.items()
+                                for key, value in g.items() if isinstance(value, float)})
+        mlflow_lib.log_text(summary.round(4).to_markdown(index=False), "state_study/summary.md")
+        mlflow_lib.log_text(table.round(4).to_csv(index=False), "state_study/per_seed.csv")
+    context.add_output_metadata({
+        "summary": MetadataValue.md(summary.round(3).to_markdown(index=False)),
+        "gains": MetadataValue.json(gains),
+        # plain numbers: Dagster's Plots tab draws them across materializations
+        **{f"{source}_gain_over_nearest_emotion": g["mean_difference"] for source, g in gains.items()},
+    })
+    return table

@@ -28,6 +28,9 @@ Age = Annotated[int, Field(strict=True, ge=5, le=120, description="between 5 and
                            examples=[30])]
 Mood = Annotated[int, Field(strict=True, ge=1, le=5, description="a whole number from 1 (sad) to 5 (happy)",
                             examples=[3])]
+Mode = Annotated[Literal["calm", "match"], Field(
+    description="'calm' (default): the policy ranks the catalog from your state toward calm; 'match': the songs "
+                "whose emotion is nearest yours (match my mood)", examples=["calm"])]
 Gender = Annotated[Literal["female", "male"],
                    Field(description="'female' or 'male' (lower case)", examples=["female"])]
 TrackId = Annotated[str, BeforeValidator(_strip), Field(

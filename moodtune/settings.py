@@ -408,6 +408,54 @@ class ImageSettings(Section):
     gate_margin: float
 
 
+class StatePriorSettings(Section):
+    valence: float = Field(ge=-1.0, le=1.0)
+    arousal: float = Field(ge=-1.0, le=1.0)
+    sd: float = Field(gt=0.0)
+
+
+class ValenceSpread(Section):
+    valence_sd: float = Field(gt=0.0)
+
+
+class ArousalSpread(Section):
+    arousal_sd: float = Field(gt=0.0)
+
+
+class PointSpread(Section):
+    valence_sd: float = Field(gt=0.0)
+    arousal_sd: float = Field(gt=0.0)
+
+
+class StateSourceSettings(Section):
+    form: ValenceSpread
+    text: PointSpread
+    photo: PointSpread
+    hrv: ArousalSpread
+
+
+class LevelStressSettings(Section):
+    low: float = Field(ge=0.0, le=1.0)
+    medium: float = Field(ge=0.0, le=1.0)
+    high: float = Field(ge=0.0, le=1.0)
+
+
+class StateStudySettings(Section):
+    seeds: tuple[int, ...]
+    sessions: int = Field(ge=1)
+
+
+class StateSettings(Section):
+    """One listener state from every input (moodtune/state.py, docs/state.md)."""
+
+    prior: StatePriorSettings
+    sources: StateSourceSettings
+    level_stress: LevelStressSettings
+    stress_thresholds: tuple[float, float]
+    unknown_age: int = Field(ge=5, le=120)
+    study: StateStudySettings
+
+
 class Settings(Section):
     """All of moodtune's settings; paths are absolute once loaded through :func:`load_settings`."""
 
@@ -425,6 +473,7 @@ class Settings(Section):
     feedback: FeedbackSettings
     retrain: RetrainSettings
     image: ImageSettings
+    state: StateSettings
 
     @property
     def data_dir(self) -> Path:

@@ -25,6 +25,7 @@ from moodtune.policy.dynamics import (
 from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward
 from moodtune.policy.evaluation import RandomRanker, ndcg_at_k
 from moodtune.policy.features import N_STATE, SONG_COLUMNS, ListenerContext, state_matrix
+from moodtune.policy.packaging import load_ranker
 from moodtune.policy.ranking import PolicyRanker
 
 
@@ -283,3 +284,31 @@ def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebui
     (artifacts / "policy.zip").write_bytes(b"not a zip")
     with pytest.raises(ModelNotFound, match="cannot load it.*group:policy"):
         load_model_dir(tmp_path)
+
+
+@pytest.mark.slow
+def test_listener_state_study_compares_paired_sessions(policy_stack):
+    """The study asset: every ranker on the same held-out sessions per seed and source; and the
+    wiring checked exactly: an observation without error gives the state the listener's own
+    mood, so ranking from the state is ranking with the mood the listener would have told."""
+    from moodtune.policy import statestudy
+    from moodtune.settings import PointSpread
+
+    s = policy_stack["settings"]
+    table = policy_stack["result"].output_for_node("listener_state_study")
+    seeds = sorted(set(table["seed"]))
+    assert set(table["ranker"]) == set(statestudy.RANKERS) and set(table["source"]) == {"text", "photo"}
+    assert len(table) == 2 * len(seeds) * len(statestudy.RANKERS)
+    assert (table["sessions"] == s.state.study.sessions).all()
+    assert table["stress_reduction"].between(-1, 1).all() and table["reward"].notna().all()
+    spec = policy_stack["result"].output_for_node("recommendation_env")
+    trained = policy_stack["result"].output_for_node("a2c_policy")
+    ranker = load_ranker(trained["session"][seeds[0]], {"kind": "session", "temperature": s.policy.temperature})
+    exact = s.state.model_copy(update={"sources": s.state.sources.model_copy(
+        update={"text": PointSpread(valence_sd=1e-9, arousal_sd=1e-9)})})
+    rows = statestudy.run_study(spec.world("test"), {seeds[0]: ranker}, s.policy, exact, sources=("text",),
+                                seeds=seeds[:1], n_sessions=30).set_index("ranker")
+    assert rows.loc["policy_from_state", "stress_reduction"] == rows.loc["policy_told_mood", "stress_reduction"]
+    assert rows.loc["policy_from_state", "reward"] == rows.loc["policy_told_mood", "reward"]
+    gains = statestudy.gains(table)
+    assert set(gains) == {"text", "photo"} and len(gains["text"]["per_seed_difference"]) == len(seeds)

@@ -214,7 +214,7 @@ def test_recommend_upload_errors(svc, catalog):
 
 
 def test_recommend_text_reads_the_emotion_and_finds_matching_tracks(svc, store):
-    r = post(svc, "recommend_text", json={"text": "想念你，好难过，心里很伤心", "k": 5})
+    r = post(svc, "recommend_text", json={"text": "想念你，好难过，心里很伤心", "k": 5, "mode": "match"})
     assert r.status_code == 200, r.text
     a = r.json()
     assert a["top_emotions"][0]["code"] == "sorrow" and "哀" in a["top_emotions"][0]["name"]
@@ -225,11 +225,76 @@ def test_recommend_text_reads_the_emotion_and_finds_matching_tracks(svc, store):
     # the demo catalog's sad songs have sad texts: most of the nearest tracks are sad ones
     assert sum("-sadness-" in t["track_id"] for t in a["tracks"]) >= 3
     assert all(t["in_catalog"] and t["profile"]["text"] for t in a["tracks"])
+    assert a["mode"] == "match" and a["state"]["sources"][0]["source"] == "text"
     logged = post(svc, "recommend_text", json={"text": "今天好开心，快乐极了", "k": 3, "age": 22, "gender": "female",
-                                               "mood": 5}).json()
+                                               "mood": 5, "mode": "match"}).json()
     assert logged["top_emotions"][0]["code"] == "joy"
     rec = store.get_recommendation(logged["recommendation_id"])
     assert rec.source == "text" and rec.chosen == [t["track_id"] for t in logged["tracks"]]
+
+
+@pytest.fixture(scope="module")
+def served_models(svc):
+    """The champions the service serves, loaded here (to recompute what it answers)."""
+    from moodtune.serving.models import registry_model_set
+
+    return registry_model_set(svc["settings"])
+
+
+def test_recommend_text_ranks_the_catalog_toward_calm_from_the_state(svc, store, served_models):
+    """The default: the text's point becomes the listener state; the policy ranks the whole
+    catalog from the state's mood (both genders averaged at the configured age when none is
+    given), and with age, gender and mood the event logs the state's mood."""
+    from moodtune.policy.features import ListenerContext
+
+    r = post(svc, "recommend_text", json={"text": "最近压力很大，睡不着", "k": 5})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    state = a["state"]
+    assert a["mode"] == "calm" and [s["source"] for s in state["sources"]] == ["text"]
+    assert state["valence"] < -0.3 and state["stress"] > 0.6 and state["stress_level"] == "high"
+    assert 0 < state["valence_sd"] < 0.5 and 0 < state["stress_sd"] < 0.3 and state["from_prior"] == []
+    assert state["mood"] == pytest.approx(3 + 2 * state["valence"], abs=1e-3)
+    catalog = served_models.catalog
+    assert a["candidates"] == len(catalog)
+    age, mood = svc["settings"].state.unknown_age, 3 + 2 * state["valence"]
+    scores = np.mean([served_models.policy.scores(catalog.features, ListenerContext(age, g, mood)) for g in (0, 1)],
+                     axis=0)
+    ids = list(catalog.positions)
+    assert [t["track_id"] for t in a["tracks"]] == [ids[i] for i in np.argsort(-scores, kind="stable")[:5]]
+    assert all("toward calm" in t["reason"] and 0 <= t["probability"] <= 1 for t in a["tracks"])
+    assert a["recommendation_id"] is None
+    # the form's mood joins the text's point; the event logs the state's mood
+    logged = post(svc, "recommend_text", json={"text": "最近压力很大，睡不着", "k": 3, "age": 40, "gender": "male",
+                                               "mood": 5}).json()
+    both = logged["state"]
+    assert [s["source"] for s in both["sources"]] == ["form", "text"]
+    assert state["valence"] < both["valence"] < 1.0 and both["valence_sd"] < state["valence_sd"]
+    rec = store.get_recommendation(logged["recommendation_id"])
+    assert rec.mood == round(both["mood"]) and len(rec.candidates) == len(catalog)
+    assert rec.chosen == [t["track_id"] for t in logged["tracks"]]
+
+
+def test_an_hrv_recording_feeds_the_state_stress(svc):
+    from moodtune.hrv.simulate import simulate_rr
+
+    rest = np.round(simulate_rr(0.0, 300, np.random.default_rng(3)), 1).tolist()  # a relaxed recording
+    calm = post(svc, "recommend_text", json={"text": "最近压力很大，睡不着", "k": 2, "rr": rest}).json()
+    tense = post(svc, "recommend_text", json={"text": "最近压力很大，睡不着", "k": 2}).json()
+    assert [s["source"] for s in calm["state"]["sources"]] == ["text", "hrv"]
+    assert calm["state"]["arousal_sd"] < tense["state"]["arousal_sd"]
+    assert calm["state"]["stress"] < tense["state"]["stress"]  # the relaxed heart pulls the stress down
+    hrv = calm["state"]["sources"][1]
+    assert calm["state"]["stress"] == pytest.approx(
+        (1 + (tense["state"]["arousal"] / tense["state"]["arousal_sd"] ** 2 + hrv["arousal"] / hrv["arousal_sd"] ** 2)
+         / (1 / tense["state"]["arousal_sd"] ** 2 + 1 / hrv["arousal_sd"] ** 2)) / 2, abs=1e-3)
+    r = post(svc, "recommend", json={"age": 30, "gender": "female", "mood": 2,
+                                     "track_ids": [t["track_id"] for t in calm["tracks"]], "rr": rest})
+    assert r.status_code == 200, r.text
+    assert [s["source"] for s in r.json()["state"]["sources"]] == ["form", "hrv"]
+    assert r.json()["state"]["mood"] == 2.0  # the policy reads the mood given
+    bad = post(svc, "recommend_text", json={"text": "开心", "rr": [800.0, "x"]})
+    assert bad.status_code == 422 and "rr" in error_of(bad)
 
 
 @pytest.mark.parametrize("body,words", [
@@ -237,7 +302,7 @@ def test_recommend_text_reads_the_emotion_and_finds_matching_tracks(svc, store):
     ({"text": "城市的街道"}, ["no emotion found"]),
     ({"text": "开心" * 101}, ["202 characters", "keep it to 200"]),
     ({"text": "开心", "k": 0}, ["k must be from 1"]),
-    ({"text": "开心", "age": 30}, ["give age, gender and mood together"]),
+    ({"text": "开心", "age": 30}, ["give age and gender together"]),
 ])
 def test_recommend_text_bad_input(svc, body, words):
     r = post(svc, "recommend_text", json=body)
@@ -264,7 +329,14 @@ def test_recommend_image_finds_the_face_and_its_expression(svc):
     assert 0 <= x < x + w <= a["width"] and 0 <= y < y + h <= a["height"]
     assert a["top_emotions"][0]["code"] == "PA"  # 快乐 happiness
     assert len(a["tracks"]) == 4 and a["query_top"][0]["code"] == "joy"
-    assert set(a["model_versions"]) == {"moodtune-face", "moodtune-text-index"}
+    # by default toward calm from the state the smile shows (pleasant), ranked by the policy
+    assert a["mode"] == "calm" and a["state"]["sources"][0]["source"] == "photo" and a["state"]["valence"] > 0.2
+    assert all(t["probability"] is not None and "toward calm" in t["reason"] for t in a["tracks"])
+    assert {"moodtune-face", "moodtune-policy"} <= set(a["model_versions"])
+    m = post(svc, "recommend_image", files={"image": ("astronaut.jpg", _jpeg(data.astronaut()), "image/jpeg")},
+             data={"k": "4", "mode": "match"}).json()
+    assert m["mode"] == "match" and set(m["model_versions"]) == {"moodtune-face", "moodtune-text-index"}
+    assert [t["distance"] for t in m["tracks"]] == sorted(t["distance"] for t in m["tracks"])
 
 
 def test_recommend_image_without_a_face_is_422(svc):

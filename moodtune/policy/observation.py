@@ -23,6 +23,7 @@ N_LISTENER = 2 + len(AGE_GROUPS) + 3 + 1 + 2 + 1
 N_SLOT = len(SONG_COLUMNS) + 2
 MOOD = 1  # index of the scaled mood (the listener's valence estimate)
 P_LOW, P_HIGH = 2 + len(AGE_GROUPS), 2 + len(AGE_GROUPS) + 2  # reading: arousal estimate p_high - p_low
+READING = slice(P_LOW, P_HIGH + 1)  # the listener block's last reading (p_low, p_medium, p_high)
 
 
 def listener_block(context_vector: np.ndarray, reading: np.ndarray, progress: float,
@@ -55,8 +56,10 @@ def space(max_slots: int) -> spaces.Box:
 
 
 def initial_block(listener) -> np.ndarray:
-    """The listener block at the start of a session (what the service ranks with)."""
-    return listener_block(listener.vector(), PRIOR, 0.0, None)
+    """The listener block at the start of a session (what the service ranks with): the
+    listener's reading when the state has one, else the uniform prior."""
+    reading = getattr(listener, "reading", None)
+    return listener_block(listener.vector(), PRIOR if reading is None else np.asarray(reading, dtype=float), 0.0, None)
 
 
 def rank_inputs(song_features: np.ndarray, listener) -> tuple[np.ndarray, np.ndarray]:

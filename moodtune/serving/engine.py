@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from moodtune.emotions import display_name
+from moodtune.emotions import display_name, va_points
 from moodtune.errors import InvalidAudio, InvalidInput
 from moodtune.feedback import RecommendationEvent
 from moodtune.policy.ranking import rank_with_scores
@@ -35,6 +35,7 @@ from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import HRV, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
 from moodtune.serving.requests import request_models
+from moodtune.state import ListenerState, Observation, estimate, from_mood, from_point, from_reading
 
 __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
 
@@ -42,6 +43,16 @@ __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
 def _va_point(va) -> dict[str, float] | None:
     """The text's valence-arousal point (-1..1 each), when its rules gave one."""
     return None if va is None else {"valence": round(float(va[0]), 4), "arousal": round(float(va[1]), 4)}
+
+
+def _text_point(emotion, vector) -> tuple[float, float]:
+    """The text's valence-arousal point: its words' EmoBank ratings, else its categories' points."""
+    va = getattr(emotion, "va", None)
+    if va is not None:
+        return float(va[0]), float(va[1])
+    weights = np.asarray(list(vector.as_dict().values()), dtype=float)
+    point = weights @ va_points(vector.granularity) / max(float(weights.sum()), 1e-12)
+    return float(point[0]), float(point[1])
 
 
 def match_percent(score: float, low: float, high: float) -> int:
@@ -127,7 +138,9 @@ class Engine:
         if len(ids) + len(uploads) > self.limits.max_playlist:
             raise InvalidInput(f"the playlist has {len(ids) + len(uploads)} songs; the limit is "
                                f"{self.limits.max_playlist}")
-        context = ListenerContext.parse(req.age, req.gender, req.mood)
+        state = self._state(ms, req)
+        # the form's mood alone gives the state's valence (mood-3)/2, so this is the mood given
+        context = ListenerContext.parse(req.age, req.gender, state.policy_mood())
         catalog = ms.catalog
         rows = catalog.rows(ids)
         features = catalog.features[rows]
@@ -147,19 +160,50 @@ class Engine:
             logged += up_logged
             logged_json += [json.dumps(f) for f in up_logged]
             profiles_json += [profile_json(p) for p in up_profiles]
-        policy = ms.policy
-        scores = np.asarray(self.scorer(policy)(features, context), dtype=float).reshape(-1)
-        if scores.shape != (len(ids),) or not np.all(np.isfinite(scores)):
+        head = f"for a {req.age}-year-old {req.gender} in mood {req.mood}/5 ({MOODS[req.mood]})"
+        scores = self._policy_scores(ms, features, [context])
+        tracks, chosen_json, candidates, candidates_json = self._ranked(
+            ms, ids, scores, profiles, logged, logged_json, profiles_json, req.k, head)
+        versions = ms.versions
+        event = RecommendationEvent(
+            source="upload" if uploads else "catalog", age=req.age, gender=req.gender, mood=req.mood,
+            candidates=candidates, chosen=[t["track_id"] for t in tracks], model_versions=versions,
+            candidates_json=candidates_json,
+        )
+        answer = {
+            "tracks": tracks,
+            "k": len(tracks),
+            "requested_k": req.k,
+            "candidates": len(ids),
+            "listener": {"age": req.age, "gender": req.gender, "mood": req.mood, "mood_name": MOODS[req.mood]},
+            "state": state.as_dict(),
+            "model_versions": versions,
+            "source": event.source,
+        }
+        return Plan(answer, event, tuple(chosen_json))
+
+    def _policy_scores(self, ms: ModelSet, features: np.ndarray, contexts: Sequence) -> np.ndarray:
+        """The policy's scores of ``features``, averaged over ``contexts`` (both genders when
+        the listener gave none); :class:`InvalidInput` when they are not finite."""
+        score = self.scorer(ms.policy)
+        scores = np.mean([np.asarray(score(features, c), dtype=float).reshape(-1) for c in contexts], axis=0)
+        if scores.shape != (len(features),) or not np.all(np.isfinite(scores)):
             raise InvalidInput("the policy could not score this playlist (non-finite scores)")
+        return scores
+
+    def _ranked(self, ms: ModelSet, ids: Sequence[str], scores: np.ndarray, profiles: Sequence[dict],
+                logged: Sequence[dict], logged_json: Sequence[str], profiles_json: Sequence[str], k: int,
+                head: str) -> tuple[list[dict], list[str], list[dict], str]:
+        """The top ``k`` tracks with reasons, their profiles' JSON, and every candidate as logged
+        (what the policy saw, to 1e-6, its score and choice probability)."""
         # the ranker's order and choice probabilities (its softmax at the policy's temperature)
-        ranked = rank_with_scores(pd.DataFrame(index=range(len(ids))), scores, policy.temperature)
+        ranked = rank_with_scores(pd.DataFrame(index=range(len(ids))), scores, ms.policy.temperature)
         order = [int(r.track_id) for r in ranked]
         n = len(order)
-        head = f"for a {req.age}-year-old {req.gender} in mood {req.mood}/5 ({MOODS[req.mood]})"
-        self.summary.use_catalog(catalog)
+        self.summary.use_catalog(ms.catalog)
         tracks, chosen_json = [], []
         low, high = float(scores.min()), float(scores.max())
-        for rank, r in enumerate(ranked[: min(req.k, n)], start=1):
+        for rank, r in enumerate(ranked[: min(k, n)], start=1):
             i = order[rank - 1]
             profile = profiles[i]
             tracks.append({
@@ -172,28 +216,54 @@ class Engine:
                 "profile": profile,
             })
             chosen_json.append(profiles_json[i])
-        # every candidate with what the policy saw (to 1e-6), its score and choice probability;
         # the JSON text is assembled from the catalog's pre-encoded features (json.dumps format)
         candidates = [{"track_id": ids[i], "features": logged[i], "score": r.score, "probability": r.probability}
                       for i, r in zip(order, ranked, strict=True)]
         candidates_json = encode_candidates(
             [(ids[i], logged_json[i], r.score, r.probability) for i, r in zip(order, ranked, strict=True)])
-        versions = ms.versions
-        event = RecommendationEvent(
-            source="upload" if uploads else "catalog", age=req.age, gender=req.gender, mood=req.mood,
-            candidates=candidates, chosen=[t["track_id"] for t in tracks], model_versions=versions,
-            candidates_json=candidates_json,
-        )
-        answer = {
-            "tracks": tracks,
-            "k": len(tracks),
-            "requested_k": req.k,
-            "candidates": n,
-            "listener": {"age": req.age, "gender": req.gender, "mood": req.mood, "mood_name": MOODS[req.mood]},
-            "model_versions": versions,
-            "source": event.source,
-        }
-        return Plan(answer, event, tuple(chosen_json))
+        return tracks, chosen_json, candidates, candidates_json
+
+    # ------------------------------------------------------------------ the listener state
+
+    def _state(self, ms: ModelSet, req, *observations: Observation) -> ListenerState:
+        """One estimate from the form's mood, the text or photo (``observations``) and an HRV
+        recording (``req.rr``) (:mod:`moodtune.state`)."""
+        cfg = self.settings.state
+        found = list(observations)
+        if getattr(req, "mood", None) is not None:
+            found.insert(0, from_mood(req.mood, cfg))
+        if getattr(req, "rr", None) is not None:
+            reading = read_hrv(ms.hrv, rr=req.rr)
+            found.append(from_reading(reading["probabilities"], cfg))
+        return estimate(found, cfg)
+
+    def _calm_plan(self, ms: ModelSet, req, state: ListenerState, source: str, answer: dict[str, Any]) -> Plan:
+        """The catalog ranked by the policy from ``state`` (toward calm); logged with age and
+        gender, and the state's mood (rounded)."""
+        from moodtune.policy.features import ListenerContext
+
+        mood = state.policy_mood()
+        if req.has_listener:
+            contexts = [ListenerContext.parse(req.age, req.gender, mood)]
+            who = f"a {req.age}-year-old {req.gender}"
+        else:  # no age or gender given: the configured age, both genders' scores averaged
+            contexts = [ListenerContext(self.settings.state.unknown_age, g, mood) for g in (0, 1)]
+            who = "you"
+        catalog = ms.catalog
+        ids = list(catalog.positions)
+        scores = self._policy_scores(ms, catalog.features, contexts)
+        head = f"toward calm for {who}, {state.summary()}"
+        tracks, chosen_json, candidates, candidates_json = self._ranked(
+            ms, ids, scores, catalog.profiles, catalog.logged_features, catalog.features_json,
+            catalog.profiles_json, req.k, head)
+        event = None
+        if req.has_listener:
+            event = RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=state.logged_mood(),
+                                        candidates=candidates, chosen=[t["track_id"] for t in tracks],
+                                        model_versions=ms.versions, candidates_json=candidates_json)
+        full = {**answer, "mode": "calm", "state": state.as_dict(), "tracks": tracks, "candidates": len(ids),
+                "model_versions": ms.versions}
+        return Plan(full, event, tuple(chosen_json))
 
     def scorer(self, policy):
         """``policy.scores`` or its checked fast path (built once per policy object)."""
@@ -226,14 +296,14 @@ class Engine:
                      for t in tracks)
 
     @staticmethod
-    def _text_event(source: str, req, ms: ModelSet, tracks: list[dict]) -> RecommendationEvent | None:
+    def _text_event(source: str, req, ms: ModelSet, tracks: list[dict], state: ListenerState) -> RecommendationEvent | None:
         if not req.has_listener or not tracks:
             return None
         candidates = [{"track_id": t["track_id"],
                        "features": ({c: float(t["profile"]["emotions"].get(c, t["profile"]["genres"].get(c, 0.0)))
                                      for c in SONG_COLUMNS} if t["profile"] else {}),
                        "score": t["score"], "probability": None} for t in tracks]
-        return RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=req.mood,
+        return RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=state.logged_mood(),
                                    candidates=candidates, chosen=[t["track_id"] for t in tracks],
                                    model_versions=ms.versions)
 
@@ -243,8 +313,9 @@ class Engine:
         rec = ms.track_index.recommend_text(req.text, req.k)
         vector = rec.vector
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
-        why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
-        tracks = self._hit_tracks(ms, rec.hits, why)
+        point = _text_point(rec.emotion, vector)
+        state = self._state(ms, req, from_point("text", *point, self.settings.state, detail=", ".join(
+            named_emotions(top, 2))))
         answer = {
             "emotion": {c: round(v, 4) for c, v in vector.as_dict().items()},
             "granularity": vector.granularity,
@@ -254,10 +325,14 @@ class Engine:
                          for kw in rec.emotion.keywords],
             "negated": list(rec.emotion.negated),
             "valence_arousal": _va_point(getattr(rec.emotion, "va", None)),
-            "tracks": tracks,
-            "model_versions": {n: ms.versions[n] for n in ("moodtune-text-index",)},
         }
-        return Plan(answer, self._text_event("text", req, ms, tracks), self._profiles_json(ms, tracks))
+        if req.mode == "calm":
+            return self._calm_plan(ms, req, state, "text", answer)
+        why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
+        tracks = self._hit_tracks(ms, rec.hits, why)
+        answer.update(mode="match", state=state.as_dict(), tracks=tracks,
+                      model_versions={n: ms.versions[n] for n in ("moodtune-text-index",)})
+        return Plan(answer, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks))
 
     def plan_image(self, req, upload: Upload) -> Plan:
         """A photo -> the faces, their expressions and the people's emotion -> the nearest tracks.
@@ -270,8 +345,8 @@ class Engine:
         result = recommend_from_image(upload.data, ms.face, ms.track_index, req.k, settings=self.settings)
         emotion = result.emotion.as_dict()
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
-        why = f"its emotion is closest to the photo's ({', '.join(named_emotions(top, 2))})"
-        tracks = self._hit_tracks(ms, result.tracks, why)
+        state = self._state(ms, req, from_point("photo", emotion["valence"], emotion["arousal"], self.settings.state,
+                                                detail=emotion["message"]))
         answer = {
             **{key: emotion[key] for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse",
                                              "valence", "arousal") if key in emotion},
@@ -279,10 +354,14 @@ class Engine:
                              for c, v in result.emotion.emotion.top(3)],
             "query_emotion": {c: round(v, 4) for c, v in result.query.as_dict().items()},
             "query_top": top,
-            "tracks": tracks,
-            "model_versions": {n: ms.versions[n] for n in ("moodtune-face", "moodtune-text-index")},
         }
-        return Plan(answer, self._text_event("image", req, ms, tracks), self._profiles_json(ms, tracks))
+        if req.mode == "calm":
+            return self._calm_plan(ms, req, state, "image", answer)
+        why = f"its emotion is closest to the photo's ({', '.join(named_emotions(top, 2))})"
+        tracks = self._hit_tracks(ms, result.tracks, why)
+        answer.update(mode="match", state=state.as_dict(), tracks=tracks,
+                      model_versions={n: ms.versions[n] for n in ("moodtune-face", "moodtune-text-index")})
+        return Plan(answer, self._text_event("image", req, ms, tracks, state), self._profiles_json(ms, tracks))
 
     # ------------------------------------------------------------------ analysis
 

@@ -16,7 +16,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from moodtune.fields import Age, ClientKey, Gender, Mood, RecommendationId, SamplingRate, StressLevel, TrackId
+from moodtune.fields import (
+    Age,
+    ClientKey,
+    Gender,
+    Mode,
+    Mood,
+    RecommendationId,
+    SamplingRate,
+    StressLevel,
+    TrackId,
+)
 
 Number = Annotated[float, Field(strict=True)]  # an int or a float, never a string or a bool
 
@@ -28,7 +38,8 @@ class Request(BaseModel):
 
 
 class OptionalListener(Request):
-    """age, gender and mood: all three (the recommendation is logged for feedback) or none."""
+    """age and gender together (the recommendation is then logged for feedback) or neither; mood
+    is optional: with a text or a photo it joins what they show (one listener state)."""
 
     age: Age | None = None
     gender: Gender | None = None
@@ -36,10 +47,9 @@ class OptionalListener(Request):
 
     @model_validator(mode="after")
     def _together(self) -> OptionalListener:
-        given = [v is not None for v in (self.age, self.gender, self.mood)]
-        if any(given) and not all(given):
-            raise ValueError("give age, gender and mood together (to log the recommendation for feedback), "
-                             "or none of them")
+        if (self.age is None) != (self.gender is None):
+            raise ValueError("give age and gender together (to log the recommendation for feedback; mood is "
+                             "optional), or neither")
         return self
 
     @property
@@ -114,7 +124,21 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
             raise ValueError(f"{what} has {len(value):,} {unit}; the limit is {limit:,}")
         return value
 
-    class Recommend(Request):
+    StateRR = Annotated[list[Number], Field(
+        description=f"optional: a recent HRV recording, RR intervals in ms (at most {max_rr:,}), read into your "
+                    "state's stress", json_schema_extra={"maxItems": max_rr})]
+
+    class WithState(Request):
+        """An optional HRV recording that feeds the listener state (:mod:`moodtune.state`)."""
+
+        rr: StateRR | None = None
+
+        @field_validator("rr", mode="before")
+        @classmethod
+        def _rr(cls, value: Any) -> Any:
+            return _count(value, "rr", max_rr, "RR intervals")
+
+    class Recommend(WithState):
         """Rank a playlist (catalog ``track_ids`` and/or uploaded audio) for a listener."""
 
         age: Age
@@ -130,12 +154,13 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
         def _playlist(cls, value: Any) -> Any:
             return _count(value, "the playlist", max_playlist, "tracks")
 
-    class RecommendText(OptionalListener):
-        """Tracks for a Chinese text."""
+    class RecommendText(OptionalListener, WithState):
+        """Tracks for a Chinese text: toward calm from the state it shows (or matching it)."""
 
         text: Annotated[str, Field(strict=True, description=f"a sentence in Chinese (1 to {max_text} characters)",
                                    json_schema_extra={"minLength": 1, "maxLength": max_text})]
         k: K = default_k
+        mode: Mode = "calm"
 
         @field_validator("text")
         @classmethod
@@ -147,9 +172,11 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
             return value
 
     class RecommendImage(OptionalListener):
-        """Tracks for a photo (the file field is added by the HTTP adapter)."""
+        """Tracks for a photo (the file field is added by the HTTP adapter): toward calm from the
+        state it shows (or matching it)."""
 
         k: K = default_k
+        mode: Mode = "calm"
 
     class AnalyzeHrv(Request):
         """HRV from exactly one of ``rr``, ``metrics`` or an uploaded file."""

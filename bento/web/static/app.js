@@ -110,8 +110,8 @@ function figure(title, legend, svg, name) {
   return fig;
 }
 
-// The valence-arousal plane (-1..1 each) with one point.
-function vaPlane(point, size = 150) {
+// The valence-arousal plane (-1..1 each) with one point (and, given sds, an ellipse of one sd).
+function vaPlane(point, size = 150, sd = null) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("width", size); svg.setAttribute("height", size);
@@ -130,6 +130,11 @@ function vaPlane(point, size = 150) {
   el("line", { x1: mid, y1: mid - r, x2: mid, y2: mid + r, stroke: "#bbb" });
   el("text", { x: mid + r, y: mid - 3, "font-size": 9, "text-anchor": "end" }, "pleasant →");
   el("text", { x: mid + 3, y: mid - r + 9, "font-size": 9 }, "↑ aroused");
+  if (sd) {
+    el("ellipse", { cx: mid + point.valence * r, cy: mid - point.arousal * r, rx: Math.max(2, sd.valence * r),
+                    ry: Math.max(2, sd.arousal * r), fill: "#e8590c", "fill-opacity": 0.15, stroke: "#e8590c",
+                    class: "uncertainty" });
+  }
   el("circle", { cx: mid + point.valence * r, cy: mid - point.arousal * r, r: 5, fill: "#e8590c" });
   return svg;
 }
@@ -180,6 +185,51 @@ function listener() {
   return { age: Number($("#age").value), gender: $("#gender").value, mood: Number($("#mood").value), k: Number($("#k").value) };
 }
 
+// what the text and photo paths send: age and gender, the mood only when ticked, and the mode
+function stateInputs() {
+  const who = listener();
+  const out = { age: who.age, gender: who.gender, k: who.k, mode: document.querySelector("input[name=mode]:checked").value };
+  if ($("#use-mood").checked) out.mood = who.mood;
+  return out;
+}
+
+// The listener state: the point on the valence-arousal plane with its uncertainty (an ellipse of
+// one sd), the stress with its sd and level, and which inputs it came from.
+function stateBox(st, mode) {
+  const box = document.createElement("div");
+  box.id = "listener-state";
+  box.className = "listener-state";
+  box.dataset.stressLevel = st.stress_level;
+  const h = document.createElement("p");
+  const aim = mode === "match" ? "songs matching it" : "songs toward calm from it";
+  h.innerHTML = "";
+  h.append(document.createTextNode("Your state: "));
+  const b = document.createElement("strong");
+  b.className = "state-summary";
+  b.textContent = st.summary;
+  h.append(b, document.createTextNode(` — ${aim}.`));
+  const row = document.createElement("div");
+  row.className = "row detected-charts";
+  const plane = vaPlane(st, 150, { valence: st.valence_sd, arousal: st.arousal_sd });
+  row.append(figure("Your state (valence–arousal)", `valence ${st.valence.toFixed(2)} ± ${st.valence_sd.toFixed(2)}, ` +
+                    `arousal ${st.arousal.toFixed(2)} ± ${st.arousal_sd.toFixed(2)}; the ellipse: one sd`, plane, "state"));
+  const stress = figure("Stress", `${st.stress.toFixed(2)} ± ${st.stress_sd.toFixed(2)} (0 calm … 1 stressed)` +
+                        (st.from_prior.includes("arousal") ? "; not measured: a guess" : ""),
+                        bars(st.stress_probabilities, ["low", "medium", "high"], { color: "#c2255c" }), "state-stress");
+  row.append(stress);
+  const sources = document.createElement("ul");
+  sources.className = "state-sources";
+  for (const s of st.sources) {
+    const li = document.createElement("li");
+    const axes = ["valence", "arousal"].filter((a) => s[a] !== undefined)
+      .map((a) => `${a} ${s[a].toFixed(2)} ± ${s[a + "_sd"].toFixed(2)}`).join(", ");
+    li.textContent = `${s.source}: ${axes}${s.detail ? " — " + s.detail : ""}`;
+    sources.append(li);
+  }
+  box.append(h, row, sources);
+  return box;
+}
+
 // ---------- results ----------
 function audioSource(track) {
   if (track.track_id.startsWith("upload-")) return state.uploads.get(track.track_id) || null;
@@ -211,6 +261,7 @@ function renderTracks(answer, detected) {
   $("#step-results").hidden = false;
   const detectedBox = $("#detected");
   detectedBox.replaceChildren();
+  if (answer.state) detectedBox.append(stateBox(answer.state, answer.mode));
   if (detected) detectedBox.append(detected);
   const list = $("#results");
   list.replaceChildren();
@@ -336,18 +387,16 @@ async function recommend() {
 }
 
 async function recommendText() {
-  const who = listener();
-  const answer = await call("recommend_text", { text: $("#text").value, ...who });
+  const answer = await call("recommend_text", { text: $("#text").value, ...stateInputs() });
   renderTracks(answer, emotionSummary("the text reads", answer));
 }
 
 async function recommendPhoto() {
   const file = ($("#photo").files || [])[0];
   if (!file) throw new Error("choose a photo first");
-  const who = listener();
   const form = new FormData();
   form.append("image", file, file.name);
-  for (const [key, value] of Object.entries(who)) form.append(key, String(value));
+  for (const [key, value] of Object.entries(stateInputs())) form.append(key, String(value));
   const answer = await call("recommend_image", form);
   const box = emotionSummary("the people look", answer);
   const faces = document.createElement("div");
