@@ -26,7 +26,8 @@ from moodtune.audio.analysis import analyse
 from moodtune.audio.datasets import load_clips
 from moodtune.audio.features import FeatureConfig, release_workers
 from moodtune.audio.library import analyse_shard, shards
-from moodtune.audio.realset import assemble, labels_table
+from moodtune.audio.realset import labels_table
+from moodtune.audio.scenes import assemble_all
 from moodtune.audio.train import label_balance, train_and_register
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import ConfigError, ModelNotFound
@@ -90,17 +91,26 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
 @asset(group_name="audio", compute_kind="apt", op_tags=CRITICAL_PATH)
 def audio_real_set(context, settings: SettingsResource) -> pd.DataFrame:
     """Real recordings for validation: game soundtracks from Debian packages, one genre per
-    package (moodtune/audio/realset.yaml), fetched once into the data dir. Empty, with the
-    reason, where apt is unavailable or the set is disabled: the gate then uses the demo set."""
-    real = assemble(settings.get(), log=context.log.info)
+    package (moodtune/audio/realset.yaml; ``set`` "genre"), and tracks labelled high / low
+    arousal or sad by the scene their title names (moodtune/audio/scenes.yaml; ``set``
+    "scenes"), fetched once into the package cache. Empty, with the reason, where apt is
+    unavailable or the set is disabled: the gate then uses the demo set."""
+    real = assemble_all(settings.get(), log=context.log.info)
     if real.unavailable:
         context.log.warning(f"no real-music set: {real.unavailable}; the audio gate uses the demo set alone")
+    for problem in real.problems:
+        if problem.startswith("no scene set"):
+            context.log.warning(f"{problem}: emotion on real music is not measured")
+    clips = real.clips
+    scenes_only = clips[clips["set"] == "scenes"]
     context.add_output_metadata({
-        "clips": len(real.clips), "unavailable": real.unavailable or "", "problems": MetadataValue.json(real.problems),
-        "per_package": MetadataValue.json({str(k): int(v) for k, v in real.clips["package"].value_counts().items()}),
+        "clips": len(clips), "unavailable": real.unavailable or "", "problems": MetadataValue.json(real.problems),
+        "per_package": MetadataValue.json({str(k): int(v) for k, v in clips["package"].value_counts().items()}),
         "labels": _md(labels_table().drop(columns=["reason"])),
+        "scene_clips": MetadataValue.json({f"{side}.{c}": int(n) for (side, c), n in
+                                           scenes_only.groupby(["side", "scene"]).size().items()}),
     })
-    return real.clips
+    return clips
 
 
 @asset(group_name="audio", compute_kind="torch", op_tags=CRITICAL_PATH)
@@ -127,6 +137,7 @@ def audio_emotion_model(context, settings: SettingsResource, mlflow: MlflowResou
     context.add_output_metadata({
         **report.gate.metadata(),
         **{k: float(ev.metrics[k]) for k in ("macro_auc", "macro_f1", "genre_accuracy", "zero_shot.genre_accuracy",
+                                             "scenes.arousal_auc", "scenes.valence_auc",
                                              "catalogue.macro_auc", "catalogue.genre_accuracy") if k in ev.metrics},
         "per_label": _md(ev.per_label),
         "genre_confusion": MetadataValue.md(ev.confusion.to_markdown()),

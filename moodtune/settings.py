@@ -110,6 +110,17 @@ class AudioTaggerSettings(Section):
     workers: int = Field(ge=1)  # processes tagging a batch (each with `threads` torch threads)
 
 
+class AudioSceneSettings(Section):
+    """Real music labelled high / low arousal and sad by the scene its title names (moodtune/audio/scenes.yaml)."""
+
+    enabled: bool
+    clip_seconds: float = Field(gt=0)
+    clips_per_track: int = Field(ge=1)
+    max_tracks_per_package: int = Field(ge=1)
+    head_c: float = Field(gt=0)
+    gate_floors: dict[str, float]
+
+
 class AudioRealSetSettings(Section):
     """The real-music validation set: game soundtracks from Debian packages (moodtune/audio/realset.yaml)."""
 
@@ -120,6 +131,7 @@ class AudioRealSetSettings(Section):
     head_c: float = Field(gt=0)
     head_weight: float = Field(ge=0, le=1)
     gate_floors: dict[str, float]
+    scenes: AudioSceneSettings
 
 
 class AudioCatalogSettings(Section):

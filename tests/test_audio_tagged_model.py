@@ -60,6 +60,8 @@ def test_tagged_model_is_registered_and_gated_against_the_rescored_champion(tagg
     d = report.gate.decision
     assert d.metric == "genre_accuracy" and d.champion_version == "1" and d.rescore_error is None
     assert d.champion_score is not None and d.difference_ci is not None  # paired per-clip comparison
+    assert report.floors == {"genre_accuracy": 0.0}  # no scene rows: no emotion floors on real music
+    assert not any(k.startswith("scenes.") for k in report.evaluation.metrics)
     held = tagged.real.index[tagged.real["side"] == "heldout"]
     assert sorted(report.heldout_ids) == sorted(held) and not set(report.train_ids) & set(held)
     champion = registry.load(registry.AUDIO, "1", s)
@@ -118,7 +120,32 @@ def test_emotion_head_is_one_sigmoid_per_label_and_survives_save_and_load(tmp_pa
     loaded = TaggedAudioModel.load(model.save(tmp_path))
     np.testing.assert_allclose(loaded.predict_proba(x)[list(GEMS6)].to_numpy(), p)
     with pytest.raises(ValueError, match="emotion head"):
-        TaggedAudioModel(dict.fromkeys(cols, 0.5), emotion_head=LinearHead.fit_labels(x, marks.iloc[:, :2], c=1.0, seed=0))
+        TaggedAudioModel(dict.fromkeys(cols, 0.5), emotion_head=LinearHead.fit_labels(
+            x, marks.rename(columns={"power": "anger"}), c=1.0, seed=0))
+
+
+def test_emotion_head_on_some_labels_leaves_the_rest_to_the_mapping_and_blends_by_its_weight(tmp_path):
+    # the scene head (moodtune.audio.scenes) predicts five of the six labels
+    rng = np.random.default_rng(1)
+    cols = list(TAG_COLUMNS)
+    x = pd.DataFrame(rng.uniform(0, 1, (60, len(cols))), columns=cols)
+    labels = ["calmness", "sadness"]
+    head = LinearHead.fit_labels(x, pd.DataFrame({e: (x[cols[j]] > 0.5).astype(int) for j, e in enumerate(labels)}),
+                                 c=1.0, seed=0)
+    base = dict.fromkeys(cols, 0.5)
+    mapping = TaggedAudioModel(base).predict_proba(x)
+    replaced = TaggedAudioModel(base, emotion_head=head).predict_proba(x)
+    np.testing.assert_allclose(replaced[labels].to_numpy(), head.proba(x))
+    others = [g for g in GEMS6 if g not in labels]
+    pd.testing.assert_frame_equal(replaced[others], mapping[others])
+    blended = TaggedAudioModel(base, emotion_head=head, emotion_weight=0.25)
+    np.testing.assert_allclose(blended.predict_proba(x)[labels].to_numpy(),
+                               0.25 * head.proba(x) + 0.75 * mapping[labels].to_numpy())
+    loaded = TaggedAudioModel.load(blended.save(tmp_path))
+    assert loaded.emotion_weight == 0.25
+    pd.testing.assert_frame_equal(loaded.predict_proba(x), blended.predict_proba(x))
+    with pytest.raises(ValueError, match="emotion_weight"):
+        TaggedAudioModel(base, emotion_head=head, emotion_weight=0.0)
 
 
 def test_zero_shot_mapping_reads_base_rate_ratios():

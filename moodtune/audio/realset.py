@@ -171,8 +171,10 @@ def _read_segment(path: Path, start_fraction: float, seconds: float) -> tuple[np
     return data.mean(axis=1), sr
 
 
-def cut_clips(pkg: RealPackage, track: Path, out_dir: Path, seconds: float) -> list[tuple[str, Path]]:
-    """Clips of ``seconds`` from evenly spaced points of ``track`` (stems mixed), as WAV files."""
+def cut_clips(pkg: RealPackage, track: Path, out_dir: Path, seconds: float,
+              prefix: str = "real") -> list[tuple[str, Path]]:
+    """Clips of ``seconds`` from evenly spaced points of ``track`` (stems mixed), as WAV files,
+    with ids ``<prefix>:<package>:<title>:<k>``."""
     title = track.parent.name if pkg.stems else track.stem
     made = []
     for k in range(pkg.clips_per_track):
@@ -192,7 +194,7 @@ def cut_clips(pkg: RealPackage, track: Path, out_dir: Path, seconds: float) -> l
             tmp = target.with_suffix(".tmp.wav")
             sf.write(str(tmp), y, sr, subtype="PCM_16")
             tmp.replace(target)
-        made.append((f"real:{pkg.name}:{title}:{k}", target))
+        made.append((f"{prefix}:{pkg.name}:{title}:{k}", target))
     return made
 
 

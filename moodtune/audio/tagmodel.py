@@ -11,10 +11,12 @@ Two parts, both held in :class:`TaggedAudioModel`:
   (``head_weight``, 0.5: equal say, fixed beforehand, not tuned on held-out data); a genre the
   head never saw keeps only the mapping's share;
 * optionally an emotion head: one binary logistic regression per GEMS-6 label on the same
-  columns, trained on the catalogue's labelled clips (the demo's or Emotify's marks). It
-  replaces the mapping's emotions outright: averaging with the mapping (whose emotions sit
-  near 0.5) flattens every clip's valence-arousal point toward the centre (measured in
-  docs/audio.md).
+  columns, trained on the catalogue's labelled clips (the demo's or Emotify's marks), or on
+  real music labelled by the scene its title names (:mod:`moodtune.audio.scenes`: five of the
+  six labels; a label the head does not predict keeps the mapping's value). With
+  ``emotion_weight`` 1 it replaces the mapping's emotions outright; below 1 it is blended with
+  them (``w x head + (1 - w) x mapping``), which pulls every clip's valence-arousal point toward
+  the centre (measured in docs/audio.md) but can rank clips better than either alone.
 
 ``predict_proba(features) -> DataFrame[GEMS6 + GENRES]``, as the other audio model.
 """
@@ -132,13 +134,17 @@ class TaggedAudioModel:
 
     def __init__(self, base: Mapping[str, float], head: LinearHead | None = None, meta: Mapping[str, Any] | None = None,
                  tagger_config: Mapping[str, Any] | None = None, head_weight: float = 0.5,
-                 emotion_head: LinearHead | None = None):
-        if emotion_head is not None and emotion_head.classes != list(GEMS6):
-            raise ValueError(f"an emotion head predicts {list(GEMS6)}, got {emotion_head.classes}")
+                 emotion_head: LinearHead | None = None, emotion_weight: float = 1.0):
+        if emotion_head is not None and (not emotion_head.classes or not set(emotion_head.classes) <= set(GEMS6)
+                                         or len(set(emotion_head.classes)) != len(emotion_head.classes)):
+            raise ValueError(f"an emotion head predicts some of {list(GEMS6)}, each once; got {emotion_head.classes}")
+        if not 0.0 < emotion_weight <= 1.0:
+            raise ValueError(f"emotion_weight must be in (0, 1], got {emotion_weight}")
         self.base = dict(base)
         self.head = head
         self.head_weight = float(head_weight)
         self.emotion_head = emotion_head
+        self.emotion_weight = float(emotion_weight)
         self.meta = dict(meta or {})
         self.tagger_config = dict(tagger_config or {})
         self.version: str | None = None
@@ -163,7 +169,8 @@ class TaggedAudioModel:
             w = self.head_weight
             out[list(GENRES)] = w * head + (1.0 - w) * out[list(GENRES)].to_numpy()
         if self.emotion_head is not None:
-            out[list(GEMS6)] = self.emotion_head.proba(features)
+            labels, w = self.emotion_head.classes, self.emotion_weight
+            out[labels] = w * self.emotion_head.proba(features) + (1.0 - w) * out[labels].to_numpy()
         return out
 
     def predict_genre(self, features: pd.DataFrame) -> pd.Series:
@@ -183,7 +190,8 @@ class TaggedAudioModel:
         (directory / MODEL_FILE).write_text(json.dumps({
             "kind": KIND, "outputs": list(OUTPUT_COLUMNS), "base_rates": self.base,
             "head": self.head.as_dict() if self.head else None, "head_weight": self.head_weight,
-            "emotion_head": self.emotion_head.as_dict() if self.emotion_head else None, "meta": self.meta,
+            "emotion_head": self.emotion_head.as_dict() if self.emotion_head else None,
+            "emotion_weight": self.emotion_weight, "meta": self.meta,
             "tagger_config": self.tagger_config,
         }))
         return directory
@@ -196,4 +204,4 @@ class TaggedAudioModel:
         head = LinearHead(**data["head"]) if data.get("head") else None
         emotion_head = LinearHead(**data["emotion_head"]) if data.get("emotion_head") else None
         return cls(data["base_rates"], head, data.get("meta"), data.get("tagger_config"), data.get("head_weight", 0.5),
-                   emotion_head)
+                   emotion_head, data.get("emotion_weight", 1.0))

@@ -320,10 +320,13 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     from moodtune.audio.musicnn.tagger import TaggerConfig
     from moodtune.audio.plots import confusion_figure
     from moodtune.audio.realset import labels_table
+    from moodtune.audio.scenes import SET as SCENE_SET
     from moodtune.audio.tagmodel import LinearHead, TaggedAudioModel, base_rates
 
     s, r = settings, settings.audio.real_set
-    real = real_clips.set_index("track_id").loc[lambda d: d.index.isin(real_features.index)]
+    every = real_clips.set_index("track_id").loc[lambda d: d.index.isin(real_features.index)]
+    in_scenes = every["set"] == SCENE_SET if "set" in every.columns else pd.Series(False, index=every.index)
+    real, scene_rows = every[~in_scenes], every[in_scenes]
     train_ids, test_ids = real.index[real["side"] == "train"], real.index[real["side"] == "heldout"]
     if not len(train_ids) or not len(test_ids):
         raise ConfigError("the real-music set needs packages on both sides of the split (moodtune/audio/realset.yaml)")
@@ -331,7 +334,7 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     base = base_rates(real_features.loc[train_ids])
     # the catalogue's labelled training clips teach both heads as well; its held-out clips
     # decide whether the emotion head replaces the mapping's emotions
-    cat, cat_train, cat_test = _catalogue_side(s, clips, features, real.index)
+    cat, cat_train, cat_test = _catalogue_side(s, clips, features, every.index)
     cat_truth = cat["genre"] if len(cat_test) else pd.Series(dtype=str)
     head = LinearHead.fit(pd.concat([real_features.loc[train_ids], features.loc[cat_train]]),
                           pd.concat([truth.loc[train_ids], cat_truth.loc[cat_train]]), c=r.head_c, seed=s.project.seed)
@@ -378,18 +381,25 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     model.meta["genre"] = "head + mapping" if use_head else "zero-shot mapping (the head did not beat it)"
     model.meta["emotions"] = ("emotion head (catalogue labels)" if use_emotions
                               else "zero-shot mapping" + ("" if emotion_head is None else " (the head did not beat it)"))
+    scene = _scene_emotions(s, model, scene_rows, real_features, log) if len(scene_rows) else None
+    if scene is not None:
+        model = scene.model
     metrics["zero_shot.genre_accuracy"] = zs_metrics["genre_accuracy"]
     metrics["head.genre_accuracy"] = head_metrics["genre_accuracy"]
     metrics.update({f"head.{k}": v for k, v in head_metrics.items() if k.startswith("genre_accuracy.")})
     metrics["train.genre_accuracy"] = genre_report(model.predict_proba(real_features.loc[train_ids]), truth)[0][
         "genre_accuracy"]
     metrics.update(cat_metrics)
+    if scene is not None:
+        metrics.update(scene.metrics)
     per_label = pd.DataFrame(columns=["label", "positives", "auc", "f1"])
     if len(cat_test):  # the served model on the catalogue's held-out clips
         cat_ev = on_catalogue(model)
         per_label = cat_ev.per_label
         metrics.update({f"catalogue.{k}": v for k, v in cat_ev.metrics.items() if k in ("macro_auc", "genre_accuracy")})
         metrics["macro_auc"] = cat_ev.metrics["macro_auc"]
+    if scene is not None:
+        log(f"scene set: {scene.summary}")
     log(f"real set: {len(train_ids)} training clips ({', '.join(meta['train_packages'])}), {len(test_ids)} held out "
         f"({', '.join(meta['heldout_packages'])}); genre accuracy {metrics['genre_accuracy']:.3f} "
         f"(zero-shot mapping {zs_metrics['genre_accuracy']:.3f}, head {head_metrics['genre_accuracy']:.3f}; "
@@ -408,10 +418,16 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     registry.log_dataframe(table.join(real[[c for c in ("package", "title") if c in real.columns]]).reset_index(),
                            "evaluation/heldout_tracks.csv")
     registry.log_dataframe(labels_table(), "evaluation/real_set_labels.csv")
+    if scene is not None:
+        registry.log_dataframe(scene.tracks.reset_index(names="track"), "evaluation/scene_heldout_tracks.csv")
+        registry.log_dataframe(scene.candidates, "evaluation/scene_candidates.csv")
     model_uri = log_model(model, held.head(20))
     per_item = table["correct"].to_list()
     scores = {k: v for k, v in metrics.items() if k in ("genre_accuracy", "zero_shot.genre_accuracy",
-                                                        "head.genre_accuracy")}
+                                                        "head.genre_accuracy", *SCENE_SCORES)}
+    floors = dict(r.gate_floors)
+    if scene is not None:  # emotion on real music: gated only where the scene set was assembled
+        floors.update({f"scenes.{k}": v for k, v in r.scenes.gate_floors.items()})
 
     def rescore(champion) -> registry.Evaluation:
         m, _c, t = genre_report(champion.predict_proba(held), truth)
@@ -419,11 +435,87 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
 
     gate = registry.register_and_gate(registry.Candidate(
         name=registry.AUDIO, model_uri=model_uri, evaluation=registry.Evaluation(scores, per_item),
-        metric="genre_accuracy", floors=dict(r.gate_floors), margin=s.audio.gate_margin, rescore=rescore,
+        metric="genre_accuracy", floors=floors, margin=s.audio.gate_margin, rescore=rescore,
         tags={"kind": "musicnn-tags", "heldout": "real packages", "genre": model.meta["genre"],
               "emotions": model.meta["emotions"]},
     ), s, log=log)
     if len(per_label):
         registry.log_dataframe(per_label, "evaluation/catalogue_per_label.csv")
     ev = Evaluation(metrics, per_label, confusion, table[list(OUTPUT_COLUMNS)])
-    return AudioReport(gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], dict(r.gate_floors))
+    return AudioReport(gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], floors)
+
+
+# --- emotion on real music: the scene set (moodtune.audio.scenes) ------------------------------
+
+SCENE_SCORES = ("scenes.arousal_auc", "scenes.valence_auc")
+
+
+@dataclass
+class SceneResult:
+    model: object  # the TaggedAudioModel that serves (its emotions chosen here)
+    metrics: dict[str, float]  # scenes.* (served), scenes.<candidate>.*, per-class means, train side
+    tracks: pd.DataFrame  # held-out tracks: valence, arousal, scene (served candidate)
+    candidates: pd.DataFrame  # candidate, side, arousal_auc, valence_auc
+    summary: str
+
+
+def _scene_emotions(settings, model, scene_rows: pd.DataFrame, real_features: pd.DataFrame,
+                    log: Callable[[str], None]) -> SceneResult | None:
+    """Emotions checked (and, where the mapping loses, trained) on real music labelled by the scene
+    its title names. Candidates, each read through the product's valence-arousal point:
+
+    * ``base``: the emotions chosen so far (the zero-shot mapping, or the catalogue's head);
+    * ``head``: logistic heads trained on the training packages' scene labels (the GEMS-6 labels
+      each class stands for, ``scenes.yaml``), replacing those labels' values;
+    * ``blend``: the head and the mapping, ``audio.real_set.head_weight`` each (as genre).
+
+    The one with the best mean of the two held-out AUCs serves (the base unless another beats it
+    by ``audio.gate_margin``); every candidate's figures are logged. None when one side of the
+    split lacks a class."""
+    from moodtune.audio import scenes
+    from moodtune.audio.tagmodel import LinearHead, TaggedAudioModel
+
+    s, r = settings, settings.audio.real_set
+    scene_rule = scenes.rule()
+    train = scene_rows.index[scene_rows["side"] == "train"]
+    held = scene_rows.index[scene_rows["side"] == "heldout"]
+    need = set(scenes.CLASSES)
+    if set(scene_rows.loc[train, "scene"]) != need or set(scene_rows.loc[held, "scene"]) != need:
+        log(f"scene set: a side lacks one of {sorted(need)}: emotion on real music not measured")
+        return None
+    head = LinearHead.fit_labels(real_features.loc[train], scenes.marks(scene_rows.loc[train, "scene"], scene_rule),
+                                 c=r.scenes.head_c, seed=s.project.seed)
+
+    def variant(emotion_head, weight=1.0):
+        return TaggedAudioModel(model.base, model.head, dict(model.meta), model.tagger_config,
+                                head_weight=model.head_weight, emotion_head=emotion_head, emotion_weight=weight)
+
+    candidates = {"base": model, "head": variant(head), "blend": variant(head, r.head_weight)}
+    rows, held_tables, metrics = [], {}, {}
+    for name, candidate in candidates.items():
+        for side, ids in (("heldout", held), ("train", train)):
+            m, table = scenes.scene_metrics(candidate.predict_proba(real_features.loc[ids]), scene_rows.loc[ids, "scene"])
+            rows.append({"candidate": name, "side": side, **m})
+            if side == "heldout":
+                held_tables[name] = table
+                metrics.update({f"scenes.{name}.{k}": v for k, v in m.items() if k.endswith("_auc")})
+    table = pd.DataFrame(rows)
+    held_rows = table[table["side"] == "heldout"].set_index("candidate")
+    mean_auc = held_rows[["arousal_auc", "valence_auc"]].mean(axis=1)
+    best = str(mean_auc.idxmax())
+    chosen = best if mean_auc[best] >= mean_auc["base"] + s.audio.gate_margin else "base"
+    served = candidates[chosen]
+    served.meta["emotions"] = {"base": model.meta["emotions"],
+                               "head": "scene head (title-labelled real music)",
+                               "blend": f"scene head x {r.head_weight:g} + zero-shot mapping"}[chosen]
+    served.meta["scene_train_packages"] = sorted(scene_rows.loc[train, "package"].unique())
+    served.meta["scene_heldout_packages"] = sorted(scene_rows.loc[held, "package"].unique())
+    mine = held_rows.loc[chosen]
+    metrics.update({f"scenes.{k}": float(v) for k, v in mine.items() if k != "side"})
+    train_row = table[(table["side"] == "train") & (table["candidate"] == chosen)].iloc[0]
+    metrics.update({f"scenes.train.{k}": float(train_row[k]) for k in ("arousal_auc", "valence_auc")})
+    summary = (f"{len(train)} training clips ({', '.join(served.meta['scene_train_packages'])}), {len(held)} held out "
+               f"({', '.join(served.meta['scene_heldout_packages'])}); held-out arousal AUC / valence AUC: "
+               + "; ".join(f"{n} {held_rows.loc[n, 'arousal_auc']:.3f} / {held_rows.loc[n, 'valence_auc']:.3f}"
+                           for n in candidates) + f"; serving: {served.meta['emotions']}")
+    return SceneResult(served, metrics, held_tables[chosen], table, summary)
