@@ -127,6 +127,7 @@ class AudioRealSetSettings(Section):
     enabled: bool
     cache_dir: Path | None
     clip_seconds: float
+    clips_per_track: int = Field(ge=1)
     max_tracks_per_package: int = Field(ge=1)
     head_c: float = Field(gt=0)
     head_weight: float = Field(ge=0, le=1)

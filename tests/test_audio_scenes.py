@@ -161,3 +161,34 @@ def test_assemble_labels_a_packages_tracks_by_title_and_cuts_clips(tmp_path, mon
     # disabled: empty, with the reason
     off = load_settings(overrides={"audio": {"real_set": {"scenes": {"enabled": False}}}})
     assert "disabled" in scenes.assemble(off, spec=path).unavailable
+
+
+def test_auc_intervals_resample_tracks_within_each_class():
+    rng = np.random.default_rng(0)
+
+    def table(n: int) -> pd.DataFrame:
+        arousal = np.r_[rng.normal(0.2, 0.2, 3 * n), rng.normal(0.0, 0.2, n), rng.normal(0.0, 0.2, n)]
+        valence = np.r_[rng.normal(0.3, 0.2, 4 * n), rng.normal(0.0, 0.2, n)]
+        return pd.DataFrame({"scene": ["high"] * 3 * n + ["low"] * n + ["sad"] * n, "arousal": arousal,
+                             "valence": valence})
+
+    small, large = table(5), table(60)
+    ci = {name: scenes.auc_intervals(t, samples=500, confidence=0.95, seed=0) for name, t in
+          (("small", small), ("large", large))}
+    for name, t in (("small", small), ("large", large)):
+        m = {"arousal_auc": _auc(t[t["scene"] != "sad"]["scene"] == "high", t[t["scene"] != "sad"]["arousal"]),
+             "valence_auc": _auc(t["scene"] == "sad", -t["valence"])}
+        for k, v in m.items():
+            assert ci[name][f"{k}_ci_low"] <= v <= ci[name][f"{k}_ci_high"]
+    width = {n: ci[n]["valence_auc_ci_high"] - ci[n]["valence_auc_ci_low"] for n in ci}
+    assert width["large"] < width["small"] / 2  # five sad tracks make a wide interval
+    apart = pd.DataFrame({"scene": ["high", "high", "low", "sad"], "arousal": [1.0, 0.9, 0.0, 0.0],
+                          "valence": [0.5, 0.5, 0.5, -0.5]})
+    assert scenes.auc_intervals(apart, samples=200, confidence=0.9, seed=1) == {
+        "arousal_auc_ci_low": 1.0, "arousal_auc_ci_high": 1.0, "valence_auc_ci_low": 1.0, "valence_auc_ci_high": 1.0}
+
+
+def _auc(truth, score) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, score))

@@ -160,3 +160,20 @@ def test_zero_shot_mapping_reads_base_rate_ratios():
     # a tag twice as rare at the same probability counts twice as much
     rare = TaggedAudioModel({**base, "mtt.techno": 0.1}).predict_proba(tags.iloc[:1])
     assert rare.loc[0, "electronic"] > p.loc[0, "electronic"]
+
+
+def test_genre_is_scored_per_track_from_the_mean_of_its_clips():
+    # a track read as several clips (audio.real_set.clips_per_track) gets one genre: the mean of
+    # its clips' probabilities; the per-clip accuracy is reported beside it
+    rows = {"real:p:a:0": [0.6, 0.0, 0.4, 0.0], "real:p:a:1": [0.6, 0.0, 0.4, 0.0], "real:p:a:2": [0.0, 0.0, 1.0, 0.0],
+            "real:p:b:0": [0.1, 0.0, 0.1, 0.8]}
+    proba = pd.DataFrame.from_dict(rows, orient="index", columns=list(GENRES))
+    for g in GEMS6:
+        proba[g] = 0.5
+    truth = pd.Series({"real:p:a:0": "rock", "real:p:a:1": "rock", "real:p:a:2": "rock", "real:p:b:0": "electronic"})
+    metrics, confusion, table = genre_report(proba, truth)
+    assert list(table.index) == ["real:p:a", "real:p:b"]
+    assert table.loc["real:p:a", "rock"] == pytest.approx(0.6)  # (0.4 + 0.4 + 1.0) / 3 beats classical's 0.4
+    assert table["correct"].tolist() == [1.0, 1.0] and metrics["genre_accuracy"] == 1.0
+    assert metrics["clips.genre_accuracy"] == pytest.approx(0.5) and metrics["n_tracks"] == 2
+    assert int(confusion.to_numpy().sum()) == 2

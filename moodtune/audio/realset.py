@@ -3,8 +3,8 @@
 ``realset.yaml`` (beside this module) names each package, its genre, the reason for that
 label and which side of the split it is on. :func:`assemble` fetches each package once
 (``apt-get download`` + ``dpkg -x`` into the cache), cuts clips of ``clip_seconds`` from evenly
-spaced points of each track (mixing stems where a song is kept in parts) and writes them as
-WAV files, so every later step reads small files and caches their features by content.
+spaced points of each track (``audio.real_set.clips_per_track``; mixing stems where a song is
+kept in parts) and writes them as WAV files, so every later step reads small files and caches their features by content.
 Nothing here is committed; where apt is unavailable the set is empty and says why.
 """
 
@@ -18,7 +18,7 @@ import subprocess
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ class RealPackage:
     licence: str
     archive: str | None = None
     stems: tuple[str, ...] = ()
-    clips_per_track: int = 1
+    clips_per_track: int = 1  # assemble() sets audio.real_set.clips_per_track
 
 
 def packages(spec: Path = SPEC) -> list[RealPackage]:
@@ -53,12 +53,17 @@ def packages(spec: Path = SPEC) -> list[RealPackage]:
     out = []
     for name, p in raw.items():
         pkg = RealPackage(name=name, genre=p["genre"], side=p["side"], files=p["files"], reason=" ".join(p["reason"].split()),
-                          licence=p["licence"], archive=p.get("archive"), stems=tuple(p.get("stems", ())),
-                          clips_per_track=int(p.get("clips_per_track", 1)))
+                          licence=p["licence"], archive=p.get("archive"), stems=tuple(p.get("stems", ())))
         if pkg.genre not in GENRES or pkg.side not in ("train", "heldout"):
             raise ConfigError(f"{spec}: {name} has genre {pkg.genre!r} / side {pkg.side!r}")
         out.append(pkg)
     return out
+
+
+def track_of(clip_ids) -> list[str]:
+    """The track each clip id belongs to: ``<prefix>:<package>:<title>:<k>`` less its ``:<k>``
+    (an id without a colon is its own track)."""
+    return [str(c).rsplit(":", 1)[0] for c in clip_ids]
 
 
 def labels_table(spec: Path = SPEC) -> pd.DataFrame:
@@ -208,8 +213,10 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
         return RealSet(pd.DataFrame(columns=COLUMNS), reason)
     # the packages are shared with the catalog's (moodtune.audio.debian_music): fetched once per machine
     cache = Path(r.cache_dir) if r.cache_dir else package_cache(settings)
+    out_dir = cache / "clips" / f"{r.clip_seconds:g}s_x{r.clips_per_track}"
     rows, problems = [], []
     for pkg in packages(spec):
+        pkg = replace(pkg, clips_per_track=r.clips_per_track)
         try:
             root = fetch(pkg.name, cache)
             tracks = _tracks(pkg, root, cache)[:r.max_tracks_per_package]
@@ -219,7 +226,7 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
             continue
         for track in tracks:
             try:
-                for track_id, path in cut_clips(pkg, track, cache / "clips" / f"{r.clip_seconds:g}s", r.clip_seconds):
+                for track_id, path in cut_clips(pkg, track, out_dir, r.clip_seconds):
                     rows.append({"track_id": track_id, "path": str(path), "genre": pkg.genre, "package": pkg.name,
                                  "side": pkg.side, "title": track_id.split(":")[2], "source": "real"})
             except (OSError, RuntimeError, ValueError, IndexError) as exc:  # sf errors are RuntimeError

@@ -181,11 +181,6 @@ def assemble_all(settings, log: Callable[[str], None] = lambda _m: None) -> real
     return realset.RealSet(clips, None, problems)
 
 
-def track_of(clip_ids: Iterable[str]) -> list[str]:
-    """The track each clip id belongs to (the id less its ``:<k>`` clip number)."""
-    return [str(c).rsplit(":", 1)[0] for c in clip_ids]
-
-
 def marks(scene: pd.Series, scene_rule: SceneRule) -> pd.DataFrame:
     """0/1 per GEMS-6 label the rule names: 1 where the row's class stands for the label."""
     return pd.DataFrame({g: scene.map(lambda c, g=g: int(g in scene_rule.gems[c])) for g in scene_rule.labels},
@@ -199,7 +194,7 @@ def track_points(proba: pd.DataFrame) -> pd.DataFrame:
 
     points = pd.DataFrame(predicted_points(proba[list(GEMS6)].to_numpy(dtype=float)), index=proba.index,
                           columns=["valence", "arousal"])
-    return points.groupby(track_of(points.index), sort=True).mean()
+    return points.groupby(realset.track_of(points.index), sort=True).mean()
 
 
 def scene_metrics(proba: pd.DataFrame, scene: pd.Series) -> tuple[dict[str, float], pd.DataFrame]:
@@ -208,7 +203,7 @@ def scene_metrics(proba: pd.DataFrame, scene: pd.Series) -> tuple[dict[str, floa
     from sklearn.metrics import roc_auc_score
 
     points = track_points(proba)
-    classes = scene.groupby(track_of(scene.index)).first().loc[points.index]
+    classes = scene.groupby(realset.track_of(scene.index)).first().loc[points.index]
     table = points.assign(scene=classes)
     metrics: dict[str, float] = {}
     ar = table[table["scene"].isin(["high", "low"])]
@@ -222,3 +217,30 @@ def scene_metrics(proba: pd.DataFrame, scene: pd.Series) -> tuple[dict[str, floa
         metrics[f"valence.{c}"] = float(part["valence"].mean()) if len(part) else float("nan")
         metrics[f"arousal.{c}"] = float(part["arousal"].mean()) if len(part) else float("nan")
     return metrics, table
+
+
+def _pair_wins(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """1 where a positive scores above a negative, 0.5 on a tie (ROC-AUC is their mean)."""
+    return (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+
+
+def auc_intervals(table: pd.DataFrame, *, samples: int, confidence: float, seed: int) -> dict[str, float]:
+    """Percentile bootstrap intervals of the arousal and valence AUCs of :func:`scene_metrics`'s
+    per-track ``table``, resampling the tracks of each class (a few held-out tracks per class make
+    wide intervals: they are logged beside the figures)."""
+    rng = np.random.default_rng(seed)
+    tail = (1.0 - confidence) / 2.0
+    by = {c: table.loc[table["scene"] == c] for c in CLASSES}
+    rest = table.loc[table["scene"] != "sad"]
+    pairs = {"arousal_auc": (by["high"]["arousal"].to_numpy(), by["low"]["arousal"].to_numpy()),
+             "valence_auc": (-by["sad"]["valence"].to_numpy(), -rest["valence"].to_numpy())}
+    out = {}
+    for name, (pos, neg) in pairs.items():
+        if not len(pos) or not len(neg):
+            continue
+        wins = _pair_wins(pos, neg)
+        draws = np.array([wins[np.ix_(rng.integers(0, len(pos), len(pos)), rng.integers(0, len(neg), len(neg)))].mean()
+                          for _ in range(samples)])
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = (float(np.quantile(draws, tail)),
+                                                         float(np.quantile(draws, 1.0 - tail)))
+    return out

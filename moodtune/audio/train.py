@@ -283,10 +283,19 @@ def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
 
 
 def genre_report(proba: pd.DataFrame, truth: pd.Series) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Genre accuracy (overall and per true genre), the confusion matrix and a per-clip table."""
+    """Genre accuracy per track (overall and per true genre), the confusion matrix and a per-track
+    table. A track's probabilities are the mean of its clips' (clip ids ``...:<k>``, see
+    :func:`moodtune.audio.realset.track_of`); ``clips.genre_accuracy`` is the accuracy per clip."""
+    from moodtune.audio.realset import track_of
+
+    clip_correct = proba[list(GENRES)].idxmax(axis=1) == truth.loc[proba.index]
+    tracks = track_of(proba.index)
+    truth = truth.loc[proba.index].groupby(tracks, sort=False).first()
+    proba = proba.groupby(tracks, sort=False).mean()
     pred = proba[list(GENRES)].idxmax(axis=1)
     correct = (pred == truth.loc[proba.index]).astype(float)
-    metrics = {"genre_accuracy": float(correct.mean())}
+    metrics = {"genre_accuracy": float(correct.mean()), "clips.genre_accuracy": float(clip_correct.mean()),
+               "n_tracks": float(len(proba))}
     for g in GENRES:
         mask = truth.loc[proba.index] == g
         if mask.any():
@@ -319,7 +328,7 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     from moodtune.audio.model import log_model
     from moodtune.audio.musicnn.tagger import TaggerConfig
     from moodtune.audio.plots import confusion_figure
-    from moodtune.audio.realset import labels_table
+    from moodtune.audio.realset import labels_table, track_of
     from moodtune.audio.scenes import SET as SCENE_SET
     from moodtune.audio.tagmodel import LinearHead, TaggedAudioModel, base_rates
 
@@ -386,6 +395,8 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
         model = scene.model
     metrics["zero_shot.genre_accuracy"] = zs_metrics["genre_accuracy"]
     metrics["head.genre_accuracy"] = head_metrics["genre_accuracy"]
+    metrics["zero_shot.clips.genre_accuracy"] = zs_metrics["clips.genre_accuracy"]
+    metrics["head.clips.genre_accuracy"] = head_metrics["clips.genre_accuracy"]
     metrics.update({f"head.{k}": v for k, v in head_metrics.items() if k.startswith("genre_accuracy.")})
     metrics["train.genre_accuracy"] = genre_report(model.predict_proba(real_features.loc[train_ids]), truth)[0][
         "genre_accuracy"]
@@ -415,7 +426,8 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     registry.log_figure(confusion_figure(head_confusion), "plots/head_genre_confusion.png")
     registry.log_dataframe(confusion.reset_index(), "evaluation/genre_confusion.csv")
     registry.log_dataframe(zs_confusion.reset_index(), "evaluation/zero_shot_genre_confusion.csv")
-    registry.log_dataframe(table.join(real[[c for c in ("package", "title") if c in real.columns]]).reset_index(),
+    about = real[[c for c in ("package", "title") if c in real.columns]]
+    registry.log_dataframe(table.join(about.groupby(track_of(about.index)).first()).reset_index(names="track"),
                            "evaluation/heldout_tracks.csv")
     registry.log_dataframe(labels_table(), "evaluation/real_set_labels.csv")
     if scene is not None:
@@ -512,6 +524,9 @@ def _scene_emotions(settings, model, scene_rows: pd.DataFrame, real_features: pd
     served.meta["scene_heldout_packages"] = sorted(scene_rows.loc[held, "package"].unique())
     mine = held_rows.loc[chosen]
     metrics.update({f"scenes.{k}": float(v) for k, v in mine.items() if k != "side"})
+    metrics.update({f"scenes.{k}": v for k, v in scenes.auc_intervals(
+        held_tables[chosen], samples=s.registry.bootstrap_samples, confidence=s.registry.confidence,
+        seed=s.project.seed).items()})
     train_row = table[(table["side"] == "train") & (table["candidate"] == chosen)].iloc[0]
     metrics.update({f"scenes.train.{k}": float(train_row[k]) for k in ("arousal_auc", "valence_auc")})
     summary = (f"{len(train)} training clips ({', '.join(served.meta['scene_train_packages'])}), {len(held)} held out "
