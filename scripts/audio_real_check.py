@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from moodtune import registry
+from moodtune.audio import scenes
 from moodtune.audio.analysis import analyse
 from moodtune.audio.scenes import CLASSES, assemble_all
 from moodtune.audio.train import train_and_register
@@ -58,6 +59,14 @@ def measure(overrides: dict, reading: str, store: Path, log=print) -> dict:
         report = train_and_register(s, empty, pd.DataFrame(), real_clips=clips, real_features=analysed.features,
                                     log=lambda m: log(f"  {m}"))
     m = report.evaluation.metrics
+    scene = clips[(clips["set"] == "scenes") & (clips["side"] == "heldout")]
+    if reading == "clips" and len(scene):  # the served model on the held-out tracks as the catalog reads them
+        files = scene.drop_duplicates("file")
+        ids = files["track_id"].str.rsplit(":", n=1).str[0] + ":file"
+        whole = analyse(s, dict(zip(ids, files["file"], strict=True))).features
+        model = registry.load(registry.AUDIO, report.gate.version, s)
+        catalog, _table = scenes.scene_metrics(model.predict_proba(whole), pd.Series(files["scene"].to_numpy(), index=ids))
+        m.update({f"catalog_reading.{k}": v for k, v in catalog.items()})
     m["gate.promoted"] = float(report.gate.decision.promoted)
     m["gate.reason"] = report.gate.decision.reason
     m["n_scene_clips"] = float((clips["set"] == "scenes").sum())
@@ -76,9 +85,17 @@ def show(name: str, m: dict) -> None:
             f"{c} {m[f'scenes.tracks.{c}']:.0f}" for c in CLASSES))
         for cand in ("base", "head", "blend"):
             print(f"  {cand:5s}: arousal AUC {m[f'scenes.{cand}.arousal_auc']:.3f}, "
-                  f"valence AUC {m[f'scenes.{cand}.valence_auc']:.3f}")
+                  f"valence AUC {m[f'scenes.{cand}.valence_auc']:.3f}; mean (valence, arousal) "
+                  + ", ".join(f"{c} ({m[f'scenes.{cand}.valence.{c}']:+.3f}, {m[f'scenes.{cand}.arousal.{c}']:+.3f})"
+                              for c in CLASSES))
         print(f"  served: arousal AUC {m['scenes.arousal_auc']:.3f}, valence AUC {m['scenes.valence_auc']:.3f} "
               f"(training packages: {m['scenes.train.arousal_auc']:.3f} / {m['scenes.train.valence_auc']:.3f})")
+        print(f"  95% bootstrap intervals (tracks resampled within class): arousal "
+              f"[{m['scenes.arousal_auc_ci_low']:.3f}, {m['scenes.arousal_auc_ci_high']:.3f}], valence "
+              f"[{m['scenes.valence_auc_ci_low']:.3f}, {m['scenes.valence_auc_ci_high']:.3f}]")
+        if "catalog_reading.arousal_auc" in m:
+            print(f"  the served model on the held-out tracks read as the catalog reads them (first 30 s): arousal AUC "
+                  f"{m['catalog_reading.arousal_auc']:.3f}, valence AUC {m['catalog_reading.valence_auc']:.3f}")
         for c in CLASSES:
             print(f"    mean point of held-out {c:4s} tracks: valence {m[f'scenes.valence.{c}']:+.3f}, "
                   f"arousal {m[f'scenes.arousal.{c}']:+.3f}")

@@ -510,7 +510,8 @@ def _scene_emotions(settings, model, scene_rows: pd.DataFrame, real_features: pd
             rows.append({"candidate": name, "side": side, **m})
             if side == "heldout":
                 held_tables[name] = table
-                metrics.update({f"scenes.{name}.{k}": v for k, v in m.items() if k.endswith("_auc")})
+                metrics.update({f"scenes.{name}.{k}": v for k, v in m.items()
+                                if k.endswith("_auc") or k.startswith(("valence.", "arousal."))})
     table = pd.DataFrame(rows)
     held_rows = table[table["side"] == "heldout"].set_index("candidate")
     mean_auc = held_rows[["arousal_auc", "valence_auc"]].mean(axis=1)
