@@ -2,11 +2,13 @@
 
 
 from dagster import (
+    AssetObservation,
     AssetSelection,
     DefaultSensorStatus,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     define_asset_job,
     sensor,
@@ -21,15 +23,31 @@ policy_retraining_job = define_asset_job(
 )
 
 
+def parse_cursor(text: str | None) -> tuple[int, int | None]:
+    """``"ID"`` or ``"ID:SEEN"``: the last feedback id retrained on, and how many new rows the
+    sensor last reported on the asset (``None``: not reported since that retrain)."""
+    head, _, seen = (text or "0").partition(":")
+    return int(head), (int(seen) if seen else None)
+
+
 def _feedback_retraining(context: SensorEvaluationContext, feedback: FeedbackStoreResource,
                          settings: SettingsResource):
-    cursor = int(context.cursor or 0)
+    cursor, reported = parse_cursor(context.cursor)
     needed = settings.get().retrain.min_new_feedback
     store = feedback.store()
     new = store.count_since(cursor)
     if new < needed:
-        return SkipReason(f"{new} new feedback rows since id {cursor}; waiting for {needed - new} more "
-                          f"(retrain.min_new_feedback={needed})")
+        message = (f"{new} new feedback rows since id {cursor}; waiting for {needed - new} more "
+                   f"(retrain.min_new_feedback={needed})")
+        if new == reported:
+            return SkipReason(message)
+        # the count changed: say so on the retrained_policy asset too (its page and Plots tab show
+        # the latest observation), so why the sensor waits is visible without opening a tick
+        context.update_cursor(f"{cursor}:{new}")
+        return SensorResult(skip_reason=message, asset_events=[AssetObservation(
+            "retrained_policy", description=f"feedback retraining sensor: {message}",
+            metadata={"new_feedback_rows": new, "rows_needed": needed, "waiting_for": needed - new,
+                      "since_feedback_id": cursor})])
     last = store.latest_feedback_id()
     context.update_cursor(str(last))
     return RunRequest(

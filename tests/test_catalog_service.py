@@ -78,11 +78,16 @@ def test_a_recommendation_carries_the_credit_and_streams_with_ranges(url):
 
 
 def test_text_recommends_real_tracks_by_their_audio_emotion(url):
-    answer = httpx.post(f"{url}/recommend_text", json={"text": "今天好开心，快乐极了", "k": 3}, timeout=60).json()
+    body = {"text": "今天好开心，快乐极了", "k": 3, "mode": "match"}
+    answer = httpx.post(f"{url}/recommend_text", json=body, timeout=60).json()
     assert len(answer["tracks"]) == 3
     assert all(t["in_catalog"] and t["profile"]["package"] == PACKAGE for t in answer["tracks"])
     distances = [t["distance"] for t in answer["tracks"]]
     assert distances == sorted(distances)
+    # by default the policy ranks the real catalog from the text's state
+    calm = httpx.post(f"{url}/recommend_text", json={**body, "mode": "calm"}, timeout=60).json()
+    assert calm["state"]["valence"] > 0.2 and len(calm["tracks"]) == 3
+    assert all(t["profile"]["package"] == PACKAGE and "toward calm" in t["reason"] for t in calm["tracks"])
 
 
 @pytest.mark.browser

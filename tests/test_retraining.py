@@ -15,6 +15,7 @@ from dagster import (
     DagsterInstance,
     Definitions,
     RunRequest,
+    SensorResult,
     SkipReason,
     build_sensor_context,
     load_assets_from_modules,
@@ -94,10 +95,19 @@ def test_sensor_requests_one_run_per_batch_and_skips_otherwise(policy_stack, ret
     with DagsterInstance.ephemeral() as instance:
         with build_sensor_context(instance=instance, cursor=str(start), resources=resources) as ctx:
             skipped = feedback_retraining_sensor(ctx)
-        assert isinstance(skipped, SkipReason) and f"waiting for {need}" in skipped.skip_message
+            seen = ctx.cursor
+        # a new count: the skip reason, and an observation on the asset saying the same
+        assert isinstance(skipped, SensorResult) and f"waiting for {need}" in skipped.skip_reason.skip_message
+        (event,) = skipped.asset_events
+        assert event.asset_key.path == ["retrained_policy"] and f"waiting for {need}" in event.description
+        assert event.metadata["new_feedback_rows"].value == 0 and event.metadata["waiting_for"].value == need
+        assert seen == f"{start}:0"
+        with build_sensor_context(instance=instance, cursor=seen, resources=resources) as ctx:
+            same = feedback_retraining_sensor(ctx)  # nothing changed: no second observation
+        assert isinstance(same, SkipReason) and f"waiting for {need}" in same.skip_message
 
         last = _log_feedback(policy_stack, need)
-        with build_sensor_context(instance=instance, cursor=str(start), resources=resources) as ctx:
+        with build_sensor_context(instance=instance, cursor=seen, resources=resources) as ctx:
             request = feedback_retraining_sensor(ctx)
             cursor = ctx.cursor
         assert isinstance(request, RunRequest)
@@ -107,7 +117,7 @@ def test_sensor_requests_one_run_per_batch_and_skips_otherwise(policy_stack, ret
 
         with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
             again = feedback_retraining_sensor(ctx)
-        assert isinstance(again, SkipReason) and "0 new feedback rows" in again.skip_message
+        assert isinstance(again, SensorResult) and "0 new feedback rows" in again.skip_reason.skip_message
 
 
 def _run_job(retrain_defs, config: dict):
@@ -189,7 +199,8 @@ def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(policy_
                 cursor = ctx.cursor
             assert isinstance(request, RunRequest) and request.run_key == f"feedback-{last}"
             with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-                assert isinstance(feedback_retraining_sensor(ctx), SkipReason)
+                skipped = feedback_retraining_sensor(ctx)
+            assert isinstance(skipped, SensorResult) and skipped.skip_reason is not None
 
         config = {**request.run_config["ops"]["retrained_policy"]["config"], "timesteps": 8000}
         better = _run_job(retrain_defs, config)

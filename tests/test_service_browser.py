@@ -129,6 +129,7 @@ def test_text_flow_and_errors_are_shown(page):
     page.goto("/ui/")
     page.wait_for_selector("#catalog-list input[type=checkbox]")
     page.click("#alt-inputs summary")
+    page.check("input[name=mode][value=match]")  # match my mood: the nearest emotions (seed B)
     page.fill("#text", "想念你，好难过")
     page.click("#btn-text")
     page.wait_for_selector("#detected .chips span")
@@ -143,6 +144,7 @@ def test_text_flow_and_errors_are_shown(page):
     caption = page.text_content("#detected figure[data-chart=valence-arousal] .legend")
     assert f"valence {va['valence']:.2f}" in caption and f"arousal {va['arousal']:.2f}" in caption
     assert page.locator("#detected figure[data-chart=valence-arousal]").is_visible()
+    assert page.evaluate("state.recommendation.mode") == "match"
     assert page.locator("#score-help-distance").is_visible() and page.locator("#score-help-policy").is_hidden()
     # Chinese is drawn with the page's own web font, Noto Sans SC, not as boxes (without any system
     # CJK font too: tests/test_webfont_browser.py)
@@ -163,6 +165,70 @@ def test_text_flow_and_errors_are_shown(page):
     page.click("#btn-text")
     page.wait_for_selector("#error:not([hidden])")
     assert "no emotion found" in page.text_content("#error")
+
+
+def _profile_arousal(page) -> float:
+    return page.evaluate("state.recommendation.tracks.reduce((s, t) => s + t.profile.arousal, 0)"
+                         " / state.recommendation.tracks.length")
+
+
+def test_a_stress_sentence_shows_the_state_and_recommends_toward_calm(page):
+    """The walk of issue 31: a Chinese sentence about stress → the listener state on the page
+    (tense, unpleasant, with its uncertainty) → the policy's songs toward calm, with reasons;
+    "match my mood" gives the tenser songs nearest the state instead."""
+    page.goto("/ui/")
+    page.wait_for_selector("#catalog-list input[type=checkbox]")
+    page.click("#alt-inputs summary")
+    assert page.is_checked("input[name=mode][value=calm]") and not page.is_checked("#use-mood")
+    page.fill("#text", "最近压力很大，睡不着")
+    page.click("#btn-text")
+    page.wait_for_selector("#listener-state .state-summary")
+    summary = page.text_content("#listener-state .state-summary")
+    assert summary.startswith("unpleasant and tense") and "high" in summary and "from text" in summary, summary
+    assert page.get_attribute("#listener-state", "data-stress-level") == "high"
+    assert page.locator("#listener-state svg ellipse.uncertainty").count() == 1  # the state's sd, drawn
+    st = page.evaluate("state.recommendation.state")
+    assert "±" in page.text_content("#listener-state figure[data-chart=state] .legend")
+    assert f"{st['stress']:.2f} ± {st['stress_sd']:.2f}" in page.text_content("#listener-state")
+    assert "text: valence" in page.text_content("#listener-state .state-sources")
+    reasons = page.locator("#results li.track .reason").all_text_contents()
+    assert len(reasons) == 5 and all("toward calm" in r for r in reasons), reasons
+    assert page.locator("#score-help-policy").is_visible()  # the policy's match and first-pick numbers
+    assert page.evaluate("state.recommendation.mode") == "calm"
+    assert page.locator("#step-feedback").is_visible()  # age and gender given: logged, takes feedback
+    calm_arousal = _profile_arousal(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "state_text_calm.png"), full_page=True)
+    page.check("input[name=mode][value=match]")
+    page.click("#btn-text")
+    page.wait_for_function("state.recommendation.mode === 'match'")
+    assert _profile_arousal(page) > calm_arousal  # matching a tense state picks tenser songs
+    assert "toward calm" not in page.text_content("#results")
+
+
+def test_a_photo_shows_the_state_and_recommends_toward_calm(page, tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    page.goto("/ui/")
+    page.wait_for_selector("#catalog-list input[type=checkbox]")
+    page.click("#alt-inputs summary")
+    page.select_option("#mood", "5")
+    page.check("#use-mood")  # the form's mood (5, happy) joins the photo's point
+    page.set_input_files("#photo", str(photo))
+    page.click("#btn-photo")
+    page.wait_for_selector("#listener-state .state-summary")
+    st = page.evaluate("state.recommendation.state")
+    assert [s["source"] for s in st["sources"]] == ["form", "photo"]
+    photo_says = st["sources"][1]["valence"]
+    assert 0 < photo_says < st["valence"] and st["valence_sd"] < 0.25  # a smile, and the form's happy mood
+    assert page.text_content("#listener-state .state-summary").startswith("pleasant")
+    reasons = page.locator("#results li.track .reason").all_text_contents()
+    assert reasons and all("toward calm" in r for r in reasons)
+    assert page.locator(".faces .box").count() == 1
+    page.screenshot(path=str(SHOTS / "state_photo_calm.png"), full_page=True)
 
 
 def test_photo_flow_shows_the_faces_and_recommends(page, tmp_path):

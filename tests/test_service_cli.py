@@ -194,7 +194,7 @@ def test_recommend_text_json_is_the_api_answer(svc, stack_env, capsys):
     captured = capsys.readouterr()
     _clean(captured)
     terminal = json.loads(captured.out)
-    api = svc["client"].post("/recommend_text", json={"text": text, "k": 5}).json()
+    api = svc["client"].post("/recommend_text", json={"text": text, "k": 5, "mode": "match"}).json()
     for key in ("emotion", "granularity", "top_emotions", "keywords", "negated", "valence_arousal", "model_versions"):
         assert terminal[key] == api[key], key
     fields = ("rank", "track_id", "name", "artists", "distance")

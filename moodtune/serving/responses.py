@@ -44,6 +44,51 @@ class RankedTrack(Answer):
     profile: Profile
 
 
+OptionalInt = Annotated[int | None, WithJsonSchema({"type": "integer", "nullable": True})]
+OptionalBool = Annotated[bool | None, WithJsonSchema({"type": "boolean", "nullable": True})]
+
+
+class StateSource(Answer):
+    source: str = Field(description="form, text, photo or hrv")
+    valence: float | None = Field(None, description="what it says about valence (-1..1), when it says anything")
+    valence_sd: float | None = None
+    arousal: float | None = Field(None, description="what it says about arousal (-1..1), when it says anything")
+    arousal_sd: float | None = None
+    detail: str | None = None
+
+
+class ListenerStateAnswer(Answer):
+    """The listener state from every input given (docs/state.md): valence-arousal and stress with sds."""
+
+    valence: float
+    valence_sd: float
+    arousal: float
+    arousal_sd: float
+    stress: float = Field(description="(arousal + 1) / 2: 0 calm .. 1 stressed")
+    stress_sd: float
+    stress_level: str = Field(description="low, medium or high: the most likely under the estimate")
+    stress_probabilities: dict[str, float]
+    mood: float = Field(description="the mood the policy ranks with: 3 + 2 x valence")
+    sources: list[StateSource]
+    from_prior: list[str] = Field(description="axes no input informed (left at params.yaml state.prior)")
+    summary: str
+
+
+class SuggestedTrack(Answer):
+    """A track for a text or photo: by the policy from the listener state (mode calm: ``probability``
+    and ``match``) or by emotion distance (mode match: ``distance``, ``in_catalog``)."""
+
+    rank: int
+    track_id: str
+    score: float
+    reason: str
+    profile: OptionalObject = Field(description="the track's profile, when it is in the catalog")
+    probability: OptionalNumber = Field(None, description="mode calm: the policy's probability of picking it first")
+    match: OptionalInt = Field(None, description="mode calm: the score on a 0-100 scale within the catalog")
+    distance: OptionalNumber = Field(None, description="mode match: the emotion distance")
+    in_catalog: OptionalBool = Field(None, description="mode match: whether the track is in the catalog")
+
+
 class Listener(Answer):
     age: int
     gender: str
@@ -57,6 +102,7 @@ class Recommendation(Answer):
     requested_k: int
     candidates: int
     listener: Listener
+    state: ListenerStateAnswer
     model_versions: dict[str, str]
     source: str
     recommendation_id: OptionalText = Field(description="send feedback with it")
@@ -68,32 +114,26 @@ class Emotion(Answer):
     strength: float
 
 
-class NearestTrack(Answer):
-    rank: int
-    track_id: str
-    distance: float
-    score: float
-    in_catalog: bool
-    profile: OptionalObject = Field(description="the track's profile, when it is in the catalog")
-    reason: str
-
-
 class TextRecommendation(Answer):
     emotion: dict[str, float]
     top_emotions: list[Emotion]
     keywords: list[dict[str, Any]]
     valence_arousal: OptionalObject = Field(description="the text's valence and arousal (-1..1 each), when its "
                                                         "words give one")
-    tracks: list[NearestTrack]
+    mode: str = Field(description="calm (the policy from the listener state) or match (the nearest emotion)")
+    state: ListenerStateAnswer
+    tracks: list[SuggestedTrack]
     model_versions: dict[str, str]
-    recommendation_id: OptionalText = Field(description="set when age, gender and mood were given")
+    recommendation_id: OptionalText = Field(description="set when age and gender were given")
 
 
 class ImageRecommendation(Answer):
     faces: list[dict[str, Any]]
     top_emotions: list[Emotion]
     query_top: list[Emotion]
-    tracks: list[NearestTrack]
+    mode: str = Field(description="calm (the policy from the listener state) or match (the nearest emotion)")
+    state: ListenerStateAnswer
+    tracks: list[SuggestedTrack]
     model_versions: dict[str, str]
     recommendation_id: OptionalText
 

@@ -1,4 +1,5 @@
-"""``moodtune recommend-text "…" -k 10``: the emotion of a Chinese text and the tracks for it.
+"""``moodtune recommend-text "…" -k 10``: the emotion of a Chinese text and the tracks nearest it
+(the service's ``mode: match``; its default, toward calm from the listener state, is the page's).
 
 ``--json`` prints what ``POST /recommend_text`` answers about the text (emotion, top emotions,
 keywords, negation, valence-arousal) and its tracks (rank, id, name, artists, distance). With the
@@ -64,7 +65,9 @@ FIELDS = ("emotion", "granularity", "top_emotions", "keywords", "negated", "vale
 
 def remote_answer(service, text: str, k: int) -> dict:
     """:func:`text_answer`'s fields of the running service's ``POST /recommend_text``."""
-    answer = service.call("POST", "/recommend_text", json={"text": text, "k": k})
+    # the nearest tracks (mode match), as the local index finds them; the page's default ranks
+    # toward calm from the listener state instead (docs/state.md)
+    answer = service.call("POST", "/recommend_text", json={"text": text, "k": k, "mode": "match"})
     return {**{key: answer[key] for key in FIELDS if key != "model_versions"},
             "tracks": [{key: t[key] for key in ("rank", "track_id", "name", "artists", "distance")}
                        for t in answer["tracks"]],
