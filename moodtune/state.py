@@ -12,9 +12,10 @@ arousal -1 calm .. 1 excited; stress = (arousal + 1) / 2, the simulator's own li
 :func:`estimate` combines them per axis by precision (inverse variance): each source's spread
 is a setting (``state.sources``: the text's is measured on the listener sentences, the
 others are documented assumptions, docs/state.md). An axis no input informs keeps the prior
-(``state.prior``), and says so. The state gives the policy its inputs
-(:meth:`ListenerState.policy_mood`, :meth:`ListenerState.policy_reading`), so every path ranks
-toward calm from one estimate.
+(``state.prior``), and says so. The policy ranks from the state's mood
+(:meth:`ListenerState.policy_mood`), so every path ranks toward calm from one estimate; its
+stress as a starting reading (:meth:`ListenerState.policy_reading`) is only the study's ablation
+(the policy was trained without a reading before the first song; docs/state.md).
 """
 
 from __future__ import annotations
