@@ -27,7 +27,7 @@ from dagster import (
     asset_check,
 )
 
-from assets.resources import SettingsResource
+from assets.resources import SettingsResource, mlflow_run_link
 
 # the training assets whose materialization carries a gate report
 GATED_ASSETS = ("audio_emotion_model", "hrv_stress_model", "emotion_index", "face_model", "policy_evaluation",
@@ -62,16 +62,6 @@ def dagster_metadata(meta: Mapping[str, Any], settings=None) -> dict[str, Any]:
         if url:
             out["mlflow_run_url"] = MetadataValue.url(url)
     return out
-
-
-def mlflow_run_link(run_id: str, settings) -> str | None:
-    """The MLflow UI's page of ``run_id``; ``None`` when the run cannot be found."""
-    from moodtune.registry import mlflow_run_url
-
-    try:
-        return mlflow_run_url(run_id, settings)
-    except Exception:  # a run from another store (a copied stack): no link rather than a failed check
-        return None
 
 
 def _plain(value: Any) -> Any:
@@ -118,4 +108,4 @@ def gate_check(asset_name: str, *, description: str | None = None):
 
 gate_checks = [gate_check(name) for name in GATED_ASSETS]
 
-__all__ = ["GATED_ASSETS", "dagster_metadata", "gate_check", "gate_checks", "gate_verdict", "mlflow_run_link"]
+__all__ = ["GATED_ASSETS", "dagster_metadata", "gate_check", "gate_checks", "gate_verdict"]

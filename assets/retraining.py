@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, Config, MetadataValue, asset
 
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
 from moodtune import registry
-from moodtune.hrv.feedback_rewards import reread_with_champion
+from moodtune.feedback.reread import reread_with_champion
 from moodtune.policy import pipeline, registration
 
 

@@ -71,7 +71,7 @@ class AccessControl:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (path in KEYED or path in WRITES):
             return await self.app(scope, receive, send)
-        from bento.patches import error_body
+        from bento.errors import error_body
 
         headers = dict(scope.get("headers", ()))
         key = _key_of(headers)

@@ -7,6 +7,8 @@ streams and cut off at the limit.
 
 from __future__ import annotations
 
+from bento.errors import error_body
+
 
 class BodyLimit:
     """ASGI middleware: refuse a request body over ``max_bytes`` with 413."""
@@ -41,8 +43,6 @@ class BodyLimit:
         return f"the request is larger than {self.max_bytes:,} bytes; upload fewer or smaller files"
 
     async def _refuse(self, send, length: bytes | None = None):
-        from bento.patches import error_body
-
         if length is not None and not length.isdigit():
             response = error_body(400, "InvalidBody", f"Content-Length {length[:40].decode('latin-1')!r} is not a number")
         else:

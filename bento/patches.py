@@ -41,6 +41,8 @@ import socket
 import weakref
 from collections.abc import Callable
 
+from bento.errors import error_body
+
 BENTOML_VERSION = "1.4.39"
 log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
 
@@ -60,16 +62,7 @@ def _require(name: str, owner, attribute: str) -> None:
                          f"BentoML {bentoml.__version__}; update bento/patches.py")
 
 
-# --- the one error shape -------------------------------------------------------------------------
-
-
-def error_body(status: int, kind: str, message: str):
-    """The service's error answer: ``{"error": <what to fix>, "type": <kind>}`` with ``status``."""
-    from starlette.responses import JSONResponse
-
-    response = JSONResponse({"error": message, "type": kind}, status_code=status)
-    response.moodtune_error = message  # for the one-line log
-    return response
+# --- request errors, in the one error shape (bento/errors.py) -----------------------------------
 
 
 MEDIA_TYPES = ("application/json", "multipart/form-data")
@@ -509,4 +502,4 @@ def apply() -> list[str]:
     return applied
 
 
-__all__ = ["PATCHES", "PatchError", "RequestTimeout", "apply", "error_body"]
+__all__ = ["PATCHES", "PatchError", "RequestTimeout", "apply"]

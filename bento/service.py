@@ -45,6 +45,7 @@ import moodtune
 from bento import patches, webapp
 from bento.access import AccessControl
 from bento.apidocs import ApiDocs
+from bento.errors import error_body
 from bento.lifecycle import die_with_parent
 from bento.middleware import BodyLimit
 from bento.requestlog import RequestLog, install_filter
@@ -80,7 +81,7 @@ REQUESTS = request_models(LIMITS)
 
 
 def error_response(exc: MoodtuneError):
-    return patches.error_body(exc.status_code, type(exc).__name__, str(exc))
+    return error_body(exc.status_code, type(exc).__name__, str(exc))
 
 
 def answers(fn):

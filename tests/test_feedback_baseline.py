@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 from moodtune import registry
 from moodtune.errors import InvalidFeedback, InvalidInput
 from moodtune.feedback import FeedbackStore, default_url
+from moodtune.feedback.reread import reread_rewards, reread_with_champion
 from moodtune.feedback.schema import HRV_BASELINE_COLUMNS
 from moodtune.hrv import StressReader, metrics
-from moodtune.hrv.feedback_rewards import reread_rewards, reread_with_champion
 from moodtune.hrv.metrics import MetricsConfig
 from moodtune.hrv.model import ModelConfig, fit
 from moodtune.hrv.pipeline import compute_metrics

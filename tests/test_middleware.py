@@ -58,7 +58,7 @@ def bentoml_original():
 def test_a_request_that_does_not_answer_in_time_gets_504():
     [answer], _ = call(RequestTimeout(slow, timeout=0.1))
     assert answer.status_code == 504
-    # the service's one error shape (bento/patches.py error_body): BentoML's had no "type"
+    # the service's one error shape (bento/errors.py error_body): BentoML's had no "type"
     assert answer.json() == {"error": "Not able to process the request in 0.1 seconds", "type": "Timeout"}
 
 

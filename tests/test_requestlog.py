@@ -10,7 +10,8 @@ import httpx
 import pytest
 from starlette.responses import JSONResponse, PlainTextResponse
 
-from bento.patches import RequestTimeout, error_body
+from bento.errors import error_body
+from bento.patches import RequestTimeout
 from bento.requestlog import EscapeControl, RequestLog, escape
 
 

@@ -4,7 +4,8 @@ Plain Python (SQLAlchemy); the service writes to it, the retraining sensor and j
 :mod:`~moodtune.feedback.schema` (tables), :mod:`~moodtune.feedback.models` (the records it
 takes, validated), :mod:`~moodtune.feedback.records` (what it returns),
 :mod:`~moodtune.feedback.database` (URL, SQLite pragmas), :mod:`~moodtune.feedback.migration`,
-:mod:`~moodtune.feedback.store` (the store), :mod:`~moodtune.feedback.shared` (one per process).
+:mod:`~moodtune.feedback.store` (the store), :mod:`~moodtune.feedback.shared` (one per process),
+:mod:`~moodtune.feedback.reread` (retraining: logged rows read again by the HRV champion).
 """
 
 from moodtune.feedback.database import default_url

@@ -7,6 +7,9 @@ and against its baseline, so the reward a policy is retrained and judged on is r
 the person's own rest by whichever model now serves (a baseline-relative model reads the ratios;
 an absolute one ignores them). Rows without a stored baseline keep the reading they were logged
 with; the logged values stay in ``logged_*`` columns.
+
+Here, in the feedback package, and not in :mod:`moodtune.hrv`: it reads logged feedback, with
+the HRV model as a reader (feedback imports hrv; hrv never imports feedback).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moodtune.feedback.reward import reward_table
 from moodtune.hrv import baseline as base
 from moodtune.hrv.constants import BASELINE_METRICS, LEVELS, METRIC_COLUMNS
 
@@ -35,8 +39,6 @@ def reread_rewards(rows: pd.DataFrame, reader, rewards: Mapping[str, float] | An
     """``rows`` (:meth:`FeedbackStore.feedback_since`) with ``stress_level``, ``p_*`` and ``reward``
     read again by ``reader`` (a :class:`~moodtune.hrv.reader.StressReader`) where a row has a
     baseline; ``logged_<column>`` keep the stored values, ``reread`` marks the rows read again."""
-    from moodtune.feedback.reward import reward_table
-
     out = rows.copy()
     for column in READ_COLUMNS:
         out[f"logged_{column}"] = out[column] if column in out else np.nan
