@@ -116,7 +116,7 @@ def _load_domain_commands() -> None:
     """Import the domain modules that register commands (each is optional until it lands)."""
     import importlib
 
-    for module in ("moodtune.audio.cli", "moodtune.hrv.cli", "moodtune.text.cli",
+    for module in ("moodtune.audio.cli", "moodtune.hrv.cli", "moodtune.serving.text_cli",
                    "moodtune.image.cli", "moodtune.policy.cli", "moodtune.serving.cli"):
         try:
             importlib.import_module(module)

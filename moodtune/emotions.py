@@ -399,6 +399,19 @@ def va_points(granularity: Granularity) -> np.ndarray:
     return (_FINE_TO_COARSE.T @ fine) / counts[:, None]
 
 
+# The valence-arousal point of each GEMS-6 label (through its DLUT categories).
+GEMS6_POINTS = np.array([to_dlut("gems6", {g: 1.0}).valence_arousal() for g in GEMS6])
+
+
+def predicted_points(song_features: np.ndarray) -> np.ndarray:
+    """The valence-arousal point a song sounds like: its predicted GEMS-6 probabilities
+    (the first six features) weighted over the labels' points; (0, 0) when they are all 0.
+    What the policy's dynamics and observation, the catalog and the audio scene set read."""
+    feats = np.asarray(song_features, dtype=float)[..., :6]
+    total = feats.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, feats @ GEMS6_POINTS / np.maximum(total, 1e-12), 0.0)
+
+
 # --- musicnn tags -> genre and GEMS-6 (the audio model's zero-shot mapping) ------------------
 # Design choice (docs/audio.md "Labels from tags"): which of the tagger's outputs count for each
 # label, with weights. A tag's probability is divided by its base rate (its mean over the clips

@@ -15,9 +15,8 @@ import soundfile as sf
 import yaml
 
 from moodtune.audio import scenes
-from moodtune.emotions import GEMS6
+from moodtune.emotions import GEMS6, predicted_points
 from moodtune.errors import ConfigError
-from moodtune.policy.dynamics import predicted_points
 from moodtune.settings import load_settings
 
 

@@ -11,15 +11,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from moodtune import registry
-from moodtune.emotions import GEMS6
+from moodtune.emotions import GEMS6, GEMS6_POINTS, predicted_points
 from moodtune.errors import InvalidInput
 from moodtune.policy import pipeline, registration, train
 from moodtune.policy.dynamics import (
-    GEMS6_POINTS,
     IsoParams,
     ListenerState,
     initial_point,
-    predicted_points,
     taste_step,
 )
 from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward

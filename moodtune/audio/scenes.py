@@ -9,7 +9,7 @@ package: the held-out packages' composers are never trained on).
 :func:`assemble` fetches the packages (the real set's cache, :func:`moodtune.audio.realset.fetch`),
 labels each track by its title, and cuts ``clips_per_track`` clips of ``clip_seconds`` from evenly
 spaced points of each labelled track. :func:`scene_metrics` reads a model's GEMS-6 probabilities
-as the product does (:func:`moodtune.policy.dynamics.predicted_points`: the valence-arousal point
+as the product does (:func:`moodtune.emotions.predicted_points`: the valence-arousal point
 a song sounds like), averages the points of a track's clips, and measures
 
 * **arousal AUC**: how often a ``high`` track's arousal is above a ``low`` track's;
@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from moodtune.audio import realset
-from moodtune.emotions import GEMS6
+from moodtune.emotions import GEMS6, predicted_points
 from moodtune.errors import ConfigError
 
 SPEC = Path(__file__).with_name("scenes.yaml")
@@ -193,9 +193,7 @@ def marks(scene: pd.Series, scene_rule: SceneRule) -> pd.DataFrame:
 
 def track_points(proba: pd.DataFrame) -> pd.DataFrame:
     """Each track's valence-arousal point: the mean over its clips of the point the product reads
-    from the clip's GEMS-6 probabilities (:func:`moodtune.policy.dynamics.predicted_points`)."""
-    from moodtune.policy.dynamics import predicted_points
-
+    from the clip's GEMS-6 probabilities (:func:`moodtune.emotions.predicted_points`)."""
     points = pd.DataFrame(predicted_points(proba[list(GEMS6)].to_numpy(dtype=float)), index=proba.index,
                           columns=["valence", "arousal"])
     return points.groupby(realset.track_of(points.index), sort=True).mean()

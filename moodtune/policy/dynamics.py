@@ -20,18 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moodtune.emotions import GEMS6, to_dlut
-
-# The valence-arousal point of each GEMS-6 label (through its DLUT categories).
-GEMS6_POINTS = np.array([to_dlut("gems6", {g: 1.0}).valence_arousal() for g in GEMS6])
-
-
-def predicted_points(song_features: np.ndarray) -> np.ndarray:
-    """The valence-arousal point a song sounds like: its predicted GEMS-6 probabilities
-    (the first six features) weighted over the labels' points; (0, 0) when they are all 0."""
-    feats = np.asarray(song_features, dtype=float)[..., :6]
-    total = feats.sum(axis=-1, keepdims=True)
-    return np.where(total > 0, feats @ GEMS6_POINTS / np.maximum(total, 1e-12), 0.0)
+# a song's point is the emotions' (GEMS-6 -> valence-arousal), read by the audio scene set too
+from moodtune.emotions import predicted_points
 
 
 def true_points(marks: np.ndarray, seed: int, jitter: float) -> np.ndarray:

@@ -47,7 +47,7 @@ class World:
 
     @cached_property
     def predicted_points(self) -> np.ndarray:
-        from moodtune.policy.dynamics import predicted_points
+        from moodtune.emotions import predicted_points
 
         return predicted_points(self.song_features)
 

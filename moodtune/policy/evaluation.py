@@ -96,7 +96,7 @@ class GreedyCalm:
         self.calm_point = np.asarray(calm_point, dtype=float)
 
     def scores(self, playlist_features, listener):
-        from moodtune.policy.dynamics import predicted_points
+        from moodtune.emotions import predicted_points
 
         return -np.linalg.norm(predicted_points(playlist_features) - self.calm_point, axis=1)
 
@@ -119,7 +119,7 @@ class IsoHeuristic:
         return np.array([valence, arousal])
 
     def choose(self, env: ListeningSessionEnv) -> int:
-        from moodtune.policy.dynamics import predicted_points
+        from moodtune.emotions import predicted_points
 
         here = self.estimate(env.context, env.last_reading)
         gap = self.calm_point - here

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from moodtune.policy.dynamics import predicted_points
+from moodtune.emotions import predicted_points
 from moodtune.policy.features import SONG_COLUMNS
 from moodtune.policy.listeners import AGE_GROUPS
 

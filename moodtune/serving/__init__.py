@@ -7,5 +7,7 @@ each endpoint does (plain Python; ``bento/service.py`` is a thin BentoML layer o
   held by a :class:`~moodtune.serving.models.ModelHolder` and swapped atomically;
 * :mod:`moodtune.serving.eventlog`: recommendation events committed to the feedback store
   in groups (one transaction, one fsync, for every request waiting);
-* :mod:`moodtune.serving.engine`: the endpoints' logic, input limits and answers.
+* :mod:`moodtune.serving.engine`: the endpoints' logic, input limits and answers;
+* :mod:`moodtune.serving.cli`, :mod:`moodtune.serving.text_cli`: the service's endpoints as
+  ``moodtune`` commands (``recommend``, ``feedback``, ``recommend-text``, ...).
 """

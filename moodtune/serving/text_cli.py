@@ -4,6 +4,10 @@
 ``--json`` prints what ``POST /recommend_text`` answers about the text (emotion, top emotions,
 keywords, negation, valence-arousal) and its tracks (rank, id, name, artists, distance). With the
 champion, a running service answers (:mod:`moodtune.serving.client`); the output is the same.
+
+Here, beside the service's own commands, not in :mod:`moodtune.text`: it answers as the service
+does (its request checks, the catalog it searches), so it imports :mod:`moodtune.serving`, which
+a domain package never does.
 """
 
 from __future__ import annotations
