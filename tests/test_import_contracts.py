@@ -1,0 +1,68 @@
+"""The one-way imports (docs/architecture.md, "Layers") hold: ``lint-imports`` (``make lint``)
+keeps every contract of pyproject.toml's ``[tool.importlinter]``, and it does catch an import
+that climbs or closes a circle, also one inside a function."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+PACKAGES = ("moodtune", "assets", "jobs", "bento")
+
+pytestmark = pytest.mark.slow  # runs lint-imports, a Python process of its own
+
+
+def lint_imports(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), *args],
+                          capture_output=True, text=True, timeout=120, cwd=root, env=env)
+
+
+def test_every_import_contract_is_kept():
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout, done.stdout
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory) -> Path:
+    """The four packages' Python files and pyproject.toml, in a temporary directory."""
+    root = tmp_path_factory.mktemp("imports")
+
+    def not_source(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n == "__pycache__" or not (n.endswith(".py") or (Path(folder) / n).is_dir())]
+
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, root / package, ignore=not_source)
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+@pytest.mark.parametrize(("module", "body", "broken"), [
+    # a domain package importing one above it, lazily: a climb and a circle (feedback imports hrv)
+    ("moodtune/hrv/violation.py", "def f():\n    from moodtune.feedback import reward\n    return reward\n",
+     ["moodtune.hrv is not allowed to import moodtune.feedback", "No cycles are allowed in moodtune"]),
+    # the core importing a framework
+    ("moodtune/registry/violation.py", "import dagster\n", ["moodtune is not allowed to import dagster"]),
+    # the service importing the pipeline
+    ("bento/violation.py", "from assets import resources\n", ["bento is not allowed to import assets"]),
+])
+def test_a_violating_module_breaks_its_contract(copy, module, body, broken):
+    assert lint_imports(copy, "--no-cache").returncode == 0
+    path = copy / module
+    path.write_text(body)
+    try:
+        done = lint_imports(copy, "--no-cache")
+    finally:
+        path.unlink()
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    for line in broken:
+        assert line in out, out
