@@ -138,7 +138,7 @@ test-fast: install
 # "Layers"): adapters -> core, moodtune's layers downward, no circles
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-logo
 
 bench: build
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

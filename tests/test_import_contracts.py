@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow  # runs lint-imports, a Python process of its own
 
 def lint_imports(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), *args],
+    return subprocess.run([str(LINT_IMPORTS), "--no-logo", *args, str(root / "pyproject.toml")],
                           capture_output=True, text=True, timeout=120, cwd=root, env=env)
 
 
