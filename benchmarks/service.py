@@ -6,7 +6,8 @@ runs one phase per endpoint: ``--clients`` concurrent keep-alive clients for ``-
 seconds each:
 
 * ``recommend``       a playlist of ``--playlist`` random catalog ids, k=10;
-* ``recommend_text``  a Chinese sentence from a fixed list, k=10;
+* ``recommend_text``  a Chinese sentence from a fixed list, k=10 (``--text-mode``: calm, the
+                      service's default, ranks the whole catalog with the policy; match, the nearest);
 * ``feedback``        the eight HRV metrics for a track of a recommendation made in phase 1.
 
 Prints p50/p99 latency, requests/s and the 4xx/5xx counts per phase, then the feedback rows
@@ -291,6 +292,8 @@ def main(argv=None) -> int:
     parser.add_argument("--feedback-db", help="with --url: the service's SQLite feedback file, to count rows")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--text-clients", type=int, default=None, help="clients for recommend_text (default --clients)")
+    parser.add_argument("--text-mode", choices=("calm", "match"), default="calm",
+                        help="recommend_text's mode: calm (the policy over the catalog, the default) or match")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase (after 1 s of warm-up)")
     parser.add_argument("--playlist", type=int, default=24, help="catalog ids per recommend request")
     parser.add_argument("--workers", type=int, default=None, help="BentoML workers (default: params.yaml)")
@@ -347,7 +350,7 @@ def main(argv=None) -> int:
                     "gender": rng.choice(["female", "male"]), "mood": rng.randint(1, 5), "k": 10}
 
         def text_payload(rng):
-            return {"text": rng.choice(TEXTS), "k": 10}
+            return {"text": rng.choice(TEXTS), "k": 10, "mode": args.text_mode}
 
         def feedback_payload(rng):
             rec_id, track = rng.choice(pairs)

@@ -51,7 +51,8 @@ def photo_engine(settings, monkeypatch):
     query = EmotionVector([{"joy": 0.9999, "surprise": 0.0001}.get(c, 0.0) for c in DLUT_GROUP_CODES], "coarse")
     hits = [SimpleNamespace(track_id=f"song-{i}", name=f"Song {i}", artists="someone", distance=0.1 * i)
             for i in (1, 2)]
-    result = SimpleNamespace(emotion=SimpleNamespace(as_dict=lambda: {"message": "1 face found", "faces": []},
+    result = SimpleNamespace(emotion=SimpleNamespace(as_dict=lambda: {"message": "1 face found", "faces": [],
+                                                                       "valence": 0.6, "arousal": 0.3},
                                                      emotion=query),
                              query=query, tracks=hits)
     monkeypatch.setattr(moodtune.image, "recommend_from_image", lambda *a, **k: result)
@@ -64,7 +65,7 @@ def test_the_photos_reason_leaves_out_an_emotion_at_0_00(photo_engine):
     from moodtune.serving.answers import Upload
     from moodtune.serving.requests import request_models
 
-    req = request_models(photo_engine.limits).RecommendImage(k=2)
+    req = request_models(photo_engine.limits).RecommendImage(k=2, mode="match")  # the nearest tracks' reason
     plan = photo_engine.plan_image(req, Upload("face.jpg", b"\xff\xd8 a photo"))
     # the answer still lists both strengths; the reason names only the one that reads above 0.00
     assert [t["name"] for t in plan.answer["query_top"]] == ["乐 joy", "惊 surprise"]
