@@ -7,7 +7,8 @@ database is never touched); ``--url`` measures an already running service instea
 commands write to its store). Each command runs ``--calls`` times through the real entry point,
 a fresh ``python -m moodtune.cli`` process as a shell starts it, with ``--service URL`` and
 with ``--service local`` in turn, and must give the same stdout both ways (the recommendation
-id aside). Prints the median and mean seconds per call of each path, their ratio, and the load
+id aside): ``recommend``, ``feedback``, ``recommend-text``, ``catalog``, ``analyze-audio``,
+``analyze-image`` and ``analyze-hrv``. Prints the median and mean seconds per call of each path, their ratio, and the load
 average before and after (the machine's other work shows in the figures).
 
     python benchmarks/cli.py                 # 5 calls per command and path
@@ -54,6 +55,25 @@ def same_output(a: str, b: str) -> bool:
     return strip(a) == strip(b)
 
 
+def analysis_commands(work: Path) -> dict[str, list[str]]:
+    """``analyze-audio`` on a catalog clip, ``analyze-image`` on a photo with a face and
+    ``analyze-hrv`` on five minutes of RR intervals (the files written to ``work``)."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    from moodtune.hrv.simulate import simulate_rr
+    from moodtune.settings import get_settings
+
+    clip = next(iter(sorted((Path(get_settings().data_dir) / "audio" / "clips").rglob("*.flac"))), None)
+    if clip is None:
+        raise SystemExit("no audio clip under the data dir's audio/clips: build the stack (make up)")
+    Image.fromarray(data.astronaut()).save(work / "photo.jpg", quality=92)
+    np.savetxt(work / "rr.txt", simulate_rr(0.5, 300, np.random.default_rng(31)), fmt="%.1f")
+    return {"analyze-audio": ["analyze-audio", str(clip)], "analyze-image": ["analyze-image", str(work / "photo.jpg")],
+            "analyze-hrv": ["analyze-hrv", str(work / "rr.txt")]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="measure a running service instead of starting one")
@@ -84,6 +104,7 @@ def main(argv=None) -> int:
             "feedback": ["feedback", rid, ids[1], "--stress", "low"],
             "recommend-text": ["recommend-text", "想念你，好难过", "-k", "5"],
             "catalog": ["catalog", "-n", "5"],
+            **analysis_commands(Path(tmp.name)),
         }
         print(f"service {url}; {args.calls} calls per command and path; {os.cpu_count()} CPUs; load {load()}")
         print(f"{'command':15} {'service s':>20} {'local s':>20} {'local/service':>14}")

@@ -116,8 +116,8 @@ def _load_domain_commands() -> None:
     """Import the domain modules that register commands (each is optional until it lands)."""
     import importlib
 
-    for module in ("moodtune.audio.cli", "moodtune.hrv.cli", "moodtune.serving.text_cli",
-                   "moodtune.image.cli", "moodtune.policy.cli", "moodtune.serving.cli"):
+    for module in ("moodtune.serving.analyze_cli", "moodtune.serving.text_cli", "moodtune.policy.cli",
+                   "moodtune.serving.cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUNS_MOODTUNE = re.compile(r"^(\.venv/bin/)?moodtune\s|[$<]\((\.venv/bin/)?moodtune\s")
 ASSIGNS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")  # a shell variable the block's commands use
-SERVED = {"recommend", "feedback", "catalog", "recommend-text"}  # the commands that ask the service
+SERVED = {"recommend", "feedback", "catalog", "recommend-text", "analyze-audio", "analyze-image",
+          "analyze-hrv"}  # the commands that ask the service
+# a line that asks for another model than the champion: the local models answer
+LOCAL_ONLY = re.compile(r"--service local|--model (package|challenger)|--alias (?!champion)")
 
 
 def doc_blocks() -> list[tuple[str, list[tuple[int, str]]]]:
@@ -137,6 +140,6 @@ def test_every_moodtune_line_of_the_docs_runs(docs_env, where, lines, tmp_path):
         assert "Traceback" not in stderr, stderr[-3000:]
         if not (line.startswith("mapfile") or ASSIGNS.match(line) or " > " in line):
             assert stdout.strip(), f"{where.split(':')[0]}:{n}: {line} printed nothing"
-        if _subcommand(line) in SERVED and "--service local" not in line:
+        if _subcommand(line) in SERVED and not LOCAL_ONLY.search(line):
             assert f"answered by the service at {env['MOODTUNE_SERVICE_URL']}" in stderr, (line, stderr)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -306,3 +306,103 @@ def test_catalog_and_text_through_the_service_print_what_the_local_path_prints(s
         assert rcode == lcode == 0, rerr
         assert remote == local and remote.strip(), argv
         assert rerr == f"moodtune: answered by the service at {svc['url']}\n"
+
+
+# --- analyze-audio, analyze-image, analyze-hrv through the service: the API's answer, printed ------
+
+
+def _served(argv, svc, capsys) -> tuple[int, str, str]:
+    code = cli.main([*argv, "--service", svc["url"]])
+    captured = capsys.readouterr()
+    _clean(captured)
+    return code, captured.out, captured.err
+
+
+def test_analyze_audio_through_the_service_is_the_api_answer(svc, stack_env, capsys):
+    from pathlib import Path
+
+    _, path = _catalog_clip(svc)
+    code, out, err = _served(["analyze-audio", path, "--json"], svc, capsys)
+    assert code == 0 and err == f"moodtune: answered by the service at {svc['url']}\n"
+    terminal = json.loads(out)
+    api = svc["client"].post("/analyze_audio", files={"file": (Path(path).name, Path(path).read_bytes())}).json()
+    assert terminal == {"file": path, "model_version": api["model_versions"]["moodtune-audio"], "genre": api["genre"],
+                        "genres": api["genres"], "emotions": api["emotions"]}  # as the API gives them (4 decimals)
+    (rcode, remote, _), (lcode, local, lerr) = _both(["analyze-audio", path], svc, capsys)
+    assert rcode == lcode == 0 and remote == local and len(remote.splitlines()) == 3, lerr
+
+
+def test_analyze_image_through_the_service_is_the_api_reading(svc, stack_env, capsys, tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    code, out, err = _served(["analyze-image", str(photo), "--json"], svc, capsys)
+    assert code == 0 and err == f"moodtune: answered by the service at {svc['url']}\n"
+    terminal = json.loads(out)
+    api = svc["client"].post("/recommend_image", files={"image": ("astronaut.jpg", photo.read_bytes())},
+                             data={"mode": "match", "k": "1"}).json()
+    for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse", "valence", "arousal"):
+        assert terminal[key] == api[key], key
+    assert terminal["model_version"] == api["model_versions"]["moodtune-face"] and terminal["found"]
+    assert [t["code"] for t in terminal["top_emotions"][:3]] == [t["code"] for t in api["top_emotions"]]
+    (rcode, remote, _), (lcode, local, lerr) = _both(["analyze-image", str(photo)], svc, capsys)
+    assert rcode == lcode == 0 and remote == local and "face 1:" in remote, lerr
+    # a photo without a face: the service refuses it (422); the terminal says so, exit code 1 as locally
+    blank = tmp_path / "wall.png"
+    Image.new("RGB", (320, 240), (128, 128, 128)).save(blank)
+    (rcode, remote, rerr), (lcode, local, _) = _both(["analyze-image", str(blank)], svc, capsys)
+    assert rcode == lcode == 1 and remote.splitlines()[-1] == local.splitlines()[-1], (remote, local)
+    assert remote.splitlines()[-1].startswith("no person found") and "answered by the service" in rerr
+
+
+def test_analyze_hrv_through_the_service_is_the_api_reading(svc, stack_env, capsys, tmp_path):
+    from moodtune.hrv.constants import METRIC_COLUMNS
+    from moodtune.hrv.simulate import simulate_rr
+
+    rng = np.random.default_rng(8)
+    rr, rest = tmp_path / "rr.txt", tmp_path / "rest.txt"
+    np.savetxt(rr, simulate_rr(0.7, 300, rng), fmt="%.1f")
+    np.savetxt(rest, simulate_rr(0.1, 300, rng), fmt="%.1f")
+    code, out, err = _served(["analyze-hrv", str(rr), "--baseline", str(rest), "--json"], svc, capsys)
+    assert code == 0 and err == f"moodtune: answered by the service at {svc['url']}\n"
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    api = svc["client"].post("/analyze_hrv", files={"file": ("rr.txt", rr.read_bytes()),
+                                                    "baseline": ("rest.txt", rest.read_bytes())}).json()
+    assert row["level"] == api["level"] and {m: row[m] for m in METRIC_COLUMNS} == api["metrics"]
+    assert {lvl: round(row[f"p_{lvl}"], 6) for lvl in ("low", "medium", "high")} == api["probabilities"]
+    assert {k: row[k] for k in api["recording"]} == api["recording"] and "dlog_RMSSD" in row
+    # the printed lines are the local ones: a recording, against a baseline, and a two-row metrics CSV
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text(",".join(METRIC_COLUMNS) + "\n850,55,70.5,38,18,900,700,650\n700,30,85.7,18,3,600,900,300\n")
+    one_row = tmp_path / "one.csv"
+    one_row.write_text("\n".join(metrics.read_text().splitlines()[:2]) + "\n")
+    for argv in (["analyze-hrv", str(rr)], ["analyze-hrv", str(rr), "--baseline", str(rest)],
+                 ["analyze-hrv", str(metrics)], ["analyze-hrv", str(one_row), "--json"]):
+        (rcode, remote, rerr), (lcode, local, _) = _both(argv, svc, capsys)
+        assert rcode == lcode == 0 and remote == local and remote.strip(), argv
+        assert rerr == f"moodtune: answered by the service at {svc['url']}\n", argv
+    # what the service answers otherwise (each row's metrics; metrics against a baseline) the local model
+    # reads, and says why
+    for argv, why in ((["analyze-hrv", str(metrics), "--json"], "the service returns the mean metrics of the 2 rows"),
+                      (["analyze-hrv", str(metrics), "--baseline", str(rest)], "the service gives no per-row changes")):
+        code, out, err = _served(argv, svc, capsys)
+        assert code == 0 and out.strip(), out
+        assert err.startswith(f"moodtune: answered by the local models ({why}"), err
+
+
+def test_analyze_errors_through_the_service_are_the_api_message_and_exit_2(svc, stack_env, capsys, tmp_path):
+    bad = {"analyze-audio": ("/analyze_audio", "file", "notes.wav"),
+           "analyze-image": ("/recommend_image", "image", "notes.jpg"),
+           "analyze-hrv": ("/analyze_hrv", "file", "notes.txt")}
+    for name, (endpoint, field, filename) in bad.items():
+        path = tmp_path / filename
+        path.write_text("not what it says\n")
+        code, out, err = _served([name, str(path)], svc, capsys)
+        api = svc["client"].post(endpoint, files={field: (filename, path.read_bytes())},
+                                 data={"mode": "match", "k": "1"} if name == "analyze-image" else None)
+        assert api.status_code == 422, api.text
+        # analyze-audio reads each file in turn (the note, then an error line per bad file); the others stop
+        assert (code, out) == (2, "") and err.splitlines()[-1] == f"moodtune {name}: error: {api.json()['error']}", \
+            (name, err)

@@ -39,6 +39,11 @@ class Unreachable(ServiceFailed):
     """No connection could be made: nothing was sent, so the local models may answer instead."""
 
 
+class Declined(Exception):  # noqa: N818 (not an error: the local models answer instead)
+    """The service answered, but not with what the command prints for this input (e.g. one
+    averaged reading of a many-row file): the local models answer, and the note says why."""
+
+
 def add_service_option(parser) -> None:
     parser.add_argument("--service", metavar="URL", default=None,
                         help=f"ask the service at URL ('{LOCAL}': the local models); default ${ENV}, else "
@@ -140,10 +145,13 @@ def note(line: str) -> None:
     print(f"moodtune: {line}", file=sys.stderr)
 
 
-def answer(option: str | None, remote: Callable[[Service], Any], local: Callable[[], Any]):
+def answer(option: str | None, remote: Callable[[Service], Any], local: Callable[[], Any], *,
+           local_only: str | None = None):
     """``remote(service)`` where a service is found, else (or when an auto-detected one cannot
-    be reached) ``local()``; says on stderr which one answered."""
-    service, why = find(option)
+    be reached, or ``remote`` raises :class:`Declined`) ``local()``; says on stderr which one
+    answered. ``local_only``: why this call is one the service does not answer (e.g. a model
+    other than the champion): the local models answer without asking it."""
+    service, why = (None, local_only) if local_only else find(option)
     if service is not None:
         try:
             result = remote(service)
@@ -151,6 +159,8 @@ def answer(option: str | None, remote: Callable[[Service], Any], local: Callable
             if service.explicit:
                 raise
             why = f"the service at {service.url} stopped answering"
+        except Declined as exc:
+            why = str(exc)
         else:
             note(f"answered by the service at {service.url}")
             return result
@@ -161,5 +171,5 @@ def answer(option: str | None, remote: Callable[[Service], Any], local: Callable
     return result
 
 
-__all__ = ["DEFAULT_URL", "ENV", "Service", "ServiceFailed", "Unreachable", "add_service_option", "answer",
+__all__ = ["DEFAULT_URL", "ENV", "Declined", "Service", "ServiceFailed", "Unreachable", "add_service_option", "answer",
            "error_of", "find"]
