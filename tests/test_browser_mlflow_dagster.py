@@ -156,8 +156,8 @@ def ui_stack(policy_stack):
         for server in servers:
             server.wait()
         yield {"settings": settings, "result": result, "check": check, "champion": str(champion.version),
-               "mlflow": servers[0].url, "dagster": servers[1].url,
-               "pgids": [s.proc.pid for s in servers]}
+               "mlflow": servers[0].url, "dagster": servers[1].url, "home": home,
+               "resources": build_resources(res), "pgids": [s.proc.pid for s in servers]}
     finally:
         for server in servers:
             server.terminate()  # both at once, then wait for each
@@ -279,6 +279,29 @@ def test_dagster_check_is_red_with_the_verdict_and_links_go_both_ways(ui_stack, 
     page.get_by_text("Success").first.wait_for()
     assert dagster_run[:8] in page.inner_text("body")
     _shot(page, "dagster_run_from_mlflow.png")
+
+
+def test_why_the_retraining_sensor_waits_shows_on_the_assets_page(ui_stack, page):
+    """A sensor tick's skip reason is visible without opening the tick: the sensor reports it as
+    an observation on retrained_policy, which the asset's page lists."""
+    import dagster as dg
+
+    from jobs.retraining import feedback_retraining_sensor
+
+    with dg.DagsterInstance.from_config(str(ui_stack["home"])) as instance:
+        with dg.build_sensor_context(instance=instance, cursor="0", resources=ui_stack["resources"]) as ctx:
+            result = feedback_retraining_sensor(ctx)
+        # what the sensor daemon does with a tick's asset events: store them in the instance
+        for event in result.asset_events:
+            instance.report_runless_asset_event(event)
+    reason = result.skip_reason.skip_message
+    assert "waiting for" in reason
+    page.goto(f"{ui_stack['dagster']}/assets/retrained_policy?view=events")
+    _skip_welcome(page)
+    page.get_by_text("waiting for", exact=False).first.wait_for()
+    body = page.inner_text("body")
+    assert "new_feedback_rows" in body and reason in body, body[:3000]
+    _shot(page, "dagster_sensor_waiting.png")
 
 
 def test_a_server_dies_with_the_process_that_started_it(tmp_path):
