@@ -55,6 +55,7 @@ from moodtune.serving import responses as answers_
 from moodtune.serving.engine import Engine
 from moodtune.serving.hrvbatch import MetricsReadings
 from moodtune.serving.requests import request_models
+from moodtune.threads import single_threaded_pools
 
 log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
 PATCHED = patches.apply()  # before BentoML builds anything; raises PatchError when BentoML moved on
@@ -213,6 +214,7 @@ class Moodtune:
         self.engine = Engine(settings, self.holder, self.writer)
         self.readings = MetricsReadings(wait_ms=self.limits.hrv_batch_wait_ms)
         self._warm_up()
+        single_threaded_pools()  # after the models loaded theirs: BLAS threads cost more than they give here
         # Models, jieba's dictionary and the catalog are millions of long-lived objects: keep
         # them out of the cyclic GC, whose full passes over them stalled every request ~0.5 s.
         gc.collect()

@@ -27,3 +27,15 @@ def one_thread():
         controller = ThreadpoolController()
         _found = (len(sys.modules), controller)
     return _found[1].limit(limits=1)
+
+
+def single_threaded_pools() -> None:
+    """Limit every BLAS/OpenMP pool loaded so far to one thread for the rest of the process.
+
+    For the service's workers (one per core, many small requests at once): the policy scoring a
+    whole catalog (333 x 64 matmuls) made OpenBLAS wake its threads on every request, and their
+    spin-waits across two workers cost ~16 ms of CPU per ``/recommend_text``: 96 req/s against
+    647 with one thread (``benchmarks/service.py``, 50 clients, 2026-12-06)."""
+    from threadpoolctl import ThreadpoolController
+
+    ThreadpoolController().limit(limits=1)  # not a context manager: the limit stays

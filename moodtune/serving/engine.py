@@ -193,13 +193,14 @@ class Engine:
 
     def _ranked(self, ms: ModelSet, ids: Sequence[str], scores: np.ndarray, profiles: Sequence[dict],
                 logged: Sequence[dict], logged_json: Sequence[str], profiles_json: Sequence[str], k: int,
-                head: str) -> tuple[list[dict], list[str], list[dict], str]:
-        """The top ``k`` tracks with reasons, their profiles' JSON, and every candidate as logged
-        (what the policy saw, to 1e-6, its score and choice probability)."""
-        # the ranker's order and choice probabilities (its softmax at the policy's temperature)
-        ranked = rank_with_scores(pd.DataFrame(index=range(len(ids))), scores, ms.policy.temperature)
+                head: str, log: bool = True) -> tuple[list[dict], list[str], list[dict], str]:
+        """The top ``k`` tracks with reasons, their profiles' JSON, and (``log``) every candidate
+        as logged (what the policy saw, to 1e-6, its score and choice probability)."""
+        # the ranker's order and choice probabilities (its softmax at the policy's temperature);
+        # without an event to log only the top k are needed (a whole catalog costs ~1 ms more)
+        n = len(ids)
+        ranked = rank_with_scores(pd.DataFrame(index=range(n)), scores, ms.policy.temperature, None if log else k)
         order = [int(r.track_id) for r in ranked]
-        n = len(order)
         self.summary.use_catalog(ms.catalog)
         tracks, chosen_json = [], []
         low, high = float(scores.min()), float(scores.max())
@@ -216,6 +217,8 @@ class Engine:
                 "profile": profile,
             })
             chosen_json.append(profiles_json[i])
+        if not log:
+            return tracks, chosen_json, [], ""
         # the JSON text is assembled from the catalog's pre-encoded features (json.dumps format)
         candidates = [{"track_id": ids[i], "features": logged[i], "score": r.score, "probability": r.probability}
                       for i, r in zip(order, ranked, strict=True)]
@@ -255,7 +258,7 @@ class Engine:
         head = f"toward calm for {who}, {state.summary()}"
         tracks, chosen_json, candidates, candidates_json = self._ranked(
             ms, ids, scores, catalog.profiles, catalog.logged_features, catalog.features_json,
-            catalog.profiles_json, req.k, head)
+            catalog.profiles_json, req.k, head, log=req.has_listener)
         event = None
         if req.has_listener:
             event = RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=state.logged_mood(),
