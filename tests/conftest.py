@@ -337,6 +337,27 @@ def browser_page(url: str, env: dict | None = None):
         browser.close()
 
 
+def fake_deb(tmp_path: Path, name: str, fill) -> Path:
+    """A Debian package ``name`` built with dpkg-deb, as ``apt-get download`` would leave it in
+    ``<tmp_path>/cache/debs/<name>/``; ``fill(music_dir)`` writes its files under
+    ``usr/share/music``. Returns the cache (tests/test_audio_realset.py, test_audio_scenes.py)."""
+    import subprocess
+
+    root = tmp_path / "build" / name
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
+                                            "Maintainer: test <t@example.org>\nDescription: test music\n")
+    music = root / "usr" / "share" / "music"
+    music.mkdir(parents=True)
+    fill(music)
+    cache = tmp_path / "cache"
+    debs = cache / "debs" / name
+    debs.mkdir(parents=True)
+    subprocess.run(["dpkg-deb", "--build", str(root), str(debs / f"{name}_1.0_all.deb")], check=True,
+                   capture_output=True)
+    return cache
+
+
 def rendering_fonts(page, selector: str) -> list[str]:
     """The fonts Chromium actually drew a node's text with (DevTools: CSS.getPlatformFontsForNode)."""
     cdp = page.context.new_cdp_session(page)

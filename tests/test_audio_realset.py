@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import fake_deb
 
 from moodtune.audio import realset
 from moodtune.audio.realset import RealPackage, cut_clips, fetch, fetch_all
@@ -16,18 +16,11 @@ pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs 
 
 
 def _deb(tmp_path, name: str) -> None:
-    root = tmp_path / "build" / name
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
-                                            "Maintainer: test <t@example.org>\nDescription: test music\n")
-    music = root / "usr" / "share" / "music"
-    music.mkdir(parents=True)
-    t = np.arange(16000 * 8) / 16000
-    sf.write(music / "song.ogg", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
-    debs = tmp_path / "cache" / "debs" / name
-    debs.mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "--build", str(root), str(debs / f"{name}_1.0_all.deb")], check=True,
-                   capture_output=True)
+    def fill(music):
+        t = np.arange(16000 * 8) / 16000
+        sf.write(music / "song.ogg", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+
+    fake_deb(tmp_path, name, fill)
 
 
 def test_fetch_extracts_once_and_keeps_no_deb(tmp_path):

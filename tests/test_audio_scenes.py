@@ -6,13 +6,13 @@ docs/audio.md (scripts/audio_real_check.py)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
+from conftest import fake_deb
 
 from moodtune.audio import scenes
 from moodtune.emotions import GEMS6, predicted_points
@@ -124,21 +124,15 @@ def _ogg(path, seconds: float, title: str | None = None) -> None:
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 def test_assemble_labels_a_packages_tracks_by_title_and_cuts_clips(tmp_path, monkeypatch):
     name = "moodtune-test-scenes"
-    root = tmp_path / "build" / name
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
-                                            "Maintainer: test <t@example.org>\nDescription: test music\n")
-    music = root / "usr" / "share" / "music"
-    music.mkdir(parents=True)
-    _ogg(music / "battle.ogg", 12.0)
-    _ogg(music / "track02.ogg", 12.0, title="Village at Dawn")  # the TITLE tag names the scene
-    _ogg(music / "forest.ogg", 12.0)  # no class
-    _ogg(music / "lament.ogg", 4.0)  # a stinger: shorter than min_seconds
-    _ogg(music / "peace_and_war.ogg", 12.0)  # ambiguous
-    cache = tmp_path / "cache"
-    (cache / "debs" / name).mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "--build", str(root), str(cache / "debs" / name / f"{name}_1.0_all.deb")],
-                   check=True, capture_output=True)
+
+    def fill(music):
+        _ogg(music / "battle.ogg", 12.0)
+        _ogg(music / "track02.ogg", 12.0, title="Village at Dawn")  # the TITLE tag names the scene
+        _ogg(music / "forest.ogg", 12.0)  # no class
+        _ogg(music / "lament.ogg", 4.0)  # a stinger: shorter than min_seconds
+        _ogg(music / "peace_and_war.ogg", 12.0)  # ambiguous
+
+    cache = fake_deb(tmp_path, name, fill)
     spec = yaml.safe_load(scenes.SPEC.read_text())
     spec["packages"] = {name: {"side": "heldout", "files": "usr/share/music/*.ogg", "licence": "CC0"}}
     path = tmp_path / "scenes.yaml"

@@ -125,10 +125,25 @@ def test_favicon_and_page_icon(page, service_stack):
     assert page.get_attribute("link[rel=icon]", "href") == "/ui/static/favicon.ico"
 
 
-def test_text_flow_and_errors_are_shown(page):
+def _astronaut(tmp_path) -> Path:
+    """A real photo with one smiling face (scikit-image's astronaut) as a JPEG file."""
+    from PIL import Image
+    from skimage import data
+
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    return photo
+
+
+def _open_text_and_photo(page) -> None:
+    """The page loaded, with its sentence-and-photo inputs opened."""
     page.goto("/ui/")
     page.wait_for_selector("#catalog-list input[type=checkbox]")
     page.click("#alt-inputs summary")
+
+
+def test_text_flow_and_errors_are_shown(page):
+    _open_text_and_photo(page)
     page.check("input[name=mode][value=match]")  # match my mood: the nearest emotions (seed B)
     page.fill("#text", "想念你，好难过")
     page.click("#btn-text")
@@ -176,9 +191,7 @@ def test_a_stress_sentence_shows_the_state_and_recommends_toward_calm(page):
     """The walk of issue 31: a Chinese sentence about stress → the listener state on the page
     (tense, unpleasant, with its uncertainty) → the policy's songs toward calm, with reasons;
     "match my mood" gives the tenser songs nearest the state instead."""
-    page.goto("/ui/")
-    page.wait_for_selector("#catalog-list input[type=checkbox]")
-    page.click("#alt-inputs summary")
+    _open_text_and_photo(page)
     assert page.is_checked("input[name=mode][value=calm]") and not page.is_checked("#use-mood")
     page.fill("#text", "最近压力很大，睡不着")
     page.click("#btn-text")
@@ -207,14 +220,8 @@ def test_a_stress_sentence_shows_the_state_and_recommends_toward_calm(page):
 
 
 def test_a_photo_shows_the_state_and_recommends_toward_calm(page, tmp_path):
-    from PIL import Image
-    from skimage import data
-
-    photo = tmp_path / "astronaut.jpg"
-    Image.fromarray(data.astronaut()).save(photo, quality=92)
-    page.goto("/ui/")
-    page.wait_for_selector("#catalog-list input[type=checkbox]")
-    page.click("#alt-inputs summary")
+    photo = _astronaut(tmp_path)
+    _open_text_and_photo(page)
     page.select_option("#mood", "5")
     page.check("#use-mood")  # the form's mood (5, happy) joins the photo's point
     page.set_input_files("#photo", str(photo))
@@ -232,14 +239,8 @@ def test_a_photo_shows_the_state_and_recommends_toward_calm(page, tmp_path):
 
 
 def test_photo_flow_shows_the_faces_and_recommends(page, tmp_path):
-    from PIL import Image
-    from skimage import data
-
-    photo = tmp_path / "astronaut.jpg"
-    Image.fromarray(data.astronaut()).save(photo, quality=92)
-    page.goto("/ui/")
-    page.wait_for_selector("#catalog-list input[type=checkbox]")
-    page.click("#alt-inputs summary")
+    photo = _astronaut(tmp_path)
+    _open_text_and_photo(page)
     page.set_input_files("#photo", str(photo))
     page.click("#btn-photo")
     page.wait_for_selector(".faces .box span")
