@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from moodtune.emotions import GEMS6, to_dlut
+from moodtune.emotions import predicted_points
 from moodtune.policy.dynamics import ListenerState
 from moodtune.policy.envs import ListeningSessionEnv, World
 from moodtune.policy.features import ListenerContext, state_matrix
@@ -57,16 +57,15 @@ class PopularityRanker:
 
 
 class EmotionMatchRanker:
-    """The song whose emotion is nearest the listener's mood (valence from mood 1..5)."""
+    """The songs whose emotion is nearest a valence-arousal point (seed B's matching): ``point``,
+    else the listener's mood (valence from mood 1..5, arousal 0)."""
+
+    def __init__(self, point=None):
+        self.point = None if point is None else np.asarray(point, dtype=float)
 
     def scores(self, playlist_features, listener):
-        target = np.array([(listener.mood - 3) / 2, 0.0])
-        points = np.array([
-            to_dlut("gems6", dict(zip(GEMS6, f[:6], strict=True))).valence_arousal()
-            if f[:6].sum() > 0 else (0.0, 0.0)
-            for f in playlist_features
-        ])
-        return -np.linalg.norm(points - target, axis=1)
+        target = np.array([(listener.mood - 3) / 2, 0.0]) if self.point is None else self.point
+        return -np.linalg.norm(predicted_points(playlist_features) - target, axis=1)
 
 
 class SupervisedRanker:
@@ -96,8 +95,6 @@ class GreedyCalm:
         self.calm_point = np.asarray(calm_point, dtype=float)
 
     def scores(self, playlist_features, listener):
-        from moodtune.emotions import predicted_points
-
         return -np.linalg.norm(predicted_points(playlist_features) - self.calm_point, axis=1)
 
 
@@ -119,8 +116,6 @@ class IsoHeuristic:
         return np.array([valence, arousal])
 
     def choose(self, env: ListeningSessionEnv) -> int:
-        from moodtune.emotions import predicted_points
-
         here = self.estimate(env.context, env.last_reading)
         gap = self.calm_point - here
         dist = float(np.linalg.norm(gap))

@@ -25,9 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from moodtune.policy.dynamics import predicted_points
 from moodtune.policy.envs import ListeningSessionEnv
-from moodtune.policy.evaluation import sessions
+from moodtune.policy.evaluation import EmotionMatchRanker, sessions
 from moodtune.policy.features import ListenerContext
 from moodtune.state import estimate, from_point
 
@@ -47,7 +46,7 @@ def _orders(policy, features: np.ndarray, context: ListenerContext, observed: np
         "policy_from_state": by_policy(ListenerContext(context.age, context.gender, mood)),
         "policy_state_reading": by_policy(ListenerContext(context.age, context.gender, mood,
                                                           None if reading is None else tuple(map(float, reading)))),
-        "nearest_emotion": np.argsort(np.linalg.norm(predicted_points(features) - observed, axis=1), kind="stable"),
+        "nearest_emotion": np.argsort(-EmotionMatchRanker(observed).scores(features, context), kind="stable"),
         "policy_told_mood": by_policy(ListenerContext(context.age, context.gender, float(round(context.mood)))),
     }
 
