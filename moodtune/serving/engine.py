@@ -311,12 +311,13 @@ class Engine:
                                    model_versions=ms.versions)
 
     def plan_text(self, req) -> Plan:
-        """Chinese text -> its emotion (with the keywords behind it) -> the nearest tracks."""
+        """Chinese text -> its emotion (with the keywords behind it) -> the listener state -> the
+        policy's tracks toward calm (``mode: calm``) or the nearest tracks (``mode: match``)."""
         ms = self.holder.current
-        rec = ms.track_index.recommend_text(req.text, req.k)
-        vector = rec.vector
+        index = ms.track_index
+        emotion, vector = index.read_text(req.text)
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
-        point = _text_point(rec.emotion, vector)
+        point = _text_point(emotion, vector)
         state = self._state(ms, req, from_point("text", *point, self.settings.state, detail=", ".join(
             named_emotions(top, 2))))
         answer = {
@@ -325,14 +326,14 @@ class Engine:
             "top_emotions": top,
             "keywords": [{"word": kw.word, "tfidf": round(float(kw.tfidf), 6), "weight": round(float(kw.weight), 6),
                           "contributions": {c: round(float(v), 6) for c, v in kw.contributions.items()}}
-                         for kw in rec.emotion.keywords],
-            "negated": list(rec.emotion.negated),
-            "valence_arousal": _va_point(getattr(rec.emotion, "va", None)),
+                         for kw in emotion.keywords],
+            "negated": list(emotion.negated),
+            "valence_arousal": _va_point(getattr(emotion, "va", None)),
         }
         if req.mode == "calm":
             return self._calm_plan(ms, req, state, "text", answer)
         why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
-        tracks = self._hit_tracks(ms, rec.hits, why)
+        tracks = self._hit_tracks(ms, index.query_vector(vector, req.k, emotion.va), why)
         answer.update(mode="match", state=state.as_dict(), tracks=tracks,
                       model_versions={n: ms.versions[n] for n in ("moodtune-text-index",)})
         return Plan(answer, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks))

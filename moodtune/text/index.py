@@ -341,11 +341,16 @@ class EmotionIndex:
 
         :class:`InvalidText` when the text is empty, too long, or has no emotion words (the
         message says which, and what to write instead)."""
+        emotion, vector = self.read_text(text)
+        return TextRecommendation(emotion, vector, self.query_vector(vector, k, emotion.va))
+
+    def read_text(self, text: str) -> tuple[TextEmotion, EmotionVector]:
+        """The text's emotion (with its keywords) and its normalised vector, without searching
+        tracks; :class:`InvalidText` as :meth:`recommend_text`."""
         emotion = self.emotion(text)
         if not emotion.found:
             raise InvalidText(emotion.message)
-        vector = emotion.normalised()
-        return TextRecommendation(emotion, vector, self.query_vector(vector, k, emotion.va))
+        return emotion, emotion.normalised()
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
