@@ -13,8 +13,8 @@ arousal -1 calm .. 1 excited; stress = (arousal + 1) / 2, the simulator's own li
 is a setting (``state.sources``: the text's is measured on the listener sentences, the
 others are documented assumptions, docs/state.md). An axis no input informs keeps the prior
 (``state.prior``), and says so. The policy ranks from the state's mood
-(:meth:`ListenerState.policy_mood`), so every path ranks toward calm from one estimate; its
-stress as a starting reading (:meth:`ListenerState.policy_reading`) is only the study's ablation
+(:meth:`StateEstimate.policy_mood`), so every path ranks toward calm from one estimate; its
+stress as a starting reading (:meth:`StateEstimate.policy_reading`) is only the study's ablation
 (the policy was trained without a reading before the first song; docs/state.md).
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,16 +67,17 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class ListenerState:
-    """The combined estimate (see :func:`estimate`)."""
+class StateEstimate:
+    """The combined estimate of the listener's state (see :func:`estimate`; not the simulator's
+    hidden :class:`moodtune.policy.dynamics.ListenerState`, which it estimates)."""
 
     valence: float
     valence_sd: float
     arousal: float
     arousal_sd: float
-    observations: tuple[Observation, ...] = ()
-    thresholds: tuple[float, float] = (1 / 3, 2 / 3)
-    uninformed: tuple[str, ...] = field(default=())  # axes left at the prior
+    observations: tuple[Observation, ...]
+    thresholds: tuple[float, float]  # the stress between low/medium/high (``state.stress_thresholds``)
+    uninformed: tuple[str, ...] = ()  # axes left at the prior
 
     @property
     def stress(self) -> float:
@@ -140,7 +141,7 @@ def _phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
-def estimate(observations: Iterable[Observation], cfg) -> ListenerState:
+def estimate(observations: Iterable[Observation], cfg) -> StateEstimate:
     """The precision-weighted state from ``observations`` (``cfg``: ``settings.state``)."""
     obs = tuple(observations)
     axes, uninformed = {}, []
@@ -153,7 +154,7 @@ def estimate(observations: Iterable[Observation], cfg) -> ListenerState:
         precision = sum(1.0 / sd**2 for _, sd in pairs)
         mean = sum(v / sd**2 for v, sd in pairs) / precision
         axes[axis] = (float(np.clip(mean, -1.0, 1.0)), float(1.0 / math.sqrt(precision)))
-    return ListenerState(axes["valence"][0], axes["valence"][1], axes["arousal"][0], axes["arousal"][1], obs,
+    return StateEstimate(axes["valence"][0], axes["valence"][1], axes["arousal"][0], axes["arousal"][1], obs,
                          tuple(cfg.stress_thresholds), tuple(uninformed))
 
 

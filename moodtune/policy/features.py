@@ -36,7 +36,7 @@ STATE_HIGH = np.array([1.0] * 10 + [1.0, 5.0] + [1.0] * 5, dtype=np.float32)
 class ListenerContext:
     """What a listener tells us: age in years, gender (0 female / 1 male), mood 1 (sad) .. 5 (happy);
     ``reading``: a stress reading (p_low, p_medium, p_high) known before the first song (the
-    listener state's, :meth:`moodtune.state.ListenerState.policy_reading`), else ``None``."""
+    listener state's, :meth:`moodtune.state.StateEstimate.policy_reading`), else ``None``."""
 
     age: int
     gender: int

@@ -35,7 +35,7 @@ from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import HRV, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
 from moodtune.serving.requests import request_models
-from moodtune.state import ListenerState, Observation, estimate, from_mood, from_point, from_reading
+from moodtune.state import Observation, StateEstimate, estimate, from_mood, from_point, from_reading
 
 __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
 
@@ -228,7 +228,7 @@ class Engine:
 
     # ------------------------------------------------------------------ the listener state
 
-    def _state(self, ms: ModelSet, req, *observations: Observation) -> ListenerState:
+    def _state(self, ms: ModelSet, req, *observations: Observation) -> StateEstimate:
         """One estimate from the form's mood, the text or photo (``observations``) and an HRV
         recording (``req.rr``) (:mod:`moodtune.state`)."""
         cfg = self.settings.state
@@ -240,7 +240,7 @@ class Engine:
             found.append(from_reading(reading["probabilities"], cfg))
         return estimate(found, cfg)
 
-    def _calm_plan(self, ms: ModelSet, req, state: ListenerState, source: str, answer: dict[str, Any]) -> Plan:
+    def _calm_plan(self, ms: ModelSet, req, state: StateEstimate, source: str, answer: dict[str, Any]) -> Plan:
         """The catalog ranked by the policy from ``state`` (toward calm); logged with age and
         gender, and the state's mood (rounded)."""
         from moodtune.policy.features import ListenerContext
@@ -299,7 +299,7 @@ class Engine:
                      for t in tracks)
 
     @staticmethod
-    def _text_event(source: str, req, ms: ModelSet, tracks: list[dict], state: ListenerState) -> RecommendationEvent | None:
+    def _text_event(source: str, req, ms: ModelSet, tracks: list[dict], state: StateEstimate) -> RecommendationEvent | None:
         if not req.has_listener or not tracks:
             return None
         candidates = [{"track_id": t["track_id"],
