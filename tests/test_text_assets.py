@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from assets.resources import SettingsResource
 from assets.text import (
     emotion_index,
     emotion_lexicon,
+    learned_text_tables,
     lexicon_is_usable,
     track_emotions_normalised,
     track_text_emotions,
@@ -22,8 +24,9 @@ from moodtune import registry
 from moodtune.text.index import MODEL_NAME
 from moodtune.text.lexicon import load_dlut_csv
 from moodtune.text.sources import PROTOTYPES, DemoTextWriter, demo_track_texts, write_tracks_db
+from moodtune.text.tables import load_tables, tables_path
 
-GROUP = [emotion_lexicon, track_texts, track_text_emotions, emotion_index, lexicon_is_usable,
+GROUP = [emotion_lexicon, learned_text_tables, track_texts, track_text_emotions, emotion_index, lexicon_is_usable,
          track_emotions_normalised]
 
 
@@ -37,11 +40,22 @@ def metadata(result, key):
 
 
 @pytest.mark.slow  # builds, registers and gates the index (the text group), and runs the CLI
-def test_text_group_builds_registers_and_gates_the_index(settings, project_root):
+def test_text_group_builds_registers_and_gates_the_index(settings, project_root, learned_tables):
     resources = small("text: {demo_per_cell: 4, eval_queries_per_emotion: 10}")
     result = materialize(GROUP, resources=resources)
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
+    # the learned text tables: what the generator makes from the tuning split, stored as the DVC
+    # output, logged with the index's MLflow run and carried by the registered index
+    tables = result.output_for_node("learned_text_tables")
+    assert tables == learned_tables and tables.made == learned_tables.made
+    assert load_tables(tables_path(settings)) == tables
+    assert metadata(result, "learned_text_tables")["learned_words"] == len(tables.learned) > 300
+    run = mlflow.get_run(metadata(result, "emotion_index")["mlflow_run_id"])
+    assert run.data.params["text.tables.digest"] == tables.digest
+    assert run.data.params["text.tables.learned_min_texts"] == str(settings.text.validation.learned_min_texts)
+    logged = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="text/learned_tables.json")
+    assert load_tables(logged) == tables
     texts = result.output_for_node("track_texts")
     assert len(texts) == 96 and texts["track_id"].str.startswith("demo-").all()
     emo = metadata(result, "track_text_emotions")
@@ -62,8 +76,10 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root)
     second = out[out["query"] == 1]
     assert len(second) == 1 and second["track_id"].isna().all() and "no emotion found" in second["message"].iloc[0]
 
-    # the same index is what EmotionIndex.from_registry gives the service and the photo path
+    # the same index is what EmotionIndex.from_registry gives the service and the photo path,
+    # reading with the tables it was built with
     index = registry.load(registry.TEXT, None, settings)
+    assert index.options.tables == tables and champion.tags["learned_tables"] == tables.digest
     assert [h.track_id for h in index.recommend_text("想念你，好难过", 3).hits] == list(first["track_id"])
 
     # the CLI prints the emotion and the tracks; a text without emotion exits 2 with a reason
@@ -84,7 +100,8 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root)
     assert bad.returncode == 2 and "no emotion found" in bad.stderr
 
     # rebuilt on the same data, the new version does not beat the champion by the margin
-    again = materialize([emotion_lexicon, track_texts, track_text_emotions, emotion_index], resources=resources)
+    again = materialize([emotion_lexicon, learned_text_tables, track_texts, track_text_emotions, emotion_index],
+                        resources=resources)
     md = metadata(again, "emotion_index")
     assert md["model_version"] == "2" and md["gate_decision"] == "rejected"
     assert "champion v1" in md["gate_reason"] and "does not clear the margin" in md["gate_reason"]
@@ -117,5 +134,8 @@ def test_real_data_path_dlut_csv_and_netease_database(tmp_path, settings):
     assert pointer["name"] == MODEL_NAME and pointer["granularity"] == "fine"
     index = mlflow.pyfunc.load_model(pointer["model_uri"]).unwrap_python_model().index
     assert index.granularity == "fine" and len(index) == pointer["tracks"]
+    # the tables were made with the configured (fine) lexicon's stack
+    tables = result.output_for_node("learned_text_tables")
+    assert tables.made["granularity"] == "fine" and index.options.tables == tables
     hits = index.recommend_text("心碎，好悲伤", 3).hits
     assert all(table.set_index("track_id").loc[h.track_id, "NB"] > 0 for h in hits)

@@ -22,9 +22,9 @@ def sentences():
 
 
 @pytest.fixture(scope="module")
-def analyzer():
+def analyzer(learned_tables):
     settings = get_settings()
-    options = AnalyzerOptions.from_settings(settings)
+    options = AnalyzerOptions.from_settings(settings, learned_tables)
     assert options.rules and options.listener_lexicon
     return TextAnalyzer(load_lexicon(settings), options)
 

