@@ -1,4 +1,5 @@
-"""The ``retraining`` group: feedback -> continued training -> held-out + off-policy -> gate."""
+"""The ``retraining`` group: feedback -> reward model -> recalibrated simulator -> retrained copy
+of the champion -> held-out + off-policy -> gate."""
 
 
 from dagster import AssetExecutionContext, Config, MetadataValue, asset
@@ -22,9 +23,10 @@ class RetrainConfig(Config):
 def retrained_policy(context: AssetExecutionContext, config: RetrainConfig, settings: SettingsResource,
                      mlflow: MlflowResource, feedback: FeedbackStoreResource,
                      recommendation_env: pipeline.EnvSpec) -> dict:
-    """Continue training the champion policy on the feedback window plus the simulator, then
-    gate it: held-out reward against the champion re-scored on the same sessions, and the
-    off-policy estimates of both on the logged feedback."""
+    """Learn the listeners' response from the feedback window's logged outcomes (a reward model
+    that recalibrates the simulator), teach a copy of the champion in it, then gate the copy:
+    held-out reward against the champion re-scored on the same sessions, and the doubly robust
+    off-policy estimates of both on feedback rows the reward model never saw."""
     s = settings.get()
     store = feedback.store()
     to_id = store.latest_feedback_id() if config.to_id < 0 else config.to_id
@@ -41,6 +43,27 @@ def retrained_policy(context: AssetExecutionContext, config: RetrainConfig, sett
         **report.metadata(),
         "feedback_window": MetadataValue.json({k: str(v) for k, v in window.as_dict().items()}),
         "held_out": MetadataValue.md(report.table.round(3).to_markdown(index=False)),
+        "reward_model": MetadataValue.json(report.extra["reward_model"]),
     })
     return {"version": report.version, "promoted": report.promoted, "scores": report.scores,
             "reason": report.reason}
+
+
+@asset(group_name="retraining", compute_kind="mlflow", deps=[retrained_policy])
+def shadow_challenger(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
+                      feedback: FeedbackStoreResource) -> dict:
+    """The policy challenger running in shadow (the service ranks every request with it too and
+    logs its probabilities beside the champion's): its running off-policy estimate on those rows
+    against the champion's rewards, in MLflow and here; the gate promotes it once the effective
+    sample size allows a verdict and the interval clears the margin."""
+    s = settings.get()
+    rows = reread_with_champion(feedback.store().feedback_since(0), s, log=context.log.info)
+    challenger = registry.get_alias(registry.POLICY, s.registry.challenger_alias, s)
+    if challenger is None:
+        out = registration.gate_shadow(s, rows, log=context.log.info)
+    else:
+        with mlflow.run(context, run_name=f"shadow {registry.POLICY} v{challenger.version}"):
+            out = registration.gate_shadow(s, rows, log=context.log.info)
+    context.add_output_metadata({k: (v if isinstance(v, (int, float, bool)) else str(v))
+                                 for k, v in out.items() if v == v})
+    return out

@@ -65,6 +65,30 @@ def connections_by_process(pids, port: int) -> dict[int, int]:
     return counts
 
 
+def sqlite_copy(source: Path, target: Path) -> None:
+    """Copy a SQLite database through its backup API (consistent even while it is open, WAL included)."""
+    import sqlite3
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+def copy_stores(data_dir: Path, mlflow_db: Path, dest: Path) -> None:
+    """A private copy of a stack's stores in ``dest``: the data dir (stored outputs, catalog,
+    feedback database) as ``dest/data`` and the MLflow database as ``dest/mlflow.db``, so a test
+    or a drill may move champions and write feedback without the original seeing it. Artifacts
+    stay where they are: runs in the copy write under new run ids, and nothing rewrites an
+    existing artifact."""
+    import shutil
+
+    databases = ("*.db", "*.db-wal", "*.db-shm", "*.lock")
+    shutil.copytree(data_dir, dest / "data", ignore=shutil.ignore_patterns(*databases))
+    for db in Path(data_dir).rglob("*.db"):
+        sqlite_copy(db, dest / "data" / db.relative_to(data_dir))
+    sqlite_copy(mlflow_db, dest / "mlflow.db")
+
+
 def import_models(env: Mapping[str, str]) -> subprocess.CompletedProcess:
     """``python -m bento.models`` with ``env`` (raises with its output when it fails)."""
     done = subprocess.run([sys.executable, "-m", "bento.models"], cwd=ROOT, env=dict(env),

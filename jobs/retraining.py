@@ -18,8 +18,8 @@ from assets.resources import FeedbackStoreResource, SettingsResource
 
 policy_retraining_job = define_asset_job(
     "policy_retraining_job",
-    selection=AssetSelection.assets("retrained_policy"),
-    description="Continue training the champion policy on new feedback and gate the result.",
+    selection=AssetSelection.assets("retrained_policy", "shadow_challenger"),
+    description="Retrain the policy from new feedback and gate it; then judge the challenger running in shadow.",
 )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from moodtune.errors import ConfigError
 
@@ -315,6 +315,7 @@ class PolicySettings(Section):
     seeds: tuple[int, ...]
     a2c: dict[str, float | int]
     temperature: float
+    exploration: float = Field(ge=0.0, le=1.0)  # share of served first tracks drawn uniformly (epsilon-greedy)
     eval_sessions: int
     eval_k: int
     gate_floors: dict[str, float]
@@ -397,12 +398,59 @@ class FeedbackSettings(Section):
     recommendation_sync: Literal["full", "normal"]
 
 
+class DriftScenario(Section):
+    """Listeners whose response to music changed: those aged ``ages`` (inclusive) get
+    ``stress_shift[emotion]`` x the song's share of that emotion added to their stress per song."""
+
+    ages: tuple[int, int]
+    stress_shift: dict[str, float]
+
+    @field_validator("stress_shift")
+    @classmethod
+    def _emotions(cls, value: dict[str, float]) -> dict[str, float]:
+        from moodtune.emotions import GEMS6
+
+        unknown = sorted(set(value) - set(GEMS6))
+        if unknown:
+            raise ValueError(f"stress_shift names {unknown}; the emotions are {list(GEMS6)}")
+        return value
+
+
+class DrillSettings(Section):
+    """The drift drill (scripts/drift_drill.py): traffic of a scenario's listeners through the
+    service until the sensor fires, then the retrained policy judged on the scenario's truth."""
+
+    scenario: str  # a key of ``scenarios``
+    scenarios: dict[str, DriftScenario]
+    feedback_rows: int = Field(ge=1, le=300)  # the sensor's threshold during the drill
+    playlist_size: int = Field(ge=2)
+    seeds: tuple[int, ...]
+    eval_listeners: int = Field(ge=1)  # held-out listeners of each population the drill scores on
+    eval_sessions: int = Field(ge=1)
+    drifted_over_champion: float  # the retrained policy's floor on the drifted population ...
+    original_over_champion: float  # ... and on the original one (ratios of mean session reward)
+
+    @model_validator(mode="after")
+    def _known_scenario(self) -> DrillSettings:
+        if self.scenario not in self.scenarios:
+            raise ValueError(f"drill.scenario {self.scenario!r} is not one of {sorted(self.scenarios)}")
+        return self
+
+
 class RetrainSettings(Section):
-    """The feedback retraining sensor: how many new rows trigger a run, how often it looks."""
+    """The feedback retraining sensor (how many new rows trigger a run, how often it looks) and
+    how a retrain learns from the logged outcomes (docs/policy.md, "Learning from feedback")."""
 
     min_new_feedback: int = Field(ge=1)
     sensor_interval_seconds: int = Field(ge=1)
-    timesteps: int = Field(ge=0)  # A2C timesteps of continued training per retrain run
+    timesteps: int = Field(ge=0)  # A2C timesteps after the imitation, per retrain run
+    learning_rate: float = Field(gt=0)  # A2C's (constant) rate in a retrain
+    holdout_share: float = Field(gt=0, lt=1)  # rows kept out of the reward model for the gate's off-policy check
+    ridge: float = Field(gt=0)  # the prior's weight: shift coefficients shrink to 0 (the simulator) by this
+    draws: int = Field(ge=1)  # hidden listeners simulated per logged context for the expected reward
+    imitation_sessions: int = Field(ge=0)  # oracle sessions on the recalibrated simulator the copy imitates
+    imitation_beam: int = Field(ge=1)
+    imitation_epochs: int = Field(ge=0)
 
 
 class ImageSettings(Section):
@@ -487,6 +535,7 @@ class Settings(Section):
     service: ServiceSettings
     feedback: FeedbackSettings
     retrain: RetrainSettings
+    drill: DrillSettings
     image: ImageSettings
     state: StateSettings
 

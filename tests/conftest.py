@@ -107,6 +107,7 @@ policy:
   playlist_size: 8
   session_length: 4
   warm_start_beam: 4  # the demo's 16 costs the suite ~2x the demonstrations' planning
+retrain: {imitation_sessions: 400, imitation_beam: 4, imitation_epochs: 20}
 """
 
 
@@ -147,25 +148,11 @@ def _built_stack(request, tmp_path_factory):
     return {"base": base, "settings": res.get(), "result": result}
 
 
-def _sqlite_copy(source: Path, target: Path) -> None:
-    """Copy a SQLite database through its backup API (consistent even while it is open, WAL included)."""
-    import sqlite3
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-
-
 def copy_stores(src: Path, dest: Path) -> None:
-    """A private copy of the stores under ``src``: the data dir (stored outputs, catalog, feedback
-    database) and the MLflow database, so a test module may move champions and write feedback
-    without another module seeing it. Artifacts stay where they are: runs in the copy write
-    under new run ids, and nothing rewrites an existing artifact."""
-    databases = ("*.db", "*.db-wal", "*.db-shm", "*.lock")
-    shutil.copytree(src / "data", dest / "data", ignore=shutil.ignore_patterns(*databases))
-    for db in (src / "data").rglob("*.db"):
-        _sqlite_copy(db, dest / "data" / db.relative_to(src / "data"))
-    _sqlite_copy(src / "mlflow.db", dest / "mlflow.db")
+    """A private copy of the stores under ``src`` (``data``, ``mlflow.db``): see bento.testing.copy_stores."""
+    from bento.testing import copy_stores as copy
+
+    copy(src / "data", src / "mlflow.db", dest)
 
 
 def copy_stack(built: dict, dest: Path) -> dict:
@@ -242,7 +229,10 @@ def built_audio(request, tmp_path_factory) -> dict:
 SERVICE_LIMITS = {"MOODTUNE_SERVICE__WORKERS": "1", "MOODTUNE_SERVICE__MAX_FILE_BYTES": "2000000",
                   "MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "3000000", "MOODTUNE_SERVICE__MAX_TEXT_CHARS": "200",
                   "MOODTUNE_SERVICE__MAX_PLAYLIST": "60", "MOODTUNE_SERVICE__MAX_FILES": "4",
-                  "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "1"}
+                  "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "1",
+                  # served deterministically (no explored first tracks): tests compare orders exactly;
+                  # the drift drill and the exploration tests serve with params.yaml's policy.exploration
+                  "MOODTUNE_POLICY__EXPLORATION": "0"}
 
 
 class _ServiceStack(dict):

@@ -13,23 +13,21 @@ import pandas as pd
 import pytest
 from dagster import (
     DagsterInstance,
-    Definitions,
     RunRequest,
     SensorResult,
     SkipReason,
     build_sensor_context,
-    load_assets_from_modules,
 )
 
 from assets.policy import POLICY_MODEL
-from assets.retraining import retrained_policy
-from jobs.retraining import feedback_retraining_sensor, policy_retraining_job
+from jobs.drill import retraining_definitions
+from jobs.retraining import feedback_retraining_sensor
 from moodtune import registry
 from moodtune.feedback.reward import reward_for_stress
 from moodtune.policy import train
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
 from moodtune.policy.packaging import log_policy_model
-from moodtune.policy.ranking import PolicyRanker
+from moodtune.policy.ranking import PolicyRanker, rank_with_scores
 
 
 def _register_weak_champion(stack) -> str:
@@ -61,14 +59,15 @@ def _log_feedback(stack, n: int, seed: int = 0) -> int:
         idx = rng.choice(len(spec.track_ids), size=8, replace=False)
         playlist = pd.DataFrame(spec.song_features[idx], index=[spec.track_ids[i] for i in idx], columns=list(SONG_COLUMNS))
         ctx = ListenerContext(int(rng.integers(18, 70)), int(rng.integers(0, 2)), float(rng.integers(1, 6)))
-        ranked = ranker.rank(playlist, ctx)
+        # served as the service serves (epsilon-greedy): the logged propensities are the true ones
+        ranked = rank_with_scores(playlist, ranker.scores(playlist.to_numpy(), ctx), s.policy.exploration, rng=rng)
         candidates = [{"track_id": r.track_id, "score": r.score, "probability": r.probability,
                        "features": dict(zip(SONG_COLUMNS, playlist.loc[r.track_id].tolist(), strict=True))}
                       for r in ranked]
         rec = store.record_recommendation(source="catalog", age=ctx.age, gender="male" if ctx.gender else "female",
                                           mood=int(ctx.mood), k=3, candidates=candidates,
                                           model_versions={POLICY_MODEL: version})
-        chosen = ranked[int(rng.integers(0, 3))]
+        chosen = ranked[0]  # the listener plays the first track served
         level = ["low", "medium", "high"][int(rng.integers(0, 3))]
         row = store.record_feedback(rec, chosen.track_id, stress_level=level,
                                     reward=reward_for_stress(level, s.feedback.reward))
@@ -78,11 +77,7 @@ def _log_feedback(stack, n: int, seed: int = 0) -> int:
 
 @pytest.fixture(scope="module")
 def retrain_defs(policy_stack):
-    from definitions import ASSET_MODULES
-
-    upstream = load_assets_from_modules([m for m in ASSET_MODULES if m.__name__ != "assets.retraining"])
-    return Definitions(assets=[*upstream, retrained_policy], jobs=[policy_retraining_job],
-                       sensors=[feedback_retraining_sensor], resources=policy_stack["resources"])
+    return retraining_definitions(policy_stack["resources"])
 
 
 def test_sensor_requests_one_run_per_batch_and_skips_otherwise(policy_stack, retrain_defs):

@@ -26,7 +26,7 @@ from moodtune.feedback.schema import FEEDBACK_SOURCES, HRV_METRICS, RECOMMENDATI
 from moodtune.fields import Age, ClientKey, Gender, Mood, RecommendationId, StressLevel, TrackId, describe
 from moodtune.hrv.constants import LEVELS
 
-CANDIDATE_KEYS = ("track_id", "features", "score", "probability")
+CANDIDATE_KEYS = ("track_id", "features", "score", "probability", "shadow_probability")
 # Metric names accepted case-insensitively, plus seed A's name for SDRR.
 METRIC_NAMES = {name.lower(): name for name in HRV_METRICS} | {"sdnn": "SDRR"}
 _PROBABILITY_NAMES = {"low": "p_low", "medium": "p_medium", "high": "p_high",
@@ -85,6 +85,8 @@ class Candidate(BaseModel):
     features: dict[str, Any] = Field(default_factory=dict)
     score: Any = None
     probability: Any = None
+    # the probability that the challenger running in shadow would have served it first
+    shadow_probability: Any = None
 
     @model_validator(mode="before")
     @classmethod
@@ -103,13 +105,15 @@ class Candidate(BaseModel):
     @model_validator(mode="after")
     def _finite(self) -> Candidate:
         name = f"candidate {self.track_id!r}"
-        for key in ("score", "probability"):
+        for key in ("score", "probability", "shadow_probability"):
             value = getattr(self, key)
             if value is not None and not _is_number(value):
                 raise ValueError(f"{name} has a non-finite {key}" if isinstance(value, float)
                                  else f"{name} has a non-numeric {key}: {value!r}")
-        if self.probability is not None and not 0 <= self.probability <= 1:
-            raise ValueError(f"{name}: probability must be between 0 and 1; got {self.probability!r}")
+        for key in ("probability", "shadow_probability"):
+            value = getattr(self, key)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{name}: {key} must be between 0 and 1; got {value!r}")
         if not all(_is_number(v) for v in self.features.values()):
             raise ValueError(f"{name} has non-numeric or non-finite features")
         return self
@@ -123,7 +127,8 @@ class Candidate(BaseModel):
     def row(self) -> dict[str, Any]:
         return {"track_id": self.track_id, "features": {str(k): float(v) for k, v in self.features.items()},
                 "score": None if self.score is None else float(self.score),
-                "probability": None if self.probability is None else float(self.probability)}
+                "probability": None if self.probability is None else float(self.probability),
+                **({} if self.shadow_probability is None else {"shadow_probability": float(self.shadow_probability)})}
 
 
 class RecommendationEvent(Record):

@@ -352,8 +352,9 @@ class FeedbackStore:
         Returns a pandas DataFrame with :data:`REPLAY_COLUMNS`: the feedback row's columns, the
         recommendation's (``recommendation_created_at``, ``recommendation_source``, ``age``,
         ``gender``, ``mood``, ``k``, ``candidates``, ``chosen``,
-        ``recommendation_model_versions``), and the chosen track's logged ``features`` and
-        ``score``.
+        ``recommendation_model_versions``), and the chosen track's logged ``features``, ``score``
+        and ``shadow_probability`` (the probability the challenger running in shadow would have
+        served it first; NaN when none ran).
         """
         import pandas as pd
 
@@ -381,9 +382,10 @@ class FeedbackStore:
             candidate = next((c for c in row["candidates"] if c["track_id"] == row["track_id"]), {})
             row["features"] = candidate.get("features", {})
             row["score"] = candidate.get("score")
+            row["shadow_probability"] = candidate.get("shadow_probability")
         frame = pd.DataFrame(rows, columns=list(REPLAY_COLUMNS))
         for column in (*HRV_METRICS, *HRV_BASELINE_COLUMNS, "p_low", "p_medium", "p_high", "reward",
-                       "choice_probability", "score"):
+                       "choice_probability", "score", "shadow_probability"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)  # None -> NaN
         for column in ("created_at", "recommendation_created_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -417,7 +419,7 @@ class FeedbackStore:
 REPLAY_COLUMNS: tuple[str, ...] = (
     *feedback.c.keys(),
     "recommendation_created_at", "recommendation_source", "age", "gender", "mood", "k",
-    "candidates", "chosen", "recommendation_model_versions", "features", "score",
+    "candidates", "chosen", "recommendation_model_versions", "features", "score", "shadow_probability",
 )
 
 

@@ -36,6 +36,10 @@ class World:
     iso: IsoParams | None = None  # None: the taste dynamics (a song's effect is its utility only)
     point_seed: int = 0
     point_jitter: float = 0.0
+    # (age groups x songs) stress added when a listener of that age group hears the song: a
+    # drift scenario's changed response, or the response the feedback's reward model learned
+    # (moodtune.policy.drift); None: the simulator's prior response
+    stress_shift: np.ndarray | None = None
 
     def context(self, listener: pd.Series, mood: float | None = None) -> ListenerContext:  # noqa: D102
         return ListenerContext(int(listener["age"]), int(listener["gender"]), float(listener["mood"] if mood is None else mood))
@@ -94,6 +98,12 @@ class World:
         g1 = int(np.abs(self.bank.grid - stress_after).argmin())
         return float(level[g1] + calm_weight * (calm_mean[g1] - calm_mean[g0]))
 
+    @cached_property
+    def age_groups(self) -> np.ndarray:
+        from moodtune.policy.listeners import age_group
+
+        return np.array([age_group(a) for a in self.people["age"]], dtype=int)
+
     def next_state(self, li: int, state: ListenerState, song: int) -> tuple[ListenerState, float]:
         """The hidden state after ``song`` and its utility (deterministic: only readings are noisy)."""
         p = self.people
@@ -101,6 +111,8 @@ class World:
         params = self.taste.params
         nxt = taste_step(state, u, float(p["sensitivity"][li]), params.neutral_utility, params.mood_gain,
                          self.song_points[song] if self.iso is not None else None, self.iso)
+        if self.stress_shift is not None:
+            nxt.stress = min(max(nxt.stress + float(self.stress_shift[self.age_groups[li], song]), 0.0), 1.0)
         return nxt, u
 
     def start(self, li: int) -> ListenerState:

@@ -1,30 +1,41 @@
-"""Off-policy evaluation on logged feedback: self-normalised inverse propensity scoring.
+"""Off-policy evaluation on logged feedback: doubly robust, or self-normalised IPS.
 
-Each logged row holds the candidates a recommendation was chosen from, the probability the
-serving policy gave the track that was played (its propensity) and the reward read from the
-listener's HRV afterwards. A new policy's value is estimated by re-weighting those rewards by
-``pi_new(track) / pi_logged(track)``; the effective sample size says how much of the log the
-estimate really rests on.
+Each logged row holds the candidates a recommendation was chosen from, the probability that
+the service served the played track first (its propensity: the epsilon-greedy behaviour of
+:func:`moodtune.policy.ranking.served_probabilities`) and the reward read from the listener's
+HRV afterwards. A policy is evaluated as it would be served (epsilon-greedy on its own scores):
+
+* **doubly robust** (with a reward model ``direct``): per row, the model's expected reward of
+  the policy's served distribution over the candidates, plus the importance-weighted error of
+  the model on the track actually played, ``pi(track) / p_logged(track) * (r - r_hat)``;
+* **SNIPS** (without one): the rewards re-weighted by ``pi(track) / p_logged(track)``.
+
+The effective sample size ``(sum w)^2 / sum w^2`` of the importance weights says how much of
+the log the correction rests on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
-from moodtune.policy.ranking import softmax
+from moodtune.policy.ranking import served_probabilities
+
+# a reward model's expected reward of each candidate of a logged row (None: it cannot say)
+Direct = Callable[[Mapping, list[str]], "np.ndarray | None"]
 
 
 @dataclass(frozen=True)
 class OffPolicyEstimate:
-    value: float  # self-normalised IPS estimate of the new policy's mean reward
-    logged_value: float  # mean reward the logging policy actually got
+    value: float  # estimate of the policy's mean reward
+    logged_value: float  # mean reward the logging policy actually got on the same rows
     effective_sample_size: float
     rows: int
     skipped: int  # rows without a usable propensity or candidate features
+    estimator: str = "snips"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -41,38 +52,66 @@ def _candidate_matrix(candidates: list[Mapping]) -> tuple[list[str], np.ndarray]
     return ids, np.asarray(rows)
 
 
-def snips(rows: Iterable[Mapping], scorer, temperature: float) -> OffPolicyEstimate:
-    """Estimate ``scorer``'s value on logged rows.
+@dataclass(frozen=True)
+class _Terms:
+    """Per usable row: importance weight, reward, and the reward model's two terms (NaN without one)."""
 
-    ``rows``: mappings with ``age, gender, mood, candidates, track_id, choice_probability,
-    reward``; ``scorer``: any object with ``scores(features, ListenerContext)`` (a ranker).
-    """
-    weights, rewards, logged, skipped = [], [], [], 0
+    weight: np.ndarray
+    reward: np.ndarray
+    direct: np.ndarray  # sum over candidates of pi(a) * r_hat(a)
+    chosen_hat: np.ndarray  # r_hat of the played track
+    skipped: int
+
+
+def _terms(rows: list[Mapping], scorer, exploration: float, direct: Direct | None) -> _Terms:
+    w, r, dm, hat, skipped = [], [], [], [], 0
     for row in rows:
         parsed = _candidate_matrix(row.get("candidates") or [])
         p_log = row.get("choice_probability")
-        if parsed is None or p_log is None or not p_log > 0 or row["track_id"] not in parsed[0]:
+        if parsed is None or p_log is None or not p_log > 0 or str(row["track_id"]) not in parsed[0]:
             skipped += 1
             continue
         ids, feats = parsed
         ctx = ListenerContext.parse(row["age"], row["gender"], row["mood"])
-        p_new = softmax(scorer.scores(feats, ctx), temperature)[ids.index(row["track_id"])]
-        weights.append(p_new / float(p_log))
-        rewards.append(float(row["reward"]))
-        logged.append(float(row["reward"]))
-    if not weights:
-        return OffPolicyEstimate(float("nan"), float("nan"), 0.0, 0, skipped)
-    w = np.asarray(weights)
-    r = np.asarray(rewards)
-    value = float((w * r).sum() / w.sum()) if w.sum() > 0 else float("nan")
+        pi = served_probabilities(scorer.scores(feats, ctx), exploration)
+        chosen = ids.index(str(row["track_id"]))
+        r_hat = direct(row, ids) if direct is not None else None
+        w.append(pi[chosen] / float(p_log))
+        r.append(float(row["reward"]))
+        dm.append(float(pi @ r_hat) if r_hat is not None else np.nan)
+        hat.append(float(r_hat[chosen]) if r_hat is not None else np.nan)
+    return _Terms(np.asarray(w, float), np.asarray(r, float), np.asarray(dm, float), np.asarray(hat, float), skipped)
+
+
+def _values(t: _Terms, idx: np.ndarray | None = None) -> np.ndarray:
+    """The estimate on rows ``idx`` (bootstrap draws: one estimate per row of ``idx``)."""
+    sel = (lambda a: a) if idx is None else (lambda a: a[idx])
+    w, r = sel(t.weight), sel(t.reward)
+    if np.isfinite(t.direct).all():
+        return (sel(t.direct) + w * (r - sel(t.chosen_hat))).mean(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w * r).sum(axis=-1) / w.sum(axis=-1)
+
+
+def _estimate(t: _Terms) -> OffPolicyEstimate:
+    if not len(t.weight):
+        return OffPolicyEstimate(float("nan"), float("nan"), 0.0, 0, t.skipped)
+    w = t.weight
     ess = float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
-    return OffPolicyEstimate(value, float(np.mean(logged)), ess, len(w), skipped)
+    estimator = "doubly robust" if np.isfinite(t.direct).all() else "snips"
+    return OffPolicyEstimate(float(_values(t)), float(t.reward.mean()), ess, len(w), t.skipped, estimator)
+
+
+def estimate(rows: Iterable[Mapping], scorer, exploration: float, direct: Direct | None = None) -> OffPolicyEstimate:
+    """``scorer``'s value on logged ``rows`` (mappings with ``age, gender, mood, candidates,
+    track_id, choice_probability, reward``); ``scorer``: anything with ``scores(features, ctx)``."""
+    return _estimate(_terms(list(rows), scorer, exploration, direct))
 
 
 @dataclass(frozen=True)
 class OffPolicyComparison:
-    """A challenger's and the champion's SNIPS estimates on the same logged rows, with a
-    bootstrap interval of their difference (rows resampled together for both)."""
+    """A challenger's and the champion's estimates on the same logged rows, with a bootstrap
+    interval of their difference (rows resampled together for both)."""
 
     challenger: OffPolicyEstimate
     champion: OffPolicyEstimate
@@ -89,13 +128,17 @@ class OffPolicyComparison:
         if not self.has_verdict or self.difference_ci[1] >= 0:
             return None
         lo, hi = self.difference_ci
-        return (f"off-policy estimate {self.challenger.value:.4g} is below the champion's "
-                f"{self.champion.value:.4g} (difference CI [{lo:.4g}, {hi:.4g}], "
+        return (f"off-policy estimate ({self.challenger.estimator}) {self.challenger.value:.4g} is below the "
+                f"champion's {self.champion.value:.4g} (difference CI [{lo:.4g}, {hi:.4g}], "
                 f"ESS {self.challenger.effective_sample_size:.1f}/{self.champion.effective_sample_size:.1f})")
+
+    def verdict(self) -> str:
+        return self.refusal() or ("no worse than the champion" if self.has_verdict
+                                  else "too few effective samples for a verdict")
 
     def scores(self) -> dict[str, float]:
         out = {"ope_value": self.challenger.value, "ope_champion_value": self.champion.value,
-               "ope_logged_value": self.challenger.logged_value,
+               "ope_logged_value": self.challenger.logged_value, "ope_rows": float(self.challenger.rows),
                "ope_effective_sample_size": self.challenger.effective_sample_size,
                "ope_champion_effective_sample_size": self.champion.effective_sample_size}
         if self.difference_ci is not None:
@@ -103,39 +146,39 @@ class OffPolicyComparison:
         return out
 
 
-def _weights(rows: list[Mapping], scorer, temperature: float) -> tuple[np.ndarray, np.ndarray]:
-    """Importance weights and rewards of the usable rows (NaN weight: unusable)."""
-    w, r = [], []
-    for row in rows:
-        parsed = _candidate_matrix(row.get("candidates") or [])
-        p_log = row.get("choice_probability")
-        if parsed is None or p_log is None or not p_log > 0 or row["track_id"] not in parsed[0]:
-            w.append(np.nan)
-            r.append(np.nan)
-            continue
-        ids, feats = parsed
-        ctx = ListenerContext.parse(row["age"], row["gender"], row["mood"])
-        w.append(softmax(scorer.scores(feats, ctx), temperature)[ids.index(row["track_id"])] / float(p_log))
-        r.append(float(row["reward"]))
-    return np.asarray(w, dtype=float), np.asarray(r, dtype=float)
-
-
-def compare(rows: Iterable[Mapping], challenger, champion, temperature: float, *, samples: int,
-            confidence: float, min_ess: float, seed: int = 0) -> OffPolicyComparison:
-    """SNIPS of both policies on ``rows`` and a paired bootstrap interval of the difference."""
+def compare(rows: Iterable[Mapping], challenger, champion, exploration: float, *, samples: int,
+            confidence: float, min_ess: float, seed: int = 0, direct: Direct | None = None) -> OffPolicyComparison:
+    """Both policies' estimates on ``rows`` and a paired bootstrap interval of the difference."""
     rows = list(rows)
-    a, b = snips(rows, challenger, temperature), snips(rows, champion, temperature)
-    wa, r = _weights(rows, challenger, temperature)
-    wb, _ = _weights(rows, champion, temperature)
-    ok = np.isfinite(wa) & np.isfinite(wb)
-    wa, wb, r = wa[ok], wb[ok], r[ok]
+    a, b = _terms(rows, challenger, exploration, direct), _terms(rows, champion, exploration, direct)
     ci = None
-    if len(r) >= 2:
-        idx = np.random.default_rng(seed).integers(0, len(r), size=(samples, len(r)))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            diffs = (wa[idx] * r[idx]).sum(1) / wa[idx].sum(1) - (wb[idx] * r[idx]).sum(1) / wb[idx].sum(1)
+    n = len(a.weight)
+    if n >= 2:
+        idx = np.random.default_rng(seed).integers(0, n, size=(samples, n))
+        diffs = _values(a, idx) - _values(b, idx)
         diffs = diffs[np.isfinite(diffs)]
         if len(diffs):
             tail = (1.0 - confidence) / 2.0
             ci = (float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1.0 - tail)))
-    return OffPolicyComparison(a, b, ci, min_ess)
+    return OffPolicyComparison(_estimate(a), _estimate(b), ci, min_ess)
+
+
+def shadow_comparison(rows, *, samples: int, confidence: float, min_ess: float, seed: int = 0) -> OffPolicyComparison:
+    """The shadow challenger against the champion on the rows logged while it ran in shadow:
+    its SNIPS value from the logged ``shadow_probability`` of each played track (its own served
+    distribution, exactly), against the rewards the champion's served choices got (on policy);
+    a paired bootstrap interval of the difference."""
+    frame = rows[rows["shadow_probability"].notna() & (rows["choice_probability"] > 0)]
+    w = (frame["shadow_probability"] / frame["choice_probability"]).to_numpy(dtype=float)
+    r = frame["reward"].to_numpy(dtype=float)
+    terms = _Terms(w, r, np.full(len(w), np.nan), np.full(len(w), np.nan), len(rows) - len(frame))
+    logged = _Terms(np.ones(len(w)), r, terms.direct, terms.chosen_hat, terms.skipped)
+    ci = None
+    if len(w) >= 2:
+        idx = np.random.default_rng(seed).integers(0, len(w), size=(samples, len(w)))
+        diffs = _values(terms, idx) - _values(logged, idx)
+        diffs = diffs[np.isfinite(diffs)]
+        if len(diffs):
+            tail = (1.0 - confidence) / 2.0
+            ci = (float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1.0 - tail)))
+    return OffPolicyComparison(_estimate(terms), _estimate(logged), ci, min_ess)

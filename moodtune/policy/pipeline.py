@@ -81,13 +81,14 @@ class EnvSpec:
     iso: IsoParams | None = None  # the session dynamics: iso (these effect sizes) or taste (None)
     point_seed: int = 0
     point_jitter: float = 0.0
+    stress_shift: np.ndarray | None = None  # (age groups x songs): see World.stress_shift
 
     def world(self, split: str, dynamics: str | None = None) -> World:
         """The listeners of ``split``; ``dynamics`` ("iso" / "taste") overrides the spec's."""
         listeners = self.listeners[self.listeners["split"] == split].reset_index(drop=True)
         iso = self.iso if dynamics is None else (self.iso or _missing_iso()) if dynamics == "iso" else None
         return World(self.song_features, TasteModel(self.truth, self.listener_params), listeners, self.bank,
-                     self.rewards, iso, self.point_seed, self.point_jitter)
+                     self.rewards, iso, self.point_seed, self.point_jitter, self.stress_shift)
 
     def with_dynamics(self, dynamics: str, p: PolicySettings) -> EnvSpec:
         """The same spec under other session dynamics ("iso" or "taste")."""

@@ -1,8 +1,11 @@
 """Ranking API: the same code the evaluation and the service call.
 
 ``rank`` scores every song of a playlist for a listener and returns each with its score and
-the probability that the (softmax) policy would pick it first. The service logs these
-probabilities with every recommendation, so logged feedback supports off-policy evaluation.
+the probability that the served policy puts it first. The service serves epsilon-greedy
+(``policy.exploration``): the best-scored song first, except that a share epsilon of the time a
+uniformly drawn candidate goes first (the rest keep the score order). Those probabilities are
+the true behaviour probabilities the service logs with every recommendation, so logged feedback
+supports off-policy evaluation (:mod:`moodtune.policy.offpolicy`).
 """
 
 from __future__ import annotations
@@ -40,12 +43,13 @@ class PolicyRanker:
     (listener, song) state is the score.
     """
 
-    def __init__(self, model, kind: str = "session", temperature: float = 0.1):
+    def __init__(self, model, kind: str = "session", temperature: float = 0.1, exploration: float = 0.0):
         if kind not in ("session", "seed"):
             raise ValueError(f"kind must be 'session' or 'seed', got {kind!r}")
         self.model = model
         self.kind = kind
         self.temperature = temperature
+        self.exploration = exploration
 
     def scores(self, playlist_features: np.ndarray, listener: ListenerContext) -> np.ndarray:
         songs = np.asarray(playlist_features, dtype=float)
@@ -66,7 +70,7 @@ class PolicyRanker:
 
     def rank(self, playlist: pd.DataFrame, listener: ListenerContext, k: int | None = None) -> list[RankedTrack]:
         """Rank a playlist (index = track ids, columns = the 10 song features), best first."""
-        return rank_with_scores(playlist, self.scores(_features(playlist), listener), self.temperature, k)
+        return rank_with_scores(playlist, self.scores(_features(playlist), listener), self.exploration, k)
 
 
 def _features(playlist: pd.DataFrame) -> np.ndarray:
@@ -81,10 +85,25 @@ def _features(playlist: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def rank_with_scores(playlist: pd.DataFrame, scores: np.ndarray, temperature: float, k: int | None = None) -> list[RankedTrack]:
-    """Sort by score (stable) and attach softmax choice probabilities."""
-    probs = softmax(scores, temperature)
-    order = np.argsort(-np.asarray(scores), kind="stable")
+def served_probabilities(scores: np.ndarray, exploration: float) -> np.ndarray:
+    """The probability that each song is served first: ``1 - exploration`` on the best-scored
+    (the first of ties), plus ``exploration`` spread uniformly over all."""
+    scores = np.asarray(scores, dtype=float)
+    probs = np.full(len(scores), exploration / len(scores))
+    probs[int(np.argmax(scores))] += 1.0 - exploration
+    return probs
+
+
+def rank_with_scores(playlist: pd.DataFrame, scores: np.ndarray, exploration: float, k: int | None = None,
+                     rng: np.random.Generator | None = None) -> list[RankedTrack]:
+    """Sort by score (stable) with each song's probability of being served first; with ``rng``
+    the first song is drawn from those probabilities (the rest keep the score order)."""
+    scores = np.asarray(scores, dtype=float)
+    probs = served_probabilities(scores, exploration)
+    order = np.argsort(-scores, kind="stable")
+    if rng is not None and exploration > 0:
+        first = int(rng.choice(len(scores), p=probs))
+        order = np.concatenate([[first], order[order != first]])
     k = len(order) if k is None else min(k, len(order))
     ids = [str(i) for i in playlist.index]
     return [RankedTrack(ids[i], float(scores[i]), float(probs[i])) for i in order[:k]]

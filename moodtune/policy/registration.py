@@ -5,8 +5,10 @@ retraining job (:func:`retrain_and_register`) both end in :func:`register_policy
 candidate plays the held-out sessions (same listeners, playlists and random streams for every
 policy), the shared gate re-scores the champion on those same sessions and decides on the
 paired per-session difference (bootstrap interval), and, when logged feedback is given, the
-off-policy estimates of both on the same logged rows can veto a challenger that is worse
-there beyond the interval (only when the effective sample size allows a verdict).
+off-policy estimates of both on the same logged rows (doubly robust with the retrain's reward
+model) can veto a challenger that is worse there beyond the interval (only when the effective
+sample size allows a verdict). A retrain's held-out sessions run in the simulator recalibrated
+by the feedback it learned from; its off-policy rows are feedback the reward model never saw.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from moodtune.policy.features import ListenerContext
 from moodtune.policy.offpolicy import OffPolicyComparison, compare
 from moodtune.policy.packaging import input_example, load_ranker, log_policy_model
 from moodtune.policy.ranking import PolicyRanker
-from moodtune.policy.retrain import continue_training
+from moodtune.policy.retrain import retrain_from_feedback
+from moodtune.policy.rewardmodel import direct_method
 from moodtune.policy.train import train_policies
 from moodtune.settings import Settings
 
@@ -57,9 +60,7 @@ class PolicyReport:
     def metadata(self) -> dict[str, Any]:
         """Plain values for Dagster metadata: the gate's, the scores and the off-policy check."""
         meta = {**self.gate.metadata(), **{k: round(float(v), 4) for k, v in self.scores.items()}}
-        meta["ope_verdict"] = "no logged feedback" if self.ope is None else (
-            self.ope.refusal() or ("no worse than the champion" if self.ope.has_verdict
-                                   else "too few effective samples for a verdict"))
+        meta["ope_verdict"] = "no logged feedback" if self.ope is None else self.ope.verdict()
         return meta
 
 
@@ -82,8 +83,10 @@ def held_out(spec: pipeline.EnvSpec, ranker, settings: Settings, name: str = "ca
 
 def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRanker, *,
                     meta: dict | None = None, tags: dict | None = None, extra_scores: dict | None = None,
-                    feedback: pd.DataFrame | None = None, log: Log = lambda _m: None) -> PolicyReport:
-    """Evaluate ``ranker``, log it as the policy pyfunc in the active run, register and gate it."""
+                    feedback: pd.DataFrame | None = None, direct=None, log: Log = lambda _m: None) -> PolicyReport:
+    """Evaluate ``ranker``, log it as the policy pyfunc in the active run, register and gate it.
+    ``feedback``: logged rows for the off-policy check; ``direct``: a reward model for them
+    (:func:`moodtune.policy.rewardmodel.direct_method`: a doubly robust estimate; else SNIPS)."""
     p = settings.policy
     evaluation = held_out(spec, ranker, settings)
     scores = {**evaluation.scores, **(extra_scores or {})}
@@ -94,8 +97,9 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
         if champion is None or not rows:
             return None
         r = settings.registry
-        found["ope"] = compare(rows, ranker, champion, p.temperature, samples=r.bootstrap_samples,
-                               confidence=r.confidence, min_ess=p.ope_min_ess, seed=settings.project.seed)
+        found["ope"] = compare(rows, ranker, champion, p.exploration, samples=r.bootstrap_samples,
+                               confidence=r.confidence, min_ess=p.ope_min_ess, seed=settings.project.seed,
+                               direct=direct)
         return found["ope"].refusal()
 
     n = min(p.playlist_size, len(spec.track_ids))
@@ -114,7 +118,7 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
     if ope is not None:
         scores.update(ope.scores())
         registry.log_json({"challenger": ope.challenger.as_dict(), "champion": ope.champion.as_dict(),
-                           "difference_ci": ope.difference_ci, "min_ess": ope.min_ess,
+                           "difference_ci": ope.difference_ci, "min_ess": ope.min_ess, "verdict": ope.verdict(),
                            "refusal": ope.refusal()}, "gate/off_policy.json")
         client = registry.configure(settings)
         for key, value in ope.scores().items():
@@ -197,22 +201,83 @@ def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: d
 def retrain_and_register(settings: Settings, spec: pipeline.EnvSpec, champion: registry.Loaded,
                          feedback: pd.DataFrame, *, timesteps: int, degrade_scale: float = 0.0,
                          window: dict | None = None, log: Log = lambda _m: None) -> PolicyReport:
-    """Continue training the champion on the feedback window plus the simulator, then gate it
-    (held-out reward against the champion re-scored on the same sessions; off-policy veto)."""
-    p = settings.policy
+    """Learn the listeners' response from ``feedback``, teach a copy of the champion in the
+    recalibrated simulator, then gate it: held-out reward against the champion re-scored on the
+    same sessions of that simulator, and the doubly robust off-policy veto on held-out rows."""
+    p, r = settings.policy, settings.retrain
     window = {k: str(v) for k, v in (window or {}).items()}
+    seed = p.seeds[0]
     registry.log_params({"window": window, "champion_version": champion.version, "timesteps": timesteps,
-                         "degrade_scale": degrade_scale})
-    model, curve = continue_training(spec, champion.obj, feedback, p, timesteps=timesteps, seed=p.seeds[0],
-                                     degrade_scale=degrade_scale)
-    for step, value in curve.smoothed()[:: max(1, len(curve.points) // 200)]:
+                         "degrade_scale": degrade_scale, "retrain": r.model_dump(exclude={"min_new_feedback",
+                                                                                         "sensor_interval_seconds"}),
+                         "exploration": p.exploration})
+    done = retrain_from_feedback(spec, champion.obj, feedback, p, r, timesteps=timesteps, seed=seed,
+                                  degrade_scale=degrade_scale)
+    log(f"reward model on {done.response.rows} feedback rows: mean squared error {done.response.mse_prior:.4f} "
+        f"(simulator) -> {done.response.mse_fitted:.4f} (recalibrated); {len(done.held_out)} rows held out")
+    registry.log_json(done.response.as_dict(), "retrain/reward_model.json")
+    for step, value in done.curve.smoothed()[:: max(1, len(done.curve.points) // 200)]:
         registry.log_metrics({"curve.retrain": value}, step=int(step))
-    ranker = PolicyRanker(model, "session", p.temperature)
+    ranker = PolicyRanker(done.model, "session", p.temperature)
+    direct = direct_method(done.held_out, spec, done.response, draws=r.draws, seed=seed + 1)
+    registry.log_metrics(done.response.metrics())
+    extra = {"replay_rows": float(len(feedback)), "held_out_feedback_rows": float(len(done.held_out))}
+    if done.imitation_accuracy is not None:
+        extra["imitation_accuracy"] = done.imitation_accuracy
     report = register_policy(
-        settings, spec, ranker, meta={"retrained_from": champion.version},
+        settings, done.spec, ranker, meta={"retrained_from": champion.version},
         tags={"retrained_from": champion.version, "feedback_window": f"{window.get('cursor_from')}-"
               f"{window.get('cursor_to')}"},
-        extra_scores={"replay_rows": float(len(feedback))}, feedback=feedback, log=log)
-    report.extra["timesteps"] = timesteps
+        extra_scores=extra, feedback=done.held_out, direct=direct, log=log)
+    report.extra.update(timesteps=timesteps, reward_model=done.response.as_dict())
     return report
 
+
+def shadow_rows(feedback: pd.DataFrame, version: str) -> pd.DataFrame:
+    """The feedback rows whose recommendation the challenger ``version`` ranked in shadow."""
+    if feedback.empty:
+        return feedback
+    ran = feedback["recommendation_model_versions"].map(lambda v: str((v or {}).get(registry.SHADOW)) == version)
+    return feedback[ran.to_numpy(dtype=bool)]
+
+
+def gate_shadow(settings: Settings, feedback: pd.DataFrame, log: Log = lambda _m: None) -> dict[str, Any]:
+    """The policy challenger running in shadow (apprentice mode), judged on the rows logged
+    beside the champion's: its running off-policy estimate against the champion's rewards,
+    logged to the active MLflow run and as tags on its version; promoted through the gate when
+    the effective sample size allows a verdict and the difference's interval clears the margin."""
+    from moodtune.policy.offpolicy import shadow_comparison
+
+    p, r = settings.policy, settings.registry
+    challenger = registry.get_alias(registry.POLICY, r.challenger_alias, settings)
+    if challenger is None:
+        return {"challenger": None, "verdict": "no challenger registered: nothing runs in shadow"}
+    version = str(challenger.version)
+    rows = shadow_rows(feedback, version)
+    ope = shadow_comparison(rows, samples=r.bootstrap_samples, confidence=r.confidence, min_ess=p.ope_min_ess,
+                            seed=settings.project.seed)
+    scores = {f"shadow_{k.removeprefix('ope_')}": v for k, v in ope.scores().items()}
+    registry.log_params({"challenger_version": version, "exploration": p.exploration})
+    registry.log_metrics({k: v for k, v in scores.items() if v == v})
+    client = registry.configure(settings)
+    for key, value in scores.items():
+        client.set_model_version_tag(registry.POLICY, version, f"shadow.{key}", registry.tag_value(value))
+    out: dict[str, Any] = {"challenger": version, "rows": len(rows), **scores, "promoted": False}
+    clears = ope.has_verdict and ope.difference_ci[0] >= p.gate_margin
+    if not ope.has_verdict:
+        out["verdict"] = (f"running in shadow: effective sample size {ope.challenger.effective_sample_size:.1f} "
+                          f"of {p.ope_min_ess:g} needed for a verdict")
+    elif not clears:
+        out["verdict"] = (f"running in shadow: difference CI [{ope.difference_ci[0]:.4g}, {ope.difference_ci[1]:.4g}] "
+                          f"does not clear the margin {p.gate_margin:g}")
+    else:
+        recorded = {m: registry.version_score(challenger, m) for m in p.gate_floors}  # its held-out floors
+        decision = registry.promote(registry.POLICY, version,
+                                    {"shadow_value": ope.challenger.value,
+                                     **{m: v for m, v in recorded.items() if v is not None}},
+                                    dict(p.gate_floors), p.gate_margin, metric="shadow_value",
+                                    champion_score=ope.champion.value, difference_ci=ope.difference_ci,
+                                    settings=settings)
+        out.update(promoted=decision.promoted, verdict=decision.reason)
+    log(f"shadow challenger v{version}: {out['verdict']}")
+    return out

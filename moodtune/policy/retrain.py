@@ -1,13 +1,23 @@
-"""Retraining from feedback: continue training the champion on the replay buffer plus the
-simulator (:mod:`moodtune.policy.registration` then evaluates, registers and gates it).
+"""Retraining from feedback: learn the listeners' response from the logged outcomes, then teach
+a copy of the champion in the simulator recalibrated by it (:mod:`moodtune.policy.registration`
+then evaluates, registers and gates the copy).
 
-Logged feedback carries real listener contexts (age, gender, mood) and what they were
-offered. The retraining set adds one simulated listener per logged context (visible context
-from the log, hidden taste drawn from the population) to the simulator's training listeners,
-so the policy is trained more on the contexts real listeners bring.
+1. The feedback rows are split (``retrain.holdout_share``): most fit the reward model
+   (:mod:`moodtune.policy.rewardmodel`), the rest are held out for the gate's off-policy check.
+2. The reward model recalibrates the simulator: a stress shift per age group and emotion,
+   0 (the prior) where feedback says nothing.
+3. The copy imitates the planning oracle planning in the recalibrated simulator (the recipe
+   that made the champion, on its training listeners plus one simulated listener per logged
+   context), then A2C fine-tunes it there at ``retrain.learning_rate``.
+4. The gate's held-out sessions run in the recalibrated simulator on its held-out listeners
+   plus one simulated listener per held-out feedback row (never trained on): the people the
+   feedback came from weigh in as well as the population the policy was built for.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,8 +27,9 @@ from moodtune.policy.features import ListenerContext
 from moodtune.policy.listeners import TasteModel, simulate_listeners
 from moodtune.policy.pipeline import EnvSpec
 from moodtune.policy.ranking import PolicyRanker
-from moodtune.policy.train import train_a2c
-from moodtune.settings import PolicySettings
+from moodtune.policy.rewardmodel import ResponseModel, base_stress, fit_response
+from moodtune.policy.train import LearningCurve, behaviour_cloning, train_a2c
+from moodtune.settings import PolicySettings, RetrainSettings
 
 
 def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.DataFrame:
@@ -27,10 +38,12 @@ def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.Dat
         return spec.listeners.iloc[0:0]
     rng = np.random.default_rng(seed)
     sims = simulate_listeners(len(feedback), rng, spec.listener_params)
-    for i, (_, row) in enumerate(feedback.iterrows()):
-        ctx = ListenerContext.parse(row["age"], row["gender"], row["mood"])
-        sims.loc[i, ["age", "gender", "mood"]] = [ctx.age, ctx.gender, int(round(ctx.mood))]
-        sims.loc[i, "base_stress"] = float(np.clip(0.8 - 0.1 * (ctx.mood - 1) + rng.normal(0, 0.06), 0.05, 0.95))
+    contexts = [ListenerContext.parse(a, g, m) for a, g, m in zip(feedback["age"], feedback["gender"],
+                                                                   feedback["mood"], strict=True)]
+    sims["age"] = [c.age for c in contexts]
+    sims["gender"] = [c.gender for c in contexts]
+    sims["mood"] = [int(round(c.mood)) for c in contexts]
+    sims["base_stress"] = base_stress(sims["mood"].to_numpy(), rng)
     sims["listener_id"] = [f"R{int(i):07d}" for i in feedback["id"]]
     sims["split"] = "train"
     return sims
@@ -40,7 +53,30 @@ def training_world(spec: EnvSpec, feedback: pd.DataFrame, seed: int) -> World:
     train = spec.listeners[spec.listeners["split"] == "train"]
     listeners = pd.concat([train, replay_listeners(feedback, spec, seed)], ignore_index=True)
     return World(spec.song_features, TasteModel(spec.truth, spec.listener_params), listeners, spec.bank, spec.rewards,
-                 spec.iso, spec.point_seed, spec.point_jitter)
+                 spec.iso, spec.point_seed, spec.point_jitter, spec.stress_shift)
+
+
+def split_feedback(feedback: pd.DataFrame, holdout_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows the reward model fits, rows held out for the gate): a seeded draw per row, by id."""
+    if feedback.empty:
+        return feedback, feedback
+    keys = np.random.default_rng(seed).random(int(feedback["id"].max()) + 1)
+    held = keys[feedback["id"].to_numpy(dtype=int)] < holdout_share
+    return feedback[~held].reset_index(drop=True), feedback[held].reset_index(drop=True)
+
+
+@dataclass
+class Retrained:
+    """A retrained copy of the champion and what it learned from."""
+
+    model: object  # the SB3 A2C
+    curve: LearningCurve
+    response: ResponseModel
+    spec: EnvSpec  # the simulator recalibrated by ``response``, its test listeners joined by the held-out
+    # rows' contexts (the gate's held-out sessions: the population the feedback came from counts)
+    fitted: pd.DataFrame  # feedback rows the reward model fitted
+    held_out: pd.DataFrame  # feedback rows kept for the off-policy check
+    imitation_accuracy: float | None
 
 
 def degrade(model, scale: float, seed: int) -> None:
@@ -53,29 +89,40 @@ def degrade(model, scale: float, seed: int) -> None:
             param.add_(torch.randn(param.shape, generator=gen) * scale)
 
 
-def continue_training(spec: EnvSpec, champion: PolicyRanker, feedback: pd.DataFrame, p: PolicySettings, *,
-                      timesteps: int, seed: int, degrade_scale: float = 0.0):
-    """A copy of the champion's network trained further on replay + simulated listeners (the
-    serving champion object is never modified); ``degrade_scale`` > 0 adds weight noise after."""
+def retrain_from_feedback(spec: EnvSpec, champion: PolicyRanker, feedback: pd.DataFrame, p: PolicySettings,
+                          r: RetrainSettings, *, timesteps: int, seed: int, degrade_scale: float = 0.0) -> Retrained:
+    """A copy of the champion taught in the simulator recalibrated by ``feedback`` (the serving
+    champion object is never modified); ``degrade_scale`` > 0 adds weight noise after (a drill)."""
     import io
 
     from stable_baselines3 import A2C
 
-    world = training_world(spec, feedback, seed)
-
-    def make_env():
-        return ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight)
+    fitted, held_out = split_feedback(feedback, r.holdout_share, seed)
+    response = fit_response(fitted, spec, ridge=r.ridge, draws=r.draws, seed=seed)
+    recalibrated = response.recalibrate(spec)
+    world = training_world(recalibrated, fitted, seed)
 
     buffer = io.BytesIO()
     champion.model.save(buffer)
     buffer.seek(0)
     model = A2C.load(buffer, device="cpu")
     model.set_random_seed(seed)
-    # a constant rate for the continued run (a decaying schedule saved with the champion would
-    # have reached ~0 by the end of its own training)
-    model.learning_rate = float(dict(p.a2c).get("learning_rate", 7e-4))
+    accuracy = None
+    if r.imitation_sessions > 0 and r.imitation_epochs > 0:
+        teacher = dataclasses.replace(recalibrated, listeners=world.listeners)
+        accuracy = behaviour_cloning(model, teacher, p.model_copy(update={
+            "warm_start_sessions": r.imitation_sessions, "warm_start_beam": r.imitation_beam,
+            "warm_start_epochs": r.imitation_epochs}), seed)
+    # a constant rate (a decaying schedule saved with the champion would have reached ~0)
+    model.learning_rate = r.learning_rate
     model._setup_lr_schedule()
+
+    def make_env():
+        return ListeningSessionEnv(world, p.playlist_size, p.session_length, p.calm_weight)
+
     model, curve = train_a2c(make_env, timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
     if degrade_scale > 0:
         degrade(model, degrade_scale, seed)
-    return model, curve
+    judged = replay_listeners(held_out, spec, seed + 1).assign(split="test")
+    gate_spec = dataclasses.replace(recalibrated, listeners=pd.concat([spec.listeners, judged], ignore_index=True))
+    return Retrained(model, curve, response, gate_spec, fitted, held_out, accuracy)

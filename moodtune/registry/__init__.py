@@ -22,6 +22,7 @@ from moodtune.registry.names import (
     MODEL_NAMES,
     MODELS,
     POLICY,
+    SHADOW,
     TEXT,
     how_to_build,
 )
@@ -54,7 +55,7 @@ from moodtune.registry.versions import (
 )
 
 __all__ = [
-    "AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "MODELS", "POLICY", "SCORE_TAG", "TEXT",
+    "AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "MODELS", "POLICY", "SCORE_TAG", "SHADOW", "TEXT",
     "Candidate", "Evaluation", "GateReport", "Loaded", "PromotionDecision",
     "append_note", "champion", "champion_uri", "champion_versions", "configure", "dagster_run_url", "mlflow_experiment_url", "mlflow_run_url", "flatten", "get_alias", "how_to_build",
     "load", "load_dir", "load_version", "log_dataframe", "log_figure", "log_json", "log_metrics",

@@ -13,6 +13,7 @@ AUDIO, HRV, POLICY, TEXT, FACE = (
     "moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
 )
 CATALOG = "moodtune-catalog"
+SHADOW = f"{POLICY}@shadow"  # the policy challenger ranking in shadow, as logged in model versions
 
 
 @dataclass(frozen=True)

@@ -49,13 +49,16 @@ def get_alias(name: str, alias: str, settings: Settings | None = None, *,
         return None
 
 
-def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | None = None) -> dict[str, str | None]:
-    """The champion version of each of ``names`` (``None`` where there is none), read with one
-    client and without :func:`configure`'s experiment set-up: what a serving process polls."""
+def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | None = None,
+                      alias: str | None = None) -> dict[str, str | None]:
+    """The champion (or ``alias``) version of each of ``names`` (``None`` where there is none),
+    read with one client and without :func:`configure`'s experiment set-up: what a serving
+    process polls."""
     settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    versions = {name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names}
+    alias = alias or settings.registry.champion_alias
+    versions = {name: get_alias(name, alias, settings, client=client) for name in names}
     return {name: None if v is None else str(v.version) for name, v in versions.items()}
 
 

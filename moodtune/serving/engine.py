@@ -27,12 +27,12 @@ import pandas as pd
 from moodtune.emotions import display_name, va_points
 from moodtune.errors import InvalidAudio, InvalidInput
 from moodtune.feedback import RecommendationEvent
-from moodtune.policy.ranking import rank_with_scores
+from moodtune.policy.ranking import rank_with_scores, served_probabilities
 from moodtune.serving.answers import Plan, Upload
 from moodtune.serving.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
 from moodtune.serving.eventlog import EventWriter, encode_candidates
 from moodtune.serving.hrvreading import read_hrv
-from moodtune.serving.models import HRV, ModelHolder, ModelSet
+from moodtune.serving.models import HRV, SHADOW, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
 from moodtune.serving.requests import request_models
 from moodtune.state import Observation, StateEstimate, estimate, from_mood, from_point, from_reading
@@ -83,7 +83,9 @@ class Engine:
         self.holder = holder
         self.writer = writer
         self.summary = Summaries(self.limits.reason_top)
-        self._scorer = None  # (policy, its scores function): kept with the policy it belongs to
+        self._scorers: dict[int, tuple] = {}  # id(policy) -> (policy, its scores function)
+        # draws the explored first tracks (policy.exploration); unseeded: each worker its own stream
+        self._explore = np.random.default_rng()
 
     def _check_upload(self, upload: Upload, what: str, limit: int | None = None) -> Upload:
         limit = limit or self.limits.max_file_bytes
@@ -163,11 +165,12 @@ class Engine:
         head = f"for a {req.age}-year-old {req.gender} in mood {req.mood}/5 ({MOODS[req.mood]})"
         scores = self._policy_scores(ms, features, [context])
         tracks, chosen_json, candidates, candidates_json = self._ranked(
-            ms, ids, scores, profiles, logged, logged_json, profiles_json, req.k, head)
+            ms, ids, scores, profiles, logged, logged_json, profiles_json, req.k, head,
+            shadow=self._shadow_scores(ms, features, [context]))
         versions = ms.versions
         event = RecommendationEvent(
             source="upload" if uploads else "catalog", age=req.age, gender=req.gender, mood=req.mood,
-            candidates=candidates, chosen=[t["track_id"] for t in tracks], model_versions=versions,
+            candidates=candidates, chosen=[t["track_id"] for t in tracks], model_versions=self._logged_versions(ms),
             candidates_json=candidates_json,
         )
         answer = {
@@ -182,10 +185,10 @@ class Engine:
         }
         return Plan(answer, event, tuple(chosen_json))
 
-    def _policy_scores(self, ms: ModelSet, features: np.ndarray, contexts: Sequence) -> np.ndarray:
-        """The policy's scores of ``features``, averaged over ``contexts`` (both genders when
-        the listener gave none); :class:`InvalidInput` when they are not finite."""
-        score = self.scorer(ms.policy)
+    def _policy_scores(self, ms: ModelSet, features: np.ndarray, contexts: Sequence, policy=None) -> np.ndarray:
+        """The policy's (or ``policy``'s) scores of ``features``, averaged over ``contexts`` (both
+        genders when the listener gave none); :class:`InvalidInput` when they are not finite."""
+        score = self.scorer(ms.policy if policy is None else policy)
         scores = np.mean([np.asarray(score(features, c), dtype=float).reshape(-1) for c in contexts], axis=0)
         if scores.shape != (len(features),) or not np.all(np.isfinite(scores)):
             raise InvalidInput("the policy could not score this playlist (non-finite scores)")
@@ -193,13 +196,16 @@ class Engine:
 
     def _ranked(self, ms: ModelSet, ids: Sequence[str], scores: np.ndarray, profiles: Sequence[dict],
                 logged: Sequence[dict], logged_json: Sequence[str], profiles_json: Sequence[str], k: int,
-                head: str, log: bool = True) -> tuple[list[dict], list[str], list[dict], str]:
+                head: str, log: bool = True, shadow: np.ndarray | None = None,
+                ) -> tuple[list[dict], list[str], list[dict], str]:
         """The top ``k`` tracks with reasons, their profiles' JSON, and (``log``) every candidate
-        as logged (what the policy saw, to 1e-6, its score and choice probability)."""
-        # the ranker's order and choice probabilities (its softmax at the policy's temperature);
-        # without an event to log only the top k are needed (a whole catalog costs ~1 ms more)
+        as logged (what the policy saw, to 1e-6, its score and choice probability, and with
+        ``shadow`` scores the probability the shadow challenger would have served it first)."""
+        # the served order (epsilon-greedy, policy.exploration) and each song's probability of being
+        # served first; without an event to log only the top k are needed (a catalog costs ~1 ms more)
         n = len(ids)
-        ranked = rank_with_scores(pd.DataFrame(index=range(n)), scores, ms.policy.temperature, None if log else k)
+        ranked = rank_with_scores(pd.DataFrame(index=range(n)), scores, self.settings.policy.exploration,
+                                  None if log else k, rng=self._explore)
         order = [int(r.track_id) for r in ranked]
         self.summary.use_catalog(ms.catalog)
         tracks, chosen_json = [], []
@@ -220,10 +226,13 @@ class Engine:
         if not log:
             return tracks, chosen_json, [], ""
         # the JSON text is assembled from the catalog's pre-encoded features (json.dumps format)
-        candidates = [{"track_id": ids[i], "features": logged[i], "score": r.score, "probability": r.probability}
+        shadow_p = ([None] * n if shadow is None
+                    else served_probabilities(shadow, self.settings.policy.exploration).tolist())
+        candidates = [{"track_id": ids[i], "features": logged[i], "score": r.score, "probability": r.probability,
+                       **({} if shadow is None else {"shadow_probability": shadow_p[i]})}
                       for i, r in zip(order, ranked, strict=True)]
         candidates_json = encode_candidates(
-            [(ids[i], logged_json[i], r.score, r.probability) for i, r in zip(order, ranked, strict=True)])
+            [(ids[i], logged_json[i], r.score, r.probability, shadow_p[i]) for i, r in zip(order, ranked, strict=True)])
         return tracks, chosen_json, candidates, candidates_json
 
     # ------------------------------------------------------------------ the listener state
@@ -258,24 +267,39 @@ class Engine:
         head = f"toward calm for {who}, {state.summary()}"
         tracks, chosen_json, candidates, candidates_json = self._ranked(
             ms, ids, scores, catalog.profiles, catalog.logged_features, catalog.features_json,
-            catalog.profiles_json, req.k, head, log=req.has_listener)
+            catalog.profiles_json, req.k, head, log=req.has_listener,
+            shadow=self._shadow_scores(ms, catalog.features, contexts) if req.has_listener else None)
         event = None
         if req.has_listener:
             event = RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=state.logged_mood(),
                                         candidates=candidates, chosen=[t["track_id"] for t in tracks],
-                                        model_versions=ms.versions, candidates_json=candidates_json)
+                                        model_versions=self._logged_versions(ms), candidates_json=candidates_json)
         full = {**answer, "mode": "calm", "state": state.as_dict(), "tracks": tracks, "candidates": len(ids),
                 "model_versions": ms.versions}
         return Plan(full, event, tuple(chosen_json))
 
     def scorer(self, policy):
-        """``policy.scores`` or its checked fast path (built once per policy object)."""
-        held = self._scorer
+        """``policy.scores`` or its checked fast path (built once per policy object; the
+        champion's and the shadow challenger's are kept, older ones dropped)."""
+        held = self._scorers.get(id(policy))
         if held is None or held[0] is not policy:
             from moodtune.serving.fastpolicy import fast_scorer
 
-            held = self._scorer = (policy, fast_scorer(policy))
+            if len(self._scorers) >= 2:
+                self._scorers.clear()
+            held = self._scorers[id(policy)] = (policy, fast_scorer(policy))
         return held[1]
+
+    @staticmethod
+    def _logged_versions(ms: ModelSet) -> dict[str, str]:
+        """The serving versions, and the shadow challenger's when one ranked too."""
+        return ms.versions if ms.shadow is None else {**ms.versions, SHADOW: ms.shadow.version}
+
+    def _shadow_scores(self, ms: ModelSet, features: np.ndarray, contexts: Sequence) -> np.ndarray | None:
+        """The shadow challenger's scores of the same songs for the same listener (None: no shadow)."""
+        if ms.shadow is None:
+            return None
+        return self._policy_scores(ms, features, contexts, ms.shadow.obj)
 
     # ------------------------------------------------------------------ text and photo
 

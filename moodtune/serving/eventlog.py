@@ -299,17 +299,18 @@ def _writer_lock_file(store: FeedbackStore) -> int | None:
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
 
-def encode_candidates(items: Sequence[tuple[str, str, float, float | None]]) -> str:
+def encode_candidates(items: Sequence[tuple]) -> str:
     """``json.dumps(candidates)`` assembled from pre-encoded parts: each item is (track id,
-    the features' JSON text, score, probability). Floats are written as ``json.dumps`` writes
-    them (``repr``); non-finite ones are refused (JSON has none)."""
+    the features' JSON text, score, probability[, shadow probability]). Floats are written as
+    ``json.dumps`` writes them (``repr``); non-finite ones are refused (JSON has none)."""
     parts = []
-    for track_id, features_json, score, probability in items:
-        for value in (score, probability):
+    for track_id, features_json, score, probability, *shadow in items:
+        for value in (score, probability, *shadow):
             if value is not None and not math.isfinite(value):
                 raise InvalidFeedback(f"candidate {track_id!r} has a non-finite score or probability")
+        extra = f', "shadow_probability": {_json_number(shadow[0])}' if shadow and shadow[0] is not None else ""
         parts.append(f'{{"track_id": {_json_str(track_id)}, "features": {features_json}, '
-                     f'"score": {_json_number(score)}, "probability": {_json_number(probability)}}}')
+                     f'"score": {_json_number(score)}, "probability": {_json_number(probability)}{extra}}}')
     return "[" + ", ".join(parts) + "]"
 
 

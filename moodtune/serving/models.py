@@ -41,11 +41,12 @@ from moodtune.registry.names import (  # noqa: E402  (the one list of names)
     HRV,
     MODEL_NAMES,
     POLICY,
+    SHADOW,
     TEXT,
     how_to_build,
 )
 
-__all__ = ["AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "POLICY", "TEXT", "how_to_build"]
+__all__ = ["AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "POLICY", "SHADOW", "TEXT", "how_to_build"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class ModelSet:
     catalog: Catalog
     catalog_loaded_at: datetime
     catalog_source: str = ""
+    # the policy's registered challenger, ranking every request in shadow (logged, never served)
+    shadow: LoadedModel | None = None
 
     def __post_init__(self) -> None:
         missing = [n for n in MODEL_NAMES if n not in self.models]
@@ -119,6 +122,7 @@ class ModelSet:
         stale = {n: v for n, v in built.items() if n in self.models and self.models[n].version != v}
         return {
             "models": {name: m.describe() for name, m in self.models.items()},
+            "shadow": None if self.shadow is None else {self.shadow.name: self.shadow.describe()},
             "catalog": {
                 "tracks": len(self.catalog),
                 "tracks_with_text": int(self.catalog.meta.get("tracks_with_text", 0)),
@@ -223,6 +227,7 @@ class ModelHolder:
                 new = current
                 loaded: dict[str, LoadedModel] = {}
                 champions = registry.champion_versions(MODEL_NAMES, settings)
+                challenger = registry.champion_versions([POLICY], settings, settings.registry.challenger_alias)[POLICY]
                 for name in MODEL_NAMES:
                     champion = champions[name]
                     if champion is None:
@@ -232,12 +237,15 @@ class ModelHolder:
                     if champion != serving:
                         loaded[name] = loader(name, settings, champion)
                         changed[name] = (serving, champion)
+                shadow = self._shadow(current, challenger, champions[POLICY], settings, loader, changed)
                 if current is None:
                     catalog, source = load_catalog(settings)
-                    new = ModelSet(loaded, catalog, datetime.now(UTC), source)
+                    new = ModelSet(loaded, catalog, datetime.now(UTC), source, shadow)
                 else:
                     for model in loaded.values():
                         new = new.with_model(model)
+                    if shadow is not current.shadow:
+                        new = replace(new, shadow=shadow)
                     if reload_catalog:
                         catalog, source = load_catalog(settings)
                         if catalog.meta.get("fingerprint") != current.catalog.meta.get("fingerprint"):
@@ -255,3 +263,18 @@ class ModelHolder:
             self.last_error = None
             self._checked_token = token
             return RefreshResult(new is not current, changed, None)
+
+    @staticmethod
+    def _shadow(current: ModelSet | None, challenger: str | None, champion: str | None, settings,
+                loader, changed: dict) -> LoadedModel | None:
+        """The policy challenger to run in shadow: the registered ``challenger`` when it is not
+        the champion (kept when its version did not change)."""
+        serving = None if current is None or current.shadow is None else current.shadow
+        if challenger is None or challenger == champion:
+            if serving is not None:
+                changed[SHADOW] = (serving.version, "none")
+            return None
+        if serving is not None and serving.version == challenger:
+            return serving
+        changed[SHADOW] = (None if serving is None else serving.version, challenger)
+        return loader(POLICY, settings, challenger)
