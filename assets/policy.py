@@ -81,6 +81,9 @@ def a2c_policy(context: AssetExecutionContext, settings: SettingsResource, mlflo
         "train_cpu_seconds": round(trained["train_cpu_seconds"], 1),
         "total_train_seconds": round(trained["total_train_seconds"], 1),
         "learning_curves": MetadataValue.json(registration.curve_summary(trained["curves"])),
+        # the A2C phase on the same held-out sessions at each point (after the warm start first)
+        "held_out_curves": MetadataValue.json({n: [[t, round(r, 3)] for t, r in c]
+                                               for n, c in trained["held_out_curves"].items()}),
     })
     # the timings are in this metadata and the MLflow run; the stored output (a DVC out) holds
     # what a rebuild reproduces byte for byte

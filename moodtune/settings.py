@@ -345,6 +345,8 @@ class PolicySettings(Section):
     warm_start_epochs: int
     warm_start_lr: float
     warm_start_a2c_lr: float  # A2C's starting learning rate after a warm start (decays as a2c_lr_decay says)
+    held_out_curve_points: int = Field(ge=0)  # held-out evaluations over a session policy's A2C phase (0: none)
+    held_out_curve_sessions: int = Field(ge=1)  # held-out sessions per evaluation
 
 
 class ServiceSettings(Section):

@@ -107,6 +107,8 @@ policy:
   playlist_size: 8
   session_length: 4
   warm_start_beam: 4  # the demo's 16 costs the suite ~2x the demonstrations' planning
+  held_out_curve_points: 3
+  held_out_curve_sessions: 20
 retrain: {imitation_sessions: 400, imitation_beam: 4, imitation_epochs: 20}
 """
 

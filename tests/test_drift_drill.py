@@ -7,6 +7,8 @@ keeping the original population. The control (the same listeners, unchanged) mus
 a worse policy. The full drill (3 seeds, 250 rows, the real catalog) is scripts/drift_drill.py.
 """
 
+import time
+
 import httpx
 import numpy as np
 import pytest
@@ -101,3 +103,60 @@ def test_drill_through_the_service_and_the_sensor(drill_stack, drifted):
             assert not run.promoted or (target.ratio >= 1.0 and original.ratio >= d.original_over_champion), run.row()
         # put the old champion back for the next case (the service follows the alias)
         registry.configure(s).set_registered_model_alias(registry.POLICY, s.registry.champion_alias, champion)
+
+
+def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_stack, policy_stack):
+    """The service ranks every request with the challenger too (answering with the champion),
+    logs its probabilities beside the champion's, and ``shadow_challenger`` reports its running
+    estimate in Dagster and MLflow."""
+    from dagster import load_assets_from_modules, materialize
+
+    from assets import retraining
+    from jobs.drill import wait_for_serving
+    from moodtune.policy import train
+    from moodtune.policy.packaging import log_policy_model
+
+    stack = drill_stack
+    s = stack["resources"]["settings"].get()
+    spec = stack["spec"]
+    champion = str(registry.load_version(registry.POLICY, None, s).version)
+    model, _ = train.train_session_policy(spec, s.policy, timesteps=0, seed=0)  # an untrained challenger
+    with registry.start_run("shadow challenger", settings=s):
+        uri = log_policy_model(model, "session", s.policy.temperature)
+    version = str(registry.register(uri, registry.POLICY, settings=s).version)
+    registry.configure(s).set_registered_model_alias(registry.POLICY, s.registry.challenger_alias, version)
+    store = stack["resources"]["feedback"].store()
+    start = store.latest_feedback_id()
+    scenario = s.drill.scenarios[s.drill.scenario]
+    traffic = drill.Traffic(drill.population(spec, scenario, 40, 9, drifted=False, split="train"),
+                            s.drill.playlist_size, s.policy.bank_seconds, 9)
+    with httpx.Client(base_url=stack["service"]["url"], timeout=120) as client:
+        deadline = time.monotonic() + 60  # the service polls the registry's aliases
+        while client.post("/models", json={}).json().get("shadow") is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        models = client.post("/models", json={}).json()
+        assert models["shadow"][registry.POLICY]["version"] == version
+        for i in range(len(traffic)):
+            answer = client.post("/recommend", json=traffic.request(i)).json()
+            assert answer["model_versions"][registry.POLICY] == champion  # the champion answers
+            assert client.post("/feedback", json=traffic.feedback(i, answer)).status_code == 200
+        rows = store.feedback_since(start)
+        assert len(rows) == 40 and rows["shadow_probability"].between(0, 1).all()
+        assert all(v[registry.SHADOW] == version for v in rows["recommendation_model_versions"])
+        for c in rows["candidates"]:  # every candidate carries both probabilities, each summing to 1
+            assert sum(x["probability"] for x in c) == pytest.approx(1.0)
+            assert sum(x["shadow_probability"] for x in c) == pytest.approx(1.0)
+
+        result = materialize(load_assets_from_modules([retraining]), selection=["shadow_challenger"],
+                             resources=stack["resources"])
+        assert result.success
+        out = result.output_for_node("shadow_challenger")
+        assert out["challenger"] == version and out["rows"] == 40
+        assert out["shadow_effective_sample_size"] > 0 and "verdict" in out
+        (mat,) = result.asset_materializations_for_node("shadow_challenger")
+        assert mat.metadata["rows"].value == 40 and "shadow_value" in mat.metadata
+        tags = registry.configure(s).get_model_version(registry.POLICY, version).tags
+        assert float(tags["shadow.shadow_value"]) == pytest.approx(out["shadow_value"], rel=1e-3)
+        if not out["promoted"]:
+            registry.configure(s).delete_registered_model_alias(registry.POLICY, s.registry.challenger_alias)
+        wait_for_serving(client, registry.POLICY, str(registry.load_version(registry.POLICY, None, s).version))

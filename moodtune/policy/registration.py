@@ -146,6 +146,12 @@ def train_and_log(settings: Settings, spec: pipeline.EnvSpec, out_dir=None, *, c
     for name, curve in trained["curves"].items():
         for step, value in curve[:: max(1, len(curve) // 200)]:
             registry.log_metrics({f"curve.{name}": value}, step=int(step))
+    for name, points in trained["held_out_curves"].items():  # the same held-out sessions at each point
+        for step, value in points:
+            registry.log_metrics({f"held_out_curve.{name}": value}, step=int(step))
+        registry.log_metrics({f"a2c_phase_gain.{name}": points[-1][1] - points[0][1]})
+    if trained["held_out_curves"]:
+        registry.log_json(trained["held_out_curves"], "policy/held_out_curves.json")
     return trained
 
 

@@ -21,11 +21,13 @@ from moodtune.workers import spawn_pool, worker_count
 
 
 class LearningCurve(BaseCallback):
-    """Collects (timestep, episode reward) from the Monitor wrappers."""
+    """Collects (timestep, episode reward) from the Monitor wrappers; ``held_out`` holds the
+    (timestep, mean session reward) of :class:`HeldOutCurve` when one ran beside it."""
 
     def __init__(self):
         super().__init__()
         self.points: list[tuple[int, float]] = []
+        self.held_out: list[tuple[int, float]] = []
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):
@@ -43,6 +45,41 @@ class LearningCurve(BaseCallback):
         return list(zip(steps[len(steps) - len(smooth):], smooth.tolist(), strict=True))
 
 
+class HeldOutCurve(BaseCallback):
+    """Every ``every`` steps (and before the first), the policy's mean reward on the same
+    ``sessions`` held-out sessions (test listeners, fixed playlists and random streams): the
+    learning curve that says whether A2C improves what the warm start gave."""
+
+    def __init__(self, spec: EnvSpec, p: PolicySettings, seed: int, every: int, sessions: int):
+        super().__init__()
+        self.spec, self.p, self.seed, self.every, self.sessions = spec, p, seed, every, sessions
+        self.points: list[tuple[int, float]] = []
+        self._next = 0
+
+    def _measure(self) -> None:
+        from moodtune.policy.evaluation import evaluate
+        from moodtune.policy.ranking import PolicyRanker
+
+        p = self.p
+        table = evaluate(self.spec.world("test"), {"a2c": PolicyRanker(self.model, "session")},
+                         n_sessions=self.sessions, playlist_size=p.playlist_size, session_length=p.session_length,
+                         calm_weight=p.calm_weight, k=p.eval_k, seed=self.seed)
+        self.points.append((int(self.num_timesteps), float(table["mean_reward"].iloc[0])))
+        self._next = self.num_timesteps + self.every
+
+    def _on_training_start(self) -> None:
+        self._measure()
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._measure()
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.points[-1][0] != self.num_timesteps:
+            self._measure()
+
+
 def train_a2c(
     make_env: Callable[[], gym.Env],
     *,
@@ -53,6 +90,7 @@ def train_a2c(
     model: A2C | None = None,
     policy=None,
     policy_kwargs: dict | None = None,
+    held_out: HeldOutCurve | None = None,
 ) -> tuple[A2C, LearningCurve]:
     """Train (or, given ``model``, continue training) an A2C policy; returns it and its curve.
     ``policy``: the SB3 policy class (default ``MlpPolicy``)."""
@@ -65,7 +103,9 @@ def train_a2c(
         model.set_env(vec)
     curve = LearningCurve()
     if timesteps > 0:
-        model.learn(total_timesteps=timesteps, callback=curve, reset_num_timesteps=False)
+        model.learn(total_timesteps=timesteps, callback=[curve] if held_out is None else [curve, held_out],
+                    reset_num_timesteps=False)
+        curve.held_out = [] if held_out is None else held_out.points
     return model, curve
 
 
@@ -87,7 +127,10 @@ def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, se
                 policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden})
     if warm:
         behaviour_cloning(model, spec, p, seed)
-    return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model)
+    watch = (HeldOutCurve(spec, p, seed, max(1, timesteps // p.held_out_curve_points), p.held_out_curve_sessions)
+             if p.held_out_curve_points > 0 else None)
+    return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model,
+                     held_out=watch)
 
 
 def oracle_demonstrations(spec: EnvSpec, p: PolicySettings, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,9 +180,10 @@ def side_by_side(fn: Callable, jobs: list, workers: int) -> list:
         return list(pool.map(fn, jobs))
 
 
-def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float]:
+def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float, list[tuple[int, float]]]:
     """One policy of :func:`train_policies`, in a worker process or this one: train it, save it
-    to ``path``; returns its learning curve's points and the CPU seconds it took."""
+    to ``path``; returns its learning curve's points, the CPU seconds it took and its held-out
+    curve (session policies)."""
     kind, spec, p, timesteps, seed, path = job
     cpu = time.process_time()
     if kind == "bandit":
@@ -149,7 +193,7 @@ def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float]:
     else:
         model, curve = train_session_policy(spec, p, timesteps=timesteps, seed=seed)
     model.save(path)
-    return curve.points, time.process_time() - cpu
+    return curve.points, time.process_time() - cpu, curve.held_out
 
 
 def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
@@ -161,7 +205,7 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     out_dir.mkdir(parents=True, exist_ok=True)
     timesteps = p.timesteps if timesteps is None else timesteps
     started, cpu = time.perf_counter(), time.process_time()
-    result = {"session": {}, "compare": {}, "curves": {}, "timesteps": timesteps}
+    result = {"session": {}, "compare": {}, "curves": {}, "held_out_curves": {}, "timesteps": timesteps}
     jobs, names = [], []
     for seed in p.seeds:
         jobs.append(("session", spec, p, timesteps, seed, str(out_dir / f"session_seed{seed}.zip")))
@@ -178,10 +222,12 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     done = side_by_side(_train_job, jobs, p.workers)
     workers = worker_count(p.workers, len(jobs))  # as side_by_side decided: 1 in a daemonic process
     session_cpu = 0.0
-    for (dynamics, seed, name), job, (points, job_cpu) in zip(names, jobs, done, strict=True):
+    for (dynamics, seed, name), job, (points, job_cpu, held_out) in zip(names, jobs, done, strict=True):
         curve = LearningCurve()
         curve.points = points
         result["curves"][name] = curve.smoothed()
+        if held_out:
+            result["held_out_curves"][name] = held_out
         if dynamics == "bandit":
             result["seed_bandit"] = job[-1]
             # Seed A's score: mean reward per step over the last episodes of training.
@@ -196,5 +242,5 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     result["train_seconds"] = wall  # the session seeds trained beside the rest: the whole run's wall time
     result["train_cpu_seconds"] = session_cpu
     result["total_train_seconds"] = wall
-    result["total_train_cpu_seconds"] = time.process_time() - cpu + sum(c for _, c in done) * (workers > 1)
+    result["total_train_cpu_seconds"] = time.process_time() - cpu + sum(c for _, c, _ in done) * (workers > 1)
     return result

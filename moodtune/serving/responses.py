@@ -169,4 +169,6 @@ class StoredFeedback(Answer):
 
 class ServingModels(Answer):
     models: dict[str, dict[str, Any]]
+    shadow: dict[str, dict[str, Any]] | None = Field(
+        None, description="the policy challenger ranking every request in shadow (logged, never served), if any")
     catalog: dict[str, Any]
