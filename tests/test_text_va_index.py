@@ -57,21 +57,22 @@ def test_a_tracks_keywords_are_on_its_side(setup):
 
 
 def test_table_and_index_carry_the_va_point(setup):
-    settings, lexicon, _, _, table = setup
+    settings, lexicon, options, _, table = setup
     assert {"valence", "arousal"} <= set(table.columns)
     found = table[table["found"]]
     assert found["valence"].between(-1, 1).all() and found["arousal"].between(-1, 1).all()
     sad = found[found["primary_emotion"] == "sadness"]["valence"].mean()
     joyful = found[found["primary_emotion"] == "joyful_activation"]["valence"].mean()
     assert joyful > 0 > sad
-    index = EmotionIndex.from_table(table, lexicon, settings)
+    index = EmotionIndex.from_table(table, lexicon, settings, tables=options.tables)
     assert index.space == settings.text.index_space == "both"
     assert index.points.shape[1] == len(lexicon.codes) + 2
 
 
 def test_the_three_spaces(setup):
-    settings, lexicon, _, _, table = setup
-    by = {space: EmotionIndex.from_table(table, lexicon, settings, space=space) for space in ("emotion", "va", "both")}
+    settings, lexicon, options, _, table = setup
+    by = {space: EmotionIndex.from_table(table, lexicon, settings, tables=options.tables, space=space)
+          for space in ("emotion", "va", "both")}
     text = "想念你，好难过"
     hits = {space: idx.recommend_text(text, 5).hits for space, idx in by.items()}
     emo = by["both"].emotion(text)
@@ -109,8 +110,8 @@ def test_equal_distances_are_ordered_the_same_way_every_time(setup):
 
 
 def test_an_index_pickled_before_va_still_answers(setup, tmp_path):
-    settings, lexicon, _, _, table = setup
-    index = EmotionIndex.from_table(table, lexicon, settings)
+    settings, lexicon, options, _, table = setup
+    index = EmotionIndex.from_table(table, lexicon, settings, tables=options.tables)
     state = index.__dict__.copy()
     for key in ("space", "va", "va_weight", "emotion_points", "resources"):
         state.pop(key)
