@@ -50,6 +50,19 @@ class SettingsResource(ConfigurableResource):
             overrides.setdefault("mlflow", {})["tracking_uri"] = self.tracking_uri
         return load_settings(self.params_path, overrides=overrides)
 
+    def with_overrides(self, text: str) -> SettingsResource:
+        """This resource with ``text``'s nested overrides merged over its own (a key of both:
+        ``text`` wins; sections merge key by key)."""
+
+        def merge(base: dict, extra: dict) -> dict:
+            out = dict(base)
+            for key, value in extra.items():
+                out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            return out
+
+        merged = merge(yaml.safe_load(self.overrides_yaml) or {}, yaml.safe_load(text) or {})
+        return self.model_copy(update={"overrides_yaml": yaml.safe_dump(merged)})
+
 
 class MlflowResource(ConfigurableResource):
     """Opens MLflow runs in the project's experiment, tagged with the Dagster run and asset."""

@@ -26,7 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_case(case: str, seed: int, base: Path, settings, rows: int | None) -> dict:
+def overrides(pairs: list[str]) -> str:
+    """``["retrain.timesteps=0", ...]`` as YAML overrides (the hyper-parameters a drill compares)."""
+    import yaml
+
+    tree: dict = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return yaml.safe_dump(tree) if tree else ""
+
+
+def run_case(case: str, seed: int, base: Path, settings, rows: int | None, extra: str = "") -> dict:
     import httpx
 
     from assets.resources import SettingsResource
@@ -39,7 +54,7 @@ def run_case(case: str, seed: int, base: Path, settings, rows: int | None) -> di
     threshold = rows or settings.drill.feedback_rows
     res = SettingsResource(data_dir=str(work / "data"), tracking_uri=f"sqlite:///{work / 'mlflow.db'}",
                            overrides_yaml=f"retrain: {{min_new_feedback: {threshold}}}\n"
-                                          f"drill: {{feedback_rows: {threshold}}}\n")
+                                          f"drill: {{feedback_rows: {threshold}}}\n").with_overrides(extra)
     resources = build_resources(res)
     defs = retraining_definitions(resources)
     with defs.get_asset_value_loader() as loader:
@@ -64,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="+", default=["drift", "control"], choices=["drift", "control"])
     ap.add_argument("--rows", type=int, default=None, help="the sensor's threshold (default drill.feedback_rows)")
     ap.add_argument("--out", type=Path, default=None, help="also write the table as JSON here")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override params for the retrain, e.g. retrain.timesteps=0 retrain.learning_rate=0.0015")
     args = ap.parse_args(argv)
     d = settings.drill
     rows = []
@@ -71,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             for case in args.cases:
                 started = time.perf_counter()
-                row = run_case(case, seed, Path(tmp), settings, args.rows)
+                row = run_case(case, seed, Path(tmp), settings, args.rows, overrides(args.set))
                 row["seconds"] = round(time.perf_counter() - started, 1)
                 row["load"] = os.getloadavg()[0]
                 rows.append(row)

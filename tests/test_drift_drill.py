@@ -13,7 +13,6 @@ import httpx
 import numpy as np
 import pytest
 
-from assets.resources import SettingsResource
 from jobs.drill import drill_once, retraining_definitions
 from moodtune import registry
 from moodtune.policy import drill
@@ -33,9 +32,7 @@ def drill_stack(policy_stack, tmp_path_factory):
     from definitions import build_resources
 
     s = policy_stack["settings"]
-    stacked = policy_stack["settings_resource"]
-    res = SettingsResource(data_dir=stacked.data_dir, tracking_uri=stacked.tracking_uri,
-                           overrides_yaml=stacked.overrides_yaml + DRILL)
+    res = policy_stack["settings_resource"].with_overrides(DRILL)
     resources = build_resources(res)
     defs = retraining_definitions(resources)
     service = _service_on(policy_stack, tmp_path_factory.mktemp("drill_service"),
