@@ -448,7 +448,8 @@ class RetrainSettings(Section):
     timesteps: int = Field(ge=0)  # A2C timesteps after the imitation, per retrain run
     learning_rate: float = Field(gt=0)  # A2C's (constant) rate in a retrain
     holdout_share: float = Field(gt=0, lt=1)  # rows kept out of the reward model for the gate's off-policy check
-    ridge: float = Field(gt=0)  # the prior's weight: shift coefficients shrink to 0 (the simulator) by this
+    ridges: tuple[float, ...] = Field(min_length=1)  # the prior's weights tried (cross-validated): shifts shrink to 0
+    folds: int = Field(ge=2)  # cross-validation folds that choose the ridge
     draws: int = Field(ge=1)  # hidden listeners simulated per logged context for the expected reward
     imitation_sessions: int = Field(ge=0)  # oracle sessions on the recalibrated simulator the copy imitates
     imitation_beam: int = Field(ge=1)

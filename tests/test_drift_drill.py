@@ -61,7 +61,7 @@ def test_reward_model_finds_the_scenario_shift_and_stays_at_the_prior_without_it
             rewards.append(spec.rewards[("low", "medium", "high")[level]])
         rows = world.listeners.assign(track_id=[spec.track_ids[x] for x in songs], reward=rewards,
                                       id=np.arange(1, 301))
-        model = fit_response(rows, spec, ridge=s.retrain.ridge, draws=4, seed=0)
+        model = fit_response(rows, spec, ridges=s.retrain.ridges, folds=s.retrain.folds, draws=4, seed=0)
         assert np.all(model.coefficients[1:] == 0)  # age groups without rows: the prior, exactly
         learned[drifted] = model
     group = 0  # ages 15-19
@@ -135,12 +135,22 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
             time.sleep(0.5)
         models = client.post("/models", json={}).json()
         assert models["shadow"][registry.POLICY]["version"] == version
+        explored = 0
         for i in range(len(traffic)):
             answer = client.post("/recommend", json=traffic.request(i)).json()
             assert answer["model_versions"][registry.POLICY] == champion  # the champion answers
+            first, second = answer["tracks"][:2]
+            # an explored first song (epsilon-greedy) is below the best, which then comes second; it says so
+            assert (first["score"] < second["score"]) == ("tried first to learn from" in first["reason"])
+            explored += first["score"] < second["score"]
             assert client.post("/feedback", json=traffic.feedback(i, answer)).status_code == 200
         rows = store.feedback_since(start)
         assert len(rows) == 40 and rows["shadow_probability"].between(0, 1).all()
+        # the logged propensity of each played first song: 1 - eps + eps/n when it was the best, eps/n when explored
+        eps, n = s.policy.exploration, s.drill.playlist_size
+        assert sorted(rows["choice_probability"].round(6).unique()) == sorted(
+            {round(eps / n, 6), round(1 - eps + eps / n, 6)} if explored else {round(1 - eps + eps / n, 6)})
+        assert (rows["choice_probability"] < 0.5).sum() == explored
         assert all(v[registry.SHADOW] == version for v in rows["recommendation_model_versions"])
         for c in rows["candidates"]:  # every candidate carries both probabilities, each summing to 1
             assert sum(x["probability"] for x in c) == pytest.approx(1.0)

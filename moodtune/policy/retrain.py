@@ -98,7 +98,7 @@ def retrain_from_feedback(spec: EnvSpec, champion: PolicyRanker, feedback: pd.Da
     from stable_baselines3 import A2C
 
     fitted, held_out = split_feedback(feedback, r.holdout_share, seed)
-    response = fit_response(fitted, spec, ridge=r.ridge, draws=r.draws, seed=seed)
+    response = fit_response(fitted, spec, ridges=r.ridges, folds=r.folds, draws=r.draws, seed=seed)
     recalibrated = response.recalibrate(spec)
     world = training_world(recalibrated, fitted, seed)
 

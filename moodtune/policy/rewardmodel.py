@@ -8,7 +8,9 @@ prediction, the model learns a *stress shift*: per age group, the stress each of
 emotions adds (``coefficients``, age groups x GEMS-6), applied to a song through the shares of
 its predicted emotions. Ridge regression on the prediction's slope (Gauss-Newton steps) keeps
 the shift at 0 (the simulator's prior response) where the feedback says little: for an age
-group without rows the shift stays exactly 0.
+group without rows the shift stays exactly 0. The ridge is chosen by cross-validation on the
+rows; when no ridge predicts held-out folds better than the simulator does, nothing is learned
+(the feedback agrees with the prior, or is too noisy to say otherwise).
 
 The recalibrated simulator (``EnvSpec.stress_shift``) is what a retrain imitates the planning
 oracle in and what the gate's held-out sessions run in; the same model gives the direct-method
@@ -96,7 +98,9 @@ class ResponseModel:
     rows: int
     rows_per_group: tuple[int, ...]
     mse_prior: float  # mean squared error of the logged rewards against the simulator's prediction
-    mse_fitted: float  # ... and against the recalibrated simulator's
+    mse_fitted: float  # ... and against the recalibrated simulator's (in sample)
+    ridge: float | None = None  # the ridge cross-validation chose (None: the prior predicted best)
+    cv_mse: dict[float, float] | None = None  # cross-validated error per ridge tried
 
     def shift(self, song_features: np.ndarray) -> np.ndarray:
         """(age groups x songs) stress added per song."""
@@ -108,7 +112,8 @@ class ResponseModel:
 
     def as_dict(self) -> dict:
         return {
-            "rows": self.rows, "mse_prior": self.mse_prior, "mse_fitted": self.mse_fitted,
+            "rows": self.rows, "mse_prior": self.mse_prior, "mse_fitted": self.mse_fitted, "ridge": self.ridge,
+            "cv_mse": {str(k): round(v, 5) for k, v in (self.cv_mse or {}).items()},
             "coefficients": {AGE_GROUPS[g][2]: {e: round(float(v), 4) for e, v in zip(GEMS6, row, strict=True)}
                              for g, row in enumerate(self.coefficients)},
             "rows_per_age_group": {AGE_GROUPS[g][2]: n for g, n in enumerate(self.rows_per_group)},
@@ -116,7 +121,10 @@ class ResponseModel:
 
     def metrics(self) -> dict[str, float]:
         out = {"reward_model_rows": float(self.rows), "reward_model_mse_prior": self.mse_prior,
-               "reward_model_mse_fitted": self.mse_fitted}
+               "reward_model_mse_fitted": self.mse_fitted,
+               "reward_model_ridge": float("inf") if self.ridge is None else self.ridge}
+        for ridge, mse in (self.cv_mse or {}).items():
+            out[f"reward_model_cv_mse.ridge_{ridge:g}"] = mse
         for g, row in enumerate(self.coefficients):
             for e, v in zip(GEMS6, row, strict=True):
                 if v != 0:
@@ -141,14 +149,17 @@ def contexts_of(rows: pd.DataFrame) -> list[ListenerContext]:
     return [ListenerContext.parse(a, g, m) for a, g, m in zip(rows["age"], rows["gender"], rows["mood"], strict=True)]
 
 
-def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridge: float, draws: int, seed: int,
-                 steps: int = 3) -> ResponseModel:
-    """Fit the stress shift to ``feedback`` (rows with ``age, gender, mood, track_id, reward``)."""
+def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridges: Sequence[float], folds: int, draws: int,
+                 seed: int, steps: int = 3) -> ResponseModel:
+    """Fit the stress shift to ``feedback`` (rows with ``age, gender, mood, track_id, reward``).
+
+    The ridge is chosen by ``folds``-fold cross-validation among ``ridges``; when no ridge
+    predicts the held-out folds better than the simulator itself, the shift stays 0 (the prior)."""
     groups, n_emo = len(AGE_GROUPS), len(GEMS6)
     rows = song_rows(feedback, spec)
-    coef = np.zeros((groups, n_emo))
+    zero = np.zeros((groups, n_emo))
     if rows.empty:
-        return ResponseModel(coef, 0, (0,) * groups, float("nan"), float("nan"))
+        return ResponseModel(zero, 0, (0,) * groups, float("nan"), float("nan"))
     contexts = contexts_of(rows)
     expected = ExpectedReward(spec, contexts, draws, seed)
     shares = emotion_shares(spec.song_features)
@@ -156,24 +167,41 @@ def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridge: float, draws: 
     reward = rows["reward"].to_numpy(dtype=float)
     songs = rows["song"].to_numpy(dtype=int)
 
-    def predict(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(c: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         shift = c @ shares.T
-        out = [expected(i, [songs[i]], shift) for i in range(len(rows))]
+        out = [expected(i, [songs[i]], shift) for i in idx]
         return np.array([r[0] for r, _ in out]), np.array([s[0] for _, s in out])
 
-    prior, _ = predict(coef)
-    for _ in range(steps):  # Gauss-Newton on the ridge objective, the prior (0) as its centre
-        fitted, slope = predict(coef)
-        x = np.zeros((len(rows), groups * n_emo))
-        for i in range(len(rows)):
-            x[i, member[i] * n_emo:(member[i] + 1) * n_emo] = slope[i] * shares[songs[i]]
-        theta = coef.reshape(-1)
-        step = np.linalg.solve(x.T @ x + ridge * np.eye(groups * n_emo), x.T @ (reward - fitted) - ridge * theta)
-        coef = (theta + step).reshape(groups, n_emo)
-    fitted, _ = predict(coef)
+    def fit(idx: np.ndarray, ridge: float) -> np.ndarray:
+        coef = zero
+        for _ in range(steps):  # Gauss-Newton on the ridge objective, the prior (0) as its centre
+            fitted, slope = predict(coef, idx)
+            x = np.zeros((len(idx), groups * n_emo))
+            for row, i in enumerate(idx):
+                x[row, member[i] * n_emo:(member[i] + 1) * n_emo] = slope[row] * shares[songs[i]]
+            theta = coef.reshape(-1)
+            step = np.linalg.solve(x.T @ x + ridge * np.eye(groups * n_emo),
+                                   x.T @ (reward[idx] - fitted) - ridge * theta)
+            coef = (theta + step).reshape(groups, n_emo)
+        return coef
+
+    everyone = np.arange(len(rows))
+    prior, _ = predict(zero, everyone)
+    fold = np.random.default_rng(seed).permutation(len(rows)) % folds
+    cv = {}
+    for ridge in ridges:
+        errors = np.zeros(len(rows))
+        for f in range(folds):
+            test = everyone[fold == f]
+            errors[test] = (reward[test] - predict(fit(everyone[fold != f], ridge), test)[0]) ** 2
+        cv[float(ridge)] = float(errors.mean())
+    cv_prior = float(np.mean((reward - prior) ** 2))
+    best = min(cv, key=cv.get)
+    coef = fit(everyone, best) if cv[best] < cv_prior else zero
+    fitted, _ = predict(coef, everyone)
     per_group = tuple(int((member == g).sum()) for g in range(groups))
-    return ResponseModel(coef, len(rows), per_group, float(np.mean((reward - prior) ** 2)),
-                         float(np.mean((reward - fitted) ** 2)))
+    return ResponseModel(coef, len(rows), per_group, cv_prior, float(np.mean((reward - fitted) ** 2)),
+                         ridge=best if cv[best] < cv_prior else None, cv_mse=cv)
 
 
 def direct_method(rows: pd.DataFrame, spec: EnvSpec, model: ResponseModel, *, draws: int, seed: int):

@@ -210,16 +210,21 @@ class Engine:
         self.summary.use_catalog(ms.catalog)
         tracks, chosen_json = [], []
         low, high = float(scores.min()), float(scores.max())
+        explored = scores[order[0]] < high  # the first song was drawn (exploration), not the best scored
         for rank, r in enumerate(ranked[: min(k, n)], start=1):
             i = order[rank - 1]
             profile = profiles[i]
+            why = first_pick_words(r.probability)
+            if rank == 1 and explored:
+                why = (f"tried first to learn from ({self.settings.policy.exploration:.0%} of recommendations start "
+                       f"with a song drawn at random); {why}")
             tracks.append({
                 "rank": rank,
                 "track_id": ids[i],
                 "score": round(r.score, 6),
                 "probability": round(r.probability, 6),
                 "match": match_percent(r.score, low, high),
-                "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; {first_pick_words(r.probability)}",
+                "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; {why}",
                 "profile": profile,
             })
             chosen_json.append(profiles_json[i])
