@@ -66,7 +66,6 @@ def _require(name: str, owner, attribute: str) -> None:
 
 
 MEDIA_TYPES = ("application/json", "multipart/form-data")
-FORM_KEY = "moodtune.form"  # the request's parsed multipart form, in its ASGI scope
 
 
 def _unsupported_media(request):
@@ -240,10 +239,8 @@ def error_answers() -> None:
                 spec = self.service.apis[name].input_spec
                 media = request.headers.get("content-type", "").split(";")[0].strip().lower()
                 if media == "multipart/form-data":
-                    # parsed here (Starlette caches it for BentoML's parser) and kept in the scope,
-                    # where the endpoint's context request (another Request object) finds it
+                    # parsed here (Starlette caches it on this Request for BentoML's parser)
                     form, complete = await _read_form(request)  # an unreadable form is 400 first
-                    request.scope[FORM_KEY] = form
                     response = _no_files_here(spec) or _form_problem(form, complete, spec)
                 elif media == "application/json":
                     repeated = _repeated_keys(await request.body())  # None: not JSON, BentoML answers 400

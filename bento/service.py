@@ -49,7 +49,7 @@ from bento.errors import error_body
 from bento.lifecycle import die_with_parent
 from bento.middleware import BodyLimit
 from bento.requestlog import RequestLog, install_filter
-from bento.uploads import upload, uploads
+from bento.uploads import KeepUploadBody, upload, uploads
 from moodtune.errors import MoodtuneError
 from moodtune.serving import responses as answers_
 from moodtune.serving.engine import Engine
@@ -375,6 +375,7 @@ Moodtune.add_asgi_middleware(RequestLog)  # the outermost of ours: every answer 
 Moodtune.add_asgi_middleware(BodyLimit, max_bytes=LIMITS.max_request_bytes)
 Moodtune.add_asgi_middleware(AccessControl, api_keys=LIMITS.api_keys, per_minute=LIMITS.rate_limit_per_minute)
 Moodtune.add_asgi_middleware(ApiDocs, service=Moodtune, version=moodtune.__version__)
+Moodtune.add_asgi_middleware(KeepUploadBody)  # the innermost: a multipart body as read, for bento/uploads.py
 
 
 def check_models_present(settings=None) -> None:
