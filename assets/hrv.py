@@ -12,7 +12,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset, 
 from assets import CRITICAL_PATH
 from assets.resources import MlflowResource, SettingsResource
 from moodtune.errors import InvalidHRV
-from moodtune.hrv import LEVELS, METRIC_COLUMNS, MetricsConfig
+from moodtune.hrv import LEVELS, METRIC_COLUMNS
 from moodtune.hrv.constants import ARTEFACT_TYPES, PLAUSIBLE
 from moodtune.hrv.pipeline import compute_metrics, load_recordings
 from moodtune.hrv.train import train_and_register
@@ -21,7 +21,7 @@ from moodtune.hrv.train import train_and_register
 @asset(group_name="hrv", compute_kind="python", op_tags=CRITICAL_PATH)
 def hrv_recordings(context, settings: SettingsResource) -> pd.DataFrame:
     """Raw HRV recordings with subject and stress level: the SWELL/WESAD-derived metrics table
-    (``hrv.dataset_csv``), RR-interval files with labels (``hrv.rr_dir``), or by default RR
+    (``hrv.data.dataset_csv``), RR-interval files with labels (``hrv.data.rr_dir``), or by default RR
     series simulated per subject and stress level. RR series are kept whole (``rr_ms``)."""
     s = settings.get()
     table = load_recordings(s, progress=True)
@@ -54,8 +54,8 @@ def hrv_metrics(context, settings: SettingsResource, hrv_recordings: pd.DataFram
     HF in ms²) with subject, level and artefact counts; refused recordings are listed in the
     metadata with their reason."""
     s = settings.get()
-    table, refused = compute_metrics(hrv_recordings, MetricsConfig.from_settings(s), progress=True,
-                                     log=context.log.warning, baseline_condition=s.hrv.baseline_condition)
+    table, refused = compute_metrics(hrv_recordings, s.hrv.metrics, progress=True,
+                                     log=context.log.warning, baseline_condition=s.hrv.data.baseline_condition)
     if table.empty:
         raise InvalidHRV(f"every one of the {len(hrv_recordings)} recordings was refused; first reason: "
                          f"{refused['reason'].iloc[0] if len(refused) else 'none'}")

@@ -29,10 +29,19 @@ import pandas as pd  # noqa: E402
 
 from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader, analyze  # noqa: E402
 from moodtune.hrv.constants import ARTEFACT_TYPES  # noqa: E402
-from moodtune.hrv.metrics import MetricsConfig  # noqa: E402
-from moodtune.hrv.model import ModelConfig, fit  # noqa: E402
+from moodtune.hrv.model import fit  # noqa: E402
 from moodtune.hrv.pipeline import compute_metrics  # noqa: E402
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr  # noqa: E402
+from moodtune.settings import get_settings  # noqa: E402
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+SEED = get_settings().project.seed
+
+
+def _with_kubios(**changes):
+    """The hrv section with ``hrv.metrics.kubios`` changed."""
+    kubios = HRV.metrics.kubios.model_copy(update=changes)
+    return HRV.model_copy(update={"metrics": HRV.metrics.model_copy(update={"kubios": kubios})})
 
 
 def _rate(n: int, seconds: float) -> str:
@@ -43,8 +52,8 @@ def main(n: int = 120) -> None:
     warnings.simplefilter("ignore")
     import neurokit2 as nk
 
-    train, _ = compute_metrics(simulate_dataset(12, 2, 300, seed=0), MetricsConfig.default())
-    reader = StressReader(fit(train, ModelConfig.default(iterations=200)))
+    train, _ = compute_metrics(simulate_dataset(12, 2, 300, seed=0), HRV.metrics)
+    reader = StressReader(fit(train, HRV.model.model_copy(update={"iterations": 200}), SEED), HRV)
     per_level = max(1, n // 3 // 10)
     recordings = simulate_dataset(10, per_level, 300, seed=1)["rr_ms"].tolist()[:n]
     n = len(recordings)
@@ -55,7 +64,7 @@ def main(n: int = 120) -> None:
     t_single = time.perf_counter() - t
 
     t = time.perf_counter()
-    table = pd.DataFrame([analyze(rr).values for rr in recordings])
+    table = pd.DataFrame([analyze(rr, HRV.metrics).values for rr in recordings])
     proba = reader.predict_proba(table)
     t_batch = time.perf_counter() - t
 
@@ -67,8 +76,8 @@ def main(n: int = 120) -> None:
     hrv_metrics = importlib.import_module("moodtune.hrv.metrics")  # the module (the package exports a function so named)
     corrected = hrv_metrics.correct_artifacts
     identity = lambda rr, config: (rr.copy(), dict.fromkeys(ARTEFACT_TYPES, 0))  # noqa: E731
-    one_pass = StressReader(reader.model, MetricsConfig.default(kubios_max_passes=1, kubios_iterate_above=1.0))
-    iterative = StressReader(reader.model, MetricsConfig.default(kubios_max_passes=10))
+    one_pass = StressReader(reader.model, _with_kubios(max_passes=1, iterate_above=1.0))
+    iterative = StressReader(reader.model, _with_kubios(max_passes=10))
     from moodtune.hrv import kubios_speedup
 
     swap = kubios_speedup.install()
@@ -119,7 +128,7 @@ def main(n: int = 120) -> None:
     print(f"  ours, RR -> metrics -> level, one at a time  {_rate(n, t_single)}")
     print(f"  ours, RR -> metrics, then one predict_proba  {_rate(n, t_batch)}")
     print(f"  reference nk.hrv_time + nk.hrv_frequency     {_rate(n, t_ref)}  (metrics only, no level)")
-    print(f"  RR -> level, interleaved: with correction    {_rate(n, t_with)}  (hrv.kubios_max_passes)")
+    print(f"  RR -> level, interleaved: with correction    {_rate(n, t_with)}  (hrv.metrics.kubios.max_passes)")
     print(f"                            without correction {_rate(n, t_without)}")
     print(f"                            one Kubios pass    {_rate(n, t_one_pass)}")
     print(f"                            nk iterative=True  {_rate(n, t_iterative)}")

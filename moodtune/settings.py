@@ -11,6 +11,11 @@ Overrides, strongest first:
 
 Relative paths are resolved against the project root, so Dagster, the service and the CLI
 all see the same absolute locations whatever their working directory.
+
+Each domain owns its section: ``moodtune/<domain>/config.py`` defines it as pydantic models
+(e.g. :class:`moodtune.hrv.config.HrvSettings`), :class:`Settings` composes them, and library
+code receives its section as an argument (only the adapters, Dagster's ``SettingsResource``, the
+CLI and the service, load settings). The sections still defined here move out the same way.
 """
 
 from __future__ import annotations
@@ -22,19 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from moodtune.errors import ConfigError
+from moodtune.hrv.config import HrvSettings
+from moodtune.section import Section
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "MOODTUNE_"
-
-
-class Section(BaseModel):
-    """Base of every settings section: unknown keys are an error, not silently ignored. Fields
-    carry no defaults: every value is in params.yaml (tests/test_params_settings.py)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ProjectSettings(Section):
@@ -165,57 +165,6 @@ class AudioSettings(Section):
     # the features' and tags' content-keyed caches (moodtune.audio.analysis.cache_root): None ->
     # $XDG_CACHE_HOME/moodtune/analysis, shared by clones; a relative path is under the data dir
     cache_dir: Path | None
-    gate_floors: dict[str, float]
-    gate_margin: float
-
-
-class HrvSettings(Section):
-    """HRV -> stress level (see moodtune.hrv and README "HRV")."""
-
-    # real data: a SWELL/WESAD-derived metrics table, or a folder of RR files + labels.csv
-    dataset_csv: Path | None
-    rr_dir: Path | None
-    condition_column: str
-    subject_column: str
-    # dataset condition (case-insensitive) -> stress level; the levels themselves always map
-    condition_levels: dict[str, Literal["low", "medium", "high"]]
-    window_seconds: float | None = Field(gt=0)  # RR files are cut into windows this long
-    # embedded demo: simulated RR series
-    subjects: int = Field(ge=2)
-    recordings_per_level: int = Field(ge=1)
-    recording_seconds: float = Field(gt=0)
-    baseline_seconds: float = Field(gt=0)  # each simulated subject's resting baseline
-    baseline_condition: str | None  # real data: the condition of each subject's baseline recordings
-    # RR -> metrics: validity and artefact correction (Lipponen & Tarvainen 2019, neurokit2's Kubios)
-    min_seconds: float = Field(gt=0)
-    min_intervals: int = Field(ge=3)
-    rr_min_ms: float = Field(gt=0)  # 200 bpm
-    rr_max_ms: float = Field(gt=0)  # 30 bpm
-    gap_ms: float = Field(gt=0)  # a longer interval is a gap in the recording, not a beat
-    kubios_c1: float
-    kubios_c2: float
-    kubios_alpha: float = Field(gt=0)
-    kubios_window: int = Field(ge=3)
-    kubios_median_window: int = Field(ge=3)
-    kubios_max_passes: int = Field(ge=1)
-    kubios_iterate_above: float = Field(ge=0, le=1)
-    max_artifact_fraction: float = Field(ge=0, le=1)
-    max_irregularity: float = Field(gt=0)
-    interpolation_hz: float = Field(gt=0)
-    welch_window_s: float = Field(gt=0)
-    # input files and raw ECG/PPG signals
-    max_file_bytes: int = Field(ge=1)
-    signal_min_rate_hz: float = Field(gt=0)
-    signal_max_rate_hz: float = Field(gt=0)
-    signal_max_seconds: float = Field(gt=0)
-    signal_clip_fraction: float = Field(gt=0, lt=1)
-    # stress model (CatBoost) and its evaluation: leave-subjects-out CV, then held-out gate subjects
-    gate_subject_fraction: float = Field(gt=0, lt=1)
-    cv_folds: int = Field(ge=2)
-    iterations: int = Field(ge=1)
-    depth: int = Field(ge=1)
-    learning_rate: float = Field(gt=0)
-    thread_count: int = Field(ge=1)
     gate_floors: dict[str, float]
     gate_margin: float
 

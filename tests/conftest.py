@@ -93,7 +93,7 @@ def learned_tables(tmp_path_factory):
 # groups materialized once per session on small demo data, in their own stores.
 SMALL = """
 audio: {clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}, catalog: {source: demo}}  # no apt downloads
-hrv: {subjects: 8, recordings_per_level: 2, recording_seconds: 180, iterations: 100}
+hrv: {demo: {subjects: 8, recordings_per_level: 2, recording_seconds: 180}, model: {iterations: 100}}
 policy:
   n_listeners: 80
   bank_grid: 6

@@ -22,11 +22,14 @@ from moodtune.feedback import FeedbackStore, default_url
 from moodtune.feedback.reread import reread_rewards, reread_with_champion
 from moodtune.feedback.schema import HRV_BASELINE_COLUMNS
 from moodtune.hrv import StressReader, metrics
-from moodtune.hrv.metrics import MetricsConfig
-from moodtune.hrv.model import ModelConfig, fit
+from moodtune.hrv.model import fit
 from moodtune.hrv.pipeline import compute_metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
 from moodtune.serving.answers import Upload
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+SEED = get_settings().project.seed
 
 POSTGRES_URL = os.environ.get("MOODTUNE_TEST_POSTGRES_URL")
 NOW = {"MEAN_RR": 702.0, "SDRR": 31.0, "HR": 86.0, "RMSSD": 18.0, "pNN50": 2.0, "VLF": 300.0, "LF": 600.0, "HF": 150.0}
@@ -64,8 +67,8 @@ def _recommend(store) -> str:
 @pytest.fixture(scope="module")
 def reader() -> StressReader:
     """A baseline-relative model (trained with each simulated subject's resting recording)."""
-    table, _ = compute_metrics(simulate_dataset(8, 2, 120, seed=5, baseline_seconds=120), MetricsConfig.default())
-    return StressReader(fit(table, ModelConfig.default(iterations=40), "baseline"))
+    table, _ = compute_metrics(simulate_dataset(8, 2, 120, seed=5, baseline_seconds=120), HRV.metrics)
+    return StressReader(fit(table, HRV.model.model_copy(update={"iterations": 40}), SEED, "baseline"), HRV)
 
 
 def test_feedback_stores_the_baseline_and_reads_it_back(store):
@@ -134,9 +137,9 @@ def test_the_services_feedback_path_reads_against_the_baseline_and_stores_it(rea
     req = engine.requests.Feedback(recommendation_id=rec, track_id="t0")
     reading, kwargs = engine.plan_feedback(req, _rr_file("now.txt", now), baseline=_rr_file("rest.txt", rest))
     assert reading["recording"]["dlog_RMSSD"] < 0 and "baseline_RMSSD" not in reading["recording"]
-    assert kwargs["baseline"] == pytest.approx(metrics(rest), rel=1e-5)
+    assert kwargs["baseline"] == pytest.approx(metrics(rest, HRV.metrics), rel=1e-5)
     row = store.record_feedback(**kwargs)
-    assert row.baseline == pytest.approx(metrics(rest), rel=1e-5) and row.source == "rr"
+    assert row.baseline == pytest.approx(metrics(rest, HRV.metrics), rel=1e-5) and row.source == "rr"
     # the same reading as StressReader.read against that baseline
     direct = reader.read(now, baseline=rest)
     assert row.stress_level == direct.loc[0, "level"]
@@ -170,8 +173,8 @@ def test_a_metrics_csv_goes_through_read_and_feedback(reader, store):
 
 def test_retraining_reads_rewards_against_the_stored_baseline(reader, store, settings):
     subject = simulate_subject(np.random.default_rng(8))
-    rest = metrics(simulate_rr(0.0, 180, np.random.default_rng(1), subject))
-    now = metrics(simulate_rr(1.0, 180, np.random.default_rng(2), subject))
+    rest = metrics(simulate_rr(0.0, 180, np.random.default_rng(1), subject), HRV.metrics)
+    now = metrics(simulate_rr(1.0, 180, np.random.default_rng(2), subject), HRV.metrics)
     rec = _recommend(store)
     with_rest = store.record_feedback(rec, "t0", "low", metrics=now, baseline=rest)  # logged without the reading
     without = store.record_feedback(rec, "t1", "low", metrics=now)
@@ -200,8 +203,8 @@ def test_retraining_reads_with_the_registered_hrv_champion(policy_stack):
     store = policy_stack["resources"]["feedback"].store()
     start = store.latest_feedback_id()
     subject = simulate_subject(np.random.default_rng(31))
-    rest = metrics(simulate_rr(0.0, 240, np.random.default_rng(32), subject))
-    now = metrics(simulate_rr(1.0, 240, np.random.default_rng(33), subject))
+    rest = metrics(simulate_rr(0.0, 240, np.random.default_rng(32), subject), HRV.metrics)
+    now = metrics(simulate_rr(1.0, 240, np.random.default_rng(33), subject), HRV.metrics)
     rec = _recommend(store)
     row = store.record_feedback(rec, "t0", "low", metrics=now, baseline=rest)
     lines: list[str] = []

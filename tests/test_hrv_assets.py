@@ -27,9 +27,11 @@ from moodtune.hrv import LEVELS, METRIC_COLUMNS, metrics
 from moodtune.hrv.data import load_rr_dir
 from moodtune.hrv.pipeline import load_recordings
 from moodtune.hrv.simulate import simulate_rr, simulate_subject
-from moodtune.settings import load_settings
+from moodtune.settings import get_settings, load_settings
 
-SMALL = "hrv: {subjects: 16, recordings_per_level: 2, recording_seconds: 120, iterations: 150}"
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+
+SMALL = "hrv: {demo: {subjects: 16, recordings_per_level: 2, recording_seconds: 120}, model: {iterations: 150}}"
 GROUP = [hrv_recordings, hrv_metrics, hrv_stress_model, hrv_metrics_plausible, hrv_metrics_cover_levels]
 
 
@@ -49,7 +51,7 @@ def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isol
     assert len(table) == len(recordings) and table[list(METRIC_COLUMNS)].notna().all().all()
 
     info = result.output_for_node("hrv_stress_model")
-    settings = load_settings(overrides={"hrv": {"subjects": 16}})
+    settings = load_settings(overrides={"hrv": {"demo": {"subjects": 16}}})
     assert info["promoted"] and info["version"] == "1"
     champion = registry.champion("moodtune-hrv", settings)
     assert champion is not None and str(champion.version) == "1"
@@ -140,7 +142,7 @@ def _swell_like(path, rng) -> pd.DataFrame:
         subject = simulate_subject(rng)
         for condition, level in stress.items():
             for _ in range(2):
-                rows.append({**metrics(simulate_rr(level, 120, rng, subject)), "condition": condition,
+                rows.append({**metrics(simulate_rr(level, 120, rng, subject), HRV.metrics), "condition": condition,
                              "subject_id": f"p{s}", "NasaTLX": 1.0})
     table = pd.DataFrame(rows).rename(columns={"pNN50": "PNN50"})
     table.to_csv(path, index=False)
@@ -150,7 +152,7 @@ def _swell_like(path, rng) -> pd.DataFrame:
 def test_dataset_csv_is_read_with_conditions_mapped_through_params(isolated_env):
     path = isolated_env / "swell.csv"
     source = _swell_like(path, np.random.default_rng(3))
-    overrides = f"hrv: {{dataset_csv: '{path}', subject_column: subject_id}}"
+    overrides = f"hrv: {{data: {{dataset_csv: '{path}', subject_column: subject_id}}}}"
     result = materialize([hrv_recordings, hrv_metrics, hrv_metrics_plausible], resources=_resources(overrides))
     assert result.success
     table = result.output_for_node("hrv_metrics")
@@ -161,13 +163,13 @@ def test_dataset_csv_is_read_with_conditions_mapped_through_params(isolated_env)
 
     # an unmapped condition and a missing column are configuration problems, said plainly
     source.assign(condition="boredom").to_csv(path, index=False)
-    with pytest.raises(ConfigError, match=r"\['boredom'\].*hrv.condition_levels"):
-        load_recordings(load_settings(overrides={"hrv": {"dataset_csv": str(path), "subject_column": "subject_id"}}))
+    with pytest.raises(ConfigError, match=r"\['boredom'\].*hrv.data.condition_levels"):
+        load_recordings(load_settings(overrides={"hrv": {"data": {"dataset_csv": str(path), "subject_column": "subject_id"}}}))
     with pytest.raises(InvalidHRV, match="no subject column 'subject'"):
-        load_recordings(load_settings(overrides={"hrv": {"dataset_csv": str(path)}}))
+        load_recordings(load_settings(overrides={"hrv": {"data": {"dataset_csv": str(path)}}}))
     source.drop(columns=["HF", "LF"]).to_csv(path, index=False)
     with pytest.raises(InvalidHRV, match="lack the columns LF, HF"):
-        load_recordings(load_settings(overrides={"hrv": {"dataset_csv": str(path), "subject_column": "subject_id"}}))
+        load_recordings(load_settings(overrides={"hrv": {"data": {"dataset_csv": str(path), "subject_column": "subject_id"}}}))
 
 
 def test_rr_dir_files_with_labels_are_cut_into_windows(isolated_env):
@@ -187,7 +189,7 @@ def test_rr_dir_files_with_labels_are_cut_into_windows(isolated_env):
             labels.append({"file": name, "subject": f"s{s}", "condition": condition})
     pd.DataFrame(labels).to_csv(folder / "labels.csv", index=False)
 
-    overrides = f"hrv: {{rr_dir: '{folder}', window_seconds: 100}}"
+    overrides = f"hrv: {{data: {{rr_dir: '{folder}', window_seconds: 100}}}}"
     result = materialize([hrv_recordings, hrv_metrics], resources=_resources(overrides))
     assert result.success
     recordings = result.output_for_node("hrv_recordings")

@@ -11,18 +11,20 @@ import pytest
 from moodtune import registry
 from moodtune.hrv import StressReader, metrics
 from moodtune.hrv.constants import RATIO_COLUMNS
-from moodtune.hrv.metrics import MetricsConfig
-from moodtune.hrv.model import ModelConfig, fit
+from moodtune.hrv.model import fit
 from moodtune.hrv.pipeline import compute_metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
 from moodtune.hrv.train import gate_split, train_and_register
-from moodtune.settings import load_settings
+from moodtune.settings import get_settings, load_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+SEED = get_settings().project.seed
 
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     recordings = simulate_dataset(10, 2, 120, seed=4, baseline_seconds=120)
-    out, refused = compute_metrics(recordings, MetricsConfig.default())
+    out, refused = compute_metrics(recordings, HRV.metrics)
     assert refused.empty
     return out
 
@@ -42,13 +44,13 @@ def test_each_simulated_subject_has_its_own_resting_baseline(table):
 
 
 def test_reader_reads_against_a_baseline_and_without_one(table):
-    reader = StressReader(fit(table, ModelConfig.default(iterations=60), "baseline"))
+    reader = StressReader(fit(table, HRV.model.model_copy(update={"iterations": 60}), SEED, "baseline"), HRV)
     assert reader.uses_baseline and set(RATIO_COLUMNS) <= set(reader.features)
     subject = simulate_subject(np.random.default_rng(7))
     rest = simulate_rr(0.0, 150, np.random.default_rng(1), subject)
     stressed = simulate_rr(1.0, 150, np.random.default_rng(2), subject)
     with_base = reader.read(stressed, baseline=rest)
-    assert with_base.loc[0, "dlog_RMSSD"] == pytest.approx(np.log(metrics(stressed)["RMSSD"] / metrics(rest)["RMSSD"]))
+    assert with_base.loc[0, "dlog_RMSSD"] == pytest.approx(np.log(metrics(stressed, HRV.metrics)["RMSSD"] / metrics(rest, HRV.metrics)["RMSSD"]))
     assert with_base.loc[0, "p_high"] > reader.read(rest, baseline=rest).loc[0, "p_high"]
     assert reader.read(rest, baseline=rest).loc[0, "dlog_HF"] == pytest.approx(0.0)
     alone = reader.read(stressed)  # no baseline: the ratios are missing and the model still reads
@@ -57,7 +59,7 @@ def test_reader_reads_against_a_baseline_and_without_one(table):
     assert reader.predict_proba(alone[["MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF", "HF"]].to_numpy()).shape \
         == (1, 3)
     # an absolute model ignores a baseline it was not trained with
-    absolute = StressReader(fit(table, ModelConfig.default(iterations=60)))
+    absolute = StressReader(fit(table, HRV.model.model_copy(update={"iterations": 60}), SEED), HRV)
     np.testing.assert_allclose(absolute.read(stressed, baseline=rest)["p_high"], absolute.read(stressed)["p_high"])
     with pytest.raises(Exception, match="one recording"):
         reader.read(stressed, baseline=pd.concat([alone, alone])[["MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF",
@@ -79,7 +81,7 @@ def test_gate_subjects_are_stable_and_a_fraction():
 
 @pytest.mark.slow
 def test_train_and_register_compares_feature_sets_and_rescores_the_champion(isolated_env, table):
-    settings = load_settings(overrides={"hrv": {"iterations": 80}})
+    settings = load_settings(overrides={"hrv": {"model": {"iterations": 80}}})
     registry.configure(settings)
     with mlflow.start_run() as run:
         first = train_and_register(settings, table)
@@ -104,22 +106,22 @@ def test_a_real_tables_baseline_condition_becomes_each_subjects_baseline():
     for s in range(3):
         subject = simulate_subject(rng)
         for condition, stress in (("baseline", 0.0), ("baseline", 0.05), ("no stress", 0.1), ("time pressure", 0.9)):
-            rows.append({**metrics(simulate_rr(stress, 120, rng, subject)), "recording_id": f"p{s}-{len(rows)}",
+            rows.append({**metrics(simulate_rr(stress, 120, rng, subject), HRV.metrics), "recording_id": f"p{s}-{len(rows)}",
                          "subject": f"p{s}", "condition": condition, "level": "low" if stress < 0.5 else "high",
                          "source": "dataset_csv", "rr_ms": None})
     frame = pd.DataFrame(rows)
-    table, refused = compute_metrics(frame, MetricsConfig.default(), baseline_condition="Baseline")
+    table, refused = compute_metrics(frame, HRV.metrics, baseline_condition="Baseline")
     assert refused.empty and len(table) == 6 and set(table["condition"]) == {"no stress", "time pressure"}
     for s in ("p0", "p1", "p2"):
         rest = frame[(frame["subject"] == s) & (frame["condition"] == "baseline")]
         assert (table.loc[table["subject"] == s, "baseline_RMSSD"] == rest["RMSSD"].median()).all()
     # without a baseline condition the rows stay and carry no baseline
-    plain, _ = compute_metrics(frame, MetricsConfig.default())
+    plain, _ = compute_metrics(frame, HRV.metrics)
     assert len(plain) == 12 and plain["baseline_RMSSD"].isna().all()
 
 
 def test_a_bad_baseline_is_refused_as_the_baseline(table):
-    reader = StressReader(fit(table, ModelConfig.default(iterations=30), "baseline"))
+    reader = StressReader(fit(table, HRV.model.model_copy(update={"iterations": 30}), SEED, "baseline"), HRV)
     rr = simulate_rr(0.5, 120, np.random.default_rng(0))
     with pytest.raises(Exception, match="the baseline: the recording is too short"):
         reader.read(rr, baseline=rr[:20])

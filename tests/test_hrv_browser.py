@@ -15,6 +15,9 @@ import pytest
 
 from moodtune.feedback import FeedbackStore, default_url
 from moodtune.hrv import metrics
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
 
 pytestmark = [pytest.mark.browser, pytest.mark.service, pytest.mark.slow]
 SHOTS = Path(__file__).resolve().parent.parent / ".logs" / "browser"
@@ -68,7 +71,7 @@ def test_the_page_reads_hrv_against_an_uploaded_baseline_and_stores_it_with_the_
     cells = {row.get_attribute("data-metric"): [td.text_content() for td in row.locator("td").all()]
              for row in page.locator("#hrv-baseline-read tbody tr").all()}
     assert set(cells) == {"RMSSD", "HF", "LF", "MEAN_RR"}
-    expected = metrics(rest)
+    expected = metrics(rest, HRV.metrics)
     assert float(cells["RMSSD"][1].split()[0]) == pytest.approx(expected["RMSSD"], abs=0.06)
     reading = page.evaluate("state.reading")
     share = round(100 * np.exp(reading["recording"]["dlog_RMSSD"]))

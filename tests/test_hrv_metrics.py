@@ -23,8 +23,11 @@ import pandas as pd
 import pytest
 
 from moodtune.errors import InvalidHRV
-from moodtune.hrv import METRIC_COLUMNS, MetricsConfig, analyze, metrics
+from moodtune.hrv import METRIC_COLUMNS, analyze, metrics
 from moodtune.hrv.simulate import simulate_rr, simulate_subject
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
 
 heartpy = pytest.importorskip("heartpy")
 
@@ -65,7 +68,7 @@ def _textbook_bands(rr: np.ndarray) -> dict[str, float]:
 def test_metrics_match_independent_implementations_on_a_real_recording():
     rr, heartpy_own = _heartpy_rr("data3.csv")
     assert rr.size > 1000 and rr.sum() / 1000 > 600  # an 11-minute real recording
-    result = analyze(rr)
+    result = analyze(rr, HRV.metrics)
     ours = result.values
     clean = result.rr_clean
     n = clean.size
@@ -96,17 +99,17 @@ def test_metrics_match_independent_implementations_on_a_real_recording():
 def test_real_recordings_with_gaps_or_too_short_are_refused():
     gappy, _ = _heartpy_rr("data2.csv")  # PPG drop-outs: 7-second "intervals"
     with pytest.raises(InvalidHRV, match="gaps"):
-        metrics(gappy)
+        metrics(gappy, HRV.metrics)
     short, _ = _heartpy_rr("data.csv")  # 25 s of PPG
     with pytest.raises(InvalidHRV, match="at least 60 s of RR intervals"):
-        metrics(short)
+        metrics(short, HRV.metrics)
 
 
 def test_band_powers_are_absolute_ms2():
     """A pure 0.25 Hz RSA of amplitude A ms carries A²/2 ms² of HF power (and 0.1 Hz -> LF)."""
     beats = np.arange(400) * 0.8
     rr = 800 + 40 * np.sin(2 * np.pi * 0.25 * beats) + 20 * np.sin(2 * np.pi * 0.1 * beats)
-    m = metrics(rr)
+    m = metrics(rr, HRV.metrics)
     assert m["HF"] == pytest.approx(40**2 / 2, rel=0.1)
     assert m["LF"] == pytest.approx(20**2 / 2, rel=0.1)
     assert m["VLF"] < 50
@@ -116,7 +119,7 @@ def test_band_powers_are_absolute_ms2():
 
 def test_time_domain_follows_textbook_formulas_on_simulated_series():
     rr = simulate_rr(0.3, 300, np.random.default_rng(3), simulate_subject(np.random.default_rng(4)))
-    result = analyze(rr)
+    result = analyze(rr, HRV.metrics)
     c = result.rr_clean
     m = result.values
     assert m["MEAN_RR"] == pytest.approx(c.mean(), rel=1e-12)
@@ -136,13 +139,13 @@ def test_ectopic_beats_are_counted_and_corrected():
         dirty[i + 1] += clean[i] * 0.35
     # a spurious extra detection splits beat 320's interval in two
     dirty = np.concatenate([dirty[:320], [120.0, clean[320] - 120.0], dirty[321:]])
-    result = analyze(dirty)
+    result = analyze(dirty, HRV.metrics)
     # Kubios classes each premature beat as ectopic and its compensatory pause as long/short
     assert result.artifacts == {"ectopic": 3, "missed": 0, "extra": 1, "longshort": 3}
     assert result.n_artifacts == 7
     assert result.as_dict()["artifact_fraction"] == pytest.approx(7 / 376)
     assert result.as_dict()["n_extra"] == 1 and result.rr_clean.size == clean.size  # the extra beat is gone
-    reference = metrics(clean)
+    reference = metrics(clean, HRV.metrics)
     # moved beats sit at the midpoint of their neighbours, which flattens the RSA there a little
     assert result.values["RMSSD"] == pytest.approx(reference["RMSSD"], rel=0.15)
     # without correction the premature beats would have inflated RMSSD by far more
@@ -172,7 +175,7 @@ def test_ectopic_beats_are_counted_and_corrected():
 )
 def test_bad_input_raises_invalid_hrv_saying_what_to_fix(rr, message):
     with pytest.raises(InvalidHRV, match=message):
-        metrics(rr)
+        metrics(rr, HRV.metrics)
 
 
 def test_too_many_artefacts_are_refused():
@@ -180,7 +183,7 @@ def test_too_many_artefacts_are_refused():
     rr = np.where(rng.random(300) < 0.35, 400.0, 850.0) + rng.normal(0, 5, 300)
     # artefacts everywhere widen the method's own thresholds: the irregularity limit refuses it
     with pytest.raises(InvalidHRV, match="too many implausible RR intervals"):
-        metrics(rr)
+        metrics(rr, HRV.metrics)
     # one beat in ten is a spurious extra detection: corrected by default, refused under a tighter limit
     base = 850 + 25 * np.sin(2 * np.pi * 0.25 * np.arange(300) * 0.85) + rng.normal(0, 5, 300)
     split = []
@@ -189,8 +192,8 @@ def test_too_many_artefacts_are_refused():
         split += [v * f, v * (1 - f)] if rng.random() < 0.1 else [v]
     split = np.asarray(split)
     with pytest.raises(InvalidHRV, match="too many implausible RR intervals"):
-        analyze(split, MetricsConfig.default(max_artifact_fraction=0.05))
+        analyze(split, HRV.metrics.model_copy(update={"max_artifact_fraction": 0.05}))
     # ... unless the limit allows it
-    lenient = MetricsConfig.default(max_artifact_fraction=0.5)
+    lenient = HRV.metrics.model_copy(update={"max_artifact_fraction": 0.5})
     result = analyze(split, lenient)
     assert result.n_artifacts > 0.1 * split.size and result.artifacts["extra"] >= 10

@@ -9,20 +9,23 @@ import pytest
 from moodtune import registry
 from moodtune.errors import InvalidHRV, ModelNotFound
 from moodtune.hrv import LEVELS, METRIC_COLUMNS, StressReader, metrics
-from moodtune.hrv.model import ModelConfig, fit
+from moodtune.hrv.model import fit
 from moodtune.hrv.pipeline import compute_metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+SEED = get_settings().project.seed
 
 COLUMNS = ["level", "p_low", "p_medium", "p_high"]
 
 
 @pytest.fixture(scope="module")
 def reader() -> StressReader:
-    from moodtune.hrv.metrics import MetricsConfig
 
-    table, refused = compute_metrics(simulate_dataset(10, 2, 120, seed=1), MetricsConfig.default())
+    table, refused = compute_metrics(simulate_dataset(10, 2, 120, seed=1), HRV.metrics)
     assert refused.empty
-    return StressReader(fit(table, ModelConfig.default(iterations=80)))
+    return StressReader(fit(table, HRV.model.model_copy(update={"iterations": 80}), SEED), HRV)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def test_reads_rr_intervals_as_list_array_file_and_bytes(reader, rr, tmp_path):
     from_list = reader.read(list(rr))
     _check(from_list, 1)
     assert from_list.loc[0, "n_intervals"] == rr.size and "n_artifacts" in from_list
-    assert from_list.loc[0, "MEAN_RR"] == pytest.approx(metrics(rr)["MEAN_RR"])
+    assert from_list.loc[0, "MEAN_RR"] == pytest.approx(metrics(rr, HRV.metrics)["MEAN_RR"])
     text = "\n".join(f"{v:.1f}" for v in rr)
     (tmp_path / "rr.txt").write_text(text)
     (tmp_path / "rr.csv").write_text("time_s,RR_ms\n" + "\n".join(f"{i},{v:.1f}" for i, v in enumerate(rr)))
@@ -53,7 +56,7 @@ def test_reads_rr_intervals_as_list_array_file_and_bytes(reader, rr, tmp_path):
 
 
 def test_reads_metrics_as_dict_frame_and_csv_with_any_number_of_rows(reader, rr, tmp_path):
-    one = metrics(rr)
+    one = metrics(rr, HRV.metrics)
     _check(reader.read(one), 1)
     _check(reader.read({k: [v, v * 1.1, v] for k, v in one.items()}), 3)
     frame = pd.DataFrame([one] * 5).assign(subject="x", condition="no stress")  # extra columns are ignored
@@ -70,7 +73,7 @@ def test_reads_metrics_as_dict_frame_and_csv_with_any_number_of_rows(reader, rr,
 
 def test_predict_proba_is_the_fast_batch_path(reader):
     rng = np.random.default_rng(0)
-    rows = pd.DataFrame([metrics(simulate_rr(s, 120, rng)) for s in (0.0, 0.0, 1.0, 1.0)])
+    rows = pd.DataFrame([metrics(simulate_rr(s, 120, rng), HRV.metrics) for s in (0.0, 0.0, 1.0, 1.0)])
     proba = reader.predict_proba(rows)
     assert proba.shape == (4, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -83,7 +86,7 @@ def test_predict_proba_is_the_fast_batch_path(reader):
 
 
 def test_missing_columns_are_named(reader, rr, tmp_path):
-    partial = {k: v for k, v in metrics(rr).items() if k not in ("VLF", "pNN50")}
+    partial = {k: v for k, v in metrics(rr, HRV.metrics).items() if k not in ("VLF", "pNN50")}
     with pytest.raises(InvalidHRV, match="pNN50, VLF"):
         reader.read(partial)
     path = tmp_path / "partial.csv"

@@ -25,8 +25,11 @@ import pytest
 from moodtune.errors import InvalidHRV
 from moodtune.hrv import StressReader, analyze
 from moodtune.hrv.constants import ARTEFACT_TYPES
-from moodtune.hrv.metrics import MetricsConfig
-from moodtune.hrv.signals import SignalLimits, rr_from_signal
+from moodtune.hrv.signals import rr_from_signal
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+SEED = get_settings().project.seed
 
 systole = pytest.importorskip("systole")
 heartpy = pytest.importorskip("heartpy")
@@ -69,7 +72,7 @@ def _nk_kubios_share(rr: np.ndarray) -> float:
 
 
 def _check_against_textbook(rr: np.ndarray) -> None:
-    result = analyze(rr)
+    result = analyze(rr, HRV.metrics)
     assert abs(result.artifact_fraction - _nk_kubios_share(rr)) <= 0.01
     book = _textbook(result.rr_clean)
     for m in ("MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50"):
@@ -93,29 +96,29 @@ def _reference_r_peaks(ecg: np.ndarray, rate: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def reader() -> StressReader:
-    from moodtune.hrv.model import ModelConfig, fit
+    from moodtune.hrv.model import fit
     from moodtune.hrv.pipeline import compute_metrics
     from moodtune.hrv.simulate import simulate_dataset
 
-    table, _ = compute_metrics(simulate_dataset(6, 1, 120, seed=3), MetricsConfig.default())
-    return StressReader(fit(table, ModelConfig.default(iterations=30)))
+    table, _ = compute_metrics(simulate_dataset(6, 1, 120, seed=3), HRV.metrics)
+    return StressReader(fit(table, HRV.model.model_copy(update={"iterations": 30}), SEED), HRV)
 
 
 def test_ecg_beats_artefacts_and_metrics_match_textbook_and_kubios():
     ecg = _ecg(600)
-    rr = rr_from_signal(ecg, 1000.0, "ecg", SignalLimits.default())
+    rr = rr_from_signal(ecg, 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals)
     assert 600 < rr.size < 1100 and 500 < np.median(rr) < 1100  # a resting adult heart over 10 minutes
     _check_against_textbook(rr)
 
 
 def test_ppg_recordings_match_textbook_and_kubios():
     ppg = np.load(os.path.join(SYSTOLE, "ppg.npy")).astype(float)
-    rr = rr_from_signal(ppg, 75.0, "ppg", SignalLimits.default())
+    rr = rr_from_signal(ppg, 75.0, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals)
     assert rr.size > 250
     _check_against_textbook(rr)
     df = pd.read_csv(os.path.join(os.path.dirname(heartpy.__file__), "data", "data3.csv"))
     rate = heartpy.get_samplerate_datetime(df["datetime"].to_numpy(), timeformat="%Y-%m-%d %H:%M:%S.%f")
-    rr3 = rr_from_signal(df["hr"].to_numpy(dtype=float), rate, "ppg", SignalLimits.default())
+    rr3 = rr_from_signal(df["hr"].to_numpy(dtype=float), rate, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals)
     assert rr3.sum() / 1000 > 600
     _check_against_textbook(rr3)
 
@@ -125,7 +128,7 @@ def test_ecg_file_gives_the_metrics_of_its_reference_beats(reader, tmp_path):
     path = tmp_path / "strap.csv"
     path.write_text("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in ecg))
     from_file = reader.read(path).iloc[0]
-    reference = analyze(np.diff(_reference_r_peaks(ecg, 1000.0)).astype(float)).values
+    reference = analyze(np.diff(_reference_r_peaks(ecg, 1000.0)).astype(float), HRV.metrics).values
     for m in ("MEAN_RR", "SDRR", "HR", "RMSSD"):
         assert from_file[m] == pytest.approx(reference[m], rel=0.02), m
     for m in ("LF", "HF"):
@@ -147,7 +150,7 @@ def test_ppg_file_gives_the_metrics_of_heartpys_beats(reader, tmp_path):
         working, _ = heartpy.process(df["hr"].to_numpy(), rate)
     accepted = np.asarray(working["binary_peaklist"]) == 1
     peaks = np.asarray(working["peaklist"], dtype=float)[accepted]
-    reference = analyze(np.diff(peaks) / rate * 1000).values
+    reference = analyze(np.diff(peaks) / rate * 1000, HRV.metrics).values
     for m in ("MEAN_RR", "HR"):
         assert from_file[m] == pytest.approx(reference[m], rel=0.02), m
     assert from_file["LF"] == pytest.approx(reference["LF"], rel=0.10)
@@ -173,9 +176,9 @@ def test_bad_signals_are_refused_saying_what_to_fix(reader, text, rate, message)
 
 
 def test_long_signals_are_refused():
-    limits = SignalLimits.default(signal_max_seconds=60)
+    limits = HRV.input.signal.model_copy(update={"max_seconds": 60})
     with pytest.raises(InvalidHRV, match="longer than 60 s"):
-        rr_from_signal(_ecg(90), 1000.0, "ecg", limits)
+        rr_from_signal(_ecg(90), 1000.0, "ecg", limits, min_intervals=HRV.metrics.min_intervals)
 
 
 def test_correction_is_neurokit2s_iterative_kubios_and_counts_its_first_pass():
@@ -185,10 +188,10 @@ def test_correction_is_neurokit2s_iterative_kubios_and_counts_its_first_pass():
     from moodtune.hrv.simulate import simulate_rr
 
     ppg = np.load(os.path.join(SYSTOLE, "ppg.npy")).astype(float)
-    series = [rr_from_signal(_ecg(300), 1000.0, "ecg", SignalLimits.default()),
-              rr_from_signal(ppg, 75.0, "ppg", SignalLimits.default()),
+    series = [rr_from_signal(_ecg(300), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals),
+              rr_from_signal(ppg, 75.0, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals),
               *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate((0.1, 0.5, 0.9)))]
-    thresholds = MetricsConfig.default().thresholds
+    thresholds = HRV.metrics.kubios
     for rr in series:
         ours = correct(rr, thresholds, max_passes=10)
         peaks = peaks_from_rr(rr)

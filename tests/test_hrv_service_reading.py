@@ -7,18 +7,21 @@ import pytest
 
 from moodtune.errors import InvalidHRV
 from moodtune.hrv import StressReader
-from moodtune.hrv.metrics import MetricsConfig
-from moodtune.hrv.model import ModelConfig, fit
+from moodtune.hrv.model import fit
 from moodtune.hrv.pipeline import compute_metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
 from moodtune.serving.answers import Upload
 from moodtune.serving.hrvreading import read_hrv
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
+SEED = get_settings().project.seed
 
 
 @pytest.fixture(scope="module")
 def reader() -> StressReader:
-    table, _ = compute_metrics(simulate_dataset(8, 2, 120, seed=5, baseline_seconds=120), MetricsConfig.default())
-    return StressReader(fit(table, ModelConfig.default(iterations=40), "baseline"))
+    table, _ = compute_metrics(simulate_dataset(8, 2, 120, seed=5, baseline_seconds=120), HRV.metrics)
+    return StressReader(fit(table, HRV.model.model_copy(update={"iterations": 40}), SEED, "baseline"), HRV)
 
 
 def _ecg_bytes(rr_ms: np.ndarray, rate: float = 250.0) -> bytes:
@@ -73,7 +76,7 @@ def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_r
 
     from moodtune import registry
     from moodtune.hrv import analyze
-    from moodtune.hrv.signals import SignalLimits, rr_from_signal
+    from moodtune.hrv.signals import rr_from_signal
     from moodtune.serving.engine import Engine
     from moodtune.settings import load_settings
 
@@ -85,7 +88,7 @@ def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_r
     data = ("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in five)).encode()
     assert 2_000_000 < len(data) <= settings.service.max_hrv_bytes  # refused by the old 2 MB limit
     out = engine.analyze_hrv(engine.requests.AnalyzeHrv(), Upload("strap.csv", data))
-    expected = analyze(rr_from_signal(np.round(five, 5), 1000.0, "ecg", SignalLimits.default()))
+    expected = analyze(rr_from_signal(np.round(five, 5), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals), HRV.metrics)
     assert out["source"] == "rr" and out["recording"]["n_intervals"] == expected.n_intervals > 300
     for name, value in expected.values.items():
         assert out["metrics"][name] == pytest.approx(value, rel=1e-5), name

@@ -8,6 +8,9 @@ import pytest
 
 from moodtune.hrv import LEVELS, metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
 
 
 def test_same_seed_same_series_and_subjects_differ():
@@ -27,7 +30,7 @@ def test_stress_raises_heart_rate_and_suppresses_respiratory_hf():
     for _ in range(12):
         subject = simulate_subject(rng)
         for stress in (0.0, 0.5, 1.0):
-            m = metrics(simulate_rr(stress, 300, rng, subject))
+            m = metrics(simulate_rr(stress, 300, rng, subject), HRV.metrics)
             rows.append({"stress": stress, **m, "lf_share": m["LF"] / (m["LF"] + m["HF"])})
     med = pd.DataFrame(rows).groupby("stress").median()
     assert med["HR"].is_monotonic_increasing and med["HR"].loc[1.0] - med["HR"].loc[0.0] > 8

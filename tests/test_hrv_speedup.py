@@ -16,9 +16,11 @@ import pytest
 from moodtune.hrv import kubios_speedup
 from moodtune.hrv.artefacts import correct, peaks_from_rr
 from moodtune.hrv.constants import ARTEFACT_TYPES
-from moodtune.hrv.metrics import MetricsConfig
-from moodtune.hrv.signals import SignalLimits, rr_from_signal
+from moodtune.hrv.signals import rr_from_signal
 from moodtune.hrv.simulate import simulate_rr
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
 
 fixpeaks = importlib.import_module("neurokit2.signal.signal_fixpeaks")
 
@@ -33,9 +35,9 @@ def _series() -> list[np.ndarray]:
 
     hp = pd.read_csv(os.path.join(os.path.dirname(heartpy.__file__), "data", "data3.csv"))
     rate = heartpy.get_samplerate_datetime(hp["datetime"].to_numpy(), timeformat="%Y-%m-%d %H:%M:%S.%f")
-    limits = SignalLimits.default()
-    return [rr_from_signal(ecg, 1000.0, "ecg", limits), rr_from_signal(ppg, 75.0, "ppg", limits),
-            rr_from_signal(hp["hr"].to_numpy(float), rate, "ppg", limits),
+    limits = HRV.input.signal
+    return [rr_from_signal(ecg, 1000.0, "ecg", limits, min_intervals=HRV.metrics.min_intervals), rr_from_signal(ppg, 75.0, "ppg", limits, min_intervals=HRV.metrics.min_intervals),
+            rr_from_signal(hp["hr"].to_numpy(float), rate, "ppg", limits, min_intervals=HRV.metrics.min_intervals),
             *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate(np.linspace(0, 1, 12)))]
 
 
@@ -78,7 +80,7 @@ def test_thresholds_artefacts_and_beats_are_identical_on_real_and_simulated_reco
         info, clean = _nk(peaks, False)
         assert all(info[k] == first[0][k] for k in ARTEFACT_TYPES) and np.array_equal(clean, first[1])
         assert np.array_equal(_nk(peaks, True)[1], full[1])
-        ours = correct(rr, MetricsConfig.default().thresholds, max_passes=10)
+        ours = correct(rr, HRV.metrics.kubios, max_passes=10)
         assert ours.counts == {k: len(first[0][k]) for k in ARTEFACT_TYPES}
         np.testing.assert_allclose(ours.rr, np.diff(full[1]) / 1000.0, rtol=0, atol=1e-9)  # µs ticks -> ms
         flagged += ours.total
@@ -108,7 +110,7 @@ def test_a_pass_after_a_single_artefact_is_skipped_with_neurokit2s_result():
     rng = np.random.default_rng(5)
     rr = 800 + 30 * np.sin(np.arange(400) / 3) + rng.normal(0, 5, 400)
     rr[200] += 300  # one long beat
-    fixed = correct(rr, MetricsConfig.default().thresholds, max_passes=10)
+    fixed = correct(rr, HRV.metrics.kubios, max_passes=10)
     assert fixed.total == 1 and fixed.passes == 1
     np.testing.assert_allclose(fixed.rr, np.diff(_nk(peaks_from_rr(rr), True)[1]) / 1000.0, atol=1e-9)
 
@@ -116,6 +118,6 @@ def test_a_pass_after_a_single_artefact_is_skipped_with_neurokit2s_result():
 def test_switched_off_gives_neurokit2s_own_function_for_the_block():
     assert kubios_speedup.install()["installed"]
     with kubios_speedup.switched_off():
-        correct(simulate_rr(0.5, 120, np.random.default_rng(1)), MetricsConfig.default().thresholds)
+        correct(simulate_rr(0.5, 120, np.random.default_rng(1)), HRV.metrics.kubios)
         assert fixpeaks._compute_threshold is not kubios_speedup.rolling_quartile_threshold
     assert fixpeaks._compute_threshold is kubios_speedup.rolling_quartile_threshold

@@ -14,6 +14,9 @@ from pydantic import ValidationError
 
 from moodtune.errors import InvalidAudio, InvalidHRV, TooMuchHRV, TooMuchInput
 from moodtune.hrv.reader import InputCaps, StressReader
+from moodtune.settings import get_settings
+
+HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
 
 CAPS = InputCaps(max_intervals=20_000, max_rows=1_000, max_samples=1_000_000)
 METRICS = {"MEAN_RR": 850, "SDRR": 55, "HR": 70.5, "RMSSD": 38, "pNN50": 18, "VLF": 900, "LF": 700, "HF": 650}
@@ -22,7 +25,7 @@ METRICS = {"MEAN_RR": 850, "SDRR": 55, "HR": 70.5, "RMSSD": 38, "pNN50": 18, "VL
 @pytest.fixture
 def reader(settings):
     # no model is needed: everything here is refused before the model is asked
-    return StressReader(model=None).with_caps(CAPS)
+    return StressReader(None, HRV).with_caps(CAPS)
 
 
 def test_a_million_interval_rr_file_is_refused_before_parsing_in_well_under_a_second(reader):
@@ -43,13 +46,13 @@ def test_metrics_rows_and_signal_samples_and_seconds_are_capped(reader):
         reader.read(header + b"\n" + b"\n".join([row] * 1_001), filename="m.csv")
     with pytest.raises(TooMuchInput, match="the limit is 1,000,000 samples"):
         reader.read(b"ecg\n" + b"1\n" * 1_000_001, filename="s.csv", sampling_rate=1000)
-    short = reader.with_limits(signal_max_seconds=900)
+    short = reader.with_limits(max_seconds=900)
     with pytest.raises(TooMuchInput, match="1,000 s of signal at 250 Hz is longer than 900 s"):
         short.read(b"# sampling_rate: 250\nppg\n" + b"1\n" * 250_000, filename="s.csv")
 
 
 def test_the_cli_reader_has_no_caps(settings):
-    assert StressReader(model=None).caps is None
+    assert StressReader(None, HRV).caps is None
 
 
 @pytest.mark.parametrize("value", ["fast", "-250", "0", "nan", "inf", ""])

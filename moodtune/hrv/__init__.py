@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS, UNITS
-from moodtune.hrv.metrics import HrvResult, MetricsConfig, analyze, metrics
+from moodtune.hrv.metrics import HrvResult, analyze, metrics
 from moodtune.lazy import lazy_names
 
 if TYPE_CHECKING:
     from moodtune.hrv.reader import StressReader
 
-__all__ = ["LEVELS", "METRIC_COLUMNS", "UNITS", "HrvResult", "MetricsConfig", "analyze", "metrics", "StressReader"]
+__all__ = ["LEVELS", "METRIC_COLUMNS", "UNITS", "HrvResult", "analyze", "metrics", "StressReader"]
 
 __getattr__ = lazy_names(__name__, {"StressReader": "moodtune.hrv.reader"})

@@ -7,7 +7,7 @@ intervals per row) or the eight metric columns. Layouts (README "HRV"):
 * **dataset_csv**: one row per window with the eight metric columns (any case:
   ``MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF``; other columns are ignored), a condition
   column and a subject column (names in ``params.yaml``). Conditions map to levels through
-  ``hrv.condition_levels`` (case-insensitive); ``low``/``medium``/``high`` map to themselves.
+  ``hrv.data.condition_levels`` (case-insensitive); ``low``/``medium``/``high`` map to themselves.
 * **rr_dir**: RR files (``*.txt``, ``*.csv``, ``*.rr``): one interval in ms per line, or a CSV
   with a column named ``rr``, ``rr_ms``, ``rri``, ``ibi`` or ``nn`` (any case), plus a
   ``labels.csv`` with columns ``file`` (name relative to the folder), ``subject`` and
@@ -46,7 +46,7 @@ def map_conditions(conditions: pd.Series, condition_levels: Mapping[str, str], w
     unknown = sorted(set(keys[~keys.isin(mapping)]))
     if unknown:
         raise ConfigError(f"{where}: conditions {unknown} have no stress level; add them to "
-                          f"hrv.condition_levels in params.yaml (known: {sorted(mapping)})")
+                          f"hrv.data.condition_levels in params.yaml (known: {sorted(mapping)})")
     return keys.map(mapping)
 
 
@@ -97,9 +97,9 @@ def load_dataset_csv(path: Path, *, condition_column: str, subject_column: str,
                      condition_levels: Mapping[str, str]) -> pd.DataFrame:
     """A SWELL/WESAD-derived HRV table -> recordings with the eight metrics and a level."""
     if not path.is_file():
-        raise ConfigError(f"hrv.dataset_csv {path} does not exist; fix the path or set it to null")
+        raise ConfigError(f"hrv.data.dataset_csv {path} does not exist; fix the path or set it to null")
     raw = pd.read_csv(path)
-    where = f"hrv.dataset_csv {path.name}"
+    where = f"hrv.data.dataset_csv {path.name}"
     cond = _find_column(raw, condition_column, "condition", where)
     subj = _find_column(raw, subject_column, "subject", where)
     metrics = validate_metrics(raw, where)
@@ -176,10 +176,10 @@ def load_rr_dir(folder: Path, *, condition_column: str, subject_column: str,
                 min_seconds: float) -> pd.DataFrame:
     """A folder of RR files + ``labels.csv`` -> one recording per window, with its RR array."""
     if not folder.is_dir():
-        raise ConfigError(f"hrv.rr_dir {folder} is not a folder; fix the path or set it to null")
+        raise ConfigError(f"hrv.data.rr_dir {folder} is not a folder; fix the path or set it to null")
     labels_path = folder / LABELS_FILE
     if not labels_path.is_file():
-        raise ConfigError(f"hrv.rr_dir {folder} has no {LABELS_FILE}; add one with columns file, "
+        raise ConfigError(f"hrv.data.rr_dir {folder} has no {LABELS_FILE}; add one with columns file, "
                           f"{subject_column}, {condition_column} (see README \"HRV\")")
     labels = pd.read_csv(labels_path)
     where = f"{LABELS_FILE} in {folder}"

@@ -11,7 +11,8 @@
   (``nk.signal_power``) **without neurokit2's default normalisation**, so VLF, LF and HF are
   absolute powers in ms², like SWELL's (neurokit2's default divides by the peak of the PSD).
 
-Artefacts are classified and corrected with the Lipponen & Tarvainen (2019) method that
+The limits and constants are the ``hrv.metrics`` settings (:class:`moodtune.hrv.config.MetricsSettings`),
+given to every function here. Artefacts are classified and corrected with the Lipponen & Tarvainen (2019) method that
 neurokit2 ships (:mod:`moodtune.hrv.artefacts`): ectopic, missed, extra and long/short beats,
 counted per type. A recording that is empty, not numeric, NaN, zero/negative, in seconds rather
 than milliseconds, has gaps, is too short or has too many artefacts raises :class:`InvalidHRV`
@@ -22,49 +23,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from moodtune.errors import InvalidHRV
-from moodtune.hrv.artefacts import KubiosThresholds, correct
+from moodtune.hrv.artefacts import correct
+from moodtune.hrv.config import MetricsSettings
 from moodtune.hrv.constants import ARTEFACT_TYPES, BANDS, METRIC_COLUMNS
-from moodtune.settings import FromSettings
-
-
-@dataclass(frozen=True)
-class MetricsConfig(FromSettings):
-    """Validity limits and artefact correction (``hrv:`` in params.yaml: :meth:`from_settings`
-    or ``default(**changes)``)."""
-
-    min_seconds: float
-    min_intervals: int
-    rr_min_ms: float
-    rr_max_ms: float
-    gap_ms: float
-    kubios_c1: float
-    kubios_c2: float
-    kubios_alpha: float
-    kubios_window: int
-    kubios_median_window: int
-    kubios_max_passes: int
-    kubios_iterate_above: float
-    max_artifact_fraction: float
-    max_irregularity: float
-    interpolation_hz: float
-    welch_window_s: float
-
-    @property
-    def thresholds(self) -> KubiosThresholds:
-        return KubiosThresholds(c1=self.kubios_c1, c2=self.kubios_c2, alpha=self.kubios_alpha,
-                                window=self.kubios_window, median_window=self.kubios_median_window)
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> MetricsConfig:
-        """From a :class:`moodtune.settings.Settings` (or its ``hrv`` section)."""
-        hrv = getattr(settings, "hrv", settings)
-        return cls(**{f.name: getattr(hrv, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -116,7 +83,7 @@ def as_intervals(rr_ms: Any) -> np.ndarray:
     return arr
 
 
-def _validate(rr: np.ndarray, config: MetricsConfig) -> None:
+def _validate(rr: np.ndarray, config: MetricsSettings) -> None:
     need = f"at least {config.min_seconds:g} s of RR intervals in milliseconds (one per beat)"
     if rr.size == 0:
         raise InvalidHRV(f"no RR intervals given; need {need}")
@@ -148,11 +115,11 @@ def _validate(rr: np.ndarray, config: MetricsConfig) -> None:
                          f"and at least {config.min_intervals} intervals")
 
 
-def correct_artifacts(rr: np.ndarray, config: MetricsConfig) -> tuple[np.ndarray, dict[str, int]]:
+def correct_artifacts(rr: np.ndarray, config: MetricsSettings) -> tuple[np.ndarray, dict[str, int]]:
     """Kubios artefact correction; returns (corrected series, beats per artefact type), or
     :class:`InvalidHRV` when more than ``max_artifact_fraction`` of the beats are artefacts."""
-    fixed = correct(rr, config.thresholds, max_passes=config.kubios_max_passes,
-                    iterate_above=config.kubios_iterate_above)
+    fixed = correct(rr, config.kubios, max_passes=config.kubios.max_passes,
+                    iterate_above=config.kubios.iterate_above)
     n = fixed.total
     if n > config.max_artifact_fraction * rr.size:
         kinds = ", ".join(f"{fixed.counts[k]} {k}" for k in ARTEFACT_TYPES if fixed.counts[k])
@@ -186,7 +153,7 @@ def _time_domain(rr: np.ndarray) -> dict[str, float]:
     }
 
 
-def _frequency_domain(rr: np.ndarray, config: MetricsConfig) -> dict[str, float]:
+def _frequency_domain(rr: np.ndarray, config: MetricsSettings) -> dict[str, float]:
     import neurokit2 as nk
 
     bands = [BANDS[b] for b in ("VLF", "LF", "HF")]
@@ -207,9 +174,9 @@ def _frequency_domain(rr: np.ndarray, config: MetricsConfig) -> dict[str, float]
     return dict(zip(("VLF", "LF", "HF"), (float(v) for v in values), strict=True))
 
 
-def analyze(rr_ms: Any, config: MetricsConfig | None = None) -> HrvResult:
-    """Validate, correct artefacts (Kubios) and compute the eight metrics of one RR recording (ms)."""
-    config = config or MetricsConfig.default()
+def analyze(rr_ms: Any, config: MetricsSettings) -> HrvResult:
+    """Validate, correct artefacts (Kubios) and compute the eight metrics of one RR recording (ms),
+    with ``config`` the ``hrv.metrics`` settings."""
     rr = as_intervals(rr_ms)
     _validate(rr, config)
     clean, counts = correct_artifacts(rr, config)
@@ -219,7 +186,7 @@ def analyze(rr_ms: Any, config: MetricsConfig | None = None) -> HrvResult:
                      duration_s=float(rr.sum()) / 1000.0, rr_clean=clean)
 
 
-def metrics(rr_ms: Any, config: MetricsConfig | None = None) -> dict[str, float]:
+def metrics(rr_ms: Any, config: MetricsSettings) -> dict[str, float]:
     """RR intervals (ms) -> ``{MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF}`` (ms, bpm, %, ms²).
 
     The plain dict of eight; :func:`analyze` also reports the artefacts it corrected.

@@ -10,41 +10,26 @@ Two feature sets: ``absolute`` (the eight metrics) and ``baseline`` (the eight p
 log-ratios to the person's resting baseline, :mod:`moodtune.hrv.baseline`). The baseline
 CatBoost is also trained on a copy of every row with the ratios missing, so the one registered
 model still reads a recording given without a baseline (CatBoost routes missing values).
+
+Every function takes the ``hrv.model`` settings (:class:`moodtune.hrv.config.ModelSettings`) and
+the project's seed (``project.seed``) as arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from moodtune.hrv import baseline as base
+from moodtune.hrv.config import ModelSettings
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
-from moodtune.settings import FromSettings
 
 POWER_COLUMNS = ("VLF", "LF", "HF")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"absolute": METRIC_COLUMNS, "baseline": (*METRIC_COLUMNS, *RATIO_COLUMNS)}
-
-
-@dataclass(frozen=True)
-class ModelConfig(FromSettings):
-    """CatBoost and cross-validation (``hrv:`` in params.yaml, the seed from ``project:``)."""
-
-    iterations: int
-    depth: int
-    learning_rate: float
-    thread_count: int
-    cv_folds: int
-    seed: int
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> ModelConfig:
-        hrv = settings.hrv
-        values = {f.name: getattr(hrv, f.name) for f in fields(cls) if f.name != "seed"}
-        return cls(**values, seed=settings.project.seed)
 
 
 def features(df: pd.DataFrame, feature_set: str = "absolute") -> pd.DataFrame:
@@ -57,21 +42,21 @@ def features(df: pd.DataFrame, feature_set: str = "absolute") -> pd.DataFrame:
     return x
 
 
-def _fit_one(name: str, cfg: ModelConfig, x: pd.DataFrame, y: np.ndarray):
+def _fit_one(name: str, cfg: ModelSettings, seed: int, x: pd.DataFrame, y: np.ndarray):
     """Fit candidate ``name``; a baseline CatBoost also learns the rows without their ratios."""
     if name == "catboost" and set(RATIO_COLUMNS) <= set(x.columns):
         blind = x.copy()
         blind.loc[:, list(RATIO_COLUMNS)] = np.nan
         x, y = pd.concat([x, blind], ignore_index=True), np.concatenate([y, y])
-    return CANDIDATES[name](cfg).fit(x, y)
+    return CANDIDATES[name](cfg, seed).fit(x, y)
 
 
-def make_catboost(cfg: ModelConfig):
+def make_catboost(cfg: ModelSettings, seed: int):
     from catboost import CatBoostClassifier
 
     return CatBoostClassifier(
         iterations=cfg.iterations, depth=cfg.depth, learning_rate=cfg.learning_rate,
-        loss_function="MultiClass", class_names=list(LEVELS), random_seed=cfg.seed,
+        loss_function="MultiClass", class_names=list(LEVELS), random_seed=seed,
         thread_count=cfg.thread_count, verbose=False, allow_writing_files=False,
     )
 
@@ -83,22 +68,22 @@ def _log_powers(x: pd.DataFrame) -> pd.DataFrame:
     return x
 
 
-def make_logistic(cfg: ModelConfig):
+def make_logistic(cfg: ModelSettings, seed: int):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     return make_pipeline(FunctionTransformer(_log_powers), StandardScaler(),
-                         LogisticRegression(max_iter=2000, random_state=cfg.seed))
+                         LogisticRegression(max_iter=2000, random_state=seed))
 
 
-def make_majority(cfg: ModelConfig):
+def make_majority(cfg: ModelSettings, seed: int):
     from sklearn.dummy import DummyClassifier
 
     return DummyClassifier(strategy="most_frequent")
 
 
-CANDIDATES: dict[str, Callable[[ModelConfig], Any]] = {
+CANDIDATES: dict[str, Callable[[ModelSettings, int], Any]] = {
     "catboost": make_catboost,
     "logistic_regression": make_logistic,
     "majority": make_majority,
@@ -158,17 +143,17 @@ def score(name: str, truth: np.ndarray, predicted: np.ndarray) -> Scores:
     )
 
 
-def evaluate(df: pd.DataFrame, cfg: ModelConfig, progress: bool = False,
+def evaluate(df: pd.DataFrame, cfg: ModelSettings, seed: int, progress: bool = False,
              log: Callable[[str], None] | None = None, feature_set: str = "absolute") -> dict[str, Scores]:
     """Out-of-fold scores of every candidate on the same grouped folds (leave subjects out)."""
     from tqdm.auto import tqdm
 
     x, y = features(df, feature_set), df["level"].astype(str).to_numpy()
-    folds = grouped_folds(df["subject"], cfg.cv_folds, cfg.seed)
+    folds = grouped_folds(df["subject"], cfg.cv_folds, seed)
     predicted = {name: np.empty(len(df), dtype=object) for name in CANDIDATES}
     for k, (train, test) in enumerate(tqdm(folds, desc="leave-subjects-out folds", disable=not progress)):
         for name in CANDIDATES:
-            model = _fit_one(name, cfg, x.iloc[train], y[train])
+            model = _fit_one(name, cfg, seed, x.iloc[train], y[train])
             proba = predict_levels_proba(model, x.iloc[test])
             predicted[name][test] = np.asarray(LEVELS)[proba.argmax(axis=1)]
         if log:
@@ -177,6 +162,6 @@ def evaluate(df: pd.DataFrame, cfg: ModelConfig, progress: bool = False,
     return {name: score(name, y, pred.astype(str)) for name, pred in predicted.items()}
 
 
-def fit(df: pd.DataFrame, cfg: ModelConfig, feature_set: str = "absolute", name: str = "catboost"):
+def fit(df: pd.DataFrame, cfg: ModelSettings, seed: int, feature_set: str = "absolute", name: str = "catboost"):
     """Candidate ``name`` (CatBoost by default: what gets registered) fitted on every recording."""
-    return _fit_one(name, cfg, features(df, feature_set), df["level"].astype(str).to_numpy())
+    return _fit_one(name, cfg, seed, features(df, feature_set), df["level"].astype(str).to_numpy())

@@ -3,36 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from moodtune.errors import InvalidHRV
+from moodtune.hrv.config import MetricsSettings
 from moodtune.hrv.constants import ARTEFACT_TYPES, BASELINE_COLUMNS, BASELINE_METRICS, METRIC_COLUMNS
 from moodtune.hrv.data import load_dataset_csv, load_rr_dir
-from moodtune.hrv.metrics import MetricsConfig, analyze
+from moodtune.hrv.metrics import analyze
 from moodtune.hrv.simulate import simulate_dataset
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 RECORDING_COLUMNS = ("recording_id", "subject", "level", "condition", "source")
 
 
-def load_recordings(settings, progress: bool = False) -> pd.DataFrame:
-    """The raw recordings: ``hrv.dataset_csv``, else ``hrv.rr_dir``, else the simulated demo."""
-    h = settings.hrv
-    if h.dataset_csv is not None:
-        return load_dataset_csv(settings.path(h.dataset_csv), condition_column=h.condition_column,
-                                subject_column=h.subject_column, condition_levels=h.condition_levels)
-    if h.rr_dir is not None:
-        return load_rr_dir(settings.path(h.rr_dir), condition_column=h.condition_column,
-                           subject_column=h.subject_column, condition_levels=h.condition_levels,
-                           window_seconds=h.window_seconds, min_seconds=h.min_seconds)
-    return simulate_dataset(h.subjects, h.recordings_per_level, h.recording_seconds, settings.project.seed,
-                            progress=progress, baseline_seconds=h.baseline_seconds)
+def load_recordings(settings: Settings, progress: bool = False) -> pd.DataFrame:
+    """The raw recordings: ``hrv.data.dataset_csv``, else ``hrv.data.rr_dir``, else the simulated
+    demo (``hrv.demo``). ``settings``: the whole settings (paths resolve against the project root,
+    the demo draws from ``project.seed``)."""
+    d, demo = settings.hrv.data, settings.hrv.demo
+    if d.dataset_csv is not None:
+        return load_dataset_csv(settings.path(d.dataset_csv), condition_column=d.condition_column,
+                                subject_column=d.subject_column, condition_levels=d.condition_levels)
+    if d.rr_dir is not None:
+        return load_rr_dir(settings.path(d.rr_dir), condition_column=d.condition_column,
+                           subject_column=d.subject_column, condition_levels=d.condition_levels,
+                           window_seconds=d.window_seconds, min_seconds=settings.hrv.metrics.min_seconds)
+    return simulate_dataset(demo.subjects, demo.recordings_per_level, demo.recording_seconds, settings.project.seed,
+                            progress=progress, baseline_seconds=demo.baseline_seconds)
 
 
 def compute_metrics(
     recordings: pd.DataFrame,
-    config: MetricsConfig,
+    config: MetricsSettings,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     baseline_condition: str | None = None,
@@ -77,7 +84,7 @@ def compute_metrics(
     return table, pd.DataFrame(refused, columns=[*RECORDING_COLUMNS, "reason"])
 
 
-def _baseline_recordings(recordings: pd.DataFrame, config: MetricsConfig, refused: list,
+def _baseline_recordings(recordings: pd.DataFrame, config: MetricsSettings, refused: list,
                          log: Callable[[str], None] | None) -> dict[str, dict[str, float]]:
     """Subject -> baseline metrics, from a ``baseline_rr_ms`` column (one recording per subject)."""
     if "baseline_rr_ms" not in recordings.columns:

@@ -19,18 +19,22 @@ import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from moodtune.errors import InvalidHRV, TooMuchHRV
 from moodtune.hrv import baseline as base
+from moodtune.hrv.config import HrvSettings
 from moodtune.hrv.constants import BASELINE_METRICS, LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
 from moodtune.hrv.data import normalise_metric_columns, parse_rr_text, rr_column, validate_metrics
-from moodtune.hrv.metrics import MetricsConfig, analyze
+from moodtune.hrv.metrics import analyze
 from moodtune.hrv.model import predict_levels_proba
-from moodtune.hrv.signals import SignalLimits, rate_from_comments, rr_from_frame, signal_column
+from moodtune.hrv.signals import rate_from_comments, rr_from_frame, signal_column
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 MODEL_NAME = "moodtune-hrv"
 PROBA_COLUMNS = tuple(f"p_{lvl}" for lvl in LEVELS)
@@ -48,17 +52,15 @@ class InputCaps:
 
 
 class StressReader:
-    """A fitted stress model (anything with ``predict_proba`` and ``classes_``) and the
-    metrics settings that turn RR intervals into its input."""
+    """A fitted stress model (anything with ``predict_proba`` and ``classes_``) and the ``hrv``
+    settings that turn RR intervals into its input: ``config`` (``hrv.metrics``), ``limits``
+    (``hrv.input.signal``) and ``max_bytes`` (``hrv.input.max_file_bytes``)."""
 
-    def __init__(self, model: Any, config: MetricsConfig | None = None, version: str | None = None,
-                 limits: SignalLimits | None = None, max_bytes: int | None = None):
-        from moodtune.settings import get_settings
-
+    def __init__(self, model: Any, settings: HrvSettings, version: str | None = None):
         self.model = model
-        self.config = config or MetricsConfig.default()
-        self.limits = limits or SignalLimits.default()
-        self.max_bytes = max_bytes or get_settings().hrv.max_file_bytes
+        self.config = settings.metrics
+        self.limits = settings.input.signal
+        self.max_bytes = settings.input.max_file_bytes
         self.version = version
         self.caps: InputCaps | None = None  # the CLI reads whatever it is given
         names = [str(c) for c in (getattr(model, "feature_names_", None) or METRIC_COLUMNS)]
@@ -67,9 +69,10 @@ class StressReader:
             else METRIC_COLUMNS
 
     def with_limits(self, **changes: Any) -> StressReader:
-        """The same model with other signal limits (e.g. a service's shorter ``signal_max_seconds``)."""
+        """The same model with other signal limits (fields of ``hrv.input.signal``, e.g. a service's
+        shorter ``max_seconds``)."""
         other = copy.copy(self)
-        other.limits = dataclasses.replace(self.limits, **changes)
+        other.limits = self.limits.model_validate({**self.limits.model_dump(), **changes})
         return other
 
     def with_caps(self, caps: InputCaps | None) -> StressReader:
@@ -83,17 +86,15 @@ class StressReader:
         return any(c in RATIO_COLUMNS for c in self.features)
 
     @classmethod
-    def from_uri(cls, model_uri: str, settings=None, version: str | None = None) -> StressReader:
-        """Load a logged/registered CatBoost model (``runs:/…``, ``models:/…``)."""
+    def from_uri(cls, model_uri: str, settings: Settings, version: str | None = None) -> StressReader:
+        """Load a logged/registered CatBoost model (``runs:/…``, ``models:/…``) with the
+        ``settings``' MLflow store and ``hrv`` section."""
         import mlflow.catboost
 
         from moodtune import registry
-        from moodtune.settings import get_settings
 
-        settings = settings or get_settings()
         registry.configure(settings)
-        return cls(mlflow.catboost.load_model(model_uri), MetricsConfig.from_settings(settings), version,
-                   SignalLimits.from_settings(settings), settings.hrv.max_file_bytes)
+        return cls(mlflow.catboost.load_model(model_uri), settings.hrv, version)
 
     def predict_proba(self, metrics: pd.DataFrame | np.ndarray) -> np.ndarray:
         """``(n, 3)`` probabilities of low / medium / high for a frame of the eight metrics
@@ -190,7 +191,8 @@ class StressReader:
 
     def _from_frame(self, frame: pd.DataFrame, where: str, rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         if signal_column(frame) is not None:
-            return self._from_rr(rr_from_frame(frame, self.limits, sampling_rate=rate, where=where))
+            return self._from_rr(rr_from_frame(frame, self.limits, min_intervals=self.config.min_intervals,
+                                               sampling_rate=rate, where=where))
         col = rr_column(frame)
         has_metrics = any(str(c).strip().lower() in {m.lower() for m in METRIC_COLUMNS} for c in frame.columns)
         if col is not None and not has_metrics:
@@ -234,9 +236,9 @@ class StressReader:
             if samples > caps.max_samples:
                 raise TooMuchHRV(f"{where} has {samples:,} samples; the limit is {caps.max_samples:,} samples "
                                    "(service.max_hrv_signal_samples): send a shorter recording")
-            if rate and rate > 0 and samples / rate > self.limits.signal_max_seconds:
+            if rate and rate > 0 and samples / rate > self.limits.max_seconds:
                 raise TooMuchHRV(f"{where}: {samples / rate:,.0f} s of signal at {rate:g} Hz is longer than "
-                                 f"{self.limits.signal_max_seconds:g} s, the limit: send a shorter recording")
+                                 f"{self.limits.max_seconds:g} s, the limit: send a shorter recording")
 
     def _decode(self, raw: bytes) -> str:
         if len(raw) > self.max_bytes:
@@ -248,6 +250,6 @@ class StressReader:
                              "metrics CSV") from None
 
 
-def load_model_dir(path: Path, settings=None) -> StressReader:
+def load_model_dir(path: Path, settings: Settings) -> StressReader:
     """The :class:`StressReader` of a logged CatBoost model directory (the registry's loader)."""
     return StressReader.from_uri(str(path), settings)

@@ -12,34 +12,17 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from moodtune.errors import InvalidHRV
-from moodtune.settings import FromSettings
+from moodtune.hrv.config import SignalSettings
 
 SIGNAL_COLUMNS: dict[str, str] = {"ecg": "ecg", "ppg": "ppg", "pleth": "ppg", "bvp": "ppg", "pulse": "ppg"}
 TIME_COLUMNS = ("time", "time_s", "timestamp", "seconds", "t")
 _RATE_COMMENT = re.compile(r"#\s*(?:sampling[_ ]?rate|fs|sample[_ ]?rate)\s*[:=][ \t]*([^\s,;]*)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class SignalLimits(FromSettings):
-    """What a raw signal must satisfy (``hrv.signal_*`` and ``hrv.min_intervals`` in params.yaml)."""
-
-    signal_min_rate_hz: float
-    signal_max_rate_hz: float
-    signal_max_seconds: float
-    signal_clip_fraction: float
-    min_intervals: int
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> SignalLimits:
-        hrv = getattr(settings, "hrv", settings)
-        return cls(**{f.name: getattr(hrv, f.name) for f in fields(cls)})
 
 
 def rate_from_comments(text: str, where: str = "the signal") -> float | None:
@@ -90,8 +73,8 @@ def _rate_from_time(frame: pd.DataFrame, where: str = "the signal") -> float | N
     return None
 
 
-def rr_from_frame(frame: pd.DataFrame, limits: SignalLimits, *, sampling_rate: float | None = None,
-                  where: str = "the signal") -> np.ndarray:
+def rr_from_frame(frame: pd.DataFrame, limits: SignalSettings, *, min_intervals: int,
+                  sampling_rate: float | None = None, where: str = "the signal") -> np.ndarray:
     """The RR intervals (ms) of the ECG/PPG column of ``frame`` (see module doc)."""
     col, kind = signal_column(frame) or (None, None)
     if col is None:
@@ -101,34 +84,36 @@ def rr_from_frame(frame: pd.DataFrame, limits: SignalLimits, *, sampling_rate: f
         raise InvalidHRV(f"{where} holds a raw {kind.upper()} signal but no sampling rate; give it (sampling_rate, "
                          "in Hz), a header line '# sampling_rate: 250' or a time column in seconds")
     values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-    return rr_from_signal(values, rate, kind, limits, where=where)
+    return rr_from_signal(values, rate, kind, limits, min_intervals=min_intervals, where=where)
 
 
-def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: SignalLimits,
-                   *, where: str = "the signal") -> np.ndarray:
-    """Detect the beats of an ECG (``ecg_peaks``) or PPG (``ppg_peaks``) signal; RR intervals in ms."""
+def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: SignalSettings,
+                   *, min_intervals: int, where: str = "the signal") -> np.ndarray:
+    """Detect the beats of an ECG (``ecg_peaks``) or PPG (``ppg_peaks``) signal; RR intervals in ms.
+    ``limits``: the ``hrv.input.signal`` settings; at least ``min_intervals`` intervals
+    (``hrv.metrics.min_intervals``, what :func:`moodtune.hrv.metrics.analyze` then needs)."""
     import neurokit2 as nk
 
     x = np.asarray(signal, dtype=float)
     name = kind.upper()
-    if not limits.signal_min_rate_hz <= sampling_rate <= limits.signal_max_rate_hz:
+    if not limits.min_rate_hz <= sampling_rate <= limits.max_rate_hz:
         raise InvalidHRV(f"{where}: a sampling rate of {sampling_rate:g} Hz is outside "
-                         f"{limits.signal_min_rate_hz:g}–{limits.signal_max_rate_hz:g} Hz; check the rate (in Hz)")
+                         f"{limits.min_rate_hz:g}–{limits.max_rate_hz:g} Hz; check the rate (in Hz)")
     if x.size == 0 or not np.isfinite(x).any():
         raise InvalidHRV(f"{where}: the {name} column holds no numbers")
     if not np.isfinite(x).all():
         raise InvalidHRV(f"{where}: {int((~np.isfinite(x)).sum())} samples of the {name} signal are missing or "
                          "not numbers; cut the recording around the gap")
     seconds = x.size / sampling_rate
-    if seconds > limits.signal_max_seconds:
-        raise InvalidHRV(f"{where}: {seconds:.0f} s of {name} is longer than {limits.signal_max_seconds:g} s; "
+    if seconds > limits.max_seconds:
+        raise InvalidHRV(f"{where}: {seconds:.0f} s of {name} is longer than {limits.max_seconds:g} s; "
                          "split the recording")
     if np.ptp(x) == 0 or np.unique(x).size < 4:
         raise InvalidHRV(f"{where}: the {name} signal is flat (no heartbeat in it); check the sensor contact")
     at_rails = float(np.mean(x == x.max()) + np.mean(x == x.min()))
-    if at_rails > limits.signal_clip_fraction:
+    if at_rails > limits.clip_fraction:
         raise InvalidHRV(f"{where}: the {name} signal is clipped ({at_rails:.0%} of the samples sit at its minimum "
-                         f"or maximum; at most {limits.signal_clip_fraction:.0%}); lower the gain or re-record")
+                         f"or maximum; at most {limits.clip_fraction:.0%}); lower the gain or re-record")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -141,7 +126,7 @@ def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: 
         except Exception as exc:  # neurokit2 raises several errors on signals it cannot read
             raise InvalidHRV(f"{where}: no heartbeat could be found in the {name} signal ({exc})") from None
     peaks = np.asarray(peaks, dtype=float)
-    if peaks.size - 1 < limits.min_intervals:
+    if peaks.size - 1 < min_intervals:
         raise InvalidHRV(f"{where}: only {max(peaks.size, 0)} beats found in {seconds:.0f} s of {name}; need at least "
-                         f"{limits.min_intervals + 1} (a longer recording, or a cleaner signal)")
+                         f"{min_intervals + 1} (a longer recording, or a cleaner signal)")
     return np.diff(peaks) / sampling_rate * 1000.0

@@ -29,8 +29,9 @@ import pandas as pd
 from moodtune import registry
 from moodtune.hrv import baseline as base
 from moodtune.hrv import plots
+from moodtune.hrv.config import ModelSettings
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS
-from moodtune.hrv.model import CANDIDATES, FEATURE_SETS, ModelConfig, Scores, evaluate, features, fit, score
+from moodtune.hrv.model import CANDIDATES, FEATURE_SETS, Scores, evaluate, features, fit, score
 from moodtune.settings import Settings
 
 
@@ -71,11 +72,12 @@ def gate_split(subjects: pd.Series, fraction: float, seed: int) -> np.ndarray:
     return subjects.astype(str).isin(rank[:k]).to_numpy()
 
 
-def _holdout_scores(dev: pd.DataFrame, held: pd.DataFrame, cfg: ModelConfig, feature_set: str) -> dict[str, Scores]:
+def _holdout_scores(dev: pd.DataFrame, held: pd.DataFrame, cfg: ModelSettings, seed: int,
+                    feature_set: str) -> dict[str, Scores]:
     truth = held["level"].astype(str).to_numpy()
     out = {}
     for name in CANDIDATES:
-        model = fit(dev, cfg, feature_set, name)
+        model = fit(dev, cfg, seed, feature_set, name)
         proba = np.asarray(model.predict_proba(features(held, feature_set)))
         classes = [str(c) for c in model.classes_]
         out[name] = score(name, truth, np.asarray(classes)[proba.argmax(axis=1)])
@@ -102,22 +104,23 @@ def train_and_register(settings: Settings, table: pd.DataFrame,
     from mlflow import catboost as mlflow_catboost
     from mlflow.models import infer_signature
 
-    cfg = ModelConfig.from_settings(settings)
-    held_mask = gate_split(table["subject"], settings.hrv.gate_subject_fraction, settings.project.seed)
+    hrv, seed = settings.hrv, settings.project.seed
+    cfg = hrv.model
+    held_mask = gate_split(table["subject"], cfg.gate_subject_fraction, seed)
     dev, held = table[~held_mask].reset_index(drop=True), table[held_mask].reset_index(drop=True)
     sets = ["absolute", "baseline"] if base.has_baseline(table) else ["absolute"]
-    registry.log_params({"hrv": settings.hrv.model_dump(exclude={"condition_levels", "gate_floors"}),
-                         "seed": settings.project.seed, "recordings": len(table),
+    registry.log_params({"hrv": hrv.model_dump(exclude={"data": {"condition_levels"}, "gate_floors": True}),
+                         "seed": seed, "recordings": len(table),
                          "subjects": int(table["subject"].nunique()), "gate_subjects": int(held["subject"].nunique()),
                          "evaluation": "grouped k-fold by subject (out-of-fold) on the development subjects; "
                                        "gate on held-out subjects", "feature_sets": ",".join(sets),
                          "source": ",".join(sorted(table["source"].astype(str).unique()))})
-    cv = {fs: evaluate(dev, cfg, progress=True, log=log, feature_set=fs) for fs in sets}
+    cv = {fs: evaluate(dev, cfg, seed, progress=True, log=log, feature_set=fs) for fs in sets}
     for fs, scores in cv.items():
         registry.log_metrics({f"cv.{fs}.{k}": v for sc in scores.values() for k, v in sc.as_metrics().items()})
         registry.log_metrics({f"macro_f1_{fs}": scores["catboost"].macro_f1})
     chosen = max(sets, key=lambda fs: cv[fs]["catboost"].macro_f1)
-    holdout = _holdout_scores(dev, held, cfg, chosen)
+    holdout = _holdout_scores(dev, held, cfg, seed, chosen)
     for sc in holdout.values():
         registry.log_metrics(sc.as_metrics())
     best = holdout["catboost"]
@@ -130,14 +133,14 @@ def train_and_register(settings: Settings, table: pd.DataFrame,
         + f"; {chosen} chosen; gate subjects: macro-F1 {best.macro_f1:.3f}")
     _log_tables(table, dev, held, cv, holdout, chosen)
 
-    model = fit(dev, cfg, chosen)
+    model = fit(dev, cfg, seed, chosen)
     registry.log_figure(plots.feature_importance(model), "model/feature_importance.png")
     example = features(dev, chosen).head(5)
     info = mlflow_catboost.log_model(model, name="model", input_example=example,
                                      signature=infer_signature(example, model.predict(example)))
     gate = registry.register_and_gate(registry.Candidate(
         name=registry.HRV, model_uri=info.model_uri, evaluation=registry.Evaluation(gate_scores),
-        metric="macro_f1", floors=dict(settings.hrv.gate_floors), margin=settings.hrv.gate_margin,
+        metric="macro_f1", floors=dict(hrv.gate_floors), margin=hrv.gate_margin,
         rescore=_rescore(held), tags={"levels": ",".join(LEVELS), "features": ",".join(FEATURE_SETS[chosen]),
                                       "feature_set": chosen},
     ), settings, log=log)

@@ -189,7 +189,8 @@ def recommendation_env(settings, truth: pd.DataFrame, features: pd.DataFrame, li
     audio = registry.load_version(registry.AUDIO, None, settings)
     hrv = registry.load_version(registry.HRV, None, settings)
     bank = ResponseBank.build(
-        simulate_rr, metrics, lambda m: hrv.obj.predict_proba(pd.DataFrame(m, columns=list(METRIC_COLUMNS))),
+        simulate_rr, lambda rr: metrics(rr, settings.hrv.metrics),
+        lambda m: hrv.obj.predict_proba(pd.DataFrame(m, columns=list(METRIC_COLUMNS))),
         tuple(METRIC_COLUMNS), grid_size=p.bank_grid, per_point=p.bank_per_point, seconds=p.bank_seconds,
         rng=np.random.default_rng(settings.project.seed),
     )
