@@ -1,44 +1,38 @@
-"""Every change moodtune makes to BentoML's and circus's private internals, in one place.
+"""Every change moodtune makes to BentoML's private internals, in one place: two, both for
+behaviour (the service's error answers, and no fetching of what a client names), not speed.
 
-BentoML is pinned (``bentoml==1.4.39``, which pins its circus); each patch checks that version
-and that what it replaces exists, and :func:`apply` raises :class:`PatchError` at start-up
-when either does not hold, so an upgrade fails loudly instead of silently serving without a
-fix. Each patch is idempotent, and ``MOODTUNE_BENTO_PATCHES_OFF`` (comma-separated names)
-leaves some out, for the benchmark that measures what each buys (``benchmarks/service.py
---without NAME``).
+BentoML is pinned (``bentoml==1.4.39``); each patch checks that version and that what it
+replaces exists, and :func:`apply` raises :class:`PatchError` at start-up when either does not
+hold, so an upgrade fails loudly instead of silently serving without a fix. Each patch is
+idempotent, and ``MOODTUNE_BENTO_PATCHES_OFF`` (comma-separated names) leaves some out, for the
+benchmark that measures what each costs (``benchmarks/service.py --without NAME``). Each names
+its upstream issue (or the issue to file, docs/performance.md "Patches of library internals")
+and the condition for removing it in a comment above it.
 
 * ``error_answers`` (:func:`error_answers`): request errors answer in the service's one error
-  shape: a body that does not match the request model is 422 naming every problem (BentoML:
-  400 with a list); a body that cannot be parsed (bad JSON, multipart without a boundary, a
-  part without headers) is 400 (BentoML turned Starlette's 400 into a 500); a media type other
-  than JSON or multipart is 415 (BentoML read it as JSON), and so is multipart where the
-  operation takes no file and JSON where its file is required (as the OpenAPI lists them); a
-  repeated JSON key or multipart field, a file under a name that takes none and a multipart body
-  cut off before its closing boundary are refused naming what is wrong (BentoML kept the last
-  value, failed to decode the file as text, or read the cut-off form as fields missing). Each
-  error answer is logged in one line by :mod:`bento.requestlog` (BentoML: a traceback at ERROR
-  per bad request).
+  shape (:mod:`bento.errors`): a body that does not match the request model is 422 naming every
+  problem (BentoML: 400 with a list); a body that cannot be parsed (bad JSON, multipart without
+  a boundary, a part without headers) is 400 (BentoML turned Starlette's 400 into a 500); a
+  media type other than JSON or multipart is 415 (BentoML read it as JSON), and so is multipart
+  where the operation takes no file and JSON where its file is required (as the OpenAPI lists
+  them); a repeated JSON key or multipart field, a file under a name that takes none and a
+  multipart body cut off before its closing boundary are refused naming what is wrong (BentoML
+  kept the last value, failed to decode the file as text, or read the cut-off form as fields
+  missing). Each error answer is logged in one line by :mod:`bento.requestlog` (BentoML: a
+  traceback at ERROR per bad request).
 * ``refuse_remote_files`` (:func:`refuse_remote_files`): BentoML's multipart parser downloads a
-  file field given as a URL; moodtune never fetches what a client names (a security fix, no
-  speed figure).
-* ``request_timeout`` (:class:`RequestTimeout`): BentoML's ``TimeoutMiddleware`` left a 60 s
-  timer per request, and full GC passes over ~10,000 of them stalled a worker 15-65 ms.
-* ``per_worker_sockets`` (:func:`per_worker_sockets`): one ``SO_REUSEPORT`` listening socket per
-  worker; with the shared one a burst of connections landed mostly on one worker (46 of 50;
-  per-client means ~19 ms against ~57 ms).
-* ``bind_api_methods_once`` (:func:`bind_api_methods_once`): BentoML rebuilt each API method's
-  bound caller per request (``inspect.signature``, ~28 µs).
+  file field given as a URL; moodtune never fetches what a client names (a security fix).
 
-The figures are from ``benchmarks/service.py`` (docs/performance.md).
+Three speed patches were dropped (issue #30: each gained under 5 % on ``benchmarks/service.py``;
+the measurements are in docs/performance.md): ``request_timeout`` (its 504 in the service's
+shape is now the ordinary ASGI middleware :class:`bento.middleware.RequestTimeout`),
+``per_worker_sockets`` (circus) and ``bind_api_methods_once``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import socket
-import weakref
 from collections.abc import Callable
 
 from bento.errors import error_body
@@ -48,7 +42,7 @@ log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log co
 
 
 class PatchError(RuntimeError):
-    """A patch whose target is not the BentoML/circus it was written for."""
+    """A patch whose target is not the BentoML it was written for."""
 
 
 def _require(name: str, owner, attribute: str) -> None:
@@ -216,6 +210,14 @@ def _validation_answer(exc, model):
     return error_body(422, "InvalidRequest", describe(exc, model))
 
 
+# Upstream: no BentoML issue asks for this (searched bentoml/BentoML, 2026-12); the nearest is
+# PR #4520 (the client refuses non-JSON media types; its review: "Should restrict from server
+# side"). The issue to file is in docs/performance.md ("Patches of library internals").
+# Gain: behaviour, not speed (the error shape, statuses and one log line); its cost on
+# benchmarks/service.py is in docs/performance.md. Remove when a BentoML > 1.4.39 lets a service
+# answer request-parsing errors itself (a handler for ValidationError, BadInput and Starlette's
+# form errors) and answers 4xx for an unreadable body and 415 for another media type: then these
+# checks move into that handler and ServiceAppFactory.api_endpoint is left alone.
 def error_answers() -> None:
     """Wrap ``ServiceAppFactory.api_endpoint`` so request errors answer in the one shape."""
     from _bentoml_impl.server.app import ServiceAppFactory
@@ -285,6 +287,12 @@ def _from_parsing(exc: BaseException) -> bool:
 # --- remote files ----------------------------------------------------------------------------------
 
 
+# Upstream: BentoML fetches a URL given for a file field since PR #4411 ("allow url as file
+# input"); advisory GHSA-mrmq-3q62-6cc8 (CVE-2025-54381, SSRF) made it refuse private addresses
+# (make_safe_connect) but it still fetches public ones, and no issue asks for a switch to turn it
+# off (searched 2026-12; the issue to file is in docs/performance.md). Gain: security, not
+# speed. Remove when a BentoML > 1.4.39 lets a service turn URL fetching for file fields off
+# (then turn it off in bento/service.py) or stops fetching them.
 def refuse_remote_files() -> None:
     """A file field given as a URL string is refused (400), never downloaded."""
     from _bentoml_impl import serde
@@ -304,182 +312,9 @@ def refuse_remote_files() -> None:
     serde.MultipartSerde.ensure_file = staticmethod(ensure_file)
 
 
-# --- request timeout -------------------------------------------------------------------------------
-
-
-class RequestTimeout:
-    """The request timeout of BentoML's ``TimeoutMiddleware`` (``traffic.timeout``: 504 when
-    the response has not started in time), with its timer cancelled once the response starts.
-
-    BentoML 1.4.39's middleware starts ``loop.call_later(timeout, ...)`` for every request and
-    never cancels it, so each request leaves a timer, a future and a bound method alive for the
-    whole timeout (60 s): ~10,000 per worker at 1,000 requests/s in the load test. They reach
-    the GC's oldest generation, and every full collection then walked them all, stalling the
-    worker 15 to 65 ms at a time."""
-
-    def __init__(self, app, timeout: float) -> None:
-        self.app = app
-        self.timeout = timeout
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        deadline = asyncio.timeout(self.timeout)
-
-        async def started(message):
-            deadline.reschedule(None)  # a response under way is not timed out
-            await send(message)
-
-        if scope["type"] == "http":
-            from bento.requestlog import request_id
-
-            request_id(scope)  # the id the request log (inside) answers and logs with
-        try:
-            async with deadline:
-                await self.app(scope, receive, started)
-        except TimeoutError:
-            if not deadline.expired():  # the app's own TimeoutError
-                raise
-            from bento.requestlog import REQUEST_ID, log_error
-
-            message = f"Not able to process the request in {self.timeout} seconds"
-            response = error_body(504, "Timeout", message)
-            if REQUEST_ID in scope:
-                response.headers["X-Request-Id"] = scope[REQUEST_ID]
-                log_error(scope, 504, message)
-            await response(scope, receive, send)
-
-
-def request_timeout() -> None:
-    """Make BentoML build :class:`RequestTimeout` where it builds its ``TimeoutMiddleware``
-    (it looks the class up in its module each time it assembles the app)."""
-    from bentoml._internal.server.http import traffic
-
-    _require("request_timeout", traffic, "TimeoutMiddleware")
-    if not getattr(traffic.TimeoutMiddleware, "moodtune_fixed", False):
-        fixed = type("TimeoutMiddleware", (RequestTimeout, traffic.TimeoutMiddleware), {"moodtune_fixed": True})
-        traffic.TimeoutMiddleware = fixed
-
-
-# --- one listening socket per worker ------------------------------------------------------------
-
-API_SOCKET = "_bento_api_server"  # the name BentoML gives the HTTP socket in circus
-
-
-def _per_worker(sock) -> bool:
-    return (getattr(sock, "name", None) == API_SOCKET and sock.family in (socket.AF_INET, socket.AF_INET6)
-            and sock.type == socket.SOCK_STREAM)
-
-
-def worker_socket(address: tuple, family: int, backlog: int) -> socket.socket:
-    """A non-blocking, inheritable TCP socket listening on ``address`` with ``SO_REUSEPORT``."""
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(address)
-        sock.listen(backlog)
-        sock.setblocking(False)
-        sock.set_inheritable(True)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def per_worker_sockets() -> bool:
-    """Patch the circus arbiter that ``bentoml serve`` runs in-process so each HTTP worker
-    listens on its own ``SO_REUSEPORT`` socket; the kernel then hashes new connections over
-    the workers. Returns whether the patch is in place (not on platforms without the option).
-
-    BentoML 1.4.39 hands every worker the same listening socket (circus binds it once and
-    passes its fd) and whichever worker's loop wakes first accepts. Here the API server's
-    socket is bound with ``SO_REUSEPORT`` but never listens: it only reserves the port (a port
-    already in use still fails at start-up: it is first bound without the option), and each
-    worker gets its own listening socket on that address. Circus has this itself
-    (``so_reuseport``) but only for sockets named in the watcher's ``cmd``; BentoML names it in
-    ``args``. As with any ``SO_REUSEPORT`` listener, a process of the same user that sets the
-    option too could join the group; the kernel refuses it to other users."""
-    if not hasattr(socket, "SO_REUSEPORT"):
-        return False
-    from circus.process import Process
-    from circus.sockets import CircusSocket
-
-    _require("per_worker_sockets", Process, "_get_sockets_fds")
-    _require("per_worker_sockets", CircusSocket, "bind_and_listen")
-    if getattr(Process._get_sockets_fds, "moodtune_per_worker", False):
-        return True
-    bind_and_listen = CircusSocket.bind_and_listen
-    get_sockets_fds = Process._get_sockets_fds
-
-    def reserve_port(self):
-        if not _per_worker(self):
-            return bind_and_listen(self)
-        try:
-            with socket.socket(self.family, socket.SOCK_STREAM) as probe:  # is anyone on the port?
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind((self.host, self.port))
-            self.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            self.bind((self.host, self.port))
-        except OSError as e:
-            raise OSError(e.errno, f"cannot serve on {self.host}:{self.port}: {e.strerror} "
-                                   "(choose another --port, or stop what holds it)") from e
-        self.setblocking(False)
-
-    def own_socket_fds(self):
-        fds = get_sockets_fds(self)
-        shared = (self.watcher.sockets or {}).get(API_SOCKET) if self.watcher is not None else None
-        if fds and shared is not None and API_SOCKET in fds and _per_worker(shared):
-            own = worker_socket(shared.getsockname(), shared.family, shared.backlog)
-            fds[API_SOCKET] = own.fileno()
-            self._sockets.append(own)  # circus drops (and so closes) these once the worker is forked
-        return fds
-
-    own_socket_fds.moodtune_per_worker = True
-    CircusSocket.bind_and_listen = reserve_port
-    Process._get_sockets_fds = own_socket_fds
-    return True
-
-
-# --- API methods bound once ----------------------------------------------------------------------
-
-
-def bind_api_methods_once() -> bool:
-    """Patch ``APIMethod._local_call`` to reuse the bound caller per (instance, method).
-
-    BentoML 1.4.39 finds the function to call with ``getattr(instance, name).local`` per
-    request, and ``APIMethod.__get__`` rebuilds it each time: ``inspect.signature``, a new
-    closure and ``functools.wraps``, about 28 µs. What it builds depends only on the method and
-    the instance. Returns whether the patch is in place."""
-    from _bentoml_sdk.method import APIMethod
-
-    _require("bind_api_methods_once", APIMethod, "_local_call")
-    if getattr(APIMethod._local_call, "moodtune_cached", False):
-        return True
-    build = APIMethod._local_call
-    bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # instance -> {id(method): caller}
-
-    def local_call(self, instance):
-        try:
-            callers = bound.setdefault(instance, {})
-        except TypeError:  # an instance that cannot be a weak key: build every time, as BentoML does
-            return build(self, instance)
-        caller = callers.get(id(self))
-        if caller is None:
-            caller = callers[id(self)] = build(self, instance)
-        return caller
-
-    local_call.moodtune_cached = True
-    APIMethod._local_call = local_call
-    return True
-
-
 PATCHES: dict[str, Callable[[], object]] = {
     "error_answers": error_answers,
     "refuse_remote_files": refuse_remote_files,
-    "request_timeout": request_timeout,
-    "per_worker_sockets": per_worker_sockets,
-    "bind_api_methods_once": bind_api_methods_once,
 }
 
 
@@ -499,4 +334,4 @@ def apply() -> list[str]:
     return applied
 
 
-__all__ = ["PATCHES", "PatchError", "RequestTimeout", "apply"]
+__all__ = ["PATCHES", "PatchError", "apply"]

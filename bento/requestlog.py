@@ -10,8 +10,8 @@ rate-limit middleware, the body limit, Starlette's router (404, 405):
 at INFO for 4xx and ERROR for 5xx (an exception still gets its traceback from the server). An
 error answer that is not in the service's JSON error shape (Starlette's plain-text 404 and
 405) is rewritten into it, ``{"error": ..., "type": ...}``. The 504 of the request timeout
-(:class:`bento.patches.RequestTimeout`, which sits outside every user middleware) is logged
-there, with the same id.
+(:class:`bento.middleware.RequestTimeout`, the outermost of the service's middlewares, outside
+this one) is logged there, with the same id.
 
 Nothing a client sends can forge a log line: every line is built by :func:`line`, which
 escapes control characters (``\\n`` stays the two characters ``\\n``), and :class:`EscapeControl`

@@ -47,7 +47,7 @@ from bento.access import AccessControl
 from bento.apidocs import ApiDocs
 from bento.errors import error_body
 from bento.lifecycle import die_with_parent
-from bento.middleware import BodyLimit
+from bento.middleware import TIMEOUT_BACKSTOP_S, BodyLimit, RequestTimeout
 from bento.requestlog import RequestLog, install_filter
 from bento.uploads import KeepUploadBody, upload, uploads
 from moodtune.errors import MoodtuneError
@@ -177,7 +177,7 @@ def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str
 @bentoml.service(
     name="moodtune",
     workers=LIMITS.workers,
-    traffic={"timeout": LIMITS.timeout_s},
+    traffic={"timeout": LIMITS.timeout_s + TIMEOUT_BACKSTOP_S},  # a backstop: RequestTimeout answers at timeout_s
     # No trace exporter is configured: skip OpenTelemetry's per-request spans (they cost more
     # than a recommendation). Prometheus metrics stay on at /metrics.
     tracing={"excluded_urls": [".*"]},
@@ -371,7 +371,8 @@ class Moodtune:
         return self.engine.models()
 
 
-Moodtune.add_asgi_middleware(RequestLog)  # the outermost of ours: every answer has an id, every error one line
+Moodtune.add_asgi_middleware(RequestTimeout, timeout=LIMITS.timeout_s)  # the outermost of ours: 504 in our shape
+Moodtune.add_asgi_middleware(RequestLog)  # every answer has an id, every error one line
 Moodtune.add_asgi_middleware(BodyLimit, max_bytes=LIMITS.max_request_bytes)
 Moodtune.add_asgi_middleware(AccessControl, api_keys=LIMITS.api_keys, per_minute=LIMITS.rate_limit_per_minute)
 Moodtune.add_asgi_middleware(ApiDocs, service=Moodtune, version=moodtune.__version__)

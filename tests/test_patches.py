@@ -20,16 +20,18 @@ def test_another_bentoml_version_stops_start_up_naming_the_patch(monkeypatch):
 
 
 def test_a_missing_target_stops_start_up(monkeypatch):
-    from _bentoml_sdk.method import APIMethod
+    from _bentoml_impl import serde
 
-    monkeypatch.delattr(APIMethod, "_local_call")
-    with pytest.raises(patches.PatchError, match=r"APIMethod\._local_call no longer exists"):
-        patches.bind_api_methods_once()
+    monkeypatch.delattr(serde.MultipartSerde, "ensure_file")
+    with pytest.raises(patches.PatchError, match=r"MultipartSerde\.ensure_file no longer exists"):
+        patches.refuse_remote_files()
 
 
 def test_patches_can_be_left_out_by_name_only(monkeypatch):
-    monkeypatch.setenv("MOODTUNE_BENTO_PATCHES_OFF", "per_worker_sockets, bind_api_methods_once")
-    assert patches.apply() == ["error_answers", "refuse_remote_files", "request_timeout"]
-    monkeypatch.setenv("MOODTUNE_BENTO_PATCHES_OFF", "sockets")
+    monkeypatch.setenv("MOODTUNE_BENTO_PATCHES_OFF", "error_answers, refuse_remote_files")
+    assert patches.apply() == []
+    monkeypatch.setenv("MOODTUNE_BENTO_PATCHES_OFF", " refuse_remote_files")
+    assert patches.apply() == ["error_answers"]
+    monkeypatch.setenv("MOODTUNE_BENTO_PATCHES_OFF", "per_worker_sockets")  # dropped (docs/performance.md)
     with pytest.raises(patches.PatchError, match="unknown patches"):
         patches.apply()

@@ -11,7 +11,7 @@ import pytest
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from bento.errors import error_body
-from bento.patches import RequestTimeout
+from bento.middleware import RequestTimeout
 from bento.requestlog import EscapeControl, RequestLog, escape
 
 

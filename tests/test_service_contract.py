@@ -219,31 +219,25 @@ def _port_taken(port: int) -> bool:
     return False
 
 
-def test_two_workers_each_listen_and_killing_the_arbiter_or_the_test_run_frees_the_port(svc, tmp_path):
-    """Two workers, one listening socket each, both given clients; then the arbiter killed (and,
+def test_two_workers_serve_and_killing_the_arbiter_or_the_test_run_frees_the_port(svc, tmp_path):
+    """Two workers on the port circus binds, every client answered; then the arbiter killed (and,
     on a second service, the process that started it): no worker is left holding the port. One
     two-worker service serves both halves (a start costs ~15 s of the suite's critical path)."""
     import http.client
 
     import psutil
 
-    from bento.testing import ServiceProcess, connections_by_process, listening_sockets
+    from bento.testing import ServiceProcess
 
     env = {**svc["env"], "MOODTUNE_SERVICE__WORKERS": "2", "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "0"}
     service = ServiceProcess(env, tmp_path / "two-workers.log").start()
     workers = [p.pid for p in psutil.Process(service.proc.pid).children(recursive=True)]
     assert len(workers) >= 2
-    # one listening socket per worker; the arbiter's own only holds the port (not listening)
-    assert listening_sockets(service.port) == 2
     conns = [http.client.HTTPConnection("127.0.0.1", service.port, timeout=60) for _ in range(40)]
     try:
         for c in conns:  # 40 keep-alive clients, each answered
             c.request("GET", "/livez")
             assert c.getresponse().read() is not None
-        counts = connections_by_process(workers, service.port)
-        busy = sorted(n for n in counts.values() if n)
-        # the kernel hashes each connection to a worker: both get a share (P(< 8 of 40) ~ 1e-5)
-        assert len(busy) == 2 and sum(busy) == 40 and busy[0] >= 8, counts
     finally:
         for c in conns:
             c.close()
@@ -255,8 +249,7 @@ def test_two_workers_each_listen_and_killing_the_arbiter_or_the_test_run_frees_t
                              "127.0.0.1", "--port", str(service.port)], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=300)
     assert second.returncode != 0
-    assert f"cannot serve on 127.0.0.1:{service.port}: Address already in use" in second.stdout + second.stderr
-    assert listening_sockets(service.port) == 2
+    assert "Address already in use" in second.stdout + second.stderr
 
     # 1. the arbiter's process group killed (the workers run in groups of their own)
     os.killpg(service.proc.pid, signal.SIGKILL)
