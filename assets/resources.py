@@ -3,8 +3,9 @@
 ``SettingsResource`` (params.yaml + overrides), ``MlflowResource`` (runs in the project's
 experiment), ``FeedbackStoreResource`` (the SQLAlchemy feedback store) and
 ``StoredOutputsIOManager`` (assets' outputs under ``<data_dir>/assets``). None reads the
-settings when it is constructed: they are read when a run (or sensor tick) uses the resource,
-so the environment at start-up decides. Tests build the same classes with a temp data dir and a
+settings when it is constructed: ``SettingsResource`` reads them when Dagster initializes it for a
+run (or sensor tick), once, so the environment and params.yaml at that moment decide for the
+whole run, and the next run reads them again. Tests build the same classes with a temp data dir and a
 temp SQLite MLflow store (``definitions.build_resources``); every part they stand for runs here
 for real, so there is no stand-in implementation.
 """
@@ -24,6 +25,7 @@ from dagster import (
     IOManager,
     OutputContext,
 )
+from pydantic import PrivateAttr
 
 from moodtune import registry
 from moodtune.feedback import FeedbackStore, open_store
@@ -32,9 +34,14 @@ from moodtune.settings import Settings, load_settings
 
 
 class SettingsResource(ConfigurableResource):
-    """moodtune settings from ``params.yaml`` plus optional overrides.
+    """moodtune settings from ``params.yaml`` plus optional overrides, read once per run.
 
     ``overrides_yaml`` holds nested overrides as YAML text, e.g. ``"audio: {clip_seconds: 2}"``.
+    Dagster initializes a copy of the resource for each run (each step process, under the
+    multiprocess executor; each sensor tick): :meth:`setup_for_execution` loads the settings
+    there and :meth:`get` returns that same object for the rest of the run, so an edit of
+    params.yaml mid-run is seen by the next run, not by this one's later assets. Outside a run
+    (the resource used directly, not initialized by Dagster) :meth:`get` reads them each call.
     """
 
     params_path: str | None = None
@@ -42,7 +49,17 @@ class SettingsResource(ConfigurableResource):
     tracking_uri: str | None = None
     overrides_yaml: str = ""
 
+    _loaded: Settings | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._loaded = self.load()
+
     def get(self) -> Settings:
+        """The run's settings (read when the run initialized the resource)."""
+        return self._loaded if self._loaded is not None else self.load()
+
+    def load(self) -> Settings:
+        """Read params.yaml (or ``params_path``) with this resource's overrides, now."""
         overrides: dict[str, Any] = yaml.safe_load(self.overrides_yaml) or {}
         if self.data_dir:
             overrides.setdefault("project", {})["data_dir"] = self.data_dir
@@ -61,7 +78,9 @@ class SettingsResource(ConfigurableResource):
             return out
 
         merged = merge(yaml.safe_load(self.overrides_yaml) or {}, yaml.safe_load(text) or {})
-        return self.model_copy(update={"overrides_yaml": yaml.safe_dump(merged)})
+        other = self.model_copy(update={"overrides_yaml": yaml.safe_dump(merged)})
+        other._loaded = None  # other overrides: its settings are read afresh
+        return other
 
 
 class MlflowResource(ConfigurableResource):

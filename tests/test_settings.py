@@ -52,3 +52,64 @@ def test_data_path_helper(tmp_path):
     assert s.data_path("audio", "clips") == tmp_path / "audio" / "clips"
     assert s.path("x/y") == (PROJECT_ROOT / "x/y").resolve()
     assert s.path(Path("/abs")) == Path("/abs")
+
+
+def test_a_domain_section_is_composed_from_its_own_config_module():
+    """The HRV section is moodtune/hrv/config.py's (no copy in settings.py); nested keys
+    override like any other (environment included)."""
+    from moodtune.hrv.config import HrvSettings, KubiosSettings
+
+    s = load_settings(environ={"MOODTUNE_HRV__METRICS__KUBIOS__MAX_PASSES": "3"},
+                      overrides={"hrv": {"model": {"iterations": 7}}})
+    assert isinstance(s.hrv, HrvSettings) and isinstance(s.hrv.metrics.kubios, KubiosSettings)
+    assert s.hrv.metrics.kubios.max_passes == 3 and s.hrv.model.iterations == 7
+    with pytest.raises(ConfigError, match="kubios_c1"):  # the flat keys are gone
+        load_settings(environ={}, overrides={"hrv": {"kubios_c1": 0.1}})
+
+
+def test_the_settings_resource_reads_params_yaml_once_per_run(tmp_path):
+    """An edit of params.yaml during a run is not seen by the run's later assets (nor by the
+    resources nested in others); the next run sees it. with_overrides reads afresh."""
+    import dagster as dg
+
+    from assets.resources import MlflowResource, SettingsResource
+
+    params = tmp_path / "params.yaml"
+    params.write_text((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    seen: list[tuple[str, int, int]] = []
+
+    def edit(subjects: int) -> None:
+        text = params.read_text(encoding="utf-8")
+        assert text.count("\n    subjects: ") == 1
+        lines = [f"    subjects: {subjects}" if ln.startswith("    subjects: ") else ln for ln in text.splitlines()]
+        params.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    @dg.asset
+    def first(settings: SettingsResource, mlflow: MlflowResource) -> int:
+        s = settings.get()
+        seen.append(("first", s.hrv.demo.subjects, mlflow.get_settings().hrv.demo.subjects))
+        edit(s.hrv.demo.subjects + 1)  # mid-run
+        return 1
+
+    @dg.asset(deps=[first])
+    def second(settings: SettingsResource, mlflow: MlflowResource) -> int:
+        seen.append(("second", settings.get().hrv.demo.subjects, mlflow.get_settings().hrv.demo.subjects))
+        return 2
+
+    res = SettingsResource(params_path=str(params), data_dir=str(tmp_path / "data"))
+    original = load_settings(params).hrv.demo.subjects
+
+    def run() -> None:
+        result = dg.materialize([first, second], resources={"settings": res, "mlflow": MlflowResource(settings=res)})
+        assert result.success
+
+    run()
+    assert seen == [("first", original, original), ("second", original, original)]
+    assert load_settings(params).hrv.demo.subjects == original + 1  # the file did change
+    seen.clear()
+    run()  # a new run reads the edit
+    assert seen == [("first", original + 1, original + 1), ("second", original + 1, original + 1)]
+
+    # used directly (not initialized for a run) it reads now; overrides give a fresh resource
+    assert res.get().hrv.demo.subjects == original + 2
+    assert res.with_overrides("hrv: {demo: {subjects: 5}}").get().hrv.demo.subjects == 5
