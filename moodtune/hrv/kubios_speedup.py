@@ -29,6 +29,13 @@ from contextlib import contextmanager
 
 import numpy as np
 
+# Upstream: no NeuroKit issue covers it (searched neuropsychology/NeuroKit, 2026-12); the issue to
+# file is in docs/performance.md ("Patches of library internals", D). Gain: RR -> stress level on
+# 5-minute recordings 12-16 % faster in five of six runs of benchmarks/hrv.py (interleaved per
+# recording, load 1.5-9.3; 4 % in one run at load 2.7), median 14 %; not on benchmarks/service.py's
+# JSON path (it serves analyze_hrv and feedback with an RR/ECG/PPG file). Remove when a neurokit2
+# > 0.2.13 computes these thresholds without pandas (or as fast), or when this check stops
+# passing for a new version (then install() leaves neurokit2 as it is by itself).
 CHECKED_VERSIONS: tuple[str, ...] = ("0.2.13",)
 _MODULE = "neurokit2.signal.signal_fixpeaks"
 _lock = threading.Lock()
