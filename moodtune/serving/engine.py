@@ -424,8 +424,8 @@ class Engine:
             if file is not None:
                 self._check_upload(file, what, self.limits.max_hrv_bytes)
                 # an uploaded ECG/PPG signal is held to the service's (shorter) duration limit
-                reader = reader.with_limits(signal_max_seconds=min(
-                    reader.limits.signal_max_seconds, self.limits.max_hrv_signal_seconds))
+                reader = reader.with_limits(max_seconds=min(
+                    reader.limits.max_seconds, self.limits.max_hrv_signal_seconds))
         return read_hrv(reader, rr=req.rr, metrics=req.metrics, upload=upload, baseline=baseline,
                         sampling_rate=getattr(req, "sampling_rate", None))
 
