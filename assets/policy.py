@@ -126,7 +126,7 @@ def listener_state_study(context: AssetExecutionContext, settings: SettingsResou
 
     s = settings.get()
     p = s.policy
-    policies = {seed: load_ranker(a2c_policy["session"][seed], {"kind": "session", "temperature": p.temperature})
+    policies = {seed: load_ranker(a2c_policy["session"][seed], {"kind": "session"})
                 for seed in s.state.study.seeds if seed in a2c_policy["session"]}
     table = statestudy.run_study(recommendation_env.world("test"), policies, p, s.state, seeds=list(policies))
     summary = statestudy.summarise(table)

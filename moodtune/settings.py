@@ -263,7 +263,6 @@ class PolicySettings(Section):
     workers: int = Field(ge=1)  # processes that train the seeds' policies side by side
     seeds: tuple[int, ...]
     a2c: dict[str, float | int]
-    temperature: float
     exploration: float = Field(ge=0.0, le=1.0)  # share of served first tracks drawn uniformly (epsilon-greedy)
     eval_sessions: int
     eval_k: int

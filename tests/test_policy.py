@@ -276,7 +276,7 @@ def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebui
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     A2C("MlpPolicy", gym.make("CartPole-v1"), device="cpu").save(artifacts / "policy.zip")
-    write_meta(artifacts / "meta.json", "session", 1.0)
+    write_meta(artifacts / "meta.json", "session")
     with pytest.raises(ModelNotFound, match=r"ActorCriticPolicy, not the candidate-aware.*rebuild the policy.*group:policy"):
         load_model_dir(tmp_path)
     (artifacts / "policy.zip").write_bytes(b"not a zip")
@@ -301,7 +301,7 @@ def test_listener_state_study_compares_paired_sessions(policy_stack):
     assert table["stress_reduction"].between(-1, 1).all() and table["reward"].notna().all()
     spec = policy_stack["result"].output_for_node("recommendation_env")
     trained = policy_stack["result"].output_for_node("a2c_policy")
-    ranker = load_ranker(trained["session"][seeds[0]], {"kind": "session", "temperature": s.policy.temperature})
+    ranker = load_ranker(trained["session"][seeds[0]], {"kind": "session"})
     exact = s.state.model_copy(update={"sources": s.state.sources.model_copy(
         update={"text": PointSpread(valence_sd=1e-9, arousal_sd=1e-9)})})
     rows = statestudy.run_study(spec.world("test"), {seeds[0]: ranker}, s.policy, exact, sources=("text",),

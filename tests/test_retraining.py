@@ -38,9 +38,9 @@ def _register_weak_champion(stack) -> str:
     # the session policy alone (train_policies would also train the bandit and the comparison
     # dynamics in worker processes: ~10 s more on 2 cores for nothing this test reads)
     model, _ = train.train_session_policy(spec, s.policy, timesteps=0, seed=0)
-    ranker = PolicyRanker(model, "session", s.policy.temperature)
+    ranker = PolicyRanker(model, "session")
     with registry.start_run("weak champion", settings=s):
-        uri = log_policy_model(ranker.model, "session", s.policy.temperature)
+        uri = log_policy_model(ranker.model, "session")
     version = registry.register(uri, POLICY_MODEL, settings=s)
     registry.configure(s).set_registered_model_alias(POLICY_MODEL, s.registry.champion_alias, version.version)
     return str(version.version)

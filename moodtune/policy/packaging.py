@@ -31,7 +31,7 @@ def load_ranker(policy_zip: str | Path, meta: dict) -> PolicyRanker:
         problem = _session_layout_problem(model)
         if problem:
             raise _outdated(policy_zip, problem)
-    return PolicyRanker(model, kind=meta["kind"], temperature=float(meta["temperature"]))
+    return PolicyRanker(model, kind=meta["kind"])  # an older meta.json also holds a "temperature": unused
 
 
 def _session_layout_problem(model) -> str | None:
@@ -81,18 +81,18 @@ def input_example(song_features: np.ndarray, track_ids, listener: ListenerContex
     return df
 
 
-def write_meta(path: Path, kind: str, temperature: float, extra: dict | None = None) -> Path:
-    path.write_text(json.dumps({"kind": kind, "temperature": temperature, **(extra or {})}))
+def write_meta(path: Path, kind: str, extra: dict | None = None) -> Path:
+    path.write_text(json.dumps({"kind": kind, **(extra or {})}))
     return path
 
 
-def log_policy_model(model, kind: str, temperature: float, meta: dict | None = None,
+def log_policy_model(model, kind: str, meta: dict | None = None,
                      example: pd.DataFrame | None = None) -> str:
     """Log an SB3 model as the policy pyfunc in the active MLflow run; returns its model URI."""
     with tempfile.TemporaryDirectory() as tmp:
         zip_path = Path(tmp) / "policy.zip"
         model.save(zip_path)
-        meta_path = write_meta(Path(tmp) / "meta.json", kind, temperature, meta)
+        meta_path = write_meta(Path(tmp) / "meta.json", kind, meta)
         info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(), input_example=example,
                                        artifacts={"policy": str(zip_path), "meta": str(meta_path)},
                                        pip_requirements=pinned("stable-baselines3", "gymnasium", "torch", "numpy",

@@ -151,14 +151,14 @@ def evaluation_table(spec: EnvSpec, trained: dict, p: PolicySettings, dynamics: 
     """Every policy on the held-out listeners, once per seed (A2C: the policy of that seed).
     ``dynamics``: one of ``policy.compare_dynamics`` (A2C trained under it, ``trained["compare"]``)."""
     frames = []
-    bandit = load_ranker(trained["seed_bandit"], {"kind": "seed", "temperature": p.temperature})
+    bandit = load_ranker(trained["seed_bandit"], {"kind": "seed"})
     sessions, seeds = trained["session"], p.seeds
     if dynamics is not None:
         spec, sessions, seeds = spec.with_dynamics(dynamics, p), trained["compare"][dynamics], p.compare_seeds
     # one process: spawning workers here cost more than it saved (a fresh make up's evaluation
     # took 97 s in 2 workers against 50 s in one)
     for seed in seeds:
-        a2c = load_ranker(sessions[seed], {"kind": "session", "temperature": p.temperature})
+        a2c = load_ranker(sessions[seed], {"kind": "session"})
         policies = {"a2c_session": a2c, "a2c_seed_bandit": bandit, **baselines(spec, seed, p)}
         table = evaluate_policy(spec, policies, p, seed)
         table.insert(1, "seed", seed)

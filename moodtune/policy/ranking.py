@@ -27,13 +27,6 @@ class RankedTrack:
     probability: float
 
 
-def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    z = np.asarray(scores, dtype=float) / max(temperature, 1e-6)
-    z = z - z.max()
-    p = np.exp(z)
-    return p / p.sum()
-
-
 class PolicyRanker:
     """Scores songs with a trained SB3 policy.
 
@@ -43,12 +36,11 @@ class PolicyRanker:
     (listener, song) state is the score.
     """
 
-    def __init__(self, model, kind: str = "session", temperature: float = 0.1, exploration: float = 0.0):
+    def __init__(self, model, kind: str = "session", exploration: float = 0.0):
         if kind not in ("session", "seed"):
             raise ValueError(f"kind must be 'session' or 'seed', got {kind!r}")
         self.model = model
         self.kind = kind
-        self.temperature = temperature
         self.exploration = exploration
 
     def scores(self, playlist_features: np.ndarray, listener: ListenerContext) -> np.ndarray:

@@ -104,7 +104,7 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
 
     n = min(p.playlist_size, len(spec.track_ids))
     example = input_example(spec.song_features[:n], spec.track_ids[:n], ListenerContext(30, 0, 2.0))
-    uri = log_policy_model(ranker.model, ranker.kind, ranker.temperature,
+    uri = log_policy_model(ranker.model, ranker.kind,
                            {**spec.model_versions, **(meta or {})}, example)
     gate = registry.register_and_gate(registry.Candidate(
         name=registry.POLICY, model_uri=uri, evaluation=registry.Evaluation(scores, evaluation.per_item),
@@ -193,7 +193,7 @@ def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: d
     p = settings.policy
     evaluated = evaluate_and_log(settings, spec, trained)
     seed = p.seeds[0]
-    ranker = load_ranker(trained["session"][seed], {"kind": "session", "temperature": p.temperature})
+    ranker = load_ranker(trained["session"][seed], {"kind": "session"})
     report = register_policy(settings, spec, ranker, meta={"seed": seed, "timesteps": trained["timesteps"],
                                                            "songs": len(spec.track_ids)},
                              tags={"kind": "candidate-aware listening-session A2C", "dynamics": p.dynamics,
@@ -224,7 +224,7 @@ def retrain_and_register(settings: Settings, spec: pipeline.EnvSpec, champion: r
     registry.log_json(done.response.as_dict(), "retrain/reward_model.json")
     for step, value in done.curve.smoothed()[:: max(1, len(done.curve.points) // 200)]:
         registry.log_metrics({"curve.retrain": value}, step=int(step))
-    ranker = PolicyRanker(done.model, "session", p.temperature)
+    ranker = PolicyRanker(done.model, "session")
     direct = direct_method(done.held_out, spec, done.response, draws=r.draws, seed=seed + 1)
     registry.log_metrics(done.response.metrics())
     extra = {"replay_rows": float(len(feedback)), "held_out_feedback_rows": float(len(done.held_out))}
