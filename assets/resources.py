@@ -78,9 +78,10 @@ class SettingsResource(ConfigurableResource):
             return out
 
         merged = merge(yaml.safe_load(self.overrides_yaml) or {}, yaml.safe_load(text) or {})
-        other = self.model_copy(update={"overrides_yaml": yaml.safe_dump(merged)})
-        other._loaded = None  # other overrides: its settings are read afresh
-        return other
+        # a new resource, not a pydantic copy: Dagster re-creates a resource for each run from the
+        # config it was constructed with, so a copy's changed field would be lost there
+        return SettingsResource(params_path=self.params_path, data_dir=self.data_dir, tracking_uri=self.tracking_uri,
+                                overrides_yaml=yaml.safe_dump(merged))
 
 
 class MlflowResource(ConfigurableResource):

@@ -130,8 +130,12 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
     traffic = drill.Traffic(drill.population(spec, scenario, 40, 9, drifted=False, split="train"),
                             s.drill.playlist_size, s.policy.bank_seconds, 9)
     with httpx.Client(base_url=stack["service"]["url"], timeout=120) as client:
+        def shadowing() -> str | None:
+            shadow = client.post("/models", json={}).json().get("shadow") or {}
+            return shadow.get(registry.POLICY, {}).get("version")
+
         deadline = time.monotonic() + 60  # the service polls the registry's aliases
-        while client.post("/models", json={}).json().get("shadow") is None and time.monotonic() < deadline:
+        while shadowing() != version and time.monotonic() < deadline:
             time.sleep(0.5)
         models = client.post("/models", json={}).json()
         assert models["shadow"][registry.POLICY]["version"] == version

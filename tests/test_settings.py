@@ -113,3 +113,21 @@ def test_the_settings_resource_reads_params_yaml_once_per_run(tmp_path):
     # used directly (not initialized for a run) it reads now; overrides give a fresh resource
     assert res.get().hrv.demo.subjects == original + 2
     assert res.with_overrides("hrv: {demo: {subjects: 5}}").get().hrv.demo.subjects == 5
+
+
+def test_overrides_survive_dagsters_initialisation_of_the_resource(tmp_path):
+    """Dagster re-creates a resource from the config it was built with for each run: a resource
+    from ``with_overrides`` must carry its merged overrides there (a pydantic copy lost them)."""
+    import dagster as dg
+
+    from assets.resources import SettingsResource
+
+    @dg.asset
+    def read(settings: SettingsResource) -> tuple:
+        s = settings.get()
+        return s.retrain.min_new_feedback, s.retrain.timesteps, s.hrv.demo.subjects
+
+    base = SettingsResource(data_dir=str(tmp_path / "data"), overrides_yaml="retrain: {timesteps: 7}\nhrv: {demo: {subjects: 3}}")
+    res = base.with_overrides("retrain: {min_new_feedback: 123}")
+    result = dg.materialize([read], resources={"settings": res})
+    assert result.success and result.output_for_node("read") == (123, 7, 3)
