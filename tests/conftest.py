@@ -120,8 +120,11 @@ def _stack_settings(base: Path, data_dir: Path, artifacts: Path):
                             overrides_yaml=SMALL + f"mlflow: {{artifact_root: {artifacts}}}\n")
 
 
+SERVICE_FIXTURES = {"service_stack", "drill_stack"}  # fixtures that start a service on the built stack
+
+
 def _needs_service(session) -> bool:
-    return any("service_stack" in getattr(item, "fixturenames", ()) for item in session.items)
+    return any(SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items)
 
 
 @pytest.fixture(scope="session")
@@ -316,7 +319,7 @@ def pytest_itemcollected(item):
         # whichever stack test runs first builds the stack in its setup (minutes on 2 cores)
         if not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(STACK_TIMEOUT_S))
-    if "service_stack" in names:
+    if names & SERVICE_FIXTURES:
         item.add_marker(pytest.mark.service)
     heavy = any(item.get_closest_marker(m) for m in ("slow", "service", "browser", "server"))
     if heavy and not item.get_closest_marker("timeout"):
