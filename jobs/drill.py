@@ -69,6 +69,18 @@ def retraining_definitions(resources: dict) -> Definitions:
                        resources=resources)
 
 
+def post(client: httpx.Client, path: str, body: dict, tries: int = 30) -> dict:
+    """``POST path`` as a well-behaved client: on 429 wait as ``Retry-After`` says, then retry."""
+    for _ in range(tries):
+        answer = client.post(path, json=body)
+        if answer.status_code != 429:
+            answer.raise_for_status()
+            return answer.json()
+        time.sleep(float(answer.headers.get("Retry-After", 1)))
+    answer.raise_for_status()
+    return answer.json()
+
+
 def serving_version(client: httpx.Client, name: str) -> str:
     return client.post("/models", json={}).json()["models"][name]["version"]
 
@@ -99,10 +111,8 @@ def drill_once(client: httpx.Client, defs: Definitions, resources: dict, spec: E
     request, sent = None, 0
     with DagsterInstance.ephemeral() as instance:
         for i in range(len(traffic)):
-            answer = client.post("/recommend", json=traffic.request(i))
-            answer.raise_for_status()
-            reply = client.post("/feedback", json=traffic.feedback(i, answer.json()))
-            reply.raise_for_status()
+            answer = post(client, "/recommend", traffic.request(i))
+            post(client, "/feedback", traffic.feedback(i, answer))
             sent += 1
             if sent % SENSOR_EVERY == 0:
                 with build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
