@@ -21,6 +21,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from moodtune.registry.names import AUDIO, FACE, HRV, MODEL_NAMES, TEXT
+
 log = logging.getLogger("bentoml.moodtune")
 ERROR = {"type": "object", "required": ["error", "type"], "additionalProperties": False,
          "properties": {"error": {"type": "string", "description": "what is wrong and what to do"},
@@ -71,8 +73,7 @@ _PROFILE = {
                                         "joyful_activation": 0.0207, "tension": 0.0002, "sadness": 0.0509},
     "genres": {"classical": 0.6606, "pop": 0.1187, "rock": 0.0888, "electronic": 0.1319},
     "valence": 0.535, "arousal": -0.3653}
-_VERSIONS = {"moodtune-audio": "1", "moodtune-hrv": "1", "moodtune-policy": "1", "moodtune-text-index": "1",
-             "moodtune-face": "1"}
+_VERSIONS = dict.fromkeys(MODEL_NAMES, "1")
 _METRICS = {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 70.5, "RMSSD": 38.0, "pNN50": 18.0, "VLF": 900.0, "LF": 700.0,
             "HF": 650.0}
 _READING = {"level": "low", "probabilities": {"low": 0.792271, "medium": 0.177145, "high": 0.030584},
@@ -95,7 +96,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
         "keywords": [{"word": "难过", "tfidf": 3.761126, "weight": 5.641689, "contributions": {"sorrow": 28.208443}}],
         "negated": [], "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
         "tracks": [{**_NEAREST, "reason": "#1: its emotion is closest to the text's (哀 sorrow); emotion distance 0.168"}],
-        "model_versions": {"moodtune-text-index": "1"}, "recommendation_id": None},
+        "model_versions": {TEXT: "1"}, "recommendation_id": None},
     "/recommend_image": {
         "message": "1 face found", "width": 512, "height": 512,
         "faces": [{"box": [178, 67, 92, 92], "expressions": {"angry": 0.0002, "disgust": 0.0, "fear": 0.0, "happy": 0.9773,
@@ -105,13 +106,13 @@ ANSWERS: dict[str, dict[str, Any]] = {
                          {"code": "PC", "name": "惊奇 surprise", "strength": 0.0217}],
         "query_top": [{"code": "joy", "name": "乐 joy", "strength": 0.9777},
                       {"code": "surprise", "name": "惊 surprise", "strength": 0.0217}],
-        "tracks": [_NEAREST], "model_versions": {"moodtune-face": "1", "moodtune-text-index": "1"},
+        "tracks": [_NEAREST], "model_versions": {FACE: "1", TEXT: "1"},
         "recommendation_id": None},
     "/analyze_audio": {**{k: v for k, v in _PROFILE.items() if k in ("genre", "emotion", "emotions", "genres",
                                                                        "valence", "arousal")},
                        "track_id": "upload-2ba2ce8ecdb5fc54", "title": "clip.flac", "source": "upload",
-                       "model_versions": {"moodtune-audio": "1"}},
-    "/analyze_hrv": {**_READING, "model_versions": {"moodtune-hrv": "1"}},
+                       "model_versions": {AUDIO: "1"}},
+    "/analyze_hrv": {**_READING, "model_versions": {HRV: "1"}},
     "/feedback": {"id": 1, "recommendation_id": "06b997e9b630420b837ee0b616f75b96", "track_id": _PROFILE["track_id"],
                   "created_at": "2026-12-05T20:56:29.610116+00:00", "source": "metrics", "stress_level": "low",
                   "reward": 1.0, "choice_probability": 0.339159, "metrics": _METRICS,
@@ -120,7 +121,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "/models": {"models": {name: {"version": v, "source": f"bentoml:{name}:v{v}-62d7faca",
                                   "run_id": "5a21bb3153bb4d3fa07d7911eab88d82",
                                   "loaded_at": "2026-12-05T20:55:51.209875+00:00"} for name, v in _VERSIONS.items()},
-                "catalog": {"tracks": 333, "built_from": {"moodtune-audio": "1"}, "stale": {}},
+                "catalog": {"tracks": 333, "built_from": {AUDIO: "1"}, "stale": {}},
                 "swaps": 0, "last_error": None},
 }
 # An open object (a map) with no example of its own is drawn by Swagger UI as "additionalProp1":

@@ -16,4 +16,6 @@
 Plain Python: nothing here imports dagster or bentoml.
 """
 
-REGISTERED_MODEL = "moodtune-audio"
+from moodtune.registry.names import AUDIO as REGISTERED_MODEL
+
+__all__ = ["REGISTERED_MODEL"]

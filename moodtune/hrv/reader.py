@@ -32,11 +32,12 @@ from moodtune.hrv.data import normalise_metric_columns, parse_rr_text, rr_column
 from moodtune.hrv.metrics import analyze
 from moodtune.hrv.model import predict_levels_proba
 from moodtune.hrv.signals import rate_from_comments, rr_from_frame, signal_column
+from moodtune.registry.names import HRV
 
 if TYPE_CHECKING:
     from moodtune.settings import Settings
 
-MODEL_NAME = "moodtune-hrv"
+MODEL_NAME = HRV
 PROBA_COLUMNS = tuple(f"p_{lvl}" for lvl in LEVELS)
 
 

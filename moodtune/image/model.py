@@ -22,9 +22,10 @@ import torch
 from moodtune.emotions import FER7
 from moodtune.image import network
 from moodtune.image.people import Box
+from moodtune.registry.names import FACE
 from moodtune.settings import FromSettings, ImageSettings, Settings, get_settings
 
-MODEL_NAME = "moodtune-face"
+MODEL_NAME = FACE
 CASCADE = "haarcascade_frontalface_default.xml"
 WEIGHTS_FILE, CASCADE_FILE, CONFIG_FILE = "mini_xception.pt", CASCADE, "face_model.json"
 

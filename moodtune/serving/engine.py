@@ -32,7 +32,7 @@ from moodtune.serving.answers import Plan, Upload
 from moodtune.serving.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
 from moodtune.serving.eventlog import EventWriter, encode_candidates
 from moodtune.serving.hrvreading import read_hrv
-from moodtune.serving.models import HRV, SHADOW, ModelHolder, ModelSet
+from moodtune.serving.models import AUDIO, FACE, HRV, SHADOW, TEXT, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
 from moodtune.serving.requests import request_models
 from moodtune.state import Observation, StateEstimate, estimate, from_mood, from_point, from_reading
@@ -364,7 +364,7 @@ class Engine:
         why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, index.query_vector(vector, req.k, emotion.va), why)
         answer.update(mode="match", state=state.as_dict(), tracks=tracks,
-                      model_versions={n: ms.versions[n] for n in ("moodtune-text-index",)})
+                      model_versions={n: ms.versions[n] for n in (TEXT,)})
         return Plan(answer, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks))
 
     def plan_image(self, req, upload: Upload) -> Plan:
@@ -393,7 +393,7 @@ class Engine:
         why = f"its emotion is closest to the photo's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, result.tracks, why)
         answer.update(mode="match", state=state.as_dict(), tracks=tracks,
-                      model_versions={n: ms.versions[n] for n in ("moodtune-face", "moodtune-text-index")})
+                      model_versions={n: ms.versions[n] for n in (FACE, TEXT)})
         return Plan(answer, self._text_event("image", req, ms, tracks, state), self._profiles_json(ms, tracks))
 
     # ------------------------------------------------------------------ analysis
@@ -404,7 +404,7 @@ class Engine:
         probs = ms.audio.analyze(upload.data, name=upload.name)
         profile = song_profile(f"upload-{hashlib.sha256(upload.data).hexdigest()[:16]}",
                                {c: float(probs[c]) for c in SONG_COLUMNS}, title=upload.name)
-        return {**profile, "model_versions": {"moodtune-audio": ms.versions["moodtune-audio"]}}
+        return {**profile, "model_versions": {AUDIO: ms.versions[AUDIO]}}
 
     @staticmethod
     def _check_sampling_rate(req, upload: Upload | None, baseline: Upload | None = None) -> None:

@@ -35,6 +35,7 @@ from sklearn.neighbors import BallTree, KDTree
 from moodtune import emotions
 from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidInput, InvalidText
+from moodtune.registry.names import TEXT
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, analyzer_for
 from moodtune.text.lexicon import Lexicon
 from moodtune.text.resources import load_resources
@@ -42,7 +43,7 @@ from moodtune.text.tables import TextTables
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "moodtune-text-index"
+MODEL_NAME = TEXT
 # what the index searches by (text.index_space): the emotion vector, the valence-arousal point, or both
 SPACES = ("emotion", "va", "both")
 # text.index_algorithm -> how to build that tree over (points, leaf size), Euclidean
