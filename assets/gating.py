@@ -28,10 +28,8 @@ from dagster import (
 )
 
 from assets.resources import SettingsResource, mlflow_run_link
+from moodtune.registry.names import GATED_ASSETS  # the assets whose materialization carries a gate report
 
-# the training assets whose materialization carries a gate report
-GATED_ASSETS = ("audio_emotion_model", "hrv_stress_model", "emotion_index", "face_model", "policy_evaluation",
-                "retrained_policy")
 VERDICT_KEYS = ("model", "version", "promoted", "gate_reason", "gate_metric", "candidate_score", "champion_version",
                 "champion_score", "difference_ci_low", "difference_ci_high", "rescore_error")
 

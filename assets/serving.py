@@ -5,13 +5,14 @@ from __future__ import annotations
 from dagster import MetadataValue, asset
 
 from assets.resources import SettingsResource
+from moodtune.registry.names import CATALOG_ASSET, TRAINING_ASSETS
 
-UPSTREAM = ["audio_emotion_model", "hrv_stress_model", "policy_evaluation", "emotion_index", "face_model", "catalog"]
+UPSTREAM = [*TRAINING_ASSETS, CATALOG_ASSET]  # every model's training asset (registry.MODELS) and the catalog
 
 
 @asset(group_name="serving", compute_kind="bentoml", deps=UPSTREAM)
 def bento_models(context, settings: SettingsResource) -> dict:
-    """Every registry champion of ``service.bento_models`` and the catalog as BentoML models
+    """Every registry champion (``registry.MODELS``) and the catalog as BentoML models
     (``python -m bento.models`` does the same): what ``bentoml serve``/``bentoml build`` use.
     Fails naming any champion that does not exist yet."""
     import bentoml
