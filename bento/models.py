@@ -1,7 +1,7 @@
 """Import the registry's champions (and the catalog) into the BentoML model store.
 
 ``python -m bento.models`` (run by ``make up`` after ``dvc repro``, and by the Dagster asset
-``bento_models``) copies, for every model in ``service.bento_models``, the MLflow model
+``bento_models``) copies, for every model in ``registry.MODELS``, the MLflow model
 directory behind ``<name>@champion`` into a BentoML model ``<name>:v<version>-<run>``, and the
 catalog files into ``moodtune-catalog:<content hash>``. The service references them as
 class-level ``BentoModel("<name>:latest")``, so ``bentoml build`` packs exactly these into
@@ -29,7 +29,7 @@ import bentoml
 from bentoml.exceptions import NotFound
 
 from moodtune import registry
-from moodtune.registry import CATALOG, how_to_build
+from moodtune.registry import CATALOG, MODEL_NAMES, how_to_build
 from moodtune.serving.catalog import META_FILE, TABLE_FILE, catalog_dir
 from moodtune.settings import Settings, get_settings
 
@@ -122,14 +122,14 @@ def import_catalog(settings: Settings) -> Imported:
 
 def import_all(settings: Settings | None = None, names: Iterable[str] | None = None,
                report=None) -> list[Imported]:
-    """Import every champion in ``names`` (default ``service.bento_models``) and the catalog.
+    """Import every champion in ``names`` (default: every model, ``registry.MODEL_NAMES``) and the catalog.
 
     Raises :class:`MissingChampions` listing everything missing (after importing the rest);
     ``report(Imported)`` is called for each model as it is done."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     report = report or (lambda item: None)
     settings = settings or get_settings()
-    names = list(names or settings.service.bento_models)
+    names = list(names or MODEL_NAMES)
     done, missing = [], []
     for name in names:
         try:
@@ -149,7 +149,7 @@ def import_all(settings: Settings | None = None, names: Iterable[str] | None = N
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bento.models", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="registered models to import (default: service.bento_models)")
+    parser.add_argument("names", nargs="*", help="registered models to import (default: every model the service serves)")
     args = parser.parse_args(argv)
     def report(item: Imported) -> None:
         print(f"{item.action:10} {item.tag}  (registry version {item.version})", flush=True)

@@ -1,6 +1,7 @@
 """The moodtune BentoML service (BentoML 1.4 API): ``bentoml serve bento.service:Moodtune``.
 
-Models are class-level :class:`bentoml.models.BentoModel` references to the champions that
+Models are class-level :class:`bentoml.models.BentoModel` references, one per model of
+``registry.MODELS`` plus the catalog (:func:`with_model_refs`), to the champions that
 the Dagster asset ``bento_models`` imported from the MLflow registry (``make up`` materializes
 it after ``dvc repro``; ``python -m bento.models`` does the same outside Dagster), so ``bentoml build`` packs them into the Bento. At start-up every one must be
 present; a missing one stops the service with a message naming it and how to build it.
@@ -51,6 +52,7 @@ from bento.middleware import TIMEOUT_BACKSTOP_S, BodyLimit, RequestTimeout
 from bento.requestlog import RequestLog, install_filter
 from bento.uploads import KeepUploadBody, upload, uploads
 from moodtune.errors import MoodtuneError
+from moodtune.registry.names import CATALOG, MODELS
 from moodtune.serving import responses as answers_
 from moodtune.serving.engine import Engine
 from moodtune.serving.hrvbatch import MetricsReadings
@@ -60,7 +62,9 @@ from moodtune.threads import single_threaded_pools
 log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
 PATCHED = patches.apply()  # before BentoML builds anything; raises PatchError when BentoML moved on
 install_filter()  # no control character from a request reaches this logger's lines
-CATALOG_MODEL = "moodtune-catalog"
+# The BentoML model references: one per model family of registry.MODELS (``<attr>_ref``) and the
+# catalog, each a class attribute of the service (see with_model_refs).
+REFS = {**{name: f"{spec.attr}_ref" for name, spec in MODELS.items()}, CATALOG: "catalog_ref"}
 
 
 def declaration_settings():
@@ -155,7 +159,7 @@ def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str
     lines = []
     for name, problem in missing:
         champion = None
-        if name != CATALOG_MODEL:
+        if name != CATALOG:
             try:
                 champion = registry.champion(name, settings or SETTINGS)
             except Exception:  # the registry itself may be unreachable
@@ -173,6 +177,17 @@ def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str
 # --- the service ---------------------------------------------------------------------------------
 
 
+def with_model_refs(cls):
+    """Give the service class a ``BentoModel("<name>:latest")`` attribute for each of :data:`REFS`,
+    and ``REFS`` itself. Applied below ``@bentoml.service``, which collects the class's model
+    references when it wraps the class: ``bentoml build`` packs them, and at start-up each
+    resolves (on the instance) to the stored model."""
+    for name, attr in REFS.items():
+        setattr(cls, attr, BentoModel(f"{name}:latest"))
+    cls.REFS = REFS
+    return cls
+
+
 @bentoml.asgi_app(webapp.app, path="/ui", name="ui")
 @bentoml.service(
     name="moodtune",
@@ -183,18 +198,11 @@ def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str
     tracing={"excluded_urls": [".*"]},
     logging={"access": {"enabled": False}},
 )
+@with_model_refs
 class Moodtune:
     """Music for how a listener feels: recommend, read text/photos/HRV, record feedback."""
 
-    audio_ref = BentoModel("moodtune-audio:latest")
-    hrv_ref = BentoModel("moodtune-hrv:latest")
-    policy_ref = BentoModel("moodtune-policy:latest")
-    text_ref = BentoModel("moodtune-text-index:latest")
-    face_ref = BentoModel("moodtune-face:latest")
-    catalog_ref = BentoModel(f"{CATALOG_MODEL}:latest")
-
-    REFS = {"moodtune-audio": "audio_ref", "moodtune-hrv": "hrv_ref", "moodtune-policy": "policy_ref",
-            "moodtune-text-index": "text_ref", "moodtune-face": "face_ref", CATALOG_MODEL: "catalog_ref"}
+    REFS: dict[str, str]  # registered model name -> its BentoModel attribute (with_model_refs)
 
     def __init__(self) -> None:
         import torch
@@ -235,9 +243,7 @@ class Moodtune:
 
     def _stored(self) -> dict[str, Any]:
         check_models_present(self.settings)
-        names = set(self.limits.bento_models)
-        return {name: getattr(self, attr) for name, attr in self.REFS.items()  # resolved stored models
-                if name == CATALOG_MODEL or name in names}
+        return {name: getattr(self, attr) for name, attr in self.REFS.items()}  # resolved stored models
 
     def _load_bento_models(self):
         from datetime import UTC, datetime
@@ -248,14 +254,14 @@ class Moodtune:
         stored = self._stored()
         models = {}
         for name, model in stored.items():
-            if name == CATALOG_MODEL:
+            if name == CATALOG:
                 continue
             labels = model.info.labels
             models[name] = load_model_dir(
                 name, Path(model.path), labels.get("mlflow_version", str(model.tag.version)), self.settings,
                 source=f"bentoml:{model.tag}", run_id=labels.get("run_id") or None,
             )
-        catalog = stored[CATALOG_MODEL]
+        catalog = stored[CATALOG]
         return ModelSet(models, Catalog.load(Path(catalog.path), self.settings.data_dir), datetime.now(UTC), f"bentoml:{catalog.tag}")
 
     def _warm_up(self) -> None:
@@ -383,11 +389,8 @@ def check_models_present(settings=None) -> None:
     """Every referenced model must be in the BentoML store (checked when this module is loaded,
     before BentoML resolves the references): otherwise stop with what to build or import."""
     settings = settings or SETTINGS
-    names = set(settings.service.bento_models)
     missing = []
     for name, attr in Moodtune.inner.REFS.items():
-        if name != CATALOG_MODEL and name not in names:
-            continue
         if getattr(Moodtune.inner, attr).stored is None:
             missing.append((name, "not in the BentoML store"))
     if missing:

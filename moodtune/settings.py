@@ -301,7 +301,6 @@ class ServiceSettings(Section):
     """The BentoML service: what it accepts (limits), how it runs, where the catalog lives."""
 
     catalog_dir: Path  # relative to the data dir: catalog.parquet + catalog.json
-    bento_models: tuple[str, ...]
     max_request_bytes: int = Field(ge=1_000)  # a larger request body is refused (413)
     max_file_bytes: int = Field(ge=1_000)  # one uploaded audio file or photo
     max_files: int = Field(ge=1)  # audio files in one uploaded playlist

@@ -1,8 +1,8 @@
 """The champions the service serves, held together and swapped atomically.
 
-A :class:`ModelSet` is immutable: the five models (audio, HRV, policy, text index, face) and
-the catalog, each with the registry version it came from and when it was loaded. The
-service keeps one in a :class:`ModelHolder`; a request reads ``holder.current`` once and uses
+A :class:`ModelSet` is immutable: every model of ``registry.MODELS`` (audio, HRV, policy, text
+index, face; ``ModelSet.<attr>`` is one's domain object, ``attr`` from its spec) and the catalog,
+each with the registry version it came from and when it was loaded. The service keeps one in a :class:`ModelHolder`; a request reads ``holder.current`` once and uses
 that set for its whole life, so replacing the reference (one attribute assignment, atomic
 under the GIL) switches every *later* request to the new models without a lock and without
 a request ever mixing two sets. :meth:`ModelHolder.refresh` builds a new set from the
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moodtune.errors import ModelNotFound
 from moodtune.serving.catalog import Catalog, catalog_dir
@@ -41,10 +41,18 @@ from moodtune.registry.names import (  # noqa: E402  (the one list of names)
     HRV,
     MODEL_NAMES,
     POLICY,
+    SERVED_ATTRS,
     SHADOW,
     TEXT,
     how_to_build,
 )
+
+if TYPE_CHECKING:
+    from moodtune.audio.model import AudioModel
+    from moodtune.hrv.reader import StressReader
+    from moodtune.image.model import FaceEmotionModel
+    from moodtune.policy.ranking import PolicyRanker
+    from moodtune.text.index import EmotionIndex
 
 __all__ = ["AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "POLICY", "SHADOW", "TEXT", "how_to_build"]
 
@@ -103,11 +111,20 @@ class ModelSet:
         va = table[["valence", "arousal"]].to_numpy(dtype=float) if text.space != "emotion" else None
         return text.over(tracks, np.asarray(vectors), va)
 
-    audio = property(lambda self: self.obj(AUDIO))
-    hrv = property(lambda self: self.obj(HRV))
-    policy = property(lambda self: self.obj(POLICY))
-    text = property(lambda self: self.obj(TEXT))
-    face = property(lambda self: self.obj(FACE))
+    def __getattr__(self, attr: str) -> Any:
+        """``ms.audio``, ``ms.hrv``, ...: the domain object of the model whose spec's ``attr``
+        this is (``registry.MODELS``)."""
+        name = SERVED_ATTRS.get(attr)
+        if name is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        return self.obj(name)
+
+    if TYPE_CHECKING:  # what __getattr__ answers, typed for the checker (a model without a line is Any)
+        audio: AudioModel
+        hrv: StressReader
+        policy: PolicyRanker
+        text: EmotionIndex
+        face: FaceEmotionModel
 
     @property
     def versions(self) -> dict[str, str]:
