@@ -247,13 +247,14 @@ def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
     import threading
 
     from moodtune.feedback import FeedbackStore
+    from moodtune.registry.names import POLICY
     from moodtune.serving.eventlog import EventWriter, RecommendationEvent
 
     rng = np.random.default_rng(0)
     candidates = [{"track_id": f"t{i}", "features": {f"f{j}": float(v) for j, v in enumerate(rng.random(10).round(6))},
                    "score": float(-rng.random()), "probability": 1 / 24} for i in range(24)]
     event = RecommendationEvent(source="catalog", age=30, gender="female", mood=3, candidates=candidates,
-                                chosen=[c["track_id"] for c in candidates[:10]], model_versions={"moodtune-policy": "1"})
+                                chosen=[c["track_id"] for c in candidates[:10]], model_versions={POLICY: "1"})
 
     def timed(log_one) -> float:
         barrier = threading.Barrier(threads)
