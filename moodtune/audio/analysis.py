@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
     from moodtune.audio.features import features_from_waveform
     from moodtune.threads import one_thread
 
-    out = {"id": job.track_id, "features": None, "tags": None, "problem": None, "cpu": {}}
+    out: dict[str, Any] = {"id": job.track_id, "features": None, "tags": None, "problem": None, "cpu": {}}
     clock = time.process_time()
 
     def lap(part: str) -> None:

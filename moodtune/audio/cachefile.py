@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 
-def write_atomic(target: str | os.PathLike, write: Callable[[Path], None], suffix: str = "") -> None:
+def write_atomic(target: str | os.PathLike, write: Callable[[Path], object], suffix: str = "") -> None:
     """``write`` a temporary file beside ``target`` (``suffix`` keeps writers such as ``np.save``
     from adding their own), then rename it over ``target``: a reader sees the old entry or the new."""
     path = Path(target)

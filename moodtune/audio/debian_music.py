@@ -84,7 +84,9 @@ class Stanza:
 
 
 def _paragraphs(text: str) -> list[dict[str, str]]:
-    out, current, key = [], {}, None
+    out: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    key: str | None = None
     for line in text.splitlines():
         if not line.strip():
             if current:
@@ -250,11 +252,13 @@ def package_tracks(pkg: MusicPackage, root: Path, cache: Path, min_seconds: floa
     """The credited tracks of one extracted package."""
     version = package_version(root, pkg.name)
     copyright_path = root / "usr" / "share" / "doc" / pkg.name / "copyright"
-    header, stanzas = (None, [])
+    header: str | None = None
+    stanzas: list[Stanza] = []
     if copyright_path.is_file():
         header, stanzas = parse_copyright(copyright_path.read_text(encoding="utf-8", errors="replace"))
     files = [f for pattern in pkg.files for f in realset.package_files(pkg.name, root, cache, pattern, pkg.archive)]
-    rows, seen = [], set()
+    rows: list[dict] = []
+    seen: set[str] = set()
     for path in sorted(dict.fromkeys(files)):
         try:
             ini = _song_ini(path.parent) if pkg.stems else {}

@@ -243,6 +243,14 @@ class Decoded:
     label: str
 
 
+def _raw(data: bytes | None, path: Path | None) -> bytes:
+    """The file's bytes: ``data`` (an upload), else read from ``path`` (one of the two is set)."""
+    if data is not None:
+        return data
+    assert path is not None
+    return path.read_bytes()
+
+
 def read_mono(source: str | os.PathLike | bytes, max_seconds: float, *, name: str | None = None) -> Decoded:
     """Read (once) what :func:`decode` reads: the first ``max_seconds`` of ``source``, mixed to mono
     at its own rate. Several :func:`conform` calls can share it (the hand features at 22,050 Hz
@@ -269,23 +277,23 @@ def read_mono(source: str | os.PathLike | bytes, max_seconds: float, *, name: st
         data = None
 
     try:
-        samples, sr = _read_soundfile(io.BytesIO(data) if path is None else str(path), max_seconds)
+        samples, sr = _read_soundfile(io.BytesIO(data) if data is not None else str(path), max_seconds)
     except Exception as first:  # libsndfile says why in its message; try audioread next
         samples = None
         reason = _reason(first)
         try:
-            if path is None:
+            if data is not None:
                 suffix = Path(label).suffix if Path(label).suffix in AUDIO_EXTENSIONS else ".bin"
                 with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
                     tmp.write(data)
                     tmp.flush()
                     samples, sr = _read_audioread(tmp.name, max_seconds)
-            else:
+            elif path is not None:
                 samples, sr = _read_audioread(str(path), max_seconds)
         except Exception:
             pass
         if samples is None:
-            cut = truncation(data if data is not None else path.read_bytes()) if _looks_like_audio(head) else None
+            cut = truncation(_raw(data, path)) if _looks_like_audio(head) else None
             if cut:
                 raise InvalidAudio(f"{label} is truncated: {cut}; it cannot be decoded (re-export or "
                                    "re-download the file)") from None
@@ -295,7 +303,8 @@ def read_mono(source: str | os.PathLike | bytes, max_seconds: float, *, name: st
             raise InvalidAudio(f"{label} is not audio: not a wav, flac, ogg or mp3 file "
                                f"({reason})") from None
 
-    cut = truncation(data if data is not None else path.read_bytes())
+    assert samples is not None  # the except branch raised where neither reader decoded it
+    cut = truncation(_raw(data, path))
     if samples.size == 0 or samples.shape[0] == 0:
         raise InvalidAudio(f"{label} is empty: it contains no audio samples" + (f" (it is truncated: {cut})" if cut else ""))
     if cut:

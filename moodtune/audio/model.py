@@ -41,6 +41,9 @@ CONFIG_FILE = "config.json"
 class AudioNet(nn.Module):
     """Standardise -> [Linear -> ReLU -> Dropout] x len(hidden) -> 10 logits."""
 
+    mean: torch.Tensor  # buffers (register_buffer)
+    scale: torch.Tensor
+
     def __init__(self, n_features: int, hidden: Sequence[int] = (128, 64), dropout: float = 0.2):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_features))
@@ -135,14 +138,14 @@ class AudioModel:
         return cls(net, config["feature_columns"], config["feature_config"], hidden=config["hidden"],
                    dropout=config["dropout"], meta=config.get("meta"))
 
-class AudioPyfunc(mlflow.pyfunc.PythonModel):
+class AudioPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as mlflow's LazyLoader
     """The MLflow face of :class:`AudioModel`: features DataFrame in, 10 probabilities out."""
 
     def load_context(self, context) -> None:
         if "tagged_audio_model" in context.artifacts:
             from moodtune.audio.tagmodel import TaggedAudioModel
 
-            self.model = TaggedAudioModel.load(context.artifacts["tagged_audio_model"])
+            self.model: AudioModel | TaggedAudioModel = TaggedAudioModel.load(context.artifacts["tagged_audio_model"])
         else:
             self.model = AudioModel.load(context.artifacts["audio_model"])
 

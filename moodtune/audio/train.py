@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from moodtune import registry
 from moodtune.audio.model import N_EMOTIONS, OUTPUT_COLUMNS, AudioModel, AudioNet
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import ConfigError
+
+if TYPE_CHECKING:
+    from moodtune.audio.tagmodel import TaggedAudioModel
 
 
 def labelled(clips: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
@@ -256,7 +260,7 @@ def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
         x_train, labelled_clips.loc[train_ids], hidden=m.hidden, dropout=m.dropout, epochs=m.epochs,
         batch_size=m.batch_size, learning_rate=m.learning_rate, weight_decay=m.weight_decay, seed=s.project.seed,
         feature_config=config.as_dict(), x_heldout=x_test, clips_heldout=held,
-        progress=lambda epoch, loss: (epoch % every == 0) and log(f"epoch {epoch}/{m.epochs}: train loss {loss:.4f}"),
+        progress=lambda epoch, loss: log(f"epoch {epoch}/{m.epochs}: train loss {loss:.4f}") if epoch % every == 0 else None,
     )
     for row in result.history.itertuples():
         registry.log_metrics({"train_loss": row.train_loss, "heldout_loss": row.heldout_loss}, step=row.epoch)
@@ -350,7 +354,7 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     marks = cat.loc[cat_train, list(GEMS6)] if len(cat_test) else pd.DataFrame()
     emotion_head = (LinearHead.fit_labels(features.loc[cat_train], marks, c=r.head_c, seed=s.project.seed)
                     if len(marks) and (marks.nunique() == 2).all() else None)
-    meta = {"train_packages": sorted(real.loc[train_ids, "package"].unique()),
+    meta: dict[str, Any] = {"train_packages": sorted(real.loc[train_ids, "package"].unique()),
             "heldout_packages": sorted(real.loc[test_ids, "package"].unique()), "n_train": len(train_ids),
             "n_catalogue_train": len(cat_train)}
     tagger_config = TaggerConfig.from_settings(s).as_dict()
@@ -464,7 +468,7 @@ SCENE_SCORES = ("scenes.arousal_auc", "scenes.valence_auc")
 
 @dataclass
 class SceneResult:
-    model: object  # the TaggedAudioModel that serves (its emotions chosen here)
+    model: TaggedAudioModel  # the one that serves (its emotions chosen here)
     metrics: dict[str, float]  # scenes.* (served), scenes.<candidate>.*, per-class means, train side
     tracks: pd.DataFrame  # held-out tracks: valence, arousal, scene (served candidate)
     candidates: pd.DataFrame  # candidate, side, arousal_auc, valence_auc

@@ -63,6 +63,7 @@ def _fields(msg: bytes):
     while pos < len(msg):
         tag, pos = _varint(msg, pos)
         number, wire = tag >> 3, tag & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _varint(msg, pos)
         elif wire == 1:
@@ -117,14 +118,14 @@ def load_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
     """Every tensor of the checkpoint at ``prefix`` (``prefix.index`` + ``prefix.data-00000-of-00001``)."""
     prefix = str(prefix)
     index = read_index(prefix + ".index")
-    shards = {}
-    tensors = {}
+    shards: dict[int, bytes] = {}
+    tensors: dict[str, np.ndarray] = {}
     for name, (dtype, shape, shard, offset, size) in index.items():
         if dtype not in _DTYPES:
             continue  # e.g. strings: nothing the network needs
         if shard not in shards:
             shards[shard] = Path(f"{prefix}.data-{shard:05d}-of-00001").read_bytes()
-        arr = np.frombuffer(shards[shard], dtype=_DTYPES[dtype], count=size // np.dtype(_DTYPES[dtype]).itemsize,
-                            offset=offset)
+        arr: np.ndarray = np.frombuffer(shards[shard], dtype=_DTYPES[dtype],
+                                        count=size // np.dtype(_DTYPES[dtype]).itemsize, offset=offset)
         tensors[name] = arr.reshape(shape).copy()
     return tensors

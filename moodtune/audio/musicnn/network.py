@@ -12,7 +12,8 @@ embedding), dense 50 (the tags' logits). Batch norm epsilon is TensorFlow's 1e-3
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import cast
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ def _conv2d(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Conv2d:
     kh, kw, cin, cout = kernel.shape
     conv = nn.Conv2d(cin, cout, (kh, kw))
     conv.weight.data = torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)))
-    conv.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())
+    conv.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())  # type: ignore[union-attr]  # built with a bias
     return conv
 
 
@@ -56,7 +57,7 @@ def _conv1d(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Conv1d:
     taps, cin, _one, cout = kernel.shape
     conv = nn.Conv1d(cin, cout, taps)
     conv.weight.data = torch.from_numpy(np.ascontiguousarray(kernel[:, :, 0, :].transpose(2, 1, 0)))
-    conv.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())
+    conv.bias.data = torch.from_numpy(w[f"{prefix}/bias"].copy())  # type: ignore[union-attr]  # built with a bias
     return conv
 
 
@@ -70,8 +71,14 @@ def _dense(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Linear:
 
 def _affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """An eval-mode batch norm as ``x * scale + shift``."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
+    running_mean, running_var = cast(torch.Tensor, bn.running_mean), cast(torch.Tensor, bn.running_var)  # tracked
+    scale = bn.weight / torch.sqrt(running_var + bn.eps)
+    return scale, bn.bias - running_mean * scale
+
+
+def _banks(convs: nn.ModuleList, bns: nn.ModuleList) -> Iterator[tuple[nn.Conv2d, nn.BatchNorm1d]]:
+    """The (convolution, batch norm) pairs of a front-end bank's two module lists."""
+    return zip(cast("Iterable[nn.Conv2d]", convs), cast("Iterable[nn.BatchNorm1d]", bns), strict=True)
 
 
 def reach(weight: torch.Tensor, scale: torch.Tensor, x_max: float) -> torch.Tensor:
@@ -116,22 +123,24 @@ class Musicnn(nn.Module):
         self.bn_dense = _bn("batch_normalization_10", weights)
         self.output = _dense("dense_1", weights)
         self.eval()
-        self._front = []  # per front-end filter bank, its live filters': (signed weight, sign, bias, scale, shift)
-        live, const = [], []
+        # per front-end filter bank, its live filters': (signed weight, sign, bias, scale, shift)
+        self._front: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        live: list[torch.Tensor] = []
+        const: list[torch.Tensor] = []
         with torch.no_grad():
             s_in, t_in = _affine(self.bn_input)
             x_max = float((s_in.abs() * LOG_MEL_MAX + t_in.abs()).max())
-            for conv, bn in (*zip(self.timbral, self.timbral_bn, strict=True),
-                             *zip(self.temporal, self.temporal_bn, strict=True)):
+            for conv, bn in (*_banks(self.timbral, self.timbral_bn), *_banks(self.temporal, self.temporal_bn)):
                 scale, shift = _affine(bn)
+                bias = cast(torch.Tensor, conv.bias)  # _conv2d builds it with one
                 keep = reach(conv.weight, scale, x_max) > NEGLIGIBLE
                 live.append(torch.nonzero(keep)[:, 0] + sum(len(c) for c in const))
-                const.append(F.relu(conv.bias) * scale + shift)  # a dead filter's feature, whatever the input
+                const.append(F.relu(bias) * scale + shift)  # a dead filter's feature, whatever the input
                 sign = torch.where(scale < 0, -1.0, 1.0)[keep]
                 weight = conv.weight[keep] * sign[:, None, None, None]
                 weight = (weight.transpose(2, 3).contiguous() if len(self._front) < len(TIMBRAL)  # see forward
                           else weight.contiguous(memory_format=torch.channels_last))
-                self._front.append((weight, sign[:, None], conv.bias[keep, None], scale[keep, None],
+                self._front.append((weight, sign[:, None], bias[keep, None], scale[keep, None],
                                     shift[keep, None]))
             self._live = torch.cat(live)  # the live filters' channels among the front end's 561 features
             self._const = torch.cat(const)[None, :, None]  # (1, 561, 1): every filter's feature if it were dead
@@ -155,9 +164,8 @@ class Musicnn(nn.Module):
         """The network layer by layer as TensorFlow runs it (plain channels-first layout)."""
         x = self._input(mel)
         padded = F.pad(x, (0, 0, 3, 3))
-        front = [self._freq_max(F.relu(conv(padded)), bn) for conv, bn in zip(self.timbral, self.timbral_bn,
-                                                                                 strict=True)]
-        for conv, bn in zip(self.temporal, self.temporal_bn, strict=True):
+        front = [self._freq_max(F.relu(conv(padded)), bn) for conv, bn in _banks(self.timbral, self.timbral_bn)]
+        for conv, bn in _banks(self.temporal, self.temporal_bn):
             front.append(self._freq_max(F.relu(conv(self._same(x, conv.kernel_size[0]))), bn))
         return self._back(torch.cat(front, dim=1))
 
@@ -167,7 +175,7 @@ class Musicnn(nn.Module):
         # frequency then reduces over a leading axis of contiguous rows; the temporal ones channels-last
         inputs = ([F.pad(x, (0, 0, 3, 3)).transpose(2, 3).contiguous()] * len(TIMBRAL)
                   + [self._same(x, c.kernel_size[0]).contiguous(memory_format=torch.channels_last)
-                     for c in self.temporal])
+                     for c in cast("Iterable[nn.Conv2d]", self.temporal)])
         live = []
         for i, (inp, (weight, sign, bias, scale, shift)) in enumerate(zip(inputs, self._front, strict=True)):
             if len(weight):

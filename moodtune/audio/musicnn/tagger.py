@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -216,7 +216,9 @@ def tag(source: str | os.PathLike | bytes, config: TaggerConfig | None = None, *
 
 def _tag_files(chunk: Sequence[tuple[str, str]], config: TaggerConfig) -> list[tuple[str, np.ndarray | None, str]]:
     """``(id, outputs or None, why it failed)`` per file of ``chunk``, in one forward pass."""
-    decoded, waves, out = [], [], []
+    decoded: list[str] = []
+    waves: list[np.ndarray] = []
+    out: list[tuple[str, np.ndarray | None, str]] = []
     for track_id, path in chunk:
         try:
             waves.append(decode(path, config.limits)[0])
@@ -297,7 +299,7 @@ def tag_batch(
                 results[track_id] = row
                 target = targets[track_id]
                 if target is not None:
-                    write_atomic(target, lambda tmp, row=row: np.save(tmp, row), ".npy")
+                    write_atomic(target, partial(np.save, arr=row), ".npy")
             done += len(chunk)
             if progress:
                 progress(done, len(pairs))
