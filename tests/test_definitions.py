@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from definitions import JOBS, build_definitions
+from moodtune.registry.names import MODEL_NAMES, MODELS
 from moodtune.settings import load_settings
 
 
@@ -46,6 +47,12 @@ def test_every_listed_job_resolves_and_the_build_everything_job_is_unpartitioned
                 if graph.get(k).group_name not in ("retraining", "library")}
     assert selected == expected
     assert "retrained_policy" not in selected and "catalog" in selected
+
+
+def test_the_serving_asset_waits_for_every_model_s_training_asset_and_the_catalog():
+    graph = build_definitions(load_settings()).resolve_asset_graph()
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey("bento_models")).parent_keys}
+    assert parents == {MODELS[name].asset for name in MODEL_NAMES} | {"catalog"}
 
 
 def test_lazy_defs_is_what_dagster_loads():

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from test_gate import Constant  # the test model and its loader (test_gate:load_constant)
 
-from assets.gating import dagster_metadata, gate_check, gate_verdict
+from assets.gating import GATED_ASSETS, dagster_metadata, gate_check, gate_verdict
 from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
-from moodtune.registry.names import MODELS, ModelSpec
+from moodtune.registry.names import MODEL_NAMES, MODELS, ModelSpec
 
 NAME = "moodtune-gating-test"
 ITEMS = np.random.default_rng(0).normal(0.0, 1.0, 120)
@@ -121,3 +121,33 @@ def test_the_experiment_link_opens_the_training_runs(settings):
     experiment = registry.configure(settings).get_experiment_by_name(settings.mlflow.experiment)
     assert url == (f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}"
                    "?workflowType=machine_learning")
+
+
+# --- every model family's gate, derived from its spec (registry.MODELS) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def asset_graph():
+    from definitions import build_definitions
+    from moodtune.settings import load_settings
+
+    return build_definitions(load_settings()).resolve_asset_graph()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_each_model_is_gated_by_its_spec_s_assets_each_with_its_check(name, asset_graph):
+    """The spec's training asset is in the spec's group; it and every asset that also gates the
+    model (retrained_policy for the policy) are in GATED_ASSETS and carry the gate's check."""
+    spec = MODELS[name]
+    assert spec.asset and spec.gated_by[0] == spec.asset
+    assert asset_graph.get(dg.AssetKey(spec.asset)).group_name == spec.group
+    checks = {key.name for key in asset_graph.asset_check_keys}
+    keys = set(asset_graph.get_all_asset_keys())
+    for asset in spec.gated_by:
+        assert asset in GATED_ASSETS and dg.AssetKey(asset) in keys, asset
+        assert f"{asset}_challenger_promoted" in checks
+
+
+def test_gated_assets_are_exactly_the_specs_assets():
+    assert sorted(GATED_ASSETS) == sorted(a for n in MODEL_NAMES for a in MODELS[n].gated_by)
+    assert MODELS[registry.POLICY].also_gated_by == ("retrained_policy",)

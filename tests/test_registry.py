@@ -1,4 +1,10 @@
-"""The registry gate against a real SQLite-backed MLflow store in a temp dir."""
+"""The registry gate against a real SQLite-backed MLflow store in a temp dir; the model specs
+(registry.MODELS) from which the rest of the project derives its list of models."""
+
+import importlib.util
+import re
+from datetime import UTC, datetime
+from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
@@ -6,6 +12,7 @@ import pytest
 
 from moodtune import registry
 from moodtune.errors import ModelNotFound
+from moodtune.registry.names import SERVED_ATTRS, TRAINING_ASSETS
 
 NAME = "moodtune-test"
 
@@ -132,3 +139,43 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
                 proc.join(timeout=10)
     assert [p.exitcode for p in procs] == [0] * 4, [p.exitcode for p in procs]
     assert len(ids) == 4 and len(set(ids)) == 1  # one experiment, created once
+
+
+# --- the model specs -------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", registry.MODEL_NAMES)
+def test_each_model_spec_declares_its_family(name):
+    spec = registry.MODELS[name]
+    module, _, function = spec.loader.partition(":")
+    assert function.isidentifier() and importlib.util.find_spec(module) is not None, spec.loader
+    assert spec.description and spec.asset in TRAINING_ASSETS and SERVED_ATTRS[spec.attr] == name
+    assert spec.attr.isidentifier() and f"group:{spec.group}'" in registry.how_to_build(name)
+
+
+def test_the_service_names_are_unique_and_the_model_set_answers_each():
+    from moodtune.serving.models import LoadedModel, ModelSet
+
+    assert len(SERVED_ATTRS) == len(registry.MODEL_NAMES) == len(set(TRAINING_ASSETS))
+    now = datetime.now(UTC)
+    objects = {name: object() for name in registry.MODEL_NAMES}
+    ms = ModelSet({n: LoadedModel(n, o, "1", "test", now) for n, o in objects.items()}, None, now)
+    for name, spec in registry.MODELS.items():
+        assert getattr(ms, spec.attr) is objects[name] is ms.obj(name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        ms.nothing  # noqa: B018
+
+
+def test_model_names_are_declared_only_in_registry_names():
+    """No quoted model name in the project's code but the one list (tests may assert on them)."""
+    names = (*registry.MODEL_NAMES, registry.CATALOG)
+    quoted = re.compile("[\"']({})[\"']".format("|".join(map(re.escape, names))))
+    spelled = [f"{path.relative_to(ROOT)}: {m.group(0)}"
+               for path in [ROOT / "definitions.py", *(p for folder in ("moodtune", "assets", "bento", "jobs",
+                                                                    "scripts", "benchmarks")
+                                                       for p in sorted((ROOT / folder).rglob("*.py")))]
+               if path != ROOT / "moodtune" / "registry" / "names.py"
+               for m in quoted.finditer(path.read_text(encoding="utf-8"))]
+    assert not spelled

@@ -26,7 +26,7 @@ from moodtune.feedback import FeedbackStore, default_url, reward_for_stress
 from moodtune.serving.catalog import Catalog
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
-MODELS = ("moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face")
+MODELS = registry.MODEL_NAMES  # every model family of registry.MODELS is served
 
 
 @pytest.fixture(scope="module")
@@ -560,7 +560,7 @@ def test_start_up_names_every_missing_model_and_how_to_build_it(svc, tmp_path):
     assert done.returncode != 0
     out = done.stdout + done.stderr
     assert "moodtune cannot start, models are missing from the BentoML store" in out
-    for name in (*MODELS, "moodtune-catalog"):
+    for name in (*MODELS, registry.CATALOG):
         assert f"{name}: not in the BentoML store" in out
     # the champions exist in the registry: the message says to import them
     assert "import it with `python -m bento.models`" in out

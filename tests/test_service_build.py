@@ -3,6 +3,8 @@ them with the service, and the Bento's pins are the project's."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -12,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from moodtune.registry.names import CATALOG, MODEL_NAMES, MODELS
+
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
-         "moodtune-catalog")
+NAMES = (*MODEL_NAMES, CATALOG)  # every model family of registry.MODELS, and the catalog
 
 
 def _pins(requirements) -> dict[str, str]:
@@ -36,6 +39,26 @@ def test_bentofile_pins_match_pyproject():
     # no dagster, and bentoml brings rich itself)
     assert set(project) - set(bento) <= {"dagster", "dagster-webserver", "dagster-postgres", "dagster-celery", "dvc",
                                          "tabulate", "httpx", "rich"}
+
+
+@pytest.mark.slow  # a Python process of its own (importing the service: BentoML, the patches)
+def test_the_service_references_every_model_of_the_registry_and_the_catalog(tmp_path):
+    """bento/service.py's BentoModel references come from registry.MODELS: one ``<attr>_ref``
+    class attribute per spec and the catalog's, all collected by ``@bentoml.service`` (what
+    ``bentoml build`` packs). Checked against a store of empty stand-ins."""
+    code = ("import json, bentoml\n"
+            "for name in json.loads(input()):\n"
+            "    with bentoml.models.create(f'{name}:v1'):\n"
+            "        pass\n"
+            "import bento.service as s\n"
+            "print('REFS', json.dumps([s.Moodtune.inner.REFS, sorted(m.tag.name for m in s.Moodtune.models)]))\n")
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, input=json.dumps(NAMES),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    refs, collected = json.loads(done.stdout.split("REFS", 1)[1])
+    assert refs == {**{name: f"{spec.attr}_ref" for name, spec in MODELS.items()}, CATALOG: "catalog_ref"}
+    assert collected == sorted(NAMES)
 
 
 @pytest.mark.service
