@@ -20,8 +20,9 @@ from moodtune.policy.rewardmodel import fit_response
 
 # the drill's numbers for the small test stack (demo catalog, small simulator)
 DRILL = """
-retrain: {min_new_feedback: 120, imitation_sessions: 600, imitation_beam: 4, imitation_epochs: 30, timesteps: 1000}
-drill: {feedback_rows: 120, eval_listeners: 40, eval_sessions: 80}
+retrain: {min_new_feedback: 200, imitation_sessions: 600, imitation_beam: 4, imitation_epochs: 30, timesteps: 1000}
+drill: {feedback_rows: 200, eval_listeners: 40, eval_sessions: 120}
+policy: {eval_sessions: 200}
 """
 
 
@@ -110,7 +111,7 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
     estimate in Dagster and MLflow."""
     from dagster import load_assets_from_modules, materialize
 
-    from assets import retraining
+    from definitions import ASSET_MODULES
     from jobs.drill import wait_for_serving
     from moodtune.policy import train
     from moodtune.policy.packaging import log_policy_model
@@ -160,7 +161,7 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
             assert sum(x["probability"] for x in c) == pytest.approx(1.0)
             assert sum(x["shadow_probability"] for x in c) == pytest.approx(1.0)
 
-        result = materialize(load_assets_from_modules([retraining]), selection=["shadow_challenger"],
+        result = materialize(load_assets_from_modules(ASSET_MODULES), selection=["shadow_challenger"],
                              resources=stack["resources"])
         assert result.success
         out = result.output_for_node("shadow_challenger")
