@@ -9,7 +9,7 @@ number); each field's ``description`` is the rule a message quotes (``mood must 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, cast, get_args, get_origin
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -36,7 +36,7 @@ Gender = Annotated[Literal["female", "male"],
 TrackId = Annotated[str, BeforeValidator(_strip), Field(
     strict=True, min_length=1, max_length=MAX_TRACK_ID,
     description=f"a catalog track id (1 to {MAX_TRACK_ID} characters)")]
-StressLevel = Annotated[Literal[LEVELS], Field(description="one of 'low', 'medium', 'high' (lower case)")]
+StressLevel = Annotated[Literal[LEVELS], Field(description="one of 'low', 'medium', 'high' (lower case)")]  # type: ignore[valid-type]
 ClientKey = Annotated[str, Field(
     strict=True, pattern=CLIENT_KEY_PATTERN,
     description="8 to 64 characters of letters, digits and - _ . : (a fresh one per feedback, e.g. a UUID, "
@@ -63,7 +63,7 @@ def bounds(kind: Any) -> tuple[float, float]:
                 high = m.le
     if low is None or high is None:
         raise TypeError(f"{kind} has no ge/le bounds")
-    return low, high
+    return cast(float, low), cast(float, high)  # a number type's bounds
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -604,4 +604,4 @@ class FromSettings:
     def default(cls, **changes):
         from dataclasses import replace
 
-        return replace(cls.from_settings(get_settings()), **changes)
+        return replace(cls.from_settings(get_settings()), **changes)  # type: ignore[attr-defined]  # the subclass's

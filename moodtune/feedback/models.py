@@ -225,7 +225,8 @@ class FeedbackInput(Record):
     client_key: ClientKey | None = None
     baseline: dict[str, Any] = Field(default_factory=dict)  # the resting baseline's metrics the HRV was read against
 
-    _versions = field_validator("model_versions", mode="before")(RecommendationEvent._versions.__func__)
+    _versions = field_validator("model_versions", mode="before")(
+        RecommendationEvent._versions.__func__)  # type: ignore[attr-defined]  # a bound classmethod has __func__
 
     _level = field_validator("stress_level", mode="before")(one_of("stress level", LEVELS))
     _source = field_validator("source", mode="before")(one_of("feedback source", FEEDBACK_SOURCES, optional=True))

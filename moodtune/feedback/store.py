@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Text, bindparam, func, inspect, select
 from sqlalchemy.engine import Connection, make_url
@@ -169,7 +169,8 @@ class FeedbackStore:
         for event in events:
             row = {"id": uuid.uuid4().hex, "created_at": now, "source": event.source, "age": event.age,
                    "gender": event.gender, "mood": event.mood, "k": event.k,
-                   "model_versions": dict(event.model_versions), "chosen": list(event.chosen)}
+                   "model_versions": dict(event.model_versions),
+                   "chosen": list(cast("list[str]", event.chosen))}  # set by the event's validator
             if self._as_text:
                 row["candidates"] = event.candidates_json or json.dumps(event.candidate_rows())
                 row["model_versions"] = json.dumps(row["model_versions"])
@@ -305,10 +306,11 @@ class FeedbackStore:
                 results[i] = feedback_row({"id": new_id, **row})
         for i, given in enumerate(group):
             if results[i] is None:  # a key stored before, or earlier in this group
-                key = given.client_key
-                first = feedback_row(earlier[key]) if key in earlier else results[first_with_key[key]]
+                key = cast(str, given.client_key)  # set: only a row with a key is left unanswered above
+                first = (feedback_row(cast("Mapping[str, Any]", earlier[key])) if key in earlier
+                         else cast(FeedbackRow, results[first_with_key[key]]))  # stored just above
                 results[i] = _replay(first, given)
-        return results
+        return cast("list[FeedbackRow | InvalidFeedback]", results)  # every slot answered
 
     # ----------------------------------------------------------------- reads
 
@@ -379,7 +381,7 @@ class FeedbackStore:
         with self._read() as conn:
             rows = [dict(m) for m in conn.execute(query).mappings()]
         for row in rows:
-            candidate = next((c for c in row["candidates"] if c["track_id"] == row["track_id"]), {})
+            candidate: dict[str, Any] = next((c for c in row["candidates"] if c["track_id"] == row["track_id"]), {})
             row["features"] = candidate.get("features", {})
             row["score"] = candidate.get("score")
             row["shadow_probability"] = candidate.get("shadow_probability")
