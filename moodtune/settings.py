@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import yaml
 from pydantic import Field, field_validator, model_validator
@@ -505,6 +505,10 @@ class Settings(Section):
     def artifact_root(self) -> Path:
         return self.mlflow.artifact_root
 
+    @overload
+    def path(self, value: Path) -> Path: ...
+    @overload
+    def path(self, value: str | Path | None) -> Path | None: ...
     def path(self, value: str | Path | None) -> Path | None:
         """Resolve a configured path against the project root (``None`` stays ``None``)."""
         if value is None or value == "":

@@ -101,7 +101,7 @@ def install() -> dict[str, object]:
                     STATUS.update(reason=f"start-up check: thresholds differ (n={series.size}, window={width})")
                     return STATUS
         _original = original
-        module._compute_threshold = rolling_quartile_threshold
+        module._compute_threshold = rolling_quartile_threshold  # type: ignore[attr-defined]  # neurokit2's private
         STATUS.update(installed=True, reason=f"neurokit2 {version}: thresholds identical on the start-up check")
         return STATUS
 
@@ -111,7 +111,7 @@ def uninstall() -> None:
     global _original
     with _lock:
         if _original is not None:
-            importlib.import_module(_MODULE)._compute_threshold = _original
+            importlib.import_module(_MODULE)._compute_threshold = _original  # type: ignore[attr-defined]
             _original = None
         STATUS.update(installed=False, reason="not tried yet")
 

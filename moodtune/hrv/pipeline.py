@@ -54,7 +54,8 @@ def compute_metrics(
     baseline, not recordings to classify)."""
     from tqdm.auto import tqdm
 
-    rows, refused = [], []
+    rows: list[dict] = []
+    refused: list[dict] = []
     has_rr = "rr_ms" in recordings.columns
     baselines = _baseline_recordings(recordings, config, refused, log)
     for rec in tqdm(recordings.itertuples(index=False), total=len(recordings), desc="HRV metrics",

@@ -76,9 +76,10 @@ def _rate_from_time(frame: pd.DataFrame, where: str = "the signal") -> float | N
 def rr_from_frame(frame: pd.DataFrame, limits: SignalSettings, *, min_intervals: int,
                   sampling_rate: float | None = None, where: str = "the signal") -> np.ndarray:
     """The RR intervals (ms) of the ECG/PPG column of ``frame`` (see module doc)."""
-    col, kind = signal_column(frame) or (None, None)
-    if col is None:
+    found = signal_column(frame)
+    if found is None:
         raise InvalidHRV(f"{where} has no ecg or ppg column")
+    col, kind = found
     rate = sampling_rate or _rate_from_time(frame, where)
     if rate is None:
         raise InvalidHRV(f"{where} holds a raw {kind.upper()} signal but no sampling rate; give it (sampling_rate, "
