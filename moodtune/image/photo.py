@@ -9,7 +9,7 @@ arbitrary emotion; :func:`recommend_from_image` turns it into :class:`NoPersonFo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -124,7 +124,7 @@ def emotion_of_decoded(decoded: DecodedImage | np.ndarray, model: FaceEmotionMod
               for r in readings]
     weights = area_weights([p.box for p in people])
     faces = tuple(
-        Face(p.box, dict(p.probabilities), float(w), r.confidence)
+        Face(r.box, dict(p.probabilities), float(w), r.confidence)  # p.box is r.box
         for p, w, r in zip(people, weights, readings, strict=True)
     )
     return ImageEmotion(faces, people_to_dlut(people, TAXONOMY), width, height, model.version, details)
@@ -168,7 +168,7 @@ def recommend_from_image(
     if int(k) < 1:
         raise InvalidImage(f"k must be at least 1, got {k}")
     result = emotion_of(image_bytes, face_model, settings=settings).require_found()
-    query = result.emotion
+    query = cast(EmotionVector, result.emotion)  # found: it has one
     if getattr(index, "granularity", "fine") == "coarse":
         query = query.to_coarse()
     return PhotoRecommendation(result, query, index.query_vector(query, int(k)))

@@ -16,7 +16,7 @@ import pandas as pd
 from moodtune.emotions import FER7
 
 
-class FaceEmotionPyfunc(mlflow.pyfunc.PythonModel):
+class FaceEmotionPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as a LazyLoader
     ARTIFACTS = ("weights", "cascade", "config")
 
     def load_context(self, context) -> None:

@@ -52,8 +52,8 @@ def register_face_model(settings: Settings | None = None) -> FaceModelReport:
     image = settings.image
     model = FaceEmotionModel.from_package(settings)
     report = sanity.evaluate(model)
-    run_ctx = contextlib.nullcontext(mlflow.active_run()) if mlflow.active_run() else \
-        registry.start_run("face_model", settings=settings)
+    active = mlflow.active_run()
+    run_ctx = contextlib.nullcontext(active) if active else registry.start_run("face_model", settings=settings)
     with run_ctx as run:
         meta = model.metadata
         registry.log_params({

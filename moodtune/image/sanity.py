@@ -19,6 +19,7 @@ FER-2013 test set). It measures:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import IO, cast
 
 import cv2
 import numpy as np
@@ -39,7 +40,7 @@ def _matplotlib_photo(name: str) -> np.ndarray:
     import matplotlib.cbook
     from PIL import Image
 
-    with matplotlib.cbook.get_sample_data(name) as fh, Image.open(fh) as img:
+    with cast(IO[bytes], matplotlib.cbook.get_sample_data(name)) as fh, Image.open(fh) as img:  # an image: a file
         return np.asarray(img.convert("RGB"))
 
 

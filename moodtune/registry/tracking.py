@@ -68,6 +68,7 @@ def _ensure_experiment(client: MlflowClient, settings: Settings, uri: str):
             settings.mlflow.experiment, artifact_location=artifact_root.resolve().as_uri()
         )
     experiment = experiment or client.get_experiment_by_name(settings.mlflow.experiment)
+    assert experiment is not None  # found, or created just above
     wanted = {KIND_TAG: "custom_model_development", NOTE_TAG: EXPERIMENT_NOTE}
     for key, value in wanted.items():  # the UI opens on training runs and the model registry
         if experiment.tags.get(key) != value:
@@ -91,6 +92,7 @@ def mlflow_experiment_url(settings: Settings | None = None) -> str:
     bar then offers Models, the registry)."""
     settings = settings or get_settings()
     experiment = configure(settings).get_experiment_by_name(settings.mlflow.experiment)
+    assert experiment is not None  # configure ensures it
     return f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}?{TRAINING_VIEW}"
 
 
