@@ -14,6 +14,8 @@ identity), so A2C trains it unchanged.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -90,15 +92,16 @@ class CandidatePolicy(ActorCriticPolicy):
         super().__init__(*args, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = CandidateNet(self.max_slots, self.hidden)
+        self.mlp_extractor = CandidateNet(self.max_slots, self.hidden)  # type: ignore[assignment]  # SB3's hook
 
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)
         self.action_net = nn.Identity()  # the extractor's latent already is the logits
-        last = self.mlp_extractor.scorer[-1]
+        last = cast(nn.Linear, cast(CandidateNet, self.mlp_extractor).scorer[-1])
         nn.init.orthogonal_(last.weight, gain=0.01)  # near-uniform choices at the start
         nn.init.zeros_(last.bias)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]  # SB3 types it as the bare Optimizer
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict:
         return {**super()._get_constructor_parameters(), "max_slots": self.max_slots, "hidden": self.hidden}
@@ -108,4 +111,4 @@ class CandidatePolicy(ActorCriticPolicy):
         with torch.no_grad():
             b = torch.as_tensor(np.asarray(block, dtype=np.float32)[None], device=self.device)
             s = torch.as_tensor(np.asarray(rows, dtype=np.float32)[None], device=self.device)
-            return self.mlp_extractor.slot_logits(b, s)[0].cpu().numpy().astype(float)
+            return cast(CandidateNet, self.mlp_extractor).slot_logits(b, s)[0].cpu().numpy().astype(float)

@@ -125,9 +125,10 @@ class OffPolicyComparison:
 
     def refusal(self) -> str | None:
         """A reason to refuse the challenger: its estimate is below the champion's beyond the interval."""
-        if not self.has_verdict or self.difference_ci[1] >= 0:
+        ci = self.difference_ci
+        if not self.has_verdict or ci is None or ci[1] >= 0:  # (a verdict has its interval)
             return None
-        lo, hi = self.difference_ci
+        lo, hi = ci
         return (f"off-policy estimate ({self.challenger.estimator}) {self.challenger.value:.4g} is below the "
                 f"champion's {self.champion.value:.4g} (difference CI [{lo:.4g}, {hi:.4g}], "
                 f"ESS {self.challenger.effective_sample_size:.1f}/{self.champion.effective_sample_size:.1f})")

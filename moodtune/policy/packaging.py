@@ -56,7 +56,7 @@ def _outdated(policy_zip, problem: str) -> ModelNotFound:
                          f"{how_to_build(POLICY)}")
 
 
-class PolicyPyfunc(mlflow.pyfunc.PythonModel):
+class PolicyPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as a LazyLoader
     """Rows = the candidate songs of one playlist, each with the same listener context."""
 
     def load_context(self, context):

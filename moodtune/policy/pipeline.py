@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ def _missing_iso():
 def iso_params(p: PolicySettings) -> IsoParams:
     return IsoParams(reach=p.iso_reach, entrainment=p.iso_entrainment, tolerance=p.iso_tolerance,
                      mismatch_gain=p.iso_mismatch_gain, coupling=p.iso_coupling, taste_share=p.iso_taste_share,
-                     calm_point=tuple(p.iso_calm_point))
+                     calm_point=p.iso_calm_point)
 
 
 def build_env_spec(truth: pd.DataFrame, predicted: pd.DataFrame, listeners: pd.DataFrame, bank: ResponseBank,
@@ -207,7 +208,7 @@ def targets(summary: pd.DataFrame, policy: str = "a2c_session") -> dict[str, flo
     best myopic baseline (x1.10), the iso heuristic (x1.00) and the planning oracle (x0.90)."""
     mean = summary.set_index("policy")["mean_reward_mean"]
     best = max(MYOPIC_BASELINES, key=lambda name: mean.get(name, float("-inf")))
-    out = {
+    out: dict[str, Any] = {
         "a2c_mean_reward": float(mean[policy]), "best_baseline": best, "best_baseline_mean_reward": float(mean[best]),
         "a2c_over_best_baseline": float(mean[policy] / mean[best]),
     }

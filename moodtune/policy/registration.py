@@ -269,12 +269,14 @@ def gate_shadow(settings: Settings, feedback: pd.DataFrame, log: Log = lambda _m
     for key, value in scores.items():
         client.set_model_version_tag(registry.POLICY, version, f"shadow.{key}", registry.tag_value(value))
     out: dict[str, Any] = {"challenger": version, "rows": len(rows), **scores, "promoted": False}
-    clears = ope.has_verdict and ope.difference_ci[0] >= p.gate_margin
+    ci = ope.difference_ci  # set where there is a verdict
+    clears = ope.has_verdict and ci is not None and ci[0] >= p.gate_margin
     if not ope.has_verdict:
         out["verdict"] = (f"running in shadow: effective sample size {ope.challenger.effective_sample_size:.1f} "
                           f"of {p.ope_min_ess:g} needed for a verdict")
     elif not clears:
-        out["verdict"] = (f"running in shadow: difference CI [{ope.difference_ci[0]:.4g}, {ope.difference_ci[1]:.4g}] "
+        assert ci is not None
+        out["verdict"] = (f"running in shadow: difference CI [{ci[0]:.4g}, {ci[1]:.4g}] "
                           f"does not clear the margin {p.gate_margin:g}")
     else:
         recorded = {m: registry.version_score(challenger, m) for m in p.gate_floors}  # its held-out floors

@@ -196,7 +196,7 @@ def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridges: Sequence[floa
             errors[test] = (reward[test] - predict(fit(everyone[fold != f], ridge), test)[0]) ** 2
         cv[float(ridge)] = float(errors.mean())
     cv_prior = float(np.mean((reward - prior) ** 2))
-    best = min(cv, key=cv.get)
+    best = min(cv, key=cv.__getitem__)
     coef = fit(everyone, best) if cv[best] < cv_prior else zero
     fitted, _ = predict(coef, everyone)
     per_group = tuple(int((member == g).sum()) for g in range(groups))

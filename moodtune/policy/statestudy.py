@@ -22,6 +22,8 @@ and the session reward, per seed.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -45,7 +47,7 @@ def _orders(policy, features: np.ndarray, context: ListenerContext, observed: np
     return {
         "policy_from_state": by_policy(ListenerContext(context.age, context.gender, mood)),
         "policy_state_reading": by_policy(ListenerContext(context.age, context.gender, mood,
-                                                          None if reading is None else tuple(map(float, reading)))),
+                                                          None if reading is None else cast("tuple[float, float, float]", tuple(map(float, reading))))),
         "nearest_emotion": np.argsort(-EmotionMatchRanker(observed).scores(features, context), kind="stable"),
         "policy_told_mood": by_policy(ListenerContext(context.age, context.gender, float(round(context.mood)))),
     }
@@ -68,7 +70,7 @@ def run_study(world, policies: dict[int, object], p, state_settings, *, sources=
         for seed in seeds:
             policy = policies[seed]
             rng = np.random.default_rng([seed, len(source)])
-            totals = {name: ([], []) for name in RANKERS}
+            totals: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in RANKERS}
             for session in sessions(world, n, p.playlist_size, seed):
                 env.reset(seed=session["seed"], options=session)
                 truth = env.hidden_state.point.copy()
@@ -103,7 +105,7 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
 def gains(table: pd.DataFrame) -> dict[str, dict[str, float | list[float]]]:
     """Per source: stress reduction of policy-from-state minus nearest emotion (per seed, mean)
     and their ratio of means."""
-    out = {}
+    out: dict[str, dict[str, float | list[float]]] = {}
     for source, part in table.groupby("source"):
         wide = part.pivot(index="seed", columns="ranker", values="stress_reduction")
         diff = (wide["policy_from_state"] - wide["nearest_emotion"]).tolist()

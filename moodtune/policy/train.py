@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -116,7 +117,7 @@ def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, se
     policy trained for 0 steps gets no warm start."""
     torch.set_num_threads(1)
     vec = make_vec_env(make_session_env(spec, p), n_envs=p.n_envs, seed=seed)
-    hyper = dict(p.a2c)
+    hyper: dict[str, Any] = dict(p.a2c)
     warm = p.warm_start == "oracle" and timesteps > 0
     if warm:  # a small rate: A2C's noisy updates at the from-scratch rate undo the imitation (docs/policy.md)
         hyper["learning_rate"] = p.warm_start_a2c_lr
@@ -205,8 +206,9 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     out_dir.mkdir(parents=True, exist_ok=True)
     timesteps = p.timesteps if timesteps is None else timesteps
     started, cpu = time.perf_counter(), time.process_time()
-    result = {"session": {}, "compare": {}, "curves": {}, "held_out_curves": {}, "timesteps": timesteps}
-    jobs, names = [], []
+    result: dict[str, Any] = {"session": {}, "compare": {}, "curves": {}, "held_out_curves": {}, "timesteps": timesteps}
+    jobs: list[tuple] = []
+    names: list[tuple[str | None, int, str]] = []
     for seed in p.seeds:
         jobs.append(("session", spec, p, timesteps, seed, str(out_dir / f"session_seed{seed}.zip")))
         names.append((None, seed, f"session_seed{seed}"))
