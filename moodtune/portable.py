@@ -43,8 +43,8 @@ def _map(value: Any, fix: Callable[[str], str], needle: str) -> Any:
         items = {k: _map(v, fix, needle) for k, v in value.items()}
         return value if all(items[k] is value[k] for k in value) else type(value)(items)
     if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
-        items = [_map(v, fix, needle) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else type(value)(items)
+        mapped = [_map(v, fix, needle) for v in value]
+        return value if all(a is b for a, b in zip(mapped, value, strict=True)) else type(value)(mapped)
     if isinstance(value, pd.DataFrame):
         out = None
         for col in value.columns:

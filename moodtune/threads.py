@@ -11,8 +11,9 @@ predict on 8 rows took 17 ms with sklearn's OpenMP threads and 0.9 ms with one, 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-_found: tuple[int, object] | None = None
+_found: tuple[int, Any] | None = None  # (len(sys.modules) when scanned, threadpoolctl's controller)
 
 
 def one_thread():

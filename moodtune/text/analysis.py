@@ -56,6 +56,7 @@ import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -324,15 +325,16 @@ class TextAnalyzer:
         negated words. ``weight`` is the TF-IDF weight (seed B) times each occurrence's factor
         (degree, negation, contrast), summed over the word's occurrences."""
         opts = self.options
+        stack, resources = cast(Stack, self.stack), cast(Resources, self.resources)  # the rules run (_kept)
         profiles, negators, stop, degree = self._profiles, self.negators, self.stop_words, self._degree
-        contrast_words = self.resources.contrast
+        contrast_words = resources.contrast
         min_chars, scope = opts.min_keyword_chars, opts.negation_scope
         counts: dict[str, int] = {}
         occ: list[list] = []  # [word, factor, negated, said of one's mood]
         sentence_start = 0
         contrast = 1.0
         neg_left, neg_odd, neg_weak, pending, irrealis = 0, False, False, 1.0, 1.0
-        irrealis_words = self.resources.irrealis
+        irrealis_words = resources.irrealis
         mood_subjects, moody, mood = self._mood_subjects, self._mood, False
         pieces = self._text_pieces(text)
         last = len(pieces) - 1
@@ -404,7 +406,7 @@ class TextAnalyzer:
             for (word, of_mood), factor in into.items():
                 unit = idf.get(word, median) / total
                 prof = (moody[word][is_neg] if of_mood else
-                        self.stack.negated[word] if is_neg else profiles[word])
+                        stack.negated[word] if is_neg else profiles[word])
                 if is_neg:
                     negated_words.append(word)
                 if factor > 0 and prof:
@@ -459,20 +461,21 @@ class TextAnalyzer:
             return cached
         out = [token]
         known = self._profiles
-        if self.stack.origin.get(token) == "polarity":
+        origin = cast(Stack, self.stack).origin  # the rules run (_text_pieces)
+        if origin.get(token) == "polarity":
             # 不快乐, 不喜欢 are in HowNet as negative words; read them as the negated DUTIR word
             for neg in self._negator_prefixes:
                 rest = token[len(neg):]
-                if token.startswith(neg) and self.stack.origin.get(rest, "polarity") != "polarity":
+                if token.startswith(neg) and origin.get(rest, "polarity") != "polarity":
                     out = [neg, rest]
                     break
             else:  # 心情愉快 (jieba keeps it whole) is read as 心情 + the DUTIR word 愉快
                 for i in range(1, len(token) - 1):
-                    if self.stack.origin.get(token[i:], "polarity") != "polarity":
+                    if origin.get(token[i:], "polarity") != "polarity":
                         out = [token[:i], token[i:]]
                         break
         elif (len(token) > 1 and token not in known and token not in self.negators and token not in self._degree
-                and token not in self.resources.contrast):
+                and token not in cast(Resources, self.resources).contrast):
             parts, rest = [], token
             while rest and rest not in known:
                 for prefix in self._modifier_prefixes:

@@ -119,7 +119,7 @@ def mood_profiles(profiles: Mapping[str, tuple[tuple[int, float], ...]], codes: 
     index = {c: i for i, c in enumerate(codes)}
     target, mood = emotions.POLARITY_TARGET[granularity], MOOD_TARGET[granularity]
     sides = {index[target[p]]: p for p in (1, -1)}
-    out = {}
+    out: dict[str, tuple[tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]]] = {}
     for word, prof in profiles.items():
         if len(prof) == 1 and prof[0][0] in sides:
             code = mood[sides[prof[0][0]]]

@@ -36,7 +36,7 @@ SIGNATURE = ModelSignature(
 )
 
 
-class TextIndexModel(mlflow.pyfunc.PythonModel):
+class TextIndexModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as a LazyLoader
     """Wraps an :class:`EmotionIndex` (stored as the ``index`` artifact); ``default_k`` comes
     from the model config."""
 

@@ -21,12 +21,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
 from moodtune import emotions
 from moodtune.text.analysis import TextAnalyzer
+from moodtune.text.stack import Stack
 from moodtune.workers import worker_count
 
 TOP_TRACK_KEYWORDS = 5
@@ -94,7 +96,8 @@ def _word_side(analyzer: TextAnalyzer, word: str) -> int:
     sides = analyzer.__dict__.setdefault("_word_sides", {})  # per analyzer: a word's side never changes
     side = sides.get(word)
     if side is None:
-        prof = analyzer.stack.profiles.get(word) or analyzer.stack.negated.get(word) or ()
+        stack = cast(Stack, analyzer.stack)  # called where the rules run
+        prof = stack.profiles.get(word) or stack.negated.get(word) or ()
         side = sides[word] = _polarity([s for _, s in prof], [analyzer.codes[i] for i, _ in prof])
     return side
 
