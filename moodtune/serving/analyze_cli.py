@@ -53,7 +53,7 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
 
 def audio_reading(path: str, version, genres: dict, emotions: dict) -> dict:
     """What ``analyze-audio --json`` prints for one file."""
-    return {"file": path, "model_version": str(version), "genre": max(genres, key=genres.get),
+    return {"file": path, "model_version": str(version), "genre": max(genres, key=genres.__getitem__),
             "genres": genres, "emotions": emotions}
 
 

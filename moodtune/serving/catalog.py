@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import numpy as np
@@ -128,7 +128,7 @@ def build_catalog(
         codes_coarse = [c for c in emotions.DLUT_GROUP_CODES if c in text_emotions.columns]
         if granularity is None:
             granularity = "fine" if len(codes_fine) == len(emotions.DLUT_CODES) else "coarse"
-        text_codes = list(emotions.codes_of(granularity))
+        text_codes = list(emotions.codes_of(cast(emotions.Granularity, granularity)))  # it checks the value
         have = codes_fine if granularity == "fine" else codes_coarse
         if len(have) != len(text_codes):
             raise InvalidInput(f"track_text_emotions lacks {granularity} columns "
@@ -286,7 +286,11 @@ class Catalog:
                 "pick ids from the catalog (`moodtune catalog`, GET /ui/api/catalog) or upload the audio files instead"
             )
         seen: set[str] = set()
-        dupes = [t for t in track_ids if t in seen or seen.add(t)]
+        dupes = []
+        for t in track_ids:
+            if t in seen:
+                dupes.append(t)
+            seen.add(t)
         if dupes:
             raise InvalidInput(f"the playlist lists {dupes[0]!r} more than once; give each track once")
         return [self.positions[t] for t in track_ids]
@@ -313,7 +317,7 @@ class Catalog:
         has texts read at that granularity, else its audio profile in DLUT (GEMS-6 mapped)."""
         audio = gems_to_dlut(self.table[list(GEMS6)].to_numpy(dtype=float))
         vectors = audio if granularity == "fine" else emotions.fine_to_coarse(audio)
-        codes = emotions.codes_of(granularity)
+        codes = emotions.codes_of(cast(emotions.Granularity, granularity))  # it checks the value
         text_columns = [f"{TEXT_PREFIX}{c}" for c in codes]
         if self.meta.get("text_granularity") == granularity and all(c in self.table for c in text_columns):
             has_text = self.table["has_text"].to_numpy(dtype=bool)

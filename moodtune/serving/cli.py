@@ -14,10 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moodtune.cli import command, loading, print_json
 from moodtune.errors import InvalidInput
 from moodtune.serving import client
+
+if TYPE_CHECKING:
+    from moodtune.serving.answers import Upload
 
 
 def local_engine(settings):
@@ -69,7 +73,7 @@ def recommend(engine, store, *, playlist, age, gender, mood, k=None) -> dict:
     return plan.complete(store.record_recommendation(plan.event))
 
 
-def _post(service, path: str, fields: dict, uploads: list[tuple[str, object]]) -> dict:
+def _post(service, path: str, fields: dict, uploads: list[tuple[str, Upload]]) -> dict:
     """POST the request fields (``None`` left out) as JSON, or as multipart with ``uploads``
     (field name, :class:`Upload`); a list in multipart is one field holding a JSON array."""
     fields = {k: v for k, v in fields.items() if v is not None}

@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from moodtune.emotions import display_name, va_points
+from moodtune.emotions import EmotionVector, display_name, va_points
 from moodtune.errors import InvalidAudio, InvalidInput
 from moodtune.feedback import RecommendationEvent
 from moodtune.policy.ranking import rank_with_scores, served_probabilities
@@ -109,7 +109,8 @@ class Engine:
     def _upload_profiles(self, ms: ModelSet, uploads: Sequence[Upload]) -> tuple[list[str], np.ndarray, list[dict]]:
         if len(uploads) > self.limits.max_files:
             raise InvalidInput(f"{len(uploads)} files uploaded; the limit is {self.limits.max_files} per playlist")
-        ids, rows, profiles, seen = [], [], [], {}
+        ids, rows, profiles = [], [], []
+        seen: dict[str, str] = {}  # track id -> the file that gave it
         for up in uploads:
             self._check_audio(up)
             track_id = f"upload-{hashlib.sha256(up.data).hexdigest()[:16]}"
@@ -380,11 +381,11 @@ class Engine:
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
         state = self._state(ms, req, from_point("photo", emotion["valence"], emotion["arousal"], self.settings.state,
                                                 detail=emotion["message"]))
-        answer = {
+        answer: dict[str, Any] = {
             **{key: emotion[key] for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse",
                                              "valence", "arousal") if key in emotion},
             "top_emotions": [{"code": c, "name": display_name(c), "strength": round(v, 4)}
-                             for c, v in result.emotion.emotion.top(3)],
+                             for c, v in cast(EmotionVector, result.emotion.emotion).top(3)],  # found
             "query_emotion": {c: round(v, 4) for c, v in result.query.as_dict().items()},
             "query_top": top,
         }

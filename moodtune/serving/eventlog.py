@@ -42,7 +42,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moodtune.errors import InvalidFeedback, MoodtuneError
 from moodtune.feedback import FeedbackInput, FeedbackStore, RecommendationEvent
@@ -66,7 +66,7 @@ class _Job:
         """False when the caller gave up already (a cancelled future or task)."""
         if self.future is not None:
             return self.future.set_running_or_notify_cancel()
-        return not self.afuture.done()
+        return not cast(asyncio.Future, self.afuture).done()  # one of the two is set
 
 
 class EventWriter:
@@ -104,10 +104,14 @@ class EventWriter:
     # --- producers -----------------------------------------------------------------------
 
     def submit_recommendation(self, event: RecommendationEvent) -> Future:
-        return self._submit(_Job("recommendation", event, Future())).future
+        future: Future = Future()
+        self._submit(_Job("recommendation", event, future))
+        return future
 
     def submit_feedback(self, **kwargs: Any) -> Future:
-        return self._submit(_Job("feedback", FeedbackInput(**kwargs), Future())).future
+        future: Future = Future()
+        self._submit(_Job("feedback", FeedbackInput(**kwargs), future))
+        return future
 
     def record_recommendation(self, event: RecommendationEvent, timeout: float | None = None) -> str:
         return self.submit_recommendation(event).result(timeout)
@@ -118,13 +122,17 @@ class EventWriter:
     async def recommendation(self, event: RecommendationEvent) -> str:
         """The recommendation id, once the event is committed."""
         loop = asyncio.get_running_loop()
-        return await self._submit(_Job("recommendation", event, None, loop, loop.create_future())).afuture
+        future = loop.create_future()
+        self._submit(_Job("recommendation", event, None, loop, future))
+        return await future
 
     async def feedback(self, **kwargs: Any):
         """The stored :class:`~moodtune.feedback.FeedbackRow`, once its group is committed."""
         loop = asyncio.get_running_loop()
         given = FeedbackInput(**kwargs)
-        return await self._submit(_Job("feedback", given, None, loop, loop.create_future())).afuture
+        future = loop.create_future()
+        self._submit(_Job("feedback", given, None, loop, future))
+        return await future
 
     def _submit(self, job: _Job) -> _Job:
         if self._closed:
@@ -205,7 +213,7 @@ class EventWriter:
             else:
                 job.future.set_result(result)
         else:
-            self._deliveries.setdefault(job.loop, []).append((job.afuture, result, error))
+            self._deliveries.setdefault(cast(asyncio.AbstractEventLoop, job.loop), []).append((job.afuture, result, error))
 
     def _deliver(self) -> None:
         deliveries, self._deliveries = self._deliveries, {}
@@ -248,8 +256,10 @@ class EventWriter:
                         # a refused row is refused before it writes: the others stay
                         stored = self.store.insert_feedback_group(conn, [j.payload for j in jobs])
                         for job, result in zip(jobs, stored, strict=True):
-                            failed = isinstance(result, MoodtuneError)
-                            results.append((job, None if failed else result, result if failed else None))
+                            if isinstance(result, MoodtuneError):
+                                results.append((job, None, result))
+                            else:
+                                results.append((job, result, None))
                 except Exception:
                     self._drop_connections("feedback")
                     raise

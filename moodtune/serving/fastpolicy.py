@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def _numpy_scorer(ranker) -> Scorer | None:
     policy = _session_policy(ranker)
     if policy is None:
         return None
-    steps = []
+    steps: list[Any] = []  # (weight, bias) or an activation
     for module in policy.mlp_extractor.scorer:
         if isinstance(module, nn.Linear):
             weight = module.weight.detach().cpu().numpy().astype(float).T.copy()

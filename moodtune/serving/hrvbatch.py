@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -58,9 +58,9 @@ class MetricsReadings:
 
     async def read(self, reader, metrics: Mapping[str, float]) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        job = _Job(reader, dict(metrics), None, loop, loop.create_future())
-        self._queue.put(job)
-        return await job.afuture
+        future = loop.create_future()
+        self._queue.put(_Job(reader, dict(metrics), None, loop, future))
+        return await future
 
     def _run(self) -> None:
         while True:
@@ -121,7 +121,7 @@ class _Job:
         """False when the caller gave up already."""
         if self.future is not None:
             return self.future.set_running_or_notify_cancel()
-        return not self.afuture.done()
+        return not cast(asyncio.Future, self.afuture).done()  # one of the two is set
 
     def finish(self, deliveries: dict, result: Any = None, error: BaseException | None = None) -> None:
         if self.future is None:  # delivered on its loop, with the rest of the batch

@@ -61,7 +61,8 @@ def searched(index, settings):
     if not (directory / "catalog.parquet").exists():
         return index
     catalog = Catalog.load(directory, settings.data_dir)
-    return ModelSet.track_index.func(SimpleNamespace(text=index, catalog=catalog))  # the service's one rule
+    return ModelSet.track_index.func(  # type: ignore[attr-defined]  # mypy reads a cached_property as a method
+        SimpleNamespace(text=index, catalog=catalog))  # the service's one rule
 
 
 FIELDS = ("emotion", "granularity", "top_emotions", "keywords", "negated", "valence_arousal", "model_versions")
