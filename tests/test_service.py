@@ -103,8 +103,10 @@ def test_recommend_from_catalog_ranks_logs_and_explains(svc, catalog, store):
     assert [t["rank"] for t in tracks] == [1, 2, 3, 4, 5]
     assert [t["score"] for t in tracks] == sorted((t["score"] for t in tracks), reverse=True)
     assert all(t["track_id"] in ids for t in tracks)
-    probs = [t["probability"] for t in tracks]
-    assert probs == sorted(probs, reverse=True) and all(0 < p <= 1 for p in probs)
+    # epsilon-greedy (this service: policy.exploration from its environment): the first song served
+    # with 1 - eps + eps/n, every other with eps/n
+    eps, n = float(svc["env"].get("MOODTUNE_POLICY__EXPLORATION", svc["settings"].policy.exploration)), 12
+    assert [t["probability"] for t in tracks] == pytest.approx([1 - eps + eps / n] + [eps / n] * 4)
     for t in tracks:  # each song's profile is the catalog's: emotion and genre probabilities
         row = catalog.loc[t["track_id"]]
         p = t["profile"]
@@ -613,8 +615,8 @@ def test_polling_reads_the_registry_only_after_the_store_changed(svc, monkeypatc
     s = svc["settings"]
     holder = ModelHolder(registry_model_set(s))
     reads = []
-    real = registry.champion_versions
-    monkeypatch.setattr(registry, "champion_versions", lambda *a, **kw: reads.append(1) or real(*a, **kw))
+    real = registry.serving_versions
+    monkeypatch.setattr(registry, "serving_versions", lambda *a, **kw: reads.append(1) or real(*a, **kw))
     assert holder.refresh(s, reload_catalog=False).swapped is False and len(reads) == 1  # first poll reads
     token = registry.store_token(s)
     assert token is not None and holder.refresh(s, reload_catalog=False).swapped is False

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         register,
         require_alias,
         resolve,
+        serving_versions,
         version_score,
     )
 
@@ -74,7 +75,7 @@ _LAZY = {
                      "log_metrics", "log_params", "log_text", "mlflow_experiment_url", "mlflow_run_url", "start_run",
                      "store_token"), "moodtune.registry.tracking"),
     **dict.fromkeys(("SCORE_TAG", "champion", "champion_uri", "champion_versions", "get_alias", "register",
-                     "require_alias", "resolve", "version_score"), "moodtune.registry.versions"),
+                     "require_alias", "resolve", "serving_versions", "version_score"), "moodtune.registry.versions"),
 }
 
 __all__ = [
@@ -83,7 +84,8 @@ __all__ = [
     "append_note", "champion", "champion_uri", "champion_versions", "configure", "dagster_run_url", "mlflow_experiment_url", "mlflow_run_url", "flatten", "get_alias", "how_to_build",
     "load", "load_dir", "load_version", "log_dataframe", "log_figure", "log_json", "log_metrics",
     "log_params", "log_text", "paired_bootstrap_ci", "promote", "register", "register_and_gate",
-    "require_alias", "resolve", "rounded", "start_run", "store_token", "tag_value", "version_score",
+    "require_alias", "resolve", "rounded", "serving_versions", "start_run", "store_token", "tag_value",
+    "version_score",
 ]
 
 __getattr__ = lazy_names(__name__, _LAZY)

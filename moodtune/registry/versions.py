@@ -49,17 +49,27 @@ def get_alias(name: str, alias: str, settings: Settings | None = None, *,
         return None
 
 
-def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | None = None,
-                      alias: str | None = None) -> dict[str, str | None]:
-    """The champion (or ``alias``) version of each of ``names`` (``None`` where there is none),
-    read with one client and without :func:`configure`'s experiment set-up: what a serving
-    process polls."""
+def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | None = None) -> dict[str, str | None]:
+    """The champion version of each of ``names`` (``None`` where there is none), read with one
+    client and without :func:`configure`'s experiment set-up."""
     settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    alias = alias or settings.registry.champion_alias
-    versions = {name: get_alias(name, alias, settings, client=client) for name in names}
+    versions = {name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names}
     return {name: None if v is None else str(v.version) for name, v in versions.items()}
+
+
+def serving_versions(names: list[str] | tuple[str, ...], shadowed: str,
+                     settings: Settings | None = None) -> tuple[dict[str, str | None], str | None]:
+    """What a serving process polls, with one client: the champion version of each of ``names``
+    and the ``challenger`` version of ``shadowed`` (``None`` where there is none)."""
+    settings = settings or get_settings()
+    uri = settings.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champions = {name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names}
+    challenger = get_alias(shadowed, settings.registry.challenger_alias, settings, client=client)
+    return ({name: None if v is None else str(v.version) for name, v in champions.items()},
+            None if challenger is None else str(challenger.version))
 
 
 def champion(name: str, settings: Settings | None = None) -> ModelVersion | None:

@@ -139,7 +139,7 @@ class ModelSet:
         stale = {n: v for n, v in built.items() if n in self.models and self.models[n].version != v}
         return {
             "models": {name: m.describe() for name, m in self.models.items()},
-            "shadow": None if self.shadow is None else {self.shadow.name: self.shadow.describe()},
+            "shadow": {} if self.shadow is None else {self.shadow.name: self.shadow.describe()},
             "catalog": {
                 "tracks": len(self.catalog),
                 "tracks_with_text": int(self.catalog.meta.get("tracks_with_text", 0)),
@@ -243,8 +243,7 @@ class ModelHolder:
                 changed: dict[str, tuple[str | None, str]] = {}
                 new = current
                 loaded: dict[str, LoadedModel] = {}
-                champions = registry.champion_versions(MODEL_NAMES, settings)
-                challenger = registry.champion_versions([POLICY], settings, settings.registry.challenger_alias)[POLICY]
+                champions, challenger = registry.serving_versions(MODEL_NAMES, POLICY, settings)
                 for name in MODEL_NAMES:
                     champion = champions[name]
                     if champion is None:

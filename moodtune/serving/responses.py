@@ -169,6 +169,7 @@ class StoredFeedback(Answer):
 
 class ServingModels(Answer):
     models: dict[str, dict[str, Any]]
-    shadow: dict[str, dict[str, Any]] | None = Field(
-        None, description="the policy challenger ranking every request in shadow (logged, never served), if any")
+    shadow: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="the policy challenger ranking every request in shadow (logged, never served); empty: none")
     catalog: dict[str, Any]
