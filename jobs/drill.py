@@ -54,6 +54,7 @@ class DrillRun:
                "ope_verdict": self.metadata.get("ope_verdict")}
         for sc in self.scores:
             out[f"{sc.population}_ratio"] = round(sc.ratio, 4)
+            out[f"{sc.population}_difference_ci"] = [round(x, 4) for x in sc.difference_ci]
         return out
 
 

@@ -93,24 +93,35 @@ class Traffic:
 
 @dataclass(frozen=True)
 class Scores:
-    """Mean session reward of the old champion and the new policy on one population."""
+    """Mean session reward of the old champion and the new policy on one population, and the
+    95 % paired bootstrap interval of their per-session difference (new - champion)."""
 
     population: str
     champion: float
     new: float
+    difference_ci: tuple[float, float] = (0.0, 0.0)
 
     @property
     def ratio(self) -> float:
         return self.new / self.champion
 
+    @property
+    def worse(self) -> bool:
+        """The new policy is worse here beyond the noise (the whole interval below 0)."""
+        return self.difference_ci[1] < 0
+
     def as_dict(self) -> dict:
         return {"population": self.population, "champion": round(self.champion, 4), "new": round(self.new, 4),
-                "ratio": round(self.ratio, 4)}
+                "ratio": round(self.ratio, 4), "difference_ci": [round(x, 4) for x in self.difference_ci]}
 
 
 def score(spec: EnvSpec, name: str, champion, new, p: PolicySettings, sessions: int, seed: int) -> Scores:
     """Both policies on the same held-out sessions of ``spec``'s test listeners."""
+    from moodtune.registry.gate import paired_bootstrap_ci
+
+    per: dict[str, list[float]] = {}
     table = evaluate(spec.world("test"), {"champion": champion, "new": new}, n_sessions=sessions,
                      playlist_size=p.playlist_size, session_length=p.session_length, calm_weight=p.calm_weight,
-                     k=p.eval_k, seed=seed).set_index("policy")["mean_reward"]
-    return Scores(name, float(table["champion"]), float(table["new"]))
+                     k=p.eval_k, seed=seed, per_session=per).set_index("policy")["mean_reward"]
+    ci = paired_bootstrap_ci(per["new"], per["champion"], samples=2000, confidence=0.95, seed=seed)
+    return Scores(name, float(table["champion"]), float(table["new"]), ci)
