@@ -119,12 +119,13 @@ class ModelSet:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
         return self.obj(name)
 
-    if TYPE_CHECKING:  # what __getattr__ answers, typed for the checker (a model without a line is Any)
-        audio: AudioModel
-        hrv: StressReader
-        policy: PolicyRanker
-        text: EmotionIndex
-        face: FaceEmotionModel
+    if TYPE_CHECKING:  # what __getattr__ answers, typed for the checker (a model without a line is Any);
+        # init=False: not constructor arguments (at run time they are not fields at all)
+        audio: AudioModel = field(init=False)
+        hrv: StressReader = field(init=False)
+        policy: PolicyRanker = field(init=False)
+        text: EmotionIndex = field(init=False)
+        face: FaceEmotionModel = field(init=False)
 
     @property
     def versions(self) -> dict[str, str]:
@@ -188,7 +189,7 @@ def registry_model_set(settings) -> ModelSet:
 @dataclass
 class RefreshResult:
     swapped: bool
-    changed: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # name -> (old, new)
+    changed: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # name -> (old, new)
     error: str | None = None
 
 
@@ -240,8 +241,7 @@ class ModelHolder:
                     and token == self._checked_token):
                 return RefreshResult(False, {}, None)
             try:
-                changed: dict[str, tuple[str | None, str]] = {}
-                new = current
+                changed: dict[str, tuple[str | None, str | None]] = {}
                 loaded: dict[str, LoadedModel] = {}
                 champions, challenger = registry.serving_versions(MODEL_NAMES, POLICY, settings)
                 for name in MODEL_NAMES:
@@ -258,6 +258,7 @@ class ModelHolder:
                     catalog, source = load_catalog(settings)
                     new = ModelSet(loaded, catalog, datetime.now(UTC), source, shadow)
                 else:
+                    new = current
                     for model in loaded.values():
                         new = new.with_model(model)
                     if shadow is not current.shadow:
