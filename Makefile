@@ -35,7 +35,7 @@ help:
 	@echo "make up      install, build every asset on the demo data, start Dagster, MLflow UI and the service"
 	@echo "make test    install if needed, run the test suite"
 	@echo "make test-fast  the in-process tests only (no server, no training, no browser)"
-	@echo "make lint    ruff check, the import contracts (lint-imports) and the type checker (mypy moodtune)"
+	@echo "make lint    ruff format --check, ruff check, the import contracts (lint-imports) and the type checker (mypy moodtune)"
 	@echo "make bench   run the speed benchmarks in benchmarks/"
 	@echo "make down    stop what make up started"
 
@@ -138,6 +138,7 @@ test-fast: install
 # "Layers"): adapters -> core, moodtune's layers downward, no circles; then mypy on moodtune/
 # ([tool.mypy]; its cache in .mypy_cache/: ~30 s cold, ~1 s warm)
 lint: install
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy moodtune

@@ -44,7 +44,9 @@ def build_resources(settings_resource: SettingsResource | None = None) -> dict:
     }
 
 
-def build_definitions(settings: Settings, settings_resource: SettingsResource | None = None) -> dg.Definitions:
+def build_definitions(
+    settings: Settings, settings_resource: SettingsResource | None = None
+) -> dg.Definitions:
     """Every asset, check, job and sensor, with ``settings`` deciding the sensor's interval."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),

@@ -49,27 +49,36 @@ def audio_clips(context, settings: SettingsResource) -> pd.DataFrame:
     for b in clipset.bad:
         context.log.warning(f"skipped bad audio: {b['problem']}")
     if clipset.clips.empty:
-        raise Failure(description=f"no usable audio clips ({len(clipset.bad)} bad files)",
-                      metadata={"bad_files": MetadataValue.json(clipset.bad)})
+        raise Failure(
+            description=f"no usable audio clips ({len(clipset.bad)} bad files)",
+            metadata={"bad_files": MetadataValue.json(clipset.bad)},
+        )
     clips = clipset.clips
     balance = label_balance(clips)
-    context.add_output_metadata({
-        "clips": len(clips),
-        "sources": ", ".join(clipset.sources),
-        "labelled": int(clips[list(GEMS6)].notna().all(axis=1).sum()),
-        "per_genre": MetadataValue.json({str(k): int(v) for k, v in clips["genre"].value_counts().items()}),
-        "bad_count": len(clipset.bad),
-        "bad_files": MetadataValue.json(clipset.bad),
-        "ignored_files": MetadataValue.json(clipset.ignored[:200]),
-        "label_balance": _md(balance),
-        "preview": _md(clips.drop(columns=["path"]), 10),
-    })
+    context.add_output_metadata(
+        {
+            "clips": len(clips),
+            "sources": ", ".join(clipset.sources),
+            "labelled": int(clips[list(GEMS6)].notna().all(axis=1).sum()),
+            "per_genre": MetadataValue.json(
+                {str(k): int(v) for k, v in clips["genre"].value_counts().items()}
+            ),
+            "bad_count": len(clipset.bad),
+            "bad_files": MetadataValue.json(clipset.bad),
+            "ignored_files": MetadataValue.json(clipset.ignored[:200]),
+            "label_balance": _md(balance),
+            "preview": _md(clips.drop(columns=["path"]), 10),
+        }
+    )
     return clips
 
 
 def _analysed(context, s, clips: pd.DataFrame, what: str):
-    result = analyse(s, dict(zip(clips["track_id"], clips["path"], strict=True)),
-                     progress=lambda part, done, total: context.log.info(f"{what} {part}: {done}/{total} clips"))
+    result = analyse(
+        s,
+        dict(zip(clips["track_id"], clips["path"], strict=True)),
+        progress=lambda part, done, total: context.log.info(f"{what} {part}: {done}/{total} clips"),
+    )
     for track_id, problem in result.failed.items():
         context.log.warning(f"no features for {track_id}: {problem}")
     context.add_output_metadata({**result.metadata(), "failed": MetadataValue.json(result.failed)})
@@ -83,8 +92,12 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
     s = settings.get()
     result = _analysed(context, s, audio_clips, "audio")
     if result.features.empty:
-        raise Failure(description="no clip yielded features", metadata={"failed": MetadataValue.json(result.failed)})
-    context.add_output_metadata({"feature_config": MetadataValue.json(FeatureConfig.from_settings(s).as_dict())})
+        raise Failure(
+            description="no clip yielded features", metadata={"failed": MetadataValue.json(result.failed)}
+        )
+    context.add_output_metadata(
+        {"feature_config": MetadataValue.json(FeatureConfig.from_settings(s).as_dict())}
+    )
     return result.features
 
 
@@ -103,13 +116,23 @@ def audio_real_set(context, settings: SettingsResource) -> pd.DataFrame:
             context.log.warning(f"{problem}: emotion on real music is not measured")
     clips = real.clips
     scenes_only = clips[clips["set"] == "scenes"]
-    context.add_output_metadata({
-        "clips": len(clips), "unavailable": real.unavailable or "", "problems": MetadataValue.json(real.problems),
-        "per_package": MetadataValue.json({str(k): int(v) for k, v in clips["package"].value_counts().items()}),
-        "labels": _md(labels_table().drop(columns=["reason"])),
-        "scene_clips": MetadataValue.json({f"{side}.{c}": int(n) for (side, c), n in
-                                           scenes_only.groupby(["side", "scene"]).size().items()}),
-    })
+    context.add_output_metadata(
+        {
+            "clips": len(clips),
+            "unavailable": real.unavailable or "",
+            "problems": MetadataValue.json(real.problems),
+            "per_package": MetadataValue.json(
+                {str(k): int(v) for k, v in clips["package"].value_counts().items()}
+            ),
+            "labels": _md(labels_table().drop(columns=["reason"])),
+            "scene_clips": MetadataValue.json(
+                {
+                    f"{side}.{c}": int(n)
+                    for (side, c), n in scenes_only.groupby(["side", "scene"]).size().items()
+                }
+            ),
+        }
+    )
     return clips
 
 
@@ -122,27 +145,52 @@ def audio_real_features(context, settings: SettingsResource, audio_real_set: pd.
 
 
 @asset(group_name="audio", compute_kind="torch", op_tags=CRITICAL_PATH)
-def audio_emotion_model(context, settings: SettingsResource, mlflow: MlflowResource, audio_clips: pd.DataFrame,
-                        audio_features: pd.DataFrame, audio_real_set: pd.DataFrame,
-                        audio_real_features: pd.DataFrame) -> dict:
+def audio_emotion_model(
+    context,
+    settings: SettingsResource,
+    mlflow: MlflowResource,
+    audio_clips: pd.DataFrame,
+    audio_features: pd.DataFrame,
+    audio_real_set: pd.DataFrame,
+    audio_real_features: pd.DataFrame,
+) -> dict:
     """The genre + GEMS-6 model, registered as ``moodtune-audio`` and gated: on the real set's
     held-out packages when there is one (tag model), else on held-out demo clips (network)."""
     with mlflow.run(context):
         try:
-            report = train_and_register(settings.get(), audio_clips, audio_features, real_clips=audio_real_set,
-                                        real_features=audio_real_features, log=context.log.info)
+            report = train_and_register(
+                settings.get(),
+                audio_clips,
+                audio_features,
+                real_clips=audio_real_set,
+                real_features=audio_real_features,
+                log=context.log.info,
+            )
         except ConfigError as exc:
             raise Failure(description=str(exc)) from exc
     ev = report.evaluation
-    context.add_output_metadata({
-        **report.gate.metadata(),
-        **{k: float(ev.metrics[k]) for k in ("macro_auc", "macro_f1", "genre_accuracy", "zero_shot.genre_accuracy",
-                                             "scenes.arousal_auc", "scenes.valence_auc",
-                                             "catalogue.macro_auc", "catalogue.genre_accuracy") if k in ev.metrics},
-        "per_label": _md(ev.per_label),
-        "genre_confusion": MetadataValue.md(ev.confusion.to_markdown()),
-        "mlflow_run_id": report.gate.run_id or "",
-    })
+    context.add_output_metadata(
+        {
+            **report.gate.metadata(),
+            **{
+                k: float(ev.metrics[k])
+                for k in (
+                    "macro_auc",
+                    "macro_f1",
+                    "genre_accuracy",
+                    "zero_shot.genre_accuracy",
+                    "scenes.arousal_auc",
+                    "scenes.valence_auc",
+                    "catalogue.macro_auc",
+                    "catalogue.genre_accuracy",
+                )
+                if k in ev.metrics
+            },
+            "per_label": _md(ev.per_label),
+            "genre_confusion": MetadataValue.md(ev.confusion.to_markdown()),
+            "mlflow_run_id": report.gate.run_id or "",
+        }
+    )
     return report.summary()
 
 
@@ -174,8 +222,15 @@ def audio_library_shards(context, settings: SettingsResource) -> pd.DataFrame:
     if not table:
         context.log.warning(f"no audio files under {folder}: no library partitions")
     rows = pd.DataFrame([(k, f) for k, files in table.items() for f in files], columns=["shard", "file"])
-    context.add_output_metadata({"files": len(rows), "shards": len(table), "new_shards": len(new),
-                                 "removed_shards": MetadataValue.json(gone), "music_dir": str(folder)})
+    context.add_output_metadata(
+        {
+            "files": len(rows),
+            "shards": len(table),
+            "new_shards": len(new),
+            "removed_shards": MetadataValue.json(gone),
+            "music_dir": str(folder),
+        }
+    )
     return rows
 
 
@@ -192,15 +247,26 @@ def audio_library(context, settings: SettingsResource) -> pd.DataFrame:
     if not s.audio.music_dir:
         raise Failure(description="audio.music_dir is not set: there is no library to analyse")
     try:
-        result = analyse_shard(s, s.path(s.audio.music_dir), context.partition_key, model=model,
-                               progress=lambda part, done, total: context.log.info(f"{part}: {done}/{total} files"))
+        result = analyse_shard(
+            s,
+            s.path(s.audio.music_dir),
+            context.partition_key,
+            model=model,
+            progress=lambda part, done, total: context.log.info(f"{part}: {done}/{total} files"),
+        )
     except ConfigError as exc:
         raise Failure(description=str(exc)) from exc
     for b in result.bad:
         context.log.warning(f"bad file {b['file']}: {b['problem']}")
-    context.add_output_metadata({**result.stats, "analysed": len(result.table), "bad_count": len(result.bad),
-                                 "bad_files": MetadataValue.json(result.bad),
-                                 "model_version": str(getattr(model, "version", "") or "")})
+    context.add_output_metadata(
+        {
+            **result.stats,
+            "analysed": len(result.table),
+            "bad_count": len(result.bad),
+            "bad_files": MetadataValue.json(result.bad),
+            "model_version": str(getattr(model, "version", "") or ""),
+        }
+    )
     return result.table
 
 
@@ -215,36 +281,57 @@ def audio_features_have_no_nan(audio_features: pd.DataFrame) -> AssetCheckResult
     nan_count = int((~finite).sum())
     return AssetCheckResult(
         passed=nan_count == 0 and not bad_cols and not audio_features.empty,
-        metadata={"nan_values": nan_count, "columns_with_nan": MetadataValue.json(nan_cols),
-                  "non_float_columns": MetadataValue.json(bad_cols), "clips": len(audio_features)},
+        metadata={
+            "nan_values": nan_count,
+            "columns_with_nan": MetadataValue.json(nan_cols),
+            "non_float_columns": MetadataValue.json(bad_cols),
+            "clips": len(audio_features),
+        },
     )
 
 
-@asset_check(asset=audio_clips, description="positives per emotion and clips per genre (warns on empty labels)")
+@asset_check(
+    asset=audio_clips, description="positives per emotion and clips per genre (warns on empty labels)"
+)
 def audio_label_balance(audio_clips: pd.DataFrame) -> AssetCheckResult:
     balance = label_balance(audio_clips)
     emotions = balance[balance["kind"] == "emotion"]
     genres = balance[balance["kind"] == "genre"]
     problems = [f"{r.label}: no positives" for r in emotions.itertuples() if r.positives == 0]
-    problems += [f"{r.label}: all positive" for r in emotions.itertuples() if r.labelled and r.positives == r.labelled]
+    problems += [
+        f"{r.label}: all positive" for r in emotions.itertuples() if r.labelled and r.positives == r.labelled
+    ]
     problems += [f"genre {r.label}: fewer than 2 clips" for r in genres.itertuples() if r.positives < 2]
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.WARN,
-        metadata={"balance": _md(balance), "problems": MetadataValue.json(problems),
-                  **{f"share.{r.label}": float(r.share) for r in balance.itertuples() if pd.notna(r.share)}},
+        metadata={
+            "balance": _md(balance),
+            "problems": MetadataValue.json(problems),
+            **{f"share.{r.label}": float(r.share) for r in balance.itertuples() if pd.notna(r.share)},
+        },
     )
 
 
-@asset_check(asset=audio_emotion_model, description="every held-out gate floor is met (demo macro ROC-AUC, or "
-                                                    "genre accuracy on the real set's held-out packages)")
+@asset_check(
+    asset=audio_emotion_model,
+    description="every held-out gate floor is met (demo macro ROC-AUC, or "
+    "genre accuracy on the real set's held-out packages)",
+)
 def audio_model_auc_above_floor(audio_emotion_model: dict) -> AssetCheckResult:
     floors, metrics = audio_emotion_model["floors"], audio_emotion_model["metrics"]
-    below = {k: metrics.get(k) for k, floor in floors.items() if not metrics.get(k, float("nan")) >= float(floor)}
+    below = {
+        k: metrics.get(k) for k, floor in floors.items() if not metrics.get(k, float("nan")) >= float(floor)
+    }
     return AssetCheckResult(
         passed=not below,
-        metadata={**{k: float(metrics[k]) for k in floors if k in metrics}, "floors": MetadataValue.json(floors),
-                  "below": MetadataValue.json(below), "version": audio_emotion_model["version"],
-                  "promoted": audio_emotion_model["promoted"], "gate_reason": audio_emotion_model["reason"],
-                  "genres": ", ".join(GENRES)},
+        metadata={
+            **{k: float(metrics[k]) for k in floors if k in metrics},
+            "floors": MetadataValue.json(floors),
+            "below": MetadataValue.json(below),
+            "version": audio_emotion_model["version"],
+            "promoted": audio_emotion_model["promoted"],
+            "gate_reason": audio_emotion_model["reason"],
+            "genres": ", ".join(GENRES),
+        },
     )

@@ -30,8 +30,19 @@ from dagster import (
 from assets.resources import SettingsResource, mlflow_run_link
 from moodtune.registry.names import GATED_ASSETS  # the assets whose materialization carries a gate report
 
-VERDICT_KEYS = ("model", "version", "promoted", "gate_reason", "gate_metric", "candidate_score", "champion_version",
-                "champion_score", "difference_ci_low", "difference_ci_high", "rescore_error")
+VERDICT_KEYS = (
+    "model",
+    "version",
+    "promoted",
+    "gate_reason",
+    "gate_metric",
+    "candidate_score",
+    "champion_version",
+    "champion_score",
+    "difference_ci_low",
+    "difference_ci_high",
+    "rescore_error",
+)
 
 
 def dagster_metadata(meta: Mapping[str, Any], settings=None) -> dict[str, Any]:
@@ -47,7 +58,11 @@ def dagster_metadata(meta: Mapping[str, Any], settings=None) -> dict[str, Any]:
         elif isinstance(value, int):
             out[key] = MetadataValue.int(value)
         elif isinstance(value, float):
-            out[key] = MetadataValue.float(round(value, 4)) if math.isfinite(value) else MetadataValue.text(str(value))
+            out[key] = (
+                MetadataValue.float(round(value, 4))
+                if math.isfinite(value)
+                else MetadataValue.text(str(value))
+            )
         elif key.endswith("_url") and isinstance(value, str) and value:
             out[key] = MetadataValue.url(value)
         elif isinstance(value, (dict, list, tuple)):
@@ -82,9 +97,13 @@ def gate_check(asset_name: str, *, description: str | None = None):
     """An asset check on ``asset_name``: passes when its gate promoted the challenger (or found
     no champion to beat and promoted it), fails with the configured severity when it refused."""
 
-    @asset_check(asset=AssetKey(asset_name), name=f"{asset_name}_challenger_promoted",
-                 description=description or f"the gate promoted {asset_name}'s challenger (fails, with the "
-                                            "verdict and both scores, when the challenger was refused)")
+    @asset_check(
+        asset=AssetKey(asset_name),
+        name=f"{asset_name}_challenger_promoted",
+        description=description
+        or f"the gate promoted {asset_name}'s challenger (fails, with the "
+        "verdict and both scores, when the challenger was refused)",
+    )
     def _check(context, settings: SettingsResource) -> AssetCheckResult:
         s = settings.get()
         severity = AssetCheckSeverity[s.dagster.gate_check_severity]
@@ -92,14 +111,18 @@ def gate_check(asset_name: str, *, description: str | None = None):
         materialization = event.asset_materialization if event is not None else None
         verdict = gate_verdict(materialization.metadata if materialization is not None else {})
         if verdict is None:
-            return AssetCheckResult(passed=False, severity=severity, description="no gate verdict on the latest "
-                                    "materialization (materialize the asset first)")
+            return AssetCheckResult(
+                passed=False,
+                severity=severity,
+                description="no gate verdict on the latest materialization (materialize the asset first)",
+            )
         promoted = bool(verdict["promoted"])
         reason = str(verdict.get("gate_reason", ""))
         if not reason.startswith(("promoted", "refused")):
             reason = ("promoted: " if promoted else "refused: ") + reason
-        return AssetCheckResult(passed=promoted, severity=severity, description=reason,
-                                metadata=dagster_metadata(verdict, s))
+        return AssetCheckResult(
+            passed=promoted, severity=severity, description=reason, metadata=dagster_metadata(verdict, s)
+        )
 
     return _check
 

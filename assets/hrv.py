@@ -31,16 +31,22 @@ def hrv_recordings(context, settings: SettingsResource) -> pd.DataFrame:
         "source": source,
         "recordings": len(table),
         "subjects": int(table["subject"].nunique()),
-        "per_level": MetadataValue.json(table["level"].value_counts().reindex(LEVELS, fill_value=0).to_dict()),
-        "per_condition": MetadataValue.json({str(k): int(v) for k, v in table["condition"].value_counts().items()}),
+        "per_level": MetadataValue.json(
+            table["level"].value_counts().reindex(LEVELS, fill_value=0).to_dict()
+        ),
+        "per_condition": MetadataValue.json(
+            {str(k): int(v) for k, v in table["condition"].value_counts().items()}
+        ),
     }
     if "rr_ms" in table and table["rr_ms"].notna().any():
         seconds = table["rr_ms"].dropna().map(lambda rr: float(rr.sum()) / 1000.0)
         meta["rr_intervals"] = int(table["rr_ms"].dropna().map(len).sum())
         meta["recording_seconds_median"] = float(seconds.median())
     if "file_seconds" in table:
-        per_file = table.groupby("file").agg(file_s=("file_seconds", "first"),
-                                             used_s=("rr_ms", lambda x: sum(float(r.sum()) for r in x) / 1000))
+        per_file = table.groupby("file").agg(
+            file_s=("file_seconds", "first"),
+            used_s=("rr_ms", lambda x: sum(float(r.sum()) for r in x) / 1000),
+        )
         meta["rr_seconds_left_out"] = float((per_file["file_s"] - per_file["used_s"]).sum())
     preview = table.drop(columns=[c for c in ("rr_ms", "baseline_rr_ms") if c in table]).head(12)
     meta["preview"] = MetadataValue.md(preview.to_markdown(index=False))
@@ -54,28 +60,42 @@ def hrv_metrics(context, settings: SettingsResource, hrv_recordings: pd.DataFram
     HF in ms²) with subject, level and artefact counts; refused recordings are listed in the
     metadata with their reason."""
     s = settings.get()
-    table, refused = compute_metrics(hrv_recordings, s.hrv.metrics, progress=True,
-                                     log=context.log.warning, baseline_condition=s.hrv.data.baseline_condition)
+    table, refused = compute_metrics(
+        hrv_recordings,
+        s.hrv.metrics,
+        progress=True,
+        log=context.log.warning,
+        baseline_condition=s.hrv.data.baseline_condition,
+    )
     if table.empty:
-        raise InvalidHRV(f"every one of the {len(hrv_recordings)} recordings was refused; first reason: "
-                         f"{refused['reason'].iloc[0] if len(refused) else 'none'}")
+        raise InvalidHRV(
+            f"every one of the {len(hrv_recordings)} recordings was refused; first reason: "
+            f"{refused['reason'].iloc[0] if len(refused) else 'none'}"
+        )
     by_level = table.groupby("level")[list(METRIC_COLUMNS)].median().reindex(LEVELS).round(2)
-    context.add_output_metadata({
-        "recordings": len(table),
-        "refused": len(refused),
-        "refused_reasons": MetadataValue.json(refused[["recording_id", "reason"]].head(50).to_dict("records")),
-        "artifacts_corrected": int(table["n_artifacts"].fillna(0).sum()),
-        "artifacts_by_type": MetadataValue.json({k: int(table[f"n_{k}"].fillna(0).sum()) for k in ARTEFACT_TYPES}),
-        "with_baseline": int(table["baseline_RMSSD"].notna().sum()),
-        "artifact_fraction_max": float(table["artifact_fraction"].fillna(0).max()),
-        "median_by_level": MetadataValue.md(by_level.reset_index().to_markdown(index=False)),
-        "preview": MetadataValue.md(table.head(12).round(2).to_markdown(index=False)),
-    })
+    context.add_output_metadata(
+        {
+            "recordings": len(table),
+            "refused": len(refused),
+            "refused_reasons": MetadataValue.json(
+                refused[["recording_id", "reason"]].head(50).to_dict("records")
+            ),
+            "artifacts_corrected": int(table["n_artifacts"].fillna(0).sum()),
+            "artifacts_by_type": MetadataValue.json(
+                {k: int(table[f"n_{k}"].fillna(0).sum()) for k in ARTEFACT_TYPES}
+            ),
+            "with_baseline": int(table["baseline_RMSSD"].notna().sum()),
+            "artifact_fraction_max": float(table["artifact_fraction"].fillna(0).max()),
+            "median_by_level": MetadataValue.md(by_level.reset_index().to_markdown(index=False)),
+            "preview": MetadataValue.md(table.head(12).round(2).to_markdown(index=False)),
+        }
+    )
     return table
 
 
-@asset_check(asset=hrv_metrics, description="every metric is finite and physiologically plausible",
-             blocking=True)
+@asset_check(
+    asset=hrv_metrics, description="every metric is finite and physiologically plausible", blocking=True
+)
 def hrv_metrics_plausible(hrv_metrics: pd.DataFrame) -> AssetCheckResult:
     problems = {}
     for col, (lo, hi) in PLAUSIBLE.items():
@@ -83,20 +103,25 @@ def hrv_metrics_plausible(hrv_metrics: pd.DataFrame) -> AssetCheckResult:
         bad = values.isna() | (values < lo) | (values > hi)
         if bad.any():
             problems[col] = int(bad.sum())
-    return AssetCheckResult(passed=not problems, metadata={"rows": len(hrv_metrics),
-                                                           "implausible": MetadataValue.json(problems)})
+    return AssetCheckResult(
+        passed=not problems, metadata={"rows": len(hrv_metrics), "implausible": MetadataValue.json(problems)}
+    )
 
 
 @asset_check(asset=hrv_metrics, description="every level is present for the stress model")
 def hrv_metrics_cover_levels(hrv_metrics: pd.DataFrame) -> AssetCheckResult:
     counts = hrv_metrics["level"].value_counts().reindex(LEVELS, fill_value=0)
-    return AssetCheckResult(passed=bool((counts > 0).all()), severity=AssetCheckSeverity.WARN,
-                            metadata={"per_level": MetadataValue.json(counts.to_dict())})
+    return AssetCheckResult(
+        passed=bool((counts > 0).all()),
+        severity=AssetCheckSeverity.WARN,
+        metadata={"per_level": MetadataValue.json(counts.to_dict())},
+    )
 
 
 @asset(group_name="hrv", compute_kind="catboost", op_tags=CRITICAL_PATH)
-def hrv_stress_model(context, settings: SettingsResource, mlflow: MlflowResource,
-                     hrv_metrics: pd.DataFrame) -> dict:
+def hrv_stress_model(
+    context, settings: SettingsResource, mlflow: MlflowResource, hrv_metrics: pd.DataFrame
+) -> dict:
     """CatBoost on the eight metrics (and, when every subject has a resting baseline, their
     log-ratios to it) -> low / medium / high: both feature sets scored leave-subjects-out against
     majority-class and logistic-regression baselines, the better one fitted, scored on held-out
@@ -104,5 +129,7 @@ def hrv_stress_model(context, settings: SettingsResource, mlflow: MlflowResource
     same subjects (:func:`moodtune.hrv.train.train_and_register`). Returns the registry pointer."""
     with mlflow.run(context):
         report = train_and_register(settings.get(), hrv_metrics, log=context.log.info)
-    context.add_output_metadata({**report.metadata(), "recall": MetadataValue.json(report.metadata()["recall"])})
+    context.add_output_metadata(
+        {**report.metadata(), "recall": MetadataValue.json(report.metadata()["recall"])}
+    )
     return report.pointer()

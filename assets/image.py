@@ -16,8 +16,10 @@ def face_model(context, settings: SettingsResource, mlflow: MlflowResource) -> d
     s = settings.get()
     with mlflow.run(context):
         report = register_face_model(s)
-    context.log.info(f"moodtune-face v{report.version}: {'promoted' if report.promoted else 'not promoted'} "
-                     f"({report.reason})")
+    context.log.info(
+        f"moodtune-face v{report.version}: {'promoted' if report.promoted else 'not promoted'} "
+        f"({report.reason})"
+    )
     context.add_output_metadata(
         {
             "version": report.version,
@@ -39,5 +41,7 @@ def face_model_meets_floors(face_model: dict, settings: SettingsResource) -> Ass
     floors = settings.get().image.gate_floors
     scores = face_model["scores"]
     failed = {m: scores.get(m) for m, floor in floors.items() if not scores.get(m, float("nan")) >= floor}
-    return AssetCheckResult(passed=not failed, metadata={"scores": MetadataValue.json(scores),
-                                                         "failed": MetadataValue.json(failed)})
+    return AssetCheckResult(
+        passed=not failed,
+        metadata={"scores": MetadataValue.json(scores), "failed": MetadataValue.json(failed)},
+    )

@@ -89,10 +89,15 @@ def run_plots(run_id: str, settings, run_url: str | None = None) -> dict[str, Me
             for path in png_paths(client, run_id, _repo=repo):
                 local = Path(repo.download_artifacts(path, tmp))
                 data = shrink_png(local.read_bytes(), max_bytes)
-                out[f"plot: {path}"] = MetadataValue.md(plot_markdown(data, path, run_url and artifact_url(run_url, path)))
+                out[f"plot: {path}"] = MetadataValue.md(
+                    plot_markdown(data, path, run_url and artifact_url(run_url, path))
+                )
     except (MlflowException, OSError, ValueError) as exc:
-        return {"plots_unavailable": MetadataValue.text(f"the plots of MLflow run {run_id} could not be read: "
-                                                        f"{type(exc).__name__}: {str(exc)[:300]}")}
+        return {
+            "plots_unavailable": MetadataValue.text(
+                f"the plots of MLflow run {run_id} could not be read: {type(exc).__name__}: {str(exc)[:300]}"
+            )
+        }
     return out
 
 

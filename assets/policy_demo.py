@@ -11,9 +11,18 @@ from assets.resources import MlflowResource, SettingsResource
 from moodtune.policy import pipeline, registration
 
 
-@asset(group_name="policy_demo", compute_kind="stable-baselines3", deps=["audio_emotion_model", "hrv_stress_model"])
-def demo_policy_evaluation(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
-                           audio_clips: pd.DataFrame, audio_features: pd.DataFrame) -> pd.DataFrame:
+@asset(
+    group_name="policy_demo",
+    compute_kind="stable-baselines3",
+    deps=["audio_emotion_model", "hrv_stress_model"],
+)
+def demo_policy_evaluation(
+    context: AssetExecutionContext,
+    settings: SettingsResource,
+    mlflow: MlflowResource,
+    audio_clips: pd.DataFrame,
+    audio_features: pd.DataFrame,
+) -> pd.DataFrame:
     """A2C trained on the demo clips' sessions (their labels are their truth) per seed, under the
     configured dynamics and each comparison dynamics, and evaluated against every baseline and
     the planning oracle on held-out listeners; logged to MLflow, not registered."""
@@ -24,12 +33,17 @@ def demo_policy_evaluation(context: AssetExecutionContext, settings: SettingsRes
     with mlflow.run(context):
         trained = registration.train_and_log(s, spec, s.data_path("policy", "demo_models"), compare=True)
         evaluated = registration.evaluate_and_log(s, spec, trained)
-    context.add_output_metadata({
-        "songs": len(spec.track_ids), "train_seconds": round(trained["train_seconds"], 1),
-        **{f"summary_{d}_dynamics": MetadataValue.md(t.round(3).to_markdown(index=False))
-           for d, t in evaluated["summaries"].items()},
-        "targets": MetadataValue.json(evaluated["targets"]),
-        "learning_curves": MetadataValue.json(registration.curve_summary(trained["curves"])),
-        **{k: v for k, v in evaluated["targets"][s.policy.dynamics].items() if isinstance(v, float)},
-    })
+    context.add_output_metadata(
+        {
+            "songs": len(spec.track_ids),
+            "train_seconds": round(trained["train_seconds"], 1),
+            **{
+                f"summary_{d}_dynamics": MetadataValue.md(t.round(3).to_markdown(index=False))
+                for d, t in evaluated["summaries"].items()
+            },
+            "targets": MetadataValue.json(evaluated["targets"]),
+            "learning_curves": MetadataValue.json(registration.curve_summary(trained["curves"])),
+            **{k: v for k, v in evaluated["targets"][s.policy.dynamics].items() if isinstance(v, float)},
+        }
+    )
     return pd.concat([t.assign(dynamics=d) for d, t in evaluated["tables"].items()], ignore_index=True)

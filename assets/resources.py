@@ -74,14 +74,22 @@ class SettingsResource(ConfigurableResource):
         def merge(base: dict, extra: dict) -> dict:
             out = dict(base)
             for key, value in extra.items():
-                out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+                out[key] = (
+                    merge(out[key], value)
+                    if isinstance(value, dict) and isinstance(out.get(key), dict)
+                    else value
+                )
             return out
 
         merged = merge(yaml.safe_load(self.overrides_yaml) or {}, yaml.safe_load(text) or {})
         # a new resource, not a pydantic copy: Dagster re-creates a resource for each run from the
         # config it was constructed with, so a copy's changed field would be lost there
-        return SettingsResource(params_path=self.params_path, data_dir=self.data_dir, tracking_uri=self.tracking_uri,
-                                overrides_yaml=yaml.safe_dump(merged))
+        return SettingsResource(
+            params_path=self.params_path,
+            data_dir=self.data_dir,
+            tracking_uri=self.tracking_uri,
+            overrides_yaml=yaml.safe_dump(merged),
+        )
 
 
 class MlflowResource(ConfigurableResource):
@@ -103,11 +111,13 @@ class MlflowResource(ConfigurableResource):
             tags["dagster.asset"] = key
             name = name or key
         settings = self.get_settings()
-        with registry.start_run(name or context.op_def.name, settings=settings, tags=tags,
-                                description=run_description(context, settings)) as active:
-            context.log.info(
-                f"MLflow run {active.info.run_id} in {settings.tracking_uri}"
-            )
+        with registry.start_run(
+            name or context.op_def.name,
+            settings=settings,
+            tags=tags,
+            description=run_description(context, settings),
+        ) as active:
+            context.log.info(f"MLflow run {active.info.run_id} in {settings.tracking_uri}")
             yield active
         self._link(context, active.info.run_id)
 
@@ -139,8 +149,11 @@ def mlflow_run_link(run_id: str, settings) -> str | None:
 
 
 def _single_asset(context) -> bool:
-    return bool(getattr(context, "has_assets_def", False) and context.has_assets_def
-                and len(context.assets_def.keys) == 1)
+    return bool(
+        getattr(context, "has_assets_def", False)
+        and context.has_assets_def
+        and len(context.assets_def.keys) == 1
+    )
 
 
 def _summary(text: str | None) -> str:
@@ -159,14 +172,24 @@ def run_description(context, settings: Settings) -> str:
         what = f"**{key.to_user_string()}**"
         summary = _summary(context.assets_def.descriptions_by_key.get(key))
         nothing = {d.name for d in context.op_def.input_defs if d.dagster_type.is_nothing}  # deps, not read
-        inputs = sorted({k.to_user_string() for name, k in context.assets_def.keys_by_input_name.items()
-                         if name not in nothing})
-        upstream = sorted({k.to_user_string() for k in context.assets_def.asset_deps.get(key, ())} - set(inputs))
+        inputs = sorted(
+            {
+                k.to_user_string()
+                for name, k in context.assets_def.keys_by_input_name.items()
+                if name not in nothing
+            }
+        )
+        upstream = sorted(
+            {k.to_user_string() for k in context.assets_def.asset_deps.get(key, ())} - set(inputs)
+        )
     else:
         what = f"**{context.op_def.name}** (op)"
         summary, inputs, upstream = _summary(context.op_def.description), [], []
-    lines = [f"{what}: {summary}" if summary else what, "",
-             f"- Made by [Dagster run {context.run.run_id}]({run_url})"]
+    lines = [
+        f"{what}: {summary}" if summary else what,
+        "",
+        f"- Made by [Dagster run {context.run.run_id}]({run_url})",
+    ]
     if getattr(context, "has_partition_key", False) and context.has_partition_key:
         lines.append(f"- Partition: `{context.partition_key}`")
     elif getattr(context, "has_partition_key_range", False) and context.has_partition_key_range:
@@ -210,7 +233,9 @@ class StoredOutputsIOManager(FilesystemIOManager):
     def create_io_manager(self, context: InitResourceContext):
         settings = self.settings.get()
         base_dir = self.base_dir or str(settings.data_path("assets"))
-        return _PortableIOManager(FilesystemIOManager(base_dir=base_dir).create_io_manager(context), settings.root)
+        return _PortableIOManager(
+            FilesystemIOManager(base_dir=base_dir).create_io_manager(context), settings.root
+        )
 
 
 class _PortableIOManager(IOManager):

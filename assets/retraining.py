@@ -1,7 +1,6 @@
 """The ``retraining`` group: feedback -> reward model -> recalibrated simulator -> retrained copy
 of the champion -> held-out + off-policy -> gate."""
 
-
 from dagster import AssetExecutionContext, Config, MetadataValue, asset
 
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
@@ -20,9 +19,14 @@ class RetrainConfig(Config):
 
 
 @asset(group_name="retraining", compute_kind="stable-baselines3")
-def retrained_policy(context: AssetExecutionContext, config: RetrainConfig, settings: SettingsResource,
-                     mlflow: MlflowResource, feedback: FeedbackStoreResource,
-                     recommendation_env: pipeline.EnvSpec) -> dict:
+def retrained_policy(
+    context: AssetExecutionContext,
+    config: RetrainConfig,
+    settings: SettingsResource,
+    mlflow: MlflowResource,
+    feedback: FeedbackStoreResource,
+    recommendation_env: pipeline.EnvSpec,
+) -> dict:
     """Learn the listeners' response from the feedback window's logged outcomes (a reward model
     that recalibrates the simulator), teach a copy of the champion in it, then gate the copy:
     held-out reward against the champion re-scored on the same sessions, and the doubly robust
@@ -32,26 +36,45 @@ def retrained_policy(context: AssetExecutionContext, config: RetrainConfig, sett
     to_id = store.latest_feedback_id() if config.to_id < 0 else config.to_id
     window = store.window(config.from_id, to_id)
     rows = store.feedback_since(config.from_id)
-    rows = reread_with_champion(rows[rows["id"] <= to_id], s, log=context.log.info)  # against stored baselines
+    rows = reread_with_champion(
+        rows[rows["id"] <= to_id], s, log=context.log.info
+    )  # against stored baselines
     champion = registry.load_version(registry.POLICY, None, s)
     timesteps = s.retrain.timesteps if config.timesteps < 0 else config.timesteps
     with mlflow.run(context, run_name=f"retrain feedback {window.first_id}-{window.last_id}"):
-        report = registration.retrain_and_register(s, recommendation_env, champion, rows, timesteps=timesteps,
-                                                   degrade_scale=config.degrade_scale, window=window.as_dict(),
-                                                   log=context.log.info)
-    context.add_output_metadata({
-        **report.metadata(),
-        "feedback_window": MetadataValue.json({k: str(v) for k, v in window.as_dict().items()}),
-        "held_out": MetadataValue.md(report.table.round(3).to_markdown(index=False)),
-        "reward_model": MetadataValue.json(report.extra["reward_model"]),
-    })
-    return {"version": report.version, "promoted": report.promoted, "scores": report.scores,
-            "reason": report.reason}
+        report = registration.retrain_and_register(
+            s,
+            recommendation_env,
+            champion,
+            rows,
+            timesteps=timesteps,
+            degrade_scale=config.degrade_scale,
+            window=window.as_dict(),
+            log=context.log.info,
+        )
+    context.add_output_metadata(
+        {
+            **report.metadata(),
+            "feedback_window": MetadataValue.json({k: str(v) for k, v in window.as_dict().items()}),
+            "held_out": MetadataValue.md(report.table.round(3).to_markdown(index=False)),
+            "reward_model": MetadataValue.json(report.extra["reward_model"]),
+        }
+    )
+    return {
+        "version": report.version,
+        "promoted": report.promoted,
+        "scores": report.scores,
+        "reason": report.reason,
+    }
 
 
 @asset(group_name="retraining", compute_kind="mlflow", deps=[retrained_policy])
-def shadow_challenger(context: AssetExecutionContext, settings: SettingsResource, mlflow: MlflowResource,
-                      feedback: FeedbackStoreResource) -> dict:
+def shadow_challenger(
+    context: AssetExecutionContext,
+    settings: SettingsResource,
+    mlflow: MlflowResource,
+    feedback: FeedbackStoreResource,
+) -> dict:
     """The policy challenger running in shadow (the service ranks every request with it too and
     logs its probabilities beside the champion's): its running off-policy estimate on those rows
     against the champion's rewards, in MLflow and here; the gate promotes it once the effective
@@ -64,6 +87,7 @@ def shadow_challenger(context: AssetExecutionContext, settings: SettingsResource
     else:
         with mlflow.run(context, run_name=f"shadow {registry.POLICY} v{challenger.version}"):
             out = registration.gate_shadow(s, rows, log=context.log.info)
-    context.add_output_metadata({k: (v if isinstance(v, (int, float, bool)) else str(v))
-                                 for k, v in out.items() if v == v})
+    context.add_output_metadata(
+        {k: (v if isinstance(v, (int, float, bool)) else str(v)) for k, v in out.items() if v == v}
+    )
     return out

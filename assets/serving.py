@@ -22,10 +22,14 @@ def bento_models(context, settings: SettingsResource) -> dict:
     s = settings.get()
     imported = import_all(s, report=lambda item: context.log.info(f"{item.action}: {item.tag}"))
     store = str(bentoml.models.get(imported[0].tag).path).rsplit("/", 2)[0] if imported else ""
-    context.add_output_metadata({
-        "models": MetadataValue.md("| model | BentoML tag | registry version | action |\n|---|---|---|---|\n" + "\n".join(
-            f"| {i.name} | {i.tag} | {i.version} | {i.action} |" for i in imported)),
-        "store": store,
-        "imported": sum(i.action != "present" for i in imported),
-    })
+    context.add_output_metadata(
+        {
+            "models": MetadataValue.md(
+                "| model | BentoML tag | registry version | action |\n|---|---|---|---|\n"
+                + "\n".join(f"| {i.name} | {i.tag} | {i.version} | {i.action} |" for i in imported)
+            ),
+            "store": store,
+            "imported": sum(i.action != "present" for i in imported),
+        }
+    )
     return {i.name: i.tag for i in imported}

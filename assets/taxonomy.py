@@ -35,5 +35,8 @@ def taxonomy_weights_sum_to_one(emotion_taxonomy: pd.DataFrame) -> AssetCheckRes
     bad = sums[(sums - 1.0).abs() > 1e-9]
     return AssetCheckResult(
         passed=bad.empty,
-        metadata={"labels_checked": len(sums), "bad_labels": MetadataValue.json({f"{t}/{label}": w for (t, label), w in bad.items()})},
+        metadata={
+            "labels_checked": len(sums),
+            "bad_labels": MetadataValue.json({f"{t}/{label}": w for (t, label), w in bad.items()}),
+        },
     )

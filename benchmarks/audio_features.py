@@ -47,18 +47,28 @@ def main(argv=None) -> int:
     config = FeatureConfig.default()
     with tempfile.TemporaryDirectory() as tmp:
         per_cell = max(1, -(-args.clips // 24))
-        folder = write_demo(Path(tmp) / "clips", n_per_cell=per_cell, seconds=args.seconds,
-                            sample_rate=config.limits.sample_rate, seed=0, n_jobs=args.jobs)
+        folder = write_demo(
+            Path(tmp) / "clips",
+            n_per_cell=per_cell,
+            seconds=args.seconds,
+            sample_rate=config.limits.sample_rate,
+            seed=0,
+            n_jobs=args.jobs,
+        )
         clips = load_folder(folder, source="demo").clips.head(args.clips)
         paths = dict(zip(clips["track_id"], clips["path"], strict=True))
-        print(f"{len(paths)} synthesised clips of {args.seconds:g} s at {config.limits.sample_rate} Hz; "
-              f"{args.jobs} worker processes for the parallel run; best of {args.repeat} interleaved rounds")
+        print(
+            f"{len(paths)} synthesised clips of {args.seconds:g} s at {config.limits.sample_rate} Hz; "
+            f"{args.jobs} worker processes for the parallel run; best of {args.repeat} interleaved rounds"
+        )
 
         first = next(iter(paths.values()))
         with threadpool_limits(1):  # warm-up: imports, numba JIT, caches
             reference_features(first, config)
         extract_features(first, config)
-        extract_batch(dict(list(paths.items())[: 2 * args.jobs]), config, n_jobs=args.jobs, show_progress=False)
+        extract_batch(
+            dict(list(paths.items())[: 2 * args.jobs]), config, n_jobs=args.jobs, show_progress=False
+        )
 
         # interleaved rounds, best of each: other load on the machine hits all three alike.
         # Wall clock is what a run takes here and now; CPU time is the work per clip, which
@@ -73,7 +83,10 @@ def main(argv=None) -> int:
 
             t0, c0 = time.perf_counter(), time.process_time()
             serial = {t: extract_features(p, config) for t, p in paths.items()}
-            t_serial, c_serial = min(t_serial, time.perf_counter() - t0), min(c_serial, time.process_time() - c0)
+            t_serial, c_serial = (
+                min(t_serial, time.perf_counter() - t0),
+                min(c_serial, time.process_time() - c0),
+            )
 
             t0 = time.perf_counter()
             batch = extract_batch(paths, config, n_jobs=args.jobs, show_progress=False)  # no cache
@@ -91,18 +104,24 @@ def main(argv=None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"machine: {cores} cores, load average {load:.1f} during the run (other processes share the cores)")
     print(f"{'':46} {'wall clips/s':>12} {'ratio':>6}  {'CPU ms/clip':>11} {'ratio':>6}")
-    rows = [("reference (per-feature librosa calls, serial)", t_ref, c_ref),
-            ("ours, serial (one STFT per clip)", t_serial, c_serial),
-            (f"ours, parallel ({args.jobs} processes)", t_par, c_par)]
+    rows = [
+        ("reference (per-feature librosa calls, serial)", t_ref, c_ref),
+        ("ours, serial (one STFT per clip)", t_serial, c_serial),
+        (f"ours, parallel ({args.jobs} processes)", t_par, c_par),
+    ]
     for label, wall, cpu in rows:
         print(f"{label:46} {n / wall:12.2f} {t_ref / wall:5.1f}x  {1000 * cpu / n:11.1f} {c_ref / cpu:5.1f}x")
     ok = err <= TOLERANCE and max(worst_serial.values()) <= TOLERANCE
-    print(f"agreement on {len(SHARED_FEATURES)} shared features: worst {name} differs by {err:.2e} of its "
-          f"scale (tolerance {TOLERANCE:g}) -> {'OK' if ok else 'DISAGREE'}")
+    print(
+        f"agreement on {len(SHARED_FEATURES)} shared features: worst {name} differs by {err:.2e} of its "
+        f"scale (tolerance {TOLERANCE:g}) -> {'OK' if ok else 'DISAGREE'}"
+    )
     used = min(args.jobs, cores)
-    print(f"speed ratio (ours parallel / reference): {t_ref / t_par:.1f}x wall clock here; "
-          f"{c_ref / c_serial:.1f}x less CPU per clip, so {c_ref / c_serial * used:.1f}x expected with "
-          f"{used} idle cores")
+    print(
+        f"speed ratio (ours parallel / reference): {t_ref / t_par:.1f}x wall clock here; "
+        f"{c_ref / c_serial:.1f}x less CPU per clip, so {c_ref / c_serial * used:.1f}x expected with "
+        f"{used} idle cores"
+    )
     return 0 if ok else 1
 
 

@@ -47,7 +47,9 @@ def _clips(folder: Path, n: int, seconds: float) -> dict[str, str]:
     out = {}
     for i in range(n):
         freqs = 110.0 * 2 ** (rng.integers(0, 36, size=4) / 12)
-        y = sum(np.sin(2 * np.pi * f * t) for f in freqs) * (0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.5, 3) * t))
+        y = sum(np.sin(2 * np.pi * f * t) for f in freqs) * (
+            0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.5, 3) * t)
+        )
         y += 0.3 * rng.standard_normal(len(t)) * (np.sin(2 * np.pi * 2 * t) > 0.9)
         path = folder / f"clip{i}.wav"
         sf.write(path, (0.4 * y / np.abs(y).max()).astype(np.float32), sr)
@@ -106,7 +108,7 @@ def main(argv=None) -> int:
         rss_one = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
         keys = list(paths)
-        shards = [{k: paths[k] for k in keys[i::a.workers]} for i in range(a.workers)]
+        shards = [{k: paths[k] for k in keys[i :: a.workers]} for i in range(a.workers)]
 
         def pooled_run(pool, keep):
             t0 = time.perf_counter()
@@ -122,9 +124,13 @@ def main(argv=None) -> int:
             pooled, t_pool, rss_worker = pooled_run(pool, 0)
             sampled_pool, t_sampled_pool, _ = pooled_run(pool, a.patches)
         t0 = time.perf_counter()
-        sampled = tagger.tag_batch(paths, tagger.TaggerConfig.default(threads=a.threads, patches_per_clip=a.patches,
-                                                                            workers=1)
-                                   ).features.loc[list(paths)].to_numpy()
+        sampled = (
+            tagger.tag_batch(
+                paths, tagger.TaggerConfig.default(threads=a.threads, patches_per_clip=a.patches, workers=1)
+            )
+            .features.loc[list(paths)]
+            .to_numpy()
+        )
         t_sampled = time.perf_counter() - t0
 
     diff_tags = float(np.abs(ref[:, :100] - ours[:, :100]).max())
@@ -133,25 +139,39 @@ def main(argv=None) -> int:
     drift = float(np.abs(sampled[:, :100] - ours[:, :100]).max())
     n, patches = a.clips, int(a.seconds // tagger.PATCH_SECONDS)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"musicnn tagger, {n} clips of {a.seconds:g} s (MTT + MSD, tags + embeddings), torch threads {a.threads}, "
-          f"{os.cpu_count()} CPUs, load average {load}")
+    print(
+        f"musicnn tagger, {n} clips of {a.seconds:g} s (MTT + MSD, tags + embeddings), torch threads {a.threads}, "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
     print(f"every patch ({patches} per clip):")
     print(f"  reference (clip by clip, a mel per model, plain layout)  {n / t_ref:6.3f} clips/s")
-    print(f"  ours, one process, {a.threads} threads                    {n / t_ours:6.3f} clips/s  ({t_ref / t_ours:.2f}x)")
-    print(f"  ours, {a.workers} processes x 1 thread                     {n / t_pool:6.3f} clips/s  ({t_ref / t_pool:.2f}x)")
+    print(
+        f"  ours, one process, {a.threads} threads                    {n / t_ours:6.3f} clips/s  ({t_ref / t_ours:.2f}x)"
+    )
+    print(
+        f"  ours, {a.workers} processes x 1 thread                     {n / t_pool:6.3f} clips/s  ({t_ref / t_pool:.2f}x)"
+    )
     best = min(t_ours, t_pool) / n
     print(f"  projection for 10,000 tracks of {a.seconds:g} s: {best * 10_000 / 60:.0f} min (best of ours)")
-    print(f"sampled: {a.patches} evenly spaced patches per clip (audio.tagger.patches_per_clip: {a.patches}; other numbers):")
-    print(f"  ours, one process, {a.threads} threads                    {n / t_sampled:6.3f} clips/s  "
-          f"({t_ref / t_sampled:.2f}x the every-patch reference)")
-    print(f"  ours, {a.workers} processes x 1 thread                     {n / t_sampled_pool:6.3f} clips/s  "
-          f"({t_ref / t_sampled_pool:.2f}x)")
+    print(
+        f"sampled: {a.patches} evenly spaced patches per clip (audio.tagger.patches_per_clip: {a.patches}; other numbers):"
+    )
+    print(
+        f"  ours, one process, {a.threads} threads                    {n / t_sampled:6.3f} clips/s  "
+        f"({t_ref / t_sampled:.2f}x the every-patch reference)"
+    )
+    print(
+        f"  ours, {a.workers} processes x 1 thread                     {n / t_sampled_pool:6.3f} clips/s  "
+        f"({t_ref / t_sampled_pool:.2f}x)"
+    )
     best_s = min(t_sampled, t_sampled_pool) / n
     print(f"  projection for 10,000 tracks of {a.seconds:g} s: {best_s * 10_000 / 60:.0f} min (best of ours)")
     print(f"  max |every patch - sampled| over tags {drift:.3f} (what sampling changes)")
     print(f"peak RSS: one process {rss_one:.0f} MB, a worker {rss_worker:.0f} MB")
-    print(f"max |reference - ours| over tags {diff_tags:.2e}; one process vs workers {diff_pool:.2e} "
-          f"(sampled {diff_sampled:.2e})")
+    print(
+        f"max |reference - ours| over tags {diff_tags:.2e}; one process vs workers {diff_pool:.2e} "
+        f"(sampled {diff_sampled:.2e})"
+    )
     return 0 if diff_tags < 1e-4 and diff_pool < 1e-4 and diff_sampled < 1e-4 else 1
 
 

@@ -39,8 +39,14 @@ def load() -> str:
 def moodtune(argv: list[str], env: dict) -> tuple[float, str]:
     """Seconds and stdout of one ``moodtune`` call (a failure stops the benchmark)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "moodtune.cli", *argv], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "moodtune.cli", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     took = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"moodtune {' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
@@ -49,6 +55,7 @@ def moodtune(argv: list[str], env: dict) -> tuple[float, str]:
 
 def same_output(a: str, b: str) -> bool:
     """Equal stdout, the (per-call) recommendation ids aside."""
+
     def strip(text: str) -> list[str]:
         return [line for line in text.splitlines() if not line.startswith("recommendation ")]
 
@@ -70,8 +77,11 @@ def analysis_commands(work: Path) -> dict[str, list[str]]:
         raise SystemExit("no audio clip under the data dir's audio/clips: build the stack (make up)")
     Image.fromarray(data.astronaut()).save(work / "photo.jpg", quality=92)
     np.savetxt(work / "rr.txt", simulate_rr(0.5, 300, np.random.default_rng(31)), fmt="%.1f")
-    return {"analyze-audio": ["analyze-audio", str(clip)], "analyze-image": ["analyze-image", str(work / "photo.jpg")],
-            "analyze-hrv": ["analyze-hrv", str(work / "rr.txt")]}
+    return {
+        "analyze-audio": ["analyze-audio", str(clip)],
+        "analyze-image": ["analyze-image", str(work / "photo.jpg")],
+        "analyze-hrv": ["analyze-hrv", str(work / "rr.txt")],
+    }
 
 
 def main(argv=None) -> int:
@@ -88,16 +98,33 @@ def main(argv=None) -> int:
     else:
         from bento.testing import ServiceProcess, import_models
 
-        env.update(MOODTUNE_FEEDBACK__URL=f"sqlite:///{Path(tmp.name) / 'feedback.db'}",
-                   BENTOML_HOME=str(Path(tmp.name) / "bentoml"), BENTOML_DO_NOT_TRACK="True")
+        env.update(
+            MOODTUNE_FEEDBACK__URL=f"sqlite:///{Path(tmp.name) / 'feedback.db'}",
+            BENTOML_HOME=str(Path(tmp.name) / "bentoml"),
+            BENTOML_DO_NOT_TRACK="True",
+        )
         import_models(env)
         service = ServiceProcess(env, Path(tmp.name) / "service.log").start()
         url = service.url
     try:
         with urllib.request.urlopen(f"{url}/ui/api/catalog?limit=8", timeout=30) as r:
             ids = [t["track_id"] for t in json.loads(r.read())["tracks"]]
-        _, first = moodtune(["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "2", "--json",
-                             "--service", url], env)
+        _, first = moodtune(
+            [
+                "recommend",
+                *ids,
+                "--age",
+                "30",
+                "--gender",
+                "female",
+                "--mood",
+                "2",
+                "--json",
+                "--service",
+                url,
+            ],
+            env,
+        )
         rid = json.loads(first)["recommendation_id"]
         commands = {
             "recommend": ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "2", "-k", "3"],
@@ -117,12 +144,16 @@ def main(argv=None) -> int:
                     times[path].append(took)
                     outputs[path] = out
             if name != "feedback" and not same_output(outputs["service"], outputs["local"]):
-                raise SystemExit(f"{name}: the service's output differs from the local one:\n"
-                                 f"{outputs['service']}\n---\n{outputs['local']}")
+                raise SystemExit(
+                    f"{name}: the service's output differs from the local one:\n"
+                    f"{outputs['service']}\n---\n{outputs['local']}"
+                )
             med = {p: statistics.median(t) for p, t in times.items()}
             mean = {p: statistics.fmean(t) for p, t in times.items()}
-            print(f"{name:15} {med['service']:8.2f} (mean {mean['service']:5.2f}) {med['local']:8.2f} "
-                  f"(mean {mean['local']:5.2f}) {med['local'] / med['service']:13.1f}x")
+            print(
+                f"{name:15} {med['service']:8.2f} (mean {mean['service']:5.2f}) {med['local']:8.2f} "
+                f"(mean {mean['local']:5.2f}) {med['local'] / med['service']:13.1f}x"
+            )
         print(f"load average after: {load()}")
     finally:
         if service is not None:

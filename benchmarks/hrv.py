@@ -73,7 +73,9 @@ def main(n: int = 120) -> None:
     # of a shared machine weighs on all three alike
     import importlib
 
-    hrv_metrics = importlib.import_module("moodtune.hrv.metrics")  # the module (the package exports a function so named)
+    hrv_metrics = importlib.import_module(
+        "moodtune.hrv.metrics"
+    )  # the module (the package exports a function so named)
     corrected = hrv_metrics.correct_artifacts
     identity = lambda rr, config: (rr.copy(), dict.fromkeys(ARTEFACT_TYPES, 0))  # noqa: E731
     one_pass = StressReader(reader.model, _with_kubios(max_passes=1, iterate_above=1.0))
@@ -124,18 +126,24 @@ def main(n: int = 120) -> None:
     t_proba = time.perf_counter() - t
 
     agree = np.mean([r["level"].iloc[0] for r in one_by_one] == np.asarray(LEVELS)[proba.argmax(1)])
-    print(f"HRV benchmark: {n} simulated 5-min recordings (~{np.mean([len(r) for r in recordings]):.0f} beats each)")
+    print(
+        f"HRV benchmark: {n} simulated 5-min recordings (~{np.mean([len(r) for r in recordings]):.0f} beats each)"
+    )
     print(f"  ours, RR -> metrics -> level, one at a time  {_rate(n, t_single)}")
     print(f"  ours, RR -> metrics, then one predict_proba  {_rate(n, t_batch)}")
     print(f"  reference nk.hrv_time + nk.hrv_frequency     {_rate(n, t_ref)}  (metrics only, no level)")
-    print(f"  RR -> level, interleaved: with correction    {_rate(n, t_with)}  (hrv.metrics.kubios.max_passes)")
+    print(
+        f"  RR -> level, interleaved: with correction    {_rate(n, t_with)}  (hrv.metrics.kubios.max_passes)"
+    )
     print(f"                            without correction {_rate(n, t_without)}")
     print(f"                            one Kubios pass    {_rate(n, t_one_pass)}")
     print(f"                            nk iterative=True  {_rate(n, t_iterative)}")
     print(f"                            nk's own thresholds{_rate(n, t_stock)}  (kubios_speedup off)")
-    print(f"  ratio with / without Kubios correction:      {t_with / t_without:.2f}x (must stay < 2x; one pass "
-          f"{t_one_pass / t_without:.2f}x, iterative {t_iterative / t_without:.2f}x, "
-          f"nk's own thresholds {t_stock / t_without:.2f}x)")
+    print(
+        f"  ratio with / without Kubios correction:      {t_with / t_without:.2f}x (must stay < 2x; one pass "
+        f"{t_one_pass / t_without:.2f}x, iterative {t_iterative / t_without:.2f}x, "
+        f"nk's own thresholds {t_stock / t_without:.2f}x)"
+    )
     print(f"  kubios_speedup: {swap['reason']}")
     print(f"  ratio ours (batch, incl. level) / reference: {t_ref / t_batch:.2f}x")
     print(f"  {f'predict_proba on {len(big)} metric rows':<45}{_rate(len(big), t_proba)}")

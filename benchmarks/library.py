@@ -83,8 +83,10 @@ def make_library(n: int, store: Path, folder: Path, settings) -> list[Path]:
             if tracks is None:
                 tracks = real_tracks(settings)
                 if not tracks:
-                    raise NoMusic("no real music in the Debian package cache: run `make up` (or build the "
-                                  "audio_real_set asset) once so the catalog's packages are fetched")
+                    raise NoMusic(
+                        "no real music in the Debian package cache: run `make up` (or build the "
+                        "audio_real_set asset) once so the catalog's packages are fetched"
+                    )
             path, seconds = tracks[i % len(tracks)]
             windows = max(1, int((seconds - 5) // TRACK_SECONDS))
             start = 5.0 + TRACK_SECONDS * ((i // len(tracks)) % windows)  # a different window each round
@@ -107,9 +109,12 @@ def make_library(n: int, store: Path, folder: Path, settings) -> list[Path]:
 def _settings(folder: str, data_dir: str):
     from moodtune.settings import load_settings
 
-    return load_settings(overrides={"project": {"data_dir": data_dir},
-                                    "audio": {"music_dir": folder, "library_shards": 1,
-                                              "cache_dir": "audio"}})  # the scratch dir's: empty
+    return load_settings(
+        overrides={
+            "project": {"data_dir": data_dir},
+            "audio": {"music_dir": folder, "library_shards": 1, "cache_dir": "audio"},
+        }
+    )  # the scratch dir's: empty
 
 
 def _champion(settings):
@@ -146,13 +151,30 @@ def _ours(folder: str, data_dir: str, queue) -> None:
     model = _champion(settings)
     t_ready, c_ready = time.perf_counter() - t0, _cpu()
     marks = []  # (seconds since the start, files done): analyse reports every 10 files
-    result = analyse_shard(settings, folder, "shard-000", model=model,
-                           progress=lambda _part, done, _total: marks.append((time.perf_counter() - t0 - t_ready, done,
-                                                                              _cpu() - c_ready)))
-    queue.put({"table": result.table, "bad": result.bad, "ready": t_ready, "analyse": time.perf_counter() - t0 - t_ready,
-               "model": model is not None, "stats": result.stats, "marks": marks, "cpu_ready": c_ready, "cpu": _cpu() - c_ready,
-               "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss})
+    result = analyse_shard(
+        settings,
+        folder,
+        "shard-000",
+        model=model,
+        progress=lambda _part, done, _total: marks.append(
+            (time.perf_counter() - t0 - t_ready, done, _cpu() - c_ready)
+        ),
+    )
+    queue.put(
+        {
+            "table": result.table,
+            "bad": result.bad,
+            "ready": t_ready,
+            "analyse": time.perf_counter() - t0 - t_ready,
+            "model": model is not None,
+            "stats": result.stats,
+            "marks": marks,
+            "cpu_ready": c_ready,
+            "cpu": _cpu() - c_ready,
+            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        }
+    )
 
 
 def _reference(folder: str, data_dir: str, queue) -> None:
@@ -181,16 +203,28 @@ def _reference(folder: str, data_dir: str, queue) -> None:
             continue
         if model is not None:
             proba = model.predict_proba(row)
-            v, a = to_dlut("gems6", dict(zip(GEMS6, proba[list(GEMS6)].to_numpy(dtype=float)[0], strict=True))
-                           ).valence_arousal()
+            v, a = to_dlut(
+                "gems6", dict(zip(GEMS6, proba[list(GEMS6)].to_numpy(dtype=float)[0], strict=True))
+            ).valence_arousal()
             row = row.join(proba.add_prefix("p.")).assign(valence=v, arousal=a)
         rows[rel] = row
     marks.append((time.perf_counter() - t0 - t_ready, done + 1, _cpu() - c_ready))
     table = pd.concat(rows.values()) if rows else pd.DataFrame()
-    queue.put({"table": table, "bad": bad, "ready": t_ready, "analyse": time.perf_counter() - t0 - t_ready,
-               "model": model is not None, "stats": {}, "marks": marks, "cpu_ready": c_ready, "cpu": _cpu() - c_ready,
-               "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss})
+    queue.put(
+        {
+            "table": table,
+            "bad": bad,
+            "ready": t_ready,
+            "analyse": time.perf_counter() - t0 - t_ready,
+            "model": model is not None,
+            "stats": {},
+            "marks": marks,
+            "cpu_ready": c_ready,
+            "cpu": _cpu() - c_ready,
+            "self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        }
+    )
 
 
 def _role(proc) -> str:
@@ -241,8 +275,13 @@ def run(target, folder: Path, data_dir: Path) -> dict:
     wall = time.perf_counter() - t0
     stop.set()
     sampler.join()
-    out.update(wall=wall, load_before=load_before, load_after=load(), peaks=sorted(peaks.values(), reverse=True),
-               exitcode=proc.exitcode)
+    out.update(
+        wall=wall,
+        load_before=load_before,
+        load_after=load(),
+        peaks=sorted(peaks.values(), reverse=True),
+        exitcode=proc.exitcode,
+    )
     return out
 
 
@@ -260,10 +299,14 @@ def agreement(ours, ref) -> dict[str, float]:
     hand = [c for c in ours.columns if c not in set(tagged) | set(proba)]
     x, y = a[hand].to_numpy(float), b[hand].to_numpy(float)
     scale = np.maximum(np.maximum(x.std(axis=0), np.abs(x).mean(axis=0)), 1e-12)
-    return {"features": float((np.abs(x - y) / scale).max()) if hand else 0.0,
-            "tags": float(np.abs(a[tagged].to_numpy(float) - b[tagged].to_numpy(float)).max()) if tagged else 0.0,
-            "proba": float(np.abs(a[proba].to_numpy(float) - b[proba].to_numpy(float)).max()) if proba else 0.0,
-            "rows": len(common), "ours_rows": len(ours), "ref_rows": len(ref)}
+    return {
+        "features": float((np.abs(x - y) / scale).max()) if hand else 0.0,
+        "tags": float(np.abs(a[tagged].to_numpy(float) - b[tagged].to_numpy(float)).max()) if tagged else 0.0,
+        "proba": float(np.abs(a[proba].to_numpy(float) - b[proba].to_numpy(float)).max()) if proba else 0.0,
+        "rows": len(common),
+        "ours_rows": len(ours),
+        "ref_rows": len(ref),
+    }
 
 
 def steady(marks: list[tuple], n: int, total: float, at: int) -> tuple[float, float]:
@@ -280,38 +323,56 @@ def steady(marks: list[tuple], n: int, total: float, at: int) -> tuple[float, fl
 def describe(label: str, r: dict, n: int, shards: int) -> float:
     per, fixed = steady(r["marks"], n, r["analyse"], 0)
     projection = shards * (r["ready"] + fixed) + LIBRARY_TRACKS * per
-    print(f"{label}: {n} tracks in {r['analyse']:.1f} s = {n / r['analyse']:.2f} tracks/s, {1 / per:.2f} tracks/s after "
-          f"the first 10 (load {r['load_before']} -> {r['load_after']}); process start + imports + model "
-          f"{r['ready']:.1f} s, workers' start ~{fixed:.1f} s; whole process {r['wall']:.1f} s")
-    print(f"  projection for {LIBRARY_TRACKS:,} tracks of {TRACK_SECONDS:g} s, wall clock here: {projection / 60:.1f} min "
-          f"({shards} shards x {r['ready'] + fixed:.1f} s start + {LIBRARY_TRACKS:,} x {per:.3f} s)")
+    print(
+        f"{label}: {n} tracks in {r['analyse']:.1f} s = {n / r['analyse']:.2f} tracks/s, {1 / per:.2f} tracks/s after "
+        f"the first 10 (load {r['load_before']} -> {r['load_after']}); process start + imports + model "
+        f"{r['ready']:.1f} s, workers' start ~{fixed:.1f} s; whole process {r['wall']:.1f} s"
+    )
+    print(
+        f"  projection for {LIBRARY_TRACKS:,} tracks of {TRACK_SECONDS:g} s, wall clock here: {projection / 60:.1f} min "
+        f"({shards} shards x {r['ready'] + fixed:.1f} s start + {LIBRARY_TRACKS:,} x {per:.3f} s)"
+    )
     cores = min(len(os.sched_getaffinity(0)), int(r["stats"].get("workers", 1)))  # the cores the run can use
     cpu_per, cpu_fixed = steady(r["marks"], n, r["cpu"], 2)
     idle = (shards * (r["cpu_ready"] + cpu_fixed) + LIBRARY_TRACKS * cpu_per) / cores
-    print(f"  CPU: {cpu_per:.3f} s per track after the first 10 (all processes), {r['cpu_ready'] + cpu_fixed:.1f} s per "
-          f"shard's start: {idle / 60:.1f} min for {LIBRARY_TRACKS:,} tracks on {cores} idle core(s) (the CPU-bound "
-          "projection: other load inflates CPU time far less than wall time)")
+    print(
+        f"  CPU: {cpu_per:.3f} s per track after the first 10 (all processes), {r['cpu_ready'] + cpu_fixed:.1f} s per "
+        f"shard's start: {idle / 60:.1f} min for {LIBRARY_TRACKS:,} tracks on {cores} idle core(s) (the CPU-bound "
+        "projection: other load inflates CPU time far less than wall time)"
+    )
     r["idle"] = idle
     st = r["stats"]
     if "decode_seconds" in st:
-        print(f"  CPU per track by part (summed over the workers, first files included): decode "
-              f"{st['decode_seconds'] / n:.3f} s, hand features {st['feature_seconds'] / n:.3f} s, tagger "
-              f"{st.get('tag_seconds', 0) / n:.3f} s")
+        print(
+            f"  CPU per track by part (summed over the workers, first files included): decode "
+            f"{st['decode_seconds'] / n:.3f} s, hand features {st['feature_seconds'] / n:.3f} s, tagger "
+            f"{st.get('tag_seconds', 0) / n:.3f} s"
+        )
     workers = [p for p in r["peaks"] if p[1] != "analysis process" and p[0] > 0]
     main = [p for p in r["peaks"] if p[1] == "analysis process"]
-    print(f"  peak RSS: analysis process {main[0][0] / 2**20 if main else 0:.0f} MB (getrusage "
-          f"{r['self_kb'] / 1024:.0f} MB); {len(workers)} worker processes: "
-          + (", ".join(f"{rss / 2**20:.0f} MB ({role})" for rss, role in workers) or "none")
-          + f"; largest reaped child (getrusage) {r['children_kb'] / 1024:.0f} MB")
+    print(
+        f"  peak RSS: analysis process {main[0][0] / 2**20 if main else 0:.0f} MB (getrusage "
+        f"{r['self_kb'] / 1024:.0f} MB); {len(workers)} worker processes: "
+        + (", ".join(f"{rss / 2**20:.0f} MB ({role})" for rss, role in workers) or "none")
+        + f"; largest reaped child (getrusage) {r['children_kb'] / 1024:.0f} MB"
+    )
     return projection
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tracks", type=int, default=32, help="tracks in the folder (each a distinct 30 s window)")
-    parser.add_argument("--skip-reference", action="store_true", help="time ours only (no ratio, no agreement)")
-    parser.add_argument("--store", type=Path, default=Path.home() / ".cache" / "moodtune" / "library_bench",
-                        help="where the cut tracks are kept between runs")
+    parser.add_argument(
+        "--tracks", type=int, default=32, help="tracks in the folder (each a distinct 30 s window)"
+    )
+    parser.add_argument(
+        "--skip-reference", action="store_true", help="time ours only (no ratio, no agreement)"
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=Path.home() / ".cache" / "moodtune" / "library_bench",
+        help="where the cut tracks are kept between runs",
+    )
     a = parser.parse_args(argv)
 
     from moodtune.settings import get_settings
@@ -326,34 +387,52 @@ def main(argv=None) -> int:
         except NoMusic as exc:
             print(f"skipped: {exc}")
             return 0
-        print(f"library: {len(files)} real 30 s tracks (Ogg Vorbis, cut from the catalog's Debian packages) in "
-              f"{time.perf_counter() - t0:.1f} s; {len(os.sched_getaffinity(0))} cores, load {load()}")
+        print(
+            f"library: {len(files)} real 30 s tracks (Ogg Vorbis, cut from the catalog's Debian packages) in "
+            f"{time.perf_counter() - t0:.1f} s; {len(os.sched_getaffinity(0))} cores, load {load()}"
+        )
         a_s, t_s = settings.audio, settings.audio.tagger
-        print(f"settings (params.yaml): sample_rate {a_s.sample_rate}, features.n_jobs {a_s.features.n_jobs}, "
-              f"tagger workers {t_s.workers} x {t_s.threads} thread, patches_per_clip {t_s.patches_per_clip}, "
-              f"batch_patches {t_s.batch_patches}; a 10,000-track library in {shards} shards")
+        print(
+            f"settings (params.yaml): sample_rate {a_s.sample_rate}, features.n_jobs {a_s.features.n_jobs}, "
+            f"tagger workers {t_s.workers} x {t_s.threads} thread, patches_per_clip {t_s.patches_per_clip}, "
+            f"batch_patches {t_s.batch_patches}; a 10,000-track library in {shards} shards"
+        )
         ours = run(_ours, folder, Path(tmp) / "data_ours")
         if not ours["model"]:
-            print("  (no champion audio model in the registry: features and tags only; `make build` registers one)")
+            print(
+                "  (no champion audio model in the registry: features and tags only; `make build` registers one)"
+            )
         p_ours = describe("ours (analyse_shard, the asset's path)", ours, len(files), shards)
         ok = ours["exitcode"] == 0 and not ours["bad"]
         if not a.skip_reference:
             ref = run(_reference, folder, Path(tmp) / "data_ref")
-            p_ref = describe("reference (per file: features, tags, predict; one process)", ref, len(files), shards)
+            p_ref = describe(
+                "reference (per file: features, tags, predict; one process)", ref, len(files), shards
+            )
             agree = agreement(ours["table"], ref["table"])
             cpu_ours, cpu_ref = (steady(r["marks"], len(files), r["cpu"], 2)[0] for r in (ours, ref))
-            print(f"ratio ours / reference: {ref['analyse'] / ours['analyse']:.2f}x the tracks/s, "
-                  f"{cpu_ours / cpu_ref:.2f}x the CPU per track after the first 10, projection "
-                  f"{p_ours / 60:.1f} vs {p_ref / 60:.1f} min (load {load()})")
-            fine = (agree["features"] <= FEATURE_TOLERANCE and agree["tags"] <= TAG_TOLERANCE
-                    and agree["proba"] <= TAG_TOLERANCE and agree["ours_rows"] == agree["ref_rows"] == agree["rows"])
-            print(f"agreement over {agree['rows']} tracks: features {agree['features']:.1e} of scale (tolerance "
-                  f"{FEATURE_TOLERANCE:g}), tags {agree['tags']:.1e}, probabilities {agree['proba']:.1e} "
-                  f"(tolerance {TAG_TOLERANCE:g}) -> {'OK' if fine else 'DISAGREE'}")
+            print(
+                f"ratio ours / reference: {ref['analyse'] / ours['analyse']:.2f}x the tracks/s, "
+                f"{cpu_ours / cpu_ref:.2f}x the CPU per track after the first 10, projection "
+                f"{p_ours / 60:.1f} vs {p_ref / 60:.1f} min (load {load()})"
+            )
+            fine = (
+                agree["features"] <= FEATURE_TOLERANCE
+                and agree["tags"] <= TAG_TOLERANCE
+                and agree["proba"] <= TAG_TOLERANCE
+                and agree["ours_rows"] == agree["ref_rows"] == agree["rows"]
+            )
+            print(
+                f"agreement over {agree['rows']} tracks: features {agree['features']:.1e} of scale (tolerance "
+                f"{FEATURE_TOLERANCE:g}), tags {agree['tags']:.1e}, probabilities {agree['proba']:.1e} "
+                f"(tolerance {TAG_TOLERANCE:g}) -> {'OK' if fine else 'DISAGREE'}"
+            )
             ok = ok and fine
-        print(f"targets: projection {p_ours / 60:.1f} min here, {ours['idle'] / 60:.1f} min on idle cores (<= 30), "
-              f"peak RSS per process "
-              f"{max(p[0] for p in ours['peaks']) / 2**20:.0f} MB (<= 1,200)")
+        print(
+            f"targets: projection {p_ours / 60:.1f} min here, {ours['idle'] / 60:.1f} min on idle cores (<= 30), "
+            f"peak RSS per process "
+            f"{max(p[0] for p in ours['peaks']) / 2**20:.0f} MB (<= 1,200)"
+        )
     return 0 if ok else 1
 
 

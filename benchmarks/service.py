@@ -52,12 +52,29 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bento/ (make bench sets PYTHONPATH too)
 
 TEXTS = [
-    "今天阳光很好，心情特别愉快", "想念你，好难过", "考试没考好，很失望也很伤心", "和朋友一起出去玩，开心极了",
-    "晚上一个人走在路上有点害怕", "终于放假了，轻松又快乐", "他总是骗我，我很生气", "工作压力太大，心里很烦躁很害怕",
-    "收到礼物，感动又惊喜", "安安静静地喝杯茶，很安心", "思念远方的家人", "这首歌让我想起美好的时光",
+    "今天阳光很好，心情特别愉快",
+    "想念你，好难过",
+    "考试没考好，很失望也很伤心",
+    "和朋友一起出去玩，开心极了",
+    "晚上一个人走在路上有点害怕",
+    "终于放假了，轻松又快乐",
+    "他总是骗我，我很生气",
+    "工作压力太大，心里很烦躁很害怕",
+    "收到礼物，感动又惊喜",
+    "安安静静地喝杯茶，很安心",
+    "思念远方的家人",
+    "这首歌让我想起美好的时光",
 ]
-METRICS = {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 70.5, "RMSSD": 38.0, "pNN50": 18.0, "VLF": 900.0,
-           "LF": 700.0, "HF": 650.0}
+METRICS = {
+    "MEAN_RR": 850.0,
+    "SDRR": 55.0,
+    "HR": 70.5,
+    "RMSSD": 38.0,
+    "pNN50": 18.0,
+    "VLF": 900.0,
+    "LF": 700.0,
+    "HF": 650.0,
+}
 TARGETS_MS = {"recommend": 100.0, "recommend_text": 50.0, "feedback": 100.0}
 
 
@@ -88,7 +105,9 @@ class Connection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n".encode() + body)
+            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n".encode()
+            + body
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
@@ -128,15 +147,29 @@ class Phase:
         lat = np.asarray(self.latencies) * 1000
         fours = sum(n for s, n in self.status.items() if 400 <= s < 500)
         fives = sum(n for s, n in self.status.items() if s >= 500)
-        return {"endpoint": self.name, "clients": self.clients, "requests": len(lat),
-                "req_per_s": len(lat) / self.seconds if self.seconds else 0.0,
-                "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
-                "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
-                "4xx": fours, "5xx": fives}
+        return {
+            "endpoint": self.name,
+            "clients": self.clients,
+            "requests": len(lat),
+            "req_per_s": len(lat) / self.seconds if self.seconds else 0.0,
+            "p50_ms": float(np.percentile(lat, 50)) if len(lat) else float("nan"),
+            "p99_ms": float(np.percentile(lat, 99)) if len(lat) else float("nan"),
+            "4xx": fours,
+            "5xx": fives,
+        }
 
 
-async def run_phase(name: str, host: str, port: int, clients: int, seconds: float, make_payload,
-                    on_answer=None, warmup: float = 1.0, sample_split=None) -> Phase:
+async def run_phase(
+    name: str,
+    host: str,
+    port: int,
+    clients: int,
+    seconds: float,
+    make_payload,
+    on_answer=None,
+    warmup: float = 1.0,
+    sample_split=None,
+) -> Phase:
     phase = Phase(name, clients)
     start = time.perf_counter()
     measure_from = start + warmup
@@ -229,8 +262,9 @@ def wait_settled(root: int | None, timeout: float = 180.0, idle_cpu: float = 0.1
 
 
 def post(url: str, endpoint: str, payload: dict) -> dict:
-    req = urllib.request.Request(f"{url}/{endpoint}", data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/{endpoint}", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -251,10 +285,24 @@ def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
     from moodtune.serving.eventlog import EventWriter, RecommendationEvent
 
     rng = np.random.default_rng(0)
-    candidates = [{"track_id": f"t{i}", "features": {f"f{j}": float(v) for j, v in enumerate(rng.random(10).round(6))},
-                   "score": float(-rng.random()), "probability": 1 / 24} for i in range(24)]
-    event = RecommendationEvent(source="catalog", age=30, gender="female", mood=3, candidates=candidates,
-                                chosen=[c["track_id"] for c in candidates[:10]], model_versions={POLICY: "1"})
+    candidates = [
+        {
+            "track_id": f"t{i}",
+            "features": {f"f{j}": float(v) for j, v in enumerate(rng.random(10).round(6))},
+            "score": float(-rng.random()),
+            "probability": 1 / 24,
+        }
+        for i in range(24)
+    ]
+    event = RecommendationEvent(
+        source="catalog",
+        age=30,
+        gender="female",
+        mood=3,
+        candidates=candidates,
+        chosen=[c["track_id"] for c in candidates[:10]],
+        model_versions={POLICY: "1"},
+    )
 
     def timed(log_one) -> float:
         barrier = threading.Barrier(threads)
@@ -282,9 +330,11 @@ def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
         plain = timed(lambda: plain_store.record_recommendation(event))
         n = threads * per_thread
         assert grouped_store.count_recommendations() == plain_store.count_recommendations() == n
-    print(f"event log, {threads} concurrent writers x {per_thread} events: group commit {n / grouped:7.0f} events/s "
-          f"({writer.commits} commits), one commit per event (FeedbackStore) {n / plain:7.0f} events/s: "
-          f"ratio {plain / grouped:.1f}x")
+    print(
+        f"event log, {threads} concurrent writers x {per_thread} events: group commit {n / grouped:7.0f} events/s "
+        f"({writer.commits} commits), one commit per event (FeedbackStore) {n / plain:7.0f} events/s: "
+        f"ratio {plain / grouped:.1f}x"
+    )
 
 
 def main(argv=None) -> int:
@@ -292,15 +342,30 @@ def main(argv=None) -> int:
     parser.add_argument("--url", help="measure a running service instead of starting one")
     parser.add_argument("--feedback-db", help="with --url: the service's SQLite feedback file, to count rows")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--text-clients", type=int, default=None, help="clients for recommend_text (default --clients)")
-    parser.add_argument("--text-mode", choices=("calm", "match"), default="calm",
-                        help="recommend_text's mode: calm (the policy over the catalog, the default) or match")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase (after 1 s of warm-up)")
+    parser.add_argument(
+        "--text-clients", type=int, default=None, help="clients for recommend_text (default --clients)"
+    )
+    parser.add_argument(
+        "--text-mode",
+        choices=("calm", "match"),
+        default="calm",
+        help="recommend_text's mode: calm (the policy over the catalog, the default) or match",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per phase (after 1 s of warm-up)"
+    )
     parser.add_argument("--playlist", type=int, default=24, help="catalog ids per recommend request")
     parser.add_argument("--workers", type=int, default=None, help="BentoML workers (default: params.yaml)")
-    parser.add_argument("--no-reference", action="store_true", help="skip the in-process event-log comparison")
-    parser.add_argument("--without", action="append", default=[], metavar="PATCH",
-                        help="serve without this patch of bento/patches.py (repeatable), to measure what it buys")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the in-process event-log comparison"
+    )
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="PATCH",
+        help="serve without this patch of bento/patches.py (repeatable), to measure what it buys",
+    )
     args = parser.parse_args(argv)
     if not args.no_reference:
         event_log_reference()
@@ -314,9 +379,13 @@ def main(argv=None) -> int:
         from bento.testing import ServiceProcess, import_models
 
         db_path = Path(tmp.name) / "feedback.db"
-        env = {**os.environ, "MOODTUNE_FEEDBACK__URL": f"sqlite:///{db_path}", "BENTOML_DO_NOT_TRACK": "True",
-               "MOODTUNE_SERVICE__RATE_LIMIT_PER_MINUTE": "0",  # the load comes from one address
-               "MOODTUNE_BENTO_PATCHES_OFF": ",".join(args.without)}
+        env = {
+            **os.environ,
+            "MOODTUNE_FEEDBACK__URL": f"sqlite:///{db_path}",
+            "BENTOML_DO_NOT_TRACK": "True",
+            "MOODTUNE_SERVICE__RATE_LIMIT_PER_MINUTE": "0",  # the load comes from one address
+            "MOODTUNE_BENTO_PATCHES_OFF": ",".join(args.without),
+        }
         if args.workers:
             env["MOODTUNE_SERVICE__WORKERS"] = str(args.workers)
         import_models(env)
@@ -330,8 +399,10 @@ def main(argv=None) -> int:
         port = int(port)
         ids = catalog_ids(url)
         size = min(args.playlist, len(ids))
-        print(f"service {url}: catalog of {len(ids)} tracks; {args.clients} clients, {args.duration:g} s per "
-              f"phase; {os.cpu_count()} CPUs")
+        print(
+            f"service {url}: catalog of {len(ids)} tracks; {args.clients} clients, {args.duration:g} s per "
+            f"phase; {os.cpu_count()} CPUs"
+        )
 
         pairs: list[tuple[str, str]] = []
 
@@ -347,8 +418,13 @@ def main(argv=None) -> int:
                 acknowledged.append(int(json.loads(data)["id"]))
 
         def rec_payload(rng):
-            return {"track_ids": rng.sample(ids, size), "age": rng.randint(18, 70),
-                    "gender": rng.choice(["female", "male"]), "mood": rng.randint(1, 5), "k": 10}
+            return {
+                "track_ids": rng.sample(ids, size),
+                "age": rng.randint(18, 70),
+                "gender": rng.choice(["female", "male"]),
+                "mood": rng.randint(1, 5),
+                "k": 10,
+            }
 
         def text_payload(rng):
             return {"text": rng.choice(TEXTS), "k": 10, "mode": args.text_mode}
@@ -366,22 +442,38 @@ def main(argv=None) -> int:
         ):
             loads.append(os.getloadavg()[0])
             before, own_before = tree_cpu_seconds(group), time.process_time()
-            phase = run_loop(run_phase(name, host, port, clients, args.duration, payload, hook,
-                                       sample_split=(lambda: client_split(group, port)) if group else None))
+            phase = run_loop(
+                run_phase(
+                    name,
+                    host,
+                    port,
+                    clients,
+                    args.duration,
+                    payload,
+                    hook,
+                    sample_split=(lambda: client_split(group, port)) if group else None,
+                )
+            )
             phases.append(phase)
             used, own = tree_cpu_seconds(group) - before, time.process_time() - own_before
             cpu_ms.append(used * 1000 / max(1, phase.answered) if group else float("nan"))
             client_ms.append(own * 1000 / max(1, phase.answered))
         rows = [p.row() for p in phases]
-        print(f"\n{'endpoint':16} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'4xx':>5} {'5xx':>5} {'CPU ms/req srv':>14} {'client':>6} {'load':>5} {'split':>7}")
+        print(
+            f"\n{'endpoint':16} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'4xx':>5} {'5xx':>5} {'CPU ms/req srv':>14} {'client':>6} {'load':>5} {'split':>7}"
+        )
         for r, c, own, load, p in zip(rows, cpu_ms, client_ms, loads, phases, strict=True):
-            print(f"{r['endpoint']:16} {r['clients']:7d} {r['requests']:8d} {r['req_per_s']:8.1f} "
-                  f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['4xx']:5d} {r['5xx']:5d} {c:14.2f} {own:6.2f} "
-                  f"{load:5.2f} {p.split:>7}")
-        print("(CPU ms/req: CPU time per request, warm-up included, of the service's processes (srv) and of "
-              "this load generator (client); load: the machine's 1-minute load average when the phase started; "
-              "split: the clients' connections per worker half-way through)")
+            print(
+                f"{r['endpoint']:16} {r['clients']:7d} {r['requests']:8d} {r['req_per_s']:8.1f} "
+                f"{r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['4xx']:5d} {r['5xx']:5d} {c:14.2f} {own:6.2f} "
+                f"{load:5.2f} {p.split:>7}"
+            )
+        print(
+            "(CPU ms/req: CPU time per request, warm-up included, of the service's processes (srv) and of "
+            "this load generator (client); load: the machine's 1-minute load average when the phase started; "
+            "split: the clients' connections per worker half-way through)"
+        )
         for p in phases:
             for e in p.errors:
                 print(f"  {p.name} error {e}")
@@ -390,7 +482,9 @@ def main(argv=None) -> int:
         for r in rows:
             target = TARGETS_MS.get(r["endpoint"])
             if target is not None and r["clients"] < 50:
-                print(f"({r['endpoint']}: latency targets are set at 50 clients; not judged at {r['clients']})")
+                print(
+                    f"({r['endpoint']}: latency targets are set at 50 clients; not judged at {r['clients']})"
+                )
             elif target is not None and not r["p99_ms"] <= target:
                 print(f"MISSED: {r['endpoint']} p99 {r['p99_ms']:.1f} ms > {target:.0f} ms")
                 fast = False
@@ -401,13 +495,18 @@ def main(argv=None) -> int:
             with sqlite3.connect(db_path) as conn:
                 ids_in_db = {row[0] for row in conn.execute("SELECT id FROM feedback")}
             found = sum(1 for i in acknowledged if i in ids_in_db)
-            print(f"\nfeedback rows acknowledged: {len(acknowledged)}, found in the database: {found} "
-                  f"(lost: {len(acknowledged) - found})")
+            print(
+                f"\nfeedback rows acknowledged: {len(acknowledged)}, found in the database: {found} "
+                f"(lost: {len(acknowledged) - found})"
+            )
             correct = correct and found == len(acknowledged)
         else:
             print(f"\nfeedback rows acknowledged: {len(acknowledged)} (database not checked)")
-        print(("latency targets met" if fast else "latency targets MISSED") + "; "
-              + ("no 5xx, no lost feedback row" if correct else "5xx answers or LOST ROWS"))
+        print(
+            ("latency targets met" if fast else "latency targets MISSED")
+            + "; "
+            + ("no 5xx, no lost feedback row" if correct else "5xx answers or LOST ROWS")
+        )
         return 0 if correct else 1
     finally:
         if service is not None:

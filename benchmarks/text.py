@@ -127,16 +127,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--lyric-lines", type=int, default=40, help="~9 characters a line")
     parser.add_argument("--workers", type=int, default=0, help="0: every core")
-    parser.add_argument("--tables", type=Path, default=None,
-                        help="a stored learned_tables.json (default: made from the review corpus's tuning split)")
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        default=None,
+        help="a stored learned_tables.json (default: made from the review corpus's tuning split)",
+    )
     args = parser.parse_args(argv)
     workers = default_workers(args.workers)
 
     load = os.getloadavg()[0]
-    print(f"moodtune text benchmark: {os.cpu_count()} CPUs seen, {workers} worker processes, "
-          f"load average {load:.1f} at start")
+    print(
+        f"moodtune text benchmark: {os.cpu_count()} CPUs seen, {workers} worker processes, "
+        f"load average {load:.1f} at start"
+    )
     if load > 1.0:
-        print("  (the machine is busy: wall-clock rates and latencies are pessimistic; CPU-time figures are not)")
+        print(
+            "  (the machine is busy: wall-clock rates and latencies are pessimistic; CPU-time figures are not)"
+        )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -147,13 +155,26 @@ def main(argv: list[str] | None = None) -> int:
         options = AnalyzerOptions.from_settings(settings, tables)
         analyzer = TextAnalyzer(lexicon, options)
     writer = DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ)
-    df = next(synthetic_tracks(writer, args.tracks, seed=1, comments_per_track=5,
-                               lyric_lines=args.lyric_lines, batch_size=args.tracks))
+    df = next(
+        synthetic_tracks(
+            writer,
+            args.tracks,
+            seed=1,
+            comments_per_track=5,
+            lyric_lines=args.lyric_lines,
+            batch_size=args.tracks,
+        )
+    )
     tracks = list(tracks_from_frame(df))
-    chars = df["name"].str.len().sum() + df["lyric"].str.len().sum() + df["comments"].map(
-        lambda cs: sum(len(c) for c in cs)).sum()
-    print(f"setup: lexicon {len(lexicon)} words ({lexicon.granularity}), {len(tracks)} synthetic tracks, "
-          f"{chars / len(tracks):.0f} characters a track (lyrics + 5 comments), {time.perf_counter() - t0:.1f} s")
+    chars = (
+        df["name"].str.len().sum()
+        + df["lyric"].str.len().sum()
+        + df["comments"].map(lambda cs: sum(len(c) for c in cs)).sum()
+    )
+    print(
+        f"setup: lexicon {len(lexicon)} words ({lexicon.granularity}), {len(tracks)} synthetic tracks, "
+        f"{chars / len(tracks):.0f} characters a track (lyrics + 5 comments), {time.perf_counter() - t0:.1f} s"
+    )
 
     # -- reference ---------------------------------------------------------------------------
     reference = SeedReference(lexicon, seed_mode.tokenizer)
@@ -164,15 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     # -- ours: one process, then every core, each from cold caches ---------------------------
     analyzer.clear_caches()
     (serial_raw, _, serial_va), serial_s, serial_cpu = timed(
-        lambda: annotate_tracks(analyzer, tracks, total=len(tracks), workers=1))
+        lambda: annotate_tracks(analyzer, tracks, total=len(tracks), workers=1)
+    )
     serial_rate = len(tracks) / serial_s
     cached = analyzer.cache_stats()
     analyzer.clear_caches()  # the forked workers must not inherit the serial run's results
     (par_raw, _, _), par_s, par_cpu = timed(
-        lambda: annotate_tracks(analyzer, tracks, total=len(tracks), workers=workers, batch_size=250))
+        lambda: annotate_tracks(analyzer, tracks, total=len(tracks), workers=workers, batch_size=250)
+    )
     par_rate = len(tracks) / par_s
-    ref_ms, serial_ms, par_ms = (1000 * ref_cpu / len(ref_tracks), 1000 * serial_cpu / len(tracks),
-                                 1000 * par_cpu / len(tracks))
+    ref_ms, serial_ms, par_ms = (
+        1000 * ref_cpu / len(ref_tracks),
+        1000 * serial_cpu / len(tracks),
+        1000 * par_cpu / len(tracks),
+    )
 
     seed_raw = annotate_tracks(seed_mode, ref_tracks, total=len(ref_tracks), workers=1)[0]
     ours = normalise_rows(seed_raw)[0]
@@ -181,28 +207,42 @@ def main(argv: list[str] | None = None) -> int:
     same_parallel = bool(np.allclose(np.nan_to_num(serial_raw), np.nan_to_num(par_raw)))
 
     print("\n== annotation (name + lyrics + 5 comments a track) ==")
-    print(f"reference (seed B list scan), 1 process : {ref_rate:9.1f} tracks/s wall   {ref_ms:8.2f} CPU ms/track"
-          f"   ({len(ref_tracks)} tracks)")
-    print(f"ours (dict lookup + rules), 1 process  : {serial_rate:9.1f} tracks/s wall   {serial_ms:8.2f} CPU ms/track"
-          f"   ({len(tracks)} tracks)")
-    print(f"ours, {workers} processes                   : {par_rate:9.1f} tracks/s wall   {par_ms:8.2f} CPU ms/track"
-          f"   ({len(tracks)} tracks)")
+    print(
+        f"reference (seed B list scan), 1 process : {ref_rate:9.1f} tracks/s wall   {ref_ms:8.2f} CPU ms/track"
+        f"   ({len(ref_tracks)} tracks)"
+    )
+    print(
+        f"ours (dict lookup + rules), 1 process  : {serial_rate:9.1f} tracks/s wall   {serial_ms:8.2f} CPU ms/track"
+        f"   ({len(tracks)} tracks)"
+    )
+    print(
+        f"ours, {workers} processes                   : {par_rate:9.1f} tracks/s wall   {par_ms:8.2f} CPU ms/track"
+        f"   ({len(tracks)} tracks)"
+    )
     ratio_1 = serial_rate / ref_rate
     ratio_n = par_rate / ref_rate
     ratio_cpu = ref_ms / serial_ms
     print(f"ratio ours/reference, 1 process each   : {ratio_1:8.1f}x wall   {ratio_cpu:8.1f}x CPU time")
-    print(f"ratio ours ({workers} processes)/reference   : {ratio_n:8.1f}x wall   target >= {TARGET_RATIO:g}x: "
-          f"{'PASS' if ratio_n >= TARGET_RATIO else 'FAIL'}")
+    print(
+        f"ratio ours ({workers} processes)/reference   : {ratio_n:8.1f}x wall   target >= {TARGET_RATIO:g}x: "
+        f"{'PASS' if ratio_n >= TARGET_RATIO else 'FAIL'}"
+    )
     n_texts = sum(2 + len(t.comments) for t in tracks)
-    print(f"caches after the serial run          : {cached['texts']:,} distinct texts of {n_texts:,}, "
-          f"{cached['blocks']:,} distinct blocks (runs of Han text between punctuation) cut once each")
-    print(f"seed mode == the reference             : max |difference| {max_diff:.2e} over {len(ref_tracks)} tracks; "
-          f"parallel == serial: {same_parallel}")
+    print(
+        f"caches after the serial run          : {cached['texts']:,} distinct texts of {n_texts:,}, "
+        f"{cached['blocks']:,} distinct blocks (runs of Han text between punctuation) cut once each"
+    )
+    print(
+        f"seed mode == the reference             : max |difference| {max_diff:.2e} over {len(ref_tracks)} tracks; "
+        f"parallel == serial: {same_parallel}"
+    )
     minutes = 200_000 / par_rate / 60
     ideal = 200_000 * par_ms / 1000 / workers / 60
-    print(f"projected for 200,000 tracks ({workers} processes): {minutes:6.1f} min wall as measured, "
-          f"{ideal:6.1f} min from CPU time on {workers} idle cores   target <= {TARGET_200K_MINUTES:g} min: "
-          f"{'PASS' if minutes <= TARGET_200K_MINUTES else 'FAIL'}")
+    print(
+        f"projected for 200,000 tracks ({workers} processes): {minutes:6.1f} min wall as measured, "
+        f"{ideal:6.1f} min from CPU time on {workers} idle cores   target <= {TARGET_200K_MINUTES:g} min: "
+        f"{'PASS' if minutes <= TARGET_200K_MINUTES else 'FAIL'}"
+    )
     print(f"  (the reference would take {200_000 / ref_rate / 3600:.1f} h)")
 
     # -- the index at 200k tracks ------------------------------------------------------------
@@ -215,17 +255,30 @@ def main(argv: list[str] | None = None) -> int:
     va = np.clip(serial_va[found][chosen] + rng.normal(0.0, 0.05, size=(n, 2)), -1, 1)
     vectors = picks * rng.lognormal(0.0, 0.3, size=picks.shape)  # spread the sampled tracks apart
     vectors /= vectors.sum(axis=1, keepdims=True)
-    table = pd.DataFrame({"track_id": [f"syn-{i:07d}" for i in range(n)],
-                          "name": [f"曲{i % 50_000}" for i in range(n)],
-                          "artists": [f"歌手{i % 3_000}" for i in range(n)],
-                          "popularity": rng.lognormal(3.0, 1.0, size=n)})
+    table = pd.DataFrame(
+        {
+            "track_id": [f"syn-{i:07d}" for i in range(n)],
+            "name": [f"曲{i % 50_000}" for i in range(n)],
+            "artists": [f"歌手{i % 3_000}" for i in range(n)],
+            "popularity": rng.lognormal(3.0, 1.0, size=n),
+        }
+    )
     t = time.perf_counter()
-    index = EmotionIndex(table, vectors, lexicon, options, va=va, space=get_settings().text.index_space,
-                         va_weight=get_settings().text.va_weight)
+    index = EmotionIndex(
+        table,
+        vectors,
+        lexicon,
+        options,
+        va=va,
+        space=get_settings().text.index_space,
+        va_weight=get_settings().text.va_weight,
+    )
     build_s = time.perf_counter() - t
     queries = demo_queries(writer, max(1, args.queries // 6), seed=2)["text"].tolist()
     results = [analyzer.analyse(q) for q in queries]
-    qvecs: list[tuple[EmotionVector, tuple[float, float] | None]] = [(r.normalised(), r.va) for r in results if r.found]
+    qvecs: list[tuple[EmotionVector, tuple[float, float] | None]] = [
+        (r.normalised(), r.va) for r in results if r.found
+    ]
     for v, p in qvecs[:20]:  # warm-up
         index.query_vector(v, 10, p)
     vec_times, vec_cpu = [], []
@@ -243,16 +296,29 @@ def main(argv: list[str] | None = None) -> int:
             pass
         text_times.append(time.perf_counter() - t)
     p99 = percentile_ms(vec_times, 99)
-    print(f"\n== emotion index over {n:,} tracks ({index.granularity}, space {index.space}, {index.norm} + Euclidean "
-          f"{index.algorithm}) ==")
+    print(
+        f"\n== emotion index over {n:,} tracks ({index.granularity}, space {index.space}, {index.norm} + Euclidean "
+        f"{index.algorithm}) =="
+    )
     print(f"build: {build_s:.2f} s")
-    print(f"query_vector k=10   : p50 {percentile_ms(vec_times, 50):6.3f} ms   p99 {p99:6.3f} ms   "
-          f"({len(vec_times)} queries)   target p99 <= {TARGET_P99_MS:g} ms: {'PASS' if p99 <= TARGET_P99_MS else 'FAIL'}")
-    print(f"query_vector CPU time: p50 {percentile_ms(vec_cpu, 50):6.3f} ms   p99 {percentile_ms(vec_cpu, 99):6.3f} ms")
-    print(f"recommend_text k=10 : p50 {percentile_ms(text_times, 50):6.3f} ms   p99 "
-          f"{percentile_ms(text_times, 99):6.3f} ms   (text analysis + query)")
+    print(
+        f"query_vector k=10   : p50 {percentile_ms(vec_times, 50):6.3f} ms   p99 {p99:6.3f} ms   "
+        f"({len(vec_times)} queries)   target p99 <= {TARGET_P99_MS:g} ms: {'PASS' if p99 <= TARGET_P99_MS else 'FAIL'}"
+    )
+    print(
+        f"query_vector CPU time: p50 {percentile_ms(vec_cpu, 50):6.3f} ms   p99 {percentile_ms(vec_cpu, 99):6.3f} ms"
+    )
+    print(
+        f"recommend_text k=10 : p50 {percentile_ms(text_times, 50):6.3f} ms   p99 "
+        f"{percentile_ms(text_times, 99):6.3f} ms   (text analysis + query)"
+    )
     print(f"\ntotal benchmark time: {time.perf_counter() - t0:.0f} s")
-    ok = ratio_n >= TARGET_RATIO and minutes <= TARGET_200K_MINUTES and p99 <= TARGET_P99_MS and max_diff < 1e-9
+    ok = (
+        ratio_n >= TARGET_RATIO
+        and minutes <= TARGET_200K_MINUTES
+        and p99 <= TARGET_P99_MS
+        and max_diff < 1e-9
+    )
     return 0 if ok else 1
 
 

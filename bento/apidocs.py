@@ -24,17 +24,23 @@ from typing import Any
 from moodtune.registry.names import AUDIO, FACE, HRV, MODEL_NAMES, TEXT
 
 log = logging.getLogger("bentoml.moodtune")
-ERROR = {"type": "object", "required": ["error", "type"], "additionalProperties": False,
-         "properties": {"error": {"type": "string", "description": "what is wrong and what to do"},
-                        "type": {"type": "string", "description": "the kind of error, e.g. InvalidRequest"}}}
+ERROR = {
+    "type": "object",
+    "required": ["error", "type"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {"type": "string", "description": "what is wrong and what to do"},
+        "type": {"type": "string", "description": "the kind of error, e.g. InvalidRequest"},
+    },
+}
 STATUSES = {
     "400": "the body cannot be read (bad JSON, broken multipart), or an uploaded file is over its limit",
     "401": "an API key is required (when `service.api_keys` is set) and was missing or wrong",
     "413": "the request body is larger than `service.max_request_bytes`",
     "415": "the body is not a media type this operation takes (its requestBody's content): JSON where a file is "
-           "required, multipart where the operation takes no file, or neither",
+    "required, multipart where the operation takes no file, or neither",
     "422": "the request breaks the request model (the message names each field and its rule), or the input "
-           "cannot be used (unknown track id, audio that does not decode, no face, too-short RR data, ...)",
+    "cannot be used (unknown track id, audio that does not decode, no face, too-short RR data, ...)",
     "429": "too many writes from this client (`service.rate_limit_per_minute`); retry after `Retry-After` s",
     "500": "a bug: the service's log has the traceback",
     "503": "the models are not loaded (yet)",
@@ -58,79 +64,215 @@ SUMMARIES = {
     "/metrics": "Prometheus metrics",
 }
 BENTOML_SCHEMAS = ("TaskStatusResponse", "InvalidArgument", "NotFound", "InternalServerError")  # unused here
-ERROR_TYPES = {"400": "BadRequest", "401": "Unauthorized", "413": "RequestTooLarge", "415": "UnsupportedMediaType",
-               "422": "InvalidRequest", "429": "TooManyRequests", "500": "InternalError",
-               "503": "ServiceUnavailable", "504": "Timeout"}
+ERROR_TYPES = {
+    "400": "BadRequest",
+    "401": "Unauthorized",
+    "413": "RequestTooLarge",
+    "415": "UnsupportedMediaType",
+    "422": "InvalidRequest",
+    "429": "TooManyRequests",
+    "500": "InternalError",
+    "503": "ServiceUnavailable",
+    "504": "Timeout",
+}
 # What the answers look like (the demo models' real answers, shortened). The docs page shows them
 # where the serving models give no live answer (ApiDocs.live_answers): a photo and an audio clip
 # cannot be made up, and feedback is a write.
 _PROFILE = {
-    "track_id": "debian:wesnoth-1.16-music:casualties_of_war", "title": "Casualties of War", "artist": "Tyler Johnson",
-    "source": "debian", "package": "wesnoth-1.16-music", "version": "1:1.16.9-1", "licence": "GPL-2",
-    "licence_url": "/ui/licence/wesnoth-1.16-music", "duration": 325.0,
-    "audio_url": "/ui/audio/debian%3Awesnoth-1.16-music%3Acasualties_of_war", "genre": "classical",
-    "emotion": "calmness", "emotions": {"tenderness": 0.2848, "calmness": 0.9988, "power": 0.0001,
-                                        "joyful_activation": 0.0207, "tension": 0.0002, "sadness": 0.0509},
+    "track_id": "debian:wesnoth-1.16-music:casualties_of_war",
+    "title": "Casualties of War",
+    "artist": "Tyler Johnson",
+    "source": "debian",
+    "package": "wesnoth-1.16-music",
+    "version": "1:1.16.9-1",
+    "licence": "GPL-2",
+    "licence_url": "/ui/licence/wesnoth-1.16-music",
+    "duration": 325.0,
+    "audio_url": "/ui/audio/debian%3Awesnoth-1.16-music%3Acasualties_of_war",
+    "genre": "classical",
+    "emotion": "calmness",
+    "emotions": {
+        "tenderness": 0.2848,
+        "calmness": 0.9988,
+        "power": 0.0001,
+        "joyful_activation": 0.0207,
+        "tension": 0.0002,
+        "sadness": 0.0509,
+    },
     "genres": {"classical": 0.6606, "pop": 0.1187, "rock": 0.0888, "electronic": 0.1319},
-    "valence": 0.535, "arousal": -0.3653}
+    "valence": 0.535,
+    "arousal": -0.3653,
+}
 _VERSIONS = dict.fromkeys(MODEL_NAMES, "1")
-_METRICS = {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 70.5, "RMSSD": 38.0, "pNN50": 18.0, "VLF": 900.0, "LF": 700.0,
-            "HF": 650.0}
-_READING = {"level": "low", "probabilities": {"low": 0.792271, "medium": 0.177145, "high": 0.030584},
-            "metrics": _METRICS, "source": "metrics", "rows": 1}
-_NEAREST = {"rank": 1, "track_id": _PROFILE["track_id"], "name": _PROFILE["title"], "artists": _PROFILE["artist"],
-            "distance": 0.167627, "score": -0.167627, "in_catalog": True, "profile": _PROFILE,
-            "reason": "#1: its emotion is closest to the photo's (乐 joy, 惊 surprise); emotion distance 0.168"}
+_METRICS = {
+    "MEAN_RR": 850.0,
+    "SDRR": 55.0,
+    "HR": 70.5,
+    "RMSSD": 38.0,
+    "pNN50": 18.0,
+    "VLF": 900.0,
+    "LF": 700.0,
+    "HF": 650.0,
+}
+_READING = {
+    "level": "low",
+    "probabilities": {"low": 0.792271, "medium": 0.177145, "high": 0.030584},
+    "metrics": _METRICS,
+    "source": "metrics",
+    "rows": 1,
+}
+_NEAREST = {
+    "rank": 1,
+    "track_id": _PROFILE["track_id"],
+    "name": _PROFILE["title"],
+    "artists": _PROFILE["artist"],
+    "distance": 0.167627,
+    "score": -0.167627,
+    "in_catalog": True,
+    "profile": _PROFILE,
+    "reason": "#1: its emotion is closest to the photo's (乐 joy, 惊 surprise); emotion distance 0.168",
+}
 ANSWERS: dict[str, dict[str, Any]] = {
     "/recommend": {
-        "tracks": [{"rank": 1, "track_id": _PROFILE["track_id"], "score": -1.428611, "probability": 0.339159,
-                    "match": 100, "reason": "#1 of 4 for a 30-year-old female in mood 2/5 (low): sounds calm (1.00) "
-                                            "and tender (0.28); classical (0.66); the policy picks it first 34% of "
-                                            "the time", "profile": _PROFILE}],
-        "k": 1, "requested_k": 1, "candidates": 4,
+        "tracks": [
+            {
+                "rank": 1,
+                "track_id": _PROFILE["track_id"],
+                "score": -1.428611,
+                "probability": 0.339159,
+                "match": 100,
+                "reason": "#1 of 4 for a 30-year-old female in mood 2/5 (low): sounds calm (1.00) "
+                "and tender (0.28); classical (0.66); the policy picks it first 34% of "
+                "the time",
+                "profile": _PROFILE,
+            }
+        ],
+        "k": 1,
+        "requested_k": 1,
+        "candidates": 4,
         "listener": {"age": 30, "gender": "female", "mood": 2, "mood_name": "low"},
-        "model_versions": _VERSIONS, "source": "catalog", "recommendation_id": "06b997e9b630420b837ee0b616f75b96"},
+        "model_versions": _VERSIONS,
+        "source": "catalog",
+        "recommendation_id": "06b997e9b630420b837ee0b616f75b96",
+    },
     "/recommend_text": {
-        "emotion": {"joy": 0.0, "good": 0.0, "anger": 0.0, "sorrow": 1.0, "fear": 0.0, "disgust": 0.0, "surprise": 0.0},
-        "granularity": "coarse", "top_emotions": [{"code": "sorrow", "name": "哀 sorrow", "strength": 1.0}],
-        "keywords": [{"word": "难过", "tfidf": 3.761126, "weight": 5.641689, "contributions": {"sorrow": 28.208443}}],
-        "negated": [], "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
-        "tracks": [{**_NEAREST, "reason": "#1: its emotion is closest to the text's (哀 sorrow); emotion distance 0.168"}],
-        "model_versions": {TEXT: "1"}, "recommendation_id": None},
+        "emotion": {
+            "joy": 0.0,
+            "good": 0.0,
+            "anger": 0.0,
+            "sorrow": 1.0,
+            "fear": 0.0,
+            "disgust": 0.0,
+            "surprise": 0.0,
+        },
+        "granularity": "coarse",
+        "top_emotions": [{"code": "sorrow", "name": "哀 sorrow", "strength": 1.0}],
+        "keywords": [
+            {"word": "难过", "tfidf": 3.761126, "weight": 5.641689, "contributions": {"sorrow": 28.208443}}
+        ],
+        "negated": [],
+        "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
+        "tracks": [
+            {
+                **_NEAREST,
+                "reason": "#1: its emotion is closest to the text's (哀 sorrow); emotion distance 0.168",
+            }
+        ],
+        "model_versions": {TEXT: "1"},
+        "recommendation_id": None,
+    },
     "/recommend_image": {
-        "message": "1 face found", "width": 512, "height": 512,
-        "faces": [{"box": [178, 67, 92, 92], "expressions": {"angry": 0.0002, "disgust": 0.0, "fear": 0.0, "happy": 0.9773,
-                                                             "sad": 0.0, "surprise": 0.0217, "neutral": 0.0009},
-                   "top": "happy", "weight": 1.0, "confidence": 5.827}],
-        "top_emotions": [{"code": "PA", "name": "快乐 happiness", "strength": 0.9773},
-                         {"code": "PC", "name": "惊奇 surprise", "strength": 0.0217}],
-        "query_top": [{"code": "joy", "name": "乐 joy", "strength": 0.9777},
-                      {"code": "surprise", "name": "惊 surprise", "strength": 0.0217}],
-        "tracks": [_NEAREST], "model_versions": {FACE: "1", TEXT: "1"},
-        "recommendation_id": None},
-    "/analyze_audio": {**{k: v for k, v in _PROFILE.items() if k in ("genre", "emotion", "emotions", "genres",
-                                                                       "valence", "arousal")},
-                       "track_id": "upload-2ba2ce8ecdb5fc54", "title": "clip.flac", "source": "upload",
-                       "model_versions": {AUDIO: "1"}},
+        "message": "1 face found",
+        "width": 512,
+        "height": 512,
+        "faces": [
+            {
+                "box": [178, 67, 92, 92],
+                "expressions": {
+                    "angry": 0.0002,
+                    "disgust": 0.0,
+                    "fear": 0.0,
+                    "happy": 0.9773,
+                    "sad": 0.0,
+                    "surprise": 0.0217,
+                    "neutral": 0.0009,
+                },
+                "top": "happy",
+                "weight": 1.0,
+                "confidence": 5.827,
+            }
+        ],
+        "top_emotions": [
+            {"code": "PA", "name": "快乐 happiness", "strength": 0.9773},
+            {"code": "PC", "name": "惊奇 surprise", "strength": 0.0217},
+        ],
+        "query_top": [
+            {"code": "joy", "name": "乐 joy", "strength": 0.9777},
+            {"code": "surprise", "name": "惊 surprise", "strength": 0.0217},
+        ],
+        "tracks": [_NEAREST],
+        "model_versions": {FACE: "1", TEXT: "1"},
+        "recommendation_id": None,
+    },
+    "/analyze_audio": {
+        **{
+            k: v
+            for k, v in _PROFILE.items()
+            if k in ("genre", "emotion", "emotions", "genres", "valence", "arousal")
+        },
+        "track_id": "upload-2ba2ce8ecdb5fc54",
+        "title": "clip.flac",
+        "source": "upload",
+        "model_versions": {AUDIO: "1"},
+    },
     "/analyze_hrv": {**_READING, "model_versions": {HRV: "1"}},
-    "/feedback": {"id": 1, "recommendation_id": "06b997e9b630420b837ee0b616f75b96", "track_id": _PROFILE["track_id"],
-                  "created_at": "2026-12-05T20:56:29.610116+00:00", "source": "metrics", "stress_level": "low",
-                  "reward": 1.0, "choice_probability": 0.339159, "metrics": _METRICS,
-                  "probabilities": _READING["probabilities"], "model_versions": _VERSIONS, "client_key": None,
-                  "baseline": None, "replayed": False, "reading": _READING},
-    "/models": {"models": {name: {"version": v, "source": f"bentoml:{name}:v{v}-62d7faca",
-                                  "run_id": "5a21bb3153bb4d3fa07d7911eab88d82",
-                                  "loaded_at": "2026-12-05T20:55:51.209875+00:00"} for name, v in _VERSIONS.items()},
-                "catalog": {"tracks": 333, "built_from": {AUDIO: "1"}, "stale": {}},
-                "swaps": 0, "last_error": None},
+    "/feedback": {
+        "id": 1,
+        "recommendation_id": "06b997e9b630420b837ee0b616f75b96",
+        "track_id": _PROFILE["track_id"],
+        "created_at": "2026-12-05T20:56:29.610116+00:00",
+        "source": "metrics",
+        "stress_level": "low",
+        "reward": 1.0,
+        "choice_probability": 0.339159,
+        "metrics": _METRICS,
+        "probabilities": _READING["probabilities"],
+        "model_versions": _VERSIONS,
+        "client_key": None,
+        "baseline": None,
+        "replayed": False,
+        "reading": _READING,
+    },
+    "/models": {
+        "models": {
+            name: {
+                "version": v,
+                "source": f"bentoml:{name}:v{v}-62d7faca",
+                "run_id": "5a21bb3153bb4d3fa07d7911eab88d82",
+                "loaded_at": "2026-12-05T20:55:51.209875+00:00",
+            }
+            for name, v in _VERSIONS.items()
+        },
+        "catalog": {"tracks": 333, "built_from": {AUDIO: "1"}, "stale": {}},
+        "swaps": 0,
+        "last_error": None,
+    },
 }
 # An open object (a map) with no example of its own is drawn by Swagger UI as "additionalProp1":
 # these are the maps' examples by property name, for the request forms and the schemas' properties.
-MAP_EXAMPLES = {"metrics": _METRICS, "emotions": _PROFILE["emotions"], "genres": _PROFILE["genres"],
-                "model_versions": _VERSIONS, "probabilities": _READING["probabilities"],
-                "emotion": ANSWERS["/recommend_text"]["emotion"], "models": ANSWERS["/models"]["models"],
-                "catalog": ANSWERS["/models"]["catalog"], "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
-                "reading": _READING, "profile": _PROFILE}
+MAP_EXAMPLES = {
+    "metrics": _METRICS,
+    "emotions": _PROFILE["emotions"],
+    "genres": _PROFILE["genres"],
+    "model_versions": _VERSIONS,
+    "probabilities": _READING["probabilities"],
+    "emotion": ANSWERS["/recommend_text"]["emotion"],
+    "models": ANSWERS["/models"]["models"],
+    "catalog": ANSWERS["/models"]["catalog"],
+    "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
+    "reading": _READING,
+    "profile": _PROFILE,
+}
 
 
 def schema_name(name: str) -> str:
@@ -167,8 +309,12 @@ def open_without_example(node: Any, path: str = "") -> list[str]:
     if not isinstance(node, dict) or "example" in node:
         return []
     here = [path] if is_open(node) and node.get("type", "object") == "object" else []
-    return here + [p for k, v in node.items() if k != "additionalProperties"
-                   for p in open_without_example(v, f"{path}/{k}")]
+    return here + [
+        p
+        for k, v in node.items()
+        if k != "additionalProperties"
+        for p in open_without_example(v, f"{path}/{k}")
+    ]
 
 
 def _examples_down(schema: dict, example: Any, schemas: dict[str, dict]) -> None:
@@ -194,13 +340,21 @@ def _map_examples(schema: dict) -> None:
     """Examples for the open maps among ``schema``'s properties (:data:`MAP_EXAMPLES`)."""
     for name, sub in schema.get("properties", {}).items():
         branches = [sub, *sub.get("anyOf", ())]
-        if name in MAP_EXAMPLES and "example" not in sub and any(is_open(b) or b.get("type") == "object"
-                                                                  for b in branches):
+        if (
+            name in MAP_EXAMPLES
+            and "example" not in sub
+            and any(is_open(b) or b.get("type") == "object" for b in branches)
+        ):
             sub["example"] = MAP_EXAMPLES[name]
 
 
-def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | None = None,
-             answers: dict[str, dict] | None = None) -> dict[str, Any]:
+def contract(
+    spec: dict[str, Any],
+    *,
+    version: str,
+    examples: dict[str, dict] | None = None,
+    answers: dict[str, dict] | None = None,
+) -> dict[str, Any]:
     """BentoML's OpenAPI document ``spec`` completed (see the module docstring): ``examples`` are
     the request bodies per path, ``answers`` the 200 answers (over :data:`ANSWERS`)."""
     spec = copy.deepcopy(spec)
@@ -211,8 +365,9 @@ def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | 
         "description": (
             "Music for how a listener feels: rank a playlist for a listener, read the emotion of a Chinese "
             "text or a photo, read stress from heart-rate variability, and store how the listener responded. "
-            "The web page is at [/ui](/ui). Every error answers `{\"error\": <what to fix>, \"type\": <kind>}`; "
-            "request bodies are strict (unknown fields are refused, numbers are not read from strings)."),
+            'The web page is at [/ui](/ui). Every error answers `{"error": <what to fix>, "type": <kind>}`; '
+            "request bodies are strict (unknown fields are refused, numbers are not read from strings)."
+        ),
     }
     spec["servers"] = [{"url": SERVER, "description": "this service"}]
     # readable schema names everywhere (keys, titles, references)
@@ -239,9 +394,21 @@ def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | 
         codes = ["400", "413", "415", "422", "500", "503", "504"]
         if path in WRITES:
             codes[1:1] = ["401", "429"]
-        post["responses"] = {"200": ok, **{c: {"description": STATUSES[c], "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Error"},
-            "example": {"error": STATUSES[c], "type": ERROR_TYPES[c]}}}} for c in sorted(codes)}}
+        post["responses"] = {
+            "200": ok,
+            **{
+                c: {
+                    "description": STATUSES[c],
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Error"},
+                            "example": {"error": STATUSES[c], "type": ERROR_TYPES[c]},
+                        }
+                    },
+                }
+                for c in sorted(codes)
+            },
+        }
         ok_media = ok.get("content", {}).get("application/json")
         if ok_media is not None and path in answers:
             ok_media["example"] = answers[path]
@@ -259,11 +426,15 @@ def contract(spec: dict[str, Any], *, version: str, examples: dict[str, dict] | 
             schema = multipart["schema"]
             if not set(schema.get("required", ())) & FILE_FIELDS:  # the files are optional: JSON works too
                 as_json = copy.deepcopy(schema)
-                as_json["properties"] = {k: v for k, v in as_json["properties"].items() if k not in FILE_FIELDS}
+                as_json["properties"] = {
+                    k: v for k, v in as_json["properties"].items() if k not in FILE_FIELDS
+                }
                 content["application/json"] = {"schema": as_json}
         if "application/json" in content:  # JSON first: Swagger UI's default media type
-            body["content"] = content = {"application/json": content["application/json"],
-                                         **{k: v for k, v in content.items() if k != "application/json"}}
+            body["content"] = content = {
+                "application/json": content["application/json"],
+                **{k: v for k, v in content.items() if k != "application/json"},
+            }
         if multipart is not None and "application/json" in content:
             name = multipart["schema"].get("title", "")
             if name.endswith("Request"):  # the form beside the JSON body: its own name
@@ -335,8 +506,11 @@ class ApiDocs:
             "/recommend": {"track_ids": ids, **listener, "k": 2},
             "/recommend_text": {"text": "想念你，好难过", "k": 5},
             "/analyze_hrv": {"metrics": dict(_METRICS)},
-            "/feedback": {"recommendation_id": "<the recommendation_id a /recommend answer gave>",
-                          "track_id": ids[0] if ids else "<one of its track ids>", "stress_level": "low"},
+            "/feedback": {
+                "recommendation_id": "<the recommendation_id a /recommend answer gave>",
+                "track_id": ids[0] if ids else "<one of its track ids>",
+                "stress_level": "low",
+            },
             "/models": {},
         }
 
@@ -357,10 +531,14 @@ class ApiDocs:
             plan = engine.plan_recommend(requests.Recommend(**examples["/recommend"]))
             rec_id = await svc.writer.recommendation(plan.event)
             answers["/recommend"] = json.loads(plan.json(rec_id))
-            examples["/feedback"] = {"recommendation_id": rec_id, "track_id": answers["/recommend"]["tracks"][0][
-                "track_id"], "stress_level": "low"}
+            examples["/feedback"] = {
+                "recommendation_id": rec_id,
+                "track_id": answers["/recommend"]["tracks"][0]["track_id"],
+                "stress_level": "low",
+            }
             answers["/recommend_text"] = json.loads(
-                engine.plan_text(requests.RecommendText(**examples["/recommend_text"])).json(None))
+                engine.plan_text(requests.RecommendText(**examples["/recommend_text"])).json(None)
+            )
             answers["/analyze_hrv"] = engine.analyze_hrv(requests.AnalyzeHrv(**examples["/analyze_hrv"]))
             answers["/models"] = engine.models()
         except Exception:  # the docs still load: these operations show the stored answers
@@ -370,20 +548,35 @@ class ApiDocs:
     async def spec(self) -> bytes:
         if self._spec is None:
             examples, answers = await self.live()
-            self._spec = json.dumps(contract(self.service.openapi_spec.asdict(), version=self.version,
-                                             examples=examples, answers=answers)).encode()
+            self._spec = json.dumps(
+                contract(
+                    self.service.openapi_spec.asdict(),
+                    version=self.version,
+                    examples=examples,
+                    answers=answers,
+                )
+            ).encode()
         return self._spec
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in ("/", "/docs.json", "/favicon.ico"):
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] in ("/", "/docs.json", "/favicon.ico")
+        ):
             if scope["path"] == "/":
                 body, media = (PAGE % {"version": self.version}).encode(), b"text/html; charset=utf-8"
             elif scope["path"] == "/favicon.ico":  # the web page's icon, also for the API pages
                 body, media = FAVICON.read_bytes(), b"image/x-icon"
             else:
                 body, media = await self.spec(), b"application/json"
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", media), (b"content-length", str(len(body)).encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)

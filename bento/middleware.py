@@ -96,10 +96,14 @@ class BodyLimit:
 
     async def _refuse(self, send, length: bytes | None = None):
         if length is not None and not length.isdigit():
-            response = error_body(400, "InvalidBody", f"Content-Length {length[:40].decode('latin-1')!r} is not a number")
+            response = error_body(
+                400, "InvalidBody", f"Content-Length {length[:40].decode('latin-1')!r} is not a number"
+            )
         else:
             response = error_body(413, "RequestTooLarge", self.message())
-        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers}
+        )
         await send({"type": "http.response.body", "body": response.body})
 
 

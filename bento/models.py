@@ -95,8 +95,12 @@ def import_champion(name: str, settings: Settings) -> Imported:
         mlflow.artifacts.download_artifacts(f"models:/{name}/{mv.version}", dst_path=str(path))
 
     labels = {LABEL_MODEL: name, LABEL_VERSION: str(mv.version), "run_id": str(mv.run_id or "")}
-    metadata = {"tracking_uri": settings.tracking_uri, "source": str(mv.source),
-                "imported_at": datetime.now(UTC).isoformat(), "alias": settings.registry.champion_alias}
+    metadata = {
+        "tracking_uri": settings.tracking_uri,
+        "source": str(mv.source),
+        "imported_at": datetime.now(UTC).isoformat(),
+        "alias": settings.registry.champion_alias,
+    }
     action = _ensure(name, version_tag, labels, metadata, fill)
     return Imported(name, f"{name}:{version_tag}", str(mv.version), action)
 
@@ -114,14 +118,19 @@ def import_catalog(settings: Settings) -> Imported:
 
     meta = json.loads(files[1].read_text(encoding="utf-8"))
     labels = {LABEL_MODEL: CATALOG, LABEL_VERSION: digest}
-    metadata = {"built_at": str(meta.get("built_at")), "model_versions": meta.get("model_versions", {}),
-                "tracks": int(meta.get("tracks", 0)), "imported_at": datetime.now(UTC).isoformat()}
+    metadata = {
+        "built_at": str(meta.get("built_at")),
+        "model_versions": meta.get("model_versions", {}),
+        "tracks": int(meta.get("tracks", 0)),
+        "imported_at": datetime.now(UTC).isoformat(),
+    }
     action = _ensure(CATALOG, digest, labels, metadata, fill)
     return Imported(CATALOG, f"{CATALOG}:{digest}", digest, action)
 
 
-def import_all(settings: Settings | None = None, names: Iterable[str] | None = None,
-               report=None) -> list[Imported]:
+def import_all(
+    settings: Settings | None = None, names: Iterable[str] | None = None, report=None
+) -> list[Imported]:
     """Import every champion in ``names`` (default: every model, ``registry.MODEL_NAMES``) and the catalog.
 
     Raises :class:`MissingChampions` listing everything missing (after importing the rest);
@@ -149,8 +158,11 @@ def import_all(settings: Settings | None = None, names: Iterable[str] | None = N
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bento.models", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="registered models to import (default: every model the service serves)")
+    parser.add_argument(
+        "names", nargs="*", help="registered models to import (default: every model the service serves)"
+    )
     args = parser.parse_args(argv)
+
     def report(item: Imported) -> None:
         print(f"{item.action:10} {item.tag}  (registry version {item.version})", flush=True)
 

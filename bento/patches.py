@@ -49,11 +49,15 @@ def _require(name: str, owner, attribute: str) -> None:
     import bentoml
 
     if bentoml.__version__ != BENTOML_VERSION:
-        raise PatchError(f"patch {name!r} was written for BentoML {BENTOML_VERSION}, this is "
-                         f"{bentoml.__version__}: check bento/patches.py against the new version before serving")
+        raise PatchError(
+            f"patch {name!r} was written for BentoML {BENTOML_VERSION}, this is "
+            f"{bentoml.__version__}: check bento/patches.py against the new version before serving"
+        )
     if not hasattr(owner, attribute):
-        raise PatchError(f"patch {name!r}: {getattr(owner, '__name__', owner)}.{attribute} no longer exists in "
-                         f"BentoML {bentoml.__version__}; update bento/patches.py")
+        raise PatchError(
+            f"patch {name!r}: {getattr(owner, '__name__', owner)}.{attribute} no longer exists in "
+            f"BentoML {bentoml.__version__}; update bento/patches.py"
+        )
 
 
 # --- request errors, in the one error shape (bento/errors.py) -----------------------------------
@@ -65,16 +69,24 @@ MEDIA_TYPES = ("application/json", "multipart/form-data")
 def _unsupported_media(request):
     content_type = request.headers.get("content-type")
     if content_type is None:
-        empty = request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+        empty = (
+            request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+        )
         if empty:
             return None  # no body: BentoML reads it as {}
-        return error_body(415, "UnsupportedMediaType",
-                          "send the body as application/json (or multipart/form-data with files)")
+        return error_body(
+            415,
+            "UnsupportedMediaType",
+            "send the body as application/json (or multipart/form-data with files)",
+        )
     media = content_type.split(";")[0].strip().lower()
     if media not in MEDIA_TYPES:
-        return error_body(415, "UnsupportedMediaType",
-                          f"{media or 'this media type'} is not accepted: send application/json "
-                          "(or multipart/form-data with files)")
+        return error_body(
+            415,
+            "UnsupportedMediaType",
+            f"{media or 'this media type'} is not accepted: send application/json "
+            "(or multipart/form-data with files)",
+        )
     return None
 
 
@@ -86,7 +98,9 @@ def _no_files_here(spec):
     """Multipart on an operation that takes no file: 415 (the OpenAPI lists JSON only)."""
     if _file_fields(spec):
         return None
-    return error_body(415, "UnsupportedMediaType", "this endpoint takes no file: send the body as application/json")
+    return error_body(
+        415, "UnsupportedMediaType", "this endpoint takes no file: send the body as application/json"
+    )
 
 
 def _files_required(spec):
@@ -95,8 +109,12 @@ def _files_required(spec):
     required = [f for f in _file_fields(spec) if f in fields and fields[f].is_required()]
     if not required:
         return None
-    return error_body(415, "UnsupportedMediaType", f"this endpoint takes an uploaded file: send multipart/form-data "
-                                                   f"with the file in {required[0]!r} (-F {required[0]}=@path)")
+    return error_body(
+        415,
+        "UnsupportedMediaType",
+        f"this endpoint takes an uploaded file: send multipart/form-data "
+        f"with the file in {required[0]!r} (-F {required[0]}=@path)",
+    )
 
 
 async def _read_form(request):
@@ -112,8 +130,8 @@ async def _read_form(request):
     async def watched():
         message = await receive()
         if message.get("type") == "http.request":
-            tail.extend(message.get("body", b"")[-(len(closing or b"") + 8):])
-            del tail[:-(len(closing or b"") + 8)]
+            tail.extend(message.get("body", b"")[-(len(closing or b"") + 8) :])
+            del tail[: -(len(closing or b"") + 8)]
         return message
 
     request._receive = watched
@@ -133,8 +151,12 @@ def _form_problem(form, complete: bool, spec):
     from starlette.datastructures import UploadFile
 
     if not complete:
-        return error_body(400, "InvalidBody", "the body cannot be read: the multipart body ends before its closing "
-                                              "boundary (it was cut off); send the whole form")
+        return error_body(
+            400,
+            "InvalidBody",
+            "the body cannot be read: the multipart body ends before its closing "
+            "boundary (it was cut off); send the whole form",
+        )
     files = _file_fields(spec)
     fields = getattr(spec, "model_fields", {})
     counts: Counter = Counter()
@@ -142,22 +164,35 @@ def _form_problem(form, complete: bool, spec):
         if isinstance(value, UploadFile):
             if key not in files:
                 what = "takes a value, not a file" if key in fields else "is not a field"
-                return error_body(422, "InvalidRequest",
-                                  f"{key!r} {what}: upload files as {' or '.join(repr(f) for f in files)}")
+                return error_body(
+                    422,
+                    "InvalidRequest",
+                    f"{key!r} {what}: upload files as {' or '.join(repr(f) for f in files)}",
+                )
         elif key in files:
-            return error_body(400, "BadRequest", f"{key!r} takes an uploaded file (multipart/form-data: -F {key}=@path), "
-                                                 "not a value; URLs and paths are not fetched")
+            return error_body(
+                400,
+                "BadRequest",
+                f"{key!r} takes an uploaded file (multipart/form-data: -F {key}=@path), "
+                "not a value; URLs and paths are not fetched",
+            )
         else:
             counts[key] += 1
     repeated = [k for k, n in counts.items() if n > 1]
     if repeated:
         key = repeated[0]
         if _is_list(fields.get(key)):
-            return error_body(422, "InvalidRequest",
-                              f"{key!r} was sent {counts[key]} times: send a list as one field holding a JSON array, "
-                              f"e.g. -F '{key}=[\"a\",\"b\"]' (or send the whole body as JSON)")
-        return error_body(422, "InvalidRequest", "each field once: " + ", ".join(
-            f"{k!r} was sent {counts[k]} times" for k in repeated))
+            return error_body(
+                422,
+                "InvalidRequest",
+                f"{key!r} was sent {counts[key]} times: send a list as one field holding a JSON array, "
+                f'e.g. -F \'{key}=["a","b"]\' (or send the whole body as JSON)',
+            )
+        return error_body(
+            422,
+            "InvalidRequest",
+            "each field once: " + ", ".join(f"{k!r} was sent {counts[k]} times" for k in repeated),
+        )
     return None
 
 
@@ -168,7 +203,8 @@ def _is_list(info) -> bool:
         return False
     kinds = [info.annotation, *get_args(info.annotation)]
     return any(get_origin(k) is list or k is list for k in kinds) or any(
-        get_origin(a) is list for k in kinds for a in get_args(k))
+        get_origin(a) is list for k in kinds for a in get_args(k)
+    )
 
 
 def _repeated_keys(body: bytes) -> list[str] | None:
@@ -257,7 +293,9 @@ def error_answers() -> None:
             except HTTPException as exc:  # Starlette's form parser: missing boundary, a part without headers
                 if exc.status_code >= 500:
                     raise
-                response = error_body(exc.status_code, "InvalidBody", f"the body cannot be read: {exc.detail}")
+                response = error_body(
+                    exc.status_code, "InvalidBody", f"the body cannot be read: {exc.detail}"
+                )
             except MultiPartException as exc:
                 response = error_body(400, "InvalidBody", f"the body cannot be read: {exc.message}")
             except BentoMLException as exc:
@@ -306,7 +344,9 @@ def refuse_remote_files() -> None:
     async def ensure_file(obj):
         if isinstance(obj, UploadFile):
             return obj
-        raise BadInput("file fields take an uploaded file (multipart/form-data); URLs and paths are not fetched")
+        raise BadInput(
+            "file fields take an uploaded file (multipart/form-data); URLs and paths are not fetched"
+        )
 
     ensure_file.moodtune_patched = True
     serde.MultipartSerde.ensure_file = staticmethod(ensure_file)
@@ -324,8 +364,10 @@ def apply() -> list[str]:
     off = {n.strip() for n in os.environ.get("MOODTUNE_BENTO_PATCHES_OFF", "").split(",") if n.strip()}
     unknown = off - set(PATCHES)
     if unknown:
-        raise PatchError(f"MOODTUNE_BENTO_PATCHES_OFF names unknown patches {sorted(unknown)}; "
-                         f"they are {', '.join(PATCHES)}")
+        raise PatchError(
+            f"MOODTUNE_BENTO_PATCHES_OFF names unknown patches {sorted(unknown)}; "
+            f"they are {', '.join(PATCHES)}"
+        )
     applied = []
     for name, patch in PATCHES.items():
         if name not in off:

@@ -51,7 +51,9 @@ def request_id(scope) -> str:
 
 
 def line(method: str, path: str, status: int, rid: str, message: str) -> str:
-    message = message if len(message) <= MAX_LOGGED else message[:MAX_LOGGED] + f"… ({len(message)} characters)"
+    message = (
+        message if len(message) <= MAX_LOGGED else message[:MAX_LOGGED] + f"… ({len(message)} characters)"
+    )
     return escape(f"{method} {path} {status} request_id={rid} {message}")
 
 
@@ -106,12 +108,16 @@ def _shaped(status: int, headers: list, body: bytes, head: bool) -> tuple[list, 
     except ValueError:
         phrase = "Error"
     if not message or message == phrase:
-        message = {404: "no such endpoint: see /docs.json for the endpoints (all POST)",
-                   405: "this method is not allowed here: the API's endpoints take POST (see /docs.json)"}.get(
-            status, phrase)
+        message = {
+            404: "no such endpoint: see /docs.json for the endpoints (all POST)",
+            405: "this method is not allowed here: the API's endpoints take POST (see /docs.json)",
+        }.get(status, phrase)
     new = json.dumps({"error": message, "type": _kind(status)}, ensure_ascii=False).encode()
     kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
-    kept += [(b"content-type", b"application/json"), (b"content-length", str(0 if head else len(new)).encode())]
+    kept += [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(0 if head else len(new)).encode()),
+    ]
     return kept, (b"" if head else new), message
 
 
@@ -161,10 +167,23 @@ class RequestLog:
         except Exception as exc:
             log_error(scope, 500, f"{type(exc).__name__}: {exc}")
             if not started:
-                body = json.dumps({"error": "the service failed on this request; it is logged with its "
-                                            f"request id {rid}", "type": "InternalServerError"}).encode()
-                await send({"type": "http.response.start", "status": 500,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode()), id_header]})
+                body = json.dumps(
+                    {
+                        "error": "the service failed on this request; it is logged with its "
+                        f"request id {rid}",
+                        "type": "InternalServerError",
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            id_header,
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
             raise

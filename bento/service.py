@@ -133,17 +133,29 @@ class AnalyzeAudioBody(REQUESTS.AnalyzeAudio):
 
 
 class AnalyzeHrvBody(REQUESTS.AnalyzeHrv):
-    file: Path = Field(None, description="RR intervals (ms, one per line), a CSV with the eight metrics, "
-                                         "or a raw ECG/PPG CSV (with sampling_rate or a time column)")
-    baseline: Path = Field(None, description="optional: the same listener at rest (RR, ECG or PPG); the "
-                                             "reading is then relative to this person's own baseline")
+    file: Path = Field(
+        None,
+        description="RR intervals (ms, one per line), a CSV with the eight metrics, "
+        "or a raw ECG/PPG CSV (with sampling_rate or a time column)",
+    )
+    baseline: Path = Field(
+        None,
+        description="optional: the same listener at rest (RR, ECG or PPG); the "
+        "reading is then relative to this person's own baseline",
+    )
 
 
 class FeedbackBody(REQUESTS.Feedback):
-    file: Path = Field(None, description="RR intervals (ms, one per line), a CSV with the eight metrics, "
-                                         "or a raw ECG/PPG CSV (with sampling_rate or a time column)")
-    baseline: Path = Field(None, description="optional: the same listener at rest (RR, ECG or PPG), read "
-                                             "against and stored with the feedback")
+    file: Path = Field(
+        None,
+        description="RR intervals (ms, one per line), a CSV with the eight metrics, "
+        "or a raw ECG/PPG CSV (with sampling_rate or a time column)",
+    )
+    baseline: Path = Field(
+        None,
+        description="optional: the same listener at rest (RR, ECG or PPG), read "
+        "against and stored with the feedback",
+    )
 
 
 class ModelsBody(REQUESTS.Models):
@@ -165,13 +177,17 @@ def missing_models_message(missing: list[tuple[str, str]], settings=None) -> str
             except Exception:  # the registry itself may be unreachable
                 champion = None
         if champion is not None:
-            fix = (f"the registry has champion v{champion.version}: import it with "
-                   "`python -m bento.models` (make up does)")
+            fix = (
+                f"the registry has champion v{champion.version}: import it with "
+                "`python -m bento.models` (make up does)"
+            )
         else:
             fix = how_to_build(name)
         lines.append(f"  {name}: {problem}; {fix}")
-    return ("moodtune cannot start, models are missing from the BentoML store "
-            f"({os.environ.get('BENTOML_HOME', '~/bentoml')}):\n" + "\n".join(lines))
+    return (
+        "moodtune cannot start, models are missing from the BentoML store "
+        f"({os.environ.get('BENTOML_HOME', '~/bentoml')}):\n" + "\n".join(lines)
+    )
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -192,7 +208,9 @@ def with_model_refs(cls):
 @bentoml.service(
     name="moodtune",
     workers=LIMITS.workers,
-    traffic={"timeout": LIMITS.timeout_s + TIMEOUT_BACKSTOP_S},  # a backstop: RequestTimeout answers at timeout_s
+    traffic={
+        "timeout": LIMITS.timeout_s + TIMEOUT_BACKSTOP_S
+    },  # a backstop: RequestTimeout answers at timeout_s
     # No trace exporter is configured: skip OpenTelemetry's per-request spans (they cost more
     # than a recommendation). Prometheus metrics stay on at /metrics.
     tracing={"excluded_urls": [".*"]},
@@ -217,8 +235,11 @@ class Moodtune:
         self.limits = settings.service
         self.holder = ModelHolder(self._load_bento_models())
         self.store = open_store(settings=settings)
-        self.writer = EventWriter(self.store, batch_max=self.limits.log_batch_max,
-                                  recommendation_sync=settings.feedback.recommendation_sync)
+        self.writer = EventWriter(
+            self.store,
+            batch_max=self.limits.log_batch_max,
+            recommendation_sync=settings.feedback.recommendation_sync,
+        )
         self.engine = Engine(settings, self.holder, self.writer)
         self.readings = MetricsReadings(wait_ms=self.limits.hrv_batch_wait_ms)
         self._warm_up()
@@ -229,7 +250,9 @@ class Moodtune:
         gc.freeze()
         log.info("moodtune serving %s (patches: %s)", self.holder.current.versions, ", ".join(PATCHED))
         if self.limits.reload_interval_seconds > 0:
-            threading.Thread(target=self._follow_registry, name="moodtune-champion-poller", daemon=True).start()
+            threading.Thread(
+                target=self._follow_registry, name="moodtune-champion-poller", daemon=True
+            ).start()
 
     def _follow_registry(self) -> None:
         """Poll the registry's champion aliases; load what changed and swap it in between
@@ -258,11 +281,20 @@ class Moodtune:
                 continue
             labels = model.info.labels
             models[name] = load_model_dir(
-                name, Path(model.path), labels.get("mlflow_version", str(model.tag.version)), self.settings,
-                source=f"bentoml:{model.tag}", run_id=labels.get("run_id") or None,
+                name,
+                Path(model.path),
+                labels.get("mlflow_version", str(model.tag.version)),
+                self.settings,
+                source=f"bentoml:{model.tag}",
+                run_id=labels.get("run_id") or None,
             )
         catalog = stored[CATALOG]
-        return ModelSet(models, Catalog.load(Path(catalog.path), self.settings.data_dir), datetime.now(UTC), f"bentoml:{catalog.tag}")
+        return ModelSet(
+            models,
+            Catalog.load(Path(catalog.path), self.settings.data_dir),
+            datetime.now(UTC),
+            f"bentoml:{catalog.tag}",
+        )
 
     def _warm_up(self) -> None:
         """Load lazily initialised parts (jieba's dictionary, torch kernels, the catalog's emotion
@@ -274,7 +306,9 @@ class Moodtune:
             pass
         ids = list(ms.catalog.positions)[:4]
         if ids:
-            self.engine.plan_recommend(REQUESTS.Recommend(track_ids=ids, age=30, gender="female", mood=3, k=1))
+            self.engine.plan_recommend(
+                REQUESTS.Recommend(track_ids=ids, age=30, gender="female", mood=3, k=1)
+            )
 
     def __is_ready__(self) -> bool:
         return self.holder.ready
@@ -315,7 +349,9 @@ class Moodtune:
 
     @bentoml.api
     @answers
-    async def recommend_image(self, req: RecommendImageBody, /, ctx: bentoml.Context) -> answers_.ImageRecommendation:
+    async def recommend_image(
+        self, req: RecommendImageBody, /, ctx: bentoml.Context
+    ) -> answers_.ImageRecommendation:
         """Tracks for a photo: the faces found (boxes, expressions), the people's emotion and
         the nearest tracks. A photo without a face is refused with 422."""
         photo = await upload(ctx, "image", "photo", self.limits.max_file_bytes)
@@ -357,9 +393,16 @@ class Moodtune:
         data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
         baseline = await upload(ctx, "baseline", "baseline HRV file", self.limits.max_hrv_bytes)
         if baseline is not None:  # read against the listener's rest (and stored with the row)
-            reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data, None, baseline)
-        elif (req.metrics is not None and req.rr is None and data is None and req.stress_level is None
-              and req.sampling_rate is None):
+            reading, kwargs = await anyio.to_thread.run_sync(
+                self.engine.plan_feedback, req, data, None, baseline
+            )
+        elif (
+            req.metrics is not None
+            and req.rr is None
+            and data is None
+            and req.stress_level is None
+            and req.sampling_rate is None
+        ):
             # concurrent metrics are read together: the reader's table checks cost per call, not per row
             read = await self.readings.read(self.holder.current.hrv, req.metrics)
             reading, kwargs = self.engine.plan_feedback(req, reading=read)
@@ -377,7 +420,9 @@ class Moodtune:
         return self.engine.models()
 
 
-Moodtune.add_asgi_middleware(RequestTimeout, timeout=LIMITS.timeout_s)  # the outermost of ours: 504 in our shape
+Moodtune.add_asgi_middleware(
+    RequestTimeout, timeout=LIMITS.timeout_s
+)  # the outermost of ours: 504 in our shape
 Moodtune.add_asgi_middleware(RequestLog)  # every answer has an id, every error one line
 Moodtune.add_asgi_middleware(BodyLimit, max_bytes=LIMITS.max_request_bytes)
 Moodtune.add_asgi_middleware(AccessControl, api_keys=LIMITS.api_keys, per_minute=LIMITS.rate_limit_per_minute)

@@ -91,10 +91,18 @@ def copy_stores(data_dir: Path, mlflow_db: Path, dest: Path) -> None:
 
 def import_models(env: Mapping[str, str]) -> subprocess.CompletedProcess:
     """``python -m bento.models`` with ``env`` (raises with its output when it fails)."""
-    done = subprocess.run([sys.executable, "-m", "bento.models"], cwd=ROOT, env=dict(env),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "bento.models"],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"python -m bento.models failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(
+            f"python -m bento.models failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 
@@ -112,9 +120,22 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=child_dies_with_us(),
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "bento.service:Moodtune",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=child_dies_with_us(),
         )
         log.close()
         self.wait_ready(timeout)

@@ -27,8 +27,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
-AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg",
-               ".flac": "audio/flac"}
+AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".flac": "audio/flac",
+}
 
 
 def _service():
@@ -45,8 +50,9 @@ def _holder_or_503():
 
 
 async def index(request: Request) -> Response:
-    return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        WEB_DIR / "index.html", media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
 
 
 async def catalog(request: Request) -> Response:
@@ -59,18 +65,31 @@ async def catalog(request: Request) -> Response:
     except ValueError:
         return JSONResponse({"error": "offset and limit must be whole numbers"}, status_code=422)
     rows = ms.catalog.search(request.query_params.get("q", ""))
-    return JSONResponse({"total": len(rows), "offset": offset, "tracks": rows[offset: offset + limit],
-                         "built_from": ms.catalog.model_versions})
+    return JSONResponse(
+        {
+            "total": len(rows),
+            "offset": offset,
+            "tracks": rows[offset : offset + limit],
+            "built_from": ms.catalog.model_versions,
+        }
+    )
 
 
 async def limits(request: Request) -> Response:
     s = _service().settings
     lim = s.service
-    return JSONResponse({
-        "max_file_bytes": lim.max_file_bytes, "max_files": lim.max_files, "max_playlist": lim.max_playlist,
-        "max_k": lim.max_k, "default_k": lim.default_k, "max_text_chars": lim.max_text_chars,
-        "max_hrv_bytes": lim.max_hrv_bytes, "max_image_bytes": min(lim.max_file_bytes, s.image.max_bytes),
-    })
+    return JSONResponse(
+        {
+            "max_file_bytes": lim.max_file_bytes,
+            "max_files": lim.max_files,
+            "max_playlist": lim.max_playlist,
+            "max_k": lim.max_k,
+            "default_k": lim.default_k,
+            "max_text_chars": lim.max_text_chars,
+            "max_hrv_bytes": lim.max_hrv_bytes,
+            "max_image_bytes": min(lim.max_file_bytes, s.image.max_bytes),
+        }
+    )
 
 
 async def audio(request: Request) -> Response:
@@ -83,7 +102,11 @@ async def audio(request: Request) -> Response:
     path = ms.catalog.audio_path(track_id)
     if path is None:
         return JSONResponse({"error": f"the audio of {track_id!r} is not on this server"}, status_code=404)
-    media = AUDIO_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    media = (
+        AUDIO_TYPES.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
     return FileResponse(path, media_type=media)
 
 
@@ -99,14 +122,16 @@ async def licence(request: Request) -> Response:
 
 
 def create_app() -> Starlette:
-    return Starlette(routes=[
-        Route("/", index),
-        Route("/api/catalog", catalog),
-        Route("/api/limits", limits),
-        Route("/audio/{track_id:path}", audio),
-        Route("/licence/{package:str}", licence),
-        Mount("/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/catalog", catalog),
+            Route("/api/limits", limits),
+            Route("/audio/{track_id:path}", audio),
+            Route("/licence/{package:str}", licence),
+            Mount("/static", app=StaticFiles(directory=WEB_DIR / "static"), name="static"),
+        ]
+    )
 
 
 app = create_app()

@@ -43,15 +43,20 @@ class DrillRun:
 
     def row(self) -> dict:
         s = self.report["scores"]
-        out = {"case": self.case, "seed": self.seed, "feedback_rows": self.feedback_rows,
-               "promoted": self.promoted, "version": self.report["version"],
-               "held_out_mean_reward": round(s.get("mean_reward", float("nan")), 4),
-               "held_out_champion": round(s.get("champion_mean_reward", float("nan")), 4),
-               "paired_ci": [self.metadata.get("difference_ci_low"), self.metadata.get("difference_ci_high")],
-               "ope_value": round(s.get("ope_value", float("nan")), 4),
-               "ope_champion": round(s.get("ope_champion_value", float("nan")), 4),
-               "ope_ess": round(s.get("ope_effective_sample_size", float("nan")), 1),
-               "ope_verdict": self.metadata.get("ope_verdict")}
+        out = {
+            "case": self.case,
+            "seed": self.seed,
+            "feedback_rows": self.feedback_rows,
+            "promoted": self.promoted,
+            "version": self.report["version"],
+            "held_out_mean_reward": round(s.get("mean_reward", float("nan")), 4),
+            "held_out_champion": round(s.get("champion_mean_reward", float("nan")), 4),
+            "paired_ci": [self.metadata.get("difference_ci_low"), self.metadata.get("difference_ci_high")],
+            "ope_value": round(s.get("ope_value", float("nan")), 4),
+            "ope_champion": round(s.get("ope_champion_value", float("nan")), 4),
+            "ope_ess": round(s.get("ope_effective_sample_size", float("nan")), 1),
+            "ope_verdict": self.metadata.get("ope_verdict"),
+        }
         for sc in self.scores:
             out[f"{sc.population}_ratio"] = round(sc.ratio, 4)
             out[f"{sc.population}_difference_ci"] = [round(x, 4) for x in sc.difference_ci]
@@ -66,8 +71,9 @@ def retraining_definitions(resources: dict) -> Definitions:
     from definitions import ASSET_MODULES
     from jobs.retraining import policy_retraining_job
 
-    return Definitions(assets=load_assets_from_modules(ASSET_MODULES), jobs=[policy_retraining_job],
-                       resources=resources)
+    return Definitions(
+        assets=load_assets_from_modules(ASSET_MODULES), jobs=[policy_retraining_job], resources=resources
+    )
 
 
 def post(client: httpx.Client, path: str, body: dict, tries: int = 30) -> dict:
@@ -95,8 +101,16 @@ def wait_for_serving(client: httpx.Client, name: str, version: str, timeout: flo
     raise RuntimeError(f"the service still serves {name} v{serving_version(client, name)}, not v{version}")
 
 
-def drill_once(client: httpx.Client, defs: Definitions, resources: dict, spec: EnvSpec, *, drifted: bool, seed: int,
-               log: Callable[[str], None] = print) -> DrillRun:
+def drill_once(
+    client: httpx.Client,
+    defs: Definitions,
+    resources: dict,
+    spec: EnvSpec,
+    *,
+    drifted: bool,
+    seed: int,
+    log: Callable[[str], None] = print,
+) -> DrillRun:
     """Traffic until the sensor fires (at most ``drill.feedback_rows`` + one sensor interval),
     the retrain it requests, the hot swap, and the scores on the held-out populations."""
     s = resources["settings"].get()
@@ -104,7 +118,9 @@ def drill_once(client: httpx.Client, defs: Definitions, resources: dict, spec: E
     scenario = d.scenarios[d.scenario]
     champion = registry.load_version(registry.POLICY, None, s)
     wait_for_serving(client, registry.POLICY, str(champion.version))
-    listeners = drill.population(spec, scenario, d.feedback_rows + SENSOR_EVERY, seed, drifted=drifted, split="train")
+    listeners = drill.population(
+        spec, scenario, d.feedback_rows + SENSOR_EVERY, seed, drifted=drifted, split="train"
+    )
     traffic = drill.Traffic(listeners, d.playlist_size, p.bank_seconds, seed)
     store = resources["feedback"].store()
     cursor = str(store.latest_feedback_id())
@@ -123,8 +139,10 @@ def drill_once(client: httpx.Client, defs: Definitions, resources: dict, spec: E
                     request = result
                     break
         if request is None:
-            raise RuntimeError(f"the sensor did not fire after {sent} feedback rows "
-                               f"(retrain.min_new_feedback={s.retrain.min_new_feedback})")
+            raise RuntimeError(
+                f"the sensor did not fire after {sent} feedback rows "
+                f"(retrain.min_new_feedback={s.retrain.min_new_feedback})"
+            )
         log(f"{'drift' if drifted else 'control'} seed {seed}: sensor fired after {sent} feedback rows")
         job = defs.resolve_job_def("policy_retraining_job")
         result = job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags)
@@ -137,8 +155,11 @@ def drill_once(client: httpx.Client, defs: Definitions, resources: dict, spec: E
         wait_for_serving(client, registry.POLICY, report["version"])  # hot-swapped, no restart
         new = registry.load_version(registry.POLICY, report["version"], s).obj
     held_out = drill.population(spec, scenario, d.eval_listeners, seed + 1000, drifted=drifted)
-    run.scores = [drill.score(held_out, "drifted" if drifted else "control", champion.obj, new, p,
-                              d.eval_sessions, seed),
-                  drill.score(spec, "original", champion.obj, new, p, d.eval_sessions, seed)]
+    run.scores = [
+        drill.score(
+            held_out, "drifted" if drifted else "control", champion.obj, new, p, d.eval_sessions, seed
+        ),
+        drill.score(spec, "original", champion.obj, new, p, d.eval_sessions, seed),
+    ]
     log(f"  {run.row()}")
     return run

@@ -8,7 +8,7 @@ all_assets_job = define_asset_job(
     # holding it would need a partition key for every run)
     selection=AssetSelection.all() - AssetSelection.groups("retraining", "library"),
     description="Build every asset from raw data to registered models (retraining runs from its sensor, "
-                "the music library shard by shard).",
+    "the music library shard by shard).",
 )
 
 taxonomy_job = define_asset_job("taxonomy_job", selection=AssetSelection.groups("taxonomy"))

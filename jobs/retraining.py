@@ -1,6 +1,5 @@
 """Retraining: the feedback sensor and the job it requests."""
 
-
 from dagster import (
     AssetObservation,
     AssetSelection,
@@ -30,24 +29,38 @@ def parse_cursor(text: str | None) -> tuple[int, int | None]:
     return int(head), (int(seen) if seen else None)
 
 
-def _feedback_retraining(context: SensorEvaluationContext, feedback: FeedbackStoreResource,
-                         settings: SettingsResource):
+def _feedback_retraining(
+    context: SensorEvaluationContext, feedback: FeedbackStoreResource, settings: SettingsResource
+):
     cursor, reported = parse_cursor(context.cursor)
     needed = settings.get().retrain.min_new_feedback
     store = feedback.store()
     new = store.count_since(cursor)
     if new < needed:
-        message = (f"{new} new feedback rows since id {cursor}; waiting for {needed - new} more "
-                   f"(retrain.min_new_feedback={needed})")
+        message = (
+            f"{new} new feedback rows since id {cursor}; waiting for {needed - new} more "
+            f"(retrain.min_new_feedback={needed})"
+        )
         if new == reported:
             return SkipReason(message)
         # the count changed: say so on the retrained_policy asset too (its page and Plots tab show
         # the latest observation), so why the sensor waits is visible without opening a tick
         context.update_cursor(f"{cursor}:{new}")
-        return SensorResult(skip_reason=message, asset_events=[AssetObservation(
-            "retrained_policy", description=f"feedback retraining sensor: {message}",
-            metadata={"new_feedback_rows": new, "rows_needed": needed, "waiting_for": needed - new,
-                      "since_feedback_id": cursor})])
+        return SensorResult(
+            skip_reason=message,
+            asset_events=[
+                AssetObservation(
+                    "retrained_policy",
+                    description=f"feedback retraining sensor: {message}",
+                    metadata={
+                        "new_feedback_rows": new,
+                        "rows_needed": needed,
+                        "waiting_for": needed - new,
+                        "since_feedback_id": cursor,
+                    },
+                )
+            ],
+        )
     last = store.latest_feedback_id()
     context.update_cursor(str(last))
     return RunRequest(

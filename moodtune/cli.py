@@ -95,8 +95,10 @@ def _taxonomy(args: argparse.Namespace) -> int:
     if args.json:
         return print_json(list(taxonomy_rows()))
     for row in taxonomy_rows():
-        print(f"{row['taxonomy']:7} {row['label']:18} -> {row['dlut_code']} "
-              f"{row['dlut_chinese']}({row['dlut_english']}) {row['weight']:.2f}")
+        print(
+            f"{row['taxonomy']:7} {row['label']:18} -> {row['dlut_code']} "
+            f"{row['dlut_chinese']}({row['dlut_english']}) {row['weight']:.2f}"
+        )
     return 0
 
 
@@ -116,8 +118,12 @@ def _load_domain_commands() -> None:
     """Import the domain modules that register commands (each is optional until it lands)."""
     import importlib
 
-    for module in ("moodtune.serving.analyze_cli", "moodtune.serving.text_cli", "moodtune.policy.cli",
-                   "moodtune.serving.cli"):
+    for module in (
+        "moodtune.serving.analyze_cli",
+        "moodtune.serving.text_cli",
+        "moodtune.policy.cli",
+        "moodtune.serving.cli",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

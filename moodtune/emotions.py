@@ -91,22 +91,43 @@ for _c in DLUT_CATEGORIES:
 # --- source taxonomies -------------------------------------------------------------------
 
 GEMS9: tuple[str, ...] = (
-    "amazement", "solemnity", "tenderness", "nostalgia", "calmness",
-    "power", "joyful_activation", "tension", "sadness",
+    "amazement",
+    "solemnity",
+    "tenderness",
+    "nostalgia",
+    "calmness",
+    "power",
+    "joyful_activation",
+    "tension",
+    "sadness",
 )
 # The six targets of the audio model (seed A): GEMS-9 less amazement, solemnity, nostalgia.
 GEMS6: tuple[str, ...] = (
-    "tenderness", "calmness", "power", "joyful_activation", "tension", "sadness",
+    "tenderness",
+    "calmness",
+    "power",
+    "joyful_activation",
+    "tension",
+    "sadness",
 )
 GENRES: tuple[str, ...] = ("classical", "pop", "rock", "electronic")
 
 # A file's own GENRE tag -> one of GENRES (lower-cased substring match, first hit wins); tags
 # that name none of these (Soundtrack, Game, Ambient, folk) give no label.
 GENRE_TAG_WORDS: tuple[tuple[str, str], ...] = (  # rock words first: "Symphonic Metal" is metal
-    ("metal", "rock"), ("rock", "rock"), ("punk", "rock"),
-    ("classical", "classical"), ("orchestra", "classical"), ("symphon", "classical"),
-    ("electro", "electronic"), ("techno", "electronic"), ("trance", "electronic"), ("dnb", "electronic"),
-    ("drum and bass", "electronic"), ("house", "electronic"), ("synth", "electronic"),
+    ("metal", "rock"),
+    ("rock", "rock"),
+    ("punk", "rock"),
+    ("classical", "classical"),
+    ("orchestra", "classical"),
+    ("symphon", "classical"),
+    ("electro", "electronic"),
+    ("techno", "electronic"),
+    ("trance", "electronic"),
+    ("dnb", "electronic"),
+    ("drum and bass", "electronic"),
+    ("house", "electronic"),
+    ("synth", "electronic"),
     ("pop", "pop"),
 )
 
@@ -116,11 +137,34 @@ def genre_from_tag(tag: str | None) -> str | None:
     text = (tag or "").casefold()
     return next((genre for word, genre in GENRE_TAG_WORDS if word in text), None)
 
+
 EMOTIC26: tuple[str, ...] = (
-    "Affection", "Anger", "Annoyance", "Anticipation", "Aversion", "Confidence",
-    "Disapproval", "Disconnection", "Disquietment", "Doubt/Confusion", "Embarrassment",
-    "Engagement", "Esteem", "Excitement", "Fatigue", "Fear", "Happiness", "Pain", "Peace",
-    "Pleasure", "Sadness", "Sensitivity", "Suffering", "Surprise", "Sympathy", "Yearning",
+    "Affection",
+    "Anger",
+    "Annoyance",
+    "Anticipation",
+    "Aversion",
+    "Confidence",
+    "Disapproval",
+    "Disconnection",
+    "Disquietment",
+    "Doubt/Confusion",
+    "Embarrassment",
+    "Engagement",
+    "Esteem",
+    "Excitement",
+    "Fatigue",
+    "Fear",
+    "Happiness",
+    "Pain",
+    "Peace",
+    "Pleasure",
+    "Sadness",
+    "Sensitivity",
+    "Suffering",
+    "Surprise",
+    "Sympathy",
+    "Yearning",
 )
 # Order of the FER-2013 classes as the mini-Xception model emits them.
 FER7: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -310,7 +354,7 @@ GROUP_BY_CODE = MappingProxyType({g.code: g for g in DLUT_GROUPS})
 
 
 def display_name(code: str) -> str:
-    """"中文 english" for a fine category or a coarse group code; other strings unchanged."""
+    """ "中文 english" for a fine category or a coarse group code; other strings unchanged."""
     named = CATEGORY_BY_CODE.get(code) or GROUP_BY_CODE.get(code)
     return f"{named.chinese} {named.english}" if named else code
 
@@ -368,19 +412,47 @@ def taxonomy_rows() -> list[dict[str, object]]:
 
 # --- polarity and negation (text rules, moodtune.text.analysis) ---------------------------
 # A group's polarity: 乐/好 positive, 怒/哀/惧/恶 negative, 惊 neutral; a category has its group's.
-GROUP_POLARITY = MappingProxyType({"joy": 1, "good": 1, "anger": -1, "sorrow": -1, "fear": -1,
-                                   "disgust": -1, "surprise": 0})
+GROUP_POLARITY = MappingProxyType(
+    {"joy": 1, "good": 1, "anger": -1, "sorrow": -1, "fear": -1, "disgust": -1, "surprise": 0}
+)
 # Where a polarity-only word (HowNet/NTUSD, not in DUTIR) lands: praise / blame.
 POLARITY_TARGET = MappingProxyType({"fine": {1: "PH", -1: "NN"}, "coarse": {1: "good", -1: "disgust"}})
 # Where a negated word's evidence goes (its polarity flips): not happy -> sad, not good -> blame,
 # not afraid / not sad -> at ease. Surprise has no opposite: a negated surprise word adds nothing.
-NEGATED = MappingProxyType({
-    "fine": {"PA": "NB", "PE": "NI", "PD": "NN", "PH": "NN", "PG": "NL", "PB": "ND", "PK": "NJ",
-             "NA": "PE", "NB": "PE", "NJ": "PE", "NH": "PE", "PF": "PE", "NI": "PE", "NC": "PE",
-             "NG": "PE", "NE": "PE", "ND": "PB", "NN": "PH", "NK": "PG", "NL": "PG"},
-    "coarse": {"joy": "sorrow", "good": "disgust", "anger": "joy", "sorrow": "joy", "fear": "joy",
-               "disgust": "good"},
-})
+NEGATED = MappingProxyType(
+    {
+        "fine": {
+            "PA": "NB",
+            "PE": "NI",
+            "PD": "NN",
+            "PH": "NN",
+            "PG": "NL",
+            "PB": "ND",
+            "PK": "NJ",
+            "NA": "PE",
+            "NB": "PE",
+            "NJ": "PE",
+            "NH": "PE",
+            "PF": "PE",
+            "NI": "PE",
+            "NC": "PE",
+            "NG": "PE",
+            "NE": "PE",
+            "ND": "PB",
+            "NN": "PH",
+            "NK": "PG",
+            "NL": "PG",
+        },
+        "coarse": {
+            "joy": "sorrow",
+            "good": "disgust",
+            "anger": "joy",
+            "sorrow": "joy",
+            "fear": "joy",
+            "disgust": "good",
+        },
+    }
+)
 
 
 def polarity_of(code: str) -> int:
@@ -422,27 +494,104 @@ def predicted_points(song_features: np.ndarray) -> np.ndarray:
 # "classical": the Million Song Dataset's has none and calls orchestral music ambient,
 # instrumental, even electronic, so its "electronic"-like tags carry little weight here.
 TAG_GENRE_WEIGHTS: dict[str, dict[str, float]] = {
-    "classical": {"mtt.classical": 1.0, "mtt.strings": 0.8, "mtt.violin": 0.6, "mtt.cello": 0.5,
-                  "mtt.harpsichord": 0.4, "mtt.opera": 0.4, "mtt.classic": 0.5, "mtt.choir": 0.3,
-                  "mtt.choral": 0.3, "mtt.harp": 0.3, "mtt.flute": 0.3},
-    "pop": {"mtt.pop": 1.0, "msd.pop": 1.0, "msd.catchy": 0.5, "msd.indie_pop": 0.5, "msd.female_vocalists": 0.3,
-            "msd.soul": 0.3, "msd.rnb": 0.3, "msd.hip-hop": 0.3, "mtt.female_vocal": 0.2},
-    "rock": {"mtt.rock": 1.0, "msd.rock": 1.0, "mtt.metal": 0.8, "msd.metal": 0.8, "msd.heavy_metal": 0.8,
-             "msd.hard_rock": 0.8, "msd.alternative_rock": 0.5, "msd.classic_rock": 0.5, "msd.punk": 0.5,
-             "msd.progressive_rock": 0.5, "mtt.guitar": 0.4},
-    "electronic": {"mtt.electronic": 1.0, "mtt.techno": 1.0, "mtt.synth": 0.5, "mtt.beats": 0.4, "mtt.dance": 0.4,
-                   "msd.electronica": 0.4, "msd.electro": 0.4, "msd.house": 0.4, "msd.electronic": 0.2},
+    "classical": {
+        "mtt.classical": 1.0,
+        "mtt.strings": 0.8,
+        "mtt.violin": 0.6,
+        "mtt.cello": 0.5,
+        "mtt.harpsichord": 0.4,
+        "mtt.opera": 0.4,
+        "mtt.classic": 0.5,
+        "mtt.choir": 0.3,
+        "mtt.choral": 0.3,
+        "mtt.harp": 0.3,
+        "mtt.flute": 0.3,
+    },
+    "pop": {
+        "mtt.pop": 1.0,
+        "msd.pop": 1.0,
+        "msd.catchy": 0.5,
+        "msd.indie_pop": 0.5,
+        "msd.female_vocalists": 0.3,
+        "msd.soul": 0.3,
+        "msd.rnb": 0.3,
+        "msd.hip-hop": 0.3,
+        "mtt.female_vocal": 0.2,
+    },
+    "rock": {
+        "mtt.rock": 1.0,
+        "msd.rock": 1.0,
+        "mtt.metal": 0.8,
+        "msd.metal": 0.8,
+        "msd.heavy_metal": 0.8,
+        "msd.hard_rock": 0.8,
+        "msd.alternative_rock": 0.5,
+        "msd.classic_rock": 0.5,
+        "msd.punk": 0.5,
+        "msd.progressive_rock": 0.5,
+        "mtt.guitar": 0.4,
+    },
+    "electronic": {
+        "mtt.electronic": 1.0,
+        "mtt.techno": 1.0,
+        "mtt.synth": 0.5,
+        "mtt.beats": 0.4,
+        "mtt.dance": 0.4,
+        "msd.electronica": 0.4,
+        "msd.electro": 0.4,
+        "msd.house": 0.4,
+        "msd.electronic": 0.2,
+    },
 }
 TAG_GEMS_WEIGHTS: dict[str, dict[str, float]] = {
-    "tenderness": {"mtt.soft": 1.0, "msd.beautiful": 1.0, "msd.mellow": 0.8, "mtt.harp": 0.4, "mtt.piano": 0.3,
-                   "msd.acoustic": 0.3},
-    "calmness": {"mtt.quiet": 1.0, "mtt.slow": 0.8, "mtt.ambient": 0.8, "msd.chillout": 0.8, "msd.chill": 0.8,
-                 "mtt.new_age": 0.6, "msd.easy_listening": 0.6},
-    "power": {"mtt.loud": 1.0, "mtt.metal": 0.8, "msd.heavy_metal": 0.6, "msd.hard_rock": 0.6, "mtt.drums": 0.4,
-              "mtt.fast": 0.4, "mtt.choir": 0.3},
-    "joyful_activation": {"msd.happy": 1.0, "msd.party": 0.8, "mtt.dance": 0.6, "msd.dance": 0.6, "msd.catchy": 0.5,
-                          "msd.funk": 0.4, "mtt.fast": 0.4},
-    "tension": {"mtt.weird": 1.0, "msd.experimental": 0.8, "mtt.loud": 0.3, "mtt.fast": 0.3, "mtt.techno": 0.3},
-    "sadness": {"msd.sad": 1.0, "mtt.cello": 0.4, "mtt.slow": 0.4, "mtt.violin": 0.3, "msd.mellow": 0.3,
-                "mtt.piano": 0.2},
+    "tenderness": {
+        "mtt.soft": 1.0,
+        "msd.beautiful": 1.0,
+        "msd.mellow": 0.8,
+        "mtt.harp": 0.4,
+        "mtt.piano": 0.3,
+        "msd.acoustic": 0.3,
+    },
+    "calmness": {
+        "mtt.quiet": 1.0,
+        "mtt.slow": 0.8,
+        "mtt.ambient": 0.8,
+        "msd.chillout": 0.8,
+        "msd.chill": 0.8,
+        "mtt.new_age": 0.6,
+        "msd.easy_listening": 0.6,
+    },
+    "power": {
+        "mtt.loud": 1.0,
+        "mtt.metal": 0.8,
+        "msd.heavy_metal": 0.6,
+        "msd.hard_rock": 0.6,
+        "mtt.drums": 0.4,
+        "mtt.fast": 0.4,
+        "mtt.choir": 0.3,
+    },
+    "joyful_activation": {
+        "msd.happy": 1.0,
+        "msd.party": 0.8,
+        "mtt.dance": 0.6,
+        "msd.dance": 0.6,
+        "msd.catchy": 0.5,
+        "msd.funk": 0.4,
+        "mtt.fast": 0.4,
+    },
+    "tension": {
+        "mtt.weird": 1.0,
+        "msd.experimental": 0.8,
+        "mtt.loud": 0.3,
+        "mtt.fast": 0.3,
+        "mtt.techno": 0.3,
+    },
+    "sadness": {
+        "msd.sad": 1.0,
+        "mtt.cello": 0.4,
+        "mtt.slow": 0.4,
+        "mtt.violin": 0.3,
+        "msd.mellow": 0.3,
+        "mtt.piano": 0.2,
+    },
 }

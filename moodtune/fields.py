@@ -24,29 +24,65 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-Age = Annotated[int, Field(strict=True, ge=5, le=120, description="between 5 and 120 (whole years)",
-                           examples=[30])]
-Mood = Annotated[int, Field(strict=True, ge=1, le=5, description="a whole number from 1 (sad) to 5 (happy)",
-                            examples=[3])]
-Mode = Annotated[Literal["calm", "match"], Field(
-    description="'calm' (default): the policy ranks the catalog from your state toward calm; 'match': the songs "
-                "whose emotion is nearest yours (match my mood)", examples=["calm"])]
-Gender = Annotated[Literal["female", "male"],
-                   Field(description="'female' or 'male' (lower case)", examples=["female"])]
-TrackId = Annotated[str, BeforeValidator(_strip), Field(
-    strict=True, min_length=1, max_length=MAX_TRACK_ID,
-    description=f"a catalog track id (1 to {MAX_TRACK_ID} characters)")]
+Age = Annotated[
+    int, Field(strict=True, ge=5, le=120, description="between 5 and 120 (whole years)", examples=[30])
+]
+Mood = Annotated[
+    int, Field(strict=True, ge=1, le=5, description="a whole number from 1 (sad) to 5 (happy)", examples=[3])
+]
+Mode = Annotated[
+    Literal["calm", "match"],
+    Field(
+        description="'calm' (default): the policy ranks the catalog from your state toward calm; 'match': the songs "
+        "whose emotion is nearest yours (match my mood)",
+        examples=["calm"],
+    ),
+]
+Gender = Annotated[
+    Literal["female", "male"], Field(description="'female' or 'male' (lower case)", examples=["female"])
+]
+TrackId = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=MAX_TRACK_ID,
+        description=f"a catalog track id (1 to {MAX_TRACK_ID} characters)",
+    ),
+]
 StressLevel = Annotated[Literal[LEVELS], Field(description="one of 'low', 'medium', 'high' (lower case)")]  # type: ignore[valid-type]
-ClientKey = Annotated[str, Field(
-    strict=True, pattern=CLIENT_KEY_PATTERN,
-    description="8 to 64 characters of letters, digits and - _ . : (a fresh one per feedback, e.g. a UUID, "
-                "reused only to retry it)")]
-SamplingRate = Annotated[float, Field(
-    strict=True, ge=1, le=100_000, allow_inf_nan=False, examples=[250.0],
-    description="a number of samples per second (Hz, 1 to 100000) of an uploaded raw ECG/PPG file that has no "
-                "time column nor '# sampling_rate:' line")]
-RecommendationId = Annotated[str, BeforeValidator(_strip), Field(
-    strict=True, min_length=1, max_length=200, description="the recommendation_id a recommend call returned")]
+ClientKey = Annotated[
+    str,
+    Field(
+        strict=True,
+        pattern=CLIENT_KEY_PATTERN,
+        description="8 to 64 characters of letters, digits and - _ . : (a fresh one per feedback, e.g. a UUID, "
+        "reused only to retry it)",
+    ),
+]
+SamplingRate = Annotated[
+    float,
+    Field(
+        strict=True,
+        ge=1,
+        le=100_000,
+        allow_inf_nan=False,
+        examples=[250.0],
+        description="a number of samples per second (Hz, 1 to 100000) of an uploaded raw ECG/PPG file that has no "
+        "time column nor '# sampling_rate:' line",
+    ),
+]
+RecommendationId = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=200,
+        description="the recommendation_id a recommend call returned",
+    ),
+]
 
 
 def bounds(kind: Any) -> tuple[float, float]:

@@ -61,7 +61,9 @@ class DagsterSettings(Section):
 
     executor: Literal["in_process", "multiprocess", "celery"]
     max_concurrent: int = Field(ge=1)  # multiprocess: steps at once
-    start_method: Literal["spawn", "forkserver"]  # multiprocess: forkserver forks steps from a preloaded code location
+    start_method: Literal[
+        "spawn", "forkserver"
+    ]  # multiprocess: forkserver forks steps from a preloaded code location
     celery_broker: str
     celery_backend: str
     webserver_url: str  # where links to Dagster runs point (MLflow tags)
@@ -138,8 +140,12 @@ class AudioRealSetSettings(Section):
 class AudioCatalogSettings(Section):
     """What the service recommends from (moodtune/audio/catalog.yaml, docs/catalog.md)."""
 
-    source: Literal["auto", "debian", "folder", "demo"]  # auto: music_dir, else Debian music, else the demo clips
-    cache_dir: Path | None  # Debian packages, extracted; None -> $XDG_CACHE_HOME/moodtune/debian (outside the clone)
+    source: Literal[
+        "auto", "debian", "folder", "demo"
+    ]  # auto: music_dir, else Debian music, else the demo clips
+    cache_dir: (
+        Path | None
+    )  # Debian packages, extracted; None -> $XDG_CACHE_HOME/moodtune/debian (outside the clone)
     min_track_seconds: float = Field(ge=0)  # shorter files (jingles, stingers) are not songs
     max_tracks_per_package: int = Field(ge=1)
     fetch_workers: int = Field(ge=1)  # packages fetched at once (a fresh machine waits on the network)
@@ -263,7 +269,9 @@ class PolicySettings(Section):
     workers: int = Field(ge=1)  # processes that train the seeds' policies side by side
     seeds: tuple[int, ...]
     a2c: dict[str, float | int]
-    exploration: float = Field(ge=0.0, le=1.0)  # share of served first tracks drawn uniformly (epsilon-greedy)
+    exploration: float = Field(
+        ge=0.0, le=1.0
+    )  # share of served first tracks drawn uniformly (epsilon-greedy)
     eval_sessions: int
     eval_k: int
     gate_floors: dict[str, float]
@@ -293,7 +301,9 @@ class PolicySettings(Section):
     warm_start_epochs: int
     warm_start_lr: float
     warm_start_a2c_lr: float  # A2C's starting learning rate after a warm start (decays as a2c_lr_decay says)
-    held_out_curve_points: int = Field(ge=0)  # held-out evaluations over a session policy's A2C phase (0: none)
+    held_out_curve_points: int = Field(
+        ge=0
+    )  # held-out evaluations over a session policy's A2C phase (0: none)
     held_out_curve_sessions: int = Field(ge=1)  # held-out sessions per evaluation
 
 
@@ -321,7 +331,9 @@ class ServiceSettings(Section):
     reload_interval_seconds: float = Field(ge=0)  # poll the registry's champions; 0 = never
     timeout_s: int = Field(ge=1)  # per-request timeout
     log_batch_max: int = Field(ge=1)  # recommendation events committed together (group commit)
-    hrv_batch_wait_ms: float = Field(ge=0, le=1000)  # feedback's metrics readings wait this long to be read together
+    hrv_batch_wait_ms: float = Field(
+        ge=0, le=1000
+    )  # feedback's metrics readings wait this long to be read together
     api_keys: tuple[str, ...]  # when set, /feedback and /metrics need one (X-API-Key)
     rate_limit_per_minute: int = Field(ge=0)  # writes per client per minute (per worker); 0 = off
 
@@ -394,8 +406,12 @@ class RetrainSettings(Section):
     sensor_interval_seconds: int = Field(ge=1)
     timesteps: int = Field(ge=0)  # A2C timesteps after the imitation, per retrain run
     learning_rate: float = Field(gt=0)  # A2C's (constant) rate in a retrain
-    holdout_share: float = Field(gt=0, lt=1)  # rows kept out of the reward model for the gate's off-policy check
-    ridges: tuple[float, ...] = Field(min_length=1)  # the prior's weights tried (cross-validated): shifts shrink to 0
+    holdout_share: float = Field(
+        gt=0, lt=1
+    )  # rows kept out of the reward model for the gate's off-policy check
+    ridges: tuple[float, ...] = Field(
+        min_length=1
+    )  # the prior's weights tried (cross-validated): shifts shrink to 0
     folds: int = Field(ge=2)  # cross-validation folds that choose the ridge
     draws: int = Field(ge=1)  # hidden listeners simulated per logged context for the expected reward
     imitation_sessions: int = Field(ge=0)  # oracle sessions on the recalibrated simulator the copy imitates
@@ -406,16 +422,18 @@ class RetrainSettings(Section):
 class ImageSettings(Section):
     """Photos: what is accepted (decode limits), how faces are found, and the face model's gate."""
 
-    max_bytes: int = Field(ge=1)         # larger uploads/files are refused
-    max_pixels: int = Field(ge=1)        # width x height above this is refused before decoding
+    max_bytes: int = Field(ge=1)  # larger uploads/files are refused
+    max_pixels: int = Field(ge=1)  # width x height above this is refused before decoding
     formats: tuple[str, ...]  # Pillow decoders accepted
-    detect_max_side: int = Field(ge=64)        # photos are scaled down to this longest side for detection
-    scale_factor: float = Field(gt=1.0)         # Haar cascade pyramid step
-    min_neighbors: int = Field(ge=0)              # Haar cascade: overlapping hits needed for a face
-    min_face_px: int = Field(ge=24)              # smallest face side searched (in the detection image)
-    min_confidence: float                      # smallest Haar level weight kept as a face
-    max_faces: int = Field(ge=1)                 # the largest faces kept
-    crop_margin: float = Field(ge=0.0, le=1.0)  # context added around each face box, as a fraction of its side
+    detect_max_side: int = Field(ge=64)  # photos are scaled down to this longest side for detection
+    scale_factor: float = Field(gt=1.0)  # Haar cascade pyramid step
+    min_neighbors: int = Field(ge=0)  # Haar cascade: overlapping hits needed for a face
+    min_face_px: int = Field(ge=24)  # smallest face side searched (in the detection image)
+    min_confidence: float  # smallest Haar level weight kept as a face
+    max_faces: int = Field(ge=1)  # the largest faces kept
+    crop_margin: float = Field(
+        ge=0.0, le=1.0
+    )  # context added around each face box, as a fraction of its side
     gate_metric: str
     gate_floors: dict[str, float]
     gate_margin: float
@@ -498,7 +516,7 @@ class Settings(Section):
         """The MLflow tracking URI; a relative ``sqlite:///`` path is pinned to the root."""
         uri = self.mlflow.tracking_uri or f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
         if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            uri = f"sqlite:///{self.root / uri[len('sqlite:///'):]}"
+            uri = f"sqlite:///{self.root / uri[len('sqlite:///') :]}"
         return uri
 
     @property
@@ -526,7 +544,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
-        section, _, name = key[len(ENV_PREFIX):].partition("__")
+        section, _, name = key[len(ENV_PREFIX) :].partition("__")
         *inner, last = name.lower().split("__")  # MOODTUNE_AUDIO__CATALOG__SOURCE: a nested key
         node = out.setdefault(section.lower(), {})
         for part in inner:

@@ -115,9 +115,12 @@ class StateEstimate:
     def as_dict(self) -> dict:
         probs = self.level_probabilities()
         return {
-            "valence": round(self.valence, 4), "valence_sd": round(self.valence_sd, 4),
-            "arousal": round(self.arousal, 4), "arousal_sd": round(self.arousal_sd, 4),
-            "stress": round(self.stress, 4), "stress_sd": round(self.stress_sd, 4),
+            "valence": round(self.valence, 4),
+            "valence_sd": round(self.valence_sd, 4),
+            "arousal": round(self.arousal, 4),
+            "arousal_sd": round(self.arousal_sd, 4),
+            "stress": round(self.stress, 4),
+            "stress_sd": round(self.stress_sd, 4),
             "stress_level": self.level,
             "stress_probabilities": {lv: round(float(p), 4) for lv, p in zip(LEVELS, probs, strict=True)},
             "mood": round(self.policy_mood(), 3),
@@ -133,8 +136,10 @@ class StateEstimate:
         used = ", ".join(o.source for o in self.observations) or "no input"
         if "arousal" in self.uninformed:
             return f"{feel} (valence {self.valence:+.2f} ± {self.valence_sd:.2f}; stress not measured) from {used}"
-        return (f"{feel} and {energy} (valence {self.valence:+.2f} ± {self.valence_sd:.2f}, stress "
-                f"{self.stress:.2f} ± {self.stress_sd:.2f}, {self.level}) from {used}")
+        return (
+            f"{feel} and {energy} (valence {self.valence:+.2f} ± {self.valence_sd:.2f}, stress "
+            f"{self.stress:.2f} ± {self.stress_sd:.2f}, {self.level}) from {used}"
+        )
 
 
 def _phi(z: float) -> float:
@@ -154,34 +159,58 @@ def estimate(observations: Iterable[Observation], cfg) -> StateEstimate:
         precision = sum(1.0 / sd**2 for _, sd in pairs)
         mean = sum(v / sd**2 for v, sd in pairs) / precision
         axes[axis] = (float(np.clip(mean, -1.0, 1.0)), float(1.0 / math.sqrt(precision)))
-    return StateEstimate(axes["valence"][0], axes["valence"][1], axes["arousal"][0], axes["arousal"][1], obs,
-                         tuple(cfg.stress_thresholds), tuple(uninformed))
+    return StateEstimate(
+        axes["valence"][0],
+        axes["valence"][1],
+        axes["arousal"][0],
+        axes["arousal"][1],
+        obs,
+        tuple(cfg.stress_thresholds),
+        tuple(uninformed),
+    )
 
 
 # ---------------------------------------------------------------- one observation per input
 
+
 def from_mood(mood: float, cfg) -> Observation:
     """The form's mood 1..5 as valence (mood 3 = 0, one step = 0.5)."""
-    return Observation("form", valence=(float(mood) - 3.0) / 2.0, valence_sd=float(cfg.sources.form.valence_sd),
-                       detail=f"mood {mood:g}/5 ({MOOD_NAMES.get(int(round(float(mood))), '')})")
+    return Observation(
+        "form",
+        valence=(float(mood) - 3.0) / 2.0,
+        valence_sd=float(cfg.sources.form.valence_sd),
+        detail=f"mood {mood:g}/5 ({MOOD_NAMES.get(int(round(float(mood))), '')})",
+    )
 
 
 def from_point(source: str, valence: float, arousal: float, cfg, detail: str = "") -> Observation:
     """A text's or a photo's valence-arousal point, with that source's spread."""
     spread = getattr(cfg.sources, source)
-    return Observation(source, valence=float(np.clip(valence, -1, 1)), valence_sd=float(spread.valence_sd),
-                       arousal=float(np.clip(arousal, -1, 1)), arousal_sd=float(spread.arousal_sd), detail=detail)
+    return Observation(
+        source,
+        valence=float(np.clip(valence, -1, 1)),
+        valence_sd=float(spread.valence_sd),
+        arousal=float(np.clip(arousal, -1, 1)),
+        arousal_sd=float(spread.arousal_sd),
+        detail=detail,
+    )
 
 
 def from_reading(probabilities: Mapping[str, float] | Sequence[float], cfg) -> Observation:
     """An HRV reading (P(low), P(medium), P(high)) as arousal: its mean stress over the levels'
     stress (``state.level_stress``), the spread of the levels plus ``sources.hrv.arousal_sd``."""
-    p = np.asarray([probabilities[lv] for lv in LEVELS] if isinstance(probabilities, Mapping) else probabilities,
-                   dtype=float)
+    p = np.asarray(
+        [probabilities[lv] for lv in LEVELS] if isinstance(probabilities, Mapping) else probabilities,
+        dtype=float,
+    )
     p = p / p.sum()
     centres = np.array([float(getattr(cfg.level_stress, lv)) for lv in LEVELS])
     stress = float(p @ centres)
     spread = float(np.sqrt(p @ (centres - stress) ** 2))
     sd = math.sqrt(float(cfg.sources.hrv.arousal_sd) ** 2 + (2.0 * spread) ** 2)
-    return Observation("hrv", arousal=2.0 * stress - 1.0, arousal_sd=sd,
-                       detail=f"HRV reads {LEVELS[int(p.argmax())]} stress ({p.max():.0%})")
+    return Observation(
+        "hrv",
+        arousal=2.0 * stress - 1.0,
+        arousal_sd=sd,
+        detail=f"HRV reads {LEVELS[int(p.argmax())]} stress ({p.max():.0%})",
+    )

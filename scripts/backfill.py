@@ -39,16 +39,23 @@ class BackfillError(Exception):
 
 
 def graphql(url: str, query: str, variables: dict, timeout: float = 60) -> dict:
-    request = urllib.request.Request(f"{url.rstrip('/')}/graphql", method="POST",
-                                     data=json.dumps({"query": query, "variables": variables}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/graphql",
+        method="POST",
+        data=json.dumps({"query": query, "variables": variables}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             body = json.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        raise BackfillError(f"the Dagster webserver at {url} answered {exc.code}: {exc.read()[:500]!r}") from exc
+        raise BackfillError(
+            f"the Dagster webserver at {url} answered {exc.code}: {exc.read()[:500]!r}"
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise BackfillError(f"no Dagster webserver at {url} ({exc}); start it (make up-server) or pass --url") from exc
+        raise BackfillError(
+            f"no Dagster webserver at {url} ({exc}); start it (make up-server) or pass --url"
+        ) from exc
     if body.get("errors"):
         raise BackfillError(f"the webserver refused the query: {body['errors'][0].get('message')}")
     return body["data"]
@@ -67,14 +74,19 @@ def launch(url: str, asset: str, partitions: list[str] | None = None, title: str
     """The new backfill's id; ``partitions`` None: every partition the asset has now."""
     known = partition_keys(url, asset)
     if not known:
-        raise BackfillError(f"asset {asset!r} has no partitions yet; they are added by the asset that lists "
-                            "them (for audio_library: materialize audio_library_shards with audio.music_dir set)")
+        raise BackfillError(
+            f"asset {asset!r} has no partitions yet; they are added by the asset that lists "
+            "them (for audio_library: materialize audio_library_shards with audio.music_dir set)"
+        )
     chosen = known if partitions is None else partitions
     unknown = sorted(set(chosen) - set(known))
     if unknown or not chosen:
         raise BackfillError(f"unknown partitions of {asset!r}: {unknown or 'none given'}; it has {known}")
-    params = {"assetSelection": [{"path": asset.split("/")}], "partitionNames": chosen,
-              "title": title or f"{asset}: {len(chosen)} partitions"}
+    params = {
+        "assetSelection": [{"path": asset.split("/")}],
+        "partitionNames": chosen,
+        "title": title or f"{asset}: {len(chosen)} partitions",
+    }
     result = graphql(url, LAUNCH, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise BackfillError(f"the backfill was refused ({result['__typename']}): {result.get('message', '')}")
@@ -102,17 +114,27 @@ def wait(url: str, backfill_id: str, timeout: float, poll: float = 3.0, log=prin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("asset", help="the partitioned asset's key, e.g. audio_library (a/b for a prefixed key)")
-    parser.add_argument("--url", default="http://127.0.0.1:3000", help="the Dagster webserver (default %(default)s)")
+    parser.add_argument(
+        "asset", help="the partitioned asset's key, e.g. audio_library (a/b for a prefixed key)"
+    )
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:3000", help="the Dagster webserver (default %(default)s)"
+    )
     parser.add_argument("--partitions", help="comma-separated partition keys (default: every partition)")
-    parser.add_argument("--wait", action="store_true", help="wait until the backfill ends; exit 1 unless it succeeded")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)")
+    parser.add_argument(
+        "--wait", action="store_true", help="wait until the backfill ends; exit 1 unless it succeeded"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="seconds --wait waits (default %(default)s)"
+    )
     args = parser.parse_args(argv)
     partitions = [p.strip() for p in args.partitions.split(",") if p.strip()] if args.partitions else None
     try:
         backfill_id = launch(args.url, args.asset, partitions)
-        print(f"launched backfill {backfill_id} of {args.asset}: {args.url.rstrip('/')}/runs/b/{backfill_id}",
-              flush=True)
+        print(
+            f"launched backfill {backfill_id} of {args.asset}: {args.url.rstrip('/')}/runs/b/{backfill_id}",
+            flush=True,
+        )
         if not args.wait:
             return 0
         state = wait(args.url, backfill_id, args.timeout, log=lambda m: print(m, flush=True))
@@ -124,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     failed = [r["runId"] for r in state["runs"] if r["status"] != "SUCCESS"]
     if state["status"] not in SUCCEEDED or failed:
-        print(f"backfill {backfill_id} ended {state['status']}; runs not succeeded: {failed} "
-              f"(their logs: {args.url.rstrip('/')}/runs/<run id>)", file=sys.stderr)
+        print(
+            f"backfill {backfill_id} ended {state['status']}; runs not succeeded: {failed} "
+            f"(their logs: {args.url.rstrip('/')}/runs/<run id>)",
+            file=sys.stderr,
+        )
         return 1
     print(f"backfill {backfill_id}: {len(state['runs'])} runs succeeded")
     return 0

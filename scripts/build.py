@@ -56,8 +56,9 @@ def downstream(stale: set[str], graph: dict[str, dict]) -> list[str]:
 
 def stale_stages() -> set[str]:
     """Stages ``dvc status`` reports as changed (code, params, upstream outputs or missing outs)."""
-    out = subprocess.run([str(BIN / "dvc"), "status", "--json"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(BIN / "dvc"), "status", "--json"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
     return {name.split(":")[-1] for name in json.loads(out or "{}")}
 
 
@@ -101,11 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     # gives other bytes each run, and DVC would see a changed output. Every step process and
     # worker inherits it.
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    run = subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m", "definitions", "--select", select],
-                         cwd=ROOT, env=env)
+    run = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "definitions", "--select", select],
+        cwd=ROOT,
+        env=env,
+    )
     if run.returncode != 0:
-        print("build: the Dagster run failed; dvc.lock is unchanged (see the run in the Dagster UI "
-              "or the log above), fix it and run `make build` again", file=sys.stderr)
+        print(
+            "build: the Dagster run failed; dvc.lock is unchanged (see the run in the Dagster UI "
+            "or the log above), fix it and run `make build` again",
+            file=sys.stderr,
+        )
         return run.returncode
     if todo:
         subprocess.run([str(BIN / "dvc"), "commit", "--force", "--quiet", *todo], cwd=ROOT, check=True)

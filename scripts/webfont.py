@@ -53,11 +53,15 @@ def build(tgz: bytes, out: Path = OUT) -> list[str]:
             (out / "noto-sans-sc").mkdir(parents=True, exist_ok=True)
             (out / "noto-sans-sc" / name).write_bytes(tar.extractfile(f"package/files/{name}").read())
             files.append(name)
-            faces.append("@font-face {\n  font-family: 'Noto Sans SC';\n  font-style: normal;\n"
-                         "  font-display: swap;\n  font-weight: 400;\n"
-                         f"  src: url(./noto-sans-sc/{name}) format('woff2');\n  unicode-range: {ranges};\n}}\n")
-    header = (f"/* Noto Sans SC {VERSION} (@fontsource/noto-sans-sc), SIL Open Font License 1.1: OFL.txt.\n"
-              "   Built by scripts/webfont.py: CJK ranges only, so Latin keeps the page's fonts. */\n")
+            faces.append(
+                "@font-face {\n  font-family: 'Noto Sans SC';\n  font-style: normal;\n"
+                "  font-display: swap;\n  font-weight: 400;\n"
+                f"  src: url(./noto-sans-sc/{name}) format('woff2');\n  unicode-range: {ranges};\n}}\n"
+            )
+    header = (
+        f"/* Noto Sans SC {VERSION} (@fontsource/noto-sans-sc), SIL Open Font License 1.1: OFL.txt.\n"
+        "   Built by scripts/webfont.py: CJK ranges only, so Latin keeps the page's fonts. */\n"
+    )
     (out / "noto-sans-sc.css").write_text(header + "\n".join(faces))
     (out / "OFL.txt").write_bytes(licence)
     return files

@@ -116,8 +116,11 @@ retrain: {imitation_sessions: 400, imitation_beam: 4, imitation_epochs: 20}
 def _stack_settings(base: Path, data_dir: Path, artifacts: Path):
     from assets.resources import SettingsResource
 
-    return SettingsResource(data_dir=str(data_dir), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-                            overrides_yaml=SMALL + f"mlflow: {{artifact_root: {artifacts}}}\n")
+    return SettingsResource(
+        data_dir=str(data_dir),
+        tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+        overrides_yaml=SMALL + f"mlflow: {{artifact_root: {artifacts}}}\n",
+    )
 
 
 SERVICE_FIXTURES = {"service_stack", "drill_stack"}  # fixtures that start a service on the built stack
@@ -143,13 +146,19 @@ def _built_stack(request, tmp_path_factory):
     resources = build_resources(res)
     all_assets = load_assets_from_package_module(assets)
     # the policy trains on the served catalog's songs (here the demo clips: catalog.source demo)
-    result = materialize(all_assets, resources=resources,
-                         selection=AssetSelection.groups("audio", "hrv", "listeners", "policy")
-                         | AssetSelection.assets("catalog_tracks", "catalog_features"))
+    result = materialize(
+        all_assets,
+        resources=resources,
+        selection=AssetSelection.groups("audio", "hrv", "listeners", "policy")
+        | AssetSelection.assets("catalog_tracks", "catalog_features"),
+    )
     assert result.success
     if _needs_service(request.session):
-        assert materialize(all_assets, resources=resources,
-                           selection=AssetSelection.groups("text", "image") | AssetSelection.assets("catalog")).success
+        assert materialize(
+            all_assets,
+            resources=resources,
+            selection=AssetSelection.groups("text", "image") | AssetSelection.assets("catalog"),
+        ).success
     return {"base": base, "settings": res.get(), "result": result}
 
 
@@ -167,8 +176,13 @@ def copy_stack(built: dict, dest: Path) -> dict:
     src = built["base"]
     copy_stores(src, dest)
     res = _stack_settings(dest, dest / "data", src / "artifacts")
-    return {"settings": res.get(), "result": built["result"], "resources": build_resources(res),
-            "settings_resource": res, "base": dest}
+    return {
+        "settings": res.get(),
+        "result": built["result"],
+        "resources": build_resources(res),
+        "settings_resource": res,
+        "base": dest,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +216,16 @@ def audio_group() -> list:
     """The audio group's assets and checks (what ``built_audio`` materializes)."""
     import assets.audio as audio_assets
 
-    return [audio_assets.audio_clips, audio_assets.audio_features, audio_assets.audio_real_set,
-            audio_assets.audio_real_features, audio_assets.audio_emotion_model,
-            audio_assets.audio_features_have_no_nan, audio_assets.audio_label_balance,
-            audio_assets.audio_model_auc_above_floor]
+    return [
+        audio_assets.audio_clips,
+        audio_assets.audio_features,
+        audio_assets.audio_real_set,
+        audio_assets.audio_real_features,
+        audio_assets.audio_emotion_model,
+        audio_assets.audio_features_have_no_nan,
+        audio_assets.audio_label_balance,
+        audio_assets.audio_model_auc_above_floor,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -218,9 +238,13 @@ def built_audio(request, tmp_path_factory) -> dict:
 
     base = tmp_path_factory.mktemp("built_audio")
     shutil.copy(request.getfixturevalue("_mlflow_template"), base / "mlflow.db")
-    resources = build_resources(SettingsResource(
-        data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-        overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {AUDIO_SMALL}"))
+    resources = build_resources(
+        SettingsResource(
+            data_dir=str(base / "data"),
+            tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+            overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {AUDIO_SMALL}",
+        )
+    )
     result = materialize(audio_group(), resources=resources)
     assert result.success
     return {"base": base, "result": result}
@@ -231,13 +255,18 @@ def built_audio(request, tmp_path_factory) -> dict:
 # on this module's copy of the stack: what a module posts is not seen by another. The service
 # is started when a test first asks for its "url" or "service" (a test that needs only the
 # stores and "env" starts nothing).
-SERVICE_LIMITS = {"MOODTUNE_SERVICE__WORKERS": "1", "MOODTUNE_SERVICE__MAX_FILE_BYTES": "2000000",
-                  "MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "3000000", "MOODTUNE_SERVICE__MAX_TEXT_CHARS": "200",
-                  "MOODTUNE_SERVICE__MAX_PLAYLIST": "60", "MOODTUNE_SERVICE__MAX_FILES": "4",
-                  "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "1",
-                  # served deterministically (no explored first tracks): tests compare orders exactly;
-                  # the drift drill and the exploration tests serve with params.yaml's policy.exploration
-                  "MOODTUNE_POLICY__EXPLORATION": "0"}
+SERVICE_LIMITS = {
+    "MOODTUNE_SERVICE__WORKERS": "1",
+    "MOODTUNE_SERVICE__MAX_FILE_BYTES": "2000000",
+    "MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "3000000",
+    "MOODTUNE_SERVICE__MAX_TEXT_CHARS": "200",
+    "MOODTUNE_SERVICE__MAX_PLAYLIST": "60",
+    "MOODTUNE_SERVICE__MAX_FILES": "4",
+    "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "1",
+    # served deterministically (no explored first tracks): tests compare orders exactly;
+    # the drift drill and the exploration tests serve with params.yaml's policy.exploration
+    "MOODTUNE_POLICY__EXPLORATION": "0",
+}
 
 
 class _ServiceStack(dict):
@@ -265,9 +294,16 @@ class _ServiceStack(dict):
 def _service_on(stack: dict, base: Path, **limits: str) -> _ServiceStack:
     s = stack["settings"]
     assert s.data_path("catalog", "catalog.parquet").exists(), "the built stack has no catalog"
-    env = {**os.environ, "MOODTUNE_DATA_DIR": str(s.data_dir), "MLFLOW_TRACKING_URI": s.tracking_uri,
-           "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(s.artifact_root), "BENTOML_HOME": str(base / "bentoml"),
-           "BENTOML_DO_NOT_TRACK": "True", **SERVICE_LIMITS, **limits}
+    env = {
+        **os.environ,
+        "MOODTUNE_DATA_DIR": str(s.data_dir),
+        "MLFLOW_TRACKING_URI": s.tracking_uri,
+        "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(s.artifact_root),
+        "BENTOML_HOME": str(base / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "True",
+        **SERVICE_LIMITS,
+        **limits,
+    }
     return _ServiceStack(s, env, base)
 
 
@@ -293,8 +329,11 @@ SHARED_LIMITS = {"MOODTUNE_SERVICE__MAX_REQUEST_BYTES": "12000000"}
 
 @pytest.fixture(scope="session")
 def _shared_service(_built_stack, tmp_path_factory):
-    stack = _service_on(copy_stack(_built_stack, tmp_path_factory.mktemp("shared_stack")),
-                        tmp_path_factory.mktemp("shared_service"), **SHARED_LIMITS)
+    stack = _service_on(
+        copy_stack(_built_stack, tmp_path_factory.mktemp("shared_stack")),
+        tmp_path_factory.mktemp("shared_service"),
+        **SHARED_LIMITS,
+    )
     try:
         yield stack
     finally:
@@ -329,8 +368,15 @@ def pytest_itemcollected(item):
 # The web page in headless Chromium (Debian's chromium, driven by playwright), for the browser
 # tests on a module's service (tests/test_service_browser.py, tests/test_hrv_browser.py).
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextlib.contextmanager
@@ -362,16 +408,19 @@ def fake_deb(tmp_path: Path, name: str, fill) -> Path:
 
     root = tmp_path / "build" / name
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
-                                            "Maintainer: test <t@example.org>\nDescription: test music\n")
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: test <t@example.org>\nDescription: test music\n"
+    )
     music = root / "usr" / "share" / "music"
     music.mkdir(parents=True)
     fill(music)
     cache = tmp_path / "cache"
     debs = cache / "debs" / name
     debs.mkdir(parents=True)
-    subprocess.run(["dpkg-deb", "--build", str(root), str(debs / f"{name}_1.0_all.deb")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--build", str(root), str(debs / f"{name}_1.0_all.deb")], check=True, capture_output=True
+    )
     return cache
 
 
@@ -392,4 +441,3 @@ def page(service_stack):
     """A browser page on the module's service; fails on any JavaScript error the page raised."""
     with browser_page(service_stack["url"]) as page:
         yield page
-

@@ -17,7 +17,10 @@ async def ok(scope, receive, send):
 def calls(app, requests):
     async def main():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            return [await client.request(method, path, headers=headers or {}) for method, path, headers in requests]
+            return [
+                await client.request(method, path, headers=headers or {})
+                for method, path, headers in requests
+            ]
 
     return asyncio.run(main())
 
@@ -29,12 +32,22 @@ def test_without_keys_or_limit_everything_passes():
 
 def test_keys_guard_feedback_and_metrics_only():
     app = AccessControl(ok, api_keys=["s3cret-key"])
-    a = calls(app, [("POST", "/feedback", None), ("GET", "/metrics", {"x-api-key": "wrong"}),
-                    ("POST", "/feedback", {"x-api-key": "s3cret-key"}),
-                    ("GET", "/metrics", {"authorization": "Bearer s3cret-key"}),
-                    ("POST", "/recommend", None), ("GET", "/", None)])
+    a = calls(
+        app,
+        [
+            ("POST", "/feedback", None),
+            ("GET", "/metrics", {"x-api-key": "wrong"}),
+            ("POST", "/feedback", {"x-api-key": "s3cret-key"}),
+            ("GET", "/metrics", {"authorization": "Bearer s3cret-key"}),
+            ("POST", "/recommend", None),
+            ("GET", "/", None),
+        ],
+    )
     assert [r.status_code for r in a] == [401, 401, 200, 200, 200, 200]
-    assert a[0].json() == {"error": a[0].json()["error"], "type": "Unauthorized"} and "X-API-Key" in a[0].json()["error"]
+    assert (
+        a[0].json() == {"error": a[0].json()["error"], "type": "Unauthorized"}
+        and "X-API-Key" in a[0].json()["error"]
+    )
 
 
 def test_writes_over_the_rate_get_429_with_retry_after_per_client():

@@ -14,34 +14,90 @@ from bento.apidocs import ANSWERS, SUMMARIES, contract, open_without_example, sc
 
 def _bentoml_like() -> dict:
     """What BentoML 1.4.39 generates for a multipart body with optional files and a JSON-only one."""
-    body = {"type": "object", "title": "RecommendBodyIODescriptor", "required": ["age", "gender", "mood"],
-            "additionalProperties": False, "properties": {
-                "age": {"type": "integer", "minimum": 5, "maximum": 120}, "gender": {"type": "string"},
-                "mood": {"type": "integer"}, "track_ids": {"type": "array", "items": {"type": "string"}},
-                "files": {"type": "array", "items": {"type": "file", "format": "binary"}}}}
-    answer = {"type": "object", "title": "RecommendationIODescriptor", "additionalProperties": True, "properties": {
-        "tracks": {"type": "array", "items": {"$ref": "#/components/schemas/RankedTrack"}},
-        "model_versions": {"type": "object", "additionalProperties": {"type": "string"}}}}
-    hrv = {"type": "object", "title": "AnalyzeHrvBodyIODescriptor", "additionalProperties": False, "properties": {
-        "metrics": {"anyOf": [{"type": "object", "additionalProperties": {"type": "number"}}, {"type": "null"}]},
-        "file": {"type": "file", "format": "binary"}, "baseline": {"type": "file", "format": "binary"}}}
-    ranked = {"type": "object", "title": "RankedTrack", "additionalProperties": True,
-              "properties": {"track_id": {"type": "string"}, "reason": {"type": "string"}}}
+    body = {
+        "type": "object",
+        "title": "RecommendBodyIODescriptor",
+        "required": ["age", "gender", "mood"],
+        "additionalProperties": False,
+        "properties": {
+            "age": {"type": "integer", "minimum": 5, "maximum": 120},
+            "gender": {"type": "string"},
+            "mood": {"type": "integer"},
+            "track_ids": {"type": "array", "items": {"type": "string"}},
+            "files": {"type": "array", "items": {"type": "file", "format": "binary"}},
+        },
+    }
+    answer = {
+        "type": "object",
+        "title": "RecommendationIODescriptor",
+        "additionalProperties": True,
+        "properties": {
+            "tracks": {"type": "array", "items": {"$ref": "#/components/schemas/RankedTrack"}},
+            "model_versions": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    hrv = {
+        "type": "object",
+        "title": "AnalyzeHrvBodyIODescriptor",
+        "additionalProperties": False,
+        "properties": {
+            "metrics": {
+                "anyOf": [{"type": "object", "additionalProperties": {"type": "number"}}, {"type": "null"}]
+            },
+            "file": {"type": "file", "format": "binary"},
+            "baseline": {"type": "file", "format": "binary"},
+        },
+    }
+    ranked = {
+        "type": "object",
+        "title": "RankedTrack",
+        "additionalProperties": True,
+        "properties": {"track_id": {"type": "string"}, "reason": {"type": "string"}},
+    }
 
     def op(name, request, response):
-        return {"post": {"x-bentoml-name": name, "description": f"{name}. More words.",
-                         "requestBody": {"content": {"multipart/form-data": {"schema": request}}},
-                         "responses": {"200": {"description": "Successful Response",
-                                               "content": {"application/json": {"schema": response}}}}}}
+        return {
+            "post": {
+                "x-bentoml-name": name,
+                "description": f"{name}. More words.",
+                "requestBody": {"content": {"multipart/form-data": {"schema": request}}},
+                "responses": {
+                    "200": {
+                        "description": "Successful Response",
+                        "content": {"application/json": {"schema": response}},
+                    }
+                },
+            }
+        }
 
-    return {"openapi": "3.0.2", "servers": [{"url": "."}], "paths": {
-        "/recommend": op("recommend", body, answer),
-        "/analyze_hrv": op("analyze_hrv", hrv, {"type": "object", "title": "HrvAnalysisIODescriptor",
-                                                "additionalProperties": True, "properties": {}}),
-        "/readyz": {"get": {"responses": {"200": {"description": "ok"}}, "description": "Ready."}}},
-        "components": {"schemas": {"RecommendBodyIODescriptor": body, "RecommendationIODescriptor": answer,
-                                   "RankedTrack": ranked, "AnalyzeHrvBodyIODescriptor": hrv,
-                                   "InvalidArgument": {"type": "object"}, "TaskStatusResponse": {"type": "object"}}}}
+    return {
+        "openapi": "3.0.2",
+        "servers": [{"url": "."}],
+        "paths": {
+            "/recommend": op("recommend", body, answer),
+            "/analyze_hrv": op(
+                "analyze_hrv",
+                hrv,
+                {
+                    "type": "object",
+                    "title": "HrvAnalysisIODescriptor",
+                    "additionalProperties": True,
+                    "properties": {},
+                },
+            ),
+            "/readyz": {"get": {"responses": {"200": {"description": "ok"}}, "description": "Ready."}},
+        },
+        "components": {
+            "schemas": {
+                "RecommendBodyIODescriptor": body,
+                "RecommendationIODescriptor": answer,
+                "RankedTrack": ranked,
+                "AnalyzeHrvBodyIODescriptor": hrv,
+                "InvalidArgument": {"type": "object"},
+                "TaskStatusResponse": {"type": "object"},
+            }
+        },
+    }
 
 
 def test_schema_names_read_as_requests_and_answers():
@@ -68,7 +124,10 @@ def test_the_document_is_completed_for_the_docs_page():
     assert content["application/json"]["schema"]["title"] == "RecommendRequest"
     assert content["multipart/form-data"]["schema"]["title"] == "RecommendForm"
     schemas = spec["components"]["schemas"]
-    assert "files" not in schemas["RecommendRequest"]["properties"] and "files" in schemas["RecommendForm"]["properties"]
+    assert (
+        "files" not in schemas["RecommendRequest"]["properties"]
+        and "files" in schemas["RecommendForm"]["properties"]
+    )
     assert schemas["RecommendRequest"]["example"] == example
     # every answer and the schemas inside it carry an example; nothing is left open without one
     ok = spec["paths"]["/recommend"]["post"]["responses"]["200"]["content"]["application/json"]
@@ -81,8 +140,16 @@ def test_the_document_is_completed_for_the_docs_page():
     assert list(hrv["application/json"]["schema"]["properties"]) == ["metrics"]  # no file field in JSON
     # the form's map field (metrics) has an example of its own too
     form = spec["paths"]["/analyze_hrv"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(form["properties"]["metrics"]["example"]) == {"MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF",
-                                                             "HF"}
+    assert set(form["properties"]["metrics"]["example"]) == {
+        "MEAN_RR",
+        "SDRR",
+        "HR",
+        "RMSSD",
+        "pNN50",
+        "VLF",
+        "LF",
+        "HF",
+    }
 
 
 def test_live_answers_replace_the_stored_ones():

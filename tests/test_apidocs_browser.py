@@ -22,7 +22,9 @@ def service_stack(_shared_service):
 
 
 def _operation(page, path: str):
-    return page.locator(".opblock-post").filter(has=page.locator(f".opblock-summary-path[data-path='{path}']"))
+    return page.locator(".opblock-post").filter(
+        has=page.locator(f".opblock-summary-path[data-path='{path}']")
+    )
 
 
 def test_try_it_out_executes_recommend_with_its_example(page, service_stack):
@@ -30,7 +32,9 @@ def test_try_it_out_executes_recommend_with_its_example(page, service_stack):
     page.wait_for_selector(".opblock-summary")
     assert page.locator(".servers select option").all_text_contents() == ["/ - this service"]
     summaries = page.locator(".opblock-summary-description").all_text_contents()
-    assert len(summaries) == page.locator(".opblock").count() >= 11 and all(s.strip() for s in summaries), summaries
+    assert len(summaries) == page.locator(".opblock").count() >= 11 and all(s.strip() for s in summaries), (
+        summaries
+    )
     op = _operation(page, "/recommend")
     op.locator(".opblock-summary").click()
     op.locator("button.try-out__btn").click()

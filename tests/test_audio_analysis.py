@@ -47,7 +47,9 @@ def reads(monkeypatch):
     return calls
 
 
-def test_each_file_is_decoded_once_for_features_and_tags_and_gives_the_same_numbers(tmp_path, in_process, reads):
+def test_each_file_is_decoded_once_for_features_and_tags_and_gives_the_same_numbers(
+    tmp_path, in_process, reads
+):
     files = _files(tmp_path)
     result = analyse(in_process, {k: str(v) for k, v in files.items()})
     assert sorted(reads) == sorted(str(p) for p in files.values())  # one decode per file, not one per part
@@ -57,8 +59,12 @@ def test_each_file_is_decoded_once_for_features_and_tags_and_gives_the_same_numb
         row = result.features.loc[track_id]
         expected = extract_features(path, features)
         assert row[list(expected)].tolist() == list(expected.values())
-        np.testing.assert_allclose(row[list(tagger.TAGGER_COLUMNS)].to_numpy(float),
-                                   list(tagger.tag(path, tags).values()), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            row[list(tagger.TAGGER_COLUMNS)].to_numpy(float),
+            list(tagger.tag(path, tags).values()),
+            rtol=0,
+            atol=1e-6,
+        )
     assert result.stats["computed"] == result.stats["tags_computed"] == 3
 
 
@@ -95,7 +101,9 @@ def test_a_bad_file_is_listed_and_the_rest_analysed(tmp_path, in_process):
     whole = (tmp_path / "t0.ogg").read_bytes()
     (tmp_path / "cut.ogg").write_bytes(whole[: len(whole) // 2])
     (tmp_path / "quiet.wav").write_bytes(b"")
-    files.update(cut=str(tmp_path / "cut.ogg"), quiet=str(tmp_path / "quiet.wav"), gone=str(tmp_path / "none.ogg"))
+    files.update(
+        cut=str(tmp_path / "cut.ogg"), quiet=str(tmp_path / "quiet.wav"), gone=str(tmp_path / "none.ogg")
+    )
     result = analyse(in_process, files)
     assert list(result.features.index) == ["t0", "t1"]
     assert set(result.failed) == {"cut", "quiet", "gone"} and "truncated" in result.failed["cut"]

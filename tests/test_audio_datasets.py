@@ -17,8 +17,10 @@ from moodtune.emotions import GEMS6, GEMS9, GENRES
 from moodtune.errors import ConfigError
 
 SR = 22050
-EMOTIFY_HEADER = ("track id, genre, amazement, solemnity, tenderness, nostalgia, calmness, power, "
-                  "joyful_activation, tension, sadness, mood, liked, disliked, age, gender, mother tongue")
+EMOTIFY_HEADER = (
+    "track id, genre, amazement, solemnity, tenderness, nostalgia, calmness, power, "
+    "joyful_activation, tension, sadness, mood, liked, disliked, age, gender, mother tongue"
+)
 
 
 def tone(freq, seconds=2.0, sr=SR, amp=0.3):
@@ -46,14 +48,34 @@ def make_emotify(root):
             marks["power"] = int(listener < 2)  # 2 of 5 on every track: share 0.4
             marks["sadness"] = int(listener == 0 and track_id == 8)  # 1 of 5: share 0.2
             marks["nostalgia"] = int(listener < 4)
-            lines.append(", ".join(str(v) for v in [
-                track_id, genre, *(marks[e] for e in GEMS9), int(rng.integers(1, 6)), int(rng.integers(0, 2)),
-                int(rng.integers(0, 2)), int(rng.integers(18, 60)), int(rng.integers(0, 2)), "English"]))
+            lines.append(
+                ", ".join(
+                    str(v)
+                    for v in [
+                        track_id,
+                        genre,
+                        *(marks[e] for e in GEMS9),
+                        int(rng.integers(1, 6)),
+                        int(rng.integers(0, 2)),
+                        int(rng.integers(0, 2)),
+                        int(rng.integers(18, 60)),
+                        int(rng.integers(0, 2)),
+                        "English",
+                    ]
+                )
+            )
     (root / "data.csv").write_text("\n".join(lines) + "\n")
     for genre in GENRES:
         (root / genre).mkdir(parents=True)
-    for rank, genre in [(1, "classical"), (2, "classical"), (1, "rock"), (2, "rock"), (1, "electronic"),
-                        (1, "pop"), (2, "pop")]:  # electronic/2 is missing
+    for rank, genre in [
+        (1, "classical"),
+        (2, "classical"),
+        (1, "rock"),
+        (2, "rock"),
+        (1, "electronic"),
+        (1, "pop"),
+        (2, "pop"),
+    ]:  # electronic/2 is missing
         sf.write(root / genre / f"{rank}.mp3", tone(220 * rank, sr=44100), 44100)
     (root / "pop" / "2.mp3").write_bytes(b"ID3" + bytes(500))  # a corrupt mp3
     return root
@@ -63,7 +85,9 @@ def test_emotify_annotations_become_listener_share_labels(tmp_path):
     root = make_emotify(tmp_path / "emotify")
     annotations = read_emotify_annotations(root)
     assert len(annotations) == 40
-    assert {"track_id", "genre", "mood", "liked", "disliked", "age", "gender", "mother_tongue"} <= set(annotations)
+    assert {"track_id", "genre", "mood", "liked", "disliked", "age", "gender", "mother_tongue"} <= set(
+        annotations
+    )
     labels = emotify_labels(annotations, threshold=0.3).set_index("track_id")
     assert labels.loc[1, "share_tenderness"] == pytest.approx(0.6)
     assert labels.loc[2, "share_tenderness"] == pytest.approx(0.2)
@@ -128,14 +152,23 @@ def test_a_music_folder_with_bad_files_processes_the_rest(tmp_path):
     result = materialize([audio_clips, audio_features], resources=resources)
     assert result.success
     clips = result.output_for_node("audio_clips")
-    assert sorted(clips["track_id"]) == ["folder-album/three.ogg", "folder-album/two.flac", "folder-four.mp3",
-                                         "folder-one.wav"]
+    assert sorted(clips["track_id"]) == [
+        "folder-album/three.ogg",
+        "folder-album/two.flac",
+        "folder-four.mp3",
+        "folder-one.wav",
+    ]
     assert (clips["source"] == "folder").all() and clips[list(GEMS6)].isna().all().all()
     assert clips["genre"].isna().all()
     meta = materialized_metadata(result, "audio_clips")
     assert meta["bad_count"].value == 4
     problems = " | ".join(b["problem"] for b in meta["bad_files"].data)
-    for expected in ("empty.mp3 is empty", "notes.wav is not audio", "silence.flac is silent", "blip.wav is too short"):
+    for expected in (
+        "empty.mp3 is empty",
+        "notes.wav is not audio",
+        "silence.flac is silent",
+        "blip.wav is too short",
+    ):
         assert expected in problems
     assert meta["ignored_files"].data == ["cover.jpg"]
     features = result.output_for_node("audio_features")
@@ -174,8 +207,13 @@ def test_emotion_lives_in_loudness_tempo_and_mode():
         picks = rows[rows["primary_emotion"] == emotion].to_dict("records")[:3]
         level[emotion] = np.mean([np.sqrt(np.mean(synthesise(r, 2.0, SR, 0)[0] ** 2)) for r in picks])
     assert level["power"] > 2.5 * level["calmness"]
-    sad = [synthesise(r, 0.5, SR, 0)[1] for r in rows[rows["primary_emotion"] == "sadness"].to_dict("records")]
-    joy = [synthesise(r, 0.5, SR, 0)[1] for r in rows[rows["primary_emotion"] == "joyful_activation"].to_dict("records")]
+    sad = [
+        synthesise(r, 0.5, SR, 0)[1] for r in rows[rows["primary_emotion"] == "sadness"].to_dict("records")
+    ]
+    joy = [
+        synthesise(r, 0.5, SR, 0)[1]
+        for r in rows[rows["primary_emotion"] == "joyful_activation"].to_dict("records")
+    ]
     assert all(p.minor for p in sad) and not any(p.minor for p in joy)
     assert min(p.tempo for p in joy) > max(p.tempo for p in sad)
     assert EMOTION_PROFILES["tension"]["dissonance"] > EMOTION_PROFILES["calmness"]["dissonance"]

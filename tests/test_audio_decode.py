@@ -126,10 +126,12 @@ def test_a_wav_whose_header_claims_more_data_than_present_is_refused(tmp_path):
     sf.write(path, tone(2.0), SR, subtype="PCM_16")
     data = bytearray(path.read_bytes())
     pos = data.find(b"data")
-    declared = int.from_bytes(data[pos + 4:pos + 8], "little")
-    data[pos + 4:pos + 8] = (declared * 3).to_bytes(4, "little")  # the header now claims 6 s
+    declared = int.from_bytes(data[pos + 4 : pos + 8], "little")
+    data[pos + 4 : pos + 8] = (declared * 3).to_bytes(4, "little")  # the header now claims 6 s
     path.write_bytes(bytes(data))
-    with pytest.raises(InvalidAudio, match=f"declares {declared * 3} bytes of samples but only {declared} are present"):
+    with pytest.raises(
+        InvalidAudio, match=f"declares {declared * 3} bytes of samples but only {declared} are present"
+    ):
         decode(path)
 
 

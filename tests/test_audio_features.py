@@ -19,7 +19,7 @@ def clicks(bpm=120.0, seconds=8.0, amp=0.8):
     click = amp * np.sin(2 * np.pi * 1000 * np.arange(400) / SR) * np.exp(-np.arange(400) / 80)
     for start in np.arange(0, seconds, 60.0 / bpm):
         i = int(start * SR)
-        y[i:i + 400] += click[: len(y) - i]
+        y[i : i + 400] += click[: len(y) - i]
     return y
 
 
@@ -75,7 +75,9 @@ def test_agrees_with_the_seeds_per_feature_librosa_calls(tmp_path):
 def test_batch_is_parallel_cached_by_content_and_reports_bad_clips(tmp_path):
     items = {}
     for i, freq in enumerate((220, 330, 440, 660)):
-        items[f"t{i}"] = write(tmp_path / f"t{i}.wav", tone(freq, seconds=2.0) + 0.2 * clicks(90 + 10 * i, 2.0))
+        items[f"t{i}"] = write(
+            tmp_path / f"t{i}.wav", tone(freq, seconds=2.0) + 0.2 * clicks(90 + 10 * i, 2.0)
+        )
     items["silent"] = write(tmp_path / "silent.wav", np.zeros(2 * SR))
     items["gone"] = tmp_path / "gone.wav"
     cache = tmp_path / "cache"

@@ -50,16 +50,22 @@ def test_a_missing_folder_or_a_stale_shard_is_a_clear_error(tmp_path, settings):
         shards(tmp_path, 0)
     music = _folder(tmp_path, n=2)
     s = settings.model_copy(update={"audio": settings.audio.model_copy(update={"library_shards": 1})})
-    with pytest.raises(ConfigError, match="'shard-007' is not a shard of .*materialize audio_library_shards again"):
+    with pytest.raises(
+        ConfigError, match="'shard-007' is not a shard of .*materialize audio_library_shards again"
+    ):
         analyse_shard(s, music, "shard-007")
 
 
 def test_two_partitions_materialise_in_process_with_bad_files_listed(tmp_path):
     music = _folder(tmp_path)
-    resources = build_resources(SettingsResource(
-        data_dir=str(tmp_path / "data"), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        overrides_yaml=f"mlflow: {{artifact_root: '{tmp_path / 'artifacts'}'}}\n"
-                       f"audio: {{music_dir: '{music}', library_shards: 3}}"))
+    resources = build_resources(
+        SettingsResource(
+            data_dir=str(tmp_path / "data"),
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+            overrides_yaml=f"mlflow: {{artifact_root: '{tmp_path / 'artifacts'}'}}\n"
+            f"audio: {{music_dir: '{music}', library_shards: 3}}",
+        )
+    )
     instance = DagsterInstance.ephemeral()
     listed = materialize([audio_assets.audio_library_shards], resources=resources, instance=instance)
     table = listed.output_for_node("audio_library_shards")
@@ -67,18 +73,26 @@ def test_two_partitions_materialise_in_process_with_bad_files_listed(tmp_path):
     instance.add_dynamic_partitions("audio_library_shards", ["shard-999"])  # from another shard count
     listed = materialize([audio_assets.audio_library_shards], resources=resources, instance=instance)
     assert listed.asset_materializations_for_node("audio_library_shards")[0].metadata[
-        "removed_shards"].value == ["shard-999"]
+        "removed_shards"
+    ].value == ["shard-999"]
     assert len(table) == 7 and set(instance.get_dynamic_partitions("audio_library_shards")) == set(keys)
     assert len(keys) >= 2
     bad_key = shard_of("cut.wav", 3)
     chosen = [bad_key, next(k for k in keys if k != bad_key)]
     outputs = {}
     for key in chosen:
-        result = materialize([audio_assets.audio_library], partition_key=key, resources=resources,
-                             instance=instance, selection=[audio_assets.audio_library])
+        result = materialize(
+            [audio_assets.audio_library],
+            partition_key=key,
+            resources=resources,
+            instance=instance,
+            selection=[audio_assets.audio_library],
+        )
         assert result.success
-        outputs[key] = (result.output_for_node("audio_library"),
-                        result.asset_materializations_for_node("audio_library")[0].metadata)
+        outputs[key] = (
+            result.output_for_node("audio_library"),
+            result.asset_materializations_for_node("audio_library")[0].metadata,
+        )
     frame, meta = outputs[bad_key]
     assert [b["file"] for b in meta["bad_files"].value] == ["cut.wav"]
     assert "truncated" in meta["bad_files"].value[0]["problem"]
@@ -88,8 +102,13 @@ def test_two_partitions_materialise_in_process_with_bad_files_listed(tmp_path):
         assert {"tempo", "mtt.classical", "msd.rock", "msd.emb_199"} <= set(frame.columns)
         assert np.isfinite(frame.to_numpy(dtype=float)).all()
         assert meta["model_version"].value == ""  # no champion in this store: analysed, not predicted
-    again = materialize([audio_assets.audio_library], partition_key=chosen[1], resources=resources,
-                        instance=instance, selection=[audio_assets.audio_library])
+    again = materialize(
+        [audio_assets.audio_library],
+        partition_key=chosen[1],
+        resources=resources,
+        instance=instance,
+        selection=[audio_assets.audio_library],
+    )
     meta = again.asset_materializations_for_node("audio_library")[0].metadata
     n = len(outputs[chosen[1]][0])
     assert meta["cache_hits"].value == n and meta["computed"].value == 0

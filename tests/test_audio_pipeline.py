@@ -32,9 +32,13 @@ GROUP = audio_group()  # the group conftest's built_audio materializes
 
 
 def _resources(base, audio_yaml: str):
-    return build_resources(SettingsResource(
-        data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-        overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {audio_yaml}"))
+    return build_resources(
+        SettingsResource(
+            data_dir=str(base / "data"),
+            tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+            overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {audio_yaml}",
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,11 @@ def test_audio_group_registers_a_promoted_champion_above_the_floor(built):
     assert summary["metrics"]["genre_accuracy"] >= floors["genre_accuracy"]
     assert all(np.isfinite(summary["metrics"][f"auc.{e}"]) for e in GEMS6)
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
-    assert checks == {"audio_features_have_no_nan": True, "audio_label_balance": True,
-                      "audio_model_auc_above_floor": True}
+    assert checks == {
+        "audio_features_have_no_nan": True,
+        "audio_label_balance": True,
+        "audio_model_auc_above_floor": True,
+    }
 
     # the held-out split is stratified by genre and disjoint from training
     clips = result.output_for_node("audio_clips").set_index("track_id")

@@ -30,8 +30,9 @@ def test_fetch_extracts_once_and_keeps_no_deb(tmp_path):
     assert (root / "usr/share/music/song.ogg").is_file()
     assert not list((cache / "debs").rglob("*.deb"))  # deleted after extraction
     assert fetch("moodtune-test-music", cache) == root  # a second call reads the extracted tree
-    pkg = RealPackage("moodtune-test-music", "classical", "train", "usr/share/music/*.ogg", "test", "CC0",
-                      clips_per_track=2)
+    pkg = RealPackage(
+        "moodtune-test-music", "classical", "train", "usr/share/music/*.ogg", "test", "CC0", clips_per_track=2
+    )
     made = cut_clips(pkg, root / "usr/share/music/song.ogg", cache / "clips", 3.0)
     assert [t for t, _ in made] == ["real:moodtune-test-music:song:0", "real:moodtune-test-music:song:1"]
     for _t, path in made:
@@ -51,7 +52,9 @@ def test_packages_fetched_side_by_side_are_each_extracted_once(tmp_path, monkeyp
 
     monkeypatch.setattr(realset, "_download_and_extract", counting)
     # the catalog and the real set ask for the same packages at once: one extracts, the other waits
-    got = fetch_all(["moodtune-test-a", "moodtune-test-b", "moodtune-test-a", "moodtune-test-b"], cache, workers=4)
+    got = fetch_all(
+        ["moodtune-test-a", "moodtune-test-b", "moodtune-test-a", "moodtune-test-b"], cache, workers=4
+    )
     assert sorted(extracted) == ["moodtune-test-a", "moodtune-test-b"]
     for name, root in got.items():
         assert not isinstance(root, Exception) and (root / "usr/share/music/song.ogg").is_file(), name

@@ -25,24 +25,27 @@ def rule():
     return scenes.rule()
 
 
-@pytest.mark.parametrize(("titles", "expected"), [
-    (["battle_theme"], "high"),
-    (["Hyperbattle"], "high"),  # inside a word
-    (["MarineUrbanWarfare"], "high"),  # split at case changes
-    (["nebu_battle1"], "high"),  # and between letters and digits
-    (["treeboss"], "high"),
-    (["peace4"], "low"),
-    (["town_theme"], "low"),
-    (["nightdream"], "low"),
-    (["GameLost"], "sad"),
-    (["Crystan-IntroSad"], "sad"),
-    (["defeat2", "Defeat"], "sad"),  # file name and TITLE tag agree
-    (["forest"], None),  # "rest" is a whole word only
-    (["warzone"], None),  # "war" is a whole word only
-    (["dwarf_hall"], None),
-    (["ingame_12", "Between Peace and War"], None),  # two classes: ambiguous, left out
-    (["track01", ""], None),
-])
+@pytest.mark.parametrize(
+    ("titles", "expected"),
+    [
+        (["battle_theme"], "high"),
+        (["Hyperbattle"], "high"),  # inside a word
+        (["MarineUrbanWarfare"], "high"),  # split at case changes
+        (["nebu_battle1"], "high"),  # and between letters and digits
+        (["treeboss"], "high"),
+        (["peace4"], "low"),
+        (["town_theme"], "low"),
+        (["nightdream"], "low"),
+        (["GameLost"], "sad"),
+        (["Crystan-IntroSad"], "sad"),
+        (["defeat2", "Defeat"], "sad"),  # file name and TITLE tag agree
+        (["forest"], None),  # "rest" is a whole word only
+        (["warzone"], None),  # "war" is a whole word only
+        (["dwarf_hall"], None),
+        (["ingame_12", "Between Peace and War"], None),  # two classes: ambiguous, left out
+        (["track01", ""], None),
+    ],
+)
 def test_the_written_rule_labels_titles(rule, titles, expected):
     assert scenes.scene_of(titles, rule) == expected
 
@@ -50,7 +53,16 @@ def test_the_written_rule_labels_titles(rule, titles, expected):
 def test_title_words_and_ambiguous_matches(rule):
     assert scenes.title_words("MarineUrbanWarfare") == ["marine", "urban", "warfare"]
     assert scenes.title_words("Peer Gynt Suite No. 1, Op. 46 - I. Morning") == [
-        "peer", "gynt", "suite", "no", "1", "op", "46", "i", "morning"]
+        "peer",
+        "gynt",
+        "suite",
+        "no",
+        "1",
+        "op",
+        "46",
+        "i",
+        "morning",
+    ]
     assert scenes.matches(["Between Peace and War"], rule) == ["high", "low"]
 
 
@@ -86,12 +98,28 @@ def _proba(points_by_clip: dict[str, str]) -> pd.DataFrame:
 
 
 def test_figures_are_read_through_the_products_point_and_averaged_over_a_tracks_clips():
-    proba = _proba({"s:p:fight:0": "power", "s:p:fight:1": "joyful_activation",
-                    "s:p:siege:0": "tension", "s:p:peace:0": "calmness",
-                    "s:p:village:0": "power",  # a low track that sounds high
-                    "s:p:lament:0": "sadness", "s:p:lament:1": "calmness"})
-    scene = pd.Series({"s:p:fight:0": "high", "s:p:fight:1": "high", "s:p:siege:0": "high", "s:p:peace:0": "low",
-                       "s:p:village:0": "low", "s:p:lament:0": "sad", "s:p:lament:1": "sad"})
+    proba = _proba(
+        {
+            "s:p:fight:0": "power",
+            "s:p:fight:1": "joyful_activation",
+            "s:p:siege:0": "tension",
+            "s:p:peace:0": "calmness",
+            "s:p:village:0": "power",  # a low track that sounds high
+            "s:p:lament:0": "sadness",
+            "s:p:lament:1": "calmness",
+        }
+    )
+    scene = pd.Series(
+        {
+            "s:p:fight:0": "high",
+            "s:p:fight:1": "high",
+            "s:p:siege:0": "high",
+            "s:p:peace:0": "low",
+            "s:p:village:0": "low",
+            "s:p:lament:0": "sad",
+            "s:p:lament:1": "sad",
+        }
+    )
     m, table = scenes.scene_metrics(proba, scene)
     points = predicted_points(proba.to_numpy())
     fight = points[:2].mean(axis=0)  # the track's point: the mean of its clips' points
@@ -112,7 +140,9 @@ def test_figures_are_read_through_the_products_point_and_averaged_over_a_tracks_
 
 def _ogg(path, seconds: float, title: str | None = None) -> None:
     t = np.arange(int(8000 * seconds)) / 8000
-    sf.write(path, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 8000, format="OGG", subtype="VORBIS")
+    sf.write(
+        path, (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 8000, format="OGG", subtype="VORBIS"
+    )
     if title:
         import mutagen
 
@@ -137,16 +167,29 @@ def test_assemble_labels_a_packages_tracks_by_title_and_cuts_clips(tmp_path, mon
     spec["packages"] = {name: {"side": "heldout", "files": "usr/share/music/*.ogg", "licence": "CC0"}}
     path = tmp_path / "scenes.yaml"
     path.write_text(yaml.safe_dump(spec))
-    s = load_settings(overrides={"audio": {"real_set": {"cache_dir": str(cache),
-                                                        "scenes": {"clip_seconds": 3.0, "clips_per_track": 2}}}})
+    s = load_settings(
+        overrides={
+            "audio": {
+                "real_set": {"cache_dir": str(cache), "scenes": {"clip_seconds": 3.0, "clips_per_track": 2}}
+            }
+        }
+    )
     got = scenes.assemble(s, spec=path)
     assert got.unavailable is None and not got.problems
     clips = got.clips.set_index("track_id")
     assert list(clips.columns) == scenes.COLUMNS[1:]
-    assert sorted(clips.index) == [f"scene:{name}:battle:0", f"scene:{name}:battle:1",
-                                   f"scene:{name}:track02:0", f"scene:{name}:track02:1"]
-    assert clips["scene"].to_dict() == {f"scene:{name}:battle:0": "high", f"scene:{name}:battle:1": "high",
-                                        f"scene:{name}:track02:0": "low", f"scene:{name}:track02:1": "low"}
+    assert sorted(clips.index) == [
+        f"scene:{name}:battle:0",
+        f"scene:{name}:battle:1",
+        f"scene:{name}:track02:0",
+        f"scene:{name}:track02:1",
+    ]
+    assert clips["scene"].to_dict() == {
+        f"scene:{name}:battle:0": "high",
+        f"scene:{name}:battle:1": "high",
+        f"scene:{name}:track02:0": "low",
+        f"scene:{name}:track02:1": "low",
+    }
     assert (clips["side"] == "heldout").all() and (clips["set"] == scenes.SET).all()
     assert clips.loc[f"scene:{name}:track02:0", "title"] == "Village at Dawn"
     for p in clips["path"]:
@@ -162,23 +205,37 @@ def test_auc_intervals_resample_tracks_within_each_class():
     def table(n: int) -> pd.DataFrame:
         arousal = np.r_[rng.normal(0.2, 0.2, 3 * n), rng.normal(0.0, 0.2, n), rng.normal(0.0, 0.2, n)]
         valence = np.r_[rng.normal(0.3, 0.2, 4 * n), rng.normal(0.0, 0.2, n)]
-        return pd.DataFrame({"scene": ["high"] * 3 * n + ["low"] * n + ["sad"] * n, "arousal": arousal,
-                             "valence": valence})
+        return pd.DataFrame(
+            {"scene": ["high"] * 3 * n + ["low"] * n + ["sad"] * n, "arousal": arousal, "valence": valence}
+        )
 
     small, large = table(5), table(60)
-    ci = {name: scenes.auc_intervals(t, samples=500, confidence=0.95, seed=0) for name, t in
-          (("small", small), ("large", large))}
+    ci = {
+        name: scenes.auc_intervals(t, samples=500, confidence=0.95, seed=0)
+        for name, t in (("small", small), ("large", large))
+    }
     for name, t in (("small", small), ("large", large)):
-        m = {"arousal_auc": _auc(t[t["scene"] != "sad"]["scene"] == "high", t[t["scene"] != "sad"]["arousal"]),
-             "valence_auc": _auc(t["scene"] == "sad", -t["valence"])}
+        m = {
+            "arousal_auc": _auc(t[t["scene"] != "sad"]["scene"] == "high", t[t["scene"] != "sad"]["arousal"]),
+            "valence_auc": _auc(t["scene"] == "sad", -t["valence"]),
+        }
         for k, v in m.items():
             assert ci[name][f"{k}_ci_low"] <= v <= ci[name][f"{k}_ci_high"]
     width = {n: ci[n]["valence_auc_ci_high"] - ci[n]["valence_auc_ci_low"] for n in ci}
     assert width["large"] < width["small"] / 2  # five sad tracks make a wide interval
-    apart = pd.DataFrame({"scene": ["high", "high", "low", "sad"], "arousal": [1.0, 0.9, 0.0, 0.0],
-                          "valence": [0.5, 0.5, 0.5, -0.5]})
+    apart = pd.DataFrame(
+        {
+            "scene": ["high", "high", "low", "sad"],
+            "arousal": [1.0, 0.9, 0.0, 0.0],
+            "valence": [0.5, 0.5, 0.5, -0.5],
+        }
+    )
     assert scenes.auc_intervals(apart, samples=200, confidence=0.9, seed=1) == {
-        "arousal_auc_ci_low": 1.0, "arousal_auc_ci_high": 1.0, "valence_auc_ci_low": 1.0, "valence_auc_ci_high": 1.0}
+        "arousal_auc_ci_low": 1.0,
+        "arousal_auc_ci_high": 1.0,
+        "valence_auc_ci_low": 1.0,
+        "valence_auc_ci_high": 1.0,
+    }
 
 
 def _auc(truth, score) -> float:

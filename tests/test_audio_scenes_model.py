@@ -26,10 +26,17 @@ CLASS_OF = {"power": "high", "tension": "high", "calmness": "low", "tenderness":
 
 
 def _settings(base, scene_floors: str):
-    audio = AUDIO_SMALL[:-2] + f", gate_floors: {{genre_accuracy: 0.0}}, scenes: {{gate_floors: {scene_floors}}}}}}}"
-    resources = build_resources(SettingsResource(
-        data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-        overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {audio}"))
+    audio = (
+        AUDIO_SMALL[:-2]
+        + f", gate_floors: {{genre_accuracy: 0.0}}, scenes: {{gate_floors: {scene_floors}}}}}}}"
+    )
+    resources = build_resources(
+        SettingsResource(
+            data_dir=str(base / "data"),
+            tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+            overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {audio}",
+        )
+    )
     return resources["settings"].get()
 
 
@@ -48,7 +55,9 @@ def _rows(clips: pd.DataFrame, features: pd.DataFrame):
     scene["track_id"] = "scene:" + scene["package"] + ":" + scene["source_id"].str.replace(":", "_") + ":0"
     scene["path"] = scene["source_id"].map(clips.set_index("track_id")["path"])
     scene["genre"], scene["set"] = None, scenes.SET
-    scene_features = features.loc[scene["source_id"]].set_axis(pd.Index(scene["track_id"], name=features.index.name))
+    scene_features = features.loc[scene["source_id"]].set_axis(
+        pd.Index(scene["track_id"], name=features.index.name)
+    )
     real = pd.concat([genre, scene.drop(columns="source_id")], ignore_index=True)
     return real, pd.concat([features, scene_features]), scene.set_index("track_id")
 
@@ -63,14 +72,25 @@ def scened(built_audio, tmp_path_factory):
     real, real_features, scene = _rows(clips, features)
     with registry.start_run("scenes-test", settings=s):
         report = train_and_register(s, clips, features, real_clips=real, real_features=real_features)
-    return {"base": base, "s": s, "clips": clips, "features": features, "real": real,
-            "real_features": real_features, "scene": scene, "report": report}
+    return {
+        "base": base,
+        "s": s,
+        "clips": clips,
+        "features": features,
+        "real": real,
+        "real_features": real_features,
+        "scene": scene,
+        "report": report,
+    }
 
 
 def test_scene_figures_are_measured_per_candidate_and_the_winner_serves(scened):
     report, s, scene = scened["report"], scened["s"], scened["scene"]
     m = report.evaluation.metrics
-    means = {c: (m[f"scenes.{c}.arousal_auc"] + m[f"scenes.{c}.valence_auc"]) / 2 for c in ("base", "head", "blend")}
+    means = {
+        c: (m[f"scenes.{c}.arousal_auc"] + m[f"scenes.{c}.valence_auc"]) / 2
+        for c in ("base", "head", "blend")
+    }
     best = max(means, key=means.get)
     chosen = best if means[best] >= means["base"] + s.audio.gate_margin else "base"
     for k in ("arousal_auc", "valence_auc"):
@@ -78,7 +98,9 @@ def test_scene_figures_are_measured_per_candidate_and_the_winner_serves(scened):
     # the registered model's own predictions give the logged figures, through the product's point
     model = registry.load(registry.AUDIO, report.gate.version, s)
     held = scene.index[scene["side"] == "heldout"]
-    again, _table = scenes.scene_metrics(model.predict_proba(scened["real_features"].loc[held]), scene.loc[held, "scene"])
+    again, _table = scenes.scene_metrics(
+        model.predict_proba(scened["real_features"].loc[held]), scene.loc[held, "scene"]
+    )
     assert again["arousal_auc"] == pytest.approx(m["scenes.arousal_auc"])
     assert again["valence_auc"] == pytest.approx(m["scenes.valence_auc"])
     for c in scenes.CLASSES:
@@ -102,7 +124,9 @@ def test_scene_figures_are_gate_floors_logged_with_the_run(scened):
     assert {"scenes.arousal_auc", "scenes.valence_auc"} <= set(report.gate.scores)
     client = registry.configure(s)
     run = client.get_run(report.gate.run_id)
-    assert run.data.metrics["scenes.arousal_auc"] == pytest.approx(report.evaluation.metrics["scenes.arousal_auc"])
+    assert run.data.metrics["scenes.arousal_auc"] == pytest.approx(
+        report.evaluation.metrics["scenes.arousal_auc"]
+    )
     files = {a.path for a in client.list_artifacts(report.gate.run_id, "evaluation")}
     assert {"evaluation/scene_heldout_tracks.csv", "evaluation/scene_candidates.csv"} <= files
 
@@ -111,7 +135,12 @@ def test_a_scene_figure_below_its_floor_refuses_the_version(scened, tmp_path):
     copy_stores(scened["base"], tmp_path)
     s = _settings(tmp_path, "{arousal_auc: 0.0, valence_auc: 1.01}")
     with registry.start_run("scenes-floor-test", settings=s):
-        report = train_and_register(s, scened["clips"], scened["features"], real_clips=scened["real"],
-                                    real_features=scened["real_features"])
+        report = train_and_register(
+            s,
+            scened["clips"],
+            scened["features"],
+            real_clips=scened["real"],
+            real_features=scened["real_features"],
+        )
     d = report.gate.decision
     assert not d.promoted and "scenes.valence_auc" in d.reason and "below floor 1.01" in d.reason

@@ -35,9 +35,13 @@ def tagged(built_audio, tmp_path_factory):
     # v1: the network, gated on demo clips (conftest's built_audio), on this module's copy of the stores
     base = tmp_path_factory.mktemp("audio_tagged")
     copy_stores(built_audio["base"], base)
-    resources = build_resources(SettingsResource(
-        data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-        overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {AUDIO}"))
+    resources = build_resources(
+        SettingsResource(
+            data_dir=str(base / "data"),
+            tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+            overrides_yaml=f"mlflow: {{artifact_root: '{base / 'artifacts'}'}}\naudio: {AUDIO}",
+        )
+    )
     result = built_audio["result"]
     s = resources["settings"].get()
     clips = result.output_for_node("audio_clips")
@@ -51,7 +55,9 @@ def tagged(built_audio, tmp_path_factory):
     real["side"] = np.where(order[real.index] % 3 == 0, "train", "heldout")
     with registry.start_run("tagged-test", settings=s):
         report = train_and_register(s, clips, features, real_clips=real, real_features=features)
-    return SimpleNamespace(s=s, clips=clips, features=features, real=real.set_index("track_id"), report=report)
+    return SimpleNamespace(
+        s=s, clips=clips, features=features, real=real.set_index("track_id"), report=report
+    )
 
 
 def test_tagged_model_is_registered_and_gated_against_the_rescored_champion(tagged):
@@ -69,22 +75,30 @@ def test_tagged_model_is_registered_and_gated_against_the_rescored_champion(tagg
     assert d.champion_score == pytest.approx(expected["genre_accuracy"])
     m = report.evaluation.metrics
     assert {"zero_shot.genre_accuracy", "head.genre_accuracy", "train.genre_accuracy"} <= set(m)
-    assert m["genre_accuracy"] == max(m["zero_shot.genre_accuracy"], m["head.genre_accuracy"]) or \
-        m["genre_accuracy"] == m["zero_shot.genre_accuracy"]
+    assert (
+        m["genre_accuracy"] == max(m["zero_shot.genre_accuracy"], m["head.genre_accuracy"])
+        or m["genre_accuracy"] == m["zero_shot.genre_accuracy"]
+    )
     assert int(report.evaluation.confusion.to_numpy().sum()) == len(held)
     # the catalogue side: no real-set clip, and the emotion head serves only if it beat the mapping
     assert {"catalogue.zero_shot.macro_auc", "catalogue.head.macro_auc", "catalogue.macro_auc"} <= set(m)
     beat = m["catalogue.head.macro_auc"] >= m["catalogue.zero_shot.macro_auc"] + s.audio.gate_margin
     served = registry.load(registry.AUDIO, "2", s)
     n_catalogue = len(tagged.clips) - len(tagged.real)
-    assert served.meta["n_catalogue_train"] == n_catalogue - int(np.ceil(s.audio.model.test_size * n_catalogue))
+    assert served.meta["n_catalogue_train"] == n_catalogue - int(
+        np.ceil(s.audio.model.test_size * n_catalogue)
+    )
     assert (served.emotion_head is not None) == beat
-    assert m["catalogue.macro_auc"] == pytest.approx(m["catalogue.head.macro_auc" if beat else
-                                                       "catalogue.zero_shot.macro_auc"])
+    assert m["catalogue.macro_auc"] == pytest.approx(
+        m["catalogue.head.macro_auc" if beat else "catalogue.zero_shot.macro_auc"]
+    )
     client = registry.configure(s)
     files = {a.path for a in client.list_artifacts(report.gate.run_id, "evaluation")}
-    assert {"evaluation/heldout_tracks.csv", "evaluation/genre_confusion.csv",
-            "evaluation/zero_shot_genre_confusion.csv"} <= files
+    assert {
+        "evaluation/heldout_tracks.csv",
+        "evaluation/genre_confusion.csv",
+        "evaluation/zero_shot_genre_confusion.csv",
+    } <= files
 
 
 def test_registered_tag_model_loads_and_predicts_like_analyze(tagged):
@@ -120,8 +134,10 @@ def test_emotion_head_is_one_sigmoid_per_label_and_survives_save_and_load(tmp_pa
     loaded = TaggedAudioModel.load(model.save(tmp_path))
     np.testing.assert_allclose(loaded.predict_proba(x)[list(GEMS6)].to_numpy(), p)
     with pytest.raises(ValueError, match="emotion head"):
-        TaggedAudioModel(dict.fromkeys(cols, 0.5), emotion_head=LinearHead.fit_labels(
-            x, marks.rename(columns={"power": "anger"}), c=1.0, seed=0))
+        TaggedAudioModel(
+            dict.fromkeys(cols, 0.5),
+            emotion_head=LinearHead.fit_labels(x, marks.rename(columns={"power": "anger"}), c=1.0, seed=0),
+        )
 
 
 def test_emotion_head_on_some_labels_leaves_the_rest_to_the_mapping_and_blends_by_its_weight(tmp_path):
@@ -130,8 +146,9 @@ def test_emotion_head_on_some_labels_leaves_the_rest_to_the_mapping_and_blends_b
     cols = list(TAG_COLUMNS)
     x = pd.DataFrame(rng.uniform(0, 1, (60, len(cols))), columns=cols)
     labels = ["calmness", "sadness"]
-    head = LinearHead.fit_labels(x, pd.DataFrame({e: (x[cols[j]] > 0.5).astype(int) for j, e in enumerate(labels)}),
-                                 c=1.0, seed=0)
+    head = LinearHead.fit_labels(
+        x, pd.DataFrame({e: (x[cols[j]] > 0.5).astype(int) for j, e in enumerate(labels)}), c=1.0, seed=0
+    )
     base = dict.fromkeys(cols, 0.5)
     mapping = TaggedAudioModel(base).predict_proba(x)
     replaced = TaggedAudioModel(base, emotion_head=head).predict_proba(x)
@@ -139,8 +156,9 @@ def test_emotion_head_on_some_labels_leaves_the_rest_to_the_mapping_and_blends_b
     others = [g for g in GEMS6 if g not in labels]
     pd.testing.assert_frame_equal(replaced[others], mapping[others])
     blended = TaggedAudioModel(base, emotion_head=head, emotion_weight=0.25)
-    np.testing.assert_allclose(blended.predict_proba(x)[labels].to_numpy(),
-                               0.25 * head.proba(x) + 0.75 * mapping[labels].to_numpy())
+    np.testing.assert_allclose(
+        blended.predict_proba(x)[labels].to_numpy(), 0.25 * head.proba(x) + 0.75 * mapping[labels].to_numpy()
+    )
     loaded = TaggedAudioModel.load(blended.save(tmp_path))
     assert loaded.emotion_weight == 0.25
     pd.testing.assert_frame_equal(loaded.predict_proba(x), blended.predict_proba(x))
@@ -165,12 +183,18 @@ def test_zero_shot_mapping_reads_base_rate_ratios():
 def test_genre_is_scored_per_track_from_the_mean_of_its_clips():
     # a track read as several clips (audio.real_set.clips_per_track) gets one genre: the mean of
     # its clips' probabilities; the per-clip accuracy is reported beside it
-    rows = {"real:p:a:0": [0.6, 0.0, 0.4, 0.0], "real:p:a:1": [0.6, 0.0, 0.4, 0.0], "real:p:a:2": [0.0, 0.0, 1.0, 0.0],
-            "real:p:b:0": [0.1, 0.0, 0.1, 0.8]}
+    rows = {
+        "real:p:a:0": [0.6, 0.0, 0.4, 0.0],
+        "real:p:a:1": [0.6, 0.0, 0.4, 0.0],
+        "real:p:a:2": [0.0, 0.0, 1.0, 0.0],
+        "real:p:b:0": [0.1, 0.0, 0.1, 0.8],
+    }
     proba = pd.DataFrame.from_dict(rows, orient="index", columns=list(GENRES))
     for g in GEMS6:
         proba[g] = 0.5
-    truth = pd.Series({"real:p:a:0": "rock", "real:p:a:1": "rock", "real:p:a:2": "rock", "real:p:b:0": "electronic"})
+    truth = pd.Series(
+        {"real:p:a:0": "rock", "real:p:a:1": "rock", "real:p:a:2": "rock", "real:p:b:0": "electronic"}
+    )
     metrics, confusion, table = genre_report(proba, truth)
     assert list(table.index) == ["real:p:a", "real:p:b"]
     assert table.loc["real:p:a", "rock"] == pytest.approx(0.6)  # (0.4 + 0.4 + 1.0) / 3 beats classical's 0.4

@@ -65,8 +65,10 @@ def test_fused_front_end_negates_the_filters_whose_batch_norm_scale_is_negative(
     conv, bn = net.timbral[0], net.timbral_bn[0]
     weight, sign, *_ = net._front[0]
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    live = net._live[:len(weight)]  # the first bank's live filters (its channels are the first 204)
-    assert 0 < int((scale[live] < 0).sum()) < len(live)  # both kinds occur: the min-over-frequency path is exercised
+    live = net._live[: len(weight)]  # the first bank's live filters (its channels are the first 204)
+    assert (
+        0 < int((scale[live] < 0).sum()) < len(live)
+    )  # both kinds occur: the min-over-frequency path is exercised
     expected = conv.weight[live] * torch.where(scale[live] < 0, -1.0, 1.0)[:, None, None, None]
     torch.testing.assert_close(weight, expected.transpose(2, 3))  # the timbral filters run transposed
     assert torch.equal(sign[:, 0] < 0, scale[live] < 0)
@@ -83,10 +85,15 @@ def test_sampled_patches_are_evenly_spaced_and_change_the_cache_key():
     kept = tagger.patches(mel, 3)
     np.testing.assert_array_equal(kept, every[[0, 4, 9]])  # first, middle, last
     np.testing.assert_array_equal(tagger.patches(mel, 20), every)  # asking for more keeps them all
-    np.testing.assert_array_equal(tagger.patches(mel[:187 * 2], 1), every[:1])
-    full, sampled = tagger.TaggerConfig.default(patches_per_clip=0), tagger.TaggerConfig.default(patches_per_clip=3)
+    np.testing.assert_array_equal(tagger.patches(mel[: 187 * 2], 1), every[:1])
+    full, sampled = (
+        tagger.TaggerConfig.default(patches_per_clip=0),
+        tagger.TaggerConfig.default(patches_per_clip=3),
+    )
     assert full.key != sampled.key
-    assert full.key == tagger.TaggerConfig.default(patches_per_clip=0, threads=2, workers=1, batch_patches=5).key
+    assert (
+        full.key == tagger.TaggerConfig.default(patches_per_clip=0, threads=2, workers=1, batch_patches=5).key
+    )
     waves = [clips()["beat"]]  # 6.5 s: two patches; keeping one gives that patch's own tags
     one = tagger.tag_waveforms(waves, tagger.TaggerConfig.default(patches_per_clip=1))[0]
     np.testing.assert_allclose(one[:50], REFERENCE["beat/MTT_musicnn/tags"][0], atol=1e-5)
@@ -94,11 +101,13 @@ def test_sampled_patches_are_evenly_spaced_and_change_the_cache_key():
 
 def test_preprocessing_matches_the_reference_mel_and_repeat_pads_short_clips():
     for name, y in clips().items():
-        np.testing.assert_allclose(tagger.patches(tagger.log_mel(y)), REFERENCE[f"{name}/mel"], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            tagger.patches(tagger.log_mel(y)), REFERENCE[f"{name}/mel"], rtol=0, atol=1e-5
+        )
     short = tagger.patches(tagger.log_mel(clips()["melody"]))  # 2.2 s: one patch, repeated frames
     assert short.shape == (1, 187, 96)
     n = len(tagger.log_mel(clips()["melody"]))
-    np.testing.assert_array_equal(short[0, n:2 * n], short[0, :min(n, 187 - n)])
+    np.testing.assert_array_equal(short[0, n : 2 * n], short[0, : min(n, 187 - n)])
     assert len(tagger.patches(tagger.log_mel(clips()["beat"]))) == 2  # 6.5 s: two whole patches
 
 
@@ -126,9 +135,12 @@ def test_known_tag_behaviour_on_the_synthetic_clips():
         return sum(row[col[t]] for t in tags)
 
     # a sustained sine chord is slow, quiet, ambient; a noise-burst beat on a square bass is techno
-    assert score(chord, "mtt.slow", "mtt.quiet", "mtt.ambient") > 3 * score(beat, "mtt.slow", "mtt.quiet", "mtt.ambient")
-    assert score(beat, "mtt.techno", "mtt.electronic", "mtt.beat") > 3 * score(chord, "mtt.techno", "mtt.electronic",
-                                                                             "mtt.beat")
+    assert score(chord, "mtt.slow", "mtt.quiet", "mtt.ambient") > 3 * score(
+        beat, "mtt.slow", "mtt.quiet", "mtt.ambient"
+    )
+    assert score(beat, "mtt.techno", "mtt.electronic", "mtt.beat") > 3 * score(
+        chord, "mtt.techno", "mtt.electronic", "mtt.beat"
+    )
     # two pure sine notes: MTT's top tag is flute
     assert max(MTT_COLUMNS, key=lambda c: melody[col[c]]) == "mtt.flute"
 
@@ -139,7 +151,9 @@ def test_tag_batch_caches_by_content_and_lists_bad_files(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF" + b"\0" * 40)
     config = tagger.TaggerConfig.default()
-    first = tagger.tag_batch({"g": good, "b": bad, "missing": tmp_path / "none.wav"}, config, cache_dir=tmp_path / "c")
+    first = tagger.tag_batch(
+        {"g": good, "b": bad, "missing": tmp_path / "none.wav"}, config, cache_dir=tmp_path / "c"
+    )
     assert list(first.features.index) == ["g"] and first.computed == 1 and first.cache_hits == 0
     assert set(first.failed) == {"b", "missing"} and "bad.wav" in first.failed["b"]
     again = tagger.tag_batch({"g": good}, config, cache_dir=tmp_path / "c")
@@ -160,18 +174,21 @@ def test_tag_batch_in_worker_processes_equals_one_process(tmp_path):
     items["bad"] = tmp_path / "bad.wav"
     items["bad"].write_bytes(b"RIFF" + b"\0" * 40)
     one = tagger.tag_batch(items, tagger.TaggerConfig.default(workers=1), clips_per_pass=1)
-    two = tagger.tag_batch(items, tagger.TaggerConfig.default(workers=2), clips_per_pass=1,
-                           cache_dir=tmp_path / "cache")
+    two = tagger.tag_batch(
+        items, tagger.TaggerConfig.default(workers=2), clips_per_pass=1, cache_dir=tmp_path / "cache"
+    )
     assert list(two.features.index) == list(clips()) and set(two.failed) == {"bad"} and two.computed == 3
     np.testing.assert_allclose(two.features.to_numpy(), one.features.to_numpy(), rtol=0, atol=1e-6)
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 3  # the parent wrote the workers' results
 
 
 def test_nothing_imports_tensorflow():
-    code = ("import sys; import moodtune.audio.musicnn.tagger as t, numpy as np; "
-            "t.tag_waveforms([np.sin(np.arange(16000 * 4) / 9.0).astype('float32')]); "
-            "assert not any(m == 'tensorflow' or m.startswith('tensorflow.') for m in sys.modules), 'tensorflow'; "
-            "import importlib.util; assert importlib.util.find_spec('tensorflow') is None, 'installed'")
+    code = (
+        "import sys; import moodtune.audio.musicnn.tagger as t, numpy as np; "
+        "t.tag_waveforms([np.sin(np.arange(16000 * 4) / 9.0).astype('float32')]); "
+        "assert not any(m == 'tensorflow' or m.startswith('tensorflow.') for m in sys.modules), 'tensorflow'; "
+        "import importlib.util; assert importlib.util.find_spec('tensorflow') is None, 'installed'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -23,8 +23,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / ".logs" / "browser"  # screenshots kept as test artifacts
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ASSET = "hrv_stress_model"
 CHECK = f"{ASSET}_challenger_promoted"
 
@@ -58,14 +65,22 @@ class Server:
         self.name, self.url, self.ready = name, f"http://127.0.0.1:{port}", ready_path
         self.log = log
         with log.open("w") as out:
-            self.proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(os.getpid()), *argv], cwd=ROOT,
-                                         env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", SUPERVISOR, str(os.getpid()), *argv],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait(self, timeout: float = 180.0) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(self.url + self.ready, timeout=5) as r:
                     if r.status == 200:
@@ -73,7 +88,9 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"{self.name} not answering after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
+        raise TimeoutError(
+            f"{self.name} not answering after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}"
+        )
 
     def terminate(self) -> None:
         if self.proc.poll() is None:
@@ -122,26 +139,64 @@ def ui_stack(policy_stack):
     base = policy_stack["base"]
     mlflow_port, dagster_port = free_port(), free_port()
     artifacts = policy_stack["settings"].artifact_root
-    res = SettingsResource(data_dir=str(base / "data"), tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
-                           overrides_yaml=SMALL + f"mlflow: {{artifact_root: {artifacts}, ui_url: "
-                           f"'http://127.0.0.1:{mlflow_port}'}}\ndagster: {{webserver_url: "
-                           f"'http://127.0.0.1:{dagster_port}'}}\n")
+    res = SettingsResource(
+        data_dir=str(base / "data"),
+        tracking_uri=f"sqlite:///{base / 'mlflow.db'}",
+        overrides_yaml=SMALL + f"mlflow: {{artifact_root: {artifacts}, ui_url: "
+        f"'http://127.0.0.1:{mlflow_port}'}}\ndagster: {{webserver_url: "
+        f"'http://127.0.0.1:{dagster_port}'}}\n",
+    )
     settings = res.get()
     home = base / "dagster_home"
     home.mkdir(exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "MOODTUNE_DATA_DIR": str(settings.data_dir),
-           "MLFLOW_TRACKING_URI": settings.tracking_uri, "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(artifacts),
-           "MOODTUNE_MLFLOW__UI_URL": settings.mlflow.ui_url,
-           "MOODTUNE_DAGSTER__WEBSERVER_URL": settings.dagster.webserver_url}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MOODTUNE_DATA_DIR": str(settings.data_dir),
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "MOODTUNE_MLFLOW__ARTIFACT_ROOT": str(artifacts),
+        "MOODTUNE_MLFLOW__UI_URL": settings.mlflow.ui_url,
+        "MOODTUNE_DAGSTER__WEBSERVER_URL": settings.dagster.webserver_url,
+    }
     bin_dir = Path(sys.executable).parent
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.get_runs(limit=1)  # its storage exists before the webserver opens it
     servers = [
-        Server("mlflow", [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri, "--host",
-                          "127.0.0.1", "--port", str(mlflow_port), "--workers", "1"], mlflow_port, env,
-               base / "mlflow_ui.log", "/health"),
-        Server("dagster", [str(bin_dir / "dagster-webserver"), "-m", "definitions", "-h", "127.0.0.1", "-p",
-                           str(dagster_port)], dagster_port, env, base / "dagster_webserver.log", "/server_info"),
+        Server(
+            "mlflow",
+            [
+                str(bin_dir / "mlflow"),
+                "ui",
+                "--backend-store-uri",
+                settings.tracking_uri,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+            ],
+            mlflow_port,
+            env,
+            base / "mlflow_ui.log",
+            "/health",
+        ),
+        Server(
+            "dagster",
+            [
+                str(bin_dir / "dagster-webserver"),
+                "-m",
+                "definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(dagster_port),
+            ],
+            dagster_port,
+            env,
+            base / "dagster_webserver.log",
+            "/server_info",
+        ),
     ]
     try:
         # meanwhile, the retrain: the HRV model again on the same data, in the instance the
@@ -149,21 +204,36 @@ def ui_stack(policy_stack):
         champion = registry.champion(registry.HRV, settings)
         defs = build_definitions(settings, res)
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            result = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance,
-                                    resources=build_resources(res), selection=[ASSET], raise_on_error=False)
+            result = dg.materialize(
+                [*defs.assets, *defs.asset_checks],
+                instance=instance,
+                resources=build_resources(res),
+                selection=[ASSET],
+                raise_on_error=False,
+            )
         (check,) = result.get_asset_check_evaluations()
         assert not check.passed and check.check_name == CHECK, check.description
         for server in servers:
             server.wait()
-        yield {"settings": settings, "result": result, "check": check, "champion": str(champion.version),
-               "mlflow": servers[0].url, "dagster": servers[1].url, "home": home,
-               "resources": build_resources(res), "pgids": [s.proc.pid for s in servers]}
+        yield {
+            "settings": settings,
+            "result": result,
+            "check": check,
+            "champion": str(champion.version),
+            "mlflow": servers[0].url,
+            "dagster": servers[1].url,
+            "home": home,
+            "resources": build_resources(res),
+            "pgids": [s.proc.pid for s in servers],
+        }
     finally:
         for server in servers:
             server.terminate()  # both at once, then wait for each
         for server in servers:
             server.stop()
-        assert not [s.name for s in servers if _group_alive(s.proc.pid, wait=10)], "a UI server outlived the test"
+        assert not [s.name for s in servers if _group_alive(s.proc.pid, wait=10)], (
+            "a UI server outlived the test"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +273,11 @@ def _skip_welcome(page) -> None:
 
 def _refused(ui_stack) -> dict:
     meta = ui_stack["result"].get_asset_materialization_events()[0].materialization.metadata
-    return {"version": str(meta["version"].value), "run_id": meta["mlflow_run_id"].value,
-            "run_url": meta["mlflow_run_url"].url}
+    return {
+        "version": str(meta["version"].value),
+        "run_id": meta["mlflow_run_id"].value,
+        "run_url": meta["mlflow_run_url"].url,
+    }
 
 
 def test_mlflow_opens_on_training_runs_and_the_registry_shows_both_aliases(ui_stack, page):
@@ -245,8 +318,12 @@ def test_dagster_check_is_red_with_the_verdict_and_links_go_both_ways(ui_stack, 
     assert check.description.startswith("refused:")
     page.get_by_text(check.description).first.wait_for()
     tag = page.get_by_text("Failed", exact=True).last
-    red, green, blue = (float(x) for x in re.findall(r"[\d.]+", tag.evaluate(
-        "e => getComputedStyle(e.parentElement).backgroundColor"))[:3])
+    red, green, blue = (
+        float(x)
+        for x in re.findall(
+            r"[\d.]+", tag.evaluate("e => getComputedStyle(e.parentElement).backgroundColor")
+        )[:3]
+    )
     assert red > 1.5 * green and red > 1.5 * blue, (red, green, blue)  # an error (red) tag, not a warning
     body = page.inner_text("body")
     assert "candidate_score" in body and "champion_score" in body and refused["run_url"] in body
@@ -259,8 +336,10 @@ def test_dagster_check_is_red_with_the_verdict_and_links_go_both_ways(ui_stack, 
     plot = page.get_by_role("dialog").locator("img[src^='data:image/png;base64,']")
     plot.wait_for()
     assert plot.evaluate("img => img.complete && img.naturalWidth") > 100
-    assert page.get_by_role("dialog").locator("a").first.get_attribute("href") == \
-        f"{refused['run_url']}/artifacts/model/feature_importance.png"
+    assert (
+        page.get_by_role("dialog").locator("a").first.get_attribute("href")
+        == f"{refused['run_url']}/artifacts/model/feature_importance.png"
+    )
     _shot(page, "dagster_materialization_plot.png")
     page.get_by_role("button", name="Close").click()
     href = page.locator(f"a[href*='/runs/{refused['run_id']}']").first.get_attribute("href")
@@ -307,17 +386,31 @@ def test_why_the_retraining_sensor_waits_shows_on_the_assets_page(ui_stack, page
 def test_a_server_dies_with_the_process_that_started_it(tmp_path):
     """The supervisor: SIGTERM takes a server's whole process group down, and so does the death
     (SIGKILL: a test run stopped by a CI limit) of the process that started it."""
-    server = Server("sleeper", ["bash", "-c", "sleep 300 & sleep 300"], free_port(), dict(os.environ),
-                    tmp_path / "sleeper.log")
+    server = Server(
+        "sleeper",
+        ["bash", "-c", "sleep 300 & sleep 300"],
+        free_port(),
+        dict(os.environ),
+        tmp_path / "sleeper.log",
+    )
     time.sleep(1.0)
     assert _group_alive(server.proc.pid)
     server.stop()
     assert not _group_alive(server.proc.pid, wait=5)
 
     starter = subprocess.Popen(
-        [sys.executable, "-c", "import os, subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', "
-         "sys.argv[1], str(os.getpid()), 'bash', '-c', 'sleep 300 & sleep 300'], start_new_session=True); "
-         "print(p.pid, flush=True); time.sleep(300)", SUPERVISOR], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', "
+            "sys.argv[1], str(os.getpid()), 'bash', '-c', 'sleep 300 & sleep 300'], start_new_session=True); "
+            "print(p.pid, flush=True); time.sleep(300)",
+            SUPERVISOR,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     group = int(starter.stdout.readline())
     time.sleep(1.0)
     assert _group_alive(group)

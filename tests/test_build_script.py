@@ -21,7 +21,9 @@ def build():
 def test_the_served_policy_follows_the_catalog_and_the_demo_study_follows_nothing_served(build):
     graph = build.stages()
     assert build.downstream({"catalog"}, graph) == ["catalog", "listeners", "policy"]
-    assert build.downstream({"policy_demo"}, graph) == ["policy_demo"]  # nothing reads it: make up may skip it
+    assert build.downstream({"policy_demo"}, graph) == [
+        "policy_demo"
+    ]  # nothing reads it: make up may skip it
     assert "policy_demo" in build.downstream({"audio"}, graph)
 
 

@@ -20,14 +20,27 @@ from moodtune.serving.catalog import (
 def _inputs(n=6, seed=0):
     rng = np.random.default_rng(seed)
     ids = [f"t{i}" for i in range(n)]
-    clips = pd.DataFrame({"track_id": ids, "path": [f"/music/{t}.wav" for t in ids], "title": [f"song {i}" for i in range(n)],
-                          "artist": "a", "genre": ["rock", "pop", None, "classical", "rock", "electronic"][:n],
-                          "source": "folder"})
+    clips = pd.DataFrame(
+        {
+            "track_id": ids,
+            "path": [f"/music/{t}.wav" for t in ids],
+            "title": [f"song {i}" for i in range(n)],
+            "artist": "a",
+            "genre": ["rock", "pop", None, "classical", "rock", "electronic"][:n],
+            "source": "folder",
+        }
+    )
     gems = rng.random((n, 6))
     logits = rng.normal(size=(n, 4))
     genres = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     predicted = pd.DataFrame(np.hstack([gems, genres]), index=ids, columns=list(SONG_COLUMNS))
-    text = pd.DataFrame({"track_id": ids[:4], "found": [True, True, False, True], "keywords": ["快乐:3.1 开心:2", "难过:4", "", "害怕:1"]})
+    text = pd.DataFrame(
+        {
+            "track_id": ids[:4],
+            "found": [True, True, False, True],
+            "keywords": ["快乐:3.1 开心:2", "难过:4", "", "害怕:1"],
+        }
+    )
     vec = np.zeros((4, 7))
     vec[0, 0], vec[1, 3], vec[3, 4] = 1.0, 1.0, 1.0
     for j, code in enumerate(DLUT_GROUP_CODES):
@@ -54,13 +67,16 @@ def test_build_joins_audio_and_text_profiles():
 
 def test_valence_follows_the_emotion():
     ids = ["happy", "sad"]
-    clips = pd.DataFrame({"track_id": ids, "path": "", "title": ids, "artist": "", "genre": None, "source": "x"})
+    clips = pd.DataFrame(
+        {"track_id": ids, "path": "", "title": ids, "artist": "", "genre": None, "source": "x"}
+    )
     rows = np.zeros((2, 10))
     rows[0, GEMS6.index("joyful_activation")] = 0.9
     rows[1, GEMS6.index("sadness")] = 0.9
     rows[:, 6] = 1.0
-    table, _ = build_catalog(clips, pd.DataFrame(rows, index=ids, columns=list(SONG_COLUMNS)), None,
-                             model_versions={})
+    table, _ = build_catalog(
+        clips, pd.DataFrame(rows, index=ids, columns=list(SONG_COLUMNS)), None, model_versions={}
+    )
     assert table.loc[0, "valence"] > 0.5 > -0.5 > table.loc[1, "valence"]
     assert not table["has_text"].any()
 
@@ -123,14 +139,25 @@ def test_pre_encoded_event_and_answer_text_equal_plain_json():
 
     rng = np.random.default_rng(1)
     feats = [logged_features(rng.random(10)) for _ in range(5)]
-    items = [(f"t{i}", json.dumps(f), float(rng.normal()), float(rng.random()) if i else None)
-             for i, f in enumerate(feats)]
-    plain = [{"track_id": t, "features": f, "score": s, "probability": p} for (t, _, s, p), f in zip(items, feats, strict=True)]
+    items = [
+        (f"t{i}", json.dumps(f), float(rng.normal()), float(rng.random()) if i else None)
+        for i, f in enumerate(feats)
+    ]
+    plain = [
+        {"track_id": t, "features": f, "score": s, "probability": p}
+        for (t, _, s, p), f in zip(items, feats, strict=True)
+    ]
     assert encode_candidates(items) == json.dumps(plain)
     with pytest.raises(Exception, match="non-finite"):
         encode_candidates([("t", "{}", float("nan"), 0.1)])
-    profiles = [song_profile(f"u{i}", dict(zip(SONG_COLUMNS, rng.random(10), strict=True)), title="歌") for i in range(2)]
-    answer = {"tracks": [{"rank": i + 1, "track_id": p["track_id"], "profile": p} for i, p in enumerate(profiles)],
-              "k": 2, "model_versions": {"m": "1"}}
+    profiles = [
+        song_profile(f"u{i}", dict(zip(SONG_COLUMNS, rng.random(10), strict=True)), title="歌")
+        for i in range(2)
+    ]
+    answer = {
+        "tracks": [{"rank": i + 1, "track_id": p["track_id"], "profile": p} for i, p in enumerate(profiles)],
+        "k": 2,
+        "model_versions": {"m": "1"},
+    }
     plan = Plan(answer, None, tuple(profile_json(p) for p in profiles))
     assert json.loads(plan.json("abc")) == plan.complete("abc")

@@ -68,8 +68,10 @@ def _package(tmp_path, name: str = "moodtune-test-game-music"):
     """A .deb built here (dpkg-deb) in the cache's download folder, as ``apt-get download`` leaves it."""
     root = tmp_path / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(f"Package: {name}\nVersion: 2.5-1\nArchitecture: all\n"
-                                            "Maintainer: test <t@example.org>\nDescription: test music\n")
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 2.5-1\nArchitecture: all\n"
+        "Maintainer: test <t@example.org>\nDescription: test music\n"
+    )
     doc = root / "usr" / "share" / "doc" / name
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(COPYRIGHT)
@@ -78,14 +80,19 @@ def _package(tmp_path, name: str = "moodtune-test-game-music"):
     music = root / "usr" / "share" / "games" / "testgame" / "music"
     music.mkdir(parents=True)
     _tone(music / "battle_theme.ogg", 35.0)
-    _tag(music / "battle_theme.ogg", title="Siege of the North", artist="Jane Composer", genre="Symphonic Rock")
+    _tag(
+        music / "battle_theme.ogg", title="Siege of the North", artist="Jane Composer", genre="Symphonic Rock"
+    )
     _tone(music / "loop1.ogg", 31.0, 440.0)  # untagged: title from the file name, artist from the package
     _tone(music / "jingle.ogg", 4.0)  # a stinger, not a song
     (music / "broken.ogg").write_bytes(b"OggS" + b"\x00" * 200)
     cache = tmp_path / "cache"
     (cache / "debs" / name).mkdir(parents=True)  # where realset.fetch looks for a package's .deb
-    subprocess.run(["dpkg-deb", "--build", str(root), str(cache / "debs" / name / f"{name}_2.5-1_all.deb")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--build", str(root), str(cache / "debs" / name / f"{name}_2.5-1_all.deb")],
+        check=True,
+        capture_output=True,
+    )
     return MusicPackage(name, ("usr/share/games/testgame/music/*.ogg",), artist="Testgame team"), cache
 
 
@@ -97,10 +104,17 @@ def test_a_debian_package_becomes_credited_tracks(settings, tmp_path, monkeypatc
     music = debian_music.assemble(load_settings(), packages=[pkg])
     assert music.unavailable is None
     tracks = music.tracks.set_index("track_id")
-    assert sorted(tracks.index) == ["debian:moodtune-test-game-music:battle_theme", "debian:moodtune-test-game-music:loop1"]
+    assert sorted(tracks.index) == [
+        "debian:moodtune-test-game-music:battle_theme",
+        "debian:moodtune-test-game-music:loop1",
+    ]
     battle = tracks.loc["debian:moodtune-test-game-music:battle_theme"]
     assert (battle.title, battle.artist, battle.genre) == ("Siege of the North", "Jane Composer", "rock")
-    assert (battle.package, battle.version, battle.licence) == ("moodtune-test-game-music", "2.5-1", "CC-BY-SA-3.0")
+    assert (battle.package, battle.version, battle.licence) == (
+        "moodtune-test-game-music",
+        "2.5-1",
+        "CC-BY-SA-3.0",
+    )
     assert battle.duration == pytest.approx(35.0, abs=0.1)
     assert battle.licence_path.endswith("usr/share/doc/moodtune-test-game-music/copyright")
     loop = tracks.loc["debian:moodtune-test-game-music:loop1"]
@@ -144,10 +158,14 @@ def test_a_folder_of_real_music_becomes_the_catalog(settings, tmp_path, monkeypa
     monkeypatch.setenv("MOODTUNE_AUDIO__TAGGER__WORKERS", "1")
 
     def build():
-        result = dg.materialize([catalog_tracks, catalog_features], resources={"settings": SettingsResource()})
+        result = dg.materialize(
+            [catalog_tracks, catalog_features], resources={"settings": SettingsResource()}
+        )
         assert result.success
-        meta = {e.asset_key.to_user_string(): e.materialization.metadata
-                for e in result.get_asset_materialization_events()}
+        meta = {
+            e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()
+        }
         return result, meta
 
     result, meta = build()
@@ -162,4 +180,6 @@ def test_a_folder_of_real_music_becomes_the_catalog(settings, tmp_path, monkeypa
     # one new file: only it is analysed
     shutil.copy(real_music_files[2], folder / real_music_files[2].name)
     _, meta = build()
-    assert meta["catalog_features"]["computed"].value == 1 and meta["catalog_features"]["cache_hits"].value == 2
+    assert (
+        meta["catalog_features"]["computed"].value == 1 and meta["catalog_features"]["cache_hits"].value == 2
+    )

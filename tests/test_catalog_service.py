@@ -27,13 +27,19 @@ def policy_stack(_built_stack, tmp_path_factory):
 
     stack = copy_stack(_built_stack, tmp_path_factory.mktemp("real_catalog_stack"))
     old = stack["settings_resource"]
-    res = SettingsResource(data_dir=old.data_dir, tracking_uri=old.tracking_uri,
-                           overrides_yaml=old.overrides_yaml.replace(SMALL, "") + SMALL.replace(
-                               "catalog: {source: demo}", f"catalog: {{source: debian, packages: [{PACKAGE}]}}"))
+    res = SettingsResource(
+        data_dir=old.data_dir,
+        tracking_uri=old.tracking_uri,
+        overrides_yaml=old.overrides_yaml.replace(SMALL, "")
+        + SMALL.replace("catalog: {source: demo}", f"catalog: {{source: debian, packages: [{PACKAGE}]}}"),
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MOODTUNE_AUDIO__CATALOG__SOURCE", raising=False)
-        result = materialize(load_assets_from_package_module(assets), resources=build_resources(res),
-                             selection=AssetSelection.assets("catalog_tracks", "catalog_features", "catalog"))
+        result = materialize(
+            load_assets_from_package_module(assets),
+            resources=build_resources(res),
+            selection=AssetSelection.assets("catalog_tracks", "catalog_features", "catalog"),
+        )
     assert result.success
     return {**stack, "settings": res.get(), "resources": build_resources(res), "settings_resource": res}
 
@@ -54,8 +60,11 @@ def test_the_catalog_is_real_credited_music(url):
 
 def test_a_recommendation_carries_the_credit_and_streams_with_ranges(url):
     ids = [t["track_id"] for t in httpx.get(f"{url}/ui/api/catalog", timeout=30).json()["tracks"]]
-    answer = httpx.post(f"{url}/recommend", json={"track_ids": ids, "age": 30, "gender": "female", "mood": 2, "k": 3},
-                        timeout=60).json()
+    answer = httpx.post(
+        f"{url}/recommend",
+        json={"track_ids": ids, "age": 30, "gender": "female", "mood": 2, "k": 3},
+        timeout=60,
+    ).json()
     assert len(answer["tracks"]) == 3
     profile = answer["tracks"][0]["profile"]
     assert profile["package"] == PACKAGE and re.fullmatch(r"[\d.+~a-z:-]+", profile["version"])
@@ -104,11 +113,15 @@ def test_the_page_plays_a_real_track_and_credits_it(page):
     page.wait_for_selector("#results li.track")
     first = page.locator("#results li.track").first
     credit = first.locator(".credit")
-    assert f"from Debian package {PACKAGE}" in credit.text_content() and "licence: GPL-2" in credit.text_content()
+    assert (
+        f"from Debian package {PACKAGE}" in credit.text_content()
+        and "licence: GPL-2" in credit.text_content()
+    )
     assert credit.locator("a").get_attribute("href") == f"/ui/licence/{PACKAGE}"
     # play it: the browser fetches the stream (ranges) and the playhead moves
     played = page.evaluate(
         """async () => { const a = document.querySelector('#results li.track audio'); a.muted = true;
              await a.play(); await new Promise((ok) => setTimeout(ok, 1500));
-             const t = a.currentTime; a.pause(); return t; }""")
+             const t = a.currentTime; a.pause(); return t; }"""
+    )
     assert played > 0.3

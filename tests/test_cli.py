@@ -62,13 +62,16 @@ def test_playlist_items_are_files_or_catalog_ids(tmp_path):
     assert ids == ["track-7", "track-9"] and files == [song]
 
 
-@pytest.mark.parametrize(("p", "words"), [
-    (0.0, "the policy would rarely pick it first (less than a 1 in 100 chance)"),
-    (0.0049, "the policy would rarely pick it first (less than a 1 in 100 chance)"),
-    (0.006, "the policy picks it first 1% of the time"),
-    (0.234, "the policy picks it first 23% of the time"),
-    (0.9999, "the policy is all but certain to pick it first"),
-])
+@pytest.mark.parametrize(
+    ("p", "words"),
+    [
+        (0.0, "the policy would rarely pick it first (less than a 1 in 100 chance)"),
+        (0.0049, "the policy would rarely pick it first (less than a 1 in 100 chance)"),
+        (0.006, "the policy picks it first 1% of the time"),
+        (0.234, "the policy picks it first 23% of the time"),
+        (0.9999, "the policy is all but certain to pick it first"),
+    ],
+)
 def test_first_pick_in_words(p, words):
     assert first_pick_words(p) == words
     assert "0.00" not in first_pick_words(p)
@@ -102,8 +105,20 @@ def test_loading_shows_a_spinner_on_a_terminal_only(monkeypatch):
 
 # What `moodtune --help`, a command's --help and an argument error must not import (issue #31:
 # they took 4-6 s, nearly all of it importing these): each loads in the command that needs it.
-HEAVY_MODULES = ("mlflow", "torch", "dagster", "bentoml", "librosa", "sklearn", "pandas", "scipy",
-                 "cv2", "catboost", "neurokit2", "jieba")
+HEAVY_MODULES = (
+    "mlflow",
+    "torch",
+    "dagster",
+    "bentoml",
+    "librosa",
+    "sklearn",
+    "pandas",
+    "scipy",
+    "cv2",
+    "catboost",
+    "neurokit2",
+    "jieba",
+)
 
 _IMPORTS_AFTER = """
 import contextlib, io, json, sys
@@ -124,11 +139,20 @@ def test_help_and_argument_errors_import_no_heavy_library():
     import sys
 
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    argvs = [["--help"], ["recommend", "t1"], ["no-such-command"]] + [[c, "--help"] for c in sorted(sub.choices)]
-    out = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER, *map(json.dumps, argvs)],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    argvs = [["--help"], ["recommend", "t1"], ["no-such-command"]] + [
+        [c, "--help"] for c in sorted(sub.choices)
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_AFTER, *map(json.dumps, argvs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     loaded = set(json.loads(out.splitlines()[-1]))
-    assert not loaded & set(HEAVY_MODULES), f"imported by --help or a usage error: {sorted(loaded & set(HEAVY_MODULES))}"
+    assert not loaded & set(HEAVY_MODULES), (
+        f"imported by --help or a usage error: {sorted(loaded & set(HEAVY_MODULES))}"
+    )
 
 
 def test_catalog_lists_the_ids_recommend_takes(settings, capsys):
@@ -138,8 +162,16 @@ def test_catalog_lists_the_ids_recommend_takes(settings, capsys):
     from moodtune.serving.catalog import SONG_COLUMNS, build_catalog, catalog_dir, save_catalog
 
     ids = ["debian:pkg:calm", "debian:pkg:storm", "demo-rock-tension-000"]
-    clips = pd.DataFrame({"track_id": ids, "path": "", "title": ["Calm Sea", "Storm", ""], "artist": "a",
-                          "genre": "rock", "source": ["debian", "debian", "demo"]})
+    clips = pd.DataFrame(
+        {
+            "track_id": ids,
+            "path": "",
+            "title": ["Calm Sea", "Storm", ""],
+            "artist": "a",
+            "genre": "rock",
+            "source": ["debian", "debian", "demo"],
+        }
+    )
     predicted = pd.DataFrame(np.full((3, len(SONG_COLUMNS)), 0.25), index=ids, columns=list(SONG_COLUMNS))
     save_catalog(*build_catalog(clips, predicted, None, model_versions={}), catalog_dir(settings))
 
@@ -150,5 +182,8 @@ def test_catalog_lists_the_ids_recommend_takes(settings, capsys):
     assert answer["total"] == 1 and answer["tracks"][0]["track_id"] == "debian:pkg:storm"
     assert cli.main(["catalog", "-n", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("debian:pkg:calm  Calm Sea — a") and lines[-1] == "1 of 3 track(s) (-n 0 lists them all)"
+    assert (
+        lines[0].startswith("debian:pkg:calm  Calm Sea — a")
+        and lines[-1] == "1 of 3 track(s) (-n 0 lists them all)"
+    )
     assert cli.main(["catalog", "-n", "-1"]) == 2 and "-n" in capsys.readouterr().err

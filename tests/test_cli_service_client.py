@@ -16,8 +16,16 @@ import pytest
 from moodtune import cli, errors
 from moodtune.serving import client
 
-ROWS = [{"track_id": f"debian:pkg:t{i}", "title": f"T{i}", "artist": "A", "genre": "pop", "emotion": "joyful_activation"}
-        for i in range(2500)]
+ROWS = [
+    {
+        "track_id": f"debian:pkg:t{i}",
+        "title": f"T{i}",
+        "artist": "A",
+        "genre": "pop",
+        "emotion": "joyful_activation",
+    }
+    for i in range(2500)
+]
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -43,7 +51,9 @@ class _Stub(BaseHTTPRequestHandler):
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
             rows = [r for r in ROWS if q.get("q", "") in r["track_id"]]
             offset, limit = int(q.get("offset", 0)), min(1000, int(q.get("limit", 500)))
-            return self._send(200, {"total": len(rows), "offset": offset, "tracks": rows[offset:offset + limit]})
+            return self._send(
+                200, {"total": len(rows), "offset": offset, "tracks": rows[offset : offset + limit]}
+            )
         return self._send(404, {"error": "no such path", "type": "NotFound"})
 
     def do_POST(self):  # noqa: N802
@@ -125,22 +135,29 @@ def test_an_unreachable_service_falls_back_only_when_it_was_not_named(stub, dead
 
 
 def test_a_named_service_that_is_not_there_is_one_line_and_exit_1(dead_url, capsys):
-    code = cli.main(["recommend", "debian:a:b", "--age", "30", "--gender", "female", "--mood", "3",
-                     "--service", dead_url])
+    code = cli.main(
+        ["recommend", "debian:a:b", "--age", "30", "--gender", "female", "--mood", "3", "--service", dead_url]
+    )
     err = capsys.readouterr().err
     assert code == 1, err
-    assert err.startswith(f"moodtune recommend: error: no service answers at {dead_url}") and err.count("\n") == 1
+    assert (
+        err.startswith(f"moodtune recommend: error: no service answers at {dead_url}")
+        and err.count("\n") == 1
+    )
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize(("status", "kind", "cls", "code"), [
-    (422, "InvalidRequest", errors.InvalidInput, 2),  # the request models' refusal
-    (422, "InvalidFeedback", errors.InvalidFeedback, 2),
-    (413, "TooMuchHRV", errors.TooMuchHRV, 2),
-    (503, "ModelNotFound", errors.ModelNotFound, 2),
-    (500, "InternalError", client.ServiceFailed, 1),
-    (504, "Timeout", client.ServiceFailed, 1),
-])
+@pytest.mark.parametrize(
+    ("status", "kind", "cls", "code"),
+    [
+        (422, "InvalidRequest", errors.InvalidInput, 2),  # the request models' refusal
+        (422, "InvalidFeedback", errors.InvalidFeedback, 2),
+        (413, "TooMuchHRV", errors.TooMuchHRV, 2),
+        (503, "ModelNotFound", errors.ModelNotFound, 2),
+        (500, "InternalError", client.ServiceFailed, 1),
+        (504, "Timeout", client.ServiceFailed, 1),
+    ],
+)
 def test_error_answers_are_the_local_errors(stub, capsys, status, kind, cls, code):
     _Stub.answers["/feedback"] = (status, {"error": "what to fix", "type": kind})
     assert cli.main(["feedback", "0" * 32, "debian:a:b", "--stress", "low", "--service", stub]) == code
@@ -162,15 +179,36 @@ def test_an_api_key_is_sent_and_a_missing_one_named(stub, monkeypatch, capsys):
     assert capsys.readouterr().out == "stored feedback #7: stress low, reward 0.50\n"
     method, path, headers, body = _Stub.seen[-1]
     assert headers.get("X-API-Key") == "k-123"
-    assert json.loads(body) == {"recommendation_id": "0" * 32, "track_id": "debian:a:b", "stress_level": "low"}
+    assert json.loads(body) == {
+        "recommendation_id": "0" * 32,
+        "track_id": "debian:a:b",
+        "stress_level": "low",
+    }
 
 
 def test_uploads_go_as_multipart_with_the_list_as_one_json_field(stub, tmp_path, capsys):
     song = tmp_path / "song.wav"
     song.write_bytes(b"RIFF-not-really")
     _Stub.answers["/recommend"] = (422, {"error": "song.wav: not audio", "type": "InvalidAudio"})
-    assert cli.main(["recommend", "debian:a:b", "debian:a c:d", str(song), "--age", "30", "--gender", "male",
-                     "--mood", "2", "--service", stub]) == 2
+    assert (
+        cli.main(
+            [
+                "recommend",
+                "debian:a:b",
+                "debian:a c:d",
+                str(song),
+                "--age",
+                "30",
+                "--gender",
+                "male",
+                "--mood",
+                "2",
+                "--service",
+                stub,
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == "moodtune recommend: error: song.wav: not audio\n"
     _, _, headers, body = _Stub.seen[-1]
     assert headers["Content-Type"].startswith("multipart/form-data")

@@ -16,13 +16,16 @@ from moodtune.settings import load_settings
 @pytest.mark.slow  # starts Python processes of its own: seconds of imports each
 def test_importing_the_code_location_reads_no_settings(project_root, tmp_path):
     """With no params file, importing works and only loading the definitions fails (saying why)."""
-    code = ("import definitions, jobs.retraining, jobs.pipeline\n"
-            "from moodtune.errors import ConfigError\n"
-            "try:\n    definitions.build_definitions(__import__('moodtune.settings').settings.get_settings())\n"
-            "except ConfigError as exc:\n    print('ConfigError:', exc)\n")
+    code = (
+        "import definitions, jobs.retraining, jobs.pipeline\n"
+        "from moodtune.errors import ConfigError\n"
+        "try:\n    definitions.build_definitions(__import__('moodtune.settings').settings.get_settings())\n"
+        "except ConfigError as exc:\n    print('ConfigError:', exc)\n"
+    )
     env = {"MOODTUNE_PARAMS": str(tmp_path / "missing.yaml"), "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=project_root, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project_root, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ConfigError:" in done.stdout and "missing.yaml" in done.stdout
 
@@ -43,8 +46,11 @@ def test_every_listed_job_resolves_and_the_build_everything_job_is_unpartitioned
     everything = defs.resolve_job_def("all_assets_job")
     assert everything.partitions_def is None
     selected = {k.to_user_string() for k in everything.asset_layer.executable_asset_keys}
-    expected = {k.to_user_string() for k in graph.get_all_asset_keys()
-                if graph.get(k).group_name not in ("retraining", "library")}
+    expected = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name not in ("retraining", "library")
+    }
     assert selected == expected
     assert "retrained_policy" not in selected and "catalog" in selected
 

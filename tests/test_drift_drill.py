@@ -36,11 +36,18 @@ def drill_stack(policy_stack, tmp_path_factory):
     res = policy_stack["settings_resource"].with_overrides(DRILL)
     resources = build_resources(res)
     defs = retraining_definitions(resources)
-    service = _service_on(policy_stack, tmp_path_factory.mktemp("drill_service"),
-                          MOODTUNE_POLICY__EXPLORATION=str(s.policy.exploration))
+    service = _service_on(
+        policy_stack,
+        tmp_path_factory.mktemp("drill_service"),
+        MOODTUNE_POLICY__EXPLORATION=str(s.policy.exploration),
+    )
     try:
-        yield {"defs": defs, "resources": resources, "service": service,
-               "spec": policy_stack["result"].output_for_node("recommendation_env")}
+        yield {
+            "defs": defs,
+            "resources": resources,
+            "service": service,
+            "spec": policy_stack["result"].output_for_node("recommendation_env"),
+        }
     finally:
         service.stop()
 
@@ -60,8 +67,9 @@ def test_reward_model_finds_the_scenario_shift_and_stays_at_the_prior_without_it
         for i, song in enumerate(songs):
             level, _ = world.bank.read(world.next_state(i, world.start(i), int(song))[0].stress, rng)
             rewards.append(spec.rewards[("low", "medium", "high")[level]])
-        rows = world.listeners.assign(track_id=[spec.track_ids[x] for x in songs], reward=rewards,
-                                      id=np.arange(1, 301))
+        rows = world.listeners.assign(
+            track_id=[spec.track_ids[x] for x in songs], reward=rewards, id=np.arange(1, 301)
+        )
         model = fit_response(rows, spec, ridges=s.retrain.ridges, folds=s.retrain.folds, draws=4, seed=0)
         assert np.all(model.coefficients[1:] == 0)  # age groups without rows: the prior, exactly
         learned[drifted] = model
@@ -86,13 +94,21 @@ def test_drill_through_the_service_and_the_sensor(drill_stack, drifted):
         assert run.feedback_rows <= d.feedback_rows + 10 <= 300
         meta = run.metadata
         # the gate's evidence, in the asset's metadata (Dagster) and the version's run (MLflow)
-        for key in ("difference_ci_low", "difference_ci_high", "ope_value", "ope_champion_value",
-                    "ope_effective_sample_size", "ope_verdict"):
+        for key in (
+            "difference_ci_low",
+            "difference_ci_high",
+            "ope_value",
+            "ope_champion_value",
+            "ope_effective_sample_size",
+            "ope_verdict",
+        ):
             assert key in meta, key
         assert meta["ope_effective_sample_size"] > 0
         run_id = registry.configure(s).get_model_version(registry.POLICY, run.report["version"]).run_id
         logged = registry.configure(s).get_run(run_id).data.metrics
-        assert {"ope_effective_sample_size", "reward_model_mse_prior", "reward_model_mse_fitted"} <= set(logged)
+        assert {"ope_effective_sample_size", "reward_model_mse_prior", "reward_model_mse_fitted"} <= set(
+            logged
+        )
         target, original = run.scores
         if drifted:
             assert run.promoted, run.report["reason"]
@@ -101,8 +117,9 @@ def test_drill_through_the_service_and_the_sensor(drill_stack, drifted):
             assert logged["reward_model_mse_fitted"] < logged["reward_model_mse_prior"]
         else:
             # never a worse promotion: not below the champion beyond the noise on either population
-            assert not run.promoted or (not target.worse and not original.worse
-                                        and original.ratio >= d.original_over_champion), run.row()
+            assert not run.promoted or (
+                not target.worse and not original.worse and original.ratio >= d.original_over_champion
+            ), run.row()
         # put the old champion back for the next case (the service follows the alias)
         registry.configure(s).set_registered_model_alias(registry.POLICY, s.registry.champion_alias, champion)
 
@@ -130,9 +147,14 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
     store = stack["resources"]["feedback"].store()
     start = store.latest_feedback_id()
     scenario = s.drill.scenarios[s.drill.scenario]
-    traffic = drill.Traffic(drill.population(spec, scenario, 40, 9, drifted=False, split="train"),
-                            s.drill.playlist_size, s.policy.bank_seconds, 9)
+    traffic = drill.Traffic(
+        drill.population(spec, scenario, 40, 9, drifted=False, split="train"),
+        s.drill.playlist_size,
+        s.policy.bank_seconds,
+        9,
+    )
     with httpx.Client(base_url=stack["service"]["url"], timeout=120) as client:
+
         def shadowing() -> str | None:
             shadow = client.post("/models", json={}).json().get("shadow") or {}
             return shadow.get(registry.POLICY, {}).get("version")
@@ -156,15 +178,19 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
         # the logged propensity of each played first song: 1 - eps + eps/n when it was the best, eps/n when explored
         eps, n = s.policy.exploration, s.drill.playlist_size
         assert sorted(rows["choice_probability"].round(6).unique()) == sorted(
-            {round(eps / n, 6), round(1 - eps + eps / n, 6)} if explored else {round(1 - eps + eps / n, 6)})
+            {round(eps / n, 6), round(1 - eps + eps / n, 6)} if explored else {round(1 - eps + eps / n, 6)}
+        )
         assert (rows["choice_probability"] < 0.5).sum() == explored
         assert all(v[registry.SHADOW] == version for v in rows["recommendation_model_versions"])
         for c in rows["candidates"]:  # every candidate carries both probabilities, each summing to 1
             assert sum(x["probability"] for x in c) == pytest.approx(1.0)
             assert sum(x["shadow_probability"] for x in c) == pytest.approx(1.0)
 
-        result = materialize(load_assets_from_modules(ASSET_MODULES), selection=["shadow_challenger"],
-                             resources=stack["resources"])
+        result = materialize(
+            load_assets_from_modules(ASSET_MODULES),
+            selection=["shadow_challenger"],
+            resources=stack["resources"],
+        )
         assert result.success
         out = result.output_for_node("shadow_challenger")
         assert out["challenger"] == version and out["rows"] == 40
@@ -175,4 +201,6 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
         assert float(tags["shadow.shadow_value"]) == pytest.approx(out["shadow_value"], rel=1e-3)
         if not out["promoted"]:
             registry.configure(s).delete_registered_model_alias(registry.POLICY, s.registry.challenger_alias)
-        wait_for_serving(client, registry.POLICY, str(registry.load_version(registry.POLICY, None, s).version))
+        wait_for_serving(
+            client, registry.POLICY, str(registry.load_version(registry.POLICY, None, s).version)
+        )

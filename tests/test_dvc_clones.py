@@ -30,9 +30,16 @@ def _env(clone: Path) -> dict[str, str]:
     home = clone / ".dagster"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env.update(PATH=f"{BIN}:{env.get('PATH', '')}", PYTHONPATH=str(clone), DAGSTER_HOME=str(home),
-               MPLBACKEND="Agg", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
+    env.update(
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        PYTHONPATH=str(clone),
+        DAGSTER_HOME=str(home),
+        MPLBACKEND="Agg",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
     return env
 
 

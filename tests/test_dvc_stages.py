@@ -55,7 +55,7 @@ def _selection(cmd: str) -> str:
 
 
 def _data_deps(stage: dict) -> set[str]:
-    return {d[len(OUTPUTS):] for d in stage.get("deps", []) if d.startswith(OUTPUTS)}
+    return {d[len(OUTPUTS) :] for d in stage.get("deps", []) if d.startswith(OUTPUTS)}
 
 
 def test_every_group_is_a_stage_and_every_stage_a_group(stages, groups):
@@ -72,14 +72,18 @@ def test_each_stage_materialises_exactly_its_group(stages, groups, graph):
 def test_each_stage_declares_exactly_its_assets_stored_outputs(stages, groups):
     for name, stage in stages.items():
         outs = {str(o) for o in stage["outs"]}
-        assert {o[len(OUTPUTS):] for o in outs if o.startswith(OUTPUTS)} == groups[name], name
+        assert {o[len(OUTPUTS) :] for o in outs if o.startswith(OUTPUTS)} == groups[name], name
         assert not any(o.startswith("/") for o in outs), name
 
 
 def test_each_stage_depends_on_the_upstream_assets_it_reads_and_no_others(stages, groups, graph):
     group_of = {a: g for g, assets in groups.items() for a in assets}
     for name, stage in stages.items():
-        upstream = {p.to_user_string() for a in groups[name] for p in graph.get(dg.AssetKey.from_user_string(a)).parent_keys}
+        upstream = {
+            p.to_user_string()
+            for a in groups[name]
+            for p in graph.get(dg.AssetKey.from_user_string(a)).parent_keys
+        }
         other = {a for a in upstream if group_of[a] != name}
         assert _data_deps(stage) == other, name
         assert all(group_of[a] in stages for a in other), f"{name} reads a group DVC does not build"
@@ -104,7 +108,9 @@ def test_every_code_dep_and_param_exists(stages):
         for param in stage.get("params", []):
             node = params
             for part in str(param).split("."):
-                assert isinstance(node, dict) and part in node, f"stage {name}: no param {param} in params.yaml"
+                assert isinstance(node, dict) and part in node, (
+                    f"stage {name}: no param {param} in params.yaml"
+                )
                 node = node[part]
 
 
@@ -115,11 +121,16 @@ def test_dvcignore_keeps_bytecode_out_of_a_stage_s_code_hash(tmp_path):
     import sys
 
     dvc = [sys.executable, "-m", "dvc"]
-    run = lambda *args: subprocess.run([*dvc, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)  # noqa: E731
+
+    def run(*args):
+        return subprocess.run([*dvc, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "code.py").write_text("X = 1\n")
-    (tmp_path / "dvc.yaml").write_text("stages:\n  s:\n    cmd: python -c \"open('out.txt','w').write('1')\"\n"
-                                       "    deps: [pkg]\n    outs: [out.txt]\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  s:\n    cmd: python -c \"open('out.txt','w').write('1')\"\n"
+        "    deps: [pkg]\n    outs: [out.txt]\n"
+    )
     assert run("init", "--no-scm", "-q").returncode == 0
     shutil.copy(ROOT / ".dvcignore", tmp_path / ".dvcignore")
     done = run("repro", "-q")

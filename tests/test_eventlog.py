@@ -18,15 +18,37 @@ from moodtune.feedback import FeedbackStore
 from moodtune.serving.eventlog import EventWriter, RecommendationEvent
 from moodtune.settings import PROJECT_ROOT, load_settings
 
-METRICS = {"MEAN_RR": 812.5, "SDRR": 48.1, "HR": 74.2, "RMSSD": 35.0, "pNN50": 12.5,
-           "VLF": 350.0, "LF": 820.0, "HF": 640.0}
+METRICS = {
+    "MEAN_RR": 812.5,
+    "SDRR": 48.1,
+    "HR": 74.2,
+    "RMSSD": 35.0,
+    "pNN50": 12.5,
+    "VLF": 350.0,
+    "LF": 820.0,
+    "HF": 640.0,
+}
 
 
 def event(mood: int = 3, n: int = 6) -> RecommendationEvent:
-    candidates = [{"track_id": f"t{i}", "features": {"calmness": i / n, "tension": 1 - i / n},
-                   "score": -i / n, "probability": 1 / n} for i in range(n)]
-    return RecommendationEvent(source="catalog", age=30, gender="female", mood=mood, candidates=candidates,
-                               chosen=["t0", "t1"], model_versions={"moodtune-policy": "1"})
+    candidates = [
+        {
+            "track_id": f"t{i}",
+            "features": {"calmness": i / n, "tension": 1 - i / n},
+            "score": -i / n,
+            "probability": 1 / n,
+        }
+        for i in range(n)
+    ]
+    return RecommendationEvent(
+        source="catalog",
+        age=30,
+        gender="female",
+        mood=mood,
+        candidates=candidates,
+        chosen=["t0", "t1"],
+        model_versions={"moodtune-policy": "1"},
+    )
 
 
 def test_the_service_default_is_normal_sync_for_recommendations_only(settings):
@@ -77,8 +99,9 @@ def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(sett
         t.join()
     assert not errors and len(set(ids)) == 40
     assert writer.rows == 40 and writer.commits < 40 and writer.largest_batch > 1
-    row = writer.record_feedback(recommendation_id=ids[0], track_id="t1", stress_level="low", metrics=METRICS,
-                                timeout=60)
+    row = writer.record_feedback(
+        recommendation_id=ids[0], track_id="t1", stress_level="low", metrics=METRICS, timeout=60
+    )
     writer.close()
     # an independent store (a new connection, FULL) sees every acknowledged row
     reader = FeedbackStore(store.url)
@@ -89,12 +112,16 @@ def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(sett
     with pytest.raises(InvalidFeedback, match="mood"):
         event(mood=9)
     good = event()
-    for bad, words in (({"score": float("nan")}, "'t2' has a non-finite score"),
-                       ({"features": {"calmness": float("inf")}}, "'t2' has non-numeric or non-finite features"),
-                       ({"features": {"calmness": "high"}}, "'t2' has non-numeric")):
+    for bad, words in (
+        ({"score": float("nan")}, "'t2' has a non-finite score"),
+        ({"features": {"calmness": float("inf")}}, "'t2' has non-numeric or non-finite features"),
+        ({"features": {"calmness": "high"}}, "'t2' has non-numeric"),
+    ):
         cands = [dict(c, **bad) if c["track_id"] == "t2" else c for c in good.candidates]
         with pytest.raises(InvalidFeedback, match=words):
-            RecommendationEvent(source="catalog", age=30, gender="female", mood=3, candidates=cands, chosen=["t0"])
+            RecommendationEvent(
+                source="catalog", age=30, gender="female", mood=3, candidates=cands, chosen=["t0"]
+            )
     reader.close()
     store.close()
 
@@ -121,8 +148,14 @@ CHILD = textwrap.dedent("""
 
 def test_acknowledged_events_survive_a_killed_writer_process(settings):
     url = f"sqlite:///{settings.data_path('feedback', 'killed.db')}"
-    done = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True, timeout=180,
-                          cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     acknowledged = [x for x in lines if isinstance(x, str)]
@@ -132,7 +165,9 @@ def test_acknowledged_events_survive_a_killed_writer_process(settings):
     assert store.count_recommendations() == 30
     assert all(store.get_recommendation(i).chosen == ["t0"] for i in acknowledged)
     # every acknowledged feedback row (group-committed, FULL) is there after the kill
-    assert store.count_since(0) == 60 and all(store.get_feedback(i).stress_level == "low" for i in feedback_ids)
+    assert store.count_since(0) == 60 and all(
+        store.get_feedback(i).stress_level == "low" for i in feedback_ids
+    )
     store.close()
 
 
@@ -203,13 +238,27 @@ def test_feedback_is_group_committed_and_a_refused_row_fails_alone(held_writer):
     with held():
         blocker = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="low")
         waiting_for_lock(writer)
-        good = [writer.submit_feedback(recommendation_id=rid, track_id=f"t{i % 6}", stress_level="medium",
-                                       metrics=METRICS, client_key=f"group-key-{i:04d}") for i in range(20)]
-        retry = writer.submit_feedback(recommendation_id=rid, track_id="t0", stress_level="medium",
-                                       metrics=METRICS, client_key="group-key-0000")  # same key, same group
+        good = [
+            writer.submit_feedback(
+                recommendation_id=rid,
+                track_id=f"t{i % 6}",
+                stress_level="medium",
+                metrics=METRICS,
+                client_key=f"group-key-{i:04d}",
+            )
+            for i in range(20)
+        ]
+        retry = writer.submit_feedback(
+            recommendation_id=rid,
+            track_id="t0",
+            stress_level="medium",
+            metrics=METRICS,
+            client_key="group-key-0000",
+        )  # same key, same group
         wrong = writer.submit_feedback(recommendation_id=rid, track_id="not-a-candidate", stress_level="high")
-        reused = writer.submit_feedback(recommendation_id=rid, track_id="t5", stress_level="low",
-                                        client_key="group-key-0001")  # key of another track, same group
+        reused = writer.submit_feedback(
+            recommendation_id=rid, track_id="t5", stress_level="low", client_key="group-key-0001"
+        )  # key of another track, same group
         unknown = writer.submit_feedback(recommendation_id="f" * 32, track_id="t0", stress_level="low")
     blocker.result(60)
     rows = [f.result(60) for f in good]
@@ -221,7 +270,9 @@ def test_feedback_is_group_committed_and_a_refused_row_fails_alone(held_writer):
         unknown.result(60)
     again = retry.result(60)
     assert again.replayed and again.id == rows[0].id  # found inside the same transaction
-    assert writer.store.record_feedback(rid, "t0", "medium", client_key="group-key-0000").id == rows[0].id  # later, too
+    assert (
+        writer.store.record_feedback(rid, "t0", "medium", client_key="group-key-0000").id == rows[0].id
+    )  # later, too
     # one FULL commit for the group of 24 (plus the blocker's own, unless it joined the group)
     assert writer.feedback_commits in (1, 2)
     assert [r.id for r in rows] == sorted(r.id for r in rows) and len({r.id for r in rows}) == 20

@@ -32,12 +32,39 @@ HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV cod
 SEED = get_settings().project.seed
 
 POSTGRES_URL = os.environ.get("MOODTUNE_TEST_POSTGRES_URL")
-NOW = {"MEAN_RR": 702.0, "SDRR": 31.0, "HR": 86.0, "RMSSD": 18.0, "pNN50": 2.0, "VLF": 300.0, "LF": 600.0, "HF": 150.0}
-REST = {"MEAN_RR": 905.0, "SDRR": 62.0, "HR": 67.0, "RMSSD": 55.0, "pNN50": 30.0, "VLF": 500.0, "LF": 900.0, "HF": 1200.0}
+NOW = {
+    "MEAN_RR": 702.0,
+    "SDRR": 31.0,
+    "HR": 86.0,
+    "RMSSD": 18.0,
+    "pNN50": 2.0,
+    "VLF": 300.0,
+    "LF": 600.0,
+    "HF": 150.0,
+}
+REST = {
+    "MEAN_RR": 905.0,
+    "SDRR": 62.0,
+    "HR": 67.0,
+    "RMSSD": 55.0,
+    "pNN50": 30.0,
+    "VLF": 500.0,
+    "LF": 900.0,
+    "HF": 1200.0,
+}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not POSTGRES_URL, reason="set MOODTUNE_TEST_POSTGRES_URL to run the store on PostgreSQL"))])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not POSTGRES_URL, reason="set MOODTUNE_TEST_POSTGRES_URL to run the store on PostgreSQL"
+            ),
+        ),
+    ]
+)
 def store(request, settings):
     if request.param == "sqlite":
         s = FeedbackStore(default_url(settings), settings=settings)
@@ -50,8 +77,10 @@ def store(request, settings):
     admin = create_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    s = FeedbackStore(url.update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(hide_password=False),
-                      settings=settings)
+    s = FeedbackStore(
+        url.update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(hide_password=False),
+        settings=settings,
+    )
     yield s
     s.close()
     with admin.begin() as conn:
@@ -60,8 +89,12 @@ def store(request, settings):
 
 
 def _recommend(store) -> str:
-    cands = [{"track_id": f"t{i}", "features": {}, "score": 1.0 - i / 10, "probability": 0.25} for i in range(4)]
-    return store.record_recommendation(source="catalog", age=30, gender="female", mood=3, candidates=cands, k=2)
+    cands = [
+        {"track_id": f"t{i}", "features": {}, "score": 1.0 - i / 10, "probability": 0.25} for i in range(4)
+    ]
+    return store.record_recommendation(
+        source="catalog", age=30, gender="female", mood=3, candidates=cands, k=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +117,21 @@ def test_feedback_stores_the_baseline_and_reads_it_back(store):
     assert np.isnan(got.loc[plain.id, "baseline_RMSSD"]) and got["baseline_HF"].dtype == float
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"stress_level": "low", "baseline": REST}, "a baseline goes with HRV feedback"),
-    ({"stress_level": "low", "metrics": NOW, "baseline": {"rmssd_rest": 3.0}}, "unknown baseline HRV metric 'rmssd_rest'"),
-    ({"stress_level": "low", "metrics": NOW, "baseline": {"HF": -1.0}}, "baseline HRV metric HF must be at least 0"),
-    ({"stress_level": "low", "metrics": NOW, "baseline": [1, 2]}, "baseline must map HRV metric names"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"stress_level": "low", "baseline": REST}, "a baseline goes with HRV feedback"),
+        (
+            {"stress_level": "low", "metrics": NOW, "baseline": {"rmssd_rest": 3.0}},
+            "unknown baseline HRV metric 'rmssd_rest'",
+        ),
+        (
+            {"stress_level": "low", "metrics": NOW, "baseline": {"HF": -1.0}},
+            "baseline HRV metric HF must be at least 0",
+        ),
+        ({"stress_level": "low", "metrics": NOW, "baseline": [1, 2]}, "baseline must map HRV metric names"),
+    ],
+)
 def test_a_bad_baseline_is_refused_and_nothing_is_stored(store, kwargs, message):
     rec = _recommend(store)
     with pytest.raises(InvalidFeedback, match=message):
@@ -148,8 +190,10 @@ def test_the_services_feedback_path_reads_against_the_baseline_and_stores_it(rea
     _, plain = engine.plan_feedback(req, _rr_file("now.txt", now))
     assert "baseline" not in plain
     with pytest.raises(InvalidInput, match="a baseline is read with HRV"):
-        engine.plan_feedback(engine.requests.Feedback(recommendation_id=rec, track_id="t0", stress_level="low"),
-                             baseline=_rr_file("rest.txt", rest))
+        engine.plan_feedback(
+            engine.requests.Feedback(recommendation_id=rec, track_id="t0", stress_level="low"),
+            baseline=_rr_file("rest.txt", rest),
+        )
 
 
 def test_a_metrics_csv_goes_through_read_and_feedback(reader, store):
@@ -176,7 +220,9 @@ def test_retraining_reads_rewards_against_the_stored_baseline(reader, store, set
     rest = metrics(simulate_rr(0.0, 180, np.random.default_rng(1), subject), HRV.metrics)
     now = metrics(simulate_rr(1.0, 180, np.random.default_rng(2), subject), HRV.metrics)
     rec = _recommend(store)
-    with_rest = store.record_feedback(rec, "t0", "low", metrics=now, baseline=rest)  # logged without the reading
+    with_rest = store.record_feedback(
+        rec, "t0", "low", metrics=now, baseline=rest
+    )  # logged without the reading
     without = store.record_feedback(rec, "t1", "low", metrics=now)
     explicit = store.record_feedback(rec, "t2", "medium")
     rows = store.feedback_since(0)
@@ -189,7 +235,10 @@ def test_retraining_reads_rewards_against_the_stored_baseline(reader, store, set
     assert out.loc[with_rest.id, "logged_reward"] == with_rest.reward == 1.0
     for kept in (without, explicit):  # no baseline: the logged reading stands
         assert not out.loc[kept.id, "reread"]
-        assert (out.loc[kept.id, "stress_level"], out.loc[kept.id, "reward"]) == (kept.stress_level, kept.reward)
+        assert (out.loc[kept.id, "stress_level"], out.loc[kept.id, "reward"]) == (
+            kept.stress_level,
+            kept.reward,
+        )
     # with no baseline anywhere retraining loads no HRV model and changes nothing
     no_rest = rows[rows["id"] != with_rest.id]
     assert reread_with_champion(no_rest, settings) is no_rest

@@ -37,21 +37,40 @@ from moodtune.feedback import (
 from moodtune.settings import PROJECT_ROOT, load_settings
 
 POSTGRES_URL = os.environ.get("MOODTUNE_TEST_POSTGRES_URL")
-METRICS = {"MEAN_RR": 812.5, "SDRR": 48.1, "HR": 74.2, "RMSSD": 35.0, "pNN50": 12.5,
-           "VLF": 350.0, "LF": 820.0, "HF": 640.0}
+METRICS = {
+    "MEAN_RR": 812.5,
+    "SDRR": 48.1,
+    "HR": 74.2,
+    "RMSSD": 35.0,
+    "pNN50": 12.5,
+    "VLF": 350.0,
+    "LF": 820.0,
+    "HF": 640.0,
+}
 
 
 def candidates(n: int = 5) -> list[dict]:
     return [
-        {"track_id": f"demo-{i:03d}", "features": {"tenderness": i / 10, "calmness": 1 - i / 10},
-         "score": 1.0 - i / n, "probability": 1 / n}
+        {
+            "track_id": f"demo-{i:03d}",
+            "features": {"tenderness": i / 10, "calmness": 1 - i / 10},
+            "score": 1.0 - i / n,
+            "probability": 1 / n,
+        }
         for i in range(n)
     ]
 
 
 def recommend(store: FeedbackStore, **overrides) -> str:
-    args = dict(source="catalog", age=31, gender="female", mood=2, candidates=candidates(), k=3,
-                model_versions={"moodtune-policy": "3", "moodtune-audio": "1"})
+    args = dict(
+        source="catalog",
+        age=31,
+        gender="female",
+        mood=2,
+        candidates=candidates(),
+        k=3,
+        model_versions={"moodtune-policy": "3", "moodtune-audio": "1"},
+    )
     args.update(overrides)
     return store.record_recommendation(**args)
 
@@ -69,8 +88,17 @@ def _postgres_schema_url():
     return scoped.render_as_string(hide_password=False), admin, name
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not POSTGRES_URL, reason="set MOODTUNE_TEST_POSTGRES_URL to run the store on PostgreSQL"))])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not POSTGRES_URL, reason="set MOODTUNE_TEST_POSTGRES_URL to run the store on PostgreSQL"
+            ),
+        ),
+    ]
+)
 def store_url(request, settings):
     """The URL of an empty feedback database: the default SQLite file, or a PostgreSQL schema."""
     if request.param == "sqlite":
@@ -110,8 +138,20 @@ def test_schema_is_created_on_first_use(settings):
     with sqlite3.connect(path) as raw:
         columns = [row[1] for row in raw.execute("PRAGMA table_info(feedback)")]
     assert set(HRV_METRICS) <= set(columns)
-    assert {"id", "recommendation_id", "track_id", "stress_level", "p_low", "p_medium", "p_high",
-            "reward", "choice_probability", "model_versions", "source", "created_at"} <= set(columns)
+    assert {
+        "id",
+        "recommendation_id",
+        "track_id",
+        "stress_level",
+        "p_low",
+        "p_medium",
+        "p_high",
+        "reward",
+        "choice_probability",
+        "model_versions",
+        "source",
+        "created_at",
+    } <= set(columns)
     # a second store on the same file finds the schema and the data
     recommend(store)
     assert FeedbackStore(settings=settings).count_recommendations() == 1
@@ -150,7 +190,10 @@ def test_round_trip(store, settings):
     assert rec.created_at.tzinfo is not None and rec.created_at.utcoffset().total_seconds() == 0
 
     row = store.record_feedback(
-        rid, "demo-001", "Medium", metrics=METRICS,
+        rid,
+        "demo-001",
+        "Medium",
+        metrics=METRICS,
         probabilities={"low": 0.2, "medium": 0.7, "high": 0.1},
         model_versions={"moodtune-hrv": "4"},
     )
@@ -304,9 +347,12 @@ def test_cursor_functions_and_replay_buffer(store):
 
     sad = recommend(store, mood=1, age=24, gender="male")
     happy = recommend(store, mood=5, source="text", k=2)
-    rows = [store.record_feedback(rid, f"demo-00{i % 5}", level, metrics=METRICS if i % 2 else None)
-            for i, (rid, level) in enumerate([(sad, "low"), (happy, "high"), (sad, "medium"),
-                                              (happy, "low"), (sad, "high")])]
+    rows = [
+        store.record_feedback(rid, f"demo-00{i % 5}", level, metrics=METRICS if i % 2 else None)
+        for i, (rid, level) in enumerate(
+            [(sad, "low"), (happy, "high"), (sad, "medium"), (happy, "low"), (sad, "high")]
+        )
+    ]
     assert [r.id for r in rows] == [1, 2, 3, 4, 5]
     assert store.latest_feedback_id() == 5
     assert store.count_since(0) == 5 and store.count_since(3) == 2 and store.count_since(5) == 0
@@ -315,7 +361,12 @@ def test_cursor_functions_and_replay_buffer(store):
     assert list(replay["id"]) == [3, 4, 5]
     assert list(replay.columns) == list(REPLAY_COLUMNS)
     third = replay.iloc[0]
-    assert (third["mood"], third["age"], third["gender"], third["recommendation_source"]) == (1, 24, "male", "catalog")
+    assert (third["mood"], third["age"], third["gender"], third["recommendation_source"]) == (
+        1,
+        24,
+        "male",
+        "catalog",
+    )
     assert third["features"] == candidates()[2]["features"]
     assert third["score"] == pytest.approx(candidates()[2]["score"])
     assert third["choice_probability"] == pytest.approx(0.2)
@@ -326,7 +377,13 @@ def test_cursor_functions_and_replay_buffer(store):
     assert list(store.feedback_since(0, limit=2)["id"]) == [1, 2]
 
     window = store.window(1, 4)
-    assert (window.cursor_from, window.cursor_to, window.count, window.first_id, window.last_id) == (1, 4, 3, 2, 4)
+    assert (window.cursor_from, window.cursor_to, window.count, window.first_id, window.last_id) == (
+        1,
+        4,
+        3,
+        2,
+        4,
+    )
     assert window.first_at == rows[1].created_at and window.last_at == rows[3].created_at
     assert window.first_at <= window.last_at
     logged = window.as_dict()
@@ -356,7 +413,9 @@ def test_concurrent_threads_lose_nothing(store):
                     target = recommend(store)
                     with lock:
                         own_recommendations.append(target)
-                row = store.record_feedback(target, f"demo-00{(worker + i) % 5}", ("low", "medium", "high")[i % 3])
+                row = store.record_feedback(
+                    target, f"demo-00{(worker + i) % 5}", ("low", "medium", "high")[i % 3]
+                )
                 with lock:
                     acknowledged.append(row.id)
         except BaseException as exc:  # reported below
@@ -404,15 +463,21 @@ def test_concurrent_processes_lose_nothing(store_url, tmp_path):
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     children = [
-        subprocess.Popen([sys.executable, "-c", CHILD, store_url, str(go), str(per_process), str(w)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, store_url, str(go), str(per_process), str(w)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for w in range(processes)
     ]
     try:
         deadline = time.monotonic() + 300  # imports take long on a loaded machine: wait, never race them
         while not all((tmp_path / f"go.ready-{w}").exists() for w in range(processes)):
-            assert time.monotonic() < deadline and all(c.poll() is None for c in children), \
-                [c.communicate()[1] for c in children if c.poll() is not None]
+            assert time.monotonic() < deadline and all(c.poll() is None for c in children), [
+                c.communicate()[1] for c in children if c.poll() is not None
+            ]
             time.sleep(0.05)
         go.touch()  # all four now open the fresh database and create the schema at the same moment
         results = []
@@ -502,7 +567,9 @@ def test_a_retry_with_the_same_client_key_stores_nothing_new(store):
     # without a key, or with another key, the same response is a new row
     assert store.record_feedback(rid, "demo-001", "low").id == first.id + 1
     assert store.record_feedback(rid, "demo-001", "low", client_key="retry-key-0002").id == first.id + 2
-    with pytest.raises(InvalidFeedback, match=f"client_key 'retry-key-0001' was already used for feedback {first.id}"):
+    with pytest.raises(
+        InvalidFeedback, match=f"client_key 'retry-key-0001' was already used for feedback {first.id}"
+    ):
         store.record_feedback(rid, "demo-002", "high", client_key="retry-key-0001")
     for bad in ("short", "x" * 65, "has space!", 12345678):
         with pytest.raises(InvalidFeedback, match="client_key must be 8 to 64 characters"):

@@ -41,10 +41,14 @@ def candidate(value: float, *, noise: float = 0.0, rescore=None, vetoes=()):
     info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
     items = per_item(value) + np.random.default_rng(1).normal(0, noise, len(ITEMS))
     return registry.Candidate(
-        name=NAME, model_uri=info.model_uri,
+        name=NAME,
+        model_uri=info.model_uri,
         evaluation=registry.Evaluation({"reward": float(items.mean())}, items),
-        metric="reward", floors={"reward": 0.0}, margin=0.02,
-        rescore=rescore or (lambda champ: registry.Evaluation({"reward": champ.value}, per_item(champ.value))),
+        metric="reward",
+        floors={"reward": 0.0},
+        margin=0.02,
+        rescore=rescore
+        or (lambda champ: registry.Evaluation({"reward": champ.value}, per_item(champ.value))),
         vetoes=vetoes,
     )
 
@@ -115,8 +119,12 @@ def test_the_ui_sees_a_training_experiment_and_the_verdict(settings):
     assert "training runs" in experiment.tags["mlflow.note.content"]
     version = client.get_model_version(NAME, report.version)
     assert version.description.startswith("Gate: PROMOTED. reward 1")
-    with registry.start_run("x", settings=settings, tags={"dagster.run_id": "abc", "dagster.asset": "a"},
-                            description="what this run is") as run:
+    with registry.start_run(
+        "x",
+        settings=settings,
+        tags={"dagster.run_id": "abc", "dagster.asset": "a"},
+        description="what this run is",
+    ) as run:
         pass
     tags = client.get_run(run.info.run_id).data.tags
     assert tags["dagster.run_url"] == f"{settings.dagster.webserver_url}/runs/abc"

@@ -2,7 +2,6 @@
 materialized in-process by Dagster; the check is red for a refused challenger, with the
 verdict, both scores and a link to the MLflow run."""
 
-
 import dagster as dg
 import mlflow
 import mlflow.pyfunc
@@ -39,10 +38,21 @@ def toy_model(context, config: ToyConfig, mlflow: MlflowResource, settings: Sett
     import mlflow as mlf
 
     with mlflow.run(context):
-        info = mlf.pyfunc.log_model(name="model", python_model=Constant(config.value), pip_requirements=["mlflow"])
-        report = registry.register_and_gate(registry.Candidate(
-            name=NAME, model_uri=info.model_uri, evaluation=_evaluation(config.value), metric="reward",
-            floors={"reward": 0.0}, margin=0.02, rescore=lambda champ: _evaluation(champ.value)), settings.get())
+        info = mlf.pyfunc.log_model(
+            name="model", python_model=Constant(config.value), pip_requirements=["mlflow"]
+        )
+        report = registry.register_and_gate(
+            registry.Candidate(
+                name=NAME,
+                model_uri=info.model_uri,
+                evaluation=_evaluation(config.value),
+                metric="reward",
+                floors={"reward": 0.0},
+                margin=0.02,
+                rescore=lambda champ: _evaluation(champ.value),
+            ),
+            settings.get(),
+        )
     context.add_output_metadata(report.metadata())
     return {"version": report.version}
 
@@ -51,8 +61,13 @@ CHECK = gate_check("toy_model")
 
 
 def _run(instance, resources, value: float):
-    return dg.materialize([toy_model, CHECK], instance=instance, resources=resources,
-                          run_config={"ops": {"toy_model": {"config": {"value": value}}}}, raise_on_error=False)
+    return dg.materialize(
+        [toy_model, CHECK],
+        instance=instance,
+        resources=resources,
+        run_config={"ops": {"toy_model": {"config": {"value": value}}}},
+        raise_on_error=False,
+    )
 
 
 def _evaluation_of(result) -> dg.AssetCheckEvaluation:
@@ -61,7 +76,9 @@ def _evaluation_of(result) -> dg.AssetCheckEvaluation:
 
 
 def _resources(severity: str | None = None) -> dict:
-    res = SettingsResource(overrides_yaml=f"dagster: {{gate_check_severity: {severity}}}\n" if severity else "")
+    res = SettingsResource(
+        overrides_yaml=f"dagster: {{gate_check_severity: {severity}}}\n" if severity else ""
+    )
     return {"settings": res, "mlflow": MlflowResource(settings=res)}
 
 
@@ -100,18 +117,31 @@ def test_the_severity_comes_from_params(settings):
 
 def test_a_materialization_without_a_verdict_fails_the_check():
     assert gate_verdict({"rows": dg.MetadataValue.int(3)}) is None
-    verdict = gate_verdict({"promoted": dg.MetadataValue.bool(True), "candidate_score": dg.MetadataValue.float(0.9),
-                            "rows": 3})
+    verdict = gate_verdict(
+        {"promoted": dg.MetadataValue.bool(True), "candidate_score": dg.MetadataValue.float(0.9), "rows": 3}
+    )
     assert verdict == {"promoted": True, "candidate_score": 0.9}
 
 
 def test_plain_metadata_becomes_dagster_metadata():
-    meta = dagster_metadata({"score": 0.123456789, "n": 7, "ok": True, "nan": float("nan"), "reason": "x",
-                             "report_url": "http://example.test/r", "none": None, "table": {"a": 1}})
+    meta = dagster_metadata(
+        {
+            "score": 0.123456789,
+            "n": 7,
+            "ok": True,
+            "nan": float("nan"),
+            "reason": "x",
+            "report_url": "http://example.test/r",
+            "none": None,
+            "table": {"a": 1},
+        }
+    )
     assert isinstance(meta["score"], dg.FloatMetadataValue) and meta["score"].value == 0.1235
     assert isinstance(meta["n"], dg.IntMetadataValue) and isinstance(meta["ok"], dg.BoolMetadataValue)
     assert meta["nan"].value == "nan" and meta["none"].value == ""
-    assert isinstance(meta["report_url"], dg.UrlMetadataValue) and isinstance(meta["table"], dg.JsonMetadataValue)
+    assert isinstance(meta["report_url"], dg.UrlMetadataValue) and isinstance(
+        meta["table"], dg.JsonMetadataValue
+    )
 
 
 def test_the_experiment_link_opens_the_training_runs(settings):
@@ -119,8 +149,10 @@ def test_the_experiment_link_opens_the_training_runs(settings):
 
     url = mlflow_experiment_url(settings)
     experiment = registry.configure(settings).get_experiment_by_name(settings.mlflow.experiment)
-    assert url == (f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}"
-                   "?workflowType=machine_learning")
+    assert url == (
+        f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}"
+        "?workflowType=machine_learning"
+    )
 
 
 # --- every model family's gate, derived from its spec (registry.MODELS) -----------------------------

@@ -31,7 +31,9 @@ from moodtune.settings import get_settings, load_settings
 
 HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
 
-SMALL = "hrv: {demo: {subjects: 16, recordings_per_level: 2, recording_seconds: 120}, model: {iterations: 150}}"
+SMALL = (
+    "hrv: {demo: {subjects: 16, recordings_per_level: 2, recording_seconds: 120}, model: {iterations: 150}}"
+)
 GROUP = [hrv_recordings, hrv_metrics, hrv_stress_model, hrv_metrics_plausible, hrv_metrics_cover_levels]
 
 
@@ -40,7 +42,9 @@ def _resources(overrides: str):
 
 
 @pytest.mark.slow
-def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(isolated_env, project_root, capsys):
+def test_hrv_group_registers_and_promotes_a_model_scored_leave_subjects_out(
+    isolated_env, project_root, capsys
+):
     result = materialize(GROUP, resources=_resources(SMALL))
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
@@ -142,8 +146,14 @@ def _swell_like(path, rng) -> pd.DataFrame:
         subject = simulate_subject(rng)
         for condition, level in stress.items():
             for _ in range(2):
-                rows.append({**metrics(simulate_rr(level, 120, rng, subject), HRV.metrics), "condition": condition,
-                             "subject_id": f"p{s}", "NasaTLX": 1.0})
+                rows.append(
+                    {
+                        **metrics(simulate_rr(level, 120, rng, subject), HRV.metrics),
+                        "condition": condition,
+                        "subject_id": f"p{s}",
+                        "NasaTLX": 1.0,
+                    }
+                )
     table = pd.DataFrame(rows).rename(columns={"pNN50": "PNN50"})
     table.to_csv(path, index=False)
     return table
@@ -153,7 +163,9 @@ def test_dataset_csv_is_read_with_conditions_mapped_through_params(isolated_env)
     path = isolated_env / "swell.csv"
     source = _swell_like(path, np.random.default_rng(3))
     overrides = f"hrv: {{data: {{dataset_csv: '{path}', subject_column: subject_id}}}}"
-    result = materialize([hrv_recordings, hrv_metrics, hrv_metrics_plausible], resources=_resources(overrides))
+    result = materialize(
+        [hrv_recordings, hrv_metrics, hrv_metrics_plausible], resources=_resources(overrides)
+    )
     assert result.success
     table = result.output_for_node("hrv_metrics")
     assert len(table) == len(source) and set(table["source"]) == {"dataset_csv"}
@@ -164,12 +176,20 @@ def test_dataset_csv_is_read_with_conditions_mapped_through_params(isolated_env)
     # an unmapped condition and a missing column are configuration problems, said plainly
     source.assign(condition="boredom").to_csv(path, index=False)
     with pytest.raises(ConfigError, match=r"\['boredom'\].*hrv.data.condition_levels"):
-        load_recordings(load_settings(overrides={"hrv": {"data": {"dataset_csv": str(path), "subject_column": "subject_id"}}}))
+        load_recordings(
+            load_settings(
+                overrides={"hrv": {"data": {"dataset_csv": str(path), "subject_column": "subject_id"}}}
+            )
+        )
     with pytest.raises(InvalidHRV, match="no subject column 'subject'"):
         load_recordings(load_settings(overrides={"hrv": {"data": {"dataset_csv": str(path)}}}))
     source.drop(columns=["HF", "LF"]).to_csv(path, index=False)
     with pytest.raises(InvalidHRV, match="lack the columns LF, HF"):
-        load_recordings(load_settings(overrides={"hrv": {"data": {"dataset_csv": str(path), "subject_column": "subject_id"}}}))
+        load_recordings(
+            load_settings(
+                overrides={"hrv": {"data": {"dataset_csv": str(path), "subject_column": "subject_id"}}}
+            )
+        )
 
 
 def test_rr_dir_files_with_labels_are_cut_into_windows(isolated_env):
@@ -201,8 +221,13 @@ def test_rr_dir_files_with_labels_are_cut_into_windows(isolated_env):
     assert len(result.output_for_node("hrv_metrics")) == 8
 
     (folder / "stray.txt").write_text("800\n" * 100)
-    kwargs = {"condition_column": "condition", "subject_column": "subject", "condition_levels": {},
-              "window_seconds": None, "min_seconds": 60.0}
+    kwargs = {
+        "condition_column": "condition",
+        "subject_column": "subject",
+        "condition_levels": {},
+        "window_seconds": None,
+        "min_seconds": 60.0,
+    }
     with pytest.raises(ConfigError, match="no stress level"):
         load_rr_dir(folder, **kwargs)
     kwargs["condition_levels"] = {"baseline": "low", "stress": "high"}

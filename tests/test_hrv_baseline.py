@@ -34,11 +34,15 @@ def test_each_simulated_subject_has_its_own_resting_baseline(table):
     assert (per_subject["nunique"] == 1).all() and per_subject["first"].nunique() == 10
     # the baseline does not change the recordings (it has its own generator)
     plain = simulate_dataset(10, 2, 120, seed=4)
-    assert all(np.array_equal(a, b) for a, b in zip(plain["rr_ms"],
-                                                   simulate_dataset(10, 2, 120, seed=4, baseline_seconds=120)["rr_ms"],
-                                                   strict=True))
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(
+            plain["rr_ms"], simulate_dataset(10, 2, 120, seed=4, baseline_seconds=120)["rr_ms"], strict=True
+        )
+    )
     # stressed recordings sit below their person's resting RMSSD
     from moodtune.hrv.baseline import ratios
+
     r = ratios(table).assign(level=table["level"]).groupby("level")["dlog_RMSSD"].median()
     assert r["high"] < r["medium"] < r["low"] < 0.2
 
@@ -50,20 +54,31 @@ def test_reader_reads_against_a_baseline_and_without_one(table):
     rest = simulate_rr(0.0, 150, np.random.default_rng(1), subject)
     stressed = simulate_rr(1.0, 150, np.random.default_rng(2), subject)
     with_base = reader.read(stressed, baseline=rest)
-    assert with_base.loc[0, "dlog_RMSSD"] == pytest.approx(np.log(metrics(stressed, HRV.metrics)["RMSSD"] / metrics(rest, HRV.metrics)["RMSSD"]))
+    assert with_base.loc[0, "dlog_RMSSD"] == pytest.approx(
+        np.log(metrics(stressed, HRV.metrics)["RMSSD"] / metrics(rest, HRV.metrics)["RMSSD"])
+    )
     assert with_base.loc[0, "p_high"] > reader.read(rest, baseline=rest).loc[0, "p_high"]
     assert reader.read(rest, baseline=rest).loc[0, "dlog_HF"] == pytest.approx(0.0)
     alone = reader.read(stressed)  # no baseline: the ratios are missing and the model still reads
-    assert "dlog_RMSSD" not in alone and alone[["p_low", "p_medium", "p_high"]].sum(axis=1).iloc[0] == pytest.approx(1)
+    assert "dlog_RMSSD" not in alone and alone[["p_low", "p_medium", "p_high"]].sum(axis=1).iloc[
+        0
+    ] == pytest.approx(1)
     # the policy's path: eight metrics in an array
-    assert reader.predict_proba(alone[["MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF", "HF"]].to_numpy()).shape \
-        == (1, 3)
+    assert reader.predict_proba(
+        alone[["MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF", "HF"]].to_numpy()
+    ).shape == (1, 3)
     # an absolute model ignores a baseline it was not trained with
     absolute = StressReader(fit(table, HRV.model.model_copy(update={"iterations": 60}), SEED), HRV)
-    np.testing.assert_allclose(absolute.read(stressed, baseline=rest)["p_high"], absolute.read(stressed)["p_high"])
+    np.testing.assert_allclose(
+        absolute.read(stressed, baseline=rest)["p_high"], absolute.read(stressed)["p_high"]
+    )
     with pytest.raises(Exception, match="one recording"):
-        reader.read(stressed, baseline=pd.concat([alone, alone])[["MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF",
-                                                                  "LF", "HF"]])
+        reader.read(
+            stressed,
+            baseline=pd.concat([alone, alone])[
+                ["MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF", "HF"]
+            ],
+        )
 
 
 def test_gate_subjects_are_stable_and_a_fraction():
@@ -105,10 +120,23 @@ def test_a_real_tables_baseline_condition_becomes_each_subjects_baseline():
     rows = []
     for s in range(3):
         subject = simulate_subject(rng)
-        for condition, stress in (("baseline", 0.0), ("baseline", 0.05), ("no stress", 0.1), ("time pressure", 0.9)):
-            rows.append({**metrics(simulate_rr(stress, 120, rng, subject), HRV.metrics), "recording_id": f"p{s}-{len(rows)}",
-                         "subject": f"p{s}", "condition": condition, "level": "low" if stress < 0.5 else "high",
-                         "source": "dataset_csv", "rr_ms": None})
+        for condition, stress in (
+            ("baseline", 0.0),
+            ("baseline", 0.05),
+            ("no stress", 0.1),
+            ("time pressure", 0.9),
+        ):
+            rows.append(
+                {
+                    **metrics(simulate_rr(stress, 120, rng, subject), HRV.metrics),
+                    "recording_id": f"p{s}-{len(rows)}",
+                    "subject": f"p{s}",
+                    "condition": condition,
+                    "level": "low" if stress < 0.5 else "high",
+                    "source": "dataset_csv",
+                    "rr_ms": None,
+                }
+            )
     frame = pd.DataFrame(rows)
     table, refused = compute_metrics(frame, HRV.metrics, baseline_condition="Baseline")
     assert refused.empty and len(table) == 6 and set(table["condition"]) == {"no stress", "time pressure"}

@@ -41,8 +41,9 @@ def _recordings(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     return tmp_path / "after-listening.txt", tmp_path / "rest.txt", rest
 
 
-def test_the_page_reads_hrv_against_an_uploaded_baseline_and_stores_it_with_the_feedback(page, service_stack,
-                                                                                          tmp_path):
+def test_the_page_reads_hrv_against_an_uploaded_baseline_and_stores_it_with_the_feedback(
+    page, service_stack, tmp_path
+):
     now, rest_file, rest = _recordings(tmp_path)
     page.goto("/ui/")
     page.wait_for_selector("#catalog-list input[type=checkbox]")
@@ -68,8 +69,10 @@ def test_the_page_reads_hrv_against_an_uploaded_baseline_and_stores_it_with_the_
     page.click("#btn-hrv")
     page.wait_for_selector("#hrv-baseline-read:not([hidden])")
     assert page.locator("#error").is_hidden()
-    cells = {row.get_attribute("data-metric"): [td.text_content() for td in row.locator("td").all()]
-             for row in page.locator("#hrv-baseline-read tbody tr").all()}
+    cells = {
+        row.get_attribute("data-metric"): [td.text_content() for td in row.locator("td").all()]
+        for row in page.locator("#hrv-baseline-read tbody tr").all()
+    }
     assert set(cells) == {"RMSSD", "HF", "LF", "MEAN_RR"}
     expected = metrics(rest, HRV.metrics)
     assert float(cells["RMSSD"][1].split()[0]) == pytest.approx(expected["RMSSD"], abs=0.06)
@@ -98,7 +101,9 @@ def test_a_five_minute_1000_hz_ecg_is_read_over_http_and_a_long_signal_is_refuse
     systole = pytest.importorskip("systole")
     ecg = np.load(os.path.join(os.path.dirname(systole.__file__), "datasets", "Task1_ECG.npy"))
     five = ("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.4f}" for v in ecg[:300_000])).encode()
-    assert 2_000_000 < len(five) < 2_900_000  # over the old 2 MB limit; under the test stack's 3 MB request limit
+    assert (
+        2_000_000 < len(five) < 2_900_000
+    )  # over the old 2 MB limit; under the test stack's 3 MB request limit
     with httpx.Client(base_url=service_stack["url"], timeout=120) as client:
         answer = client.post("/analyze_hrv", files={"file": ("strap.csv", five)})
         assert answer.status_code == 200, answer.text
@@ -106,6 +111,8 @@ def test_a_five_minute_1000_hz_ecg_is_read_over_http_and_a_long_signal_is_refuse
         assert body["source"] == "rr" and 300 < body["recording"]["n_intervals"] < 500
         assert 50 < body["metrics"]["HR"] < 120
         seconds = service_stack["settings"].service.max_hrv_signal_seconds
-        long = ("# sampling_rate: 250\necg\n" + "\n".join(f"{v:.2f}" for v in ecg[: int((seconds + 60) * 1000): 4]))
+        long = "# sampling_rate: 250\necg\n" + "\n".join(
+            f"{v:.2f}" for v in ecg[: int((seconds + 60) * 1000) : 4]
+        )
         refused = client.post("/analyze_hrv", files={"file": ("long.csv", long.encode())})
         assert refused.status_code == 413 and f"longer than {seconds:g} s" in refused.text, refused.text

@@ -45,7 +45,9 @@ def _heartpy_rr(name: str) -> tuple[np.ndarray, dict]:
         else:
             df = pd.read_csv(os.path.join(folder, name))
             signal = df["hr"].to_numpy()
-            rate = heartpy.get_samplerate_datetime(df["datetime"].to_numpy(), timeformat="%Y-%m-%d %H:%M:%S.%f")
+            rate = heartpy.get_samplerate_datetime(
+                df["datetime"].to_numpy(), timeformat="%Y-%m-%d %H:%M:%S.%f"
+            )
         working, measures = heartpy.process(signal, rate)
     return np.asarray(working["RR_list"], dtype=float), measures
 

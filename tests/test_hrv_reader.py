@@ -106,8 +106,10 @@ def test_missing_columns_are_named(reader, rr, tmp_path):
         (b"MEAN_RR,SDRR,HR,RMSSD,pNN50,VLF,LF,HF\n800,50,75,30,10,500,600,-3\n", "column HF is -3"),
         (b"MEAN_RR,SDRR,HR,RMSSD,pNN50,VLF,LF,HF\n800,50,75,30,abc,500,600,300\n", "pNN50 has 1 missing"),
         (b"MEAN_RR,SDRR,HR,RMSSD,pNN50,VLF,LF,HF\n", "no rows"),
-        ({"MEAN_RR": 0.8, "SDRR": 50, "HR": 75, "RMSSD": 30, "pNN50": 10, "VLF": 1, "LF": 1, "HF": 1},
-         "MEAN_RR is 0.8"),
+        (
+            {"MEAN_RR": 0.8, "SDRR": 50, "HR": 75, "RMSSD": 30, "pNN50": 10, "VLF": 1, "LF": 1, "HF": 1},
+            "MEAN_RR is 0.8",
+        ),
         ([800.0] * 30, "at least 60 s"),
         ("/nonexistent/rr.txt", "is not a file"),
     ],

@@ -47,14 +47,20 @@ def _textbook(rr: np.ndarray, window_s: float = 256.0) -> dict[str, float]:
     from scipy.signal import welch
 
     d = np.diff(rr)
-    out = {"MEAN_RR": rr.mean(), "SDRR": rr.std(ddof=1), "RMSSD": np.sqrt(np.mean(d**2)),
-           "pNN50": 100 * np.sum(np.abs(d) > 50) / rr.size, "HR": np.mean(60000 / rr)}
+    out = {
+        "MEAN_RR": rr.mean(),
+        "SDRR": rr.std(ddof=1),
+        "RMSSD": np.sqrt(np.mean(d**2)),
+        "pNN50": 100 * np.sum(np.abs(d) > 50) / rr.size,
+        "HR": np.mean(60000 / rr),
+    }
     t = np.cumsum(rr) / 1000.0
     grid = np.arange(t[0], t[-1], 0.25)
     x = CubicSpline(t, rr)(grid)
     nperseg = int(min(window_s * 4, grid.size / 2))
-    f, p = welch(x, fs=4.0, window="hann", nperseg=nperseg, noverlap=nperseg // 2, nfft=2 * nperseg,
-                 detrend="constant")
+    f, p = welch(
+        x, fs=4.0, window="hann", nperseg=nperseg, noverlap=nperseg // 2, nfft=2 * nperseg, detrend="constant"
+    )
     for name, (lo, hi) in {"VLF": (0.0033, 0.04), "LF": (0.04, 0.15), "HF": (0.15, 0.4)}.items():
         sel = (f >= lo) & (f < hi)
         out[name] = float(np.trapezoid(p[sel], f[sel]))
@@ -91,7 +97,7 @@ def _reference_r_peaks(ecg: np.ndarray, rate: float) -> np.ndarray:
     height = np.quantile(np.abs(f), 0.99) * 0.35
     peaks, _ = find_peaks(np.abs(f), height=height, distance=int(0.3 * rate))
     w = int(0.04 * rate)
-    return np.array([p - w + int(np.argmax(ecg[max(p - w, 0): p + w])) for p in peaks])
+    return np.array([p - w + int(np.argmax(ecg[max(p - w, 0) : p + w])) for p in peaks])
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +124,9 @@ def test_ppg_recordings_match_textbook_and_kubios():
     _check_against_textbook(rr)
     df = pd.read_csv(os.path.join(os.path.dirname(heartpy.__file__), "data", "data3.csv"))
     rate = heartpy.get_samplerate_datetime(df["datetime"].to_numpy(), timeformat="%Y-%m-%d %H:%M:%S.%f")
-    rr3 = rr_from_signal(df["hr"].to_numpy(dtype=float), rate, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals)
+    rr3 = rr_from_signal(
+        df["hr"].to_numpy(dtype=float), rate, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals
+    )
     assert rr3.sum() / 1000 > 600
     _check_against_textbook(rr3)
 
@@ -136,7 +144,9 @@ def test_ecg_file_gives_the_metrics_of_its_reference_beats(reader, tmp_path):
     # the same signal as raw upload bytes with a time column instead of the rate comment
     t = np.arange(ecg.size) / 1000.0
     raw = ("time,ECG\n" + "\n".join(f"{a:.3f},{v:.5f}" for a, v in zip(t, ecg, strict=True))).encode()
-    assert reader.read(raw, filename="strap.csv").iloc[0]["RMSSD"] == pytest.approx(from_file["RMSSD"], rel=1e-6)
+    assert reader.read(raw, filename="strap.csv").iloc[0]["RMSSD"] == pytest.approx(
+        from_file["RMSSD"], rel=1e-6
+    )
 
 
 def test_ppg_file_gives_the_metrics_of_heartpys_beats(reader, tmp_path):
@@ -165,7 +175,11 @@ def test_ppg_file_gives_the_metrics_of_heartpys_beats(reader, tmp_path):
         ("ecg\n" + "\n".join(["0.1", "0.5"] * 5000), None, "no sampling rate"),
         ("ppg\n" + "\n".join(["1.0"] * 20000), 100.0, "flat"),
         ("ecg\n" + "\n".join(str(min(v, 0.5)) for v in np.sin(np.arange(20000) / 30)), 250.0, "clipped"),
-        ("ecg\n" + "\n".join(f"{v:.4f}" for v in np.random.default_rng(0).normal(0, 1, 2000)), 250.0, "beats found"),
+        (
+            "ecg\n" + "\n".join(f"{v:.4f}" for v in np.random.default_rng(0).normal(0, 1, 2000)),
+            250.0,
+            "beats found",
+        ),
         ("ecg\n" + "\n".join(["0.1", "0.2", "0.3", "0.4"] * 100), 5.0, "outside"),
         ("ecg\n" + "\n".join(f"{v:.3f}" for v in np.sin(np.arange(40000) / 20)), 10.0, "outside"),
     ],
@@ -188,9 +202,11 @@ def test_correction_is_neurokit2s_iterative_kubios_and_counts_its_first_pass():
     from moodtune.hrv.simulate import simulate_rr
 
     ppg = np.load(os.path.join(SYSTOLE, "ppg.npy")).astype(float)
-    series = [rr_from_signal(_ecg(300), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals),
-              rr_from_signal(ppg, 75.0, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals),
-              *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate((0.1, 0.5, 0.9)))]
+    series = [
+        rr_from_signal(_ecg(300), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals),
+        rr_from_signal(ppg, 75.0, "ppg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals),
+        *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate((0.1, 0.5, 0.9))),
+    ]
     thresholds = HRV.metrics.kubios
     for rr in series:
         ours = correct(rr, thresholds, max_passes=10)

@@ -39,7 +39,9 @@ def test_signal_file_baseline_and_rate_reach_the_reader(reader):
     rest = simulate_rr(0.0, 150, np.random.default_rng(1), subject)
     now = simulate_rr(1.0, 150, np.random.default_rng(2), subject)
     baseline = Upload("rest.txt", "\n".join(f"{v:.1f}" for v in rest).encode())
-    out = read_hrv(reader, upload=Upload("strap.csv", _ecg_bytes(now)), baseline=baseline, sampling_rate=250.0)
+    out = read_hrv(
+        reader, upload=Upload("strap.csv", _ecg_bytes(now)), baseline=baseline, sampling_rate=250.0
+    )
     assert out["source"] == "rr" and out["recording"]["n_intervals"] >= now.size - 2
     assert out["recording"]["dlog_RMSSD"] < 0  # stressed: less beat-to-beat variability than at rest
     assert out["metrics"]["MEAN_RR"] == pytest.approx(now.mean(), rel=0.02)
@@ -81,14 +83,23 @@ def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_r
     from moodtune.settings import load_settings
 
     systole = pytest.importorskip("systole")
-    ecg = np.load(os.path.join(os.path.dirname(systole.__file__), "datasets", "Task1_ECG.npy"))  # 25.6 min, 1000 Hz
+    ecg = np.load(
+        os.path.join(os.path.dirname(systole.__file__), "datasets", "Task1_ECG.npy")
+    )  # 25.6 min, 1000 Hz
     settings = load_settings()
-    engine = Engine(settings, SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "7"})), None)
+    engine = Engine(
+        settings, SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "7"})), None
+    )
     five = ecg[:300_000]
     data = ("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in five)).encode()
     assert 2_000_000 < len(data) <= settings.service.max_hrv_bytes  # refused by the old 2 MB limit
     out = engine.analyze_hrv(engine.requests.AnalyzeHrv(), Upload("strap.csv", data))
-    expected = analyze(rr_from_signal(np.round(five, 5), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals), HRV.metrics)
+    expected = analyze(
+        rr_from_signal(
+            np.round(five, 5), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals
+        ),
+        HRV.metrics,
+    )
     assert out["source"] == "rr" and out["recording"]["n_intervals"] == expected.n_intervals > 300
     for name, value in expected.values.items():
         assert out["metrics"][name] == pytest.approx(value, rel=1e-5), name

@@ -43,7 +43,9 @@ def test_stress_raises_heart_rate_and_suppresses_respiratory_hf():
 
 def test_stress_is_continuous_and_can_follow_a_trajectory():
     subject = simulate_subject(np.random.default_rng(9))
-    hr = [np.mean(60000 / simulate_rr(s, 300, np.random.default_rng(1), subject)) for s in np.linspace(0, 1, 6)]
+    hr = [
+        np.mean(60000 / simulate_rr(s, 300, np.random.default_rng(1), subject)) for s in np.linspace(0, 1, 6)
+    ]
     assert np.all(np.diff(hr) > 0)
     rising = simulate_rr([0.0, 1.0], 600, np.random.default_rng(2), subject)
     t = np.cumsum(rising) / 1000

@@ -36,9 +36,14 @@ def _series() -> list[np.ndarray]:
     hp = pd.read_csv(os.path.join(os.path.dirname(heartpy.__file__), "data", "data3.csv"))
     rate = heartpy.get_samplerate_datetime(hp["datetime"].to_numpy(), timeformat="%Y-%m-%d %H:%M:%S.%f")
     limits = HRV.input.signal
-    return [rr_from_signal(ecg, 1000.0, "ecg", limits, min_intervals=HRV.metrics.min_intervals), rr_from_signal(ppg, 75.0, "ppg", limits, min_intervals=HRV.metrics.min_intervals),
-            rr_from_signal(hp["hr"].to_numpy(float), rate, "ppg", limits, min_intervals=HRV.metrics.min_intervals),
-            *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate(np.linspace(0, 1, 12)))]
+    return [
+        rr_from_signal(ecg, 1000.0, "ecg", limits, min_intervals=HRV.metrics.min_intervals),
+        rr_from_signal(ppg, 75.0, "ppg", limits, min_intervals=HRV.metrics.min_intervals),
+        rr_from_signal(
+            hp["hr"].to_numpy(float), rate, "ppg", limits, min_intervals=HRV.metrics.min_intervals
+        ),
+        *(simulate_rr(s, 300, np.random.default_rng(i)) for i, s in enumerate(np.linspace(0, 1, 12))),
+    ]
 
 
 def _nk(peaks: np.ndarray, iterative: bool):
@@ -69,8 +74,14 @@ def test_thresholds_artefacts_and_beats_are_identical_on_real_and_simulated_reco
     theirs = []  # neurokit2 as shipped (the swap is not installed here)
     for rr in series:
         peaks = peaks_from_rr(rr)
-        theirs.append((_nk(peaks, False), _nk(peaks, True), original(np.diff(rr), 5.2, 91),
-                       original(rr - np.median(rr), 5.2, 11)))
+        theirs.append(
+            (
+                _nk(peaks, False),
+                _nk(peaks, True),
+                original(np.diff(rr), 5.2, 91),
+                original(rr - np.median(rr), 5.2, 11),
+            )
+        )
     assert kubios_speedup.install()["installed"]
     flagged = 0
     for rr, (first, full, th1, th2) in zip(series, theirs, strict=True):

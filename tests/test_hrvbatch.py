@@ -36,16 +36,28 @@ class Reader:
 
 
 def metrics(i: int) -> dict:
-    return {"MEAN_RR": 850.0, "SDRR": 55.0, "HR": 60.0 + i, "RMSSD": 20.0 + i, "pNN50": 18.0, "VLF": 900.0,
-            "LF": 700.0, "HF": 650.0 + 10 * i}
+    return {
+        "MEAN_RR": 850.0,
+        "SDRR": 55.0,
+        "HR": 60.0 + i,
+        "RMSSD": 20.0 + i,
+        "pNN50": 18.0,
+        "VLF": 900.0,
+        "LF": 700.0,
+        "HF": 650.0 + 10 * i,
+    }
 
 
 def test_a_batch_answers_as_each_row_alone_and_a_bad_row_fails_alone():
     reader, readings = Reader(), MetricsReadings()
     gate = threading.Lock()
     gate.acquire()
-    blocker = readings.submit(type("Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]})(),
-                              metrics(0))  # holds the thread while the others queue up
+    blocker = readings.submit(
+        type(
+            "Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]}
+        )(),
+        metrics(0),
+    )  # holds the thread while the others queue up
     futures = [readings.submit(reader, metrics(i)) for i in range(30)]
     gate.release()
     blocker.result(30)
@@ -54,8 +66,12 @@ def test_a_batch_answers_as_each_row_alone_and_a_bad_row_fails_alone():
     assert readings.batches == 1 and readings.readings == 30
     bad = {**metrics(1), "HR": 900.0}
     gate.acquire()
-    blocker = readings.submit(type("Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]})(),
-                              metrics(0))
+    blocker = readings.submit(
+        type(
+            "Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]}
+        )(),
+        metrics(0),
+    )
     mixed = [readings.submit(reader, m) for m in (metrics(2), bad, metrics(3))]
     gate.release()
     blocker.result(30)
@@ -70,7 +86,9 @@ def test_coroutines_reading_together_get_one_batch_and_one_wake_up_per_batch():
 
     reader, readings = Reader(), MetricsReadings()
     gate = threading.Lock()
-    slow = type("Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]})()
+    slow = type(
+        "Slow", (), {"read": lambda self, d, **_: (gate.acquire(), gate.release(), reader.read(d))[2]}
+    )()
 
     async def main():
         loop = asyncio.get_running_loop()
@@ -101,8 +119,11 @@ def test_the_engine_keeps_a_reading_made_in_a_batch():
     from moodtune.settings import load_settings
 
     reader = Reader()
-    engine = Engine(load_settings(), SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "3"})),
-                    None)
+    engine = Engine(
+        load_settings(),
+        SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "3"})),
+        None,
+    )
     req = engine.requests.Feedback(recommendation_id="a" * 32, track_id="t1", metrics=metrics(4))
     batch = MetricsReadings().submit(reader, metrics(4)).result(30)
     calls = reader.calls

@@ -17,7 +17,11 @@ from moodtune.errors import ConfigError, InvalidImage
 from moodtune.image import FaceEmotionModel, decode_image, emotion_of
 from moodtune.settings import load_settings
 
-LIMITS = {"max_bytes": 20_000_000, "max_pixels": 40_000_000, "formats": ("JPEG", "PNG", "WEBP", "GIF", "TIFF")}
+LIMITS = {
+    "max_bytes": 20_000_000,
+    "max_pixels": 40_000_000,
+    "formats": ("JPEG", "PNG", "WEBP", "GIF", "TIFF"),
+}
 ASTRONAUT_BOX = (177, 66, 95, 95)  # the face OpenCV's cascade finds in data.astronaut()
 
 
@@ -43,24 +47,35 @@ def _near(box, expected, tol=8) -> bool:
 
 def _png_bomb(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of width x height zeros: ~100 KB on disk, gigapixels decoded."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     row = b"\0" * (1 + (width + 7) // 8)
     comp = zlib.compressobj(9)
     idat = b"".join(comp.compress(row * 1000) for _ in range(height // 1000)) + comp.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
 
 
 # --- refused --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload, match", [
-    (b"", "empty"),
-    (b"hello, this is not a photo", "not an image"),
-    (b"%PDF-1.4\n1 0 obj <<>> endobj\n", "not an image"),
-    ("a string", "expected the bytes"),
-])
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        (b"", "empty"),
+        (b"hello, this is not a photo", "not an image"),
+        (b"%PDF-1.4\n1 0 obj <<>> endobj\n", "not an image"),
+        ("a string", "expected the bytes"),
+    ],
+)
 def test_non_images_are_refused(payload, match):
     with pytest.raises(InvalidImage, match=match):
         decode_image(payload, **LIMITS)
@@ -105,18 +120,22 @@ def test_formats_outside_the_allowed_list_are_refused(astronaut):
 
 # --- accepted: every colour mode and orientation ----------------------------------------------
 
-@pytest.mark.parametrize("mode, fmt", [
-    ("RGB", "JPEG"),
-    ("CMYK", "JPEG"),
-    ("L", "PNG"),
-    ("I;16", "PNG"),
-    ("P", "GIF"),
-    ("P", "PNG"),
-    ("RGBA", "PNG"),
-    ("LA", "PNG"),
-    ("RGB", "WEBP"),
-    ("CMYK", "TIFF"),
-])
+
+@pytest.mark.parametrize(
+    "mode, fmt",
+    [
+        ("RGB", "JPEG"),
+        ("CMYK", "JPEG"),
+        ("L", "PNG"),
+        ("I;16", "PNG"),
+        ("P", "GIF"),
+        ("P", "PNG"),
+        ("RGBA", "PNG"),
+        ("LA", "PNG"),
+        ("RGB", "WEBP"),
+        ("CMYK", "TIFF"),
+    ],
+)
 def test_colour_modes_decode_to_rgb_and_keep_the_face(astronaut, model, mode, fmt):
     if mode == "I;16":
         img = Image.fromarray(np.asarray(astronaut.convert("L"), dtype=np.uint16) * 257)
@@ -138,12 +157,15 @@ def test_colour_modes_decode_to_rgb_and_keep_the_face(astronaut, model, mode, fm
     assert _near(result.faces[0].box.as_list(), ASTRONAUT_BOX), result.faces[0].box
 
 
-@pytest.mark.parametrize("orientation, stored", [
-    (3, Image.Transpose.ROTATE_180),
-    (6, Image.Transpose.ROTATE_90),   # camera held 90° clockwise: EXIF 6 says rotate 270 to view
-    (8, Image.Transpose.ROTATE_270),
-    (2, Image.Transpose.FLIP_LEFT_RIGHT),
-])
+@pytest.mark.parametrize(
+    "orientation, stored",
+    [
+        (3, Image.Transpose.ROTATE_180),
+        (6, Image.Transpose.ROTATE_90),  # camera held 90° clockwise: EXIF 6 says rotate 270 to view
+        (8, Image.Transpose.ROTATE_270),
+        (2, Image.Transpose.FLIP_LEFT_RIGHT),
+    ],
+)
 def test_exif_orientation_is_applied(astronaut, model, orientation, stored):
     rotated = astronaut.transpose(stored)
     exif = Image.Exif()

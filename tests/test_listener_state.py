@@ -25,7 +25,9 @@ def test_the_forms_mood_alone_is_the_mood_the_policy_reads(cfg):
         assert st.policy_mood() == mood and st.logged_mood() == mood
         assert st.valence == (mood - 3) / 2 and st.valence_sd == cfg.sources.form.valence_sd
         # nothing said how tense: arousal is the prior's, and the policy gets no reading
-        assert st.uninformed == ("arousal",) and st.arousal == cfg.prior.arousal and st.policy_reading() is None
+        assert (
+            st.uninformed == ("arousal",) and st.arousal == cfg.prior.arousal and st.policy_reading() is None
+        )
         assert "stress not measured" in st.summary()
 
 
@@ -33,7 +35,7 @@ def test_sources_combine_by_precision(cfg):
     text = S.from_point("text", -0.6, 0.5, cfg)
     form = S.from_mood(5, cfg)
     st = S.estimate([text, form], cfg)
-    wt, wf = 1 / cfg.sources.text.valence_sd ** 2, 1 / cfg.sources.form.valence_sd ** 2
+    wt, wf = 1 / cfg.sources.text.valence_sd**2, 1 / cfg.sources.form.valence_sd**2
     assert st.valence == pytest.approx((-0.6 * wt + 1.0 * wf) / (wt + wf))
     assert st.valence_sd == pytest.approx(1 / math.sqrt(wt + wf))
     assert st.valence_sd < min(cfg.sources.text.valence_sd, cfg.sources.form.valence_sd)
@@ -69,8 +71,9 @@ def test_level_probabilities_follow_the_stress(cfg):
     assert tense.as_dict()["stress_level"] == "high" and calm.summary().startswith("pleasant and calm")
 
 
-@pytest.mark.parametrize("bad", [dict(valence=0.1), dict(valence=0.1, valence_sd=0.0),
-                                 dict(arousal=float("nan"), arousal_sd=0.3)])
+@pytest.mark.parametrize(
+    "bad", [dict(valence=0.1), dict(valence=0.1, valence_sd=0.0), dict(arousal=float("nan"), arousal_sd=0.3)]
+)
 def test_observations_refuse_what_cannot_be_weighed(bad):
     with pytest.raises(ValueError, match="sd"):
         S.Observation("text", **bad)

@@ -38,9 +38,12 @@ def test_model(monkeypatch):
 def store(tmp_path, _mlflow_template) -> SettingsResource:
     """Settings on a SQLite MLflow store and a data dir under tmp_path, Dagster links to DAGSTER_URL."""
     shutil.copy(_mlflow_template, tmp_path / "mlflow.db")
-    return SettingsResource(data_dir=str(tmp_path / "data"), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-                            overrides_yaml=f"mlflow: {{artifact_root: {tmp_path / 'artifacts'}}}\n"
-                                           f"dagster: {{webserver_url: '{DAGSTER_URL}/'}}\n")
+    return SettingsResource(
+        data_dir=str(tmp_path / "data"),
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        overrides_yaml=f"mlflow: {{artifact_root: {tmp_path / 'artifacts'}}}\n"
+        f"dagster: {{webserver_url: '{DAGSTER_URL}/'}}\n",
+    )
 
 
 def _evaluation(value: float) -> registry.Evaluation:
@@ -63,17 +66,27 @@ def listener_notes() -> int:
 
 
 @dg.asset(partitions_def=PARTITIONS, deps=[listener_notes])
-def toy_trainer(context, config: ToyConfig, mlflow: MlflowResource, settings: SettingsResource,
-                listening_log: int) -> dict:
+def toy_trainer(
+    context, config: ToyConfig, mlflow: MlflowResource, settings: SettingsResource, listening_log: int
+) -> dict:
     """Trains the toy model on the week's
     listening log.
 
     Details the description leaves out."""
     with mlflow.run(context):
         info = mlflow_log_constant(config.value)
-        report = registry.register_and_gate(registry.Candidate(
-            name=NAME, model_uri=info.model_uri, evaluation=_evaluation(config.value), metric="reward",
-            floors={"reward": 0.0}, margin=0.02, rescore=lambda champ: _evaluation(champ.value)), settings.get())
+        report = registry.register_and_gate(
+            registry.Candidate(
+                name=NAME,
+                model_uri=info.model_uri,
+                evaluation=_evaluation(config.value),
+                metric="reward",
+                floors={"reward": 0.0},
+                margin=0.02,
+                rescore=lambda champ: _evaluation(champ.value),
+            ),
+            settings.get(),
+        )
     context.add_output_metadata(report.metadata())
     return {"version": report.version}
 
@@ -83,11 +96,17 @@ def mlflow_log_constant(value: float):
 
 
 def _materialize(store: SettingsResource, instance, value: float, week: str):
-    result = dg.materialize([listening_log, listener_notes, toy_trainer], instance=instance, partition_key=week,
-                            resources={"settings": store, "mlflow": MlflowResource(settings=store)},
-                            run_config={"ops": {"toy_trainer": {"config": {"value": value}}}})
+    result = dg.materialize(
+        [listening_log, listener_notes, toy_trainer],
+        instance=instance,
+        partition_key=week,
+        resources={"settings": store, "mlflow": MlflowResource(settings=store)},
+        run_config={"ops": {"toy_trainer": {"config": {"value": value}}}},
+    )
     assert result.success
-    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("toy_trainer")]
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("toy_trainer")
+    ]
     run_id = event.materialization.metadata["mlflow_run_id"].value
     return result, MlflowClient(store.get().tracking_uri).get_run(run_id)
 
@@ -129,10 +148,19 @@ def test_float_tags_are_rounded_to_4_significant_digits(store):
     assert registry.version_score(v1, "reward") == 0.7123  # the gate reads the rounded score back
 
 
-@pytest.mark.parametrize(("value", "tag"), [
-    (0.812345678, "0.8123"), (12345.678, "12350.0"), (-0.000123456789, "-0.0001235"), (1.23456e-7, "1.235e-07"),
-    (3, "3.0"), (np.float32(0.1), "0.1"), (float("nan"), "nan"), (float("-inf"), "-inf"),
-])
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        (0.812345678, "0.8123"),
+        (12345.678, "12350.0"),
+        (-0.000123456789, "-0.0001235"),
+        (1.23456e-7, "1.235e-07"),
+        (3, "3.0"),
+        (np.float32(0.1), "0.1"),
+        (float("nan"), "nan"),
+        (float("-inf"), "-inf"),
+    ],
+)
 def test_tag_value(value, tag):
     assert registry.tag_value(value) == tag
     if math.isfinite(float(value)):

@@ -27,12 +27,16 @@ def test_the_index_page_lands_on_the_experiment_in_the_training_view(app, settin
     client = app.test_client()
     before = client.get("/").get_data(as_text=True)  # no experiment yet: the experiment list
     assert '"#/experiments?workflowType=machine_learning"' in before
-    experiment_id = registry.configure(settings).get_experiment_by_name(settings.mlflow.experiment).experiment_id
+    experiment_id = (
+        registry.configure(settings).get_experiment_by_name(settings.mlflow.experiment).experiment_id
+    )
     response = client.get("/")
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert f'"#/experiments/{experiment_id}?workflowType=machine_learning"' in html
-    assert html.index("localStorage.setItem") < html.index("static-files/static/js/main.")  # runs before the app
+    assert html.index("localStorage.setItem") < html.index(
+        "static-files/static/js/main."
+    )  # runs before the app
     assert client.get("/health").get_data(as_text=True) == "OK"  # the rest is MLflow's own
 
 
@@ -40,7 +44,9 @@ def test_the_script_keeps_a_route_and_a_choice_already_made():
     script = ui.landing_script(ui.landing_route("7"))
     assert 'if(localStorage.getItem("mlflow.workflowType_v1")===null)' in script
     assert 'localStorage.setItem("mlflow.workflowType_v1","\\"machine_learning\\"")' in script
-    assert 'if(!h||h==="#"||h==="#/")' in script and '"#/experiments/7?workflowType=machine_learning"' in script
+    assert (
+        'if(!h||h==="#"||h==="#/")' in script and '"#/experiments/7?workflowType=machine_learning"' in script
+    )
 
 
 def test_under_uvicorn_the_factory_gives_mlflow_s_fastapi_app(monkeypatch):
@@ -76,9 +82,28 @@ def test_mlflow_server_app_name_lands_a_browser_on_the_training_runs(tmp_path, s
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(root)])}
     port = free_port()
-    server = Server("mlflow", [sys.executable, "-m", "mlflow", "ui", "--app-name", "moodtune", "--backend-store-uri",
-                               settings.tracking_uri, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                    port, env, tmp_path / "mlflow.log").wait()
+    server = Server(
+        "mlflow",
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--app-name",
+            "moodtune",
+            "--backend-store-uri",
+            settings.tracking_uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        port,
+        env,
+        tmp_path / "mlflow.log",
+    ).wait()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

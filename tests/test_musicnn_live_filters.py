@@ -41,7 +41,10 @@ def test_the_dead_filters_are_those_the_bound_calls_negligible_and_there_are_man
         net = tagger.network(model)
         s_in, t_in = (t.detach() for t in _affine(net.bn_input))
         x_max = float((s_in.abs() * LOG_MEL_MAX + t_in.abs()).max())
-        banks = [*zip(net.timbral, net.timbral_bn, strict=True), *zip(net.temporal, net.temporal_bn, strict=True)]
+        banks = [
+            *zip(net.timbral, net.timbral_bn, strict=True),
+            *zip(net.temporal, net.temporal_bn, strict=True),
+        ]
         offset, counts = 0, []
         for (conv, bn), (weight, *_rest) in zip(banks, net._front, strict=True):
             r = reach(conv.weight, _affine(bn)[0], x_max).detach()
@@ -60,7 +63,9 @@ def test_the_dead_filters_are_those_the_bound_calls_negligible_and_there_are_man
 
 def test_a_dead_filters_feature_is_the_constant_whatever_the_input():
     net = tagger.network("MSD_musicnn")
-    x = torch.from_numpy(np.random.default_rng(3).uniform(0, LOG_MEL_MAX, size=(2, 187, 96)).astype(np.float32))
+    x = torch.from_numpy(
+        np.random.default_rng(3).uniform(0, LOG_MEL_MAX, size=(2, 187, 96)).astype(np.float32)
+    )
     with torch.inference_mode():
         h = net._input(x)
         padded = torch.nn.functional.pad(h, (0, 0, 3, 3))
@@ -82,8 +87,12 @@ def test_fast_forward_equals_the_plain_network_on_the_reference_clips(name):
 
 def test_fast_forward_equals_the_plain_network_at_the_extremes_of_the_input_range():
     rng = np.random.default_rng(7)
-    for mel in (np.zeros((1, 187, 96)), np.full((1, 187, 96), LOG_MEL_MAX), rng.uniform(0, LOG_MEL_MAX, (3, 187, 96)),
-                rng.uniform(0, 1, (2, 187, 96)) ** 4 * 8):  # silence, the bound, noise, sparse peaks
+    for mel in (
+        np.zeros((1, 187, 96)),
+        np.full((1, 187, 96), LOG_MEL_MAX),
+        rng.uniform(0, LOG_MEL_MAX, (3, 187, 96)),
+        rng.uniform(0, 1, (2, 187, 96)) ** 4 * 8,
+    ):  # silence, the bound, noise, sparse peaks
         tags, emb = _agree(mel)
         assert tags < TOLERANCE and emb < 10 * TOLERANCE  # embeddings reach ~10 on these inputs
 

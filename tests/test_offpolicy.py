@@ -54,10 +54,21 @@ def _logged(n: int, exploration: float, seed: int = 0):
         feats = rng.random((6, len(SONG_COLUMNS)))
         p = served_probabilities(logger.scores(feats, None), exploration)
         j = int(rng.choice(6, p=p))
-        rows.append({"id": i + 1, "age": 30, "gender": "female", "mood": 3, "track_id": f"t{j}",
-                     "choice_probability": p[j], "reward": float(feats[j, 1] + rng.normal(0, 0.1)),
-                     "candidates": [{"track_id": f"t{k}", "features": dict(zip(SONG_COLUMNS, feats[k], strict=True))}
-                                    for k in range(6)]})
+        rows.append(
+            {
+                "id": i + 1,
+                "age": 30,
+                "gender": "female",
+                "mood": 3,
+                "track_id": f"t{j}",
+                "choice_probability": p[j],
+                "reward": float(feats[j, 1] + rng.normal(0, 0.1)),
+                "candidates": [
+                    {"track_id": f"t{k}", "features": dict(zip(SONG_COLUMNS, feats[k], strict=True))}
+                    for k in range(6)
+                ],
+            }
+        )
     return rows
 
 
@@ -83,9 +94,18 @@ def test_doubly_robust_and_snips_recover_a_new_policys_value():
     assert snips.value == pytest.approx(truth, abs=0.03)
     assert dr.value == pytest.approx(truth, abs=0.01)  # an exact reward model leaves only the noise's term
     assert dr.logged_value < truth - 0.1  # the logger's own value is lower
-    w = np.array([served_probabilities(target.scores(np.array([[c["features"][col] for col in SONG_COLUMNS]
-                                                                  for c in r["candidates"]]), None), 0.3)[
-        int(r["track_id"][1:])] / r["choice_probability"] for r in rows])
+    w = np.array(
+        [
+            served_probabilities(
+                target.scores(
+                    np.array([[c["features"][col] for col in SONG_COLUMNS] for c in r["candidates"]]), None
+                ),
+                0.3,
+            )[int(r["track_id"][1:])]
+            / r["choice_probability"]
+            for r in rows
+        ]
+    )
     assert dr.effective_sample_size == pytest.approx(w.sum() ** 2 / (w**2).sum())
 
 
@@ -105,9 +125,14 @@ def test_shadow_comparison_reads_the_logged_shadow_probabilities():
     shadow = _ByFeature(1)
     frame = pd.DataFrame(rows)
     frame["shadow_probability"] = [
-        served_probabilities(shadow.scores(np.array([[c["features"][col] for col in SONG_COLUMNS]
-                                                      for c in r["candidates"]]), None), 0.3)[int(r["track_id"][1:])]
-        for r in rows]
+        served_probabilities(
+            shadow.scores(
+                np.array([[c["features"][col] for col in SONG_COLUMNS] for c in r["candidates"]]), None
+            ),
+            0.3,
+        )[int(r["track_id"][1:])]
+        for r in rows
+    ]
     frame.loc[:9, "shadow_probability"] = np.nan  # rows logged before the shadow ran
     out = shadow_comparison(frame, samples=300, confidence=0.95, min_ess=10)
     assert out.challenger.rows == 1990 and out.challenger.skipped == 10
@@ -120,8 +145,15 @@ def test_shadow_probabilities_are_logged_as_json_and_validated():
     items = [("a", '{"x": 1.0}', 0.5, 0.9, 0.25), ("b", '{"x": 2.0}', 0.1, 0.1, None)]
     encoded = encode_candidates(items)
     assert json.loads(encoded) == [
-        {"track_id": "a", "features": {"x": 1.0}, "score": 0.5, "probability": 0.9, "shadow_probability": 0.25},
-        {"track_id": "b", "features": {"x": 2.0}, "score": 0.1, "probability": 0.1}]
+        {
+            "track_id": "a",
+            "features": {"x": 1.0},
+            "score": 0.5,
+            "probability": 0.9,
+            "shadow_probability": 0.25,
+        },
+        {"track_id": "b", "features": {"x": 2.0}, "score": 0.1, "probability": 0.1},
+    ]
     assert Candidate.model_validate(json.loads(encoded)[0]).row()["shadow_probability"] == 0.25
     with pytest.raises(ValueError, match="shadow_probability must be between 0 and 1"):
         Candidate.model_validate({"track_id": "a", "shadow_probability": 1.5})

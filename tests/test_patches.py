@@ -15,7 +15,9 @@ def test_every_patch_applies_to_the_pinned_bentoml_and_is_idempotent(monkeypatch
 
 def test_another_bentoml_version_stops_start_up_naming_the_patch(monkeypatch):
     monkeypatch.setattr(bentoml, "__version__", "1.5.0")
-    with pytest.raises(patches.PatchError, match=r"patch 'error_answers' was written for BentoML 1\.4\.39, this is 1\.5\.0"):
+    with pytest.raises(
+        patches.PatchError, match=r"patch 'error_answers' was written for BentoML 1\.4\.39, this is 1\.5\.0"
+    ):
         patches.apply()
 
 

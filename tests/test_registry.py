@@ -28,7 +28,9 @@ class Constant(mlflow.pyfunc.PythonModel):
 def _new_version(settings, value: float):
     with registry.start_run(f"train-{value}", settings=settings):
         # requirements given: MLflow would infer them in a subprocess (moodtune/registry/requirements.py)
-        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=Constant(value), pip_requirements=["mlflow"]
+        )
         return registry.register(info.model_uri, NAME, settings=settings)
 
 
@@ -86,8 +88,9 @@ def test_below_floor_never_promoted_even_first(settings):
 
 def test_missing_floor_metric_fails_the_floor(settings):
     v1 = _new_version(settings, 1.0)
-    d = registry.promote(NAME, v1.version, {"auc": 0.9}, {"auc": 0.5, "f1": 0.5}, 0.0,
-                         metric="auc", settings=settings)
+    d = registry.promote(
+        NAME, v1.version, {"auc": 0.9}, {"auc": 0.5, "f1": 0.5}, 0.0, metric="auc", settings=settings
+    )
     assert not d.promoted and "f1 missing" in d.reason
 
 
@@ -107,7 +110,9 @@ def _configure_in_child(db: str, out) -> None:
     from moodtune import registry as reg
     from moodtune.settings import load_settings
 
-    out.put(reg.configure(load_settings()).get_experiment_by_name(load_settings().mlflow.experiment).experiment_id)
+    out.put(
+        reg.configure(load_settings()).get_experiment_by_name(load_settings().mlflow.experiment).experiment_id
+    )
 
 
 @pytest.mark.slow  # starts Python processes of its own: seconds of imports each
@@ -122,7 +127,9 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
 
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_configure_in_child, args=(str(tmp_path / "mlflow.db"), out)) for _ in range(4)]
+    procs = [
+        ctx.Process(target=_configure_in_child, args=(str(tmp_path / "mlflow.db"), out)) for _ in range(4)
+    ]
     for proc in procs:
         proc.start()
     ids = []
@@ -172,10 +179,17 @@ def test_model_names_are_declared_only_in_registry_names():
     """No quoted model name in the project's code but the one list (tests may assert on them)."""
     names = (*registry.MODEL_NAMES, registry.CATALOG)
     quoted = re.compile("[\"']({})[\"']".format("|".join(map(re.escape, names))))
-    spelled = [f"{path.relative_to(ROOT)}: {m.group(0)}"
-               for path in [ROOT / "definitions.py", *(p for folder in ("moodtune", "assets", "bento", "jobs",
-                                                                    "scripts", "benchmarks")
-                                                       for p in sorted((ROOT / folder).rglob("*.py")))]
-               if path != ROOT / "moodtune" / "registry" / "names.py"
-               for m in quoted.finditer(path.read_text(encoding="utf-8"))]
+    spelled = [
+        f"{path.relative_to(ROOT)}: {m.group(0)}"
+        for path in [
+            ROOT / "definitions.py",
+            *(
+                p
+                for folder in ("moodtune", "assets", "bento", "jobs", "scripts", "benchmarks")
+                for p in sorted((ROOT / folder).rglob("*.py"))
+            ),
+        ]
+        if path != ROOT / "moodtune" / "registry" / "names.py"
+        for m in quoted.finditer(path.read_text(encoding="utf-8"))
+    ]
     assert not spelled

@@ -51,7 +51,9 @@ async def plain_404(scope, receive, send):
 
 
 async def refused(scope, receive, send):
-    await error_body(422, "InvalidRequest", "metrics has unknown keys 'A\n2026 [ERROR] FORGED'")(scope, receive, send)
+    await error_body(422, "InvalidRequest", "metrics has unknown keys 'A\n2026 [ERROR] FORGED'")(
+        scope, receive, send
+    )
 
 
 async def slow(scope, receive, send):
@@ -71,7 +73,10 @@ def test_escape_writes_control_characters_as_their_escapes():
 def test_a_success_gets_an_id_and_no_line(lines):
     r = call(RequestLog(ok))
     assert r.status_code == 200 and len(r.headers["x-request-id"]) == 16 and lines == []
-    assert call(RequestLog(ok), headers={"x-request-id": "client-given-1"}).headers["x-request-id"] == "client-given-1"
+    assert (
+        call(RequestLog(ok), headers={"x-request-id": "client-given-1"}).headers["x-request-id"]
+        == "client-given-1"
+    )
     assert call(RequestLog(ok), headers={"x-request-id": "x\ny"}).headers["x-request-id"] != "x\ny"
 
 

@@ -57,20 +57,37 @@ def _log_feedback(stack, n: int, seed: int = 0) -> int:
     last = 0
     for _ in range(n):
         idx = rng.choice(len(spec.track_ids), size=8, replace=False)
-        playlist = pd.DataFrame(spec.song_features[idx], index=[spec.track_ids[i] for i in idx], columns=list(SONG_COLUMNS))
+        playlist = pd.DataFrame(
+            spec.song_features[idx], index=[spec.track_ids[i] for i in idx], columns=list(SONG_COLUMNS)
+        )
         ctx = ListenerContext(int(rng.integers(18, 70)), int(rng.integers(0, 2)), float(rng.integers(1, 6)))
         # served as the service serves (epsilon-greedy): the logged propensities are the true ones
-        ranked = rank_with_scores(playlist, ranker.scores(playlist.to_numpy(), ctx), s.policy.exploration, rng=rng)
-        candidates = [{"track_id": r.track_id, "score": r.score, "probability": r.probability,
-                       "features": dict(zip(SONG_COLUMNS, playlist.loc[r.track_id].tolist(), strict=True))}
-                      for r in ranked]
-        rec = store.record_recommendation(source="catalog", age=ctx.age, gender="male" if ctx.gender else "female",
-                                          mood=int(ctx.mood), k=3, candidates=candidates,
-                                          model_versions={POLICY_MODEL: version})
+        ranked = rank_with_scores(
+            playlist, ranker.scores(playlist.to_numpy(), ctx), s.policy.exploration, rng=rng
+        )
+        candidates = [
+            {
+                "track_id": r.track_id,
+                "score": r.score,
+                "probability": r.probability,
+                "features": dict(zip(SONG_COLUMNS, playlist.loc[r.track_id].tolist(), strict=True)),
+            }
+            for r in ranked
+        ]
+        rec = store.record_recommendation(
+            source="catalog",
+            age=ctx.age,
+            gender="male" if ctx.gender else "female",
+            mood=int(ctx.mood),
+            k=3,
+            candidates=candidates,
+            model_versions={POLICY_MODEL: version},
+        )
         chosen = ranked[0]  # the listener plays the first track served
         level = ["low", "medium", "high"][int(rng.integers(0, 3))]
-        row = store.record_feedback(rec, chosen.track_id, stress_level=level,
-                                    reward=reward_for_stress(level, s.feedback.reward))
+        row = store.record_feedback(
+            rec, chosen.track_id, stress_level=level, reward=reward_for_stress(level, s.feedback.reward)
+        )
         last = row.id
     return last
 
@@ -119,8 +136,9 @@ def _run_job(retrain_defs, config: dict):
     job = retrain_defs.resolve_job_def("policy_retraining_job")
     with DagsterInstance.ephemeral() as instance:
         # the upstream recommendation_env is read from the stack's IO manager storage
-        result = job.execute_in_process(run_config={"ops": {"retrained_policy": {"config": config}}},
-                                        instance=instance)
+        result = job.execute_in_process(
+            run_config={"ops": {"retrained_policy": {"config": config}}}, instance=instance
+        )
     assert result.success
     return result.output_for_node("retrained_policy")
 
@@ -144,7 +162,9 @@ def test_better_challenger_promoted_and_degraded_one_refused(policy_stack, retra
     assert not worse["promoted"]
     assert str(registry.champion(POLICY_MODEL, s).version) == better["version"]
     # the run shows the data window it used
-    run = registry.configure(s).get_run(registry.configure(s).get_model_version(POLICY_MODEL, worse["version"]).run_id)
+    run = registry.configure(s).get_run(
+        registry.configure(s).get_model_version(POLICY_MODEL, worse["version"]).run_id
+    )
     assert run.data.params["window.count"] == str(s.retrain.min_new_feedback)
 
 
@@ -161,7 +181,9 @@ def _wait_for_serving(client, name: str, version: str, timeout: float = 90.0) ->
     raise AssertionError(f"the service still serves {name} v{_serving_version(client, name)}, not v{version}")
 
 
-def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(policy_stack, service_stack, retrain_defs):
+def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(
+    policy_stack, service_stack, retrain_defs
+):
     """The whole loop against the running `bentoml serve` (it polls the champion alias)."""
     s = policy_stack["settings"]
     spec = policy_stack["result"].output_for_node("recommendation_env")
@@ -174,15 +196,28 @@ def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(policy_
         _wait_for_serving(client, POLICY_MODEL, weak)
         for _ in range(need):
             ids = [str(t) for t in rng.choice(spec.track_ids, size=8, replace=False)]
-            rec = client.post("/recommend", json={"track_ids": ids, "age": int(rng.integers(18, 70)),
-                                                  "gender": ["female", "male"][int(rng.integers(0, 2))],
-                                                  "mood": int(rng.integers(1, 6)), "k": 3})
+            rec = client.post(
+                "/recommend",
+                json={
+                    "track_ids": ids,
+                    "age": int(rng.integers(18, 70)),
+                    "gender": ["female", "male"][int(rng.integers(0, 2))],
+                    "mood": int(rng.integers(1, 6)),
+                    "k": 3,
+                },
+            )
             assert rec.status_code == 200, rec.text
             rec = rec.json()
             assert rec["model_versions"][POLICY_MODEL] == weak
             chosen = rec["tracks"][int(rng.integers(0, 3))]["track_id"]
-            fb = client.post("/feedback", json={"recommendation_id": rec["recommendation_id"], "track_id": chosen,
-                                                "stress_level": ["low", "medium", "high"][int(rng.integers(0, 3))]})
+            fb = client.post(
+                "/feedback",
+                json={
+                    "recommendation_id": rec["recommendation_id"],
+                    "track_id": chosen,
+                    "stress_level": ["low", "medium", "high"][int(rng.integers(0, 3))],
+                },
+            )
             assert fb.status_code == 200, fb.text
         last = store.latest_feedback_id()
         assert last - start == need  # every acknowledged row is in the store
@@ -209,5 +244,9 @@ def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(policy_
         assert _serving_version(client, POLICY_MODEL) == better["version"]
         # and the service still answers with the promoted policy
         ids = [str(t) for t in spec.track_ids[:8]]
-        answer = client.post("/recommend", json={"track_ids": ids, "age": 30, "gender": "female", "mood": 2, "k": 3})
-        assert answer.status_code == 200 and answer.json()["model_versions"][POLICY_MODEL] == better["version"]
+        answer = client.post(
+            "/recommend", json={"track_ids": ids, "age": 30, "gender": "female", "mood": 2, "k": 3}
+        )
+        assert (
+            answer.status_code == 200 and answer.json()["model_versions"][POLICY_MODEL] == better["version"]
+        )

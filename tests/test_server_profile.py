@@ -48,15 +48,26 @@ def small_params(path: Path) -> Path:
     from conftest import SMALL
 
     params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), yaml.safe_load(SMALL))
-    merge(params, {"retrain": {"min_new_feedback": 3, "sensor_interval_seconds": 5},
-                   "service": {"workers": 1, "reload_interval_seconds": 2}})
+    merge(
+        params,
+        {
+            "retrain": {"min_new_feedback": 3, "sensor_interval_seconds": 5},
+            "service": {"workers": 1, "reload_interval_seconds": 2},
+        },
+    )
     path.write_text(yaml.safe_dump(params))
     return path
 
 
 def server(env: dict, command: str, timeout: int, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "scripts/server.sh", command, *args], cwd=ROOT, env=env, timeout=timeout,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["bash", "scripts/server.sh", command, *args],
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
 
 
 def alive(pid: int) -> bool:
@@ -70,11 +81,20 @@ def alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     base = tmp_path_factory.mktemp("server")
-    ports = {k: str(free_port()) for k in ("PG_PORT", "REDIS_PORT", "MLFLOW_PORT", "DAGSTER_PORT", "SERVICE_PORT")}
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MOODTUNE_", "MLFLOW_", "DAGSTER_", "BENTOML_"))}
-    env.update(ports, MOODTUNE_SERVER_DIR=str(base / "state"), MOODTUNE_PG_DIR=f"/tmp/moodtune-pg-{ports['PG_PORT']}",
-               MOODTUNE_PARAMS=str(small_params(base / "params.yaml")))
+    ports = {
+        k: str(free_port()) for k in ("PG_PORT", "REDIS_PORT", "MLFLOW_PORT", "DAGSTER_PORT", "SERVICE_PORT")
+    }
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOODTUNE_", "MLFLOW_", "DAGSTER_", "BENTOML_"))
+    }
+    env.update(
+        ports,
+        MOODTUNE_SERVER_DIR=str(base / "state"),
+        MOODTUNE_PG_DIR=f"/tmp/moodtune-pg-{ports['PG_PORT']}",
+        MOODTUNE_PARAMS=str(small_params(base / "params.yaml")),
+    )
     up = None
     try:
         up = server(env, "up", 1500)
@@ -96,10 +116,18 @@ def stack(tmp_path_factory):
 def settings_of(stack):
     from moodtune.settings import load_settings
 
-    env = {**stack["env"], "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{stack['ports']['MLFLOW_PORT']}",
-           "MOODTUNE_DATA_DIR": str(stack["state"] / "data")}
-    return load_settings(env["MOODTUNE_PARAMS"], environ={
-        **env, "MOODTUNE_FEEDBACK__URL": f"postgresql+psycopg://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/feedback"})
+    env = {
+        **stack["env"],
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{stack['ports']['MLFLOW_PORT']}",
+        "MOODTUNE_DATA_DIR": str(stack["state"] / "data"),
+    }
+    return load_settings(
+        env["MOODTUNE_PARAMS"],
+        environ={
+            **env,
+            "MOODTUNE_FEEDBACK__URL": f"postgresql+psycopg://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/feedback",
+        },
+    )
 
 
 def test_the_build_ran_on_both_celery_workers(stack):
@@ -139,16 +167,26 @@ def test_feedback_in_postgresql_triggers_retraining_and_the_service_hot_swaps(st
     store = FeedbackStore(s.feedback.url, settings=s)
     before = store.latest_feedback_id() or 0
     for i in range(4):
-        a = http.post("/recommend", json={"track_ids": ids, "age": 30 + i, "gender": "female", "mood": 2, "k": 3})
+        a = http.post(
+            "/recommend", json={"track_ids": ids, "age": 30 + i, "gender": "female", "mood": 2, "k": 3}
+        )
         assert a.status_code == 200, a.text
         a = a.json()
-        r = http.post("/feedback", json={"recommendation_id": a["recommendation_id"],
-                                         "track_id": a["tracks"][0]["track_id"], "stress_level": "low"})
+        r = http.post(
+            "/feedback",
+            json={
+                "recommendation_id": a["recommendation_id"],
+                "track_id": a["tracks"][0]["track_id"],
+                "stress_level": "low",
+            },
+        )
         assert r.status_code == 200, r.text
     assert store.latest_feedback_id() >= before + 4  # in PostgreSQL, not a SQLite file
 
-    monkeypatch.setenv("MOODTUNE_DAGSTER_PG_URL",
-                       f"postgresql+psycopg2://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/dagster")
+    monkeypatch.setenv(
+        "MOODTUNE_DAGSTER_PG_URL",
+        f"postgresql+psycopg2://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/dagster",
+    )
     instance = DagsterInstance.from_config(str(stack["state"] / "dagster"))
     deadline, run = time.time() + 600, None
     while time.time() < deadline:
@@ -175,7 +213,9 @@ def test_feedback_in_postgresql_triggers_retraining_and_the_service_hot_swaps(st
     assert serving == str(latest), "the service did not follow the MLflow server's new champion"
 
 
-def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_music_files, tmp_path, monkeypatch):
+def test_the_library_backfill_runs_each_shard_on_the_celery_workers(
+    stack, real_music_files, tmp_path, monkeypatch
+):
     """`server.sh library`: audio_library_shards lists a folder of real music in two shards (two
     partitions), then a backfill launched through the webserver is run by the daemon, one run per
     partition, each step on a Celery worker; both partitions end materialized in PostgreSQL, each
@@ -196,8 +236,11 @@ def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_
     params = Path(stack["env"]["MOODTUNE_PARAMS"])
     original = params.read_text()
     # the workers read params.yaml at each step: the library is configured while the profile runs
-    params.write_text(yaml.safe_dump(merge(yaml.safe_load(original),
-                                           {"audio": {"music_dir": str(music), "library_shards": 2}})))
+    params.write_text(
+        yaml.safe_dump(
+            merge(yaml.safe_load(original), {"audio": {"music_dir": str(music), "library_shards": 2}})
+        )
+    )
     # one more worker joins as a second machine would (docs/operations.md): the same broker,
     # PostgreSQL, MLflow server and data dir; `down` stops it with the others
     joined = server(stack["env"], "worker", 60, "worker3")
@@ -207,11 +250,15 @@ def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_
     finally:
         params.write_text(original)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    assert re.search(r"worker3@\S+ ready\.", (stack["state"] / "logs" / "worker3.log").read_text())  # on the broker
+    assert re.search(
+        r"worker3@\S+ ready\.", (stack["state"] / "logs" / "worker3.log").read_text()
+    )  # on the broker
     assert "runs succeeded" in done.stdout, done.stdout[-2000:]
 
-    monkeypatch.setenv("MOODTUNE_DAGSTER_PG_URL",
-                       f"postgresql+psycopg2://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/dagster")
+    monkeypatch.setenv(
+        "MOODTUNE_DAGSTER_PG_URL",
+        f"postgresql+psycopg2://moodtune@127.0.0.1:{stack['ports']['PG_PORT']}/dagster",
+    )
     instance = DagsterInstance.from_config(str(stack["state"] / "dagster"))
     assert set(instance.get_dynamic_partitions("audio_library_shards")) == set(expected)
     backfill = instance.get_backfills()[0]  # the newest
@@ -222,27 +269,53 @@ def test_the_library_backfill_runs_each_shard_on_the_celery_workers(stack, real_
     assert instance.get_materialized_partitions(AssetKey("audio_library")) == set(expected)
     for run in runs:
         # the daemon launched it; its step ran in a Celery worker (the executor's engine event)
-        workers = [str(e.dagster_event.engine_event_data.metadata["Celery worker"].value)
-                   for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
-                   if "Celery worker" in e.dagster_event.engine_event_data.metadata]
+        workers = [
+            str(e.dagster_event.engine_event_data.metadata["Celery worker"].value)
+            for e in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+            if "Celery worker" in e.dagster_event.engine_event_data.metadata
+        ]
         assert len(workers) == 1 and workers[0].split("@")[0] in ("worker1", "worker2", "worker3"), workers
         key = run.tags["dagster/partition"]
         stored = stack["state"] / "data" / "assets" / "audio_library" / key
         table = from_portable(pickle.loads(stored.read_bytes()), ROOT)
         assert sorted(table.index) == sorted(expected[key])  # one row per file of the shard
         probabilities = [f"p.{label}" for label in (*GENRES, *GEMS6)]
-        assert {"tempo", "mtt.classical", "msd.rock", *probabilities, "valence", "arousal"} <= set(table.columns)
+        assert {"tempo", "mtt.classical", "msd.rock", *probabilities, "valence", "arousal"} <= set(
+            table.columns
+        )
         assert np.isfinite(table.to_numpy(dtype=float)).all()
         assert np.allclose(table[[f"p.{g}" for g in GENRES]].sum(axis=1), 1.0)
     # bad input to the backfill CLI: a clear message, exit status 2, nothing launched
     url = f"http://127.0.0.1:{stack['ports']['DAGSTER_PORT']}"
-    bad = subprocess.run([sys.executable, "scripts/backfill.py", "audio_library", "--url", url,
-                          "--partitions", "shard-000,shard-009"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "unknown partitions of 'audio_library': ['shard-009']" in bad.stderr, bad.stderr
-    bad = subprocess.run([sys.executable, "scripts/backfill.py", "audio_clips", "--url", url], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "scripts/backfill.py",
+            "audio_library",
+            "--url",
+            url,
+            "--partitions",
+            "shard-000,shard-009",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "unknown partitions of 'audio_library': ['shard-009']" in bad.stderr, (
+        bad.stderr
+    )
+    bad = subprocess.run(
+        [sys.executable, "scripts/backfill.py", "audio_clips", "--url", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "'audio_clips' is not partitioned" in bad.stderr, bad.stderr
     assert len(instance.get_backfills()) == 1
     events = instance.fetch_materializations(AssetKey("audio_library"), limit=10).records
     assert {e.partition_key for e in events} == set(expected)
-    assert all(e.asset_materialization.metadata["model_version"].value for e in events)  # the champion predicted
+    assert all(
+        e.asset_materialization.metadata["model_version"].value for e in events
+    )  # the champion predicted

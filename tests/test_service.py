@@ -84,8 +84,15 @@ def test_health_models_and_openapi(svc, catalog):
     assert answer["catalog"]["built_from"]["moodtune-audio"] == answer["models"]["moodtune-audio"]["version"]
     assert answer["catalog"]["stale"] == {}
     paths = c.get("/docs.json").json()["paths"]
-    for endpoint in ("recommend", "recommend_text", "recommend_image", "analyze_audio", "analyze_hrv",
-                     "feedback", "models"):
+    for endpoint in (
+        "recommend",
+        "recommend_text",
+        "recommend_image",
+        "analyze_audio",
+        "analyze_hrv",
+        "feedback",
+        "models",
+    ):
         assert f"/{endpoint}" in paths
 
 
@@ -136,26 +143,32 @@ def test_recommend_from_catalog_ranks_logs_and_explains(svc, catalog, store):
 
 
 def test_recommend_k_larger_than_the_playlist_returns_all(svc, catalog):
-    a = post(svc, "recommend", json={"track_ids": ids_of(catalog, 3), "age": 20, "gender": "male",
-                                     "mood": 4, "k": 10}).json()
+    a = post(
+        svc,
+        "recommend",
+        json={"track_ids": ids_of(catalog, 3), "age": 20, "gender": "male", "mood": 4, "k": 10},
+    ).json()
     assert a["k"] == 3 and a["requested_k"] == 10 and len(a["tracks"]) == 3
 
 
-@pytest.mark.parametrize("change,status,words", [
-    ({"track_ids": ["nope-1", "nope-2"]}, 422, ["2 track id(s) are not in the catalog", "nope-1"]),
-    ({"track_ids": "REPEAT"}, 422, ["more than once"]),
-    ({"track_ids": []}, 422, ["playlist is empty"]),
-    ({"k": 0}, 422, ["k must be from 1 to 50"]),
-    ({"k": 51}, 422, ["k must be from 1 to 50"]),
-    ({"mood": 7}, 422, ["mood must be a whole number from 1 (sad) to 5 (happy)"]),
-    # one rule set (moodtune/serving/requests.py): a body that breaks the request model is 422
-    # naming the field, as the engine's checks were (BentoML's schema check answered 400)
-    ({"mood": 2.5}, 422, ["mood", "integer"]),
-    ({"gender": "robot"}, 422, ["gender must be 'female' or 'male'"]),
-    ({"age": 300}, 422, ["age must be between 5 and 120"]),
-    ({"age": None}, 422, ["age"]),
-    ({"track_ids": "TOO_MANY"}, 422, ["the limit is 60"]),
-])
+@pytest.mark.parametrize(
+    "change,status,words",
+    [
+        ({"track_ids": ["nope-1", "nope-2"]}, 422, ["2 track id(s) are not in the catalog", "nope-1"]),
+        ({"track_ids": "REPEAT"}, 422, ["more than once"]),
+        ({"track_ids": []}, 422, ["playlist is empty"]),
+        ({"k": 0}, 422, ["k must be from 1 to 50"]),
+        ({"k": 51}, 422, ["k must be from 1 to 50"]),
+        ({"mood": 7}, 422, ["mood must be a whole number from 1 (sad) to 5 (happy)"]),
+        # one rule set (moodtune/serving/requests.py): a body that breaks the request model is 422
+        # naming the field, as the engine's checks were (BentoML's schema check answered 400)
+        ({"mood": 2.5}, 422, ["mood", "integer"]),
+        ({"gender": "robot"}, 422, ["gender must be 'female' or 'male'"]),
+        ({"age": 300}, 422, ["age must be between 5 and 120"]),
+        ({"age": None}, 422, ["age"]),
+        ({"track_ids": "TOO_MANY"}, 422, ["the limit is 60"]),
+    ],
+)
 def test_recommend_bad_input_says_what_to_fix(svc, catalog, change, status, words):
     body = {"track_ids": ids_of(catalog, 5), "age": 30, "gender": "male", "mood": 3, "k": 3, **change}
     if body["track_ids"] == "REPEAT":
@@ -192,13 +205,26 @@ def test_recommend_uploaded_songs_hears_them_as_the_catalog_does(svc, catalog, s
 def test_recommend_upload_errors(svc, catalog):
     clip = Path(catalog.iloc[0]["path"]).read_bytes()
     listener = {"age": "25", "gender": "male", "mood": "4"}
-    r = post(svc, "recommend", files=[("files", ("notes.wav", b"not audio at all" * 100, "audio/wav"))], data=listener)
+    r = post(
+        svc,
+        "recommend",
+        files=[("files", ("notes.wav", b"not audio at all" * 100, "audio/wav"))],
+        data=listener,
+    )
     assert r.status_code == 422 and "notes.wav" in error_of(r) and "not audio" in error_of(r)
-    r = post(svc, "recommend", files=[("files", ("a.flac", clip, "audio/flac")), ("files", ("b.flac", clip, "audio/flac"))],
-             data=listener)
+    r = post(
+        svc,
+        "recommend",
+        files=[("files", ("a.flac", clip, "audio/flac")), ("files", ("b.flac", clip, "audio/flac"))],
+        data=listener,
+    )
     assert r.status_code == 422 and "same audio" in error_of(r)
-    r = post(svc, "recommend", files=[("files", (f"{i}.flac", clip + bytes([i]), "audio/flac")) for i in range(5)],
-             data=listener)
+    r = post(
+        svc,
+        "recommend",
+        files=[("files", (f"{i}.flac", clip + bytes([i]), "audio/flac")) for i in range(5)],
+        data=listener,
+    )
     assert r.status_code == 422 and "the limit is 4 per playlist" in error_of(r)
     big = b"\0" * 2_100_000
     r = post(svc, "recommend", files=[("files", ("big.wav", big, "audio/wav"))], data=listener)
@@ -209,7 +235,9 @@ def test_recommend_upload_errors(svc, catalog):
     r = post(svc, "recommend", data=listener, files={"files": (None, "http://example.com/song.wav")})
     assert r.status_code == 400 and "not fetched" in error_of(r)
     r = post(svc, "analyze_audio", json={"file": "/etc/passwd"})
-    assert r.status_code == 415 and "multipart" in error_of(r)  # the file is required: JSON is not its media type
+    assert r.status_code == 415 and "multipart" in error_of(
+        r
+    )  # the file is required: JSON is not its media type
 
 
 # --- text and photo --------------------------------------------------------------------------------
@@ -228,8 +256,18 @@ def test_recommend_text_reads_the_emotion_and_finds_matching_tracks(svc, store):
     assert sum("-sadness-" in t["track_id"] for t in a["tracks"]) >= 3
     assert all(t["in_catalog"] and t["profile"]["text"] for t in a["tracks"])
     assert a["mode"] == "match" and a["state"]["sources"][0]["source"] == "text"
-    logged = post(svc, "recommend_text", json={"text": "今天好开心，快乐极了", "k": 3, "age": 22, "gender": "female",
-                                               "mood": 5, "mode": "match"}).json()
+    logged = post(
+        svc,
+        "recommend_text",
+        json={
+            "text": "今天好开心，快乐极了",
+            "k": 3,
+            "age": 22,
+            "gender": "female",
+            "mood": 5,
+            "mode": "match",
+        },
+    ).json()
     assert logged["top_emotions"][0]["code"] == "joy"
     rec = store.get_recommendation(logged["recommendation_id"])
     assert rec.source == "text" and rec.chosen == [t["track_id"] for t in logged["tracks"]]
@@ -260,15 +298,19 @@ def test_recommend_text_ranks_the_catalog_toward_calm_from_the_state(svc, store,
     catalog = served_models.catalog
     assert a["candidates"] == len(catalog)
     age, mood = svc["settings"].state.unknown_age, 3 + 2 * state["valence"]
-    scores = np.mean([served_models.policy.scores(catalog.features, ListenerContext(age, g, mood)) for g in (0, 1)],
-                     axis=0)
+    scores = np.mean(
+        [served_models.policy.scores(catalog.features, ListenerContext(age, g, mood)) for g in (0, 1)], axis=0
+    )
     ids = list(catalog.positions)
     assert [t["track_id"] for t in a["tracks"]] == [ids[i] for i in np.argsort(-scores, kind="stable")[:5]]
     assert all("toward calm" in t["reason"] and 0 <= t["probability"] <= 1 for t in a["tracks"])
     assert a["recommendation_id"] is None
     # the form's mood joins the text's point; the event logs the state's mood
-    logged = post(svc, "recommend_text", json={"text": "最近压力很大，睡不着", "k": 3, "age": 40, "gender": "male",
-                                               "mood": 5}).json()
+    logged = post(
+        svc,
+        "recommend_text",
+        json={"text": "最近压力很大，睡不着", "k": 3, "age": 40, "gender": "male", "mood": 5},
+    ).json()
     both = logged["state"]
     assert [s["source"] for s in both["sources"]] == ["form", "text"]
     assert state["valence"] < both["valence"] < 1.0 and both["valence_sd"] < state["valence_sd"]
@@ -288,10 +330,28 @@ def test_an_hrv_recording_feeds_the_state_stress(svc):
     assert calm["state"]["stress"] < tense["state"]["stress"]  # the relaxed heart pulls the stress down
     hrv = calm["state"]["sources"][1]
     assert calm["state"]["stress"] == pytest.approx(
-        (1 + (tense["state"]["arousal"] / tense["state"]["arousal_sd"] ** 2 + hrv["arousal"] / hrv["arousal_sd"] ** 2)
-         / (1 / tense["state"]["arousal_sd"] ** 2 + 1 / hrv["arousal_sd"] ** 2)) / 2, abs=1e-3)
-    r = post(svc, "recommend", json={"age": 30, "gender": "female", "mood": 2,
-                                     "track_ids": [t["track_id"] for t in calm["tracks"]], "rr": rest})
+        (
+            1
+            + (
+                tense["state"]["arousal"] / tense["state"]["arousal_sd"] ** 2
+                + hrv["arousal"] / hrv["arousal_sd"] ** 2
+            )
+            / (1 / tense["state"]["arousal_sd"] ** 2 + 1 / hrv["arousal_sd"] ** 2)
+        )
+        / 2,
+        abs=1e-3,
+    )
+    r = post(
+        svc,
+        "recommend",
+        json={
+            "age": 30,
+            "gender": "female",
+            "mood": 2,
+            "track_ids": [t["track_id"] for t in calm["tracks"]],
+            "rr": rest,
+        },
+    )
     assert r.status_code == 200, r.text
     assert [s["source"] for s in r.json()["state"]["sources"]] == ["form", "hrv"]
     assert r.json()["state"]["mood"] == 2.0  # the policy reads the mood given
@@ -299,13 +359,16 @@ def test_an_hrv_recording_feeds_the_state_stress(svc):
     assert bad.status_code == 422 and "rr" in error_of(bad)
 
 
-@pytest.mark.parametrize("body,words", [
-    ({"text": ""}, ["text is empty"]),
-    ({"text": "城市的街道"}, ["no emotion found"]),
-    ({"text": "开心" * 101}, ["202 characters", "keep it to 200"]),
-    ({"text": "开心", "k": 0}, ["k must be from 1"]),
-    ({"text": "开心", "age": 30}, ["give age and gender together"]),
-])
+@pytest.mark.parametrize(
+    "body,words",
+    [
+        ({"text": ""}, ["text is empty"]),
+        ({"text": "城市的街道"}, ["no emotion found"]),
+        ({"text": "开心" * 101}, ["202 characters", "keep it to 200"]),
+        ({"text": "开心", "k": 0}, ["k must be from 1"]),
+        ({"text": "开心", "age": 30}, ["give age and gender together"]),
+    ],
+)
 def test_recommend_text_bad_input(svc, body, words):
     r = post(svc, "recommend_text", json=body)
     assert r.status_code == 422, r.text
@@ -322,8 +385,12 @@ def _jpeg(array) -> bytes:
 def test_recommend_image_finds_the_face_and_its_expression(svc):
     from skimage import data
 
-    r = post(svc, "recommend_image", files={"image": ("astronaut.jpg", _jpeg(data.astronaut()), "image/jpeg")},
-             data={"k": "4"})
+    r = post(
+        svc,
+        "recommend_image",
+        files={"image": ("astronaut.jpg", _jpeg(data.astronaut()), "image/jpeg")},
+        data={"k": "4"},
+    )
     assert r.status_code == 200, r.text
     a = r.json()
     assert len(a["faces"]) == 1 and a["faces"][0]["top"] == "happy"
@@ -332,11 +399,17 @@ def test_recommend_image_finds_the_face_and_its_expression(svc):
     assert a["top_emotions"][0]["code"] == "PA"  # 快乐 happiness
     assert len(a["tracks"]) == 4 and a["query_top"][0]["code"] == "joy"
     # by default toward calm from the state the smile shows (pleasant), ranked by the policy
-    assert a["mode"] == "calm" and a["state"]["sources"][0]["source"] == "photo" and a["state"]["valence"] > 0.2
+    assert (
+        a["mode"] == "calm" and a["state"]["sources"][0]["source"] == "photo" and a["state"]["valence"] > 0.2
+    )
     assert all(t["probability"] is not None and "toward calm" in t["reason"] for t in a["tracks"])
     assert {"moodtune-face", "moodtune-policy"} <= set(a["model_versions"])
-    m = post(svc, "recommend_image", files={"image": ("astronaut.jpg", _jpeg(data.astronaut()), "image/jpeg")},
-             data={"k": "4", "mode": "match"}).json()
+    m = post(
+        svc,
+        "recommend_image",
+        files={"image": ("astronaut.jpg", _jpeg(data.astronaut()), "image/jpeg")},
+        data={"k": "4", "mode": "match"},
+    ).json()
     assert m["mode"] == "match" and set(m["model_versions"]) == {"moodtune-face", "moodtune-text-index"}
     assert [t["distance"] for t in m["tracks"]] == sorted(t["distance"] for t in m["tracks"])
 
@@ -349,7 +422,9 @@ def test_recommend_image_without_a_face_is_422(svc):
     r = post(svc, "recommend_image", files={"image": ("x.jpg", b"GIF89a nonsense", "image/jpeg")})
     assert r.status_code == 422 and "not an image" in error_of(r)
     r = post(svc, "recommend_image", json={})
-    assert r.status_code == 415 and "'image'" in error_of(r)  # the photo is required: multipart only (as the OpenAPI)
+    assert r.status_code == 415 and "'image'" in error_of(
+        r
+    )  # the photo is required: multipart only (as the OpenAPI)
     r = post(svc, "recommend_image", data={"k": "3"}, files={"other": ("x.jpg", b"x", "image/jpeg")})
     assert r.status_code == 422 and "'image'" in error_of(r)  # the file under another name: named
 
@@ -372,8 +447,12 @@ def test_analyze_audio(svc, catalog):
 
 
 def test_analyze_hrv_from_rr_metrics_and_files(svc, tmp_path):
-    relaxed = post(svc, "analyze_hrv", files={"file": ("calm.txt", rr_file(tmp_path, 0.05, 1).read_bytes())}).json()
-    stressed = post(svc, "analyze_hrv", files={"file": ("busy.txt", rr_file(tmp_path, 0.95, 2).read_bytes())}).json()
+    relaxed = post(
+        svc, "analyze_hrv", files={"file": ("calm.txt", rr_file(tmp_path, 0.05, 1).read_bytes())}
+    ).json()
+    stressed = post(
+        svc, "analyze_hrv", files={"file": ("busy.txt", rr_file(tmp_path, 0.95, 2).read_bytes())}
+    ).json()
     assert relaxed["source"] == "rr" and relaxed["recording"]["n_intervals"] > 200
     # The small test stack's HRV model (8 subjects, a quarter held out as gate subjects since
     # issue 15) separates the two by ~0.05 in p(high), no longer by 0.2: only the order is asserted.
@@ -381,9 +460,14 @@ def test_analyze_hrv_from_rr_metrics_and_files(svc, tmp_path):
     # read against the listener's own resting baseline (issue 15): the reader reports the change
     # from that baseline, and the stressed recording has lost more RMSSD than the calm one
     rest = ("rest.txt", rr_file(tmp_path, 0.0, 3).read_bytes())
-    calm_b, busy_b = (post(svc, "analyze_hrv", files={"file": (name, rr_file(tmp_path, level, seed).read_bytes()),
-                                                      "baseline": rest}).json()
-                      for name, level, seed in (("calm.txt", 0.05, 1), ("busy.txt", 0.95, 2)))
+    calm_b, busy_b = (
+        post(
+            svc,
+            "analyze_hrv",
+            files={"file": (name, rr_file(tmp_path, level, seed).read_bytes()), "baseline": rest},
+        ).json()
+        for name, level, seed in (("calm.txt", 0.05, 1), ("busy.txt", 0.95, 2))
+    )
     assert busy_b["recording"]["dlog_RMSSD"] < calm_b["recording"]["dlog_RMSSD"] < 0.5, (calm_b, busy_b)
     assert busy_b["probabilities"]["high"] > calm_b["probabilities"]["high"]
     assert "dlog_RMSSD" not in relaxed["recording"]
@@ -402,17 +486,35 @@ def test_analyze_hrv_from_rr_metrics_and_files(svc, tmp_path):
     assert as_csv["rows"] == 2 and as_csv["level"] == as_metrics["level"]
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    ({"json": {}}, ["give exactly one of rr", "got none"]),
-    ({"json": {"rr": [800, 810], "metrics": {"HR": 70}}}, ["got rr, metrics"]),
-    ({"json": {"rr": [800.0] * 10}}, ["too short"]),
-    ({"json": {"metrics": {"HR": 70, "SDRR": 50}}}, ["lack the columns", "MEAN_RR"]),
-    ({"json": {"metrics": {"MEAN_RR": 800, "SDRR": 50, "HR": 900, "RMSSD": 40, "pNN50": 20, "VLF": 300, "LF": 800,
-                           "HF": 600}}}, ["HR is 900", "plausible"]),
-    # the one HRV file reader (StressReader.read, the CLI's too) words it "the file is not text"
-    ({"files": {"file": ("x.bin", bytes(range(256)) * 4)}}, ["x.bin", "not text"]),
-    ({"files": {"file": ("rr.txt", b"800\n810\nabc\n")}}, ["line 3", "not a number"]),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        ({"json": {}}, ["give exactly one of rr", "got none"]),
+        ({"json": {"rr": [800, 810], "metrics": {"HR": 70}}}, ["got rr, metrics"]),
+        ({"json": {"rr": [800.0] * 10}}, ["too short"]),
+        ({"json": {"metrics": {"HR": 70, "SDRR": 50}}}, ["lack the columns", "MEAN_RR"]),
+        (
+            {
+                "json": {
+                    "metrics": {
+                        "MEAN_RR": 800,
+                        "SDRR": 50,
+                        "HR": 900,
+                        "RMSSD": 40,
+                        "pNN50": 20,
+                        "VLF": 300,
+                        "LF": 800,
+                        "HF": 600,
+                    }
+                }
+            },
+            ["HR is 900", "plausible"],
+        ),
+        # the one HRV file reader (StressReader.read, the CLI's too) words it "the file is not text"
+        ({"files": {"file": ("x.bin", bytes(range(256)) * 4)}}, ["x.bin", "not text"]),
+        ({"files": {"file": ("rr.txt", b"800\n810\nabc\n")}}, ["line 3", "not a number"]),
+    ],
+)
 def test_analyze_hrv_bad_input(svc, kwargs, words):
     r = post(svc, "analyze_hrv", **kwargs)
     assert r.status_code == 422, r.text
@@ -424,15 +526,22 @@ def test_analyze_hrv_bad_input(svc, kwargs, words):
 
 
 def _recommendation(svc, catalog, seed=3):
-    return post(svc, "recommend", json={"track_ids": ids_of(catalog, 8, seed), "age": 41, "gender": "male",
-                                        "mood": 3, "k": 3}).json()
+    return post(
+        svc,
+        "recommend",
+        json={"track_ids": ids_of(catalog, 8, seed), "age": 41, "gender": "male", "mood": 3, "k": 3},
+    ).json()
 
 
 def test_feedback_from_hrv_file_is_stored_with_its_reward(svc, catalog, store, tmp_path):
     a = _recommendation(svc, catalog)
     track = a["tracks"][0]
-    r = post(svc, "feedback", data={"recommendation_id": a["recommendation_id"], "track_id": track["track_id"]},
-             files={"file": ("rr.txt", rr_file(tmp_path, 0.05, 7).read_bytes(), "text/plain")})
+    r = post(
+        svc,
+        "feedback",
+        data={"recommendation_id": a["recommendation_id"], "track_id": track["track_id"]},
+        files={"file": ("rr.txt", rr_file(tmp_path, 0.05, 7).read_bytes(), "text/plain")},
+    )
     assert r.status_code == 200, r.text
     row = r.json()
     assert row["source"] == "rr" and row["stress_level"] == row["reading"]["level"]
@@ -448,12 +557,27 @@ def test_feedback_from_hrv_file_is_stored_with_its_reward(svc, catalog, store, t
 def test_feedback_explicit_level_and_metrics(svc, catalog, store):
     a = _recommendation(svc, catalog, seed=4)
     rec_id, track = a["recommendation_id"], a["tracks"][1]["track_id"]
-    shouted = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "High"})
+    shouted = post(
+        svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "High"}
+    )
     assert shouted.status_code == 422 and "'low', 'medium', 'high'" in error_of(shouted)  # exact values (#32)
-    high = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "high"}).json()
+    high = post(
+        svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "stress_level": "high"}
+    ).json()
     assert high["stress_level"] == "high" and high["source"] == "explicit" and high["reward"] == 0.0
-    metrics = {"MEAN_RR": 900, "SDRR": 60, "HR": 66.7, "RMSSD": 45, "pNN50": 25, "VLF": 900, "LF": 700, "HF": 800}
-    m = post(svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "metrics": metrics}).json()
+    metrics = {
+        "MEAN_RR": 900,
+        "SDRR": 60,
+        "HR": 66.7,
+        "RMSSD": 45,
+        "pNN50": 25,
+        "VLF": 900,
+        "LF": 700,
+        "HF": 800,
+    }
+    m = post(
+        svc, "feedback", json={"recommendation_id": rec_id, "track_id": track, "metrics": metrics}
+    ).json()
     assert m["source"] == "metrics" and m["id"] > high["id"]
     assert store.get_feedback(m["id"]).metrics["HF"] == 800.0
     assert store.latest_feedback_id() >= m["id"]
@@ -463,12 +587,20 @@ def test_a_retried_feedback_with_its_client_key_is_stored_once(svc, catalog, sto
     a = _recommendation(svc, catalog, seed=6)
     rec_id, track = a["recommendation_id"], a["tracks"][0]["track_id"]
     before = store.latest_feedback_id()
-    body = {"recommendation_id": rec_id, "track_id": track, "stress_level": "low", "client_key": "f7c1d2e3a4b5"}
+    body = {
+        "recommendation_id": rec_id,
+        "track_id": track,
+        "stress_level": "low",
+        "client_key": "f7c1d2e3a4b5",
+    }
     first, again = (post(svc, "feedback", json=body).json() for _ in range(2))
     assert (first["replayed"], again["replayed"]) == (False, True) and again["id"] == first["id"]
     upload = {"recommendation_id": rec_id, "track_id": track, "client_key": "upload-retry-01"}
     rr = rr_file(tmp_path, 0.9, 3).read_bytes()
-    sent = [post(svc, "feedback", data=upload, files={"file": ("rr.txt", rr, "text/plain")}).json() for _ in range(2)]
+    sent = [
+        post(svc, "feedback", data=upload, files={"file": ("rr.txt", rr, "text/plain")}).json()
+        for _ in range(2)
+    ]
     assert sent[0]["id"] == sent[1]["id"] and sent[1]["replayed"] is True and sent[0]["source"] == "rr"
     assert store.count_since(before) == 2  # four calls, two rows
     other = post(svc, "feedback", json={**body, "track_id": a["tracks"][1]["track_id"]})
@@ -476,18 +608,25 @@ def test_a_retried_feedback_with_its_client_key_is_stored_once(svc, catalog, sto
     assert store.count_since(before) == 2
 
 
-@pytest.mark.parametrize("change,words", [
-    ({"recommendation_id": "0" * 32}, ["unknown recommendation_id"]),
-    ({"track_id": "demo-not-a-candidate"}, ["was not among the candidates"]),
-    ({"stress_level": "calm"}, ["stress_level must be one of 'low', 'medium', 'high'"]),
-    ({"stress_level": None}, ["give HRV", "or an explicit stress_level"]),
-    ({"rr": [800.0] * 100}, ["either HRV", "not both"]),
-    ({"client_key": "has spaces"}, ["client_key must be 8 to 64 characters"]),
-])
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        ({"recommendation_id": "0" * 32}, ["unknown recommendation_id"]),
+        ({"track_id": "demo-not-a-candidate"}, ["was not among the candidates"]),
+        ({"stress_level": "calm"}, ["stress_level must be one of 'low', 'medium', 'high'"]),
+        ({"stress_level": None}, ["give HRV", "or an explicit stress_level"]),
+        ({"rr": [800.0] * 100}, ["either HRV", "not both"]),
+        ({"client_key": "has spaces"}, ["client_key must be 8 to 64 characters"]),
+    ],
+)
 def test_feedback_bad_input(svc, catalog, change, words):
     a = _recommendation(svc, catalog, seed=5)
-    body = {"recommendation_id": a["recommendation_id"], "track_id": a["tracks"][0]["track_id"],
-            "stress_level": "low", **change}
+    body = {
+        "recommendation_id": a["recommendation_id"],
+        "track_id": a["tracks"][0]["track_id"],
+        "stress_level": "low",
+        **change,
+    }
     body = {k: v for k, v in body.items() if v is not None}
     r = post(svc, "feedback", json=body)
     assert r.status_code == 422, r.text
@@ -501,8 +640,16 @@ def test_concurrent_recommendations_are_group_committed_and_none_lost(svc, catal
     def one(i):
         try:
             with httpx.Client(base_url=svc["url"], timeout=120) as c:
-                r = c.post("/recommend", json={"track_ids": ids_of(catalog, 10, 100 + i), "age": 30,
-                                               "gender": "female", "mood": 1 + i % 5, "k": 2})
+                r = c.post(
+                    "/recommend",
+                    json={
+                        "track_ids": ids_of(catalog, 10, 100 + i),
+                        "age": 30,
+                        "gender": "female",
+                        "mood": 1 + i % 5,
+                        "k": 2,
+                    },
+                )
                 results.append((r.status_code, r.json().get("recommendation_id")))
         except Exception as exc:  # surfaced below
             errors.append(exc)
@@ -540,7 +687,9 @@ def test_ui_routes_serve_the_page_the_catalog_and_audio_by_id_only(svc, catalog)
     assert page.status_code == 200 and "moodtune" in page.text and "/ui/static/app.js" in page.text
     assert c.get("/ui/static/app.js").status_code == 200
     listing = c.get("/ui/api/catalog", params={"limit": 1000}).json()
-    assert listing["total"] == len(catalog) and {t["track_id"] for t in listing["tracks"]} == set(catalog.index)
+    assert listing["total"] == len(catalog) and {t["track_id"] for t in listing["tracks"]} == set(
+        catalog.index
+    )
     sad = [t for t in listing["tracks"] if "sadness" in " ".join(str(v) for v in t.values()).casefold()]
     assert c.get("/ui/api/catalog", params={"q": "Sadness"}).json()["total"] == len(sad) >= 16
     track = catalog.index[0]
@@ -556,9 +705,14 @@ def test_ui_routes_serve_the_page_the_catalog_and_audio_by_id_only(svc, catalog)
 
 def test_start_up_names_every_missing_model_and_how_to_build_it(svc, tmp_path):
     env = {**svc["env"], "BENTOML_HOME": str(tmp_path / "empty-bentoml")}
-    done = subprocess.run([sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--port", "1"],
-                          cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--port", "1"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     out = done.stdout + done.stderr
     assert "moodtune cannot start, models are missing from the BentoML store" in out
@@ -598,7 +752,9 @@ def test_model_holder_refresh_swaps_only_what_changed_and_keeps_serving_on_failu
         assert all(after.models[n] is before.models[n] for n in after.models if n != TEXT)  # reused
         assert after.catalog is before.catalog and holder.swaps == 1 and holder.last_error is None
         hits = after.text.recommend_text("想念你，好难过", 3).hits
-        assert [h.track_id for h in hits] == [h.track_id for h in before.text.recommend_text("想念你，好难过", 3).hits]
+        assert [h.track_id for h in hits] == [
+            h.track_id for h in before.text.recommend_text("想念你，好难过", 3).hits
+        ]
     finally:
         client.set_registered_model_alias(TEXT, s.registry.champion_alias, champion.version)
         # the running service may have hot-swapped to the new version meanwhile: leave it serving

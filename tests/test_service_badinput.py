@@ -78,8 +78,10 @@ def _wav(rate: int, seconds: float = 2.0, declared: int | None = None) -> bytes:
 
 def _raw_multipart(fields: list[tuple[str, str]], close: bool) -> tuple[bytes, dict]:
     boundary = "moodtuneXbound"
-    parts = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                     for k, v in fields)
+    parts = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields
+    )
     if close:
         parts += f"--{boundary}--\r\n".encode()
     return parts, {"content-type": f"multipart/form-data; boundary={boundary}"}
@@ -103,176 +105,554 @@ def corpus() -> list[Case]:
     fb = {"recommendation_id": "r" * 32, "track_id": "demo-x"}
 
     # 1. enums take their exact values (the schema lists lower case)
-    genders = ["FEMALE", "Female", "MALE", "Male", " female", "male ", "f", "m", "woman", "", "FEMALE\n", "fEmale",
-               "other", "none", "femal"]
+    genders = [
+        "FEMALE",
+        "Female",
+        "MALE",
+        "Male",
+        " female",
+        "male ",
+        "f",
+        "m",
+        "woman",
+        "",
+        "FEMALE\n",
+        "fEmale",
+        "other",
+        "none",
+        "femal",
+    ]
     for g in genders:
-        add(Case(f"json gender {g!r}", "/recommend", 422, "gender must be 'female' or 'male'",
-                 kwargs={"json": {**rec, "gender": g}}))
-        add(Case(f"form gender {g!r}", "/recommend", 422, "gender must be 'female' or 'male'",
-                 kwargs=form({"age": "30", "gender": g, "mood": "3", "track_ids": '["demo-x"]'})))
-        add(Case(f"text gender {g!r}", "/recommend_text", 422, "gender must be 'female' or 'male'",
-                 kwargs={"json": {"text": "今天很开心", **LISTENER, "gender": g}}))
+        add(
+            Case(
+                f"json gender {g!r}",
+                "/recommend",
+                422,
+                "gender must be 'female' or 'male'",
+                kwargs={"json": {**rec, "gender": g}},
+            )
+        )
+        add(
+            Case(
+                f"form gender {g!r}",
+                "/recommend",
+                422,
+                "gender must be 'female' or 'male'",
+                kwargs=form({"age": "30", "gender": g, "mood": "3", "track_ids": '["demo-x"]'}),
+            )
+        )
+        add(
+            Case(
+                f"text gender {g!r}",
+                "/recommend_text",
+                422,
+                "gender must be 'female' or 'male'",
+                kwargs={"json": {"text": "今天很开心", **LISTENER, "gender": g}},
+            )
+        )
     for s in ["LOW", "Low", "MEDIUM", "Medium", "HIGH", "High", "lo", "none", "", "calm"]:
-        add(Case(f"stress_level {s!r}", "/feedback", 422, "stress_level must be one of 'low', 'medium', 'high'",
-                 kwargs={"json": {**fb, "stress_level": s}}))
+        add(
+            Case(
+                f"stress_level {s!r}",
+                "/feedback",
+                422,
+                "stress_level must be one of 'low', 'medium', 'high'",
+                kwargs={"json": {**fb, "stress_level": s}},
+            )
+        )
 
     # 2. unknown keys inside metrics are refused, named, with the eight listed
-    unknown = ["SDNN", "MEAN RR", "LF/HF", "hr_", "rmssd2", "TP", "A", "x" * 200, "ÄÖ", "0", "MEAN_RR ", "HF\t",
-               "pNN20", "lf_hf", "A\n" + FORGED, "B\r\n" + FORGED, "C\x1b[31m", "D\u2028" + FORGED]
+    unknown = [
+        "SDNN",
+        "MEAN RR",
+        "LF/HF",
+        "hr_",
+        "rmssd2",
+        "TP",
+        "A",
+        "x" * 200,
+        "ÄÖ",
+        "0",
+        "MEAN_RR ",
+        "HF\t",
+        "pNN20",
+        "lf_hf",
+        "A\n" + FORGED,
+        "B\r\n" + FORGED,
+        "C\x1b[31m",
+        "D\u2028" + FORGED,
+    ]
     for key in unknown:
         if key.strip().lower() in {m.lower() for m in METRICS}:
             continue
-        add(Case(f"hrv metric key {key[:20]!r}", "/analyze_hrv", 422, "unknown keys",
-                 kwargs={"json": {"metrics": {**METRICS, key: 1}}}))
-        add(Case(f"hrv metric key alone {key[:20]!r}", "/analyze_hrv", 422, "MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF",
-                 kwargs={"json": {"metrics": {key: "x"}}}))
+        add(
+            Case(
+                f"hrv metric key {key[:20]!r}",
+                "/analyze_hrv",
+                422,
+                "unknown keys",
+                kwargs={"json": {"metrics": {**METRICS, key: 1}}},
+            )
+        )
+        add(
+            Case(
+                f"hrv metric key alone {key[:20]!r}",
+                "/analyze_hrv",
+                422,
+                "MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF",
+                kwargs={"json": {"metrics": {key: "x"}}},
+            )
+        )
     for key in unknown[:8]:
-        add(Case(f"feedback metric key {key[:20]!r}", "/feedback", 422, "unknown keys",
-                 kwargs={"json": {**fb, "metrics": {**METRICS, key: 1}}}))
+        add(
+            Case(
+                f"feedback metric key {key[:20]!r}",
+                "/feedback",
+                422,
+                "unknown keys",
+                kwargs={"json": {**fb, "metrics": {**METRICS, key: 1}}},
+            )
+        )
     for a, b in [("HR", "hr"), ("pNN50", "PNN50"), ("LF", "lf"), ("MEAN_RR", "mean_rr")]:
-        add(Case(f"metric twice {a}/{b}", "/analyze_hrv", 422, "twice", kwargs={"json": {"metrics": {**METRICS, b: 1}}}))
+        add(
+            Case(
+                f"metric twice {a}/{b}",
+                "/analyze_hrv",
+                422,
+                "twice",
+                kwargs={"json": {"metrics": {**METRICS, b: 1}}},
+            )
+        )
 
     # 3. a repeated field is refused and named: JSON keys, multipart value fields
     dup_json = [
-        ("/recommend", '{"track_ids": ["demo-x"], "age": 30, "gender": "male", "mood": 2, "mood": 3}', "'mood'"),
-        ("/recommend", '{"track_ids": ["demo-x"], "age": 30, "age": 31, "gender": "male", "mood": 2}', "'age'"),
-        ("/recommend", '{"track_ids": ["a"], "track_ids": ["b"], "age": 30, "gender": "male", "mood": 2}', "'track_ids'"),
-        ("/recommend", '{"track_ids": ["a"], "age": 30, "gender": "male", "gender": "female", "mood": 2}', "'gender'"),
+        (
+            "/recommend",
+            '{"track_ids": ["demo-x"], "age": 30, "gender": "male", "mood": 2, "mood": 3}',
+            "'mood'",
+        ),
+        (
+            "/recommend",
+            '{"track_ids": ["demo-x"], "age": 30, "age": 31, "gender": "male", "mood": 2}',
+            "'age'",
+        ),
+        (
+            "/recommend",
+            '{"track_ids": ["a"], "track_ids": ["b"], "age": 30, "gender": "male", "mood": 2}',
+            "'track_ids'",
+        ),
+        (
+            "/recommend",
+            '{"track_ids": ["a"], "age": 30, "gender": "male", "gender": "female", "mood": 2}',
+            "'gender'",
+        ),
         ("/recommend", '{"track_ids": ["a"], "age": 30, "gender": "male", "mood": 2, "k": 1, "k": 2}', "'k'"),
         ("/recommend_text", '{"text": "好", "text": "坏"}', "'text'"),
         ("/recommend_text", '{"text": "好", "k": 1, "k": 3}', "'k'"),
         ("/analyze_hrv", '{"metrics": {"HR": 70, "HR": 71}}', "'HR'"),
         ("/analyze_hrv", '{"rr": [800], "rr": [900]}', "'rr'"),
         ("/analyze_hrv", '{"metrics": {}, "metrics": {}}', "'metrics'"),
-        ("/feedback", '{"recommendation_id": "a", "track_id": "t", "stress_level": "low", "stress_level": "high"}',
-         "'stress_level'"),
-        ("/feedback", '{"recommendation_id": "a", "recommendation_id": "b", "track_id": "t", "stress_level": "low"}',
-         "'recommendation_id'"),
-        ("/feedback", '{"recommendation_id": "a", "track_id": "t", "track_id": "u", "stress_level": "low"}', "'track_id'"),
+        (
+            "/feedback",
+            '{"recommendation_id": "a", "track_id": "t", "stress_level": "low", "stress_level": "high"}',
+            "'stress_level'",
+        ),
+        (
+            "/feedback",
+            '{"recommendation_id": "a", "recommendation_id": "b", "track_id": "t", "stress_level": "low"}',
+            "'recommendation_id'",
+        ),
+        (
+            "/feedback",
+            '{"recommendation_id": "a", "track_id": "t", "track_id": "u", "stress_level": "low"}',
+            "'track_id'",
+        ),
         ("/models", '{"a": 1, "a": 2}', "'a'"),
     ]
     for path, body, name in dup_json:
-        add(Case(f"json repeats {name} on {path}", path, 422, f"{name} more than once",
-                 kwargs={"content": body.encode(), "headers": {"content-type": "application/json"}}))
+        add(
+            Case(
+                f"json repeats {name} on {path}",
+                path,
+                422,
+                f"{name} more than once",
+                kwargs={"content": body.encode(), "headers": {"content-type": "application/json"}},
+            )
+        )
     fields = {"age": "30", "gender": "male", "mood": "2", "track_ids": '["demo-x"]', "k": "1"}
     for name in ("age", "gender", "mood", "k"):
         values = [fields[name], fields[name]] if name != "mood" else ["2", "3"]
-        add(Case(f"form repeats {name}", "/recommend", 422, f"'{name}' was sent 2 times",
-                 kwargs=form({**fields, name: values})))
-    add(Case("form repeats mood 3x", "/recommend", 422, "'mood' was sent 3 times", kwargs=form({**fields, "mood": ["1", "2", "3"]})))
+        add(
+            Case(
+                f"form repeats {name}",
+                "/recommend",
+                422,
+                f"'{name}' was sent 2 times",
+                kwargs=form({**fields, name: values}),
+            )
+        )
+    add(
+        Case(
+            "form repeats mood 3x",
+            "/recommend",
+            422,
+            "'mood' was sent 3 times",
+            kwargs=form({**fields, "mood": ["1", "2", "3"]}),
+        )
+    )
     for ids in (["a", "b"], ["a", "b", "c"], ["demo-x", "demo-x"]):
-        add(Case(f"form list as repeated fields {ids}", "/recommend", 422, "send a list as one field holding a JSON array",
-                 kwargs=form({**fields, "track_ids": ids})))
-    add(Case("form repeats stress_level", "/feedback", 422, "'stress_level' was sent 2 times",
-             kwargs=form({**fb, "stress_level": ["low", "high"]})))
-    add(Case("form repeats track_id", "/feedback", 422, "'track_id' was sent 2 times",
-             kwargs=form({**fb, "track_id": ["a", "b"], "stress_level": "low"})))
-    add(Case("form repeats sampling_rate", "/analyze_hrv", 422, "'sampling_rate' was sent 2 times",
-             kwargs=form({"sampling_rate": ["250", "500"]}, {"file": ("e.csv", b"ecg\n1\n2\n")})))
-    add(Case("form repeats k on image", "/recommend_image", 422, "'k' was sent 2 times",
-             kwargs=form({"k": ["1", "2"]}, {"image": ("p.jpg", b"x")})))
+        add(
+            Case(
+                f"form list as repeated fields {ids}",
+                "/recommend",
+                422,
+                "send a list as one field holding a JSON array",
+                kwargs=form({**fields, "track_ids": ids}),
+            )
+        )
+    add(
+        Case(
+            "form repeats stress_level",
+            "/feedback",
+            422,
+            "'stress_level' was sent 2 times",
+            kwargs=form({**fb, "stress_level": ["low", "high"]}),
+        )
+    )
+    add(
+        Case(
+            "form repeats track_id",
+            "/feedback",
+            422,
+            "'track_id' was sent 2 times",
+            kwargs=form({**fb, "track_id": ["a", "b"], "stress_level": "low"}),
+        )
+    )
+    add(
+        Case(
+            "form repeats sampling_rate",
+            "/analyze_hrv",
+            422,
+            "'sampling_rate' was sent 2 times",
+            kwargs=form({"sampling_rate": ["250", "500"]}, {"file": ("e.csv", b"ecg\n1\n2\n")}),
+        )
+    )
+    add(
+        Case(
+            "form repeats k on image",
+            "/recommend_image",
+            422,
+            "'k' was sent 2 times",
+            kwargs=form({"k": ["1", "2"]}, {"image": ("p.jpg", b"x")}),
+        )
+    )
 
     # 4. sampling_rate only with an uploaded file
     for rate in (250, 1000.0, 1, 99999):
-        add(Case(f"sampling_rate {rate} with rr", "/analyze_hrv", 422, "sampling_rate applies only to an uploaded ECG/PPG file",
-                 kwargs={"json": {"rr": [800.0] * 100, "sampling_rate": rate}}))
-        add(Case(f"sampling_rate {rate} with metrics", "/analyze_hrv", 422, "sampling_rate applies only",
-                 kwargs={"json": {"metrics": METRICS, "sampling_rate": rate}}))
+        add(
+            Case(
+                f"sampling_rate {rate} with rr",
+                "/analyze_hrv",
+                422,
+                "sampling_rate applies only to an uploaded ECG/PPG file",
+                kwargs={"json": {"rr": [800.0] * 100, "sampling_rate": rate}},
+            )
+        )
+        add(
+            Case(
+                f"sampling_rate {rate} with metrics",
+                "/analyze_hrv",
+                422,
+                "sampling_rate applies only",
+                kwargs={"json": {"metrics": METRICS, "sampling_rate": rate}},
+            )
+        )
     for rate in (250, 500.0):
-        add(Case(f"feedback sampling_rate {rate} with stress", "/feedback", 422, "sampling_rate applies only",
-                 kwargs={"json": {**fb, "stress_level": "low", "sampling_rate": rate}}))
-        add(Case(f"feedback sampling_rate {rate} with metrics", "/feedback", 422, "sampling_rate applies only",
-                 kwargs={"json": {**fb, "metrics": METRICS, "sampling_rate": rate}}))
-    add(Case("form sampling_rate without file", "/analyze_hrv", 422, "sampling_rate applies only",
-             kwargs=form({"sampling_rate": "250", "rr": "[800, 810]"})))
+        add(
+            Case(
+                f"feedback sampling_rate {rate} with stress",
+                "/feedback",
+                422,
+                "sampling_rate applies only",
+                kwargs={"json": {**fb, "stress_level": "low", "sampling_rate": rate}},
+            )
+        )
+        add(
+            Case(
+                f"feedback sampling_rate {rate} with metrics",
+                "/feedback",
+                422,
+                "sampling_rate applies only",
+                kwargs={"json": {**fb, "metrics": METRICS, "sampling_rate": rate}},
+            )
+        )
+    add(
+        Case(
+            "form sampling_rate without file",
+            "/analyze_hrv",
+            422,
+            "sampling_rate applies only",
+            kwargs=form({"sampling_rate": "250", "rr": "[800, 810]"}),
+        )
+    )
 
     # 5. media types per operation, as the OpenAPI lists them
     for path in ("/recommend_text", "/models"):
-        add(Case(f"multipart on {path}", path, 415, "takes no file", kwargs=form({"text": "好"}, {"f": ("a", b"x")})))
-        add(Case(f"multipart fields only on {path}", path, 415, "send the body as application/json",
-                 kwargs=form({"text": "好", "k": "1"})))
+        add(
+            Case(
+                f"multipart on {path}",
+                path,
+                415,
+                "takes no file",
+                kwargs=form({"text": "好"}, {"f": ("a", b"x")}),
+            )
+        )
+        add(
+            Case(
+                f"multipart fields only on {path}",
+                path,
+                415,
+                "send the body as application/json",
+                kwargs=form({"text": "好", "k": "1"}),
+            )
+        )
     for path, name in (("/analyze_audio", "file"), ("/recommend_image", "image")):
         for body in ({}, {name: "/etc/passwd"}, {"k": 1}):
             add(Case(f"json on {path} {sorted(body)}", path, 415, f"in '{name}'", kwargs={"json": body}))
     for media in ("text/plain", "application/xml", "application/x-www-form-urlencoded", "image/png"):
-        add(Case(f"media {media}", "/recommend", 415, "application/json",
-                 kwargs={"content": b"{}", "headers": {"content-type": media}}))
+        add(
+            Case(
+                f"media {media}",
+                "/recommend",
+                415,
+                "application/json",
+                kwargs={"content": b"{}", "headers": {"content-type": media}},
+            )
+        )
 
     # 6. a file under a name that takes none: named, with the file fields there are
-    for path, names, expected in (("/analyze_hrv", ("data", "rr", "upload", "File", "files", "metrics"), "'file' or 'baseline'"),
-                                  ("/feedback", ("data", "hrv", "rr_file"), "'file' or 'baseline'"),
-                                  ("/analyze_audio", ("audio", "song", "files", "clip"), "'file'"),
-                                  ("/recommend_image", ("photo", "file", "img"), "'image'"),
-                                  ("/recommend", ("file", "song", "track_ids", "age"), "'files'")):
+    for path, names, expected in (
+        ("/analyze_hrv", ("data", "rr", "upload", "File", "files", "metrics"), "'file' or 'baseline'"),
+        ("/feedback", ("data", "hrv", "rr_file"), "'file' or 'baseline'"),
+        ("/analyze_audio", ("audio", "song", "files", "clip"), "'file'"),
+        ("/recommend_image", ("photo", "file", "img"), "'image'"),
+        ("/recommend", ("file", "song", "track_ids", "age"), "'files'"),
+    ):
         for name in names:
-            add(Case(f"file field {name!r} on {path}", path, 422, expected,
-                     kwargs=form(files={name: ("x.bin", b"\xac\xed\x00\x05binary")})))
+            add(
+                Case(
+                    f"file field {name!r} on {path}",
+                    path,
+                    422,
+                    expected,
+                    kwargs=form(files={name: ("x.bin", b"\xac\xed\x00\x05binary")}),
+                )
+            )
     for path, name in (("/analyze_hrv", "file"), ("/analyze_audio", "file"), ("/recommend_image", "image")):
-        add(Case(f"value in file field {name} on {path}", path, 400, "takes an uploaded file",
-                 kwargs=form({name: "http://example.com/x"})))
+        add(
+            Case(
+                f"value in file field {name} on {path}",
+                path,
+                400,
+                "takes an uploaded file",
+                kwargs=form({name: "http://example.com/x"}),
+            )
+        )
 
     # 7. a multipart body cut off before its closing boundary is unreadable (400), not "age is required"
-    for path, fields in (("/recommend", [("age", "30"), ("gender", "male")]),
-                         ("/recommend", [("age", "30"), ("gender", "male"), ("mood", "2"), ("track_ids", '["a"]')]),
-                         ("/analyze_hrv", [("rr", "[800, 810]")]), ("/feedback", [("recommendation_id", "a")]),
-                         ("/analyze_audio", [("x", "1")]), ("/recommend_image", [("k", "3")])):
+    for path, fields in (
+        ("/recommend", [("age", "30"), ("gender", "male")]),
+        ("/recommend", [("age", "30"), ("gender", "male"), ("mood", "2"), ("track_ids", '["a"]')]),
+        ("/analyze_hrv", [("rr", "[800, 810]")]),
+        ("/feedback", [("recommendation_id", "a")]),
+        ("/analyze_audio", [("x", "1")]),
+        ("/recommend_image", [("k", "3")]),
+    ):
         for cut in ("", "\r\n--moodtuneXbound", "\r\n--moodtuneXbound-"):
             content, headers = _raw_multipart(fields, close=False)
-            add(Case(f"no closing boundary {path} {len(fields)} {cut!r}", path, 400, "closing boundary",
-                     kwargs={"content": content + cut.encode(), "headers": headers}))
+            add(
+                Case(
+                    f"no closing boundary {path} {len(fields)} {cut!r}",
+                    path,
+                    400,
+                    "closing boundary",
+                    kwargs={"content": content + cut.encode(), "headers": headers},
+                )
+            )
 
     # 8. a bad ECG sampling rate says what is wrong with the rate
     ecg = ("e.csv", b"ecg\n" + b"\n".join(str(v).encode() for v in range(1, 60)) + b"\n")
     for rate in ("0", "-250", "fast", "nan", "inf", "-inf", "1e9", "0.5", "true", '"250"', "[250]"):
-        add(Case(f"form sampling_rate {rate}", "/analyze_hrv", 422, "sampling_rate must be a number of samples per second",
-                 kwargs=form({"sampling_rate": rate}, {"file": ecg})))
+        add(
+            Case(
+                f"form sampling_rate {rate}",
+                "/analyze_hrv",
+                422,
+                "sampling_rate must be a number of samples per second",
+                kwargs=form({"sampling_rate": rate}, {"file": ecg}),
+            )
+        )
     for rate in (0, -250, "fast", True, 1e9, "250", [250], 0.2):
-        add(Case(f"json sampling_rate {rate!r}", "/analyze_hrv", 422, "sampling_rate must be",
-                 kwargs={"json": {"rr": [800] * 60, "sampling_rate": rate}}))
+        add(
+            Case(
+                f"json sampling_rate {rate!r}",
+                "/analyze_hrv",
+                422,
+                "sampling_rate must be",
+                kwargs={"json": {"rr": [800] * 60, "sampling_rate": rate}},
+            )
+        )
     for value in ("fast", "-250", "0", "nan", "", "inf"):
         body = f"# sampling_rate: {value}\necg\n".encode() + b"\n".join(b"%d" % v for v in range(60))
-        add(Case(f"rate comment {value!r}", "/analyze_hrv", 422, "gives the sampling rate as",
-                 kwargs=form(files={"file": ("c.csv", body)})))
-    for label, times in (("zero", [0.0] * 60), ("reversed", list(np.arange(60)[::-1] / 250)),
-                         ("one", [0.0]), ("constant", [5.0] * 60)):
+        add(
+            Case(
+                f"rate comment {value!r}",
+                "/analyze_hrv",
+                422,
+                "gives the sampling rate as",
+                kwargs=form(files={"file": ("c.csv", body)}),
+            )
+        )
+    for label, times in (
+        ("zero", [0.0] * 60),
+        ("reversed", list(np.arange(60)[::-1] / 250)),
+        ("one", [0.0]),
+        ("constant", [5.0] * 60),
+    ):
         rows = "\n".join(f"{t},{i % 7}" for i, t in enumerate(times))
-        add(Case(f"time column {label}", "/analyze_hrv", 422, "the time column 'time'",
-                 kwargs=form(files={"file": ("t.csv", f"time,ecg\n{rows}\n".encode())})))
+        add(
+            Case(
+                f"time column {label}",
+                "/analyze_hrv",
+                422,
+                "the time column 'time'",
+                kwargs=form(files={"file": ("t.csv", f"time,ecg\n{rows}\n".encode())}),
+            )
+        )
 
     # 9. the work budget: counted before the work starts, answered naming the cap
     for n in (20_002, 20_500, 60_000, 250_000):
-        add(Case(f"rr file {n} intervals", "/analyze_hrv", 413, "the limit is 20,000 RR intervals",
-                 kwargs=form(files={"file": ("rr.txt", b"800\n" * n)})))
-    add(Case("rr file 30k with header", "/analyze_hrv", 413, "20,000 RR intervals",
-             kwargs=form(files={"file": ("rr.csv", b"rr\n" + b"800\n" * 30_000)})))
+        add(
+            Case(
+                f"rr file {n} intervals",
+                "/analyze_hrv",
+                413,
+                "the limit is 20,000 RR intervals",
+                kwargs=form(files={"file": ("rr.txt", b"800\n" * n)}),
+            )
+        )
+    add(
+        Case(
+            "rr file 30k with header",
+            "/analyze_hrv",
+            413,
+            "20,000 RR intervals",
+            kwargs=form(files={"file": ("rr.csv", b"rr\n" + b"800\n" * 30_000)}),
+        )
+    )
     rr = "\n".join(str(800 + v) for v in np.random.default_rng(3).integers(-40, 41, 400)).encode()
-    add(Case("baseline rr file 30k", "/analyze_hrv", 413, "20,000 RR intervals",
-             kwargs=form(files={"file": ("rr.txt", rr), "baseline": ("base.txt", b"810\n" * 30_000)})))
-    add(Case("json rr 20001", "/analyze_hrv", 422, "the limit is 20,000", kwargs={"json": {"rr": [800] * 20_001}}))
+    add(
+        Case(
+            "baseline rr file 30k",
+            "/analyze_hrv",
+            413,
+            "20,000 RR intervals",
+            kwargs=form(files={"file": ("rr.txt", rr), "baseline": ("base.txt", b"810\n" * 30_000)}),
+        )
+    )
+    add(
+        Case(
+            "json rr 20001",
+            "/analyze_hrv",
+            422,
+            "the limit is 20,000",
+            kwargs={"json": {"rr": [800] * 20_001}},
+        )
+    )
     row = ",".join(str(v) for v in METRICS.values()).encode()
     header = ",".join(METRICS).encode()
     for n in (1_001, 5_000):
-        add(Case(f"metrics csv {n} rows", "/analyze_hrv", 413, "the limit is 1,000 rows",
-                 kwargs=form(files={"file": ("m.csv", header + b"\n" + b"\n".join([row] * n))})))
-    add(Case("signal 1,000,001 samples", "/analyze_hrv", 413, "the limit is 1,000,000 samples",
-             kwargs=form({"sampling_rate": "1000"}, {"file": ("s.csv", b"ecg\n" + b"1\n" * 1_000_001)})))
-    add(Case("signal 1000 s at 250 Hz", "/analyze_hrv", 413, "is longer than 900 s",
-             kwargs=form(files={"file": ("s.csv", b"# sampling_rate: 250\nppg\n" + b"1\n" * 250_000)})))
-    add(Case("signal 2000 s at 100 Hz (form rate)", "/analyze_hrv", 413, "s of signal at 100 Hz",
-             kwargs=form({"sampling_rate": "100"}, {"file": ("s.csv", b"ecg\n" + b"1\n" * 200_000)})))
+        add(
+            Case(
+                f"metrics csv {n} rows",
+                "/analyze_hrv",
+                413,
+                "the limit is 1,000 rows",
+                kwargs=form(files={"file": ("m.csv", header + b"\n" + b"\n".join([row] * n))}),
+            )
+        )
+    add(
+        Case(
+            "signal 1,000,001 samples",
+            "/analyze_hrv",
+            413,
+            "the limit is 1,000,000 samples",
+            kwargs=form({"sampling_rate": "1000"}, {"file": ("s.csv", b"ecg\n" + b"1\n" * 1_000_001)}),
+        )
+    )
+    add(
+        Case(
+            "signal 1000 s at 250 Hz",
+            "/analyze_hrv",
+            413,
+            "is longer than 900 s",
+            kwargs=form(files={"file": ("s.csv", b"# sampling_rate: 250\nppg\n" + b"1\n" * 250_000)}),
+        )
+    )
+    add(
+        Case(
+            "signal 2000 s at 100 Hz (form rate)",
+            "/analyze_hrv",
+            413,
+            "s of signal at 100 Hz",
+            kwargs=form({"sampling_rate": "100"}, {"file": ("s.csv", b"ecg\n" + b"1\n" * 200_000)}),
+        )
+    )
     for hz in (1, 100, 4000, 7999, 192_001, 384_000):
-        add(Case(f"wav declaring {hz} Hz", "/analyze_audio", 422, f"declares a sample rate of {hz:,} Hz",
-                 kwargs=form(files={"file": (f"tone{hz}.wav", _wav(8000, declared=hz))})))
-    add(Case("wav 1 Hz in a playlist", "/recommend", 422, "declares a sample rate of 1 Hz",
-             kwargs=form({"age": "30", "gender": "male", "mood": "2"}, {"files": ("one.wav", _wav(8000, declared=1))})))
+        add(
+            Case(
+                f"wav declaring {hz} Hz",
+                "/analyze_audio",
+                422,
+                f"declares a sample rate of {hz:,} Hz",
+                kwargs=form(files={"file": (f"tone{hz}.wav", _wav(8000, declared=hz))}),
+            )
+        )
+    add(
+        Case(
+            "wav 1 Hz in a playlist",
+            "/recommend",
+            422,
+            "declares a sample rate of 1 Hz",
+            kwargs=form(
+                {"age": "30", "gender": "male", "mood": "2"}, {"files": ("one.wav", _wav(8000, declared=1))}
+            ),
+        )
+    )
 
     # 10. 404 and 405 in the JSON error shape
-    for path in ("/recommend", "/recommend_text", "/analyze_hrv", "/feedback", "/models", "/analyze_audio",
-                 "/recommend_image"):
+    for path in (
+        "/recommend",
+        "/recommend_text",
+        "/analyze_hrv",
+        "/feedback",
+        "/models",
+        "/analyze_audio",
+        "/recommend_image",
+    ):
         for method in ("GET", "PUT", "DELETE", "PATCH"):
             add(Case(f"{method} {path}", path, 405, "not allowed", method=method))
-    for path in ("/nothere", "/recommend/x", "/v1/recommend", "/recommendx", "/%0A" + FORGED.replace(" ", "%20"),
-                 "/a%0d%0ab", "/admin", "/.env", "/docs.json/x"):
+    for path in (
+        "/nothere",
+        "/recommend/x",
+        "/v1/recommend",
+        "/recommendx",
+        "/%0A" + FORGED.replace(" ", "%20"),
+        "/a%0d%0ab",
+        "/admin",
+        "/.env",
+        "/docs.json/x",
+    ):
         add(Case(f"POST {path}", path, 404, "no such endpoint"))
 
     # 11. what the request models already refused stays refused
@@ -284,15 +664,37 @@ def corpus() -> list[Case]:
         add(Case(f"k {k!r}", "/recommend", 422, "k", kwargs={"json": {**rec, "k": k}}))
         add(Case(f"text k {k!r}", "/recommend_text", 422, "k", kwargs={"json": {"text": "好", "k": k}}))
     for name in ("moood", "Age", "GENDER", "trackids", "Files", "a\n" + FORGED, "x\x00y"):
-        add(Case(f"unknown field {name[:12]!r}", "/recommend", 422, "unknown field", kwargs={"json": {**rec, name: 1}}))
+        add(
+            Case(
+                f"unknown field {name[:12]!r}",
+                "/recommend",
+                422,
+                "unknown field",
+                kwargs={"json": {**rec, name: 1}},
+            )
+        )
     for text in ("", "   ", "好" * 201, 5, None, ["好"]):
         add(Case(f"text {str(text)[:10]!r}", "/recommend_text", 422, "text", kwargs={"json": {"text": text}}))
     for body in (b'{"age": 3', b"[1, 2", b"{'a': 1}", b"nul", b'{"a": }'):
-        add(Case(f"invalid json {body!r}", "/recommend", 400, "not valid JSON",
-                 kwargs={"content": body, "headers": {"content-type": "application/json"}}))
+        add(
+            Case(
+                f"invalid json {body!r}",
+                "/recommend",
+                400,
+                "not valid JSON",
+                kwargs={"content": body, "headers": {"content-type": "application/json"}},
+            )
+        )
     for key in ("abc", "x" * 65, "with space", "ü" * 10):
-        add(Case(f"client_key {key[:10]!r}", "/feedback", 422, "client_key",
-                 kwargs={"json": {**fb, "stress_level": "low", "client_key": key}}))
+        add(
+            Case(
+                f"client_key {key[:10]!r}",
+                "/feedback",
+                422,
+                "client_key",
+                kwargs={"json": {**fb, "stress_level": "low", "client_key": key}},
+            )
+        )
     return cases
 
 
@@ -317,9 +719,15 @@ def test_the_corpus_has_300_cases_each_answered_with_its_status_and_message(corp
             body = r.json()
         except ValueError:
             body = None
-        if r.status_code != case.status or not isinstance(body, dict) or set(body) != {"error", "type"} \
-                or case.fragment not in body["error"]:
-            wrong.append(f"{case.name}: {r.status_code} {r.text[:300]} (wanted {case.status} with {case.fragment!r})")
+        if (
+            r.status_code != case.status
+            or not isinstance(body, dict)
+            or set(body) != {"error", "type"}
+            or case.fragment not in body["error"]
+        ):
+            wrong.append(
+                f"{case.name}: {r.status_code} {r.text[:300]} (wanted {case.status} with {case.fragment!r})"
+            )
     assert not wrong, f"{len(wrong)} of {len(cases)} cases wrong:\n" + "\n".join(wrong)
     assert all(r.status_code < 500 for _, r in answers)
 
@@ -340,24 +748,34 @@ def test_every_error_answer_has_a_request_id_and_one_log_line(svc, corpus_run):
         assert f"{case.method} " in line and f" {r.status_code} request_id=" in line, line
     # a client-sent id is used when it is plain, replaced when it is not
     c = svc["client"]
-    assert c.post("/nothere", headers={"x-request-id": "client-id-0001"}).headers["x-request-id"] == "client-id-0001"
+    assert (
+        c.post("/nothere", headers={"x-request-id": "client-id-0001"}).headers["x-request-id"]
+        == "client-id-0001"
+    )
     assert c.post("/nothere", headers={"x-request-id": "bad\tid"}).headers["x-request-id"] != "bad\tid"
     assert c.get("/livez").headers.get("x-request-id")  # success answers carry one too
 
 
 def test_nothing_a_client_sends_forges_a_log_line(svc, corpus_run):
     c = svc["client"]
-    r = c.post("/analyze_hrv", content=json.dumps({"metrics": {"A\n" + FORGED: "x"}}).encode(),
-               headers={"content-type": "application/json"})
+    r = c.post(
+        "/analyze_hrv",
+        content=json.dumps({"metrics": {"A\n" + FORGED: "x"}}).encode(),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 422 and "unknown keys" in r.json()["error"]
     rid = r.headers["x-request-id"]
     deadline = time.time() + 10
     while time.time() < deadline and rid not in svc["service"].log():
         time.sleep(0.2)
     lines = svc["service"].log().splitlines()
-    assert not [ln for ln in lines if ln.startswith(FORGED[:30]) or "FORGED" in ln and "request_id=" not in ln]
+    assert not [
+        ln for ln in lines if ln.startswith(FORGED[:30]) or "FORGED" in ln and "request_id=" not in ln
+    ]
     ours = [ln for ln in lines if "request_id=" in ln]
-    assert not [ln for ln in ours if re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]", ln)]  # no raw control bytes
+    assert not [
+        ln for ln in ours if re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]", ln)
+    ]  # no raw control bytes
     [line] = [ln for ln in lines if rid in ln]
     assert "\\n2026-12-05" in line  # the newline is written as \n, in the one line
 
@@ -394,7 +812,13 @@ def test_a_million_interval_upload_is_refused_in_under_a_second_and_the_worker_s
 def test_a_random_api_key_per_write_does_not_escape_the_rate_limit(svc, corpus_run):
     """No keys configured: the limit is per address (600 a minute, a burst of 100 per worker)."""
     c = svc["client"]
-    statuses = [c.post("/feedback", json={"recommendation_id": "r" * 32, "track_id": "t", "stress_level": "low"},
-                       headers={"x-api-key": uuid.uuid4().hex}).status_code for _ in range(150)]
+    statuses = [
+        c.post(
+            "/feedback",
+            json={"recommendation_id": "r" * 32, "track_id": "t", "stress_level": "low"},
+            headers={"x-api-key": uuid.uuid4().hex},
+        ).status_code
+        for _ in range(150)
+    ]
     assert 429 in statuses, statuses
     assert statuses.count(429) >= 40 and set(statuses) <= {422, 429}

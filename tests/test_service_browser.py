@@ -70,7 +70,8 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     playable = page.evaluate(
         """async (src) => { const a = new Audio(src); a.muted = true;
              return await new Promise((ok) => { a.oncanplay = () => ok(a.duration); a.onerror = () => ok(-1); a.load(); }); }""",
-        f"/ui/audio/{track_id}")
+        f"/ui/audio/{track_id}",
+    )
     assert playable > 1.0  # seconds of decodable audio
     rec_text = page.text_content("#results-meta")
     rec_id = rec_text.split()[1]
@@ -78,7 +79,9 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
 
     # 4. upload HRV, see the stress level, save the feedback
     labels = page.locator("#feedback-track option").all_text_contents()
-    profile = page.evaluate("(id) => state.recommendation.tracks.find((t) => t.track_id === id).profile", track_id)
+    profile = page.evaluate(
+        "(id) => state.recommendation.tracks.find((t) => t.track_id === id).profile", track_id
+    )
     assert labels[0] == " — ".join(part for part in (profile["title"], profile["artist"], "#1") if part)
     assert profile["title"] in labels[0]
     assert all(label.endswith(f" — #{rank}") for rank, label in enumerate(labels, start=1))
@@ -91,8 +94,10 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     # the stress probabilities with a title and what they mean, and the HRV metrics read
     assert page.text_content("#stress-chart figcaption") == "Stress level"
     assert "heart-rate variability" in page.text_content("#stress .help")
-    metrics = {row.locator("td").first.text_content(): row.locator("td").nth(1).text_content()
-               for row in page.locator("#hrv-metrics tbody tr").all()}
+    metrics = {
+        row.locator("td").first.text_content(): row.locator("td").nth(1).text_content()
+        for row in page.locator("#hrv-metrics tbody tr").all()
+    }
     assert {"MEAN_RR", "RMSSD", "HR", "HF"} <= set(metrics) and metrics["HR"].endswith("bpm")
     assert 40 < float(metrics["HR"].split()[0]) < 200
     page.click("#btn-feedback")
@@ -103,7 +108,12 @@ def test_demo_flow_recommend_listen_read_hrv_and_save_feedback(page, service_sta
     # the row is in the database, for this recommendation and track
     store = FeedbackStore(default_url(service_stack["settings"]), settings=service_stack["settings"])
     row = store.get_feedback(feedback_id)
-    assert (row.recommendation_id, row.track_id, row.stress_level, row.source) == (rec_id, track_id, level, "rr")
+    assert (row.recommendation_id, row.track_id, row.stress_level, row.source) == (
+        rec_id,
+        track_id,
+        level,
+        "rr",
+    )
     assert row.client_key is not None and len(row.client_key) == 32
 
     # saving the same feedback again (a retry) finds the stored row instead of adding one
@@ -152,7 +162,9 @@ def test_text_flow_and_errors_are_shown(page):
     assert "想念" in words and "难过" in words
     assert "哀 sorrow" in page.text_content("#detected")
     assert page.locator("#results li.track").count() == 5
-    assert page.text_content("#detected figure[data-chart=categories] figcaption") == "Emotion categories (DLUT)"
+    assert (
+        page.text_content("#detected figure[data-chart=categories] figcaption") == "Emotion categories (DLUT)"
+    )
     # the text's valence-arousal point beside its categories (params.yaml turns the text rules on)
     va = page.evaluate("state.recommendation.valence_arousal")
     assert va is not None and va["valence"] < 0, va  # 想念你，好难过 is unpleasant
@@ -160,7 +172,9 @@ def test_text_flow_and_errors_are_shown(page):
     assert f"valence {va['valence']:.2f}" in caption and f"arousal {va['arousal']:.2f}" in caption
     assert page.locator("#detected figure[data-chart=valence-arousal]").is_visible()
     assert page.evaluate("state.recommendation.mode") == "match"
-    assert page.locator("#score-help-distance").is_visible() and page.locator("#score-help-policy").is_hidden()
+    assert (
+        page.locator("#score-help-distance").is_visible() and page.locator("#score-help-policy").is_hidden()
+    )
     # Chinese is drawn with the page's own web font, Noto Sans SC, not as boxes (without any system
     # CJK font too: tests/test_webfont_browser.py)
     fonts = rendering_fonts(page, "#detected .chips span")
@@ -183,8 +197,10 @@ def test_text_flow_and_errors_are_shown(page):
 
 
 def _profile_arousal(page) -> float:
-    return page.evaluate("state.recommendation.tracks.reduce((s, t) => s + t.profile.arousal, 0)"
-                         " / state.recommendation.tracks.length")
+    return page.evaluate(
+        "state.recommendation.tracks.reduce((s, t) => s + t.profile.arousal, 0)"
+        " / state.recommendation.tracks.length"
+    )
 
 
 def test_a_stress_sentence_shows_the_state_and_recommends_toward_calm(page):
@@ -197,7 +213,9 @@ def test_a_stress_sentence_shows_the_state_and_recommends_toward_calm(page):
     page.click("#btn-text")
     page.wait_for_selector("#listener-state .state-summary")
     summary = page.text_content("#listener-state .state-summary")
-    assert summary.startswith("unpleasant and tense") and "high" in summary and "from text" in summary, summary
+    assert summary.startswith("unpleasant and tense") and "high" in summary and "from text" in summary, (
+        summary
+    )
     assert page.get_attribute("#listener-state", "data-stress-level") == "high"
     assert page.locator("#listener-state svg ellipse.uncertainty").count() == 1  # the state's sd, drawn
     st = page.evaluate("state.recommendation.state")

@@ -34,6 +34,8 @@ def _cli_environment(monkeypatch):
     """main() quiets the libraries through the environment: restore it after each test."""
     for key in ("MLFLOW_LOGGING_LEVEL", "TF_CPP_MIN_LOG_LEVEL"):
         monkeypatch.setenv(key, os.environ.get(key, "ERROR" if key.startswith("MLFLOW") else "3"))
+
+
 COMPARED = ("rank", "track_id", "score", "probability", "match", "reason", "profile")
 
 
@@ -74,15 +76,36 @@ def test_recommend_in_the_terminal_is_the_api_answer(svc, stack_env):
     api = svc["client"].post("/recommend", json=body).json()
     # the real entry point, in a fresh process: JSON on stdout, nothing coloured anywhere
     env = {**stack_env, "PYTHONWARNINGS": "default"}
-    done = subprocess.run([sys.executable, "-m", "moodtune.cli", "recommend", *ids, "--age", "41", "--gender",
-                           "female", "--mood", "4", "-k", "4", "--json"], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=os.getcwd())
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moodtune.cli",
+            "recommend",
+            *ids,
+            "--age",
+            "41",
+            "--gender",
+            "female",
+            "--mood",
+            "4",
+            "-k",
+            "4",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=os.getcwd(),
+    )
     assert done.returncode == 0, done.stderr
     assert "\x1b[" not in done.stdout + done.stderr, done.stderr
     assert "Warning" not in done.stderr, done.stderr
     terminal = json.loads(done.stdout)
-    assert [{k: t[k] for k in COMPARED} for t in terminal["tracks"]] == \
-           [{k: t[k] for k in COMPARED} for t in api["tracks"]]
+    assert [{k: t[k] for k in COMPARED} for t in terminal["tracks"]] == [
+        {k: t[k] for k in COMPARED} for t in api["tracks"]
+    ]
     for key in ("k", "requested_k", "candidates", "listener", "model_versions", "source"):
         assert terminal[key] == api[key], key
     assert terminal["recommendation_id"] != api["recommendation_id"]  # each logged its own event
@@ -96,22 +119,34 @@ def test_feedback_crosses_between_the_terminal_and_the_api(svc, stack_env, capsy
     from moodtune.hrv.simulate import simulate_rr
 
     ids = _ids(svc, 8, seed=5)
-    code, mine = _run_cli(["recommend", *ids, "--age", "27", "--gender", "male", "--mood", "2", "-k", "3",
-                           "--json"], capsys)
+    code, mine = _run_cli(
+        ["recommend", *ids, "--age", "27", "--gender", "male", "--mood", "2", "-k", "3", "--json"], capsys
+    )
     assert code == 0 and len(mine["tracks"]) == 3
     track = mine["tracks"][1]["track_id"]
     # the terminal's recommendation takes feedback over HTTP ...
-    row = svc["client"].post("/feedback", json={"recommendation_id": mine["recommendation_id"], "track_id": track,
-                                                "stress_level": "low"}).json()
+    row = (
+        svc["client"]
+        .post(
+            "/feedback",
+            json={"recommendation_id": mine["recommendation_id"], "track_id": track, "stress_level": "low"},
+        )
+        .json()
+    )
     assert row["recommendation_id"] == mine["recommendation_id"] and row["stress_level"] == "low"
     assert row["choice_probability"] == pytest.approx(mine["tracks"][1]["probability"], abs=1e-6)
     # ... and the API's takes feedback from the terminal, from an HRV file, read as the API reads it
-    api = svc["client"].post("/recommend", json={"track_ids": ids, "age": 27, "gender": "male", "mood": 2,
-                                                 "k": 3}).json()
+    api = (
+        svc["client"]
+        .post("/recommend", json={"track_ids": ids, "age": 27, "gender": "male", "mood": 2, "k": 3})
+        .json()
+    )
     rr = tmp_path / "rr.txt"
     np.savetxt(rr, simulate_rr(0.8, 300, np.random.default_rng(2)), fmt="%.1f")
-    code, stored = _run_cli(["feedback", api["recommendation_id"], api["tracks"][0]["track_id"], "--hrv", str(rr),
-                             "--json"], capsys)
+    code, stored = _run_cli(
+        ["feedback", api["recommendation_id"], api["tracks"][0]["track_id"], "--hrv", str(rr), "--json"],
+        capsys,
+    )
     assert code == 0 and stored["source"] == "rr"
     with rr.open("rb") as fh:
         reading = svc["client"].post("/analyze_hrv", files={"file": ("rr.txt", fh, "text/plain")}).json()
@@ -119,15 +154,26 @@ def test_feedback_crosses_between_the_terminal_and_the_api(svc, stack_env, capsy
     assert stored["reading"]["probabilities"] == pytest.approx(reading["probabilities"], abs=1e-9)
     assert stored["reading"]["metrics"] == pytest.approx(reading["metrics"], abs=1e-9)
     # the same client key again is the stored row, as over HTTP
-    argv = ["feedback", api["recommendation_id"], api["tracks"][1]["track_id"], "--stress", "high",
-            "--client-key", "cli-retry-0001", "--json"]
+    argv = [
+        "feedback",
+        api["recommendation_id"],
+        api["tracks"][1]["track_id"],
+        "--stress",
+        "high",
+        "--client-key",
+        "cli-retry-0001",
+        "--json",
+    ]
     first, again = _run_cli(argv, capsys)[1], _run_cli(argv, capsys)[1]
     assert again["id"] == first["id"] and again["replayed"] and not first["replayed"]
 
 
 def test_terminal_errors_are_one_line_and_exit_2(svc, stack_env, capsys):
     ids = _ids(svc, 3, seed=1)
-    assert cli.main(["recommend", *ids, "no-such-track", "--age", "30", "--gender", "female", "--mood", "3"]) == 2
+    assert (
+        cli.main(["recommend", *ids, "no-such-track", "--age", "30", "--gender", "female", "--mood", "3"])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("moodtune recommend: error:") and "no-such-track" in err and "\n" not in err
     assert cli.main(["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "9"]) == 2
@@ -182,8 +228,9 @@ def test_analyze_hrv_json_is_the_api_reading(svc, stack_env, capsys, tmp_path):
     terminal = json.loads(line)
     api = svc["client"].post("/analyze_hrv", files={"file": ("rr.txt", rr.read_bytes(), "text/plain")}).json()
     assert terminal["level"] == api["level"]
-    assert {lvl: terminal[f"p_{lvl}"] for lvl in ("low", "medium", "high")} == \
-        pytest.approx(api["probabilities"], abs=1e-6)
+    assert {lvl: terminal[f"p_{lvl}"] for lvl in ("low", "medium", "high")} == pytest.approx(
+        api["probabilities"], abs=1e-6
+    )
     assert {m: terminal[m] for m in api["metrics"]} == pytest.approx(api["metrics"], abs=1e-6)
     assert terminal["n_intervals"] == api["recording"]["n_intervals"]
 
@@ -195,7 +242,15 @@ def test_recommend_text_json_is_the_api_answer(svc, stack_env, capsys):
     _clean(captured)
     terminal = json.loads(captured.out)
     api = svc["client"].post("/recommend_text", json={"text": text, "k": 5, "mode": "match"}).json()
-    for key in ("emotion", "granularity", "top_emotions", "keywords", "negated", "valence_arousal", "model_versions"):
+    for key in (
+        "emotion",
+        "granularity",
+        "top_emotions",
+        "keywords",
+        "negated",
+        "valence_arousal",
+        "model_versions",
+    ):
         assert terminal[key] == api[key], key
     fields = ("rank", "track_id", "name", "artists", "distance")
     assert terminal["tracks"] == [{k: t[k] for k in fields} for t in api["tracks"]]
@@ -212,8 +267,15 @@ def test_analyze_image_json_is_the_api_reading_of_the_photo(svc, stack_env, caps
     captured = capsys.readouterr()
     _clean(captured)
     terminal = json.loads(captured.out)
-    api = svc["client"].post("/recommend_image", files={"image": ("astronaut.jpg", photo.read_bytes(), "image/jpeg")},
-                             data={"k": "3"}).json()
+    api = (
+        svc["client"]
+        .post(
+            "/recommend_image",
+            files={"image": ("astronaut.jpg", photo.read_bytes(), "image/jpeg")},
+            data={"k": "3"},
+        )
+        .json()
+    )
     assert (terminal["width"], terminal["height"]) == (api["width"], api["height"])
     assert len(terminal["faces"]) == len(api["faces"]) == 1
     assert terminal["faces"][0]["box"] == api["faces"][0]["box"] and terminal["faces"][0]["top"] == "happy"
@@ -249,31 +311,59 @@ def test_recommend_through_the_service_prints_what_the_local_path_prints(svc, st
     assert rlast.split()[:1] == llast.split()[:1] == ["recommendation"] and rlast != llast
     (rcode, remote, _), (lcode, local, _) = _both([*argv, "--json"], svc, capsys)
     remote, local = json.loads(remote), json.loads(local)
-    assert [{k: t[k] for k in COMPARED} for t in remote["tracks"]] == [{k: t[k] for k in COMPARED} for t in local["tracks"]]
-    api = svc["client"].post("/recommend", json={"track_ids": ids[:6], "age": 35, "gender": "male", "mood": 1,
-                                                 "k": 4}).json()
+    assert [{k: t[k] for k in COMPARED} for t in remote["tracks"]] == [
+        {k: t[k] for k in COMPARED} for t in local["tracks"]
+    ]
+    api = (
+        svc["client"]
+        .post("/recommend", json={"track_ids": ids[:6], "age": 35, "gender": "male", "mood": 1, "k": 4})
+        .json()
+    )
     assert set(remote) == set(api)  # the API's answer as it is
     # the service's recommendation takes feedback from the terminal, through the service
     track = remote["tracks"][0]["track_id"]
-    assert cli.main(["feedback", remote["recommendation_id"], track, "--stress", "medium", "--json",
-                     "--service", svc["url"]]) == 0
+    assert (
+        cli.main(
+            [
+                "feedback",
+                remote["recommendation_id"],
+                track,
+                "--stress",
+                "medium",
+                "--json",
+                "--service",
+                svc["url"],
+            ]
+        )
+        == 0
+    )
     row = json.loads(capsys.readouterr().out)
-    assert (row["recommendation_id"], row["track_id"], row["stress_level"]) == \
-        (remote["recommendation_id"], track, "medium")
+    assert (row["recommendation_id"], row["track_id"], row["stress_level"]) == (
+        remote["recommendation_id"],
+        track,
+        "medium",
+    )
     assert row["choice_probability"] == pytest.approx(remote["tracks"][0]["probability"], abs=1e-6)
 
 
-def test_feedback_with_hrv_through_the_service_prints_what_the_local_path_prints(svc, stack_env, capsys, tmp_path):
+def test_feedback_with_hrv_through_the_service_prints_what_the_local_path_prints(
+    svc, stack_env, capsys, tmp_path
+):
     from moodtune.hrv.simulate import simulate_rr
 
     ids = _ids(svc, 5, seed=9)
     rr = tmp_path / "rr.txt"
     np.savetxt(rr, simulate_rr(0.3, 300, np.random.default_rng(6)), fmt="%.1f")
-    rec = svc["client"].post("/recommend", json={"track_ids": ids, "age": 50, "gender": "female", "mood": 3,
-                                                 "k": 2}).json()
+    rec = (
+        svc["client"]
+        .post("/recommend", json={"track_ids": ids, "age": 50, "gender": "female", "mood": 3, "k": 2})
+        .json()
+    )
     outputs = []
     for where, track in ((svc["url"], ids[0]), ("local", ids[1])):
-        assert cli.main(["feedback", rec["recommendation_id"], track, "--hrv", str(rr), "--service", where]) == 0
+        assert (
+            cli.main(["feedback", rec["recommendation_id"], track, "--hrv", str(rr), "--service", where]) == 0
+        )
         outputs.append(capsys.readouterr().out.splitlines())
     (r_stored, *r_reading), (l_stored, *l_reading) = outputs
     assert r_reading == l_reading and len(r_reading) == 2  # the same reading of the same file
@@ -285,23 +375,30 @@ def test_service_errors_are_the_local_errors(svc, stack_env, capsys, tmp_path):
     ids = _ids(svc, 3, seed=2)
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
-    for argv in (["recommend", *ids, "no-such-track", "--age", "30", "--gender", "female", "--mood", "3"],
-                 ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "9"],
-                 ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "3", "-k", "0"],
-                 ["recommend", *ids, str(not_audio), "--age", "30", "--gender", "female", "--mood", "3"],
-                 ["feedback", "0" * 32, ids[0], "--stress", "low"],
-                 ["feedback", "not-an-id", ids[0], "--stress", "low"],
-                 ["feedback", "0" * 32, ids[0], "--hrv", str(tmp_path / "missing.txt")],
-                 ["recommend-text", "   "]):
+    for argv in (
+        ["recommend", *ids, "no-such-track", "--age", "30", "--gender", "female", "--mood", "3"],
+        ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "9"],
+        ["recommend", *ids, "--age", "30", "--gender", "female", "--mood", "3", "-k", "0"],
+        ["recommend", *ids, str(not_audio), "--age", "30", "--gender", "female", "--mood", "3"],
+        ["feedback", "0" * 32, ids[0], "--stress", "low"],
+        ["feedback", "not-an-id", ids[0], "--stress", "low"],
+        ["feedback", "0" * 32, ids[0], "--hrv", str(tmp_path / "missing.txt")],
+        ["recommend-text", "   "],
+    ):
         (rcode, rout, rerr), (lcode, lout, lerr) = _both(argv, svc, capsys)
         assert (rcode, rout, rerr) == (lcode, lout, lerr) == (2, "", rerr), argv
         assert rerr.startswith(f"moodtune {argv[0]}: error: ") and rerr.count("\n") == 1, rerr
 
 
 def test_catalog_and_text_through_the_service_print_what_the_local_path_prints(svc, stack_env, capsys):
-    for argv in (["catalog"], ["catalog", "-n", "0", "--ids"], ["catalog", "sadness", "-n", "3", "--json"],
-                 ["catalog", "no-such-thing"], ["recommend-text", "想念你，好难过，心里很伤心", "-k", "5"],
-                 ["recommend-text", "今天很开心，阳光真好", "--json"]):
+    for argv in (
+        ["catalog"],
+        ["catalog", "-n", "0", "--ids"],
+        ["catalog", "sadness", "-n", "3", "--json"],
+        ["catalog", "no-such-thing"],
+        ["recommend-text", "想念你，好难过，心里很伤心", "-k", "5"],
+        ["recommend-text", "今天很开心，阳光真好", "--json"],
+    ):
         (rcode, remote, rerr), (lcode, local, _) = _both(argv, svc, capsys)
         assert rcode == lcode == 0, rerr
         assert remote == local and remote.strip(), argv
@@ -325,9 +422,18 @@ def test_analyze_audio_through_the_service_is_the_api_answer(svc, stack_env, cap
     code, out, err = _served(["analyze-audio", path, "--json"], svc, capsys)
     assert code == 0 and err == f"moodtune: answered by the service at {svc['url']}\n"
     terminal = json.loads(out)
-    api = svc["client"].post("/analyze_audio", files={"file": (Path(path).name, Path(path).read_bytes())}).json()
-    assert terminal == {"file": path, "model_version": api["model_versions"]["moodtune-audio"], "genre": api["genre"],
-                        "genres": api["genres"], "emotions": api["emotions"]}  # as the API gives them (4 decimals)
+    api = (
+        svc["client"]
+        .post("/analyze_audio", files={"file": (Path(path).name, Path(path).read_bytes())})
+        .json()
+    )
+    assert terminal == {
+        "file": path,
+        "model_version": api["model_versions"]["moodtune-audio"],
+        "genre": api["genre"],
+        "genres": api["genres"],
+        "emotions": api["emotions"],
+    }  # as the API gives them (4 decimals)
     (rcode, remote, _), (lcode, local, lerr) = _both(["analyze-audio", path], svc, capsys)
     assert rcode == lcode == 0 and remote == local and len(remote.splitlines()) == 3, lerr
 
@@ -341,8 +447,15 @@ def test_analyze_image_through_the_service_is_the_api_reading(svc, stack_env, ca
     code, out, err = _served(["analyze-image", str(photo), "--json"], svc, capsys)
     assert code == 0 and err == f"moodtune: answered by the service at {svc['url']}\n"
     terminal = json.loads(out)
-    api = svc["client"].post("/recommend_image", files={"image": ("astronaut.jpg", photo.read_bytes())},
-                             data={"mode": "match", "k": "1"}).json()
+    api = (
+        svc["client"]
+        .post(
+            "/recommend_image",
+            files={"image": ("astronaut.jpg", photo.read_bytes())},
+            data={"mode": "match", "k": "1"},
+        )
+        .json()
+    )
     for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse", "valence", "arousal"):
         assert terminal[key] == api[key], key
     assert terminal["model_version"] == api["model_versions"]["moodtune-face"] and terminal["found"]
@@ -368,41 +481,61 @@ def test_analyze_hrv_through_the_service_is_the_api_reading(svc, stack_env, caps
     code, out, err = _served(["analyze-hrv", str(rr), "--baseline", str(rest), "--json"], svc, capsys)
     assert code == 0 and err == f"moodtune: answered by the service at {svc['url']}\n"
     (row,) = [json.loads(line) for line in out.splitlines()]
-    api = svc["client"].post("/analyze_hrv", files={"file": ("rr.txt", rr.read_bytes()),
-                                                    "baseline": ("rest.txt", rest.read_bytes())}).json()
+    api = (
+        svc["client"]
+        .post(
+            "/analyze_hrv",
+            files={"file": ("rr.txt", rr.read_bytes()), "baseline": ("rest.txt", rest.read_bytes())},
+        )
+        .json()
+    )
     assert row["level"] == api["level"] and {m: row[m] for m in METRIC_COLUMNS} == api["metrics"]
     assert {lvl: round(row[f"p_{lvl}"], 6) for lvl in ("low", "medium", "high")} == api["probabilities"]
     assert {k: row[k] for k in api["recording"]} == api["recording"] and "dlog_RMSSD" in row
     # the printed lines are the local ones: a recording, against a baseline, and a two-row metrics CSV
     metrics = tmp_path / "metrics.csv"
-    metrics.write_text(",".join(METRIC_COLUMNS) + "\n850,55,70.5,38,18,900,700,650\n700,30,85.7,18,3,600,900,300\n")
+    metrics.write_text(
+        ",".join(METRIC_COLUMNS) + "\n850,55,70.5,38,18,900,700,650\n700,30,85.7,18,3,600,900,300\n"
+    )
     one_row = tmp_path / "one.csv"
     one_row.write_text("\n".join(metrics.read_text().splitlines()[:2]) + "\n")
-    for argv in (["analyze-hrv", str(rr)], ["analyze-hrv", str(rr), "--baseline", str(rest)],
-                 ["analyze-hrv", str(metrics)], ["analyze-hrv", str(one_row), "--json"]):
+    for argv in (
+        ["analyze-hrv", str(rr)],
+        ["analyze-hrv", str(rr), "--baseline", str(rest)],
+        ["analyze-hrv", str(metrics)],
+        ["analyze-hrv", str(one_row), "--json"],
+    ):
         (rcode, remote, rerr), (lcode, local, _) = _both(argv, svc, capsys)
         assert rcode == lcode == 0 and remote == local and remote.strip(), argv
         assert rerr == f"moodtune: answered by the service at {svc['url']}\n", argv
     # what the service answers otherwise (each row's metrics; metrics against a baseline) the local model
     # reads, and says why
-    for argv, why in ((["analyze-hrv", str(metrics), "--json"], "the service returns the mean metrics of the 2 rows"),
-                      (["analyze-hrv", str(metrics), "--baseline", str(rest)], "the service gives no per-row changes")):
+    for argv, why in (
+        (["analyze-hrv", str(metrics), "--json"], "the service returns the mean metrics of the 2 rows"),
+        (["analyze-hrv", str(metrics), "--baseline", str(rest)], "the service gives no per-row changes"),
+    ):
         code, out, err = _served(argv, svc, capsys)
         assert code == 0 and out.strip(), out
         assert err.startswith(f"moodtune: answered by the local models ({why}"), err
 
 
 def test_analyze_errors_through_the_service_are_the_api_message_and_exit_2(svc, stack_env, capsys, tmp_path):
-    bad = {"analyze-audio": ("/analyze_audio", "file", "notes.wav"),
-           "analyze-image": ("/recommend_image", "image", "notes.jpg"),
-           "analyze-hrv": ("/analyze_hrv", "file", "notes.txt")}
+    bad = {
+        "analyze-audio": ("/analyze_audio", "file", "notes.wav"),
+        "analyze-image": ("/recommend_image", "image", "notes.jpg"),
+        "analyze-hrv": ("/analyze_hrv", "file", "notes.txt"),
+    }
     for name, (endpoint, field, filename) in bad.items():
         path = tmp_path / filename
         path.write_text("not what it says\n")
         code, out, err = _served([name, str(path)], svc, capsys)
-        api = svc["client"].post(endpoint, files={field: (filename, path.read_bytes())},
-                                 data={"mode": "match", "k": "1"} if name == "analyze-image" else None)
+        api = svc["client"].post(
+            endpoint,
+            files={field: (filename, path.read_bytes())},
+            data={"mode": "match", "k": "1"} if name == "analyze-image" else None,
+        )
         assert api.status_code == 422, api.text
         # analyze-audio reads each file in turn (the note, then an error line per bad file); the others stop
-        assert (code, out) == (2, "") and err.splitlines()[-1] == f"moodtune {name}: error: {api.json()['error']}", \
-            (name, err)
+        assert (code, out) == (2, "") and err.splitlines()[
+            -1
+        ] == f"moodtune {name}: error: {api.json()['error']}", (name, err)

@@ -20,7 +20,15 @@ import httpx
 import pytest
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
-POSTS = ("recommend", "recommend_text", "recommend_image", "analyze_audio", "analyze_hrv", "feedback", "models")
+POSTS = (
+    "recommend",
+    "recommend_text",
+    "recommend_image",
+    "analyze_audio",
+    "analyze_hrv",
+    "feedback",
+    "models",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,8 +47,10 @@ def svc(service_stack):
 
 @pytest.fixture(scope="module")
 def some_ids(svc):
-    return list(svc["client"].get("/ui/api/catalog", params={"limit": 6}).json()["tracks"][i]["track_id"]
-                for i in range(6))
+    return list(
+        svc["client"].get("/ui/api/catalog", params={"limit": 6}).json()["tracks"][i]["track_id"]
+        for i in range(6)
+    )
 
 
 def shape(r: httpx.Response) -> dict:
@@ -54,7 +64,11 @@ def test_framework_parse_errors_are_400_with_a_message_on_every_endpoint(svc):
     for name in POSTS:  # the issue's two reproducers (they were 500 on all seven)
         r = c.post(f"/{name}", content=b"x", headers={"content-type": "multipart/form-data"})
         assert r.status_code == 400 and "boundary" in shape(r)["error"].lower(), (name, r.text)
-        r = c.post(f"/{name}", content=b"--b\r\n[]--b--\r\n", headers={"content-type": "multipart/form-data; boundary=b"})
+        r = c.post(
+            f"/{name}",
+            content=b"--b\r\n[]--b--\r\n",
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
         assert r.status_code == 400 and shape(r)["type"] == "InvalidBody", (name, r.text)
         r = c.post(f"/{name}", content=b'{"age": 3', headers={"content-type": "application/json"})
         assert r.status_code == 400 and "not valid JSON" in shape(r)["error"], (name, r.text)
@@ -73,23 +87,38 @@ def test_strict_request_models(svc, some_ids):
     r = c.post("/recommend", content=json.dumps(body), headers={"content-type": "text/plain"})
     assert r.status_code == 415 and shape(r)["type"] == "UnsupportedMediaType"
     rec = c.post("/recommend", json=body).json()
-    r = c.post("/feedback", json={"recommendation_id": rec["recommendation_id"], "track_id": rec["tracks"][0]["track_id"],
-                                  "stress_level": "low", "reward": 1.0, "id": 7})
-    assert r.status_code == 422 and "unknown field 'reward'" in r.json()["error"] and "'id'" in r.json()["error"]
+    r = c.post(
+        "/feedback",
+        json={
+            "recommendation_id": rec["recommendation_id"],
+            "track_id": rec["tracks"][0]["track_id"],
+            "stress_level": "low",
+            "reward": 1.0,
+            "id": 7,
+        },
+    )
+    assert (
+        r.status_code == 422 and "unknown field 'reward'" in r.json()["error"] and "'id'" in r.json()["error"]
+    )
 
 
 def test_huge_integers_are_422_not_500(svc, some_ids):
     c = svc["client"]
     huge = 10**320
-    for name, body in (("recommend", {"track_ids": some_ids, "age": huge, "gender": "male", "mood": 3}),
-                       ("recommend", {"track_ids": some_ids, "age": 30, "gender": "male", "mood": -huge}),
-                       ("recommend_text", {"text": "开心", "age": 30, "gender": "male", "mood": huge}),
-                       ("analyze_hrv", {"rr": [huge] * 3})):
+    for name, body in (
+        ("recommend", {"track_ids": some_ids, "age": huge, "gender": "male", "mood": 3}),
+        ("recommend", {"track_ids": some_ids, "age": 30, "gender": "male", "mood": -huge}),
+        ("recommend_text", {"text": "开心", "age": 30, "gender": "male", "mood": huge}),
+        ("analyze_hrv", {"rr": [huge] * 3}),
+    ):
         r = c.post(f"/{name}", content=json.dumps(body), headers={"content-type": "application/json"})
         assert r.status_code == 422, (name, r.text)
         assert len(shape(r)["error"]) < 2000  # the number is shortened in the message
-    r = c.post("/recommend_image", data={"age": "9" * 5000, "gender": "male", "mood": "3"},
-               files={"image": ("x.jpg", b"\xff\xd8", "image/jpeg")})
+    r = c.post(
+        "/recommend_image",
+        data={"age": "9" * 5000, "gender": "male", "mood": "3"},
+        files={"image": ("x.jpg", b"\xff\xd8", "image/jpeg")},
+    )
     assert 400 <= r.status_code < 500, r.text
 
 
@@ -97,8 +126,10 @@ def test_body_limits_before_reading(svc):
     limit = int(svc["env"]["MOODTUNE_SERVICE__MAX_REQUEST_BYTES"])
     with socket.create_connection(("127.0.0.1", int(svc["url"].rsplit(":", 1)[1])), timeout=30) as s:
         # a Content-Length over the limit is answered before one byte of the body is sent
-        s.sendall(f"POST /analyze_hrv HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {limit + 1}\r\n\r\n".encode())
+        s.sendall(
+            f"POST /analyze_hrv HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {limit + 1}\r\n\r\n".encode()
+        )
         head = s.recv(4096).decode()
     assert head.startswith("HTTP/1.1 413")
 
@@ -118,9 +149,18 @@ def test_the_openapi_lists_every_status_bounds_and_examples(svc):
         op = spec["paths"][f"/{name}"]["post"]
         assert {"200", "400", "413", "415", "422", "503"} <= set(op["responses"]), name
         assert op["requestBody"]["required"] is True
-        assert op["responses"]["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
-    props = spec["paths"]["/recommend"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
-    assert (props["age"]["minimum"], props["age"]["maximum"], props["mood"]["maximum"], props["k"]["maximum"]) == (5, 120, 5, 50)
+        assert op["responses"]["422"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+    props = spec["paths"]["/recommend"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "properties"
+    ]
+    assert (
+        props["age"]["minimum"],
+        props["age"]["maximum"],
+        props["mood"]["maximum"],
+        props["k"]["maximum"],
+    ) == (5, 120, 5, 50)
     assert props["gender"]["enum"] == ["female", "male"]
     text = spec["paths"]["/recommend_text"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert text["properties"]["text"]["maxLength"] == 200 and text["additionalProperties"] is False
@@ -145,10 +185,22 @@ def test_the_openapi_reads_well_on_the_docs_page(svc):
     assert "IODescriptor" not in text and spec["servers"] == [{"url": "/", "description": "this service"}]
     assert not re.search(r"additionalProp\d", text) and open_without_example(spec) == []
     schemas = spec["components"]["schemas"]
-    assert {"RecommendRequest", "RecommendForm", "Recommendation", "FeedbackRequest", "StoredFeedback"} <= set(schemas)
+    assert {
+        "RecommendRequest",
+        "RecommendForm",
+        "Recommendation",
+        "FeedbackRequest",
+        "StoredFeedback",
+    } <= set(schemas)
     # every schema but the upload forms (shown as form fields, their maps with examples) has an example
     forms = {n for n, s in schemas.items() if "binary" in json.dumps(s)}
-    assert forms == {"RecommendForm", "RecommendImageRequest", "AnalyzeAudioRequest", "AnalyzeHrvForm", "FeedbackForm"}
+    assert forms == {
+        "RecommendForm",
+        "RecommendImageRequest",
+        "AnalyzeAudioRequest",
+        "AnalyzeHrvForm",
+        "FeedbackForm",
+    }
     assert [n for n, s in schemas.items() if "example" not in s and n not in forms] == []
     for path, item in spec["paths"].items():
         for method, op in item.items():
@@ -166,7 +218,9 @@ def test_the_openapi_reads_well_on_the_docs_page(svc):
     # the answers shown are the serving models' own, on the serving catalog's tracks
     shown = spec["paths"]["/recommend"]["post"]["responses"]["200"]["content"]["application/json"]["example"]
     asked = spec["paths"]["/recommend"]["post"]["requestBody"]["content"]["application/json"]["example"]
-    assert {t["track_id"] for t in shown["tracks"]} <= set(asked["track_ids"]) and len(shown["recommendation_id"]) == 32
+    assert {t["track_id"] for t in shown["tracks"]} <= set(asked["track_ids"]) and len(
+        shown["recommendation_id"]
+    ) == 32
 
 
 def test_client_errors_are_logged_in_one_line_at_info(svc):
@@ -176,7 +230,7 @@ def test_client_errors_are_logged_in_one_line_at_info(svc):
         time.sleep(0.2)
     lines = svc["service"].log().splitlines()
     line = [ln for ln in lines if "POST /recommend 422" in ln and "moood" in ln][-1]
-    after = lines[lines.index(line) + 1:lines.index(line) + 3]
+    after = lines[lines.index(line) + 1 : lines.index(line) + 3]
     assert "INFO" in line and not any("Traceback" in ln for ln in after)
 
 
@@ -245,9 +299,24 @@ def test_two_workers_serve_and_killing_the_arbiter_or_the_test_run_frees_the_por
     with socket.socket() as other, pytest.raises(OSError):
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         other.bind(("127.0.0.1", service.port))
-    second = subprocess.run([sys.executable, "-m", "bentoml", "serve", "bento.service:Moodtune", "--host",
-                             "127.0.0.1", "--port", str(service.port)], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "bento.service:Moodtune",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(service.port),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert second.returncode != 0
     assert "Address already in use" in second.stdout + second.stderr
 
@@ -256,8 +325,12 @@ def test_two_workers_serve_and_killing_the_arbiter_or_the_test_run_frees_the_por
     service.proc.wait(30)
     assert _gone(workers, service.port) == [] and not _port_taken(service.port)
     # 2. the process that started the service (a test run stopped by SIGKILL) dies
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(env), str(tmp_path / "orphan.log")],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(env), str(tmp_path / "orphan.log")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     started = json.loads(child.stdout.readline())
     tree = [started["pid"], *(p.pid for p in psutil.Process(started["pid"]).children(recursive=True))]
     child.kill()

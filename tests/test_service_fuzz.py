@@ -30,15 +30,28 @@ def test_no_5xx_and_every_answer_matches_the_openapi(service_stack):
     url = service_stack["url"]
     schema = schemathesis.openapi.from_url(f"{url}/docs.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/recommend", "/recommend_text", "/recommend_image", "/analyze_audio",
-                                              "/analyze_hrv", "/feedback", "/models"}
+    assert {op.path for op in operations} >= {
+        "/recommend",
+        "/recommend_text",
+        "/recommend_image",
+        "/analyze_audio",
+        "/analyze_hrv",
+        "/feedback",
+        "/models",
+    }
     failures: dict[str, str] = {}
     counted = {"cases": 0}
     for operation in operations:
 
         @seed(20261201)
-        @settings(max_examples=CASES, deadline=None, database=None, derandomize=False,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=CASES,
+            deadline=None,
+            database=None,
+            derandomize=False,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def fuzz(case):
             counted["cases"] += 1

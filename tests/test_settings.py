@@ -59,8 +59,10 @@ def test_a_domain_section_is_composed_from_its_own_config_module():
     override like any other (environment included)."""
     from moodtune.hrv.config import HrvSettings, KubiosSettings
 
-    s = load_settings(environ={"MOODTUNE_HRV__METRICS__KUBIOS__MAX_PASSES": "3"},
-                      overrides={"hrv": {"model": {"iterations": 7}}})
+    s = load_settings(
+        environ={"MOODTUNE_HRV__METRICS__KUBIOS__MAX_PASSES": "3"},
+        overrides={"hrv": {"model": {"iterations": 7}}},
+    )
     assert isinstance(s.hrv, HrvSettings) and isinstance(s.hrv.metrics.kubios, KubiosSettings)
     assert s.hrv.metrics.kubios.max_passes == 3 and s.hrv.model.iterations == 7
     with pytest.raises(ConfigError, match="kubios_c1"):  # the flat keys are gone
@@ -81,7 +83,9 @@ def test_the_settings_resource_reads_params_yaml_once_per_run(tmp_path):
     def edit(subjects: int) -> None:
         text = params.read_text(encoding="utf-8")
         assert text.count("\n    subjects: ") == 1
-        lines = [f"    subjects: {subjects}" if ln.startswith("    subjects: ") else ln for ln in text.splitlines()]
+        lines = [
+            f"    subjects: {subjects}" if ln.startswith("    subjects: ") else ln for ln in text.splitlines()
+        ]
         params.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @dg.asset
@@ -100,7 +104,9 @@ def test_the_settings_resource_reads_params_yaml_once_per_run(tmp_path):
     original = load_settings(params).hrv.demo.subjects
 
     def run() -> None:
-        result = dg.materialize([first, second], resources={"settings": res, "mlflow": MlflowResource(settings=res)})
+        result = dg.materialize(
+            [first, second], resources={"settings": res, "mlflow": MlflowResource(settings=res)}
+        )
         assert result.success
 
     run()
@@ -127,7 +133,9 @@ def test_overrides_survive_dagsters_initialisation_of_the_resource(tmp_path):
         s = settings.get()
         return s.retrain.min_new_feedback, s.retrain.timesteps, s.hrv.demo.subjects
 
-    base = SettingsResource(data_dir=str(tmp_path / "data"), overrides_yaml="retrain: {timesteps: 7}\nhrv: {demo: {subjects: 3}}")
+    base = SettingsResource(
+        data_dir=str(tmp_path / "data"), overrides_yaml="retrain: {timesteps: 7}\nhrv: {demo: {subjects: 3}}"
+    )
     res = base.with_overrides("retrain: {min_new_feedback: 123}")
     result = dg.materialize([read], resources={"settings": res})
     assert result.success and result.output_for_node("read") == (123, 7, 3)

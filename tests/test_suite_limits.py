@@ -22,10 +22,30 @@ def test_a_hung_test_fails_with_its_stack_within_the_limit(tmp_path):
     limit, and the report shows where it was blocked."""
     (tmp_path / "test_hang.py").write_text(
         "import threading\n\ndef test_blocked_forever():\n    threading.Lock().acquire() or None\n"
-        "    lock = threading.Lock(); lock.acquire(); lock.acquire()\n")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
-                           "-p", "no:randomly", "-p", "no:cacheprovider", "-o", "timeout=3", str(tmp_path / "test_hang.py")],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        "    lock = threading.Lock(); lock.acquire(); lock.acquire()\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "timeout=3",
+            str(tmp_path / "test_hang.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     out = done.stdout + done.stderr
     assert done.returncode != 0, out
     assert "Timeout" in out and "Stack of" in out and "lock.acquire()" in out, out[-3000:]

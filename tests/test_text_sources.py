@@ -28,19 +28,30 @@ def netease_db(path):
         CREATE TABLE tracks (id INTEGER PRIMARY KEY, name TEXT, artists TEXT, pop REAL, lyric TEXT);
         CREATE TABLE comments (id INTEGER PRIMARY KEY, track_id INTEGER, content TEXT, liked_count INTEGER);
     """)
-    con.executemany("INSERT INTO tracks VALUES (?, ?, ?, ?, ?)", [
-        (210287, "遗憾", json.dumps(["陈洁仪"], ensure_ascii=False), 95.0,
-         "[ti:遗憾]\n[00:01.00]作词 : 李宗盛\n[00:12.30]我们的爱 悲伤 遗憾\n[00:15.80]\n[00:20.10]回忆里的眼泪"),
-        (108983, "会有那么一天", json.dumps([{"name": "林俊杰"}], ensure_ascii=False), 80.0, None),
-        (27731486, "Talk Dirty (feat. 2 Chainz)", "Jason Derulo / 2 Chainz", None, "la la la"),
-    ])
-    con.executemany("INSERT INTO comments (track_id, content, liked_count) VALUES (?, ?, ?)", [
-        (210287, "听哭了，太悲伤", 1200),
-        (210287, "遗憾是最美的", 15),
-        (210287, "", 3),                 # empty: skipped and counted
-        (108983, "开心", None),           # no like count: 0
-        (999, "孤儿评论", 10),             # unknown track: skipped and counted
-    ])
+    con.executemany(
+        "INSERT INTO tracks VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                210287,
+                "遗憾",
+                json.dumps(["陈洁仪"], ensure_ascii=False),
+                95.0,
+                "[ti:遗憾]\n[00:01.00]作词 : 李宗盛\n[00:12.30]我们的爱 悲伤 遗憾\n[00:15.80]\n[00:20.10]回忆里的眼泪",
+            ),
+            (108983, "会有那么一天", json.dumps([{"name": "林俊杰"}], ensure_ascii=False), 80.0, None),
+            (27731486, "Talk Dirty (feat. 2 Chainz)", "Jason Derulo / 2 Chainz", None, "la la la"),
+        ],
+    )
+    con.executemany(
+        "INSERT INTO comments (track_id, content, liked_count) VALUES (?, ?, ?)",
+        [
+            (210287, "听哭了，太悲伤", 1200),
+            (210287, "遗憾是最美的", 15),
+            (210287, "", 3),  # empty: skipped and counted
+            (108983, "开心", None),  # no like count: 0
+            (999, "孤儿评论", 10),  # unknown track: skipped and counted
+        ],
+    )
     con.commit()
     con.close()
     return f"sqlite:///{path}"
@@ -58,15 +69,22 @@ def test_database_loader_reads_the_netease_schema(tmp_path):
     assert rows.loc["108983", "artists"] == "林俊杰"
     assert rows.loc["108983", "lyric"] == "" and rows.loc["108983", "comment_likes"] == [0]
     assert rows.loc["27731486", "comments"] == [] and rows.loc["27731486", "popularity"] == 0.0
-    assert stats == {"tracks": 3, "comments": 3, "empty_comments_skipped": 1, "orphan_comments_skipped": 1,
-                     "tracks_without_lyrics": 1}
+    assert stats == {
+        "tracks": 3,
+        "comments": 3,
+        "empty_comments_skipped": 1,
+        "orphan_comments_skipped": 1,
+        "tracks_without_lyrics": 1,
+    }
 
 
 def test_database_with_the_wrong_schema_says_what_is_missing(tmp_path):
     con = sqlite3.connect(tmp_path / "bad.db")
     con.execute("CREATE TABLE tracks (id INTEGER, title TEXT)")
     con.close()
-    with pytest.raises(InvalidText, match=r"lacks column tracks.name.*table comments\(track_id, content, liked_count\)"):
+    with pytest.raises(
+        InvalidText, match=r"lacks column tracks.name.*table comments\(track_id, content, liked_count\)"
+    ):
         load_tracks_db(f"sqlite:///{tmp_path / 'bad.db'}")
 
 
@@ -101,8 +119,14 @@ def test_held_out_queries_use_words_the_tracks_never_use(writer):
     track_words = {w for pool in writer.pools.values() for w in pool["track"]}
     query_only = {w for pool in writer.pools.values() for w in pool["query"]} - track_words
     queries = demo_queries(writer, 3, seed=1)
-    assert len(queries) == 18 and set(queries["emotion"]) == {"tenderness", "calmness", "power",
-                                                              "joyful_activation", "tension", "sadness"}
+    assert len(queries) == 18 and set(queries["emotion"]) == {
+        "tenderness",
+        "calmness",
+        "power",
+        "joyful_activation",
+        "tension",
+        "sadness",
+    }
     assert all(any(w in q for w in query_only) for q in queries["text"])
 
 

@@ -36,11 +36,17 @@ def test_like_weights_are_seed_bs():
 
 
 def test_track_emotion_is_the_like_weighted_sum_of_raw_text_emotions(analyzer):
-    track = TrackText("t1", "悲伤的夜", "走过城市，我很快乐\n快乐像风", ("太害怕了", "愤怒！", "打卡"), (30, 0, 7))
+    track = TrackText(
+        "t1", "悲伤的夜", "走过城市，我很快乐\n快乐像风", ("太害怕了", "愤怒！", "打卡"), (30, 0, 7)
+    )
     raw, keywords, _ = track_emotion(analyzer, track)
     w_name, w_lyric, w_c = like_weights(track.likes)
     expected = np.zeros(len(analyzer.codes))
-    for text, weight in [(track.name, w_name), (track.lyric, w_lyric), *zip(track.comments, w_c, strict=True)]:
+    for text, weight in [
+        (track.name, w_name),
+        (track.lyric, w_lyric),
+        *zip(track.comments, w_c, strict=True),
+    ]:
         result = analyzer.analyse(text)
         if result.found:
             expected += weight * result.vector.values
@@ -80,8 +86,14 @@ def test_parallel_batches_equal_serial_and_report_progress(analyzer):
     assert len(df) == 300 and df["comments"].map(len).eq(5).all()
     serial, kw_serial, _ = annotate_tracks(analyzer, tracks_from_frame(df), total=len(df), workers=1)
     seen = []
-    parallel, kw_parallel, _ = annotate_tracks(analyzer, tracks_from_frame(df), total=len(df), batch_size=40,
-                                            workers=2, progress=lambda done, total: seen.append(done))
+    parallel, kw_parallel, _ = annotate_tracks(
+        analyzer,
+        tracks_from_frame(df),
+        total=len(df),
+        batch_size=40,
+        workers=2,
+        progress=lambda done, total: seen.append(done),
+    )
     assert np.array_equal(np.isnan(serial), np.isnan(parallel))
     assert np.allclose(np.nan_to_num(serial), np.nan_to_num(parallel))
     assert kw_serial == kw_parallel

@@ -39,11 +39,17 @@ def test_a_tracks_va_is_the_like_weighted_mean_of_its_texts(setup):
     from moodtune.text.tracks import like_weights
 
     w_name, w_lyric, w_comments = like_weights([0, 9])
-    parts = [(w_name, "快乐的歌"), (w_lyric, "今天很开心"), (w_comments[1], "太开心了")]  # a comment with 0 likes weighs 0
+    parts = [
+        (w_name, "快乐的歌"),
+        (w_lyric, "今天很开心"),
+        (w_comments[1], "太开心了"),
+    ]  # a comment with 0 likes weighs 0
     sums = [analyzer.raw_va(t)[3] for _, t in parts]
     total = sum(w * s[2] for (w, _), s in zip(parts, sums, strict=True))
-    expected = (sum(w * s[0] for (w, _), s in zip(parts, sums, strict=True)) / total,
-                sum(w * s[1] for (w, _), s in zip(parts, sums, strict=True)) / total)
+    expected = (
+        sum(w * s[0] for (w, _), s in zip(parts, sums, strict=True)) / total,
+        sum(w * s[1] for (w, _), s in zip(parts, sums, strict=True)) / total,
+    )
     assert point == pytest.approx(expected)
     assert point[0] > 0.3  # a happy track is pleasant
 
@@ -71,13 +77,17 @@ def test_table_and_index_carry_the_va_point(setup):
 
 def test_the_three_spaces(setup):
     settings, lexicon, options, _, table = setup
-    by = {space: EmotionIndex.from_table(table, lexicon, settings, tables=options.tables, space=space)
-          for space in ("emotion", "va", "both")}
+    by = {
+        space: EmotionIndex.from_table(table, lexicon, settings, tables=options.tables, space=space)
+        for space in ("emotion", "va", "both")
+    }
     text = "想念你，好难过"
     hits = {space: idx.recommend_text(text, 5).hits for space, idx in by.items()}
     emo = by["both"].emotion(text)
     # va: the nearest tracks are the nearest VA points
-    va_points = table.set_index("track_id").loc[[h.track_id for h in hits["va"]], ["valence", "arousal"]].to_numpy()
+    va_points = (
+        table.set_index("track_id").loc[[h.track_id for h in hits["va"]], ["valence", "arousal"]].to_numpy()
+    )
     d = np.linalg.norm(va_points - np.array(emo.va), axis=1)
     assert np.allclose(d, [h.distance for h in hits["va"]])
     # both: distance^2 = emotion part^2 + (va_weight * VA part)^2
@@ -86,7 +96,7 @@ def test_the_three_spaces(setup):
     e_track = by["emotion"].emotion_points[list(by["emotion"].tracks["track_id"]).index(h.track_id)]
     e_query = by["emotion"].prepare(emo.normalised())[0]
     va_part = settings.text.va_weight * (np.array([row["valence"], row["arousal"]]) - np.array(emo.va))
-    assert h.distance == pytest.approx(np.sqrt(np.sum((e_track - e_query) ** 2) + np.sum(va_part ** 2)))
+    assert h.distance == pytest.approx(np.sqrt(np.sum((e_track - e_query) ** 2) + np.sum(va_part**2)))
     # without VA (rules off) an index searches by emotion whatever was asked
     plain = EmotionIndex.from_table(table.drop(columns=["valence", "arousal"]), lexicon, space="both")
     assert plain.space == "emotion"
@@ -99,8 +109,14 @@ def test_the_three_spaces(setup):
 def test_equal_distances_are_ordered_the_same_way_every_time(setup):
     _, lexicon, options, _, _ = setup
     n = 30  # thirty tracks with one and the same emotion: every distance ties
-    tracks = pd.DataFrame({"track_id": [f"t{i:02d}" for i in range(n)], "name": [f"歌{i}" for i in range(n)],
-                           "artists": [f"人{i}" for i in range(n)], "popularity": np.arange(n, dtype=float)})
+    tracks = pd.DataFrame(
+        {
+            "track_id": [f"t{i:02d}" for i in range(n)],
+            "name": [f"歌{i}" for i in range(n)],
+            "artists": [f"人{i}" for i in range(n)],
+            "popularity": np.arange(n, dtype=float),
+        }
+    )
     vectors = np.tile(np.eye(len(lexicon.codes))[0], (n, 1))
     index = EmotionIndex(tracks, vectors, lexicon, options)
     hits = index.recommend_text("今天很开心", 5).hits

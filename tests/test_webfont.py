@@ -34,7 +34,9 @@ def test_the_font_is_shipped_small_with_its_licence():
     assert sum(f.stat().st_size for f in files) < 6_000_000
     assert "SIL OPEN FONT LICENSE Version 1.1" in (FONTS / "OFL.txt").read_text()
     # the page loads it, and names it first
-    assert '<link rel="stylesheet" href="/ui/static/fonts/noto-sans-sc.css">' in (
-        ROOT / "bento" / "web" / "index.html").read_text()
+    assert (
+        '<link rel="stylesheet" href="/ui/static/fonts/noto-sans-sc.css">'
+        in (ROOT / "bento" / "web" / "index.html").read_text()
+    )
     style = (ROOT / "bento" / "web" / "static" / "style.css").read_text()
     assert style.split("body { font: 15px/1.45 ", 1)[1].startswith('"Noto Sans SC",')

@@ -35,8 +35,12 @@ def latin_only_fontconfig(tmp: Path) -> dict[str, str]:
 """)
     env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
     if shutil.which("fc-list"):
-        assert subprocess.run(["fc-list", ":lang=zh", "family"], env=env, capture_output=True,
-                              text=True).stdout.strip() == ""
+        assert (
+            subprocess.run(
+                ["fc-list", ":lang=zh", "family"], env=env, capture_output=True, text=True
+            ).stdout.strip()
+            == ""
+        )
         assert "DejaVu" in subprocess.run(["fc-list"], env=env, capture_output=True, text=True).stdout
     return env
 
@@ -81,7 +85,9 @@ def test_chinese_renders_with_the_shipped_font_without_any_system_cjk_font(latin
     assert "Noto Sans SC" in loaded, loaded
     assert page.evaluate("document.fonts.check('15px \"Noto Sans SC\"', '想念难过')")
     fonts = rendering_fonts(page, "#detected .chips span")
-    assert fonts and all(f.startswith("Noto Sans SC") for f in fonts), fonts  # its name table: "Noto Sans SC Thin"
+    assert fonts and all(f.startswith("Noto Sans SC") for f in fonts), (
+        fonts
+    )  # its name table: "Noto Sans SC Thin"
     # real glyphs, not tofu: distinct shapes, each a full em wide
     drawn = page.evaluate(DRAW, ["#detected .chips span", "想", "难"])
     assert drawn["font"].startswith('"Noto Sans SC"'), drawn["font"]

@@ -35,7 +35,11 @@ def test_a_million_interval_rr_file_is_refused_before_parsing_in_well_under_a_se
     with pytest.raises(TooMuchInput, match="1,000,000 lines; the limit is 20,000 RR intervals") as info:
         reader.read(data, filename="rr_1M.txt")
     assert time.perf_counter() - started < 1.0
-    assert info.value.status_code == 413 and isinstance(info.value, TooMuchHRV) and isinstance(info.value, InvalidHRV)
+    assert (
+        info.value.status_code == 413
+        and isinstance(info.value, TooMuchHRV)
+        and isinstance(info.value, InvalidHRV)
+    )
     with pytest.raises(TooMuchInput, match="20,000 RR intervals"):  # a header line is not an interval
         reader.read(b"rr\n" + b"800\n" * 20_001, filename="rr.csv")
 
@@ -58,12 +62,20 @@ def test_the_cli_reader_has_no_caps(settings):
 @pytest.mark.parametrize("value", ["fast", "-250", "0", "nan", "inf", ""])
 def test_a_rate_comment_that_is_not_a_rate_says_so(reader, value):
     body = f"# sampling_rate: {value}\necg\n".encode() + b"\n".join(b"%d" % v for v in range(60))
-    with pytest.raises(InvalidHRV, match=f"gives the sampling rate as '{value}'; it must be a positive number"):
+    with pytest.raises(
+        InvalidHRV, match=f"gives the sampling rate as '{value}'; it must be a positive number"
+    ):
         reader.read(body, filename="c.csv")
 
 
-@pytest.mark.parametrize("times, what", [([0.0] * 60, "does not advance"), (list(np.arange(60)[::-1] / 250), "runs backwards"),
-                                         ([1.0], "holds fewer than two numbers")])
+@pytest.mark.parametrize(
+    "times, what",
+    [
+        ([0.0] * 60, "does not advance"),
+        (list(np.arange(60)[::-1] / 250), "runs backwards"),
+        ([1.0], "holds fewer than two numbers"),
+    ],
+)
 def test_a_time_column_that_gives_no_rate_says_why(reader, times, what):
     rows = "\n".join(f"{t},{i % 7}" for i, t in enumerate(times))
     with pytest.raises(InvalidHRV, match=f"the time column 'time' {what}"):
@@ -74,7 +86,9 @@ def _wav(declared_hz: int) -> bytes:
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, (0.3 * np.sin(np.arange(16000) / 5)).astype("float32"), 8000, format="WAV", subtype="PCM_16")
+    sf.write(
+        buf, (0.3 * np.sin(np.arange(16000) / 5)).astype("float32"), 8000, format="WAV", subtype="PCM_16"
+    )
     data = bytearray(buf.getvalue())
     data[24:28], data[28:32] = struct.pack("<I", declared_hz), struct.pack("<I", declared_hz * 2)
     return bytes(data)
@@ -84,7 +98,9 @@ def _wav(declared_hz: int) -> bytes:
 def test_audio_outside_the_rate_range_is_refused_from_its_header(hz):
     from moodtune.audio.decode import check_header
 
-    with pytest.raises(InvalidAudio, match=f"declares a sample rate of {hz:,} Hz; accepted are 8,000 to 192,000 Hz"):
+    with pytest.raises(
+        InvalidAudio, match=f"declares a sample rate of {hz:,} Hz; accepted are 8,000 to 192,000 Hz"
+    ):
         check_header(_wav(hz), min_rate=8000, max_rate=192_000, max_seconds=3600, label="'x.wav'")
     check_header(_wav(8000), min_rate=8000, max_rate=192_000, max_seconds=3600)  # in range: no complaint
     with pytest.raises(TooMuchInput, match="declares 2 s of audio; the limit is 1 s"):
@@ -103,14 +119,20 @@ def test_request_fields_are_strict(settings):
     feedback = {"recommendation_id": "r", "track_id": "t"}
     with pytest.raises(ValidationError):
         models.Feedback(**feedback, stress_level="LOW")
-    with pytest.raises(ValidationError, match="unknown keys 'SDNN'.*MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF"):
+    with pytest.raises(
+        ValidationError, match="unknown keys 'SDNN'.*MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF"
+    ):
         models.AnalyzeHrv(metrics={**METRICS, "SDNN": 40})
     with pytest.raises(ValidationError, match="gives HR twice"):
         models.AnalyzeHrv(metrics={**METRICS, "hr": 71})
-    assert models.AnalyzeHrv(metrics={k.lower(): v for k, v in METRICS.items()}).metrics  # the reader matches case
+    assert models.AnalyzeHrv(
+        metrics={k.lower(): v for k, v in METRICS.items()}
+    ).metrics  # the reader matches case
     from moodtune.fields import describe
 
     for rate in (0, -250, float("nan"), float("inf"), "fast", True):
         with pytest.raises(ValidationError) as info:
             models.AnalyzeHrv(sampling_rate=rate)
-        assert "sampling_rate must be a number of samples per second" in describe(info.value, models.AnalyzeHrv)
+        assert "sampling_rate must be a number of samples per second" in describe(
+            info.value, models.AnalyzeHrv
+        )

@@ -41,8 +41,12 @@ class Analysis:
     stats: dict[str, float] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, float]:
-        return {"clips": len(self.features), "columns": self.features.shape[1], "failed_count": len(self.failed),
-                **self.stats}
+        return {
+            "clips": len(self.features),
+            "columns": self.features.shape[1],
+            "failed_count": len(self.failed),
+            **self.stats,
+        }
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,9 @@ def cache_root(settings) -> Path:
     return path if path.is_absolute() else settings.data_path(*path.parts)
 
 
-def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int, int], None] | None = None) -> Analysis:
+def analyse(
+    settings, items: Mapping[str, str], *, progress: Callable[[str, int, int], None] | None = None
+) -> Analysis:
     """Features (+ tags) of ``{id: path}``, cached under :func:`cache_root`."""
     from moodtune.workers import spawn_pool, worker_count
 
@@ -193,20 +199,44 @@ def analyse(settings, items: Mapping[str, str], *, progress: Callable[[str, int,
             pool.shutdown(wait=True, cancel_futures=True)
 
     names = feature_names(config)
-    order = [tid for tid, _ in pairs if tid in feats and tid not in failed
-             and (tagger_config is None or tid in tags)]
-    frame = pd.DataFrame(np.array([[feats[tid][n] for n in names] for tid in order], dtype=np.float64)
-                         .reshape(len(order), len(names)), index=pd.Index(order, name="track_id"), columns=names)
+    order = [
+        tid
+        for tid, _ in pairs
+        if tid in feats and tid not in failed and (tagger_config is None or tid in tags)
+    ]
+    frame = pd.DataFrame(
+        np.array([[feats[tid][n] for n in names] for tid in order], dtype=np.float64).reshape(
+            len(order), len(names)
+        ),
+        index=pd.Index(order, name="track_id"),
+        columns=names,
+    )
     computed_f = sum(1 for j in jobs if j.features and j.track_id in feats)
-    stats = {"cache_hits": feature_hits, "computed": computed_f, "feature_seconds": round(cpu.get("features", 0.0), 2),
-             "decode_seconds": round(cpu.get("decode", 0.0), 2), "workers": workers,
-             "seconds": round(time.perf_counter() - start, 2)}
+    stats = {
+        "cache_hits": feature_hits,
+        "computed": computed_f,
+        "feature_seconds": round(cpu.get("features", 0.0), 2),
+        "decode_seconds": round(cpu.get("decode", 0.0), 2),
+        "workers": workers,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
     if tagger_config is not None:
         from moodtune.audio.musicnn.vocab import TAGGER_COLUMNS
 
-        frame = frame.join(pd.DataFrame(np.array([tags[tid] for tid in order], dtype=np.float64)
-                                        .reshape(len(order), len(TAGGER_COLUMNS)),
-                                        index=frame.index, columns=list(TAGGER_COLUMNS)))
-        stats.update({"tag_cache_hits": tag_hits, "tags_computed": sum(1 for j in jobs if j.tags and j.track_id in tags),
-                      "tag_seconds": round(cpu.get("tags", 0.0), 2)})
+        frame = frame.join(
+            pd.DataFrame(
+                np.array([tags[tid] for tid in order], dtype=np.float64).reshape(
+                    len(order), len(TAGGER_COLUMNS)
+                ),
+                index=frame.index,
+                columns=list(TAGGER_COLUMNS),
+            )
+        )
+        stats.update(
+            {
+                "tag_cache_hits": tag_hits,
+                "tags_computed": sum(1 for j in jobs if j.tags and j.track_id in tags),
+                "tag_seconds": round(cpu.get("tags", 0.0), 2),
+            }
+        )
     return Analysis(frame, failed, stats)

@@ -59,36 +59,55 @@ def _credited(tracks: pd.DataFrame) -> pd.DataFrame:
     return tracks
 
 
-def choose_catalog(settings, log: Callable[[str], None] = lambda _m: None,
-                   packages: list[debian_music.MusicPackage] | None = None) -> CatalogChoice:
+def choose_catalog(
+    settings,
+    log: Callable[[str], None] = lambda _m: None,
+    packages: list[debian_music.MusicPackage] | None = None,
+) -> CatalogChoice:
     """The catalog's tracks as ``audio.catalog.source`` asks (see the module docstring)."""
     a = settings.audio
     source = a.catalog.source
     if source == "folder" or (source == "auto" and a.music_dir):
         if not a.music_dir:
-            raise ConfigError("audio.catalog.source is 'folder' but audio.music_dir is not set; "
-                              "set it (make up MUSIC_DIR=/path/to/music)")
-        clips = load_folder(settings.path(a.music_dir), DecodeLimits.from_settings(settings), source="folder",
-                            n_jobs=a.features.n_jobs)
+            raise ConfigError(
+                "audio.catalog.source is 'folder' but audio.music_dir is not set; "
+                "set it (make up MUSIC_DIR=/path/to/music)"
+            )
+        clips = load_folder(
+            settings.path(a.music_dir),
+            DecodeLimits.from_settings(settings),
+            source="folder",
+            n_jobs=a.features.n_jobs,
+        )
         bad = list(clips.bad)
         tracks = _with_tags(clips.clips, bad)
         return CatalogChoice(tracks, "folder", f"your music in {settings.path(a.music_dir)}", bad)
     if source == "auto" and a.emotify_dir:
         clips = load_clips(settings, log)
-        return CatalogChoice(_credited(clips.clips), "emotify", f"Emotify's tracks in {a.emotify_dir}", list(clips.bad))
+        return CatalogChoice(
+            _credited(clips.clips), "emotify", f"Emotify's tracks in {a.emotify_dir}", list(clips.bad)
+        )
     why_not = ""
     if source in ("auto", "debian"):
         music = debian_music.assemble(settings, log, packages)
         if not music.unavailable:
             names = len(music.packages)
-            return CatalogChoice(music.tracks, "debian",
-                                 f"real music from {names} Debian packages, cached in {debian_music.cache_dir(settings)}",
-                                 [{"problem": p} for p in music.problems], music.packages)
+            return CatalogChoice(
+                music.tracks,
+                "debian",
+                f"real music from {names} Debian packages, cached in {debian_music.cache_dir(settings)}",
+                [{"problem": p} for p in music.problems],
+                music.packages,
+            )
         if source == "debian":
-            raise ConfigError(f"audio.catalog.source is 'debian' but no Debian music could be had: {music.unavailable}")
+            raise ConfigError(
+                f"audio.catalog.source is 'debian' but no Debian music could be had: {music.unavailable}"
+            )
         why_not = f"no real music could be fetched: {music.unavailable}; "
     clips = demo_clips(settings, log)
-    reason = "audio.catalog.source: demo" if source == "demo" else f"{why_not}the synthesised demo clips instead"
+    reason = (
+        "audio.catalog.source: demo" if source == "demo" else f"{why_not}the synthesised demo clips instead"
+    )
     return CatalogChoice(_credited(clips.clips), "demo", reason, list(clips.bad))
 
 

@@ -85,8 +85,9 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return df[list(CLIP_COLUMNS) + extra].reset_index(drop=True)
 
 
-def load_folder(folder: str | Path, limits: DecodeLimits | None = None, *, source: str = "folder",
-                n_jobs: int = 1) -> ClipSet:
+def load_folder(
+    folder: str | Path, limits: DecodeLimits | None = None, *, source: str = "folder", n_jobs: int = 1
+) -> ClipSet:
     """Every audio file under ``folder`` (recursively), with labels from its ``labels.csv``."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
@@ -95,8 +96,11 @@ def load_folder(folder: str | Path, limits: DecodeLimits | None = None, *, sourc
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     audio = [p for p in files if is_audio_path(p)]
     audio_set = set(audio)
-    ignored = [str(p.relative_to(folder)) for p in files
-               if p not in audio_set and p.name not in (LABELS_FILE, MANIFEST_FILE)]
+    ignored = [
+        str(p.relative_to(folder))
+        for p in files
+        if p not in audio_set and p.name not in (LABELS_FILE, MANIFEST_FILE)
+    ]
     labels: dict[str, dict] = {}
     if (folder / LABELS_FILE).exists():
         table = pd.read_csv(folder / LABELS_FILE, dtype={"file": str, "track_id": str})
@@ -112,8 +116,9 @@ def load_folder(folder: str | Path, limits: DecodeLimits | None = None, *, sourc
         lab = {k: v for k, v in labels.get(rel, {}).items() if not _missing(v)}
         genre = str(lab["genre"]).strip().lower() if "genre" in lab else np.nan
         if isinstance(genre, str) and genre not in GENRES:
-            raise ConfigError(f"{folder / LABELS_FILE}: {rel} has unknown genre {genre!r}; "
-                              f"expected one of {list(GENRES)}")
+            raise ConfigError(
+                f"{folder / LABELS_FILE}: {rel} has unknown genre {genre!r}; expected one of {list(GENRES)}"
+            )
         row = {
             "track_id": str(lab.get("track_id") or f"{source}-{rel}"),
             "path": str(p),
@@ -139,15 +144,19 @@ def read_emotify_annotations(emotify_dir: str | Path) -> pd.DataFrame:
     mother_tongue``)."""
     path = Path(emotify_dir) / EMOTIFY_CSV
     if not path.exists():
-        raise ConfigError(f"Emotify annotations {path} not found; audio.emotify_dir must hold data.csv "
-                          "and the genre folders")
+        raise ConfigError(
+            f"Emotify annotations {path} not found; audio.emotify_dir must hold data.csv "
+            "and the genre folders"
+        )
     df = pd.read_csv(path, skipinitialspace=True)
     df.columns = [_norm_column(c) for c in df.columns]
     missing = [c for c in ("track_id", "genre", *GEMS9) if c not in df.columns]
     if missing:
-        raise ConfigError(f"{path} lacks columns {', '.join(missing)}; expected Emotify's header "
-                          "(track id, genre, amazement, ..., sadness, mood, liked, disliked, age, "
-                          "gender, mother tongue)")
+        raise ConfigError(
+            f"{path} lacks columns {', '.join(missing)}; expected Emotify's header "
+            "(track id, genre, amazement, ..., sadness, mood, liked, disliked, age, "
+            "gender, mother tongue)"
+        )
     df["track_id"] = pd.to_numeric(df["track_id"], errors="raise").astype(int)
     df["genre"] = df["genre"].astype(str).str.strip().str.lower()
     for e in GEMS9:
@@ -162,10 +171,12 @@ def emotify_labels(annotations: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Per track: genre, number of listeners, the share of listeners who marked each GEMS-9
     emotion (``share_<emotion>``) and the GEMS-6 labels (share >= ``threshold``)."""
     grouped = annotations.groupby("track_id")
-    per_track = pd.DataFrame({
-        "genre": grouped["genre"].agg(lambda s: s.mode().iloc[0]),
-        "n_listeners": grouped.size(),
-    })
+    per_track = pd.DataFrame(
+        {
+            "genre": grouped["genre"].agg(lambda s: s.mode().iloc[0]),
+            "n_listeners": grouped.size(),
+        }
+    )
     for e in GEMS9:
         per_track[f"share_{e}"] = grouped[e].mean()
     for e in GEMS6:
@@ -183,8 +194,9 @@ def _emotify_file(root: Path, genre: str, rank: int, track_id: int) -> Path | No
     return None
 
 
-def load_emotify(emotify_dir: str | Path, threshold: float, limits: DecodeLimits | None = None,
-                 n_jobs: int = 1) -> ClipSet:
+def load_emotify(
+    emotify_dir: str | Path, threshold: float, limits: DecodeLimits | None = None, n_jobs: int = 1
+) -> ClipSet:
     """Emotify's tracks with their listener-share labels (see the module docstring)."""
     root = Path(emotify_dir).resolve()
     limits = limits or DecodeLimits.default()
@@ -194,9 +206,13 @@ def load_emotify(emotify_dir: str | Path, threshold: float, limits: DecodeLimits
     for r in labels.itertuples():
         p = _emotify_file(root, r.genre, int(r.rank_in_genre), int(r.track_id))
         if p is None:
-            bad.append({"path": str(root / r.genre / f"{r.rank_in_genre}.mp3"),
-                        "problem": f"Emotify track {r.track_id}: audio file not found "
-                                   f"(looked for {r.genre}/{r.rank_in_genre}.* and {r.genre}/{r.track_id}.*)"})
+            bad.append(
+                {
+                    "path": str(root / r.genre / f"{r.rank_in_genre}.mp3"),
+                    "problem": f"Emotify track {r.track_id}: audio file not found "
+                    f"(looked for {r.genre}/{r.rank_in_genre}.* and {r.genre}/{r.track_id}.*)",
+                }
+            )
         else:
             found[int(r.track_id)] = p
     problems = _validate(list(found.values()), limits, n_jobs)
@@ -206,17 +222,19 @@ def load_emotify(emotify_dir: str | Path, threshold: float, limits: DecodeLimits
         p = found.get(int(r["track_id"]))
         if p is None or str(p) in problems:
             continue
-        rows.append({
-            "track_id": f"emotify-{r['track_id']}",
-            "path": str(p),
-            "title": f"Emotify {r['genre']} {r['rank_in_genre']}",
-            "artist": "",
-            "genre": r["genre"],
-            "source": "emotify",
-            **{e: r[e] for e in GEMS6},
-            **{f"share_{e}": r[f"share_{e}"] for e in GEMS9},
-            "n_listeners": r["n_listeners"],
-        })
+        rows.append(
+            {
+                "track_id": f"emotify-{r['track_id']}",
+                "path": str(p),
+                "title": f"Emotify {r['genre']} {r['rank_in_genre']}",
+                "artist": "",
+                "genre": r["genre"],
+                "source": "emotify",
+                **{e: r[e] for e in GEMS6},
+                **{f"share_{e}": r[f"share_{e}"] for e in GEMS9},
+                "n_listeners": r["n_listeners"],
+            }
+        )
     return ClipSet(_frame(rows), bad, [], ["emotify"])
 
 
@@ -237,8 +255,16 @@ def _synth_one(track: dict, folder: str, seconds: float, sr: int, seed: int) -> 
     return target.relative_to(folder).as_posix()
 
 
-def write_demo(folder: str | Path, *, n_per_cell: int, seconds: float, sample_rate: int, seed: int,
-               n_jobs: int = 1, log: Callable[[str], None] | None = None) -> Path:
+def write_demo(
+    folder: str | Path,
+    *,
+    n_per_cell: int,
+    seconds: float,
+    sample_rate: int,
+    seed: int,
+    n_jobs: int = 1,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Synthesise the demo clips for ``demo_catalog(n_per_cell, seed)`` into ``folder``
     (``<genre>/<track_id>.flac`` + ``labels.csv``). Skipped when the folder already holds this
     exact set (same manifest, every file present)."""
@@ -249,13 +275,22 @@ def write_demo(folder: str | Path, *, n_per_cell: int, seconds: float, sample_ra
     from moodtune.data.demo_catalog import demo_catalog
 
     folder = Path(folder)
-    manifest = {"generator": GENERATOR_VERSION, "n_per_cell": n_per_cell, "seconds": seconds,
-                "sample_rate": sample_rate, "seed": seed}
+    manifest = {
+        "generator": GENERATOR_VERSION,
+        "n_per_cell": n_per_cell,
+        "seconds": seconds,
+        "sample_rate": sample_rate,
+        "seed": seed,
+    }
     catalog = demo_catalog(n_per_cell, seed)
     files = [f"{g}/{t}.flac" for g, t in zip(catalog["genre"], catalog["track_id"], strict=True)]
     mpath = folder / MANIFEST_FILE
-    if (mpath.exists() and json.loads(mpath.read_text()) == manifest and (folder / LABELS_FILE).exists()
-            and all((folder / f).exists() for f in files)):
+    if (
+        mpath.exists()
+        and json.loads(mpath.read_text()) == manifest
+        and (folder / LABELS_FILE).exists()
+        and all((folder / f).exists() for f in files)
+    ):
         if log:
             log(f"demo clips up to date in {folder} ({len(files)} clips)")
         return folder
@@ -268,12 +303,21 @@ def write_demo(folder: str | Path, *, n_per_cell: int, seconds: float, sample_ra
     if log:
         log(f"synthesising {len(tracks)} demo clips of {seconds:g} s into {folder}")
     if n_jobs > 1 and len(tracks) > 16:
-        written = list(tqdm(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-            delayed(_synth_one)(t, str(folder), seconds, sample_rate, seed) for t in tracks),
-            total=len(tracks), desc="demo clips", unit="clip"))
+        written = list(
+            tqdm(
+                Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+                    delayed(_synth_one)(t, str(folder), seconds, sample_rate, seed) for t in tracks
+                ),
+                total=len(tracks),
+                desc="demo clips",
+                unit="clip",
+            )
+        )
     else:
-        written = [_synth_one(t, str(folder), seconds, sample_rate, seed)
-                   for t in tqdm(tracks, desc="demo clips", unit="clip")]
+        written = [
+            _synth_one(t, str(folder), seconds, sample_rate, seed)
+            for t in tqdm(tracks, desc="demo clips", unit="clip")
+        ]
     table = catalog[["track_id", "title", "artist", "genre", *GEMS6]].copy()
     table.insert(1, "file", written)
     table.to_csv(folder / LABELS_FILE, index=False)
@@ -285,9 +329,15 @@ def demo_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
     """The synthesised demo set (written once under ``<data>/audio/clips``): tests, and machines
     where no real music can be had."""
     a = settings.audio
-    folder = write_demo(settings.data_path("audio", "clips"), n_per_cell=a.clips_per_cell,
-                        seconds=a.clip_seconds, sample_rate=a.sample_rate, seed=settings.project.seed,
-                        n_jobs=a.features.n_jobs, log=log)
+    folder = write_demo(
+        settings.data_path("audio", "clips"),
+        n_per_cell=a.clips_per_cell,
+        seconds=a.clip_seconds,
+        sample_rate=a.sample_rate,
+        seed=settings.project.seed,
+        n_jobs=a.features.n_jobs,
+        log=log,
+    )
     return load_folder(folder, DecodeLimits.from_settings(settings), source="demo", n_jobs=a.features.n_jobs)
 
 
@@ -307,5 +357,9 @@ def load_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
     dupes = clips["track_id"][clips["track_id"].duplicated()].tolist()
     if dupes:
         raise ConfigError(f"duplicate track ids across audio sources: {dupes[:5]}")
-    return ClipSet(clips, [b for p in parts for b in p.bad], [i for p in parts for i in p.ignored],
-                   [s for p in parts for s in p.sources])
+    return ClipSet(
+        clips,
+        [b for p in parts for b in p.bad],
+        [i for p in parts for i in p.ignored],
+        [s for p in parts for s in p.sources],
+    )

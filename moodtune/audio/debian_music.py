@@ -37,8 +37,19 @@ from moodtune.errors import ConfigError
 
 SPEC = Path(__file__).with_name("catalog.yaml")
 SOURCE = "debian"
-TRACK_COLUMNS = ["track_id", "path", "title", "artist", "genre", "source", "package", "version", "licence",
-                 "licence_path", "duration"]
+TRACK_COLUMNS = [
+    "track_id",
+    "path",
+    "title",
+    "artist",
+    "genre",
+    "source",
+    "package",
+    "version",
+    "licence",
+    "licence_path",
+    "duration",
+]
 
 
 @dataclass(frozen=True)
@@ -54,15 +65,26 @@ class MusicPackage:
 
 def music_packages(spec: Path = SPEC, realset_spec: Path = realset.SPEC) -> list[MusicPackage]:
     """The real set's packages (with their genres) and then ``catalog.yaml``'s."""
-    out = [MusicPackage(p.name, (p.files,), p.genre, None, p.licence, p.archive, p.stems)
-           for p in realset.packages(realset_spec)]
+    out = [
+        MusicPackage(p.name, (p.files,), p.genre, None, p.licence, p.archive, p.stems)
+        for p in realset.packages(realset_spec)
+    ]
     for name, p in (yaml.safe_load(spec.read_text())["packages"] or {}).items():
         genre = p.get("genre")
         if genre is not None and genre not in GENRES:
             raise ConfigError(f"{spec}: {name} has genre {genre!r}; expected one of {list(GENRES)} or none")
         files = p["files"] if isinstance(p["files"], list) else [p["files"]]
-        out.append(MusicPackage(name, tuple(files), genre, p.get("artist"), p.get("licence"), p.get("archive"),
-                                tuple(p.get("stems", ()))))
+        out.append(
+            MusicPackage(
+                name,
+                tuple(files),
+                genre,
+                p.get("artist"),
+                p.get("licence"),
+                p.get("archive"),
+                tuple(p.get("stems", ())),
+            )
+        )
     names = [p.name for p in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"{spec}: a package is listed twice (also in {realset_spec.name}?)")
@@ -110,8 +132,11 @@ def parse_copyright(text: str) -> tuple[str | None, list[Stanza]]:
     if not paragraphs or "format" not in paragraphs[0]:
         return None, []
     header = paragraphs[0].get("license", "").split("\n")[0].strip() or None
-    stanzas = [Stanza(tuple(p["files"].split()), p.get("license", "").split("\n")[0].strip(), p.get("copyright", ""))
-               for p in paragraphs[1:] if "files" in p]
+    stanzas = [
+        Stanza(tuple(p["files"].split()), p.get("license", "").split("\n")[0].strip(), p.get("copyright", ""))
+        for p in paragraphs[1:]
+        if "files" in p
+    ]
     return header, stanzas
 
 
@@ -139,7 +164,9 @@ _EMAIL = re.compile(r"<[^>]*>|\([^)]*@[^)]*\)|https?://\S+")
 def first_holder(holders: str) -> str:
     """The first copyright holder of a stanza, years and addresses dropped."""
     for line in holders.splitlines():
-        name = _EMAIL.sub("", _YEARS.sub("", line.replace("Copyright", "").replace("(C)", "").replace("©", ""))).strip(" ,.")
+        name = _EMAIL.sub(
+            "", _YEARS.sub("", line.replace("Copyright", "").replace("(C)", "").replace("©", ""))
+        ).strip(" ,.")
         if name:
             return name
     return ""
@@ -185,8 +212,12 @@ def read_tags(path: Path) -> dict:
                     return text
         return ""
 
-    return {"title": first("title", "TIT2", "\xa9nam"), "artist": first("artist", "TPE1", "\xa9ART", "composer", "TCOM"),
-            "genre_tag": first("genre", "TCON", "\xa9gen"), "duration": float(audio.info.length or 0.0)}
+    return {
+        "title": first("title", "TIT2", "\xa9nam"),
+        "artist": first("artist", "TPE1", "\xa9ART", "composer", "TCOM"),
+        "genre_tag": first("genre", "TCON", "\xa9gen"),
+        "duration": float(audio.info.length or 0.0),
+    }
 
 
 def _pretty(stem: str) -> str:
@@ -247,8 +278,9 @@ def _track_id(package: str, root: Path, path: Path, seen: set[str]) -> str:
     return key
 
 
-def package_tracks(pkg: MusicPackage, root: Path, cache: Path, min_seconds: float, limit: int,
-                   problems: list[str]) -> list[dict]:
+def package_tracks(
+    pkg: MusicPackage, root: Path, cache: Path, min_seconds: float, limit: int, problems: list[str]
+) -> list[dict]:
     """The credited tracks of one extracted package."""
     version = package_version(root, pkg.name)
     copyright_path = root / "usr" / "share" / "doc" / pkg.name / "copyright"
@@ -256,14 +288,22 @@ def package_tracks(pkg: MusicPackage, root: Path, cache: Path, min_seconds: floa
     stanzas: list[Stanza] = []
     if copyright_path.is_file():
         header, stanzas = parse_copyright(copyright_path.read_text(encoding="utf-8", errors="replace"))
-    files = [f for pattern in pkg.files for f in realset.package_files(pkg.name, root, cache, pattern, pkg.archive)]
+    files = [
+        f for pattern in pkg.files for f in realset.package_files(pkg.name, root, cache, pattern, pkg.archive)
+    ]
     rows: list[dict] = []
     seen: set[str] = set()
     for path in sorted(dict.fromkeys(files)):
         try:
             ini = _song_ini(path.parent) if pkg.stems else {}
-            audio = mix_stems([path.with_name(s) for s in pkg.stems if path.with_name(s).exists()],
-                              cache / "mixed" / pkg.name / path.parent.name / "mixed.flac") if pkg.stems else path
+            audio = (
+                mix_stems(
+                    [path.with_name(s) for s in pkg.stems if path.with_name(s).exists()],
+                    cache / "mixed" / pkg.name / path.parent.name / "mixed.flac",
+                )
+                if pkg.stems
+                else path
+            )
             tags = read_tags(audio)
             if tags["duration"] < min_seconds:
                 continue
@@ -273,15 +313,29 @@ def package_tracks(pkg: MusicPackage, root: Path, cache: Path, min_seconds: floa
             if not licence:
                 problems.append(f"{pkg.name}/{path.name}: no licence in the copyright file; left out")
                 continue
-            artist = (ini.get("artist") or tags["artist"] or pkg.artist or (first_holder(stanza.holders) if stanza else ""))
-            rows.append({
-                "track_id": _track_id(pkg.name, root, audio, seen), "path": str(audio),
-                "title": ini.get("name") or tags["title"] or _pretty(path.parent.name if pkg.stems else path.stem),
-                "artist": artist, "genre": pkg.genre or genre_from_tag(tags["genre_tag"]), "source": SOURCE,
-                "package": pkg.name, "version": version, "licence": licence,
-                "licence_path": str(copyright_path) if copyright_path.is_file() else "",
-                "duration": round(tags["duration"], 2),
-            })
+            artist = (
+                ini.get("artist")
+                or tags["artist"]
+                or pkg.artist
+                or (first_holder(stanza.holders) if stanza else "")
+            )
+            rows.append(
+                {
+                    "track_id": _track_id(pkg.name, root, audio, seen),
+                    "path": str(audio),
+                    "title": ini.get("name")
+                    or tags["title"]
+                    or _pretty(path.parent.name if pkg.stems else path.stem),
+                    "artist": artist,
+                    "genre": pkg.genre or genre_from_tag(tags["genre_tag"]),
+                    "source": SOURCE,
+                    "package": pkg.name,
+                    "version": version,
+                    "licence": licence,
+                    "licence_path": str(copyright_path) if copyright_path.is_file() else "",
+                    "duration": round(tags["duration"], 2),
+                }
+            )
         except (OSError, ValueError, RuntimeError, sf.LibsndfileError) as exc:
             problems.append(f"{pkg.name}/{path.name}: {exc}")
         if len(rows) >= limit:
@@ -289,8 +343,9 @@ def package_tracks(pkg: MusicPackage, root: Path, cache: Path, min_seconds: floa
     return rows
 
 
-def assemble(settings, log: Callable[[str], None] = lambda _m: None,
-             packages: list[MusicPackage] | None = None) -> MusicSet:
+def assemble(
+    settings, log: Callable[[str], None] = lambda _m: None, packages: list[MusicPackage] | None = None
+) -> MusicSet:
     """Fetch (once), list and credit the tracks of ``packages`` (default: :func:`music_packages`);
     empty, with the reason, where apt is unavailable or no package could be fetched."""
     c = settings.audio.catalog
@@ -304,8 +359,10 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None,
         if c.packages is not None:
             unknown = sorted(set(c.packages) - {p.name for p in packages})
             if unknown:
-                raise ConfigError(f"audio.catalog.packages names {unknown}, which neither realset.yaml nor "
-                                  f"catalog.yaml lists; add them to {SPEC}")
+                raise ConfigError(
+                    f"audio.catalog.packages names {unknown}, which neither realset.yaml nor "
+                    f"catalog.yaml lists; add them to {SPEC}"
+                )
             packages = [p for p in packages if p.name in c.packages]
     fetched = realset.fetch_all([pkg.name for pkg in packages], cache, c.fetch_workers)
     for pkg in packages:
@@ -316,14 +373,32 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None,
             continue
         found = package_tracks(pkg, root, cache, c.min_track_seconds, c.max_tracks_per_package, problems)
         rows += found
-        summary.append({"package": pkg.name, "version": found[0]["version"] if found else package_version(root, pkg.name),
-                        "tracks": len(found), "genre": pkg.genre or "",
-                        "licences": ", ".join(sorted({r["licence"] for r in found}))})
+        summary.append(
+            {
+                "package": pkg.name,
+                "version": found[0]["version"] if found else package_version(root, pkg.name),
+                "tracks": len(found),
+                "genre": pkg.genre or "",
+                "licences": ", ".join(sorted({r["licence"] for r in found})),
+            }
+        )
         log(f"catalog: {pkg.name}: {len(found)} tracks")
     tracks = pd.DataFrame(rows, columns=TRACK_COLUMNS)
     unavailable = None if len(tracks) else "no package could be fetched: " + "; ".join(problems[:5])
     return MusicSet(tracks, unavailable, problems, summary)
 
 
-__all__ = ["MusicPackage", "MusicSet", "TRACK_COLUMNS", "assemble", "cache_dir", "first_holder",
-           "licence_of", "music_packages", "package_tracks", "package_version", "parse_copyright", "read_tags"]
+__all__ = [
+    "MusicPackage",
+    "MusicSet",
+    "TRACK_COLUMNS",
+    "assemble",
+    "cache_dir",
+    "first_holder",
+    "licence_of",
+    "music_packages",
+    "package_tracks",
+    "package_version",
+    "parse_copyright",
+    "read_tags",
+]

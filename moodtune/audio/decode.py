@@ -63,8 +63,9 @@ def _read_soundfile(fileobj, max_seconds: float) -> tuple[np.ndarray, int]:
     with sf.SoundFile(fileobj) as f:
         sr = int(f.samplerate)
         limit = int(round(max_seconds * sr))
-        data = f.read(frames=limit if f.frames <= 0 or f.frames > limit else -1,
-                      dtype="float32", always_2d=True)
+        data = f.read(
+            frames=limit if f.frames <= 0 or f.frames > limit else -1, dtype="float32", always_2d=True
+        )
     return data, sr
 
 
@@ -98,7 +99,7 @@ def _wav_truncation(data: bytes) -> str | None:
         return None
     pos = 12
     while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        cid, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
         if cid == b"data":
             if data[:4] == b"RF64" or size in (0, 0xFFFFFFFF):
                 return None  # the size lives in the ds64 chunk / is unknown (a stream): nothing to compare
@@ -118,7 +119,7 @@ def _ogg_truncation(data: bytes) -> str | None:
     n_segments = data[last + 26]
     if last + 27 + n_segments > len(data):
         return "its last Ogg page is cut off"
-    end = last + 27 + n_segments + sum(data[last + 27:last + 27 + n_segments])
+    end = last + 27 + n_segments + sum(data[last + 27 : last + 27 + n_segments])
     if end > len(data):
         return "its last Ogg page is cut off"
     if not data[last + 5] & 0x04:
@@ -144,20 +145,20 @@ def _mp3_truncation(data: bytes) -> str | None:
     pos = 0
     if data[:3] == b"ID3" and len(data) >= 10:
         pos = 10 + int.from_bytes(bytes(b & 0x7F for b in data[6:10]), "big")
-    while pos < end and _mp3_frame_length(data[pos:pos + 4]) is None:
+    while pos < end and _mp3_frame_length(data[pos : pos + 4]) is None:
         pos += 1  # find the first frame
         if pos > 65536:
             return None  # no frame found near the start: leave it to the decoder
     declared = None  # a Xing/Info header (LAME and others write one) in the first frame counts the frames
-    first = data[pos:pos + (_mp3_frame_length(data[pos:pos + 4]) or 0)]
+    first = data[pos : pos + (_mp3_frame_length(data[pos : pos + 4]) or 0)]
     for tag in (b"Xing", b"Info"):
         at = first.find(tag)
-        if at >= 0 and len(first) >= at + 12 and int.from_bytes(first[at + 4:at + 8], "big") & 1:
-            declared = int.from_bytes(first[at + 8:at + 12], "big")
+        if at >= 0 and len(first) >= at + 12 and int.from_bytes(first[at + 4 : at + 8], "big") & 1:
+            declared = int.from_bytes(first[at + 8 : at + 12], "big")
             break
     frames = 0
     while pos + 4 <= end:
-        length = _mp3_frame_length(data[pos:pos + 4])
+        length = _mp3_frame_length(data[pos : pos + 4])
         if length is None:
             break  # trailing tags or junk after whole frames: not our concern
         if pos + length > end:
@@ -194,8 +195,9 @@ def truncation(data: bytes) -> str | None:
     return _generic_truncation(io.BytesIO(data))
 
 
-def check_header(data: bytes, *, min_rate: float, max_rate: float, max_seconds: float,
-                 label: str = "uploaded audio") -> None:
+def check_header(
+    data: bytes, *, min_rate: float, max_rate: float, max_seconds: float, label: str = "uploaded audio"
+) -> None:
     """Refuse, from the container's header alone (nothing is decoded), audio whose sample rate
     lies outside ``min_rate``-``max_rate`` Hz or that declares more than ``max_seconds``
     (:class:`~moodtune.errors.TooMuchInput`, 413, for the length). A header libsndfile cannot read
@@ -208,12 +210,16 @@ def check_header(data: bytes, *, min_rate: float, max_rate: float, max_seconds: 
     except Exception:
         return
     if not min_rate <= rate <= max_rate:
-        raise InvalidAudio(f"{label} declares a sample rate of {rate:,} Hz; accepted are {min_rate:,.0f} to "
-                           f"{max_rate:,.0f} Hz (service.audio_min_rate_hz/audio_max_rate_hz): re-export it at "
-                           "e.g. 44,100 Hz")
+        raise InvalidAudio(
+            f"{label} declares a sample rate of {rate:,} Hz; accepted are {min_rate:,.0f} to "
+            f"{max_rate:,.0f} Hz (service.audio_min_rate_hz/audio_max_rate_hz): re-export it at "
+            "e.g. 44,100 Hz"
+        )
     if 0 < frames and frames / rate > max_seconds:
-        raise TooMuchInput(f"{label} declares {frames / rate:,.0f} s of audio; the limit is {max_seconds:,.0f} s "
-                           "(service.max_audio_seconds): upload a shorter excerpt")
+        raise TooMuchInput(
+            f"{label} declares {frames / rate:,.0f} s of audio; the limit is {max_seconds:,.0f} s "
+            "(service.max_audio_seconds): upload a shorter excerpt"
+        )
 
 
 def decode(
@@ -295,21 +301,26 @@ def read_mono(source: str | os.PathLike | bytes, max_seconds: float, *, name: st
         if samples is None:
             cut = truncation(_raw(data, path)) if _looks_like_audio(head) else None
             if cut:
-                raise InvalidAudio(f"{label} is truncated: {cut}; it cannot be decoded (re-export or "
-                                   "re-download the file)") from None
+                raise InvalidAudio(
+                    f"{label} is truncated: {cut}; it cannot be decoded (re-export or re-download the file)"
+                ) from None
             if _looks_like_audio(head):
-                raise InvalidAudio(f"{label} is corrupt: it looks like audio but cannot be decoded "
-                                   f"({reason})") from None
-            raise InvalidAudio(f"{label} is not audio: not a wav, flac, ogg or mp3 file "
-                               f"({reason})") from None
+                raise InvalidAudio(
+                    f"{label} is corrupt: it looks like audio but cannot be decoded ({reason})"
+                ) from None
+            raise InvalidAudio(f"{label} is not audio: not a wav, flac, ogg or mp3 file ({reason})") from None
 
     assert samples is not None  # the except branch raised where neither reader decoded it
     cut = truncation(_raw(data, path))
     if samples.size == 0 or samples.shape[0] == 0:
-        raise InvalidAudio(f"{label} is empty: it contains no audio samples" + (f" (it is truncated: {cut})" if cut else ""))
+        raise InvalidAudio(
+            f"{label} is empty: it contains no audio samples" + (f" (it is truncated: {cut})" if cut else "")
+        )
     if cut:
-        raise InvalidAudio(f"{label} is truncated: {cut}; only part of it could be decoded, so it is refused "
-                           "(re-export or re-download the file)")
+        raise InvalidAudio(
+            f"{label} is truncated: {cut}; only part of it could be decoded, so it is refused "
+            "(re-export or re-download the file)"
+        )
     if not np.all(np.isfinite(samples)):
         raise InvalidAudio(f"{label} is corrupt: it contains non-finite samples")
     y = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
@@ -320,15 +331,15 @@ def conform(decoded: Decoded, limits: DecodeLimits, *, resample: bool = True) ->
     """``decoded`` under ``limits``: cut to ``max_seconds`` (as :func:`decode` reads it), refused when
     too short or silent, resampled to ``limits.sample_rate`` when ``resample``."""
     y, sr, label = decoded.samples, decoded.sample_rate, decoded.label
-    y = y[:int(round(limits.max_seconds * sr))]
+    y = y[: int(round(limits.max_seconds * sr))]
     seconds = y.shape[0] / sr
     if seconds < limits.min_seconds:
-        raise InvalidAudio(f"{label} is too short ({seconds:.2f} s); at least "
-                           f"{limits.min_seconds:g} s of audio is needed")
+        raise InvalidAudio(
+            f"{label} is too short ({seconds:.2f} s); at least {limits.min_seconds:g} s of audio is needed"
+        )
     peak = float(np.max(np.abs(y)))
     if peak < limits.silence_peak:
-        raise InvalidAudio(f"{label} is silent (peak amplitude {peak:.1e}, below "
-                           f"{limits.silence_peak:.1e})")
+        raise InvalidAudio(f"{label} is silent (peak amplitude {peak:.1e}, below {limits.silence_peak:.1e})")
     if resample and sr != limits.sample_rate:
         import librosa
 
@@ -337,8 +348,9 @@ def conform(decoded: Decoded, limits: DecodeLimits, *, resample: bool = True) ->
     return np.ascontiguousarray(y, dtype=np.float32), int(sr)
 
 
-def load_audio(source: str | os.PathLike | bytes, limits: DecodeLimits | None = None, *,
-               name: str | None = None) -> np.ndarray:
+def load_audio(
+    source: str | os.PathLike | bytes, limits: DecodeLimits | None = None, *, name: str | None = None
+) -> np.ndarray:
     """Mono float32 samples at ``limits.sample_rate`` (see :func:`decode`)."""
     return decode(source, limits, name=name)[0]
 

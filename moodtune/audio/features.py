@@ -74,8 +74,11 @@ class FeatureConfig(FromSettings):
         return cls(limits=limits, spectral=AudioFeatureSettings(n_jobs=1, **data))
 
     def as_dict(self) -> dict:
-        return {"version": FEATURE_VERSION, "limits": asdict(self.limits),
-                **self.spectral.model_dump(exclude={"n_jobs"})}
+        return {
+            "version": FEATURE_VERSION,
+            "limits": asdict(self.limits),
+            **self.spectral.model_dump(exclude={"n_jobs"}),
+        }
 
     def __eq__(self, other: object) -> bool:  # what changes the features; not n_jobs
         return isinstance(other, FeatureConfig) and self.as_dict() == other.as_dict()
@@ -146,7 +149,9 @@ def _zcr_rms(yp: np.ndarray, n_fft: int, hop: int, n_frames: int) -> tuple[np.nd
         k = n_fft // hop
         n_blocks = n_frames + k - 1
         csum = np.concatenate([[0.0], np.cumsum(cross[: n_blocks * hop].reshape(n_blocks, hop).sum(axis=1))])
-        qsum = np.concatenate([[0.0], np.cumsum((x[: n_blocks * hop] ** 2).reshape(n_blocks, hop).sum(axis=1))])
+        qsum = np.concatenate(
+            [[0.0], np.cumsum((x[: n_blocks * hop] ** 2).reshape(n_blocks, hop).sum(axis=1))]
+        )
         idx = np.arange(n_frames)
         crossings = csum[idx + k] - csum[idx] - cross[starts]
         power = qsum[idx + k] - qsum[idx]
@@ -165,8 +170,9 @@ def _chroma_basis(sr: int, n_fft: int, tuning: float) -> np.ndarray:
     return librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=12)
 
 
-def _estimate_tuning(P: np.ndarray, sr: int, n_fft: int, fmin: float = 150.0, fmax: float = 4000.0,
-                     threshold: float = 0.1) -> float:
+def _estimate_tuning(
+    P: np.ndarray, sr: int, n_fft: int, fmin: float = 150.0, fmax: float = 4000.0, threshold: float = 0.1
+) -> float:
     """``librosa.estimate_tuning(S=P)`` (what ``chroma_stft`` does first), computed only on the
     bins between ``fmin`` and ``fmax`` that piptrack keeps: parabolic peak interpolation,
     local maxima above ``threshold`` x the frame's maximum, magnitude-median selection and
@@ -239,8 +245,9 @@ def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None 
 
     out: dict[str, float] = {}
     # chroma as chroma_stft(S=P) computes it: tuning, filter bank (cached per tuning), inf-norm
-    chroma = librosa.util.normalize(_chroma_basis(sr, n_fft, _estimate_tuning(P, sr, n_fft)) @ P,
-                                    norm=np.inf, axis=0)
+    chroma = librosa.util.normalize(
+        _chroma_basis(sr, n_fft, _estimate_tuning(P, sr, n_fft)) @ P, norm=np.inf, axis=0
+    )
     _mean_std("chroma", chroma, out)
     # roll-off: the first frequency below which 85 % of the frame's magnitude lies
     cum = np.cumsum(S_tf, axis=1)
@@ -360,8 +367,12 @@ def _compute_one(track_id: str, path: str, config: FeatureConfig, cache_path: st
     except InvalidAudio as exc:
         return track_id, None, str(exc), time.process_time() - cpu
     except Exception as exc:  # an unexpected failure on one clip must not lose the batch
-        return (track_id, None, f"{path}: feature extraction failed ({type(exc).__name__}: {exc})",
-                time.process_time() - cpu)
+        return (
+            track_id,
+            None,
+            f"{path}: feature extraction failed ({type(exc).__name__}: {exc})",
+            time.process_time() - cpu,
+        )
     if cache_path:
         write_atomic(cache_path, lambda tmp: tmp.write_text(json.dumps(feats)))
     return track_id, feats, None, time.process_time() - cpu
@@ -435,7 +446,17 @@ def extract_batch(
 
     names = feature_names(c)
     order = [t for t, _ in pairs if t in results]
-    frame = pd.DataFrame([[results[t][n] for n in names] for t in order], index=pd.Index(order, name="track_id"),
-                         columns=names, dtype=np.float64)
-    return BatchResult(frame, failed, hits, len(todo) - sum(1 for t, _, _ in todo if t in failed),
-                       time.perf_counter() - start, cpu_seconds)
+    frame = pd.DataFrame(
+        [[results[t][n] for n in names] for t in order],
+        index=pd.Index(order, name="track_id"),
+        columns=names,
+        dtype=np.float64,
+    )
+    return BatchResult(
+        frame,
+        failed,
+        hits,
+        len(todo) - sum(1 for t, _, _ in todo if t in failed),
+        time.perf_counter() - start,
+        cpu_seconds,
+    )

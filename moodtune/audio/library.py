@@ -36,8 +36,10 @@ def shards(folder: str | Path, n_shards: int) -> dict[str, list[str]]:
     """``{shard key: [relative paths]}`` of the audio files under ``folder`` (only non-empty shards)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ConfigError(f"audio.music_dir {folder} is not a folder: set it in params.yaml or "
-                          "MOODTUNE_AUDIO__MUSIC_DIR (every machine that runs a shard must see it at that path)")
+        raise ConfigError(
+            f"audio.music_dir {folder} is not a folder: set it in params.yaml or "
+            "MOODTUNE_AUDIO__MUSIC_DIR (every machine that runs a shard must see it at that path)"
+        )
     if n_shards < 1:
         raise ConfigError(f"audio.library_shards must be at least 1, got {n_shards}")
     out: dict[str, list[str]] = {}
@@ -55,16 +57,24 @@ class ShardResult:
     stats: dict = field(default_factory=dict)
 
 
-def analyse_shard(settings, folder: str | Path, key: str, *, model=None,
-                  progress: Callable[[str, int, int], None] | None = None) -> ShardResult:
+def analyse_shard(
+    settings,
+    folder: str | Path,
+    key: str,
+    *,
+    model=None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ShardResult:
     """Features, tags and (with ``model``) genre + emotion of every file of shard ``key``."""
     folder = Path(folder)
     table = shards(folder, settings.audio.library_shards)
     if key not in table:
-        raise ConfigError(f"{key!r} is not a shard of {folder} with files in it (audio.library_shards="
-                          f"{settings.audio.library_shards}; the shards now: {', '.join(table) or 'none'}): "
-                          "the folder or the shard count changed since the partitions were listed; "
-                          "materialize audio_library_shards again")
+        raise ConfigError(
+            f"{key!r} is not a shard of {folder} with files in it (audio.library_shards="
+            f"{settings.audio.library_shards}; the shards now: {', '.join(table) or 'none'}): "
+            "the folder or the shard count changed since the partitions were listed; "
+            "materialize audio_library_shards again"
+        )
     files = table[key]
     result = analyse(settings, {rel: str(folder / rel) for rel in files}, progress=progress)
     table = result.features
@@ -72,8 +82,12 @@ def analyse_shard(settings, folder: str | Path, key: str, *, model=None,
     if model is not None and len(table):
         proba = model.predict_proba(table)
         # the one emotion space: GEMS-6 -> DLUT -> each category's valence-arousal point
-        va = [to_dlut("gems6", dict(zip(GEMS6, row, strict=True))).valence_arousal()
-              for row in proba[list(GEMS6)].to_numpy(dtype=float)]
-        table = table.join(proba.add_prefix("p.")).assign(valence=[v for v, _ in va], arousal=[a for _, a in va])
+        va = [
+            to_dlut("gems6", dict(zip(GEMS6, row, strict=True))).valence_arousal()
+            for row in proba[list(GEMS6)].to_numpy(dtype=float)
+        ]
+        table = table.join(proba.add_prefix("p.")).assign(
+            valence=[v for v, _ in va], arousal=[a for _, a in va]
+        )
     table.index.name = "file"
     return ShardResult(key, table, bad, {"files": len(files), **result.stats})

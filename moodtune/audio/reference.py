@@ -18,11 +18,15 @@ from moodtune.audio.features import FeatureConfig
 # so those are not compared); how close they must be: see ``compare``.
 SHARED_FEATURES: tuple[str, ...] = (
     *(f"chroma_mean_{i}" for i in range(12)),
-    "rolloff_mean", "zcr_mean", "rms_mean", "flux_mean",
+    "rolloff_mean",
+    "zcr_mean",
+    "rms_mean",
+    "flux_mean",
     *(f"contrast_mean_{i}" for i in range(7)),
     "flatness_mean",
     *(f"mfcc_mean_{i}" for i in range(20)),
-    "tempo", "logmel_mean_0",
+    "tempo",
+    "logmel_mean_0",
 )
 
 
@@ -49,15 +53,18 @@ def reference_features(path: str, config: FeatureConfig | None = None) -> dict[s
     for i, v in enumerate(mfcc.mean(axis=1)):
         out[f"mfcc_mean_{i}"] = float(v)
     out["tempo"] = float(librosa.feature.tempo(y=y, sr=sr)[0])
-    out["tempogram_mean"] = float(librosa.feature.tempogram(y=y, sr=sr).mean())  # 384-frame window: not shared
+    out["tempogram_mean"] = float(
+        librosa.feature.tempogram(y=y, sr=sr).mean()
+    )  # 384-frame window: not shared
     mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))
     groups = np.array_split(np.arange(mel.shape[0]), c.logmel_bands)
     out["logmel_mean_0"] = float(mel[groups[0]].mean())
     return out
 
 
-def compare(ours: dict[str, dict[str, float]], reference: dict[str, dict[str, float]],
-            rel_tol: float = 0.02) -> dict[str, float]:
+def compare(
+    ours: dict[str, dict[str, float]], reference: dict[str, dict[str, float]], rel_tol: float = 0.02
+) -> dict[str, float]:
     """The worst disagreement per shared feature, as a share of that feature's scale.
 
     The scale of a feature is the larger of its spread (max - min) across the clips and its

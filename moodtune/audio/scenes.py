@@ -69,8 +69,10 @@ def rule(spec: Path = SPEC) -> SceneRule:
     gems = {c: tuple(raw["gems"][c]) for c in CLASSES}
     unknown = {g for labels in gems.values() for g in labels} - set(GEMS6)
     if set(raw["rule"]) != set(CLASSES) or set(raw["gems"]) != set(CLASSES) or unknown:
-        raise ConfigError(f"{spec}: rule and gems need exactly the classes {list(CLASSES)} and GEMS-6 labels "
-                          f"(unknown: {sorted(unknown)})")
+        raise ConfigError(
+            f"{spec}: rule and gems need exactly the classes {list(CLASSES)} and GEMS-6 labels "
+            f"(unknown: {sorted(unknown)})"
+        )
     return SceneRule(patterns, gems, float(raw["min_seconds"]))
 
 
@@ -83,7 +85,9 @@ def packages(spec: Path = SPEC, realset_spec: Path = realset.SPEC) -> list[Scene
         if pkg.side not in ("train", "heldout"):
             raise ConfigError(f"{spec}: {name} has side {pkg.side!r}")
         if genre_sides.get(name, pkg.side) != pkg.side:
-            raise ConfigError(f"{spec}: {name} is {pkg.side} here but {genre_sides[name]} in {realset_spec.name}")
+            raise ConfigError(
+                f"{spec}: {name} is {pkg.side} here but {genre_sides[name]} in {realset_spec.name}"
+            )
         out.append(pkg)
     return out
 
@@ -98,7 +102,9 @@ def title_words(text: str) -> list[str]:
 def matches(texts: Iterable[str], scene_rule: SceneRule) -> list[str]:
     """The classes whose patterns match a word of ``texts``, in :data:`CLASSES` order."""
     words = [w for t in texts if t for w in title_words(t)]
-    return [c for c in CLASSES if any(fnmatch.fnmatchcase(w, p) for w in words for p in scene_rule.patterns[c])]
+    return [
+        c for c in CLASSES if any(fnmatch.fnmatchcase(w, p) for w in words for p in scene_rule.patterns[c])
+    ]
 
 
 def scene_of(texts: Iterable[str], scene_rule: SceneRule) -> str | None:
@@ -116,12 +122,28 @@ def label_tracks(files: Iterable[Path], scene_rule: SceneRule) -> pd.DataFrame:
         try:
             tags = read_tags(f)
         except ValueError as exc:
-            rows.append({"file": f, "title": f.stem, "duration": np.nan, "matched": "", "scene": None,
-                         "problem": str(exc)})
+            rows.append(
+                {
+                    "file": f,
+                    "title": f.stem,
+                    "duration": np.nan,
+                    "matched": "",
+                    "scene": None,
+                    "problem": str(exc),
+                }
+            )
             continue
         hit = matches([f.stem, tags["title"]], scene_rule)
-        rows.append({"file": f, "title": tags["title"] or f.stem, "duration": tags["duration"],
-                     "matched": "/".join(hit), "scene": hit[0] if len(hit) == 1 else None, "problem": ""})
+        rows.append(
+            {
+                "file": f,
+                "title": tags["title"] or f.stem,
+                "duration": tags["duration"],
+                "matched": "/".join(hit),
+                "scene": hit[0] if len(hit) == 1 else None,
+                "problem": "",
+            }
+        )
     return pd.DataFrame(rows, columns=["file", "title", "duration", "matched", "scene", "problem"])
 
 
@@ -129,7 +151,9 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
     """Fetch the packages, label their tracks by title, cut clips of the labelled ones (cached)."""
     s = settings.audio.real_set.scenes
     if not (settings.audio.real_set.enabled and s.enabled):
-        return realset.RealSet(pd.DataFrame(columns=COLUMNS), "disabled (audio.real_set.scenes.enabled: false)")
+        return realset.RealSet(
+            pd.DataFrame(columns=COLUMNS), "disabled (audio.real_set.scenes.enabled: false)"
+        )
     reason = realset.apt_unavailable()
     if reason:
         return realset.RealSet(pd.DataFrame(columns=COLUMNS), reason)
@@ -154,21 +178,36 @@ def assemble(settings, log: Callable[[str], None] = lambda _m: None, spec: Path 
         problems += [f"{pkg.name}/{t.file.name}: {t.problem}" for t in table.itertuples() if t.problem]
         labelled = table[table["scene"].notna() & (table["duration"] >= scene_rule.min_seconds)]
         labelled = labelled.head(s.max_tracks_per_package)
-        cutter = realset.RealPackage(pkg.name, "", pkg.side, pkg.files, "", pkg.licence,
-                                     clips_per_track=s.clips_per_track)
+        cutter = realset.RealPackage(
+            pkg.name, "", pkg.side, pkg.files, "", pkg.licence, clips_per_track=s.clips_per_track
+        )
         for t in labelled.itertuples():
             try:
-                for track_id, path in realset.cut_clips(cutter, t.file, out_dir, s.clip_seconds, prefix="scene"):
-                    rows.append({"track_id": track_id, "path": str(path), "genre": None, "package": pkg.name,
-                                 "side": pkg.side, "title": t.title, "source": "real", "scene": t.scene, "set": SET,
-                                 "file": str(t.file)})
+                for track_id, path in realset.cut_clips(
+                    cutter, t.file, out_dir, s.clip_seconds, prefix="scene"
+                ):
+                    rows.append(
+                        {
+                            "track_id": track_id,
+                            "path": str(path),
+                            "genre": None,
+                            "package": pkg.name,
+                            "side": pkg.side,
+                            "title": t.title,
+                            "source": "real",
+                            "scene": t.scene,
+                            "set": SET,
+                            "file": str(t.file),
+                        }
+                    )
             except (OSError, RuntimeError, ValueError, IndexError) as exc:
                 problems.append(f"{pkg.name}/{t.file.name}: {exc}")
         counts = labelled["scene"].value_counts().to_dict()
         log(f"scene set: {pkg.name} ({pkg.side}): {len(labelled)} labelled of {len(table)} tracks {counts}")
     clips = pd.DataFrame(rows, columns=COLUMNS)
-    return realset.RealSet(clips, None if len(clips) else "no scene-titled track could be read: " + "; ".join(problems),
-                           problems)
+    return realset.RealSet(
+        clips, None if len(clips) else "no scene-titled track could be read: " + "; ".join(problems), problems
+    )
 
 
 def assemble_all(settings, log: Callable[[str], None] = lambda _m: None) -> realset.RealSet:
@@ -179,7 +218,9 @@ def assemble_all(settings, log: Callable[[str], None] = lambda _m: None) -> real
     if real.unavailable:
         return realset.RealSet(pd.DataFrame(columns=COLUMNS), real.unavailable, real.problems)
     scene = assemble(settings, log=log)
-    problems = real.problems + scene.problems + ([f"no scene set: {scene.unavailable}"] if scene.unavailable else [])
+    problems = (
+        real.problems + scene.problems + ([f"no scene set: {scene.unavailable}"] if scene.unavailable else [])
+    )
     genre_rows = real.clips.assign(scene=None, set="genre", file=None)
     clips = pd.concat([df for df in (genre_rows, scene.clips) if len(df)], ignore_index=True)[COLUMNS]
     return realset.RealSet(clips, None, problems)
@@ -187,15 +228,20 @@ def assemble_all(settings, log: Callable[[str], None] = lambda _m: None) -> real
 
 def marks(scene: pd.Series, scene_rule: SceneRule) -> pd.DataFrame:
     """0/1 per GEMS-6 label the rule names: 1 where the row's class stands for the label."""
-    return pd.DataFrame({g: scene.map(lambda c, g=g: int(g in scene_rule.gems[c])) for g in scene_rule.labels},
-                        index=scene.index)
+    return pd.DataFrame(
+        {g: scene.map(lambda c, g=g: int(g in scene_rule.gems[c])) for g in scene_rule.labels},
+        index=scene.index,
+    )
 
 
 def track_points(proba: pd.DataFrame) -> pd.DataFrame:
     """Each track's valence-arousal point: the mean over its clips of the point the product reads
     from the clip's GEMS-6 probabilities (:func:`moodtune.emotions.predicted_points`)."""
-    points = pd.DataFrame(predicted_points(proba[list(GEMS6)].to_numpy(dtype=float)), index=proba.index,
-                          columns=["valence", "arousal"])
+    points = pd.DataFrame(
+        predicted_points(proba[list(GEMS6)].to_numpy(dtype=float)),
+        index=proba.index,
+        columns=["valence", "arousal"],
+    )
     return points.groupby(realset.track_of(points.index), sort=True).mean()
 
 
@@ -209,10 +255,15 @@ def scene_metrics(proba: pd.DataFrame, scene: pd.Series) -> tuple[dict[str, floa
     table = points.assign(scene=classes)
     metrics: dict[str, float] = {}
     ar = table[table["scene"].isin(["high", "low"])]
-    metrics["arousal_auc"] = (float(roc_auc_score(ar["scene"] == "high", ar["arousal"]))
-                              if ar["scene"].nunique() == 2 else float("nan"))
+    metrics["arousal_auc"] = (
+        float(roc_auc_score(ar["scene"] == "high", ar["arousal"]))
+        if ar["scene"].nunique() == 2
+        else float("nan")
+    )
     sad = table["scene"] == "sad"
-    metrics["valence_auc"] = float(roc_auc_score(sad, -table["valence"])) if 0 < sad.sum() < len(table) else float("nan")
+    metrics["valence_auc"] = (
+        float(roc_auc_score(sad, -table["valence"])) if 0 < sad.sum() < len(table) else float("nan")
+    )
     for c in CLASSES:
         part = table[table["scene"] == c]
         metrics[f"tracks.{c}"] = float(len(part))
@@ -234,15 +285,23 @@ def auc_intervals(table: pd.DataFrame, *, samples: int, confidence: float, seed:
     tail = (1.0 - confidence) / 2.0
     by = {c: table.loc[table["scene"] == c] for c in CLASSES}
     rest = table.loc[table["scene"] != "sad"]
-    pairs = {"arousal_auc": (by["high"]["arousal"].to_numpy(), by["low"]["arousal"].to_numpy()),
-             "valence_auc": (-by["sad"]["valence"].to_numpy(), -rest["valence"].to_numpy())}
+    pairs = {
+        "arousal_auc": (by["high"]["arousal"].to_numpy(), by["low"]["arousal"].to_numpy()),
+        "valence_auc": (-by["sad"]["valence"].to_numpy(), -rest["valence"].to_numpy()),
+    }
     out = {}
     for name, (pos, neg) in pairs.items():
         if not len(pos) or not len(neg):
             continue
         wins = _pair_wins(pos, neg)
-        draws = np.array([wins[np.ix_(rng.integers(0, len(pos), len(pos)), rng.integers(0, len(neg), len(neg)))].mean()
-                          for _ in range(samples)])
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = (float(np.quantile(draws, tail)),
-                                                         float(np.quantile(draws, 1.0 - tail)))
+        draws = np.array(
+            [
+                wins[np.ix_(rng.integers(0, len(pos), len(pos)), rng.integers(0, len(neg), len(neg)))].mean()
+                for _ in range(samples)
+            ]
+        )
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = (
+            float(np.quantile(draws, tail)),
+            float(np.quantile(draws, 1.0 - tail)),
+        )
     return out

@@ -31,18 +31,24 @@ GENERATOR_VERSION = 1
 # tempo (bpm), p(minor), gain (mix RMS), register (MIDI centre), articulation (share of a
 # step a note sounds), density (notes per beat), dissonance (0..1), brightness (0..1).
 EMOTION_PROFILES: dict[str, dict[str, float]] = {
-    "tenderness": dict(tempo=74, minor=0.15, gain=0.07, register=69, artic=0.95, density=1.0,
-                       dissonance=0.0, brightness=0.35),
-    "calmness": dict(tempo=56, minor=0.2, gain=0.045, register=60, artic=1.0, density=0.5,
-                     dissonance=0.0, brightness=0.2),
-    "power": dict(tempo=116, minor=0.3, gain=0.2, register=45, artic=0.75, density=1.0,
-                  dissonance=0.15, brightness=0.9),
-    "joyful_activation": dict(tempo=144, minor=0.0, gain=0.15, register=74, artic=0.35, density=2.0,
-                              dissonance=0.0, brightness=0.8),
-    "tension": dict(tempo=100, minor=0.9, gain=0.12, register=63, artic=0.25, density=3.0,
-                    dissonance=0.85, brightness=0.6),
-    "sadness": dict(tempo=58, minor=1.0, gain=0.06, register=52, artic=0.9, density=0.75,
-                    dissonance=0.1, brightness=0.25),
+    "tenderness": dict(
+        tempo=74, minor=0.15, gain=0.07, register=69, artic=0.95, density=1.0, dissonance=0.0, brightness=0.35
+    ),
+    "calmness": dict(
+        tempo=56, minor=0.2, gain=0.045, register=60, artic=1.0, density=0.5, dissonance=0.0, brightness=0.2
+    ),
+    "power": dict(
+        tempo=116, minor=0.3, gain=0.2, register=45, artic=0.75, density=1.0, dissonance=0.15, brightness=0.9
+    ),
+    "joyful_activation": dict(
+        tempo=144, minor=0.0, gain=0.15, register=74, artic=0.35, density=2.0, dissonance=0.0, brightness=0.8
+    ),
+    "tension": dict(
+        tempo=100, minor=0.9, gain=0.12, register=63, artic=0.25, density=3.0, dissonance=0.85, brightness=0.6
+    ),
+    "sadness": dict(
+        tempo=58, minor=1.0, gain=0.06, register=52, artic=0.9, density=0.75, dissonance=0.1, brightness=0.25
+    ),
 }
 PRIMARY_WEIGHT = 0.7
 
@@ -78,7 +84,7 @@ def _envelope(n: int, sr: int, attack: float, release: float) -> np.ndarray:
     r = min(n - a, max(1, int(release * sr))) if n > a else 0
     env[:a] = np.linspace(0.0, 1.0, a, endpoint=False)
     if r > 0:
-        env[n - r:] *= np.linspace(1.0, 0.0, r)
+        env[n - r :] *= np.linspace(1.0, 0.0, r)
     return env
 
 
@@ -93,8 +99,18 @@ def _table(amps: np.ndarray) -> np.ndarray:
     return _BASIS[:, : len(amps)] @ amps
 
 
-def _tone(freq: float, seconds: float, sr: int, amps, *, decay: float = 0.0, attack: float = 0.01,
-          release: float = 0.03, vibrato: float = 0.0, detune_cents: float = 0.0):
+def _tone(
+    freq: float,
+    seconds: float,
+    sr: int,
+    amps,
+    *,
+    decay: float = 0.0,
+    attack: float = 0.01,
+    release: float = 0.03,
+    vibrato: float = 0.0,
+    detune_cents: float = 0.0,
+):
     """A wavetable tone: partial k at k*f with amplitude ``amps[k-1]`` (partials above Nyquist
     left out). ``decay`` (1/s) makes a struck/plucked tone: loudness decays and the timbre
     fades from bright to mellow; ``vibrato`` is a relative pitch depth at 5.5 Hz."""
@@ -135,7 +151,7 @@ def _snare(sr, rng):
     n = int(0.2 * sr)
     t = np.arange(n) / sr
     noise = rng.standard_normal(n)
-    return (0.7 * noise * np.exp(-t / 0.06) + 0.4 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.05))
+    return 0.7 * noise * np.exp(-t / 0.06) + 0.4 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.05)
 
 
 def _hat(sr, rng, length=0.05):
@@ -144,8 +160,9 @@ def _hat(sr, rng, length=0.05):
     return 0.5 * noise * np.exp(-np.arange(n) / sr / (length / 3))
 
 
-def clip_params(genre: str, marks: dict[str, int], rng: np.random.Generator,
-                primary: str | None = None) -> ClipParams:
+def clip_params(
+    genre: str, marks: dict[str, int], rng: np.random.Generator, primary: str | None = None
+) -> ClipParams:
     """Blend the marked emotions' profiles and draw this clip's own variation."""
     marked = [e for e in GEMS6 if marks.get(e)]
     if not marked:
@@ -155,8 +172,9 @@ def clip_params(genre: str, marks: dict[str, int], rng: np.random.Generator,
     weights = {primary: PRIMARY_WEIGHT if others else 1.0}
     for e in others:
         weights[e] = (1 - PRIMARY_WEIGHT) / len(others)
-    blend = {k: sum(w * EMOTION_PROFILES[e][k] for e, w in weights.items())
-             for k in EMOTION_PROFILES[primary]}
+    blend = {
+        k: sum(w * EMOTION_PROFILES[e][k] for e, w in weights.items()) for k in EMOTION_PROFILES[primary]
+    }
     return ClipParams(
         genre=genre,
         tempo=float(blend["tempo"] * np.exp(rng.normal(0, 0.08))),
@@ -210,36 +228,82 @@ def render(p: ClipParams, seconds: float, sr: int, rng: np.random.Generator) -> 
         if genre == "classical":
             for m in chord:
                 for cents in (-6.0, 6.0):
-                    sig = _tone(float(_midi_hz(m)), bar * max(p.artic, 0.5), sr,
-                                _partials("saw", p.brightness * 0.8, 8), attack=0.25, release=0.3,
-                                vibrato=0.003, detune_cents=cents + 15 * p.dissonance * rng.normal())
+                    sig = _tone(
+                        float(_midi_hz(m)),
+                        bar * max(p.artic, 0.5),
+                        sr,
+                        _partials("saw", p.brightness * 0.8, 8),
+                        attack=0.25,
+                        release=0.3,
+                        vibrato=0.003,
+                        detune_cents=cents + 15 * p.dissonance * rng.normal(),
+                    )
                     _add(harm, t0, sig, sr, 0.25)
         elif genre == "rock":
             power = [base + root_pc, base + root_pc + 7, base + root_pc + 12]
             if rng.random() < p.dissonance:
                 power.append(base + root_pc + 6)
             for e in range(8):
-                chord_sig = sum(_tone(float(_midi_hz(m)), beat / 2 * max(p.artic, 0.4), sr,
-                                      _partials("saw", 0.9, 12), attack=0.003, release=0.02)
-                                for m in power)
+                chord_sig = sum(
+                    _tone(
+                        float(_midi_hz(m)),
+                        beat / 2 * max(p.artic, 0.4),
+                        sr,
+                        _partials("saw", 0.9, 12),
+                        attack=0.003,
+                        release=0.02,
+                    )
+                    for m in power
+                )
                 _add(harm, t0 + e * beat / 2, np.tanh(4.0 * chord_sig), sr, 0.5)
         elif genre == "electronic":
             for m in chord:
-                sig = _tone(float(_midi_hz(m + 12)), bar * 0.95, sr, _partials("saw", p.brightness, 10),
-                            attack=0.05, release=0.1, detune_cents=8 * p.dissonance * rng.normal())
+                sig = _tone(
+                    float(_midi_hz(m + 12)),
+                    bar * 0.95,
+                    sr,
+                    _partials("saw", p.brightness, 10),
+                    attack=0.05,
+                    release=0.1,
+                    detune_cents=8 * p.dissonance * rng.normal(),
+                )
                 # side-chain pump: the pad ducks on every beat
                 tt = np.arange(len(sig)) / sr
                 sig *= 1.0 - 0.7 * np.exp(-(tt % beat) / 0.08)
                 _add(harm, t0, sig, sr, 0.2)
             for q in range(4):  # sub-bass on the beat
-                _add(harm, t0 + q * beat, _tone(float(_midi_hz(base + root_pc - 12)), beat * 0.9, sr,
-                                                [1.0], attack=0.005, release=0.05), sr, 0.6)
+                _add(
+                    harm,
+                    t0 + q * beat,
+                    _tone(
+                        float(_midi_hz(base + root_pc - 12)),
+                        beat * 0.9,
+                        sr,
+                        [1.0],
+                        attack=0.005,
+                        release=0.05,
+                    ),
+                    sr,
+                    0.6,
+                )
         else:  # pop: piano chords on the beat
             for q in range(4):
                 for m in chord:
-                    _add(harm, t0 + q * beat, _tone(float(_midi_hz(m)), beat * max(p.artic, 0.3) + 0.1, sr,
-                                                    _partials("piano", p.brightness, 8), decay=2.5,
-                                                    attack=0.003, release=0.05), sr, 0.3)
+                    _add(
+                        harm,
+                        t0 + q * beat,
+                        _tone(
+                            float(_midi_hz(m)),
+                            beat * max(p.artic, 0.3) + 0.1,
+                            sr,
+                            _partials("piano", p.brightness, 8),
+                            decay=2.5,
+                            attack=0.003,
+                            release=0.05,
+                        ),
+                        sr,
+                        0.3,
+                    )
 
     # --- melody: a random walk on the scale ----------------------------------------------
     step = beat / p.density
@@ -255,15 +319,29 @@ def render(p: ClipParams, seconds: float, sr: int, rng: np.random.Generator) -> 
         for m in notes:
             f = float(_midi_hz(m))
             if genre == "classical":
-                sig = _tone(f, dur + 0.05, sr, _partials("saw", p.brightness, 10), attack=min(0.12, dur / 3),
-                            release=0.08, vibrato=0.004)
+                sig = _tone(
+                    f,
+                    dur + 0.05,
+                    sr,
+                    _partials("saw", p.brightness, 10),
+                    attack=min(0.12, dur / 3),
+                    release=0.08,
+                    vibrato=0.004,
+                )
             elif genre == "rock":
                 sig = np.tanh(3.0 * _tone(f, dur, sr, _partials("saw", 0.9, 12), attack=0.005, release=0.03))
             elif genre == "electronic":
                 sig = _tone(f, dur, sr, _partials("square", p.brightness, 11), attack=0.004, release=0.02)
             else:
-                sig = _tone(f, dur + 0.15, sr, _partials("piano", p.brightness, 8), decay=3.0,
-                            attack=0.002, release=0.05)
+                sig = _tone(
+                    f,
+                    dur + 0.15,
+                    sr,
+                    _partials("piano", p.brightness, 8),
+                    decay=3.0,
+                    attack=0.002,
+                    release=0.05,
+                )
             _add(lead, t, sig, sr, 0.5)
         # tension stutters: a jittered grid
         t += step * float(np.exp(rng.normal(0, 0.25 * p.dissonance)))

@@ -42,7 +42,9 @@ MODEL_FILE = "tagged_audio_model.json"
 KIND = "musicnn-tags"
 
 
-def _ratio_scores(tags: pd.DataFrame, base: Mapping[str, float], table: Mapping[str, Mapping[str, float]]) -> np.ndarray:
+def _ratio_scores(
+    tags: pd.DataFrame, base: Mapping[str, float], table: Mapping[str, Mapping[str, float]]
+) -> np.ndarray:
     out = np.zeros((len(tags), len(table)))
     for j, weights in enumerate(table.values()):
         cols = list(weights)
@@ -78,8 +80,16 @@ class LinearHead:
     """A linear model over standardised tagger columns (fitted with scikit-learn, stored as
     numbers): ``softmax`` over exclusive classes (genre) or one ``sigmoid`` per label (emotions)."""
 
-    def __init__(self, columns: Sequence[str], classes: Sequence[str], mean, scale, coef, intercept,
-                 link: str = "softmax"):
+    def __init__(
+        self,
+        columns: Sequence[str],
+        classes: Sequence[str],
+        mean,
+        scale,
+        coef,
+        intercept,
+        link: str = "softmax",
+    ):
         if link not in ("softmax", "sigmoid"):
             raise ValueError(f"link must be softmax or sigmoid, got {link!r}")
         self.columns, self.classes, self.link = list(columns), list(classes), link
@@ -111,7 +121,9 @@ class LinearHead:
             lr.fit(z, marks[label].to_numpy(dtype=int))
             coef.append(lr.coef_[0])
             intercept.append(lr.intercept_[0])
-        return cls(cols, [str(k) for k in marks.columns], mean, scale, np.array(coef), np.array(intercept), "sigmoid")
+        return cls(
+            cols, [str(k) for k in marks.columns], mean, scale, np.array(coef), np.array(intercept), "sigmoid"
+        )
 
     def proba(self, x: pd.DataFrame) -> np.ndarray:
         z = ((x[self.columns].to_numpy(dtype=float) - self.mean) / self.scale) @ self.coef.T + self.intercept
@@ -122,9 +134,15 @@ class LinearHead:
         return e / e.sum(axis=1, keepdims=True)
 
     def as_dict(self) -> dict:
-        return {"columns": self.columns, "classes": self.classes, "mean": self.mean.tolist(),
-                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
-                "link": self.link}
+        return {
+            "columns": self.columns,
+            "classes": self.classes,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "link": self.link,
+        }
 
 
 class TaggedAudioModel:
@@ -132,12 +150,24 @@ class TaggedAudioModel:
 
     kind = KIND
 
-    def __init__(self, base: Mapping[str, float], head: LinearHead | None = None, meta: Mapping[str, Any] | None = None,
-                 tagger_config: Mapping[str, Any] | None = None, head_weight: float = 0.5,
-                 emotion_head: LinearHead | None = None, emotion_weight: float = 1.0):
-        if emotion_head is not None and (not emotion_head.classes or not set(emotion_head.classes) <= set(GEMS6)
-                                         or len(set(emotion_head.classes)) != len(emotion_head.classes)):
-            raise ValueError(f"an emotion head predicts some of {list(GEMS6)}, each once; got {emotion_head.classes}")
+    def __init__(
+        self,
+        base: Mapping[str, float],
+        head: LinearHead | None = None,
+        meta: Mapping[str, Any] | None = None,
+        tagger_config: Mapping[str, Any] | None = None,
+        head_weight: float = 0.5,
+        emotion_head: LinearHead | None = None,
+        emotion_weight: float = 1.0,
+    ):
+        if emotion_head is not None and (
+            not emotion_head.classes
+            or not set(emotion_head.classes) <= set(GEMS6)
+            or len(set(emotion_head.classes)) != len(emotion_head.classes)
+        ):
+            raise ValueError(
+                f"an emotion head predicts some of {list(GEMS6)}, each once; got {emotion_head.classes}"
+            )
         if not 0.0 < emotion_weight <= 1.0:
             raise ValueError(f"emotion_weight must be in (0, 1], got {emotion_weight}")
         self.base = dict(base)
@@ -180,28 +210,48 @@ class TaggedAudioModel:
         """Probabilities for one clip (a path or uploaded bytes); bad audio raises InvalidAudio."""
         from moodtune.audio.musicnn.tagger import TaggerConfig, tag
 
-        config = TaggerConfig(**{k: v for k, v in self.tagger_config.items() if k != "version"}) \
-            if self.tagger_config else None
+        config = (
+            TaggerConfig(**{k: v for k, v in self.tagger_config.items() if k != "version"})
+            if self.tagger_config
+            else None
+        )
         return self.predict_proba(pd.DataFrame([tag(source, config, name=name)])).iloc[0]
 
     def save(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / MODEL_FILE).write_text(json.dumps({
-            "kind": KIND, "outputs": list(OUTPUT_COLUMNS), "base_rates": self.base,
-            "head": self.head.as_dict() if self.head else None, "head_weight": self.head_weight,
-            "emotion_head": self.emotion_head.as_dict() if self.emotion_head else None,
-            "emotion_weight": self.emotion_weight, "meta": self.meta,
-            "tagger_config": self.tagger_config,
-        }))
+        (directory / MODEL_FILE).write_text(
+            json.dumps(
+                {
+                    "kind": KIND,
+                    "outputs": list(OUTPUT_COLUMNS),
+                    "base_rates": self.base,
+                    "head": self.head.as_dict() if self.head else None,
+                    "head_weight": self.head_weight,
+                    "emotion_head": self.emotion_head.as_dict() if self.emotion_head else None,
+                    "emotion_weight": self.emotion_weight,
+                    "meta": self.meta,
+                    "tagger_config": self.tagger_config,
+                }
+            )
+        )
         return directory
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> TaggedAudioModel:
         data = json.loads((Path(directory) / MODEL_FILE).read_text())
         if data.get("kind") != KIND or data.get("outputs") != list(OUTPUT_COLUMNS):
-            raise ModelNotFound(f"{directory} does not hold a {KIND} audio model with outputs {list(OUTPUT_COLUMNS)}")
+            raise ModelNotFound(
+                f"{directory} does not hold a {KIND} audio model with outputs {list(OUTPUT_COLUMNS)}"
+            )
         head = LinearHead(**data["head"]) if data.get("head") else None
         emotion_head = LinearHead(**data["emotion_head"]) if data.get("emotion_head") else None
-        return cls(data["base_rates"], head, data.get("meta"), data.get("tagger_config"), data.get("head_weight", 0.5),
-                   emotion_head, data.get("emotion_weight", 1.0))
+        return cls(
+            data["base_rates"],
+            head,
+            data.get("meta"),
+            data.get("tagger_config"),
+            data.get("head_weight", 0.5),
+            emotion_head,
+            data.get("emotion_weight", 1.0),
+        )

@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 def labelled(clips: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """The clips usable for training: features present, a known genre and all six labels."""
     clips = clips.set_index("track_id")
-    ok = clips.index.isin(features.index) & clips["genre"].isin(GENRES) & clips[list(GEMS6)].notna().all(axis=1)
+    ok = (
+        clips.index.isin(features.index)
+        & clips["genre"].isin(GENRES)
+        & clips[list(GEMS6)].notna().all(axis=1)
+    )
     return clips[ok]
 
 
@@ -45,8 +49,9 @@ def split(clips: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.Index, p
     strata = cells if cells.value_counts().min() >= 2 and n_test >= cells.nunique() else clips["genre"]
     if strata.value_counts().min() < 2:
         raise ConfigError("every genre needs at least two labelled clips for a stratified held-out split")
-    train_ids, test_ids = train_test_split(clips.index.to_numpy(), test_size=test_size, random_state=seed,
-                                           stratify=strata.to_numpy())
+    train_ids, test_ids = train_test_split(
+        clips.index.to_numpy(), test_size=test_size, random_state=seed, stratify=strata.to_numpy()
+    )
     return pd.Index(train_ids, name="track_id"), pd.Index(test_ids, name="track_id")
 
 
@@ -84,16 +89,41 @@ def train(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a small network: one thread is faster than contended many
     try:
-        return _train(x_train, clips_train, hidden=hidden, dropout=dropout, epochs=epochs,
-                      batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
-                      seed=seed, feature_config=feature_config, x_heldout=x_heldout,
-                      clips_heldout=clips_heldout, progress=progress)
+        return _train(
+            x_train,
+            clips_train,
+            hidden=hidden,
+            dropout=dropout,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            seed=seed,
+            feature_config=feature_config,
+            x_heldout=x_heldout,
+            clips_heldout=clips_heldout,
+            progress=progress,
+        )
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(x_train, clips_train, *, hidden, dropout, epochs, batch_size, learning_rate, weight_decay,
-           seed, feature_config, x_heldout, clips_heldout, progress) -> TrainResult:
+def _train(
+    x_train,
+    clips_train,
+    *,
+    hidden,
+    dropout,
+    epochs,
+    batch_size,
+    learning_rate,
+    weight_decay,
+    seed,
+    feature_config,
+    x_heldout,
+    clips_heldout,
+    progress,
+) -> TrainResult:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     x = x_train.to_numpy(dtype=np.float32)
@@ -101,7 +131,9 @@ def _train(x_train, clips_train, *, hidden, dropout, epochs, batch_size, learnin
     net = AudioNet(x.shape[1], hidden, dropout)
     net.fit_standardisation(x)
     pos = y.sum(axis=0)
-    pos_weight = torch.as_tensor(np.clip((len(y) - pos) / np.maximum(pos, 1.0), 1.0, 20.0), dtype=torch.float32)
+    pos_weight = torch.as_tensor(
+        np.clip((len(y) - pos) / np.maximum(pos, 1.0), 1.0, 20.0), dtype=torch.float32
+    )
     bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     ce = nn.CrossEntropyLoss()
     opt = torch.optim.Adam(net.parameters(), lr=learning_rate, weight_decay=weight_decay)
@@ -109,8 +141,11 @@ def _train(x_train, clips_train, *, hidden, dropout, epochs, batch_size, learnin
     held = None
     if x_heldout is not None and clips_heldout is not None and len(x_heldout):
         yh, gh = targets(clips_heldout)
-        held = (torch.from_numpy(x_heldout[x_train.columns].to_numpy(dtype=np.float32)),
-                torch.from_numpy(yh), torch.from_numpy(gh))
+        held = (
+            torch.from_numpy(x_heldout[x_train.columns].to_numpy(dtype=np.float32)),
+            torch.from_numpy(yh),
+            torch.from_numpy(gh),
+        )
 
     def loss_of(logits, yy, gg):
         return bce(logits[:, :N_EMOTIONS], yy) + ce(logits[:, N_EMOTIONS:], gg)
@@ -121,7 +156,7 @@ def _train(x_train, clips_train, *, hidden, dropout, epochs, batch_size, learnin
         order = torch.randperm(len(xt), generator=gen)
         total = 0.0
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             opt.zero_grad()
             loss = loss_of(net(xt[idx]), yt[idx], gt[idx])
             loss.backward()
@@ -136,8 +171,14 @@ def _train(x_train, clips_train, *, hidden, dropout, epochs, batch_size, learnin
         if progress:
             progress(epoch, row["train_loss"])
     net.eval()
-    model = AudioModel(net, list(x_train.columns), feature_config, hidden=hidden, dropout=dropout,
-                       meta={"epochs": epochs, "n_train": len(xt)})
+    model = AudioModel(
+        net,
+        list(x_train.columns),
+        feature_config,
+        hidden=hidden,
+        dropout=dropout,
+        meta={"epochs": epochs, "n_train": len(xt)},
+    )
     return TrainResult(model, pd.DataFrame(rows, columns=["epoch", "train_loss", "heldout_loss"]))
 
 
@@ -165,19 +206,25 @@ def evaluate(model: AudioModel, x: pd.DataFrame, clips: pd.DataFrame, threshold:
         metrics[f"auc.{label}"] = auc
         metrics[f"f1.{label}"] = f1
     per_label = pd.DataFrame(rows)
-    metrics["macro_auc"] = float(np.nanmean(per_label["auc"])) if per_label["auc"].notna().any() else float("nan")
+    metrics["macro_auc"] = (
+        float(np.nanmean(per_label["auc"])) if per_label["auc"].notna().any() else float("nan")
+    )
     metrics["macro_f1"] = float(per_label["f1"].mean())
     pred = proba[list(GENRES)].to_numpy().argmax(axis=1)
     metrics["genre_accuracy"] = float(np.mean(pred == g))
     genre_onehot = np.eye(len(GENRES))[g]
     present = genre_onehot.sum(axis=0) > 0
     if present.sum() > 1:
-        metrics["genre_macro_auc"] = float(roc_auc_score(genre_onehot[:, present],
-                                                         proba[list(GENRES)].to_numpy()[:, present],
-                                                         average="macro"))
+        metrics["genre_macro_auc"] = float(
+            roc_auc_score(
+                genre_onehot[:, present], proba[list(GENRES)].to_numpy()[:, present], average="macro"
+            )
+        )
     metrics["n_heldout"] = float(len(x))
     cm = confusion_matrix(g, pred, labels=list(range(len(GENRES))))
-    confusion = pd.DataFrame(cm, index=pd.Index(GENRES, name="true"), columns=pd.Index(GENRES, name="predicted"))
+    confusion = pd.DataFrame(
+        cm, index=pd.Index(GENRES, name="true"), columns=pd.Index(GENRES, name="predicted")
+    )
     return Evaluation(metrics, per_label, confusion, proba)
 
 
@@ -186,13 +233,27 @@ def label_balance(clips: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for e in GEMS6:
         col = clips[e].dropna()
-        rows.append({"label": e, "kind": "emotion", "positives": int(col.sum()), "labelled": len(col),
-                     "share": float(col.mean()) if len(col) else float("nan")})
+        rows.append(
+            {
+                "label": e,
+                "kind": "emotion",
+                "positives": int(col.sum()),
+                "labelled": len(col),
+                "share": float(col.mean()) if len(col) else float("nan"),
+            }
+        )
     genres = clips["genre"].dropna()
     for name in GENRES:
         n = int((genres == name).sum())
-        rows.append({"label": name, "kind": "genre", "positives": n, "labelled": len(genres),
-                     "share": n / len(genres) if len(genres) else float("nan")})
+        rows.append(
+            {
+                "label": name,
+                "kind": "genre",
+                "positives": n,
+                "labelled": len(genres),
+                "share": n / len(genres) if len(genres) else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -214,16 +275,28 @@ class AudioReport:
         the same build stores the same bytes for DVC)."""
         d = self.gate.decision
         return {
-            "model": self.gate.name, "version": self.gate.version,
-            "model_uri": f"models:/{self.gate.name}/{self.gate.version}", "metrics": {k: float(v) for k, v in self.evaluation.metrics.items()},
-            "floors": dict(self.floors), "promoted": d.promoted, "reason": d.reason,
-            "champion_score": d.champion_score, "train_ids": self.train_ids, "heldout_ids": self.heldout_ids,
+            "model": self.gate.name,
+            "version": self.gate.version,
+            "model_uri": f"models:/{self.gate.name}/{self.gate.version}",
+            "metrics": {k: float(v) for k, v in self.evaluation.metrics.items()},
+            "floors": dict(self.floors),
+            "promoted": d.promoted,
+            "reason": d.reason,
+            "champion_score": d.champion_score,
+            "train_ids": self.train_ids,
+            "heldout_ids": self.heldout_ids,
         }
 
 
-def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
-                       real_clips: pd.DataFrame | None = None, real_features: pd.DataFrame | None = None,
-                       log: Callable[[str], None] = lambda _msg: None) -> AudioReport:
+def train_and_register(
+    settings,
+    clips: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    real_clips: pd.DataFrame | None = None,
+    real_features: pd.DataFrame | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> AudioReport:
     """Build the audio model, evaluate it on held-out clips, log params, metrics, plots and
     tables to the active MLflow run, register it as ``moodtune-audio`` and gate it against the
     champion re-scored on the same held-out clips.
@@ -242,8 +315,10 @@ def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
     s, m = settings, settings.audio.model
     labelled_clips = labelled(clips, features)
     if len(labelled_clips) < 8:
-        raise ConfigError(f"only {len(labelled_clips)} labelled clips with features; the audio model needs "
-                          "labelled data (the demo set, or Emotify)")
+        raise ConfigError(
+            f"only {len(labelled_clips)} labelled clips with features; the audio model needs "
+            "labelled data (the demo set, or Emotify)"
+        )
     train_ids, test_ids = split(labelled_clips, m.test_size, s.project.seed)
     config = FeatureConfig.from_settings(s)
     names = set(feature_names(config))  # the hand-made features (the table may hold tagger columns too)
@@ -251,16 +326,34 @@ def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
     x_train, x_test = features.loc[train_ids, columns], features.loc[test_ids, columns]
     held = labelled_clips.loc[test_ids]
     log(f"training on {len(train_ids)} clips, holding out {len(test_ids)} (stratified by genre)")
-    registry.log_params({"audio": s.audio.model_dump(mode="json", exclude={"emotify_dir", "music_dir"}),
-                         "project.seed": s.project.seed, "n_train": len(train_ids), "n_heldout": len(test_ids),
-                         "n_features": len(columns), "feature_key": config.key,
-                         "sources": ",".join(sorted(labelled_clips["source"].unique()))})
+    registry.log_params(
+        {
+            "audio": s.audio.model_dump(mode="json", exclude={"emotify_dir", "music_dir"}),
+            "project.seed": s.project.seed,
+            "n_train": len(train_ids),
+            "n_heldout": len(test_ids),
+            "n_features": len(columns),
+            "feature_key": config.key,
+            "sources": ",".join(sorted(labelled_clips["source"].unique())),
+        }
+    )
     every = max(1, m.epochs // 10)
     result = train(
-        x_train, labelled_clips.loc[train_ids], hidden=m.hidden, dropout=m.dropout, epochs=m.epochs,
-        batch_size=m.batch_size, learning_rate=m.learning_rate, weight_decay=m.weight_decay, seed=s.project.seed,
-        feature_config=config.as_dict(), x_heldout=x_test, clips_heldout=held,
-        progress=lambda epoch, loss: log(f"epoch {epoch}/{m.epochs}: train loss {loss:.4f}") if epoch % every == 0 else None,
+        x_train,
+        labelled_clips.loc[train_ids],
+        hidden=m.hidden,
+        dropout=m.dropout,
+        epochs=m.epochs,
+        batch_size=m.batch_size,
+        learning_rate=m.learning_rate,
+        weight_decay=m.weight_decay,
+        seed=s.project.seed,
+        feature_config=config.as_dict(),
+        x_heldout=x_test,
+        clips_heldout=held,
+        progress=lambda epoch, loss: (
+            log(f"epoch {epoch}/{m.epochs}: train loss {loss:.4f}") if epoch % every == 0 else None
+        ),
     )
     for row in result.history.itertuples():
         registry.log_metrics({"train_loss": row.train_loss, "heldout_loss": row.heldout_loss}, step=row.epoch)
@@ -275,18 +368,33 @@ def train_and_register(settings, clips: pd.DataFrame, features: pd.DataFrame, *,
     registry.log_dataframe(ev.probabilities.reset_index(), "evaluation/heldout_predictions.csv")
     model_uri = log_model(result.model, x_train.head(20))
     scores = {"macro_auc": ev.metrics["macro_auc"], "genre_accuracy": ev.metrics["genre_accuracy"]}
-    gate = registry.register_and_gate(registry.Candidate(
-        name=registry.AUDIO, model_uri=model_uri, evaluation=registry.Evaluation(scores), metric="macro_auc",
-        floors=dict(s.audio.gate_floors), margin=s.audio.gate_margin,
-        rescore=lambda champion: registry.Evaluation(
-            {k: evaluate(champion, features.loc[test_ids], held, m.decision_threshold).metrics[k]
-             for k in scores}),
-        tags={"feature_key": config.key},
-    ), s, log=log)
-    return AudioReport(gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], dict(s.audio.gate_floors))
+    gate = registry.register_and_gate(
+        registry.Candidate(
+            name=registry.AUDIO,
+            model_uri=model_uri,
+            evaluation=registry.Evaluation(scores),
+            metric="macro_auc",
+            floors=dict(s.audio.gate_floors),
+            margin=s.audio.gate_margin,
+            rescore=lambda champion: registry.Evaluation(
+                {
+                    k: evaluate(champion, features.loc[test_ids], held, m.decision_threshold).metrics[k]
+                    for k in scores
+                }
+            ),
+            tags={"feature_key": config.key},
+        ),
+        s,
+        log=log,
+    )
+    return AudioReport(
+        gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], dict(s.audio.gate_floors)
+    )
 
 
-def genre_report(proba: pd.DataFrame, truth: pd.Series) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+def genre_report(
+    proba: pd.DataFrame, truth: pd.Series
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Genre accuracy per track (overall and per true genre), the confusion matrix and a per-track
     table. A track's probabilities are the mean of its clips' (clip ids ``...:<k>``, see
     :func:`moodtune.audio.realset.track_of`); ``clips.genre_accuracy`` is the accuracy per clip."""
@@ -298,14 +406,22 @@ def genre_report(proba: pd.DataFrame, truth: pd.Series) -> tuple[dict[str, float
     proba = proba.groupby(tracks, sort=False).mean()
     pred = proba[list(GENRES)].idxmax(axis=1)
     correct = (pred == truth.loc[proba.index]).astype(float)
-    metrics = {"genre_accuracy": float(correct.mean()), "clips.genre_accuracy": float(clip_correct.mean()),
-               "n_tracks": float(len(proba))}
+    metrics = {
+        "genre_accuracy": float(correct.mean()),
+        "clips.genre_accuracy": float(clip_correct.mean()),
+        "n_tracks": float(len(proba)),
+    }
     for g in GENRES:
         mask = truth.loc[proba.index] == g
         if mask.any():
             metrics[f"genre_accuracy.{g}"] = float(correct[mask].mean())
-    confusion = pd.crosstab(pd.Categorical(truth.loc[proba.index], GENRES), pd.Categorical(pred, GENRES),
-                            rownames=["true"], colnames=["predicted"], dropna=False)
+    confusion = pd.crosstab(
+        pd.Categorical(truth.loc[proba.index], GENRES),
+        pd.Categorical(pred, GENRES),
+        rownames=["true"],
+        colnames=["predicted"],
+        dropna=False,
+    )
     table = proba.assign(true=truth.loc[proba.index], predicted=pred, correct=correct)
     return metrics, confusion, table
 
@@ -342,21 +458,33 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     real, scene_rows = every[~in_scenes], every[in_scenes]
     train_ids, test_ids = real.index[real["side"] == "train"], real.index[real["side"] == "heldout"]
     if not len(train_ids) or not len(test_ids):
-        raise ConfigError("the real-music set needs packages on both sides of the split (moodtune/audio/realset.yaml)")
+        raise ConfigError(
+            "the real-music set needs packages on both sides of the split (moodtune/audio/realset.yaml)"
+        )
     truth = real["genre"]
     base = base_rates(real_features.loc[train_ids])
     # the catalogue's labelled training clips teach both heads as well; its held-out clips
     # decide whether the emotion head replaces the mapping's emotions
     cat, cat_train, cat_test = _catalogue_side(s, clips, features, every.index)
     cat_truth = cat["genre"] if len(cat_test) else pd.Series(dtype=str)
-    head = LinearHead.fit(pd.concat([real_features.loc[train_ids], features.loc[cat_train]]),
-                          pd.concat([truth.loc[train_ids], cat_truth.loc[cat_train]]), c=r.head_c, seed=s.project.seed)
+    head = LinearHead.fit(
+        pd.concat([real_features.loc[train_ids], features.loc[cat_train]]),
+        pd.concat([truth.loc[train_ids], cat_truth.loc[cat_train]]),
+        c=r.head_c,
+        seed=s.project.seed,
+    )
     marks = cat.loc[cat_train, list(GEMS6)] if len(cat_test) else pd.DataFrame()
-    emotion_head = (LinearHead.fit_labels(features.loc[cat_train], marks, c=r.head_c, seed=s.project.seed)
-                    if len(marks) and (marks.nunique() == 2).all() else None)
-    meta: dict[str, Any] = {"train_packages": sorted(real.loc[train_ids, "package"].unique()),
-            "heldout_packages": sorted(real.loc[test_ids, "package"].unique()), "n_train": len(train_ids),
-            "n_catalogue_train": len(cat_train)}
+    emotion_head = (
+        LinearHead.fit_labels(features.loc[cat_train], marks, c=r.head_c, seed=s.project.seed)
+        if len(marks) and (marks.nunique() == 2).all()
+        else None
+    )
+    meta: dict[str, Any] = {
+        "train_packages": sorted(real.loc[train_ids, "package"].unique()),
+        "heldout_packages": sorted(real.loc[test_ids, "package"].unique()),
+        "n_train": len(train_ids),
+        "n_catalogue_train": len(cat_train),
+    }
     tagger_config = TaggerConfig.from_settings(s).as_dict()
     with_head = TaggedAudioModel(base, head, meta, tagger_config, head_weight=r.head_weight)
     mapping = TaggedAudioModel(base, None, meta, tagger_config)
@@ -365,17 +493,22 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     zs_metrics, zs_confusion, zs_table = genre_report(mapping.predict_proba(held), truth)
 
     def on_catalogue(candidate) -> Evaluation:  # on the catalogue's held-out clips
-        return evaluate(candidate, features.loc[cat_test], cat.loc[cat_test], s.audio.model.decision_threshold)
+        return evaluate(
+            candidate, features.loc[cat_test], cat.loc[cat_test], s.audio.model.decision_threshold
+        )
 
     cat_metrics = {}
     if len(cat_test):
         zs_cat = on_catalogue(mapping).metrics
-        cat_metrics = {"catalogue.zero_shot.genre_accuracy": zs_cat["genre_accuracy"],
-                       "catalogue.head.genre_accuracy": on_catalogue(with_head).metrics["genre_accuracy"],
-                       "catalogue.zero_shot.macro_auc": zs_cat["macro_auc"]}  # this order: the stored output's bytes
+        cat_metrics = {
+            "catalogue.zero_shot.genre_accuracy": zs_cat["genre_accuracy"],
+            "catalogue.head.genre_accuracy": on_catalogue(with_head).metrics["genre_accuracy"],
+            "catalogue.zero_shot.macro_auc": zs_cat["macro_auc"],
+        }  # this order: the stored output's bytes
         if emotion_head is not None:
             cat_metrics["catalogue.head.macro_auc"] = on_catalogue(
-                TaggedAudioModel(base, None, meta, tagger_config, emotion_head=emotion_head)).metrics["macro_auc"]
+                TaggedAudioModel(base, None, meta, tagger_config, emotion_head=emotion_head)
+            ).metrics["macro_auc"]
     # the genre head serves when it loses nothing on the real held-out packages and beats the
     # mapping by the margin there or on the catalogue's held-out clips; the emotion head when it
     # beats the mapping's macro AUC on the catalogue's held-out clips by the margin. (Choosing on
@@ -384,16 +517,30 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     use_head = head_metrics["genre_accuracy"] >= zs_metrics["genre_accuracy"] and (
         head_metrics["genre_accuracy"] >= zs_metrics["genre_accuracy"] + margin
         or cat_metrics.get("catalogue.head.genre_accuracy", 0.0)
-        >= cat_metrics.get("catalogue.zero_shot.genre_accuracy", 1.0) + margin)
+        >= cat_metrics.get("catalogue.zero_shot.genre_accuracy", 1.0) + margin
+    )
     use_emotions = emotion_head is not None and (
-        cat_metrics["catalogue.head.macro_auc"] >= cat_metrics["catalogue.zero_shot.macro_auc"] + margin)
-    model = TaggedAudioModel(base, head if use_head else None, meta, tagger_config, head_weight=r.head_weight,
-                             emotion_head=emotion_head if use_emotions else None)
-    metrics, confusion, table = ((dict(head_metrics), head_confusion, head_table) if use_head
-                                 else (dict(zs_metrics), zs_confusion, zs_table))
+        cat_metrics["catalogue.head.macro_auc"] >= cat_metrics["catalogue.zero_shot.macro_auc"] + margin
+    )
+    model = TaggedAudioModel(
+        base,
+        head if use_head else None,
+        meta,
+        tagger_config,
+        head_weight=r.head_weight,
+        emotion_head=emotion_head if use_emotions else None,
+    )
+    metrics, confusion, table = (
+        (dict(head_metrics), head_confusion, head_table)
+        if use_head
+        else (dict(zs_metrics), zs_confusion, zs_table)
+    )
     model.meta["genre"] = "head + mapping" if use_head else "zero-shot mapping (the head did not beat it)"
-    model.meta["emotions"] = ("emotion head (catalogue labels)" if use_emotions
-                              else "zero-shot mapping" + ("" if emotion_head is None else " (the head did not beat it)"))
+    model.meta["emotions"] = (
+        "emotion head (catalogue labels)"
+        if use_emotions
+        else "zero-shot mapping" + ("" if emotion_head is None else " (the head did not beat it)")
+    )
     scene = _scene_emotions(s, model, scene_rows, real_features, log) if len(scene_rows) else None
     if scene is not None:
         model = scene.model
@@ -402,8 +549,9 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     metrics["zero_shot.clips.genre_accuracy"] = zs_metrics["clips.genre_accuracy"]
     metrics["head.clips.genre_accuracy"] = head_metrics["clips.genre_accuracy"]
     metrics.update({f"head.{k}": v for k, v in head_metrics.items() if k.startswith("genre_accuracy.")})
-    metrics["train.genre_accuracy"] = genre_report(model.predict_proba(real_features.loc[train_ids]), truth)[0][
-        "genre_accuracy"]
+    metrics["train.genre_accuracy"] = genre_report(model.predict_proba(real_features.loc[train_ids]), truth)[
+        0
+    ]["genre_accuracy"]
     metrics.update(cat_metrics)
     if scene is not None:
         metrics.update(scene.metrics)
@@ -411,19 +559,30 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     if len(cat_test):  # the served model on the catalogue's held-out clips
         cat_ev = on_catalogue(model)
         per_label = cat_ev.per_label
-        metrics.update({f"catalogue.{k}": v for k, v in cat_ev.metrics.items() if k in ("macro_auc", "genre_accuracy")})
+        metrics.update(
+            {f"catalogue.{k}": v for k, v in cat_ev.metrics.items() if k in ("macro_auc", "genre_accuracy")}
+        )
         metrics["macro_auc"] = cat_ev.metrics["macro_auc"]
     if scene is not None:
         log(f"scene set: {scene.summary}")
-    log(f"real set: {len(train_ids)} training clips ({', '.join(meta['train_packages'])}), {len(test_ids)} held out "
+    log(
+        f"real set: {len(train_ids)} training clips ({', '.join(meta['train_packages'])}), {len(test_ids)} held out "
         f"({', '.join(meta['heldout_packages'])}); genre accuracy {metrics['genre_accuracy']:.3f} "
         f"(zero-shot mapping {zs_metrics['genre_accuracy']:.3f}, head {head_metrics['genre_accuracy']:.3f}; "
         f"serving: {model.meta['genre']}); emotions: {model.meta['emotions']}, catalogue held-out macro AUC "
-        f"{metrics.get('catalogue.macro_auc', float('nan')):.3f}")
-    registry.log_params({"audio.kind": "musicnn-tags", "audio.real_set": r.model_dump(mode="json"),
-                         "audio.tagger": tagger_config, "project.seed": s.project.seed, "n_train": len(train_ids),
-                         "n_heldout": len(test_ids), **{f"packages.{k}": ",".join(v) for k, v in meta.items()
-                                                        if isinstance(v, list)}})
+        f"{metrics.get('catalogue.macro_auc', float('nan')):.3f}"
+    )
+    registry.log_params(
+        {
+            "audio.kind": "musicnn-tags",
+            "audio.real_set": r.model_dump(mode="json"),
+            "audio.tagger": tagger_config,
+            "project.seed": s.project.seed,
+            "n_train": len(train_ids),
+            "n_heldout": len(test_ids),
+            **{f"packages.{k}": ",".join(v) for k, v in meta.items() if isinstance(v, list)},
+        }
+    )
     registry.log_metrics(metrics)
     registry.log_figure(confusion_figure(confusion), "plots/genre_confusion.png")
     registry.log_figure(confusion_figure(zs_confusion), "plots/zero_shot_genre_confusion.png")
@@ -431,16 +590,21 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     registry.log_dataframe(confusion.reset_index(), "evaluation/genre_confusion.csv")
     registry.log_dataframe(zs_confusion.reset_index(), "evaluation/zero_shot_genre_confusion.csv")
     about = real[[c for c in ("package", "title") if c in real.columns]]
-    registry.log_dataframe(table.join(about.groupby(track_of(about.index)).first()).reset_index(names="track"),
-                           "evaluation/heldout_tracks.csv")
+    registry.log_dataframe(
+        table.join(about.groupby(track_of(about.index)).first()).reset_index(names="track"),
+        "evaluation/heldout_tracks.csv",
+    )
     registry.log_dataframe(labels_table(), "evaluation/real_set_labels.csv")
     if scene is not None:
         registry.log_dataframe(scene.tracks.reset_index(names="track"), "evaluation/scene_heldout_tracks.csv")
         registry.log_dataframe(scene.candidates, "evaluation/scene_candidates.csv")
     model_uri = log_model(model, held.head(20))
     per_item = table["correct"].to_list()
-    scores = {k: v for k, v in metrics.items() if k in ("genre_accuracy", "zero_shot.genre_accuracy",
-                                                        "head.genre_accuracy", *SCENE_SCORES)}
+    scores = {
+        k: v
+        for k, v in metrics.items()
+        if k in ("genre_accuracy", "zero_shot.genre_accuracy", "head.genre_accuracy", *SCENE_SCORES)
+    }
     floors = dict(r.gate_floors)
     if scene is not None:  # emotion on real music: gated only where the scene set was assembled
         floors.update({f"scenes.{k}": v for k, v in r.scenes.gate_floors.items()})
@@ -449,12 +613,25 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
         m, _c, t = genre_report(champion.predict_proba(held), truth)
         return registry.Evaluation({"genre_accuracy": m["genre_accuracy"]}, t["correct"].to_list())
 
-    gate = registry.register_and_gate(registry.Candidate(
-        name=registry.AUDIO, model_uri=model_uri, evaluation=registry.Evaluation(scores, per_item),
-        metric="genre_accuracy", floors=floors, margin=s.audio.gate_margin, rescore=rescore,
-        tags={"kind": "musicnn-tags", "heldout": "real packages", "genre": model.meta["genre"],
-              "emotions": model.meta["emotions"]},
-    ), s, log=log)
+    gate = registry.register_and_gate(
+        registry.Candidate(
+            name=registry.AUDIO,
+            model_uri=model_uri,
+            evaluation=registry.Evaluation(scores, per_item),
+            metric="genre_accuracy",
+            floors=floors,
+            margin=s.audio.gate_margin,
+            rescore=rescore,
+            tags={
+                "kind": "musicnn-tags",
+                "heldout": "real packages",
+                "genre": model.meta["genre"],
+                "emotions": model.meta["emotions"],
+            },
+        ),
+        s,
+        log=log,
+    )
     if len(per_label):
         registry.log_dataframe(per_label, "evaluation/catalogue_per_label.csv")
     ev = Evaluation(metrics, per_label, confusion, table[list(OUTPUT_COLUMNS)])
@@ -475,8 +652,9 @@ class SceneResult:
     summary: str
 
 
-def _scene_emotions(settings, model, scene_rows: pd.DataFrame, real_features: pd.DataFrame,
-                    log: Callable[[str], None]) -> SceneResult | None:
+def _scene_emotions(
+    settings, model, scene_rows: pd.DataFrame, real_features: pd.DataFrame, log: Callable[[str], None]
+) -> SceneResult | None:
     """Emotions checked (and, where the mapping loses, trained) on real music labelled by the scene
     its title names. Candidates, each read through the product's valence-arousal point:
 
@@ -499,43 +677,76 @@ def _scene_emotions(settings, model, scene_rows: pd.DataFrame, real_features: pd
     if set(scene_rows.loc[train, "scene"]) != need or set(scene_rows.loc[held, "scene"]) != need:
         log(f"scene set: a side lacks one of {sorted(need)}: emotion on real music not measured")
         return None
-    head = LinearHead.fit_labels(real_features.loc[train], scenes.marks(scene_rows.loc[train, "scene"], scene_rule),
-                                 c=r.scenes.head_c, seed=s.project.seed)
+    head = LinearHead.fit_labels(
+        real_features.loc[train],
+        scenes.marks(scene_rows.loc[train, "scene"], scene_rule),
+        c=r.scenes.head_c,
+        seed=s.project.seed,
+    )
 
     def variant(emotion_head, weight=1.0):
-        return TaggedAudioModel(model.base, model.head, dict(model.meta), model.tagger_config,
-                                head_weight=model.head_weight, emotion_head=emotion_head, emotion_weight=weight)
+        return TaggedAudioModel(
+            model.base,
+            model.head,
+            dict(model.meta),
+            model.tagger_config,
+            head_weight=model.head_weight,
+            emotion_head=emotion_head,
+            emotion_weight=weight,
+        )
 
     candidates = {"base": model, "head": variant(head), "blend": variant(head, r.head_weight)}
     rows, held_tables, metrics = [], {}, {}
     for name, candidate in candidates.items():
         for side, ids in (("heldout", held), ("train", train)):
-            m, table = scenes.scene_metrics(candidate.predict_proba(real_features.loc[ids]), scene_rows.loc[ids, "scene"])
+            m, table = scenes.scene_metrics(
+                candidate.predict_proba(real_features.loc[ids]), scene_rows.loc[ids, "scene"]
+            )
             rows.append({"candidate": name, "side": side, **m})
             if side == "heldout":
                 held_tables[name] = table
-                metrics.update({f"scenes.{name}.{k}": v for k, v in m.items()
-                                if k.endswith("_auc") or k.startswith(("valence.", "arousal."))})
+                metrics.update(
+                    {
+                        f"scenes.{name}.{k}": v
+                        for k, v in m.items()
+                        if k.endswith("_auc") or k.startswith(("valence.", "arousal."))
+                    }
+                )
     table = pd.DataFrame(rows)
     held_rows = table[table["side"] == "heldout"].set_index("candidate")
     mean_auc = held_rows[["arousal_auc", "valence_auc"]].mean(axis=1)
     best = str(mean_auc.idxmax())
     chosen = best if mean_auc[best] >= mean_auc["base"] + s.audio.gate_margin else "base"
     served = candidates[chosen]
-    served.meta["emotions"] = {"base": model.meta["emotions"],
-                               "head": "scene head (title-labelled real music)",
-                               "blend": f"scene head x {r.head_weight:g} + zero-shot mapping"}[chosen]
+    served.meta["emotions"] = {
+        "base": model.meta["emotions"],
+        "head": "scene head (title-labelled real music)",
+        "blend": f"scene head x {r.head_weight:g} + zero-shot mapping",
+    }[chosen]
     served.meta["scene_train_packages"] = sorted(scene_rows.loc[train, "package"].unique())
     served.meta["scene_heldout_packages"] = sorted(scene_rows.loc[held, "package"].unique())
     mine = held_rows.loc[chosen]
     metrics.update({f"scenes.{k}": float(v) for k, v in mine.items() if k != "side"})
-    metrics.update({f"scenes.{k}": v for k, v in scenes.auc_intervals(
-        held_tables[chosen], samples=s.registry.bootstrap_samples, confidence=s.registry.confidence,
-        seed=s.project.seed).items()})
+    metrics.update(
+        {
+            f"scenes.{k}": v
+            for k, v in scenes.auc_intervals(
+                held_tables[chosen],
+                samples=s.registry.bootstrap_samples,
+                confidence=s.registry.confidence,
+                seed=s.project.seed,
+            ).items()
+        }
+    )
     train_row = table[(table["side"] == "train") & (table["candidate"] == chosen)].iloc[0]
     metrics.update({f"scenes.train.{k}": float(train_row[k]) for k in ("arousal_auc", "valence_auc")})
-    summary = (f"{len(train)} training clips ({', '.join(served.meta['scene_train_packages'])}), {len(held)} held out "
-               f"({', '.join(served.meta['scene_heldout_packages'])}); held-out arousal AUC / valence AUC: "
-               + "; ".join(f"{n} {held_rows.loc[n, 'arousal_auc']:.3f} / {held_rows.loc[n, 'valence_auc']:.3f}"
-                           for n in candidates) + f"; serving: {served.meta['emotions']}")
+    summary = (
+        f"{len(train)} training clips ({', '.join(served.meta['scene_train_packages'])}), {len(held)} held out "
+        f"({', '.join(served.meta['scene_heldout_packages'])}); held-out arousal AUC / valence AUC: "
+        + "; ".join(
+            f"{n} {held_rows.loc[n, 'arousal_auc']:.3f} / {held_rows.loc[n, 'valence_auc']:.3f}"
+            for n in candidates
+        )
+        + f"; serving: {served.meta['emotions']}"
+    )
     return SceneResult(served, metrics, held_tables[chosen], table, summary)

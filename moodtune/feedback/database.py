@@ -29,15 +29,19 @@ def default_url(settings=None) -> str:
     if not url:
         return f"sqlite:///{settings.data_path('feedback', 'feedback.db')}"
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return f"sqlite:///{settings.root / url[len('sqlite:///'):]}"
+        return f"sqlite:///{settings.root / url[len('sqlite:///') :]}"
     return url
 
 
 def sqlite_file(url) -> Path:
     """The database file of a SQLite URL; an in-memory database is refused."""
     database = url.database
-    if not database or database == ":memory:" or database.startswith("file::memory:") \
-            or url.query.get("mode") == "memory":
+    if (
+        not database
+        or database == ":memory:"
+        or database.startswith("file::memory:")
+        or url.query.get("mode") == "memory"
+    ):
         raise ConfigError(
             "the feedback store needs a file (an in-memory SQLite database loses every row when "
             "the process ends): set feedback.url to sqlite:////absolute/path/feedback.db or null"
@@ -59,7 +63,9 @@ def make_engine(url: str, busy_timeout_ms: int) -> Engine:
     path = sqlite_file(parsed)
     path.parent.mkdir(parents=True, exist_ok=True)
     # orjson decodes the JSON columns (a recommendation's candidates) several times faster than json
-    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, json_deserializer=orjson.loads)
+    engine = create_engine(
+        parsed, connect_args={"timeout": busy_timeout_ms / 1000}, json_deserializer=orjson.loads
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):

@@ -19,8 +19,10 @@ def add_new_columns(conn: Connection) -> None:
             if column.name in present:
                 continue
             if not column.nullable:
-                raise ConfigError(f"the feedback database lacks {table.name}.{column.name}, which cannot be "
-                                  "added in place; migrate it or point feedback.url at a new database")
+                raise ConfigError(
+                    f"the feedback database lacks {table.name}.{column.name}, which cannot be "
+                    "added in place; migrate it or point feedback.url at a new database"
+                )
             kind = column.type.compile(dialect=conn.dialect)
             conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
             for index in table.indexes:

@@ -29,8 +29,14 @@ from moodtune.hrv.constants import LEVELS
 CANDIDATE_KEYS = ("track_id", "features", "score", "probability", "shadow_probability")
 # Metric names accepted case-insensitively, plus seed A's name for SDRR.
 METRIC_NAMES = {name.lower(): name for name in HRV_METRICS} | {"sdnn": "SDRR"}
-_PROBABILITY_NAMES = {"low": "p_low", "medium": "p_medium", "high": "p_high",
-                      "p_low": "p_low", "p_medium": "p_medium", "p_high": "p_high"}
+_PROBABILITY_NAMES = {
+    "low": "p_low",
+    "medium": "p_medium",
+    "high": "p_high",
+    "p_low": "p_low",
+    "p_medium": "p_medium",
+    "p_high": "p_high",
+}
 
 
 def one_of(what: str, choices: tuple[str, ...], optional: bool = False):
@@ -108,8 +114,11 @@ class Candidate(BaseModel):
         for key in ("score", "probability", "shadow_probability"):
             value = getattr(self, key)
             if value is not None and not _is_number(value):
-                raise ValueError(f"{name} has a non-finite {key}" if isinstance(value, float)
-                                 else f"{name} has a non-numeric {key}: {value!r}")
+                raise ValueError(
+                    f"{name} has a non-finite {key}"
+                    if isinstance(value, float)
+                    else f"{name} has a non-numeric {key}: {value!r}"
+                )
         for key in ("probability", "shadow_probability"):
             value = getattr(self, key)
             if value is not None and not 0 <= value <= 1:
@@ -125,10 +134,17 @@ class Candidate(BaseModel):
         return getattr(self, key, default)
 
     def row(self) -> dict[str, Any]:
-        return {"track_id": self.track_id, "features": {str(k): float(v) for k, v in self.features.items()},
-                "score": None if self.score is None else float(self.score),
-                "probability": None if self.probability is None else float(self.probability),
-                **({} if self.shadow_probability is None else {"shadow_probability": float(self.shadow_probability)})}
+        return {
+            "track_id": self.track_id,
+            "features": {str(k): float(v) for k, v in self.features.items()},
+            "score": None if self.score is None else float(self.score),
+            "probability": None if self.probability is None else float(self.probability),
+            **(
+                {}
+                if self.shadow_probability is None
+                else {"shadow_probability": float(self.shadow_probability)}
+            ),
+        }
 
 
 class RecommendationEvent(Record):
@@ -190,7 +206,9 @@ class RecommendationEvent(Record):
             if self.k is None:
                 raise ValueError("give the chosen track ids or k (the first k candidates are chosen)")
             if not 1 <= self.k <= n:
-                raise ValueError(f"k must be a whole number from 1 to {n} (there are {n} candidates); got {self.k!r}")
+                raise ValueError(
+                    f"k must be a whole number from 1 to {n} (there are {n} candidates); got {self.k!r}"
+                )
             object.__setattr__(self, "chosen", ids[: self.k])
             return self
         missing = [t for t in self.chosen if t not in seen]
@@ -203,7 +221,9 @@ class RecommendationEvent(Record):
         if self.k is None:
             object.__setattr__(self, "k", len(self.chosen))
         elif not len(self.chosen) <= self.k <= 10**6:
-            raise ValueError(f"k must be at least the number of chosen tracks ({len(self.chosen)}); got {self.k!r}")
+            raise ValueError(
+                f"k must be at least the number of chosen tracks ({len(self.chosen)}); got {self.k!r}"
+            )
         return self
 
     def candidate_rows(self) -> list[dict[str, Any]]:
@@ -223,13 +243,16 @@ class FeedbackInput(Record):
     source: Literal[FEEDBACK_SOURCES] | None = None  # type: ignore[valid-type]
     model_versions: dict[str, Any] = Field(default_factory=dict)
     client_key: ClientKey | None = None
-    baseline: dict[str, Any] = Field(default_factory=dict)  # the resting baseline's metrics the HRV was read against
+    baseline: dict[str, Any] = Field(
+        default_factory=dict
+    )  # the resting baseline's metrics the HRV was read against
 
-    _versions = field_validator("model_versions", mode="before")(
-        RecommendationEvent._versions.__func__)  # type: ignore[attr-defined]  # a bound classmethod has __func__
+    _versions = field_validator("model_versions", mode="before")(RecommendationEvent._versions.__func__)  # type: ignore[attr-defined]  # a bound classmethod has __func__
 
     _level = field_validator("stress_level", mode="before")(one_of("stress level", LEVELS))
-    _source = field_validator("source", mode="before")(one_of("feedback source", FEEDBACK_SOURCES, optional=True))
+    _source = field_validator("source", mode="before")(
+        one_of("feedback source", FEEDBACK_SOURCES, optional=True)
+    )
 
     @field_validator("reward", mode="before")
     @classmethod
@@ -261,7 +284,9 @@ class FeedbackInput(Record):
         elif isinstance(value, list | tuple) and len(value) == 3:
             items = dict(zip(("p_low", "p_medium", "p_high"), value, strict=True))
         else:
-            raise ValueError(f"stress probabilities must be {{low, medium, high}} or 3 numbers; got {value!r}")
+            raise ValueError(
+                f"stress probabilities must be {{low, medium, high}} or 3 numbers; got {value!r}"
+            )
         if set(items) != {"p_low", "p_medium", "p_high"}:
             raise ValueError(f"stress probabilities need low, medium and high; got {sorted(items)}")
         out = {k: _number(v, f"stress probability {k[2:]}", 0.0, 1.0) for k, v in items.items()}
@@ -276,8 +301,10 @@ class FeedbackInput(Record):
         if self.source in ("rr", "metrics") and not self.metrics:
             raise ValueError(f"feedback from {self.source!r} needs the HRV metrics it was computed from")
         if self.baseline and not self.metrics:
-            raise ValueError("a baseline goes with HRV feedback: give the metrics (or RR intervals) read against it, "
-                             "or leave the baseline out with an explicit stress level")
+            raise ValueError(
+                "a baseline goes with HRV feedback: give the metrics (or RR intervals) read against it, "
+                "or leave the baseline out with an explicit stress level"
+            )
         return self
 
 
@@ -301,6 +328,8 @@ def cursor(value: Any, name: str = "cursor") -> int:
     """A feedback id used as a cursor (0 means from the start)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
         if not (isinstance(value, float) and value.is_integer() and 0 <= value <= 2**63 - 1):
-            raise InvalidFeedback(f"{name} must be a whole number from 0 to {2**63 - 1} "
-                                  f"(a feedback id; 0 means from the start); got {value!r}")
+            raise InvalidFeedback(
+                f"{name} must be a whole number from 0 to {2**63 - 1} "
+                f"(a feedback id; 0 means from the start); got {value!r}"
+            )
     return int(value)

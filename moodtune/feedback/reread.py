@@ -57,7 +57,9 @@ def reread_rewards(rows: pd.DataFrame, reader, rewards: Mapping[str, float] | An
     return out
 
 
-def reread_with_champion(rows: pd.DataFrame, settings, log: Callable[[str], None] = lambda _m: None) -> pd.DataFrame:
+def reread_with_champion(
+    rows: pd.DataFrame, settings, log: Callable[[str], None] = lambda _m: None
+) -> pd.DataFrame:
     """:func:`reread_rewards` with the HRV champion (loaded only when a row has a baseline)."""
     if not with_baseline(rows).any():
         return rows
@@ -66,6 +68,8 @@ def reread_with_champion(rows: pd.DataFrame, settings, log: Callable[[str], None
     loaded = registry.load_version(registry.HRV, None, settings)
     out = reread_rewards(rows, loaded.obj, settings.feedback.reward)
     changed = int((out["reward"] != out["logged_reward"]).sum())
-    log(f"{int(out['reread'].sum())} feedback rows read again against their baseline by {registry.HRV} "
-        f"v{loaded.version}; {changed} rewards changed")
+    log(
+        f"{int(out['reread'].sum())} feedback rows read again against their baseline by {registry.HRV} "
+        f"v{loaded.version}; {changed} rewards changed"
+    )
     return out

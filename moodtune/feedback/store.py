@@ -167,10 +167,17 @@ class FeedbackStore:
         now = datetime.now(UTC)
         rows = []
         for event in events:
-            row = {"id": uuid.uuid4().hex, "created_at": now, "source": event.source, "age": event.age,
-                   "gender": event.gender, "mood": event.mood, "k": event.k,
-                   "model_versions": dict(event.model_versions),
-                   "chosen": list(cast("list[str]", event.chosen))}  # set by the event's validator
+            row = {
+                "id": uuid.uuid4().hex,
+                "created_at": now,
+                "source": event.source,
+                "age": event.age,
+                "gender": event.gender,
+                "mood": event.mood,
+                "k": event.k,
+                "model_versions": dict(event.model_versions),
+                "chosen": list(cast("list[str]", event.chosen)),
+            }  # set by the event's validator
             if self._as_text:
                 row["candidates"] = event.candidates_json or json.dumps(event.candidate_rows())
                 row["model_versions"] = json.dumps(row["model_versions"])
@@ -231,9 +238,18 @@ class FeedbackStore:
         ``baseline``: the eight metrics of the listener's resting recording the HRV was read
         against (stored with the row, for retraining to read it the same way).
         """
-        given = FeedbackInput(recommendation_id=recommendation_id, track_id=track_id, stress_level=stress_level,
-                              reward=reward, metrics=metrics, probabilities=probabilities, source=source,
-                              model_versions=model_versions, client_key=client_key, baseline=baseline)
+        given = FeedbackInput(
+            recommendation_id=recommendation_id,
+            track_id=track_id,
+            stress_level=stress_level,
+            reward=reward,
+            metrics=metrics,
+            probabilities=probabilities,
+            source=source,
+            model_versions=model_versions,
+            client_key=client_key,
+            baseline=baseline,
+        )
         with self.write() as conn:
             return self.insert_feedback(conn, given)
 
@@ -245,8 +261,11 @@ class FeedbackStore:
             raise result
         return result
 
-    def insert_feedback_group(self, conn: Connection, group: Sequence[FeedbackInput],
-                              ) -> list[FeedbackRow | InvalidFeedback]:
+    def insert_feedback_group(
+        self,
+        conn: Connection,
+        group: Sequence[FeedbackInput],
+    ) -> list[FeedbackRow | InvalidFeedback]:
         """Store validated feedback rows in ``conn``'s write transaction (the caller commits):
         one query for the group's client keys, one for its recommendations, one INSERT for all
         of its rows. Returns, per row in order, the stored row or the :class:`InvalidFeedback`
@@ -258,13 +277,22 @@ class FeedbackStore:
             # become visible in id order, so a "last id seen" cursor never skips a row
             conn.execute(select(func.pg_advisory_xact_lock(_PG_FEEDBACK_LOCK)))
         keys = {g.client_key for g in group if g.client_key is not None}
-        earlier = {} if not keys else {  # inside the write transaction: no check-then-insert race
-            m["client_key"]: m for m in conn.execute(select(feedback).where(feedback.c.client_key.in_(keys))).mappings()}
+        earlier = (
+            {}
+            if not keys
+            else {  # inside the write transaction: no check-then-insert race
+                m["client_key"]: m
+                for m in conn.execute(select(feedback).where(feedback.c.client_key.in_(keys))).mappings()
+            }
+        )
         known = {  # a recommendation never changes once written: each is read once per group
             r.id: ({c["track_id"]: c for c in r.candidates}, r.model_versions or {})
-            for r in conn.execute(select(recommendations.c.id, recommendations.c.candidates,
-                                         recommendations.c.model_versions)
-                                  .where(recommendations.c.id.in_({g.recommendation_id for g in group})))}
+            for r in conn.execute(
+                select(
+                    recommendations.c.id, recommendations.c.candidates, recommendations.c.model_versions
+                ).where(recommendations.c.id.in_({g.recommendation_id for g in group}))
+            )
+        }
         results: list[FeedbackRow | InvalidFeedback | None] = [None] * len(group)
         rows, slots, first_with_key = [], [], {}
         now = datetime.now(UTC)
@@ -273,7 +301,9 @@ class FeedbackStore:
             if key in earlier or key in first_with_key:
                 continue  # answered once the group's rows have ids (below)
             if rec_id not in known:
-                results[i] = InvalidFeedback(f"unknown recommendation_id {rec_id!r}: give the id a recommend call returned")
+                results[i] = InvalidFeedback(
+                    f"unknown recommendation_id {rec_id!r}: give the id a recommend call returned"
+                )
                 continue
             candidates, rec_versions = known[rec_id]
             candidate = candidates.get(track)
@@ -281,22 +311,27 @@ class FeedbackStore:
                 shown = list(candidates)
                 listed = ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
                 results[i] = InvalidFeedback(
-                    f"track {track!r} was not among the candidates of recommendation {rec_id} ({listed})")
+                    f"track {track!r} was not among the candidates of recommendation {rec_id} ({listed})"
+                )
                 continue
-            rows.append({
-                "recommendation_id": rec_id,
-                "track_id": track,
-                "created_at": now,
-                **{name: given.metrics.get(name) for name in HRV_METRICS},
-                "source": given.source,
-                "stress_level": given.stress_level,
-                **(given.probabilities or {"p_low": None, "p_medium": None, "p_high": None}),
-                "reward": reward_for_stress(given.stress_level, self.rewards) if given.reward is None else given.reward,
-                "choice_probability": candidate.get("probability"),
-                "model_versions": {**rec_versions, **given.model_versions},
-                "client_key": key,
-                **{f"baseline_{name}": given.baseline.get(name) for name in HRV_METRICS},
-            })
+            rows.append(
+                {
+                    "recommendation_id": rec_id,
+                    "track_id": track,
+                    "created_at": now,
+                    **{name: given.metrics.get(name) for name in HRV_METRICS},
+                    "source": given.source,
+                    "stress_level": given.stress_level,
+                    **(given.probabilities or {"p_low": None, "p_medium": None, "p_high": None}),
+                    "reward": reward_for_stress(given.stress_level, self.rewards)
+                    if given.reward is None
+                    else given.reward,
+                    "choice_probability": candidate.get("probability"),
+                    "model_versions": {**rec_versions, **given.model_versions},
+                    "client_key": key,
+                    **{f"baseline_{name}": given.baseline.get(name) for name in HRV_METRICS},
+                }
+            )
             slots.append(i)
             if key is not None:
                 first_with_key[key] = i
@@ -307,8 +342,11 @@ class FeedbackStore:
         for i, given in enumerate(group):
             if results[i] is None:  # a key stored before, or earlier in this group
                 key = cast(str, given.client_key)  # set: only a row with a key is left unanswered above
-                first = (feedback_row(cast("Mapping[str, Any]", earlier[key])) if key in earlier
-                         else cast(FeedbackRow, results[first_with_key[key]]))  # stored just above
+                first = (
+                    feedback_row(cast("Mapping[str, Any]", earlier[key]))
+                    if key in earlier
+                    else cast(FeedbackRow, results[first_with_key[key]])
+                )  # stored just above
                 results[i] = _replay(first, given)
         return cast("list[FeedbackRow | InvalidFeedback]", results)  # every slot answered
 
@@ -318,7 +356,9 @@ class FeedbackStore:
         """The logged recommendation (:class:`InvalidFeedback` when the id is unknown)."""
         rec_id = str(recommendation_id).strip()
         with self._read() as conn:
-            row = conn.execute(select(recommendations).where(recommendations.c.id == rec_id)).mappings().first()
+            row = (
+                conn.execute(select(recommendations).where(recommendations.c.id == rec_id)).mappings().first()
+            )
         if row is None:
             raise InvalidFeedback(f"unknown recommendation_id {rec_id!r}")
         return Recommendation(**{k: row[k] for k in recommendations.c.keys()})
@@ -367,7 +407,12 @@ class FeedbackStore:
                 feedback,
                 r.created_at.label("recommendation_created_at"),
                 r.source.label("recommendation_source"),
-                r.age, r.gender, r.mood, r.k, r.candidates, r.chosen,
+                r.age,
+                r.gender,
+                r.mood,
+                r.k,
+                r.candidates,
+                r.chosen,
                 r.model_versions.label("recommendation_model_versions"),
             )
             .join(recommendations, feedback.c.recommendation_id == r.id)
@@ -381,13 +426,24 @@ class FeedbackStore:
         with self._read() as conn:
             rows = [dict(m) for m in conn.execute(query).mappings()]
         for row in rows:
-            candidate: dict[str, Any] = next((c for c in row["candidates"] if c["track_id"] == row["track_id"]), {})
+            candidate: dict[str, Any] = next(
+                (c for c in row["candidates"] if c["track_id"] == row["track_id"]), {}
+            )
             row["features"] = candidate.get("features", {})
             row["score"] = candidate.get("score")
             row["shadow_probability"] = candidate.get("shadow_probability")
         frame = pd.DataFrame(rows, columns=list(REPLAY_COLUMNS))
-        for column in (*HRV_METRICS, *HRV_BASELINE_COLUMNS, "p_low", "p_medium", "p_high", "reward",
-                       "choice_probability", "score", "shadow_probability"):
+        for column in (
+            *HRV_METRICS,
+            *HRV_BASELINE_COLUMNS,
+            "p_low",
+            "p_medium",
+            "p_high",
+            "reward",
+            "choice_probability",
+            "score",
+            "shadow_probability",
+        ):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)  # None -> NaN
         for column in ("created_at", "recommendation_created_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -402,8 +458,11 @@ class FeedbackStore:
         if hi is not None:
             condition = condition & (feedback.c.id <= hi)
         query = select(
-            func.count(), func.min(feedback.c.id), func.max(feedback.c.id),
-            func.min(feedback.c.created_at), func.max(feedback.c.created_at),
+            func.count(),
+            func.min(feedback.c.id),
+            func.max(feedback.c.id),
+            func.min(feedback.c.created_at),
+            func.max(feedback.c.created_at),
         ).where(condition)
         with self._read() as conn:
             count, first_id, last_id, first_at, last_at = conn.execute(query).one()
@@ -420,8 +479,18 @@ class FeedbackStore:
 
 REPLAY_COLUMNS: tuple[str, ...] = (
     *feedback.c.keys(),
-    "recommendation_created_at", "recommendation_source", "age", "gender", "mood", "k",
-    "candidates", "chosen", "recommendation_model_versions", "features", "score", "shadow_probability",
+    "recommendation_created_at",
+    "recommendation_source",
+    "age",
+    "gender",
+    "mood",
+    "k",
+    "candidates",
+    "chosen",
+    "recommendation_model_versions",
+    "features",
+    "score",
+    "shadow_probability",
 )
 
 
@@ -431,13 +500,18 @@ def _replay(row: FeedbackRow, given: FeedbackInput) -> FeedbackRow | InvalidFeed
     if (row.recommendation_id, row.track_id) != (given.recommendation_id, given.track_id):
         return InvalidFeedback(
             f"client_key {given.client_key!r} was already used for feedback {row.id} on track "
-            f"{row.track_id!r} of recommendation {row.recommendation_id}; send a new key with new feedback")
+            f"{row.track_id!r} of recommendation {row.recommendation_id}; send a new key with new feedback"
+        )
     return replace(row, replayed=True)
 
 
 def _text_insert():
     """INSERT INTO recommendations with the JSON columns bound as text (SQLite only)."""
-    return recommendations.insert().values({
-        c.name: bindparam(c.name, type_=Text()) if c.name in _JSON_COLUMNS else bindparam(c.name, type_=c.type)
-        for c in recommendations.c
-    })
+    return recommendations.insert().values(
+        {
+            c.name: bindparam(c.name, type_=Text())
+            if c.name in _JSON_COLUMNS
+            else bindparam(c.name, type_=c.type)
+            for c in recommendations.c
+        }
+    )

@@ -54,9 +54,17 @@ def _one_pass(peaks: np.ndarray, kubios: KubiosSettings) -> tuple[dict, np.ndarr
     kubios_speedup.install()  # its thresholds without pandas, when checked identical (once per process)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        info, clean = nk.signal_fixpeaks(peaks, sampling_rate=_TICKS_PER_SECOND, iterative=False,
-                                         method="Kubios", c1=kubios.c1, c2=kubios.c2, alpha=kubios.alpha,
-                                         window_width=kubios.window, medfilt_order=kubios.median_window)
+        info, clean = nk.signal_fixpeaks(
+            peaks,
+            sampling_rate=_TICKS_PER_SECOND,
+            iterative=False,
+            method="Kubios",
+            c1=kubios.c1,
+            c2=kubios.c2,
+            alpha=kubios.alpha,
+            window_width=kubios.window,
+            medfilt_order=kubios.median_window,
+        )
     return {t: len(info[t]) for t in ARTEFACT_TYPES}, np.asarray(clean, dtype=np.int64)
 
 
@@ -65,8 +73,9 @@ def peaks_from_rr(rr_ms: np.ndarray) -> np.ndarray:
     return np.round(np.concatenate([[0.0], np.cumsum(rr_ms)]) * (_TICKS_PER_SECOND / 1000)).astype(np.int64)
 
 
-def correct(rr_ms: np.ndarray, kubios: KubiosSettings, *, max_passes: int = 10,
-            iterate_above: float = 1.0) -> Correction:
+def correct(
+    rr_ms: np.ndarray, kubios: KubiosSettings, *, max_passes: int = 10, iterate_above: float = 1.0
+) -> Correction:
     """Classify and correct the artefacts of an RR series (ms) with the Kubios method, repeating the
     pass while it finds fewer artefacts, at most ``max_passes`` times (10: neurokit2's ``iterative=True``),
     or until it settles when the first pass flags more than ``iterate_above`` of the beats. ``kubios``:

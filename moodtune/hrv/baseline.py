@@ -42,4 +42,6 @@ def ratios(table: pd.DataFrame) -> pd.DataFrame:
 
 def has_baseline(table: pd.DataFrame) -> bool:
     """Every row carries a baseline."""
-    return all(c in table for c in BASELINE_COLUMNS) and bool(table[list(BASELINE_COLUMNS)].notna().all().all())
+    return all(c in table for c in BASELINE_COLUMNS) and bool(
+        table[list(BASELINE_COLUMNS)].notna().all().all()
+    )

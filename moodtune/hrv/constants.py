@@ -10,8 +10,14 @@ from __future__ import annotations
 METRIC_COLUMNS: tuple[str, ...] = ("MEAN_RR", "SDRR", "HR", "RMSSD", "pNN50", "VLF", "LF", "HF")
 LEVELS: tuple[str, ...] = ("low", "medium", "high")  # the stress levels, calm first
 UNITS: dict[str, str] = {
-    "MEAN_RR": "ms", "SDRR": "ms", "HR": "bpm", "RMSSD": "ms", "pNN50": "%",
-    "VLF": "ms²", "LF": "ms²", "HF": "ms²",
+    "MEAN_RR": "ms",
+    "SDRR": "ms",
+    "HR": "bpm",
+    "RMSSD": "ms",
+    "pNN50": "%",
+    "VLF": "ms²",
+    "LF": "ms²",
+    "HF": "ms²",
 }
 # Frequency bands (Hz) of the Task Force of the ESC/NASPE (1996), as in SWELL and Kubios.
 BANDS: dict[str, tuple[float, float]] = {"VLF": (0.0033, 0.04), "LF": (0.04, 0.15), "HF": (0.15, 0.4)}

@@ -45,8 +45,10 @@ def map_conditions(conditions: pd.Series, condition_levels: Mapping[str, str], w
     keys = conditions.astype(str).str.strip().str.lower()
     unknown = sorted(set(keys[~keys.isin(mapping)]))
     if unknown:
-        raise ConfigError(f"{where}: conditions {unknown} have no stress level; add them to "
-                          f"hrv.data.condition_levels in params.yaml (known: {sorted(mapping)})")
+        raise ConfigError(
+            f"{where}: conditions {unknown} have no stress level; add them to "
+            f"hrv.data.condition_levels in params.yaml (known: {sorted(mapping)})"
+        )
     return keys.map(mapping)
 
 
@@ -54,15 +56,20 @@ def _find_column(df: pd.DataFrame, name: str, what: str, where: str) -> str:
     for col in df.columns:
         if str(col).strip().lower() == name.strip().lower():
             return col
-    raise InvalidHRV(f"{where} has no {what} column {name!r} (columns: {', '.join(map(str, df.columns))}); "
-                     f"add it or set hrv.{what}_column in params.yaml")
+    raise InvalidHRV(
+        f"{where} has no {what} column {name!r} (columns: {', '.join(map(str, df.columns))}); "
+        f"add it or set hrv.{what}_column in params.yaml"
+    )
 
 
 def normalise_metric_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Rename columns that match a metric name case-insensitively (``PNN50`` -> ``pNN50``)."""
     wanted = {c.lower(): c for c in METRIC_COLUMNS}
-    renames = {col: wanted[str(col).strip().lower()] for col in df.columns
-               if str(col).strip().lower() in wanted and col != wanted[str(col).strip().lower()]}
+    renames = {
+        col: wanted[str(col).strip().lower()]
+        for col in df.columns
+        if str(col).strip().lower() in wanted and col != wanted[str(col).strip().lower()]
+    }
     return df.rename(columns=renames)
 
 
@@ -71,8 +78,10 @@ def validate_metrics(df: pd.DataFrame, where: str = "the metrics") -> pd.DataFra
     df = normalise_metric_columns(df)
     missing = [c for c in METRIC_COLUMNS if c not in df.columns]
     if missing:
-        raise InvalidHRV(f"{where} lack the columns {', '.join(missing)}; the model needs all eight: "
-                         f"{', '.join(METRIC_COLUMNS)} (ms, bpm, %, ms²) — or give RR intervals instead")
+        raise InvalidHRV(
+            f"{where} lack the columns {', '.join(missing)}; the model needs all eight: "
+            f"{', '.join(METRIC_COLUMNS)} (ms, bpm, %, ms²) — or give RR intervals instead"
+        )
     if len(df) == 0:
         raise InvalidHRV(f"{where} have no rows")
     out = pd.DataFrame(index=df.index)
@@ -81,20 +90,25 @@ def validate_metrics(df: pd.DataFrame, where: str = "the metrics") -> pd.DataFra
         bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
             row = bad.to_numpy().nonzero()[0][0]
-            raise InvalidHRV(f"{where}: column {col} has {int(bad.sum())} missing or non-numeric values "
-                             f"(first in row {row}: {df[col].iloc[row]!r}); every metric must be a number")
+            raise InvalidHRV(
+                f"{where}: column {col} has {int(bad.sum())} missing or non-numeric values "
+                f"(first in row {row}: {df[col].iloc[row]!r}); every metric must be a number"
+            )
         lo, hi = PLAUSIBLE[col]
         off = (values < lo) | (values > hi)
         if off.any():
             row = off.to_numpy().nonzero()[0][0]
-            raise InvalidHRV(f"{where}: column {col} is {values.iloc[row]:g} in row {row}, outside the plausible "
-                             f"range {lo:g}–{hi:g}; check the units (ms, bpm, %, ms²)")
+            raise InvalidHRV(
+                f"{where}: column {col} is {values.iloc[row]:g} in row {row}, outside the plausible "
+                f"range {lo:g}–{hi:g}; check the units (ms, bpm, %, ms²)"
+            )
         out[col] = values.astype(float)
     return out
 
 
-def load_dataset_csv(path: Path, *, condition_column: str, subject_column: str,
-                     condition_levels: Mapping[str, str]) -> pd.DataFrame:
+def load_dataset_csv(
+    path: Path, *, condition_column: str, subject_column: str, condition_levels: Mapping[str, str]
+) -> pd.DataFrame:
     """A SWELL/WESAD-derived HRV table -> recordings with the eight metrics and a level."""
     if not path.is_file():
         raise ConfigError(f"hrv.data.dataset_csv {path} does not exist; fix the path or set it to null")
@@ -103,14 +117,16 @@ def load_dataset_csv(path: Path, *, condition_column: str, subject_column: str,
     cond = _find_column(raw, condition_column, "condition", where)
     subj = _find_column(raw, subject_column, "subject", where)
     metrics = validate_metrics(raw, where)
-    out = pd.DataFrame({
-        "recording_id": [f"{path.stem}-{i}" for i in range(len(raw))],
-        "subject": raw[subj].astype(str).to_numpy(),
-        "level": map_conditions(raw[cond], condition_levels, where).to_numpy(),
-        "condition": raw[cond].astype(str).to_numpy(),
-        "source": "dataset_csv",
-        "rr_ms": None,
-    })
+    out = pd.DataFrame(
+        {
+            "recording_id": [f"{path.stem}-{i}" for i in range(len(raw))],
+            "subject": raw[subj].astype(str).to_numpy(),
+            "level": map_conditions(raw[cond], condition_levels, where).to_numpy(),
+            "condition": raw[cond].astype(str).to_numpy(),
+            "source": "dataset_csv",
+            "rr_ms": None,
+        }
+    )
     return pd.concat([out, metrics.reset_index(drop=True)], axis=1)
 
 
@@ -126,21 +142,27 @@ def parse_rr_text(text: str, where: str = "the RR file") -> np.ndarray:
         values = pd.to_numeric(pd.Series(body, dtype=object), errors="coerce")
         if values.isna().any():
             i = int(values.isna().to_numpy().nonzero()[0][0]) + len(lines) - len(body)
-            raise InvalidHRV(f"{where}: line {i + 1} ({lines[i][:40]!r}) is not a number; give one RR interval in "
-                             f"milliseconds per line (an optional header may name the column: "
-                             f"{', '.join(RR_COLUMN_NAMES[:5])})")
+            raise InvalidHRV(
+                f"{where}: line {i + 1} ({lines[i][:40]!r}) is not a number; give one RR interval in "
+                f"milliseconds per line (an optional header may name the column: "
+                f"{', '.join(RR_COLUMN_NAMES[:5])})"
+            )
         return values.to_numpy(dtype=float)
     if not any(_not_number(cell) for cell in lines[0].split(sep)):
-        raise InvalidHRV(f"{where} has {len(lines[0].split(sep))} columns and no header; give one RR interval per "
-                         f"line or a header naming the RR column ({', '.join(RR_COLUMN_NAMES[:5])})")
+        raise InvalidHRV(
+            f"{where} has {len(lines[0].split(sep))} columns and no header; give one RR interval per "
+            f"line or a header naming the RR column ({', '.join(RR_COLUMN_NAMES[:5])})"
+        )
     try:
         df = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep)
     except Exception as exc:  # pandas raises several parser errors
         raise InvalidHRV(f"{where} is not a readable CSV ({exc})") from None
     col = rr_column(df)
     if col is None:
-        raise InvalidHRV(f"{where} has no RR column (columns: {', '.join(map(str, df.columns))}); name it one "
-                         f"of {', '.join(RR_COLUMN_NAMES)}")
+        raise InvalidHRV(
+            f"{where} has no RR column (columns: {', '.join(map(str, df.columns))}); name it one "
+            f"of {', '.join(RR_COLUMN_NAMES)}"
+        )
     return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
 
 
@@ -171,22 +193,32 @@ def split_windows(rr: np.ndarray, seconds: float | None, min_seconds: float) -> 
     return [p for p in parts if p.sum() / 1000.0 >= min_seconds]
 
 
-def load_rr_dir(folder: Path, *, condition_column: str, subject_column: str,
-                condition_levels: Mapping[str, str], window_seconds: float | None,
-                min_seconds: float) -> pd.DataFrame:
+def load_rr_dir(
+    folder: Path,
+    *,
+    condition_column: str,
+    subject_column: str,
+    condition_levels: Mapping[str, str],
+    window_seconds: float | None,
+    min_seconds: float,
+) -> pd.DataFrame:
     """A folder of RR files + ``labels.csv`` -> one recording per window, with its RR array."""
     if not folder.is_dir():
         raise ConfigError(f"hrv.data.rr_dir {folder} is not a folder; fix the path or set it to null")
     labels_path = folder / LABELS_FILE
     if not labels_path.is_file():
-        raise ConfigError(f"hrv.data.rr_dir {folder} has no {LABELS_FILE}; add one with columns file, "
-                          f"{subject_column}, {condition_column} (see README \"HRV\")")
+        raise ConfigError(
+            f"hrv.data.rr_dir {folder} has no {LABELS_FILE}; add one with columns file, "
+            f'{subject_column}, {condition_column} (see README "HRV")'
+        )
     labels = pd.read_csv(labels_path)
     where = f"{LABELS_FILE} in {folder}"
     file_col = next((c for c in labels.columns if str(c).strip().lower() == "file"), None)
     if file_col is None:
-        raise InvalidHRV(f"{where} has no 'file' column (columns: {', '.join(map(str, labels.columns))}); "
-                         "it names each RR file relative to the folder")
+        raise InvalidHRV(
+            f"{where} has no 'file' column (columns: {', '.join(map(str, labels.columns))}); "
+            "it names each RR file relative to the folder"
+        )
     subj = _find_column(labels, subject_column, "subject", where)
     try:
         cond = _find_column(labels, condition_column, "condition", where)
@@ -194,7 +226,9 @@ def load_rr_dir(folder: Path, *, condition_column: str, subject_column: str,
         cond = _find_column(labels, "level", "condition", where)
     levels = map_conditions(labels[cond], condition_levels, where)
 
-    files = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in RR_SUFFIXES and p.name != LABELS_FILE)
+    files = sorted(
+        p.name for p in folder.iterdir() if p.suffix.lower() in RR_SUFFIXES and p.name != LABELS_FILE
+    )
     named = labels[file_col].astype(str).str.strip()
     unlabelled = sorted(set(files) - set(named))
     missing = sorted(set(named) - set(files))
@@ -204,16 +238,28 @@ def load_rr_dir(folder: Path, *, condition_column: str, subject_column: str,
         raise InvalidHRV(f"{where} names files that are not in the folder: {missing[:10]}")
 
     rows = []
-    for name, subject, condition, level in zip(named, labels[subj].astype(str), labels[cond].astype(str), levels,
-                                               strict=True):
+    for name, subject, condition, level in zip(
+        named, labels[subj].astype(str), labels[cond].astype(str), levels, strict=True
+    ):
         rr = parse_rr_text((folder / name).read_text(encoding="utf-8", errors="replace"), where=name)
         if not np.all(np.isfinite(rr)) or np.any(rr <= 0):
-            raise InvalidHRV(f"RR file {name} holds missing, non-numeric, zero or negative intervals; "
-                             "every line must be a positive RR interval in milliseconds")
+            raise InvalidHRV(
+                f"RR file {name} holds missing, non-numeric, zero or negative intervals; "
+                "every line must be a positive RR interval in milliseconds"
+            )
         for w, part in enumerate(split_windows(rr, window_seconds, min_seconds)):
-            rows.append({"recording_id": f"{Path(name).stem}-w{w}", "subject": subject, "level": level,
-                         "condition": condition, "source": "rr_dir", "rr_ms": part, "file": name,
-                         "file_seconds": float(rr.sum()) / 1000.0})
+            rows.append(
+                {
+                    "recording_id": f"{Path(name).stem}-w{w}",
+                    "subject": subject,
+                    "level": level,
+                    "condition": condition,
+                    "source": "rr_dir",
+                    "rr_ms": part,
+                    "file": name,
+                    "file_seconds": float(rr.sum()) / 1000.0,
+                }
+            )
     if not rows:
         raise InvalidHRV(f"no RR file in {folder} holds at least {min_seconds:g} s of intervals")
     return pd.DataFrame(rows)

@@ -90,19 +90,31 @@ def install() -> dict[str, object]:
         original = getattr(module, "_compute_threshold", None)
         version = getattr(neurokit2, "__version__", "?")
         if version not in CHECKED_VERSIONS:
-            STATUS.update(reason=f"neurokit2 {version} is not a checked version ({', '.join(CHECKED_VERSIONS)})")
+            STATUS.update(
+                reason=f"neurokit2 {version} is not a checked version ({', '.join(CHECKED_VERSIONS)})"
+            )
             return STATUS
-        if original is None or list(inspect.signature(original).parameters) != ["signal", "alpha", "window_width"]:
+        if original is None or list(inspect.signature(original).parameters) != [
+            "signal",
+            "alpha",
+            "window_width",
+        ]:
             STATUS.update(reason="neurokit2's _compute_threshold is missing or has other parameters")
             return STATUS
         for series in _check_series():
             for width in (91, 11):
-                if not np.array_equal(original(series, 5.2, width), rolling_quartile_threshold(series, 5.2, width)):
-                    STATUS.update(reason=f"start-up check: thresholds differ (n={series.size}, window={width})")
+                if not np.array_equal(
+                    original(series, 5.2, width), rolling_quartile_threshold(series, 5.2, width)
+                ):
+                    STATUS.update(
+                        reason=f"start-up check: thresholds differ (n={series.size}, window={width})"
+                    )
                     return STATUS
         _original = original
         module._compute_threshold = rolling_quartile_threshold  # type: ignore[attr-defined]  # neurokit2's private
-        STATUS.update(installed=True, reason=f"neurokit2 {version}: thresholds identical on the start-up check")
+        STATUS.update(
+            installed=True, reason=f"neurokit2 {version}: thresholds identical on the start-up check"
+        )
         return STATUS
 
 

@@ -66,20 +66,28 @@ class HrvResult:
 def as_intervals(rr_ms: Any) -> np.ndarray:
     """Coerce a list / array / Series of RR intervals to a 1-D float array, or :class:`InvalidHRV`."""
     if isinstance(rr_ms, (str, bytes)):
-        raise InvalidHRV("RR intervals must be a sequence of numbers in milliseconds, not text; "
-                         "parse the file first (StressReader.read accepts files)")
+        raise InvalidHRV(
+            "RR intervals must be a sequence of numbers in milliseconds, not text; "
+            "parse the file first (StressReader.read accepts files)"
+        )
     if isinstance(rr_ms, Mapping):
-        raise InvalidHRV("RR intervals must be a sequence of numbers in milliseconds; got a mapping "
-                         "(give the eight metrics to StressReader.read instead)")
+        raise InvalidHRV(
+            "RR intervals must be a sequence of numbers in milliseconds; got a mapping "
+            "(give the eight metrics to StressReader.read instead)"
+        )
     try:
         arr = np.asarray(rr_ms, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InvalidHRV(f"RR intervals must be numbers in milliseconds, one per beat; could not read "
-                         f"them as numbers ({exc})") from None
+        raise InvalidHRV(
+            f"RR intervals must be numbers in milliseconds, one per beat; could not read "
+            f"them as numbers ({exc})"
+        ) from None
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1:
-        raise InvalidHRV(f"RR intervals must be one series of numbers (ms); got an array of shape {arr.shape}")
+        raise InvalidHRV(
+            f"RR intervals must be one series of numbers (ms); got an array of shape {arr.shape}"
+        )
     return arr
 
 
@@ -89,37 +97,49 @@ def _validate(rr: np.ndarray, config: MetricsSettings) -> None:
         raise InvalidHRV(f"no RR intervals given; need {need}")
     bad = ~np.isfinite(rr)
     if bad.any():
-        raise InvalidHRV(f"{int(bad.sum())} of {rr.size} RR intervals are NaN or infinite (first at position "
-                         f"{int(np.argmax(bad))}); remove them or fill the missing beats before analysis")
+        raise InvalidHRV(
+            f"{int(bad.sum())} of {rr.size} RR intervals are NaN or infinite (first at position "
+            f"{int(np.argmax(bad))}); remove them or fill the missing beats before analysis"
+        )
     nonpos = rr <= 0
     if nonpos.any():
         i = int(np.argmax(nonpos))
-        raise InvalidHRV(f"{int(nonpos.sum())} RR intervals are zero or negative (first: {rr[i]:g} at position {i}); "
-                         "RR intervals are positive durations in milliseconds")
+        raise InvalidHRV(
+            f"{int(nonpos.sum())} RR intervals are zero or negative (first: {rr[i]:g} at position {i}); "
+            "RR intervals are positive durations in milliseconds"
+        )
     median = float(np.median(rr))
     if median < 10:
-        raise InvalidHRV(f"RR intervals look like seconds (median {median:g}); give milliseconds "
-                         "(multiply by 1000)")
+        raise InvalidHRV(
+            f"RR intervals look like seconds (median {median:g}); give milliseconds (multiply by 1000)"
+        )
     if not (config.rr_min_ms <= median <= config.rr_max_ms):
-        raise InvalidHRV(f"the median RR interval is {median:g} ms, which is not a human heartbeat; expected "
-                         f"{config.rr_min_ms:g}–{config.rr_max_ms:g} ms "
-                         f"({60000 / config.rr_max_ms:.0f}–{60000 / config.rr_min_ms:.0f} bpm)")
+        raise InvalidHRV(
+            f"the median RR interval is {median:g} ms, which is not a human heartbeat; expected "
+            f"{config.rr_min_ms:g}–{config.rr_max_ms:g} ms "
+            f"({60000 / config.rr_max_ms:.0f}–{60000 / config.rr_min_ms:.0f} bpm)"
+        )
     gaps = rr > config.gap_ms
     if gaps.any():
         i = int(np.argmax(rr))
-        raise InvalidHRV(f"{int(gaps.sum())} RR intervals are longer than {config.gap_ms:g} ms (the longest, "
-                         f"{rr[i]:g} ms, at position {i}): the recording has gaps; split it at the gaps")
+        raise InvalidHRV(
+            f"{int(gaps.sum())} RR intervals are longer than {config.gap_ms:g} ms (the longest, "
+            f"{rr[i]:g} ms, at position {i}): the recording has gaps; split it at the gaps"
+        )
     duration = float(rr.sum()) / 1000.0
     if duration < config.min_seconds or rr.size < config.min_intervals:
-        raise InvalidHRV(f"the recording is too short: {duration:.1f} s in {rr.size} intervals; need {need} "
-                         f"and at least {config.min_intervals} intervals")
+        raise InvalidHRV(
+            f"the recording is too short: {duration:.1f} s in {rr.size} intervals; need {need} "
+            f"and at least {config.min_intervals} intervals"
+        )
 
 
 def correct_artifacts(rr: np.ndarray, config: MetricsSettings) -> tuple[np.ndarray, dict[str, int]]:
     """Kubios artefact correction; returns (corrected series, beats per artefact type), or
     :class:`InvalidHRV` when more than ``max_artifact_fraction`` of the beats are artefacts."""
-    fixed = correct(rr, config.kubios, max_passes=config.kubios.max_passes,
-                    iterate_above=config.kubios.iterate_above)
+    fixed = correct(
+        rr, config.kubios, max_passes=config.kubios.max_passes, iterate_above=config.kubios.iterate_above
+    )
     n = fixed.total
     if n > config.max_artifact_fraction * rr.size:
         kinds = ", ".join(f"{fixed.counts[k]} {k}" for k in ARTEFACT_TYPES if fixed.counts[k])
@@ -160,12 +180,21 @@ def _frequency_domain(rr: np.ndarray, config: MetricsSettings) -> dict[str, floa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         signal, _, rate = nk.intervals_process(
-            rr, intervals_time=np.cumsum(rr) / 1000.0, interpolate=True,
-            interpolation_rate=config.interpolation_hz, method="cubic",
+            rr,
+            intervals_time=np.cumsum(rr) / 1000.0,
+            interpolate=True,
+            interpolation_rate=config.interpolation_hz,
+            method="cubic",
         )
         power = nk.signal_power(
-            signal, bands, sampling_rate=rate, method="welch", normalize=False,
-            min_frequency=bands[0][0], max_frequency=bands[-1][1], window=config.welch_window_s,
+            signal,
+            bands,
+            sampling_rate=rate,
+            method="welch",
+            normalize=False,
+            min_frequency=bands[0][0],
+            max_frequency=bands[-1][1],
+            window=config.welch_window_s,
         )
     values = power.iloc[0].to_numpy(dtype=float)
     # neurokit2 reports a band with no spectral bins (recording too short for it) as NaN:
@@ -182,8 +211,13 @@ def analyze(rr_ms: Any, config: MetricsSettings) -> HrvResult:
     clean, counts = correct_artifacts(rr, config)
     values = {**_time_domain(clean), **_frequency_domain(clean, config)}
     values = {k: values[k] for k in METRIC_COLUMNS}
-    return HrvResult(values=values, n_intervals=int(rr.size), artifacts=counts,
-                     duration_s=float(rr.sum()) / 1000.0, rr_clean=clean)
+    return HrvResult(
+        values=values,
+        n_intervals=int(rr.size),
+        artifacts=counts,
+        duration_s=float(rr.sum()) / 1000.0,
+        rr_clean=clean,
+    )
 
 
 def metrics(rr_ms: Any, config: MetricsSettings) -> dict[str, float]:

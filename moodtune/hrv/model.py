@@ -29,7 +29,10 @@ from moodtune.hrv.config import ModelSettings
 from moodtune.hrv.constants import LEVELS, METRIC_COLUMNS, RATIO_COLUMNS
 
 POWER_COLUMNS = ("VLF", "LF", "HF")
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"absolute": METRIC_COLUMNS, "baseline": (*METRIC_COLUMNS, *RATIO_COLUMNS)}
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "absolute": METRIC_COLUMNS,
+    "baseline": (*METRIC_COLUMNS, *RATIO_COLUMNS),
+}
 
 
 def features(df: pd.DataFrame, feature_set: str = "absolute") -> pd.DataFrame:
@@ -55,9 +58,15 @@ def make_catboost(cfg: ModelSettings, seed: int):
     from catboost import CatBoostClassifier
 
     return CatBoostClassifier(
-        iterations=cfg.iterations, depth=cfg.depth, learning_rate=cfg.learning_rate,
-        loss_function="MultiClass", class_names=list(LEVELS), random_seed=seed,
-        thread_count=cfg.thread_count, verbose=False, allow_writing_files=False,
+        iterations=cfg.iterations,
+        depth=cfg.depth,
+        learning_rate=cfg.learning_rate,
+        loss_function="MultiClass",
+        class_names=list(LEVELS),
+        random_seed=seed,
+        thread_count=cfg.thread_count,
+        verbose=False,
+        allow_writing_files=False,
     )
 
 
@@ -73,8 +82,11 @@ def make_logistic(cfg: ModelSettings, seed: int):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    return make_pipeline(FunctionTransformer(_log_powers), StandardScaler(),
-                         LogisticRegression(max_iter=2000, random_state=seed))
+    return make_pipeline(
+        FunctionTransformer(_log_powers),
+        StandardScaler(),
+        LogisticRegression(max_iter=2000, random_state=seed),
+    )
 
 
 def make_majority(cfg: ModelSettings, seed: int):
@@ -112,11 +124,16 @@ class Scores:
     predicted: np.ndarray  # out-of-fold predicted level per recording
 
     def as_metrics(self) -> dict[str, float]:
-        return {f"{self.name}.macro_f1": self.macro_f1, f"{self.name}.accuracy": self.accuracy,
-                **{f"{self.name}.recall_{lvl}": r for lvl, r in self.recall.items()}}
+        return {
+            f"{self.name}.macro_f1": self.macro_f1,
+            f"{self.name}.accuracy": self.accuracy,
+            **{f"{self.name}.recall_{lvl}": r for lvl, r in self.recall.items()},
+        }
 
 
-def grouped_folds(subjects: pd.Series | np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def grouped_folds(
+    subjects: pd.Series | np.ndarray, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Grouped k-fold by subject (no subject on both sides); ``min(n_folds, subjects)`` folds."""
     from sklearn.model_selection import GroupKFold
 
@@ -143,8 +160,14 @@ def score(name: str, truth: np.ndarray, predicted: np.ndarray) -> Scores:
     )
 
 
-def evaluate(df: pd.DataFrame, cfg: ModelSettings, seed: int, progress: bool = False,
-             log: Callable[[str], None] | None = None, feature_set: str = "absolute") -> dict[str, Scores]:
+def evaluate(
+    df: pd.DataFrame,
+    cfg: ModelSettings,
+    seed: int,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    feature_set: str = "absolute",
+) -> dict[str, Scores]:
     """Out-of-fold scores of every candidate on the same grouped folds (leave subjects out)."""
     from tqdm.auto import tqdm
 
@@ -157,11 +180,15 @@ def evaluate(df: pd.DataFrame, cfg: ModelSettings, seed: int, progress: bool = F
             proba = predict_levels_proba(model, x.iloc[test])
             predicted[name][test] = np.asarray(LEVELS)[proba.argmax(axis=1)]
         if log:
-            log(f"fold {k + 1}/{len(folds)}: {len(test)} held-out recordings of "
-                f"{df['subject'].iloc[test].nunique()} subjects")
+            log(
+                f"fold {k + 1}/{len(folds)}: {len(test)} held-out recordings of "
+                f"{df['subject'].iloc[test].nunique()} subjects"
+            )
     return {name: score(name, y, pred.astype(str)) for name, pred in predicted.items()}
 
 
-def fit(df: pd.DataFrame, cfg: ModelSettings, seed: int, feature_set: str = "absolute", name: str = "catboost"):
+def fit(
+    df: pd.DataFrame, cfg: ModelSettings, seed: int, feature_set: str = "absolute", name: str = "catboost"
+):
     """Candidate ``name`` (CatBoost by default: what gets registered) fitted on every recording."""
     return _fit_one(name, cfg, seed, features(df, feature_set), df["level"].astype(str).to_numpy())

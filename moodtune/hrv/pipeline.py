@@ -27,14 +27,29 @@ def load_recordings(settings: Settings, progress: bool = False) -> pd.DataFrame:
     the demo draws from ``project.seed``)."""
     d, demo = settings.hrv.data, settings.hrv.demo
     if d.dataset_csv is not None:
-        return load_dataset_csv(settings.path(d.dataset_csv), condition_column=d.condition_column,
-                                subject_column=d.subject_column, condition_levels=d.condition_levels)
+        return load_dataset_csv(
+            settings.path(d.dataset_csv),
+            condition_column=d.condition_column,
+            subject_column=d.subject_column,
+            condition_levels=d.condition_levels,
+        )
     if d.rr_dir is not None:
-        return load_rr_dir(settings.path(d.rr_dir), condition_column=d.condition_column,
-                           subject_column=d.subject_column, condition_levels=d.condition_levels,
-                           window_seconds=d.window_seconds, min_seconds=settings.hrv.metrics.min_seconds)
-    return simulate_dataset(demo.subjects, demo.recordings_per_level, demo.recording_seconds, settings.project.seed,
-                            progress=progress, baseline_seconds=demo.baseline_seconds)
+        return load_rr_dir(
+            settings.path(d.rr_dir),
+            condition_column=d.condition_column,
+            subject_column=d.subject_column,
+            condition_levels=d.condition_levels,
+            window_seconds=d.window_seconds,
+            min_seconds=settings.hrv.metrics.min_seconds,
+        )
+    return simulate_dataset(
+        demo.subjects,
+        demo.recordings_per_level,
+        demo.recording_seconds,
+        settings.project.seed,
+        progress=progress,
+        baseline_seconds=demo.baseline_seconds,
+    )
 
 
 def compute_metrics(
@@ -58,14 +73,23 @@ def compute_metrics(
     refused: list[dict] = []
     has_rr = "rr_ms" in recordings.columns
     baselines = _baseline_recordings(recordings, config, refused, log)
-    for rec in tqdm(recordings.itertuples(index=False), total=len(recordings), desc="HRV metrics",
-                    disable=not progress):
+    for rec in tqdm(
+        recordings.itertuples(index=False), total=len(recordings), desc="HRV metrics", disable=not progress
+    ):
         base = {c: getattr(rec, c) for c in RECORDING_COLUMNS}
         rr = rec.rr_ms if has_rr else None
         if rr is None or (isinstance(rr, float) and np.isnan(rr)):
-            rows.append({**base, **{c: float(getattr(rec, c)) for c in METRIC_COLUMNS},
-                         "n_intervals": np.nan, "n_artifacts": np.nan, "artifact_fraction": np.nan,
-                         "duration_s": np.nan, **{f"n_{k}": np.nan for k in ARTEFACT_TYPES}})
+            rows.append(
+                {
+                    **base,
+                    **{c: float(getattr(rec, c)) for c in METRIC_COLUMNS},
+                    "n_intervals": np.nan,
+                    "n_artifacts": np.nan,
+                    "artifact_fraction": np.nan,
+                    "duration_s": np.nan,
+                    **{f"n_{k}": np.nan for k in ARTEFACT_TYPES},
+                }
+            )
             continue
         try:
             rows.append({**base, **analyze(rr, config).as_dict()})
@@ -73,8 +97,18 @@ def compute_metrics(
             refused.append({**base, "reason": str(exc)})
             if log:
                 log(f"recording {base['recording_id']} refused: {exc}")
-    table = pd.DataFrame(rows, columns=[*RECORDING_COLUMNS, *METRIC_COLUMNS, "n_intervals", "n_artifacts",
-                                        *(f"n_{k}" for k in ARTEFACT_TYPES), "artifact_fraction", "duration_s"])
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            *RECORDING_COLUMNS,
+            *METRIC_COLUMNS,
+            "n_intervals",
+            "n_artifacts",
+            *(f"n_{k}" for k in ARTEFACT_TYPES),
+            "artifact_fraction",
+            "duration_s",
+        ],
+    )
     if baseline_condition is not None:
         is_base = table["condition"].astype(str).str.strip().str.lower() == baseline_condition.strip().lower()
         medians = table[is_base].groupby("subject")[list(BASELINE_METRICS)].median()
@@ -85,8 +119,9 @@ def compute_metrics(
     return table, pd.DataFrame(refused, columns=[*RECORDING_COLUMNS, "reason"])
 
 
-def _baseline_recordings(recordings: pd.DataFrame, config: MetricsSettings, refused: list,
-                         log: Callable[[str], None] | None) -> dict[str, dict[str, float]]:
+def _baseline_recordings(
+    recordings: pd.DataFrame, config: MetricsSettings, refused: list, log: Callable[[str], None] | None
+) -> dict[str, dict[str, float]]:
     """Subject -> baseline metrics, from a ``baseline_rr_ms`` column (one recording per subject)."""
     if "baseline_rr_ms" not in recordings.columns:
         return {}
@@ -95,8 +130,16 @@ def _baseline_recordings(recordings: pd.DataFrame, config: MetricsSettings, refu
         try:
             out[str(subject)] = analyze(rr, config).values
         except InvalidHRV as exc:
-            refused.append({"recording_id": f"{subject}-baseline", "subject": subject, "level": "", "condition":
-                            "baseline", "source": "baseline", "reason": str(exc)})
+            refused.append(
+                {
+                    "recording_id": f"{subject}-baseline",
+                    "subject": subject,
+                    "level": "",
+                    "condition": "baseline",
+                    "source": "baseline",
+                    "reason": str(exc),
+                }
+            )
             if log:
                 log(f"baseline of {subject} refused: {exc}")
     return out

@@ -22,8 +22,15 @@ def confusion_matrices(scores: Mapping[str, Scores], title: str = "held-out subj
         ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
         for i in range(len(LEVELS)):
             for j in range(len(LEVELS)):
-                ax.text(j, i, f"{int(cm[i, j])}\n{norm[i, j]:.0%}", ha="center", va="center",
-                        color="white" if norm[i, j] > 0.6 else "black", fontsize=9)
+                ax.text(
+                    j,
+                    i,
+                    f"{int(cm[i, j])}\n{norm[i, j]:.0%}",
+                    ha="center",
+                    va="center",
+                    color="white" if norm[i, j] > 0.6 else "black",
+                    fontsize=9,
+                )
         ax.set_xticks(range(len(LEVELS)), LEVELS)
         ax.set_yticks(range(len(LEVELS)), LEVELS)
         ax.set_xlabel("predicted")

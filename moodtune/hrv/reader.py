@@ -66,8 +66,9 @@ class StressReader:
         self.caps: InputCaps | None = None  # the CLI reads whatever it is given
         names = [str(c) for c in (getattr(model, "feature_names_", None) or METRIC_COLUMNS)]
         # a model trained with the baseline-relative features reads them (NaN: no baseline given)
-        self.features: tuple[str, ...] = tuple(names) if set(names) <= {*METRIC_COLUMNS, *RATIO_COLUMNS} \
-            else METRIC_COLUMNS
+        self.features: tuple[str, ...] = (
+            tuple(names) if set(names) <= {*METRIC_COLUMNS, *RATIO_COLUMNS} else METRIC_COLUMNS
+        )
 
     def with_limits(self, **changes: Any) -> StressReader:
         """The same model with other signal limits (fields of ``hrv.input.signal``, e.g. a service's
@@ -110,17 +111,27 @@ class StressReader:
         else:
             arr = np.asarray(metrics, dtype=float)
             if arr.ndim != 2 or arr.shape[1] not in (len(METRIC_COLUMNS), len(self.features)):
-                raise InvalidHRV(f"metrics must be an (n, {len(METRIC_COLUMNS)}) array in the order "
-                                 f"{', '.join(METRIC_COLUMNS)}; got shape {arr.shape}")
-            x = pd.DataFrame(arr, columns=list(self.features[: arr.shape[1]])).reindex(columns=list(self.features))
+                raise InvalidHRV(
+                    f"metrics must be an (n, {len(METRIC_COLUMNS)}) array in the order "
+                    f"{', '.join(METRIC_COLUMNS)}; got shape {arr.shape}"
+                )
+            x = pd.DataFrame(arr, columns=list(self.features[: arr.shape[1]])).reindex(
+                columns=list(self.features)
+            )
         if len(x) == 0:
             return np.zeros((0, len(LEVELS)))
         return predict_levels_proba(self.model, x)
 
     # --- the forgiving path --------------------------------------------------------------
 
-    def read(self, source: Any, *, baseline: Any = None, filename: str | None = None,
-             sampling_rate: float | None = None) -> pd.DataFrame:
+    def read(
+        self,
+        source: Any,
+        *,
+        baseline: Any = None,
+        filename: str | None = None,
+        sampling_rate: float | None = None,
+    ) -> pd.DataFrame:
         """Stress level and probabilities per row: columns ``level, p_low, p_medium, p_high``.
 
         ``source`` and ``baseline`` take any form in the module doc (raw upload bytes included;
@@ -137,8 +148,10 @@ class StressReader:
                 message = str(exc)
                 raise type(exc)(message if "baseline" in message else f"the baseline: {message}") from None
             if len(ref) != 1:
-                raise InvalidHRV(f"the baseline must be one recording (RR intervals, an ECG/PPG signal or one row of "
-                                 f"metrics); got {len(ref)} rows")
+                raise InvalidHRV(
+                    f"the baseline must be one recording (RR intervals, an ECG/PPG signal or one row of "
+                    f"metrics); got {len(ref)} rows"
+                )
             rest = ref.iloc[0][list(METRIC_COLUMNS)].astype(float)
             ratios = base.ratios(base.attach(metrics, rest[list(BASELINE_METRICS)].to_dict()))
             metrics = pd.concat([metrics, ratios], axis=1)
@@ -152,15 +165,18 @@ class StressReader:
             out = pd.concat([out, extra.set_index(out.index)], axis=1)
         return out.reset_index(drop=True)
 
-    def _to_metrics(self, data: Any, where: str | None = None,
-                    sampling_rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _to_metrics(
+        self, data: Any, where: str | None = None, sampling_rate: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         rate = sampling_rate
         if isinstance(data, (bytes, bytearray, memoryview)):
             return self._from_text(self._decode(bytes(data)), where or "the upload", rate)
         if isinstance(data, (str, Path)):
             path = Path(data)
             if not path.is_file():
-                raise InvalidHRV(f"{path} is not a file; give an RR-interval file, an ECG/PPG CSV or a metrics CSV")
+                raise InvalidHRV(
+                    f"{path} is not a file; give an RR-interval file, an ECG/PPG CSV or a metrics CSV"
+                )
             if path.stat().st_size > self.max_bytes:
                 raise InvalidHRV(f"{path.name} is larger than {self.max_bytes / 1_000_000:g} MB")
             return self._from_text(self._decode(path.read_bytes()), path.name, rate)
@@ -170,14 +186,17 @@ class StressReader:
             data = data.to_dict() if not pd.api.types.is_numeric_dtype(data.index) else data.to_numpy()
         if isinstance(data, Mapping):
             if not data:
-                raise InvalidHRV("no metrics given; need the eight metrics "
-                                 f"{', '.join(METRIC_COLUMNS)} or RR intervals")
+                raise InvalidHRV(
+                    f"no metrics given; need the eight metrics {', '.join(METRIC_COLUMNS)} or RR intervals"
+                )
             values = {k: (v if np.ndim(v) else [v]) for k, v in data.items()}
             try:
                 frame = pd.DataFrame(values)
             except ValueError as exc:
-                raise InvalidHRV(f"the metrics could not form a table ({exc}); give one value (or "
-                                 "equally long lists) per metric") from None
+                raise InvalidHRV(
+                    f"the metrics could not form a table ({exc}); give one value (or "
+                    "equally long lists) per metric"
+                ) from None
             return self._from_frame(frame, where or "the metrics", rate)
         if data is None:
             raise InvalidHRV("no HRV data given; give RR intervals (ms) or the eight metrics")
@@ -190,19 +209,32 @@ class StressReader:
         extra = pd.DataFrame([{k: v for k, v in row.items() if k not in METRIC_COLUMNS}])
         return metrics, pd.concat([metrics, extra], axis=1)
 
-    def _from_frame(self, frame: pd.DataFrame, where: str, rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _from_frame(
+        self, frame: pd.DataFrame, where: str, rate: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         if signal_column(frame) is not None:
-            return self._from_rr(rr_from_frame(frame, self.limits, min_intervals=self.config.min_intervals,
-                                               sampling_rate=rate, where=where))
+            return self._from_rr(
+                rr_from_frame(
+                    frame,
+                    self.limits,
+                    min_intervals=self.config.min_intervals,
+                    sampling_rate=rate,
+                    where=where,
+                )
+            )
         col = rr_column(frame)
-        has_metrics = any(str(c).strip().lower() in {m.lower() for m in METRIC_COLUMNS} for c in frame.columns)
+        has_metrics = any(
+            str(c).strip().lower() in {m.lower() for m in METRIC_COLUMNS} for c in frame.columns
+        )
         if col is not None and not has_metrics:
             values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             return self._from_rr(values)
         table = validate_metrics(frame, where)
         return table, table.copy()  # the metrics read go out with the levels (feedback stores them)
 
-    def _from_text(self, text: str, where: str, rate: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _from_text(
+        self, text: str, where: str, rate: float | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if not lines:
             raise InvalidHRV(f"{where} is empty; give RR intervals (ms, one per line) or a metrics CSV")
@@ -211,7 +243,9 @@ class StressReader:
         is_metrics = not is_signal and bool(header & {m.lower() for m in METRIC_COLUMNS})
         if is_signal:
             rate = rate or rate_from_comments(text, where)
-        self._check_budget(len(lines), where, "signal" if is_signal else "metrics" if is_metrics else "rr", rate)
+        self._check_budget(
+            len(lines), where, "signal" if is_signal else "metrics" if is_metrics else "rr", rate
+        )
         if is_signal or is_metrics:
             sep = next((d for d in (",", ";", "\t") if d in lines[0]), ",")
             try:
@@ -227,19 +261,27 @@ class StressReader:
         if caps is None:
             return
         if kind == "rr" and n_lines > caps.max_intervals + 1:  # + an optional header line
-            raise TooMuchHRV(f"{where} has {n_lines:,} lines; the limit is {caps.max_intervals:,} RR intervals "
-                               "(service.max_rr_intervals): send a shorter recording (about 5 minutes is enough)")
+            raise TooMuchHRV(
+                f"{where} has {n_lines:,} lines; the limit is {caps.max_intervals:,} RR intervals "
+                "(service.max_rr_intervals): send a shorter recording (about 5 minutes is enough)"
+            )
         if kind == "metrics" and n_lines - 1 > caps.max_rows:
-            raise TooMuchHRV(f"{where} has {n_lines - 1:,} rows of metrics; the limit is {caps.max_rows:,} rows "
-                               "(service.max_hrv_rows): send fewer rows per request")
+            raise TooMuchHRV(
+                f"{where} has {n_lines - 1:,} rows of metrics; the limit is {caps.max_rows:,} rows "
+                "(service.max_hrv_rows): send fewer rows per request"
+            )
         if kind == "signal":
             samples = n_lines - 1
             if samples > caps.max_samples:
-                raise TooMuchHRV(f"{where} has {samples:,} samples; the limit is {caps.max_samples:,} samples "
-                                   "(service.max_hrv_signal_samples): send a shorter recording")
+                raise TooMuchHRV(
+                    f"{where} has {samples:,} samples; the limit is {caps.max_samples:,} samples "
+                    "(service.max_hrv_signal_samples): send a shorter recording"
+                )
             if rate and rate > 0 and samples / rate > self.limits.max_seconds:
-                raise TooMuchHRV(f"{where}: {samples / rate:,.0f} s of signal at {rate:g} Hz is longer than "
-                                 f"{self.limits.max_seconds:g} s, the limit: send a shorter recording")
+                raise TooMuchHRV(
+                    f"{where}: {samples / rate:,.0f} s of signal at {rate:g} Hz is longer than "
+                    f"{self.limits.max_seconds:g} s, the limit: send a shorter recording"
+                )
 
     def _decode(self, raw: bytes) -> str:
         if len(raw) > self.max_bytes:
@@ -247,8 +289,9 @@ class StressReader:
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise InvalidHRV("the file is not text; give RR intervals (ms, one per line), an ECG/PPG CSV or a "
-                             "metrics CSV") from None
+            raise InvalidHRV(
+                "the file is not text; give RR intervals (ms, one per line), an ECG/PPG CSV or a metrics CSV"
+            ) from None
 
 
 def load_model_dir(path: Path, settings: Settings) -> StressReader:

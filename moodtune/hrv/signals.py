@@ -22,7 +22,9 @@ from moodtune.hrv.config import SignalSettings
 
 SIGNAL_COLUMNS: dict[str, str] = {"ecg": "ecg", "ppg": "ppg", "pleth": "ppg", "bvp": "ppg", "pulse": "ppg"}
 TIME_COLUMNS = ("time", "time_s", "timestamp", "seconds", "t")
-_RATE_COMMENT = re.compile(r"#\s*(?:sampling[_ ]?rate|fs|sample[_ ]?rate)\s*[:=][ \t]*([^\s,;]*)", re.IGNORECASE)
+_RATE_COMMENT = re.compile(
+    r"#\s*(?:sampling[_ ]?rate|fs|sample[_ ]?rate)\s*[:=][ \t]*([^\s,;]*)", re.IGNORECASE
+)
 
 
 def rate_from_comments(text: str, where: str = "the signal") -> float | None:
@@ -42,8 +44,10 @@ def check_rate(value: Any, where: str, what: str) -> float:
         rate = None
     if rate is None or not np.isfinite(rate) or rate <= 0:
         shown = str(value)[:40]
-        raise InvalidHRV(f"{where}: {what} gives the sampling rate as {shown!r}; it must be a positive number "
-                         "of samples per second (Hz), e.g. 250")
+        raise InvalidHRV(
+            f"{where}: {what} gives the sampling rate as {shown!r}; it must be a positive number "
+            "of samples per second (Hz), e.g. 250"
+        )
     return rate
 
 
@@ -62,19 +66,29 @@ def _rate_from_time(frame: pd.DataFrame, where: str = "the signal") -> float | N
             t = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             steps = np.diff(t[np.isfinite(t)])
             if not steps.size:
-                raise InvalidHRV(f"{where}: the time column {str(col)!r} holds fewer than two numbers, so it gives no "
-                                 "sampling rate; give times in seconds, or the sampling_rate (Hz)")
+                raise InvalidHRV(
+                    f"{where}: the time column {str(col)!r} holds fewer than two numbers, so it gives no "
+                    "sampling rate; give times in seconds, or the sampling_rate (Hz)"
+                )
             step = float(np.median(steps))
             if not step > 0:
                 how = "does not advance (its steps are 0)" if step == 0 else "runs backwards"
-                raise InvalidHRV(f"{where}: the time column {str(col)!r} {how}, so it gives no sampling rate; "
-                                 "give increasing times in seconds, or the sampling_rate (Hz)")
+                raise InvalidHRV(
+                    f"{where}: the time column {str(col)!r} {how}, so it gives no sampling rate; "
+                    "give increasing times in seconds, or the sampling_rate (Hz)"
+                )
             return float(1.0 / step)
     return None
 
 
-def rr_from_frame(frame: pd.DataFrame, limits: SignalSettings, *, min_intervals: int,
-                  sampling_rate: float | None = None, where: str = "the signal") -> np.ndarray:
+def rr_from_frame(
+    frame: pd.DataFrame,
+    limits: SignalSettings,
+    *,
+    min_intervals: int,
+    sampling_rate: float | None = None,
+    where: str = "the signal",
+) -> np.ndarray:
     """The RR intervals (ms) of the ECG/PPG column of ``frame`` (see module doc)."""
     found = signal_column(frame)
     if found is None:
@@ -82,14 +96,23 @@ def rr_from_frame(frame: pd.DataFrame, limits: SignalSettings, *, min_intervals:
     col, kind = found
     rate = sampling_rate or _rate_from_time(frame, where)
     if rate is None:
-        raise InvalidHRV(f"{where} holds a raw {kind.upper()} signal but no sampling rate; give it (sampling_rate, "
-                         "in Hz), a header line '# sampling_rate: 250' or a time column in seconds")
+        raise InvalidHRV(
+            f"{where} holds a raw {kind.upper()} signal but no sampling rate; give it (sampling_rate, "
+            "in Hz), a header line '# sampling_rate: 250' or a time column in seconds"
+        )
     values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
     return rr_from_signal(values, rate, kind, limits, min_intervals=min_intervals, where=where)
 
 
-def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: SignalSettings,
-                   *, min_intervals: int, where: str = "the signal") -> np.ndarray:
+def rr_from_signal(
+    signal: np.ndarray,
+    sampling_rate: float,
+    kind: str,
+    limits: SignalSettings,
+    *,
+    min_intervals: int,
+    where: str = "the signal",
+) -> np.ndarray:
     """Detect the beats of an ECG (``ecg_peaks``) or PPG (``ppg_peaks``) signal; RR intervals in ms.
     ``limits``: the ``hrv.input.signal`` settings; at least ``min_intervals`` intervals
     (``hrv.metrics.min_intervals``, what :func:`moodtune.hrv.metrics.analyze` then needs)."""
@@ -98,23 +121,30 @@ def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: 
     x = np.asarray(signal, dtype=float)
     name = kind.upper()
     if not limits.min_rate_hz <= sampling_rate <= limits.max_rate_hz:
-        raise InvalidHRV(f"{where}: a sampling rate of {sampling_rate:g} Hz is outside "
-                         f"{limits.min_rate_hz:g}–{limits.max_rate_hz:g} Hz; check the rate (in Hz)")
+        raise InvalidHRV(
+            f"{where}: a sampling rate of {sampling_rate:g} Hz is outside "
+            f"{limits.min_rate_hz:g}–{limits.max_rate_hz:g} Hz; check the rate (in Hz)"
+        )
     if x.size == 0 or not np.isfinite(x).any():
         raise InvalidHRV(f"{where}: the {name} column holds no numbers")
     if not np.isfinite(x).all():
-        raise InvalidHRV(f"{where}: {int((~np.isfinite(x)).sum())} samples of the {name} signal are missing or "
-                         "not numbers; cut the recording around the gap")
+        raise InvalidHRV(
+            f"{where}: {int((~np.isfinite(x)).sum())} samples of the {name} signal are missing or "
+            "not numbers; cut the recording around the gap"
+        )
     seconds = x.size / sampling_rate
     if seconds > limits.max_seconds:
-        raise InvalidHRV(f"{where}: {seconds:.0f} s of {name} is longer than {limits.max_seconds:g} s; "
-                         "split the recording")
+        raise InvalidHRV(
+            f"{where}: {seconds:.0f} s of {name} is longer than {limits.max_seconds:g} s; split the recording"
+        )
     if np.ptp(x) == 0 or np.unique(x).size < 4:
         raise InvalidHRV(f"{where}: the {name} signal is flat (no heartbeat in it); check the sensor contact")
     at_rails = float(np.mean(x == x.max()) + np.mean(x == x.min()))
     if at_rails > limits.clip_fraction:
-        raise InvalidHRV(f"{where}: the {name} signal is clipped ({at_rails:.0%} of the samples sit at its minimum "
-                         f"or maximum; at most {limits.clip_fraction:.0%}); lower the gain or re-record")
+        raise InvalidHRV(
+            f"{where}: the {name} signal is clipped ({at_rails:.0%} of the samples sit at its minimum "
+            f"or maximum; at most {limits.clip_fraction:.0%}); lower the gain or re-record"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -128,6 +158,8 @@ def rr_from_signal(signal: np.ndarray, sampling_rate: float, kind: str, limits: 
             raise InvalidHRV(f"{where}: no heartbeat could be found in the {name} signal ({exc})") from None
     peaks = np.asarray(peaks, dtype=float)
     if peaks.size - 1 < min_intervals:
-        raise InvalidHRV(f"{where}: only {max(peaks.size, 0)} beats found in {seconds:.0f} s of {name}; need at least "
-                         f"{min_intervals + 1} (a longer recording, or a cleaner signal)")
+        raise InvalidHRV(
+            f"{where}: only {max(peaks.size, 0)} beats found in {seconds:.0f} s of {name}; need at least "
+            f"{min_intervals + 1} (a longer recording, or a cleaner signal)"
+        )
     return np.diff(peaks) / sampling_rate * 1000.0

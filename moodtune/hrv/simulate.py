@@ -101,7 +101,9 @@ def _stress_curve(stress: float | Sequence[float] | np.ndarray, t: np.ndarray) -
     return np.interp(t, np.linspace(t[0], t[-1], values.size), values)
 
 
-def _band_noise(rng: np.random.Generator, t: np.ndarray, lo: float, hi: float, k: int, rms: float) -> np.ndarray:
+def _band_noise(
+    rng: np.random.Generator, t: np.ndarray, lo: float, hi: float, k: int, rms: float
+) -> np.ndarray:
     """A sum of ``k`` sinusoids with random frequencies in ``[lo, hi]`` and phases, scaled to RMS ``rms``."""
     freqs = rng.uniform(lo, hi, size=(k, 1))
     phases = rng.uniform(0.0, 2 * np.pi, size=(k, 1))
@@ -179,8 +181,9 @@ def simulate_rr(
         # long/short: one interval stretched or shortened (a beat detected late or early)
         odd = np.flatnonzero(rng.random(rr.size) < subject.longshort_rate)
         if odd.size:
-            rr[odd] *= np.where(rng.random(odd.size) < 0.5, rng.uniform(1.3, 1.5, odd.size),
-                                rng.uniform(0.65, 0.75, odd.size))
+            rr[odd] *= np.where(
+                rng.random(odd.size) < 0.5, rng.uniform(1.3, 1.5, odd.size), rng.uniform(0.65, 0.75, odd.size)
+            )
         # extra detections (a T wave or motion read as a beat): one interval split in two
         extra = np.flatnonzero(rng.random(rr.size) < subject.extra_rate)
         if extra.size:
@@ -212,19 +215,24 @@ def simulate_dataset(
     for i in tqdm(range(subjects), desc="simulating subjects", disable=not progress):
         subject = simulate_subject(rng)
         sid = f"sim-{i:03d}"
-        rest = (simulate_rr(0.0, baseline_seconds, np.random.default_rng([seed, i]), subject)
-                if baseline_seconds else None)
+        rest = (
+            simulate_rr(0.0, baseline_seconds, np.random.default_rng([seed, i]), subject)
+            if baseline_seconds
+            else None
+        )
         for level in LEVELS:
             for j in range(recordings_per_level):
                 stress = float(np.clip(LEVEL_STRESS[level] + rng.normal(0.0, LEVEL_JITTER), 0.0, 1.0))
-                rows.append({
-                    "recording_id": f"{sid}-{level}-{j}",
-                    "subject": sid,
-                    "level": level,
-                    "condition": level,
-                    "stress": stress,
-                    "source": "simulated",
-                    "rr_ms": simulate_rr(stress, seconds, rng, subject),
-                    **({"baseline_rr_ms": rest} if rest is not None else {}),
-                })
+                rows.append(
+                    {
+                        "recording_id": f"{sid}-{level}-{j}",
+                        "subject": sid,
+                        "level": level,
+                        "condition": level,
+                        "stress": stress,
+                        "source": "simulated",
+                        "rr_ms": simulate_rr(stress, seconds, rng, subject),
+                        **({"baseline_rr_ms": rest} if rest is not None else {}),
+                    }
+                )
     return pd.DataFrame(rows)

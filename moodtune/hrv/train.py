@@ -49,16 +49,26 @@ class HrvReport:
     def metadata(self) -> dict[str, Any]:
         """Plain values for Dagster metadata."""
         cv = {fs: round(s["catboost"].macro_f1, 4) for fs, s in self.cv.items()}
-        return {**self.gate.metadata(), "feature_set": self.feature_set, "gate_subjects": len(self.gate_subjects),
-                **{f"macro_f1_cv_{fs}": v for fs, v in cv.items()},
-                **{f"macro_f1_{name}": round(s.macro_f1, 4) for name, s in self.holdout.items()},
-                "recall": {lvl: round(r, 4) for lvl, r in self.holdout["catboost"].recall.items()}}
+        return {
+            **self.gate.metadata(),
+            "feature_set": self.feature_set,
+            "gate_subjects": len(self.gate_subjects),
+            **{f"macro_f1_cv_{fs}": v for fs, v in cv.items()},
+            **{f"macro_f1_{name}": round(s.macro_f1, 4) for name, s in self.holdout.items()},
+            "recall": {lvl: round(r, 4) for lvl, r in self.holdout["catboost"].recall.items()},
+        }
 
     def pointer(self) -> dict[str, Any]:
         """The registry pointer the asset returns (no run id: the same build stores the same bytes)."""
         g = self.gate
-        return {"name": g.name, "version": g.version, "model_uri": f"models:/{g.name}/{g.version}",
-                "promoted": g.promoted, "scores": self.scores, "feature_set": self.feature_set}
+        return {
+            "name": g.name,
+            "version": g.version,
+            "model_uri": f"models:/{g.name}/{g.version}",
+            "promoted": g.promoted,
+            "scores": self.scores,
+            "feature_set": self.feature_set,
+        }
 
 
 def gate_split(subjects: pd.Series, fraction: float, seed: int) -> np.ndarray:
@@ -72,8 +82,9 @@ def gate_split(subjects: pd.Series, fraction: float, seed: int) -> np.ndarray:
     return subjects.astype(str).isin(rank[:k]).to_numpy()
 
 
-def _holdout_scores(dev: pd.DataFrame, held: pd.DataFrame, cfg: ModelSettings, seed: int,
-                    feature_set: str) -> dict[str, Scores]:
+def _holdout_scores(
+    dev: pd.DataFrame, held: pd.DataFrame, cfg: ModelSettings, seed: int, feature_set: str
+) -> dict[str, Scores]:
     truth = held["level"].astype(str).to_numpy()
     out = {}
     for name in CANDIDATES:
@@ -97,8 +108,9 @@ def _rescore(held: pd.DataFrame) -> Callable[[Any], registry.Evaluation]:
     return rescore
 
 
-def train_and_register(settings: Settings, table: pd.DataFrame,
-                       log: Callable[[str], None] = lambda _msg: None) -> HrvReport:
+def train_and_register(
+    settings: Settings, table: pd.DataFrame, log: Callable[[str], None] = lambda _msg: None
+) -> HrvReport:
     """Evaluate, choose, fit, log, register and gate the stress model on a metrics table
     (the ``hrv_metrics`` asset's). Call inside an MLflow run."""
     from mlflow import catboost as mlflow_catboost
@@ -109,61 +121,126 @@ def train_and_register(settings: Settings, table: pd.DataFrame,
     held_mask = gate_split(table["subject"], cfg.gate_subject_fraction, seed)
     dev, held = table[~held_mask].reset_index(drop=True), table[held_mask].reset_index(drop=True)
     sets = ["absolute", "baseline"] if base.has_baseline(table) else ["absolute"]
-    registry.log_params({"hrv": hrv.model_dump(exclude={"data": {"condition_levels"}, "gate_floors": True}),
-                         "seed": seed, "recordings": len(table),
-                         "subjects": int(table["subject"].nunique()), "gate_subjects": int(held["subject"].nunique()),
-                         "evaluation": "grouped k-fold by subject (out-of-fold) on the development subjects; "
-                                       "gate on held-out subjects", "feature_sets": ",".join(sets),
-                         "source": ",".join(sorted(table["source"].astype(str).unique()))})
+    registry.log_params(
+        {
+            "hrv": hrv.model_dump(exclude={"data": {"condition_levels"}, "gate_floors": True}),
+            "seed": seed,
+            "recordings": len(table),
+            "subjects": int(table["subject"].nunique()),
+            "gate_subjects": int(held["subject"].nunique()),
+            "evaluation": "grouped k-fold by subject (out-of-fold) on the development subjects; "
+            "gate on held-out subjects",
+            "feature_sets": ",".join(sets),
+            "source": ",".join(sorted(table["source"].astype(str).unique())),
+        }
+    )
     cv = {fs: evaluate(dev, cfg, seed, progress=True, log=log, feature_set=fs) for fs in sets}
     for fs, scores in cv.items():
-        registry.log_metrics({f"cv.{fs}.{k}": v for sc in scores.values() for k, v in sc.as_metrics().items()})
+        registry.log_metrics(
+            {f"cv.{fs}.{k}": v for sc in scores.values() for k, v in sc.as_metrics().items()}
+        )
         registry.log_metrics({f"macro_f1_{fs}": scores["catboost"].macro_f1})
     chosen = max(sets, key=lambda fs: cv[fs]["catboost"].macro_f1)
     holdout = _holdout_scores(dev, held, cfg, seed, chosen)
     for sc in holdout.values():
         registry.log_metrics(sc.as_metrics())
     best = holdout["catboost"]
-    gate_scores = {"macro_f1": best.macro_f1, "accuracy": best.accuracy,
-                   **{f"recall_{lvl}": r for lvl, r in best.recall.items()},
-                   "macro_f1_logistic_regression": holdout["logistic_regression"].macro_f1,
-                   "macro_f1_majority": holdout["majority"].macro_f1}
+    gate_scores = {
+        "macro_f1": best.macro_f1,
+        "accuracy": best.accuracy,
+        **{f"recall_{lvl}": r for lvl, r in best.recall.items()},
+        "macro_f1_logistic_regression": holdout["logistic_regression"].macro_f1,
+        "macro_f1_majority": holdout["majority"].macro_f1,
+    }
     registry.log_metrics(gate_scores)
-    log("leave-subjects-out macro-F1: " + ", ".join(f"{fs} {cv[fs]['catboost'].macro_f1:.3f}" for fs in sets)
-        + f"; {chosen} chosen; gate subjects: macro-F1 {best.macro_f1:.3f}")
+    log(
+        "leave-subjects-out macro-F1: "
+        + ", ".join(f"{fs} {cv[fs]['catboost'].macro_f1:.3f}" for fs in sets)
+        + f"; {chosen} chosen; gate subjects: macro-F1 {best.macro_f1:.3f}"
+    )
     _log_tables(table, dev, held, cv, holdout, chosen)
 
     model = fit(dev, cfg, seed, chosen)
     registry.log_figure(plots.feature_importance(model), "model/feature_importance.png")
     example = features(dev, chosen).head(5)
-    info = mlflow_catboost.log_model(model, name="model", input_example=example,
-                                     signature=infer_signature(example, model.predict(example)))
-    gate = registry.register_and_gate(registry.Candidate(
-        name=registry.HRV, model_uri=info.model_uri, evaluation=registry.Evaluation(gate_scores),
-        metric="macro_f1", floors=dict(hrv.gate_floors), margin=hrv.gate_margin,
-        rescore=_rescore(held), tags={"levels": ",".join(LEVELS), "features": ",".join(FEATURE_SETS[chosen]),
-                                      "feature_set": chosen},
-    ), settings, log=log)
-    return HrvReport(gate=gate, feature_set=chosen, cv=cv, holdout=holdout,
-                     gate_subjects=sorted(held["subject"].astype(str).unique()), scores=gate_scores)
+    info = mlflow_catboost.log_model(
+        model, name="model", input_example=example, signature=infer_signature(example, model.predict(example))
+    )
+    gate = registry.register_and_gate(
+        registry.Candidate(
+            name=registry.HRV,
+            model_uri=info.model_uri,
+            evaluation=registry.Evaluation(gate_scores),
+            metric="macro_f1",
+            floors=dict(hrv.gate_floors),
+            margin=hrv.gate_margin,
+            rescore=_rescore(held),
+            tags={
+                "levels": ",".join(LEVELS),
+                "features": ",".join(FEATURE_SETS[chosen]),
+                "feature_set": chosen,
+            },
+        ),
+        settings,
+        log=log,
+    )
+    return HrvReport(
+        gate=gate,
+        feature_set=chosen,
+        cv=cv,
+        holdout=holdout,
+        gate_subjects=sorted(held["subject"].astype(str).unique()),
+        scores=gate_scores,
+    )
 
 
-def _log_tables(table: pd.DataFrame, dev: pd.DataFrame, held: pd.DataFrame, cv: dict[str, dict[str, Scores]],
-                holdout: dict[str, Scores], chosen: str) -> None:
-    rows = [{"feature_set": fs, "model": name, "evaluation": "leave-subjects-out (development)",
-             "macro_f1": sc.macro_f1, "accuracy": sc.accuracy, **{f"recall_{k}": v for k, v in sc.recall.items()}}
-            for fs, scores in cv.items() for name, sc in scores.items()]
-    rows += [{"feature_set": chosen, "model": name, "evaluation": "gate subjects (held out)", "macro_f1": sc.macro_f1,
-              "accuracy": sc.accuracy, **{f"recall_{k}": v for k, v in sc.recall.items()}}
-             for name, sc in holdout.items()]
+def _log_tables(
+    table: pd.DataFrame,
+    dev: pd.DataFrame,
+    held: pd.DataFrame,
+    cv: dict[str, dict[str, Scores]],
+    holdout: dict[str, Scores],
+    chosen: str,
+) -> None:
+    rows = [
+        {
+            "feature_set": fs,
+            "model": name,
+            "evaluation": "leave-subjects-out (development)",
+            "macro_f1": sc.macro_f1,
+            "accuracy": sc.accuracy,
+            **{f"recall_{k}": v for k, v in sc.recall.items()},
+        }
+        for fs, scores in cv.items()
+        for name, sc in scores.items()
+    ]
+    rows += [
+        {
+            "feature_set": chosen,
+            "model": name,
+            "evaluation": "gate subjects (held out)",
+            "macro_f1": sc.macro_f1,
+            "accuracy": sc.accuracy,
+            **{f"recall_{k}": v for k, v in sc.recall.items()},
+        }
+        for name, sc in holdout.items()
+    ]
     registry.log_dataframe(pd.DataFrame(rows), "evaluation/baselines.csv")
     oof = dev[["recording_id", "subject", "level"]].assign(
-        **{f"predicted_{fs}_{name}": sc.predicted for fs, scores in cv.items() for name, sc in scores.items()})
+        **{f"predicted_{fs}_{name}": sc.predicted for fs, scores in cv.items() for name, sc in scores.items()}
+    )
     registry.log_dataframe(oof, "evaluation/out_of_fold_predictions.csv")
-    registry.log_dataframe(held[["recording_id", "subject", "level"]].assign(
-        **{f"predicted_{name}": sc.predicted for name, sc in holdout.items()}), "evaluation/gate_predictions.csv")
-    registry.log_figure(plots.confusion_matrices(holdout, f"the {held['subject'].nunique()} gate subjects "
-                                                          f"(held out, {chosen} features)"),
-                        "evaluation/confusion_matrices.png")
+    registry.log_dataframe(
+        held[["recording_id", "subject", "level"]].assign(
+            **{f"predicted_{name}": sc.predicted for name, sc in holdout.items()}
+        ),
+        "evaluation/gate_predictions.csv",
+    )
+    registry.log_figure(
+        plots.confusion_matrices(
+            holdout, f"the {held['subject'].nunique()} gate subjects (held out, {chosen} features)"
+        ),
+        "evaluation/confusion_matrices.png",
+    )
     registry.log_figure(plots.metrics_by_level(table), "data/metrics_by_level.png")
     mlflow.set_tag("hrv.feature_set", chosen)

@@ -34,10 +34,22 @@ if TYPE_CHECKING:
 
 _LAZY = {
     **dict.fromkeys(("DecodedImage", "decode_image"), "moodtune.image.decode"),
-    **dict.fromkeys(("MODEL_NAME", "DetectorConfig", "FaceEmotionModel", "FaceReading"), "moodtune.image.model"),
+    **dict.fromkeys(
+        ("MODEL_NAME", "DetectorConfig", "FaceEmotionModel", "FaceReading"), "moodtune.image.model"
+    ),
     **dict.fromkeys(("Box", "PersonEmotion", "area_weights", "people_to_dlut"), "moodtune.image.people"),
-    **dict.fromkeys(("Face", "ImageEmotion", "NoPersonFound", "PhotoRecommendation", "emotion_of",
-                     "emotion_of_decoded", "recommend_from_image"), "moodtune.image.photo"),
+    **dict.fromkeys(
+        (
+            "Face",
+            "ImageEmotion",
+            "NoPersonFound",
+            "PhotoRecommendation",
+            "emotion_of",
+            "emotion_of_decoded",
+            "recommend_from_image",
+        ),
+        "moodtune.image.photo",
+    ),
 }
 
 __all__ = [

@@ -23,8 +23,18 @@ from moodtune.errors import ConfigError, InvalidImage
 
 log = logging.getLogger(__name__)
 
-_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, TypeError, IndexError, KeyError,
-                  struct.error, zlib.error, Image.DecompressionBombError)
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    EOFError,
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,9 @@ def decode_image(
     except Image.DecompressionBombError:
         raise InvalidImage(_too_large(None, max_pixels)) from None
     except _DECODE_ERRORS as exc:
-        raise InvalidImage(f"the image header is corrupt ({exc}); send the photo again or re-save it") from None
+        raise InvalidImage(
+            f"the image header is corrupt ({exc}); send the photo again or re-save it"
+        ) from None
 
     with img:
         width, height = img.size
@@ -100,8 +112,10 @@ def decode_image(
         try:
             rgb = _to_rgb(upright)
         except _DECODE_ERRORS as exc:
-            raise InvalidImage(f"the colour mode {mode} of this {fmt} image is not supported ({exc}); "
-                               "re-save it as an RGB JPEG or PNG") from None
+            raise InvalidImage(
+                f"the colour mode {mode} of this {fmt} image is not supported ({exc}); "
+                "re-save it as an RGB JPEG or PNG"
+            ) from None
     return DecodedImage(rgb=rgb, format=fmt, mode=mode, exif_rotated=orientation not in (None, 1))
 
 
@@ -110,14 +124,18 @@ def _check_formats(formats: Sequence[str]) -> list[str]:
     wanted = [str(f).upper() for f in formats]
     unknown = [f for f in wanted if f not in Image.OPEN]
     if unknown or not wanted:
-        raise ConfigError(f"image.formats holds {unknown or 'nothing'}; Pillow can open: {', '.join(sorted(Image.OPEN))}")
+        raise ConfigError(
+            f"image.formats holds {unknown or 'nothing'}; Pillow can open: {', '.join(sorted(Image.OPEN))}"
+        )
     return wanted
 
 
 def _too_large(size: tuple[int, int] | None, max_pixels: int) -> str:
     what = "the image" if size is None else f"the image is {size[0]}x{size[1]} pixels,"
-    return (f"{what} over the limit of {max_pixels / 1e6:g} megapixels; "
-            "send a smaller photo (a few megapixels is plenty to find faces)")
+    return (
+        f"{what} over the limit of {max_pixels / 1e6:g} megapixels; "
+        "send a smaller photo (a few megapixels is plenty to find faces)"
+    )
 
 
 def _orientation(img: Image.Image) -> int | None:

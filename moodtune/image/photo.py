@@ -41,8 +41,13 @@ class Face:
         return max(self.expressions, key=self.expressions.__getitem__)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"box": self.box.as_list(), "expressions": self.expressions, "top": self.top,
-                "weight": self.weight, "confidence": self.confidence}
+        return {
+            "box": self.box.as_list(),
+            "expressions": self.expressions,
+            "top": self.top,
+            "weight": self.weight,
+            "confidence": self.confidence,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,10 @@ class ImageEmotion:
         if self.found:
             n = len(self.faces)
             return f"{n} face{'s' if n > 1 else ''} found"
-        return ("no person found in the photo: use a photo in which at least one face is "
-                "clearly visible, upright and facing the camera")
+        return (
+            "no person found in the photo: use a photo in which at least one face is "
+            "clearly visible, upright and facing the camera"
+        )
 
     def require_found(self) -> ImageEmotion:
         """``self``, or :class:`NoPersonFound` with :attr:`message`."""
@@ -89,39 +96,51 @@ class ImageEmotion:
             valence, arousal = self.emotion.valence_arousal()
             out["emotion"] = self.emotion.as_dict()
             out["top_emotions"] = [
-                {"code": c, "chinese": CATEGORY_BY_CODE[c].chinese, "english": CATEGORY_BY_CODE[c].english,
-                 "strength": v} for c, v in self.emotion.top(5)
+                {
+                    "code": c,
+                    "chinese": CATEGORY_BY_CODE[c].chinese,
+                    "english": CATEGORY_BY_CODE[c].english,
+                    "strength": v,
+                }
+                for c, v in self.emotion.top(5)
             ]
             out["emotion_coarse"] = self.emotion.to_coarse().as_dict()
             out["valence"], out["arousal"] = valence, arousal
         return out
 
 
-def emotion_of(image_bytes: bytes, model: FaceEmotionModel, *, settings: Settings | None = None) -> ImageEmotion:
+def emotion_of(
+    image_bytes: bytes, model: FaceEmotionModel, *, settings: Settings | None = None
+) -> ImageEmotion:
     """The emotion of the people in a photo (the bytes of an image file).
 
     Bad input raises :class:`InvalidImage` saying what to fix; a readable photo without a face
     gives ``found == False`` (call :meth:`ImageEmotion.require_found` to turn that into an error).
     """
     limits = (settings or get_settings()).image
-    decoded = decode_image(image_bytes, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels,
-                           formats=limits.formats)
+    decoded = decode_image(
+        image_bytes, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, formats=limits.formats
+    )
     return emotion_of_decoded(decoded, model)
 
 
 def emotion_of_decoded(decoded: DecodedImage | np.ndarray, model: FaceEmotionModel) -> ImageEmotion:
     """:func:`emotion_of` for an already decoded image (or an (h, w, 3) uint8 RGB array)."""
     if isinstance(decoded, DecodedImage):
-        rgb, details = decoded.rgb, {"format": decoded.format, "mode": decoded.mode,
-                                     "exif_rotated": decoded.exif_rotated}
+        rgb, details = (
+            decoded.rgb,
+            {"format": decoded.format, "mode": decoded.mode, "exif_rotated": decoded.exif_rotated},
+        )
     else:
         rgb, details = np.asarray(decoded), {}
     height, width = rgb.shape[:2]
     readings = model.read(rgb)
     if not readings:
         return ImageEmotion((), None, width, height, model.version, details)
-    people = [PersonEmotion(r.box, dict(zip(model.labels, map(float, r.probabilities), strict=True)))
-              for r in readings]
+    people = [
+        PersonEmotion(r.box, dict(zip(model.labels, map(float, r.probabilities), strict=True)))
+        for r in readings
+    ]
     weights = area_weights([p.box for p in people])
     faces = tuple(
         Face(r.box, dict(p.probabilities), float(w), r.confidence)  # p.box is r.box

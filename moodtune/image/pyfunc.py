@@ -38,6 +38,7 @@ class FaceEmotionPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined
             result = emotion_of(bytes(data), self.model)
             for face in result.faces:
                 x, y, w, h = face.box.as_list()
-                rows.append({"image": i, "x": x, "y": y, "w": w, "h": h, "weight": face.weight,
-                             **face.expressions})
+                rows.append(
+                    {"image": i, "x": x, "y": y, "w": w, "h": h, "weight": face.weight, **face.expressions}
+                )
         return pd.DataFrame(rows, columns=["image", "x", "y", "w", "h", "weight", *FER7])

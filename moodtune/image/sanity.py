@@ -40,7 +40,10 @@ def _matplotlib_photo(name: str) -> np.ndarray:
     import matplotlib.cbook
     from PIL import Image
 
-    with cast(IO[bytes], matplotlib.cbook.get_sample_data(name)) as fh, Image.open(fh) as img:  # an image: a file
+    with (
+        cast(IO[bytes], matplotlib.cbook.get_sample_data(name)) as fh,
+        Image.open(fh) as img,
+    ):  # an image: a file
         return np.asarray(img.convert("RGB"))
 
 
@@ -49,10 +52,15 @@ def bundled_photos() -> list[SamplePhoto]:
     from skimage import data
 
     return [
-        SamplePhoto("astronaut", "scikit-image data.astronaut() (NASA, public domain)", data.astronaut(),
-                    1, "happy"),
-        SamplePhoto("grace_hopper", "matplotlib sample_data/grace_hopper.jpg (US Navy, public domain)",
-                    _matplotlib_photo("grace_hopper.jpg"), 1),
+        SamplePhoto(
+            "astronaut", "scikit-image data.astronaut() (NASA, public domain)", data.astronaut(), 1, "happy"
+        ),
+        SamplePhoto(
+            "grace_hopper",
+            "matplotlib sample_data/grace_hopper.jpg (US Navy, public domain)",
+            _matplotlib_photo("grace_hopper.jpg"),
+            1,
+        ),
         SamplePhoto("chelsea", "scikit-image data.chelsea() (a cat)", data.chelsea(), 0),
         SamplePhoto("coffee", "scikit-image data.coffee()", data.coffee(), 0),
         SamplePhoto("rocket", "scikit-image data.rocket()", data.rocket(), 0),
@@ -70,8 +78,9 @@ def lfw_subset(size: int = 96) -> tuple[np.ndarray, np.ndarray]:
     border = size // 4
     out = []
     for a in images:
-        g = cv2.resize(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8), (size, size),
-                       interpolation=cv2.INTER_CUBIC)
+        g = cv2.resize(
+            np.clip(np.rint(a * 255), 0, 255).astype(np.uint8), (size, size), interpolation=cv2.INTER_CUBIC
+        )
         g = cv2.copyMakeBorder(g, border, border, border, border, cv2.BORDER_REPLICATE)
         out.append(np.repeat(g[:, :, None], 3, axis=2))
     labels = np.arange(len(images)) < 100  # the subset holds 100 faces, then 100 non-faces
@@ -83,14 +92,24 @@ def lfw_face_crops() -> np.ndarray:
     from skimage import data
 
     faces = data.lfw_subset()[:100]
-    return np.stack([cv2.resize(np.clip(np.rint(a * 255), 0, 255).astype(np.uint8), (64, 64),
-                                interpolation=cv2.INTER_CUBIC) for a in faces])
+    return np.stack(
+        [
+            cv2.resize(
+                np.clip(np.rint(a * 255), 0, 255).astype(np.uint8), (64, 64), interpolation=cv2.INTER_CUBIC
+            )
+            for a in faces
+        ]
+    )
 
 
 def _valid(probs: np.ndarray) -> bool:
     probs = np.asarray(probs, dtype=float)
-    return bool(probs.size and np.all(np.isfinite(probs)) and np.all((probs >= 0) & (probs <= 1))
-                and np.allclose(probs.sum(axis=-1), 1.0, atol=1e-6))
+    return bool(
+        probs.size
+        and np.all(np.isfinite(probs))
+        and np.all((probs >= 0) & (probs <= 1))
+        and np.allclose(probs.sum(axis=-1), 1.0, atol=1e-6)
+    )
 
 
 @dataclass(frozen=True)
@@ -107,9 +126,14 @@ def evaluate(model: FaceEmotionModel) -> SanityReport:
     images, is_face = lfw_subset()
     found = np.array([bool(model.detect(img)) for img in images])
     detection_accuracy = float((found == is_face).mean())
-    rows.append({"check": "lfw_subset detection", "expected": "100 faces found, 100 non-faces not",
-                 "got": f"{int(found[is_face].sum())} faces found, {int(found[~is_face].sum())} non-faces found",
-                 "passed": detection_accuracy})
+    rows.append(
+        {
+            "check": "lfw_subset detection",
+            "expected": "100 faces found, 100 non-faces not",
+            "got": f"{int(found[is_face].sum())} faces found, {int(found[~is_face].sum())} non-faces found",
+            "passed": detection_accuracy,
+        }
+    )
 
     passed = []
     for photo in bundled_photos():
@@ -117,14 +141,28 @@ def evaluate(model: FaceEmotionModel) -> SanityReport:
         outputs += [r.probabilities for r in readings]
         ok = len(readings) == photo.faces
         passed.append(ok)
-        rows.append({"check": f"{photo.name}: faces", "expected": photo.faces, "got": len(readings),
-                     "passed": float(ok), "source": photo.source})
+        rows.append(
+            {
+                "check": f"{photo.name}: faces",
+                "expected": photo.faces,
+                "got": len(readings),
+                "passed": float(ok),
+                "source": photo.source,
+            }
+        )
         if photo.expression is not None:
             top = model.labels[int(readings[0].probabilities.argmax())] if readings else None
             ok = top == photo.expression
             passed.append(ok)
-            rows.append({"check": f"{photo.name}: expression", "expected": photo.expression,
-                         "got": top, "passed": float(ok), "source": photo.source})
+            rows.append(
+                {
+                    "check": f"{photo.name}: expression",
+                    "expected": photo.expression,
+                    "got": top,
+                    "passed": float(ok),
+                    "source": photo.source,
+                }
+            )
     photo_checks = float(np.mean(passed))
 
     crops = lfw_face_crops()
@@ -132,12 +170,24 @@ def evaluate(model: FaceEmotionModel) -> SanityReport:
     mirrored = model.classify(np.ascontiguousarray(crops[:, :, ::-1]))
     outputs += [probs, mirrored]
     mirror_consistency = float(1.0 - 0.5 * np.abs(probs - mirrored).sum(axis=1).mean())
-    rows.append({"check": "lfw faces: mirror consistency", "expected": ">= floor",
-                 "got": round(mirror_consistency, 4), "passed": mirror_consistency})
+    rows.append(
+        {
+            "check": "lfw faces: mirror consistency",
+            "expected": ">= floor",
+            "got": round(mirror_consistency, 4),
+            "passed": mirror_consistency,
+        }
+    )
 
     probabilities_valid = float(all(_valid(np.atleast_2d(o)) for o in outputs))
-    rows.append({"check": "every output is a distribution", "expected": True,
-                 "got": bool(probabilities_valid), "passed": probabilities_valid})
+    rows.append(
+        {
+            "check": "every output is a distribution",
+            "expected": True,
+            "got": bool(probabilities_valid),
+            "passed": probabilities_valid,
+        }
+    )
 
     scores = {
         "detection_accuracy": detection_accuracy,

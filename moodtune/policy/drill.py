@@ -38,7 +38,9 @@ def scenario_shift(spec: EnvSpec, scenario: DriftScenario) -> np.ndarray:
     return shift
 
 
-def scenario_listeners(spec: EnvSpec, scenario: DriftScenario, n: int, seed: int, split: str = "test") -> pd.DataFrame:
+def scenario_listeners(
+    spec: EnvSpec, scenario: DriftScenario, n: int, seed: int, split: str = "test"
+) -> pd.DataFrame:
     """``n`` simulated listeners with ages drawn from the scenario's range."""
     rng = np.random.default_rng(seed)
     listeners = simulate_listeners(n, rng, spec.listener_params)
@@ -47,11 +49,15 @@ def scenario_listeners(spec: EnvSpec, scenario: DriftScenario, n: int, seed: int
     return listeners
 
 
-def population(spec: EnvSpec, scenario: DriftScenario, n: int, seed: int, *, drifted: bool,
-               split: str = "test") -> EnvSpec:
+def population(
+    spec: EnvSpec, scenario: DriftScenario, n: int, seed: int, *, drifted: bool, split: str = "test"
+) -> EnvSpec:
     """The scenario's listeners, with (``drifted``) or without the changed response."""
-    return dataclasses.replace(spec, listeners=scenario_listeners(spec, scenario, n, seed, split),
-                               stress_shift=scenario_shift(spec, scenario) if drifted else None)
+    return dataclasses.replace(
+        spec,
+        listeners=scenario_listeners(spec, scenario, n, seed, split),
+        stress_shift=scenario_shift(spec, scenario) if drifted else None,
+    )
 
 
 class Traffic:
@@ -75,8 +81,13 @@ class Traffic:
     def request(self, i: int) -> dict:
         people = self.world.people
         songs = self.rng.choice(len(self.track_ids), size=self.playlist_size, replace=False)
-        return {"track_ids": [self.track_ids[s] for s in songs], "age": int(people["age"][i]),
-                "gender": GENDERS[int(people["gender"][i])], "mood": int(people["mood"][i]), "k": 3}
+        return {
+            "track_ids": [self.track_ids[s] for s in songs],
+            "age": int(people["age"][i]),
+            "gender": GENDERS[int(people["gender"][i])],
+            "mood": int(people["mood"][i]),
+            "k": 3,
+        }
 
     def stress_after(self, i: int, track_id: str) -> float:
         """The listener's hidden stress after hearing ``track_id`` first."""
@@ -87,8 +98,11 @@ class Traffic:
 
         track = answer["tracks"][0]["track_id"]
         rr = simulate_rr(self.stress_after(i, track), self.seconds, self.rng)
-        return {"recommendation_id": answer["recommendation_id"], "track_id": track,
-                "rr": [round(float(x), 1) for x in rr]}
+        return {
+            "recommendation_id": answer["recommendation_id"],
+            "track_id": track,
+            "rr": [round(float(x), 1) for x in rr],
+        }
 
 
 @dataclass(frozen=True)
@@ -111,8 +125,13 @@ class Scores:
         return self.difference_ci[1] < 0
 
     def as_dict(self) -> dict:
-        return {"population": self.population, "champion": round(self.champion, 4), "new": round(self.new, 4),
-                "ratio": round(self.ratio, 4), "difference_ci": [round(x, 4) for x in self.difference_ci]}
+        return {
+            "population": self.population,
+            "champion": round(self.champion, 4),
+            "new": round(self.new, 4),
+            "ratio": round(self.ratio, 4),
+            "difference_ci": [round(x, 4) for x in self.difference_ci],
+        }
 
 
 def score(spec: EnvSpec, name: str, champion, new, p: PolicySettings, sessions: int, seed: int) -> Scores:
@@ -120,8 +139,16 @@ def score(spec: EnvSpec, name: str, champion, new, p: PolicySettings, sessions: 
     from moodtune.registry.gate import paired_bootstrap_ci
 
     per: dict[str, list[float]] = {}
-    table = evaluate(spec.world("test"), {"champion": champion, "new": new}, n_sessions=sessions,
-                     playlist_size=p.playlist_size, session_length=p.session_length, calm_weight=p.calm_weight,
-                     k=p.eval_k, seed=seed, per_session=per).set_index("policy")["mean_reward"]
+    table = evaluate(
+        spec.world("test"),
+        {"champion": champion, "new": new},
+        n_sessions=sessions,
+        playlist_size=p.playlist_size,
+        session_length=p.session_length,
+        calm_weight=p.calm_weight,
+        k=p.eval_k,
+        seed=seed,
+        per_session=per,
+    ).set_index("policy")["mean_reward"]
     ci = paired_bootstrap_ci(per["new"], per["champion"], samples=2000, confidence=0.95, seed=seed)
     return Scores(name, float(table["champion"]), float(table["new"]), ci)

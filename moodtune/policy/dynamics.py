@@ -58,8 +58,15 @@ def initial_point(mood: float, stress: float) -> np.ndarray:
     return np.array([(float(mood) - 3.0) / 2.0, 2.0 * float(stress) - 1.0])
 
 
-def taste_step(state: ListenerState, utility: float, sensitivity: float, neutral: float,
-               mood_gain: float, song_point=None, iso: IsoParams | None = None) -> ListenerState:
+def taste_step(
+    state: ListenerState,
+    utility: float,
+    sensitivity: float,
+    neutral: float,
+    mood_gain: float,
+    song_point=None,
+    iso: IsoParams | None = None,
+) -> ListenerState:
     """The next state after one song (``iso`` None: the taste dynamics)."""
     liked = utility - neutral
     if iso is None:
@@ -70,8 +77,12 @@ def taste_step(state: ListenerState, utility: float, sensitivity: float, neutral
     d = float(np.hypot(gap[0], gap[1]))
     point = np.clip(state.point + iso.entrainment * np.exp(-((d / iso.reach) ** 2)) * gap, -1.0, 1.0)
     target = (point[1] + 1.0) / 2.0
-    stress = (state.stress + iso.coupling * (target - state.stress) + iso.mismatch_gain * max(0.0, d - iso.tolerance)
-              - iso.taste_share * sensitivity * liked)
+    stress = (
+        state.stress
+        + iso.coupling * (target - state.stress)
+        + iso.mismatch_gain * max(0.0, d - iso.tolerance)
+        - iso.taste_share * sensitivity * liked
+    )
     mood = 3.0 + 2.0 * point[0]
     return ListenerState(_clip(stress, 0.0, 1.0), _clip(mood, 1.0, 5.0), point)
 

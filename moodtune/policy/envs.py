@@ -42,7 +42,9 @@ class World:
     stress_shift: np.ndarray | None = None
 
     def context(self, listener: pd.Series, mood: float | None = None) -> ListenerContext:  # noqa: D102
-        return ListenerContext(int(listener["age"]), int(listener["gender"]), float(listener["mood"] if mood is None else mood))
+        return ListenerContext(
+            int(listener["age"]), int(listener["gender"]), float(listener["mood"] if mood is None else mood)
+        )
 
     @cached_property
     def song_points(self) -> np.ndarray:
@@ -65,7 +67,8 @@ class World:
             genre_u.append(u0 - self.taste.marks @ self._emotion_offsets(row))
             emo.append(self._emotion_offsets(row))
         return {
-            "genre_u": np.asarray(genre_u), "emo": np.asarray(emo),
+            "genre_u": np.asarray(genre_u),
+            "emo": np.asarray(emo),
             "sensitivity": rows["sensitivity"].to_numpy(dtype=float),
             "base_stress": rows["base_stress"].to_numpy(dtype=float),
             "mood": rows["mood"].to_numpy(dtype=float),
@@ -82,7 +85,9 @@ class World:
     def utility(self, li: int, mood: float, songs) -> np.ndarray:
         """Utilities of ``songs`` for listener row ``li`` at ``mood`` (the TasteModel's, vectorised)."""
         people = self.people
-        return people["genre_u"][li, songs] + self.taste.marks[songs] @ (emotion_taste(mood) + people["emo"][li])
+        return people["genre_u"][li, songs] + self.taste.marks[songs] @ (
+            emotion_taste(mood) + people["emo"][li]
+        )
 
     @cached_property
     def expected(self) -> tuple[np.ndarray, np.ndarray]:
@@ -109,18 +114,30 @@ class World:
         p = self.people
         u = float(self.utility(li, state.mood, [song])[0])
         params = self.taste.params
-        nxt = taste_step(state, u, float(p["sensitivity"][li]), params.neutral_utility, params.mood_gain,
-                         self.song_points[song] if self.iso is not None else None, self.iso)
+        nxt = taste_step(
+            state,
+            u,
+            float(p["sensitivity"][li]),
+            params.neutral_utility,
+            params.mood_gain,
+            self.song_points[song] if self.iso is not None else None,
+            self.iso,
+        )
         if self.stress_shift is not None:
             nxt.stress = min(max(nxt.stress + float(self.stress_shift[self.age_groups[li], song]), 0.0), 1.0)
         return nxt, u
 
     def start(self, li: int) -> ListenerState:
         p = self.people
-        return ListenerState(float(p["base_stress"][li]), float(p["mood"][li]),
-                             initial_point(p["mood"][li], p["base_stress"][li]))
+        return ListenerState(
+            float(p["base_stress"][li]),
+            float(p["mood"][li]),
+            initial_point(p["mood"][li], p["base_stress"][li]),
+        )
 
-    def listen(self, listener, stress: float, mood: float, song: int, rng) -> tuple[float, float, int, np.ndarray, float]:
+    def listen(
+        self, listener, stress: float, mood: float, song: int, rng
+    ) -> tuple[float, float, int, np.ndarray, float]:
         """Play ``song``: new hidden stress and mood, and the HRV model's reading of the response."""
         u = float(self.taste.utilities(listener, mood)[song])
         new_stress = self.taste.stress_after(listener, stress, u)
@@ -168,7 +185,9 @@ class SeedBanditEnv(gym.Env):
         a = float(np.clip(np.asarray(action, dtype=float).reshape(-1)[0], 0.0, 1.0))
         li, si = self._pair
         listener = self.world.listeners.iloc[li]
-        _, _, level, probs, u = self.world.listen(listener, float(listener["base_stress"]), float(listener["mood"]), si, self._rng)
+        _, _, level, probs, u = self.world.listen(
+            listener, float(listener["base_stress"]), float(listener["mood"]), si, self._rng
+        )
         low = LEVELS[level] == "low"
         reward = seed_reward(a, low)
         self._t += 1
@@ -203,8 +222,15 @@ class ListeningSessionEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, world: World, playlist_size: int = 12, session_length: int = 5, calm_weight: float = 0.5,
-                 seed: int | None = None, max_slots: int | None = None):
+    def __init__(
+        self,
+        world: World,
+        playlist_size: int = 12,
+        session_length: int = 5,
+        calm_weight: float = 0.5,
+        seed: int | None = None,
+        max_slots: int | None = None,
+    ):
         super().__init__()
         if session_length > playlist_size:
             raise ValueError("session_length cannot exceed playlist_size: songs are not repeated")
@@ -263,13 +289,20 @@ class ListeningSessionEnv(gym.Env):
         self._state, u = self.world.next_state(self._li, self._state, song)
         level, self._read = self.world.bank.read(self._state.stress, self._rng)
         self._probs = self._read
-        reward = float(self.world.rewards[LEVELS[level]]) + self.calm_weight * (calm(self._read) - calm_before)
+        reward = float(self.world.rewards[LEVELS[level]]) + self.calm_weight * (
+            calm(self._read) - calm_before
+        )
         self._played.append(song)
         self._t += 1
         self._ctx = self._context()
         done = self._t >= self.session_length or len(self._played) == len(self._playlist)
-        info = {"level": LEVELS[level], "utility": u, "track_index": song, "stress": self._state.stress,
-                "stress_reduction": self._start_stress - self._state.stress}
+        info = {
+            "level": LEVELS[level],
+            "utility": u,
+            "track_index": song,
+            "stress": self._state.stress,
+            "stress_reduction": self._start_stress - self._state.stress,
+        }
         return self._obs(), reward, done, False, info
 
     def step(self, action):

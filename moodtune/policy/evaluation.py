@@ -169,7 +169,9 @@ def sessions(world: World, n: int, playlist_size: int, seed: int) -> list[dict]:
     return [
         {
             "listener": int(rng.integers(len(world.listeners))),
-            "playlist": rng.choice(len(world.song_features), size=min(playlist_size, len(world.song_features)), replace=False),
+            "playlist": rng.choice(
+                len(world.song_features), size=min(playlist_size, len(world.song_features)), replace=False
+            ),
             "seed": int(rng.integers(2**31 - 1)),
         }
         for _ in range(n)
@@ -210,14 +212,25 @@ def initial_ranking(world: World, policy, session: dict) -> np.ndarray:
     return np.asarray(session["playlist"])[np.argsort(-np.asarray(s), kind="stable")]
 
 
-def evaluate(world: World, policies: dict, *, n_sessions: int, playlist_size: int, session_length: int,
-             calm_weight: float, k: int, seed: int, per_session: dict | None = None) -> pd.DataFrame:
+def evaluate(
+    world: World,
+    policies: dict,
+    *,
+    n_sessions: int,
+    playlist_size: int,
+    session_length: int,
+    calm_weight: float,
+    k: int,
+    seed: int,
+    per_session: dict | None = None,
+) -> pd.DataFrame:
     """One row per policy: mean_reward, hit_rate_at_k, ndcg_at_k, stress_reduction.
 
     ``per_session``: a dict to fill with each policy's session rewards, in session order (the
     gate's paired comparison)."""
-    env = ListeningSessionEnv(world, playlist_size=playlist_size, session_length=session_length,
-                              calm_weight=calm_weight)
+    env = ListeningSessionEnv(
+        world, playlist_size=playlist_size, session_length=session_length, calm_weight=calm_weight
+    )
     plan = sessions(world, n_sessions, playlist_size, seed)
     rows = []
     for name, policy in policies.items():
@@ -236,13 +249,15 @@ def evaluate(world: World, policies: dict, *, n_sessions: int, playlist_size: in
                 ndcgs.append(n)
         if per_session is not None:
             per_session[name] = rewards
-        rows.append({
-            "policy": name,
-            "mean_reward": float(np.mean(rewards)),
-            "reward_std": float(np.std(rewards)),
-            f"hit_rate_at_{k}": float(np.mean(hits)),
-            f"ndcg_at_{k}": float(np.mean(ndcgs)) if ndcgs else float("nan"),
-            "stress_reduction": float(np.mean(reductions)),
-            "sessions": len(plan),
-        })
+        rows.append(
+            {
+                "policy": name,
+                "mean_reward": float(np.mean(rewards)),
+                "reward_std": float(np.std(rewards)),
+                f"hit_rate_at_{k}": float(np.mean(hits)),
+                f"ndcg_at_{k}": float(np.mean(ndcgs)) if ndcgs else float("nan"),
+                "stress_reduction": float(np.mean(reductions)),
+                "sessions": len(plan),
+            }
+        )
     return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ STATE_COLUMNS: tuple[str, ...] = SONG_COLUMNS + LISTENER_COLUMNS
 N_STATE = len(STATE_COLUMNS)  # 17
 GENDERS = {"female": 0, "f": 0, "0": 0, "male": 1, "m": 1, "1": 1}
 
+
 def _bounded(value, name: str, kind: str, low: float, high: float, between: str) -> float:
     """``value`` as a finite float in [low, high]; :class:`InvalidInput` saying what to give."""
     try:
@@ -52,7 +53,9 @@ class ListenerContext:
         if g is None:
             raise InvalidInput(f"gender must be 'female' or 'male' (or 0/1), got {gender!r}")
         lo, hi = bounds(Mood)
-        mood_v = _bounded(mood, "mood", f"a number from {lo} (sad) to {hi} (happy)", lo, hi, f"{lo} (sad) and {hi} (happy)")
+        mood_v = _bounded(
+            mood, "mood", f"a number from {lo} (sad) to {hi} (happy)", lo, hi, f"{lo} (sad) and {hi} (happy)"
+        )
         return cls(int(age_v), g, mood_v)
 
     def vector(self) -> np.ndarray:
@@ -66,6 +69,8 @@ def state_matrix(song_features: np.ndarray, listener: ListenerContext) -> np.nda
     """One 17-feature state per song (rows of 6 emotion + 4 genre probabilities)."""
     songs = np.asarray(song_features, dtype=np.float32)
     if songs.ndim != 2 or songs.shape[1] != len(SONG_COLUMNS):
-        raise InvalidInput(f"song features need {len(SONG_COLUMNS)} columns {SONG_COLUMNS}, got shape {songs.shape}")
+        raise InvalidInput(
+            f"song features need {len(SONG_COLUMNS)} columns {SONG_COLUMNS}, got shape {songs.shape}"
+        )
     ctx = np.broadcast_to(listener.vector(), (len(songs), len(LISTENER_COLUMNS)))
     return np.clip(np.concatenate([songs, ctx], axis=1), STATE_LOW, STATE_HIGH)

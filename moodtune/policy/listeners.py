@@ -26,10 +26,22 @@ AGE_GROUPS: tuple[tuple[int, int, str], ...] = (
 )
 
 # Emotion taste of a sad (mood 1) and a happy (mood 5) listener; moods between interpolate.
-_SAD_TASTE = {"tenderness": 1.0, "calmness": 0.8, "power": -0.5,
-              "joyful_activation": -0.3, "tension": -1.0, "sadness": 0.3}
-_HAPPY_TASTE = {"tenderness": 0.2, "calmness": 0.0, "power": 0.7,
-                "joyful_activation": 1.0, "tension": -0.3, "sadness": -0.6}
+_SAD_TASTE = {
+    "tenderness": 1.0,
+    "calmness": 0.8,
+    "power": -0.5,
+    "joyful_activation": -0.3,
+    "tension": -1.0,
+    "sadness": 0.3,
+}
+_HAPPY_TASTE = {
+    "tenderness": 0.2,
+    "calmness": 0.0,
+    "power": 0.7,
+    "joyful_activation": 1.0,
+    "tension": -0.3,
+    "sadness": -0.6,
+}
 _GENRE_TASTE_BY_AGE = (  # classical, pop, rock, electronic
     (-0.4, 0.5, 0.3, 0.6),
     (-0.2, 0.5, 0.4, 0.4),
@@ -82,8 +94,18 @@ def simulate_listeners(n: int, rng: np.random.Generator, params: ListenerParams)
             "base_stress": base_stress,
             "sensitivity": float(rng.uniform(*params.sensitivity)),
         }
-        row.update({f"genre_offset_{g}": float(v) for g, v in zip(GENRES, rng.normal(0, params.taste_noise, 4), strict=True)})
-        row.update({f"emotion_offset_{e}": float(v) for e, v in zip(GEMS6, rng.normal(0, params.taste_noise, 6), strict=True)})
+        row.update(
+            {
+                f"genre_offset_{g}": float(v)
+                for g, v in zip(GENRES, rng.normal(0, params.taste_noise, 4), strict=True)
+            }
+        )
+        row.update(
+            {
+                f"emotion_offset_{e}": float(v)
+                for e, v in zip(GEMS6, rng.normal(0, params.taste_noise, 6), strict=True)
+            }
+        )
         row["song_seed"] = int(rng.integers(0, 2**31 - 1))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -115,10 +137,14 @@ class TasteModel:
     def utilities(self, listener: pd.Series | dict, mood: float | None = None) -> np.ndarray:
         """Utility of every catalog song for one listener at ``mood`` (default: their mood)."""
         mood = listener["mood"] if mood is None else mood
-        genre_taste = np.array(_GENRE_TASTE_BY_AGE[age_group(listener["age"])]) + _GENDER_SHIFT[int(listener["gender"])]
+        genre_taste = (
+            np.array(_GENRE_TASTE_BY_AGE[age_group(listener["age"])]) + _GENDER_SHIFT[int(listener["gender"])]
+        )
         genre_taste = genre_taste + np.array([listener[f"genre_offset_{g}"] for g in GENRES])
         emo = emotion_taste(mood) + np.array([listener[f"emotion_offset_{e}"] for e in GEMS6])
-        return self.genre_onehot @ genre_taste + self.marks @ emo + self._song_noise(int(listener["song_seed"]))
+        return (
+            self.genre_onehot @ genre_taste + self.marks @ emo + self._song_noise(int(listener["song_seed"]))
+        )
 
     def liked(self, listener, mood: float | None = None) -> np.ndarray:
         return self.utilities(listener, mood) > self.params.like_threshold
@@ -129,7 +155,9 @@ class TasteModel:
         return float(np.clip(stress + delta, 0.0, 1.0))
 
     def mood_after(self, mood: float, utility: float) -> float:
-        return float(np.clip(mood + self.params.mood_gain * (utility - self.params.neutral_utility), 1.0, 5.0))
+        return float(
+            np.clip(mood + self.params.mood_gain * (utility - self.params.neutral_utility), 1.0, 5.0)
+        )
 
 
 def simulate_ratings(listeners: pd.DataFrame, taste: TasteModel) -> pd.DataFrame:

@@ -51,8 +51,9 @@ class CandidateNet(nn.Module):
     def __init__(self, max_slots: int, hidden: int = 64):
         super().__init__()
         self.max_slots = max_slots
-        self.scorer = nn.Sequential(nn.Linear(N_PAIR, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                                    nn.Linear(hidden, 1))
+        self.scorer = nn.Sequential(
+            nn.Linear(N_PAIR, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)
+        )
         self.embed = nn.Sequential(nn.Linear(N_PAIR, hidden), nn.Tanh())
         self.critic = nn.Sequential(nn.Linear(hidden + ob.N_LISTENER, hidden), nn.Tanh())
         self.latent_dim_pi = max_slots
@@ -61,8 +62,8 @@ class CandidateNet(nn.Module):
     def split(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self.max_slots
         block = obs[:, : ob.N_LISTENER]
-        slots = obs[:, ob.N_LISTENER: ob.N_LISTENER + n * ob.N_SLOT].reshape(-1, n, ob.N_SLOT)
-        return block, slots, obs[:, ob.N_LISTENER + n * ob.N_SLOT:]
+        slots = obs[:, ob.N_LISTENER : ob.N_LISTENER + n * ob.N_SLOT].reshape(-1, n, ob.N_SLOT)
+        return block, slots, obs[:, ob.N_LISTENER + n * ob.N_SLOT :]
 
     def slot_logits(self, block: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """Unmasked logits of any number of slots: (B, L), (B, N, S) -> (B, N)."""
@@ -101,7 +102,8 @@ class CandidatePolicy(ActorCriticPolicy):
         nn.init.orthogonal_(last.weight, gain=0.01)  # near-uniform choices at the start
         nn.init.zeros_(last.bias)
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]  # SB3 types it as the bare Optimizer
-            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
 
     def _get_constructor_parameters(self) -> dict:
         return {**super()._get_constructor_parameters(), "max_slots": self.max_slots, "hidden": self.hidden}

@@ -26,8 +26,9 @@ P_LOW, P_HIGH = 2 + len(AGE_GROUPS), 2 + len(AGE_GROUPS) + 2  # reading: arousal
 READING = slice(P_LOW, P_HIGH + 1)  # the listener block's last reading (p_low, p_medium, p_high)
 
 
-def listener_block(context_vector: np.ndarray, reading: np.ndarray, progress: float,
-                   last_point: np.ndarray | None) -> np.ndarray:
+def listener_block(
+    context_vector: np.ndarray, reading: np.ndarray, progress: float, last_point: np.ndarray | None
+) -> np.ndarray:
     ctx = np.asarray(context_vector, dtype=float).copy()
     ctx[MOOD] = (ctx[MOOD] - 3.0) / 2.0
     last = np.zeros(2) if last_point is None else np.asarray(last_point, dtype=float)
@@ -59,7 +60,9 @@ def initial_block(listener) -> np.ndarray:
     """The listener block at the start of a session (what the service ranks with): the
     listener's reading when the state has one, else the uniform prior."""
     reading = getattr(listener, "reading", None)
-    return listener_block(listener.vector(), PRIOR if reading is None else np.asarray(reading, dtype=float), 0.0, None)
+    return listener_block(
+        listener.vector(), PRIOR if reading is None else np.asarray(reading, dtype=float), 0.0, None
+    )
 
 
 def rank_inputs(song_features: np.ndarray, listener) -> tuple[np.ndarray, np.ndarray]:

@@ -80,7 +80,9 @@ def _terms(rows: list[Mapping], scorer, exploration: float, direct: Direct | Non
         r.append(float(row["reward"]))
         dm.append(float(pi @ r_hat) if r_hat is not None else np.nan)
         hat.append(float(r_hat[chosen]) if r_hat is not None else np.nan)
-    return _Terms(np.asarray(w, float), np.asarray(r, float), np.asarray(dm, float), np.asarray(hat, float), skipped)
+    return _Terms(
+        np.asarray(w, float), np.asarray(r, float), np.asarray(dm, float), np.asarray(hat, float), skipped
+    )
 
 
 def _values(t: _Terms, idx: np.ndarray | None = None) -> np.ndarray:
@@ -102,7 +104,9 @@ def _estimate(t: _Terms) -> OffPolicyEstimate:
     return OffPolicyEstimate(float(_values(t)), float(t.reward.mean()), ess, len(w), t.skipped, estimator)
 
 
-def estimate(rows: Iterable[Mapping], scorer, exploration: float, direct: Direct | None = None) -> OffPolicyEstimate:
+def estimate(
+    rows: Iterable[Mapping], scorer, exploration: float, direct: Direct | None = None
+) -> OffPolicyEstimate:
     """``scorer``'s value on logged ``rows`` (mappings with ``age, gender, mood, candidates,
     track_id, choice_probability, reward``); ``scorer``: anything with ``scores(features, ctx)``."""
     return _estimate(_terms(list(rows), scorer, exploration, direct))
@@ -120,8 +124,11 @@ class OffPolicyComparison:
 
     @property
     def has_verdict(self) -> bool:
-        return self.difference_ci is not None and min(
-            self.challenger.effective_sample_size, self.champion.effective_sample_size) >= self.min_ess
+        return (
+            self.difference_ci is not None
+            and min(self.challenger.effective_sample_size, self.champion.effective_sample_size)
+            >= self.min_ess
+        )
 
     def refusal(self) -> str | None:
         """A reason to refuse the challenger: its estimate is below the champion's beyond the interval."""
@@ -129,26 +136,43 @@ class OffPolicyComparison:
         if not self.has_verdict or ci is None or ci[1] >= 0:  # (a verdict has its interval)
             return None
         lo, hi = ci
-        return (f"off-policy estimate ({self.challenger.estimator}) {self.challenger.value:.4g} is below the "
-                f"champion's {self.champion.value:.4g} (difference CI [{lo:.4g}, {hi:.4g}], "
-                f"ESS {self.challenger.effective_sample_size:.1f}/{self.champion.effective_sample_size:.1f})")
+        return (
+            f"off-policy estimate ({self.challenger.estimator}) {self.challenger.value:.4g} is below the "
+            f"champion's {self.champion.value:.4g} (difference CI [{lo:.4g}, {hi:.4g}], "
+            f"ESS {self.challenger.effective_sample_size:.1f}/{self.champion.effective_sample_size:.1f})"
+        )
 
     def verdict(self) -> str:
-        return self.refusal() or ("no worse than the champion" if self.has_verdict
-                                  else "too few effective samples for a verdict")
+        return self.refusal() or (
+            "no worse than the champion" if self.has_verdict else "too few effective samples for a verdict"
+        )
 
     def scores(self) -> dict[str, float]:
-        out = {"ope_value": self.challenger.value, "ope_champion_value": self.champion.value,
-               "ope_logged_value": self.challenger.logged_value, "ope_rows": float(self.challenger.rows),
-               "ope_effective_sample_size": self.challenger.effective_sample_size,
-               "ope_champion_effective_sample_size": self.champion.effective_sample_size}
+        out = {
+            "ope_value": self.challenger.value,
+            "ope_champion_value": self.champion.value,
+            "ope_logged_value": self.challenger.logged_value,
+            "ope_rows": float(self.challenger.rows),
+            "ope_effective_sample_size": self.challenger.effective_sample_size,
+            "ope_champion_effective_sample_size": self.champion.effective_sample_size,
+        }
         if self.difference_ci is not None:
             out["ope_difference_ci_low"], out["ope_difference_ci_high"] = self.difference_ci
         return out
 
 
-def compare(rows: Iterable[Mapping], challenger, champion, exploration: float, *, samples: int,
-            confidence: float, min_ess: float, seed: int = 0, direct: Direct | None = None) -> OffPolicyComparison:
+def compare(
+    rows: Iterable[Mapping],
+    challenger,
+    champion,
+    exploration: float,
+    *,
+    samples: int,
+    confidence: float,
+    min_ess: float,
+    seed: int = 0,
+    direct: Direct | None = None,
+) -> OffPolicyComparison:
     """Both policies' estimates on ``rows`` and a paired bootstrap interval of the difference."""
     rows = list(rows)
     a, b = _terms(rows, challenger, exploration, direct), _terms(rows, champion, exploration, direct)
@@ -164,7 +188,9 @@ def compare(rows: Iterable[Mapping], challenger, champion, exploration: float, *
     return OffPolicyComparison(_estimate(a), _estimate(b), ci, min_ess)
 
 
-def shadow_comparison(rows, *, samples: int, confidence: float, min_ess: float, seed: int = 0) -> OffPolicyComparison:
+def shadow_comparison(
+    rows, *, samples: int, confidence: float, min_ess: float, seed: int = 0
+) -> OffPolicyComparison:
     """The shadow challenger against the champion on the rows logged while it ran in shadow:
     its SNIPS value from the logged ``shadow_probability`` of each played track (its own served
     distribution, exactly), against the rewards the champion's served choices got (on policy);

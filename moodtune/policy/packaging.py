@@ -26,7 +26,9 @@ def load_ranker(policy_zip: str | Path, meta: dict) -> PolicyRanker:
     try:
         model = A2C.load(str(policy_zip), device="cpu")
     except Exception as exc:  # a zip SB3 cannot rebuild (another layout, a missing class)
-        raise _outdated(policy_zip, f"stable-baselines3 cannot load it ({type(exc).__name__}: {exc})") from exc
+        raise _outdated(
+            policy_zip, f"stable-baselines3 cannot load it ({type(exc).__name__}: {exc})"
+        ) from exc
     if meta.get("kind") == "session":
         problem = _session_layout_problem(model)
         if problem:
@@ -41,19 +43,25 @@ def _session_layout_problem(model) -> str | None:
 
     policy = model.policy
     if not isinstance(policy, CandidatePolicy):
-        return (f"its network is {type(policy).__name__}, not the candidate-aware CandidatePolicy "
-                "(a policy trained before issue 21)")
+        return (
+            f"its network is {type(policy).__name__}, not the candidate-aware CandidatePolicy "
+            "(a policy trained before issue 21)"
+        )
     expected = ob.space(policy.max_slots).shape
     if tuple(model.observation_space.shape) != tuple(expected):
-        return f"it reads observations of shape {model.observation_space.shape}, this version gives {expected}"
+        return (
+            f"it reads observations of shape {model.observation_space.shape}, this version gives {expected}"
+        )
     return None
 
 
 def _outdated(policy_zip, problem: str) -> ModelNotFound:
     from moodtune.registry.names import POLICY, how_to_build
 
-    return ModelNotFound(f"the policy model {Path(policy_zip).name} cannot be used: {problem}; rebuild the policy: "
-                         f"{how_to_build(POLICY)}")
+    return ModelNotFound(
+        f"the policy model {Path(policy_zip).name} cannot be used: {problem}; rebuild the policy: "
+        f"{how_to_build(POLICY)}"
+    )
 
 
 class PolicyPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as a LazyLoader
@@ -86,17 +94,19 @@ def write_meta(path: Path, kind: str, extra: dict | None = None) -> Path:
     return path
 
 
-def log_policy_model(model, kind: str, meta: dict | None = None,
-                     example: pd.DataFrame | None = None) -> str:
+def log_policy_model(model, kind: str, meta: dict | None = None, example: pd.DataFrame | None = None) -> str:
     """Log an SB3 model as the policy pyfunc in the active MLflow run; returns its model URI."""
     with tempfile.TemporaryDirectory() as tmp:
         zip_path = Path(tmp) / "policy.zip"
         model.save(zip_path)
         meta_path = write_meta(Path(tmp) / "meta.json", kind, meta)
-        info = mlflow.pyfunc.log_model(name="policy", python_model=PolicyPyfunc(), input_example=example,
-                                       artifacts={"policy": str(zip_path), "meta": str(meta_path)},
-                                       pip_requirements=pinned("stable-baselines3", "gymnasium", "torch", "numpy",
-                                                               "pandas", "mlflow"))
+        info = mlflow.pyfunc.log_model(
+            name="policy",
+            python_model=PolicyPyfunc(),
+            input_example=example,
+            artifacts={"policy": str(zip_path), "meta": str(meta_path)},
+            pip_requirements=pinned("stable-baselines3", "gymnasium", "torch", "numpy", "pandas", "mlflow"),
+        )
     return info.model_uri
 
 

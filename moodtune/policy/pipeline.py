@@ -88,8 +88,17 @@ class EnvSpec:
         """The listeners of ``split``; ``dynamics`` ("iso" / "taste") overrides the spec's."""
         listeners = self.listeners[self.listeners["split"] == split].reset_index(drop=True)
         iso = self.iso if dynamics is None else (self.iso or _missing_iso()) if dynamics == "iso" else None
-        return World(self.song_features, TasteModel(self.truth, self.listener_params), listeners, self.bank,
-                     self.rewards, iso, self.point_seed, self.point_jitter, self.stress_shift)
+        return World(
+            self.song_features,
+            TasteModel(self.truth, self.listener_params),
+            listeners,
+            self.bank,
+            self.rewards,
+            iso,
+            self.point_seed,
+            self.point_jitter,
+            self.stress_shift,
+        )
 
     def with_dynamics(self, dynamics: str, p: PolicySettings) -> EnvSpec:
         """The same spec under other session dynamics ("iso" or "taste")."""
@@ -101,25 +110,51 @@ def _missing_iso():
 
 
 def iso_params(p: PolicySettings) -> IsoParams:
-    return IsoParams(reach=p.iso_reach, entrainment=p.iso_entrainment, tolerance=p.iso_tolerance,
-                     mismatch_gain=p.iso_mismatch_gain, coupling=p.iso_coupling, taste_share=p.iso_taste_share,
-                     calm_point=p.iso_calm_point)
+    return IsoParams(
+        reach=p.iso_reach,
+        entrainment=p.iso_entrainment,
+        tolerance=p.iso_tolerance,
+        mismatch_gain=p.iso_mismatch_gain,
+        coupling=p.iso_coupling,
+        taste_share=p.iso_taste_share,
+        calm_point=p.iso_calm_point,
+    )
 
 
-def build_env_spec(truth: pd.DataFrame, predicted: pd.DataFrame, listeners: pd.DataFrame, bank: ResponseBank,
-                   rewards: dict[str, float], p: PolicySettings, model_versions: dict[str, str]) -> EnvSpec:
+def build_env_spec(
+    truth: pd.DataFrame,
+    predicted: pd.DataFrame,
+    listeners: pd.DataFrame,
+    bank: ResponseBank,
+    rewards: dict[str, float],
+    p: PolicySettings,
+    model_versions: dict[str, str],
+) -> EnvSpec:
     """Align the audio model's predicted features with the ground truth, track by track."""
     labelled = truth.dropna(subset=list(GEMS6) + ["genre"])
     labelled = labelled[labelled["genre"].isin(GENRES)]
     ids = [t for t in labelled["track_id"] if t in predicted.index]
     if len(ids) < p.playlist_size:
-        raise InvalidInput(f"only {len(ids)} labelled tracks with audio features; the sessions need {p.playlist_size}")
+        raise InvalidInput(
+            f"only {len(ids)} labelled tracks with audio features; the sessions need {p.playlist_size}"
+        )
     truth_aligned = labelled.set_index("track_id").loc[ids].reset_index()
     features = predicted.loc[ids, list(SONG_COLUMNS)].to_numpy(dtype=float)
     if p.dynamics not in ("iso", "taste"):
         raise InvalidInput(f"policy.dynamics must be 'iso' or 'taste', got {p.dynamics!r}")
-    return EnvSpec(ids, features, truth_aligned, listeners, bank, dict(rewards), p, model_versions,
-                   iso_params(p) if p.dynamics == "iso" else None, p.iso_point_seed, p.iso_point_jitter)
+    return EnvSpec(
+        ids,
+        features,
+        truth_aligned,
+        listeners,
+        bank,
+        dict(rewards),
+        p,
+        model_versions,
+        iso_params(p) if p.dynamics == "iso" else None,
+        p.iso_point_seed,
+        p.iso_point_jitter,
+    )
 
 
 def make_session_env(spec: EnvSpec, p: PolicySettings, split: str = "train"):
@@ -141,14 +176,25 @@ def baselines(spec: EnvSpec, seed: int, p: PolicySettings) -> dict:
     }
 
 
-def evaluate_policy(spec: EnvSpec, policies: dict, p: PolicySettings, seed: int,
-                    per_session: dict | None = None) -> pd.DataFrame:
-    return evaluate(spec.world("test"), policies, n_sessions=p.eval_sessions, playlist_size=p.playlist_size,
-                    session_length=p.session_length, calm_weight=p.calm_weight, k=p.eval_k, seed=seed,
-                    per_session=per_session)
+def evaluate_policy(
+    spec: EnvSpec, policies: dict, p: PolicySettings, seed: int, per_session: dict | None = None
+) -> pd.DataFrame:
+    return evaluate(
+        spec.world("test"),
+        policies,
+        n_sessions=p.eval_sessions,
+        playlist_size=p.playlist_size,
+        session_length=p.session_length,
+        calm_weight=p.calm_weight,
+        k=p.eval_k,
+        seed=seed,
+        per_session=per_session,
+    )
 
 
-def evaluation_table(spec: EnvSpec, trained: dict, p: PolicySettings, dynamics: str | None = None) -> pd.DataFrame:
+def evaluation_table(
+    spec: EnvSpec, trained: dict, p: PolicySettings, dynamics: str | None = None
+) -> pd.DataFrame:
     """Every policy on the held-out listeners, once per seed (A2C: the policy of that seed).
     ``dynamics``: one of ``policy.compare_dynamics`` (A2C trained under it, ``trained["compare"]``)."""
     frames = []
@@ -175,7 +221,9 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("mean_reward_mean", ascending=False).reset_index()
 
 
-def recommendation_env(settings, truth: pd.DataFrame, features: pd.DataFrame, listeners: pd.DataFrame) -> EnvSpec:
+def recommendation_env(
+    settings, truth: pd.DataFrame, features: pd.DataFrame, listeners: pd.DataFrame
+) -> EnvSpec:
     """Songs as the champion audio model hears them (from their audio ``features``) beside what
     they truly are (``truth``: track_id, genre, GEMS-6 marks; :mod:`moodtune.policy.songs`), the
     listeners, and the HRV response bank read by the champion stress model (both models loaded
@@ -190,9 +238,13 @@ def recommendation_env(settings, truth: pd.DataFrame, features: pd.DataFrame, li
     audio = registry.load_version(registry.AUDIO, None, settings)
     hrv = registry.load_version(registry.HRV, None, settings)
     bank = ResponseBank.build(
-        simulate_rr, lambda rr: metrics(rr, settings.hrv.metrics),
+        simulate_rr,
+        lambda rr: metrics(rr, settings.hrv.metrics),
         lambda m: hrv.obj.predict_proba(pd.DataFrame(m, columns=list(METRIC_COLUMNS))),
-        tuple(METRIC_COLUMNS), grid_size=p.bank_grid, per_point=p.bank_per_point, seconds=p.bank_seconds,
+        tuple(METRIC_COLUMNS),
+        grid_size=p.bank_grid,
+        per_point=p.bank_per_point,
+        seconds=p.bank_seconds,
         rng=np.random.default_rng(settings.project.seed),
     )
     rewards = {level: reward_for_stress(level, settings.feedback.reward) for level in LEVELS}
@@ -209,12 +261,17 @@ def targets(summary: pd.DataFrame, policy: str = "a2c_session") -> dict[str, flo
     mean = summary.set_index("policy")["mean_reward_mean"]
     best = max(MYOPIC_BASELINES, key=lambda name: mean.get(name, float("-inf")))
     out: dict[str, Any] = {
-        "a2c_mean_reward": float(mean[policy]), "best_baseline": best, "best_baseline_mean_reward": float(mean[best]),
+        "a2c_mean_reward": float(mean[policy]),
+        "best_baseline": best,
+        "best_baseline_mean_reward": float(mean[best]),
         "a2c_over_best_baseline": float(mean[policy] / mean[best]),
     }
     for name, key in (("iso_heuristic", "a2c_over_iso_heuristic"), ("oracle", "a2c_over_oracle")):
         if name in mean:
             out[key] = float(mean[policy] / mean[name])
-    out["targets_met"] = float(out["a2c_over_best_baseline"] >= 1.10 and out.get("a2c_over_iso_heuristic", 1) >= 1.0
-                               and out.get("a2c_over_oracle", 1) >= 0.90)
+    out["targets_met"] = float(
+        out["a2c_over_best_baseline"] >= 1.10
+        and out.get("a2c_over_iso_heuristic", 1) >= 1.0
+        and out.get("a2c_over_oracle", 1) >= 0.90
+    )
     return out

@@ -60,7 +60,9 @@ class PolicyRanker:
             mean = self.model.policy.get_distribution(obs).distribution.mean
         return mean.cpu().numpy().astype(float)
 
-    def rank(self, playlist: pd.DataFrame, listener: ListenerContext, k: int | None = None) -> list[RankedTrack]:
+    def rank(
+        self, playlist: pd.DataFrame, listener: ListenerContext, k: int | None = None
+    ) -> list[RankedTrack]:
         """Rank a playlist (index = track ids, columns = the 10 song features), best first."""
         return rank_with_scores(playlist, self.scores(_features(playlist), listener), self.exploration, k)
 
@@ -86,8 +88,13 @@ def served_probabilities(scores: np.ndarray, exploration: float) -> np.ndarray:
     return probs
 
 
-def rank_with_scores(playlist: pd.DataFrame, scores: np.ndarray, exploration: float, k: int | None = None,
-                     rng: np.random.Generator | None = None) -> list[RankedTrack]:
+def rank_with_scores(
+    playlist: pd.DataFrame,
+    scores: np.ndarray,
+    exploration: float,
+    k: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> list[RankedTrack]:
     """Sort by score (stable) with each song's probability of being served first; with ``rng``
     the first song is drawn from those probabilities (the rest keep the score order)."""
     scores = np.asarray(scores, dtype=float)

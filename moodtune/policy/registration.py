@@ -64,12 +64,16 @@ class PolicyReport:
         return meta
 
 
-def held_out(spec: pipeline.EnvSpec, ranker, settings: Settings, name: str = "candidate") -> registry.Evaluation:
+def held_out(
+    spec: pipeline.EnvSpec, ranker, settings: Settings, name: str = "candidate"
+) -> registry.Evaluation:
     """``ranker`` on the held-out sessions of the first seed: the gate's scores and per-session rewards."""
     p = settings.policy
     seed = p.seeds[0]
     per: dict[str, list[float]] = {}
-    table = pipeline.evaluate_policy(spec, {name: ranker, "random": RandomRanker(seed)}, p, seed, per_session=per)
+    table = pipeline.evaluate_policy(
+        spec, {name: ranker, "random": RandomRanker(seed)}, p, seed, per_session=per
+    )
     row = table.set_index("policy")
     scores = {
         "mean_reward": float(row.loc[name, "mean_reward"]),
@@ -81,9 +85,18 @@ def held_out(spec: pipeline.EnvSpec, ranker, settings: Settings, name: str = "ca
     return registry.Evaluation(scores, per[name])
 
 
-def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRanker, *,
-                    meta: dict | None = None, tags: dict | None = None, extra_scores: dict | None = None,
-                    feedback: pd.DataFrame | None = None, direct=None, log: Log = lambda _m: None) -> PolicyReport:
+def register_policy(
+    settings: Settings,
+    spec: pipeline.EnvSpec,
+    ranker: PolicyRanker,
+    *,
+    meta: dict | None = None,
+    tags: dict | None = None,
+    extra_scores: dict | None = None,
+    feedback: pd.DataFrame | None = None,
+    direct=None,
+    log: Log = lambda _m: None,
+) -> PolicyReport:
     """Evaluate ``ranker``, log it as the policy pyfunc in the active run, register and gate it.
     ``feedback``: logged rows for the off-policy check; ``direct``: a reward model for them
     (:func:`moodtune.policy.rewardmodel.direct_method`: a doubly robust estimate; else SNIPS)."""
@@ -97,37 +110,67 @@ def register_policy(settings: Settings, spec: pipeline.EnvSpec, ranker: PolicyRa
         if champion is None or not rows:
             return None
         r = settings.registry
-        found["ope"] = compare(rows, ranker, champion, p.exploration, samples=r.bootstrap_samples,
-                               confidence=r.confidence, min_ess=p.ope_min_ess, seed=settings.project.seed,
-                               direct=direct)
+        found["ope"] = compare(
+            rows,
+            ranker,
+            champion,
+            p.exploration,
+            samples=r.bootstrap_samples,
+            confidence=r.confidence,
+            min_ess=p.ope_min_ess,
+            seed=settings.project.seed,
+            direct=direct,
+        )
         return found["ope"].refusal()
 
     n = min(p.playlist_size, len(spec.track_ids))
     example = input_example(spec.song_features[:n], spec.track_ids[:n], ListenerContext(30, 0, 2.0))
-    uri = log_policy_model(ranker.model, ranker.kind,
-                           {**spec.model_versions, **(meta or {})}, example)
-    gate = registry.register_and_gate(registry.Candidate(
-        name=registry.POLICY, model_uri=uri, evaluation=registry.Evaluation(scores, evaluation.per_item),
-        metric="mean_reward", floors=dict(p.gate_floors), margin=p.gate_margin,
-        rescore=lambda champion: held_out(spec, champion, settings, "champion"),
-        vetoes=[ope_veto], tags={k: str(v) for k, v in (tags or {}).items()},
-    ), settings, log=log)
+    uri = log_policy_model(ranker.model, ranker.kind, {**spec.model_versions, **(meta or {})}, example)
+    gate = registry.register_and_gate(
+        registry.Candidate(
+            name=registry.POLICY,
+            model_uri=uri,
+            evaluation=registry.Evaluation(scores, evaluation.per_item),
+            metric="mean_reward",
+            floors=dict(p.gate_floors),
+            margin=p.gate_margin,
+            rescore=lambda champion: held_out(spec, champion, settings, "champion"),
+            vetoes=[ope_veto],
+            tags={k: str(v) for k, v in (tags or {}).items()},
+        ),
+        settings,
+        log=log,
+    )
     ope = found.get("ope")
     if gate.decision.champion_score is not None:
         scores["champion_mean_reward"] = gate.decision.champion_score
     if ope is not None:
         scores.update(ope.scores())
-        registry.log_json({"challenger": ope.challenger.as_dict(), "champion": ope.champion.as_dict(),
-                           "difference_ci": ope.difference_ci, "min_ess": ope.min_ess, "verdict": ope.verdict(),
-                           "refusal": ope.refusal()}, "gate/off_policy.json")
+        registry.log_json(
+            {
+                "challenger": ope.challenger.as_dict(),
+                "champion": ope.champion.as_dict(),
+                "difference_ci": ope.difference_ci,
+                "min_ess": ope.min_ess,
+                "verdict": ope.verdict(),
+                "refusal": ope.refusal(),
+            },
+            "gate/off_policy.json",
+        )
         client = registry.configure(settings)
         for key, value in ope.scores().items():
-            client.set_model_version_tag(registry.POLICY, gate.version, f"gate.{key}", registry.tag_value(value))
+            client.set_model_version_tag(
+                registry.POLICY, gate.version, f"gate.{key}", registry.tag_value(value)
+            )
     registry.log_metrics(scores)
     rows_out = [{"policy": "candidate", **evaluation.scores}]
     if gate.decision.champion_score is not None:
-        rows_out.append({"policy": f"champion v{gate.decision.champion_version}",
-                         "mean_reward": gate.decision.champion_score})
+        rows_out.append(
+            {
+                "policy": f"champion v{gate.decision.champion_version}",
+                "mean_reward": gate.decision.champion_score,
+            }
+        )
     return PolicyReport(gate, scores, pd.DataFrame(rows_out), ope=ope)
 
 
@@ -136,11 +179,26 @@ def train_and_log(settings: Settings, spec: pipeline.EnvSpec, out_dir=None, *, c
     ``policy.compare_seeds`` under each of ``policy.compare_dynamics``); log params, learning
     curves, training time and seed A's score to the active run."""
     p = settings.policy if compare else settings.policy.model_copy(update={"compare_dynamics": ()})
-    registry.log_params({"policy": p.model_dump(exclude={"gate_floors"}), "songs": len(spec.track_ids),
-                         "listeners": len(spec.listeners)})
+    registry.log_params(
+        {
+            "policy": p.model_dump(exclude={"gate_floors"}),
+            "songs": len(spec.track_ids),
+            "listeners": len(spec.listeners),
+        }
+    )
     trained = train_policies(spec, p, out_dir or settings.data_path("policy", "models"))
-    registry.log_metrics({k: float(trained[k]) for k in ("seed_score", "train_seconds", "train_cpu_seconds",
-                                                         "total_train_seconds", "total_train_cpu_seconds")})
+    registry.log_metrics(
+        {
+            k: float(trained[k])
+            for k in (
+                "seed_score",
+                "train_seconds",
+                "train_cpu_seconds",
+                "total_train_seconds",
+                "total_train_cpu_seconds",
+            )
+        }
+    )
     registry.log_figure(plots.learning_curves(trained["curves"]), "policy/learning_curve.png")
     registry.log_json(trained["curves"], "policy/learning_curves.json")
     for name, curve in trained["curves"].items():
@@ -157,8 +215,11 @@ def train_and_log(settings: Settings, spec: pipeline.EnvSpec, out_dir=None, *, c
 
 def curve_summary(curves: dict, points: int = 12) -> dict[str, list[list[float]]]:
     """A few (timestep, smoothed episode reward) points per curve, for Dagster metadata."""
-    return {name: [[int(t), round(float(r), 3)] for t, r in c[:: max(1, len(c) // points)]]
-            for name, c in curves.items() if c}
+    return {
+        name: [[int(t), round(float(r), 3)] for t, r in c[:: max(1, len(c) // points)]]
+        for name, c in curves.items()
+        if c
+    }
 
 
 def evaluate_and_log(settings: Settings, spec: pipeline.EnvSpec, trained: dict) -> dict:
@@ -166,11 +227,22 @@ def evaluate_and_log(settings: Settings, spec: pipeline.EnvSpec, trained: dict) 
     dynamics ``trained`` has policies for; tables, summaries, plots and targets logged to the
     active run (with the evaluation's params, so runs compare column by column)."""
     p = settings.policy
-    registry.log_params({"evaluation": {"songs": len(spec.track_ids), "seeds": list(p.seeds),
-                                        "eval_sessions": p.eval_sessions, "eval_k": p.eval_k,
-                                        "playlist_size": p.playlist_size, "session_length": p.session_length,
-                                        "dynamics": p.dynamics, "oracle_beam": p.oracle_beam,
-                                        "timesteps": trained["timesteps"], **spec.model_versions}})
+    registry.log_params(
+        {
+            "evaluation": {
+                "songs": len(spec.track_ids),
+                "seeds": list(p.seeds),
+                "eval_sessions": p.eval_sessions,
+                "eval_k": p.eval_k,
+                "playlist_size": p.playlist_size,
+                "session_length": p.session_length,
+                "dynamics": p.dynamics,
+                "oracle_beam": p.oracle_beam,
+                "timesteps": trained["timesteps"],
+                **spec.model_versions,
+            }
+        }
+    )
     tables = {p.dynamics: pipeline.evaluation_table(spec, trained, p)}
     for dynamics in trained.get("compare", {}):
         tables[dynamics] = pipeline.evaluation_table(spec, trained, p, dynamics)
@@ -182,45 +254,73 @@ def evaluate_and_log(settings: Settings, spec: pipeline.EnvSpec, trained: dict) 
         registry.log_text(summaries[d].to_markdown(index=False), f"{prefix}/summary.md")
         registry.log_figure(plots.policy_bars(summaries[d], p.eval_k), f"{prefix}/policies.png")
         registry.log_json(goals[d], f"{prefix}/targets.json")
-        registry.log_metrics({(k if d == p.dynamics else f"{d}.{k}"): v for k, v in goals[d].items()
-                              if isinstance(v, float)})
+        registry.log_metrics(
+            {(k if d == p.dynamics else f"{d}.{k}"): v for k, v in goals[d].items() if isinstance(v, float)}
+        )
     return {"tables": tables, "summaries": summaries, "targets": goals}
 
 
-def evaluate_and_register(settings: Settings, spec: pipeline.EnvSpec, trained: dict,
-                          log: Log = lambda _m: None) -> PolicyReport:
+def evaluate_and_register(
+    settings: Settings, spec: pipeline.EnvSpec, trained: dict, log: Log = lambda _m: None
+) -> PolicyReport:
     """:func:`evaluate_and_log`, then the first seed's A2C is registered and gated."""
     p = settings.policy
     evaluated = evaluate_and_log(settings, spec, trained)
     seed = p.seeds[0]
     ranker = load_ranker(trained["session"][seed], {"kind": "session"})
-    report = register_policy(settings, spec, ranker, meta={"seed": seed, "timesteps": trained["timesteps"],
-                                                           "songs": len(spec.track_ids)},
-                             tags={"kind": "candidate-aware listening-session A2C", "dynamics": p.dynamics,
-                                   "timesteps": trained["timesteps"], "songs": len(spec.track_ids)},
-                             extra_scores={"seed_score": float(trained["seed_score"])}, log=log)
+    report = register_policy(
+        settings,
+        spec,
+        ranker,
+        meta={"seed": seed, "timesteps": trained["timesteps"], "songs": len(spec.track_ids)},
+        tags={
+            "kind": "candidate-aware listening-session A2C",
+            "dynamics": p.dynamics,
+            "timesteps": trained["timesteps"],
+            "songs": len(spec.track_ids),
+        },
+        extra_scores={"seed_score": float(trained["seed_score"])},
+        log=log,
+    )
     report.table, report.summary = evaluated["tables"][p.dynamics], evaluated["summaries"][p.dynamics]
     report.extra.update({"summaries": evaluated["summaries"], "targets": evaluated["targets"]})
     return report
 
 
-def retrain_and_register(settings: Settings, spec: pipeline.EnvSpec, champion: registry.Loaded,
-                         feedback: pd.DataFrame, *, timesteps: int, degrade_scale: float = 0.0,
-                         window: dict | None = None, log: Log = lambda _m: None) -> PolicyReport:
+def retrain_and_register(
+    settings: Settings,
+    spec: pipeline.EnvSpec,
+    champion: registry.Loaded,
+    feedback: pd.DataFrame,
+    *,
+    timesteps: int,
+    degrade_scale: float = 0.0,
+    window: dict | None = None,
+    log: Log = lambda _m: None,
+) -> PolicyReport:
     """Learn the listeners' response from ``feedback``, teach a copy of the champion in the
     recalibrated simulator, then gate it: held-out reward against the champion re-scored on the
     same sessions of that simulator, and the doubly robust off-policy veto on held-out rows."""
     p, r = settings.policy, settings.retrain
     window = {k: str(v) for k, v in (window or {}).items()}
     seed = p.seeds[0]
-    registry.log_params({"window": window, "champion_version": champion.version, "timesteps": timesteps,
-                         "degrade_scale": degrade_scale, "retrain": r.model_dump(exclude={"min_new_feedback",
-                                                                                         "sensor_interval_seconds"}),
-                         "exploration": p.exploration})
-    done = retrain_from_feedback(spec, champion.obj, feedback, p, r, timesteps=timesteps, seed=seed,
-                                  degrade_scale=degrade_scale)
-    log(f"reward model on {done.response.rows} feedback rows: mean squared error {done.response.mse_prior:.4f} "
-        f"(simulator) -> {done.response.mse_fitted:.4f} (recalibrated); {len(done.held_out)} rows held out")
+    registry.log_params(
+        {
+            "window": window,
+            "champion_version": champion.version,
+            "timesteps": timesteps,
+            "degrade_scale": degrade_scale,
+            "retrain": r.model_dump(exclude={"min_new_feedback", "sensor_interval_seconds"}),
+            "exploration": p.exploration,
+        }
+    )
+    done = retrain_from_feedback(
+        spec, champion.obj, feedback, p, r, timesteps=timesteps, seed=seed, degrade_scale=degrade_scale
+    )
+    log(
+        f"reward model on {done.response.rows} feedback rows: mean squared error {done.response.mse_prior:.4f} "
+        f"(simulator) -> {done.response.mse_fitted:.4f} (recalibrated); {len(done.held_out)} rows held out"
+    )
     registry.log_json(done.response.as_dict(), "retrain/reward_model.json")
     for step, value in done.curve.smoothed()[:: max(1, len(done.curve.points) // 200)]:
         registry.log_metrics({"curve.retrain": value}, step=int(step))
@@ -231,10 +331,19 @@ def retrain_and_register(settings: Settings, spec: pipeline.EnvSpec, champion: r
     if done.imitation_accuracy is not None:
         extra["imitation_accuracy"] = done.imitation_accuracy
     report = register_policy(
-        settings, done.spec, ranker, meta={"retrained_from": champion.version},
-        tags={"retrained_from": champion.version, "feedback_window": f"{window.get('cursor_from')}-"
-              f"{window.get('cursor_to')}"},
-        extra_scores=extra, feedback=done.held_out, direct=direct, log=log)
+        settings,
+        done.spec,
+        ranker,
+        meta={"retrained_from": champion.version},
+        tags={
+            "retrained_from": champion.version,
+            "feedback_window": f"{window.get('cursor_from')}-{window.get('cursor_to')}",
+        },
+        extra_scores=extra,
+        feedback=done.held_out,
+        direct=direct,
+        log=log,
+    )
     report.extra.update(timesteps=timesteps, reward_model=done.response.as_dict())
     return report
 
@@ -243,7 +352,9 @@ def shadow_rows(feedback: pd.DataFrame, version: str) -> pd.DataFrame:
     """The feedback rows whose recommendation the challenger ``version`` ranked in shadow."""
     if feedback.empty:
         return feedback
-    ran = feedback["recommendation_model_versions"].map(lambda v: str((v or {}).get(registry.SHADOW)) == version)
+    ran = feedback["recommendation_model_versions"].map(
+        lambda v: str((v or {}).get(registry.SHADOW)) == version
+    )
     return feedback[ran.to_numpy(dtype=bool)]
 
 
@@ -260,8 +371,13 @@ def gate_shadow(settings: Settings, feedback: pd.DataFrame, log: Log = lambda _m
         return {"challenger": None, "verdict": "no challenger registered: nothing runs in shadow"}
     version = str(challenger.version)
     rows = shadow_rows(feedback, version)
-    ope = shadow_comparison(rows, samples=r.bootstrap_samples, confidence=r.confidence, min_ess=p.ope_min_ess,
-                            seed=settings.project.seed)
+    ope = shadow_comparison(
+        rows,
+        samples=r.bootstrap_samples,
+        confidence=r.confidence,
+        min_ess=p.ope_min_ess,
+        seed=settings.project.seed,
+    )
     scores = {f"shadow_{k.removeprefix('ope_')}": v for k, v in ope.scores().items()}
     registry.log_params({"challenger_version": version, "exploration": p.exploration})
     registry.log_metrics({k: v for k, v in scores.items() if v == v})
@@ -272,20 +388,29 @@ def gate_shadow(settings: Settings, feedback: pd.DataFrame, log: Log = lambda _m
     ci = ope.difference_ci  # set where there is a verdict
     clears = ope.has_verdict and ci is not None and ci[0] >= p.gate_margin
     if not ope.has_verdict:
-        out["verdict"] = (f"running in shadow: effective sample size {ope.challenger.effective_sample_size:.1f} "
-                          f"of {p.ope_min_ess:g} needed for a verdict")
+        out["verdict"] = (
+            f"running in shadow: effective sample size {ope.challenger.effective_sample_size:.1f} "
+            f"of {p.ope_min_ess:g} needed for a verdict"
+        )
     elif not clears:
         assert ci is not None
-        out["verdict"] = (f"running in shadow: difference CI [{ci[0]:.4g}, {ci[1]:.4g}] "
-                          f"does not clear the margin {p.gate_margin:g}")
+        out["verdict"] = (
+            f"running in shadow: difference CI [{ci[0]:.4g}, {ci[1]:.4g}] "
+            f"does not clear the margin {p.gate_margin:g}"
+        )
     else:
         recorded = {m: registry.version_score(challenger, m) for m in p.gate_floors}  # its held-out floors
-        decision = registry.promote(registry.POLICY, version,
-                                    {"shadow_value": ope.challenger.value,
-                                     **{m: v for m, v in recorded.items() if v is not None}},
-                                    dict(p.gate_floors), p.gate_margin, metric="shadow_value",
-                                    champion_score=ope.champion.value, difference_ci=ope.difference_ci,
-                                    settings=settings)
+        decision = registry.promote(
+            registry.POLICY,
+            version,
+            {"shadow_value": ope.challenger.value, **{m: v for m, v in recorded.items() if v is not None}},
+            dict(p.gate_floors),
+            p.gate_margin,
+            metric="shadow_value",
+            champion_score=ope.champion.value,
+            difference_ci=ope.difference_ci,
+            settings=settings,
+        )
         out.update(promoted=decision.promoted, verdict=decision.reason)
     log(f"shadow challenger v{version}: {out['verdict']}")
     return out

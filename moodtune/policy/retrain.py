@@ -38,8 +38,10 @@ def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.Dat
         return spec.listeners.iloc[0:0]
     rng = np.random.default_rng(seed)
     sims = simulate_listeners(len(feedback), rng, spec.listener_params)
-    contexts = [ListenerContext.parse(a, g, m) for a, g, m in zip(feedback["age"], feedback["gender"],
-                                                                   feedback["mood"], strict=True)]
+    contexts = [
+        ListenerContext.parse(a, g, m)
+        for a, g, m in zip(feedback["age"], feedback["gender"], feedback["mood"], strict=True)
+    ]
     sims["age"] = [c.age for c in contexts]
     sims["gender"] = [c.gender for c in contexts]
     sims["mood"] = [int(round(c.mood)) for c in contexts]
@@ -52,11 +54,22 @@ def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.Dat
 def training_world(spec: EnvSpec, feedback: pd.DataFrame, seed: int) -> World:
     train = spec.listeners[spec.listeners["split"] == "train"]
     listeners = pd.concat([train, replay_listeners(feedback, spec, seed)], ignore_index=True)
-    return World(spec.song_features, TasteModel(spec.truth, spec.listener_params), listeners, spec.bank, spec.rewards,
-                 spec.iso, spec.point_seed, spec.point_jitter, spec.stress_shift)
+    return World(
+        spec.song_features,
+        TasteModel(spec.truth, spec.listener_params),
+        listeners,
+        spec.bank,
+        spec.rewards,
+        spec.iso,
+        spec.point_seed,
+        spec.point_jitter,
+        spec.stress_shift,
+    )
 
 
-def split_feedback(feedback: pd.DataFrame, holdout_share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_feedback(
+    feedback: pd.DataFrame, holdout_share: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rows the reward model fits, rows held out for the gate): a seeded draw per row, by id."""
     if feedback.empty:
         return feedback, feedback
@@ -89,8 +102,17 @@ def degrade(model, scale: float, seed: int) -> None:
             param.add_(torch.randn(param.shape, generator=gen) * scale)
 
 
-def retrain_from_feedback(spec: EnvSpec, champion: PolicyRanker, feedback: pd.DataFrame, p: PolicySettings,
-                          r: RetrainSettings, *, timesteps: int, seed: int, degrade_scale: float = 0.0) -> Retrained:
+def retrain_from_feedback(
+    spec: EnvSpec,
+    champion: PolicyRanker,
+    feedback: pd.DataFrame,
+    p: PolicySettings,
+    r: RetrainSettings,
+    *,
+    timesteps: int,
+    seed: int,
+    degrade_scale: float = 0.0,
+) -> Retrained:
     """A copy of the champion taught in the simulator recalibrated by ``feedback`` (the serving
     champion object is never modified); ``degrade_scale`` > 0 adds weight noise after (a drill)."""
     import io
@@ -110,9 +132,18 @@ def retrain_from_feedback(spec: EnvSpec, champion: PolicyRanker, feedback: pd.Da
     accuracy = None
     if r.imitation_sessions > 0 and r.imitation_epochs > 0:
         teacher = dataclasses.replace(recalibrated, listeners=world.listeners)
-        accuracy = behaviour_cloning(model, teacher, p.model_copy(update={
-            "warm_start_sessions": r.imitation_sessions, "warm_start_beam": r.imitation_beam,
-            "warm_start_epochs": r.imitation_epochs}), seed)
+        accuracy = behaviour_cloning(
+            model,
+            teacher,
+            p.model_copy(
+                update={
+                    "warm_start_sessions": r.imitation_sessions,
+                    "warm_start_beam": r.imitation_beam,
+                    "warm_start_epochs": r.imitation_epochs,
+                }
+            ),
+            seed,
+        )
     # a constant rate (a decaying schedule saved with the champion would have reached ~0)
     model.learning_rate = r.learning_rate
     model._setup_lr_schedule()
@@ -124,5 +155,7 @@ def retrain_from_feedback(spec: EnvSpec, champion: PolicyRanker, feedback: pd.Da
     if degrade_scale > 0:
         degrade(model, degrade_scale, seed)
     judged = replay_listeners(held_out, spec, seed + 1).assign(split="test")
-    gate_spec = dataclasses.replace(recalibrated, listeners=pd.concat([spec.listeners, judged], ignore_index=True))
+    gate_spec = dataclasses.replace(
+        recalibrated, listeners=pd.concat([spec.listeners, judged], ignore_index=True)
+    )
     return Retrained(model, curve, response, gate_spec, fitted, held_out, accuracy)

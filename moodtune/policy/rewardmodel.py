@@ -45,7 +45,9 @@ def base_stress(mood: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(0.8 - 0.1 * (mood - 1) + rng.normal(0, 0.06, len(mood)), 0.05, 0.95)
 
 
-def context_listeners(contexts: Sequence[ListenerContext], spec: EnvSpec, draws: int, seed: int) -> pd.DataFrame:
+def context_listeners(
+    contexts: Sequence[ListenerContext], spec: EnvSpec, draws: int, seed: int
+) -> pd.DataFrame:
     """``draws`` simulated listeners per context: the context's age, gender and mood, hidden
     taste and physiology drawn from the population (rows ``i * draws ... i * draws + draws - 1``)."""
     rng = np.random.default_rng(seed)
@@ -70,7 +72,9 @@ class ExpectedReward:
         self._grid, self._level = grid, world.expected[0]
         self._slope = np.gradient(self._level, grid)
 
-    def __call__(self, row: int, songs: Sequence[int], shift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, row: int, songs: Sequence[int], shift: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Expected reward and d reward / d stress of each of ``songs`` for context ``row``,
         with ``shift`` (age groups x songs) added to the stress after each song."""
         world = self._world
@@ -112,17 +116,25 @@ class ResponseModel:
 
     def as_dict(self) -> dict:
         return {
-            "rows": self.rows, "mse_prior": self.mse_prior, "mse_fitted": self.mse_fitted, "ridge": self.ridge,
+            "rows": self.rows,
+            "mse_prior": self.mse_prior,
+            "mse_fitted": self.mse_fitted,
+            "ridge": self.ridge,
             "cv_mse": {str(k): round(v, 5) for k, v in (self.cv_mse or {}).items()},
-            "coefficients": {AGE_GROUPS[g][2]: {e: round(float(v), 4) for e, v in zip(GEMS6, row, strict=True)}
-                             for g, row in enumerate(self.coefficients)},
+            "coefficients": {
+                AGE_GROUPS[g][2]: {e: round(float(v), 4) for e, v in zip(GEMS6, row, strict=True)}
+                for g, row in enumerate(self.coefficients)
+            },
             "rows_per_age_group": {AGE_GROUPS[g][2]: n for g, n in enumerate(self.rows_per_group)},
         }
 
     def metrics(self) -> dict[str, float]:
-        out = {"reward_model_rows": float(self.rows), "reward_model_mse_prior": self.mse_prior,
-               "reward_model_mse_fitted": self.mse_fitted,
-               "reward_model_ridge": float("inf") if self.ridge is None else self.ridge}
+        out = {
+            "reward_model_rows": float(self.rows),
+            "reward_model_mse_prior": self.mse_prior,
+            "reward_model_mse_fitted": self.mse_fitted,
+            "reward_model_ridge": float("inf") if self.ridge is None else self.ridge,
+        }
         for ridge, mse in (self.cv_mse or {}).items():
             out[f"reward_model_cv_mse.ridge_{ridge:g}"] = mse
         for g, row in enumerate(self.coefficients):
@@ -146,11 +158,22 @@ def song_rows(feedback: pd.DataFrame, spec: EnvSpec) -> pd.DataFrame:
 
 
 def contexts_of(rows: pd.DataFrame) -> list[ListenerContext]:
-    return [ListenerContext.parse(a, g, m) for a, g, m in zip(rows["age"], rows["gender"], rows["mood"], strict=True)]
+    return [
+        ListenerContext.parse(a, g, m)
+        for a, g, m in zip(rows["age"], rows["gender"], rows["mood"], strict=True)
+    ]
 
 
-def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridges: Sequence[float], folds: int, draws: int,
-                 seed: int, steps: int = 3) -> ResponseModel:
+def fit_response(
+    feedback: pd.DataFrame,
+    spec: EnvSpec,
+    *,
+    ridges: Sequence[float],
+    folds: int,
+    draws: int,
+    seed: int,
+    steps: int = 3,
+) -> ResponseModel:
     """Fit the stress shift to ``feedback`` (rows with ``age, gender, mood, track_id, reward``).
 
     The ridge is chosen by ``folds``-fold cross-validation among ``ridges``; when no ridge
@@ -178,10 +201,11 @@ def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridges: Sequence[floa
             fitted, slope = predict(coef, idx)
             x = np.zeros((len(idx), groups * n_emo))
             for row, i in enumerate(idx):
-                x[row, member[i] * n_emo:(member[i] + 1) * n_emo] = slope[row] * shares[songs[i]]
+                x[row, member[i] * n_emo : (member[i] + 1) * n_emo] = slope[row] * shares[songs[i]]
             theta = coef.reshape(-1)
-            step = np.linalg.solve(x.T @ x + ridge * np.eye(groups * n_emo),
-                                   x.T @ (reward[idx] - fitted) - ridge * theta)
+            step = np.linalg.solve(
+                x.T @ x + ridge * np.eye(groups * n_emo), x.T @ (reward[idx] - fitted) - ridge * theta
+            )
             coef = (theta + step).reshape(groups, n_emo)
         return coef
 
@@ -200,8 +224,15 @@ def fit_response(feedback: pd.DataFrame, spec: EnvSpec, *, ridges: Sequence[floa
     coef = fit(everyone, best) if cv[best] < cv_prior else zero
     fitted, _ = predict(coef, everyone)
     per_group = tuple(int((member == g).sum()) for g in range(groups))
-    return ResponseModel(coef, len(rows), per_group, cv_prior, float(np.mean((reward - fitted) ** 2)),
-                         ridge=best if cv[best] < cv_prior else None, cv_mse=cv)
+    return ResponseModel(
+        coef,
+        len(rows),
+        per_group,
+        cv_prior,
+        float(np.mean((reward - fitted) ** 2)),
+        ridge=best if cv[best] < cv_prior else None,
+        cv_mse=cv,
+    )
 
 
 def direct_method(rows: pd.DataFrame, spec: EnvSpec, model: ResponseModel, *, draws: int, seed: int):

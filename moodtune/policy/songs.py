@@ -26,7 +26,11 @@ def song_truth(tracks: pd.DataFrame, heard: pd.DataFrame, seed: int, noise: floa
     output indexed by track id): a track's labels where ``tracks`` has all of them, else its
     heard profile plus a fixed per-song offset and its label genre (else the heard one)."""
     ids = heard.index.astype(str)
-    rows = tracks.assign(track_id=tracks["track_id"].astype(str)).drop_duplicates("track_id").set_index("track_id")
+    rows = (
+        tracks.assign(track_id=tracks["track_id"].astype(str))
+        .drop_duplicates("track_id")
+        .set_index("track_id")
+    )
     rows = rows.reindex(ids)
     probs = heard[list(GEMS6)].to_numpy(dtype=float)
     offset = np.array([song_offset(t, seed, noise) for t in ids]).reshape(probs.shape)
@@ -37,7 +41,10 @@ def song_truth(tracks: pd.DataFrame, heard: pd.DataFrame, seed: int, noise: floa
         marks[labelled] = labels[labelled]
     heard_genre = np.asarray(GENRES)[heard[list(GENRES)].to_numpy(dtype=float).argmax(axis=1)]
     label = rows["genre"].astype(object) if "genre" in rows else pd.Series([None] * len(rows), index=ids)
-    genre = [lab if isinstance(lab, str) and lab in GENRES else h for lab, h in zip(label, heard_genre, strict=True)]
+    genre = [
+        lab if isinstance(lab, str) and lab in GENRES else h
+        for lab, h in zip(label, heard_genre, strict=True)
+    ]
     truth = pd.DataFrame(marks, columns=list(GEMS6))
     truth.insert(0, "genre", genre)
     truth.insert(0, "track_id", list(ids))

@@ -35,8 +35,9 @@ from moodtune.state import estimate, from_point
 RANKERS = ("policy_from_state", "policy_state_reading", "nearest_emotion", "policy_told_mood")
 
 
-def _orders(policy, features: np.ndarray, context: ListenerContext, observed: np.ndarray, source: str,
-            state_settings) -> dict[str, np.ndarray]:
+def _orders(
+    policy, features: np.ndarray, context: ListenerContext, observed: np.ndarray, source: str, state_settings
+) -> dict[str, np.ndarray]:
     state = estimate([from_point(source, observed[0], observed[1], state_settings)], state_settings)
     reading = state.policy_reading()
     mood = state.policy_mood()
@@ -46,15 +47,31 @@ def _orders(policy, features: np.ndarray, context: ListenerContext, observed: np
 
     return {
         "policy_from_state": by_policy(ListenerContext(context.age, context.gender, mood)),
-        "policy_state_reading": by_policy(ListenerContext(context.age, context.gender, mood,
-                                                          None if reading is None else cast("tuple[float, float, float]", tuple(map(float, reading))))),
+        "policy_state_reading": by_policy(
+            ListenerContext(
+                context.age,
+                context.gender,
+                mood,
+                None if reading is None else cast("tuple[float, float, float]", tuple(map(float, reading))),
+            )
+        ),
         "nearest_emotion": np.argsort(-EmotionMatchRanker(observed).scores(features, context), kind="stable"),
-        "policy_told_mood": by_policy(ListenerContext(context.age, context.gender, float(round(context.mood)))),
+        "policy_told_mood": by_policy(
+            ListenerContext(context.age, context.gender, float(round(context.mood)))
+        ),
     }
 
 
-def run_study(world, policies: dict[int, object], p, state_settings, *, sources=("text", "photo"),
-              seeds=None, n_sessions: int | None = None) -> pd.DataFrame:
+def run_study(
+    world,
+    policies: dict[int, object],
+    p,
+    state_settings,
+    *,
+    sources=("text", "photo"),
+    seeds=None,
+    n_sessions: int | None = None,
+) -> pd.DataFrame:
     """One row per (source, seed, ranker): mean stress reduction and reward over the sessions.
 
     ``world``: held-out listeners (``EnvSpec.world("test")``); ``policies``: the trained policy
@@ -76,7 +93,9 @@ def run_study(world, policies: dict[int, object], p, state_settings, *, sources=
                 truth = env.hidden_state.point.copy()
                 observed = np.clip(truth + rng.normal(0.0, sd), -1.0, 1.0)
                 playlist = np.asarray(env.playlist)
-                orders = _orders(policy, world.song_features[playlist], env.context, observed, source, state_settings)
+                orders = _orders(
+                    policy, world.song_features[playlist], env.context, observed, source, state_settings
+                )
                 for name, order in orders.items():
                     env.reset(seed=session["seed"], options=session)  # the same start and HRV draws
                     reward, info = 0.0, {}
@@ -88,9 +107,16 @@ def run_study(world, policies: dict[int, object], p, state_settings, *, sources=
                     totals[name][0].append(float(info["stress_reduction"]))
                     totals[name][1].append(reward)
             for name, (reductions, rewards) in totals.items():
-                rows.append({"source": source, "seed": seed, "ranker": name,
-                             "stress_reduction": float(np.mean(reductions)), "reward": float(np.mean(rewards)),
-                             "sessions": len(reductions)})
+                rows.append(
+                    {
+                        "source": source,
+                        "seed": seed,
+                        "ranker": name,
+                        "stress_reduction": float(np.mean(reductions)),
+                        "reward": float(np.mean(rewards)),
+                        "sessions": len(reductions),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

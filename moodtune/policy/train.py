@@ -43,7 +43,7 @@ class LearningCurve(BaseCallback):
         steps, rewards = zip(*self.points, strict=True)
         kernel = np.ones(min(window, len(rewards))) / min(window, len(rewards))
         smooth = np.convolve(rewards, kernel, mode="valid")
-        return list(zip(steps[len(steps) - len(smooth):], smooth.tolist(), strict=True))
+        return list(zip(steps[len(steps) - len(smooth) :], smooth.tolist(), strict=True))
 
 
 class HeldOutCurve(BaseCallback):
@@ -62,9 +62,16 @@ class HeldOutCurve(BaseCallback):
         from moodtune.policy.ranking import PolicyRanker
 
         p = self.p
-        table = evaluate(self.spec.world("test"), {"a2c": PolicyRanker(self.model, "session")},
-                         n_sessions=self.sessions, playlist_size=p.playlist_size, session_length=p.session_length,
-                         calm_weight=p.calm_weight, k=p.eval_k, seed=self.seed)
+        table = evaluate(
+            self.spec.world("test"),
+            {"a2c": PolicyRanker(self.model, "session")},
+            n_sessions=self.sessions,
+            playlist_size=p.playlist_size,
+            session_length=p.session_length,
+            calm_weight=p.calm_weight,
+            k=p.eval_k,
+            seed=self.seed,
+        )
         self.points.append((int(self.num_timesteps), float(table["mean_reward"].iloc[0])))
         self._next = self.num_timesteps + self.every
 
@@ -98,14 +105,24 @@ def train_a2c(
     torch.set_num_threads(1)
     vec = make_vec_env(make_env, n_envs=n_envs, seed=seed)
     if model is None:
-        model = A2C(policy or "MlpPolicy", vec, seed=seed, verbose=0, device="cpu", policy_kwargs=policy_kwargs,
-                    **(hyper or {}))
+        model = A2C(
+            policy or "MlpPolicy",
+            vec,
+            seed=seed,
+            verbose=0,
+            device="cpu",
+            policy_kwargs=policy_kwargs,
+            **(hyper or {}),
+        )
     else:
         model.set_env(vec)
     curve = LearningCurve()
     if timesteps > 0:
-        model.learn(total_timesteps=timesteps, callback=[curve] if held_out is None else [curve, held_out],
-                    reset_num_timesteps=False)
+        model.learn(
+            total_timesteps=timesteps,
+            callback=[curve] if held_out is None else [curve, held_out],
+            reset_num_timesteps=False,
+        )
         curve.held_out = [] if held_out is None else held_out.points
     return model, curve
 
@@ -124,14 +141,30 @@ def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, se
     if p.a2c_lr_decay:  # linear to 0 over the run: the last updates settle the policy instead of moving it
         start = float(hyper.pop("learning_rate", 7e-4))
         hyper["learning_rate"] = lambda remaining: start * remaining
-    model = A2C(CandidatePolicy, vec, seed=seed, verbose=0, device="cpu", **hyper,
-                policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden})
+    model = A2C(
+        CandidatePolicy,
+        vec,
+        seed=seed,
+        verbose=0,
+        device="cpu",
+        **hyper,
+        policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden},
+    )
     if warm:
         behaviour_cloning(model, spec, p, seed)
-    watch = (HeldOutCurve(spec, p, seed, max(1, timesteps // p.held_out_curve_points), p.held_out_curve_sessions)
-             if p.held_out_curve_points > 0 else None)
-    return train_a2c(make_session_env(spec, p), timesteps=timesteps, seed=seed, n_envs=p.n_envs, model=model,
-                     held_out=watch)
+    watch = (
+        HeldOutCurve(spec, p, seed, max(1, timesteps // p.held_out_curve_points), p.held_out_curve_sessions)
+        if p.held_out_curve_points > 0
+        else None
+    )
+    return train_a2c(
+        make_session_env(spec, p),
+        timesteps=timesteps,
+        seed=seed,
+        n_envs=p.n_envs,
+        model=model,
+        held_out=watch,
+    )
 
 
 def oracle_demonstrations(spec: EnvSpec, p: PolicySettings, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,8 +222,12 @@ def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float, list[tuple[i
     cpu = time.process_time()
     if kind == "bandit":
         world = spec.world("train")
-        model, curve = train_a2c(lambda: SeedBanditEnv(world, p.seed_episode_length), timesteps=timesteps,
-                                 seed=seed, n_envs=p.n_envs)
+        model, curve = train_a2c(
+            lambda: SeedBanditEnv(world, p.seed_episode_length),
+            timesteps=timesteps,
+            seed=seed,
+            n_envs=p.n_envs,
+        )
     else:
         model, curve = train_session_policy(spec, p, timesteps=timesteps, seed=seed)
     model.save(path)
@@ -206,7 +243,13 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     out_dir.mkdir(parents=True, exist_ok=True)
     timesteps = p.timesteps if timesteps is None else timesteps
     started, cpu = time.perf_counter(), time.process_time()
-    result: dict[str, Any] = {"session": {}, "compare": {}, "curves": {}, "held_out_curves": {}, "timesteps": timesteps}
+    result: dict[str, Any] = {
+        "session": {},
+        "compare": {},
+        "curves": {},
+        "held_out_curves": {},
+        "timesteps": timesteps,
+    }
     jobs: list[tuple] = []
     names: list[tuple[str | None, int, str]] = []
     for seed in p.seeds:
@@ -217,7 +260,9 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
             continue
         compare = spec.with_dynamics(d, p)
         for seed in p.compare_seeds:
-            jobs.append(("session", compare, p, timesteps, seed, str(out_dir / f"session_{d}_seed{seed}.zip")))
+            jobs.append(
+                ("session", compare, p, timesteps, seed, str(out_dir / f"session_{d}_seed{seed}.zip"))
+            )
             names.append((d, seed, f"session_{d}_seed{seed}"))
     jobs.append(("bandit", spec, p, p.seed_timesteps, p.seeds[0], str(out_dir / "seed_bandit.zip")))
     names.append(("bandit", p.seeds[0], "seed_bandit"))

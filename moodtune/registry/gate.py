@@ -80,14 +80,19 @@ class PromotionDecision:
     def champion_text(self) -> str:
         """The champion compared with, e.g. ``champion v2: 0.8123`` or ``no champion before``."""
         if self.champion_score is None:
-            return "no champion before" if self.champion_version is None else \
-                f"champion v{self.champion_version}: no recorded {self.metric}"
+            return (
+                "no champion before"
+                if self.champion_version is None
+                else f"champion v{self.champion_version}: no recorded {self.metric}"
+            )
         return f"champion v{self.champion_version}: {self.champion_score:.4g}"
 
     def note(self) -> str:
         """The verdict as a markdown paragraph for the training run's description."""
-        return (f"**Gate: {self.verdict.upper()}** `{self.name}` v{self.version}: {self.metric} "
-                f"{self.candidate_score:.4g} ({self.champion_text()}). {self.reason}")
+        return (
+            f"**Gate: {self.verdict.upper()}** `{self.name}` v{self.version}: {self.metric} "
+            f"{self.candidate_score:.4g} ({self.champion_text()}). {self.reason}"
+        )
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,12 @@ class GateReport:
         """Plain values for Dagster metadata (numbers stay numbers)."""
         d = self.decision
         meta: dict[str, Any] = {
-            "model": self.name, "version": self.version, "model_uri": self.model_uri,
-            "promoted": d.promoted, "gate_reason": d.reason, "gate_metric": d.metric,
+            "model": self.name,
+            "version": self.version,
+            "model_uri": self.model_uri,
+            "promoted": d.promoted,
+            "gate_reason": d.reason,
+            "gate_metric": d.metric,
             "candidate_score": round(d.candidate_score, 4),
             "champion_version": d.champion_version or "",
         }
@@ -127,8 +136,14 @@ class GateReport:
         return meta
 
 
-def paired_bootstrap_ci(candidate: Sequence[float], champion_items: Sequence[float], *,
-                        samples: int, confidence: float, seed: int = 0) -> tuple[float, float]:
+def paired_bootstrap_ci(
+    candidate: Sequence[float],
+    champion_items: Sequence[float],
+    *,
+    samples: int,
+    confidence: float,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean paired difference ``candidate - champion``."""
     a, b = np.asarray(candidate, dtype=float), np.asarray(champion_items, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
@@ -188,7 +203,8 @@ def promote(
 
     failed = [
         f"{m}={scores.get(m, float('nan')):.4g} below floor {floor:.4g}"
-        if m in scores else f"{m} missing (floor {floor:.4g})"
+        if m in scores
+        else f"{m} missing (floor {floor:.4g})"
         for m, floor in floors.items()
         if m not in scores or not float(scores[m]) >= float(floor)
     ]
@@ -204,18 +220,26 @@ def promote(
         lo, hi = difference_ci
         wins = lo >= margin and candidate > champion_score
         promoted = wins
-        reason = (f"{metric} {candidate:.4g} vs champion v{current.version} {champion_score:.4g}: paired "
-                  f"difference CI [{lo:.4g}, {hi:.4g}] {'clears' if wins else 'does not clear'} "
-                  f"the margin {margin:g}")
+        reason = (
+            f"{metric} {candidate:.4g} vs champion v{current.version} {champion_score:.4g}: paired "
+            f"difference CI [{lo:.4g}, {hi:.4g}] {'clears' if wins else 'does not clear'} "
+            f"the margin {margin:g}"
+        )
     elif candidate > champion_score and candidate - champion_score >= margin:
-        promoted, reason = True, (
-            f"{metric} {candidate:.4g} beats champion v{current.version} "
-            f"({champion_score:.4g}) by >= {margin:g}"
+        promoted, reason = (
+            True,
+            (
+                f"{metric} {candidate:.4g} beats champion v{current.version} "
+                f"({champion_score:.4g}) by >= {margin:g}"
+            ),
         )
     else:
-        promoted, reason = False, (
-            f"{metric} {candidate:.4g} does not beat champion v{current.version} "
-            f"({champion_score:.4g}) by {margin:g}"
+        promoted, reason = (
+            False,
+            (
+                f"{metric} {candidate:.4g} does not beat champion v{current.version} "
+                f"({champion_score:.4g}) by {margin:g}"
+            ),
         )
     reason += note
 
@@ -224,24 +248,32 @@ def promote(
         client.delete_registered_model_alias(name, settings.registry.challenger_alias)
 
     decision = PromotionDecision(
-        name=name, version=version, metric=metric, candidate_score=candidate,
+        name=name,
+        version=version,
+        metric=metric,
+        candidate_score=candidate,
         champion_version=None if current is None else str(current.version),
-        champion_score=champion_score, promoted=promoted, reason=reason,
-        difference_ci=difference_ci, rescore_error=rescore_error,
+        champion_score=champion_score,
+        promoted=promoted,
+        reason=reason,
+        difference_ci=difference_ci,
+        rescore_error=rescore_error,
     )
     _log_decision(client, decision)
     return decision
 
 
-def register_and_gate(candidate: Candidate, settings: Settings | None = None,
-                      log: Callable[[str], None] = lambda _msg: None) -> GateReport:
+def register_and_gate(
+    candidate: Candidate, settings: Settings | None = None, log: Callable[[str], None] = lambda _msg: None
+) -> GateReport:
     """Register ``candidate.model_uri`` as a new version, re-score the champion on the same
     held-out data, and promote through :func:`promote`. Call inside the training run."""
     settings = settings or get_settings()
     ev = candidate.evaluation
     scores = {k: float(v) for k, v in ev.scores.items()}
-    version = register(candidate.model_uri, candidate.name, scores=scores, tags=candidate.tags,
-                       settings=settings)
+    version = register(
+        candidate.model_uri, candidate.name, scores=scores, tags=candidate.tags, settings=settings
+    )
     current = champion(candidate.name, settings)
     champ_obj, champ_eval, error = None, None, None
     if current is not None and str(current.version) != str(version.version):
@@ -258,17 +290,41 @@ def register_and_gate(candidate: Candidate, settings: Settings | None = None,
         champion_score = float(champ_eval.scores[candidate.metric])
         if ev.per_item is not None and champ_eval.per_item is not None:
             r = settings.registry
-            ci = paired_bootstrap_ci(ev.per_item, champ_eval.per_item, samples=r.bootstrap_samples,
-                                     confidence=r.confidence, seed=settings.project.seed)
+            ci = paired_bootstrap_ci(
+                ev.per_item,
+                champ_eval.per_item,
+                samples=r.bootstrap_samples,
+                confidence=r.confidence,
+                seed=settings.project.seed,
+            )
     vetoed = [reason for veto in candidate.vetoes if (reason := veto(champ_obj))]
-    decision = promote(candidate.name, version.version, scores, candidate.floors, candidate.margin,
-                       metric=candidate.metric, champion_score=champion_score, difference_ci=ci,
-                       vetoed=vetoed, rescore_error=error, settings=settings, current_champion=current)
+    decision = promote(
+        candidate.name,
+        version.version,
+        scores,
+        candidate.floors,
+        candidate.margin,
+        metric=candidate.metric,
+        champion_score=champion_score,
+        difference_ci=ci,
+        vetoed=vetoed,
+        rescore_error=error,
+        settings=settings,
+        current_champion=current,
+    )
     active = mlflow.active_run()
-    log(f"{candidate.name} v{version.version}: {candidate.metric} {scores[candidate.metric]:.4g} -> "
-        f"{'promoted' if decision.promoted else 'not promoted'} ({decision.reason})")
-    return GateReport(candidate.name, str(version.version), candidate.model_uri,
-                      active.info.run_id if active else version.run_id, scores, decision)
+    log(
+        f"{candidate.name} v{version.version}: {candidate.metric} {scores[candidate.metric]:.4g} -> "
+        f"{'promoted' if decision.promoted else 'not promoted'} ({decision.reason})"
+    )
+    return GateReport(
+        candidate.name,
+        str(version.version),
+        candidate.model_uri,
+        active.info.run_id if active else version.run_id,
+        scores,
+        decision,
+    )
 
 
 def _log_decision(client: MlflowClient, decision: PromotionDecision) -> None:
@@ -282,9 +338,14 @@ def _log_decision(client: MlflowClient, decision: PromotionDecision) -> None:
         tags["gate.rescore_error"] = decision.rescore_error[:5000]
     for key, value in tags.items():
         client.set_model_version_tag(decision.name, decision.version, key, value)
-    client.update_model_version(decision.name, decision.version, description=(
-        f"Gate: {verdict.upper()}. {decision.metric} {decision.candidate_score:.4g} ({decision.champion_text()}). "
-        f"{decision.reason}"))
+    client.update_model_version(
+        decision.name,
+        decision.version,
+        description=(
+            f"Gate: {verdict.upper()}. {decision.metric} {decision.candidate_score:.4g} ({decision.champion_text()}). "
+            f"{decision.reason}"
+        ),
+    )
     run_id = client.get_model_version(decision.name, decision.version).run_id
     active = mlflow.active_run()
     run_id = active.info.run_id if active is not None else run_id

@@ -40,8 +40,9 @@ def _stamp(obj: Any, version: str) -> None:
             pass
 
 
-def load_dir(name: str, path: str | Path, version: str | int | None = None,
-             settings: Settings | None = None) -> Any:
+def load_dir(
+    name: str, path: str | Path, version: str | int | None = None, settings: Settings | None = None
+) -> Any:
     """The domain object of ``name`` from an MLflow model directory; ``version`` is stamped on
     it (``obj.version``) when given."""
     settings = settings or get_settings()
@@ -51,8 +52,9 @@ def load_dir(name: str, path: str | Path, version: str | int | None = None,
     return obj
 
 
-def load_version(name: str, alias_or_version: str | int | None = None,
-                 settings: Settings | None = None) -> Loaded:
+def load_version(
+    name: str, alias_or_version: str | int | None = None, settings: Settings | None = None
+) -> Loaded:
     """Resolve ``alias_or_version`` (default: the champion) to one version, download exactly
     that version's artifacts and load them. :class:`ModelNotFound` says how to build it."""
     import mlflow.artifacts

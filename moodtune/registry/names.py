@@ -17,7 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 AUDIO, HRV, POLICY, TEXT, FACE = (
-    "moodtune-audio", "moodtune-hrv", "moodtune-policy", "moodtune-text-index", "moodtune-face",
+    "moodtune-audio",
+    "moodtune-hrv",
+    "moodtune-policy",
+    "moodtune-text-index",
+    "moodtune-face",
 )
 CATALOG = "moodtune-catalog"
 SHADOW = f"{POLICY}@shadow"  # the policy challenger ranking in shadow, as logged in model versions
@@ -26,11 +30,11 @@ SHADOW = f"{POLICY}@shadow"  # the policy challenger ranking in shadow, as logge
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    group: str   # the Dagster asset group that trains and registers it
+    group: str  # the Dagster asset group that trains and registers it
     loader: str  # "module:function" (model_dir, settings) -> domain object
     description: str = ""  # what the registered model is, shown in the MLflow model registry
     asset: str = ""  # the asset that trains, registers and gates it (its materialization carries the verdict)
-    attr: str = ""   # the service's short name: ``ModelSet.<attr>``, the Bento's ``<attr>_ref``
+    attr: str = ""  # the service's short name: ``ModelSet.<attr>``, the Bento's ``<attr>_ref``
     also_gated_by: tuple[str, ...] = ()  # other assets that register and gate versions of it (retraining)
 
     @property
@@ -42,21 +46,47 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(AUDIO, "audio", "moodtune.audio.model:load_model_dir",
-                  "A music clip -> 4 genres + 6 GEMS emotions (docs/audio.md).",
-                  asset="audio_emotion_model", attr="audio"),
-        ModelSpec(HRV, "hrv", "moodtune.hrv.reader:load_model_dir",
-                  "Heart-rate variability of a recording -> stress low / medium / high (docs/hrv.md).",
-                  asset="hrv_stress_model", attr="hrv"),
-        ModelSpec(POLICY, "policy", "moodtune.policy.packaging:load_model_dir",
-                  "The A2C recommender: ranks a playlist for a listener's state (docs/policy.md).",
-                  asset="policy_evaluation", attr="policy", also_gated_by=("retrained_policy",)),
-        ModelSpec(TEXT, "text", "moodtune.text.index:load_model_dir",
-                  "Chinese text -> DLUT emotion vector, and the track index searched by it (docs/text.md).",
-                  asset="emotion_index", attr="text"),
-        ModelSpec(FACE, "image", "moodtune.image.model:load_model_dir",
-                  "Faces in a photo -> FER-7 expressions -> DLUT emotions (docs/image.md).",
-                  asset="face_model", attr="face"),
+        ModelSpec(
+            AUDIO,
+            "audio",
+            "moodtune.audio.model:load_model_dir",
+            "A music clip -> 4 genres + 6 GEMS emotions (docs/audio.md).",
+            asset="audio_emotion_model",
+            attr="audio",
+        ),
+        ModelSpec(
+            HRV,
+            "hrv",
+            "moodtune.hrv.reader:load_model_dir",
+            "Heart-rate variability of a recording -> stress low / medium / high (docs/hrv.md).",
+            asset="hrv_stress_model",
+            attr="hrv",
+        ),
+        ModelSpec(
+            POLICY,
+            "policy",
+            "moodtune.policy.packaging:load_model_dir",
+            "The A2C recommender: ranks a playlist for a listener's state (docs/policy.md).",
+            asset="policy_evaluation",
+            attr="policy",
+            also_gated_by=("retrained_policy",),
+        ),
+        ModelSpec(
+            TEXT,
+            "text",
+            "moodtune.text.index:load_model_dir",
+            "Chinese text -> DLUT emotion vector, and the track index searched by it (docs/text.md).",
+            asset="emotion_index",
+            attr="text",
+        ),
+        ModelSpec(
+            FACE,
+            "image",
+            "moodtune.image.model:load_model_dir",
+            "Faces in a photo -> FER-7 expressions -> DLUT emotions (docs/image.md).",
+            asset="face_model",
+            attr="face",
+        ),
     )
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
@@ -72,5 +102,7 @@ SERVED_ATTRS: dict[str, str] = {s.attr: n for n, s in MODELS.items()}  # "audio"
 def how_to_build(name: str) -> str:
     """The one sentence that tells a person how to build a missing model."""
     group = BUILD_GROUPS.get(name, "*")
-    return (f"build it with `dagster asset materialize -m definitions --select 'group:{group}'` "
-            "then `python -m bento.models`, or run `make up`")
+    return (
+        f"build it with `dagster asset materialize -m definitions --select 'group:{group}'` "
+        "then `python -m bento.models`, or run `make up`"
+    )

@@ -32,8 +32,13 @@ def tag_value(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
     return repr(rounded(value, digits))
 
 
-def append_note(text: str, run_id: str | None = None, *, settings: Settings | None = None,
-                client: MlflowClient | None = None) -> str:
+def append_note(
+    text: str,
+    run_id: str | None = None,
+    *,
+    settings: Settings | None = None,
+    client: MlflowClient | None = None,
+) -> str:
     """Append ``text`` as a paragraph to the description of ``run_id`` (default: the active run)
     and return the new description; cut to MLflow's tag limit, keeping the beginning."""
     if run_id is None:

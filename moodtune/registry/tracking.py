@@ -46,7 +46,7 @@ def _creating(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    db = Path(uri[len("sqlite:///"):])
+    db = Path(uri[len("sqlite:///") :])
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(db.with_name(db.name + ".init-lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -141,8 +141,12 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
     """Log (nested) params to the active run; paths and lists become strings."""
-    mlflow.log_params({k: str(v) if not isinstance(v, (int, float, str, bool)) else v
-                       for k, v in flatten(params, prefix).items()})
+    mlflow.log_params(
+        {
+            k: str(v) if not isinstance(v, (int, float, str, bool)) else v
+            for k, v in flatten(params, prefix).items()
+        }
+    )
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -184,7 +188,7 @@ def store_token(settings: Settings | None = None) -> tuple[int, ...] | None:
     uri = settings.tracking_uri
     if not uri.startswith("sqlite:///"):
         return None
-    db = Path(uri[len("sqlite:///"):])
+    db = Path(uri[len("sqlite:///") :])
     token: list[int] = []
     for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
         try:

@@ -31,15 +31,20 @@ def register(
     client = configure(settings)
     version = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
     spec = MODELS.get(name)
-    if spec is not None and spec.description and client.get_registered_model(name).description != spec.description:
+    if (
+        spec is not None
+        and spec.description
+        and client.get_registered_model(name).description != spec.description
+    ):
         client.update_registered_model(name, description=spec.description)
     for metric, value in (scores or {}).items():
         client.set_model_version_tag(name, version.version, f"{SCORE_TAG}{metric}", tag_value(value))
     return client.get_model_version(name, version.version)
 
 
-def get_alias(name: str, alias: str, settings: Settings | None = None, *,
-              client: MlflowClient | None = None) -> ModelVersion | None:
+def get_alias(
+    name: str, alias: str, settings: Settings | None = None, *, client: MlflowClient | None = None
+) -> ModelVersion | None:
     """The version behind ``name@alias``, or ``None`` when the model or alias does not exist.
     ``client``: one to reuse (for several reads); by default :func:`configure` makes one."""
     client = client or configure(settings)
@@ -49,27 +54,36 @@ def get_alias(name: str, alias: str, settings: Settings | None = None, *,
         return None
 
 
-def champion_versions(names: list[str] | tuple[str, ...], settings: Settings | None = None) -> dict[str, str | None]:
+def champion_versions(
+    names: list[str] | tuple[str, ...], settings: Settings | None = None
+) -> dict[str, str | None]:
     """The champion version of each of ``names`` (``None`` where there is none), read with one
     client and without :func:`configure`'s experiment set-up."""
     settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    versions = {name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names}
+    versions = {
+        name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names
+    }
     return {name: None if v is None else str(v.version) for name, v in versions.items()}
 
 
-def serving_versions(names: list[str] | tuple[str, ...], shadowed: str,
-                     settings: Settings | None = None) -> tuple[dict[str, str | None], str | None]:
+def serving_versions(
+    names: list[str] | tuple[str, ...], shadowed: str, settings: Settings | None = None
+) -> tuple[dict[str, str | None], str | None]:
     """What a serving process polls, with one client: the champion version of each of ``names``
     and the ``challenger`` version of ``shadowed`` (``None`` where there is none)."""
     settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    champions = {name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names}
+    champions = {
+        name: get_alias(name, settings.registry.champion_alias, settings, client=client) for name in names
+    }
     challenger = get_alias(shadowed, settings.registry.challenger_alias, settings, client=client)
-    return ({name: None if v is None else str(v.version) for name, v in champions.items()},
-            None if challenger is None else str(challenger.version))
+    return (
+        {name: None if v is None else str(v.version) for name, v in champions.items()},
+        None if challenger is None else str(challenger.version),
+    )
 
 
 def champion(name: str, settings: Settings | None = None) -> ModelVersion | None:
@@ -89,8 +103,9 @@ def require_alias(name: str, alias: str | None = None, settings: Settings | None
     return version
 
 
-def resolve(name: str, alias_or_version: str | int | None = None,
-            settings: Settings | None = None) -> ModelVersion:
+def resolve(
+    name: str, alias_or_version: str | int | None = None, settings: Settings | None = None
+) -> ModelVersion:
     """The one version behind ``alias_or_version`` (an alias, a version number, or ``None`` for
     the champion), read once: callers download ``models:/name/<that version>`` so a promotion
     in between cannot pair one version's number with another's artifacts."""
@@ -101,8 +116,9 @@ def resolve(name: str, alias_or_version: str | int | None = None,
         try:
             return client.get_model_version(name, ref)
         except MlflowException as exc:
-            raise ModelNotFound(f"no version {ref} of {name!r} in {settings.tracking_uri}; "
-                                f"{how_to_build(name)}") from exc
+            raise ModelNotFound(
+                f"no version {ref} of {name!r} in {settings.tracking_uri}; {how_to_build(name)}"
+            ) from exc
     return require_alias(name, ref, settings)
 
 

@@ -36,8 +36,16 @@ class Plan:
         if not tracks or len(self.profiles_json) != len(tracks):
             return dumps(self.complete(recommendation_id)).encode()
         try:
-            return orjson.dumps({**self.answer, "recommendation_id": recommendation_id, "tracks": [
-                {**t, "profile": orjson.Fragment(pj)} for t, pj in zip(tracks, self.profiles_json, strict=True)]})
+            return orjson.dumps(
+                {
+                    **self.answer,
+                    "recommendation_id": recommendation_id,
+                    "tracks": [
+                        {**t, "profile": orjson.Fragment(pj)}
+                        for t, pj in zip(tracks, self.profiles_json, strict=True)
+                    ],
+                }
+            )
         except TypeError:  # a value orjson does not take: the general path
             return dumps(self.complete(recommendation_id)).encode()
 

@@ -98,23 +98,31 @@ def build_catalog(
     profile = predicted.loc[clips["track_id"], list(SONG_COLUMNS)].to_numpy(dtype=float)
     if not np.all(np.isfinite(profile)):
         raise InvalidInput("the audio model returned NaN or infinite probabilities")
-    table = pd.DataFrame({
-        "track_id": clips["track_id"].to_numpy(),
-        "title": clips.get("title", clips["track_id"]).fillna("").astype(str).to_numpy(),
-        "artist": clips.get("artist", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
-        "source": clips.get("source", pd.Series(["unknown"] * len(clips))).fillna("").astype(str).to_numpy(),
-        "path": clips.get("path", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
-        "label_genre": clips.get("genre", pd.Series([None] * len(clips))).astype(object).to_numpy(),
-    })
+    table = pd.DataFrame(
+        {
+            "track_id": clips["track_id"].to_numpy(),
+            "title": clips.get("title", clips["track_id"]).fillna("").astype(str).to_numpy(),
+            "artist": clips.get("artist", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
+            "source": clips.get("source", pd.Series(["unknown"] * len(clips)))
+            .fillna("")
+            .astype(str)
+            .to_numpy(),
+            "path": clips.get("path", pd.Series([""] * len(clips))).fillna("").astype(str).to_numpy(),
+            "label_genre": clips.get("genre", pd.Series([None] * len(clips))).astype(object).to_numpy(),
+        }
+    )
     # the credit of a real track (Debian packages: moodtune.audio.debian_music; a folder's tags)
     for column in CREDIT_TEXT:
         table[column] = clips[column].fillna("").astype(str).to_numpy() if column in clips else ""
-    table["duration"] = (pd.to_numeric(clips["duration"], errors="coerce").to_numpy(dtype=float)
-                         if "duration" in clips else np.nan)
+    table["duration"] = (
+        pd.to_numeric(clips["duration"], errors="coerce").to_numpy(dtype=float)
+        if "duration" in clips
+        else np.nan
+    )
     for j, column in enumerate(SONG_COLUMNS):
         table[column] = profile[:, j]
     gems = profile[:, : len(GEMS6)]
-    genres = profile[:, len(GEMS6):]
+    genres = profile[:, len(GEMS6) :]
     table["emotion"] = np.asarray(GEMS6)[gems.argmax(axis=1)]
     table["genre"] = np.asarray(GENRES)[genres.argmax(axis=1)]
     table["valence"], table["arousal"] = _gems_to_va(gems)
@@ -131,8 +139,9 @@ def build_catalog(
         text_codes = list(emotions.codes_of(cast(emotions.Granularity, granularity)))  # it checks the value
         have = codes_fine if granularity == "fine" else codes_coarse
         if len(have) != len(text_codes):
-            raise InvalidInput(f"track_text_emotions lacks {granularity} columns "
-                               f"{sorted(set(text_codes) - set(have))}")
+            raise InvalidInput(
+                f"track_text_emotions lacks {granularity} columns {sorted(set(text_codes) - set(have))}"
+            )
         text = text_emotions.copy()
         text["track_id"] = text["track_id"].astype(str)
         text = text.drop_duplicates("track_id").set_index("track_id")
@@ -174,7 +183,9 @@ def build_catalog(
 
 def fingerprint(table: pd.DataFrame) -> str:
     """A digest of what a catalog table holds (its audio paths aside: they depend on the clone)."""
-    hashed = pd.util.hash_pandas_object(table.drop(columns=["path"], errors="ignore").astype(str), index=False)
+    hashed = pd.util.hash_pandas_object(
+        table.drop(columns=["path"], errors="ignore").astype(str), index=False
+    )
     return f"{int(hashed.sum()) % (1 << 64):016x}"
 
 
@@ -231,7 +242,9 @@ class Catalog:
     profiles_json: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
-    def from_table(cls, table: pd.DataFrame, meta: Mapping[str, Any], directory: Path | None = None) -> Catalog:
+    def from_table(
+        cls, table: pd.DataFrame, meta: Mapping[str, Any], directory: Path | None = None
+    ) -> Catalog:
         table = table.reset_index(drop=True).copy()
         table["track_id"] = table["track_id"].astype(str)
         if table["track_id"].duplicated().any():
@@ -244,9 +257,18 @@ class Catalog:
         profiles = [_profile(row, text_codes) for row in table.to_dict("records")]
         paths = tuple(str(p or "") for p in table.get("path", pd.Series([""] * len(table))))
         logged = tuple(logged_features(row) for row in features)
-        return cls(table.set_index("track_id", drop=False), dict(meta), features, positions, profiles,
-                   directory, paths, logged, tuple(json.dumps(f) for f in logged),
-                   tuple(profile_json(p) for p in profiles))
+        return cls(
+            table.set_index("track_id", drop=False),
+            dict(meta),
+            features,
+            positions,
+            profiles,
+            directory,
+            paths,
+            logged,
+            tuple(json.dumps(f) for f in logged),
+            tuple(profile_json(p) for p in profiles),
+        )
 
     @classmethod
     def load(cls, directory: Path, data_dir: Path | None = None) -> Catalog:
@@ -262,7 +284,9 @@ class Catalog:
                 "`dagster asset materialize -m definitions --select 'group:catalog'` or `make up`"
             )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        meta["built_at"] = datetime.fromtimestamp(table_path.stat().st_mtime, UTC).isoformat()  # not stored: DVC
+        meta["built_at"] = datetime.fromtimestamp(
+            table_path.stat().st_mtime, UTC
+        ).isoformat()  # not stored: DVC
         table = from_portable(pd.read_parquet(table_path), Path(data_dir or directory.resolve().parent))
         return cls.from_table(table, meta, directory)
 
@@ -298,8 +322,9 @@ class Catalog:
     def playlist(self, track_ids: Sequence[str]) -> pd.DataFrame:
         """The songs' ten features, indexed by track id (what the policy ranks)."""
         rows = self.rows(track_ids)
-        return pd.DataFrame(self.features[rows], index=pd.Index(list(track_ids), name="track_id"),
-                            columns=list(SONG_COLUMNS))
+        return pd.DataFrame(
+            self.features[rows], index=pd.Index(list(track_ids), name="track_id"), columns=list(SONG_COLUMNS)
+        )
 
     def profile(self, track_id: str) -> dict[str, Any]:
         return self.profiles[self.positions[track_id]]
@@ -336,11 +361,20 @@ class Catalog:
         """Compact rows for choosing songs: id, title, artist, genre, emotion, text emotion."""
         stop = None if limit is None else offset + limit
         return [
-            {"track_id": p["track_id"], "title": p["title"], "artist": p["artist"], "genre": p["genre"],
-             "emotion": p["emotion"], "text_emotion": (p["text"] or {}).get("top"),
-             "package": p["package"], "licence": p["licence"], "licence_url": p["licence_url"],
-             "duration": p["duration"], "source": p["source"],
-             "playable": bool(self._paths[self.positions[p["track_id"]]])}
+            {
+                "track_id": p["track_id"],
+                "title": p["title"],
+                "artist": p["artist"],
+                "genre": p["genre"],
+                "emotion": p["emotion"],
+                "text_emotion": (p["text"] or {}).get("top"),
+                "package": p["package"],
+                "licence": p["licence"],
+                "licence_url": p["licence_url"],
+                "duration": p["duration"],
+                "source": p["source"],
+                "playable": bool(self._paths[self.positions[p["track_id"]]]),
+            }
             for p in self.profiles[offset:stop]
         ]
 
@@ -349,8 +383,9 @@ class Catalog:
         row when it is empty): part of an id, a title, an artist, a package, a genre, an emotion."""
         query = query.strip().casefold()
         rows = self.listing()
-        return [r for r in rows if query in " ".join(str(v) for v in r.values()).casefold()] if query else rows
-
+        return (
+            [r for r in rows if query in " ".join(str(v) for v in r.values()).casefold()] if query else rows
+        )
 
 
 def logged_features(values: Sequence[float]) -> dict[str, float]:
@@ -388,7 +423,9 @@ def _profile(row: Mapping[str, Any], text_codes: Sequence[str]) -> dict[str, Any
         "version": str(row.get("version") or ""),
         "licence": str(row.get("licence") or ""),
         "licence_url": f"/ui/licence/{package}" if package and row.get("licence_path") else None,
-        "duration": None if duration is None or not np.isfinite(float(duration)) else round(float(duration), 1),
+        "duration": None
+        if duration is None or not np.isfinite(float(duration))
+        else round(float(duration), 1),
         "audio_url": f"/ui/audio/{quote(str(row['track_id']), safe='')}" if row.get("path") else None,
         "genre": str(row["genre"]),
         "emotion": str(row["emotion"]),
@@ -396,8 +433,9 @@ def _profile(row: Mapping[str, Any], text_codes: Sequence[str]) -> dict[str, Any
         "genres": {g: round(float(row[g]), 4) for g in GENRES},
         "valence": round(float(row["valence"]), 4),
         "arousal": round(float(row["arousal"]), 4),
-        "label_genre": None if label is None or (isinstance(label, float) and math.isnan(label))
-        or pd.isna(label) else str(label),
+        "label_genre": None
+        if label is None or (isinstance(label, float) and math.isnan(label)) or pd.isna(label)
+        else str(label),
         "text": text,
     }
 
@@ -413,12 +451,18 @@ def song_profile(track_id: str, probabilities: Mapping[str, float], title: str =
     genre = max(GENRES, key=lambda g: float(probabilities[g]))
     emotion = max(GEMS6, key=lambda e: float(probabilities[e]))
     return {
-        "track_id": track_id, "title": title, "artist": "", "source": "upload", "genre": genre,
+        "track_id": track_id,
+        "title": title,
+        "artist": "",
+        "source": "upload",
+        "genre": genre,
         "emotion": emotion,
         "emotions": {e: round(float(probabilities[e]), 4) for e in GEMS6},
         "genres": {g: round(float(probabilities[g]), 4) for g in GENRES},
-        "valence": round(float(valence[0]), 4), "arousal": round(float(arousal[0]), 4),
-        "label_genre": None, "text": None,
+        "valence": round(float(valence[0]), 4),
+        "arousal": round(float(arousal[0]), 4),
+        "label_genre": None,
+        "text": None,
     }
 
 

@@ -87,16 +87,26 @@ def recommend_remote(service, *, playlist, age, gender, mood, k=None) -> dict:
     """``POST /recommend`` on the running service for the same playlist and listener."""
     ids, files = split_playlist(playlist)
     uploads = [("files", _read_upload(f, "audio file")) for f in files]
-    return _post(service, "/recommend", {"track_ids": ids or None, "age": age, "gender": gender, "mood": mood,
-                                         "k": k}, uploads)
+    return _post(
+        service,
+        "/recommend",
+        {"track_ids": ids or None, "age": age, "gender": gender, "mood": mood, "k": k},
+        uploads,
+    )
 
 
 def _recommend_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("playlist", nargs="+", metavar="TRACK",
-                        help="audio files (wav, mp3, ogg, flac) and/or catalog track ids to choose from")
+    parser.add_argument(
+        "playlist",
+        nargs="+",
+        metavar="TRACK",
+        help="audio files (wav, mp3, ogg, flac) and/or catalog track ids to choose from",
+    )
     parser.add_argument("--age", type=int, required=True, help="the listener's age in years")
     parser.add_argument("--gender", required=True, choices=["female", "male"])
-    parser.add_argument("--mood", type=int, required=True, help="1 = sad, 2 = low, 3 = neutral, 4 = good, 5 = happy")
+    parser.add_argument(
+        "--mood", type=int, required=True, help="1 = sad, 2 = low, 3 = neutral, 4 = good, 5 = happy"
+    )
     parser.add_argument("-k", type=int, default=None, help="how many tracks (default: service.default_k)")
     client.add_service_option(parser)
 
@@ -115,24 +125,41 @@ def _on_local_models(run, **fields) -> dict:
 
 @command("recommend", "rank a playlist for a listener (what POST /recommend does)", _recommend_arguments)
 def _recommend(args: argparse.Namespace) -> int:
-    listener = {"playlist": args.playlist, "age": args.age, "gender": args.gender, "mood": args.mood, "k": args.k}
+    listener = {
+        "playlist": args.playlist,
+        "age": args.age,
+        "gender": args.gender,
+        "mood": args.mood,
+        "k": args.k,
+    }
 
-    answer = client.answer(args.service, lambda service: recommend_remote(service, **listener),
-                           lambda: _on_local_models(recommend, **listener))
+    answer = client.answer(
+        args.service,
+        lambda service: recommend_remote(service, **listener),
+        lambda: _on_local_models(recommend, **listener),
+    )
     if args.json:
         return print_json(answer)
     who = answer["listener"]
-    print(f"top {answer['k']} of {answer['candidates']} for a {who['age']}-year-old {who['gender']} "
-          f"in mood {who['mood']}/5 ({who['mood_name']})")
-    print("match: the policy's score on 0-100 within this playlist; first: the chance it plays the song first")
+    print(
+        f"top {answer['k']} of {answer['candidates']} for a {who['age']}-year-old {who['gender']} "
+        f"in mood {who['mood']}/5 ({who['mood_name']})"
+    )
+    print(
+        "match: the policy's score on 0-100 within this playlist; first: the chance it plays the song first"
+    )
     for t in answer["tracks"]:
         p = t["profile"]
         name = " — ".join(part for part in (p.get("title") or t["track_id"], p.get("artist")) if part)
         chance = "<1%" if round(t["probability"] * 100) < 1 else f"{t['probability']:.0%}"
-        print(f"{t['rank']:3d}. match {t['match']:3d}/100  first {chance:>4}  {name}  "
-              f"[{p['genre']}, {p['emotion'].replace('_', ' ')}]  ({t['track_id']})")
-    print(f"recommendation {answer['recommendation_id']}: send feedback with "
-          f"`moodtune feedback {answer['recommendation_id']} TRACK_ID --stress low|medium|high`")
+        print(
+            f"{t['rank']:3d}. match {t['match']:3d}/100  first {chance:>4}  {name}  "
+            f"[{p['genre']}, {p['emotion'].replace('_', ' ')}]  ({t['track_id']})"
+        )
+    print(
+        f"recommendation {answer['recommendation_id']}: send feedback with "
+        f"`moodtune feedback {answer['recommendation_id']} TRACK_ID --stress low|medium|high`"
+    )
     return 0
 
 
@@ -140,12 +167,20 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _catalog_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("query", nargs="?", default="",
-                        help="only the tracks with this in their id, title, artist, package, genre or emotion "
-                             "(case-insensitive), e.g. sadness or supertux")
-    parser.add_argument("-n", "--limit", type=int, default=20, help="how many tracks to list (default 20; 0: all)")
+    parser.add_argument(
+        "query",
+        nargs="?",
+        default="",
+        help="only the tracks with this in their id, title, artist, package, genre or emotion "
+        "(case-insensitive), e.g. sadness or supertux",
+    )
+    parser.add_argument(
+        "-n", "--limit", type=int, default=20, help="how many tracks to list (default 20; 0: all)"
+    )
     parser.add_argument("--ids", action="store_true", help="print only the track ids, one per line")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON (those of GET /ui/api/catalog)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the rows as JSON (those of GET /ui/api/catalog)"
+    )
     client.add_service_option(parser)
 
 
@@ -160,7 +195,9 @@ def catalog_remote(service, query: str, limit: int) -> tuple[int, list[dict]]:
             return page["total"], rows
 
 
-@command("catalog", "list the catalog's tracks with their ids (what GET /ui/api/catalog lists)", _catalog_arguments)
+@command(
+    "catalog", "list the catalog's tracks with their ids (what GET /ui/api/catalog lists)", _catalog_arguments
+)
 def _catalog(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise InvalidInput(f"-n is how many tracks to list (0: all); got {args.limit}")
@@ -171,10 +208,11 @@ def _catalog(args: argparse.Namespace) -> int:
 
         settings = get_settings()
         rows = Catalog.load(catalog_dir(settings), settings.data_dir).search(args.query)
-        return len(rows), rows[:args.limit] if args.limit else rows
+        return len(rows), rows[: args.limit] if args.limit else rows
 
-    total, shown = client.answer(args.service, lambda service: catalog_remote(service, args.query, args.limit),
-                                 local)
+    total, shown = client.answer(
+        args.service, lambda service: catalog_remote(service, args.query, args.limit), local
+    )
     if args.json:
         return print_json({"total": total, "tracks": shown})
     if args.ids:
@@ -192,22 +230,38 @@ def _catalog(args: argparse.Namespace) -> int:
 # --- feedback -------------------------------------------------------------------------------------
 
 
-def feedback(engine, store, *, recommendation_id, track_id, stress_level=None, hrv_file=None,
-             client_key=None) -> dict:
+def feedback(
+    engine, store, *, recommendation_id, track_id, stress_level=None, hrv_file=None, client_key=None
+) -> dict:
     """What ``POST /feedback`` answers for the same recommendation, track and response."""
-    req = _request(engine.requests.Feedback, recommendation_id=recommendation_id, track_id=track_id,
-                   stress_level=stress_level, client_key=client_key)
+    req = _request(
+        engine.requests.Feedback,
+        recommendation_id=recommendation_id,
+        track_id=track_id,
+        stress_level=stress_level,
+        client_key=client_key,
+    )
     upload = None if hrv_file is None else _read_upload(Path(hrv_file), "HRV file")
     reading, kwargs = engine.plan_feedback(req, upload)
     return engine.feedback_answer(store.record_feedback(**kwargs), reading)
 
 
-def feedback_remote(service, *, recommendation_id, track_id, stress_level=None, hrv_file=None,
-                    client_key=None) -> dict:
+def feedback_remote(
+    service, *, recommendation_id, track_id, stress_level=None, hrv_file=None, client_key=None
+) -> dict:
     """``POST /feedback`` on the running service for the same recommendation, track and response."""
     uploads = [] if hrv_file is None else [("file", _read_upload(Path(hrv_file), "HRV file"))]
-    return _post(service, "/feedback", {"recommendation_id": recommendation_id, "track_id": track_id,
-                                        "stress_level": stress_level, "client_key": client_key}, uploads)
+    return _post(
+        service,
+        "/feedback",
+        {
+            "recommendation_id": recommendation_id,
+            "track_id": track_id,
+            "stress_level": stress_level,
+            "client_key": client_key,
+        },
+        uploads,
+    )
 
 
 def _feedback_arguments(parser: argparse.ArgumentParser) -> None:
@@ -215,20 +269,36 @@ def _feedback_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("track_id", help="the recommended track listened to")
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--stress", choices=["low", "medium", "high"], help="how stressed the listener felt")
-    how.add_argument("--hrv", metavar="FILE", help="RR intervals (ms, one per line) or a CSV with the eight metrics")
-    parser.add_argument("--client-key", default=None,
-                        help="8-64 letters/digits (e.g. a UUID): the same key again returns the stored row")
+    how.add_argument(
+        "--hrv", metavar="FILE", help="RR intervals (ms, one per line) or a CSV with the eight metrics"
+    )
+    parser.add_argument(
+        "--client-key",
+        default=None,
+        help="8-64 letters/digits (e.g. a UUID): the same key again returns the stored row",
+    )
     client.add_service_option(parser)
 
 
-@command("feedback", "store how a listener responded to a recommended track (what POST /feedback does)",
-         _feedback_arguments)
+@command(
+    "feedback",
+    "store how a listener responded to a recommended track (what POST /feedback does)",
+    _feedback_arguments,
+)
 def _feedback(args: argparse.Namespace) -> int:
-    given = {"recommendation_id": args.recommendation_id, "track_id": args.track_id, "stress_level": args.stress,
-             "hrv_file": args.hrv, "client_key": args.client_key}
+    given = {
+        "recommendation_id": args.recommendation_id,
+        "track_id": args.track_id,
+        "stress_level": args.stress,
+        "hrv_file": args.hrv,
+        "client_key": args.client_key,
+    }
 
-    row = client.answer(args.service, lambda service: feedback_remote(service, **given),
-                        lambda: _on_local_models(feedback, **given))
+    row = client.answer(
+        args.service,
+        lambda service: feedback_remote(service, **given),
+        lambda: _on_local_models(feedback, **given),
+    )
     if args.json:
         return print_json(row)
     what = "already stored as" if row["replayed"] else "stored"
@@ -241,5 +311,12 @@ def _feedback(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["catalog_remote", "feedback", "feedback_remote", "local_engine", "recommend", "recommend_remote",
-           "split_playlist"]
+__all__ = [
+    "catalog_remote",
+    "feedback",
+    "feedback_remote",
+    "local_engine",
+    "recommend",
+    "recommend_remote",
+    "split_playlist",
+]

@@ -45,9 +45,13 @@ class Declined(Exception):  # noqa: N818 (not an error: the local models answer 
 
 
 def add_service_option(parser) -> None:
-    parser.add_argument("--service", metavar="URL", default=None,
-                        help=f"ask the service at URL ('{LOCAL}': the local models); default ${ENV}, else "
-                             f"{DEFAULT_URL} when it is ready, else the local models")
+    parser.add_argument(
+        "--service",
+        metavar="URL",
+        default=None,
+        help=f"ask the service at URL ('{LOCAL}': the local models); default ${ENV}, else "
+        f"{DEFAULT_URL} when it is ready, else the local models",
+    )
 
 
 @dataclass
@@ -65,18 +69,23 @@ class Service:
         try:
             response = self.http.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise Unreachable(f"no service answers at {self.url} ({_reason(exc)}); start it (make up) "
-                              f"or use --service {LOCAL}") from None
+            raise Unreachable(
+                f"no service answers at {self.url} ({_reason(exc)}); start it (make up) "
+                f"or use --service {LOCAL}"
+            ) from None
         except httpx.HTTPError as exc:
-            raise ServiceFailed(f"the service at {self.url} stopped answering during {method} {path} "
-                                f"({_reason(exc)}); run the command again, or use --service {LOCAL}") from None
+            raise ServiceFailed(
+                f"the service at {self.url} stopped answering during {method} {path} "
+                f"({_reason(exc)}); run the command again, or use --service {LOCAL}"
+            ) from None
         if response.status_code >= 400:
             raise error_of(response, self.url)
         try:
             return response.json()
         except ValueError:
-            raise ServiceFailed(f"the service at {self.url} answered {method} {path} with something "
-                                "that is not JSON") from None
+            raise ServiceFailed(
+                f"the service at {self.url} answered {method} {path} with something that is not JSON"
+            ) from None
 
     def close(self) -> None:
         self.http.close()
@@ -125,8 +134,12 @@ def find(option: str | None) -> tuple[Service | None, str]:
     if not url.startswith(("http://", "https://")):
         url = "http://" + url
     key = os.environ.get(KEY_ENV)
-    http = httpx.Client(base_url=url, timeout=httpx.Timeout(REQUEST_S, connect=5.0 if explicit else PROBE_S),
-                        headers={"X-API-Key": key} if key else None, trust_env=explicit)
+    http = httpx.Client(
+        base_url=url,
+        timeout=httpx.Timeout(REQUEST_S, connect=5.0 if explicit else PROBE_S),
+        headers={"X-API-Key": key} if key else None,
+        trust_env=explicit,
+    )
     if explicit:
         return Service(url, True, http), ""
     try:
@@ -145,8 +158,13 @@ def note(line: str) -> None:
     print(f"moodtune: {line}", file=sys.stderr)
 
 
-def answer(option: str | None, remote: Callable[[Service], Any], local: Callable[[], Any], *,
-           local_only: str | None = None):
+def answer(
+    option: str | None,
+    remote: Callable[[Service], Any],
+    local: Callable[[], Any],
+    *,
+    local_only: str | None = None,
+):
     """``remote(service)`` where a service is found, else (or when an auto-detected one cannot
     be reached, or ``remote`` raises :class:`Declined`) ``local()``; says on stderr which one
     answered. ``local_only``: why this call is one the service does not answer (e.g. a model
@@ -171,5 +189,15 @@ def answer(option: str | None, remote: Callable[[Service], Any], local: Callable
     return result
 
 
-__all__ = ["DEFAULT_URL", "ENV", "Declined", "Service", "ServiceFailed", "Unreachable", "add_service_option", "answer",
-           "error_of", "find"]
+__all__ = [
+    "DEFAULT_URL",
+    "ENV",
+    "Declined",
+    "Service",
+    "ServiceFailed",
+    "Unreachable",
+    "add_service_option",
+    "answer",
+    "error_of",
+    "find",
+]

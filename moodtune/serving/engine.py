@@ -92,7 +92,9 @@ class Engine:
         if len(upload.data) == 0:
             raise InvalidInput(f"{what} {upload.name!r} is empty; upload the file itself")
         if len(upload.data) > limit:
-            raise InvalidInput(f"{what} {upload.name!r} is {len(upload.data):,} bytes; the limit is {limit:,}")
+            raise InvalidInput(
+                f"{what} {upload.name!r} is {len(upload.data):,} bytes; the limit is {limit:,}"
+            )
         return upload
 
     def _check_audio(self, upload: Upload) -> Upload:
@@ -100,22 +102,33 @@ class Engine:
         from moodtune.audio.decode import check_header
 
         self._check_upload(upload, "audio file")
-        check_header(upload.data, min_rate=self.limits.audio_min_rate_hz, max_rate=self.limits.audio_max_rate_hz,
-                     max_seconds=self.limits.max_audio_seconds, label=repr(upload.name))
+        check_header(
+            upload.data,
+            min_rate=self.limits.audio_min_rate_hz,
+            max_rate=self.limits.audio_max_rate_hz,
+            max_seconds=self.limits.max_audio_seconds,
+            label=repr(upload.name),
+        )
         return upload
 
     # ------------------------------------------------------------------ recommend
 
-    def _upload_profiles(self, ms: ModelSet, uploads: Sequence[Upload]) -> tuple[list[str], np.ndarray, list[dict]]:
+    def _upload_profiles(
+        self, ms: ModelSet, uploads: Sequence[Upload]
+    ) -> tuple[list[str], np.ndarray, list[dict]]:
         if len(uploads) > self.limits.max_files:
-            raise InvalidInput(f"{len(uploads)} files uploaded; the limit is {self.limits.max_files} per playlist")
+            raise InvalidInput(
+                f"{len(uploads)} files uploaded; the limit is {self.limits.max_files} per playlist"
+            )
         ids, rows, profiles = [], [], []
         seen: dict[str, str] = {}  # track id -> the file that gave it
         for up in uploads:
             self._check_audio(up)
             track_id = f"upload-{hashlib.sha256(up.data).hexdigest()[:16]}"
             if track_id in seen:
-                raise InvalidAudio(f"{up.name!r} and {seen[track_id]!r} are the same audio; upload each song once")
+                raise InvalidAudio(
+                    f"{up.name!r} and {seen[track_id]!r} are the same audio; upload each song once"
+                )
             seen[track_id] = up.name
             try:
                 probs = ms.audio.analyze(up.data, name=up.name)
@@ -124,7 +137,9 @@ class Engine:
             values = [float(probs[c]) for c in SONG_COLUMNS]
             ids.append(track_id)
             rows.append(values)
-            profiles.append(song_profile(track_id, dict(zip(SONG_COLUMNS, values, strict=True)), title=up.name))
+            profiles.append(
+                song_profile(track_id, dict(zip(SONG_COLUMNS, values, strict=True)), title=up.name)
+            )
         return ids, np.asarray(rows, dtype=float).reshape(-1, len(SONG_COLUMNS)), profiles
 
     def plan_recommend(self, req, uploads: Sequence[Upload] = ()) -> Plan:
@@ -139,8 +154,9 @@ class Engine:
         if not ids and not uploads:
             raise InvalidInput("the playlist is empty: give catalog track_ids or upload audio files")
         if len(ids) + len(uploads) > self.limits.max_playlist:
-            raise InvalidInput(f"the playlist has {len(ids) + len(uploads)} songs; the limit is "
-                               f"{self.limits.max_playlist}")
+            raise InvalidInput(
+                f"the playlist has {len(ids) + len(uploads)} songs; the limit is {self.limits.max_playlist}"
+            )
         state = self._state(ms, req)
         # the form's mood alone gives the state's valence (mood-3)/2, so this is the mood given
         context = ListenerContext.parse(req.age, req.gender, state.policy_mood())
@@ -166,12 +182,26 @@ class Engine:
         head = f"for a {req.age}-year-old {req.gender} in mood {req.mood}/5 ({MOODS[req.mood]})"
         scores = self._policy_scores(ms, features, [context])
         tracks, chosen_json, candidates, candidates_json = self._ranked(
-            ms, ids, scores, profiles, logged, logged_json, profiles_json, req.k, head,
-            shadow=self._shadow_scores(ms, features, [context]))
+            ms,
+            ids,
+            scores,
+            profiles,
+            logged,
+            logged_json,
+            profiles_json,
+            req.k,
+            head,
+            shadow=self._shadow_scores(ms, features, [context]),
+        )
         versions = ms.versions
         event = RecommendationEvent(
-            source="upload" if uploads else "catalog", age=req.age, gender=req.gender, mood=req.mood,
-            candidates=candidates, chosen=[t["track_id"] for t in tracks], model_versions=self._logged_versions(ms),
+            source="upload" if uploads else "catalog",
+            age=req.age,
+            gender=req.gender,
+            mood=req.mood,
+            candidates=candidates,
+            chosen=[t["track_id"] for t in tracks],
+            model_versions=self._logged_versions(ms),
             candidates_json=candidates_json,
         )
         answer = {
@@ -179,14 +209,21 @@ class Engine:
             "k": len(tracks),
             "requested_k": req.k,
             "candidates": len(ids),
-            "listener": {"age": req.age, "gender": req.gender, "mood": req.mood, "mood_name": MOODS[req.mood]},
+            "listener": {
+                "age": req.age,
+                "gender": req.gender,
+                "mood": req.mood,
+                "mood_name": MOODS[req.mood],
+            },
             "state": state.as_dict(),
             "model_versions": versions,
             "source": event.source,
         }
         return Plan(answer, event, tuple(chosen_json))
 
-    def _policy_scores(self, ms: ModelSet, features: np.ndarray, contexts: Sequence, policy=None) -> np.ndarray:
+    def _policy_scores(
+        self, ms: ModelSet, features: np.ndarray, contexts: Sequence, policy=None
+    ) -> np.ndarray:
         """The policy's (or ``policy``'s) scores of ``features``, averaged over ``contexts`` (both
         genders when the listener gave none); :class:`InvalidInput` when they are not finite."""
         score = self.scorer(ms.policy if policy is None else policy)
@@ -195,18 +232,33 @@ class Engine:
             raise InvalidInput("the policy could not score this playlist (non-finite scores)")
         return scores
 
-    def _ranked(self, ms: ModelSet, ids: Sequence[str], scores: np.ndarray, profiles: Sequence[dict],
-                logged: Sequence[dict], logged_json: Sequence[str], profiles_json: Sequence[str], k: int,
-                head: str, log: bool = True, shadow: np.ndarray | None = None,
-                ) -> tuple[list[dict], list[str], list[dict], str]:
+    def _ranked(
+        self,
+        ms: ModelSet,
+        ids: Sequence[str],
+        scores: np.ndarray,
+        profiles: Sequence[dict],
+        logged: Sequence[dict],
+        logged_json: Sequence[str],
+        profiles_json: Sequence[str],
+        k: int,
+        head: str,
+        log: bool = True,
+        shadow: np.ndarray | None = None,
+    ) -> tuple[list[dict], list[str], list[dict], str]:
         """The top ``k`` tracks with reasons, their profiles' JSON, and (``log``) every candidate
         as logged (what the policy saw, to 1e-6, its score and choice probability, and with
         ``shadow`` scores the probability the shadow challenger would have served it first)."""
         # the served order (epsilon-greedy, policy.exploration) and each song's probability of being
         # served first; without an event to log only the top k are needed (a catalog costs ~1 ms more)
         n = len(ids)
-        ranked = rank_with_scores(pd.DataFrame(index=range(n)), scores, self.settings.policy.exploration,
-                                  None if log else k, rng=self._explore)
+        ranked = rank_with_scores(
+            pd.DataFrame(index=range(n)),
+            scores,
+            self.settings.policy.exploration,
+            None if log else k,
+            rng=self._explore,
+        )
         order = [int(r.track_id) for r in ranked]
         self.summary.use_catalog(ms.catalog)
         tracks, chosen_json = [], []
@@ -217,28 +269,46 @@ class Engine:
             profile = profiles[i]
             why = first_pick_words(r.probability)
             if rank == 1 and explored:
-                why = (f"tried first to learn from ({self.settings.policy.exploration:.0%} of recommendations start "
-                       f"with a song drawn at random); {why}")
-            tracks.append({
-                "rank": rank,
-                "track_id": ids[i],
-                "score": round(r.score, 6),
-                "probability": round(r.probability, 6),
-                "match": match_percent(r.score, low, high),
-                "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; {why}",
-                "profile": profile,
-            })
+                why = (
+                    f"tried first to learn from ({self.settings.policy.exploration:.0%} of recommendations start "
+                    f"with a song drawn at random); {why}"
+                )
+            tracks.append(
+                {
+                    "rank": rank,
+                    "track_id": ids[i],
+                    "score": round(r.score, 6),
+                    "probability": round(r.probability, 6),
+                    "match": match_percent(r.score, low, high),
+                    "reason": f"#{rank} of {n} {head}: {self.summary(profile)}; {why}",
+                    "profile": profile,
+                }
+            )
             chosen_json.append(profiles_json[i])
         if not log:
             return tracks, chosen_json, [], ""
         # the JSON text is assembled from the catalog's pre-encoded features (json.dumps format)
-        shadow_p = ([None] * n if shadow is None
-                    else served_probabilities(shadow, self.settings.policy.exploration).tolist())
-        candidates = [{"track_id": ids[i], "features": logged[i], "score": r.score, "probability": r.probability,
-                       **({} if shadow is None else {"shadow_probability": shadow_p[i]})}
-                      for i, r in zip(order, ranked, strict=True)]
+        shadow_p = (
+            [None] * n
+            if shadow is None
+            else served_probabilities(shadow, self.settings.policy.exploration).tolist()
+        )
+        candidates = [
+            {
+                "track_id": ids[i],
+                "features": logged[i],
+                "score": r.score,
+                "probability": r.probability,
+                **({} if shadow is None else {"shadow_probability": shadow_p[i]}),
+            }
+            for i, r in zip(order, ranked, strict=True)
+        ]
         candidates_json = encode_candidates(
-            [(ids[i], logged_json[i], r.score, r.probability, shadow_p[i]) for i, r in zip(order, ranked, strict=True)])
+            [
+                (ids[i], logged_json[i], r.score, r.probability, shadow_p[i])
+                for i, r in zip(order, ranked, strict=True)
+            ]
+        )
         return tracks, chosen_json, candidates, candidates_json
 
     # ------------------------------------------------------------------ the listener state
@@ -255,7 +325,9 @@ class Engine:
             found.append(from_reading(reading["probabilities"], cfg))
         return estimate(found, cfg)
 
-    def _calm_plan(self, ms: ModelSet, req, state: StateEstimate, source: str, answer: dict[str, Any]) -> Plan:
+    def _calm_plan(
+        self, ms: ModelSet, req, state: StateEstimate, source: str, answer: dict[str, Any]
+    ) -> Plan:
         """The catalog ranked by the policy from ``state`` (toward calm); logged with age and
         gender, and the state's mood (rounded)."""
         from moodtune.policy.features import ListenerContext
@@ -272,16 +344,38 @@ class Engine:
         scores = self._policy_scores(ms, catalog.features, contexts)
         head = f"toward calm for {who}, {state.summary()}"
         tracks, chosen_json, candidates, candidates_json = self._ranked(
-            ms, ids, scores, catalog.profiles, catalog.logged_features, catalog.features_json,
-            catalog.profiles_json, req.k, head, log=req.has_listener,
-            shadow=self._shadow_scores(ms, catalog.features, contexts) if req.has_listener else None)
+            ms,
+            ids,
+            scores,
+            catalog.profiles,
+            catalog.logged_features,
+            catalog.features_json,
+            catalog.profiles_json,
+            req.k,
+            head,
+            log=req.has_listener,
+            shadow=self._shadow_scores(ms, catalog.features, contexts) if req.has_listener else None,
+        )
         event = None
         if req.has_listener:
-            event = RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=state.logged_mood(),
-                                        candidates=candidates, chosen=[t["track_id"] for t in tracks],
-                                        model_versions=self._logged_versions(ms), candidates_json=candidates_json)
-        full = {**answer, "mode": "calm", "state": state.as_dict(), "tracks": tracks, "candidates": len(ids),
-                "model_versions": ms.versions}
+            event = RecommendationEvent(
+                source=source,
+                age=req.age,
+                gender=req.gender,
+                mood=state.logged_mood(),
+                candidates=candidates,
+                chosen=[t["track_id"] for t in tracks],
+                model_versions=self._logged_versions(ms),
+                candidates_json=candidates_json,
+            )
+        full = {
+            **answer,
+            "mode": "calm",
+            "state": state.as_dict(),
+            "tracks": tracks,
+            "candidates": len(ids),
+            "model_versions": ms.versions,
+        }
         return Plan(full, event, tuple(chosen_json))
 
     def scorer(self, policy):
@@ -314,31 +408,60 @@ class Engine:
         out = []
         for rank, h in enumerate(hits, start=1):
             profile = catalog.profile(h.track_id) if h.track_id in catalog else None
-            out.append({
-                "rank": rank, "track_id": h.track_id, "name": h.name, "artists": h.artists,
-                "distance": round(float(h.distance), 6), "score": round(0.0 - float(h.distance), 6),
-                "in_catalog": profile is not None, "profile": profile,
-                "reason": f"#{rank}: {why}; emotion distance {float(h.distance):.3f}",
-            })
+            out.append(
+                {
+                    "rank": rank,
+                    "track_id": h.track_id,
+                    "name": h.name,
+                    "artists": h.artists,
+                    "distance": round(float(h.distance), 6),
+                    "score": round(0.0 - float(h.distance), 6),
+                    "in_catalog": profile is not None,
+                    "profile": profile,
+                    "reason": f"#{rank}: {why}; emotion distance {float(h.distance):.3f}",
+                }
+            )
         return out
 
     @staticmethod
     def _profiles_json(ms: ModelSet, tracks: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         catalog = ms.catalog
-        return tuple(catalog.profiles_json[catalog.positions[t["track_id"]]] if t["profile"] is not None else "null"
-                     for t in tracks)
+        return tuple(
+            catalog.profiles_json[catalog.positions[t["track_id"]]] if t["profile"] is not None else "null"
+            for t in tracks
+        )
 
     @staticmethod
-    def _text_event(source: str, req, ms: ModelSet, tracks: list[dict], state: StateEstimate) -> RecommendationEvent | None:
+    def _text_event(
+        source: str, req, ms: ModelSet, tracks: list[dict], state: StateEstimate
+    ) -> RecommendationEvent | None:
         if not req.has_listener or not tracks:
             return None
-        candidates = [{"track_id": t["track_id"],
-                       "features": ({c: float(t["profile"]["emotions"].get(c, t["profile"]["genres"].get(c, 0.0)))
-                                     for c in SONG_COLUMNS} if t["profile"] else {}),
-                       "score": t["score"], "probability": None} for t in tracks]
-        return RecommendationEvent(source=source, age=req.age, gender=req.gender, mood=state.logged_mood(),
-                                   candidates=candidates, chosen=[t["track_id"] for t in tracks],
-                                   model_versions=ms.versions)
+        candidates = [
+            {
+                "track_id": t["track_id"],
+                "features": (
+                    {
+                        c: float(t["profile"]["emotions"].get(c, t["profile"]["genres"].get(c, 0.0)))
+                        for c in SONG_COLUMNS
+                    }
+                    if t["profile"]
+                    else {}
+                ),
+                "score": t["score"],
+                "probability": None,
+            }
+            for t in tracks
+        ]
+        return RecommendationEvent(
+            source=source,
+            age=req.age,
+            gender=req.gender,
+            mood=state.logged_mood(),
+            candidates=candidates,
+            chosen=[t["track_id"] for t in tracks],
+            model_versions=ms.versions,
+        )
 
     def plan_text(self, req) -> Plan:
         """Chinese text -> its emotion (with the keywords behind it) -> the listener state -> the
@@ -348,15 +471,22 @@ class Engine:
         emotion, vector = index.read_text(req.text)
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)]
         point = _text_point(emotion, vector)
-        state = self._state(ms, req, from_point("text", *point, self.settings.state, detail=", ".join(
-            named_emotions(top, 2))))
+        state = self._state(
+            ms, req, from_point("text", *point, self.settings.state, detail=", ".join(named_emotions(top, 2)))
+        )
         answer = {
             "emotion": {c: round(v, 4) for c, v in vector.as_dict().items()},
             "granularity": vector.granularity,
             "top_emotions": top,
-            "keywords": [{"word": kw.word, "tfidf": round(float(kw.tfidf), 6), "weight": round(float(kw.weight), 6),
-                          "contributions": {c: round(float(v), 6) for c, v in kw.contributions.items()}}
-                         for kw in emotion.keywords],
+            "keywords": [
+                {
+                    "word": kw.word,
+                    "tfidf": round(float(kw.tfidf), 6),
+                    "weight": round(float(kw.weight), 6),
+                    "contributions": {c: round(float(v), 6) for c, v in kw.contributions.items()},
+                }
+                for kw in emotion.keywords
+            ],
             "negated": list(emotion.negated),
             "valence_arousal": _va_point(getattr(emotion, "va", None)),
         }
@@ -364,8 +494,12 @@ class Engine:
             return self._calm_plan(ms, req, state, "text", answer)
         why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, index.query_vector(vector, req.k, emotion.va), why)
-        answer.update(mode="match", state=state.as_dict(), tracks=tracks,
-                      model_versions={n: ms.versions[n] for n in (TEXT,)})
+        answer.update(
+            mode="match",
+            state=state.as_dict(),
+            tracks=tracks,
+            model_versions={n: ms.versions[n] for n in (TEXT,)},
+        )
         return Plan(answer, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks))
 
     def plan_image(self, req, upload: Upload) -> Plan:
@@ -379,13 +513,36 @@ class Engine:
         result = recommend_from_image(upload.data, ms.face, ms.track_index, req.k, settings=self.settings)
         emotion = result.emotion.as_dict()
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
-        state = self._state(ms, req, from_point("photo", emotion["valence"], emotion["arousal"], self.settings.state,
-                                                detail=emotion["message"]))
+        state = self._state(
+            ms,
+            req,
+            from_point(
+                "photo",
+                emotion["valence"],
+                emotion["arousal"],
+                self.settings.state,
+                detail=emotion["message"],
+            ),
+        )
         answer: dict[str, Any] = {
-            **{key: emotion[key] for key in ("message", "width", "height", "faces", "emotion", "emotion_coarse",
-                                             "valence", "arousal") if key in emotion},
-            "top_emotions": [{"code": c, "name": display_name(c), "strength": round(v, 4)}
-                             for c, v in cast(EmotionVector, result.emotion.emotion).top(3)],  # found
+            **{
+                key: emotion[key]
+                for key in (
+                    "message",
+                    "width",
+                    "height",
+                    "faces",
+                    "emotion",
+                    "emotion_coarse",
+                    "valence",
+                    "arousal",
+                )
+                if key in emotion
+            },
+            "top_emotions": [
+                {"code": c, "name": display_name(c), "strength": round(v, 4)}
+                for c, v in cast(EmotionVector, result.emotion.emotion).top(3)
+            ],  # found
             "query_emotion": {c: round(v, 4) for c, v in result.query.as_dict().items()},
             "query_top": top,
         }
@@ -393,9 +550,15 @@ class Engine:
             return self._calm_plan(ms, req, state, "image", answer)
         why = f"its emotion is closest to the photo's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, result.tracks, why)
-        answer.update(mode="match", state=state.as_dict(), tracks=tracks,
-                      model_versions={n: ms.versions[n] for n in (FACE, TEXT)})
-        return Plan(answer, self._text_event("image", req, ms, tracks, state), self._profiles_json(ms, tracks))
+        answer.update(
+            mode="match",
+            state=state.as_dict(),
+            tracks=tracks,
+            model_versions={n: ms.versions[n] for n in (FACE, TEXT)},
+        )
+        return Plan(
+            answer, self._text_event("image", req, ms, tracks, state), self._profiles_json(ms, tracks)
+        )
 
     # ------------------------------------------------------------------ analysis
 
@@ -403,42 +566,66 @@ class Engine:
         ms = self.holder.current
         self._check_audio(upload)
         probs = ms.audio.analyze(upload.data, name=upload.name)
-        profile = song_profile(f"upload-{hashlib.sha256(upload.data).hexdigest()[:16]}",
-                               {c: float(probs[c]) for c in SONG_COLUMNS}, title=upload.name)
+        profile = song_profile(
+            f"upload-{hashlib.sha256(upload.data).hexdigest()[:16]}",
+            {c: float(probs[c]) for c in SONG_COLUMNS},
+            title=upload.name,
+        )
         return {**profile, "model_versions": {AUDIO: ms.versions[AUDIO]}}
 
     @staticmethod
     def _check_sampling_rate(req, upload: Upload | None, baseline: Upload | None = None) -> None:
         if getattr(req, "sampling_rate", None) is not None and upload is None and baseline is None:
-            raise InvalidInput("sampling_rate applies only to an uploaded ECG/PPG file (multipart field 'file'); "
-                               "leave it out with rr, metrics or a stress_level")
+            raise InvalidInput(
+                "sampling_rate applies only to an uploaded ECG/PPG file (multipart field 'file'); "
+                "leave it out with rr, metrics or a stress_level"
+            )
 
-    def _read_hrv(self, ms: ModelSet, req, upload: Upload | None, baseline: Upload | None = None) -> dict[str, Any]:
+    def _read_hrv(
+        self, ms: ModelSet, req, upload: Upload | None, baseline: Upload | None = None
+    ) -> dict[str, Any]:
         from moodtune.hrv.reader import InputCaps
 
         self._check_sampling_rate(req, upload, baseline)
         reader = ms.hrv
         if upload is not None or baseline is not None:  # JSON rr is capped by the request model
-            reader = reader.with_caps(InputCaps(self.limits.max_rr_intervals, self.limits.max_hrv_rows,
-                                                self.limits.max_hrv_signal_samples))
+            reader = reader.with_caps(
+                InputCaps(
+                    self.limits.max_rr_intervals, self.limits.max_hrv_rows, self.limits.max_hrv_signal_samples
+                )
+            )
         for file, what in ((upload, "HRV file"), (baseline, "baseline HRV file")):
             if file is not None:
                 self._check_upload(file, what, self.limits.max_hrv_bytes)
                 # an uploaded ECG/PPG signal is held to the service's (shorter) duration limit
-                reader = reader.with_limits(max_seconds=min(
-                    reader.limits.max_seconds, self.limits.max_hrv_signal_seconds))
-        return read_hrv(reader, rr=req.rr, metrics=req.metrics, upload=upload, baseline=baseline,
-                        sampling_rate=getattr(req, "sampling_rate", None))
+                reader = reader.with_limits(
+                    max_seconds=min(reader.limits.max_seconds, self.limits.max_hrv_signal_seconds)
+                )
+        return read_hrv(
+            reader,
+            rr=req.rr,
+            metrics=req.metrics,
+            upload=upload,
+            baseline=baseline,
+            sampling_rate=getattr(req, "sampling_rate", None),
+        )
 
-    def analyze_hrv(self, req, upload: Upload | None = None, baseline: Upload | None = None) -> dict[str, Any]:
+    def analyze_hrv(
+        self, req, upload: Upload | None = None, baseline: Upload | None = None
+    ) -> dict[str, Any]:
         """``baseline``: the listener's resting recording (RR, ECG or PPG), read against."""
         ms = self.holder.current
         return {**self._read_hrv(ms, req, upload, baseline), "model_versions": {HRV: ms.versions[HRV]}}
 
     # ------------------------------------------------------------------ feedback
 
-    def plan_feedback(self, req, upload: Upload | None = None, reading: dict[str, Any] | None = None,
-                      baseline: Upload | None = None) -> tuple[dict[str, Any] | None, dict]:
+    def plan_feedback(
+        self,
+        req,
+        upload: Upload | None = None,
+        reading: dict[str, Any] | None = None,
+        baseline: Upload | None = None,
+    ) -> tuple[dict[str, Any] | None, dict]:
         """The HRV reading of the listener's response (``None`` for a stated stress level) and
         the keyword arguments of :meth:`FeedbackStore.record_feedback`. ``reading``: the HRV
         already read (the service reads concurrent metrics together, ``hrvbatch``). ``baseline``:
@@ -447,25 +634,39 @@ class Engine:
         self._check_sampling_rate(req, upload, baseline)
         has_hrv = req.rr is not None or req.metrics is not None or upload is not None
         if has_hrv and req.stress_level is not None:
-            raise InvalidInput("give either HRV (rr, metrics or a file) or an explicit stress_level, not both")
+            raise InvalidInput(
+                "give either HRV (rr, metrics or a file) or an explicit stress_level, not both"
+            )
         if baseline is not None and not has_hrv:
-            raise InvalidInput("a baseline is read with HRV (rr, metrics or a file); with an explicit stress_level "
-                               "leave it out")
+            raise InvalidInput(
+                "a baseline is read with HRV (rr, metrics or a file); with an explicit stress_level "
+                "leave it out"
+            )
         if not has_hrv and req.stress_level is None:
-            raise InvalidInput("give HRV (rr intervals, the eight metrics or a file) or an explicit "
-                               "stress_level (low, medium, high)")
+            raise InvalidInput(
+                "give HRV (rr intervals, the eight metrics or a file) or an explicit "
+                "stress_level (low, medium, high)"
+            )
         versions: dict[str, str] = {}
         if has_hrv:
             reading = reading if reading is not None else self._read_hrv(ms, req, upload, baseline)
-            kwargs = {"stress_level": reading["level"], "metrics": reading["metrics"],
-                      "probabilities": reading["probabilities"], "source": reading["source"]}
+            kwargs = {
+                "stress_level": reading["level"],
+                "metrics": reading["metrics"],
+                "probabilities": reading["probabilities"],
+                "source": reading["source"],
+            }
             if reading.get("baseline"):
                 kwargs["baseline"] = reading["baseline"]
             versions[HRV] = ms.versions[HRV]
         else:
             reading, kwargs = None, {"stress_level": req.stress_level, "source": "explicit"}
-        kwargs.update(recommendation_id=req.recommendation_id, track_id=req.track_id, model_versions=versions,
-                      client_key=req.client_key)
+        kwargs.update(
+            recommendation_id=req.recommendation_id,
+            track_id=req.track_id,
+            model_versions=versions,
+            client_key=req.client_key,
+        )
         return reading, kwargs
 
     @staticmethod
@@ -479,7 +680,10 @@ class Engine:
         ms = self.holder.current
         out = {**ms.describe(), "swaps": self.holder.swaps, "last_error": self.holder.last_error}
         if self.writer is not None:  # this worker's writes: group commits make commits < rows
-            out["event_log"] = {"commits": self.writer.commits, "rows": self.writer.rows,
-                                "largest_batch": self.writer.largest_batch,
-                                "feedback_commits": self.writer.feedback_commits}
+            out["event_log"] = {
+                "commits": self.writer.commits,
+                "rows": self.writer.rows,
+                "largest_batch": self.writer.largest_batch,
+                "feedback_commits": self.writer.feedback_commits,
+            }
         return out

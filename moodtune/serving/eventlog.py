@@ -81,8 +81,14 @@ class EventWriter:
     at once, in the caller: a bad row never reaches the writer thread).
     """
 
-    def __init__(self, store: FeedbackStore, *, batch_max: int = 256, recommendation_sync: str = "full",
-                 name: str = "moodtune-event-writer"):
+    def __init__(
+        self,
+        store: FeedbackStore,
+        *,
+        batch_max: int = 256,
+        recommendation_sync: str = "full",
+        name: str = "moodtune-event-writer",
+    ):
         if recommendation_sync not in SYNC_MODES:  # checked here: the connection opens later, on the thread
             raise ValueError(f"recommendation_sync must be 'full' or 'normal'; got {recommendation_sync!r}")
         self.store = store
@@ -213,7 +219,9 @@ class EventWriter:
             else:
                 job.future.set_result(result)
         else:
-            self._deliveries.setdefault(cast(asyncio.AbstractEventLoop, job.loop), []).append((job.afuture, result, error))
+            self._deliveries.setdefault(cast(asyncio.AbstractEventLoop, job.loop), []).append(
+                (job.afuture, result, error)
+            )
 
     def _deliver(self) -> None:
         deliveries, self._deliveries = self._deliveries, {}
@@ -234,8 +242,9 @@ class EventWriter:
                     self._drop_connections("recommendation")  # opened afresh (with its pragma) next time
                     raise
         except Exception as exc:  # one bad row must not fail the others: retry alone, via the store
-            log.warning("group insert of %d recommendation events failed (%s); retrying one by one",
-                        len(jobs), exc)
+            log.warning(
+                "group insert of %d recommendation events failed (%s); retrying one by one", len(jobs), exc
+            )
             for job in jobs:
                 self._one(job, self.store.record_recommendation)
             return
@@ -318,9 +327,13 @@ def encode_candidates(items: Sequence[tuple]) -> str:
         for value in (score, probability, *shadow):
             if value is not None and not math.isfinite(value):
                 raise InvalidFeedback(f"candidate {track_id!r} has a non-finite score or probability")
-        extra = f', "shadow_probability": {_json_number(shadow[0])}' if shadow and shadow[0] is not None else ""
-        parts.append(f'{{"track_id": {_json_str(track_id)}, "features": {features_json}, '
-                     f'"score": {_json_number(score)}, "probability": {_json_number(probability)}{extra}}}')
+        extra = (
+            f', "shadow_probability": {_json_number(shadow[0])}' if shadow and shadow[0] is not None else ""
+        )
+        parts.append(
+            f'{{"track_id": {_json_str(track_id)}, "features": {features_json}, '
+            f'"score": {_json_number(score)}, "probability": {_json_number(probability)}{extra}}}'
+        )
     return "[" + ", ".join(parts) + "]"
 
 

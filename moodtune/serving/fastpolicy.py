@@ -98,10 +98,14 @@ def _agrees(candidate: Scorer, reference: Scorer, checks: int, seed: int, atol: 
     rng = np.random.default_rng(seed)
     for i in range(checks):
         songs = rng.random((int(rng.integers(1, 40)), 10))
-        listener = ListenerContext.parse(int(rng.integers(5, 121)), ("female", "male")[i % 2], int(rng.integers(1, 6)))
+        listener = ListenerContext.parse(
+            int(rng.integers(5, 121)), ("female", "male")[i % 2], int(rng.integers(1, 6))
+        )
         got, want = candidate(songs, listener), reference(songs, listener)
-        if not (np.allclose(got, want, rtol=0, atol=atol)
-                and np.array_equal(np.argsort(-got, kind="stable"), np.argsort(-want, kind="stable"))):
+        if not (
+            np.allclose(got, want, rtol=0, atol=atol)
+            and np.array_equal(np.argsort(-got, kind="stable"), np.argsort(-want, kind="stable"))
+        ):
             log.warning("a policy fast path disagrees with PolicyRanker.scores; not using it")
             return False
     return True

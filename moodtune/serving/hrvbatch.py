@@ -145,5 +145,7 @@ def _answer(metrics: Mapping[str, Any], row: np.ndarray) -> dict[str, Any]:
         "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
         "source": "metrics",
         "rows": 1,
-        "per_row": [{"level": level, "p_low": float(row[0]), "p_medium": float(row[1]), "p_high": float(row[2])}],
+        "per_row": [
+            {"level": level, "p_low": float(row[0]), "p_medium": float(row[1]), "p_high": float(row[2])}
+        ],
     }

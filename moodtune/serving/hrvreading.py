@@ -19,9 +19,15 @@ from moodtune.serving.answers import Upload
 PROBA = ("p_low", "p_medium", "p_high")
 
 
-def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str, float] | None = None,
-             upload: Upload | None = None, baseline: Upload | None = None,
-             sampling_rate: float | None = None) -> dict[str, Any]:
+def read_hrv(
+    reader,
+    *,
+    rr: Sequence[float] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    upload: Upload | None = None,
+    baseline: Upload | None = None,
+    sampling_rate: float | None = None,
+) -> dict[str, Any]:
     """Exactly one of RR intervals (ms), the eight metrics, or an uploaded file (RR, metrics or a
     raw ECG/PPG CSV; ``sampling_rate`` in Hz for a signal without a time column) -> the stress
     level, its probabilities, the metrics it was read from and how (``source``). An optional
@@ -31,8 +37,10 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
 
     given = [name for name, v in (("rr", rr), ("metrics", metrics), ("file", upload)) if v is not None]
     if len(given) != 1:
-        raise InvalidHRV("give exactly one of rr (RR intervals in ms), metrics (the eight HRV metrics) "
-                         f"or an RR/metrics CSV file; got {', '.join(given) or 'none'}")
+        raise InvalidHRV(
+            "give exactly one of rr (RR intervals in ms), metrics (the eight HRV metrics) "
+            f"or an RR/metrics CSV file; got {', '.join(given) or 'none'}"
+        )
     ref = None if baseline is None else baseline.data
     if upload is not None:
         try:
@@ -40,17 +48,28 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
         except InvalidHRV as exc:
             raise type(exc)(f"{upload.name!r}: {exc}") from None
     else:
-        table = reader.read(dict(metrics) if metrics is not None else np.asarray(rr, dtype=float), baseline=ref,
-                            sampling_rate=sampling_rate)
+        table = reader.read(
+            dict(metrics) if metrics is not None else np.asarray(rr, dtype=float),
+            baseline=ref,
+            sampling_rate=sampling_rate,
+        )
     proba = table[list(PROBA)].to_numpy(dtype=float)
     from_rr = "n_intervals" in table.columns  # the reader adds the recording's counts to RR input
     used = {m: float(table[m].mean()) for m in METRIC_COLUMNS if m in table.columns}
     if not used and metrics is not None:
         used = {m: float(v) for m, v in metrics.items()}
-    rest = {m: float(table[f"baseline_{m}"].iloc[0]) for m in METRIC_COLUMNS if f"baseline_{m}" in table.columns}
-    extra = {k: _plain(table[k].iloc[0]) for k in table.columns
-             if k not in METRIC_COLUMNS and k != "level" and k not in PROBA and not k.startswith("baseline_")
-             } if from_rr else {}
+    rest = {
+        m: float(table[f"baseline_{m}"].iloc[0]) for m in METRIC_COLUMNS if f"baseline_{m}" in table.columns
+    }
+    extra = (
+        {
+            k: _plain(table[k].iloc[0])
+            for k in table.columns
+            if k not in METRIC_COLUMNS and k != "level" and k not in PROBA and not k.startswith("baseline_")
+        }
+        if from_rr
+        else {}
+    )
     probs = proba.mean(axis=0)
     return {
         "level": STRESS_LEVELS[int(np.argmax(probs))],
@@ -58,8 +77,15 @@ def read_hrv(reader, *, rr: Sequence[float] | None = None, metrics: Mapping[str,
         "metrics": {k: round(v, 6) for k, v in used.items()},
         "source": "rr" if from_rr else "metrics",
         "rows": len(proba),
-        "per_row": [{"level": STRESS_LEVELS[int(np.argmax(row))], "p_low": float(row[0]), "p_medium": float(row[1]),
-                     "p_high": float(row[2])} for row in proba[:50]],
+        "per_row": [
+            {
+                "level": STRESS_LEVELS[int(np.argmax(row))],
+                "p_low": float(row[0]),
+                "p_medium": float(row[1]),
+                "p_high": float(row[2]),
+            }
+            for row in proba[:50]
+        ],
         **({"recording": extra} if extra else {}),
         **({"baseline": {k: round(v, 6) for k, v in rest.items()}} if rest else {}),
     }

@@ -69,8 +69,12 @@ class LoadedModel:
     run_id: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"version": self.version, "source": self.source, "run_id": self.run_id,
-                "loaded_at": self.loaded_at.isoformat()}
+        return {
+            "version": self.version,
+            "source": self.source,
+            "run_id": self.run_id,
+            "loaded_at": self.loaded_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,14 @@ class ModelSet:
         if set(self.catalog.positions) <= set(text.tracks["track_id"]):
             return text
         table = self.catalog.table
-        tracks = pd.DataFrame({"track_id": table["track_id"].astype(str), "name": table["title"].astype(str),
-                               "artists": table["artist"].astype(str), "popularity": 0.0})
+        tracks = pd.DataFrame(
+            {
+                "track_id": table["track_id"].astype(str),
+                "name": table["title"].astype(str),
+                "artists": table["artist"].astype(str),
+                "popularity": 0.0,
+            }
+        )
         vectors = self.catalog.emotion_vectors(text.granularity) + 1e-9  # a silent profile still has a point
         va = table[["valence", "arousal"]].to_numpy(dtype=float) if text.space != "emotion" else None
         return text.over(tracks, np.asarray(vectors), va)
@@ -154,8 +164,9 @@ class ModelSet:
         }
 
 
-def load_model_dir(name: str, path: Path, version: str, settings, *, source: str,
-                   run_id: str | None = None) -> LoadedModel:
+def load_model_dir(
+    name: str, path: Path, version: str, settings, *, source: str, run_id: str | None = None
+) -> LoadedModel:
     """Load a registered model's MLflow model directory (e.g. from the BentoML model store)."""
     from moodtune import registry
 
@@ -225,8 +236,13 @@ class ModelHolder:
             self.swaps += 1
             return old
 
-    def refresh(self, settings, *, loader: Callable[[str, Any, str], LoadedModel] | None = None,
-                reload_catalog: bool = True) -> RefreshResult:
+    def refresh(
+        self,
+        settings,
+        *,
+        loader: Callable[[str, Any, str], LoadedModel] | None = None,
+        reload_catalog: bool = True,
+    ) -> RefreshResult:
         """Compare the registry's champions with the serving versions; load what changed and
         swap the new set in. On any failure the serving set stays and the error is returned."""
         from moodtune import registry
@@ -237,8 +253,12 @@ class ModelHolder:
             # Polling runs beside requests and a registry read costs ~15-40 ms of CPU (under the
             # GIL): skip it while the store's files are untouched since the last full check.
             token = registry.store_token(settings)
-            if (current is not None and not reload_catalog and token is not None
-                    and token == self._checked_token):
+            if (
+                current is not None
+                and not reload_catalog
+                and token is not None
+                and token == self._checked_token
+            ):
                 return RefreshResult(False, {}, None)
             try:
                 changed: dict[str, tuple[str | None, str | None]] = {}
@@ -247,8 +267,9 @@ class ModelHolder:
                 for name in MODEL_NAMES:
                     champion = champions[name]
                     if champion is None:
-                        raise ModelNotFound(f"no champion for {name!r} in {settings.tracking_uri}; "
-                                            f"{how_to_build(name)}")
+                        raise ModelNotFound(
+                            f"no champion for {name!r} in {settings.tracking_uri}; {how_to_build(name)}"
+                        )
                     serving = None if current is None else current.models[name].version
                     if champion != serving:
                         loaded[name] = loader(name, settings, champion)
@@ -266,10 +287,16 @@ class ModelHolder:
                     if reload_catalog:
                         catalog, source = load_catalog(settings)
                         if catalog.meta.get("fingerprint") != current.catalog.meta.get("fingerprint"):
-                            new = replace(new, catalog=catalog, catalog_loaded_at=datetime.now(UTC),
-                                          catalog_source=source)
-                            changed[CATALOG] = (current.catalog.meta.get("fingerprint"),
-                                                catalog.meta.get("fingerprint"))
+                            new = replace(
+                                new,
+                                catalog=catalog,
+                                catalog_loaded_at=datetime.now(UTC),
+                                catalog_source=source,
+                            )
+                            changed[CATALOG] = (
+                                current.catalog.meta.get("fingerprint"),
+                                catalog.meta.get("fingerprint"),
+                            )
             except Exception as exc:  # keep serving what we have; say why
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("model refresh failed, the serving models stay: %s", self.last_error)
@@ -282,8 +309,14 @@ class ModelHolder:
             return RefreshResult(new is not current, changed, None)
 
     @staticmethod
-    def _shadow(current: ModelSet | None, challenger: str | None, champion: str | None, settings,
-                loader, changed: dict) -> LoadedModel | None:
+    def _shadow(
+        current: ModelSet | None,
+        challenger: str | None,
+        champion: str | None,
+        settings,
+        loader,
+        changed: dict,
+    ) -> LoadedModel | None:
         """The policy challenger to run in shadow: the registered ``challenger`` when it is not
         the champion (kept when its version did not change)."""
         serving = None if current is None or current.shadow is None else current.shadow

@@ -11,8 +11,14 @@ MOODS = {1: "sad", 2: "low", 3: "neutral", 4: "good", 5: "happy"}
 # A reason names an emotion only when its strength reads at least 0.01 at two decimals: the page
 # and the API show strengths that way, so a weaker one would be named with "0.00" beside it.
 MIN_NAMED_STRENGTH = 0.005
-ADJECTIVES = {"tenderness": "tender", "calmness": "calm", "power": "powerful", "joyful_activation": "joyful",
-              "tension": "tense", "sadness": "sad"}
+ADJECTIVES = {
+    "tenderness": "tender",
+    "calmness": "calm",
+    "power": "powerful",
+    "joyful_activation": "joyful",
+    "tension": "tense",
+    "sadness": "sad",
+}
 
 
 def named_emotions(top: Sequence[Mapping[str, Any]], n: int) -> list[str]:
@@ -49,14 +55,18 @@ class Summaries:
             return cached
         ranked = sorted(GEMS6, key=lambda e: -profile["emotions"][e])
         # the strongest always; the next ones only when they read above 0.00
-        emotions = ranked[:1] + [e for e in ranked[1: self.top] if profile["emotions"][e] >= MIN_NAMED_STRENGTH]
+        emotions = ranked[:1] + [
+            e for e in ranked[1 : self.top] if profile["emotions"][e] >= MIN_NAMED_STRENGTH
+        ]
         sound = " and ".join(f"{_pretty(e)} ({profile['emotions'][e]:.2f})" for e in emotions)
         genre = profile["genre"]
         parts = [f"sounds {sound}", f"{genre} ({profile['genres'][genre]:.2f})"]
         text = profile.get("text")
         if text and text.get("top"):
             words = ", ".join(text.get("keywords", [])[:3])
-            parts.append(f"its texts read {text.get('top_name') or text['top']}" + (f" ({words})" if words else ""))
+            parts.append(
+                f"its texts read {text.get('top_name') or text['top']}" + (f" ({words})" if words else "")
+            )
         out = "; ".join(parts)
         if not upload:
             self._cache[key] = out

@@ -48,8 +48,10 @@ class OptionalListener(Request):
     @model_validator(mode="after")
     def _together(self) -> OptionalListener:
         if (self.age is None) != (self.gender is None):
-            raise ValueError("give age and gender together (to log the recommendation for feedback; mood is "
-                             "optional), or neither")
+            raise ValueError(
+                "give age and gender together (to log the recommendation for feedback; mood is "
+                "optional), or neither"
+            )
         return self
 
     @property
@@ -75,9 +77,12 @@ def check_metric_names(value: Any) -> Any:
     wanted = {m.lower(): m for m in METRIC_COLUMNS}
     unknown = [k for k in value if not isinstance(k, str) or k.strip().lower() not in wanted]
     if unknown:
-        names = ", ".join(_short_key(k) for k in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise ValueError(f"metrics has unknown keys {names}; the keys are the eight metrics "
-                         f"{', '.join(METRIC_COLUMNS)}")
+        names = ", ".join(_short_key(k) for k in unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        raise ValueError(
+            f"metrics has unknown keys {names}; the keys are the eight metrics {', '.join(METRIC_COLUMNS)}"
+        )
     seen: dict[str, str] = {}
     for k in value:
         name = wanted[k.strip().lower()]
@@ -107,8 +112,13 @@ class RequestModels:
 
 def request_models(limits) -> RequestModels:
     """The request models with the bounds of ``limits`` (``settings.service``)."""
-    return _build(int(limits.max_k), int(limits.default_k), int(limits.max_playlist), int(limits.max_text_chars),
-                  int(limits.max_rr_intervals))
+    return _build(
+        int(limits.max_k),
+        int(limits.default_k),
+        int(limits.max_playlist),
+        int(limits.max_text_chars),
+        int(limits.max_rr_intervals),
+    )
 
 
 @functools.cache
@@ -116,17 +126,24 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
     K = Annotated[int, Field(strict=True, ge=1, le=max_k, description=f"from 1 to {max_k} (how many tracks)")]
     rr_rule = f"RR intervals in milliseconds (at most {max_rr:,})"
     RR = Annotated[list[Number], Field(description=rr_rule, json_schema_extra={"maxItems": max_rr})]
-    Metrics = Annotated[dict[str, Number], Field(
-        description="the eight HRV metrics MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF (numbers)")]
+    Metrics = Annotated[
+        dict[str, Number],
+        Field(description="the eight HRV metrics MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF (numbers)"),
+    ]
 
     def _count(value: Any, what: str, limit: int, unit: str) -> Any:
         if isinstance(value, list) and len(value) > limit:
             raise ValueError(f"{what} has {len(value):,} {unit}; the limit is {limit:,}")
         return value
 
-    StateRR = Annotated[list[Number], Field(
-        description=f"optional: a recent HRV recording, RR intervals in ms (at most {max_rr:,}), read into your "
-                    "state's stress", json_schema_extra={"maxItems": max_rr})]
+    StateRR = Annotated[
+        list[Number],
+        Field(
+            description=f"optional: a recent HRV recording, RR intervals in ms (at most {max_rr:,}), read into your "
+            "state's stress",
+            json_schema_extra={"maxItems": max_rr},
+        ),
+    ]
 
     class WithState(Request):
         """An optional HRV recording that feeds the listener state (:mod:`moodtune.state`)."""
@@ -144,9 +161,16 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
         age: Age
         gender: Gender
         mood: Mood
-        track_ids: Annotated[list[TrackId], Field(
-            description=f"catalog track ids (at most {max_playlist})",
-            json_schema_extra={"maxItems": max_playlist})] | None = None
+        track_ids: (
+            Annotated[
+                list[TrackId],
+                Field(
+                    description=f"catalog track ids (at most {max_playlist})",
+                    json_schema_extra={"maxItems": max_playlist},
+                ),
+            ]
+            | None
+        ) = None
         k: K = default_k
 
         @field_validator("track_ids", mode="before")
@@ -157,8 +181,14 @@ def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr:
     class RecommendText(OptionalListener, WithState):
         """Tracks for a Chinese text: toward calm from the state it shows (or matching it)."""
 
-        text: Annotated[str, Field(strict=True, description=f"a sentence in Chinese (1 to {max_text} characters)",
-                                   json_schema_extra={"minLength": 1, "maxLength": max_text})]
+        text: Annotated[
+            str,
+            Field(
+                strict=True,
+                description=f"a sentence in Chinese (1 to {max_text} characters)",
+                json_schema_extra={"minLength": 1, "maxLength": max_text},
+            ),
+        ]
         k: K = default_k
         mode: Mode = "calm"
 

@@ -38,8 +38,10 @@ class RankedTrack(Answer):
     track_id: str
     score: float
     probability: float = Field(description="the policy's probability of picking it first")
-    match: int = Field(description="the score on a 0-100 scale within this playlist (100: the policy's favourite, "
-                                   "0: its least favourite)")
+    match: int = Field(
+        description="the score on a 0-100 scale within this playlist (100: the policy's favourite, "
+        "0: its least favourite)"
+    )
     reason: str
     profile: Profile
 
@@ -50,9 +52,13 @@ OptionalBool = Annotated[bool | None, WithJsonSchema({"type": "boolean", "nullab
 
 class StateSource(Answer):
     source: str = Field(description="form, text, photo or hrv")
-    valence: float | None = Field(None, description="what it says about valence (-1..1), when it says anything")
+    valence: float | None = Field(
+        None, description="what it says about valence (-1..1), when it says anything"
+    )
     valence_sd: float | None = None
-    arousal: float | None = Field(None, description="what it says about arousal (-1..1), when it says anything")
+    arousal: float | None = Field(
+        None, description="what it says about arousal (-1..1), when it says anything"
+    )
     arousal_sd: float | None = None
     detail: str | None = None
 
@@ -83,7 +89,9 @@ class SuggestedTrack(Answer):
     score: float
     reason: str
     profile: OptionalObject = Field(description="the track's profile, when it is in the catalog")
-    probability: OptionalNumber = Field(None, description="mode calm: the policy's probability of picking it first")
+    probability: OptionalNumber = Field(
+        None, description="mode calm: the policy's probability of picking it first"
+    )
     match: OptionalInt = Field(None, description="mode calm: the score on a 0-100 scale within the catalog")
     distance: OptionalNumber = Field(None, description="mode match: the emotion distance")
     in_catalog: OptionalBool = Field(None, description="mode match: whether the track is in the catalog")
@@ -118,8 +126,9 @@ class TextRecommendation(Answer):
     emotion: dict[str, float]
     top_emotions: list[Emotion]
     keywords: list[dict[str, Any]]
-    valence_arousal: OptionalObject = Field(description="the text's valence and arousal (-1..1 each), when its "
-                                                        "words give one")
+    valence_arousal: OptionalObject = Field(
+        description="the text's valence and arousal (-1..1 each), when its words give one"
+    )
     mode: str = Field(description="calm (the policy from the listener state) or match (the nearest emotion)")
     state: ListenerStateAnswer
     tracks: list[SuggestedTrack]
@@ -171,5 +180,6 @@ class ServingModels(Answer):
     models: dict[str, dict[str, Any]]
     shadow: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="the policy challenger ranking every request in shadow (logged, never served); empty: none")
+        description="the policy challenger ranking every request in shadow (logged, never served); empty: none",
+    )
     catalog: dict[str, Any]

@@ -36,15 +36,32 @@ def text_answer(result, version) -> dict:
     return {
         "emotion": {c: round(v, 4) for c, v in vector.as_dict().items()},
         "granularity": vector.granularity,
-        "top_emotions": [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)],
-        "keywords": [{"word": kw.word, "tfidf": round(float(kw.tfidf), 6), "weight": round(float(kw.weight), 6),
-                      "contributions": {c: round(float(v), 6) for c, v in kw.contributions.items()}}
-                     for kw in emotion.keywords],
+        "top_emotions": [
+            {"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in vector.top(3)
+        ],
+        "keywords": [
+            {
+                "word": kw.word,
+                "tfidf": round(float(kw.tfidf), 6),
+                "weight": round(float(kw.weight), 6),
+                "contributions": {c: round(float(v), 6) for c, v in kw.contributions.items()},
+            }
+            for kw in emotion.keywords
+        ],
         "negated": list(emotion.negated),
-        "valence_arousal": None if va is None else {"valence": round(float(va[0]), 4),
-                                                    "arousal": round(float(va[1]), 4)},
-        "tracks": [{"rank": rank, "track_id": h.track_id, "name": h.name, "artists": h.artists,
-                    "distance": round(float(h.distance), 6)} for rank, h in enumerate(result.hits, start=1)],
+        "valence_arousal": None
+        if va is None
+        else {"valence": round(float(va[0]), 4), "arousal": round(float(va[1]), 4)},
+        "tracks": [
+            {
+                "rank": rank,
+                "track_id": h.track_id,
+                "name": h.name,
+                "artists": h.artists,
+                "distance": round(float(h.distance), 6),
+            }
+            for rank, h in enumerate(result.hits, start=1)
+        ],
         "model_versions": {registry.TEXT: str(version)},
     }
 
@@ -62,10 +79,19 @@ def searched(index, settings):
         return index
     catalog = Catalog.load(directory, settings.data_dir)
     return ModelSet.track_index.func(  # type: ignore[attr-defined]  # mypy reads a cached_property as a method
-        SimpleNamespace(text=index, catalog=catalog))  # the service's one rule
+        SimpleNamespace(text=index, catalog=catalog)
+    )  # the service's one rule
 
 
-FIELDS = ("emotion", "granularity", "top_emotions", "keywords", "negated", "valence_arousal", "model_versions")
+FIELDS = (
+    "emotion",
+    "granularity",
+    "top_emotions",
+    "keywords",
+    "negated",
+    "valence_arousal",
+    "model_versions",
+)
 
 
 def remote_answer(service, text: str, k: int) -> dict:
@@ -73,10 +99,14 @@ def remote_answer(service, text: str, k: int) -> dict:
     # the nearest tracks (mode match), as the local index finds them; the page's default ranks
     # toward calm from the listener state instead (docs/state.md)
     answer = service.call("POST", "/recommend_text", json={"text": text, "k": k, "mode": "match"})
-    return {**{key: answer[key] for key in FIELDS if key != "model_versions"},
-            "tracks": [{key: t[key] for key in ("rank", "track_id", "name", "artists", "distance")}
-                       for t in answer["tracks"]],
-            "model_versions": answer["model_versions"]}
+    return {
+        **{key: answer[key] for key in FIELDS if key != "model_versions"},
+        "tracks": [
+            {key: t[key] for key in ("rank", "track_id", "name", "artists", "distance")}
+            for t in answer["tracks"]
+        ],
+        "model_versions": answer["model_versions"],
+    }
 
 
 @command("recommend-text", "recommend tracks for a Chinese text (moodtune-text-index champion)", _arguments)
@@ -97,7 +127,9 @@ def recommend_text(args: argparse.Namespace) -> int:
             loaded = registry.load_version(registry.TEXT, args.alias, settings)
         return text_answer(searched(loaded.obj, settings).recommend_text(args.text, k), loaded.version)
 
-    service = client.LOCAL if args.alias not in (None, "champion") else args.service  # the service serves champions
+    service = (
+        client.LOCAL if args.alias not in (None, "champion") else args.service
+    )  # the service serves champions
     answer = client.answer(service, lambda s: remote_answer(s, args.text, k), local)
     if args.json:
         return print_json(answer)

@@ -70,7 +70,9 @@ from moodtune.text.tables import TextTables
 
 DEFAULT_NEGATORS: tuple[str, ...] = ("不", "没", "没有", "别")
 # negators that only soften (不太好 is "not very good", not "bad")
-WEAK_NEGATORS = frozenset({"不太", "不怎么", "没那么", "不大", "不够", "不算", "谈不上", "算不上", "称不上", "未必"})
+WEAK_NEGATORS = frozenset(
+    {"不太", "不怎么", "没那么", "不大", "不够", "不算", "谈不上", "算不上", "称不上", "未必"}
+)
 NO_EMOTION = "no emotion found"
 CACHE_ENTRIES = 200_000  # per cache (blocks, texts); cleared when full, so memory stays bounded
 
@@ -120,17 +122,33 @@ class AnalyzerOptions:
         asset's output, :func:`moodtune.text.tables.load_tables`, or an index's own)."""
         t = settings.text
         r = t.rules
-        return cls(t.top_keywords, t.min_keyword_chars, tuple(t.negators), t.add_lexicon_words,
-                   rules=r.enabled, polarity_lexicons=tuple(r.polarity_lexicons),
-                   polarity_weight=r.polarity_weight, emobank_polarity=r.emobank_polarity,
-                   default_intensity=t.default_intensity, negation_scope=r.negation_scope,
-                   negation_flip=r.negation_flip, degree=tuple(sorted(r.degree.items())),
-                   weak_negation=r.weak_negation, contrast_before=r.contrast_before,
-                   contrast_after=r.contrast_after, every_emotion_word=r.every_emotion_word,
-                   single_char_words=r.single_char_words, single_source_min_idf=r.single_source_min_idf,
-                   negative_weight=r.negative_weight, irrealis_weight=r.irrealis_weight,
-                   drop_ambiguous=r.drop_ambiguous, question_weight=r.question_weight,
-                   learned_lexicon=r.learned_lexicon, learned_weight=r.learned_weight, tables=tables)
+        return cls(
+            t.top_keywords,
+            t.min_keyword_chars,
+            tuple(t.negators),
+            t.add_lexicon_words,
+            rules=r.enabled,
+            polarity_lexicons=tuple(r.polarity_lexicons),
+            polarity_weight=r.polarity_weight,
+            emobank_polarity=r.emobank_polarity,
+            default_intensity=t.default_intensity,
+            negation_scope=r.negation_scope,
+            negation_flip=r.negation_flip,
+            degree=tuple(sorted(r.degree.items())),
+            weak_negation=r.weak_negation,
+            contrast_before=r.contrast_before,
+            contrast_after=r.contrast_after,
+            every_emotion_word=r.every_emotion_word,
+            single_char_words=r.single_char_words,
+            single_source_min_idf=r.single_source_min_idf,
+            negative_weight=r.negative_weight,
+            irrealis_weight=r.irrealis_weight,
+            drop_ambiguous=r.drop_ambiguous,
+            question_weight=r.question_weight,
+            learned_lexicon=r.learned_lexicon,
+            learned_weight=r.learned_weight,
+            tables=tables,
+        )
 
 
 @dataclass(frozen=True)
@@ -176,10 +194,20 @@ class TextEmotion:
             "granularity": self.granularity,
             "emotion": self.vector.normalise().as_dict() if self.vector is not None else None,
             "strength": self.vector.total if self.vector is not None else 0.0,
-            "keywords": [{"word": k.word, "tfidf": k.tfidf, "weight": k.weight,
-                          "contributions": k.contributions, "negated": k.negated} for k in self.keywords],
+            "keywords": [
+                {
+                    "word": k.word,
+                    "tfidf": k.tfidf,
+                    "weight": k.weight,
+                    "contributions": k.contributions,
+                    "negated": k.negated,
+                }
+                for k in self.keywords
+            ],
             "negated": list(self.negated),
-            "valence_arousal": ({"valence": self.va[0], "arousal": self.va[1]} if self.va is not None else None),
+            "valence_arousal": (
+                {"valence": self.va[0], "arousal": self.va[1]} if self.va is not None else None
+            ),
         }
 
 
@@ -196,8 +224,9 @@ class TextAnalyzer:
     """Keyword extraction + lexicon lookup for one lexicon, with its own jieba tokenizer
     (the global ``jieba.dt`` is left untouched)."""
 
-    def __init__(self, lexicon: Lexicon, options: AnalyzerOptions | None = None,
-                 resources: Resources | None = None):
+    def __init__(
+        self, lexicon: Lexicon, options: AnalyzerOptions | None = None, resources: Resources | None = None
+    ):
         jieba, analyse = _quiet_jieba()
         self.lexicon = lexicon
         self.options = options or AnalyzerOptions()
@@ -211,33 +240,51 @@ class TextAnalyzer:
         negators = frozenset(opts.negators)
         words: Iterable[str] = lexicon.words
         if opts.needs_tables and opts.tables is None:
-            raise ValueError("the rules drop ambiguous words and/or add the learned layer, but no learned text "
-                             "tables were given: pass AnalyzerOptions.from_settings(settings, tables) with the "
-                             "learned_text_tables asset's output (moodtune.text.tables.load_tables)")
+            raise ValueError(
+                "the rules drop ambiguous words and/or add the learned layer, but no learned text "
+                "tables were given: pass AnalyzerOptions.from_settings(settings, tables) with the "
+                "learned_text_tables asset's output (moodtune.text.tables.load_tables)"
+            )
         if opts.rules:
             tables = opts.tables
             self.resources = resources or load_resources(tuple(opts.polarity_lexicons))
-            self.stack = build_stack(lexicon, self.resources, default_intensity=opts.default_intensity,
-                                     polarity_weight=opts.polarity_weight, emobank_polarity=opts.emobank_polarity,
-                                     idf=analyse.default_tfidf.idf_freq, median_idf=analyse.default_tfidf.median_idf,
-                                     single_source_min_idf=opts.single_source_min_idf,
-                                     negative_weight=opts.negative_weight,
-                                     drop=tables.dropped if opts.drop_ambiguous and tables else frozenset(),
-                                     learned=tables.learned if opts.learned_lexicon and tables else None,
-                                     learned_weight=opts.learned_weight,
-                                     listener=(listener_profiles(lexicon.codes, lexicon.granularity)
-                                               if opts.listener_lexicon else None))
+            self.stack = build_stack(
+                lexicon,
+                self.resources,
+                default_intensity=opts.default_intensity,
+                polarity_weight=opts.polarity_weight,
+                emobank_polarity=opts.emobank_polarity,
+                idf=analyse.default_tfidf.idf_freq,
+                median_idf=analyse.default_tfidf.median_idf,
+                single_source_min_idf=opts.single_source_min_idf,
+                negative_weight=opts.negative_weight,
+                drop=tables.dropped if opts.drop_ambiguous and tables else frozenset(),
+                learned=tables.learned if opts.learned_lexicon and tables else None,
+                learned_weight=opts.learned_weight,
+                listener=(
+                    listener_profiles(lexicon.codes, lexicon.granularity) if opts.listener_lexicon else None
+                ),
+            )
             negators = negators | self.resources.negators
             # 心情很差, 心情特别好: a bare praise/blame word said of one's mood is 哀 / 乐
-            self._mood = (mood_profiles(self.stack.profiles, self.codes, self.granularity)
-                          if opts.listener_lexicon else {})
+            self._mood = (
+                mood_profiles(self.stack.profiles, self.codes, self.granularity)
+                if opts.listener_lexicon
+                else {}
+            )
             self._mood_subjects = MOOD_SUBJECTS if self._mood else frozenset()
             # polarity-only words are not taught to the tokenizer: 心情愉快 must stay 心情 + 愉快;
             # learned words were learned from its tokens
-            words = [*(w for w, o in self.stack.origin.items() if o not in ("polarity", "learned")), *negators,
-                     *self.resources.contrast]
-            self._degree = {w: dict(opts.degree).get(level, 1.0) for w, level in self.resources.degree.items()
-                            if level in dict(opts.degree)}
+            words = [
+                *(w for w, o in self.stack.origin.items() if o not in ("polarity", "learned")),
+                *negators,
+                *self.resources.contrast,
+            ]
+            self._degree = {
+                w: dict(opts.degree).get(level, 1.0)
+                for w, level in self.resources.degree.items()
+                if level in dict(opts.degree)
+            }
             self._weak = frozenset(w for w in negators if w in WEAK_NEGATORS)
             self._modifier_prefixes = tuple(sorted({*negators, *self._degree}, key=len, reverse=True))
             self._negator_prefixes = tuple(sorted(negators, key=len, reverse=True))
@@ -282,7 +329,7 @@ class TextAnalyzer:
                     negated[tok] = negated.get(tok, 0) + 1
             elif stripped[0] in starts:
                 for neg in self._prefixes:
-                    rest = stripped[len(neg):]
+                    rest = stripped[len(neg) :]
                     if stripped.startswith(neg) and rest in profiles:
                         negated[rest] = negated.get(rest, 0) + 1
                         break
@@ -295,8 +342,9 @@ class TextAnalyzer:
         top = sorted(weights, key=weights.__getitem__, reverse=True)[: self.options.top_keywords]
         return [(w, weights[w]) for w in top], counts, negated
 
-    def weigh(self, top: list[tuple[str, float]], counts: Mapping[str, int], negated: Mapping[str, int]
-              ) -> tuple[list[tuple[str, float, float, tuple]], list[str]]:
+    def weigh(
+        self, top: list[tuple[str, float]], counts: Mapping[str, int], negated: Mapping[str, int]
+    ) -> tuple[list[tuple[str, float, float, tuple]], list[str]]:
         """The emotion words among the ``top`` keywords, each as ``(word, tfidf, weight,
         profile)`` with its weight cut by the share of negated occurrences, and the words
         dropped because every occurrence was negated (also inside a token: 别难过)."""
@@ -405,8 +453,7 @@ class TextAnalyzer:
         for into, is_neg in ((plain, False), (flipped, True)):
             for (word, of_mood), factor in into.items():
                 unit = idf.get(word, median) / total
-                prof = (moody[word][is_neg] if of_mood else
-                        stack.negated[word] if is_neg else profiles[word])
+                prof = moody[word][is_neg] if of_mood else stack.negated[word] if is_neg else profiles[word]
                 if is_neg:
                     negated_words.append(word)
                 if factor > 0 and prof:
@@ -442,8 +489,13 @@ class TextAnalyzer:
                 for tok in self.tokenizer.cut(block):
                     stripped = tok.strip()
                     if not stripped or stripped in CLAUSE_END:
-                        cached.append("?" if stripped in ("?", "？") else
-                                      "\n" if not stripped or stripped in SENTENCE_END else "")
+                        cached.append(
+                            "?"
+                            if stripped in ("?", "？")
+                            else "\n"
+                            if not stripped or stripped in SENTENCE_END
+                            else ""
+                        )
                     else:
                         cached.extend(self._pieces(stripped))
                 if len(cache) >= CACHE_ENTRIES:
@@ -465,7 +517,7 @@ class TextAnalyzer:
         if origin.get(token) == "polarity":
             # 不快乐, 不喜欢 are in HowNet as negative words; read them as the negated DUTIR word
             for neg in self._negator_prefixes:
-                rest = token[len(neg):]
+                rest = token[len(neg) :]
                 if token.startswith(neg) and origin.get(rest, "polarity") != "polarity":
                     out = [neg, rest]
                     break
@@ -474,14 +526,19 @@ class TextAnalyzer:
                     if origin.get(token[i:], "polarity") != "polarity":
                         out = [token[:i], token[i:]]
                         break
-        elif (len(token) > 1 and token not in known and token not in self.negators and token not in self._degree
-                and token not in cast(Resources, self.resources).contrast):
+        elif (
+            len(token) > 1
+            and token not in known
+            and token not in self.negators
+            and token not in self._degree
+            and token not in cast(Resources, self.resources).contrast
+        ):
             parts, rest = [], token
             while rest and rest not in known:
                 for prefix in self._modifier_prefixes:
                     if rest.startswith(prefix) and len(rest) > len(prefix):
                         parts.append(prefix)
-                        rest = rest[len(prefix):]
+                        rest = rest[len(prefix) :]
                         break
                 else:
                     break
@@ -510,7 +567,9 @@ class TextAnalyzer:
         kept, dropped = self.weigh(*self.keywords(text))
         return [(w, t, wt, p, False) for w, t, wt, p in kept], dropped
 
-    def raw_va(self, text: str) -> tuple[list[float] | None, list[tuple[str, float]], list[str], tuple[float, float, float]]:
+    def raw_va(
+        self, text: str
+    ) -> tuple[list[float] | None, list[tuple[str, float]], list[str], tuple[float, float, float]]:
         """:meth:`raw` plus the valence-arousal sums ``(Σw·v, Σw·a, Σw)`` (zeros without rules).
         With the rules, results are cached per text (comments repeat: 好听, 打卡); callers must
         not modify them."""
@@ -568,21 +627,33 @@ class TextAnalyzer:
                 values[i] += weight * s
             kws.append(Keyword(word, tfidf, weight, contrib, negated))
         if not kws:
-            why = (f"{NO_EMOTION}: its emotion words are negated ({', '.join(dropped)})" if dropped else
-                   f"{NO_EMOTION}: none of its keywords is in the emotion lexicon; "
-                   "use words that say how you feel, e.g. 开心, 难过, 想念, 害怕")
+            why = (
+                f"{NO_EMOTION}: its emotion words are negated ({', '.join(dropped)})"
+                if dropped
+                else f"{NO_EMOTION}: none of its keywords is in the emotion lexicon; "
+                "use words that say how you feel, e.g. 开心, 难过, 想念, 害怕"
+            )
             return TextEmotion(None, (), tuple(dropped), self.granularity, why)
         va, va_weight = self._va(kept)
-        return TextEmotion(EmotionVector(values, self.granularity), tuple(kws), tuple(dropped),
-                           self.granularity, va=va, va_weight=va_weight)
+        return TextEmotion(
+            EmotionVector(values, self.granularity),
+            tuple(kws),
+            tuple(dropped),
+            self.granularity,
+            va=va,
+            va_weight=va_weight,
+        )
 
 
-_ANALYZERS: weakref.WeakKeyDictionary[Lexicon, dict[AnalyzerOptions, TextAnalyzer]] = weakref.WeakKeyDictionary()
+_ANALYZERS: weakref.WeakKeyDictionary[Lexicon, dict[AnalyzerOptions, TextAnalyzer]] = (
+    weakref.WeakKeyDictionary()
+)
 _LOCK = threading.Lock()
 
 
-def analyzer_for(lexicon: Lexicon, options: AnalyzerOptions | None = None,
-                 resources: Resources | None = None) -> TextAnalyzer:
+def analyzer_for(
+    lexicon: Lexicon, options: AnalyzerOptions | None = None, resources: Resources | None = None
+) -> TextAnalyzer:
     """A cached analyzer per (lexicon, options): building one loads jieba's dictionary (~1 s).
     ``resources``: the rule lexicons to use (an index carries its own), else cntext's."""
     options = options or AnalyzerOptions()

@@ -53,7 +53,9 @@ TREES = {
     "ball_tree": lambda points, leaf_size: BallTree(points, leaf_size=leaf_size, metric="euclidean"),
 }
 _BRACKETS = re.compile(r"[(\[（【「『<《].*?[)\]）】」』>》]")
-_VERSION = re.compile(r"(remix|live|version|ver|伴奏|现场版?|dj版?|抖音版?|翻唱|cover|remastered)", re.IGNORECASE)
+_VERSION = re.compile(
+    r"(remix|live|version|ver|伴奏|现场版?|dj版?|抖音版?|翻唱|cover|remastered)", re.IGNORECASE
+)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -68,8 +70,11 @@ def normalise_title(name: str) -> str:
 
 
 def dedupe_key(name: str, artists: str) -> str:
-    people = sorted(_NON_WORD.sub("", unicodedata.normalize("NFKC", a).casefold())
-                    for a in re.split(r"[/,、&;]|\bfeat\.?", str(artists or "")) if a.strip())
+    people = sorted(
+        _NON_WORD.sub("", unicodedata.normalize("NFKC", a).casefold())
+        for a in re.split(r"[/,、&;]|\bfeat\.?", str(artists or ""))
+        if a.strip()
+    )
     return normalise_title(name) + "|" + "/".join(people)
 
 
@@ -90,7 +95,12 @@ class Hit:
     distance: float
 
     def as_dict(self) -> dict[str, object]:
-        return {"track_id": self.track_id, "name": self.name, "artists": self.artists, "distance": self.distance}
+        return {
+            "track_id": self.track_id,
+            "name": self.name,
+            "artists": self.artists,
+            "distance": self.distance,
+        }
 
 
 @dataclass(frozen=True)
@@ -108,9 +118,14 @@ class TextRecommendation:
 
     def as_dict(self) -> dict[str, object]:
         va = self.emotion.va
-        return {"emotion": self.vector.as_dict(), "top": self.vector.top(3), "keywords": self.keywords,
-                "negated": list(self.emotion.negated), "hits": [h.as_dict() for h in self.hits],
-                "valence_arousal": {"valence": va[0], "arousal": va[1]} if va is not None else None}
+        return {
+            "emotion": self.vector.as_dict(),
+            "top": self.vector.top(3),
+            "keywords": self.keywords,
+            "negated": list(self.emotion.negated),
+            "hits": [h.as_dict() for h in self.hits],
+            "valence_arousal": {"valence": va[0], "arousal": va[1]} if va is not None else None,
+        }
 
 
 class EmotionIndex:
@@ -137,10 +152,14 @@ class EmotionIndex:
         if len(tracks) != len(vectors):
             raise ValueError(f"{len(tracks)} tracks but {len(vectors)} vectors")
         if len(tracks) == 0:
-            raise InvalidText("no track has an emotion: cannot build an index; check the track texts and the lexicon")
+            raise InvalidText(
+                "no track has an emotion: cannot build an index; check the track texts and the lexicon"
+            )
         if vectors.shape[1] != len(lexicon.codes):
-            raise ValueError(f"vectors have {vectors.shape[1]} columns, the {lexicon.granularity} lexicon "
-                             f"{len(lexicon.codes)}")
+            raise ValueError(
+                f"vectors have {vectors.shape[1]} columns, the {lexicon.granularity} lexicon "
+                f"{len(lexicon.codes)}"
+            )
         if norm not in ("l1", "l2"):
             raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
         self.lexicon = lexicon
@@ -179,8 +198,13 @@ class EmotionIndex:
         self._names = self.tracks["name"].astype(str).to_numpy()
         self._artists = self.tracks["artists"].astype(str).to_numpy()
 
-    def over(self, tracks: pd.DataFrame, vectors: np.ndarray, va: np.ndarray | None = None,
-             space: str | None = None) -> EmotionIndex:
+    def over(
+        self,
+        tracks: pd.DataFrame,
+        vectors: np.ndarray,
+        va: np.ndarray | None = None,
+        space: str | None = None,
+    ) -> EmotionIndex:
         """This index's reading of text (lexicon, rules, search space) over other tracks
         (``track_id``, ``name``, ``artists``, ``popularity``) with their emotion vectors at this
         index's granularity: the catalog's real tracks, most without texts of their own."""
@@ -193,20 +217,36 @@ class EmotionIndex:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def from_table(cls, table: pd.DataFrame, lexicon: Lexicon, settings=None, *, tables: TextTables | None = None,
-                   **kwargs) -> EmotionIndex:
+    def from_table(
+        cls,
+        table: pd.DataFrame,
+        lexicon: Lexicon,
+        settings=None,
+        *,
+        tables: TextTables | None = None,
+        **kwargs,
+    ) -> EmotionIndex:
         """Build from a ``track_text_emotions`` table (tracks without emotion are left out); with
         ``settings``, the text is read by its options with the learned text ``tables``."""
         found = table[table["found"]]
         codes = list(lexicon.codes)
         missing = [c for c in codes if c not in found.columns]
         if missing:
-            raise ValueError(f"track emotions lack columns {missing}: built with another lexicon granularity?")
+            raise ValueError(
+                f"track emotions lack columns {missing}: built with another lexicon granularity?"
+            )
         if settings is not None:
             t = settings.text
-            kwargs = {"norm": t.index_norm, "algorithm": t.index_algorithm, "leaf_size": t.leaf_size,
-                      "overfetch": t.dedupe_overfetch, "max_query_chars": t.max_query_chars,
-                      "space": t.index_space, "va_weight": t.va_weight, **kwargs}
+            kwargs = {
+                "norm": t.index_norm,
+                "algorithm": t.index_algorithm,
+                "leaf_size": t.leaf_size,
+                "overfetch": t.dedupe_overfetch,
+                "max_query_chars": t.max_query_chars,
+                "space": t.index_space,
+                "va_weight": t.va_weight,
+                **kwargs,
+            }
             kwargs.setdefault("options", AnalyzerOptions.from_settings(settings, tables))
         if "valence" in found.columns and "va" not in kwargs:
             kwargs["va"] = found[["valence", "arousal"]].to_numpy(dtype=float)
@@ -223,8 +263,10 @@ class EmotionIndex:
         if options is not None and "tables" not in vars(options) and options.needs_tables:
             # pickled while the learned layer and the ambiguous words were Python modules: they
             # are gone, so this index reads without them until a rebuilt one is promoted
-            log.warning("text index pickled before the learned text tables were an input: reading without the "
-                        "learned layer and the ambiguous words; rebuild the text group (make build) to restore them")
+            log.warning(
+                "text index pickled before the learned text tables were an input: reading without the "
+                "learned layer and the ambiguous words; rebuild the text group (make build) to restore them"
+            )
             state["options"] = replace(options, drop_ambiguous=False, learned_lexicon=False, tables=None)
         self.__dict__.update(state)
 
@@ -330,8 +372,10 @@ class EmotionIndex:
             if self.granularity == "coarse":
                 vec = vec.to_coarse()
             else:
-                raise InvalidInput("this index is fine (21 DLUT categories): a coarse 7-group vector "
-                                   "cannot be spread back over categories; query with a fine vector")
+                raise InvalidInput(
+                    "this index is fine (21 DLUT categories): a coarse 7-group vector "
+                    "cannot be spread back over categories; query with a fine vector"
+                )
         if vec.is_empty():
             raise InvalidText("the emotion vector is empty: no emotion was found, so nothing can match it")
         point = self._normalise(vec.values)
@@ -340,7 +384,9 @@ class EmotionIndex:
         point_va = np.atleast_2d(va) if va is not None else self._design_va(point)
         return self._space_points(point, point_va)
 
-    def query_vector(self, vec: EmotionVector, k: int = 10, va: tuple[float, float] | None = None) -> list[Hit]:
+    def query_vector(
+        self, vec: EmotionVector, k: int = 10, va: tuple[float, float] | None = None
+    ) -> list[Hit]:
         """The ``k`` nearest distinct tracks to an emotion vector (any strength; fine vectors
         are converted for a coarse index), with its VA point when it has one."""
         return self._hits(self.search(self.prepare(vec, va), k)[0])
@@ -382,6 +428,7 @@ class EmotionIndex:
         if not isinstance(obj, EmotionIndex):
             raise ValueError(f"{path} does not hold an EmotionIndex")
         return obj
+
 
 # --- the held-out check ------------------------------------------------------------------
 def dominant_codes(vectors: np.ndarray, codes: Sequence[str]) -> np.ndarray:

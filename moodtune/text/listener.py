@@ -91,8 +91,9 @@ LISTENER_WORDS: tuple[ListenerWord, ...] = (
 )
 
 
-def listener_profiles(codes: tuple[str, ...], granularity: str,
-                      entries: Iterable[ListenerWord] = LISTENER_WORDS) -> dict[str, tuple[tuple[int, float], ...]]:
+def listener_profiles(
+    codes: tuple[str, ...], granularity: str, entries: Iterable[ListenerWord] = LISTENER_WORDS
+) -> dict[str, tuple[tuple[int, float], ...]]:
     """word -> profile at the lexicon's granularity (a fine code becomes its group for a coarse
     lexicon); an entry without a category gives an empty profile (the word is removed)."""
     index = {c: i for i, c in enumerate(codes)}
@@ -112,8 +113,9 @@ MOOD_SUBJECTS = frozenset({"心情", "心里", "心态", "情绪"})
 MOOD_TARGET = {"fine": {1: "PA", -1: "NB"}, "coarse": {1: "joy", -1: "sorrow"}}
 
 
-def mood_profiles(profiles: Mapping[str, tuple[tuple[int, float], ...]], codes: tuple[str, ...], granularity: str
-                  ) -> dict[str, tuple[tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]]]:
+def mood_profiles(
+    profiles: Mapping[str, tuple[tuple[int, float], ...]], codes: tuple[str, ...], granularity: str
+) -> dict[str, tuple[tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]]]:
     """word -> (profile, negated profile) when said of one's mood, for the words whose whole
     profile is one polarity target (bare praise / blame: 好, 差, 苦); others keep their own."""
     index = {c: i for i, c in enumerate(codes)}
@@ -123,12 +125,15 @@ def mood_profiles(profiles: Mapping[str, tuple[tuple[int, float], ...]], codes: 
     for word, prof in profiles.items():
         if len(prof) == 1 and prof[0][0] in sides:
             code = mood[sides[prof[0][0]]]
-            out[word] = (((index[code], prof[0][1]),),
-                         ((index[emotions.NEGATED[granularity][code]], prof[0][1]),))
+            out[word] = (
+                ((index[code], prof[0][1]),),
+                ((index[emotions.NEGATED[granularity][code]], prof[0][1]),),
+            )
     return out
 
 
 # -- the check on listeners' sentences -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -187,10 +192,20 @@ def evaluate(read: Callable[[str], str], sentences: Iterable[Sentence]) -> Liste
 def confusion_table(report: ListenerReport) -> str:
     """The confusion matrix as a Markdown table (rows: the label, columns: the reading)."""
     chinese = {g.code: g.chinese for g in emotions.DLUT_GROUPS} | {NONE: "none"}
-    cols = [c for c in (*emotions.DLUT_GROUP_CODES, NONE) if c != NONE or any(r[NONE] for r in report.confusion.values())]
-    lines = ["| label \\ read | " + " | ".join(chinese[c] for c in cols) + " | n | right |",
-             "|---" * (len(cols) + 3) + "|"]
+    cols = [
+        c
+        for c in (*emotions.DLUT_GROUP_CODES, NONE)
+        if c != NONE or any(r[NONE] for r in report.confusion.values())
+    ]
+    lines = [
+        "| label \\ read | " + " | ".join(chinese[c] for c in cols) + " | n | right |",
+        "|---" * (len(cols) + 3) + "|",
+    ]
     for t, row in report.confusion.items():
         n = sum(row.values())
-        lines.append(f"| {chinese[t]} | " + " | ".join(str(row[c]) for c in cols) + f" | {n} | {row[t] / n if n else 0:.2f} |")
+        lines.append(
+            f"| {chinese[t]} | "
+            + " | ".join(str(row[c]) for c in cols)
+            + f" | {n} | {row[t] / n if n else 0:.2f} |"
+        )
     return "\n".join(lines)

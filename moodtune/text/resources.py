@@ -24,20 +24,82 @@ DATA_DIR = "cntext/io/data"
 
 # Degree adverbs: HowNet's levels and the factor each gives the next emotion word.
 # ``most`` is not in cntext's HowNet; these few common ones complete it.
-DEGREE_EXTRA = {"most": ("最", "最为", "极", "极其", "极度", "极为", "非常", "十分", "万分", "超级", "特别", "太",
-                         "无比", "格外", "完全", "绝对", "相当")}
+DEGREE_EXTRA = {
+    "most": (
+        "最",
+        "最为",
+        "极",
+        "极其",
+        "极度",
+        "极为",
+        "非常",
+        "十分",
+        "万分",
+        "超级",
+        "特别",
+        "太",
+        "无比",
+        "格外",
+        "完全",
+        "绝对",
+        "相当",
+    )
+}
 # Negators beyond HowNet's ``deny`` list; multi-character ones jieba keeps whole (并不,
 # 从不, 毫不, 决不, 绝不, 不太, 不怎么, 没什么); 一点也不 and 没那么 end / start with a negator.
-NEGATORS_EXTRA = ("并不", "并没有", "并没", "从不", "从没", "从未", "毫不", "毫无", "决不", "绝不", "绝非", "不太",
-                  "不怎么", "不怎么样", "没什么", "没那么", "不再", "不够", "不大", "难以", "无法", "未必", "不会",
-                  "不用", "不必", "不算", "谈不上", "算不上", "称不上")
+NEGATORS_EXTRA = (
+    "并不",
+    "并没有",
+    "并没",
+    "从不",
+    "从没",
+    "从未",
+    "毫不",
+    "毫无",
+    "决不",
+    "绝不",
+    "绝非",
+    "不太",
+    "不怎么",
+    "不怎么样",
+    "没什么",
+    "没那么",
+    "不再",
+    "不够",
+    "不大",
+    "难以",
+    "无法",
+    "未必",
+    "不会",
+    "不用",
+    "不必",
+    "不算",
+    "谈不上",
+    "算不上",
+    "称不上",
+)
 # Contrast conjunctions: the clause after one carries the opinion (但是 ... ).
 CONTRAST = ("但是", "但", "可是", "不过", "然而", "只是", "却", "而是", "可惜", "偏偏", "无奈")
 # Single characters the polarity lists hold that are mostly grammar (对 "towards", 会 "will",
 # 过 aspect marker): never emotion evidence on their own.
 FUNCTION_CHARS = frozenset("对是会能要到用上下中当说生过还就都也很更最多少可让给被把将行")
 # Irrealis markers: a wish, a condition or advice is not an opinion held (希望改进, 如果能更好).
-IRREALIS = ("希望", "如果", "要是", "假如", "假若", "倘若", "但愿", "应该", "应当", "建议", "是否", "能否", "期待", "要求")
+IRREALIS = (
+    "希望",
+    "如果",
+    "要是",
+    "假如",
+    "假若",
+    "倘若",
+    "但愿",
+    "应该",
+    "应当",
+    "建议",
+    "是否",
+    "能否",
+    "期待",
+    "要求",
+)
 # Clause ends: a negation's scope stops here; a contrast lasts to the sentence's end.
 CLAUSE_END = frozenset("，,、；;：:。.！!？?…~～\n\r\t ()（）[]【】\"“”'‘’")
 SENTENCE_END = frozenset("。.！!？?\n\r")
@@ -48,8 +110,10 @@ def cntext_file(name: str) -> Path:
     try:
         dist = importlib.metadata.distribution("cntext")
     except importlib.metadata.PackageNotFoundError:
-        raise InvalidText(f"cntext=={CNTEXT_VERSION} is not installed; run `make install` (it installs it "
-                          f"with --no-deps) or `.venv/bin/pip install --no-deps cntext=={CNTEXT_VERSION}`") from None
+        raise InvalidText(
+            f"cntext=={CNTEXT_VERSION} is not installed; run `make install` (it installs it "
+            f"with --no-deps) or `.venv/bin/pip install --no-deps cntext=={CNTEXT_VERSION}`"
+        ) from None
     path = Path(str(dist.locate_file(f"{DATA_DIR}/{name}")))
     if not path.is_file():
         raise InvalidText(f"cntext {dist.version} has no {DATA_DIR}/{name}; install cntext=={CNTEXT_VERSION}")
@@ -88,9 +152,11 @@ class Resources:
 def polarity_votes(names: tuple[str, ...] = ("hownet", "ntusd")) -> dict[str, int]:
     """word -> +1 / -1 from the named polarity lists; a word the lists disagree on (including
     a word one list holds as both) gets no polarity."""
-    lists = {"hownet": ("zh_common_HowNet.yaml", "pos", "neg"),
-             "ntusd": ("zh_common_NTUSD.yaml", "positive", "negative"),
-             "tsinghua": ("zh_common_TsinghuaPraiseDegrade.yaml", "praise", "degrade")}
+    lists = {
+        "hownet": ("zh_common_HowNet.yaml", "pos", "neg"),
+        "ntusd": ("zh_common_NTUSD.yaml", "positive", "negative"),
+        "tsinghua": ("zh_common_TsinghuaPraiseDegrade.yaml", "praise", "degrade"),
+    }
     votes: dict[str, set[int]] = {}
     for name in names:
         if name not in lists:
@@ -135,10 +201,20 @@ def emobank_va() -> dict[str, tuple[float, float]]:
 def load_resources(polarity: tuple[str, ...] = ("hownet", "ntusd")) -> Resources:
     """The rule resources (cached per polarity-lexicon choice)."""
     deny = _words(_yaml("zh_common_HowNet.yaml")["Dictionary"].get("deny"))
-    sources = {name: _yaml(f)["Refer"] if "Refer" in _yaml(f) else "" for name, f in (
-        ("hownet", "zh_common_HowNet.yaml"), ("ntusd", "zh_common_NTUSD.yaml"),
-        ("emobank", "zh_valence_ChineseEmoBank.yaml"))}
-    return Resources(polarity=polarity_votes(polarity), degree=degree_levels(),
-                     negators=deny | frozenset(NEGATORS_EXTRA), contrast=frozenset(CONTRAST),
-                     irrealis=frozenset(IRREALIS),
-                     va=emobank_va(), sources={k: str(v) for k, v in sources.items()})
+    sources = {
+        name: _yaml(f)["Refer"] if "Refer" in _yaml(f) else ""
+        for name, f in (
+            ("hownet", "zh_common_HowNet.yaml"),
+            ("ntusd", "zh_common_NTUSD.yaml"),
+            ("emobank", "zh_valence_ChineseEmoBank.yaml"),
+        )
+    }
+    return Resources(
+        polarity=polarity_votes(polarity),
+        degree=degree_levels(),
+        negators=deny | frozenset(NEGATORS_EXTRA),
+        contrast=frozenset(CONTRAST),
+        irrealis=frozenset(IRREALIS),
+        va=emobank_va(),
+        sources={k: str(v) for k, v in sources.items()},
+    )

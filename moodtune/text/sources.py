@@ -84,9 +84,11 @@ def load_tracks_db(url: str, *, limit: int | None = None) -> tuple[pd.DataFrame,
                 have = {c["name"] for c in inspector.get_columns(table)}
                 missing.extend(f"column {table}.{c}" for c in columns if c not in have)
             if missing:
-                raise InvalidText(f"text.tracks_db {engine.url.render_as_string(hide_password=True)} lacks "
-                                  f"{'; '.join(missing)} (NetEase schema: tracks(id, name, artists, pop, lyric), "
-                                  "comments(track_id, content, liked_count))")
+                raise InvalidText(
+                    f"text.tracks_db {engine.url.render_as_string(hide_password=True)} lacks "
+                    f"{'; '.join(missing)} (NetEase schema: tracks(id, name, artists, pop, lyric), "
+                    "comments(track_id, content, liked_count))"
+                )
             query = "SELECT id, name, artists, pop, lyric FROM tracks ORDER BY id"
             if limit:
                 query += f" LIMIT {int(limit)}"
@@ -106,17 +108,21 @@ def load_tracks_db(url: str, *, limit: int | None = None) -> tuple[pd.DataFrame,
     comments["liked_count"] = comments["liked_count"].clip(lower=0).astype(np.int64)
     known = comments["track_id"].isin(set(tracks["track_id"]))
     orphans = int((~known).sum())
-    comments = comments[known].sort_values(["track_id", "liked_count"], ascending=[True, False], kind="stable")
+    comments = comments[known].sort_values(
+        ["track_id", "liked_count"], ascending=[True, False], kind="stable"
+    )
     grouped = comments.groupby("track_id", sort=False)
     texts = grouped["content"].agg(lambda s: [str(x) for x in s])
     likes = grouped["liked_count"].agg(list)
-    out = pd.DataFrame({
-        "track_id": tracks["track_id"],
-        "name": tracks["name"].fillna("").astype(str),
-        "artists": tracks["artists"].map(parse_artists),
-        "popularity": pd.to_numeric(tracks["pop"], errors="coerce").fillna(0.0).astype(float),
-        "lyric": tracks["lyric"].map(clean_lyric),
-    })
+    out = pd.DataFrame(
+        {
+            "track_id": tracks["track_id"],
+            "name": tracks["name"].fillna("").astype(str),
+            "artists": tracks["artists"].map(parse_artists),
+            "popularity": pd.to_numeric(tracks["pop"], errors="coerce").fillna(0.0).astype(float),
+            "lyric": tracks["lyric"].map(clean_lyric),
+        }
+    )
     out["comments"] = out["track_id"].map(texts).map(lambda v: v if isinstance(v, list) else [])
     out["comment_likes"] = out["track_id"].map(likes).map(lambda v: v if isinstance(v, list) else [])
     stats = {
@@ -136,17 +142,42 @@ def write_tracks_db(df: pd.DataFrame, url: str) -> None:
 
     engine = sa.create_engine(url)
     meta = sa.MetaData()
-    tracks = sa.Table("tracks", meta, sa.Column("id", sa.String, primary_key=True), sa.Column("name", sa.Text),
-                      sa.Column("artists", sa.Text), sa.Column("pop", sa.Float), sa.Column("lyric", sa.Text))
-    comments = sa.Table("comments", meta, sa.Column("track_id", sa.String, index=True),
-                        sa.Column("content", sa.Text), sa.Column("liked_count", sa.Integer))
+    tracks = sa.Table(
+        "tracks",
+        meta,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("name", sa.Text),
+        sa.Column("artists", sa.Text),
+        sa.Column("pop", sa.Float),
+        sa.Column("lyric", sa.Text),
+    )
+    comments = sa.Table(
+        "comments",
+        meta,
+        sa.Column("track_id", sa.String, index=True),
+        sa.Column("content", sa.Text),
+        sa.Column("liked_count", sa.Integer),
+    )
     meta.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(tracks.insert(), [
-            {"id": str(r.track_id), "name": r.name, "artists": r.artists, "pop": float(r.popularity),
-             "lyric": r.lyric} for r in df.itertuples()])
-        rows = [{"track_id": str(r.track_id), "content": c, "liked_count": int(n)}
-                for r in df.itertuples() for c, n in zip(r.comments, r.comment_likes, strict=True)]
+        conn.execute(
+            tracks.insert(),
+            [
+                {
+                    "id": str(r.track_id),
+                    "name": r.name,
+                    "artists": r.artists,
+                    "pop": float(r.popularity),
+                    "lyric": r.lyric,
+                }
+                for r in df.itertuples()
+            ],
+        )
+        rows = [
+            {"track_id": str(r.track_id), "content": c, "liked_count": int(n)}
+            for r in df.itertuples()
+            for c, n in zip(r.comments, r.comment_likes, strict=True)
+        ]
         if rows:
             conn.execute(comments.insert(), rows)
     engine.dispose()
@@ -156,15 +187,67 @@ def write_tracks_db(df: pd.DataFrame, url: str) -> None:
 # Typical words of each DLUT category (seed B's examples and their common neighbours). Only
 # those the lexicon files under the same category (or group, for a coarse lexicon) are used.
 PROTOTYPES: dict[str, tuple[str, ...]] = {
-    "PA": ("快乐", "喜悦", "欢喜", "开心", "高兴", "欢乐", "愉快", "幸福", "欢天喜地", "笑眯眯", "兴高采烈", "乐呵呵"),
-    "PE": ("安心", "踏实", "宽心", "放心", "安宁", "安稳", "平静", "舒坦", "心安", "轻松", "宁静", "问心无愧"),
+    "PA": (
+        "快乐",
+        "喜悦",
+        "欢喜",
+        "开心",
+        "高兴",
+        "欢乐",
+        "愉快",
+        "幸福",
+        "欢天喜地",
+        "笑眯眯",
+        "兴高采烈",
+        "乐呵呵",
+    ),
+    "PE": (
+        "安心",
+        "踏实",
+        "宽心",
+        "放心",
+        "安宁",
+        "安稳",
+        "平静",
+        "舒坦",
+        "心安",
+        "轻松",
+        "宁静",
+        "问心无愧",
+    ),
     "PD": ("尊敬", "恭敬", "敬爱", "敬佩", "崇敬", "敬仰", "肃然起敬", "毕恭毕敬", "钦佩", "尊重"),
     "PH": ("优秀", "英俊", "美丽", "出色", "精彩", "勇敢", "伟大", "光荣", "漂亮", "杰出", "了不起", "英勇"),
     "PG": ("信任", "信赖", "可靠", "相信", "坚信", "深信", "笃定", "毋庸置疑", "信心"),
-    "PB": ("喜欢", "喜爱", "宝贝", "倾慕", "心爱", "亲爱", "爱慕", "一见钟情", "爱不释手", "疼爱", "温柔", "迷恋"),
+    "PB": (
+        "喜欢",
+        "喜爱",
+        "宝贝",
+        "倾慕",
+        "心爱",
+        "亲爱",
+        "爱慕",
+        "一见钟情",
+        "爱不释手",
+        "疼爱",
+        "温柔",
+        "迷恋",
+    ),
     "PK": ("祝愿", "祝福", "渴望", "保佑", "期盼", "希望", "盼望", "祈祷", "福寿绵长", "万事如意"),
     "NA": ("愤怒", "气愤", "恼火", "生气", "发火", "暴怒", "大发雷霆", "七窍生烟", "怒火", "火冒三丈"),
-    "NB": ("悲伤", "忧伤", "悲苦", "伤心", "难过", "痛苦", "心如刀割", "悲痛欲绝", "哀伤", "心碎", "流泪", "眼泪"),
+    "NB": (
+        "悲伤",
+        "忧伤",
+        "悲苦",
+        "伤心",
+        "难过",
+        "痛苦",
+        "心如刀割",
+        "悲痛欲绝",
+        "哀伤",
+        "心碎",
+        "流泪",
+        "眼泪",
+    ),
     "NJ": ("失望", "绝望", "遗憾", "灰心", "灰心丧气", "心灰意冷", "沮丧", "憾事", "泄气", "失落"),
     "NH": ("内疚", "忏悔", "愧疚", "过意不去", "问心有愧", "自责", "惭愧", "后悔", "歉疚"),
     "PF": ("思念", "相思", "想念", "怀念", "牵挂", "牵肠挂肚", "朝思暮想", "惦记", "眷恋", "挂念"),
@@ -178,20 +261,87 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
     "NL": ("多心", "生疑", "将信将疑", "疑神疑鬼", "怀疑", "猜疑", "疑惑", "狐疑", "半信半疑"),
     "PC": ("奇怪", "奇迹", "大吃一惊", "瞠目结舌", "惊奇", "惊讶", "惊喜", "意外", "吃惊", "神奇"),
 }
-NEUTRAL = ("夜晚", "街道", "城市", "海边", "月光", "窗外", "下雨", "星星", "今天", "明天", "昨天", "路口",
-           "故事", "火车", "站台", "屋顶", "夏天", "冬天", "黄昏", "清晨", "咖啡", "吉他", "电话", "地铁",
-           "房间", "灯光", "影子", "天空", "河流", "山顶", "远方", "校园", "操场", "耳机", "旋律", "日记",
-           "照片", "季节", "风声", "雨伞", "车站")
-_LINE_TEMPLATES = ("{n}里的{w}", "{w}的{n}", "在{n}，{w}", "{n}，{w}，{w2}", "那年{n}，我们{w}",
-                   "{w}像{n}", "走过{n}，{w}")
+NEUTRAL = (
+    "夜晚",
+    "街道",
+    "城市",
+    "海边",
+    "月光",
+    "窗外",
+    "下雨",
+    "星星",
+    "今天",
+    "明天",
+    "昨天",
+    "路口",
+    "故事",
+    "火车",
+    "站台",
+    "屋顶",
+    "夏天",
+    "冬天",
+    "黄昏",
+    "清晨",
+    "咖啡",
+    "吉他",
+    "电话",
+    "地铁",
+    "房间",
+    "灯光",
+    "影子",
+    "天空",
+    "河流",
+    "山顶",
+    "远方",
+    "校园",
+    "操场",
+    "耳机",
+    "旋律",
+    "日记",
+    "照片",
+    "季节",
+    "风声",
+    "雨伞",
+    "车站",
+)
+_LINE_TEMPLATES = (
+    "{n}里的{w}",
+    "{w}的{n}",
+    "在{n}，{w}",
+    "{n}，{w}，{w2}",
+    "那年{n}，我们{w}",
+    "{w}像{n}",
+    "走过{n}，{w}",
+)
 _NEUTRAL_LINES = ("{n}，{n2}", "{n}的{n2}", "走过{n}")
-_COMMENT_TEMPLATES = ("单曲循环，{w}", "{w}", "{n}听这首歌，{w}", "第一次听就{w}", "{w}，{w2}",
-                      "每次听都{w}")
+_COMMENT_TEMPLATES = ("单曲循环，{w}", "{w}", "{n}听这首歌，{w}", "第一次听就{w}", "{w}，{w2}", "每次听都{w}")
 _NOISE_COMMENTS = ("打卡", "前排", "来了来了", "{n}的网友路过", "收藏了", "第{k}次听")
-_QUERY_TEMPLATES = ("此刻{w}，{n}", "{w}，{w2}。", "我觉得{w}", "感觉{w}又{w2}", "{n}的时候，{w}",
-                    "最近{w}，想听歌")
-_ARTISTS = ("林一", "陈晓", "王乐队", "Aurora Lane", "周末", "北方", "Neon Harbor", "李青", "赵雪",
-            "南风", "Mira", "黑白", "Echo Park", "小河", "白昼", "Luna")
+_QUERY_TEMPLATES = (
+    "此刻{w}，{n}",
+    "{w}，{w2}。",
+    "我觉得{w}",
+    "感觉{w}又{w2}",
+    "{n}的时候，{w}",
+    "最近{w}，想听歌",
+)
+_ARTISTS = (
+    "林一",
+    "陈晓",
+    "王乐队",
+    "Aurora Lane",
+    "周末",
+    "北方",
+    "Neon Harbor",
+    "李青",
+    "赵雪",
+    "南风",
+    "Mira",
+    "黑白",
+    "Echo Park",
+    "小河",
+    "白昼",
+    "Luna",
+)
 
 
 class DemoTextWriter:
@@ -203,8 +353,14 @@ class DemoTextWriter:
     held-out queries use words the tracks never use.
     """
 
-    def __init__(self, lexicon: Lexicon, *, freq: Mapping[str, int] | None = None, noise: float = 0.15,
-                 min_pool: int = 4):
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        *,
+        freq: Mapping[str, int] | None = None,
+        noise: float = 0.15,
+        min_pool: int = 4,
+    ):
         self.lexicon = lexicon
         self.noise = noise
         coarse = lexicon.granularity == "coarse"
@@ -257,12 +413,18 @@ class DemoTextWriter:
         return str(self.neutral[int(rng.integers(len(self.neutral)))])
 
     def _fill(self, template: str, rng, dist, half: str) -> str:
-        return template.format(w=self._word(rng, dist, half), w2=self._word(rng, dist, half),
-                               n=self._neutral(rng), n2=self._neutral(rng), k=int(rng.integers(2, 99)))
+        return template.format(
+            w=self._word(rng, dist, half),
+            w2=self._word(rng, dist, half),
+            n=self._neutral(rng),
+            n2=self._neutral(rng),
+            k=int(rng.integers(2, 99)),
+        )
 
     # -- texts ------------------------------------------------------------------------------
-    def lyric(self, rng: np.random.Generator, dist: Mapping[str, float], lines: int,
-              emotional_share: float = 0.6) -> str:
+    def lyric(
+        self, rng: np.random.Generator, dist: Mapping[str, float], lines: int, emotional_share: float = 0.6
+    ) -> str:
         out = []
         for _ in range(lines):
             if rng.random() < emotional_share:
@@ -286,7 +448,9 @@ class DemoTextWriter:
             self.noise = saved
 
 
-def emotion_mix(primary: str, marks: Mapping[str, int] | None = None, secondary_weight: float = 0.5) -> dict[str, float]:
+def emotion_mix(
+    primary: str, marks: Mapping[str, int] | None = None, secondary_weight: float = 0.5
+) -> dict[str, float]:
     """A track's DLUT mix: its primary GEMS-6 emotion, plus half weight for each other mark."""
     table = emotions.mapping("gems6")
     mix: dict[str, float] = dict(table[primary])
@@ -318,17 +482,19 @@ def demo_track_texts(
     for rec in catalog.to_dict("records"):
         marks = {e: int(rec[e]) for e in emotions.GEMS6}
         mix = emotion_mix(rec["primary_emotion"], marks)
-        rows.append({
-            "track_id": rec["track_id"],
-            "name": rec["title"],
-            "artists": rec["artist"],
-            "popularity": float(rec["popularity"]),
-            "lyric": writer.lyric(rng, mix, lyric_lines),
-            "comments": [writer.comment(rng, mix) for _ in range(comments_per_track)],
-            "comment_likes": _likes(rng, float(rec["popularity"]), comments_per_track),
-            "genre": rec["genre"],
-            "primary_emotion": rec["primary_emotion"],
-        })
+        rows.append(
+            {
+                "track_id": rec["track_id"],
+                "name": rec["title"],
+                "artists": rec["artist"],
+                "popularity": float(rec["popularity"]),
+                "lyric": writer.lyric(rng, mix, lyric_lines),
+                "comments": [writer.comment(rng, mix) for _ in range(comments_per_track)],
+                "comment_likes": _likes(rng, float(rec["popularity"]), comments_per_track),
+                "genre": rec["genre"],
+                "primary_emotion": rec["primary_emotion"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -344,8 +510,11 @@ def synthetic_tracks(
     """A large synthetic catalog (e.g. 200,000 tracks with lyrics and 5 comments each), in
     ``track_texts`` batches, for benchmarks; emotions uniform over GEMS-6."""
     rng = np.random.default_rng([seed, 7])
-    titles = {e: [w for code in emotions.mapping("gems6")[e] for w in writer.pools.get(code, {}).get("track", [])]
-              or ["无题"] for e in emotions.GEMS6}
+    titles = {
+        e: [w for code in emotions.mapping("gems6")[e] for w in writer.pools.get(code, {}).get("track", [])]
+        or ["无题"]
+        for e in emotions.GEMS6
+    }
     done = 0
     while done < n_tracks:
         rows = []
@@ -354,16 +523,18 @@ def synthetic_tracks(
             second = COMPANIONS[emotion][0] if rng.random() < 0.3 else None
             mix = emotion_mix(emotion, {second: 1} if second else None)
             pop = float(rng.lognormal(3.0, 1.0))
-            rows.append({
-                "track_id": f"syn-{i:07d}",
-                "name": str(titles[emotion][int(rng.integers(len(titles[emotion])))]) + f" {i % 97}",
-                "artists": _ARTISTS[int(rng.integers(len(_ARTISTS)))],
-                "popularity": pop,
-                "lyric": writer.lyric(rng, mix, lyric_lines),
-                "comments": [writer.comment(rng, mix) for _ in range(comments_per_track)],
-                "comment_likes": _likes(rng, pop, comments_per_track),
-                "primary_emotion": emotion,
-            })
+            rows.append(
+                {
+                    "track_id": f"syn-{i:07d}",
+                    "name": str(titles[emotion][int(rng.integers(len(titles[emotion])))]) + f" {i % 97}",
+                    "artists": _ARTISTS[int(rng.integers(len(_ARTISTS)))],
+                    "popularity": pop,
+                    "lyric": writer.lyric(rng, mix, lyric_lines),
+                    "comments": [writer.comment(rng, mix) for _ in range(comments_per_track)],
+                    "comment_likes": _likes(rng, pop, comments_per_track),
+                    "primary_emotion": emotion,
+                }
+            )
         done += len(rows)
         yield pd.DataFrame(rows)
 
@@ -372,8 +543,11 @@ def demo_queries(writer: DemoTextWriter, per_emotion: int, seed: int) -> pd.Data
     """Held-out query texts: ``per_emotion`` per GEMS-6 emotion, written from the query half
     of the word pools (words the track texts never use)."""
     rng = np.random.default_rng([seed, 8])
-    rows = [{"emotion": e, "text": writer.query(rng, emotions.mapping("gems6")[e])}
-            for e in emotions.GEMS6 for _ in range(per_emotion)]
+    rows = [
+        {"emotion": e, "text": writer.query(rng, emotions.mapping("gems6")[e])}
+        for e in emotions.GEMS6
+        for _ in range(per_emotion)
+    ]
     return pd.DataFrame(rows)
 
 

@@ -74,8 +74,13 @@ def _negate(profile: Profile, codes: tuple[str, ...], granularity: str) -> Profi
     return tuple(sorted(out.items()))
 
 
-def support(word: str, profile: Profile, codes: tuple[str, ...], resources: Resources,
-            lexicon_profiles: dict[str, Profile]) -> tuple[int, int]:
+def support(
+    word: str,
+    profile: Profile,
+    codes: tuple[str, ...],
+    resources: Resources,
+    lexicon_profiles: dict[str, Profile],
+) -> tuple[int, int]:
     """``(agreeing, disagreeing)`` sources on the polarity of ``word``'s profile, out of
     DUTIR/DLUT, HowNet/NTUSD (one vote where they agree) and Chinese EmoBank (|valence| >= 0.25)."""
     pols = _polarity(profile, codes)
@@ -95,12 +100,22 @@ def support(word: str, profile: Profile, codes: tuple[str, ...], resources: Reso
     return sum(1 for x in votes if x == side), sum(1 for x in votes if x != side)
 
 
-def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: float = 5.0,
-                polarity_weight: float = 1.0, emobank_polarity: bool = False,
-                idf: dict[str, float] | None = None, median_idf: float = 0.0,
-                single_source_min_idf: float = 0.0, negative_weight: float = 1.0,
-                drop: frozenset[str] = frozenset(), learned: Mapping[str, float] | None = None,
-                learned_weight: float = 1.0, listener: Mapping[str, Profile] | None = None) -> Stack:
+def build_stack(
+    lexicon: Lexicon,
+    resources: Resources,
+    *,
+    default_intensity: float = 5.0,
+    polarity_weight: float = 1.0,
+    emobank_polarity: bool = False,
+    idf: dict[str, float] | None = None,
+    median_idf: float = 0.0,
+    single_source_min_idf: float = 0.0,
+    negative_weight: float = 1.0,
+    drop: frozenset[str] = frozenset(),
+    learned: Mapping[str, float] | None = None,
+    learned_weight: float = 1.0,
+    listener: Mapping[str, Profile] | None = None,
+) -> Stack:
     """Merge the lexicon with the polarity lists (rules in the module docstring)."""
     codes, gran = lexicon.codes, lexicon.granularity
     index = {c: i for i, c in enumerate(codes)}
@@ -130,8 +145,12 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
             origin[word] = "polarity"
     if emobank_polarity:
         for word, (v, _a) in resources.va.items():
-            if (word not in profiles and abs(v) >= EMOBANK_POLARITY_MIN and strength > 0
-                    and (len(word) > 1 or word not in FUNCTION_CHARS)):
+            if (
+                word not in profiles
+                and abs(v) >= EMOBANK_POLARITY_MIN
+                and strength > 0
+                and (len(word) > 1 or word not in FUNCTION_CHARS)
+            ):
                 profiles[word] = ((index[target[1 if v > 0 else -1]], strength),)
                 origin[word] = "emobank"
     if single_source_min_idf > 0 and idf is not None:
@@ -162,8 +181,9 @@ def build_stack(lexicon: Lexicon, resources: Resources, *, default_intensity: fl
             origin.pop(word)
     if negative_weight != 1.0:
         for word, prof in profiles.items():
-            profiles[word] = tuple((i, s * negative_weight if emotions.polarity_of(codes[i]) < 0 else s)
-                                   for i, s in prof)
+            profiles[word] = tuple(
+                (i, s * negative_weight if emotions.polarity_of(codes[i]) < 0 else s) for i, s in prof
+            )
     points = emotions.va_points(gran)
     va: dict[str, tuple[float, float]] = {}
     for word, prof in profiles.items():

@@ -30,8 +30,11 @@ FORMAT = 1
 
 
 def _digest(learned: Mapping[str, float], ambiguous: Iterable[str]) -> str:
-    body = json.dumps({"learned": sorted(learned.items()), "ambiguous": sorted(ambiguous)},
-                      ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps(
+        {"learned": sorted(learned.items()), "ambiguous": sorted(ambiguous)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
@@ -60,22 +63,33 @@ class TextTables:
         return hash(self.digest)
 
     def __repr__(self) -> str:
-        return f"TextTables(learned={len(self.learned)}, ambiguous={len(self.ambiguous)}, digest={self.digest})"
+        return (
+            f"TextTables(learned={len(self.learned)}, ambiguous={len(self.ambiguous)}, digest={self.digest})"
+        )
 
     @property
     def dropped(self) -> frozenset[str]:
         """The ambiguous words as a set (what the stack leaves out)."""
         return frozenset(self.ambiguous)
 
-    def replace(self, *, learned: Mapping[str, float] | None = None,
-                ambiguous: Iterable[str] | None = None) -> TextTables:
+    def replace(
+        self, *, learned: Mapping[str, float] | None = None, ambiguous: Iterable[str] | None = None
+    ) -> TextTables:
         """A copy with other entries (same ``made``): e.g. one learned word's sign flipped."""
-        return TextTables(self.learned if learned is None else learned,
-                          tuple(self.ambiguous if ambiguous is None else ambiguous), self.made)
+        return TextTables(
+            self.learned if learned is None else learned,
+            tuple(self.ambiguous if ambiguous is None else ambiguous),
+            self.made,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "digest": self.digest, "made": dict(self.made),
-                "learned": dict(self.learned), "ambiguous": list(self.ambiguous)}
+        return {
+            "format": FORMAT,
+            "digest": self.digest,
+            "made": dict(self.made),
+            "learned": dict(self.learned),
+            "ambiguous": list(self.ambiguous),
+        }
 
     def to_json(self) -> str:
         """Sorted, indented JSON: the same tables give the same bytes on every machine."""
@@ -84,7 +98,9 @@ class TextTables:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextTables:
         if data.get("format") != FORMAT:
-            raise ValueError(f"learned text tables of format {data.get('format')!r}; this code reads {FORMAT}")
+            raise ValueError(
+                f"learned text tables of format {data.get('format')!r}; this code reads {FORMAT}"
+            )
         return cls(data["learned"], tuple(data["ambiguous"]), data.get("made", {}))
 
 
@@ -104,6 +120,8 @@ def load_tables(path: str | Path) -> TextTables:
     """The learned text tables stored at ``path`` (by the asset, or an MLflow run's artefact)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no learned text tables; build them with "
-                                "`dagster asset materialize -m definitions --select learned_text_tables` (make build)")
+        raise FileNotFoundError(
+            f"{path}: no learned text tables; build them with "
+            "`dagster asset materialize -m definitions --select learned_text_tables` (make build)"
+        )
     return TextTables.from_dict(json.loads(path.read_text(encoding="utf-8")))

@@ -51,17 +51,24 @@ def like_weights(likes: Sequence[float]) -> tuple[float, float, np.ndarray]:
     return math.log(total * 20 + 2), math.log(total * 10 + 2), np.log(arr + 1)
 
 
-def track_emotion(analyzer: TextAnalyzer, track: TrackText
-                  ) -> tuple[list[float] | None, list[tuple[str, float]], tuple[float, float] | None]:
+def track_emotion(
+    analyzer: TextAnalyzer, track: TrackText
+) -> tuple[list[float] | None, list[tuple[str, float]], tuple[float, float] | None]:
     """The raw (unnormalised) weighted emotion of one track, its strongest keywords
     ``[(word, weighted contribution)]`` (only words on the side of the track's polarity: a joyful
     track is not explained by 妒忌), and its valence-arousal point (the like-weighted mean of its
     texts', by evidence weight; ``None`` without rules); ``(None, [], None)`` when no text
     carries emotion."""
     if len(track.likes) != len(track.comments):
-        raise ValueError(f"track {track.track_id}: {len(track.comments)} comments but {len(track.likes)} like counts")
+        raise ValueError(
+            f"track {track.track_id}: {len(track.comments)} comments but {len(track.likes)} like counts"
+        )
     w_name, w_lyric, w_comments = like_weights(track.likes)
-    texts = [(track.name, w_name), (track.lyric, w_lyric), *zip(track.comments, w_comments.tolist(), strict=True)]
+    texts = [
+        (track.name, w_name),
+        (track.lyric, w_lyric),
+        *zip(track.comments, w_comments.tolist(), strict=True),
+    ]
     total: list[float] | None = None
     words: dict[str, float] = {}
     sv = sa = sw = 0.0
@@ -102,7 +109,9 @@ def _word_side(analyzer: TextAnalyzer, word: str) -> int:
     return side
 
 
-def annotate_batch(analyzer: TextAnalyzer, tracks: Sequence[TrackText]) -> tuple[np.ndarray, list[str], np.ndarray]:
+def annotate_batch(
+    analyzer: TextAnalyzer, tracks: Sequence[TrackText]
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Raw strengths ``(n, n_codes)`` (NaN rows: no emotion), keyword strings per track and
     valence-arousal points ``(n, 2)`` (NaN: none)."""
     out = np.full((len(tracks), len(analyzer.codes)), np.nan)
@@ -208,13 +217,18 @@ def annotate_tracks(
             # this process is one of the workers: it reads every workers-th batch itself while
             # workers - 1 forked ones read the others (one fewer process copying pages of the
             # dictionaries it touches); results are collected in input order
-            with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(analyzer.lexicon, analyzer.options)) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers - 1,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(analyzer.lexicon, analyzer.options),
+            ) as pool:
                 pending: deque = deque()
 
                 def drain(limit: int) -> None:
-                    while pending and (len(pending) > limit or not isinstance(pending[0], Future)
-                                       or pending[0].done()):
+                    while pending and (
+                        len(pending) > limit or not isinstance(pending[0], Future) or pending[0].done()
+                    ):
                         head = pending.popleft()
                         collect(head.result() if isinstance(head, Future) else head)
 
@@ -246,8 +260,9 @@ def normalise_rows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def tracks_from_frame(df: pd.DataFrame) -> Iterable[TrackText]:
     """:class:`TrackText` objects from a ``track_texts`` table (lazily)."""
-    for tid, name, lyric, comments, likes in zip(df["track_id"], df["name"], df["lyric"], df["comments"],
-                                                 df["comment_likes"], strict=True):
+    for tid, name, lyric, comments, likes in zip(
+        df["track_id"], df["name"], df["lyric"], df["comments"], df["comment_likes"], strict=True
+    ):
         yield TrackText(str(tid), name or "", lyric or "", tuple(comments), tuple(int(x) for x in likes))
 
 
@@ -263,14 +278,16 @@ def text_emotion_table(
     normalised column per code, keywords, ``valence``/``arousal`` when ``va`` is given and
     has a point (the rules), and ground-truth columns of demo data."""
     normalised, found = normalise_rows(raw)
-    out = pd.DataFrame({
-        "track_id": df["track_id"].astype(str).to_numpy(),
-        "name": df["name"].to_numpy(),
-        "artists": df["artists"].to_numpy(),
-        "popularity": df["popularity"].to_numpy(dtype=float),
-        "found": found,
-        "strength": np.where(found, np.nansum(raw, axis=1) if raw.size else 0.0, 0.0),
-    })
+    out = pd.DataFrame(
+        {
+            "track_id": df["track_id"].astype(str).to_numpy(),
+            "name": df["name"].to_numpy(),
+            "artists": df["artists"].to_numpy(),
+            "popularity": df["popularity"].to_numpy(dtype=float),
+            "found": found,
+            "strength": np.where(found, np.nansum(raw, axis=1) if raw.size else 0.0, 0.0),
+        }
+    )
     for j, code in enumerate(codes):
         out[code] = normalised[:, j]
     out["keywords"] = keywords

