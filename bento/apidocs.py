@@ -526,9 +526,11 @@ class ApiDocs:
         except Exception:  # not loaded yet: examples without ids, the stored answers
             return self.examples([]), {}
         examples, answers = self.examples(ids), {}
-        engine, requests = svc.engine, svc.engine.requests
+        from moodtune.serving.requests import AnalyzeHrvRequest, RecommendRequest, RecommendTextRequest
+
+        engine = svc.engine
         try:
-            plan = engine.plan_recommend(requests.Recommend(**examples["/recommend"]))
+            plan = engine.plan_recommend(RecommendRequest(**examples["/recommend"]))
             rec_id = await svc.writer.recommendation(plan.event)
             answers["/recommend"] = json.loads(plan.json(rec_id))
             examples["/feedback"] = {
@@ -537,9 +539,9 @@ class ApiDocs:
                 "stress_level": "low",
             }
             answers["/recommend_text"] = json.loads(
-                engine.plan_text(requests.RecommendText(**examples["/recommend_text"])).json(None)
+                engine.plan_text(RecommendTextRequest(**examples["/recommend_text"])).json(None)
             )
-            answers["/analyze_hrv"] = engine.analyze_hrv(requests.AnalyzeHrv(**examples["/analyze_hrv"]))
+            answers["/analyze_hrv"] = engine.analyze_hrv(AnalyzeHrvRequest(**examples["/analyze_hrv"]))
             answers["/models"] = engine.models()
         except Exception:  # the docs still load: these operations show the stored answers
             log.warning("the API docs' live examples failed; showing the stored ones", exc_info=True)

@@ -56,7 +56,15 @@ from moodtune.registry.names import CATALOG, MODELS
 from moodtune.serving import responses as answers_
 from moodtune.serving.engine import Engine
 from moodtune.serving.hrvbatch import MetricsReadings
-from moodtune.serving.requests import request_models
+from moodtune.serving.requests import (
+    AnalyzeAudioRequest,
+    AnalyzeHrvRequest,
+    FeedbackRequest,
+    ModelsRequest,
+    RecommendImageRequest,
+    RecommendRequest,
+    RecommendTextRequest,
+)
 from moodtune.threads import single_threaded_pools
 
 log = logging.getLogger("bentoml.moodtune")  # under "bentoml": BentoML's log configuration shows it
@@ -79,7 +87,6 @@ def declaration_settings():
 
 SETTINGS = declaration_settings()
 LIMITS = SETTINGS.service
-REQUESTS = request_models(LIMITS)
 
 
 # --- HTTP helpers ------------------------------------------------------------------------------
@@ -116,23 +123,23 @@ def answers(fn):
 # endpoints read the files from the form (bento/uploads.py), never from these paths.
 
 
-class RecommendBody(REQUESTS.Recommend):
+class RecommendBody(RecommendRequest):
     files: list[Path] = Field(default_factory=list, description="audio files to rank with the catalog ids")
 
 
-class RecommendTextBody(REQUESTS.RecommendText):
+class RecommendTextBody(RecommendTextRequest):
     pass
 
 
-class RecommendImageBody(REQUESTS.RecommendImage):
+class RecommendImageBody(RecommendImageRequest):
     image: Path = Field(description="a photo with a face (JPEG, PNG, WEBP, BMP, GIF, TIFF)")
 
 
-class AnalyzeAudioBody(REQUESTS.AnalyzeAudio):
+class AnalyzeAudioBody(AnalyzeAudioRequest):
     file: Path = Field(description="one audio clip (wav, mp3, ogg, flac)")
 
 
-class AnalyzeHrvBody(REQUESTS.AnalyzeHrv):
+class AnalyzeHrvBody(AnalyzeHrvRequest):
     file: Path = Field(
         None,
         description="RR intervals (ms, one per line), a CSV with the eight metrics, "
@@ -145,7 +152,7 @@ class AnalyzeHrvBody(REQUESTS.AnalyzeHrv):
     )
 
 
-class FeedbackBody(REQUESTS.Feedback):
+class FeedbackBody(FeedbackRequest):
     file: Path = Field(
         None,
         description="RR intervals (ms, one per line), a CSV with the eight metrics, "
@@ -158,7 +165,7 @@ class FeedbackBody(REQUESTS.Feedback):
     )
 
 
-class ModelsBody(REQUESTS.Models):
+class ModelsBody(ModelsRequest):
     pass
 
 
@@ -306,9 +313,7 @@ class Moodtune:
             pass
         ids = list(ms.catalog.positions)[:4]
         if ids:
-            self.engine.plan_recommend(
-                REQUESTS.Recommend(track_ids=ids, age=30, gender="female", mood=3, k=1)
-            )
+            self.engine.plan_recommend(RecommendRequest(track_ids=ids, age=30, gender="female", mood=3, k=1))
 
     def __is_ready__(self) -> bool:
         return self.holder.ready

@@ -26,6 +26,7 @@ from moodtune.hrv.model import fit
 from moodtune.hrv.pipeline import compute_metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
 from moodtune.serving.answers import Upload
+from moodtune.serving.requests import FeedbackRequest
 from moodtune.settings import get_settings
 
 HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
@@ -176,7 +177,7 @@ def test_the_services_feedback_path_reads_against_the_baseline_and_stores_it(rea
     rest = np.round(simulate_rr(0.0, 150, np.random.default_rng(1), subject), 1)  # as the files hold them
     now = np.round(simulate_rr(1.0, 150, np.random.default_rng(2), subject), 1)
     rec = _recommend(store)
-    req = engine.requests.Feedback(recommendation_id=rec, track_id="t0")
+    req = FeedbackRequest(recommendation_id=rec, track_id="t0")
     reading, kwargs = engine.plan_feedback(req, _rr_file("now.txt", now), baseline=_rr_file("rest.txt", rest))
     assert reading["recording"]["dlog_RMSSD"] < 0 and "baseline_RMSSD" not in reading["recording"]
     assert kwargs["baseline"] == pytest.approx(metrics(rest, HRV.metrics), rel=1e-5)
@@ -191,7 +192,7 @@ def test_the_services_feedback_path_reads_against_the_baseline_and_stores_it(rea
     assert "baseline" not in plain
     with pytest.raises(InvalidInput, match="a baseline is read with HRV"):
         engine.plan_feedback(
-            engine.requests.Feedback(recommendation_id=rec, track_id="t0", stress_level="low"),
+            FeedbackRequest(recommendation_id=rec, track_id="t0", stress_level="low"),
             baseline=_rr_file("rest.txt", rest),
         )
 
@@ -203,7 +204,7 @@ def test_a_metrics_csv_goes_through_read_and_feedback(reader, store):
     assert out["RMSSD"].tolist() == [18.0, 22.0] and out["HF"].tolist() == [150.0, 150.0]
     engine = _engine(reader)
     rec = _recommend(store)
-    req = engine.requests.Feedback(recommendation_id=rec, track_id="t1")
+    req = FeedbackRequest(recommendation_id=rec, track_id="t1")
     upload = Upload("metrics.csv", rows.to_csv(index=False).encode())
     reading, kwargs = engine.plan_feedback(req, upload)
     assert reading["source"] == "metrics" and kwargs["metrics"]["RMSSD"] == pytest.approx(20.0)

@@ -12,6 +12,7 @@ from moodtune.hrv.pipeline import compute_metrics
 from moodtune.hrv.simulate import simulate_dataset, simulate_rr, simulate_subject
 from moodtune.serving.answers import Upload
 from moodtune.serving.hrvreading import read_hrv
+from moodtune.serving.requests import AnalyzeHrvRequest
 from moodtune.settings import get_settings
 
 HRV = get_settings().hrv  # the hrv section of params.yaml, given to the HRV code
@@ -64,12 +65,12 @@ def test_engine_analyze_hrv_takes_a_baseline_upload(reader):
     rest = simulate_rr(0.0, 150, np.random.default_rng(1), subject)
     now = simulate_rr(1.0, 150, np.random.default_rng(2), subject)
     as_file = lambda name, rr: Upload(name, "\n".join(f"{v:.1f}" for v in rr).encode())  # noqa: E731
-    out = engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now), as_file("rest.txt", rest))
+    out = engine.analyze_hrv(AnalyzeHrvRequest(), as_file("now.txt", now), as_file("rest.txt", rest))
     assert out["model_versions"] == {registry.HRV: "7"} and out["recording"]["dlog_HF"] < 0
-    plain = engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now))
+    plain = engine.analyze_hrv(AnalyzeHrvRequest(), as_file("now.txt", now))
     assert "dlog_HF" not in plain["recording"] and plain["metrics"] == out["metrics"]
     with pytest.raises(Exception, match="baseline HRV file 'rest.txt' is empty"):
-        engine.analyze_hrv(engine.requests.AnalyzeHrv(), as_file("now.txt", now), Upload("rest.txt", b""))
+        engine.analyze_hrv(AnalyzeHrvRequest(), as_file("now.txt", now), Upload("rest.txt", b""))
 
 
 def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_refused(reader):
@@ -93,7 +94,7 @@ def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_r
     five = ecg[:300_000]
     data = ("# sampling_rate: 1000\necg\n" + "\n".join(f"{v:.5f}" for v in five)).encode()
     assert 2_000_000 < len(data) <= settings.service.max_hrv_bytes  # refused by the old 2 MB limit
-    out = engine.analyze_hrv(engine.requests.AnalyzeHrv(), Upload("strap.csv", data))
+    out = engine.analyze_hrv(AnalyzeHrvRequest(), Upload("strap.csv", data))
     expected = analyze(
         rr_from_signal(
             np.round(five, 5), 1000.0, "ecg", HRV.input.signal, min_intervals=HRV.metrics.min_intervals
@@ -107,4 +108,4 @@ def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_r
     long = ("# sampling_rate: 250\necg\n" + "\n".join(f"{v:.4f}" for v in ecg[::4])).encode()
     assert len(long) <= settings.service.max_hrv_bytes
     with pytest.raises(InvalidHRV, match=f"longer than {settings.service.max_hrv_signal_seconds:g} s"):
-        engine.analyze_hrv(engine.requests.AnalyzeHrv(), Upload("long.csv", long))
+        engine.analyze_hrv(AnalyzeHrvRequest(), Upload("long.csv", long))

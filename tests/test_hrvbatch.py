@@ -10,6 +10,7 @@ import pytest
 from moodtune.errors import InvalidHRV
 from moodtune.serving.hrvbatch import MetricsReadings
 from moodtune.serving.hrvreading import read_hrv
+from moodtune.serving.requests import FeedbackRequest
 
 
 class Reader:
@@ -124,7 +125,7 @@ def test_the_engine_keeps_a_reading_made_in_a_batch():
         SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "3"})),
         None,
     )
-    req = engine.requests.Feedback(recommendation_id="a" * 32, track_id="t1", metrics=metrics(4))
+    req = FeedbackRequest(recommendation_id="a" * 32, track_id="t1", metrics=metrics(4))
     batch = MetricsReadings().submit(reader, metrics(4)).result(30)
     calls = reader.calls
     reading, kwargs = engine.plan_feedback(req, reading=batch)

@@ -85,9 +85,9 @@ def photo_engine(settings, monkeypatch):
 
 def test_the_photos_reason_leaves_out_an_emotion_at_0_00(photo_engine):
     from moodtune.serving.answers import Upload
-    from moodtune.serving.requests import request_models
+    from moodtune.serving.requests import RecommendImageRequest
 
-    req = request_models(photo_engine.limits).RecommendImage(k=2, mode="match")  # the nearest tracks' reason
+    req = RecommendImageRequest(k=2, mode="match")  # the nearest tracks' reason
     plan = photo_engine.plan_image(req, Upload("face.jpg", b"\xff\xd8 a photo"))
     # the answer still lists both strengths; the reason names only the one that reads above 0.00
     assert [t["name"] for t in plan.answer["query_top"]] == ["乐 joy", "惊 surprise"]

@@ -108,31 +108,30 @@ def test_audio_outside_the_rate_range_is_refused_from_its_header(hz):
 
 
 def test_request_fields_are_strict(settings):
-    from moodtune.serving.requests import request_models
+    from moodtune.serving import requests as models
 
-    models = request_models(settings.service)
     base = {"track_ids": ["a"], "age": 30, "mood": 3}
     for gender in ("FEMALE", "Male", " female"):
         with pytest.raises(ValidationError, match="'female' or 'male'"):
-            models.Recommend(**base, gender=gender)
-    assert models.Recommend(**base, gender="female").gender == "female"
+            models.RecommendRequest(**base, gender=gender)
+    assert models.RecommendRequest(**base, gender="female").gender == "female"
     feedback = {"recommendation_id": "r", "track_id": "t"}
     with pytest.raises(ValidationError):
-        models.Feedback(**feedback, stress_level="LOW")
+        models.FeedbackRequest(**feedback, stress_level="LOW")
     with pytest.raises(
         ValidationError, match="unknown keys 'SDNN'.*MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF"
     ):
-        models.AnalyzeHrv(metrics={**METRICS, "SDNN": 40})
+        models.AnalyzeHrvRequest(metrics={**METRICS, "SDNN": 40})
     with pytest.raises(ValidationError, match="gives HR twice"):
-        models.AnalyzeHrv(metrics={**METRICS, "hr": 71})
-    assert models.AnalyzeHrv(
+        models.AnalyzeHrvRequest(metrics={**METRICS, "hr": 71})
+    assert models.AnalyzeHrvRequest(
         metrics={k.lower(): v for k, v in METRICS.items()}
     ).metrics  # the reader matches case
     from moodtune.fields import describe
 
     for rate in (0, -250, float("nan"), float("inf"), "fast", True):
         with pytest.raises(ValidationError) as info:
-            models.AnalyzeHrv(sampling_rate=rate)
+            models.AnalyzeHrvRequest(sampling_rate=rate)
         assert "sampling_rate must be a number of samples per second" in describe(
-            info.value, models.AnalyzeHrv
+            info.value, models.AnalyzeHrvRequest
         )

@@ -67,8 +67,10 @@ def split_playlist(items, is_file=None) -> tuple[list[str], list[Path]]:
 
 def recommend(engine, store, *, playlist, age, gender, mood, k=None) -> dict:
     """What ``POST /recommend`` answers for the same playlist and listener (the event logged)."""
+    from moodtune.serving.requests import RecommendRequest
+
     ids, files = split_playlist(playlist)
-    req = _request(engine.requests.Recommend, track_ids=ids or None, age=age, gender=gender, mood=mood, k=k)
+    req = _request(RecommendRequest, track_ids=ids or None, age=age, gender=gender, mood=mood, k=k)
     plan = engine.plan_recommend(req, [_read_upload(f, "audio file") for f in files])
     return plan.complete(store.record_recommendation(plan.event))
 
@@ -234,8 +236,10 @@ def feedback(
     engine, store, *, recommendation_id, track_id, stress_level=None, hrv_file=None, client_key=None
 ) -> dict:
     """What ``POST /feedback`` answers for the same recommendation, track and response."""
+    from moodtune.serving.requests import FeedbackRequest
+
     req = _request(
-        engine.requests.Feedback,
+        FeedbackRequest,
         recommendation_id=recommendation_id,
         track_id=track_id,
         stress_level=stress_level,

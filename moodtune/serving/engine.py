@@ -34,7 +34,6 @@ from moodtune.serving.eventlog import EventWriter, encode_candidates
 from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import AUDIO, FACE, HRV, SHADOW, TEXT, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
-from moodtune.serving.requests import request_models
 from moodtune.state import Observation, StateEstimate, estimate, from_mood, from_point, from_reading
 
 __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
@@ -79,7 +78,6 @@ class Engine:
     def __init__(self, settings, holder: ModelHolder, writer: EventWriter | None):
         self.settings = settings
         self.limits = settings.service
-        self.requests = request_models(self.limits)
         self.holder = holder
         self.writer = writer
         self.summary = Summaries(self.limits.reason_top)
@@ -143,9 +141,7 @@ class Engine:
         return ids, np.asarray(rows, dtype=float).reshape(-1, len(SONG_COLUMNS)), profiles
 
     def plan_recommend(self, req, uploads: Sequence[Upload] = ()) -> Plan:
-        """Rank a playlist (catalog ids and/or uploaded songs) for a listener; the event to log.
-
-        ``req``: a :attr:`requests.Recommend <moodtune.serving.requests.RequestModels.Recommend>`."""
+        """Rank a playlist (catalog ids and/or uploaded songs) for a listener; the event to log."""
         from moodtune.policy.features import ListenerContext
 
         ms = self.holder.current

@@ -5,13 +5,13 @@ them (the ``bento`` adapter adds the file fields), and the :class:`~moodtune.ser
 takes the validated objects. Strict: an unknown field is refused and named, numbers are not
 parsed from strings, a bool is not a number. The bounds that are settings (``max_k``,
 ``max_text_chars``, ``max_playlist``, ``max_rr_intervals``, ``default_k``) come from
-``params.yaml`` ``service``, so the models are built per settings by :func:`request_models`.
+``params.yaml`` ``service``: they are read once, when this module is imported, from the
+process's settings (:func:`moodtune.settings.get_settings`, the same object the service declares
+itself with), into :data:`LIMITS`.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,6 +27,7 @@ from moodtune.fields import (
     StressLevel,
     TrackId,
 )
+from moodtune.settings import ServiceSettings, get_settings
 
 Number = Annotated[float, Field(strict=True)]  # an int or a float, never a string or a bool
 
@@ -59,11 +60,11 @@ class OptionalListener(Request):
         return self.age is not None
 
 
-class AnalyzeAudio(Request):
+class AnalyzeAudioRequest(Request):
     """One audio clip (the file field is added by the HTTP adapter)."""
 
 
-class Models(Request):
+class ModelsRequest(Request):
     """No fields."""
 
 
@@ -97,140 +98,129 @@ def _short_key(key: Any) -> str:
     return text if len(text) <= 60 else text[:60] + "…'"
 
 
-@dataclass(frozen=True)
-class RequestModels:
-    """The request models for one set of limits (``settings.service``)."""
+LIMITS: ServiceSettings = get_settings().service  # the bounds below, read once per process
+MAX_K = int(LIMITS.max_k)
+DEFAULT_K = int(LIMITS.default_k)
+MAX_PLAYLIST = int(LIMITS.max_playlist)
+MAX_TEXT = int(LIMITS.max_text_chars)
+MAX_RR = int(LIMITS.max_rr_intervals)
 
-    Recommend: type[Request]
-    RecommendText: type[Request]
-    RecommendImage: type[Request]
-    AnalyzeAudio: type[Request]
-    AnalyzeHrv: type[Request]
-    Feedback: type[Request]
-    Models: type[Request]
+K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"from 1 to {MAX_K} (how many tracks)")]
+RR = Annotated[
+    list[Number],
+    Field(
+        description=f"RR intervals in milliseconds (at most {MAX_RR:,})",
+        json_schema_extra={"maxItems": MAX_RR},
+    ),
+]
+Metrics = Annotated[
+    dict[str, Number],
+    Field(description="the eight HRV metrics MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF (numbers)"),
+]
+StateRR = Annotated[
+    list[Number],
+    Field(
+        description=f"optional: a recent HRV recording, RR intervals in ms (at most {MAX_RR:,}), read into your "
+        "state's stress",
+        json_schema_extra={"maxItems": MAX_RR},
+    ),
+]
+Playlist = Annotated[
+    list[TrackId],
+    Field(
+        description=f"catalog track ids (at most {MAX_PLAYLIST})",
+        json_schema_extra={"maxItems": MAX_PLAYLIST},
+    ),
+]
+Text = Annotated[
+    str,
+    Field(
+        strict=True,
+        description=f"a sentence in Chinese (1 to {MAX_TEXT} characters)",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT},
+    ),
+]
 
 
-def request_models(limits) -> RequestModels:
-    """The request models with the bounds of ``limits`` (``settings.service``)."""
-    return _build(
-        int(limits.max_k),
-        int(limits.default_k),
-        int(limits.max_playlist),
-        int(limits.max_text_chars),
-        int(limits.max_rr_intervals),
-    )
+def _count(value: Any, what: str, limit: int, unit: str) -> Any:
+    if isinstance(value, list) and len(value) > limit:
+        raise ValueError(f"{what} has {len(value):,} {unit}; the limit is {limit:,}")
+    return value
 
 
-@functools.cache
-def _build(max_k: int, default_k: int, max_playlist: int, max_text: int, max_rr: int) -> RequestModels:
-    K = Annotated[int, Field(strict=True, ge=1, le=max_k, description=f"from 1 to {max_k} (how many tracks)")]
-    rr_rule = f"RR intervals in milliseconds (at most {max_rr:,})"
-    RR = Annotated[list[Number], Field(description=rr_rule, json_schema_extra={"maxItems": max_rr})]
-    Metrics = Annotated[
-        dict[str, Number],
-        Field(description="the eight HRV metrics MEAN_RR, SDRR, HR, RMSSD, pNN50, VLF, LF, HF (numbers)"),
-    ]
+class WithState(Request):
+    """An optional HRV recording that feeds the listener state (:mod:`moodtune.state`)."""
 
-    def _count(value: Any, what: str, limit: int, unit: str) -> Any:
-        if isinstance(value, list) and len(value) > limit:
-            raise ValueError(f"{what} has {len(value):,} {unit}; the limit is {limit:,}")
+    rr: StateRR | None = None
+
+    @field_validator("rr", mode="before")
+    @classmethod
+    def _rr(cls, value: Any) -> Any:
+        return _count(value, "rr", MAX_RR, "RR intervals")
+
+
+class RecommendRequest(WithState):
+    """Rank a playlist (catalog ``track_ids`` and/or uploaded audio) for a listener."""
+
+    age: Age
+    gender: Gender
+    mood: Mood
+    track_ids: Playlist | None = None
+    k: K = DEFAULT_K
+
+    @field_validator("track_ids", mode="before")
+    @classmethod
+    def _playlist(cls, value: Any) -> Any:
+        return _count(value, "the playlist", MAX_PLAYLIST, "tracks")
+
+
+class RecommendTextRequest(OptionalListener, WithState):
+    """Tracks for a Chinese text: toward calm from the state it shows (or matching it)."""
+
+    text: Text
+    k: K = DEFAULT_K
+    mode: Mode = "calm"
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty: write a sentence (in Chinese) about how you feel")
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"text has {len(value)} characters; keep it to {MAX_TEXT}")
         return value
 
-    StateRR = Annotated[
-        list[Number],
-        Field(
-            description=f"optional: a recent HRV recording, RR intervals in ms (at most {max_rr:,}), read into your "
-            "state's stress",
-            json_schema_extra={"maxItems": max_rr},
-        ),
-    ]
 
-    class WithState(Request):
-        """An optional HRV recording that feeds the listener state (:mod:`moodtune.state`)."""
+class RecommendImageRequest(OptionalListener):
+    """Tracks for a photo (the file field is added by the HTTP adapter): toward calm from the
+    state it shows (or matching it)."""
 
-        rr: StateRR | None = None
+    k: K = DEFAULT_K
+    mode: Mode = "calm"
 
-        @field_validator("rr", mode="before")
-        @classmethod
-        def _rr(cls, value: Any) -> Any:
-            return _count(value, "rr", max_rr, "RR intervals")
 
-    class Recommend(WithState):
-        """Rank a playlist (catalog ``track_ids`` and/or uploaded audio) for a listener."""
+class AnalyzeHrvRequest(Request):
+    """HRV from exactly one of ``rr``, ``metrics`` or an uploaded file."""
 
-        age: Age
-        gender: Gender
-        mood: Mood
-        track_ids: (
-            Annotated[
-                list[TrackId],
-                Field(
-                    description=f"catalog track ids (at most {max_playlist})",
-                    json_schema_extra={"maxItems": max_playlist},
-                ),
-            ]
-            | None
-        ) = None
-        k: K = default_k
+    rr: RR | None = None
+    metrics: Metrics | None = None
+    sampling_rate: SamplingRate | None = None
 
-        @field_validator("track_ids", mode="before")
-        @classmethod
-        def _playlist(cls, value: Any) -> Any:
-            return _count(value, "the playlist", max_playlist, "tracks")
+    @field_validator("rr", mode="before")
+    @classmethod
+    def _rr(cls, value: Any) -> Any:
+        return _count(value, "rr", MAX_RR, "RR intervals")
 
-    class RecommendText(OptionalListener, WithState):
-        """Tracks for a Chinese text: toward calm from the state it shows (or matching it)."""
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        return check_metric_names(value)
 
-        text: Annotated[
-            str,
-            Field(
-                strict=True,
-                description=f"a sentence in Chinese (1 to {max_text} characters)",
-                json_schema_extra={"minLength": 1, "maxLength": max_text},
-            ),
-        ]
-        k: K = default_k
-        mode: Mode = "calm"
 
-        @field_validator("text")
-        @classmethod
-        def _text(cls, value: str) -> str:
-            if not value.strip():
-                raise ValueError("text is empty: write a sentence (in Chinese) about how you feel")
-            if len(value) > max_text:
-                raise ValueError(f"text has {len(value)} characters; keep it to {max_text}")
-            return value
+class FeedbackRequest(AnalyzeHrvRequest):
+    """How a listener responded to a recommended track: HRV or a stated stress level."""
 
-    class RecommendImage(OptionalListener):
-        """Tracks for a photo (the file field is added by the HTTP adapter): toward calm from the
-        state it shows (or matching it)."""
-
-        k: K = default_k
-        mode: Mode = "calm"
-
-    class AnalyzeHrv(Request):
-        """HRV from exactly one of ``rr``, ``metrics`` or an uploaded file."""
-
-        rr: RR | None = None
-        metrics: Metrics | None = None
-        sampling_rate: SamplingRate | None = None
-
-        @field_validator("rr", mode="before")
-        @classmethod
-        def _rr(cls, value: Any) -> Any:
-            return _count(value, "rr", max_rr, "RR intervals")
-
-        @field_validator("metrics", mode="before")
-        @classmethod
-        def _metrics(cls, value: Any) -> Any:
-            return check_metric_names(value)
-
-    class Feedback(AnalyzeHrv):
-        """How a listener responded to a recommended track: HRV or a stated stress level."""
-
-        recommendation_id: RecommendationId
-        track_id: TrackId
-        stress_level: StressLevel | None = None
-        client_key: ClientKey | None = None
-
-    return RequestModels(Recommend, RecommendText, RecommendImage, AnalyzeAudio, AnalyzeHrv, Feedback, Models)
+    recommendation_id: RecommendationId
+    track_id: TrackId
+    stress_level: StressLevel | None = None
+    client_key: ClientKey | None = None

@@ -119,10 +119,10 @@ def recommend_text(args: argparse.Namespace) -> int:
     def local() -> dict:
         from moodtune import registry
         from moodtune.serving.cli import _request
-        from moodtune.serving.requests import request_models
+        from moodtune.serving.requests import RecommendTextRequest
 
         settings = get_settings()
-        _request(request_models(settings.service).RecommendText, text=args.text, k=k)  # the service's checks
+        _request(RecommendTextRequest, text=args.text, k=k)  # the service's checks
         with loading("loading the text index"):
             loaded = registry.load_version(registry.TEXT, args.alias, settings)
         return text_answer(searched(loaded.obj, settings).recommend_text(args.text, k), loaded.version)
