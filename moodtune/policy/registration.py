@@ -95,11 +95,15 @@ def register_policy(
     extra_scores: dict | None = None,
     feedback: pd.DataFrame | None = None,
     direct=None,
+    original: pipeline.EnvSpec | None = None,
     log: Log = lambda _m: None,
 ) -> PolicyReport:
     """Evaluate ``ranker``, log it as the policy pyfunc in the active run, register and gate it.
     ``feedback``: logged rows for the off-policy check; ``direct``: a reward model for them
-    (:func:`moodtune.policy.rewardmodel.direct_method`: a doubly robust estimate; else SNIPS)."""
+    (:func:`moodtune.policy.rewardmodel.direct_method`: a doubly robust estimate; else SNIPS).
+    ``original``: when ``spec``'s held-out listeners include the feedback's, the spec of the
+    population the policy was built for alone: a challenger worse there beyond the paired
+    interval is refused, whatever it gains on the others."""
     p = settings.policy
     evaluation = held_out(spec, ranker, settings)
     scores = {**evaluation.scores, **(extra_scores or {})}
@@ -123,6 +127,32 @@ def register_policy(
         )
         return found["ope"].refusal()
 
+    def original_veto(champion) -> str | None:
+        if champion is None or original is None:
+            return None
+        r = settings.registry
+        new, old = held_out(original, ranker, settings), held_out(original, champion, settings, "champion")
+        assert new.per_item is not None and old.per_item is not None  # held_out keeps per-session rewards
+        lo, hi = registry.paired_bootstrap_ci(
+            new.per_item,
+            old.per_item,
+            samples=r.bootstrap_samples,
+            confidence=r.confidence,
+            seed=settings.project.seed,
+        )
+        scores.update(
+            original_mean_reward=new.scores["mean_reward"],
+            original_champion_mean_reward=old.scores["mean_reward"],
+            original_difference_ci_low=lo,
+            original_difference_ci_high=hi,
+        )
+        if hi >= 0:
+            return None
+        return (
+            f"worse on the original population's held-out listeners: {new.scores['mean_reward']:.4g} vs the "
+            f"champion's {old.scores['mean_reward']:.4g} (paired difference CI [{lo:.4g}, {hi:.4g}])"
+        )
+
     n = min(p.playlist_size, len(spec.track_ids))
     example = input_example(spec.song_features[:n], spec.track_ids[:n], ListenerContext(30, 0, 2.0))
     uri = log_policy_model(ranker.model, ranker.kind, {**spec.model_versions, **(meta or {})}, example)
@@ -135,7 +165,7 @@ def register_policy(
             floors=dict(p.gate_floors),
             margin=p.gate_margin,
             rescore=lambda champion: held_out(spec, champion, settings, "champion"),
-            vetoes=[ope_veto],
+            vetoes=[ope_veto, original_veto],
             tags={k: str(v) for k, v in (tags or {}).items()},
         ),
         settings,
@@ -342,6 +372,7 @@ def retrain_and_register(
         extra_scores=extra,
         feedback=done.held_out,
         direct=direct,
+        original=done.original,
         log=log,
     )
     report.extra.update(timesteps=timesteps, reward_model=done.response.as_dict())

@@ -11,7 +11,9 @@ then evaluates, registers and gates the copy).
    context), then A2C fine-tunes it there at ``retrain.learning_rate``.
 4. The gate's held-out sessions run in the recalibrated simulator on its held-out listeners
    plus one simulated listener per held-out feedback row (never trained on): the people the
-   feedback came from weigh in as well as the population the policy was built for.
+   feedback came from weigh in as well as the population the policy was built for. On that
+   population's own held-out listeners the copy must not be worse beyond the paired interval
+   (a veto: a gain on the feedback's listeners does not buy a loss on everyone else).
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class Retrained:
     fitted: pd.DataFrame  # feedback rows the reward model fitted
     held_out: pd.DataFrame  # feedback rows kept for the off-policy check
     imitation_accuracy: float | None
+    original: EnvSpec  # the recalibrated simulator on the population's own held-out listeners only
 
 
 def degrade(model, scale: float, seed: int) -> None:
@@ -158,4 +161,4 @@ def retrain_from_feedback(
     gate_spec = dataclasses.replace(
         recalibrated, listeners=pd.concat([spec.listeners, judged], ignore_index=True)
     )
-    return Retrained(model, curve, response, gate_spec, fitted, held_out, accuracy)
+    return Retrained(model, curve, response, gate_spec, fitted, held_out, accuracy, recalibrated)
