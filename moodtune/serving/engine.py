@@ -34,7 +34,16 @@ from moodtune.serving.eventlog import EventWriter, encode_candidates
 from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import AUDIO, FACE, HRV, SHADOW, TEXT, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
+from moodtune.serving.requests import (
+    AnalyzeHrvRequest,
+    FeedbackRequest,
+    RecommendImageRequest,
+    RecommendRequest,
+    RecommendTextRequest,
+)
 from moodtune.state import Observation, StateEstimate, estimate, from_mood, from_point, from_reading
+
+Listened = RecommendTextRequest | RecommendImageRequest  # the requests whose listener is optional
 
 __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
 
@@ -140,7 +149,7 @@ class Engine:
             )
         return ids, np.asarray(rows, dtype=float).reshape(-1, len(SONG_COLUMNS)), profiles
 
-    def plan_recommend(self, req, uploads: Sequence[Upload] = ()) -> Plan:
+    def plan_recommend(self, req: RecommendRequest, uploads: Sequence[Upload] = ()) -> Plan:
         """Rank a playlist (catalog ids and/or uploaded songs) for a listener; the event to log."""
         from moodtune.policy.features import ListenerContext
 
@@ -309,20 +318,23 @@ class Engine:
 
     # ------------------------------------------------------------------ the listener state
 
-    def _state(self, ms: ModelSet, req, *observations: Observation) -> StateEstimate:
+    def _state(
+        self, ms: ModelSet, req: RecommendRequest | Listened, *observations: Observation
+    ) -> StateEstimate:
         """One estimate from the form's mood, the text or photo (``observations``) and an HRV
         recording (``req.rr``) (:mod:`moodtune.state`)."""
         cfg = self.settings.state
         found = list(observations)
-        if getattr(req, "mood", None) is not None:
+        if req.mood is not None:
             found.insert(0, from_mood(req.mood, cfg))
-        if getattr(req, "rr", None) is not None:
-            reading = read_hrv(ms.hrv, rr=req.rr)
+        rr = getattr(req, "rr", None)  # a photo comes without one
+        if rr is not None:
+            reading = read_hrv(ms.hrv, rr=rr)
             found.append(from_reading(reading["probabilities"], cfg))
         return estimate(found, cfg)
 
     def _calm_plan(
-        self, ms: ModelSet, req, state: StateEstimate, source: str, answer: dict[str, Any]
+        self, ms: ModelSet, req: Listened, state: StateEstimate, source: str, answer: dict[str, Any]
     ) -> Plan:
         """The catalog ranked by the policy from ``state`` (toward calm); logged with age and
         gender, and the state's mood (rounded)."""
@@ -429,7 +441,7 @@ class Engine:
 
     @staticmethod
     def _text_event(
-        source: str, req, ms: ModelSet, tracks: list[dict], state: StateEstimate
+        source: str, req: Listened, ms: ModelSet, tracks: list[dict], state: StateEstimate
     ) -> RecommendationEvent | None:
         if not req.has_listener or not tracks:
             return None
@@ -459,7 +471,7 @@ class Engine:
             model_versions=ms.versions,
         )
 
-    def plan_text(self, req) -> Plan:
+    def plan_text(self, req: RecommendTextRequest) -> Plan:
         """Chinese text -> its emotion (with the keywords behind it) -> the listener state -> the
         policy's tracks toward calm (``mode: calm``) or the nearest tracks (``mode: match``)."""
         ms = self.holder.current
@@ -498,7 +510,7 @@ class Engine:
         )
         return Plan(answer, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks))
 
-    def plan_image(self, req, upload: Upload) -> Plan:
+    def plan_image(self, req: RecommendImageRequest, upload: Upload) -> Plan:
         """A photo -> the faces, their expressions and the people's emotion -> the nearest tracks.
 
         No face in the photo is :class:`moodtune.image.NoPersonFound` (422), not a guess."""
@@ -570,7 +582,9 @@ class Engine:
         return {**profile, "model_versions": {AUDIO: ms.versions[AUDIO]}}
 
     @staticmethod
-    def _check_sampling_rate(req, upload: Upload | None, baseline: Upload | None = None) -> None:
+    def _check_sampling_rate(
+        req: AnalyzeHrvRequest, upload: Upload | None, baseline: Upload | None = None
+    ) -> None:
         if getattr(req, "sampling_rate", None) is not None and upload is None and baseline is None:
             raise InvalidInput(
                 "sampling_rate applies only to an uploaded ECG/PPG file (multipart field 'file'); "
@@ -578,7 +592,7 @@ class Engine:
             )
 
     def _read_hrv(
-        self, ms: ModelSet, req, upload: Upload | None, baseline: Upload | None = None
+        self, ms: ModelSet, req: AnalyzeHrvRequest, upload: Upload | None, baseline: Upload | None = None
     ) -> dict[str, Any]:
         from moodtune.hrv.reader import InputCaps
 
@@ -607,7 +621,7 @@ class Engine:
         )
 
     def analyze_hrv(
-        self, req, upload: Upload | None = None, baseline: Upload | None = None
+        self, req: AnalyzeHrvRequest, upload: Upload | None = None, baseline: Upload | None = None
     ) -> dict[str, Any]:
         """``baseline``: the listener's resting recording (RR, ECG or PPG), read against."""
         ms = self.holder.current
@@ -617,11 +631,11 @@ class Engine:
 
     def plan_feedback(
         self,
-        req,
+        req: FeedbackRequest,
         upload: Upload | None = None,
         reading: dict[str, Any] | None = None,
         baseline: Upload | None = None,
-    ) -> tuple[dict[str, Any] | None, dict]:
+    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """The HRV reading of the listener's response (``None`` for a stated stress level) and
         the keyword arguments of :meth:`FeedbackStore.record_feedback`. ``reading``: the HRV
         already read (the service reads concurrent metrics together, ``hrvbatch``). ``baseline``:
