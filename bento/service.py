@@ -247,8 +247,8 @@ class Moodtune:
             batch_max=self.limits.log_batch_max,
             recommendation_sync=settings.feedback.recommendation_sync,
         )
-        self.engine = Engine(settings, self.holder, self.writer)
         self.readings = MetricsReadings(wait_ms=self.limits.hrv_batch_wait_ms)
+        self.engine = Engine(settings, self.holder, self.writer, self.readings)
         self._warm_up()
         single_threaded_pools()  # after the models loaded theirs: BLAS threads cost more than they give here
         # Models, jieba's dictionary and the catalog are millions of long-lived objects: keep
@@ -397,26 +397,7 @@ class Moodtune:
         file (the same listener at rest) is read against and stored with the row."""
         data = await upload(ctx, "file", "HRV file", self.limits.max_hrv_bytes)
         baseline = await upload(ctx, "baseline", "baseline HRV file", self.limits.max_hrv_bytes)
-        if baseline is not None:  # read against the listener's rest (and stored with the row)
-            reading, kwargs = await anyio.to_thread.run_sync(
-                self.engine.plan_feedback, req, data, None, baseline
-            )
-        elif (
-            req.metrics is not None
-            and req.rr is None
-            and data is None
-            and req.stress_level is None
-            and req.sampling_rate is None
-        ):
-            # concurrent metrics are read together: the reader's table checks cost per call, not per row
-            read = await self.readings.read(self.holder.current.hrv, req.metrics)
-            reading, kwargs = self.engine.plan_feedback(req, reading=read)
-        elif req.rr is not None or req.metrics is not None or data is not None:  # reading HRV takes a few ms
-            reading, kwargs = await anyio.to_thread.run_sync(self.engine.plan_feedback, req, data)
-        else:
-            reading, kwargs = self.engine.plan_feedback(req)
-        row = await self.writer.feedback(**kwargs)
-        return self.engine.feedback_answer(row, reading)
+        return await self.engine.feedback(req, data, baseline)
 
     @bentoml.api
     @answers

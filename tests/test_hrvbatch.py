@@ -135,6 +135,50 @@ def test_the_engine_keeps_a_reading_made_in_a_batch():
     assert reader.calls == calls + 1 and alone == batch and again == kwargs
 
 
+def test_engine_feedback_reads_bare_metrics_in_a_batch_and_stores_the_row():
+    """Engine.feedback (the /feedback endpoint's flow): bare metrics go through the engine's
+    batched readings, the row is stored through the writer; a stated stress level reads nothing."""
+    import asyncio
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from moodtune import registry
+    from moodtune.serving.engine import Engine
+    from moodtune.settings import load_settings
+
+    class Writer:
+        def __init__(self):
+            self.stored = []
+
+        async def feedback(self, **kwargs):
+            self.stored.append(kwargs)
+            row = {"id": len(self.stored), "created_at": datetime(2026, 1, 1, tzinfo=UTC)}
+            return SimpleNamespace(as_dict=lambda: dict(row))
+
+    class Counted(MetricsReadings):
+        asked = 0
+
+        async def read(self, reader, metrics):
+            self.asked += 1
+            return await super().read(reader, metrics)
+
+    reader, readings, writer = Reader(), Counted(), Writer()
+    holder = SimpleNamespace(current=SimpleNamespace(hrv=reader, versions={registry.HRV: "3"}))
+    engine = Engine(load_settings(), holder, writer, readings)
+    out = asyncio.run(
+        engine.feedback(FeedbackRequest(recommendation_id="a" * 32, track_id="t1", metrics=metrics(4)))
+    )
+    assert readings.asked == 1 and out["reading"] == read_hrv(reader, metrics=metrics(4))
+    assert out["created_at"] == "2026-01-01T00:00:00+00:00"
+    assert writer.stored[0]["stress_level"] == out["reading"]["level"]
+    assert writer.stored[0]["model_versions"] == {registry.HRV: "3"}
+    stated = asyncio.run(
+        engine.feedback(FeedbackRequest(recommendation_id="a" * 32, track_id="t1", stress_level="low"))
+    )
+    assert stated["reading"] is None and writer.stored[1]["source"] == "explicit"
+    assert readings.asked == 1  # nothing was read
+
+
 def test_a_batch_waits_wait_ms_for_more_readings():
     import time
 

@@ -31,6 +31,7 @@ from moodtune.policy.ranking import rank_with_scores, served_probabilities
 from moodtune.serving.answers import Plan, Upload
 from moodtune.serving.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
 from moodtune.serving.eventlog import EventWriter, encode_candidates
+from moodtune.serving.hrvbatch import MetricsReadings
 from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import AUDIO, FACE, HRV, SHADOW, TEXT, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
@@ -84,11 +85,18 @@ def first_pick_words(probability: float) -> str:
 class Engine:
     """The service's logic over a :class:`ModelHolder` and an :class:`EventWriter`."""
 
-    def __init__(self, settings, holder: ModelHolder, writer: EventWriter | None):
+    def __init__(
+        self,
+        settings,
+        holder: ModelHolder,
+        writer: EventWriter | None,
+        readings: MetricsReadings | None = None,
+    ):
         self.settings = settings
         self.limits = settings.service
         self.holder = holder
         self.writer = writer
+        self.readings = readings  # concurrent feedback metrics read together (hrvbatch); None: each alone
         self.summary = Summaries(self.limits.reason_top)
         self._scorers: dict[int, tuple] = {}  # id(policy) -> (policy, its scores function)
         # draws the explored first tracks (policy.exploration); unseeded: each worker its own stream
@@ -678,6 +686,40 @@ class Engine:
             client_key=req.client_key,
         )
         return reading, kwargs
+
+    async def feedback(
+        self, req: FeedbackRequest, upload: Upload | None = None, baseline: Upload | None = None
+    ) -> dict[str, Any]:
+        """Read the listener's response (:meth:`plan_feedback`), store it through the event
+        writer and answer with the stored row once it is committed. HRV with a ``baseline`` or
+        from ``rr``/a file is read in a worker thread (a few ms); bare ``metrics`` are read
+        together with the concurrent ones (:attr:`readings`, when the engine has them); a stated
+        stress level needs no reading."""
+        import anyio
+
+        if self.writer is None:
+            raise RuntimeError("feedback is stored through the event writer; this engine has none")
+        if baseline is not None:  # read against the listener's rest (and stored with the row)
+            reading, kwargs = await anyio.to_thread.run_sync(self.plan_feedback, req, upload, None, baseline)
+        elif (
+            self.readings is not None
+            and req.metrics is not None
+            and req.rr is None
+            and upload is None
+            and req.stress_level is None
+            and req.sampling_rate is None
+        ):
+            # concurrent metrics are read together: the reader's table checks cost per call, not per row
+            read = await self.readings.read(self.holder.current.hrv, req.metrics)
+            reading, kwargs = self.plan_feedback(req, reading=read)
+        elif (
+            req.rr is not None or req.metrics is not None or upload is not None
+        ):  # reading HRV takes a few ms
+            reading, kwargs = await anyio.to_thread.run_sync(self.plan_feedback, req, upload)
+        else:
+            reading, kwargs = self.plan_feedback(req)
+        row = await self.writer.feedback(**kwargs)
+        return self.feedback_answer(row, reading)
 
     @staticmethod
     def feedback_answer(row, reading: dict[str, Any] | None) -> dict[str, Any]:
