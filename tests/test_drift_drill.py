@@ -20,8 +20,8 @@ from moodtune.policy.rewardmodel import fit_response
 
 # the drill's numbers for the small test stack (demo catalog, small simulator)
 DRILL = """
-retrain: {min_new_feedback: 200, imitation_sessions: 600, imitation_beam: 4, imitation_epochs: 30}
-drill: {feedback_rows: 200, eval_listeners: 40, eval_sessions: 120}
+retrain: {min_new_feedback: 280, imitation_sessions: 1500, imitation_beam: 4, imitation_epochs: 30}
+drill: {feedback_rows: 280, eval_listeners: 60, eval_sessions: 120}
 policy: {eval_sessions: 200}
 """
 
