@@ -25,11 +25,10 @@ import numpy as np
 import pandas as pd
 
 from moodtune.policy.envs import ListeningSessionEnv, World
-from moodtune.policy.features import ListenerContext
-from moodtune.policy.listeners import TasteModel, simulate_listeners
+from moodtune.policy.listeners import TasteModel
 from moodtune.policy.pipeline import EnvSpec
 from moodtune.policy.ranking import PolicyRanker
-from moodtune.policy.rewardmodel import ResponseModel, base_stress, fit_response
+from moodtune.policy.rewardmodel import ResponseModel, context_listeners, contexts_of, fit_response
 from moodtune.policy.train import LearningCurve, behaviour_cloning, train_a2c
 from moodtune.settings import PolicySettings, RetrainSettings
 
@@ -38,18 +37,8 @@ def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.Dat
     """One simulated listener per logged feedback row, with the row's visible context."""
     if feedback.empty:
         return spec.listeners.iloc[0:0]
-    rng = np.random.default_rng(seed)
-    sims = simulate_listeners(len(feedback), rng, spec.listener_params)
-    contexts = [
-        ListenerContext.parse(a, g, m)
-        for a, g, m in zip(feedback["age"], feedback["gender"], feedback["mood"], strict=True)
-    ]
-    sims["age"] = [c.age for c in contexts]
-    sims["gender"] = [c.gender for c in contexts]
-    sims["mood"] = [int(round(c.mood)) for c in contexts]
-    sims["base_stress"] = base_stress(sims["mood"].to_numpy(), rng)
+    sims = context_listeners(contexts_of(feedback), spec, 1, seed)
     sims["listener_id"] = [f"R{int(i):07d}" for i in feedback["id"]]
-    sims["split"] = "train"
     return sims
 
 
