@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from assets.policy import POLICY_MODEL
-from jobs.drill import retraining_definitions
+from jobs.drill import retraining_definitions, serving_version, wait_for_serving
 from jobs.retraining import feedback_retraining_sensor
 from moodtune import registry
 from moodtune.feedback.reward import reward_for_stress
@@ -168,19 +168,6 @@ def test_better_challenger_promoted_and_degraded_one_refused(policy_stack, retra
     assert run.data.params["window.count"] == str(s.retrain.min_new_feedback)
 
 
-def _serving_version(client, name: str) -> str:
-    return client.post("/models", json={}).json()["models"][name]["version"]
-
-
-def _wait_for_serving(client, name: str, version: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _serving_version(client, name) == version:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the service still serves {name} v{_serving_version(client, name)}, not v{version}")
-
-
 def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(
     policy_stack, service_stack, retrain_defs
 ):
@@ -193,7 +180,7 @@ def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(
     start = store.latest_feedback_id()
     rng = np.random.default_rng(5)
     with httpx.Client(base_url=service_stack["url"], timeout=120) as client:
-        _wait_for_serving(client, POLICY_MODEL, weak)
+        wait_for_serving(client, POLICY_MODEL, weak)
         for _ in range(need):
             ids = [str(t) for t in rng.choice(spec.track_ids, size=8, replace=False)]
             rec = client.post(
@@ -236,12 +223,12 @@ def test_feedback_through_the_service_retrains_and_the_service_hot_swaps(
         better = _run_job(retrain_defs, config)
         assert better["promoted"], better["reason"]
         assert better["scores"]["replay_rows"] == need
-        _wait_for_serving(client, POLICY_MODEL, better["version"])  # hot-swapped, no restart
+        wait_for_serving(client, POLICY_MODEL, better["version"])  # hot-swapped, no restart
 
         worse = _run_job(retrain_defs, {**config, "timesteps": 0, "degrade_scale": 2.0})
         assert not worse["promoted"]
         time.sleep(3 * float(service_stack["env"]["MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS"]) + 2)
-        assert _serving_version(client, POLICY_MODEL) == better["version"]
+        assert serving_version(client, POLICY_MODEL) == better["version"]
         # and the service still answers with the promoted policy
         ids = [str(t) for t in spec.track_ids[:8]]
         answer = client.post(

@@ -18,9 +18,8 @@ import numpy as np
 import pandas as pd
 
 from moodtune.emotions import GEMS6
-from moodtune.policy.evaluation import evaluate
 from moodtune.policy.listeners import AGE_GROUPS, age_group, simulate_listeners
-from moodtune.policy.pipeline import EnvSpec
+from moodtune.policy.pipeline import EnvSpec, evaluate_policy
 from moodtune.settings import DriftScenario, PolicySettings
 
 GENDERS = ("female", "male")
@@ -139,16 +138,8 @@ def score(spec: EnvSpec, name: str, champion, new, p: PolicySettings, sessions: 
     from moodtune.registry.gate import paired_bootstrap_ci
 
     per: dict[str, list[float]] = {}
-    table = evaluate(
-        spec.world("test"),
-        {"champion": champion, "new": new},
-        n_sessions=sessions,
-        playlist_size=p.playlist_size,
-        session_length=p.session_length,
-        calm_weight=p.calm_weight,
-        k=p.eval_k,
-        seed=seed,
-        per_session=per,
+    table = evaluate_policy(
+        spec, {"champion": champion, "new": new}, p.model_copy(update={"eval_sessions": sessions}), seed, per
     ).set_index("policy")["mean_reward"]
     ci = paired_bootstrap_ci(per["new"], per["champion"], samples=2000, confidence=0.95, seed=seed)
     return Scores(name, float(table["champion"]), float(table["new"]), ci)

@@ -161,6 +161,22 @@ class OffPolicyComparison:
         return out
 
 
+def _difference_ci(
+    a: _Terms, b: _Terms, samples: int, confidence: float, seed: int
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of ``a``'s estimate minus ``b``'s, rows resampled together."""
+    n = len(a.weight)
+    if n < 2:
+        return None
+    idx = np.random.default_rng(seed).integers(0, n, size=(samples, n))
+    diffs = _values(a, idx) - _values(b, idx)
+    diffs = diffs[np.isfinite(diffs)]
+    if not len(diffs):
+        return None
+    tail = (1.0 - confidence) / 2.0
+    return float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1.0 - tail))
+
+
 def compare(
     rows: Iterable[Mapping],
     challenger,
@@ -176,16 +192,9 @@ def compare(
     """Both policies' estimates on ``rows`` and a paired bootstrap interval of the difference."""
     rows = list(rows)
     a, b = _terms(rows, challenger, exploration, direct), _terms(rows, champion, exploration, direct)
-    ci = None
-    n = len(a.weight)
-    if n >= 2:
-        idx = np.random.default_rng(seed).integers(0, n, size=(samples, n))
-        diffs = _values(a, idx) - _values(b, idx)
-        diffs = diffs[np.isfinite(diffs)]
-        if len(diffs):
-            tail = (1.0 - confidence) / 2.0
-            ci = (float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1.0 - tail)))
-    return OffPolicyComparison(_estimate(a), _estimate(b), ci, min_ess)
+    return OffPolicyComparison(
+        _estimate(a), _estimate(b), _difference_ci(a, b, samples, confidence, seed), min_ess
+    )
 
 
 def shadow_comparison(
@@ -200,12 +209,5 @@ def shadow_comparison(
     r = frame["reward"].to_numpy(dtype=float)
     terms = _Terms(w, r, np.full(len(w), np.nan), np.full(len(w), np.nan), len(rows) - len(frame))
     logged = _Terms(np.ones(len(w)), r, terms.direct, terms.chosen_hat, terms.skipped)
-    ci = None
-    if len(w) >= 2:
-        idx = np.random.default_rng(seed).integers(0, len(w), size=(samples, len(w)))
-        diffs = _values(terms, idx) - _values(logged, idx)
-        diffs = diffs[np.isfinite(diffs)]
-        if len(diffs):
-            tail = (1.0 - confidence) / 2.0
-            ci = (float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1.0 - tail)))
+    ci = _difference_ci(terms, logged, samples, confidence, seed)
     return OffPolicyComparison(_estimate(terms), _estimate(logged), ci, min_ess)

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from moodtune.policy.envs import ListeningSessionEnv, World
-from moodtune.policy.listeners import TasteModel
 from moodtune.policy.pipeline import EnvSpec
 from moodtune.policy.ranking import PolicyRanker
 from moodtune.policy.rewardmodel import ResponseModel, context_listeners, contexts_of, fit_response
@@ -45,17 +44,7 @@ def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.Dat
 def training_world(spec: EnvSpec, feedback: pd.DataFrame, seed: int) -> World:
     train = spec.listeners[spec.listeners["split"] == "train"]
     listeners = pd.concat([train, replay_listeners(feedback, spec, seed)], ignore_index=True)
-    return World(
-        spec.song_features,
-        TasteModel(spec.truth, spec.listener_params),
-        listeners,
-        spec.bank,
-        spec.rewards,
-        spec.iso,
-        spec.point_seed,
-        spec.point_jitter,
-        spec.stress_shift,
-    )
+    return dataclasses.replace(spec, listeners=listeners).world("train")  # every one of them is "train"
 
 
 def split_feedback(
