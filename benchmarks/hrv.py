@@ -10,13 +10,17 @@ Measured in one run on the same simulated 5-minute recordings:
   per recording, as ratios; correction must not make RR -> level more than 2x slower;
 * the reference: neurokit2's stock route to the same indices, ``nk.hrv_time`` +
   ``nk.hrv_frequency`` with its defaults (100 Hz interpolation), no artefact handling;
-* the simulator the policy environment calls (``simulate_rr``), in calls/s.
+* the simulator the policy environment calls (``simulate_rr``), in calls/s;
+* an upload's work budget: refusing a 1,000,000-line RR file from its line count (the service's
+  caps) against parsing the same file's numbers (``parse_rr_text``), as a ratio: nothing of the
+  big file is parsed, so the refusal must cost well under the parse (< 0.5x).
 
 Run: ``.venv/bin/python benchmarks/hrv.py [recordings]`` (default 120; about a minute).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -125,6 +129,24 @@ def main(n: int = 120) -> None:
     reader.predict_proba(big)
     t_proba = time.perf_counter() - t
 
+    from moodtune.errors import TooMuchInput
+    from moodtune.hrv.data import parse_rr_text
+    from moodtune.hrv.reader import InputCaps
+
+    capped = reader.with_caps(InputCaps(max_intervals=20_000, max_rows=1_000, max_samples=1_000_000))
+    huge = "\n".join(str(800 + int(v)) for v in rng.integers(-40, 41, 1_000_000)).encode()
+    refusals = 5
+    t = time.perf_counter()
+    for _ in range(refusals):
+        try:
+            capped.read(huge, filename="rr_1M.txt")
+        except TooMuchInput:
+            pass
+    t_refuse = (time.perf_counter() - t) / refusals
+    t = time.perf_counter()
+    parse_rr_text(huge.decode(), "rr_1M.txt")
+    t_parse = time.perf_counter() - t
+
     agree = np.mean([r["level"].iloc[0] for r in one_by_one] == np.asarray(LEVELS)[proba.argmax(1)])
     print(
         f"HRV benchmark: {n} simulated 5-min recordings (~{np.mean([len(r) for r in recordings]):.0f} beats each)"
@@ -149,6 +171,11 @@ def main(n: int = 120) -> None:
     print(f"  {f'predict_proba on {len(big)} metric rows':<45}{_rate(len(big), t_proba)}")
     print(f"  {'simulate_rr(stress, 300 s)':<45}{_rate(sims, t_sim)}")
     print(f"  single and batch paths agree on {agree:.0%} of levels")
+    print(
+        f"  refusing a 1,000,000-line RR upload: {t_refuse * 1000:.0f} ms = "
+        f"{t_refuse / t_parse:.2f}x parsing its numbers ({t_parse * 1000:.0f} ms; must stay < 0.5x)"
+    )
+    print(f"  load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 
 import numpy as np
 import pytest
@@ -28,13 +27,14 @@ def reader(settings):
     return StressReader(None, HRV).with_caps(CAPS)
 
 
-def test_a_million_interval_rr_file_is_refused_before_parsing_in_well_under_a_second(reader):
+def test_a_million_interval_rr_file_is_refused_from_its_line_count_before_parsing(reader):
     rng = np.random.default_rng(1)
-    data = "\n".join(str(800 + int(v)) for v in rng.integers(-40, 41, 1_000_000)).encode()
-    started = time.perf_counter()
+    lines = [str(800 + int(v)) for v in rng.integers(-40, 41, 1_000_000)]
+    # lines that are not numbers: a reader that parsed first would refuse the file for them
+    # (InvalidHRV naming the line), so the line-count refusal below shows nothing was parsed
+    lines[-2:] = ["not-a-number", "nan"]
     with pytest.raises(TooMuchInput, match="1,000,000 lines; the limit is 20,000 RR intervals") as info:
-        reader.read(data, filename="rr_1M.txt")
-    assert time.perf_counter() - started < 1.0
+        reader.read("\n".join(lines).encode(), filename="rr_1M.txt")
     assert (
         info.value.status_code == 413
         and isinstance(info.value, TooMuchHRV)
