@@ -1,7 +1,7 @@
 """The ``policy_demo`` group: the policy study on the synthesised demo clips, whose songs carry
 their true emotions (docs/policy.md#on-the-demo-catalog). The served policy is trained on the
 served catalog (group ``policy``); this group keeps the demo catalog's table beside it and the
-comparison dynamics (``policy.compare_dynamics``). Not registered. ``make up`` leaves it out
+comparison dynamics (``policy.compare.dynamics``). Not registered. ``make up`` leaves it out
 (``make build`` builds it)."""
 
 import pandas as pd

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         seed_mode = TextAnalyzer(lexicon, AnalyzerOptions(negators=()))  # the seed has no negation
         settings = get_settings()
         tables = load_tables(args.tables) if args.tables else make_tables(lexicon, settings)
-        options = AnalyzerOptions.from_settings(settings, tables)
+        options = AnalyzerOptions.from_settings(settings.text, tables)
         analyzer = TextAnalyzer(lexicon, options)
     writer = DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ)
     df = next(

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     lexicon = load_lexicon(settings)
     tables = load_tables(args.tables) if args.tables else V.make_tables(lexicon, settings)
-    options = AnalyzerOptions.from_settings(settings, tables)
+    options = AnalyzerOptions.from_settings(settings.text, tables)
     sentences = L.load_sentences()
     print(
         f"{len(sentences)} sentences from {L.SENTENCES.name}; listener lexicon v{L.VERSION}, "

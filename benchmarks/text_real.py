@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             f"learned text tables ({made}): {len(tables.learned)} learned words, {len(tables.ambiguous)} "
             f"ambiguous words, digest {tables.digest}"
         )
-        options = AnalyzerOptions.from_settings(settings, tables)
+        options = AnalyzerOptions.from_settings(settings.text, tables)
         scorers = {
             "moodtune (rules)": V.moodtune_scorer(TextAnalyzer(lexicon, options), v.decision_margin),
             "moodtune (seed B + negation, before)": V.moodtune_scorer(

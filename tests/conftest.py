@@ -96,19 +96,16 @@ audio: {clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}, catalo
 hrv: {demo: {subjects: 8, recordings_per_level: 2, recording_seconds: 180}, model: {iterations: 100}}
 policy:
   n_listeners: 80
-  bank_grid: 6
-  bank_per_point: 4
-  bank_seconds: 120
+  bank: {grid: 6, per_point: 4, seconds: 120}
   timesteps: 12000
-  seed_timesteps: 2000
+  seed_bandit: {timesteps: 2000}
   seeds: [0]
-  compare_seeds: [0]
+  compare: {seeds: [0]}
   eval_sessions: 80
   playlist_size: 8
   session_length: 4
-  warm_start_beam: 4  # the demo's 16 costs the suite ~2x the demonstrations' planning
-  held_out_curve_points: 3
-  held_out_curve_sessions: 20
+  warm_start: {beam: 4}  # the demo's 16 costs the suite ~2x the demonstrations' planning
+  held_out_curve: {points: 3, sessions: 20}
 retrain: {imitation_sessions: 400, imitation_beam: 4, imitation_epochs: 20}
 """
 

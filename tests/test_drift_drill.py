@@ -168,7 +168,7 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
     traffic = drill.Traffic(
         drill.population(spec, scenario, 40, 9, drifted=False, split="train"),
         s.drill.playlist_size,
-        s.policy.bank_seconds,
+        s.policy.bank.seconds,
         9,
     )
     with httpx.Client(base_url=stack["service"]["url"], timeout=120) as client:

@@ -14,8 +14,8 @@ from moodtune import registry
 from moodtune.emotions import GEMS6, GEMS6_POINTS, predicted_points
 from moodtune.errors import InvalidInput
 from moodtune.policy import pipeline, registration, train
+from moodtune.policy.config import IsoSettings
 from moodtune.policy.dynamics import (
-    IsoParams,
     ListenerState,
     initial_point,
     taste_step,
@@ -63,7 +63,7 @@ def test_ndcg():
     assert ndcg_at_k(np.array([0, 0, 0]), 3) is None
 
 
-ISO = IsoParams(
+ISO = IsoSettings(
     reach=0.9,
     entrainment=0.9,
     tolerance=0.6,
@@ -71,6 +71,9 @@ ISO = IsoParams(
     coupling=0.5,
     taste_share=0.25,
     calm_point=(0.58, -0.47),
+    point_jitter=0.1,
+    point_seed=7,
+    heuristic_step=0.6,
 )
 
 
@@ -280,7 +283,8 @@ def test_behaviour_cloning_imitates_the_planning_oracle(policy_stack):
 
     s = policy_stack["settings"]
     spec = policy_stack["result"].output_for_node("recommendation_env")
-    p = s.policy.model_copy(update={"warm_start_sessions": 60, "warm_start_epochs": 400})
+    warm = s.policy.warm_start.model_copy(update={"sessions": 60, "epochs": 400})
+    p = s.policy.model_copy(update={"warm_start": warm})
     model, _ = train.train_session_policy(spec, p, timesteps=0, seed=0)  # 0 steps: no warm start either
     x, y = train.oracle_demonstrations(spec, p, 0)
     with torch.no_grad():

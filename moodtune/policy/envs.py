@@ -18,7 +18,8 @@ import pandas as pd
 from gymnasium import spaces
 
 from moodtune.policy import observation as ob
-from moodtune.policy.dynamics import IsoParams, ListenerState, initial_point, taste_step, true_points
+from moodtune.policy.config import IsoSettings
+from moodtune.policy.dynamics import ListenerState, initial_point, taste_step, true_points
 from moodtune.policy.features import STATE_HIGH, STATE_LOW, ListenerContext, state_matrix
 from moodtune.policy.listeners import TasteModel, emotion_taste
 from moodtune.policy.response import LEVELS, ResponseBank, calm
@@ -33,7 +34,7 @@ class World:
     listeners: pd.DataFrame
     bank: ResponseBank
     rewards: Mapping[str, float]  # stress level -> reward (feedback.reward)
-    iso: IsoParams | None = None  # None: the taste dynamics (a song's effect is its utility only)
+    iso: IsoSettings | None = None  # None: the taste dynamics (a song's effect is its utility only)
     point_seed: int = 0
     point_jitter: float = 0.0
     # (age groups x songs) stress added when a listener of that age group hears the song: a

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from moodtune.emotions import GEMS6, GENRES
-from moodtune.settings import PolicySettings
+from moodtune.policy.config import PolicySettings
 
 AGE_GROUPS: tuple[tuple[int, int, str], ...] = (
     (0, 19, "<20"),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput
-from moodtune.policy.dynamics import IsoParams
+from moodtune.policy.config import IsoSettings, PolicySettings
 from moodtune.policy.envs import ListeningSessionEnv, World
 from moodtune.policy.evaluation import (
     EmotionMatchRanker,
@@ -35,7 +35,6 @@ from moodtune.policy.listeners import (
 )
 from moodtune.policy.packaging import load_ranker
 from moodtune.policy.response import ResponseBank
-from moodtune.settings import PolicySettings
 
 
 def simulated_listener_ratings(truth: pd.DataFrame, p: PolicySettings, seed: int) -> dict[str, pd.DataFrame]:
@@ -79,7 +78,7 @@ class EnvSpec:
     rewards: dict[str, float]
     listener_params: ListenerParams
     model_versions: dict[str, str]
-    iso: IsoParams | None = None  # the session dynamics: iso (these effect sizes) or taste (None)
+    iso: IsoSettings | None = None  # the session dynamics: iso (these effect sizes) or taste (None)
     point_seed: int = 0
     point_jitter: float = 0.0
     stress_shift: np.ndarray | None = None  # (age groups x songs): see World.stress_shift
@@ -102,23 +101,11 @@ class EnvSpec:
 
     def with_dynamics(self, dynamics: str, p: PolicySettings) -> EnvSpec:
         """The same spec under other session dynamics ("iso" or "taste")."""
-        return dataclasses.replace(self, iso=iso_params(p) if dynamics == "iso" else None)
+        return dataclasses.replace(self, iso=p.iso if dynamics == "iso" else None)
 
 
 def _missing_iso():
     raise InvalidInput("this environment has no iso dynamics parameters; build it with policy.dynamics: iso")
-
-
-def iso_params(p: PolicySettings) -> IsoParams:
-    return IsoParams(
-        reach=p.iso_reach,
-        entrainment=p.iso_entrainment,
-        tolerance=p.iso_tolerance,
-        mismatch_gain=p.iso_mismatch_gain,
-        coupling=p.iso_coupling,
-        taste_share=p.iso_taste_share,
-        calm_point=p.iso_calm_point,
-    )
 
 
 def build_env_spec(
@@ -151,9 +138,9 @@ def build_env_spec(
         dict(rewards),
         p,
         model_versions,
-        iso_params(p) if p.dynamics == "iso" else None,
-        p.iso_point_seed,
-        p.iso_point_jitter,
+        p.iso if p.dynamics == "iso" else None,
+        p.iso.point_seed,
+        p.iso.point_jitter,
     )
 
 
@@ -170,8 +157,8 @@ def baselines(spec: EnvSpec, seed: int, p: PolicySettings) -> dict:
         "popularity": PopularityRanker(like_rates(train), train.song_features),
         "emotion_match": EmotionMatchRanker(),
         "supervised": SupervisedRanker(seed).fit(train),
-        "greedy_calm": GreedyCalm(p.iso_calm_point),
-        "iso_heuristic": IsoHeuristic(p.iso_calm_point, p.iso_heuristic_step),
+        "greedy_calm": GreedyCalm(p.iso.calm_point),
+        "iso_heuristic": IsoHeuristic(p.iso.calm_point, p.iso.heuristic_step),
         "oracle": PlanningOracle(p.oracle_beam, p.calm_weight),
     }
 
@@ -196,12 +183,12 @@ def evaluation_table(
     spec: EnvSpec, trained: dict, p: PolicySettings, dynamics: str | None = None
 ) -> pd.DataFrame:
     """Every policy on the held-out listeners, once per seed (A2C: the policy of that seed).
-    ``dynamics``: one of ``policy.compare_dynamics`` (A2C trained under it, ``trained["compare"]``)."""
+    ``dynamics``: one of ``policy.compare.dynamics`` (A2C trained under it, ``trained["compare"]``)."""
     frames = []
     bandit = load_ranker(trained["seed_bandit"], {"kind": "seed"})
     sessions, seeds = trained["session"], p.seeds
     if dynamics is not None:
-        spec, sessions, seeds = spec.with_dynamics(dynamics, p), trained["compare"][dynamics], p.compare_seeds
+        spec, sessions, seeds = spec.with_dynamics(dynamics, p), trained["compare"][dynamics], p.compare.seeds
     # one process: spawning workers here cost more than it saved (a fresh make up's evaluation
     # took 97 s in 2 workers against 50 s in one)
     for seed in seeds:
@@ -242,9 +229,9 @@ def recommendation_env(
         lambda rr: metrics(rr, settings.hrv.metrics),
         lambda m: hrv.obj.predict_proba(pd.DataFrame(m, columns=list(METRIC_COLUMNS))),
         tuple(METRIC_COLUMNS),
-        grid_size=p.bank_grid,
-        per_point=p.bank_per_point,
-        seconds=p.bank_seconds,
+        grid_size=p.bank.grid,
+        per_point=p.bank.per_point,
+        seconds=p.bank.seconds,
         rng=np.random.default_rng(settings.project.seed),
     )
     rewards = {level: reward_for_stress(level, settings.feedback.reward) for level in LEVELS}

@@ -206,9 +206,11 @@ def register_policy(
 
 def train_and_log(settings: Settings, spec: pipeline.EnvSpec, out_dir=None, *, compare: bool = False) -> dict:
     """Train the session policy per seed and seed A's bandit (with ``compare``, also per seed of
-    ``policy.compare_seeds`` under each of ``policy.compare_dynamics``); log params, learning
+    ``policy.compare.seeds`` under each of ``policy.compare.dynamics``); log params, learning
     curves, training time and seed A's score to the active run."""
-    p = settings.policy if compare else settings.policy.model_copy(update={"compare_dynamics": ()})
+    p = settings.policy
+    if not compare:
+        p = p.model_copy(update={"compare": p.compare.model_copy(update={"dynamics": ()})})
     registry.log_params(
         {
             "policy": p.model_dump(exclude={"gate_floors"}),

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from moodtune.policy.config import PolicySettings, RetrainSettings
 from moodtune.policy.envs import ListeningSessionEnv, World
 from moodtune.policy.pipeline import EnvSpec
 from moodtune.policy.ranking import PolicyRanker
 from moodtune.policy.rewardmodel import ResponseModel, context_listeners, contexts_of, fit_response
 from moodtune.policy.train import LearningCurve, behaviour_cloning, train_a2c
-from moodtune.settings import PolicySettings, RetrainSettings
 
 
 def replay_listeners(feedback: pd.DataFrame, spec: EnvSpec, seed: int) -> pd.DataFrame:
@@ -118,9 +118,13 @@ def retrain_from_feedback(
             teacher,
             p.model_copy(
                 update={
-                    "warm_start_sessions": r.imitation_sessions,
-                    "warm_start_beam": r.imitation_beam,
-                    "warm_start_epochs": r.imitation_epochs,
+                    "warm_start": p.warm_start.model_copy(
+                        update={
+                            "sessions": r.imitation_sessions,
+                            "beam": r.imitation_beam,
+                            "epochs": r.imitation_epochs,
+                        }
+                    )
                 }
             ),
             seed,

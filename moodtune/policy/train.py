@@ -14,10 +14,10 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
+from moodtune.policy.config import PolicySettings
 from moodtune.policy.envs import SeedBanditEnv
 from moodtune.policy.network import CandidatePolicy
 from moodtune.policy.pipeline import EnvSpec, make_session_env
-from moodtune.settings import PolicySettings
 from moodtune.workers import spawn_pool, worker_count
 
 
@@ -129,16 +129,16 @@ def train_a2c(
 
 def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, seed: int):
     """The candidate-aware A2C on the listening session (training listeners); with
-    ``policy.warm_start: oracle`` its actor first imitates the planning oracle from the
-    observations (behaviour cloning), then A2C fine-tunes it at ``warm_start_a2c_lr``. A
+    ``policy.warm_start.method: oracle`` its actor first imitates the planning oracle from the
+    observations (behaviour cloning), then A2C fine-tunes it at ``warm_start.a2c_lr``. A
     policy trained for 0 steps gets no warm start."""
     torch.set_num_threads(1)
     vec = make_vec_env(make_session_env(spec, p), n_envs=p.n_envs, seed=seed)
-    hyper: dict[str, Any] = dict(p.a2c)
-    warm = p.warm_start == "oracle" and timesteps > 0
+    hyper: dict[str, Any] = dict(p.a2c.args)
+    warm = p.warm_start.method == "oracle" and timesteps > 0
     if warm:  # a small rate: A2C's noisy updates at the from-scratch rate undo the imitation (docs/policy.md)
-        hyper["learning_rate"] = p.warm_start_a2c_lr
-    if p.a2c_lr_decay:  # linear to 0 over the run: the last updates settle the policy instead of moving it
+        hyper["learning_rate"] = p.warm_start.a2c_lr
+    if p.a2c.lr_decay:  # linear to 0 over the run: the last updates settle the policy instead of moving it
         start = float(hyper.pop("learning_rate", 7e-4))
         hyper["learning_rate"] = lambda remaining: start * remaining
     model = A2C(
@@ -148,13 +148,13 @@ def train_session_policy(spec: EnvSpec, p: PolicySettings, *, timesteps: int, se
         verbose=0,
         device="cpu",
         **hyper,
-        policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c_hidden},
+        policy_kwargs={"max_slots": p.playlist_size, "hidden": p.a2c.hidden},
     )
     if warm:
         behaviour_cloning(model, spec, p, seed)
     watch = (
-        HeldOutCurve(spec, p, seed, max(1, timesteps // p.held_out_curve_points), p.held_out_curve_sessions)
-        if p.held_out_curve_points > 0
+        HeldOutCurve(spec, p, seed, max(1, timesteps // p.held_out_curve.points), p.held_out_curve.sessions)
+        if p.held_out_curve.points > 0
         else None
     )
     return train_a2c(
@@ -173,10 +173,10 @@ def oracle_demonstrations(spec: EnvSpec, p: PolicySettings, seed: int) -> tuple[
     from moodtune.policy.evaluation import PlanningOracle
 
     env = ListeningSessionEnv(spec.world("train"), p.playlist_size, p.session_length, p.calm_weight)
-    teacher = PlanningOracle(p.warm_start_beam, p.calm_weight)
+    teacher = PlanningOracle(p.warm_start.beam, p.calm_weight)
     rng = np.random.default_rng(seed)
     observations, slots = [], []
-    for _ in range(p.warm_start_sessions):
+    for _ in range(p.warm_start.sessions):
         obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
         for song in teacher.plan(env):
             observations.append(obs)
@@ -193,9 +193,9 @@ def behaviour_cloning(model: A2C, spec: EnvSpec, p: PolicySettings, seed: int) -
     x, y = oracle_demonstrations(spec, p, seed)
     x_t, y_t = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long)
     actor = model.policy.mlp_extractor
-    optimiser = torch.optim.Adam(model.policy.parameters(), lr=p.warm_start_lr)
+    optimiser = torch.optim.Adam(model.policy.parameters(), lr=p.warm_start.lr)
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(p.warm_start_epochs):
+    for _ in range(p.warm_start.epochs):
         for batch in torch.randperm(len(x_t), generator=gen).split(256):
             loss = torch.nn.functional.cross_entropy(actor.forward_actor(x_t[batch]), y_t[batch])
             optimiser.zero_grad()
@@ -223,7 +223,7 @@ def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float, list[tuple[i
     if kind == "bandit":
         world = spec.world("train")
         model, curve = train_a2c(
-            lambda: SeedBanditEnv(world, p.seed_episode_length),
+            lambda: SeedBanditEnv(world, p.seed_bandit.episode_length),
             timesteps=timesteps,
             seed=seed,
             n_envs=p.n_envs,
@@ -235,8 +235,8 @@ def _train_job(job: tuple) -> tuple[list[tuple[int, float]], float, list[tuple[i
 
 
 def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: int | None = None) -> dict:
-    """Train the session policy once per seed (and per seed of ``compare_seeds`` under each of
-    ``compare_dynamics``) and seed A's bandit policy once; save them. The policies train side by
+    """Train the session policy once per seed (and per seed of ``compare.seeds`` under each of
+    ``compare.dynamics``) and seed A's bandit policy once; save them. The policies train side by
     side in ``policy.workers`` processes (each single-threaded and seeded, so the result
     does not depend on how many). Records the wall time and the CPU time of the session seeds
     (``train_*``) and of everything (``total_train_*``)."""
@@ -255,16 +255,16 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
     for seed in p.seeds:
         jobs.append(("session", spec, p, timesteps, seed, str(out_dir / f"session_seed{seed}.zip")))
         names.append((None, seed, f"session_seed{seed}"))
-    for d in p.compare_dynamics:
+    for d in p.compare.dynamics:
         if d == p.dynamics:
             continue
         compare = spec.with_dynamics(d, p)
-        for seed in p.compare_seeds:
+        for seed in p.compare.seeds:
             jobs.append(
                 ("session", compare, p, timesteps, seed, str(out_dir / f"session_{d}_seed{seed}.zip"))
             )
             names.append((d, seed, f"session_{d}_seed{seed}"))
-    jobs.append(("bandit", spec, p, p.seed_timesteps, p.seeds[0], str(out_dir / "seed_bandit.zip")))
+    jobs.append(("bandit", spec, p, p.seed_bandit.timesteps, p.seeds[0], str(out_dir / "seed_bandit.zip")))
     names.append(("bandit", p.seeds[0], "seed_bandit"))
     done = side_by_side(_train_job, jobs, p.workers)
     workers = worker_count(p.workers, len(jobs))  # as side_by_side decided: 1 in a daemonic process
@@ -279,7 +279,9 @@ def train_policies(spec: EnvSpec, p: PolicySettings, out_dir: Path, timesteps: i
             result["seed_bandit"] = job[-1]
             # Seed A's score: mean reward per step over the last episodes of training.
             tail = [r for _, r in points[-50:]]
-            result["seed_score"] = float(np.mean(tail) / p.seed_episode_length) if tail else float("nan")
+            result["seed_score"] = (
+                float(np.mean(tail) / p.seed_bandit.episode_length) if tail else float("nan")
+            )
         elif dynamics is None:
             result["session"][seed] = job[-1]
             session_cpu += job_cpu

@@ -62,6 +62,7 @@ import numpy as np
 
 from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidText
+from moodtune.text.config import TextSettings
 from moodtune.text.lexicon import Lexicon
 from moodtune.text.listener import MOOD_SUBJECTS, listener_profiles, mood_profiles
 from moodtune.text.resources import CLAUSE_END, SENTENCE_END, Resources, load_resources
@@ -117,10 +118,10 @@ class AnalyzerOptions:
         return self.rules and (self.drop_ambiguous or (self.learned_lexicon and self.learned_weight > 0))
 
     @classmethod
-    def from_settings(cls, settings, tables: TextTables | None = None) -> AnalyzerOptions:
-        """The options of ``params.yaml``, reading with ``tables`` (the ``learned_text_tables``
-        asset's output, :func:`moodtune.text.tables.load_tables`, or an index's own)."""
-        t = settings.text
+    def from_settings(cls, t: TextSettings, tables: TextTables | None = None) -> AnalyzerOptions:
+        """The options of params.yaml's ``text`` section ``t``, reading with ``tables`` (the
+        ``learned_text_tables`` asset's output, :func:`moodtune.text.tables.load_tables`, or an
+        index's own)."""
         r = t.rules
         return cls(
             t.top_keywords,
@@ -242,7 +243,7 @@ class TextAnalyzer:
         if opts.needs_tables and opts.tables is None:
             raise ValueError(
                 "the rules drop ambiguous words and/or add the learned layer, but no learned text "
-                "tables were given: pass AnalyzerOptions.from_settings(settings, tables) with the "
+                "tables were given: pass AnalyzerOptions.from_settings(settings.text, tables) with the "
                 "learned_text_tables asset's output (moodtune.text.tables.load_tables)"
             )
         if opts.rules:

@@ -37,6 +37,7 @@ from moodtune.emotions import EmotionVector
 from moodtune.errors import InvalidInput, InvalidText
 from moodtune.registry.names import TEXT
 from moodtune.text.analysis import AnalyzerOptions, TextAnalyzer, TextEmotion, analyzer_for
+from moodtune.text.config import TextSettings
 from moodtune.text.lexicon import Lexicon
 from moodtune.text.resources import load_resources
 from moodtune.text.tables import TextTables
@@ -221,13 +222,14 @@ class EmotionIndex:
         cls,
         table: pd.DataFrame,
         lexicon: Lexicon,
-        settings=None,
+        text: TextSettings | None = None,
         *,
         tables: TextTables | None = None,
         **kwargs,
     ) -> EmotionIndex:
         """Build from a ``track_text_emotions`` table (tracks without emotion are left out); with
-        ``settings``, the text is read by its options with the learned text ``tables``."""
+        the ``text`` section, the index and the text it reads follow it (the learned text ``tables``
+        beside)."""
         found = table[table["found"]]
         codes = list(lexicon.codes)
         missing = [c for c in codes if c not in found.columns]
@@ -235,19 +237,18 @@ class EmotionIndex:
             raise ValueError(
                 f"track emotions lack columns {missing}: built with another lexicon granularity?"
             )
-        if settings is not None:
-            t = settings.text
+        if text is not None:
             kwargs = {
-                "norm": t.index_norm,
-                "algorithm": t.index_algorithm,
-                "leaf_size": t.leaf_size,
-                "overfetch": t.dedupe_overfetch,
-                "max_query_chars": t.max_query_chars,
-                "space": t.index_space,
-                "va_weight": t.va_weight,
+                "norm": text.index_norm,
+                "algorithm": text.index_algorithm,
+                "leaf_size": text.leaf_size,
+                "overfetch": text.dedupe_overfetch,
+                "max_query_chars": text.max_query_chars,
+                "space": text.index_space,
+                "va_weight": text.va_weight,
                 **kwargs,
             }
-            kwargs.setdefault("options", AnalyzerOptions.from_settings(settings, tables))
+            kwargs.setdefault("options", AnalyzerOptions.from_settings(text, tables))
         if "valence" in found.columns and "va" not in kwargs:
             kwargs["va"] = found[["valence", "arousal"]].to_numpy(dtype=float)
         return cls(found, found[codes].to_numpy(dtype=float), lexicon, **kwargs)

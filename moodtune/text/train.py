@@ -47,7 +47,7 @@ def _quiet(_msg: str) -> None:
 
 
 def demo_writer(lexicon: Lexicon, settings, tables: TextTables) -> DemoTextWriter:
-    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings, tables))
+    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings.text, tables))
     return DemoTextWriter(lexicon, freq=analyzer.tokenizer.FREQ, noise=settings.text.demo_noise)
 
 
@@ -153,7 +153,7 @@ def annotate(
 ) -> Annotation:
     """Each track's emotion from its name, lyrics and comments (seed B), across cores."""
     t = settings.text
-    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings, tables))
+    analyzer = analyzer_for(lexicon, AnalyzerOptions.from_settings(settings.text, tables))
     n = len(texts)
     step, last = max(1, n // 10), [0]
 
@@ -276,7 +276,7 @@ def train_and_register(
     ``tables`` (which the pickled index carries into the registry), evaluate it on held-out
     query texts, log params/metrics/artifacts and the tables, log the pyfunc, register and gate it."""
     t = settings.text
-    index = EmotionIndex.from_table(table, lexicon, settings, tables=tables)
+    index = EmotionIndex.from_table(table, lexicon, t, tables=tables)
     log_tables(tables)
     queries = demo_queries(
         demo_writer(lexicon, settings, tables), t.eval_queries_per_emotion, settings.project.seed + 1

@@ -315,7 +315,9 @@ def make_tables(lexicon: Lexicon, settings, corpus: pd.DataFrame | None = None) 
     v = settings.text.validation
     df = load_corpus(heldout_percent=v.heldout_percent) if corpus is None else corpus
     fit = fitting_split(df, v.tune_per_class)
-    options = replace(AnalyzerOptions.from_settings(settings), drop_ambiguous=False, learned_lexicon=False)
+    options = replace(
+        AnalyzerOptions.from_settings(settings.text), drop_ambiguous=False, learned_lexicon=False
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ambiguous = ambiguous_words(
