@@ -24,7 +24,7 @@ from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
 from moodtune.audio.analysis import analyse
 from moodtune.audio.datasets import load_clips
-from moodtune.audio.features import FeatureConfig, release_workers
+from moodtune.audio.features import feature_config, release_workers
 from moodtune.audio.library import analyse_shard, shards
 from moodtune.audio.realset import labels_table
 from moodtune.audio.scenes import assemble_all
@@ -96,7 +96,7 @@ def audio_features(context, settings: SettingsResource, audio_clips: pd.DataFram
             description="no clip yielded features", metadata={"failed": MetadataValue.json(result.failed)}
         )
     context.add_output_metadata(
-        {"feature_config": MetadataValue.json(FeatureConfig.from_settings(s).as_dict())}
+        {"feature_config": MetadataValue.json(feature_config(s.audio.features, s.audio.decode))}
     )
     return result.features
 

@@ -65,7 +65,7 @@ def catalog_tracks(context, settings: SettingsResource) -> pd.DataFrame:
 
 @asset(group_name="catalog", compute_kind="librosa", op_tags=CRITICAL_PATH)
 def catalog_features(context, settings: SettingsResource, catalog_tracks: pd.DataFrame) -> pd.DataFrame:
-    """The catalog's features and tags (the first ``audio.max_seconds`` of each track), cached by
+    """The catalog's features and tags (the first ``audio.decode.max_seconds`` of each track), cached by
     file content: a re-run analyses only new or changed files."""
     result = analyse(
         settings.get(),

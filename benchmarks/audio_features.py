@@ -30,8 +30,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from moodtune.audio.datasets import load_folder, write_demo
-from moodtune.audio.features import FeatureConfig, extract_batch, extract_features
+from moodtune.audio.features import extract_batch, extract_features
 from moodtune.audio.reference import SHARED_FEATURES, compare, reference_features
+from moodtune.settings import get_settings
 
 TOLERANCE = 1e-3
 
@@ -44,30 +45,34 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timed rounds; the best of each is kept")
     args = parser.parse_args(argv)
 
-    config = FeatureConfig.default()
+    features, limits = get_settings().audio.features, get_settings().audio.decode
     with tempfile.TemporaryDirectory() as tmp:
         per_cell = max(1, -(-args.clips // 24))
         folder = write_demo(
             Path(tmp) / "clips",
             n_per_cell=per_cell,
             seconds=args.seconds,
-            sample_rate=config.limits.sample_rate,
+            sample_rate=limits.sample_rate,
             seed=0,
             n_jobs=args.jobs,
         )
-        clips = load_folder(folder, source="demo").clips.head(args.clips)
+        clips = load_folder(folder, limits, source="demo").clips.head(args.clips)
         paths = dict(zip(clips["track_id"], clips["path"], strict=True))
         print(
-            f"{len(paths)} synthesised clips of {args.seconds:g} s at {config.limits.sample_rate} Hz; "
+            f"{len(paths)} synthesised clips of {args.seconds:g} s at {limits.sample_rate} Hz; "
             f"{args.jobs} worker processes for the parallel run; best of {args.repeat} interleaved rounds"
         )
 
         first = next(iter(paths.values()))
         with threadpool_limits(1):  # warm-up: imports, numba JIT, caches
-            reference_features(first, config)
-        extract_features(first, config)
+            reference_features(first, features, limits)
+        extract_features(first, features, limits)
         extract_batch(
-            dict(list(paths.items())[: 2 * args.jobs]), config, n_jobs=args.jobs, show_progress=False
+            dict(list(paths.items())[: 2 * args.jobs]),
+            features,
+            limits,
+            n_jobs=args.jobs,
+            show_progress=False,
         )
 
         # interleaved rounds, best of each: other load on the machine hits all three alike.
@@ -78,18 +83,18 @@ def main(argv=None) -> int:
         for _ in range(args.repeat):
             t0, c0 = time.perf_counter(), time.process_time()
             with threadpool_limits(1):
-                reference = {t: reference_features(p, config) for t, p in paths.items()}
+                reference = {t: reference_features(p, features, limits) for t, p in paths.items()}
             t_ref, c_ref = min(t_ref, time.perf_counter() - t0), min(c_ref, time.process_time() - c0)
 
             t0, c0 = time.perf_counter(), time.process_time()
-            serial = {t: extract_features(p, config) for t, p in paths.items()}
+            serial = {t: extract_features(p, features, limits) for t, p in paths.items()}
             t_serial, c_serial = (
                 min(t_serial, time.perf_counter() - t0),
                 min(c_serial, time.process_time() - c0),
             )
 
             t0 = time.perf_counter()
-            batch = extract_batch(paths, config, n_jobs=args.jobs, show_progress=False)  # no cache
+            batch = extract_batch(paths, features, limits, n_jobs=args.jobs, show_progress=False)  # no cache
             t_par, c_par = min(t_par, time.perf_counter() - t0), min(c_par, batch.cpu_seconds)
         load = max(load, os.getloadavg()[0])
 

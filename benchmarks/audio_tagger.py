@@ -38,6 +38,7 @@ import soundfile as sf
 import torch
 
 from moodtune.audio.musicnn import tagger
+from moodtune.settings import get_settings
 
 
 def _clips(folder: Path, n: int, seconds: float) -> dict[str, str]:
@@ -75,11 +76,16 @@ def reference(paths: dict[str, str]) -> np.ndarray:
     return np.array(rows)
 
 
+def _tagger(**changes):
+    """params.yaml's ``audio.tagger`` with some values changed."""
+    return get_settings().audio.tagger.model_copy(update=changes)
+
+
 def _worker(args) -> tuple[np.ndarray, int]:
     items, threads, keep = args
     torch.set_num_threads(threads)
-    config = tagger.TaggerConfig.default(threads=threads, patches_per_clip=keep, workers=1)
-    result = tagger.tag_batch(items, config)
+    config = _tagger(threads=threads, patches_per_clip=keep, workers=1)
+    result = tagger.tag_batch(items, config, get_settings().audio.decode)
     return result.features.loc[list(items)].to_numpy(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -101,9 +107,10 @@ def main(argv=None) -> int:
         ref = reference(paths)
         t_ref = time.perf_counter() - t0
 
-        config = tagger.TaggerConfig.default(threads=a.threads, workers=1, patches_per_clip=0)
+        config = _tagger(threads=a.threads, workers=1, patches_per_clip=0)
+        limits = get_settings().audio.decode
         t0 = time.perf_counter()
-        ours = tagger.tag_batch(paths, config).features.loc[list(paths)].to_numpy()
+        ours = tagger.tag_batch(paths, config, limits).features.loc[list(paths)].to_numpy()
         t_ours = time.perf_counter() - t0
         rss_one = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -125,9 +132,7 @@ def main(argv=None) -> int:
             sampled_pool, t_sampled_pool, _ = pooled_run(pool, a.patches)
         t0 = time.perf_counter()
         sampled = (
-            tagger.tag_batch(
-                paths, tagger.TaggerConfig.default(threads=a.threads, patches_per_clip=a.patches, workers=1)
-            )
+            tagger.tag_batch(paths, _tagger(threads=a.threads, patches_per_clip=a.patches, workers=1), limits)
             .features.loc[list(paths)]
             .to_numpy()
         )

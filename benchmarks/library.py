@@ -12,7 +12,7 @@ under ``~/.cache/moodtune/library_bench`` and linked into a scratch folder.
   ``library_shards: 1`` so the one shard holds the N files), the champion audio model from the
   registry, then ``moodtune.audio.library.analyse_shard`` with its worker processes;
 * reference - the straightforward per-file path in one process: per file
-  ``extract_features(path)`` (its own decode), ``tagger.tag(path)`` (its own decode) and the
+  ``extract_features(path, ...)`` (its own decode), ``tagger.tag(path, ...)`` (its own decode) and the
   champion's ``predict_proba`` on that row; no workers, no caches.
 
 Both must give the same table (features within 1e-3 of each column's scale, as
@@ -181,7 +181,7 @@ def _reference(folder: str, data_dir: str, queue) -> None:
     t0 = time.perf_counter()
     import pandas as pd
 
-    from moodtune.audio.features import FeatureConfig, extract_features
+    from moodtune.audio.features import extract_features
     from moodtune.audio.library import library_files
     from moodtune.audio.musicnn import tagger
     from moodtune.emotions import GEMS6, to_dlut
@@ -189,7 +189,7 @@ def _reference(folder: str, data_dir: str, queue) -> None:
 
     settings = _settings(folder, data_dir)
     model = _champion(settings)
-    features, tags = FeatureConfig.from_settings(settings), tagger.TaggerConfig.from_settings(settings)
+    a = settings.audio
     t_ready, c_ready = time.perf_counter() - t0, _cpu()
     rows, bad, marks = {}, [], []
     for done, path in enumerate(library_files(folder)):
@@ -197,7 +197,10 @@ def _reference(folder: str, data_dir: str, queue) -> None:
             marks.append((time.perf_counter() - t0 - t_ready, done, _cpu() - c_ready))
         rel = path.relative_to(folder).as_posix()
         try:
-            row = pd.DataFrame([{**extract_features(path, features), **tagger.tag(path, tags)}], index=[rel])
+            row = pd.DataFrame(
+                [{**extract_features(path, a.features, a.decode), **tagger.tag(path, a.tagger, a.decode)}],
+                index=[rel],
+            )
         except InvalidAudio as exc:
             bad.append({"file": rel, "problem": str(exc)})
             continue
@@ -393,7 +396,7 @@ def main(argv=None) -> int:
         )
         a_s, t_s = settings.audio, settings.audio.tagger
         print(
-            f"settings (params.yaml): sample_rate {a_s.sample_rate}, features.n_jobs {a_s.features.n_jobs}, "
+            f"settings (params.yaml): sample_rate {a_s.decode.sample_rate}, features.n_jobs {a_s.features.n_jobs}, "
             f"tagger workers {t_s.workers} x {t_s.threads} thread, patches_per_clip {t_s.patches_per_clip}, "
             f"batch_patches {t_s.batch_patches}; a 10,000-track library in {shards} shards"
         )

@@ -29,8 +29,10 @@ from typing import Any, Literal, overload
 import yaml
 from pydantic import Field
 
+from moodtune.audio.config import AudioSettings
 from moodtune.errors import ConfigError
 from moodtune.hrv.config import HrvSettings
+from moodtune.image.config import ImageSettings
 from moodtune.policy.config import DrillSettings, PolicySettings, RetrainSettings
 from moodtune.section import Section
 from moodtune.text.config import TextSettings
@@ -75,106 +77,6 @@ class DagsterSettings(Section):
 
 class TaxonomySettings(Section):
     pass
-
-
-class AudioFeatureSettings(Section):
-    """How a clip becomes features (one STFT per clip; see moodtune.audio.features)."""
-
-    preemphasis: float
-    n_fft: int
-    hop_length: int
-    n_mels: int
-    n_mfcc: int
-    logmel_bands: int
-    silence_top_db: float
-    n_jobs: int
-
-
-class AudioModelSettings(Section):
-    """The multi-label network (6 GEMS emotions + 4 genres) and its training."""
-
-    hidden: list[int]
-    dropout: float
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    weight_decay: float
-    test_size: float
-    decision_threshold: float
-
-
-class AudioTaggerSettings(Section):
-    """The pretrained musicnn tagger (MTT + MSD models, torch port; see moodtune.audio.musicnn)."""
-
-    enabled: bool
-    max_seconds: float
-    batch_patches: int = Field(ge=1)
-    threads: int = Field(ge=1)
-    patches_per_clip: int = Field(ge=0)  # 0: every 3 s patch of a clip; else this many, evenly spaced
-    workers: int = Field(ge=1)  # processes tagging a batch (each with `threads` torch threads)
-
-
-class AudioSceneSettings(Section):
-    """Real music labelled high / low arousal and sad by the scene its title names (moodtune/audio/scenes.yaml)."""
-
-    enabled: bool
-    clip_seconds: float = Field(gt=0)
-    clips_per_track: int = Field(ge=1)
-    max_tracks_per_package: int = Field(ge=1)
-    head_c: float = Field(gt=0)
-    gate_floors: dict[str, float]
-
-
-class AudioRealSetSettings(Section):
-    """The real-music validation set: game soundtracks from Debian packages (moodtune/audio/realset.yaml)."""
-
-    enabled: bool
-    cache_dir: Path | None
-    clip_seconds: float
-    clips_per_track: int = Field(ge=1)
-    max_tracks_per_package: int = Field(ge=1)
-    head_c: float = Field(gt=0)
-    head_weight: float = Field(ge=0, le=1)
-    gate_floors: dict[str, float]
-    scenes: AudioSceneSettings
-
-
-class AudioCatalogSettings(Section):
-    """What the service recommends from (moodtune/audio/catalog.yaml, docs/catalog.md)."""
-
-    source: Literal[
-        "auto", "debian", "folder", "demo"
-    ]  # auto: music_dir, else Debian music, else the demo clips
-    cache_dir: (
-        Path | None
-    )  # Debian packages, extracted; None -> $XDG_CACHE_HOME/moodtune/debian (outside the clone)
-    min_track_seconds: float = Field(ge=0)  # shorter files (jingles, stingers) are not songs
-    max_tracks_per_package: int = Field(ge=1)
-    fetch_workers: int = Field(ge=1)  # packages fetched at once (a fresh machine waits on the network)
-    packages: tuple[str, ...] | None  # only these Debian packages; None: every one listed
-
-
-class AudioSettings(Section):
-    emotify_dir: Path | None
-    music_dir: Path | None
-    label_threshold: float
-    clips_per_cell: int
-    clip_seconds: float
-    sample_rate: int
-    min_seconds: float
-    max_seconds: float
-    silence_peak: float
-    features: AudioFeatureSettings
-    model: AudioModelSettings
-    tagger: AudioTaggerSettings
-    real_set: AudioRealSetSettings
-    catalog: AudioCatalogSettings
-    library_shards: int = Field(ge=1)  # audio.music_dir is analysed in this many stable shards
-    # the features' and tags' content-keyed caches (moodtune.audio.analysis.cache_root): None ->
-    # $XDG_CACHE_HOME/moodtune/analysis, shared by clones; a relative path is under the data dir
-    cache_dir: Path | None
-    gate_floors: dict[str, float]
-    gate_margin: float
 
 
 class ServiceSettings(Section):
@@ -227,26 +129,6 @@ class FeedbackSettings(Section):
     # service, and reaches the disk at the next feedback commit (always "full", which syncs
     # the whole WAL) or checkpoint; only an OS crash or power loss before then can lose it.
     recommendation_sync: Literal["full", "normal"]
-
-
-class ImageSettings(Section):
-    """Photos: what is accepted (decode limits), how faces are found, and the face model's gate."""
-
-    max_bytes: int = Field(ge=1)  # larger uploads/files are refused
-    max_pixels: int = Field(ge=1)  # width x height above this is refused before decoding
-    formats: tuple[str, ...]  # Pillow decoders accepted
-    detect_max_side: int = Field(ge=64)  # photos are scaled down to this longest side for detection
-    scale_factor: float = Field(gt=1.0)  # Haar cascade pyramid step
-    min_neighbors: int = Field(ge=0)  # Haar cascade: overlapping hits needed for a face
-    min_face_px: int = Field(ge=24)  # smallest face side searched (in the detection image)
-    min_confidence: float  # smallest Haar level weight kept as a face
-    max_faces: int = Field(ge=1)  # the largest faces kept
-    crop_margin: float = Field(
-        ge=0.0, le=1.0
-    )  # context added around each face box, as a fraction of its side
-    gate_metric: str
-    gate_floors: dict[str, float]
-    gate_margin: float
 
 
 class StatePriorSettings(Section):
@@ -425,15 +307,3 @@ def load_settings(
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests call :func:`load_settings` directly)."""
     return load_settings()
-
-
-class FromSettings:
-    """Mixin for the domain's frozen config dataclasses, whose numbers live in params.yaml
-    only (no defaults of their own): the class gives ``from_settings(settings)``, the mixin
-    ``default(**changes)``, the project's configuration with some fields changed."""
-
-    @classmethod
-    def default(cls, **changes):
-        from dataclasses import replace
-
-        return replace(cls.from_settings(get_settings()), **changes)  # type: ignore[attr-defined]  # the subclass's

@@ -10,7 +10,7 @@ import soundfile as sf
 
 import moodtune.audio.decode as decode_module
 from moodtune.audio.analysis import analyse
-from moodtune.audio.features import FeatureConfig, extract_features
+from moodtune.audio.features import extract_features
 from moodtune.audio.musicnn import tagger
 
 
@@ -54,14 +54,14 @@ def test_each_file_is_decoded_once_for_features_and_tags_and_gives_the_same_numb
     result = analyse(in_process, {k: str(v) for k, v in files.items()})
     assert sorted(reads) == sorted(str(p) for p in files.values())  # one decode per file, not one per part
     assert list(result.features.index) == list(files) and not result.failed
-    features, tags = FeatureConfig.from_settings(in_process), tagger.TaggerConfig.from_settings(in_process)
+    a = in_process.audio
     for track_id, path in files.items():
         row = result.features.loc[track_id]
-        expected = extract_features(path, features)
+        expected = extract_features(path, a.features, a.decode)
         assert row[list(expected)].tolist() == list(expected.values())
         np.testing.assert_allclose(
             row[list(tagger.TAGGER_COLUMNS)].to_numpy(float),
-            list(tagger.tag(path, tags).values()),
+            list(tagger.tag(path, a.tagger, a.decode).values()),
             rtol=0,
             atol=1e-6,
         )

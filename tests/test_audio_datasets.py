@@ -15,6 +15,7 @@ from moodtune.audio.synth import EMOTION_PROFILES, synthesise
 from moodtune.data.demo_catalog import demo_catalog
 from moodtune.emotions import GEMS6, GEMS9, GENRES
 from moodtune.errors import ConfigError
+from moodtune.settings import get_settings
 
 SR = 22050
 EMOTIFY_HEADER = (
@@ -186,7 +187,7 @@ def test_demo_set_is_deterministic_labelled_and_skipped_when_present(tmp_path):
     write_demo(a, n_per_cell=1, seconds=1.5, sample_rate=SR, seed=3)  # up to date: not rewritten
     assert stamp == {f: (a / f).stat().st_mtime_ns for f in files}
 
-    clips = load_folder(a, source="demo").clips.set_index("track_id")
+    clips = load_folder(a, get_settings().audio.decode, source="demo").clips.set_index("track_id")
     catalog = demo_catalog(1, 3).set_index("track_id")
     assert sorted(clips.index) == sorted(catalog.index)
     pd.testing.assert_frame_equal(clips.loc[catalog.index, list(GEMS6)], catalog[list(GEMS6)].astype(float))

@@ -6,10 +6,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from moodtune.audio.decode import DecodeLimits, decode, load_audio
+from moodtune.audio.config import AudioDecodeSettings
+from moodtune.audio.decode import decode, load_audio
 from moodtune.errors import InvalidAudio, InvalidInput
+from moodtune.settings import get_settings
 
 SR = 22050
+LIMITS = get_settings().audio.decode  # the audio.decode section of params.yaml, given to the decoder
+
+
+def limits(sample_rate=SR, min_seconds=1.0, max_seconds=30.0, silence_peak=1e-4) -> AudioDecodeSettings:
+    return AudioDecodeSettings(
+        sample_rate=sample_rate, min_seconds=min_seconds, max_seconds=max_seconds, silence_peak=silence_peak
+    )
 
 
 def tone(seconds=2.0, freq=440.0, sr=SR, amp=0.5, channels=1):
@@ -27,7 +36,7 @@ def peak_hz(y, sr=SR):
 def test_each_format_decodes_to_mono_at_the_target_rate(tmp_path, ext):
     path = tmp_path / f"a.{ext}"
     sf.write(path, tone(2.0, 440.0, sr=44100, channels=2), 44100)  # stereo at 44.1 kHz
-    y, sr = decode(path)
+    y, sr = decode(path, LIMITS)
     assert sr == SR and y.ndim == 1 and y.dtype == np.float32
     assert abs(len(y) / SR - 2.0) < 0.1  # mp3 adds a few ms of padding
     assert abs(peak_hz(y) - 440.0) < 3.0
@@ -37,13 +46,13 @@ def test_each_format_decodes_to_mono_at_the_target_rate(tmp_path, ext):
 def test_bytes_and_path_give_the_same_samples(tmp_path):
     path = tmp_path / "a.flac"
     sf.write(path, tone(), SR)
-    np.testing.assert_array_equal(load_audio(path.read_bytes()), load_audio(path))
+    np.testing.assert_array_equal(load_audio(path.read_bytes(), LIMITS), load_audio(path, LIMITS))
 
 
 def test_long_audio_is_cut_to_max_seconds(tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, tone(5.0), SR)
-    y, _ = decode(path, DecodeLimits.default(max_seconds=3.0))
+    y, _ = decode(path, LIMITS.model_copy(update={"max_seconds": 3.0}))
     assert len(y) == 3 * SR
 
 
@@ -79,7 +88,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
 def test_every_bad_input_raises_invalid_audio_naming_file_and_problem(tmp_path):
     for case, (path, problem) in _bad_files(tmp_path).items():
         with pytest.raises(InvalidAudio) as err:
-            decode(path)
+            decode(path, LIMITS)
         message = str(err.value)
         assert path.name in message, (case, message)
         assert problem in message, (case, message)
@@ -88,23 +97,22 @@ def test_every_bad_input_raises_invalid_audio_naming_file_and_problem(tmp_path):
 
 def test_bad_uploads_are_named_by_the_given_name(tmp_path):
     with pytest.raises(InvalidAudio, match=r"upload\.mp3 is empty"):
-        decode(b"", name="upload.mp3")
+        decode(b"", LIMITS, name="upload.mp3")
     with pytest.raises(InvalidAudio, match=r"uploaded audio is not audio"):
-        decode(b"hello, I am text and not a song" * 10)
+        decode(b"hello, I am text and not a song" * 10, LIMITS)
     path = tmp_path / "s.wav"
     sf.write(path, np.zeros(SR * 2), SR)
     with pytest.raises(InvalidAudio, match=r"clip\.wav is silent"):
-        decode(path.read_bytes(), name="clip.wav")
+        decode(path.read_bytes(), LIMITS, name="clip.wav")
 
 
 def test_limits_follow_the_settings(settings, tmp_path):
-    limits = DecodeLimits.from_settings(settings)
-    assert limits.sample_rate == settings.audio.sample_rate
     path = tmp_path / "1s.wav"
-    sf.write(path, tone(1.5), SR)
-    decode(path, limits)  # 1.5 s passes the default 1 s minimum
+    sf.write(path, tone(1.5, sr=44100), 44100)
+    _, sr = decode(path, settings.audio.decode)  # 1.5 s passes the default 1 s minimum
+    assert sr == settings.audio.decode.sample_rate
     with pytest.raises(InvalidAudio, match="too short"):
-        decode(path, DecodeLimits.default(min_seconds=2.0))
+        decode(path, settings.audio.decode.model_copy(update={"min_seconds": 2.0}))
 
 
 @pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])
@@ -112,13 +120,13 @@ def test_a_truncated_file_is_refused_not_analysed_from_its_first_part(tmp_path, 
     whole = tmp_path / f"whole.{ext}"
     sf.write(whole, tone(4.0), SR)
     data = whole.read_bytes()
-    assert decode(whole)[0].size > 0  # the whole file is fine
+    assert decode(whole, LIMITS)[0].size > 0  # the whole file is fine
     cut = tmp_path / f"cut.{ext}"
     cut.write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(InvalidAudio, match=f"cut.{ext} is (empty.*)?truncated"):
-        decode(cut)
+        decode(cut, LIMITS)
     with pytest.raises(InvalidAudio, match="upload.* is (empty.*)?truncated"):
-        decode(data[: len(data) // 2], name=f"upload.{ext}")
+        decode(data[: len(data) // 2], LIMITS, name=f"upload.{ext}")
 
 
 def test_a_wav_whose_header_claims_more_data_than_present_is_refused(tmp_path):
@@ -132,7 +140,7 @@ def test_a_wav_whose_header_claims_more_data_than_present_is_refused(tmp_path):
     with pytest.raises(
         InvalidAudio, match=f"declares {declared * 3} bytes of samples but only {declared} are present"
     ):
-        decode(path)
+        decode(path, LIMITS)
 
 
 def test_one_read_conformed_to_two_rates_equals_two_decodes(tmp_path):
@@ -143,10 +151,10 @@ def test_one_read_conformed_to_two_rates_equals_two_decodes(tmp_path):
     sf.write(path, tone(4.0, 330.0, sr=44100, channels=2), 44100)
     once = read_mono(path, 4.0)
     assert once.sample_rate == 44100
-    for limits in (DecodeLimits(SR, 1.0, 4.0, 1e-4), DecodeLimits(16000, 1.0, 2.5, 1e-4)):
-        y, sr = conform(once, limits)
-        expected, expected_sr = decode(path, limits)
+    for each in (limits(SR, 1.0, 4.0), limits(16000, 1.0, 2.5)):
+        y, sr = conform(once, each)
+        expected, expected_sr = decode(path, each)
         assert sr == expected_sr
         np.testing.assert_array_equal(y, expected)
     with pytest.raises(InvalidAudio, match="too short"):
-        conform(once, DecodeLimits(SR, 5.0, 30.0, 1e-4))
+        conform(once, limits(SR, 5.0, 30.0))

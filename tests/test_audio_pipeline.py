@@ -129,7 +129,7 @@ def test_cli_and_registered_mlflow_model_give_identical_predictions(built, store
     assert printed["model_version"] == "1" and printed["file"] == clip
 
     pyfunc = mlflow.pyfunc.load_model(f"models:/{REGISTERED_MODEL}@champion")
-    features = pd.DataFrame([extract_features(clip, store)])
+    features = pd.DataFrame([extract_features(clip, store.audio.features, store.audio.decode)])
     expected = pyfunc.predict(features).iloc[0]
     assert list(expected.index) == list(OUTPUT_COLUMNS)
     for e in GEMS6:

@@ -18,12 +18,19 @@ from moodtune.audio.musicnn.checkpoint import load_checkpoint, read_index
 from moodtune.audio.musicnn.network import Musicnn
 from moodtune.audio.musicnn.vocab import EMBEDDING_COLUMNS, MSD_COLUMNS, MTT_COLUMNS, TAGGER_COLUMNS
 from moodtune.errors import InvalidAudio, ModelNotFound
+from moodtune.settings import get_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 from musicnn_reference import clips  # noqa: E402  (the reference clips, numpy only)
 
 REFERENCE = np.load(FIXTURES / "musicnn_reference.npz")
+# the audio.tagger and audio.decode sections of params.yaml, given to the tagger
+TAGGER, LIMITS = get_settings().audio.tagger, get_settings().audio.decode
+
+
+def tagger_with(**changes):
+    return TAGGER.model_copy(update=changes)
 
 
 def test_checkpoint_reader_finds_every_variable_with_its_shape():
@@ -86,16 +93,18 @@ def test_sampled_patches_are_evenly_spaced_and_change_the_cache_key():
     np.testing.assert_array_equal(kept, every[[0, 4, 9]])  # first, middle, last
     np.testing.assert_array_equal(tagger.patches(mel, 20), every)  # asking for more keeps them all
     np.testing.assert_array_equal(tagger.patches(mel[: 187 * 2], 1), every[:1])
-    full, sampled = (
-        tagger.TaggerConfig.default(patches_per_clip=0),
-        tagger.TaggerConfig.default(patches_per_clip=3),
-    )
-    assert full.key != sampled.key
-    assert (
-        full.key == tagger.TaggerConfig.default(patches_per_clip=0, threads=2, workers=1, batch_patches=5).key
+    full, sampled = tagger_with(patches_per_clip=0), tagger_with(patches_per_clip=3)
+    assert tagger.tagger_key(full, LIMITS) != tagger.tagger_key(sampled, LIMITS)
+    how = tagger_with(patches_per_clip=0, threads=2, workers=1, batch_patches=5)  # how, not what
+    assert tagger.tagger_key(full, LIMITS) == tagger.tagger_key(how, LIMITS)
+    # the features' sample rate and length are not the tagger's: they change nothing here
+    other = LIMITS.model_copy(update={"sample_rate": 8000, "max_seconds": 5.0})
+    assert tagger.tagger_key(full, LIMITS) == tagger.tagger_key(full, other)
+    assert tagger.tagger_key(full, LIMITS) != tagger.tagger_key(
+        full, other.model_copy(update={"min_seconds": 2})
     )
     waves = [clips()["beat"]]  # 6.5 s: two patches; keeping one gives that patch's own tags
-    one = tagger.tag_waveforms(waves, tagger.TaggerConfig.default(patches_per_clip=1))[0]
+    one = tagger.tag_waveforms(waves, tagger_with(patches_per_clip=1))[0]
     np.testing.assert_allclose(one[:50], REFERENCE["beat/MTT_musicnn/tags"][0], atol=1e-5)
 
 
@@ -112,7 +121,7 @@ def test_preprocessing_matches_the_reference_mel_and_repeat_pads_short_clips():
 
 
 def test_one_pass_over_many_clips_equals_each_clip_alone_and_averages_patches():
-    config = tagger.TaggerConfig.default(batch_patches=3)
+    config = tagger_with(batch_patches=3)
     waves = list(clips().values())
     together = tagger.tag_waveforms(waves, config)
     assert together.shape == (3, len(TAGGER_COLUMNS))
@@ -127,7 +136,7 @@ def test_one_pass_over_many_clips_equals_each_clip_alone_and_averages_patches():
 
 
 def test_known_tag_behaviour_on_the_synthetic_clips():
-    out = tagger.tag_waveforms(list(clips().values()))
+    out = tagger.tag_waveforms(list(clips().values()), TAGGER)
     col = {c: i for i, c in enumerate(TAGGER_COLUMNS)}
     chord, beat, melody = out
 
@@ -150,19 +159,18 @@ def test_tag_batch_caches_by_content_and_lists_bad_files(tmp_path):
     sf.write(good, clips()["chord"], 16000)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF" + b"\0" * 40)
-    config = tagger.TaggerConfig.default()
     first = tagger.tag_batch(
-        {"g": good, "b": bad, "missing": tmp_path / "none.wav"}, config, cache_dir=tmp_path / "c"
+        {"g": good, "b": bad, "missing": tmp_path / "none.wav"}, TAGGER, LIMITS, cache_dir=tmp_path / "c"
     )
     assert list(first.features.index) == ["g"] and first.computed == 1 and first.cache_hits == 0
     assert set(first.failed) == {"b", "missing"} and "bad.wav" in first.failed["b"]
-    again = tagger.tag_batch({"g": good}, config, cache_dir=tmp_path / "c")
+    again = tagger.tag_batch({"g": good}, TAGGER, LIMITS, cache_dir=tmp_path / "c")
     assert again.cache_hits == 1 and again.computed == 0
     np.testing.assert_array_equal(again.features.to_numpy(), first.features.to_numpy())
-    one = tagger.tag(good, config)
+    one = tagger.tag(good, TAGGER, LIMITS)
     assert one["mtt.piano"] == pytest.approx(first.features.loc["g", "mtt.piano"], abs=1e-6)
     with pytest.raises(InvalidAudio):
-        tagger.tag(bad, config)
+        tagger.tag(bad, TAGGER, LIMITS)
 
 
 @pytest.mark.slow  # starts Python processes of its own: seconds of imports each
@@ -173,9 +181,9 @@ def test_tag_batch_in_worker_processes_equals_one_process(tmp_path):
         sf.write(items[name], y, 16000)
     items["bad"] = tmp_path / "bad.wav"
     items["bad"].write_bytes(b"RIFF" + b"\0" * 40)
-    one = tagger.tag_batch(items, tagger.TaggerConfig.default(workers=1), clips_per_pass=1)
+    one = tagger.tag_batch(items, tagger_with(workers=1), LIMITS, clips_per_pass=1)
     two = tagger.tag_batch(
-        items, tagger.TaggerConfig.default(workers=2), clips_per_pass=1, cache_dir=tmp_path / "cache"
+        items, tagger_with(workers=2), LIMITS, clips_per_pass=1, cache_dir=tmp_path / "cache"
     )
     assert list(two.features.index) == list(clips()) and set(two.failed) == {"bad"} and two.computed == 3
     np.testing.assert_allclose(two.features.to_numpy(), one.features.to_numpy(), rtol=0, atol=1e-6)
@@ -185,7 +193,8 @@ def test_tag_batch_in_worker_processes_equals_one_process(tmp_path):
 def test_nothing_imports_tensorflow():
     code = (
         "import sys; import moodtune.audio.musicnn.tagger as t, numpy as np; "
-        "t.tag_waveforms([np.sin(np.arange(16000 * 4) / 9.0).astype('float32')]); "
+        "from moodtune.settings import get_settings; "
+        "t.tag_waveforms([np.sin(np.arange(16000 * 4) / 9.0).astype('float32')], get_settings().audio.tagger); "
         "assert not any(m == 'tensorflow' or m.startswith('tensorflow.') for m in sys.modules), 'tensorflow'; "
         "import importlib.util; assert importlib.util.find_spec('tensorflow') is None, 'installed'"
     )

@@ -22,12 +22,13 @@ LIMITS = {
     "max_pixels": 40_000_000,
     "formats": ("JPEG", "PNG", "WEBP", "GIF", "TIFF"),
 }
+IMAGE = load_settings().image  # the image section of params.yaml, given to the photo code
 ASTRONAUT_BOX = (177, 66, 95, 95)  # the face OpenCV's cascade finds in data.astronaut()
 
 
 @pytest.fixture(scope="module")
 def model():
-    return FaceEmotionModel.from_package(load_settings())
+    return FaceEmotionModel.from_package(IMAGE.detector)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_pixel_and_byte_limits_come_from_the_caller(astronaut):
 def test_pixel_limit_is_read_from_params(astronaut, model, monkeypatch):
     monkeypatch.setenv("MOODTUNE_IMAGE__MAX_PIXELS", "100000")
     with pytest.raises(InvalidImage, match="over the limit of 0.1 megapixels"):
-        emotion_of(_bytes(astronaut, "PNG"), model, settings=load_settings())
+        emotion_of(_bytes(astronaut, "PNG"), model, load_settings().image)
 
 
 def test_formats_outside_the_allowed_list_are_refused(astronaut):
@@ -152,7 +153,7 @@ def test_colour_modes_decode_to_rgb_and_keep_the_face(astronaut, model, mode, fm
     assert decoded.rgb.dtype == np.uint8 and decoded.rgb.shape == (512, 512, 3)
     if mode in ("RGBA", "LA"):
         assert (decoded.rgb[:, :40] == 255).all()
-    result = emotion_of(payload, model)
+    result = emotion_of(payload, model, IMAGE)
     assert result.found and len(result.faces) == 1
     assert _near(result.faces[0].box.as_list(), ASTRONAUT_BOX), result.faces[0].box
 
@@ -176,7 +177,7 @@ def test_exif_orientation_is_applied(astronaut, model, orientation, stored):
     # upright again: close to the original pixels (JPEG noise only)
     diff = np.abs(decoded.rgb.astype(int) - np.asarray(astronaut, dtype=int)).mean()
     assert diff < 6, diff
-    result = emotion_of(tagged, model)
+    result = emotion_of(tagged, model, IMAGE)
     assert result.found and result.details["exif_rotated"]
     assert _near(result.faces[0].box.as_list(), ASTRONAUT_BOX, tol=10)
 
@@ -184,4 +185,4 @@ def test_exif_orientation_is_applied(astronaut, model, orientation, stored):
 def test_without_the_exif_tag_the_sideways_face_is_not_found(astronaut, model):
     """The control for the test above: the stored pixels alone show no upright face."""
     sideways = _bytes(astronaut.transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95)
-    assert not emotion_of(sideways, model).found
+    assert not emotion_of(sideways, model, IMAGE).found

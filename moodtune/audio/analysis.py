@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from moodtune.audio.cachefile import read_json, read_npy, user_cache, write_atomic
-from moodtune.audio.features import FeatureConfig, _cache_file, feature_names, file_hash
+from moodtune.audio.config import AudioDecodeSettings, AudioFeatureSettings, AudioTaggerSettings
+from moodtune.audio.features import _cache_file, feature_key, feature_names, file_hash
 from moodtune.errors import InvalidAudio
 
 
@@ -59,9 +60,15 @@ class _Job:
     tags: bool
 
 
-def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
+def analyse_file(
+    job: _Job,
+    features: AudioFeatureSettings,
+    limits: AudioDecodeSettings,
+    tagger: AudioTaggerSettings | None,
+) -> dict:
     """Worker: one file decoded once, its features and/or tags computed and cached. Never raises
-    for a bad file: ``{"id", "features", "tags", "problem", "cpu": {part: seconds}}``."""
+    for a bad file: ``{"id", "features", "tags", "problem", "cpu": {part: seconds}}``. ``limits``:
+    ``audio.decode``; ``tagger``: ``audio.tagger`` (``None`` when a job asks for no tags)."""
     from moodtune.audio.decode import conform, read_mono
     from moodtune.audio.features import features_from_waveform
     from moodtune.threads import one_thread
@@ -75,14 +82,21 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
         out["cpu"][part] = out["cpu"].get(part, 0.0) + now - clock
         clock = now
 
-    seconds = max([features.limits.max_seconds] * job.features + [tagger_config.max_seconds] * job.tags)
+    reads = [limits.max_seconds] if job.features else []  # the longest part either reader needs
+    tag_limits = None
+    if job.tags and tagger is not None:
+        from moodtune.audio.musicnn.tagger import tagger_limits
+
+        tag_limits = tagger_limits(tagger, limits)
+        reads.append(tag_limits.max_seconds)
+    seconds = max(reads)
     try:
         # one BLAS thread, as extract_features: the same summation order wherever it runs
         with one_thread():
             decoded = read_mono(job.path, seconds)
             lap("decode")
             if job.features:
-                y, sr = conform(decoded, features.limits)
+                y, sr = conform(decoded, limits)
                 out["features"] = features_from_waveform(y, sr, features)
                 lap("features")
     except InvalidAudio as exc:
@@ -93,13 +107,13 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
         return out
     if job.features and job.feature_cache:
         write_atomic(job.feature_cache, lambda p: p.write_text(json.dumps(out["features"])), "")
-    if job.tags:
+    if tag_limits is not None and tagger is not None:
         from moodtune.audio.musicnn.tagger import tag_waveforms
 
         try:
-            y16, _sr = conform(decoded, tagger_config.limits)
+            y16, _sr = conform(decoded, tag_limits)
             del decoded
-            out["tags"] = tag_waveforms([y16], tagger_config)[0]  # this file's patches alone in the pass
+            out["tags"] = tag_waveforms([y16], tagger)[0]  # this file's patches alone in the pass
         except InvalidAudio as exc:
             out["problem"] = str(exc)
             return out
@@ -112,8 +126,13 @@ def analyse_file(job: _Job, features: FeatureConfig, tagger_config) -> dict:
     return out
 
 
-def _analyse_files(jobs: list[_Job], features: FeatureConfig, tagger_config) -> list[dict]:
-    return [analyse_file(job, features, tagger_config) for job in jobs]
+def _analyse_files(
+    jobs: list[_Job],
+    features: AudioFeatureSettings,
+    limits: AudioDecodeSettings,
+    tagger: AudioTaggerSettings | None,
+) -> list[dict]:
+    return [analyse_file(job, features, limits, tagger) for job in jobs]
 
 
 def cache_root(settings) -> Path:
@@ -135,16 +154,16 @@ def analyse(
     from moodtune.workers import spawn_pool, worker_count
 
     start = time.perf_counter()
-    config = FeatureConfig.from_settings(settings)
-    t = settings.audio.tagger
-    tagger_config = None
-    if t.enabled:
-        from moodtune.audio.musicnn.tagger import TaggerConfig
-
-        tagger_config = TaggerConfig.from_settings(settings)
+    a = settings.audio
+    features, limits = a.features, a.decode
+    tagger = a.tagger if a.tagger.enabled else None
     root = cache_root(settings)
-    feature_dir = root / "feature_cache"
-    tag_dir = root / "tag_cache" / tagger_config.key if tagger_config else None
+    feature_dir, key = root / "feature_cache", feature_key(features, limits)
+    tag_dir = None
+    if tagger is not None:
+        from moodtune.audio.musicnn.tagger import tagger_key
+
+        tag_dir = root / "tag_cache" / tagger_key(tagger, limits)
 
     pairs = [(str(k), str(v)) for k, v in items.items()]
     feats: dict[str, dict] = {}
@@ -157,7 +176,7 @@ def analyse(
         except OSError as exc:
             failed[track_id] = f"{path}: cannot be read ({exc.strerror or exc})"
             continue
-        f_path = _cache_file(feature_dir, config, digest)
+        f_path = _cache_file(feature_dir, key, digest)
         t_path = tag_dir / digest[:2] / f"{digest}.npy" if tag_dir else None
         cached_f = read_json(f_path)
         cached_t = read_npy(t_path) if t_path else None
@@ -165,7 +184,7 @@ def analyse(
             feats[track_id] = cached_f
         if cached_t is not None:
             tags[track_id] = cached_t
-        need_f, need_t = cached_f is None, tagger_config is not None and cached_t is None
+        need_f, need_t = cached_f is None, tagger is not None and cached_t is None
         if need_f or need_t:
             jobs.append(_Job(track_id, path, str(f_path), str(t_path) if t_path else None, need_f, need_t))
     feature_hits = len(feats)
@@ -174,14 +193,15 @@ def analyse(
     total, done = len(pairs), len(pairs) - len(jobs)
     if progress:
         progress("features and tags", done, total)
-    workers = worker_count(max(settings.audio.features.n_jobs, t.workers if t.enabled else 1), len(jobs))
+    workers = worker_count(max(features.n_jobs, tagger.workers if tagger else 1), len(jobs))
     cpu: dict[str, float] = {}
     pool = spawn_pool(workers) if workers > 1 and len(jobs) > 1 else None
     try:
         if pool:  # one file per task: the queue stays balanced and a worker holds one file at a time
-            stream = pool.map(analyse_file, jobs, [config] * len(jobs), [tagger_config] * len(jobs))
+            n = len(jobs)
+            stream = pool.map(analyse_file, jobs, [features] * n, [limits] * n, [tagger] * n)
         else:
-            stream = (analyse_file(job, config, tagger_config) for job in jobs)
+            stream = (analyse_file(job, features, limits, tagger) for job in jobs)
         for job, result in zip(jobs, stream, strict=True):
             for part, seconds in result["cpu"].items():
                 cpu[part] = cpu.get(part, 0.0) + seconds
@@ -198,11 +218,9 @@ def analyse(
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    names = feature_names(config)
+    names = feature_names(features)
     order = [
-        tid
-        for tid, _ in pairs
-        if tid in feats and tid not in failed and (tagger_config is None or tid in tags)
+        tid for tid, _ in pairs if tid in feats and tid not in failed and (tagger is None or tid in tags)
     ]
     frame = pd.DataFrame(
         np.array([[feats[tid][n] for n in names] for tid in order], dtype=np.float64).reshape(
@@ -220,7 +238,7 @@ def analyse(
         "workers": workers,
         "seconds": round(time.perf_counter() - start, 2),
     }
-    if tagger_config is not None:
+    if tagger is not None:
         from moodtune.audio.musicnn.vocab import TAGGER_COLUMNS
 
         frame = frame.join(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from moodtune.audio import debian_music
-from moodtune.audio.datasets import DecodeLimits, demo_clips, load_clips, load_folder
+from moodtune.audio.datasets import demo_clips, load_clips, load_folder
 from moodtune.errors import ConfigError
 
 CREDIT_COLUMNS = ("package", "version", "licence", "licence_path", "duration")
@@ -75,7 +75,7 @@ def choose_catalog(
             )
         clips = load_folder(
             settings.path(a.music_dir),
-            DecodeLimits.from_settings(settings),
+            a.decode,
             source="folder",
             n_jobs=a.features.n_jobs,
         )

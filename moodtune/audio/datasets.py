@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moodtune.audio.decode import AUDIO_EXTENSIONS, DecodeLimits, decode, is_audio_path
+from moodtune.audio.config import AudioDecodeSettings
+from moodtune.audio.decode import AUDIO_EXTENSIONS, decode, is_audio_path
 from moodtune.emotions import GEMS6, GEMS9, GENRES
 from moodtune.errors import ConfigError, InvalidAudio
 
@@ -51,7 +52,7 @@ class ClipSet:
     sources: list[str] = field(default_factory=list)
 
 
-def _validate(paths: list[Path], limits: DecodeLimits, n_jobs: int = 1) -> dict[str, str]:
+def _validate(paths: list[Path], limits: AudioDecodeSettings, n_jobs: int = 1) -> dict[str, str]:
     """{path: problem} for every file that cannot be used (decoded at its own rate)."""
 
     def check(p: Path) -> tuple[str, str | None]:
@@ -86,13 +87,12 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def load_folder(
-    folder: str | Path, limits: DecodeLimits | None = None, *, source: str = "folder", n_jobs: int = 1
+    folder: str | Path, limits: AudioDecodeSettings, *, source: str = "folder", n_jobs: int = 1
 ) -> ClipSet:
     """Every audio file under ``folder`` (recursively), with labels from its ``labels.csv``."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise ConfigError(f"audio folder {folder} does not exist or is not a folder")
-    limits = limits or DecodeLimits.default()
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     audio = [p for p in files if is_audio_path(p)]
     audio_set = set(audio)
@@ -195,11 +195,10 @@ def _emotify_file(root: Path, genre: str, rank: int, track_id: int) -> Path | No
 
 
 def load_emotify(
-    emotify_dir: str | Path, threshold: float, limits: DecodeLimits | None = None, n_jobs: int = 1
+    emotify_dir: str | Path, threshold: float, limits: AudioDecodeSettings, n_jobs: int = 1
 ) -> ClipSet:
     """Emotify's tracks with their listener-share labels (see the module docstring)."""
     root = Path(emotify_dir).resolve()
-    limits = limits or DecodeLimits.default()
     labels = emotify_labels(read_emotify_annotations(root), threshold).sort_values("track_id")
     found: dict[int, Path] = {}
     bad: list[dict[str, str]] = []
@@ -333,18 +332,18 @@ def demo_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
         settings.data_path("audio", "clips"),
         n_per_cell=a.clips_per_cell,
         seconds=a.clip_seconds,
-        sample_rate=a.sample_rate,
+        sample_rate=a.decode.sample_rate,
         seed=settings.project.seed,
         n_jobs=a.features.n_jobs,
         log=log,
     )
-    return load_folder(folder, DecodeLimits.from_settings(settings), source="demo", n_jobs=a.features.n_jobs)
+    return load_folder(folder, a.decode, source="demo", n_jobs=a.features.n_jobs)
 
 
 def load_clips(settings, log: Callable[[str], None] | None = None) -> ClipSet:
     """The clips the settings ask for: Emotify and/or a music folder, else the demo set."""
     a = settings.audio
-    limits = DecodeLimits.from_settings(settings)
+    limits = a.decode
     n_jobs = a.features.n_jobs
     parts: list[ClipSet] = []
     if a.emotify_dir:

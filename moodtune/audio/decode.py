@@ -3,7 +3,9 @@
 soundfile (libsndfile 1.1+ reads all four formats) is tried first; librosa's audioread
 fallback covers what libsndfile cannot read when a system decoder (ffmpeg, gstreamer) is
 installed. A corrupt, empty, silent, too-short or non-audio input raises
-:class:`~moodtune.errors.InvalidAudio` with a message naming the file and the problem.
+:class:`~moodtune.errors.InvalidAudio` with a message naming the file and the problem. The limits
+(rate, shortest and longest, silence) are the ``audio.decode`` settings
+(:class:`~moodtune.audio.config.AudioDecodeSettings`), given to every function that needs them.
 """
 
 from __future__ import annotations
@@ -17,30 +19,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from moodtune.audio.config import AudioDecodeSettings
 from moodtune.errors import InvalidAudio
-from moodtune.settings import FromSettings
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".mp3")
 
 # Leading bytes of the containers we read: a file that starts like one of these but fails to
 # decode is corrupt; one that starts like none of them is not audio.
 _MAGIC: tuple[bytes, ...] = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM")
-
-
-@dataclass(frozen=True)
-class DecodeLimits(FromSettings):
-    """What counts as usable audio, and the rate every clip is brought to (``audio`` in
-    params.yaml: :meth:`from_settings` or ``default(**changes)``)."""
-
-    sample_rate: int
-    min_seconds: float
-    max_seconds: float
-    silence_peak: float
-
-    @classmethod
-    def from_settings(cls, settings) -> DecodeLimits:
-        a = settings.audio
-        return cls(a.sample_rate, a.min_seconds, a.max_seconds, a.silence_peak)
 
 
 def _looks_like_audio(head: bytes) -> bool:
@@ -224,7 +210,7 @@ def check_header(
 
 def decode(
     source: str | os.PathLike | bytes,
-    limits: DecodeLimits | None = None,
+    limits: AudioDecodeSettings,
     *,
     name: str | None = None,
     resample: bool = True,
@@ -234,7 +220,6 @@ def decode(
     ``source`` is a path or the raw bytes of a file (an upload); ``name`` is how the input is
     called in error messages (default: the path, or "uploaded audio").
     """
-    limits = limits or DecodeLimits.default()
     return conform(read_mono(source, limits.max_seconds, name=name), limits, resample=resample)
 
 
@@ -242,7 +227,7 @@ def decode(
 class Decoded:
     """A file's first ``max_seconds`` as mono float32 samples at the file's own rate, checked for
     truncation, emptiness and non-finite samples (:func:`read_mono`); :func:`conform` then
-    applies a :class:`DecodeLimits` (its length, silence and rate)."""
+    applies the decode limits (their length, silence and rate)."""
 
     samples: np.ndarray
     sample_rate: int
@@ -327,7 +312,9 @@ def read_mono(source: str | os.PathLike | bytes, max_seconds: float, *, name: st
     return Decoded(y, int(sr), label)
 
 
-def conform(decoded: Decoded, limits: DecodeLimits, *, resample: bool = True) -> tuple[np.ndarray, int]:
+def conform(
+    decoded: Decoded, limits: AudioDecodeSettings, *, resample: bool = True
+) -> tuple[np.ndarray, int]:
     """``decoded`` under ``limits``: cut to ``max_seconds`` (as :func:`decode` reads it), refused when
     too short or silent, resampled to ``limits.sample_rate`` when ``resample``."""
     y, sr, label = decoded.samples, decoded.sample_rate, decoded.label
@@ -349,7 +336,7 @@ def conform(decoded: Decoded, limits: DecodeLimits, *, resample: bool = True) ->
 
 
 def load_audio(
-    source: str | os.PathLike | bytes, limits: DecodeLimits | None = None, *, name: str | None = None
+    source: str | os.PathLike | bytes, limits: AudioDecodeSettings, *, name: str | None = None
 ) -> np.ndarray:
     """Mono float32 samples at ``limits.sample_rate`` (see :func:`decode`)."""
     return decode(source, limits, name=name)[0]

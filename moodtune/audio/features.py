@@ -8,8 +8,9 @@ feature on the waveform, so every call recomputes its own STFT (nine times per c
 is derived from it (magnitude -> roll-off, contrast, flatness; power -> chroma, mel; log-mel ->
 MFCC, spectral flux -> one tempogram -> tempo and tempogram statistics), while ZCR and RMS come from the same frames in
 O(n) with cumulative sums. Clips are processed in parallel worker processes, and the
-features of each file are cached by its content hash (and the feature configuration), so a
-re-materialization only computes changed clips.
+features of each file are cached by its content hash (and the feature configuration:
+:func:`feature_key`), so a re-materialization only computes changed clips. The numbers are the
+``audio.features`` and ``audio.decode`` settings, given to every function that needs them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,9 +29,9 @@ import pandas as pd
 import scipy.fft
 
 from moodtune.audio.cachefile import read_json, write_atomic
-from moodtune.audio.decode import DecodeLimits, decode
+from moodtune.audio.config import AudioDecodeSettings, AudioFeatureSettings
+from moodtune.audio.decode import decode
 from moodtune.errors import InvalidAudio
-from moodtune.settings import AudioFeatureSettings, FromSettings, get_settings
 from moodtune.threads import one_thread
 
 FEATURE_VERSION = 2
@@ -40,82 +41,45 @@ TEMPOGRAM_SECONDS = 8.0
 TEMPO_BANDS: tuple[float, ...] = (30, 50, 70, 90, 110, 130, 160, 200, 300)
 
 
-@dataclass(frozen=True, eq=False)
-class FeatureConfig(FromSettings):
-    """Everything that changes the features of a clip (and therefore its cache key): the
-    decoder's limits and ``audio.features`` of params.yaml, whose numbers read as attributes
-    (``config.n_fft``; ``n_jobs`` is how, not what, and stays out of the key). Build it with
-    :meth:`from_settings` or ``default()``."""
-
-    limits: DecodeLimits
-    spectral: AudioFeatureSettings
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name == "spectral":  # pickling, copying, a half-built object
-            raise AttributeError(name)
-        return getattr(self.spectral, name)
-
-    @classmethod
-    def from_settings(cls, settings) -> FeatureConfig:
-        return cls(limits=DecodeLimits.from_settings(settings), spectral=settings.audio.features)
-
-    @classmethod
-    def default(cls, **changes) -> FeatureConfig:
-        """The project's configuration with some numbers changed (``default(n_mfcc=13)``)."""
-        c = cls.from_settings(get_settings())
-        limits = changes.pop("limits", c.limits)
-        return cls(limits=limits, spectral=AudioFeatureSettings(**{**c.spectral.model_dump(), **changes}))
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> FeatureConfig:
-        data = dict(data)
-        data.pop("version", None)
-        limits = DecodeLimits(**data.pop("limits"))
-        return cls(limits=limits, spectral=AudioFeatureSettings(n_jobs=1, **data))
-
-    def as_dict(self) -> dict:
-        return {
-            "version": FEATURE_VERSION,
-            "limits": asdict(self.limits),
-            **self.spectral.model_dump(exclude={"n_jobs"}),
-        }
-
-    def __eq__(self, other: object) -> bool:  # what changes the features; not n_jobs
-        return isinstance(other, FeatureConfig) and self.as_dict() == other.as_dict()
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    @property
-    def key(self) -> str:
-        """A short hash of the configuration (and extractor version): the cache namespace."""
-        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+def feature_config(features: AudioFeatureSettings, limits: AudioDecodeSettings) -> dict:
+    """Everything that changes the features of a clip, as a dict (saved with a model, shown in
+    Dagster): the extractor's version, the decode limits (``audio.decode``) and ``audio.features``
+    (``n_jobs`` is how, not what, and stays out)."""
+    return {
+        "version": FEATURE_VERSION,
+        "limits": limits.model_dump(),
+        **features.model_dump(exclude={"n_jobs"}),
+    }
 
 
-def _as_config(config) -> FeatureConfig:
-    if config is None:
-        return FeatureConfig.default()
-    if isinstance(config, FeatureConfig):
-        return config
-    if isinstance(config, Mapping):
-        return FeatureConfig.from_dict(config)
-    return FeatureConfig.from_settings(config)  # a Settings object
+def feature_settings(config: Mapping) -> tuple[AudioFeatureSettings, AudioDecodeSettings]:
+    """The two sections back from a :func:`feature_config` dict (a saved model's)."""
+    data = dict(config)
+    data.pop("version", None)
+    limits = AudioDecodeSettings(**data.pop("limits"))
+    return AudioFeatureSettings(n_jobs=1, **data), limits
 
 
-def feature_names(config: FeatureConfig | None = None) -> list[str]:
+def feature_key(features: AudioFeatureSettings, limits: AudioDecodeSettings) -> str:
+    """A short hash of :func:`feature_config`: the cache namespace of these features."""
+    blob = json.dumps(feature_config(features, limits), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def feature_names(features: AudioFeatureSettings) -> list[str]:
     """The feature columns, in the order every extractor returns them."""
-    c = _as_config(config)
     names = [f"chroma_mean_{i}" for i in range(12)] + [f"chroma_std_{i}" for i in range(12)]
     for base in ("rolloff", "zcr", "rms", "flux"):
         names += [f"{base}_mean", f"{base}_std"]
     names += [f"contrast_mean_{i}" for i in range(7)] + [f"contrast_std_{i}" for i in range(7)]
     names += ["flatness_mean", "flatness_std", "silence_share"]
-    names += [f"mfcc_mean_{i}" for i in range(c.n_mfcc)] + [f"mfcc_std_{i}" for i in range(c.n_mfcc)]
+    names += [f"mfcc_mean_{i}" for i in range(features.n_mfcc)] + [
+        f"mfcc_std_{i}" for i in range(features.n_mfcc)
+    ]
     names += ["tempo", "tempogram_mean", "tempogram_std", "tempogram_peak_bpm", "tempogram_clarity"]
     names += [f"tempogram_band_{i}" for i in range(len(TEMPO_BANDS) - 1)]
-    names += [f"logmel_mean_{i}" for i in range(c.logmel_bands)]
-    names += [f"logmel_std_{i}" for i in range(c.logmel_bands)]
+    names += [f"logmel_mean_{i}" for i in range(features.logmel_bands)]
+    names += [f"logmel_std_{i}" for i in range(features.logmel_bands)]
     return names
 
 
@@ -223,13 +187,12 @@ def _mean_std(prefix: str, x: np.ndarray, out: dict[str, float]) -> None:
         out[f"{prefix}_std_{i}"] = float(v)
 
 
-def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None = None) -> dict[str, float]:
+def features_from_waveform(y: np.ndarray, sr: int, features: AudioFeatureSettings) -> dict[str, float]:
     """The features of mono samples ``y`` at rate ``sr`` (one STFT)."""
     import librosa
 
-    c = _as_config(config)
-    n_fft, hop = c.n_fft, c.hop_length
-    y = librosa.effects.preemphasis(np.asarray(y, dtype=np.float32), coef=c.preemphasis)
+    n_fft, hop = features.n_fft, features.hop_length
+    y = librosa.effects.preemphasis(np.asarray(y, dtype=np.float32), coef=features.preemphasis)
 
     # --- the one STFT: frame the zero-padded signal once (as librosa.stft(center=True) does),
     # window, FFT. ZCR and RMS are read off the same frames. -------------------------------
@@ -258,15 +221,15 @@ def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None 
     _mean_std("zcr", zcr, out)
     _mean_std("rms", rms, out)
 
-    mel = np.asarray(_mel_basis(sr, n_fft, c.n_mels) @ P)
+    mel = np.asarray(_mel_basis(sr, n_fft, features.n_mels) @ P)
     logmel = librosa.power_to_db(mel)
     flux = librosa.onset.onset_strength(S=logmel, sr=sr, hop_length=hop)
     _mean_std("flux", flux, out)
     _mean_std("contrast", librosa.feature.spectral_contrast(S=S, sr=sr, n_fft=n_fft, hop_length=hop), out)
     _mean_std("flatness", librosa.feature.spectral_flatness(S=S, n_fft=n_fft, hop_length=hop)[0], out)
     rms_db = 20 * np.log10(np.maximum(rms, 1e-10) / max(float(rms.max()), 1e-10))
-    out["silence_share"] = float(np.mean(rms_db < -c.silence_top_db))
-    _mean_std("mfcc", librosa.feature.mfcc(S=logmel, sr=sr, n_mfcc=c.n_mfcc), out)
+    out["silence_share"] = float(np.mean(rms_db < -features.silence_top_db))
+    _mean_std("mfcc", librosa.feature.mfcc(S=logmel, sr=sr, n_mfcc=features.n_mfcc), out)
 
     # --- rhythm: ONE tempogram of the spectral flux (8 s autocorrelation windows, the one
     # librosa's tempo estimate uses), giving the tempo and the tempogram statistics ----------
@@ -286,34 +249,32 @@ def features_from_waveform(y: np.ndarray, sr: int, config: FeatureConfig | None 
         out[f"tempogram_band_{i}"] = float(profile[band].mean()) if band.any() else 0.0
 
     # --- log-mel summary: mel bands pooled into logmel_bands groups -------------------------
-    groups = np.array_split(np.arange(c.n_mels), c.logmel_bands)
+    groups = np.array_split(np.arange(features.n_mels), features.logmel_bands)
     pooled = np.stack([logmel[g].mean(axis=0) for g in groups])
     _mean_std("logmel", pooled, out)
 
     bad = [k for k, v in out.items() if not np.isfinite(v)]
     if bad:
         raise InvalidAudio(f"features {', '.join(bad[:5])} are not finite for this audio")
-    return {k: out[k] for k in feature_names(c)}
+    return {k: out[k] for k in feature_names(features)}
 
 
 def extract_features(
     source: str | os.PathLike | bytes,
-    config: FeatureConfig | Mapping | object | None = None,
+    features: AudioFeatureSettings,
+    limits: AudioDecodeSettings,
     *,
     name: str | None = None,
 ) -> dict[str, float]:
-    """The features of one clip, from a path or the raw bytes of a file (an upload).
-
-    ``config`` is a :class:`FeatureConfig`, its dict (as saved with a model), a ``Settings``
-    or ``None`` for the project's settings. Bad audio raises :class:`InvalidAudio`.
+    """The features of one clip, from a path or the raw bytes of a file (an upload), decoded
+    under ``limits`` (``audio.decode``). Bad audio raises :class:`InvalidAudio`.
     """
-    c = _as_config(config)
     # One BLAS thread: faster for these small products, and the same summation order in the
     # main process and in worker processes, so a clip's features do not depend on where they
     # were computed (the cache and the CLI rely on that).
     with one_thread():
-        y, sr = decode(source, c.limits, name=name)
-        return features_from_waveform(y, sr, c)
+        y, sr = decode(source, limits, name=name)
+        return features_from_waveform(y, sr, features)
 
 
 # --- batches with a content-hash cache ----------------------------------------------------
@@ -354,16 +315,23 @@ def file_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _cache_file(cache_dir: Path, config: FeatureConfig, digest: str) -> Path:
-    return cache_dir / config.key / digest[:2] / f"{digest}.json"
+def _cache_file(cache_dir: Path, key: str, digest: str) -> Path:
+    """Where the features of the file with content hash ``digest`` lie (``key``: :func:`feature_key`)."""
+    return cache_dir / key / digest[:2] / f"{digest}.json"
 
 
-def _compute_one(track_id: str, path: str, config: FeatureConfig, cache_path: str | None):
+def _compute_one(
+    track_id: str,
+    path: str,
+    features: AudioFeatureSettings,
+    limits: AudioDecodeSettings,
+    cache_path: str | None,
+):
     """Worker: features of one file, written to the cache; never raises for bad audio.
     Returns ``(track_id, features or None, problem or None, CPU seconds spent)``."""
     cpu = time.process_time()
     try:
-        feats = extract_features(path, config)
+        feats = extract_features(path, features, limits)
     except InvalidAudio as exc:
         return track_id, None, str(exc), time.process_time() - cpu
     except Exception as exc:  # an unexpected failure on one clip must not lose the batch
@@ -380,7 +348,8 @@ def _compute_one(track_id: str, path: str, config: FeatureConfig, cache_path: st
 
 def extract_batch(
     items: Mapping[str, str | os.PathLike] | Iterable[tuple[str, str | os.PathLike]],
-    config: FeatureConfig | None = None,
+    features: AudioFeatureSettings,
+    limits: AudioDecodeSettings,
     *,
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int = 1,
@@ -389,14 +358,14 @@ def extract_batch(
 ) -> BatchResult:
     """Features of many files ``{id: path}``, in parallel, cached by file content.
 
-    A cached clip (same bytes, same :class:`FeatureConfig`) is read back, not recomputed. A
+    A cached clip (same bytes, same :func:`feature_key`) is read back, not recomputed. A
     bad clip does not stop the batch: it is left out of ``features`` and its problem is in
     ``failed``. ``progress(done, total)`` is called as clips finish (for Dagster logs).
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    c = _as_config(config)
+    key = feature_key(features, limits)
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     start = time.perf_counter()
     cache = Path(cache_dir) if cache_dir else None
@@ -411,7 +380,7 @@ def extract_batch(
         except OSError as exc:
             failed[track_id] = f"{path}: cannot be read ({exc.strerror or exc})"
             continue
-        cache_path = _cache_file(cache, c, digest) if cache else None
+        cache_path = _cache_file(cache, key, digest) if cache else None
         entry = read_json(cache_path) if cache_path is not None else None  # damaged: recomputed
         if entry is not None:
             results[track_id] = entry
@@ -426,10 +395,10 @@ def extract_batch(
         progress(done, total)
     jobs = max(1, int(n_jobs))
     if jobs == 1 or len(todo) < 4:
-        stream = (_compute_one(t, p, c, cp) for t, p, cp in todo)
+        stream = (_compute_one(t, p, features, limits, cp) for t, p, cp in todo)
     else:
         stream = Parallel(n_jobs=min(jobs, len(todo)), backend="loky", return_as="generator_unordered")(
-            delayed(_compute_one)(t, p, c, cp) for t, p, cp in todo
+            delayed(_compute_one)(t, p, features, limits, cp) for t, p, cp in todo
         )
     cpu_seconds = 0.0
     for track_id, feats, problem, cpu in stream:
@@ -444,7 +413,7 @@ def extract_batch(
             progress(done, total)
     bar.close()
 
-    names = feature_names(c)
+    names = feature_names(features)
     order = [t for t, _ in pairs if t in results]
     frame = pd.DataFrame(
         [[results[t][n] for n in names] for t in order],

@@ -117,9 +117,9 @@ class AudioModel:
     def analyze(self, source: str | os.PathLike | bytes, *, name: str | None = None) -> pd.Series:
         """Probabilities for one clip (a path or uploaded bytes), with the features the model
         was trained on. Bad audio raises :class:`~moodtune.errors.InvalidAudio`."""
-        from moodtune.audio.features import extract_features
+        from moodtune.audio.features import extract_features, feature_settings
 
-        feats = extract_features(source, self.feature_config, name=name)
+        feats = extract_features(source, *feature_settings(self.feature_config), name=name)
         return self.predict_proba(pd.DataFrame([feats]))[list(OUTPUT_COLUMNS)].iloc[0]
 
     # --- persistence ----------------------------------------------------------------------

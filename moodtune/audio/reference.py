@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from moodtune.audio.config import AudioDecodeSettings, AudioFeatureSettings
 from moodtune.audio.decode import decode
-from moodtune.audio.features import FeatureConfig
 
 # The features both extractors compute the same way (ours reads its tempogram statistics off
 # the 8 s tempogram that the tempo estimate uses, the seed's tempogram call uses 384 frames,
@@ -30,13 +30,14 @@ SHARED_FEATURES: tuple[str, ...] = (
 )
 
 
-def reference_features(path: str, config: FeatureConfig | None = None) -> dict[str, float]:
+def reference_features(
+    path: str, features: AudioFeatureSettings, limits: AudioDecodeSettings
+) -> dict[str, float]:
     """Seed-style extraction: decode, pre-emphasis, then each feature called separately."""
     import librosa
 
-    c = config or FeatureConfig.default()
-    y, sr = decode(path, c.limits)
-    y = librosa.effects.preemphasis(y, coef=c.preemphasis)
+    y, sr = decode(path, limits)
+    y = librosa.effects.preemphasis(y, coef=features.preemphasis)
     out: dict[str, float] = {}
     chroma = librosa.feature.chroma_stft(y=y, sr=sr)
     for i, v in enumerate(chroma.mean(axis=1)):
@@ -49,7 +50,7 @@ def reference_features(path: str, config: FeatureConfig | None = None) -> dict[s
     for i, v in enumerate(contrast.mean(axis=1)):
         out[f"contrast_mean_{i}"] = float(v)
     out["flatness_mean"] = float(librosa.feature.spectral_flatness(y=y).mean())
-    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=c.n_mfcc)
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=features.n_mfcc)
     for i, v in enumerate(mfcc.mean(axis=1)):
         out[f"mfcc_mean_{i}"] = float(v)
     out["tempo"] = float(librosa.feature.tempo(y=y, sr=sr)[0])
@@ -57,7 +58,7 @@ def reference_features(path: str, config: FeatureConfig | None = None) -> dict[s
         librosa.feature.tempogram(y=y, sr=sr).mean()
     )  # 384-frame window: not shared
     mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))
-    groups = np.array_split(np.arange(mel.shape[0]), c.logmel_bands)
+    groups = np.array_split(np.arange(mel.shape[0]), features.logmel_bands)
     out["logmel_mean_0"] = float(mel[groups[0]].mean())
     return out
 

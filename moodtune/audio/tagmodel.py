@@ -208,14 +208,12 @@ class TaggedAudioModel:
 
     def analyze(self, source: str | os.PathLike | bytes, *, name: str | None = None) -> pd.Series:
         """Probabilities for one clip (a path or uploaded bytes); bad audio raises InvalidAudio."""
-        from moodtune.audio.musicnn.tagger import TaggerConfig, tag
+        from moodtune.audio.musicnn.tagger import tag, tagger_settings
 
-        config = (
-            TaggerConfig(**{k: v for k, v in self.tagger_config.items() if k != "version"})
-            if self.tagger_config
-            else None
-        )
-        return self.predict_proba(pd.DataFrame([tag(source, config, name=name)])).iloc[0]
+        if not self.tagger_config:
+            raise ValueError("this tag model holds no tagger configuration, so it cannot tag a file")
+        tagger, limits = tagger_settings(self.tagger_config)
+        return self.predict_proba(pd.DataFrame([tag(source, tagger, limits, name=name)])).iloc[0]
 
     def save(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory)

@@ -308,7 +308,7 @@ def train_and_register(
     """
     if real_clips is not None and real_features is not None and len(real_clips) and len(real_features):
         return _tagged(settings, clips, features, real_clips, real_features, log)
-    from moodtune.audio.features import FeatureConfig, feature_names
+    from moodtune.audio.features import feature_config, feature_key, feature_names
     from moodtune.audio.model import log_model
     from moodtune.audio.plots import confusion_figure, per_label_figure, training_curve_figure
 
@@ -320,8 +320,9 @@ def train_and_register(
             "labelled data (the demo set, or Emotify)"
         )
     train_ids, test_ids = split(labelled_clips, m.test_size, s.project.seed)
-    config = FeatureConfig.from_settings(s)
-    names = set(feature_names(config))  # the hand-made features (the table may hold tagger columns too)
+    key = feature_key(s.audio.features, s.audio.decode)
+    # the hand-made features (the table may hold tagger columns too)
+    names = set(feature_names(s.audio.features))
     columns = [c for c in features.columns if c in names]
     x_train, x_test = features.loc[train_ids, columns], features.loc[test_ids, columns]
     held = labelled_clips.loc[test_ids]
@@ -333,7 +334,7 @@ def train_and_register(
             "n_train": len(train_ids),
             "n_heldout": len(test_ids),
             "n_features": len(columns),
-            "feature_key": config.key,
+            "feature_key": key,
             "sources": ",".join(sorted(labelled_clips["source"].unique())),
         }
     )
@@ -348,7 +349,7 @@ def train_and_register(
         learning_rate=m.learning_rate,
         weight_decay=m.weight_decay,
         seed=s.project.seed,
-        feature_config=config.as_dict(),
+        feature_config=feature_config(s.audio.features, s.audio.decode),
         x_heldout=x_test,
         clips_heldout=held,
         progress=lambda epoch, loss: (
@@ -382,7 +383,7 @@ def train_and_register(
                     for k in scores
                 }
             ),
-            tags={"feature_key": config.key},
+            tags={"feature_key": key},
         ),
         s,
         log=log,
@@ -446,7 +447,7 @@ def _catalogue_side(settings, clips: pd.DataFrame, features: pd.DataFrame, exclu
 
 def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioReport:
     from moodtune.audio.model import log_model
-    from moodtune.audio.musicnn.tagger import TaggerConfig
+    from moodtune.audio.musicnn.tagger import tagger_config as tagger_dict
     from moodtune.audio.plots import confusion_figure
     from moodtune.audio.realset import labels_table, track_of
     from moodtune.audio.scenes import SET as SCENE_SET
@@ -485,7 +486,7 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
         "n_train": len(train_ids),
         "n_catalogue_train": len(cat_train),
     }
-    tagger_config = TaggerConfig.from_settings(s).as_dict()
+    tagger_config = tagger_dict(s.audio.tagger, s.audio.decode)
     with_head = TaggedAudioModel(base, head, meta, tagger_config, head_weight=r.head_weight)
     mapping = TaggedAudioModel(base, None, meta, tagger_config)
     held = real_features.loc[test_ids]

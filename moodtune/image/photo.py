@@ -15,10 +15,10 @@ import numpy as np
 
 from moodtune.emotions import CATEGORY_BY_CODE, EmotionVector
 from moodtune.errors import InvalidImage
+from moodtune.image.config import ImageSettings
 from moodtune.image.decode import DecodedImage, decode_image
 from moodtune.image.model import FaceEmotionModel
 from moodtune.image.people import Box, PersonEmotion, area_weights, people_to_dlut
-from moodtune.settings import Settings, get_settings
 
 TAXONOMY = "fer"
 
@@ -109,17 +109,15 @@ class ImageEmotion:
         return out
 
 
-def emotion_of(
-    image_bytes: bytes, model: FaceEmotionModel, *, settings: Settings | None = None
-) -> ImageEmotion:
-    """The emotion of the people in a photo (the bytes of an image file).
+def emotion_of(image_bytes: bytes, model: FaceEmotionModel, image: ImageSettings) -> ImageEmotion:
+    """The emotion of the people in a photo (the bytes of an image file), decoded under the
+    ``image`` settings' limits (``max_bytes``, ``max_pixels``, ``formats``).
 
     Bad input raises :class:`InvalidImage` saying what to fix; a readable photo without a face
     gives ``found == False`` (call :meth:`ImageEmotion.require_found` to turn that into an error).
     """
-    limits = (settings or get_settings()).image
     decoded = decode_image(
-        image_bytes, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, formats=limits.formats
+        image_bytes, max_bytes=image.max_bytes, max_pixels=image.max_pixels, formats=image.formats
     )
     return emotion_of_decoded(decoded, model)
 
@@ -176,7 +174,7 @@ def recommend_from_image(
     index: VectorIndex,
     k: int = 10,
     *,
-    settings: Settings | None = None,
+    image: ImageSettings,
 ) -> PhotoRecommendation:
     """The ``k`` tracks nearest the emotion of the people in a photo.
 
@@ -186,7 +184,7 @@ def recommend_from_image(
     """
     if int(k) < 1:
         raise InvalidImage(f"k must be at least 1, got {k}")
-    result = emotion_of(image_bytes, face_model, settings=settings).require_found()
+    result = emotion_of(image_bytes, face_model, image).require_found()
     query = cast(EmotionVector, result.emotion)  # found: it has one
     if getattr(index, "granularity", "fine") == "coarse":
         query = query.to_coarse()

@@ -21,8 +21,10 @@ class FaceEmotionPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined
 
     def load_context(self, context) -> None:
         from moodtune.image.model import FaceEmotionModel
+        from moodtune.settings import get_settings
 
         self.model = FaceEmotionModel.from_files(*(Path(context.artifacts[k]) for k in self.ARTIFACTS))
+        self.image = get_settings().image  # the photo limits of this process (a served model's own)
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         from moodtune.image.photo import emotion_of
@@ -35,7 +37,7 @@ class FaceEmotionPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined
             images = list(model_input)
         rows = []
         for i, data in enumerate(images):
-            result = emotion_of(bytes(data), self.model)
+            result = emotion_of(bytes(data), self.model, self.image)
             for face in result.faces:
                 x, y, w, h = face.box.as_list()
                 rows.append(

@@ -22,7 +22,7 @@ from moodtune.image import sanity
 from moodtune.image.model import MODEL_NAME, FaceEmotionModel
 from moodtune.image.pyfunc import FaceEmotionPyfunc
 from moodtune.registry.requirements import pinned
-from moodtune.settings import Settings, get_settings
+from moodtune.settings import Settings
 
 _REQUIREMENTS = ("torch", "opencv-python-headless", "numpy", "pandas", "pillow", "mlflow")
 
@@ -43,14 +43,13 @@ class FaceModelReport:
         return {k: v for k, v in asdict(self).items() if k != "run_id"}
 
 
-def register_face_model(settings: Settings | None = None) -> FaceModelReport:
+def register_face_model(settings: Settings) -> FaceModelReport:
     """Build the face model from ``fer``, check it, log it, register it and gate it.
 
     Logs into the active MLflow run (the Dagster asset's), or starts one.
     """
-    settings = settings or get_settings()
     image = settings.image
-    model = FaceEmotionModel.from_package(settings)
+    model = FaceEmotionModel.from_package(image.detector)
     report = sanity.evaluate(model)
     active = mlflow.active_run()
     run_ctx = (
@@ -68,7 +67,7 @@ def register_face_model(settings: Settings | None = None) -> FaceModelReport:
                 "cascade_sha256": meta["cascade_sha256"],
                 "opencv_version": meta["opencv_version"],
                 "labels": ",".join(meta["labels"]),
-                "detector": asdict(model.detector),
+                "detector": model.detector.model_dump(),
                 "gate_metric": image.gate_metric,
                 "gate_margin": image.gate_margin,
                 "gate_floors": dict(image.gate_floors),

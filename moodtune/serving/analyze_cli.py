@@ -218,12 +218,12 @@ def image_local(path: Path, which: str) -> dict:
     settings = get_settings()
     with loading("loading the face model"):
         model = (
-            FaceEmotionModel.from_package(settings)
+            FaceEmotionModel.from_package(settings.image.detector)
             if which == "package"
             else registry.load(registry.FACE, which, settings)
         )
     return {
-        **emotion_of(path.read_bytes(), model, settings=settings).as_dict(),
+        **emotion_of(path.read_bytes(), model, settings.image).as_dict(),
         "model_version": model.version,
     }
 

@@ -526,7 +526,7 @@ class Engine:
 
         ms = self.holder.current
         self._check_upload(upload, "photo", min(self.limits.max_file_bytes, self.settings.image.max_bytes))
-        result = recommend_from_image(upload.data, ms.face, ms.track_index, req.k, settings=self.settings)
+        result = recommend_from_image(upload.data, ms.face, ms.track_index, req.k, image=self.settings.image)
         emotion = result.emotion.as_dict()
         top = [{"code": c, "name": display_name(c), "strength": round(v, 4)} for c, v in result.query.top(3)]
         state = self._state(

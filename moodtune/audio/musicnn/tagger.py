@@ -10,7 +10,8 @@ computed in float32 (the original casts to float16 first, which overflows under 
 A clip's tags and embedding are the means over its patches.
 
 One pass computes the mel once and runs both models on it, batched over the patches of many
-clips.
+clips. The settings are ``audio.tagger`` (:class:`~moodtune.audio.config.AudioTaggerSettings`)
+and the ``audio.decode`` limits, given to every function that needs them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
@@ -29,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from moodtune.audio.cachefile import read_npy, write_atomic
-from moodtune.audio.decode import DecodeLimits, decode
+from moodtune.audio.config import AudioDecodeSettings, AudioTaggerSettings
+from moodtune.audio.decode import decode
 from moodtune.audio.musicnn.vocab import EMBEDDING_SIZE, MSD_TAGS, MTT_TAGS, TAGGER_COLUMNS
 from moodtune.errors import InvalidAudio, ModelNotFound
-from moodtune.settings import FromSettings
 
 SAMPLE_RATE, N_FFT, HOP, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
 MODELS: tuple[str, ...] = ("MTT_musicnn", "MSD_musicnn")
@@ -40,53 +41,61 @@ TAGGER_VERSION = 1
 PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE  # 2.992 s
 
 
-@dataclass(frozen=True)
-class TaggerConfig(FromSettings):
-    """How files are tagged (``audio.tagger`` in params.yaml, and the decode limits)."""
+def tagger_limits(tagger: AudioTaggerSettings, limits: AudioDecodeSettings) -> AudioDecodeSettings:
+    """The decode limits the tagger reads files with: ``limits`` (``audio.decode``) at 16 kHz and
+    at most ``audio.tagger.max_seconds``."""
+    return limits.model_copy(update={"sample_rate": SAMPLE_RATE, "max_seconds": tagger.max_seconds})
 
-    max_seconds: float  # tag at most this much of each file (its start)
-    min_seconds: float
-    silence_peak: float
-    batch_patches: int  # patches per forward pass
-    threads: int  # torch intra-op threads (per process)
-    patches_per_clip: int = 0  # 0: every 3 s patch; else this many, evenly spaced over the clip
-    workers: int = 1  # tag_batch: processes (each with ``threads`` threads)
 
-    @classmethod
-    def from_settings(cls, settings) -> TaggerConfig:
-        t, a = settings.audio.tagger, settings.audio
-        return cls(
-            t.max_seconds,
-            a.min_seconds,
-            a.silence_peak,
-            t.batch_patches,
-            t.threads,
-            t.patches_per_clip,
-            t.workers,
-        )
+def tagger_config(tagger: AudioTaggerSettings, limits: AudioDecodeSettings) -> dict:
+    """How files are tagged, as a dict (saved with a model, logged with its run): ``audio.tagger``
+    and the decode limits it uses."""
+    return {
+        "version": TAGGER_VERSION,
+        "max_seconds": tagger.max_seconds,
+        "min_seconds": limits.min_seconds,
+        "silence_peak": limits.silence_peak,
+        "batch_patches": tagger.batch_patches,
+        "threads": tagger.threads,
+        "patches_per_clip": tagger.patches_per_clip,
+        "workers": tagger.workers,
+    }
 
-    @property
-    def limits(self) -> DecodeLimits:
-        return DecodeLimits(SAMPLE_RATE, self.min_seconds, self.max_seconds, self.silence_peak)
 
-    @property
-    def key(self) -> str:
-        """What changes a clip's outputs (not batch size or threads): the cache namespace."""
-        blob = json.dumps(
-            {
-                "version": TAGGER_VERSION,
-                "weights": weights_digest(),
-                "max_seconds": self.max_seconds,
-                "min_seconds": self.min_seconds,
-                "silence_peak": self.silence_peak,
-                **({"patches_per_clip": self.patches_per_clip} if self.patches_per_clip else {}),
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def tagger_settings(config: Mapping) -> tuple[AudioTaggerSettings, AudioDecodeSettings]:
+    """The two sections back from a :func:`tagger_config` dict (a saved model's); a dict saved
+    before ``patches_per_clip`` and ``workers`` existed tags every patch in one process."""
+    tagger = AudioTaggerSettings(
+        enabled=True,
+        max_seconds=config["max_seconds"],
+        batch_patches=config["batch_patches"],
+        threads=config["threads"],
+        patches_per_clip=config.get("patches_per_clip", 0),
+        workers=config.get("workers", 1),
+    )
+    limits = AudioDecodeSettings(
+        sample_rate=SAMPLE_RATE,
+        min_seconds=config["min_seconds"],
+        max_seconds=config["max_seconds"],
+        silence_peak=config["silence_peak"],
+    )
+    return tagger, limits
 
-    def as_dict(self) -> dict:
-        return {"version": TAGGER_VERSION, **asdict(self)}
+
+def tagger_key(tagger: AudioTaggerSettings, limits: AudioDecodeSettings) -> str:
+    """What changes a clip's outputs (not batch size or threads): the cache namespace."""
+    blob = json.dumps(
+        {
+            "version": TAGGER_VERSION,
+            "weights": weights_digest(),
+            "max_seconds": tagger.max_seconds,
+            "min_seconds": limits.min_seconds,
+            "silence_peak": limits.silence_peak,
+            **({"patches_per_clip": tagger.patches_per_clip} if tagger.patches_per_clip else {}),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def checkpoint_prefix(model: str) -> str:
@@ -212,15 +221,14 @@ class _threads:
         torch.set_num_threads(self.before)
 
 
-def tag_waveforms(waveforms: Sequence[np.ndarray], config: TaggerConfig | None = None) -> np.ndarray:
+def tag_waveforms(waveforms: Sequence[np.ndarray], tagger: AudioTaggerSettings) -> np.ndarray:
     """``(clips, 500)`` outputs in :data:`TAGGER_COLUMNS` order for 16 kHz mono clips: MTT tags,
     MSD tags, MTT embedding, MSD embedding, each averaged over the clip's patches."""
-    config = config or TaggerConfig.default()
-    per_clip = [clip_patches(y, config.patches_per_clip) for y in waveforms]
+    per_clip = [clip_patches(y, tagger.patches_per_clip) for y in waveforms]
     counts = np.array([len(p) for p in per_clip])
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    with _threads(config.threads):
-        outputs = run_models(np.concatenate(per_clip), batch_patches=config.batch_patches)
+    with _threads(tagger.threads):
+        outputs = run_models(np.concatenate(per_clip), batch_patches=tagger.batch_patches)
 
     def mean(x: np.ndarray) -> np.ndarray:
         return np.add.reduceat(x.astype(np.float64), starts, axis=0) / counts[:, None]
@@ -232,31 +240,36 @@ def tag_waveforms(waveforms: Sequence[np.ndarray], config: TaggerConfig | None =
 
 
 def tag(
-    source: str | os.PathLike | bytes, config: TaggerConfig | None = None, *, name: str | None = None
+    source: str | os.PathLike | bytes,
+    tagger: AudioTaggerSettings,
+    limits: AudioDecodeSettings,
+    *,
+    name: str | None = None,
 ) -> dict[str, float]:
-    """The tagger's outputs for one file (a path or uploaded bytes), by column name."""
-    config = config or TaggerConfig.default()
-    y, _sr = decode(source, config.limits, name=name)
-    return dict(zip(TAGGER_COLUMNS, tag_waveforms([y], config)[0].tolist(), strict=True))
+    """The tagger's outputs for one file (a path or uploaded bytes), by column name; ``limits``:
+    the ``audio.decode`` settings (read at 16 kHz, :func:`tagger_limits`)."""
+    y, _sr = decode(source, tagger_limits(tagger, limits), name=name)
+    return dict(zip(TAGGER_COLUMNS, tag_waveforms([y], tagger)[0].tolist(), strict=True))
 
 
 def _tag_files(
-    chunk: Sequence[tuple[str, str]], config: TaggerConfig
+    chunk: Sequence[tuple[str, str]], tagger: AudioTaggerSettings, limits: AudioDecodeSettings
 ) -> list[tuple[str, np.ndarray | None, str]]:
-    """``(id, outputs or None, why it failed)`` per file of ``chunk``, in one forward pass."""
+    """``(id, outputs or None, why it failed)`` per file of ``chunk``, in one forward pass
+    (``limits``: the tagger's own, :func:`tagger_limits`)."""
     decoded: list[str] = []
     waves: list[np.ndarray] = []
     out: list[tuple[str, np.ndarray | None, str]] = []
     for track_id, path in chunk:
         try:
-            waves.append(decode(path, config.limits)[0])
+            waves.append(decode(path, limits)[0])
             decoded.append(track_id)
         except InvalidAudio as exc:
             out.append((track_id, None, str(exc)))
         except Exception as exc:  # one unreadable file must not lose the batch
             out.append((track_id, None, f"{path}: decoding failed ({type(exc).__name__}: {exc})"))
     if waves:
-        out += [(t, row, "") for t, row in zip(decoded, tag_waveforms(waves, config), strict=True)]
+        out += [(t, row, "") for t, row in zip(decoded, tag_waveforms(waves, tagger), strict=True)]
     return out
 
 
@@ -278,20 +291,20 @@ class TagBatch:
 
 def tag_batch(
     items: Mapping[str, str | os.PathLike] | Iterable[tuple[str, str | os.PathLike]],
-    config: TaggerConfig | None = None,
+    tagger: AudioTaggerSettings,
+    limits: AudioDecodeSettings,
     *,
     cache_dir: str | os.PathLike | None = None,
     clips_per_pass: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> TagBatch:
-    """Tag many files ``{id: path}``; cached by file content (``<cache>/<config key>/<sha256>.npy``).
+    """Tag many files ``{id: path}``; cached by file content (``<cache>/<tagger_key>/<sha256>.npy``).
     A bad file is listed in ``failed`` with its reason and never stops the batch."""
     from moodtune.audio.features import file_hash
 
-    config = config or TaggerConfig.default()
     pairs = [(str(t), str(p)) for t, p in (items.items() if isinstance(items, Mapping) else items)]
     start = time.perf_counter()
-    cache = Path(cache_dir) / config.key if cache_dir else None
+    cache = Path(cache_dir) / tagger_key(tagger, limits) if cache_dir else None
     results: dict[str, np.ndarray] = {}
     failed: dict[str, str] = {}
     todo: list[tuple[str, str, Path | None]] = []
@@ -314,13 +327,14 @@ def tag_batch(
     chunks = [[(t, p) for t, p, _ in todo[i : i + step]] for i in range(0, len(todo), step)]
     from moodtune.workers import spawn_pool, worker_count
 
-    workers = worker_count(config.workers, len(chunks))
+    workers = worker_count(tagger.workers, len(chunks))
+    own = tagger_limits(tagger, limits)
     pool = spawn_pool(workers) if workers > 1 else None
     try:
         tagged = (
-            pool.map(_tag_files, chunks, [config] * len(chunks))
+            pool.map(_tag_files, chunks, [tagger] * len(chunks), [own] * len(chunks))
             if pool
-            else (_tag_files(chunk, config) for chunk in chunks)
+            else (_tag_files(chunk, tagger, own) for chunk in chunks)
         )
         for chunk, rows in zip(chunks, tagged, strict=True):
             for track_id, row, problem in rows:
