@@ -1,9 +1,11 @@
 """Optional API keys and a per-client rate limit on the write endpoints (ASGI middleware).
 
-* ``service.api_keys`` (``MOODTUNE_SERVICE__API_KEYS='["k1","k2"]'``): when set, ``/feedback``
+The writes are the endpoints whose request class says so (``Request.WRITES``: ``/feedback``).
+
+* ``service.api_keys`` (``MOODTUNE_SERVICE__API_KEYS='["k1","k2"]'``): when set, the writes
   and ``/metrics`` need one, as ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``
   (401 otherwise). Reads (recommend, analyze, the page) stay open.
-* ``service.rate_limit_per_minute``: writes (``/feedback``) per client per minute, a token
+* ``service.rate_limit_per_minute``: writes per client per minute, a token
   bucket per client in each worker: its API key when keys are configured (a valid one: /feedback
   needs one then), else its address, so a made-up ``X-API-Key`` never buys a fresh bucket; over it, 429 with
   ``Retry-After`` (seconds). 0 turns it off.
@@ -15,10 +17,17 @@ import hmac
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 
-KEYED = ("/feedback", "/metrics")
-WRITES = ("/feedback",)
+METRICS = "/metrics"  # keyed besides the writes
 MAX_CLIENTS = 10_000  # buckets kept (least recently used dropped)
+
+
+def write_paths() -> tuple[str, ...]:
+    """The paths of the write endpoints: those whose request class has ``WRITES``."""
+    from moodtune.serving.requests import endpoint_requests
+
+    return tuple(f"/{name}" for name, request in endpoint_requests().items() if request.WRITES)
 
 
 def _key_of(headers: dict[bytes, bytes]) -> str | None:
@@ -31,10 +40,20 @@ def _key_of(headers: dict[bytes, bytes]) -> str | None:
 
 
 class AccessControl:
-    """ASGI middleware: API keys on :data:`KEYED` paths, a rate limit on :data:`WRITES`."""
+    """ASGI middleware: API keys on the writes and :data:`METRICS`, a rate limit on the writes
+    (``writes``: their paths, by default :func:`write_paths`)."""
 
-    def __init__(self, app, api_keys=(), per_minute: int = 0, clock=time.monotonic):
+    def __init__(
+        self,
+        app,
+        api_keys=(),
+        per_minute: int = 0,
+        clock=time.monotonic,
+        writes: Sequence[str] | None = None,
+    ):
         self.app = app
+        self.writes = frozenset(write_paths() if writes is None else writes)
+        self.keyed = self.writes | {METRICS}
         self.keys = tuple(str(k) for k in api_keys if str(k))
         self.rate = float(per_minute) / 60.0  # tokens per second
         self.burst = float(per_minute) / 6.0 if per_minute else 0.0  # ten seconds' worth at once
@@ -69,20 +88,20 @@ class AccessControl:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path in KEYED or path in WRITES):
+        if scope["type"] != "http" or path not in self.keyed:
             return await self.app(scope, receive, send)
         from bento.errors import error_body
 
         headers = dict(scope.get("headers", ()))
         key = _key_of(headers)
-        if self.keys and path in KEYED and not self._allowed(key):
+        if self.keys and path in self.keyed and not self._allowed(key):
             response = error_body(
                 401,
                 "Unauthorized",
                 f"{path} needs an API key: send X-API-Key: <key> (or Authorization: Bearer <key>)",
             )
             return await response(scope, receive, send)
-        if self.rate and path in WRITES and scope.get("method") == "POST":
+        if self.rate and path in self.writes and scope.get("method") == "POST":
             client = self._client(scope, key)
             wait = self._take(client)
             if wait > 0:

@@ -11,6 +11,12 @@ schema names (``RecommendRequest``, ``RecommendForm``, ``Recommendation``; not
 serving catalog's ids and the serving models' answers; :meth:`ApiDocs.live`), and a Swagger UI
 page built from the bundle BentoML ships (no network needed), with a link to the web page at
 ``/ui``.
+
+Nothing here is per endpoint but wording: the example bodies are the request classes'
+(``Request.example``), the live answers are the engine's answers to them
+(:meth:`~moodtune.serving.engine.Engine.method_for`), the writes are the request classes'
+(:func:`bento.access.write_paths`); :data:`SUMMARIES` and :data:`ANSWERS` only improve on the
+fallbacks (an operation's first sentence, its live answer).
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bento.access import write_paths
 from moodtune.registry.names import AUDIO, FACE, HRV, MODEL_NAMES, TEXT
 
 log = logging.getLogger("bentoml.moodtune")
@@ -48,7 +56,6 @@ STATUSES = {
 }
 FILE_FIELDS = {"files", "file", "image", "baseline"}
 FAVICON = Path(__file__).resolve().parent / "web" / "static" / "favicon.ico"
-WRITES = ("/feedback",)  # rate-limited and, with API keys, keyed (besides /metrics)
 SERVER = "/"  # requests go to the origin the page was loaded from (BentoML's "." shows as ".")
 SUMMARIES = {
     "/recommend": "Rank a playlist for a listener",
@@ -354,10 +361,13 @@ def contract(
     version: str,
     examples: dict[str, dict] | None = None,
     answers: dict[str, dict] | None = None,
+    writes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """BentoML's OpenAPI document ``spec`` completed (see the module docstring): ``examples`` are
-    the request bodies per path, ``answers`` the 200 answers (over :data:`ANSWERS`)."""
+    the request bodies per path, ``answers`` the 200 answers (over :data:`ANSWERS`), ``writes``
+    the paths rate-limited and keyed (by default :func:`bento.access.write_paths`)."""
     spec = copy.deepcopy(spec)
+    writes = write_paths() if writes is None else writes
     answers = {**ANSWERS, **(answers or {})}
     spec["info"] = {
         "title": "moodtune",
@@ -392,7 +402,7 @@ def contract(
         ok = responses.get(200) or responses.get("200") or {}
         ok["description"] = "the answer"
         codes = ["400", "413", "415", "422", "500", "503", "504"]
-        if path in WRITES:
+        if path in writes:
             codes[1:1] = ["401", "429"]
         post["responses"] = {
             "200": ok,
@@ -499,25 +509,18 @@ class ApiDocs:
         self.version = version
         self._spec: bytes | None = None
 
-    def examples(self, ids: list[str]) -> dict[str, dict]:
-        """A working request body per JSON operation, on catalog track ``ids``."""
-        listener = {"age": 30, "gender": "female", "mood": 2}
-        return {
-            "/recommend": {"track_ids": ids, **listener, "k": 2},
-            "/recommend_text": {"text": "想念你，好难过", "k": 5},
-            "/analyze_hrv": {"metrics": dict(_METRICS)},
-            "/feedback": {
-                "recommendation_id": "<the recommendation_id a /recommend answer gave>",
-                "track_id": ids[0] if ids else "<one of its track ids>",
-                "stress_level": "low",
-            },
-            "/models": {},
-        }
+    @staticmethod
+    def examples(ids: list[str]) -> dict[str, dict]:
+        """A working request body per JSON operation (its request class's), on catalog track ``ids``."""
+        from moodtune.serving.requests import endpoint_requests
+
+        found = {f"/{name}": request.example(ids) for name, request in endpoint_requests().items()}
+        return {path: example for path, example in found.items() if example is not None}
 
     async def live(self) -> tuple[dict[str, dict], dict[str, dict]]:
-        """The request examples on the serving catalog and the serving models' answers to them.
-        The /recommend example is logged once per worker (a real recommendation, source
-        ``catalog``), so that the /feedback example names one that exists and succeeds."""
+        """The request examples on the serving catalog and the serving models' answers to them
+        (the writes' left out). A recommendation logged on the way (once per worker, a real one)
+        is what the writes' examples name, so that the /feedback example exists and succeeds."""
         import bentoml
 
         try:
@@ -525,26 +528,33 @@ class ApiDocs:
             ids = list(svc.holder.current.catalog.positions)[:4]
         except Exception:  # not loaded yet: examples without ids, the stored answers
             return self.examples([]), {}
-        examples, answers = self.examples(ids), {}
-        from moodtune.serving.requests import AnalyzeHrvRequest, RecommendRequest, RecommendTextRequest
+        from moodtune.serving.answers import Plan, dump
+        from moodtune.serving.engine import Engine
+        from moodtune.serving.requests import endpoint_requests
 
-        engine = svc.engine
-        try:
-            plan = engine.plan_recommend(RecommendRequest(**examples["/recommend"]))
-            rec_id = await svc.writer.recommendation(plan.event)
-            answers["/recommend"] = json.loads(plan.json(rec_id))
-            examples["/feedback"] = {
-                "recommendation_id": rec_id,
-                "track_id": answers["/recommend"]["tracks"][0]["track_id"],
-                "stress_level": "low",
-            }
-            answers["/recommend_text"] = json.loads(
-                engine.plan_text(RecommendTextRequest(**examples["/recommend_text"])).json(None)
-            )
-            answers["/analyze_hrv"] = engine.analyze_hrv(AnalyzeHrvRequest(**examples["/analyze_hrv"]))
-            answers["/models"] = engine.models()
-        except Exception:  # the docs still load: these operations show the stored answers
-            log.warning("the API docs' live examples failed; showing the stored ones", exc_info=True)
+        examples, answers, logged = self.examples(ids), {}, None
+        requests = endpoint_requests()
+        for path, example in examples.items():
+            request = requests[path[1:]]
+            method = Engine.method_for(request)
+            if request.WRITES or method is None or path[1:] not in self.service.apis:
+                continue
+            try:
+                answer = method(svc.engine, request(**example))
+                if isinstance(answer, Plan):
+                    rec_id = None if answer.event is None else await svc.writer.recommendation(answer.event)
+                    answers[path] = json.loads(answer.json(rec_id))
+                    if rec_id is not None and logged is None:
+                        logged = (rec_id, answers[path]["tracks"][0]["track_id"])
+                else:
+                    answers[path] = json.loads(dump(answer))
+            except Exception:  # the docs still load: this operation shows the stored answer
+                log.warning(
+                    "the API docs' live example of %s failed; showing the stored one", path, exc_info=True
+                )
+        for path, example in examples.items():
+            if requests[path[1:]].WRITES and logged is not None and "recommendation_id" in example:
+                example.update(recommendation_id=logged[0], track_id=logged[1])
         return examples, answers
 
     async def spec(self) -> bytes:

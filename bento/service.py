@@ -11,7 +11,9 @@ reads the serving set once, so a swap (issue: hot reload) is one atomic referenc
 The endpoint logic is :class:`moodtune.serving.engine.Engine`; this module only adapts HTTP:
 each endpoint takes its request model (:mod:`moodtune.serving.requests`, plus its file
 fields) as the whole body, uploads become bytes (:mod:`bento.uploads`), domain errors become
-``{"error": ..., "type": ...}`` with the error's status code, and answers are ready JSON.
+``{"error": ..., "type": ...}`` with the error's status code (:mod:`bento.errors`), and the
+engine's answer models are written as JSON (:func:`moodtune.serving.answers.dump`).
+Adding an endpoint: docs/architecture.md, "Add an endpoint".
 
 Start-up (``bentoml serve`` loads this module in the arbiter and in each worker): the patches
 of BentoML's internals are applied (:func:`bento.patches.apply`, failing loudly), and the
@@ -54,6 +56,7 @@ from bento.uploads import KeepUploadBody, upload, uploads
 from moodtune.errors import MoodtuneError
 from moodtune.registry.names import CATALOG, MODELS
 from moodtune.serving import responses as answers_
+from moodtune.serving.answers import Plan, dump
 from moodtune.serving.engine import Engine
 from moodtune.serving.hrvbatch import MetricsReadings
 from moodtune.serving.requests import (
@@ -97,7 +100,8 @@ def error_response(exc: MoodtuneError):
 
 
 def answers(fn):
-    """Return the endpoint's dict as JSON; a :class:`MoodtuneError` becomes its 4xx/503 answer."""
+    """Return the endpoint's answer model as JSON (a ready :class:`Response` as it is); a
+    :class:`MoodtuneError` becomes its 4xx/503 answer."""
 
     @functools.wraps(fn)
     async def wrapper(self, *args, **kwargs):
@@ -110,9 +114,7 @@ def answers(fn):
             return error_response(exc)
         if isinstance(answer, Response):
             return answer
-        from moodtune.serving.answers import dumps
-
-        return Response(dumps(answer), media_type="application/json")
+        return Response(dump(answer), media_type="application/json")
 
     return wrapper
 
@@ -322,7 +324,7 @@ class Moodtune:
     def _close(self) -> None:
         self.writer.close()
 
-    async def _logged(self, plan) -> Response:
+    async def _logged(self, plan: Plan) -> Response:
         """The plan's answer as JSON, with its ``recommendation_id`` once its event is
         committed (``null`` when there is no event to log)."""
         rec_id = None if plan.event is None else await self.writer.recommendation(plan.event)
@@ -372,7 +374,7 @@ class Moodtune:
         clip = await upload(ctx, "file", "audio file", self.limits.max_file_bytes)
         if clip is None:
             raise MoodtuneError("file: upload the audio file itself (multipart/form-data)")
-        return await anyio.to_thread.run_sync(self.engine.analyze_audio, clip)
+        return await anyio.to_thread.run_sync(self.engine.analyze_audio, req, clip)
 
     @bentoml.api
     @answers
@@ -403,7 +405,7 @@ class Moodtune:
     @answers
     async def models(self, req: ModelsBody, /) -> answers_.ServingModels:
         """The serving model versions, where each came from and when it was loaded."""
-        return self.engine.models()
+        return self.engine.models(req)
 
 
 Moodtune.add_asgi_middleware(

@@ -134,7 +134,9 @@ def test_pre_encoded_event_and_answer_text_equal_plain_json():
     import json
 
     from moodtune.serving.catalog import logged_features, profile_json
+    from moodtune.serving.answers import plain as plain_answer
     from moodtune.serving.engine import Plan
+    from moodtune.serving.responses import Recommendation
     from moodtune.serving.eventlog import encode_candidates
 
     rng = np.random.default_rng(1)
@@ -154,10 +156,11 @@ def test_pre_encoded_event_and_answer_text_equal_plain_json():
         song_profile(f"u{i}", dict(zip(SONG_COLUMNS, rng.random(10), strict=True)), title="歌")
         for i in range(2)
     ]
-    answer = {
-        "tracks": [{"rank": i + 1, "track_id": p["track_id"], "profile": p} for i, p in enumerate(profiles)],
-        "k": 2,
-        "model_versions": {"m": "1"},
-    }
+    answer = Recommendation.model_construct(
+        tracks=[{"rank": i + 1, "track_id": p["track_id"], "profile": p} for i, p in enumerate(profiles)],
+        k=2,
+        model_versions={"m": "1"},
+    )
     plan = Plan(answer, None, tuple(profile_json(p) for p in profiles))
-    assert json.loads(plan.json("abc")) == plan.complete("abc")
+    assert json.loads(plan.json("abc")) == plain_answer(plan.complete("abc"))
+    assert set(json.loads(plan.json("abc"))) == {"tracks", "k", "model_versions", "recommendation_id"}

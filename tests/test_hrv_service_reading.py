@@ -66,9 +66,9 @@ def test_engine_analyze_hrv_takes_a_baseline_upload(reader):
     now = simulate_rr(1.0, 150, np.random.default_rng(2), subject)
     as_file = lambda name, rr: Upload(name, "\n".join(f"{v:.1f}" for v in rr).encode())  # noqa: E731
     out = engine.analyze_hrv(AnalyzeHrvRequest(), as_file("now.txt", now), as_file("rest.txt", rest))
-    assert out["model_versions"] == {registry.HRV: "7"} and out["recording"]["dlog_HF"] < 0
+    assert out.model_versions == {registry.HRV: "7"} and out.recording["dlog_HF"] < 0
     plain = engine.analyze_hrv(AnalyzeHrvRequest(), as_file("now.txt", now))
-    assert "dlog_HF" not in plain["recording"] and plain["metrics"] == out["metrics"]
+    assert "dlog_HF" not in plain.recording and plain.metrics == out.metrics
     with pytest.raises(Exception, match="baseline HRV file 'rest.txt' is empty"):
         engine.analyze_hrv(AnalyzeHrvRequest(), as_file("now.txt", now), Upload("rest.txt", b""))
 
@@ -101,9 +101,9 @@ def test_a_five_minute_1000_hz_ecg_reads_through_the_service_and_a_long_one_is_r
         ),
         HRV.metrics,
     )
-    assert out["source"] == "rr" and out["recording"]["n_intervals"] == expected.n_intervals > 300
+    assert out.source == "rr" and out.recording["n_intervals"] == expected.n_intervals > 300
     for name, value in expected.values.items():
-        assert out["metrics"][name] == pytest.approx(value, rel=1e-5), name
+        assert out.metrics[name] == pytest.approx(value, rel=1e-5), name
     # the whole 25.6 minutes (at 250 Hz, so that it fits the byte limit) is longer than the service reads
     long = ("# sampling_rate: 250\necg\n" + "\n".join(f"{v:.4f}" for v in ecg[::4])).encode()
     assert len(long) <= settings.service.max_hrv_bytes

@@ -168,14 +168,14 @@ def test_engine_feedback_reads_bare_metrics_in_a_batch_and_stores_the_row():
     out = asyncio.run(
         engine.feedback(FeedbackRequest(recommendation_id="a" * 32, track_id="t1", metrics=metrics(4)))
     )
-    assert readings.asked == 1 and out["reading"] == read_hrv(reader, metrics=metrics(4))
-    assert out["created_at"] == "2026-01-01T00:00:00+00:00"
-    assert writer.stored[0]["stress_level"] == out["reading"]["level"]
+    assert readings.asked == 1 and out.reading == read_hrv(reader, metrics=metrics(4))
+    assert out.created_at == "2026-01-01T00:00:00+00:00"
+    assert writer.stored[0]["stress_level"] == out.reading["level"]
     assert writer.stored[0]["model_versions"] == {registry.HRV: "3"}
     stated = asyncio.run(
         engine.feedback(FeedbackRequest(recommendation_id="a" * 32, track_id="t1", stress_level="low"))
     )
-    assert stated["reading"] is None and writer.stored[1]["source"] == "explicit"
+    assert stated.reading is None and writer.stored[1]["source"] == "explicit"
     assert readings.asked == 1  # nothing was read
 
 

@@ -90,7 +90,7 @@ def test_the_photos_reason_leaves_out_an_emotion_at_0_00(photo_engine):
     req = RecommendImageRequest(k=2, mode="match")  # the nearest tracks' reason
     plan = photo_engine.plan_image(req, Upload("face.jpg", b"\xff\xd8 a photo"))
     # the answer still lists both strengths; the reason names only the one that reads above 0.00
-    assert [t["name"] for t in plan.answer["query_top"]] == ["乐 joy", "惊 surprise"]
-    for track in plan.answer["tracks"]:
+    assert [t["name"] for t in plan.answer.query_top] == ["乐 joy", "惊 surprise"]
+    for track in plan.answer.tracks:
         assert "closest to the photo's (乐 joy)" in track["reason"], track["reason"]
         assert "surprise" not in track["reason"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from moodtune.cli import command, loading, print_json
 from moodtune.errors import InvalidInput
 from moodtune.serving import client
+from moodtune.serving.answers import plain
 
 if TYPE_CHECKING:
     from moodtune.serving.answers import Upload
@@ -72,7 +73,7 @@ def recommend(engine, store, *, playlist, age, gender, mood, k=None) -> dict:
     ids, files = split_playlist(playlist)
     req = _request(RecommendRequest, track_ids=ids or None, age=age, gender=gender, mood=mood, k=k)
     plan = engine.plan_recommend(req, [_read_upload(f, "audio file") for f in files])
-    return plan.complete(store.record_recommendation(plan.event))
+    return plain(plan.complete(store.record_recommendation(plan.event)))
 
 
 def _post(service, path: str, fields: dict, uploads: list[tuple[str, Upload]]) -> dict:
@@ -247,7 +248,7 @@ def feedback(
     )
     upload = None if hrv_file is None else _read_upload(Path(hrv_file), "HRV file")
     reading, kwargs = engine.plan_feedback(req, upload)
-    return engine.feedback_answer(store.record_feedback(**kwargs), reading)
+    return plain(engine.feedback_answer(store.record_feedback(**kwargs), reading))
 
 
 def feedback_remote(

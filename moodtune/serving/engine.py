@@ -8,27 +8,30 @@ without a face) raises a :class:`~moodtune.errors.MoodtuneError` whose message s
 names: uploads arrive as bytes (:class:`~moodtune.serving.answers.Upload`), catalog audio is
 looked up by track id.
 
-Each ``plan_*`` returns a :class:`~moodtune.serving.answers.Plan`: the answer and the
-recommendation event the caller logs (through the
-:class:`~moodtune.serving.eventlog.EventWriter`) before answering, so a ``recommendation_id``
-the client sees is committed and feedback can refer to it at once.
+Each public method takes its endpoint's request model and answers with its response model
+(:mod:`moodtune.serving.responses`), built with ``model_construct``. Each ``plan_*`` returns a
+:class:`~moodtune.serving.answers.Plan` of its answer: the answer and the recommendation event
+the caller logs (through the :class:`~moodtune.serving.eventlog.EventWriter`) before answering,
+so a ``recommendation_id`` the client sees is committed and feedback can refer to it at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast, get_origin, get_type_hints
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from moodtune.emotions import EmotionVector, display_name, va_points
 from moodtune.errors import InvalidAudio, InvalidInput
 from moodtune.feedback import RecommendationEvent
 from moodtune.policy.ranking import rank_with_scores, served_probabilities
-from moodtune.serving.answers import Plan, Upload
+from moodtune.serving.answers import Plan, Upload, build
 from moodtune.serving.catalog import SONG_COLUMNS, logged_features, profile_json, song_profile
 from moodtune.serving.eventlog import EventWriter, encode_candidates
 from moodtune.serving.hrvbatch import MetricsReadings
@@ -36,15 +39,28 @@ from moodtune.serving.hrvreading import read_hrv
 from moodtune.serving.models import AUDIO, FACE, HRV, SHADOW, TEXT, ModelHolder, ModelSet
 from moodtune.serving.reasons import MOODS, Summaries, named_emotions
 from moodtune.serving.requests import (
+    AnalyzeAudioRequest,
     AnalyzeHrvRequest,
     FeedbackRequest,
+    ModelsRequest,
     RecommendImageRequest,
     RecommendRequest,
     RecommendTextRequest,
+    Request,
+)
+from moodtune.serving.responses import (
+    AudioAnalysis,
+    HrvAnalysis,
+    ImageRecommendation,
+    Recommendation,
+    ServingModels,
+    StoredFeedback,
+    TextRecommendation,
 )
 from moodtune.state import Observation, StateEstimate, estimate, from_mood, from_point, from_reading
 
 Listened = RecommendTextRequest | RecommendImageRequest  # the requests whose listener is optional
+AnswerT = TypeVar("AnswerT", TextRecommendation, ImageRecommendation)  # the answers of a calm plan
 
 __all__ = ["Engine", "Plan", "Upload", "first_pick_words", "match_percent"]
 
@@ -102,6 +118,26 @@ class Engine:
         # draws the explored first tracks (policy.exploration); unseeded: each worker its own stream
         self._explore = np.random.default_rng()
 
+    @classmethod
+    def method_for(cls, request: type[Request]) -> Callable[..., Any] | None:
+        """The method that answers ``request``: the one whose first parameter is of that class
+        and whose return type is an answer model or a :class:`Plan` of one (``None``: none)."""
+        for name, method in vars(cls).items():
+            if name.startswith("_") or not callable(method):
+                continue
+            try:
+                hints = get_type_hints(method)
+            except (NameError, TypeError):
+                continue
+            params = [p for p in inspect.signature(method).parameters if p != "self"]
+            returns = hints.get("return")
+            answers = get_origin(returns) is Plan or (
+                isinstance(returns, type) and issubclass(returns, BaseModel)
+            )
+            if params and hints.get(params[0]) is request and answers:
+                return method
+        return None
+
     def _check_upload(self, upload: Upload, what: str, limit: int | None = None) -> Upload:
         limit = limit or self.limits.max_file_bytes
         if len(upload.data) == 0:
@@ -157,7 +193,7 @@ class Engine:
             )
         return ids, np.asarray(rows, dtype=float).reshape(-1, len(SONG_COLUMNS)), profiles
 
-    def plan_recommend(self, req: RecommendRequest, uploads: Sequence[Upload] = ()) -> Plan:
+    def plan_recommend(self, req: RecommendRequest, uploads: Sequence[Upload] = ()) -> Plan[Recommendation]:
         """Rank a playlist (catalog ids and/or uploaded songs) for a listener; the event to log."""
         from moodtune.policy.features import ListenerContext
 
@@ -217,21 +253,17 @@ class Engine:
             model_versions=self._logged_versions(ms),
             candidates_json=candidates_json,
         )
-        answer = {
-            "tracks": tracks,
-            "k": len(tracks),
-            "requested_k": req.k,
-            "candidates": len(ids),
-            "listener": {
-                "age": req.age,
-                "gender": req.gender,
-                "mood": req.mood,
-                "mood_name": MOODS[req.mood],
-            },
-            "state": state.as_dict(),
-            "model_versions": versions,
-            "source": event.source,
-        }
+        answer = build(
+            Recommendation,
+            tracks=tracks,
+            k=len(tracks),
+            requested_k=req.k,
+            candidates=len(ids),
+            listener={"age": req.age, "gender": req.gender, "mood": req.mood, "mood_name": MOODS[req.mood]},
+            state=state.as_dict(),
+            model_versions=versions,
+            source=event.source,
+        )
         return Plan(answer, event, tuple(chosen_json))
 
     def _policy_scores(
@@ -342,8 +374,14 @@ class Engine:
         return estimate(found, cfg)
 
     def _calm_plan(
-        self, ms: ModelSet, req: Listened, state: StateEstimate, source: str, answer: dict[str, Any]
-    ) -> Plan:
+        self,
+        ms: ModelSet,
+        req: Listened,
+        state: StateEstimate,
+        source: str,
+        answer: type[AnswerT],
+        fields: dict[str, Any],
+    ) -> Plan[AnswerT]:
         """The catalog ranked by the policy from ``state`` (toward calm); logged with age and
         gender, and the state's mood (rounded)."""
         from moodtune.policy.features import ListenerContext
@@ -384,14 +422,15 @@ class Engine:
                 model_versions=self._logged_versions(ms),
                 candidates_json=candidates_json,
             )
-        full = {
-            **answer,
-            "mode": "calm",
-            "state": state.as_dict(),
-            "tracks": tracks,
-            "candidates": len(ids),
-            "model_versions": ms.versions,
-        }
+        full = build(
+            answer,
+            **fields,
+            mode="calm",
+            state=state.as_dict(),
+            tracks=tracks,
+            candidates=len(ids),
+            model_versions=ms.versions,
+        )
         return Plan(full, event, tuple(chosen_json))
 
     def scorer(self, policy):
@@ -479,7 +518,7 @@ class Engine:
             model_versions=ms.versions,
         )
 
-    def plan_text(self, req: RecommendTextRequest) -> Plan:
+    def plan_text(self, req: RecommendTextRequest) -> Plan[TextRecommendation]:
         """Chinese text -> its emotion (with the keywords behind it) -> the listener state -> the
         policy's tracks toward calm (``mode: calm``) or the nearest tracks (``mode: match``)."""
         ms = self.holder.current
@@ -490,7 +529,7 @@ class Engine:
         state = self._state(
             ms, req, from_point("text", *point, self.settings.state, detail=", ".join(named_emotions(top, 2)))
         )
-        answer = {
+        answer: dict[str, Any] = {
             "emotion": {c: round(v, 4) for c, v in vector.as_dict().items()},
             "granularity": vector.granularity,
             "top_emotions": top,
@@ -507,18 +546,22 @@ class Engine:
             "valence_arousal": _va_point(getattr(emotion, "va", None)),
         }
         if req.mode == "calm":
-            return self._calm_plan(ms, req, state, "text", answer)
+            return self._calm_plan(ms, req, state, "text", TextRecommendation, answer)
         why = f"its emotion is closest to the text's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, index.query_vector(vector, req.k, emotion.va), why)
-        answer.update(
+        matched = build(
+            TextRecommendation,
+            **answer,
             mode="match",
             state=state.as_dict(),
             tracks=tracks,
             model_versions={n: ms.versions[n] for n in (TEXT,)},
         )
-        return Plan(answer, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks))
+        return Plan(
+            matched, self._text_event("text", req, ms, tracks, state), self._profiles_json(ms, tracks)
+        )
 
-    def plan_image(self, req: RecommendImageRequest, upload: Upload) -> Plan:
+    def plan_image(self, req: RecommendImageRequest, upload: Upload) -> Plan[ImageRecommendation]:
         """A photo -> the faces, their expressions and the people's emotion -> the nearest tracks.
 
         No face in the photo is :class:`moodtune.image.NoPersonFound` (422), not a guess."""
@@ -563,22 +606,25 @@ class Engine:
             "query_top": top,
         }
         if req.mode == "calm":
-            return self._calm_plan(ms, req, state, "image", answer)
+            return self._calm_plan(ms, req, state, "image", ImageRecommendation, answer)
         why = f"its emotion is closest to the photo's ({', '.join(named_emotions(top, 2))})"
         tracks = self._hit_tracks(ms, result.tracks, why)
-        answer.update(
+        matched = build(
+            ImageRecommendation,
+            **answer,
             mode="match",
             state=state.as_dict(),
             tracks=tracks,
             model_versions={n: ms.versions[n] for n in (FACE, TEXT)},
         )
         return Plan(
-            answer, self._text_event("image", req, ms, tracks, state), self._profiles_json(ms, tracks)
+            matched, self._text_event("image", req, ms, tracks, state), self._profiles_json(ms, tracks)
         )
 
     # ------------------------------------------------------------------ analysis
 
-    def analyze_audio(self, upload: Upload) -> dict[str, Any]:
+    def analyze_audio(self, req: AnalyzeAudioRequest, upload: Upload) -> AudioAnalysis:
+        """One clip's emotion and genre profile."""
         ms = self.holder.current
         self._check_audio(upload)
         probs = ms.audio.analyze(upload.data, name=upload.name)
@@ -587,7 +633,7 @@ class Engine:
             {c: float(probs[c]) for c in SONG_COLUMNS},
             title=upload.name,
         )
-        return {**profile, "model_versions": {AUDIO: ms.versions[AUDIO]}}
+        return build(AudioAnalysis, **profile, model_versions={AUDIO: ms.versions[AUDIO]})
 
     @staticmethod
     def _check_sampling_rate(
@@ -630,10 +676,11 @@ class Engine:
 
     def analyze_hrv(
         self, req: AnalyzeHrvRequest, upload: Upload | None = None, baseline: Upload | None = None
-    ) -> dict[str, Any]:
+    ) -> HrvAnalysis:
         """``baseline``: the listener's resting recording (RR, ECG or PPG), read against."""
         ms = self.holder.current
-        return {**self._read_hrv(ms, req, upload, baseline), "model_versions": {HRV: ms.versions[HRV]}}
+        reading = self._read_hrv(ms, req, upload, baseline)
+        return build(HrvAnalysis, **reading, model_versions={HRV: ms.versions[HRV]})
 
     # ------------------------------------------------------------------ feedback
 
@@ -689,7 +736,7 @@ class Engine:
 
     async def feedback(
         self, req: FeedbackRequest, upload: Upload | None = None, baseline: Upload | None = None
-    ) -> dict[str, Any]:
+    ) -> StoredFeedback:
         """Read the listener's response (:meth:`plan_feedback`), store it through the event
         writer and answer with the stored row once it is committed. HRV with a ``baseline`` or
         from ``rr``/a file is read in a worker thread (a few ms); bare ``metrics`` are read
@@ -722,20 +769,26 @@ class Engine:
         return self.feedback_answer(row, reading)
 
     @staticmethod
-    def feedback_answer(row, reading: dict[str, Any] | None) -> dict[str, Any]:
+    def feedback_answer(row, reading: dict[str, Any] | None) -> StoredFeedback:
         out = row.as_dict()
         out["created_at"] = out["created_at"].isoformat()
-        out["reading"] = reading
-        return out
+        return build(StoredFeedback, **out, reading=reading)
 
-    def models(self) -> dict[str, Any]:
+    def models(self, req: ModelsRequest) -> ServingModels:
+        """The serving model versions, where each came from and when it was loaded."""
         ms = self.holder.current
-        out = {**ms.describe(), "swaps": self.holder.swaps, "last_error": self.holder.last_error}
+        writes = {}
         if self.writer is not None:  # this worker's writes: group commits make commits < rows
-            out["event_log"] = {
+            writes["event_log"] = {
                 "commits": self.writer.commits,
                 "rows": self.writer.rows,
                 "largest_batch": self.writer.largest_batch,
                 "feedback_commits": self.writer.feedback_commits,
             }
-        return out
+        return build(
+            ServingModels,
+            **ms.describe(),
+            swaps=self.holder.swaps,
+            last_error=self.holder.last_error,
+            **writes,
+        )

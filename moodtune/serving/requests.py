@@ -8,11 +8,20 @@ parsed from strings, a bool is not a number. The bounds that are settings (``max
 ``params.yaml`` ``service``: they are read once, when this module is imported, from the
 process's settings (:func:`moodtune.settings.get_settings`, the same object the service declares
 itself with), into :data:`LIMITS`.
+
+Each endpoint is named after its request class (``RecommendTextRequest`` is ``/recommend_text``,
+:func:`endpoint_requests`), and the class holds the endpoint's facts besides its fields: a
+working example body (:attr:`Request.EXAMPLE`, the docs page's) and whether it writes
+(:attr:`Request.WRITES`: rate-limited, and keyed when API keys are set). The ``bento`` adapter
+derives its docs and access rules from them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import copy
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,6 +45,13 @@ class Request(BaseModel):
     """Strict: unknown fields are refused (and named in the message)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None  # a JSON body that succeeds (None: files only)
+    WRITES: ClassVar[bool] = False  # a write: rate-limited, and keyed when service.api_keys is set
+
+    @classmethod
+    def example(cls, track_ids: Sequence[str]) -> dict[str, Any] | None:
+        """The docs page's example body, on the serving catalog's ``track_ids`` (where it names tracks)."""
+        return copy.deepcopy(cls.EXAMPLE)
 
 
 class OptionalListener(Request):
@@ -66,6 +82,8 @@ class AnalyzeAudioRequest(Request):
 
 class ModelsRequest(Request):
     """No fields."""
+
+    EXAMPLE = {}
 
 
 def check_metric_names(value: Any) -> Any:
@@ -168,6 +186,12 @@ class RecommendRequest(WithState):
     track_ids: Playlist | None = None
     k: K = DEFAULT_K
 
+    EXAMPLE = {"age": 30, "gender": "female", "mood": 2, "k": 2}
+
+    @classmethod
+    def example(cls, track_ids: Sequence[str]) -> dict[str, Any] | None:
+        return {"track_ids": list(track_ids), **cls.EXAMPLE}
+
     @field_validator("track_ids", mode="before")
     @classmethod
     def _playlist(cls, value: Any) -> Any:
@@ -180,6 +204,8 @@ class RecommendTextRequest(OptionalListener, WithState):
     text: Text
     k: K = DEFAULT_K
     mode: Mode = "calm"
+
+    EXAMPLE = {"text": "想念你，好难过", "k": 5}
 
     @field_validator("text")
     @classmethod
@@ -206,6 +232,19 @@ class AnalyzeHrvRequest(Request):
     metrics: Metrics | None = None
     sampling_rate: SamplingRate | None = None
 
+    EXAMPLE = {
+        "metrics": {
+            "MEAN_RR": 850.0,
+            "SDRR": 55.0,
+            "HR": 70.5,
+            "RMSSD": 38.0,
+            "pNN50": 18.0,
+            "VLF": 900.0,
+            "LF": 700.0,
+            "HF": 650.0,
+        }
+    }
+
     @field_validator("rr", mode="before")
     @classmethod
     def _rr(cls, value: Any) -> Any:
@@ -224,3 +263,27 @@ class FeedbackRequest(AnalyzeHrvRequest):
     track_id: TrackId
     stress_level: StressLevel | None = None
     client_key: ClientKey | None = None
+
+    EXAMPLE = {
+        "recommendation_id": "<the recommendation_id a /recommend answer gave>",
+        "track_id": "<one of its track ids>",
+        "stress_level": "low",
+    }
+    WRITES = True
+
+    @classmethod
+    def example(cls, track_ids: Sequence[str]) -> dict[str, Any] | None:
+        return {**cls.EXAMPLE, **({"track_id": track_ids[0]} if track_ids else {})}
+
+
+def endpoint_requests() -> dict[str, type[Request]]:
+    """Each endpoint's request class by the endpoint's name: every ``<Name>Request`` class of this
+    module, ``RecommendTextRequest`` for ``recommend_text``."""
+    found: dict[str, type[Request]] = {}
+    todo: list[type[Request]] = [Request]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__ == __name__ and sub.__name__.endswith("Request"):
+                found[re.sub(r"(?<!^)(?=[A-Z])", "_", sub.__name__.removesuffix("Request")).lower()] = sub
+    return dict(sorted(found.items()))
