@@ -109,6 +109,22 @@ _PROFILE = {
     "genres": {"classical": 0.6606, "pop": 0.1187, "rock": 0.0888, "electronic": 0.1319},
     "valence": 0.535,
     "arousal": -0.3653,
+    "label_genre": None,
+    "text": None,
+}
+_STATE = {
+    "valence": -0.5,
+    "valence_sd": 0.35,
+    "arousal": 0.0,
+    "arousal_sd": 0.5,
+    "stress": 0.5,
+    "stress_sd": 0.25,
+    "stress_level": "medium",
+    "stress_probabilities": {"low": 0.2743, "medium": 0.4514, "high": 0.2743},
+    "mood": 2.0,
+    "sources": [{"source": "form", "valence": -0.5, "valence_sd": 0.35}],
+    "from_prior": ["arousal"],
+    "summary": "unpleasant (valence -0.50 ± 0.35; stress not measured) from form",
 }
 _VERSIONS = dict.fromkeys(MODEL_NAMES, "1")
 _METRICS = {
@@ -127,6 +143,7 @@ _READING = {
     "metrics": _METRICS,
     "source": "metrics",
     "rows": 1,
+    "per_row": [{"level": "low", "p_low": 0.792271, "p_medium": 0.177145, "p_high": 0.030584}],
 }
 _NEAREST = {
     "rank": 1,
@@ -158,6 +175,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
         "requested_k": 1,
         "candidates": 4,
         "listener": {"age": 30, "gender": "female", "mood": 2, "mood_name": "low"},
+        "state": _STATE,
         "model_versions": _VERSIONS,
         "source": "catalog",
         "recommendation_id": "06b997e9b630420b837ee0b616f75b96",
@@ -179,6 +197,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
         ],
         "negated": [],
         "valence_arousal": {"valence": -0.3014, "arousal": 0.1279},
+        "mode": "match",
+        "state": _STATE,
         "tracks": [
             {
                 **_NEAREST,
@@ -209,14 +229,21 @@ ANSWERS: dict[str, dict[str, Any]] = {
                 "confidence": 5.827,
             }
         ],
+        "emotion": {"PA": 0.9773, "PC": 0.0217, "NN": 0.0009},
+        "emotion_coarse": {"joy": 0.9777, "surprise": 0.0217, "sorrow": 0.0006},
+        "valence": 0.7623,
+        "arousal": 0.3489,
         "top_emotions": [
             {"code": "PA", "name": "快乐 happiness", "strength": 0.9773},
             {"code": "PC", "name": "惊奇 surprise", "strength": 0.0217},
         ],
+        "query_emotion": {"joy": 0.9777, "surprise": 0.0217, "sorrow": 0.0006},
         "query_top": [
             {"code": "joy", "name": "乐 joy", "strength": 0.9777},
             {"code": "surprise", "name": "惊 surprise", "strength": 0.0217},
         ],
+        "mode": "match",
+        "state": _STATE,
         "tracks": [_NEAREST],
         "model_versions": {FACE: "1", TEXT: "1"},
         "recommendation_id": None,
@@ -225,10 +252,11 @@ ANSWERS: dict[str, dict[str, Any]] = {
         **{
             k: v
             for k, v in _PROFILE.items()
-            if k in ("genre", "emotion", "emotions", "genres", "valence", "arousal")
+            if k in ("genre", "emotion", "emotions", "genres", "valence", "arousal", "label_genre", "text")
         },
         "track_id": "upload-2ba2ce8ecdb5fc54",
         "title": "clip.flac",
+        "artist": "",
         "source": "upload",
         "model_versions": {AUDIO: "1"},
     },
@@ -260,7 +288,17 @@ ANSWERS: dict[str, dict[str, Any]] = {
             }
             for name, v in _VERSIONS.items()
         },
-        "catalog": {"tracks": 333, "built_from": {AUDIO: "1"}, "stale": {}},
+        "shadow": {},
+        "catalog": {
+            "tracks": 333,
+            "tracks_with_text": 41,
+            "built_at": "2026-12-05T20:50:02+00:00",
+            "fingerprint": "9f2c4e1a",
+            "built_from": {AUDIO: "1"},
+            "stale": {},
+            "source": "bentoml:moodtune-catalog:v1-62d7faca",
+            "loaded_at": "2026-12-05T20:55:51.209875+00:00",
+        },
         "swaps": 0,
         "last_error": None,
     },

@@ -157,3 +157,15 @@ def test_live_answers_replace_the_stored_ones():
     spec = contract(_bentoml_like(), version="9.9", answers={"/recommend": live})
     ok = spec["paths"]["/recommend"]["post"]["responses"]["200"]["content"]["application/json"]
     assert ok["example"]["recommendation_id"] == "0" * 32
+
+
+def test_the_stored_answers_are_their_endpoints_answer_models():
+    """What the docs page shows where no live answer is is what the endpoint answers: each stored
+    answer validates against its response model (which refuses an unlisted field)."""
+    from moodtune.serving.engine import Engine
+    from moodtune.serving.requests import endpoint_requests
+
+    answered = {f"/{name}": Engine.answer_for(request) for name, request in endpoint_requests().items()}
+    assert set(ANSWERS) == set(answered)
+    for path, answer in ANSWERS.items():
+        answered[path].model_validate(answer)

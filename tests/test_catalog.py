@@ -133,11 +133,11 @@ def test_upload_profile_matches_catalog_profile_shape():
 def test_pre_encoded_event_and_answer_text_equal_plain_json():
     import json
 
-    from moodtune.serving.catalog import logged_features, profile_json
     from moodtune.serving.answers import plain as plain_answer
+    from moodtune.serving.catalog import logged_features, profile_json
     from moodtune.serving.engine import Plan
-    from moodtune.serving.responses import Recommendation
     from moodtune.serving.eventlog import encode_candidates
+    from moodtune.serving.responses import Recommendation
 
     rng = np.random.default_rng(1)
     feats = [logged_features(rng.random(10)) for _ in range(5)]

@@ -24,9 +24,13 @@ from sqlalchemy.engine import make_url
 from moodtune import registry
 from moodtune.feedback import FeedbackStore, default_url, reward_for_stress
 from moodtune.serving.catalog import Catalog
+from moodtune.serving.engine import Engine
+from moodtune.serving.requests import endpoint_requests
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 MODELS = registry.MODEL_NAMES  # every model family of registry.MODELS is served
+ENDPOINTS = endpoint_requests()  # endpoint name -> its request class
+ANSWERS = {name: Engine.answer_for(request) for name, request in ENDPOINTS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,12 @@ def store(svc) -> FeedbackStore:
 
 
 def post(svc, endpoint: str, **kwargs) -> httpx.Response:
-    return svc["client"].post(f"/{endpoint}", **kwargs)
+    """POST to an endpoint; a 200 answer must validate against the endpoint's response model
+    (which lists exactly what it returns: a missing required field or an unlisted one fails)."""
+    r = svc["client"].post(f"/{endpoint}", **kwargs)
+    if r.status_code == 200:
+        ANSWERS[endpoint].model_validate(r.json())
+    return r
 
 
 def error_of(response: httpx.Response) -> str:
@@ -84,16 +93,10 @@ def test_health_models_and_openapi(svc, catalog):
     assert answer["catalog"]["built_from"]["moodtune-audio"] == answer["models"]["moodtune-audio"]["version"]
     assert answer["catalog"]["stale"] == {}
     paths = c.get("/docs.json").json()["paths"]
-    for endpoint in (
-        "recommend",
-        "recommend_text",
-        "recommend_image",
-        "analyze_audio",
-        "analyze_hrv",
-        "feedback",
-        "models",
-    ):
-        assert f"/{endpoint}" in paths
+    # the service's endpoints are the request classes' (each named after its class) and each
+    # has an engine method answering with a response model
+    assert {p[1:] for p, item in paths.items() if "post" in item} == set(ENDPOINTS)
+    assert all(ANSWERS.values())
 
 
 # --- recommend -------------------------------------------------------------------------------------

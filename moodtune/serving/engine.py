@@ -21,7 +21,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, cast, get_origin, get_type_hints
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 import numpy as np
 import pandas as pd
@@ -137,6 +137,15 @@ class Engine:
             if params and hints.get(params[0]) is request and answers:
                 return method
         return None
+
+    @classmethod
+    def answer_for(cls, request: type[Request]) -> type[BaseModel] | None:
+        """The response model of the method that answers ``request`` (``None``: none does)."""
+        method = cls.method_for(request)
+        if method is None:
+            return None
+        returns = get_type_hints(method)["return"]
+        return get_args(returns)[0] if get_origin(returns) is Plan else returns
 
     def _check_upload(self, upload: Upload, what: str, limit: int | None = None) -> Upload:
         limit = limit or self.limits.max_file_bytes
