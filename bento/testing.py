@@ -107,10 +107,13 @@ def import_models(env: Mapping[str, str]) -> subprocess.CompletedProcess:
 
 
 class ServiceProcess:
-    """``bentoml serve bento.service:Moodtune`` on 127.0.0.1:<port>, output in ``log_path``."""
+    """``bentoml serve bento.service:Moodtune`` on 127.0.0.1:<port>, output in ``log_path``; run
+    in ``cwd`` (by default this repository; a copy serves its own code when ``env``'s
+    ``PYTHONPATH`` names it too)."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, port: int | None = None):
+    def __init__(self, env: Mapping[str, str], log_path: Path, port: int | None = None, cwd: Path = ROOT):
         self.env = dict(env)
+        self.cwd = Path(cwd)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
@@ -131,7 +134,7 @@ class ServiceProcess:
                 "--port",
                 str(self.port),
             ],
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
