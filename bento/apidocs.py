@@ -363,8 +363,8 @@ def open_without_example(node: Any, path: str = "") -> list[str]:
 
 
 def _examples_down(schema: dict, example: Any, schemas: dict[str, dict]) -> None:
-    """Give ``schema`` (and the schemas it refers to, its properties and items) ``example`` and
-    its parts, where they have none."""
+    """Give ``schema`` (and the schemas it refers to, its properties, map values and items)
+    ``example`` and its parts, where they have none."""
     if example is None or not isinstance(schema, dict):
         return
     if "$ref" in schema:
@@ -377,6 +377,9 @@ def _examples_down(schema: dict, example: Any, schemas: dict[str, dict]) -> None
         schema.setdefault("example", example)
         for name, sub in schema.get("properties", {}).items():
             _examples_down(sub, example.get(name), schemas)
+        values = schema.get("additionalProperties")
+        if isinstance(values, dict) and example:  # a map of objects: its first value
+            _examples_down(values, next(iter(example.values())), schemas)
     elif schema.get("type") == "array" and isinstance(example, list) and example:
         _examples_down(schema.get("items", {}), example[0], schemas)
 
