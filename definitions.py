@@ -1,8 +1,9 @@
 """The Dagster code location: every asset, check, job, sensor and resource, listed here.
 
 A new asset module, job or sensor is added to the lists below (a new asset group also needs
-its DVC stage: ``tests/test_dvc_stages.py`` says which). The settings are read when Dagster
-loads the code location (``defs`` is lazy), never when this module is imported.
+its DVC stage: ``tests/test_dvc_stages.py`` says which); a model family's training asset is
+not: :mod:`assets.training` builds one per ``ModelSpec``, with its gate check. The settings are
+read when Dagster loads the code location (``defs`` is lazy), never when this module is imported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import dagster as dg
 from assets import (
     audio,
     catalog,
-    gating,
     hrv,
     image,
     policy,
@@ -21,6 +21,7 @@ from assets import (
     serving,
     taxonomy,
     text,
+    training,
 )
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource, StoredOutputsIOManager
 from jobs.executor import executor_for
@@ -28,7 +29,19 @@ from jobs.pipeline import all_assets_job, taxonomy_job
 from jobs.retraining import build_feedback_retraining_sensor, policy_retraining_job
 from moodtune.settings import Settings, get_settings
 
-ASSET_MODULES = [taxonomy, audio, image, hrv, text, policy, catalog, policy_demo, serving, retraining]
+ASSET_MODULES = [
+    taxonomy,
+    audio,
+    image,
+    hrv,
+    text,
+    training,
+    policy,
+    catalog,
+    policy_demo,
+    serving,
+    retraining,
+]
 JOBS = [all_assets_job, taxonomy_job, policy_retraining_job]
 
 
@@ -50,7 +63,7 @@ def build_definitions(
     """Every asset, check, job and sensor, with ``settings`` deciding the sensor's interval."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
-        asset_checks=dg.load_asset_checks_from_modules([*ASSET_MODULES, gating]),  # gating: checks only
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=JOBS,
         sensors=[build_feedback_retraining_sensor(settings.retrain.sensor_interval_seconds)],
         resources=build_resources(settings_resource),

@@ -1,7 +1,8 @@
 """The ``hrv`` group (seed A's reward signal): recordings -> HRV metrics -> stress model.
 
 Thin adapters: the work is in :mod:`moodtune.hrv`; these read settings, log to Dagster and
-MLflow, and return.
+MLflow, and return. The stress model's training asset, ``hrv_stress_model``, is built from its
+spec (:mod:`assets.training`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset, asset_check
 
 from assets import CRITICAL_PATH
-from assets.resources import MlflowResource, SettingsResource
+from assets.resources import SettingsResource
 from moodtune.errors import InvalidHRV
 from moodtune.hrv import LEVELS, METRIC_COLUMNS
 from moodtune.hrv.constants import ARTEFACT_TYPES, PLAUSIBLE
 from moodtune.hrv.pipeline import compute_metrics, load_recordings
-from moodtune.hrv.train import train_and_register
 
 
 @asset(group_name="hrv", compute_kind="python", op_tags=CRITICAL_PATH)
@@ -116,20 +116,3 @@ def hrv_metrics_cover_levels(hrv_metrics: pd.DataFrame) -> AssetCheckResult:
         severity=AssetCheckSeverity.WARN,
         metadata={"per_level": MetadataValue.json(counts.to_dict())},
     )
-
-
-@asset(group_name="hrv", compute_kind="catboost", op_tags=CRITICAL_PATH)
-def hrv_stress_model(
-    context, settings: SettingsResource, mlflow: MlflowResource, hrv_metrics: pd.DataFrame
-) -> dict:
-    """CatBoost on the eight metrics (and, when every subject has a resting baseline, their
-    log-ratios to it) -> low / medium / high: both feature sets scored leave-subjects-out against
-    majority-class and logistic-regression baselines, the better one fitted, scored on held-out
-    gate subjects, registered as ``moodtune-hrv`` and gated against the champion re-scored on the
-    same subjects (:func:`moodtune.hrv.train.train_and_register`). Returns the registry pointer."""
-    with mlflow.run(context):
-        report = train_and_register(settings.get(), hrv_metrics, log=context.log.info)
-    context.add_output_metadata(
-        {**report.metadata(), "recall": MetadataValue.json(report.metadata()["recall"])}
-    )
-    return report.pointer()

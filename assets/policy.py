@@ -1,7 +1,8 @@
 """The ``listeners`` and ``policy`` groups: simulated listeners, environments, A2C, evaluation.
 
 Thin adapters: the work is in :mod:`moodtune.policy` (``pipeline`` builds the environment,
-``registration`` trains, evaluates, logs, registers and gates).
+``registration`` trains, evaluates, logs, registers and gates). The policy's training asset,
+``policy_evaluation``, is built from its spec (:mod:`assets.training`).
 """
 
 import pandas as pd
@@ -121,38 +122,6 @@ def a2c_policy(
     # the timings are in this metadata and the MLflow run; the stored output (a DVC out) holds
     # what a rebuild reproduces byte for byte
     return {k: v for k, v in trained.items() if not k.endswith("_seconds")}
-
-
-@asset(group_name="policy", compute_kind="mlflow", op_tags=CRITICAL_PATH)
-def policy_evaluation(
-    context: AssetExecutionContext,
-    settings: SettingsResource,
-    mlflow: MlflowResource,
-    recommendation_env: pipeline.EnvSpec,
-    a2c_policy: dict,
-) -> pd.DataFrame:
-    """A2C vs random, popularity, emotion-match, supervised greedy, greedy-calm, the iso
-    heuristic and the planning oracle on held-out listeners of the served catalog, per seed;
-    registers the first seed's policy (the one the service ranks with) and gates it."""
-    s = settings.get()
-    with mlflow.run(context):
-        report = registration.evaluate_and_register(s, recommendation_env, a2c_policy, log=context.log.info)
-    summaries = {
-        f"summary_{d}_dynamics": MetadataValue.md(t.round(3).to_markdown(index=False))
-        for d, t in report.extra["summaries"].items()
-    }
-    context.add_output_metadata(
-        {
-            **report.metadata(),
-            **summaries,
-            "targets": MetadataValue.json(report.extra["targets"]),
-            # plain numbers too, so Dagster's Plots tab draws the targets across materializations
-            **{k: v for k, v in report.extra["targets"][s.policy.dynamics].items() if isinstance(v, float)},
-            "learning_curves": MetadataValue.json(registration.curve_summary(a2c_policy["curves"])),
-            "registered_version": report.version,
-        }
-    )
-    return report.table
 
 
 @asset(group_name="policy", compute_kind="mlflow")

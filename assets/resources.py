@@ -101,9 +101,11 @@ class MlflowResource(ConfigurableResource):
         return self.settings.get()
 
     @contextmanager
-    def run(self, context, run_name: str | None = None) -> Iterator[Any]:
+    def run(self, context, run_name: str | None = None, *, link: bool = True) -> Iterator[Any]:
         """An MLflow run for this asset execution, described in markdown (:func:`run_description`;
-        the gate appends its verdict); yields the ``mlflow.ActiveRun``."""
+        the gate appends its verdict); yields the ``mlflow.ActiveRun``. With ``link`` the asset's
+        materialization gains the run's link and plots; a gated asset leaves that to
+        :func:`assets.emit.emit`, which shows them with its report."""
         tags = {"dagster.run_id": context.run.run_id}
         name = run_name
         if _single_asset(context):
@@ -119,7 +121,8 @@ class MlflowResource(ConfigurableResource):
         ) as active:
             context.log.info(f"MLflow run {active.info.run_id} in {settings.tracking_uri}")
             yield active
-        self._link(context, active.info.run_id)
+        if link:
+            self._link(context, active.info.run_id)
 
     def _link(self, context, run_id: str) -> None:
         """The asset's materialization links to its MLflow run (a clickable URL in Dagster) and
@@ -135,13 +138,16 @@ class MlflowResource(ConfigurableResource):
         url = mlflow_run_link(run_id, settings)
         if url:
             meta["mlflow_run_url"] = MetadataValue.url(url)
-        context.add_output_metadata({**meta, **run_plots(run_id, settings, url)})
+        context.add_output_metadata(
+            {**meta, **run_plots(run_id, settings, url)},
+            output_name=context.assets_def.get_output_name_for_asset_key(context.asset_key),
+        )
 
 
 def mlflow_run_link(run_id: str, settings) -> str | None:
     """The MLflow UI's page of ``run_id``; ``None`` when the run cannot be found. (Here, not in
-    :mod:`assets.gating`, which links its checks' verdicts the same way: the checks import the
-    resources, never the other way.)"""
+    :mod:`assets.emit`, which links its reports the same way: it imports the resources, never
+    the other way.)"""
     try:
         return registry.mlflow_run_url(run_id, settings)
     except Exception:  # a run from another store (a copied stack): no link rather than a failed check

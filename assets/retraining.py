@@ -1,8 +1,9 @@
 """The ``retraining`` group: feedback -> reward model -> recalibrated simulator -> retrained copy
 of the champion -> held-out + off-policy -> gate."""
 
-from dagster import AssetExecutionContext, Config, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, asset
 
+from assets.emit import emit, gate_check_spec
 from assets.resources import FeedbackStoreResource, MlflowResource, SettingsResource
 from moodtune import registry
 from moodtune.feedback.reread import reread_with_champion
@@ -18,7 +19,11 @@ class RetrainConfig(Config):
     degrade_scale: float = 0.0  # > 0 adds noise to the weights: a drill that must be rejected
 
 
-@asset(group_name="retraining", compute_kind="stable-baselines3")
+@asset(
+    group_name="retraining",
+    compute_kind="stable-baselines3",
+    check_specs=[gate_check_spec("retrained_policy")],  # the policy spec's also_gated_by
+)
 def retrained_policy(
     context: AssetExecutionContext,
     config: RetrainConfig,
@@ -26,7 +31,7 @@ def retrained_policy(
     mlflow: MlflowResource,
     feedback: FeedbackStoreResource,
     recommendation_env: pipeline.EnvSpec,
-) -> dict:
+):
     """Learn the listeners' response from the feedback window's logged outcomes (a reward model
     that recalibrates the simulator), teach a copy of the champion in it, then gate the copy:
     held-out reward against the champion re-scored on the same sessions, and the doubly robust
@@ -41,7 +46,7 @@ def retrained_policy(
     )  # against stored baselines
     champion = registry.load_version(registry.POLICY, None, s)
     timesteps = s.retrain.timesteps if config.timesteps < 0 else config.timesteps
-    with mlflow.run(context, run_name=f"retrain feedback {window.first_id}-{window.last_id}"):
+    with mlflow.run(context, run_name=f"retrain feedback {window.first_id}-{window.last_id}", link=False):
         report = registration.retrain_and_register(
             s,
             recommendation_env,
@@ -52,20 +57,7 @@ def retrained_policy(
             window=window.as_dict(),
             log=context.log.info,
         )
-    context.add_output_metadata(
-        {
-            **report.metadata(),
-            "feedback_window": MetadataValue.json({k: str(v) for k, v in window.as_dict().items()}),
-            "held_out": MetadataValue.md(report.table.round(3).to_markdown(index=False)),
-            "reward_model": MetadataValue.json(report.extra["reward_model"]),
-        }
-    )
-    return {
-        "version": report.version,
-        "promoted": report.promoted,
-        "scores": report.scores,
-        "reason": report.reason,
-    }
+    yield from emit(context, report, s)
 
 
 @asset(group_name="retraining", compute_kind="mlflow", deps=[retrained_policy])

@@ -2,7 +2,8 @@
 emotion index.
 
 Thin adapters: each asset opens its MLflow run and calls one function of
-:mod:`moodtune.text.train`, which does the work and the logging.
+:mod:`moodtune.text.train`, which does the work and the logging. The index's training asset,
+``emotion_index``, is built from its spec (:mod:`assets.training`).
 """
 
 from __future__ import annotations
@@ -151,33 +152,3 @@ def track_emotions_normalised(track_text_emotions: pd.DataFrame) -> AssetCheckRe
         passed=len(found) > 0 and bad == 0,
         metadata={"tracks_with_emotion": len(found), "not_normalised": bad},
     )
-
-
-@asset(group_name="text", compute_kind="python")
-def emotion_index(
-    context,
-    settings: SettingsResource,
-    mlflow: MlflowResource,
-    emotion_lexicon: Lexicon,
-    learned_text_tables: TextTables,
-    track_text_emotions: pd.DataFrame,
-) -> dict:
-    """Nearest-neighbour index over the tracks' emotion vectors (and valence-arousal points),
-    registered as ``moodtune-text-index`` and promoted through the shared gate on held-out query
-    texts (per-query precision@k against the champion re-scored on the same queries). The index
-    reads text with the learned text tables, which it carries into the registry; its run logs them.
-    Returns the registry pointer (the index itself lives in MLflow, not in DVC)."""
-    with mlflow.run(context):
-        report = train.train_and_register(
-            settings.get(), emotion_lexicon, track_text_emotions, learned_text_tables, log=context.log.info
-        )
-    meta = report.metadata()
-    context.add_output_metadata(
-        {
-            **{k: v for k, v in meta.items() if k != "per_label"},
-            "precision_at_k": MetadataValue.float(meta["precision_at_k"]),
-            "per_label": MetadataValue.json(meta["per_label"]),
-            "queries": MetadataValue.md(report.queries.head(12).to_markdown(index=False)),
-        }
-    )
-    return report.pointer()

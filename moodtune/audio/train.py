@@ -260,43 +260,59 @@ def label_balance(clips: pd.DataFrame) -> pd.DataFrame:
 # --- train -> evaluate -> log -> register -> gate -------------------------------------------
 
 
-@dataclass
-class AudioReport:
-    """What :func:`train_and_register` did: the gate's report, the held-out evaluation and the split."""
+# the held-out metrics an audio model's asset shows (those its evaluation has)
+SHOWN_METRICS = (
+    "macro_auc",
+    "macro_f1",
+    "genre_accuracy",
+    "zero_shot.genre_accuracy",
+    "scenes.arousal_auc",
+    "scenes.valence_auc",
+    "catalogue.macro_auc",
+    "catalogue.genre_accuracy",
+)
 
-    gate: registry.GateReport
-    evaluation: Evaluation
-    train_ids: list[str]
-    heldout_ids: list[str]
-    floors: dict[str, float]
 
-    def summary(self) -> dict:
-        """Plain values (the asset's stored output: no run id, which is in the metadata, so that
-        the same build stores the same bytes for DVC)."""
-        d = self.gate.decision
-        return {
-            "model": self.gate.name,
-            "version": self.gate.version,
-            "model_uri": f"models:/{self.gate.name}/{self.gate.version}",
-            "metrics": {k: float(v) for k, v in self.evaluation.metrics.items()},
-            "floors": dict(self.floors),
-            "promoted": d.promoted,
-            "reason": d.reason,
-            "champion_score": d.champion_score,
-            "train_ids": self.train_ids,
-            "heldout_ids": self.heldout_ids,
-        }
+def _report(
+    gate: registry.GateReport,
+    ev: Evaluation,
+    train_ids: list[str],
+    heldout_ids: list[str],
+    floors: dict[str, float],
+) -> registry.ModelReport:
+    """The gate's report with the held-out evaluation: its stored output holds the metrics, the
+    floors, the verdict and the split (no run id, which is in the metadata, so that the same
+    build stores the same bytes for DVC); ``extra["evaluation"]`` is the :class:`Evaluation`."""
+    d = gate.decision
+    output = {
+        "model": gate.name,
+        "version": gate.version,
+        "model_uri": f"models:/{gate.name}/{gate.version}",
+        "metrics": {k: float(v) for k, v in ev.metrics.items()},
+        "floors": dict(floors),
+        "promoted": d.promoted,
+        "reason": d.reason,
+        "champion_score": d.champion_score,
+        "train_ids": train_ids,
+        "heldout_ids": heldout_ids,
+    }
+    metadata = {
+        **{k: float(ev.metrics[k]) for k in SHOWN_METRICS if k in ev.metrics},
+        "per_label": registry.Markdown(ev.per_label.head(20).to_markdown(index=False, floatfmt=".3f")),
+        "genre_confusion": registry.Markdown(ev.confusion.to_markdown()),
+    }
+    return registry.ModelReport(gate, output, metadata, extra={"evaluation": ev})
 
 
 def train_and_register(
     settings,
     clips: pd.DataFrame,
     features: pd.DataFrame,
-    *,
     real_clips: pd.DataFrame | None = None,
     real_features: pd.DataFrame | None = None,
+    *,
     log: Callable[[str], None] = lambda _msg: None,
-) -> AudioReport:
+) -> registry.ModelReport:
     """Build the audio model, evaluate it on held-out clips, log params, metrics, plots and
     tables to the active MLflow run, register it as ``moodtune-audio`` and gate it against the
     champion re-scored on the same held-out clips.
@@ -388,7 +404,7 @@ def train_and_register(
         s,
         log=log,
     )
-    return AudioReport(
+    return _report(
         gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], dict(s.audio.gate_floors)
     )
 
@@ -445,7 +461,7 @@ def _catalogue_side(settings, clips: pd.DataFrame, features: pd.DataFrame, exclu
     return cat, train_ids, test_ids
 
 
-def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioReport:
+def _tagged(settings, clips, features, real_clips, real_features, log) -> registry.ModelReport:
     from moodtune.audio.model import log_model
     from moodtune.audio.musicnn.tagger import tagger_config as tagger_dict
     from moodtune.audio.plots import confusion_figure
@@ -636,7 +652,7 @@ def _tagged(settings, clips, features, real_clips, real_features, log) -> AudioR
     if len(per_label):
         registry.log_dataframe(per_label, "evaluation/catalogue_per_label.csv")
     ev = Evaluation(metrics, per_label, confusion, table[list(OUTPUT_COLUMNS)])
-    return AudioReport(gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], floors)
+    return _report(gate, ev, [str(t) for t in train_ids], [str(t) for t in test_ids], floors)
 
 
 # --- emotion on real music: the scene set (moodtune.audio.scenes) ------------------------------

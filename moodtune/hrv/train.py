@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
@@ -35,40 +34,36 @@ from moodtune.hrv.model import CANDIDATES, FEATURE_SETS, Scores, evaluate, featu
 from moodtune.settings import Settings
 
 
-@dataclass
-class HrvReport:
-    """What one training run found and what the gate decided."""
-
-    gate: registry.GateReport
-    feature_set: str
-    cv: dict[str, dict[str, Scores]]  # feature set -> model -> leave-subjects-out scores (development)
-    holdout: dict[str, Scores]  # model -> scores on the gate subjects (the chosen feature set)
-    gate_subjects: list[str]
-    scores: dict[str, float] = field(default_factory=dict)
-
-    def metadata(self) -> dict[str, Any]:
-        """Plain values for Dagster metadata."""
-        cv = {fs: round(s["catboost"].macro_f1, 4) for fs, s in self.cv.items()}
-        return {
-            **self.gate.metadata(),
-            "feature_set": self.feature_set,
-            "gate_subjects": len(self.gate_subjects),
-            **{f"macro_f1_cv_{fs}": v for fs, v in cv.items()},
-            **{f"macro_f1_{name}": round(s.macro_f1, 4) for name, s in self.holdout.items()},
-            "recall": {lvl: round(r, 4) for lvl, r in self.holdout["catboost"].recall.items()},
-        }
-
-    def pointer(self) -> dict[str, Any]:
-        """The registry pointer the asset returns (no run id: the same build stores the same bytes)."""
-        g = self.gate
-        return {
-            "name": g.name,
-            "version": g.version,
-            "model_uri": f"models:/{g.name}/{g.version}",
-            "promoted": g.promoted,
-            "scores": self.scores,
-            "feature_set": self.feature_set,
-        }
+def _report(
+    gate: registry.GateReport,
+    feature_set: str,
+    cv: dict[str, dict[str, Scores]],
+    holdout: dict[str, Scores],
+    gate_subjects: list[str],
+    scores: dict[str, float],
+) -> registry.ModelReport:
+    """The gate's report: the registry pointer as the stored output (no run id: the same build
+    stores the same bytes), the development and gate-subject scores as metadata. ``extra`` holds
+    ``cv`` (feature set -> model -> leave-subjects-out scores on the development subjects),
+    ``holdout`` (model -> scores on the gate subjects, the chosen feature set) and ``gate_subjects``."""
+    cv_f1 = {fs: round(sc["catboost"].macro_f1, 4) for fs, sc in cv.items()}
+    metadata = {
+        "feature_set": feature_set,
+        "gate_subjects": len(gate_subjects),
+        **{f"macro_f1_cv_{fs}": v for fs, v in cv_f1.items()},
+        **{f"macro_f1_{name}": round(sc.macro_f1, 4) for name, sc in holdout.items()},
+        "recall": {lvl: round(r, 4) for lvl, r in holdout["catboost"].recall.items()},
+    }
+    output = {
+        "name": gate.name,
+        "version": gate.version,
+        "model_uri": f"models:/{gate.name}/{gate.version}",
+        "promoted": gate.promoted,
+        "scores": scores,
+        "feature_set": feature_set,
+    }
+    extra = {"cv": cv, "holdout": holdout, "gate_subjects": gate_subjects}
+    return registry.ModelReport(gate, output, metadata, extra)
 
 
 def gate_split(subjects: pd.Series, fraction: float, seed: int) -> np.ndarray:
@@ -110,7 +105,7 @@ def _rescore(held: pd.DataFrame) -> Callable[[Any], registry.Evaluation]:
 
 def train_and_register(
     settings: Settings, table: pd.DataFrame, log: Callable[[str], None] = lambda _msg: None
-) -> HrvReport:
+) -> registry.ModelReport:
     """Evaluate, choose, fit, log, register and gate the stress model on a metrics table
     (the ``hrv_metrics`` asset's). Call inside an MLflow run."""
     from mlflow import catboost as mlflow_catboost
@@ -184,14 +179,7 @@ def train_and_register(
         settings,
         log=log,
     )
-    return HrvReport(
-        gate=gate,
-        feature_set=chosen,
-        cv=cv,
-        holdout=holdout,
-        gate_subjects=sorted(held["subject"].astype(str).unique()),
-        scores=gate_scores,
-    )
+    return _report(gate, chosen, cv, holdout, sorted(held["subject"].astype(str).unique()), gate_scores)
 
 
 def _log_tables(

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import pandas as pd
@@ -27,26 +26,15 @@ from moodtune.settings import Settings
 _REQUIREMENTS = ("torch", "opencv-python-headless", "numpy", "pandas", "pillow", "mlflow")
 
 
-@dataclass(frozen=True)
-class FaceModelReport:
-    version: str
-    run_id: str
-    scores: dict[str, float]
-    promoted: bool
-    reason: str
-    champion_version: str | None
-    metadata: dict[str, Any]
-    checks: list[dict]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The asset's stored output: no run id (in the metadata), so the same build stores the same bytes."""
-        return {k: v for k, v in asdict(self).items() if k != "run_id"}
-
-
-def register_face_model(settings: Settings) -> FaceModelReport:
+def register_face_model(
+    settings: Settings, *, log: Callable[[str], None] = lambda _msg: None
+) -> registry.ModelReport:
     """Build the face model from ``fer``, check it, log it, register it and gate it.
 
-    Logs into the active MLflow run (the Dagster asset's), or starts one.
+    Logs into the active MLflow run (the Dagster asset's), or starts one. The report's stored
+    output holds the version, the sanity scores, the verdict, the model's provenance and the
+    checks (no run id: the same build stores the same bytes); its metadata shows the scores,
+    the provenance and the checks as a table.
     """
     image = settings.image
     model = FaceEmotionModel.from_package(image.detector)
@@ -55,7 +43,7 @@ def register_face_model(settings: Settings) -> FaceModelReport:
     run_ctx = (
         contextlib.nullcontext(active) if active else registry.start_run("face_model", settings=settings)
     )
-    with run_ctx as run:
+    with run_ctx:
         meta = model.metadata
         registry.log_params(
             {
@@ -108,14 +96,20 @@ def register_face_model(settings: Settings) -> FaceModelReport:
                 tags=tags,
             ),
             settings,
+            log=log,
         )
-        return FaceModelReport(
-            version=gate.version,
-            run_id=run.info.run_id,
-            scores=report.scores,
-            promoted=gate.promoted,
-            reason=gate.reason,
-            champion_version=gate.decision.champion_version,
-            metadata=meta,
-            checks=report.rows,
-        )
+    output = {
+        "version": gate.version,
+        "scores": report.scores,
+        "promoted": gate.promoted,
+        "reason": gate.reason,
+        "champion_version": gate.decision.champion_version,
+        "metadata": meta,
+        "checks": report.rows,
+    }
+    shown = {
+        **report.scores,
+        **{k: meta[k] for k in ("source", "licence", "training_data")},
+        "checks": registry.Markdown(pd.DataFrame(report.rows).to_markdown(index=False)),
+    }
+    return registry.ModelReport(gate, output, shown)

@@ -14,7 +14,6 @@ by the feedback it learned from; its off-policy rows are feedback the reward mod
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -32,36 +31,6 @@ from moodtune.policy.train import train_policies
 from moodtune.settings import Settings
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class PolicyReport:
-    """A registered policy version, the gate's verdict and what it was decided on."""
-
-    gate: registry.GateReport
-    scores: dict[str, float]
-    table: pd.DataFrame  # held-out results (per seed and policy)
-    summary: pd.DataFrame | None = None  # mean and std over seeds, per policy
-    ope: OffPolicyComparison | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def promoted(self) -> bool:
-        return self.gate.promoted
-
-    @property
-    def version(self) -> str:
-        return self.gate.version
-
-    @property
-    def reason(self) -> str:
-        return self.gate.reason
-
-    def metadata(self) -> dict[str, Any]:
-        """Plain values for Dagster metadata: the gate's, the scores and the off-policy check."""
-        meta = {**self.gate.metadata(), **{k: round(float(v), 4) for k, v in self.scores.items()}}
-        meta["ope_verdict"] = "no logged feedback" if self.ope is None else self.ope.verdict()
-        return meta
 
 
 def held_out(
@@ -97,8 +66,11 @@ def register_policy(
     direct=None,
     original: pipeline.EnvSpec | None = None,
     log: Log = lambda _m: None,
-) -> PolicyReport:
+) -> registry.ModelReport:
     """Evaluate ``ranker``, log it as the policy pyfunc in the active run, register and gate it.
+    The report's output is the held-out table (candidate, and the champion re-scored); its
+    metadata the scores and the off-policy verdict; ``extra`` holds the ``scores`` (the gate's,
+    the champion's, the off-policy estimates), the ``table`` and the ``ope`` comparison.
     ``feedback``: logged rows for the off-policy check; ``direct``: a reward model for them
     (:func:`moodtune.policy.rewardmodel.direct_method`: a doubly robust estimate; else SNIPS).
     ``original``: when ``spec``'s held-out listeners include the feedback's, the spec of the
@@ -201,7 +173,12 @@ def register_policy(
                 "mean_reward": gate.decision.champion_score,
             }
         )
-    return PolicyReport(gate, scores, pd.DataFrame(rows_out), ope=ope)
+    table = pd.DataFrame(rows_out)
+    metadata = {
+        **{k: round(float(v), 4) for k, v in scores.items()},
+        "ope_verdict": "no logged feedback" if ope is None else ope.verdict(),
+    }
+    return registry.ModelReport(gate, table, metadata, {"scores": scores, "table": table, "ope": ope})
 
 
 def train_and_log(settings: Settings, spec: pipeline.EnvSpec, out_dir=None, *, compare: bool = False) -> dict:
@@ -294,8 +271,10 @@ def evaluate_and_log(settings: Settings, spec: pipeline.EnvSpec, trained: dict) 
 
 def evaluate_and_register(
     settings: Settings, spec: pipeline.EnvSpec, trained: dict, log: Log = lambda _m: None
-) -> PolicyReport:
-    """:func:`evaluate_and_log`, then the first seed's A2C is registered and gated."""
+) -> registry.ModelReport:
+    """:func:`evaluate_and_log`, then the first seed's A2C is registered and gated. The report's
+    output is the evaluation table under ``policy.dynamics`` (per seed and policy); its metadata
+    adds each dynamics' summary, the targets and the learning curves."""
     p = settings.policy
     evaluated = evaluate_and_log(settings, spec, trained)
     seed = p.seeds[0]
@@ -314,8 +293,22 @@ def evaluate_and_register(
         extra_scores={"seed_score": float(trained["seed_score"])},
         log=log,
     )
-    report.table, report.summary = evaluated["tables"][p.dynamics], evaluated["summaries"][p.dynamics]
-    report.extra.update({"summaries": evaluated["summaries"], "targets": evaluated["targets"]})
+    report.output = evaluated["tables"][p.dynamics]
+    targets = evaluated["targets"]
+    report.metadata.update(
+        {
+            **{
+                f"summary_{d}_dynamics": registry.Markdown(t.round(3).to_markdown(index=False))
+                for d, t in evaluated["summaries"].items()
+            },
+            "targets": targets,
+            # plain numbers too, so Dagster's Plots tab draws the targets across materializations
+            **{k: v for k, v in targets[p.dynamics].items() if isinstance(v, float)},
+            "learning_curves": curve_summary(trained["curves"]),
+            "registered_version": report.version,
+        }
+    )
+    report.extra.update(summaries=evaluated["summaries"], targets=targets)
     return report
 
 
@@ -329,10 +322,12 @@ def retrain_and_register(
     degrade_scale: float = 0.0,
     window: dict | None = None,
     log: Log = lambda _m: None,
-) -> PolicyReport:
+) -> registry.ModelReport:
     """Learn the listeners' response from ``feedback``, teach a copy of the champion in the
     recalibrated simulator, then gate it: held-out reward against the champion re-scored on the
-    same sessions of that simulator, and the doubly robust off-policy veto on held-out rows."""
+    same sessions of that simulator, and the doubly robust off-policy veto on held-out rows.
+    The report's output is the verdict (version, promoted, scores, reason); its metadata adds
+    the feedback window, the held-out table and the reward model."""
     p, r = settings.policy, settings.retrain
     window = {k: str(v) for k, v in (window or {}).items()}
     seed = p.seeds[0]
@@ -377,7 +372,21 @@ def retrain_and_register(
         original=done.original,
         log=log,
     )
-    report.extra.update(timesteps=timesteps, reward_model=done.response.as_dict())
+    reward_model = done.response.as_dict()
+    report.output = {
+        "version": report.version,
+        "promoted": report.promoted,
+        "scores": report.extra["scores"],
+        "reason": report.reason,
+    }
+    report.metadata.update(
+        {
+            "feedback_window": window,
+            "held_out": registry.Markdown(report.extra["table"].round(3).to_markdown(index=False)),
+            "reward_model": reward_model,
+        }
+    )
+    report.extra.update(timesteps=timesteps, reward_model=reward_model)
     return report
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from moodtune.registry.loader import Loaded, load, load_dir, load_version
     from moodtune.registry.notes import append_note, rounded, tag_value
+    from moodtune.registry.report import Markdown, ModelReport
     from moodtune.registry.tracking import (
         configure,
         dagster_run_url,
@@ -81,6 +82,7 @@ _LAZY = {
     ),
     **dict.fromkeys(("Loaded", "load", "load_dir", "load_version"), "moodtune.registry.loader"),
     **dict.fromkeys(("append_note", "rounded", "tag_value"), "moodtune.registry.notes"),
+    **dict.fromkeys(("Markdown", "ModelReport"), "moodtune.registry.report"),
     **dict.fromkeys(
         (
             "configure",
@@ -131,6 +133,8 @@ __all__ = [
     "Evaluation",
     "GateReport",
     "Loaded",
+    "Markdown",
+    "ModelReport",
     "ModelSpec",
     "PromotionDecision",
     "append_note",

@@ -36,6 +36,15 @@ class ModelSpec:
     asset: str = ""  # the asset that trains, registers and gates it (its materialization carries the verdict)
     attr: str = ""  # the service's short name: ``ModelSet.<attr>``, the Bento's ``<attr>_ref``
     also_gated_by: tuple[str, ...] = ()  # other assets that register and gate versions of it (retraining)
+    # the training asset, built from these by one factory (assets/training.py): the trainer
+    # "module:function" (settings, *inputs, log=) -> registry.ModelReport, its input assets in
+    # the trainer's argument order, its compute kind, whether it is on the critical path (runs
+    # before other ready steps) and its description
+    trainer: str = ""
+    inputs: tuple[str, ...] = ()
+    kind: str = ""
+    critical_path: bool = False
+    doc: str = ""
 
     @property
     def gated_by(self) -> tuple[str, ...]:
@@ -53,6 +62,12 @@ MODELS: dict[str, ModelSpec] = {
             "A music clip -> 4 genres + 6 GEMS emotions (docs/audio.md).",
             asset="audio_emotion_model",
             attr="audio",
+            trainer="moodtune.audio.train:train_and_register",
+            inputs=("audio_clips", "audio_features", "audio_real_set", "audio_real_features"),
+            kind="torch",
+            critical_path=True,
+            doc="""The genre + GEMS-6 model, registered as ``moodtune-audio`` and gated: on the real set's
+    held-out packages when there is one (tag model), else on held-out demo clips (network).""",
         ),
         ModelSpec(
             HRV,
@@ -61,6 +76,15 @@ MODELS: dict[str, ModelSpec] = {
             "Heart-rate variability of a recording -> stress low / medium / high (docs/hrv.md).",
             asset="hrv_stress_model",
             attr="hrv",
+            trainer="moodtune.hrv.train:train_and_register",
+            inputs=("hrv_metrics",),
+            kind="catboost",
+            critical_path=True,
+            doc="""CatBoost on the eight metrics (and, when every subject has a resting baseline, their
+    log-ratios to it) -> low / medium / high: both feature sets scored leave-subjects-out against
+    majority-class and logistic-regression baselines, the better one fitted, scored on held-out
+    gate subjects, registered as ``moodtune-hrv`` and gated against the champion re-scored on the
+    same subjects (:func:`moodtune.hrv.train.train_and_register`). Returns the registry pointer.""",
         ),
         ModelSpec(
             POLICY,
@@ -70,6 +94,13 @@ MODELS: dict[str, ModelSpec] = {
             asset="policy_evaluation",
             attr="policy",
             also_gated_by=("retrained_policy",),
+            trainer="moodtune.policy.registration:evaluate_and_register",
+            inputs=("recommendation_env", "a2c_policy"),
+            kind="mlflow",
+            critical_path=True,
+            doc="""A2C vs random, popularity, emotion-match, supervised greedy, greedy-calm, the iso
+    heuristic and the planning oracle on held-out listeners of the served catalog, per seed;
+    registers the first seed's policy (the one the service ranks with) and gates it.""",
         ),
         ModelSpec(
             TEXT,
@@ -78,6 +109,14 @@ MODELS: dict[str, ModelSpec] = {
             "Chinese text -> DLUT emotion vector, and the track index searched by it (docs/text.md).",
             asset="emotion_index",
             attr="text",
+            trainer="moodtune.text.train:train_and_register",
+            inputs=("emotion_lexicon", "track_text_emotions", "learned_text_tables"),
+            kind="python",
+            doc="""Nearest-neighbour index over the tracks' emotion vectors (and valence-arousal points),
+    registered as ``moodtune-text-index`` and promoted through the shared gate on held-out query
+    texts (per-query precision@k against the champion re-scored on the same queries). The index
+    reads text with the learned text tables, which it carries into the registry; its run logs them.
+    Returns the registry pointer (the index itself lives in MLflow, not in DVC).""",
         ),
         ModelSpec(
             FACE,
@@ -86,6 +125,10 @@ MODELS: dict[str, ModelSpec] = {
             "Faces in a photo -> FER-7 expressions -> DLUT emotions (docs/image.md).",
             asset="face_model",
             attr="face",
+            trainer="moodtune.image.registration:register_face_model",
+            kind="pytorch",
+            doc="""The pretrained face-expression model from the ``fer`` package, checked on real bundled
+    photos, registered as ``moodtune-face`` and promoted to ``champion`` if it passes the gate.""",
         ),
     )
 }

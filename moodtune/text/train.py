@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -202,44 +202,38 @@ def annotate(
 
 
 # --- the index: build, evaluate, register, gate --------------------------------------------
-@dataclass(frozen=True)
-class TextIndexReport:
-    index: EmotionIndex
-    scores: dict[str, Any]
-    queries: pd.DataFrame
-    gate: registry.GateReport
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def pointer(self) -> dict[str, Any]:
-        """The registry pointer the asset returns (the index itself lives in MLflow; no run id:
-        the same build stores the same bytes)."""
-        g = self.gate
-        return {
-            "name": g.name,
-            "version": g.version,
-            "model_uri": f"models:/{g.name}/{g.version}",
-            "promoted": g.promoted,
-            "scores": g.scores,
-            "granularity": self.index.granularity,
-            "tracks": len(self.index),
-            "space": self.index.space,
-        }
-
-    def metadata(self) -> dict[str, Any]:
-        s = self.scores
-        return {
-            **self.gate.metadata(),
-            "tracks": len(self.index),
-            "granularity": self.index.granularity,
-            "space": self.index.space,
-            "precision_at_k": float(s["precision_at_k"]),
-            "baseline_random_precision_at_k": float(s["baseline_random_precision_at_k"]),
-            "baseline_popularity_precision_at_k": float(s["baseline_popularity_precision_at_k"]),
-            "per_label": s["per_label"],
-            "ground_truth": str(s["ground_truth"]),
-            "model_version": self.gate.version,
-            "gate_decision": "promoted" if self.gate.promoted else "rejected",
-        }
+def _report(
+    index: EmotionIndex, scores: dict[str, Any], queries: pd.DataFrame, gate: registry.GateReport
+) -> registry.ModelReport:
+    """The gate's report: the registry pointer as the stored output (the index itself lives in
+    MLflow; no run id: the same build stores the same bytes), the held-out scores as metadata;
+    ``extra`` holds the ``index``, its ``scores`` and the held-out ``queries``."""
+    output = {
+        "name": gate.name,
+        "version": gate.version,
+        "model_uri": f"models:/{gate.name}/{gate.version}",
+        "promoted": gate.promoted,
+        "scores": gate.scores,
+        "granularity": index.granularity,
+        "tracks": len(index),
+        "space": index.space,
+    }
+    metadata = {
+        "tracks": len(index),
+        "granularity": index.granularity,
+        "space": index.space,
+        "precision_at_k": float(scores["precision_at_k"]),
+        "baseline_random_precision_at_k": float(scores["baseline_random_precision_at_k"]),
+        "baseline_popularity_precision_at_k": float(scores["baseline_popularity_precision_at_k"]),
+        "per_label": scores["per_label"],
+        "ground_truth": str(scores["ground_truth"]),
+        "model_version": gate.version,
+        "gate_decision": "promoted" if gate.promoted else "rejected",
+        "queries": registry.Markdown(queries.head(12).to_markdown(index=False)),
+    }
+    return registry.ModelReport(
+        gate, output, metadata, {"index": index, "scores": scores, "queries": queries}
+    )
 
 
 def track_labels(index: EmotionIndex, table: pd.DataFrame) -> tuple[dict[str, str], bool]:
@@ -271,7 +265,7 @@ def _evaluation(scores: dict[str, Any]) -> registry.Evaluation:
 
 def train_and_register(
     settings, lexicon: Lexicon, table: pd.DataFrame, tables: TextTables, log: Log = _quiet
-) -> TextIndexReport:
+) -> registry.ModelReport:
     """Build the index over ``table`` (``track_text_emotions``), reading text with the learned
     ``tables`` (which the pickled index carries into the registry), evaluate it on held-out
     query texts, log params/metrics/artifacts and the tables, log the pyfunc, register and gate it."""
@@ -327,4 +321,4 @@ def train_and_register(
         settings,
         log=log,
     )
-    return TextIndexReport(index, scores, queries, gate)
+    return _report(index, scores, queries, gate)
