@@ -71,7 +71,7 @@ def measure(overrides: dict, reading: str, store: Path, log=print) -> dict:
             real_features=analysed.features,
             log=lambda m: log(f"  {m}"),
         )
-    m = report.evaluation.metrics
+    m = report.extra["evaluation"].metrics
     scene = clips[(clips["set"] == "scenes") & (clips["side"] == "heldout")]
     if reading == "clips" and len(scene):  # the served model on the held-out tracks as the catalog reads them
         files = scene.drop_duplicates("file")

@@ -212,13 +212,14 @@ AUDIO_SMALL = "{clips_per_cell: 4, clip_seconds: 3.0, real_set: {enabled: false}
 def audio_group() -> list:
     """The audio group's assets and checks (what ``built_audio`` materializes)."""
     import assets.audio as audio_assets
+    from assets.training import TRAINED
 
     return [
         audio_assets.audio_clips,
         audio_assets.audio_features,
         audio_assets.audio_real_set,
         audio_assets.audio_real_features,
-        audio_assets.audio_emotion_model,
+        TRAINED["audio_emotion_model"],
         audio_assets.audio_features_have_no_nan,
         audio_assets.audio_label_balance,
         audio_assets.audio_model_auc_above_floor,

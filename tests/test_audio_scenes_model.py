@@ -86,7 +86,7 @@ def scened(built_audio, tmp_path_factory):
 
 def test_scene_figures_are_measured_per_candidate_and_the_winner_serves(scened):
     report, s, scene = scened["report"], scened["s"], scened["scene"]
-    m = report.evaluation.metrics
+    m = report.extra["evaluation"].metrics
     means = {
         c: (m[f"scenes.{c}.arousal_auc"] + m[f"scenes.{c}.valence_auc"]) / 2
         for c in ("base", "head", "blend")
@@ -119,13 +119,17 @@ def test_scene_figures_are_measured_per_candidate_and_the_winner_serves(scened):
 
 def test_scene_figures_are_gate_floors_logged_with_the_run(scened):
     report, s = scened["report"], scened["s"]
-    assert report.floors == {"genre_accuracy": 0.0, "scenes.arousal_auc": 0.0, "scenes.valence_auc": 0.0}
+    assert report.output["floors"] == {
+        "genre_accuracy": 0.0,
+        "scenes.arousal_auc": 0.0,
+        "scenes.valence_auc": 0.0,
+    }
     assert "below floors" not in report.gate.decision.reason  # met; the champion comparison decides
     assert {"scenes.arousal_auc", "scenes.valence_auc"} <= set(report.gate.scores)
     client = registry.configure(s)
     run = client.get_run(report.gate.run_id)
     assert run.data.metrics["scenes.arousal_auc"] == pytest.approx(
-        report.evaluation.metrics["scenes.arousal_auc"]
+        report.extra["evaluation"].metrics["scenes.arousal_auc"]
     )
     files = {a.path for a in client.list_artifacts(report.gate.run_id, "evaluation")}
     assert {"evaluation/scene_heldout_tracks.csv", "evaluation/scene_candidates.csv"} <= files

@@ -66,20 +66,24 @@ def test_tagged_model_is_registered_and_gated_against_the_rescored_champion(tagg
     d = report.gate.decision
     assert d.metric == "genre_accuracy" and d.champion_version == "1" and d.rescore_error is None
     assert d.champion_score is not None and d.difference_ci is not None  # paired per-clip comparison
-    assert report.floors == {"genre_accuracy": 0.0}  # no scene rows: no emotion floors on real music
-    assert not any(k.startswith("scenes.") for k in report.evaluation.metrics)
+    assert report.output["floors"] == {
+        "genre_accuracy": 0.0
+    }  # no scene rows: no emotion floors on real music
+    assert not any(k.startswith("scenes.") for k in report.extra["evaluation"].metrics)
     held = tagged.real.index[tagged.real["side"] == "heldout"]
-    assert sorted(report.heldout_ids) == sorted(held) and not set(report.train_ids) & set(held)
+    assert sorted(report.output["heldout_ids"]) == sorted(held) and not set(report.output["train_ids"]) & set(
+        held
+    )
     champion = registry.load(registry.AUDIO, "1", s)
     expected, _, _ = genre_report(champion.predict_proba(tagged.features.loc[held]), tagged.real["genre"])
     assert d.champion_score == pytest.approx(expected["genre_accuracy"])
-    m = report.evaluation.metrics
+    m = report.extra["evaluation"].metrics
     assert {"zero_shot.genre_accuracy", "head.genre_accuracy", "train.genre_accuracy"} <= set(m)
     assert (
         m["genre_accuracy"] == max(m["zero_shot.genre_accuracy"], m["head.genre_accuracy"])
         or m["genre_accuracy"] == m["zero_shot.genre_accuracy"]
     )
-    assert int(report.evaluation.confusion.to_numpy().sum()) == len(held)
+    assert int(report.extra["evaluation"].confusion.to_numpy().sum()) == len(held)
     # the catalogue side: no real-set clip, and the emotion head serves only if it beat the mapping
     assert {"catalogue.zero_shot.macro_auc", "catalogue.head.macro_auc", "catalogue.macro_auc"} <= set(m)
     beat = m["catalogue.head.macro_auc"] >= m["catalogue.zero_shot.macro_auc"] + s.audio.gate_margin
@@ -109,9 +113,9 @@ def test_registered_tag_model_loads_and_predicts_like_analyze(tagged):
     assert np.allclose(proba[list(GENRES)].sum(axis=1), 1.0)
     emotions = proba[list(GEMS6)]  # independent sigmoids (a confident one may round to 0 or 1)
     assert ((emotions >= 0) & (emotions <= 1)).all().all() and (emotions.std() > 0.01).all()
-    held = tagged.report.heldout_ids
+    held = tagged.report.output["heldout_ids"]
     acc = float((proba.loc[held, list(GENRES)].idxmax(axis=1) == tagged.real.loc[held, "genre"]).mean())
-    assert acc == pytest.approx(tagged.report.evaluation.metrics["genre_accuracy"])
+    assert acc == pytest.approx(tagged.report.extra["evaluation"].metrics["genre_accuracy"])
     path = tagged.clips["path"].iloc[0]
     one = model.analyze(path)
     np.testing.assert_allclose(one.to_numpy(dtype=float), proba.iloc[0].to_numpy(dtype=float), atol=1e-6)

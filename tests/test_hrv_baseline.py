@@ -103,16 +103,20 @@ def test_train_and_register_compares_feature_sets_and_rescores_the_champion(isol
     m = mlflow.get_run(run.info.run_id).data.metrics
     assert {"macro_f1_absolute", "macro_f1_baseline", "cv.baseline.catboost.macro_f1"} <= set(m)
     chosen = max(("absolute", "baseline"), key=lambda fs: m[f"macro_f1_{fs}"])
-    assert first.feature_set == chosen and m["macro_f1"] == first.holdout["catboost"].macro_f1
+    assert (
+        first.output["feature_set"] == chosen and m["macro_f1"] == first.extra["holdout"]["catboost"].macro_f1
+    )
     assert first.gate.promoted and first.gate.decision.champion_version is None
-    assert len(first.gate_subjects) == 2  # 25 % of 10, held out of training
+    assert (
+        len(first.extra["gate_subjects"]) == first.metadata["gate_subjects"] == 2
+    )  # 25 % of 10, held out of training
 
     with mlflow.start_run():
         second = train_and_register(settings, table)
     d = second.gate.decision
     # the champion was loaded and re-scored on the same held-out subjects: the same model, the same score
     assert d.champion_version == "1" and d.rescore_error is None
-    assert d.champion_score == pytest.approx(first.scores["macro_f1"]) and not d.promoted
+    assert d.champion_score == pytest.approx(first.output["scores"]["macro_f1"]) and not d.promoted
 
 
 def test_a_real_tables_baseline_condition_becomes_each_subjects_baseline():

@@ -14,7 +14,8 @@ from dagster import materialize
 from PIL import Image
 from skimage import data
 
-from assets.image import face_model, face_model_meets_floors
+from assets.image import face_model_meets_floors
+from assets.training import TRAINED
 from moodtune import emotions, registry
 from moodtune.cli import main
 from moodtune.errors import ModelNotFound
@@ -88,7 +89,7 @@ def test_no_registered_model_is_a_clear_error(settings):
 
 @pytest.mark.slow  # materializes face_model: the sanity evaluation on real photos, registration, the gate
 def test_asset_registers_and_promotes_the_face_model(resources, settings):
-    result = materialize([face_model, face_model_meets_floors], resources=resources)
+    result = materialize([TRAINED["face_model"], face_model_meets_floors], resources=resources)
     assert result.success
     report = result.output_for_node("face_model")
     assert report["promoted"] and report["version"] == "1"

@@ -11,7 +11,6 @@ from dagster import materialize
 
 from assets.resources import SettingsResource
 from assets.text import (
-    emotion_index,
     emotion_lexicon,
     learned_text_tables,
     lexicon_is_usable,
@@ -19,6 +18,7 @@ from assets.text import (
     track_text_emotions,
     track_texts,
 )
+from assets.training import TRAINED
 from definitions import build_resources
 from moodtune import registry
 from moodtune.text.index import MODEL_NAME
@@ -26,6 +26,7 @@ from moodtune.text.lexicon import load_dlut_csv
 from moodtune.text.sources import PROTOTYPES, DemoTextWriter, demo_track_texts, write_tracks_db
 from moodtune.text.tables import load_tables, tables_path
 
+emotion_index = TRAINED["emotion_index"]  # built from its spec
 GROUP = [
     emotion_lexicon,
     learned_text_tables,
