@@ -1,7 +1,8 @@
 """The registered models: one :class:`ModelSpec` per model family, the single place it is declared.
 
 This is the one list of model names. Everything else that enumerates the models derives from
-:data:`MODELS`: the gate's asset checks (``assets/gating.py``, :data:`GATED_ASSETS`), what the
+:data:`MODELS`: the training assets and their gate checks (``assets/training.py``, built from
+each spec's ``trainer``, ``inputs``, ``kind`` and ``doc``; :data:`GATED_ASSETS`), what the
 ``bento_models`` asset waits for (``assets/serving.py``, :data:`TRAINING_ASSETS`), the
 champions imported into BentoML and served (``bento/models.py``, ``bento/service.py``'s
 ``BentoModel`` references, :data:`SERVED_ATTRS`), the service's model set
