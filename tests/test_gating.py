@@ -4,6 +4,8 @@ materialization from the same report, is red for a refused challenger, with the 
 scores and a link to the MLflow run. And a training asset built from a spec alone
 (assets/training.py)."""
 
+import inspect
+
 import dagster as dg
 import mlflow
 import mlflow.pyfunc
@@ -14,7 +16,7 @@ from test_gate import Constant  # the test model and its loader (test_gate:load_
 
 from assets.emit import dagster_metadata, emit, gate_check_spec
 from assets.resources import MlflowResource, SettingsResource
-from assets.training import training_asset
+from assets.training import trainer_of, training_asset
 from moodtune import registry
 from moodtune.registry.names import GATED_ASSETS, MODEL_NAMES, MODELS, ModelSpec
 
@@ -206,6 +208,8 @@ def test_each_model_is_gated_by_its_spec_s_assets_each_with_its_check(name, asse
     assert assets_def.op.tags["dagster/compute_kind"] == spec.kind
     assert (assets_def.op.tags.get("dagster/priority") is not None) == spec.critical_path
     assert assets_def.descriptions_by_key[dg.AssetKey(spec.asset)].split()[:4] == spec.doc.split()[:4]
+    # its trainer takes the settings, the inputs in the spec's order and ``log``
+    inspect.signature(trainer_of(spec)).bind("settings", *spec.inputs, log=print)
 
 
 def test_gated_assets_are_exactly_the_specs_assets():
