@@ -76,6 +76,7 @@ def test_audio_group_registers_a_promoted_champion_above_the_floor(built):
         "audio_features_have_no_nan": True,
         "audio_label_balance": True,
         "audio_model_auc_above_floor": True,
+        "audio_emotion_model_challenger_promoted": True,  # declared on the asset: runs with it
     }
 
     # the held-out split is stratified by genre and disjoint from training
@@ -111,6 +112,7 @@ def test_a_crippled_config_is_not_promoted(built):
     assert "below floors" in summary["reason"] and summary["metrics"]["macro_auc"] < 0.75
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["audio_model_auc_above_floor"] is False
+    assert checks["audio_emotion_model_challenger_promoted"] is False  # the gate refused it
     # the same clips: every feature came from the content-hash cache
     meta = result.asset_materializations_for_node("audio_features")[0].metadata
     assert meta["cache_hits"].value == 96 and meta["computed"].value == 0
