@@ -274,7 +274,7 @@ def catalog_ids(url: str) -> list[str]:
         return [t["track_id"] for t in json.loads(r.read())["tracks"]]
 
 
-def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
+def event_log_reference(settings, threads: int = 50, per_thread: int = 4) -> None:
     """In-process: ``threads`` writers logging recommendation events (24 candidates each)
     through the service's group-committing EventWriter vs one commit per event through
     FeedbackStore.record_recommendation (the reference), on the same kind of SQLite file."""
@@ -321,11 +321,11 @@ def event_log_reference(threads: int = 50, per_thread: int = 4) -> None:
         return time.perf_counter() - start
 
     with tempfile.TemporaryDirectory(prefix="moodtune-bench-log-") as tmp:
-        grouped_store = FeedbackStore(f"sqlite:///{tmp}/grouped.db")
+        grouped_store = FeedbackStore(f"sqlite:///{tmp}/grouped.db", settings=settings)
         writer = EventWriter(grouped_store)
         grouped = timed(lambda: writer.record_recommendation(event))
         writer.close()
-        plain_store = FeedbackStore(f"sqlite:///{tmp}/plain.db")
+        plain_store = FeedbackStore(f"sqlite:///{tmp}/plain.db", settings=settings)
         plain_store.ensure_schema()
         plain = timed(lambda: plain_store.record_recommendation(event))
         n = threads * per_thread
@@ -368,7 +368,9 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     if not args.no_reference:
-        event_log_reference()
+        from moodtune.settings import get_settings
+
+        event_log_reference(get_settings())
 
     service = None
     tmp = tempfile.TemporaryDirectory(prefix="moodtune-bench-")

@@ -128,16 +128,13 @@ def import_catalog(settings: Settings) -> Imported:
     return Imported(CATALOG, f"{CATALOG}:{digest}", digest, action)
 
 
-def import_all(
-    settings: Settings | None = None, names: Iterable[str] | None = None, report=None
-) -> list[Imported]:
+def import_all(settings: Settings, names: Iterable[str] | None = None, report=None) -> list[Imported]:
     """Import every champion in ``names`` (default: every model, ``registry.MODEL_NAMES``) and the catalog.
 
     Raises :class:`MissingChampions` listing everything missing (after importing the rest);
     ``report(Imported)`` is called for each model as it is done."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     report = report or (lambda item: None)
-    settings = settings or get_settings()
     names = list(names or MODEL_NAMES)
     done, missing = [], []
     for name in names:
@@ -167,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{item.action:10} {item.tag}  (registry version {item.version})", flush=True)
 
     try:
-        import_all(names=args.names or None, report=report)
+        import_all(get_settings(), names=args.names or None, report=report)
     except MissingChampions as exc:
         print(f"bento.models: {exc}", file=sys.stderr)
         return 1

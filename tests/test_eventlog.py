@@ -104,7 +104,7 @@ def test_concurrent_events_are_group_committed_then_feedback_refers_to_them(sett
     )
     writer.close()
     # an independent store (a new connection, FULL) sees every acknowledged row
-    reader = FeedbackStore(store.url)
+    reader = FeedbackStore(store.url, settings=settings)
     assert reader.count_recommendations() == 40
     assert {reader.get_recommendation(i).id for i in ids} == set(ids)
     assert reader.get_feedback(row.id).recommendation_id == ids[0]

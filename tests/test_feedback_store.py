@@ -125,7 +125,9 @@ def store(store_url, settings):
 
 def test_default_is_a_sqlite_file_under_the_data_dir(settings):
     assert default_url(settings) == f"sqlite:///{settings.data_path('feedback', 'feedback.db')}"
-    assert FeedbackStore().url == default_url(settings)
+    assert FeedbackStore(settings=settings).url == default_url(settings)
+    with pytest.raises(TypeError, match="pass settings, or url, rewards and busy_timeout_ms"):
+        FeedbackStore(default_url(settings), busy_timeout_ms=1000)
 
 
 def test_schema_is_created_on_first_use(settings):
@@ -317,13 +319,13 @@ def test_unknown_ids_on_read(store):
 def test_reward_for_stress_uses_params_yaml():
     settings = load_settings()
     assert settings.feedback.reward.model_dump() == {"low": 1.0, "medium": 0.5, "high": 0.0}
-    assert [reward_for_stress(level) for level in ("low", "medium", "high")] == [1.0, 0.5, 0.0]
-    assert reward_for_stress(" HIGH ") == 0.0
+    rewards = settings.feedback.reward
+    assert [reward_for_stress(level, rewards) for level in ("low", "medium", "high")] == [1.0, 0.5, 0.0]
+    assert reward_for_stress(" HIGH ", rewards) == 0.0
     custom = {"low": 2.0, "medium": 1.0, "high": -1.0}
     assert reward_for_stress("high", custom) == -1.0
-    assert reward_for_stress("medium", settings.feedback.reward) == 0.5
     with pytest.raises(InvalidFeedback, match="low, medium, high"):
-        reward_for_stress("relaxed")
+        reward_for_stress("relaxed", rewards)
 
 
 def test_store_rewards_follow_the_settings(settings, monkeypatch):
@@ -439,12 +441,13 @@ CHILD = textwrap.dedent(
     import json, os, sys, time
     from pathlib import Path
     from moodtune.feedback import FeedbackStore
+    from moodtune.settings import load_settings
     url, go, n, worker = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     Path(f"{go}.ready-{worker}").touch()  # imported: waiting at the gate
     while not os.path.exists(go):
         time.sleep(0.005)
     # a long busy timeout: on a loaded machine a writer may wait long for its turn (not fail)
-    store = FeedbackStore(url, busy_timeout_ms=300_000)
+    store = FeedbackStore(url, settings=load_settings(), busy_timeout_ms=300_000)
     rid = store.record_recommendation(
         source="upload", age=40 + worker, gender="male", mood=3, k=2,
         candidates=[{"track_id": f"w{worker}-{i}", "features": {"x": i}, "score": i, "probability": 0.5}
@@ -457,7 +460,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.slow  # starts Python processes of its own: seconds of imports each
-def test_concurrent_processes_lose_nothing(store_url, tmp_path):
+def test_concurrent_processes_lose_nothing(store_url, settings, tmp_path):
     """4 processes x 50 writes on a fresh database (they also race to create the schema)."""
     processes, per_process = 4, 50
     go = tmp_path / "go"
@@ -493,7 +496,7 @@ def test_concurrent_processes_lose_nothing(store_url, tmp_path):
     acknowledged = [i for r in results for i in r["ids"]]
     assert len(acknowledged) == processes * per_process == len(set(acknowledged))
 
-    store = FeedbackStore(store_url)
+    store = FeedbackStore(store_url, settings=settings)
     assert store.count_since(0) == processes * per_process
     assert store.latest_feedback_id() == processes * per_process
     assert sorted(store.feedback_since(0)["id"]) == sorted(acknowledged)

@@ -169,16 +169,17 @@ def test_tag_value(value, tag):
 
 def test_append_note_adds_a_paragraph_and_keeps_under_the_tag_limit(store):
     settings = store.get()
+    client = MlflowClient(settings.tracking_uri)
     with registry.start_run("noted", settings=settings, description="what it is") as run:
-        assert registry.append_note("**verdict**") == "what it is\n\n**verdict**"
-        long = registry.append_note("x" * 10_000)
+        assert registry.append_note("**verdict**", client=client) == "what it is\n\n**verdict**"
+        long = registry.append_note("x" * 10_000, client=client)
     assert len(long) == MAX_NOTE_CHARS and long.startswith("what it is\n\n**verdict**") and long.endswith("…")
-    assert MlflowClient(settings.tracking_uri).get_run(run.info.run_id).data.tags[NOTE_TAG] == long
+    assert client.get_run(run.info.run_id).data.tags[NOTE_TAG] == long
     with registry.start_run("bare", settings=settings) as bare:
         pass
-    assert registry.append_note("only", bare.info.run_id, settings=settings) == "only"
+    assert registry.append_note("only", bare.info.run_id, client=client) == "only"
     with pytest.raises(RuntimeError, match="no active MLflow run"):
-        registry.append_note("nowhere")
+        registry.append_note("nowhere", client=client)
 
 
 @dg.op

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -12,19 +13,18 @@ from sqlalchemy.exc import ArgumentError
 
 from moodtune.errors import ConfigError
 
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
+
 SYNC_MODES = ("full", "normal")  # SQLite ``synchronous`` modes a dedicated writer may use
 WRITE = "moodtune_write"  # execution option: this connection begins write transactions
 
 
-def default_url(settings=None) -> str:
+def default_url(settings: Settings) -> str:
     """The configured feedback URL: ``feedback.url``, or the SQLite file under the data root.
 
     A relative ``sqlite:///path`` is pinned to the project root, like the MLflow store.
     """
-    if settings is None:
-        from moodtune.settings import get_settings
-
-        settings = get_settings()
     url = settings.feedback.url
     if not url:
         return f"sqlite:///{settings.data_path('feedback', 'feedback.db')}"

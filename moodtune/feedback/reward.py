@@ -25,13 +25,9 @@ def normalise_level(level: Any) -> str:
     raise InvalidFeedback(f"stress level must be one of {', '.join(STRESS_LEVELS)}; got {level!r}")
 
 
-def reward_table(rewards: Mapping[str, float] | Any | None = None) -> dict[str, float]:
-    """The stress -> reward mapping as a plain dict: ``rewards`` (a mapping or the typed
-    ``settings.feedback.reward``) or, when ``None``, the configured one."""
-    if rewards is None:
-        from moodtune.settings import get_settings
-
-        rewards = get_settings().feedback.reward
+def reward_table(rewards: Mapping[str, float] | Any) -> dict[str, float]:
+    """The stress -> reward mapping as a plain dict, from a mapping or the typed
+    ``settings.feedback.reward``."""
     if hasattr(rewards, "model_dump"):
         rewards = rewards.model_dump()
     if not isinstance(rewards, Mapping):
@@ -46,9 +42,7 @@ def reward_table(rewards: Mapping[str, float] | Any | None = None) -> dict[str, 
     return table
 
 
-def reward_for_stress(level: str, rewards: Mapping[str, float] | Any | None = None) -> float:
-    """The reward for a listener's stress ``level`` (low / medium / high, case-insensitive).
-
-    ``rewards`` overrides the mapping from ``params.yaml`` ``feedback.reward``.
-    """
+def reward_for_stress(level: str, rewards: Mapping[str, float] | Any) -> float:
+    """The reward for a listener's stress ``level`` (low / medium / high, case-insensitive) under
+    ``rewards`` (``settings.feedback.reward``, or a mapping of the three levels)."""
     return reward_table(rewards)[normalise_level(level)]

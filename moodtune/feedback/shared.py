@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from moodtune.feedback.database import default_url
 from moodtune.feedback.store import FeedbackStore
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 _STORES: dict[tuple[int, str], FeedbackStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def open_store(url: str | None = None, *, settings=None) -> FeedbackStore:
+def open_store(url: str | None = None, *, settings: Settings) -> FeedbackStore:
     """A process-wide store per URL (one connection pool), e.g. for the service and sensors.
 
     Keyed by process id too, so a forked child never reuses its parent's connections.

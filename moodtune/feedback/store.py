@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Text, bindparam, func, inspect, select
 from sqlalchemy.engine import Connection, make_url
@@ -46,6 +46,9 @@ from moodtune.feedback.records import FeedbackRow, FeedbackWindow, Recommendatio
 from moodtune.feedback.reward import reward_for_stress, reward_table
 from moodtune.feedback.schema import HRV_BASELINE_COLUMNS, HRV_METRICS, feedback, recommendations
 
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
+
 # Transaction-level advisory lock keys (PostgreSQL): schema creation, feedback inserts.
 _PG_SCHEMA_LOCK = 0x6D6F6F6474756E01
 _PG_FEEDBACK_LOCK = 0x6D6F6F6474756E02
@@ -57,25 +60,29 @@ _INSERT_FEEDBACK = feedback.insert().returning(feedback.c.id, sort_by_parameter_
 class FeedbackStore:
     """Recommendation events and feedback rows in one SQLAlchemy database.
 
-    ``url`` defaults to the configured one (:func:`default_url`); ``rewards`` to
-    ``feedback.reward`` (used when :meth:`record_feedback` gets no explicit reward).
+    ``settings`` gives what is not passed: ``url`` (:func:`default_url`), ``rewards``
+    (``feedback.reward``, used when :meth:`record_feedback` gets no explicit reward) and
+    ``busy_timeout_ms``; without ``settings`` all three are required.
     """
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        settings=None,
+        settings: Settings | None = None,
         rewards: Mapping[str, float] | None = None,
         busy_timeout_ms: int | None = None,
     ) -> None:
-        if settings is None and (url is None or rewards is None or busy_timeout_ms is None):
-            from moodtune.settings import get_settings
-
-            settings = get_settings()
-        self.url = url or default_url(settings)
-        self.rewards = reward_table(rewards if rewards is not None else settings.feedback.reward)
-        timeout = busy_timeout_ms if busy_timeout_ms is not None else settings.feedback.busy_timeout_ms
+        if settings is None:
+            if url is None or rewards is None or busy_timeout_ms is None:
+                raise TypeError("FeedbackStore: pass settings, or url, rewards and busy_timeout_ms")
+            self.url = url
+            self.rewards = reward_table(rewards)
+            timeout = busy_timeout_ms
+        else:
+            self.url = url or default_url(settings)
+            self.rewards = reward_table(rewards if rewards is not None else settings.feedback.reward)
+            timeout = busy_timeout_ms if busy_timeout_ms is not None else settings.feedback.busy_timeout_ms
         self.engine = make_engine(self.url, int(timeout))
         self._writer = self.engine.execution_options(**{WRITE: True})
         self._schema_ready = False

@@ -25,7 +25,7 @@ from moodtune.registry.loader import load
 from moodtune.registry.notes import append_note, rounded, tag_value
 from moodtune.registry.tracking import configure
 from moodtune.registry.versions import SCORE_TAG, champion, register, version_score
-from moodtune.settings import Settings, get_settings
+from moodtune.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def promote(
     difference_ci: tuple[float, float] | None = None,
     vetoed: Sequence[str] = (),
     rescore_error: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     current_champion: Any = _READ,
 ) -> PromotionDecision:
     """Gate a registered version: set ``challenger``, compare with ``champion``, move it if it wins.
@@ -184,7 +184,6 @@ def promote(
     model version as the caller already read it (``None``: there was none), so that the version
     re-scored is the version compared; by default it is read here.
     """
-    settings = settings or get_settings()
     client = configure(settings)
     version = str(version)
     scores = dict(candidate_score) if isinstance(candidate_score, Mapping) else {metric: candidate_score}
@@ -264,11 +263,10 @@ def promote(
 
 
 def register_and_gate(
-    candidate: Candidate, settings: Settings | None = None, log: Callable[[str], None] = lambda _msg: None
+    candidate: Candidate, settings: Settings, log: Callable[[str], None] = lambda _msg: None
 ) -> GateReport:
     """Register ``candidate.model_uri`` as a new version, re-score the champion on the same
     held-out data, and promote through :func:`promote`. Call inside the training run."""
-    settings = settings or get_settings()
     ev = candidate.evaluation
     scores = {k: float(v) for k, v in ev.scores.items()}
     version = register(

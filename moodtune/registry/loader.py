@@ -11,7 +11,7 @@ from typing import Any
 
 from moodtune.registry.names import MODELS
 from moodtune.registry.versions import resolve
-from moodtune.settings import Settings, get_settings
+from moodtune.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,22 @@ def _stamp(obj: Any, version: str) -> None:
             pass
 
 
-def load_dir(
-    name: str, path: str | Path, version: str | int | None = None, settings: Settings | None = None
-) -> Any:
+def load_dir(name: str, path: str | Path, version: str | int | None, settings: Settings) -> Any:
     """The domain object of ``name`` from an MLflow model directory; ``version`` is stamped on
     it (``obj.version``) when given."""
-    settings = settings or get_settings()
     obj = _loader(name)(Path(path), settings)
     if version is not None:
         _stamp(obj, str(version))
     return obj
 
 
-def load_version(
-    name: str, alias_or_version: str | int | None = None, settings: Settings | None = None
-) -> Loaded:
+def load_version(name: str, alias_or_version: str | int | None, settings: Settings) -> Loaded:
     """Resolve ``alias_or_version`` (default: the champion) to one version, download exactly
     that version's artifacts and load them. :class:`ModelNotFound` says how to build it."""
     import mlflow.artifacts
 
     from moodtune.registry.tracking import configure
 
-    settings = settings or get_settings()
     configure(settings)
     mv = resolve(name, alias_or_version, settings)
     uri = f"models:/{name}/{mv.version}"
@@ -70,6 +64,6 @@ def load_version(
     return Loaded(name, obj, str(mv.version), mv.run_id, f"mlflow:{uri}")
 
 
-def load(name: str, alias_or_version: str | int | None = None, settings: Settings | None = None) -> Any:
+def load(name: str, alias_or_version: str | int | None, settings: Settings) -> Any:
     """The domain object behind ``name@alias`` or ``name/version`` (default: the champion)."""
     return load_version(name, alias_or_version, settings).obj

@@ -14,7 +14,6 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from moodtune.registry.tracking import NOTE_TAG
-from moodtune.settings import Settings, get_settings
 
 SIGNIFICANT_DIGITS = 4
 MAX_NOTE_CHARS = 8000  # MLflow's limit on a tag value (mlflow.utils.validation.MAX_TAG_VAL_LENGTH)
@@ -32,13 +31,7 @@ def tag_value(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
     return repr(rounded(value, digits))
 
 
-def append_note(
-    text: str,
-    run_id: str | None = None,
-    *,
-    settings: Settings | None = None,
-    client: MlflowClient | None = None,
-) -> str:
+def append_note(text: str, run_id: str | None = None, *, client: MlflowClient) -> str:
     """Append ``text`` as a paragraph to the description of ``run_id`` (default: the active run)
     and return the new description; cut to MLflow's tag limit, keeping the beginning."""
     if run_id is None:
@@ -46,9 +39,6 @@ def append_note(
         if active is None:
             raise RuntimeError("append_note: no run_id and no active MLflow run")
         run_id = active.info.run_id
-    if client is None:
-        uri = (settings or get_settings()).tracking_uri
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     current = client.get_run(run_id).data.tags.get(NOTE_TAG, "").rstrip()
     note = f"{current}\n\n{text.strip()}" if current else text.strip()
     if len(note) > MAX_NOTE_CHARS:

@@ -13,7 +13,7 @@ from typing import Any
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from moodtune.settings import Settings, get_settings
+from moodtune.settings import Settings
 
 KIND_TAG = "mlflow.experimentKind"
 NOTE_TAG = "mlflow.note.content"  # the description the MLflow UI shows
@@ -26,9 +26,8 @@ EXPERIMENT_NOTE = (
 )
 
 
-def configure(settings: Settings | None = None) -> MlflowClient:
+def configure(settings: Settings) -> MlflowClient:
     """Point MLflow at the project's store (or ``MLFLOW_TRACKING_URI``), ensure the experiment."""
-    settings = settings or get_settings()
     uri = settings.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -76,9 +75,8 @@ def _ensure_experiment(client: MlflowClient, settings: Settings, uri: str):
     return experiment
 
 
-def dagster_run_url(run_id: str, settings: Settings | None = None) -> str:
+def dagster_run_url(run_id: str, settings: Settings) -> str:
     """The Dagster UI's page of a run (``dagster.webserver_url``)."""
-    settings = settings or get_settings()
     return f"{settings.dagster.webserver_url.rstrip('/')}/runs/{run_id}"
 
 
@@ -87,18 +85,16 @@ def dagster_run_url(run_id: str, settings: Settings | None = None) -> str:
 TRAINING_VIEW = "workflowType=machine_learning"
 
 
-def mlflow_experiment_url(settings: Settings | None = None) -> str:
+def mlflow_experiment_url(settings: Settings) -> str:
     """The MLflow UI's page of the project's experiment, opened on its training runs (the side
     bar then offers Models, the registry)."""
-    settings = settings or get_settings()
     experiment = configure(settings).get_experiment_by_name(settings.mlflow.experiment)
     assert experiment is not None  # configure ensures it
     return f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment.experiment_id}?{TRAINING_VIEW}"
 
 
-def mlflow_run_url(run_id: str, settings: Settings | None = None) -> str:
+def mlflow_run_url(run_id: str, settings: Settings) -> str:
     """The MLflow UI's page of a run (``mlflow.ui_url``)."""
-    settings = settings or get_settings()
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     experiment_id = client.get_run(run_id).info.experiment_id
     return f"{settings.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
@@ -108,13 +104,12 @@ def mlflow_run_url(run_id: str, settings: Settings | None = None) -> str:
 def start_run(
     run_name: str,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Start a run in the project's experiment (nested when a run is already active). A
     ``dagster.run_id`` tag gains ``dagster.run_url``; a ``description`` becomes the run's note."""
-    settings = settings or get_settings()
     configure(settings)
     tags = dict(tags or {})
     if "dagster.run_id" in tags:
@@ -180,11 +175,10 @@ def log_dataframe(df, artifact_file: str) -> None:
         mlflow.log_artifact(str(path), artifact_path=str(Path(artifact_file).parent) or None)
 
 
-def store_token(settings: Settings | None = None) -> tuple[int, ...] | None:
+def store_token(settings: Settings) -> tuple[int, ...] | None:
     """A cheap fingerprint of the tracking store that changes whenever MLflow writes to it: size
     and modification time of a ``sqlite:///`` database and its journal files. ``None`` where it
     cannot tell (a tracking server, or no file yet): then every check must ask the registry."""
-    settings = settings or get_settings()
     uri = settings.tracking_uri
     if not uri.startswith("sqlite:///"):
         return None

@@ -47,15 +47,13 @@ def index_html(static_folder: str | Path, route: str) -> str:
     return html[:head] + landing_script(route) + html[head:]
 
 
-def _experiment_id(name: str) -> str | None:
+def _experiment_id(name: str, tracking_uri: str) -> str | None:
     """The id of experiment ``name`` in the server's store (``mlflow server``'s backend store
-    URI, else the project's tracking URI); ``None`` when it does not exist (yet)."""
+    URI, else ``tracking_uri``); ``None`` when it does not exist (yet)."""
     from mlflow.server.constants import BACKEND_STORE_URI_ENV_VAR
     from mlflow.tracking import MlflowClient
 
-    from moodtune.settings import get_settings
-
-    uri = os.environ.get(BACKEND_STORE_URI_ENV_VAR) or get_settings().tracking_uri
+    uri = os.environ.get(BACKEND_STORE_URI_ENV_VAR) or tracking_uri
     experiment = MlflowClient(tracking_uri=uri).get_experiment_by_name(name)
     return None if experiment is None else experiment.experiment_id
 
@@ -67,16 +65,17 @@ def create_app(app=None, experiment: str | None = None):
     from flask import Response
     from mlflow.environment_variables import _MLFLOW_SGI_NAME
 
+    from moodtune.settings import get_settings
+
+    settings = get_settings()  # the server process's entry point
     if app is None:
         from mlflow.server import app
     if experiment is None:
-        from moodtune.settings import get_settings
-
-        experiment = get_settings().mlflow.experiment
+        experiment = settings.mlflow.experiment
     found: list[str] = []  # the id once the experiment exists (it does not change)
 
     def serve():
-        if not found and (experiment_id := _experiment_id(experiment)):
+        if not found and (experiment_id := _experiment_id(experiment, settings.tracking_uri)):
             found.append(experiment_id)
         html = index_html(app.static_folder, landing_route(found[0] if found else None))
         return Response(html, mimetype="text/html", headers={"Cache-Control": "no-cache"})

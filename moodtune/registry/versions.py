@@ -13,7 +13,7 @@ from moodtune.errors import ModelNotFound
 from moodtune.registry.names import MODELS, how_to_build
 from moodtune.registry.notes import tag_value
 from moodtune.registry.tracking import configure
-from moodtune.settings import Settings, get_settings
+from moodtune.settings import Settings
 
 SCORE_TAG = "gate.score."
 
@@ -24,7 +24,7 @@ def register(
     *,
     scores: Mapping[str, float] | None = None,
     tags: Mapping[str, str] | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> ModelVersion:
     """Register ``model_uri`` as a new version of ``name``; ``scores`` are stored on it so a
     later gate can compare against it."""
@@ -43,7 +43,7 @@ def register(
 
 
 def get_alias(
-    name: str, alias: str, settings: Settings | None = None, *, client: MlflowClient | None = None
+    name: str, alias: str, settings: Settings, *, client: MlflowClient | None = None
 ) -> ModelVersion | None:
     """The version behind ``name@alias``, or ``None`` when the model or alias does not exist.
     ``client``: one to reuse (for several reads); by default :func:`configure` makes one."""
@@ -54,12 +54,9 @@ def get_alias(
         return None
 
 
-def champion_versions(
-    names: list[str] | tuple[str, ...], settings: Settings | None = None
-) -> dict[str, str | None]:
+def champion_versions(names: list[str] | tuple[str, ...], settings: Settings) -> dict[str, str | None]:
     """The champion version of each of ``names`` (``None`` where there is none), read with one
     client and without :func:`configure`'s experiment set-up."""
-    settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = {
@@ -69,11 +66,10 @@ def champion_versions(
 
 
 def serving_versions(
-    names: list[str] | tuple[str, ...], shadowed: str, settings: Settings | None = None
+    names: list[str] | tuple[str, ...], shadowed: str, settings: Settings
 ) -> tuple[dict[str, str | None], str | None]:
     """What a serving process polls, with one client: the champion version of each of ``names``
     and the ``challenger`` version of ``shadowed`` (``None`` where there is none)."""
-    settings = settings or get_settings()
     uri = settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     champions = {
@@ -86,16 +82,14 @@ def serving_versions(
     )
 
 
-def champion(name: str, settings: Settings | None = None) -> ModelVersion | None:
+def champion(name: str, settings: Settings) -> ModelVersion | None:
     """The serving version of ``name``; ``None`` (not an error) when there is none yet."""
-    settings = settings or get_settings()
     return get_alias(name, settings.registry.champion_alias, settings)
 
 
-def require_alias(name: str, alias: str | None = None, settings: Settings | None = None) -> ModelVersion:
+def require_alias(name: str, alias: str | None, settings: Settings) -> ModelVersion:
     """The version behind ``name@alias`` (default ``champion``), or :class:`ModelNotFound`
     saying how to build it."""
-    settings = settings or get_settings()
     alias = alias or settings.registry.champion_alias
     version = get_alias(name, alias, settings)
     if version is None:
@@ -103,13 +97,10 @@ def require_alias(name: str, alias: str | None = None, settings: Settings | None
     return version
 
 
-def resolve(
-    name: str, alias_or_version: str | int | None = None, settings: Settings | None = None
-) -> ModelVersion:
+def resolve(name: str, alias_or_version: str | int | None, settings: Settings) -> ModelVersion:
     """The one version behind ``alias_or_version`` (an alias, a version number, or ``None`` for
     the champion), read once: callers download ``models:/name/<that version>`` so a promotion
     in between cannot pair one version's number with another's artifacts."""
-    settings = settings or get_settings()
     ref = settings.registry.champion_alias if alias_or_version is None else str(alias_or_version)
     if ref.isdigit():
         client = configure(settings)
@@ -122,9 +113,8 @@ def resolve(
     return require_alias(name, ref, settings)
 
 
-def champion_uri(name: str, settings: Settings | None = None) -> str:
+def champion_uri(name: str, settings: Settings) -> str:
     """``models:/name@champion``, or :class:`ModelNotFound` saying how to build it."""
-    settings = settings or get_settings()
     require_alias(name, None, settings)
     return f"models:/{name}@{settings.registry.champion_alias}"
 

@@ -22,12 +22,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moodtune.cli import command, loading
 from moodtune.errors import InvalidAudio, InvalidHRV, InvalidImage, InvalidInput
 from moodtune.registry.names import AUDIO, FACE, HRV
 from moodtune.serving import client
 from moodtune.serving.cli import _post, _read_upload
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 CHAMPION = "champion"
 
@@ -88,13 +92,12 @@ def audio_remote(service, paths: list[str]) -> list[dict | InvalidInput]:
     return out
 
 
-def audio_local(paths: list[str], alias: str | None) -> list[dict | InvalidInput]:
+def audio_local(paths: list[str], alias: str | None, settings: Settings) -> list[dict | InvalidInput]:
     from moodtune import registry
     from moodtune.emotions import GEMS6, GENRES
-    from moodtune.settings import get_settings
 
     with loading("loading the audio model"):
-        model = registry.load(registry.AUDIO, alias, get_settings())
+        model = registry.load(registry.AUDIO, alias, settings)
     out: list[dict | InvalidInput] = []
     for path in paths:
         try:
@@ -116,11 +119,13 @@ def audio_local(paths: list[str], alias: str | None) -> list[dict | InvalidInput
     _audio_arguments,
 )
 def analyze_audio(args: argparse.Namespace) -> int:
+    def local() -> list[dict | InvalidInput]:
+        from moodtune.settings import get_settings
+
+        return audio_local(args.files, args.alias, get_settings())
+
     readings = client.answer(
-        args.service,
-        lambda service: audio_remote(service, args.files),
-        lambda: audio_local(args.files, args.alias),
-        local_only=_served(args.alias),
+        args.service, lambda service: audio_remote(service, args.files), local, local_only=_served(args.alias)
     )
     failures = 0
     for reading in readings:
@@ -210,12 +215,10 @@ def image_remote(service, path: Path) -> dict:
     }
 
 
-def image_local(path: Path, which: str) -> dict:
+def image_local(path: Path, which: str, settings: Settings) -> dict:
     from moodtune import registry
     from moodtune.image import FaceEmotionModel, emotion_of
-    from moodtune.settings import get_settings
 
-    settings = get_settings()
     with loading("loading the face model"):
         model = (
             FaceEmotionModel.from_package(settings.image.detector)
@@ -246,7 +249,7 @@ def analyze_image(args: argparse.Namespace) -> int:
     result = client.answer(
         args.service,
         lambda service: image_remote(service, path),
-        lambda: image_local(path, args.model),
+        lambda: image_local(path, args.model, settings),
         local_only=None
         if args.model == CHAMPION
         else f"--model {args.model}: the service serves the champion",
@@ -361,13 +364,12 @@ def hrv_remote(
 
 
 def hrv_local(
-    file: Path, baseline: Path | None, sampling_rate: float | None, alias: str
+    file: Path, baseline: Path | None, sampling_rate: float | None, alias: str, settings: Settings
 ) -> tuple[str, list[dict]]:
     from moodtune import registry
-    from moodtune.settings import get_settings
 
     with loading("loading the HRV model"):
-        reader = registry.load(registry.HRV, alias, get_settings())
+        reader = registry.load(registry.HRV, alias, settings)
     result = reader.read(file, baseline=baseline, sampling_rate=sampling_rate)
     return str(reader.version), result.to_dict("records")
 
@@ -386,10 +388,16 @@ def analyze_hrv(args: argparse.Namespace) -> int:
                 f"{path} is not a file; give RR intervals (ms, one per line), an ECG/PPG CSV or a metrics CSV"
             )
     given = (args.file, args.baseline, args.sampling_rate)
+
+    def local() -> tuple[str, list[dict]]:
+        from moodtune.settings import get_settings
+
+        return hrv_local(*given, args.alias, get_settings())
+
     version, rows = client.answer(
         args.service,
         lambda service: hrv_remote(service, *given, every_field=args.json),
-        lambda: hrv_local(*given, args.alias),
+        local,
         local_only=_served(args.alias),
     )
     if args.json:

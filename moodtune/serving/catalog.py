@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import numpy as np
@@ -34,6 +34,9 @@ from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import InvalidInput, ModelNotFound
 from moodtune.portable import from_portable, to_portable
 
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
+
 SONG_COLUMNS: tuple[str, ...] = tuple(GEMS6) + tuple(GENRES)  # = moodtune.policy.features.SONG_COLUMNS
 TABLE_FILE = "catalog.parquet"
 META_FILE = "catalog.json"
@@ -41,7 +44,7 @@ TEXT_PREFIX = "text."
 CREDIT_TEXT: tuple[str, ...] = ("package", "version", "licence", "licence_path")
 
 
-def catalog_dir(settings) -> Path:
+def catalog_dir(settings: Settings) -> Path:
     """Where the catalog lives: ``service.catalog_dir`` under the data dir (or absolute)."""
     configured = Path(settings.service.catalog_dir)
     return configured if configured.is_absolute() else settings.data_path(*configured.parts)
@@ -466,11 +469,8 @@ def song_profile(track_id: str, probabilities: Mapping[str, float], title: str =
     }
 
 
-def describe_built(settings=None) -> str:
+def describe_built(settings: Settings) -> str:
     """One line: which catalog is built, and why (``python -m moodtune.serving.catalog``; make up)."""
-    from moodtune.settings import get_settings
-
-    settings = settings or get_settings()
     meta_path = catalog_dir(settings) / META_FILE
     if not meta_path.is_file():
         return f"no catalog in {meta_path.parent}; build it with make up"
@@ -479,4 +479,6 @@ def describe_built(settings=None) -> str:
 
 
 if __name__ == "__main__":
-    print(describe_built())
+    from moodtune.settings import get_settings
+
+    print(describe_built(get_settings()))

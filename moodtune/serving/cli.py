@@ -114,13 +114,11 @@ def _recommend_arguments(parser: argparse.ArgumentParser) -> None:
     client.add_service_option(parser)
 
 
-def _on_local_models(run, **fields) -> dict:
+def _on_local_models(run, settings, **fields) -> dict:
     """``run(engine, store, **fields)`` on a local engine (the champions loaded here) and the
     settings' feedback store: the CLI's path when no service answers."""
     from moodtune.feedback import open_store
-    from moodtune.settings import get_settings
 
-    settings = get_settings()
     with loading("loading the champion models"):
         engine = local_engine(settings)
     return run(engine, open_store(settings=settings), **fields)
@@ -136,11 +134,12 @@ def _recommend(args: argparse.Namespace) -> int:
         "k": args.k,
     }
 
-    answer = client.answer(
-        args.service,
-        lambda service: recommend_remote(service, **listener),
-        lambda: _on_local_models(recommend, **listener),
-    )
+    def local() -> dict:
+        from moodtune.settings import get_settings
+
+        return _on_local_models(recommend, get_settings(), **listener)
+
+    answer = client.answer(args.service, lambda service: recommend_remote(service, **listener), local)
     if args.json:
         return print_json(answer)
     who = answer["listener"]
@@ -299,11 +298,12 @@ def _feedback(args: argparse.Namespace) -> int:
         "client_key": args.client_key,
     }
 
-    row = client.answer(
-        args.service,
-        lambda service: feedback_remote(service, **given),
-        lambda: _on_local_models(feedback, **given),
-    )
+    def local() -> dict:
+        from moodtune.settings import get_settings
+
+        return _on_local_models(feedback, get_settings(), **given)
+
+    row = client.answer(args.service, lambda service: feedback_remote(service, **given), local)
     if args.json:
         return print_json(row)
     what = "already stored as" if row["replayed"] else "stored"

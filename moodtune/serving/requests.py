@@ -36,7 +36,8 @@ from moodtune.fields import (
     StressLevel,
     TrackId,
 )
-from moodtune.settings import ServiceSettings, get_settings
+from moodtune.serving.config import ServiceSettings
+from moodtune.settings import get_settings
 
 Number = Annotated[float, Field(strict=True)]  # an int or a float, never a string or a bool
 
