@@ -26,6 +26,8 @@ import os
 import re
 from http import HTTPStatus
 
+from bento.errors import error_json
+
 log = logging.getLogger("bentoml.moodtune")
 REQUEST_ID = "moodtune.request_id"  # the request's id, in its ASGI scope
 HEADER = b"x-request-id"
@@ -112,7 +114,7 @@ def _shaped(status: int, headers: list, body: bytes, head: bool) -> tuple[list, 
             404: "no such endpoint: see /docs.json for the endpoints (all POST)",
             405: "this method is not allowed here: the API's endpoints take POST (see /docs.json)",
         }.get(status, phrase)
-    new = json.dumps({"error": message, "type": _kind(status)}, ensure_ascii=False).encode()
+    new = error_json(_kind(status), message)
     kept = [(k, v) for k, v in headers if k.lower() not in (b"content-type", b"content-length")]
     kept += [
         (b"content-type", b"application/json"),
@@ -167,13 +169,10 @@ class RequestLog:
         except Exception as exc:
             log_error(scope, 500, f"{type(exc).__name__}: {exc}")
             if not started:
-                body = json.dumps(
-                    {
-                        "error": "the service failed on this request; it is logged with its "
-                        f"request id {rid}",
-                        "type": "InternalServerError",
-                    }
-                ).encode()
+                body = error_json(
+                    "InternalServerError",
+                    f"the service failed on this request; it is logged with its request id {rid}",
+                )
                 await send(
                     {
                         "type": "http.response.start",
