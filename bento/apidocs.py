@@ -30,6 +30,7 @@ from typing import Any
 
 from bento.access import write_paths
 from moodtune.registry.names import AUDIO, FACE, HRV, MODEL_NAMES, TEXT
+from moodtune.serving.requests import AnalyzeHrvRequest
 
 log = logging.getLogger("bentoml.moodtune")
 ERROR = {
@@ -127,16 +128,7 @@ _STATE = {
     "summary": "unpleasant (valence -0.50 ± 0.35; stress not measured) from form",
 }
 _VERSIONS = dict.fromkeys(MODEL_NAMES, "1")
-_METRICS = {
-    "MEAN_RR": 850.0,
-    "SDRR": 55.0,
-    "HR": 70.5,
-    "RMSSD": 38.0,
-    "pNN50": 18.0,
-    "VLF": 900.0,
-    "LF": 700.0,
-    "HF": 650.0,
-}
+_METRICS = dict(AnalyzeHrvRequest.EXAMPLE["metrics"])  # the /analyze_hrv example reads these
 _READING = {
     "level": "low",
     "probabilities": {"low": 0.792271, "medium": 0.177145, "high": 0.030584},
