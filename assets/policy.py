@@ -138,7 +138,7 @@ def listener_state_study(
     import mlflow as mlflow_lib
 
     from moodtune.policy import statestudy
-    from moodtune.policy.packaging import load_ranker
+    from moodtune.policy.package import load_ranker
 
     s = settings.get()
     p = s.policy

@@ -151,7 +151,7 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
     from definitions import ASSET_MODULES
     from jobs.drill import wait_for_serving
     from moodtune.policy import train
-    from moodtune.policy.packaging import log_policy_model
+    from moodtune.policy.package import log_model
 
     stack = drill_stack
     s = stack["resources"]["settings"].get()
@@ -159,7 +159,7 @@ def test_a_registered_challenger_runs_in_shadow_and_the_asset_judges_it(drill_st
     champion = str(registry.load_version(registry.POLICY, None, s).version)
     model, _ = train.train_session_policy(spec, s.policy, timesteps=0, seed=0)  # an untrained challenger
     with registry.start_run("shadow challenger", settings=s):
-        uri = log_policy_model(model, "session")
+        uri = log_model(model, "session")
     version = str(registry.register(uri, registry.POLICY, settings=s).version)
     registry.configure(s).set_registered_model_alias(registry.POLICY, s.registry.challenger_alias, version)
     store = stack["resources"]["feedback"].store()

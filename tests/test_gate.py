@@ -1,32 +1,45 @@
 """The shared gate (register -> re-score champion -> decide) on a real SQLite MLflow store."""
 
-import mlflow
-import mlflow.pyfunc
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from moodtune import registry
+from moodtune.registry import packaging
 from moodtune.registry.names import MODELS, ModelSpec
 
 NAME = "moodtune-gate-test"
 
 
-class Constant(mlflow.pyfunc.PythonModel):
+# This module is also the test model family's package module (moodtune.registry.packaging):
+# log_model, load_model_dir and predict of a model that answers one constant.
+
+
+class Constant:
     def __init__(self, value: float):
         self.value = value
 
-    def predict(self, context, model_input, params=None):
-        return [self.value] * len(model_input)
+
+def log_model(value: float) -> str:
+    """Log a :class:`Constant` in the active MLflow run; returns its model URI."""
+    return packaging.log_model(
+        __name__, lambda d: (d / "value.json").write_text(json.dumps(value)), requirements=["mlflow"]
+    )
 
 
-def load_constant(path, settings):
-    """The test model's loader (what a domain's load_model_dir is)."""
-    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model()
+def load_model_dir(path: Path, settings) -> Constant:
+    return Constant(json.loads((path / "value.json").read_text()))
+
+
+def predict(model: Constant, model_input, config, settings) -> list[float]:
+    return [model.value] * len(model_input)
 
 
 @pytest.fixture(autouse=True)
 def test_model(monkeypatch):
-    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate:load_constant"))
+    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate"))
 
 
 ITEMS = np.random.default_rng(0).normal(0.0, 1.0, 200)
@@ -38,11 +51,11 @@ def per_item(value: float) -> np.ndarray:
 
 
 def candidate(value: float, *, noise: float = 0.0, rescore=None, vetoes=()):
-    info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
+    model_uri = log_model(value)
     items = per_item(value) + np.random.default_rng(1).normal(0, noise, len(ITEMS))
     return registry.Candidate(
         name=NAME,
-        model_uri=info.model_uri,
+        model_uri=model_uri,
         evaluation=registry.Evaluation({"reward": float(items.mean())}, items),
         metric="reward",
         floors={"reward": 0.0},

@@ -12,7 +12,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
-from test_gate import Constant  # the test model and its loader (test_gate:load_constant)
+from test_gate import log_model  # the test model family (its package module: test_gate)
 
 from assets.emit import dagster_metadata, emit, gate_check_spec
 from assets.resources import MlflowResource, SettingsResource
@@ -26,7 +26,7 @@ ITEMS = np.random.default_rng(0).normal(0.0, 1.0, 120)
 
 @pytest.fixture(autouse=True)
 def test_model(monkeypatch):
-    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate:load_constant"))
+    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate"))
 
 
 def _evaluation(value: float) -> registry.Evaluation:
@@ -36,11 +36,10 @@ def _evaluation(value: float) -> registry.Evaluation:
 
 def train_toy(settings, value: float, log=lambda _m: None) -> registry.ModelReport:
     """A domain's train-and-register: log, register and gate a constant model (in the active run)."""
-    info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
     gate = registry.register_and_gate(
         registry.Candidate(
             name=NAME,
-            model_uri=info.model_uri,
+            model_uri=log_model(value),
             evaluation=_evaluation(value),
             metric="reward",
             floors={"reward": 0.0},
@@ -231,7 +230,7 @@ def test_a_spec_alone_builds_its_training_asset_with_its_gate_check(monkeypatch,
     spec = ModelSpec(
         NAME,
         "toys",
-        "test_gate:load_constant",
+        "test_gate",
         asset="toy_family_model",
         trainer="test_gating:train_toy",
         inputs=("toy_value",),

@@ -9,12 +9,10 @@ import re
 import shutil
 
 import dagster as dg
-import mlflow
-import mlflow.pyfunc
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
-from test_gate import Constant  # the test model and its loader (test_gate:load_constant)
+from test_gate import log_model  # the test model family (its package module: test_gate)
 
 from assets.resources import MlflowResource, SettingsResource
 from moodtune import registry
@@ -31,7 +29,7 @@ LINK = re.compile(r"\[Dagster run ([0-9a-f-]+)\]\((\S+)\)")
 
 @pytest.fixture(autouse=True)
 def test_model(monkeypatch):
-    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate:load_constant"))
+    monkeypatch.setitem(MODELS, NAME, ModelSpec(NAME, "test", "test_gate"))
 
 
 @pytest.fixture
@@ -74,11 +72,11 @@ def toy_trainer(
 
     Details the description leaves out."""
     with mlflow.run(context):
-        info = mlflow_log_constant(config.value)
+        model_uri = log_model(config.value)
         report = registry.register_and_gate(
             registry.Candidate(
                 name=NAME,
-                model_uri=info.model_uri,
+                model_uri=model_uri,
                 evaluation=_evaluation(config.value),
                 metric="reward",
                 floors={"reward": 0.0},
@@ -89,10 +87,6 @@ def toy_trainer(
         )
     context.add_output_metadata(report.metadata())
     return {"version": report.version}
-
-
-def mlflow_log_constant(value: float):
-    return mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
 
 
 def _materialize(store: SettingsResource, instance, value: float, week: str):

@@ -23,7 +23,7 @@ from moodtune.policy.dynamics import (
 from moodtune.policy.envs import ListeningSessionEnv, SeedBanditEnv, seed_reward
 from moodtune.policy.evaluation import RandomRanker, ndcg_at_k
 from moodtune.policy.features import N_STATE, SONG_COLUMNS, ListenerContext, state_matrix
-from moodtune.policy.packaging import load_ranker
+from moodtune.policy.package import load_ranker
 from moodtune.policy.ranking import PolicyRanker
 
 
@@ -302,17 +302,15 @@ def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebui
     from stable_baselines3 import A2C
 
     from moodtune.errors import ModelNotFound
-    from moodtune.policy.packaging import load_model_dir, write_meta
+    from moodtune.policy.package import load_model_dir, write_meta
 
-    artifacts = tmp_path / "artifacts"
-    artifacts.mkdir()
-    A2C("MlpPolicy", gym.make("CartPole-v1"), device="cpu").save(artifacts / "policy.zip")
-    write_meta(artifacts / "meta.json", "session")
+    A2C("MlpPolicy", gym.make("CartPole-v1"), device="cpu").save(tmp_path / "policy.zip")
+    write_meta(tmp_path / "meta.json", "session")
     with pytest.raises(
         ModelNotFound, match=r"ActorCriticPolicy, not the candidate-aware.*rebuild the policy.*group:policy"
     ):
         load_model_dir(tmp_path)
-    (artifacts / "policy.zip").write_bytes(b"not a zip")
+    (tmp_path / "policy.zip").write_bytes(b"not a zip")
     with pytest.raises(ModelNotFound, match="cannot load it.*group:policy"):
         load_model_dir(tmp_path)
 

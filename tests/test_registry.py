@@ -1,7 +1,8 @@
 """The registry gate against a real SQLite-backed MLflow store in a temp dir; the model specs
 (registry.MODELS) from which the rest of the project derives its list of models."""
 
-import importlib.util
+import ast
+import importlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,8 +157,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("name", registry.MODEL_NAMES)
 def test_each_model_spec_declares_its_family(name):
     spec = registry.MODELS[name]
-    module, _, function = spec.loader.partition(":")
-    assert function.isidentifier() and importlib.util.find_spec(module) is not None, spec.loader
+    package = importlib.import_module(spec.package)
+    for function in ("log_model", "load_model_dir", "predict"):  # moodtune.registry.packaging
+        assert callable(getattr(package, function, None)), f"{spec.package} lacks {function}"
+    served = getattr(package, spec.served)
+    assert served._is_protocol and served._is_runtime_protocol, spec.served  # the loader checks it
     assert spec.description and spec.asset in TRAINING_ASSETS and SERVED_ATTRS[spec.attr] == name
     assert spec.attr.isidentifier() and f"group:{spec.group}'" in registry.how_to_build(name)
 
@@ -193,3 +197,46 @@ def test_model_names_are_declared_only_in_registry_names():
         for m in quoted.finditer(path.read_text(encoding="utf-8"))
     ]
     assert not spelled
+
+
+def test_the_model_set_types_each_model_by_its_served_protocol():
+    """``ModelSet.<attr>`` is typed (for mypy) as the spec's Protocol, imported from its package."""
+    tree = ast.parse((ROOT / "moodtune" / "serving" / "models.py").read_text(encoding="utf-8"))
+    imported = {
+        alias.name: node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    model_set = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ModelSet")
+    typed = {
+        n.target.id: n.annotation.id
+        for block in model_set.body
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+        for n in block.body
+        if isinstance(n, ast.AnnAssign)
+    }
+    assert typed == {spec.attr: spec.served for spec in registry.MODELS.values()}
+    assert all(imported[spec.served] == spec.package for spec in registry.MODELS.values())
+
+
+def test_a_model_of_another_layout_is_refused_with_how_to_rebuild(tmp_path, settings):
+    """A model directory not written by moodtune.registry.packaging (e.g. registered by an older
+    moodtune) is ModelNotFound saying how to rebuild it, not an error from deep inside a loader."""
+    mlflow.pyfunc.save_model(str(tmp_path / "old"), python_model=Constant(1.0), pip_requirements=["mlflow"])
+    with pytest.raises(ModelNotFound, match=r"older version of moodtune\); rebuild it: .*group:audio"):
+        registry.load_dir(registry.AUDIO, tmp_path / "old", settings=settings)
+
+
+def test_a_packaged_model_loads_through_the_registry_and_as_an_mlflow_pyfunc(settings, monkeypatch):
+    """One mechanism: the registry's loader and ``mlflow.pyfunc.load_model`` both read the object
+    through the package module's ``load_model_dir`` (here the test family of test_gate)."""
+    import test_gate
+
+    monkeypatch.setitem(registry.MODELS, NAME, registry.ModelSpec(NAME, "test", "test_gate"))
+    with registry.start_run("packaged", settings=settings):
+        mv = registry.register(test_gate.log_model(2.5), NAME, settings=settings)
+    loaded = registry.load(NAME, mv.version, settings)
+    assert isinstance(loaded, test_gate.Constant) and loaded.value == 2.5
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{NAME}/{mv.version}")
+    assert list(pyfunc.predict([[0], [0], [0]])) == [2.5, 2.5, 2.5]

@@ -26,7 +26,7 @@ from moodtune import registry
 from moodtune.feedback.reward import reward_for_stress
 from moodtune.policy import train
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
-from moodtune.policy.packaging import log_policy_model
+from moodtune.policy.package import log_model
 from moodtune.policy.ranking import PolicyRanker, rank_with_scores
 
 
@@ -40,7 +40,7 @@ def _register_weak_champion(stack) -> str:
     model, _ = train.train_session_policy(spec, s.policy, timesteps=0, seed=0)
     ranker = PolicyRanker(model, "session")
     with registry.start_run("weak champion", settings=s):
-        uri = log_policy_model(ranker.model, "session")
+        uri = log_model(ranker.model, "session")
     version = registry.register(uri, POLICY_MODEL, settings=s)
     registry.configure(s).set_registered_model_alias(POLICY_MODEL, s.registry.champion_alias, version.version)
     return str(version.version)

@@ -1,4 +1,4 @@
-"""The audio model: a multi-label torch network over clip features, and its MLflow pyfunc.
+"""The audio model: a multi-label torch network over clip features.
 
 One network, ten outputs: six GEMS-6 emotions (independent sigmoids: a clip may be tender
 *and* sad) and four genres (the same logits read through a softmax, whose argmax is the
@@ -9,19 +9,18 @@ with it.
 
 :class:`AudioModel` is what the rest of moodtune calls (policy, catalog, service, CLI):
 ``predict_proba(features) -> DataFrame[GEMS6 + GENRES]``; load a registered one with ``registry.load(registry.AUDIO)``.
-The registered ``moodtune-audio`` pyfunc wraps the same object, so both give identical numbers.
+The registered ``moodtune-audio`` pyfunc (:mod:`moodtune.audio.package`) wraps the same object,
+so both give identical numbers.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import torch
@@ -30,7 +29,6 @@ from torch import nn
 from moodtune.audio.frames import feature_matrix
 from moodtune.emotions import GEMS6, GENRES
 from moodtune.errors import ModelNotFound
-from moodtune.registry.requirements import pinned
 
 OUTPUT_COLUMNS: tuple[str, ...] = (*GEMS6, *GENRES)
 N_EMOTIONS = len(GEMS6)
@@ -162,48 +160,3 @@ class AudioModel:
             dropout=config["dropout"],
             meta=config.get("meta"),
         )
-
-
-class AudioPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as mlflow's LazyLoader
-    """The MLflow face of :class:`AudioModel`: features DataFrame in, 10 probabilities out."""
-
-    def load_context(self, context) -> None:
-        if "tagged_audio_model" in context.artifacts:
-            from moodtune.audio.tagmodel import TaggedAudioModel
-
-            self.model: AudioModel | TaggedAudioModel = TaggedAudioModel.load(
-                context.artifacts["tagged_audio_model"]
-            )
-        else:
-            self.model = AudioModel.load(context.artifacts["audio_model"])
-
-    def predict(
-        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
-        return self.model.predict_proba(pd.DataFrame(model_input))
-
-
-def log_model(model, example: pd.DataFrame, artifact_name: str = "model") -> str:
-    """Log ``model`` (an :class:`AudioModel` or a tag-based
-    :class:`~moodtune.audio.tagmodel.TaggedAudioModel`) to the active MLflow run as a pyfunc
-    with an input example and a signature; returns the model URI to register."""
-    from mlflow.models import infer_signature
-
-    example = example[model.feature_columns].astype(np.float64)
-    key = "tagged_audio_model" if getattr(model, "kind", None) == "musicnn-tags" else "audio_model"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = model.save(Path(tmp) / key)
-        info = mlflow.pyfunc.log_model(
-            name=artifact_name,
-            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={key: str(path)},
-            input_example=example.head(2),
-            signature=infer_signature(example, model.predict_proba(example)),
-            pip_requirements=pinned("torch", "numpy", "pandas", "librosa", "soundfile", "mlflow"),
-        )
-    return info.model_uri
-
-
-def load_model_dir(path: Path, settings=None) -> AudioModel:
-    """The :class:`AudioModel` in a logged MLflow model directory (the registry's loader)."""
-    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model().model

@@ -325,7 +325,7 @@ def train_and_register(
     if real_clips is not None and real_features is not None and len(real_clips) and len(real_features):
         return _tagged(settings, clips, features, real_clips, real_features, log)
     from moodtune.audio.features import feature_config, feature_key, feature_names
-    from moodtune.audio.model import log_model
+    from moodtune.audio.package import log_model
     from moodtune.audio.plots import confusion_figure, per_label_figure, training_curve_figure
 
     s, m = settings, settings.audio.model
@@ -462,8 +462,8 @@ def _catalogue_side(settings, clips: pd.DataFrame, features: pd.DataFrame, exclu
 
 
 def _tagged(settings, clips, features, real_clips, real_features, log) -> registry.ModelReport:
-    from moodtune.audio.model import log_model
     from moodtune.audio.musicnn.tagger import tagger_config as tagger_dict
+    from moodtune.audio.package import log_model
     from moodtune.audio.plots import confusion_figure
     from moodtune.audio.realset import labels_table, track_of
     from moodtune.audio.scenes import SET as SCENE_SET

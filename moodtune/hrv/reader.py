@@ -19,7 +19,7 @@ import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,9 +33,6 @@ from moodtune.hrv.metrics import analyze
 from moodtune.hrv.model import predict_levels_proba
 from moodtune.hrv.signals import rate_from_comments, rr_from_frame, signal_column
 from moodtune.registry.names import HRV
-
-if TYPE_CHECKING:
-    from moodtune.settings import Settings
 
 MODEL_NAME = HRV
 PROBA_COLUMNS = tuple(f"p_{lvl}" for lvl in LEVELS)
@@ -86,17 +83,6 @@ class StressReader:
     @property
     def uses_baseline(self) -> bool:
         return any(c in RATIO_COLUMNS for c in self.features)
-
-    @classmethod
-    def from_uri(cls, model_uri: str, settings: Settings, version: str | None = None) -> StressReader:
-        """Load a logged/registered CatBoost model (``runs:/…``, ``models:/…``) with the
-        ``settings``' MLflow store and ``hrv`` section."""
-        import mlflow.catboost
-
-        from moodtune import registry
-
-        registry.configure(settings)
-        return cls(mlflow.catboost.load_model(model_uri), settings.hrv, version)
 
     def predict_proba(self, metrics: pd.DataFrame | np.ndarray) -> np.ndarray:
         """``(n, 3)`` probabilities of low / medium / high for a frame of the eight metrics
@@ -292,8 +278,3 @@ class StressReader:
             raise InvalidHRV(
                 "the file is not text; give RR intervals (ms, one per line), an ECG/PPG CSV or a metrics CSV"
             ) from None
-
-
-def load_model_dir(path: Path, settings: Settings) -> StressReader:
-    """The :class:`StressReader` of a logged CatBoost model directory (the registry's loader)."""
-    return StressReader.from_uri(str(path), settings)

@@ -108,8 +108,7 @@ def train_and_register(
 ) -> registry.ModelReport:
     """Evaluate, choose, fit, log, register and gate the stress model on a metrics table
     (the ``hrv_metrics`` asset's). Call inside an MLflow run."""
-    from mlflow import catboost as mlflow_catboost
-    from mlflow.models import infer_signature
+    from moodtune.hrv.package import log_model
 
     hrv, seed = settings.hrv, settings.project.seed
     cfg = hrv.model
@@ -158,13 +157,11 @@ def train_and_register(
     model = fit(dev, cfg, seed, chosen)
     registry.log_figure(plots.feature_importance(model), "model/feature_importance.png")
     example = features(dev, chosen).head(5)
-    info = mlflow_catboost.log_model(
-        model, name="model", input_example=example, signature=infer_signature(example, model.predict(example))
-    )
+    model_uri = log_model(model, example, settings)
     gate = registry.register_and_gate(
         registry.Candidate(
             name=registry.HRV,
-            model_uri=info.model_uri,
+            model_uri=model_uri,
             evaluation=registry.Evaluation(gate_scores),
             metric="macro_f1",
             floors=dict(hrv.gate_floors),

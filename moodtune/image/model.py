@@ -226,10 +226,3 @@ def _grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image.astype(np.uint8, copy=False), cv2.COLOR_RGB2GRAY)
     raise ValueError(f"expected an (h, w) or (h, w, 3) image, got shape {image.shape}")
-
-
-def load_model_dir(path: Path, settings=None) -> FaceEmotionModel:
-    """The :class:`FaceEmotionModel` in a logged MLflow model directory (the registry's loader)."""
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model().model

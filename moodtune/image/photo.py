@@ -9,7 +9,7 @@ arbitrary emotion; :func:`recommend_from_image` turns it into :class:`NoPersonFo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from moodtune.emotions import CATEGORY_BY_CODE, EmotionVector
 from moodtune.errors import InvalidImage
 from moodtune.image.config import ImageSettings
 from moodtune.image.decode import DecodedImage, decode_image
-from moodtune.image.model import FaceEmotionModel
+from moodtune.image.model import FaceReading
 from moodtune.image.people import Box, PersonEmotion, area_weights, people_to_dlut
 
 TAXONOMY = "fer"
@@ -109,7 +109,20 @@ class ImageEmotion:
         return out
 
 
-def emotion_of(image_bytes: bytes, model: FaceEmotionModel, image: ImageSettings) -> ImageEmotion:
+@runtime_checkable
+class ServedFace(Protocol):
+    """What the service calls on the face model (e.g. :class:`~moodtune.image.model.FaceEmotionModel`),
+    through :func:`emotion_of` and :func:`recommend_from_image`."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+    @property
+    def version(self) -> str | None: ...
+
+    def read(self, rgb: np.ndarray) -> list[FaceReading]: ...
+
+
+def emotion_of(image_bytes: bytes, model: ServedFace, image: ImageSettings) -> ImageEmotion:
     """The emotion of the people in a photo (the bytes of an image file), decoded under the
     ``image`` settings' limits (``max_bytes``, ``max_pixels``, ``formats``).
 
@@ -122,7 +135,7 @@ def emotion_of(image_bytes: bytes, model: FaceEmotionModel, image: ImageSettings
     return emotion_of_decoded(decoded, model)
 
 
-def emotion_of_decoded(decoded: DecodedImage | np.ndarray, model: FaceEmotionModel) -> ImageEmotion:
+def emotion_of_decoded(decoded: DecodedImage | np.ndarray, model: ServedFace) -> ImageEmotion:
     """:func:`emotion_of` for an already decoded image (or an (h, w, 3) uint8 RGB array)."""
     if isinstance(decoded, DecodedImage):
         rgb, details = (
@@ -170,7 +183,7 @@ class PhotoRecommendation:
 
 def recommend_from_image(
     image_bytes: bytes,
-    face_model: FaceEmotionModel,
+    face_model: ServedFace,
     index: VectorIndex,
     k: int = 10,
     *,

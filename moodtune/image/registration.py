@@ -9,9 +9,7 @@ example one fine-tuned on the listeners' own photos) replace it through the same
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -19,11 +17,8 @@ import pandas as pd
 from moodtune import registry
 from moodtune.image import sanity
 from moodtune.image.model import MODEL_NAME, FaceEmotionModel
-from moodtune.image.pyfunc import FaceEmotionPyfunc
-from moodtune.registry.requirements import pinned
+from moodtune.image.package import log_model
 from moodtune.settings import Settings
-
-_REQUIREMENTS = ("torch", "opencv-python-headless", "numpy", "pandas", "pillow", "mlflow")
 
 
 def register_face_model(
@@ -64,14 +59,7 @@ def register_face_model(
         mlflow.set_tags({f"face.{k}": str(v)[:5000] for k, v in meta.items() if k != "labels"})
         registry.log_metrics(report.scores)
         registry.log_dataframe(pd.DataFrame(report.rows), "sanity/checks.csv")
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = model.save(Path(tmp) / "face_model")
-            info = mlflow.pyfunc.log_model(
-                name="face_model",
-                python_model=FaceEmotionPyfunc(),
-                artifacts={k: str(paths[k]) for k in FaceEmotionPyfunc.ARTIFACTS},
-                pip_requirements=pinned(*_REQUIREMENTS),
-            )
+        model_uri = log_model(model)
         tags = {
             k: str(meta[k])[:5000]
             for k in (
@@ -87,7 +75,7 @@ def register_face_model(
         gate = registry.register_and_gate(
             registry.Candidate(
                 name=MODEL_NAME,
-                model_uri=info.model_uri,
+                model_uri=model_uri,
                 evaluation=registry.Evaluation(report.scores),
                 metric=image.gate_metric,
                 floors=dict(image.gate_floors),

@@ -33,7 +33,7 @@ from moodtune.policy.listeners import (
     simulate_ratings,
     split_listeners,
 )
-from moodtune.policy.packaging import load_ranker
+from moodtune.policy.package import load_ranker
 from moodtune.policy.response import ResponseBank
 
 

@@ -23,7 +23,7 @@ from moodtune.policy import pipeline, plots
 from moodtune.policy.evaluation import RandomRanker
 from moodtune.policy.features import ListenerContext
 from moodtune.policy.offpolicy import OffPolicyComparison, compare
-from moodtune.policy.packaging import input_example, load_ranker, log_policy_model
+from moodtune.policy.package import input_example, load_ranker, log_model
 from moodtune.policy.ranking import PolicyRanker
 from moodtune.policy.retrain import retrain_from_feedback
 from moodtune.policy.rewardmodel import direct_method
@@ -127,7 +127,7 @@ def register_policy(
 
     n = min(p.playlist_size, len(spec.track_ids))
     example = input_example(spec.song_features[:n], spec.track_ids[:n], ListenerContext(30, 0, 2.0))
-    uri = log_policy_model(ranker.model, ranker.kind, {**spec.model_versions, **(meta or {})}, example)
+    uri = log_model(ranker.model, ranker.kind, {**spec.model_versions, **(meta or {})}, example)
     gate = registry.register_and_gate(
         registry.Candidate(
             name=registry.POLICY,

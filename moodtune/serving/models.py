@@ -47,12 +47,12 @@ from moodtune.registry.names import (  # noqa: E402  (the one list of names)
     how_to_build,
 )
 
-if TYPE_CHECKING:
-    from moodtune.audio.model import AudioModel
-    from moodtune.hrv.reader import StressReader
-    from moodtune.image.model import FaceEmotionModel
-    from moodtune.policy.ranking import PolicyRanker
-    from moodtune.text.index import EmotionIndex
+if TYPE_CHECKING:  # each model's served Protocol (ModelSpec.served, in its package module)
+    from moodtune.audio.package import ServedAudio
+    from moodtune.hrv.package import ServedHrv
+    from moodtune.image.package import ServedFace
+    from moodtune.policy.package import ServedPolicy
+    from moodtune.text.package import ServedText
 
 __all__ = ["AUDIO", "CATALOG", "FACE", "HRV", "MODEL_NAMES", "POLICY", "SHADOW", "TEXT", "how_to_build"]
 
@@ -131,11 +131,11 @@ class ModelSet:
 
     if TYPE_CHECKING:  # what __getattr__ answers, typed for the checker (a model without a line is Any);
         # init=False: not constructor arguments (at run time they are not fields at all)
-        audio: AudioModel = field(init=False)
-        hrv: StressReader = field(init=False)
-        policy: PolicyRanker = field(init=False)
-        text: EmotionIndex = field(init=False)
-        face: FaceEmotionModel = field(init=False)
+        audio: ServedAudio = field(init=False)
+        hrv: ServedHrv = field(init=False)
+        policy: ServedPolicy = field(init=False)
+        text: ServedText = field(init=False)
+        face: ServedFace = field(init=False)
 
     @property
     def versions(self) -> dict[str, str]:

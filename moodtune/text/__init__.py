@@ -10,7 +10,7 @@
 * :mod:`moodtune.text.tracks`: a track's emotion from name, lyrics and comments (like weights);
 * :mod:`moodtune.text.sources`: NetEase-style databases, demo and synthetic texts;
 * :mod:`moodtune.text.index`: :class:`~moodtune.text.index.EmotionIndex` (nearest neighbours);
-* :mod:`moodtune.text.model`: the ``moodtune-text-index`` pyfunc.
+* :mod:`moodtune.text.package`: the ``moodtune-text-index`` MLflow model (log, load, predict).
 
 Names are imported lazily so that ``moodtune --help`` does not load jieba.
 """

@@ -488,10 +488,3 @@ def precision_at_k(
         "per_label": {str(key): float(v) for key, v in by_label.items()},
         "per_query": precisions,
     }
-
-
-def load_model_dir(path: Path, settings=None) -> EmotionIndex:
-    """The :class:`EmotionIndex` in a logged MLflow model directory (the registry's loader)."""
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(str(path)).unwrap_python_model().index

@@ -27,7 +27,7 @@ from moodtune import registry
 from moodtune.text.analysis import AnalyzerOptions, analyzer_for
 from moodtune.text.index import EmotionIndex, dominant_codes, precision_at_k, query_label_of
 from moodtune.text.lexicon import Lexicon
-from moodtune.text.model import log_index_model
+from moodtune.text.package import log_model
 from moodtune.text.sources import (
     DemoTextWriter,
     demo_per_cell,
@@ -306,11 +306,11 @@ def train_and_register(
     )
     registry.log_dataframe(queries.assign(precision_at_k=scores["per_query"]), "text/heldout_queries.csv")
     registry.log_json({k: v for k, v in scores.items() if k != "per_query"}, "text/heldout_scores.json")
-    info = log_index_model(index, t.recommend_k)
+    model_uri = log_model(index, t.recommend_k)
     gate = registry.register_and_gate(
         registry.Candidate(
             name=registry.TEXT,
-            model_uri=info.model_uri,
+            model_uri=model_uri,
             evaluation=evaluation,
             metric="precision_at_k",
             floors=dict(t.gate_floors),

@@ -1,21 +1,40 @@
-"""The policy as an MLflow pyfunc: candidates + listener context in, ranked tracks out."""
+"""``moodtune-policy`` as an MLflow model (:mod:`moodtune.registry.packaging`): the candidate
+songs of one playlist in (one row each, with the same listener context), ranked tracks out.
+
+The SB3 model is saved as its zip beside ``meta.json`` (the ranker's kind and the versions of
+the models it was trained against).
+"""
 
 from __future__ import annotations
 
 import json
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from moodtune.errors import InvalidInput, ModelNotFound
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
 from moodtune.policy.ranking import PolicyRanker
-from moodtune.registry.requirements import pinned
+from moodtune.registry import packaging
 
 INPUT_COLUMNS = ("track_id",) + SONG_COLUMNS + ("age", "gender", "mood")
+POLICY_FILE, META_FILE = "policy.zip", "meta.json"
+REQUIREMENTS = ("stable-baselines3", "gymnasium", "torch", "numpy", "pandas", "mlflow")
+
+
+@runtime_checkable
+class ServedPolicy(Protocol):
+    """What the service calls on the policy (its fast path reads ``model``'s network)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def model(self) -> Any: ...
+
+    def scores(self, playlist_features: np.ndarray, listener: ListenerContext) -> np.ndarray: ...
 
 
 def load_ranker(policy_zip: str | Path, meta: dict) -> PolicyRanker:
@@ -64,24 +83,6 @@ def _outdated(policy_zip, problem: str) -> ModelNotFound:
     )
 
 
-class PolicyPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]  # mlflow.pyfunc reads as a LazyLoader
-    """Rows = the candidate songs of one playlist, each with the same listener context."""
-
-    def load_context(self, context):
-        meta = json.loads(Path(context.artifacts["meta"]).read_text())
-        self.ranker = load_ranker(context.artifacts["policy"], meta)
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        missing = [c for c in INPUT_COLUMNS if c not in model_input.columns]
-        if missing:
-            raise InvalidInput(f"policy input is missing columns {missing}")
-        first = model_input.iloc[0]
-        listener = ListenerContext.parse(first["age"], first["gender"], first["mood"])
-        playlist = model_input.set_index("track_id")[list(SONG_COLUMNS)]
-        ranked = self.ranker.rank(playlist, listener)
-        return pd.DataFrame([r.__dict__ for r in ranked])
-
-
 def input_example(song_features: np.ndarray, track_ids, listener: ListenerContext) -> pd.DataFrame:
     df = pd.DataFrame(song_features, columns=list(SONG_COLUMNS))
     df.insert(0, "track_id", [str(t) for t in track_ids])
@@ -94,27 +95,33 @@ def write_meta(path: Path, kind: str, extra: dict | None = None) -> Path:
     return path
 
 
-def log_policy_model(model, kind: str, meta: dict | None = None, example: pd.DataFrame | None = None) -> str:
-    """Log an SB3 model as the policy pyfunc in the active MLflow run; returns its model URI."""
-    with tempfile.TemporaryDirectory() as tmp:
-        zip_path = Path(tmp) / "policy.zip"
-        model.save(zip_path)
-        meta_path = write_meta(Path(tmp) / "meta.json", kind, meta)
-        info = mlflow.pyfunc.log_model(
-            name="policy",
-            python_model=PolicyPyfunc(),
-            input_example=example,
-            artifacts={"policy": str(zip_path), "meta": str(meta_path)},
-            pip_requirements=pinned("stable-baselines3", "gymnasium", "torch", "numpy", "pandas", "mlflow"),
-        )
-    return info.model_uri
+def log_model(model, kind: str, meta: dict | None = None, example: pd.DataFrame | None = None) -> str:
+    """Log an SB3 model as the policy in the active MLflow run; returns its model URI."""
+
+    def save(directory: Path) -> None:
+        model.save(directory / POLICY_FILE)
+        write_meta(directory / META_FILE, kind, meta)
+
+    return packaging.log_model(
+        __name__, save, requirements=REQUIREMENTS, input_example=example, name="policy"
+    )
 
 
-def load_model_dir(path: Path, settings=None) -> PolicyRanker:
-    """The :class:`PolicyRanker` in a logged policy model directory (the registry's loader)."""
-    artifacts = Path(path) / "artifacts"
-    meta = json.loads((artifacts / "meta.json").read_text(encoding="utf-8"))
-    zips = sorted(artifacts.glob("*.zip"))
-    if not zips:
-        raise ModelNotFound(f"the policy model in {path} has no SB3 zip in its artifacts")
-    return load_ranker(zips[0], meta)
+def load_model_dir(path: Path, settings: Any = None) -> ServedPolicy:
+    """The :class:`PolicyRanker` :func:`log_model` saved in ``path``."""
+    path = Path(path)
+    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    if not (path / POLICY_FILE).is_file():
+        raise ModelNotFound(f"the policy model in {path} has no {POLICY_FILE}")
+    return load_ranker(path / POLICY_FILE, meta)
+
+
+def predict(ranker: Any, model_input: Any, config: Mapping[str, Any], settings: Any) -> pd.DataFrame:
+    """Rows = the candidate songs of one playlist, each with the same listener context."""
+    missing = [c for c in INPUT_COLUMNS if c not in model_input.columns]
+    if missing:
+        raise InvalidInput(f"policy input is missing columns {missing}")
+    first = model_input.iloc[0]
+    listener = ListenerContext.parse(first["age"], first["gender"], first["mood"])
+    playlist = model_input.set_index("track_id")[list(SONG_COLUMNS)]
+    return pd.DataFrame([r.__dict__ for r in ranker.rank(playlist, listener)])
