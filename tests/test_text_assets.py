@@ -162,7 +162,7 @@ def test_real_data_path_dlut_csv_and_netease_database(tmp_path, settings):
     assert idx["ground_truth"].startswith("dominant category")
     pointer = result.output_for_node("emotion_index")
     assert pointer["name"] == MODEL_NAME and pointer["granularity"] == "fine"
-    index = mlflow.pyfunc.load_model(pointer["model_uri"]).unwrap_python_model().index
+    index = mlflow.pyfunc.load_model(pointer["model_uri"]).unwrap_python_model().obj
     assert index.granularity == "fine" and len(index) == pointer["tracks"]
     # the tables were made with the configured (fine) lexicon's stack
     tables = result.output_for_node("learned_text_tables")
