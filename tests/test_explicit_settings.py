@@ -40,8 +40,8 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "(the service's own declaration reads the same cached object)"
     },
     "moodtune/registry/ui.py": {"create_app": "the MLflow UI's app factory (`mlflow ui --app-name`)"},
-    "moodtune/image/pyfunc.py": {
-        "FaceEmotionPyfunc.load_context": "the face model's MLflow pyfunc, a served model of its own"
+    "moodtune/registry/packaging.py": {
+        "PackagedModel.load_context": "every model's MLflow pyfunc, a served model of its own"
     },
 }
 

@@ -295,7 +295,7 @@ def test_behaviour_cloning_imitates_the_planning_oracle(policy_stack):
     assert after > 0.5 and after > before + 0.15
 
 
-def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebuild(tmp_path):
+def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebuild(tmp_path, settings):
     """An old policy zip (an MlpPolicy, as before issue 21) loads in SB3 but has no slot scorer:
     the loader says so and how to rebuild instead of failing later on ``slot_scores``."""
     import gymnasium as gym
@@ -309,10 +309,10 @@ def test_a_policy_from_before_the_candidate_network_is_refused_with_how_to_rebui
     with pytest.raises(
         ModelNotFound, match=r"ActorCriticPolicy, not the candidate-aware.*rebuild the policy.*group:policy"
     ):
-        load_model_dir(tmp_path)
+        load_model_dir(tmp_path, settings)
     (tmp_path / "policy.zip").write_bytes(b"not a zip")
     with pytest.raises(ModelNotFound, match="cannot load it.*group:policy"):
-        load_model_dir(tmp_path)
+        load_model_dir(tmp_path, settings)
 
 
 @pytest.mark.slow

@@ -225,7 +225,7 @@ def test_a_model_of_another_layout_is_refused_with_how_to_rebuild(tmp_path, sett
     moodtune) is ModelNotFound saying how to rebuild it, not an error from deep inside a loader."""
     mlflow.pyfunc.save_model(str(tmp_path / "old"), python_model=Constant(1.0), pip_requirements=["mlflow"])
     with pytest.raises(ModelNotFound, match=r"older version of moodtune\); rebuild it: .*group:audio"):
-        registry.load_dir(registry.AUDIO, tmp_path / "old", settings=settings)
+        registry.load_dir(registry.AUDIO, tmp_path / "old", None, settings)
 
 
 def test_a_packaged_model_loads_through_the_registry_and_as_an_mlflow_pyfunc(settings, monkeypatch):

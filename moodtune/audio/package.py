@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ import pandas as pd
 from moodtune.audio.model import AudioModel
 from moodtune.audio.tagmodel import MODEL_FILE, TaggedAudioModel
 from moodtune.registry import packaging
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 REQUIREMENTS = ("torch", "numpy", "pandas", "librosa", "soundfile", "mlflow")
 
@@ -49,7 +52,7 @@ def log_model(model: AudioModel | TaggedAudioModel, example: pd.DataFrame, name:
     )
 
 
-def load_model_dir(path: Path, settings: Any = None) -> ServedAudio:
+def load_model_dir(path: Path, settings: Settings) -> ServedAudio:
     """The audio model :func:`log_model` saved in ``path``."""
     if (Path(path) / MODEL_FILE).is_file():
         return TaggedAudioModel.load(path)

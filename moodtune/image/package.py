@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,6 +19,9 @@ from moodtune.emotions import FER7
 from moodtune.image.model import CASCADE_FILE, CONFIG_FILE, WEIGHTS_FILE, FaceEmotionModel
 from moodtune.image.photo import ServedFace, emotion_of
 from moodtune.registry import packaging
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 __all__ = ["ServedFace", "load_model_dir", "log_model", "predict"]  # ServedFace: the type emotion_of reads
 
@@ -30,7 +33,7 @@ def log_model(model: FaceEmotionModel, name: str = "face_model") -> str:
     return packaging.log_model(__name__, model.save, requirements=REQUIREMENTS, name=name)
 
 
-def load_model_dir(path: Path, settings: Any = None) -> ServedFace:
+def load_model_dir(path: Path, settings: Settings) -> ServedFace:
     """The :class:`FaceEmotionModel` :func:`log_model` saved in ``path``."""
     path = Path(path)
     return FaceEmotionModel.from_files(path / WEIGHTS_FILE, path / CASCADE_FILE, path / CONFIG_FILE)

