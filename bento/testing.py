@@ -89,11 +89,12 @@ def copy_stores(data_dir: Path, mlflow_db: Path, dest: Path) -> None:
     sqlite_copy(mlflow_db, dest / "mlflow.db")
 
 
-def import_models(env: Mapping[str, str]) -> subprocess.CompletedProcess:
-    """``python -m bento.models`` with ``env`` (raises with its output when it fails)."""
+def import_models(env: Mapping[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m bento.models`` with ``env``, run in ``cwd`` as :class:`ServiceProcess` is
+    (raises with its output when it fails)."""
     done = subprocess.run(
         [sys.executable, "-m", "bento.models"],
-        cwd=ROOT,
+        cwd=cwd,
         env=dict(env),
         capture_output=True,
         text=True,

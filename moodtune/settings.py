@@ -16,21 +16,28 @@ Each domain owns its section: ``moodtune/<domain>/config.py`` defines it as pyda
 (e.g. :class:`moodtune.hrv.config.HrvSettings`), :class:`Settings` composes them, and library
 code receives its section as an argument (only the adapters, Dagster's ``SettingsResource``, the
 CLI and the service, load settings). The sections still defined here move out the same way.
+A model family's section is named by its spec (``ModelSpec.settings``,
+``"moodtune.<domain>.config:<Class>"``, params.yaml's ``<domain>:``) and composed from there, so
+a new family edits nothing here and reads its section typed with :meth:`DeclaredSettings.section`
+(``settings.section(ToySettings)``). The first five families keep a typed attribute each
+(``settings.audio``), checked against their spec.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import yaml
-from pydantic import Field
+from pydantic import Field, create_model
 
 from moodtune.audio.config import AudioSettings
 from moodtune.errors import ConfigError
+from moodtune.families import MODELS, ModelSpec
 from moodtune.feedback.config import FeedbackSettings
 from moodtune.hrv.config import HrvSettings
 from moodtune.image.config import ImageSettings
@@ -41,6 +48,7 @@ from moodtune.text.config import TextSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "MOODTUNE_"
+S = TypeVar("S", bound=Section)
 
 
 class ProjectSettings(Section):
@@ -129,8 +137,9 @@ class StateSettings(Section):
     study: StateStudySettings
 
 
-class Settings(Section):
-    """All of moodtune's settings; paths are absolute once loaded through :func:`load_settings`."""
+class DeclaredSettings(Section):
+    """The sections declared here: :data:`Settings` adds every model family's section named by
+    its spec. Paths are absolute once loaded through :func:`load_settings`."""
 
     root: Path
     project: ProjectSettings
@@ -179,6 +188,53 @@ class Settings(Section):
     def data_path(self, *parts: str) -> Path:
         """A path under the data root, e.g. ``settings.data_path("audio", "clips")``."""
         return self.data_dir.joinpath(*parts)
+
+    def section(self, cls: type[S]) -> S:
+        """The top-level section of class ``cls``, typed: ``settings.section(ToySettings)``."""
+        for key, field in type(self).model_fields.items():
+            if field.annotation is cls:
+                return getattr(self, key)
+        raise ConfigError(f"no settings section is a {cls.__qualname__}: name it in its ModelSpec's settings")
+
+
+def family_sections(specs: Iterable[ModelSpec]) -> dict[str, type[Section]]:
+    """params.yaml key -> section class of each model family whose spec names one."""
+    sections: dict[str, type[Section]] = {}
+    for spec in specs:
+        if not spec.settings:
+            continue
+        module, _, name = spec.settings.partition(":")
+        parts = module.split(".")
+        if len(parts) != 3 or parts[0] != "moodtune" or parts[2] != "config" or not name:
+            raise ConfigError(
+                f"{spec.name}: settings={spec.settings!r} is not 'moodtune.<domain>.config:<Class>'"
+            )
+        domain, cls = parts[1], getattr(importlib.import_module(module), name)
+        if sections.setdefault(domain, cls) is not cls:
+            raise ConfigError(f"{spec.name}: section {domain!r} is already {sections[domain].__qualname__}")
+    return sections
+
+
+def compose(base: type[DeclaredSettings], sections: Mapping[str, type[Section]]) -> type[DeclaredSettings]:
+    """``base`` with a field for each family section it does not declare (a declared one must be
+    the family's class)."""
+    for key, cls in sections.items():
+        field = base.model_fields.get(key)
+        if field is not None and field.annotation is not cls:
+            raise ConfigError(
+                f"settings section {key!r} is declared {field.annotation} but its spec names {cls}"
+            )
+    fields: dict[str, Any] = {k: (cls, ...) for k, cls in sections.items() if k not in base.model_fields}
+    return create_model(
+        "Settings", __base__=base, __module__=__name__, __doc__="All of moodtune's settings.", **fields
+    )
+
+
+# the type checker sees the declared sections; a new family's is read through section()
+if TYPE_CHECKING:
+    Settings = DeclaredSettings
+else:
+    Settings = compose(DeclaredSettings, family_sections(MODELS.values()))
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -5,15 +5,13 @@ already-built test stack."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
+from recipe import append, changed, copy_env, copy_tracked, edit
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parent.parent
 
 # 1. the request and response models
 REQUEST = '''
@@ -56,27 +54,18 @@ def service_stack(_shared_service):
     return _shared_service
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) >= 1, (path, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 def add_echo(repo: Path) -> None:
     """The recipe's edits, as text."""
     serving = repo / "moodtune" / "serving"
-    with (serving / "requests.py").open("a", encoding="utf-8") as f:
-        f.write(REQUEST)
-    with (serving / "responses.py").open("a", encoding="utf-8") as f:
-        f.write(RESPONSE)
+    append(serving / "requests.py", REQUEST)
+    append(serving / "responses.py", RESPONSE)
     engine = serving / "engine.py"
-    _edit(engine, REQUESTS_IMPORT, REQUESTS_IMPORT + "    EchoRequest,\n")
-    _edit(engine, RESPONSES_IMPORT, RESPONSES_IMPORT + "    Echo,\n")
-    with engine.open("a", encoding="utf-8") as f:
-        f.write(METHOD)
+    edit(engine, REQUESTS_IMPORT, REQUESTS_IMPORT + "    EchoRequest,\n")
+    edit(engine, RESPONSES_IMPORT, RESPONSES_IMPORT + "    Echo,\n")
+    append(engine, METHOD)
     service = repo / "bento" / "service.py"
-    _edit(service, REQUESTS_IMPORT, REQUESTS_IMPORT + "    EchoRequest,\n")
-    _edit(service, SERVICE_END, "\n" + ENDPOINT + SERVICE_END)
+    edit(service, REQUESTS_IMPORT, REQUESTS_IMPORT + "    EchoRequest,\n")
+    edit(service, SERVICE_END, "\n" + ENDPOINT + SERVICE_END)
 
 
 def test_an_endpoint_added_in_three_places_builds_and_serves(service_stack, tmp_path):
@@ -85,26 +74,15 @@ def test_an_endpoint_added_in_three_places_builds_and_serves(service_stack, tmp_
     env = service_stack["env"]
     service_stack["url"]  # the shared service started: the champions are in its BentoML store
     repo = tmp_path / "repo"
-    tracked = (
-        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, tracked):
-        source = ROOT / name
-        if source.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / name)
+    tracked = copy_tracked(repo)
     add_echo(repo)
-    changed = {n for n in filter(None, tracked) if (repo / n).read_bytes() != (ROOT / n).read_bytes()}
-    assert changed == {
+    assert changed(repo, tracked) == {
         "moodtune/serving/requests.py",
         "moodtune/serving/responses.py",
         "moodtune/serving/engine.py",
         "bento/service.py",
     }
-    copy_env = {**env, "PYTHONPATH": str(repo), "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "0"}
-    with ServiceProcess(copy_env, tmp_path / "echo.log", cwd=repo) as service:
+    with ServiceProcess(copy_env(env, repo), tmp_path / "echo.log", cwd=repo) as service:
         with httpx.Client(base_url=service.url, timeout=60) as client:
             r = client.post("/echo", json={"age": 34})
             assert r.status_code == 200 and r.json() == {"age_group": "30-39"}, r.text

@@ -179,7 +179,7 @@ def test_the_service_names_are_unique_and_the_model_set_answers_each():
         ms.nothing  # noqa: B018
 
 
-def test_model_names_are_declared_only_in_registry_names():
+def test_model_names_are_declared_only_in_the_families_module():
     """No quoted model name in the project's code but the one list (tests may assert on them)."""
     names = (*registry.MODEL_NAMES, registry.CATALOG)
     quoted = re.compile("[\"']({})[\"']".format("|".join(map(re.escape, names))))
@@ -193,7 +193,7 @@ def test_model_names_are_declared_only_in_registry_names():
                 for p in sorted((ROOT / folder).rglob("*.py"))
             ),
         ]
-        if path != ROOT / "moodtune" / "registry" / "names.py"
+        if path != ROOT / "moodtune" / "families.py"
         for m in quoted.finditer(path.read_text(encoding="utf-8"))
     ]
     assert not spelled

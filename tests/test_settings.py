@@ -93,6 +93,60 @@ def test_the_policy_and_text_sections_are_their_domains_and_nested():
         )
 
 
+def test_a_model_family_s_section_is_composed_from_its_spec(tmp_path, monkeypatch):
+    """A family's spec names its section (``moodtune.<domain>.config:<Class>``): the settings
+    read params.yaml's ``<domain>`` into it, typed through ``section``, with no edit of
+    settings.py; a missing, misspelt or invalid section is still an error naming it."""
+    import sys
+    import types
+
+    import yaml
+    from pydantic import Field
+
+    from moodtune import settings as settings_module
+    from moodtune.families import MODELS, ModelSpec
+    from moodtune.hrv.config import HrvSettings
+    from moodtune.section import Section
+
+    class ToySettings(Section):
+        floor: float = Field(ge=0, le=1)
+
+    config = types.ModuleType("moodtune.toy.config")
+    config.ToySettings = ToySettings  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "moodtune.toy.config", config)
+    toy = ModelSpec("moodtune-toy", "toy", "", settings="moodtune.toy.config:ToySettings")
+    sections = settings_module.family_sections([*MODELS.values(), toy])
+    assert sections["toy"] is ToySettings and sections["hrv"] is HrvSettings
+    project = load_settings(environ={})
+    monkeypatch.setattr(
+        settings_module, "Settings", settings_module.compose(settings_module.DeclaredSettings, sections)
+    )
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "params.yaml"
+
+    def load(environ=None, **sections_):
+        path.write_text(yaml.safe_dump({**params, **sections_}, allow_unicode=True), encoding="utf-8")
+        return load_settings(path, environ=environ or {})
+
+    s = load(toy={"floor": 0.5})
+    assert s.section(ToySettings) == ToySettings(floor=0.5) and s.section(HrvSettings) is s.hrv
+    assert load({"MOODTUNE_TOY__FLOOR": "0.25"}, toy={"floor": 0.5}).section(ToySettings).floor == 0.25
+    with pytest.raises(ConfigError, match="toy"):
+        load()
+    with pytest.raises(ConfigError, match="toyy"):
+        load(toy={"floor": 0.5}, toyy={"floor": 0.5})
+    with pytest.raises(ConfigError, match="floor"):
+        load(toy={"floor": 2})
+    with pytest.raises(ConfigError, match="no settings section is a"):
+        project.section(ToySettings)  # the project's own settings have no toy
+    # a spec's settings is a domain's config module, one class per section
+    for path_ in ("moodtune.toy.model:ToySettings", "moodtune.toy.config", "toy.config:ToySettings"):
+        with pytest.raises(ConfigError, match="moodtune.<domain>.config:<Class>"):
+            settings_module.family_sections([ModelSpec("moodtune-toy", "toy", "", settings=path_)])
+    with pytest.raises(ConfigError, match="'hrv' is declared"):
+        settings_module.compose(settings_module.DeclaredSettings, {"hrv": ToySettings})
+
+
 def test_the_settings_resource_reads_params_yaml_once_per_run(tmp_path):
     """An edit of params.yaml during a run is not seen by the run's later assets (nor by the
     resources nested in others); the next run sees it. with_overrides reads afresh."""
