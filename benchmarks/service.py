@@ -51,6 +51,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bento/ (make bench sets PYTHONPATH too)
 
+from moodtune.serving.requests import AnalyzeHrvRequest  # noqa: E402
+
 TEXTS = [
     "今天阳光很好，心情特别愉快",
     "想念你，好难过",
@@ -65,16 +67,7 @@ TEXTS = [
     "思念远方的家人",
     "这首歌让我想起美好的时光",
 ]
-METRICS = {
-    "MEAN_RR": 850.0,
-    "SDRR": 55.0,
-    "HR": 70.5,
-    "RMSSD": 38.0,
-    "pNN50": 18.0,
-    "VLF": 900.0,
-    "LF": 700.0,
-    "HF": 650.0,
-}
+METRICS = AnalyzeHrvRequest.EXAMPLE["metrics"]  # a reading the service accepts (its docs' example)
 TARGETS_MS = {"recommend": 100.0, "recommend_text": 50.0, "feedback": 100.0}
 
 
