@@ -8,9 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import grimp
 import pytest
+
+from moodtune.families import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -29,6 +33,46 @@ def lint_imports(root: Path, *args: str) -> subprocess.CompletedProcess:
         cwd=root,
         env=env,
     )
+
+
+def _layers() -> list[set[str]]:
+    """The ``core-layers`` contract's layers, top first, each as the modules it names."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [layers] = [c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "core-layers"]
+    return [{name.strip() for name in layer.replace("|", ":").split(":")} for layer in layers["layers"]]
+
+
+def _layered() -> set[str]:
+    return set().union(*_layers())
+
+
+def test_every_module_of_the_core_is_layered_but_a_new_model_family():
+    """``core-layers`` is not exhaustive so that a model family's domain package needs no line in
+    pyproject.toml; every other package or module of moodtune/ must have its layer there."""
+    children = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in (ROOT / "moodtune").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    families = {spec.package.split(".")[1] for spec in MODELS.values()}
+    assert children - _layered() <= families, sorted(children - _layered() - families)
+
+
+def test_no_model_family_imports_serving_or_a_sibling_domain():
+    """What ``core-layers`` says of a family's package placed beside policy : audio : text : image,
+    for every family, in a layer or not: it imports neither serving (the layer above) nor one of
+    those domains."""
+    graph = grimp.build_graph("moodtune")
+    for config in graph.find_modules_directly_imported_by("moodtune.settings"):
+        if config.endswith(".config"):  # the composed settings, ignored by the contracts too
+            graph.remove_import(importer="moodtune.settings", imported=config)
+    [domains] = [layer for layer in _layers() if "policy" in layer]
+    above = {f"moodtune.{name}" for name in domains | {"serving"}}
+    # every family: the five placed ones (which core-layers checks too) and any new one outside it
+    for family in sorted({spec.package.rsplit(".", 1)[0] for spec in MODELS.values()}):
+        for other in sorted(above - {family}):
+            chain = graph.find_shortest_chain(importer=family, imported=other, as_packages=True)
+            assert chain is None, f"{family} imports {other}: {' -> '.join(chain or ())}"
 
 
 def test_every_import_contract_is_kept():

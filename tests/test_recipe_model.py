@@ -3,7 +3,8 @@
 heart rate), in the recipe's four places and nowhere else: its domain package, one spec line, its
 settings section (params.yaml), its DVC stage. In the copy, on a copy of the built test stack,
 the stage's command trains, registers and gates it (the gate's check passes, MLflow holds the
-champion), the stage tests pass, and the service imports and serves it beside the others."""
+champion), the stage tests, the import contracts and the model set's type test pass, and the
+service imports and serves it beside the others."""
 
 from __future__ import annotations
 
@@ -36,8 +37,7 @@ class ToySettings(Section):
     floor: float = Field(ge=0, le=1)  # the gate's floor on accuracy
     margin: float = Field(ge=0)  # the gate's margin over the champion
 '''
-MODEL = '''"""Each level's median of one HRV metric; a recording gets the level whose median is nearest.
-Scored on the recordings it was fitted on (a toy), registered and gated."""
+MODEL = '''"""Each level's median of one HRV metric; a recording gets the level whose median is nearest."""
 
 from __future__ import annotations
 
@@ -45,8 +45,6 @@ import numpy as np
 import pandas as pd
 
 from moodtune import registry
-from moodtune.families import TOY
-from moodtune.toy.config import ToySettings
 
 
 class NearestLevel:
@@ -62,11 +60,21 @@ class NearestLevel:
     def evaluate(self, table: pd.DataFrame) -> registry.Evaluation:
         hits = (self.predict(table) == table["level"].to_numpy()).astype(float)
         return registry.Evaluation({"accuracy": float(hits.mean())}, hits)
+'''
+TRAIN = '''"""Fit the medians, score them on the recordings they were fitted on (a toy), register and gate."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from moodtune import registry
+from moodtune.families import TOY
+from moodtune.toy.config import ToySettings
+from moodtune.toy.model import NearestLevel
+from moodtune.toy.package import log_model
 
 
 def train_and_register(settings, hrv_metrics: pd.DataFrame, log=lambda _m: None) -> registry.ModelReport:
-    from moodtune.toy.package import log_model
-
     toy = settings.section(ToySettings)
     table = hrv_metrics.dropna(subset=[toy.metric])
     model = NearestLevel(toy.metric, table.groupby("level")[toy.metric].median().to_dict())
@@ -129,7 +137,7 @@ NAME = 'TOY = "moodtune-toy"\n'
 NAMES_END = "\n\n@dataclass(frozen=True)\nclass ModelSpec:"
 SPEC = (
     '        ModelSpec(TOY, "toy", "moodtune.toy.package", "A toy: the stress level nearest a heart rate.", '
-    'asset="toy_model", attr="toy", served="ServedToy", trainer="moodtune.toy.model:train_and_register", '
+    'asset="toy_model", attr="toy", served="ServedToy", trainer="moodtune.toy.train:train_and_register", '
     'inputs=("hrv_metrics",), kind="python", settings="moodtune.toy.config:ToySettings"),\n'
 )
 MODELS_END = "    )\n}\n"
@@ -154,6 +162,7 @@ PLACES = {  # the domain package (its section's class included), the spec, param
     "moodtune/toy/config.py",
     "moodtune/toy/model.py",
     "moodtune/toy/package.py",
+    "moodtune/toy/train.py",
     "moodtune/families.py",
     "params.yaml",
     "dvc.yaml",
@@ -169,6 +178,7 @@ def add_toy(repo: Path) -> None:
         "config.py": CONFIG,
         "model.py": MODEL,
         "package.py": PACKAGE,
+        "train.py": TRAIN,
     }.items():
         (toy / name).write_text(text, encoding="utf-8")
     families = repo / "moodtune" / "families.py"
@@ -227,9 +237,12 @@ def test_a_model_family_added_in_four_places_trains_gates_and_serves(service_sta
     uri = service_stack["settings"].tracking_uri
     champion = MlflowClient(uri, registry_uri=uri).get_model_version_by_alias("moodtune-toy", "champion")
     assert str(champion.version) == "1"
-    # dvc.yaml's stage tests pass with the toy's stage (the DVC round trip is not the toy's)
-    _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_dvc_stages.py",
-          "-k", "not dvcignore"], repo, env)  # fmt: skip
+    # dvc.yaml's stage tests pass with the toy's stage (the DVC round trip is not the toy's), and so
+    # do the import contracts (lint-imports) and the model set's types, with no line of their own
+    _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+          "tests/test_dvc_stages.py", "tests/test_import_contracts.py", "tests/test_registry.py",
+          "-k", "(test_dvc_stages and not dvcignore) or layered or family or contract_is_kept "
+          "or served_protocol"], repo, env)  # fmt: skip
 
     # the service imports its champion and serves it beside every other model
     import_models(env, cwd=repo)

@@ -200,7 +200,8 @@ def test_model_names_are_declared_only_in_the_families_module():
 
 
 def test_the_model_set_types_each_model_by_its_served_protocol():
-    """``ModelSet.<attr>`` is typed (for mypy) as the spec's Protocol, imported from its package."""
+    """``ModelSet.<attr>`` is typed (for mypy) as the spec's Protocol, imported from its package
+    (optional for a new family)."""
     tree = ast.parse((ROOT / "moodtune" / "serving" / "models.py").read_text(encoding="utf-8"))
     imported = {
         alias.name: node.module
@@ -216,8 +217,12 @@ def test_the_model_set_types_each_model_by_its_served_protocol():
         for n in block.body
         if isinstance(n, ast.AnnAssign)
     }
-    assert typed == {spec.attr: spec.served for spec in registry.MODELS.values()}
-    assert all(imported[spec.served] == spec.package for spec in registry.MODELS.values())
+    # the line is optional for a new family (mypy then sees Any); a line present names its spec's
+    # Protocol, and the first five families have theirs
+    assert typed.items() <= {spec.attr: spec.served for spec in registry.MODELS.values()}.items()
+    assert {"audio", "hrv", "policy", "text", "face"} <= typed.keys()
+    served = {spec.attr: spec for spec in registry.MODELS.values()}
+    assert all(imported[typed[attr]] == served[attr].package for attr in typed)
 
 
 def test_a_model_of_another_layout_is_refused_with_how_to_rebuild(tmp_path, settings):
