@@ -104,7 +104,7 @@ up: install $(DAGSTER_HOME)/dagster.yaml
 	@echo ""
 	@echo "Dagster UI:  http://$(HOST):$(DAGSTER_PORT)"
 	@# the experiment opened on its training runs (a bare URL opens MLflow 3 on its GenAI overview)
-	@echo "MLflow UI:   http://$(HOST):$(MLFLOW_PORT)/$$($(BIN)/python -c 'from moodtune.registry import mlflow_experiment_url as u; print(u().split("/", 3)[3])')"
+	@echo "MLflow UI:   http://$(HOST):$(MLFLOW_PORT)/$$($(BIN)/python -c 'from moodtune.registry import mlflow_experiment_url as u; from moodtune.settings import get_settings; print(u(get_settings()).split("/", 3)[3])')"
 	@echo "Service:     http://$(HOST):$(SERVICE_PORT)/ui  (the web page; API and OpenAPI at http://$(HOST):$(SERVICE_PORT)/)"
 	@echo "Logs in $(LOGS)/; stop with 'make down'."
 
