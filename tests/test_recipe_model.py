@@ -91,7 +91,9 @@ def train_and_register(settings, hrv_metrics: pd.DataFrame, log=lambda _m: None)
         settings,
         log=log,
     )
-    return registry.ModelReport(gate, {"name": gate.name, "version": gate.version}, {"medians": model.medians})
+    return registry.ModelReport(
+        gate, {"name": gate.name, "version": gate.version}, {"medians": model.medians}
+    )
 '''
 PACKAGE = '''"""``moodtune-toy`` as an MLflow model (moodtune.registry.packaging): its medians as JSON."""
 
@@ -237,6 +239,10 @@ def test_a_model_family_added_in_four_places_trains_gates_and_serves(service_sta
     uri = service_stack["settings"].tracking_uri
     champion = MlflowClient(uri, registry_uri=uri).get_model_version_by_alias("moodtune-toy", "champion")
     assert str(champion.version) == "1"
+    # ruff (make lint's first two) passes on the toy's code as written
+    ruff = Path(sys.executable).parent / "ruff"
+    _run([str(ruff), "format", "--check", "moodtune/toy"], repo, env)
+    _run([str(ruff), "check", "moodtune/toy"], repo, env)
     # dvc.yaml's stage tests pass with the toy's stage (the DVC round trip is not the toy's), and so
     # do the import contracts (lint-imports) and the model set's types, with no line of their own
     _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
