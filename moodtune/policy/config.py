@@ -110,6 +110,7 @@ class PolicySettings(Section):
     exploration: float = Field(
         ge=0.0, le=1.0
     )  # share of served first tracks drawn uniformly (epsilon-greedy)
+    exploration_seed: int | None  # seeds each service worker's exploration stream; None: unseeded
     eval_sessions: int
     eval_k: int
     gate_floors: dict[str, float]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
@@ -115,7 +116,8 @@ class Engine:
         self.readings = readings  # concurrent feedback metrics read together (hrvbatch); None: each alone
         self.summary = Summaries(self.limits.reason_top)
         self._scorers: dict[int, tuple] = {}  # id(policy) -> (policy, its scores function)
-        # draws the explored first tracks (policy.exploration); unseeded: each worker its own stream
+        # draws the explored first tracks (policy.exploration): each worker its own unseeded stream,
+        # unless policy.exploration_seed is set (see _exploration)
         self._explore = np.random.default_rng()
 
     @classmethod
@@ -286,6 +288,16 @@ class Engine:
             raise InvalidInput("the policy could not score this playlist (non-finite scores)")
         return scores
 
+    def _exploration(self, ids: Sequence[str], scores: np.ndarray) -> np.random.Generator:
+        """The stream the explored first track is drawn from. With ``policy.exploration_seed`` set,
+        a function of the seed and the request (its tracks and their scores), so that repeated
+        traffic is explored alike whatever the order, worker or process that answers it."""
+        seed = self.settings.policy.exploration_seed
+        if seed is None:
+            return self._explore
+        request = zlib.crc32("\x1f".join(ids).encode() + np.round(scores, 6).tobytes())
+        return np.random.default_rng([seed, request])
+
     def _ranked(
         self,
         ms: ModelSet,
@@ -311,7 +323,7 @@ class Engine:
             scores,
             self.settings.policy.exploration,
             None if log else k,
-            rng=self._explore,
+            rng=self._exploration(ids, scores),
         )
         order = [int(r.track_id) for r in ranked]
         self.summary.use_catalog(ms.catalog)
