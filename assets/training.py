@@ -10,7 +10,6 @@ therefore needs no asset module and no edit of ``definitions.py``.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 
@@ -20,14 +19,14 @@ from assets import CRITICAL_PATH
 from assets.emit import emit, gate_check_spec
 from assets.resources import MlflowResource, SettingsResource
 from moodtune.errors import ConfigError
+from moodtune.families import resolve
 from moodtune.registry.names import MODELS, ModelSpec
 from moodtune.registry.report import ModelReport
 
 
 def trainer_of(spec: ModelSpec) -> Callable[..., ModelReport]:
     """The spec's ``trainer`` ("module:function"), imported when the asset runs."""
-    module, _, function = spec.trainer.partition(":")
-    return getattr(importlib.import_module(module), function)
+    return resolve(spec.trainer)
 
 
 def training_asset(spec: ModelSpec) -> AssetsDefinition:

@@ -19,7 +19,9 @@ bottom layer (it imports nothing of moodtune), so the settings below the registr
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Any
 
 AUDIO, HRV, POLICY, TEXT, FACE = (
     "moodtune-audio",
@@ -151,3 +153,9 @@ MODELS: dict[str, ModelSpec] = {
         ),
     )
 }
+
+
+def resolve(path: str) -> Any:
+    """What a spec's ``"module:name"`` path (``trainer``, ``settings``) names, imported now."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

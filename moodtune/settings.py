@@ -25,7 +25,6 @@ a new family edits nothing here and reads its section typed with :meth:`Declared
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -37,7 +36,7 @@ from pydantic import Field, create_model
 
 from moodtune.audio.config import AudioSettings
 from moodtune.errors import ConfigError
-from moodtune.families import MODELS, ModelSpec
+from moodtune.families import MODELS, ModelSpec, resolve
 from moodtune.feedback.config import FeedbackSettings
 from moodtune.hrv.config import HrvSettings
 from moodtune.image.config import ImageSettings
@@ -209,7 +208,7 @@ def family_sections(specs: Iterable[ModelSpec]) -> dict[str, type[Section]]:
             raise ConfigError(
                 f"{spec.name}: settings={spec.settings!r} is not 'moodtune.<domain>.config:<Class>'"
             )
-        domain, cls = parts[1], getattr(importlib.import_module(module), name)
+        domain, cls = parts[1], resolve(spec.settings)
         if sections.setdefault(domain, cls) is not cls:
             raise ConfigError(f"{spec.name}: section {domain!r} is already {sections[domain].__qualname__}")
     return sections
