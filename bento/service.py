@@ -264,14 +264,18 @@ class Moodtune:
             ).start()
 
     def _follow_registry(self) -> None:
-        """Poll the registry's champion aliases; load what changed and swap it in between
-        requests. A failed load keeps the serving models (``refresh`` logs why)."""
+        """Poll the registry's champion aliases every ``service.reload_interval_seconds``."""
         while True:
             time.sleep(self.limits.reload_interval_seconds)
-            # The catalog stays the one packed with the Bento; models follow the registry.
-            result = self.holder.refresh(self.settings, reload_catalog=False)
-            if result.swapped:
-                log.info("hot-swapped %s; now serving %s", result.changed, self.holder.current.versions)
+            self._check_registry()
+
+    def _check_registry(self) -> None:
+        """Load the registry's champions that differ from the serving ones and swap them in
+        between requests. A failed load keeps the serving models (``refresh`` logs why)."""
+        # The catalog stays the one packed with the Bento; models follow the registry.
+        result = self.holder.refresh(self.settings, reload_catalog=False)
+        if result.swapped:
+            log.info("hot-swapped %s; now serving %s", result.changed, self.holder.current.versions)
 
     def _stored(self) -> dict[str, Any]:
         check_models_present(self.settings)
@@ -307,7 +311,7 @@ class Moodtune:
 
     def _warm_up(self) -> None:
         """Load lazily initialised parts (jieba's dictionary, torch kernels, the catalog's emotion
-        index) before traffic."""
+        index) and make the registry poller's first check before traffic."""
         ms = self.holder.current
         try:
             ms.track_index.recommend_text("今天很开心", 1)
@@ -316,6 +320,11 @@ class Moodtune:
         ids = list(ms.catalog.positions)[:4]
         if ids:
             self.engine.plan_recommend(RecommendRequest(track_ids=ids, age=30, gender="female", mood=3, k=1))
+        if self.limits.reload_interval_seconds > 0:
+            # The poller's first check opens MLflow's SQL store (alembic, ~100,000 objects): here,
+            # before gc.freeze, not during traffic, where every later full collection would walk
+            # those objects (feedback p99 +35-90 ms on benchmarks/service.py, docs/performance.md).
+            self._check_registry()
 
     def __is_ready__(self) -> bool:
         return self.holder.ready
