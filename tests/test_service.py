@@ -751,7 +751,12 @@ def test_the_registry_poller_is_warm_before_the_heap_is_frozen(svc):
     read after it imports nothing and leaves few objects to collect."""
     env = {**svc["env"], "MOODTUNE_SERVICE__RELOAD_INTERVAL_SECONDS": "30"}
     done = subprocess.run(
-        [sys.executable, "-c", POLL_AFTER_START], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", POLL_AFTER_START],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
