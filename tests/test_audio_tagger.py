@@ -210,7 +210,10 @@ def test_the_mel_of_the_kept_patches_alone_equals_the_whole_clips(seconds, keep,
     real = tagger.log_mel
     monkeypatch.setattr(tagger, "log_mel", lambda y: frames.append(len(y)) or real(y))
     got = tagger.clip_patches(y, keep)
-    np.testing.assert_array_equal(got, expected)
+    # the same frames; the mel filterbank's matrix product on another shape may round the last
+    # float32 bit differently, by BLAS state (1 ULP in 0.1-0.2 % of the values in a full-suite
+    # run on a fresh clone, exact when this module ran alone on the same machine)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=0)
     whole = 0 < keep < (1 + len(y) // tagger.HOP) // tagger.PATCH_FRAMES
     assert frames == ([] if whole else [len(y)])  # a sampled clip's whole mel is never computed
 

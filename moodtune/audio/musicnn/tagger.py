@@ -163,8 +163,8 @@ def patches(mel: np.ndarray, keep: int = 0) -> np.ndarray:
 def clip_patches(y: np.ndarray, keep: int = 0) -> np.ndarray:
     """``patches(log_mel(y), keep)``, computing the mel of the kept patches only: each kept patch's
     187 frames come from its own stretch of the (centre-padded) samples, the frames librosa's
-    centred STFT gives there, so the numbers are the same (tested) for about a third of the
-    spectrogram work with 3 of a 30 s clip's 10 patches."""
+    centred STFT gives there, so the numbers are the same (to float32 rounding, tested) for
+    about a third of the spectrogram work with 3 of a 30 s clip's 10 patches."""
     import librosa
 
     y = np.asarray(y, dtype=np.float32)
