@@ -312,6 +312,12 @@ class Moodtune:
     def _warm_up(self) -> None:
         """Load lazily initialised parts (jieba's dictionary, torch kernels, the catalog's emotion
         index) and make the registry poller's first check before traffic."""
+        if self.limits.reload_interval_seconds > 0:
+            # The poller's first check opens MLflow's SQL store (alembic, ~100,000 objects): here,
+            # before gc.freeze, not during traffic, where every later full collection would walk
+            # those objects (feedback p99 +35-90 ms on benchmarks/service.py, docs/performance.md).
+            # First, so that what it swaps in is what the rest warms up.
+            self._check_registry()
         ms = self.holder.current
         try:
             ms.track_index.recommend_text("今天很开心", 1)
@@ -320,11 +326,6 @@ class Moodtune:
         ids = list(ms.catalog.positions)[:4]
         if ids:
             self.engine.plan_recommend(RecommendRequest(track_ids=ids, age=30, gender="female", mood=3, k=1))
-        if self.limits.reload_interval_seconds > 0:
-            # The poller's first check opens MLflow's SQL store (alembic, ~100,000 objects): here,
-            # before gc.freeze, not during traffic, where every later full collection would walk
-            # those objects (feedback p99 +35-90 ms on benchmarks/service.py, docs/performance.md).
-            self._check_registry()
 
     def __is_ready__(self) -> bool:
         return self.holder.ready
